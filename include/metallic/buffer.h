@@ -1,0 +1,41 @@
+// Buffer: a linear allocation with Metal's storage-mode rules. Mirrors MTLBuffer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "metallic/types.h"
+
+namespace metallic {
+
+class Device;
+namespace backend {
+class BufferImpl;
+}
+
+class Buffer {
+ public:
+  Buffer(std::shared_ptr<Device> device, std::shared_ptr<backend::BufferImpl> impl, uint64_t length,
+         StorageMode mode);
+
+  uint64_t length() const { return length_; }
+  StorageMode storageMode() const { return mode_; }
+  const std::shared_ptr<Device>& device() const { return device_; }
+
+  // The CPU's view of the contents, brought up to date with completed GPU work.
+  // Raises ValidationError for private buffers (they live on the device only).
+  void* contents();
+  // Managed buffers: tell the device which bytes the CPU changed.
+  void didModifyRange(uint64_t start, uint64_t length);
+
+  backend::BufferImpl& impl() const { return *impl_; }
+  const std::shared_ptr<backend::BufferImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<Device> device_;
+  std::shared_ptr<backend::BufferImpl> impl_;
+  uint64_t length_;
+  StorageMode mode_;
+};
+
+}  // namespace metallic

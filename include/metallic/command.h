@@ -1,0 +1,135 @@
+// Command queues, buffers and encoders. Commands are recorded with a snapshot of their
+// bindings, then run in order by the queue's executor after commit().
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "metallic/types.h"
+
+namespace metallic {
+
+class Device;
+class Buffer;
+class ComputePipelineState;
+class CommandBuffer;
+struct CommandList;  // src/core/commands.h
+namespace backend {
+class QueueImpl;
+}
+
+class CommandQueue : public std::enable_shared_from_this<CommandQueue> {
+ public:
+  explicit CommandQueue(std::shared_ptr<Device> device);
+  ~CommandQueue();
+
+  const std::shared_ptr<Device>& device() const { return device_; }
+  std::shared_ptr<CommandBuffer> commandBuffer();
+  backend::QueueImpl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<Device> device_;
+  std::unique_ptr<backend::QueueImpl> impl_;
+};
+
+class ComputeCommandEncoder;
+class BlitCommandEncoder;
+
+class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
+ public:
+  explicit CommandBuffer(std::shared_ptr<CommandQueue> queue);
+  ~CommandBuffer();
+
+  const std::shared_ptr<CommandQueue>& commandQueue() const { return queue_; }
+  std::shared_ptr<ComputeCommandEncoder> computeCommandEncoder();
+  std::shared_ptr<BlitCommandEncoder> blitCommandEncoder();
+
+  // Hands the recorded commands to the queue's executor; returns at once.
+  void commit();
+  // Blocks until the executor has finished (or failed) this command buffer.
+  void waitUntilCompleted();
+  void addCompletedHandler(std::function<void(CommandBuffer&)> handler);
+
+  CommandBufferStatus status() const;
+  std::string error() const;  // empty unless status() == Error
+  double gpuStartTime() const;  // seconds (steady clock); 0 until completed
+  double gpuEndTime() const;
+
+  // --- used by encoders and executors ---
+  CommandList& commands() { return *commands_; }
+  void markEncoderOpen(bool open);
+  // Called by the executor when it starts/finishes this buffer.
+  void executorStarted(double time);
+  void executorFinished(double time, const std::string& error);
+
+ private:
+  std::shared_ptr<CommandQueue> queue_;
+  std::unique_ptr<CommandList> commands_;
+  mutable std::mutex mutex_;
+  std::condition_variable done_;
+  CommandBufferStatus status_ = CommandBufferStatus::NotEnqueued;
+  std::string error_;
+  double start_time_ = 0, end_time_ = 0;
+  bool encoder_open_ = false;
+  std::vector<std::function<void(CommandBuffer&)>> handlers_;
+};
+
+class ComputeCommandEncoder {
+ public:
+  explicit ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer);
+
+  void setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline);
+  void setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index);
+  void setBufferOffset(uint64_t offset, uint32_t index);
+  // Copies up to 4 KB of inline data (small structs and scalars for `constant T&`).
+  void setBytes(const void* data, uint64_t length, uint32_t index);
+  void setThreadgroupMemoryLength(uint64_t length, uint32_t index);
+  // Exactly the grid: edge threadgroups are smaller and report their real size.
+  void dispatchThreads(Size3 threads_per_grid, Size3 threads_per_threadgroup);
+  void dispatchThreadgroups(Size3 threadgroups_per_grid, Size3 threads_per_threadgroup);
+  void endEncoding();
+
+  const std::shared_ptr<CommandBuffer>& commandBuffer() const { return buffer_; }
+
+ private:
+  void ensureOpen(const char* what) const;
+  void dispatch(Size3 grid_threads, Size3 groups, Size3 tg, bool exact);
+
+  struct Binding {
+    std::shared_ptr<Buffer> buffer;
+    uint64_t offset = 0;
+    std::vector<uint8_t> bytes;  // set_bytes data when buffer is null
+    bool bound = false;
+  };
+  std::shared_ptr<CommandBuffer> buffer_;
+  std::shared_ptr<ComputePipelineState> pipeline_;
+  std::array<Binding, 31> bindings_;
+  std::array<uint32_t, 31> threadgroup_lengths_{};
+  bool ended_ = false;
+};
+
+class BlitCommandEncoder {
+ public:
+  explicit BlitCommandEncoder(std::shared_ptr<CommandBuffer> buffer);
+
+  void copyFromBuffer(const std::shared_ptr<Buffer>& source, uint64_t source_offset,
+                      const std::shared_ptr<Buffer>& destination, uint64_t destination_offset,
+                      uint64_t size);
+  void fillBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t start, uint64_t length, uint8_t value);
+  // Managed buffers: make the device's writes visible to the CPU.
+  void synchronizeResource(const std::shared_ptr<Buffer>& buffer);
+  void endEncoding();
+
+ private:
+  void ensureOpen(const char* what) const;
+  std::shared_ptr<CommandBuffer> buffer_;
+  bool ended_ = false;
+};
+
+}  // namespace metallic

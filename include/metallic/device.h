@@ -1,0 +1,47 @@
+// Device: one place kernels run (a CUDA GPU or the CPU). Mirrors MTLDevice.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metallic/types.h"
+
+namespace metallic {
+
+namespace backend {
+class DeviceImpl;
+}
+class Buffer;
+class Library;
+class Function;
+class ComputePipelineState;
+class CommandQueue;
+
+class Device : public std::enable_shared_from_this<Device> {
+ public:
+  explicit Device(std::shared_ptr<backend::DeviceImpl> impl);
+
+  // Every device of every backend present, CUDA GPUs first, the CPU last.
+  static std::vector<std::shared_ptr<Device>> all();
+  // The first CUDA GPU, else the CPU; PYMETALLIC_DEVICE=cpu|cuda|cuda:N overrides.
+  static std::shared_ptr<Device> default_device();
+
+  std::string name() const;
+  std::string kind() const;  // "cuda" or "cpu"
+  int ordinal() const;       // N of cuda:N, 0 for the CPU
+  const DeviceLimits& limits() const { return limits_; }
+
+  std::shared_ptr<Buffer> newBuffer(uint64_t length, StorageMode mode = StorageMode::Shared);
+  std::shared_ptr<Library> newLibrary(const std::string& source, const CompileOptions& options = {});
+  std::shared_ptr<ComputePipelineState> newComputePipelineState(const std::shared_ptr<Function>& function);
+  std::shared_ptr<CommandQueue> newCommandQueue();
+
+  backend::DeviceImpl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<backend::DeviceImpl> impl_;
+  DeviceLimits limits_;
+};
+
+}  // namespace metallic

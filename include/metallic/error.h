@@ -1,0 +1,36 @@
+// Every failure the library reports is a metallic::Error (Python: MetalError).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace metallic {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Invalid MSL source. `log()` holds the full compiler output, with the user's file:line.
+class CompileError : public Error {
+ public:
+  CompileError(const std::string& message, std::string log) : Error(message), log_(std::move(log)) {}
+  const std::string& log() const { return log_; }
+
+ private:
+  std::string log_;
+};
+
+// A device that is missing, lost, or poisoned by an earlier fault.
+class DeviceError : public Error {
+ public:
+  using Error::Error;
+};
+
+// API misuse that the caller can fix: bad sizes, indices, states.
+class ValidationError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace metallic

@@ -1,0 +1,17 @@
+// pymetallic's C++ API: Metal compute, everywhere. Names mirror Metal's (metal-cpp), so
+// Apple's documentation reads as ours.
+#pragma once
+
+#include "metallic/buffer.h"
+#include "metallic/command.h"
+#include "metallic/device.h"
+#include "metallic/error.h"
+#include "metallic/library.h"
+#include "metallic/types.h"
+
+namespace metallic {
+// Where the runtime library (src/runtime) lives: $PYMETALLIC_RUNTIME_DIR, else the path
+// set by set_runtime_dir (the Python package sets its own), else the source tree's.
+std::string runtime_dir();
+void set_runtime_dir(const std::string& path);
+}  // namespace metallic

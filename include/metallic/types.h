@@ -1,0 +1,41 @@
+// Small value types shared by the whole public API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace metallic {
+
+// Metal's MTLSize: a 3-D extent in threads or threadgroups.
+struct Size3 {
+  uint64_t width = 1, height = 1, depth = 1;
+  uint64_t count() const { return width * height * depth; }
+};
+
+// Metal's storage modes, numbered as the original pymetallic numbered them.
+enum class StorageMode : int { Shared = 0, Managed = 1, Private = 2 };
+
+enum class CommandBufferStatus { NotEnqueued, Enqueued, Committed, Scheduled, Completed, Error };
+
+// What a device can do; the numbers a program sizes its dispatches by.
+struct DeviceLimits {
+  uint32_t max_threads_per_threadgroup = 1024;
+  uint32_t max_threadgroup_memory_length = 32768;
+  uint32_t thread_execution_width = 32;
+  uint64_t recommended_working_set_size = 0;
+  bool has_unified_memory = true;
+};
+
+// Metal's MTLCompileOptions, plus function-constant values for libraries built at once.
+struct CompileOptions {
+  std::vector<std::pair<std::string, std::string>> macros;  // preprocessor NAME -> value
+  std::vector<std::string> include_paths;
+  bool fast_math = true;  // Metal's default
+  std::string filename = "program.metal";
+  std::map<std::string, std::string> function_constants;  // name or "#index" -> C++ literal
+};
+
+}  // namespace metallic

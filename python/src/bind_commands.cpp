@@ -1,0 +1,185 @@
+#include <nanobind/stl/function.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+
+#include "bindings.h"
+#include "metallic/metallic.h"
+
+namespace nb = nanobind;
+using namespace metallic;
+
+namespace pymetallic_bindings {
+
+namespace {
+
+// (w, h, d), (w, h), (w,) or w: Metal's MTLSize, missing dimensions are 1.
+Size3 size3(nb::handle value, const char* what) {
+  uint64_t dims[3] = {1, 1, 1};
+  auto component = [&](nb::handle v, int i) {
+    if (!nb::isinstance<nb::int_>(v) && !PyIndex_Check(v.ptr()))
+      throw nb::type_error((std::string(what) + " must hold ints").c_str());
+    long long n = nb::cast<long long>(nb::int_(v));
+    if (n < 0) throw nb::value_error((std::string(what) + " has a negative dimension: " + std::to_string(n)).c_str());
+    dims[i] = static_cast<uint64_t>(n);
+  };
+  if (nb::isinstance<nb::int_>(value)) {
+    component(value, 0);
+  } else {
+    if (!nb::isinstance<nb::sequence>(value))
+      throw nb::type_error((std::string(what) + " must be a tuple of 1 to 3 ints").c_str());
+    nb::sequence seq = nb::borrow<nb::sequence>(value);
+    size_t n = nb::len(seq);
+    if (n < 1 || n > 3) throw nb::value_error((std::string(what) + " must have 1 to 3 dimensions").c_str());
+    for (size_t i = 0; i < n; ++i) component(seq[i], static_cast<int>(i));
+  }
+  return {dims[0], dims[1], dims[2]};
+}
+
+uint32_t slot(long long index, const char* what) {
+  if (index < 0 || index > 30)
+    throw nb::value_error((std::string(what) + " index " + std::to_string(index) +
+                           " is out of range: Metal has 31 slots, 0 to 30")
+                              .c_str());
+  return static_cast<uint32_t>(index);
+}
+
+uint64_t non_negative(long long v, const char* what) {
+  if (v < 0) throw nb::value_error((std::string(what) + " must not be negative, got " + std::to_string(v)).c_str());
+  return static_cast<uint64_t>(v);
+}
+
+int status_code(CommandBufferStatus s) {
+  if (s == CommandBufferStatus::Completed) return 1;
+  if (s == CommandBufferStatus::Error) return -1;
+  return 0;
+}
+
+}  // namespace
+
+void init_commands(nb::module_& m) {
+  nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus")
+      .value("NOT_ENQUEUED", CommandBufferStatus::NotEnqueued)
+      .value("ENQUEUED", CommandBufferStatus::Enqueued)
+      .value("COMMITTED", CommandBufferStatus::Committed)
+      .value("SCHEDULED", CommandBufferStatus::Scheduled)
+      .value("COMPLETED", CommandBufferStatus::Completed)
+      .value("ERROR", CommandBufferStatus::Error);
+
+  nb::class_<CommandQueue>(m, "CommandQueue", "Runs command buffers in order (Metal's MTLCommandQueue).")
+      .def(nb::new_([](std::shared_ptr<Device> device) {
+             if (!device) throw nb::type_error("CommandQueue needs a Device");
+             return device->newCommandQueue();
+           }),
+           nb::arg("device"))
+      .def_prop_ro("device", &CommandQueue::device)
+      .def("make_command_buffer", &CommandQueue::commandBuffer);
+
+  nb::class_<CommandBuffer>(m, "CommandBuffer", "Recorded work, committed once (Metal's MTLCommandBuffer).")
+      .def(nb::new_([](std::shared_ptr<CommandQueue> queue) {
+             if (!queue) throw nb::type_error("CommandBuffer needs a CommandQueue");
+             return queue->commandBuffer();
+           }),
+           nb::arg("queue"))
+      .def_prop_ro("command_queue", &CommandBuffer::commandQueue)
+      .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder)
+      .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder)
+      .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder)
+      .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder)
+      .def("commit", &CommandBuffer::commit)
+      .def(
+          "wait_until_completed",
+          [](CommandBuffer& b) {
+            {
+              nb::gil_scoped_release release;
+              b.waitUntilCompleted();
+            }
+          },
+          "Blocks (without holding the GIL) until the work is done.")
+      .def("get_status", [](const CommandBuffer& b) { return status_code(b.status()); },
+           "1 completed, 0 in progress, -1 error")
+      .def_prop_ro("status", &CommandBuffer::status)
+      .def_prop_ro("error", [](const CommandBuffer& b) -> nb::object {
+        std::string e = b.error();
+        if (e.empty()) return nb::none();
+        return nb::str(e.c_str());
+      })
+      .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime)
+      .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime)
+      .def("add_completed_handler", [](CommandBuffer& b, nb::callable fn) {
+        // The executor calls handlers on its own thread: take the GIL there.
+        nb::object keep = fn;
+        b.addCompletedHandler([keep](CommandBuffer& done) {
+          nb::gil_scoped_acquire gil;
+          try {
+            keep(nb::cast(done.shared_from_this()));
+          } catch (nb::python_error& e) {
+            e.discard_as_unraisable("pymetallic completed handler");
+          }
+        });
+      });
+
+  nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).")
+      .def("set_compute_pipeline_state", &ComputeCommandEncoder::setComputePipelineState, nb::arg("pipeline"))
+      .def(
+          "set_buffer",
+          [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long offset, long long index) {
+            e.setBuffer(buffer, non_negative(offset, "set_buffer offset"), slot(index, "buffer"));
+          },
+          nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"))
+      .def(
+          "set_buffer_offset",
+          [](ComputeCommandEncoder& e, long long offset, long long index) {
+            e.setBufferOffset(non_negative(offset, "offset"), slot(index, "buffer"));
+          },
+          nb::arg("offset"), nb::arg("index"))
+      .def(
+          "_set_bytes",
+          [](ComputeCommandEncoder& e, nb::bytes data, long long index) {
+            e.setBytes(data.c_str(), data.size(), slot(index, "buffer"));
+          },
+          nb::arg("data"), nb::arg("index"))
+      .def(
+          "set_threadgroup_memory_length",
+          [](ComputeCommandEncoder& e, long long length, long long index) {
+            e.setThreadgroupMemoryLength(non_negative(length, "threadgroup memory length"),
+                                         slot(index, "threadgroup memory"));
+          },
+          nb::arg("length"), nb::arg("index"))
+      .def(
+          "dispatch_threads",
+          [](ComputeCommandEncoder& e, nb::handle grid, nb::handle tg) {
+            e.dispatchThreads(size3(grid, "threads_per_grid"), size3(tg, "threads_per_threadgroup"));
+          },
+          nb::arg("threads_per_grid"), nb::arg("threads_per_threadgroup"))
+      .def(
+          "dispatch_threadgroups",
+          [](ComputeCommandEncoder& e, nb::handle groups, nb::handle tg) {
+            e.dispatchThreadgroups(size3(groups, "threadgroups_per_grid"), size3(tg, "threads_per_threadgroup"));
+          },
+          nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"))
+      .def("end_encoding", &ComputeCommandEncoder::endEncoding)
+      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer);
+
+  nb::class_<BlitCommandEncoder>(m, "BlitCommandEncoder", "Records copies and fills (MTLBlitCommandEncoder).")
+      .def(
+          "copy_from_buffer",
+          [](BlitCommandEncoder& e, std::shared_ptr<Buffer> src, long long src_offset, std::shared_ptr<Buffer> dst,
+             long long dst_offset, long long size) {
+            e.copyFromBuffer(src, non_negative(src_offset, "source_offset"), dst,
+                             non_negative(dst_offset, "destination_offset"), non_negative(size, "size"));
+          },
+          nb::arg("source_buffer").none(), nb::arg("source_offset"), nb::arg("dest_buffer").none(),
+          nb::arg("dest_offset"), nb::arg("size"))
+      .def(
+          "_fill_buffer",
+          [](BlitCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long start, long long length, int value) {
+            if (value < 0 || value > 255) throw nb::value_error("fill_buffer value must be a byte (0 to 255)");
+            e.fillBuffer(buffer, non_negative(start, "start"), non_negative(length, "length"),
+                         static_cast<uint8_t>(value));
+          },
+          nb::arg("buffer").none(), nb::arg("start"), nb::arg("length"), nb::arg("value"))
+      .def("synchronize_resource", &BlitCommandEncoder::synchronizeResource, nb::arg("buffer").none())
+      .def("end_encoding", &BlitCommandEncoder::endEncoding);
+}
+
+}  // namespace pymetallic_bindings

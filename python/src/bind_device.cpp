@@ -1,0 +1,37 @@
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "metallic/metallic.h"
+
+namespace nb = nanobind;
+using namespace metallic;
+
+namespace pymetallic_bindings {
+
+void init_device(nb::module_& m) {
+  nb::class_<Device>(m, "Device", "A place kernels run: a CUDA GPU or the CPU (Metal's MTLDevice).")
+      .def_static("get_default_device", &Device::default_device,
+                  "The first CUDA GPU, else the CPU; PYMETALLIC_DEVICE=cpu|cuda|cuda:N overrides.")
+      .def_static("get_all_devices", &Device::all, "Every device of every backend present.")
+      .def_prop_ro("name", &Device::name)
+      .def_prop_ro("kind", &Device::kind, "\"cuda\" or \"cpu\"")
+      .def_prop_ro("ordinal", &Device::ordinal)
+      .def_prop_ro("max_threads_per_threadgroup", [](const Device& d) { return d.limits().max_threads_per_threadgroup; })
+      .def_prop_ro("max_threadgroup_memory_length",
+                   [](const Device& d) { return d.limits().max_threadgroup_memory_length; })
+      .def_prop_ro("thread_execution_width", [](const Device& d) { return d.limits().thread_execution_width; })
+      .def_prop_ro("recommended_working_set_size",
+                   [](const Device& d) { return d.limits().recommended_working_set_size; })
+      .def_prop_ro("has_unified_memory", [](const Device& d) { return d.limits().has_unified_memory; })
+      .def("make_command_queue", &Device::newCommandQueue)
+      .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })
+      .def("__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); })
+      .def("__repr__", [](const Device& d) {
+        std::string id = d.kind() == "cpu" ? "cpu" : d.kind() + ":" + std::to_string(d.ordinal());
+        return "<pymetallic.Device " + id + " '" + d.name() + "'>";
+      });
+}
+
+}  // namespace pymetallic_bindings

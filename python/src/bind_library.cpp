@@ -1,0 +1,119 @@
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "metallic/metallic.h"
+
+namespace nb = nanobind;
+using namespace metallic;
+
+namespace pymetallic_bindings {
+
+namespace {
+
+// Function-constant values arrive as Python bools/ints/floats; the front end wants C++ literals.
+std::string constant_literal(nb::handle v) {
+  if (nb::isinstance<nb::bool_>(v)) return nb::cast<bool>(v) ? "true" : "false";
+  if (nb::isinstance<nb::int_>(v)) return std::to_string(nb::cast<long long>(v));
+  if (nb::isinstance<nb::float_>(v)) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", nb::cast<double>(v));
+    std::string s = buf;
+    if (s.find_first_of(".eEni") == std::string::npos) s += ".0";
+    return s;
+  }
+  throw nb::type_error("function-constant values must be bool, int or float");
+}
+
+std::map<std::string, std::string> constants_map(nb::handle constants) {
+  std::map<std::string, std::string> out;
+  if (constants.is_none()) return out;
+  if (!nb::isinstance<nb::dict>(constants)) throw nb::type_error("constants must be a dict {name or index: value}");
+  for (auto [k, v] : nb::borrow<nb::dict>(constants)) {
+    std::string key = nb::isinstance<nb::int_>(k) ? "#" + std::to_string(nb::cast<int>(k)) : nb::cast<std::string>(k);
+    out[key] = constant_literal(v);
+  }
+  return out;
+}
+
+CompileOptions compile_options(nb::handle options) {
+  CompileOptions o;
+  if (options.is_none()) return o;
+  if (!nb::isinstance<nb::dict>(options))
+    throw nb::type_error("options must be a dict with keys macros, include_paths, fast_math, filename, constants");
+  for (auto [k, v] : nb::borrow<nb::dict>(options)) {
+    std::string key = nb::cast<std::string>(k);
+    if (key == "macros" || key == "defines") {
+      for (auto [mk, mv] : nb::borrow<nb::dict>(v))
+        o.macros.emplace_back(nb::cast<std::string>(mk), nb::cast<std::string>(nb::str(mv)));
+    } else if (key == "include_paths") {
+      for (auto p : v) o.include_paths.push_back(nb::cast<std::string>(nb::str(p)));
+    } else if (key == "fast_math") {
+      o.fast_math = nb::cast<bool>(v);
+    } else if (key == "filename") {
+      o.filename = nb::cast<std::string>(v);
+    } else if (key == "constants") {
+      o.function_constants = constants_map(v);
+    } else {
+      throw nb::value_error(("unknown compile option '" + key +
+                             "': use macros, include_paths, fast_math, filename or constants")
+                                .c_str());
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+void init_library(nb::module_& m) {
+  nb::class_<ArgumentInfo>(m, "Argument", "One kernel argument, for reflection.")
+      .def_ro("name", &ArgumentInfo::name)
+      .def_ro("kind", &ArgumentInfo::kind)
+      .def_ro("index", &ArgumentInfo::index)
+      .def_ro("type", &ArgumentInfo::type)
+      .def_ro("access", &ArgumentInfo::access)
+      .def("__repr__", [](const ArgumentInfo& a) {
+        return "<Argument " + a.name + ": " + a.kind + " " + std::to_string(a.index) + " " + a.type + ">";
+      });
+
+  nb::class_<Library>(m, "Library", "Compiled MSL source (Metal's MTLLibrary).")
+      .def(nb::new_([](std::shared_ptr<Device> device, const std::string& source, nb::handle options) {
+             if (!device) throw nb::type_error("Library needs a Device");
+             CompileOptions o = compile_options(options);
+             nb::gil_scoped_release release;  // compiling can take a while
+             return device->newLibrary(source, o);
+           }),
+           nb::arg("device"), nb::arg("source"), nb::arg("options") = nb::none())
+      .def_prop_ro("device", &Library::device)
+      .def_prop_ro("function_names", &Library::functionNames)
+      .def(
+          "make_function",
+          [](Library& lib, const std::string& name, nb::handle constants) {
+            auto c = constants_map(constants);
+            nb::gil_scoped_release release;
+            return lib.newFunction(name, c);
+          },
+          nb::arg("name"), nb::arg("constants") = nb::none());
+
+  nb::class_<Function>(m, "Function", "One kernel of a library (Metal's MTLFunction).")
+      .def_prop_ro("name", &Function::name)
+      .def_prop_ro("library", &Function::library)
+      .def_prop_ro("arguments", &Function::arguments)
+      .def("__repr__", [](const Function& f) { return "<pymetallic.Function " + f.name() + ">"; });
+
+  nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
+      .def(nb::new_([](std::shared_ptr<Device> device, std::shared_ptr<Function> function) {
+             if (!device || !function) throw nb::type_error("ComputePipelineState needs a Device and a Function");
+             return device->newComputePipelineState(function);
+           }),
+           nb::arg("device"), nb::arg("function"))
+      .def_prop_ro("device", &ComputePipelineState::device)
+      .def_prop_ro("function", &ComputePipelineState::function)
+      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup)
+      .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth)
+      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength);
+}
+
+}  // namespace pymetallic_bindings

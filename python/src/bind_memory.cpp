@@ -1,0 +1,72 @@
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/shared_ptr.h>
+
+#include "bindings.h"
+#include "metallic/metallic.h"
+
+namespace nb = nanobind;
+using namespace metallic;
+
+namespace pymetallic_bindings {
+
+namespace {
+StorageMode storage_mode(nb::handle mode) {
+  if (mode.is_none()) return StorageMode::Shared;
+  if (!nb::isinstance<nb::int_>(mode))
+    throw nb::value_error("storage_mode must be Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)");
+  int m = nb::cast<int>(mode);
+  if (m < 0 || m > 2)
+    throw nb::value_error(("unknown storage mode " + std::to_string(m) +
+                           ": use Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)")
+                              .c_str());
+  return static_cast<StorageMode>(m);
+}
+
+int64_t checked_size(nb::handle size) {
+  if (!nb::isinstance<nb::int_>(size)) throw nb::type_error("a buffer size must be an int (bytes)");
+  auto n = nb::cast<int64_t>(size);
+  if (n <= 0) throw nb::value_error(("a buffer size must be at least 1 byte, got " + std::to_string(n)).c_str());
+  return n;
+}
+}  // namespace
+
+void init_memory(nb::module_& m) {
+  nb::class_<Buffer>(m, "Buffer", "Linear memory a kernel reads and writes (Metal's MTLBuffer).")
+      .def(nb::new_([](std::shared_ptr<Device> device, nb::handle size, nb::handle mode) {
+             if (!device) throw nb::type_error("Buffer needs a Device");
+             return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));
+           }),
+           nb::arg("device"), nb::arg("size"), nb::arg("storage_mode") = nb::none())
+      .def_ro_static("STORAGE_SHARED", [] { static int v = 0; return &v; }())
+      .def_ro_static("STORAGE_MANAGED", [] { static int v = 1; return &v; }())
+      .def_ro_static("STORAGE_PRIVATE", [] { static int v = 2; return &v; }())
+      .def_prop_ro("size", &Buffer::length, "Length in bytes.")
+      .def_prop_ro("length", &Buffer::length, "Length in bytes.")
+      .def_prop_ro("storage_mode", [](const Buffer& b) { return static_cast<int>(b.storageMode()); })
+      .def_prop_ro("device", &Buffer::device)
+      .def(
+          "_bytes_view",
+          [](nb::handle self) {
+            auto& b = nb::cast<Buffer&>(self);
+            void* data = b.contents();  // raises for private buffers
+            size_t shape[1] = {static_cast<size_t>(b.length())};
+            // The array keeps the Buffer alive; writes through it reach later kernels.
+            return nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>>(data, 1, shape, self);
+          },
+          "The contents as a writable uint8 NumPy view.")
+      .def("did_modify_range", &Buffer::didModifyRange, nb::arg("start"), nb::arg("length"))
+      .def("__repr__", [](const Buffer& b) {
+        static const char* modes[] = {"shared", "managed", "private"};
+        return "<pymetallic.Buffer " + std::to_string(b.length()) + " bytes, " +
+               modes[static_cast<int>(b.storageMode())] + ", on " + b.device()->name() + ">";
+      });
+
+  m.def(
+      "_make_buffer",
+      [](std::shared_ptr<Device> device, nb::handle size, nb::handle mode) {
+        return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));
+      },
+      nb::arg("device"), nb::arg("size"), nb::arg("storage_mode") = nb::none());
+}
+
+}  // namespace pymetallic_bindings

@@ -1,0 +1,12 @@
+// One binding file per API area; module.cpp calls each init function.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+namespace pymetallic_bindings {
+void init_errors(nanobind::module_& m);
+void init_device(nanobind::module_& m);
+void init_memory(nanobind::module_& m);
+void init_library(nanobind::module_& m);
+void init_commands(nanobind::module_& m);
+}  // namespace pymetallic_bindings

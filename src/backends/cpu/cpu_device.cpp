@@ -1,0 +1,116 @@
+// The CPU device: host memory, the system C++ compiler, and a thread pool.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <thread>
+
+#include "backends/cpu/cpu_kernel.h"
+#include "backends/cpu/entry_wrapper.h"
+#include "backends/cpu/executor.h"
+#include "backends/cpu/thread_pool.h"
+#include "backends/cpu/toolchain.h"
+#include "core/backend.h"
+#include "metallic/error.h"
+
+namespace metallic::cpu {
+
+namespace {
+
+// Host memory, 64-byte aligned and zeroed (as new Metal buffers are).
+class HostBuffer : public backend::BufferImpl {
+ public:
+  explicit HostBuffer(uint64_t length) {
+    size_t rounded = (length + 63) / 64 * 64;
+    data_ = std::aligned_alloc(64, rounded);
+    if (!data_) throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
+    std::memset(data_, 0, rounded);
+  }
+  ~HostBuffer() override { std::free(data_); }
+  void* contents() override { return data_; }
+
+ private:
+  void* data_;
+};
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return "CPU: " + line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "CPU";
+}
+
+uint64_t physical_memory() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), size = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
+}
+
+class CpuDevice : public backend::DeviceImpl {
+ public:
+  CpuDevice() : name_(cpu_name()) {
+    unsigned n = std::thread::hardware_concurrency();
+    if (const char* env = std::getenv("PYMETALLIC_CPU_THREADS"); env && std::atoi(env) > 0) n = std::atoi(env);
+    pool_ = std::make_shared<ThreadPool>(n ? n : 1);
+  }
+
+  std::string name() const override { return name_; }
+  std::string kind() const override { return "cpu"; }
+  DeviceLimits limits() const override {
+    DeviceLimits l;
+    l.max_threads_per_threadgroup = 1024;
+    l.max_threadgroup_memory_length = 32768;  // Apple GPUs' limit: keep programs portable
+    l.thread_execution_width = 32;
+    l.recommended_working_set_size = physical_memory() / 2;
+    l.has_unified_memory = true;
+    return l;
+  }
+
+  std::shared_ptr<backend::BufferImpl> allocate(uint64_t length, StorageMode) override {
+    return std::make_shared<HostBuffer>(length);
+  }
+
+  std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
+                                                const CompileOptions& options) override {
+    std::string tu = generate_translation_unit(source);
+    std::string path = toolchain().build(tu, options.filename, options.fast_math);
+    std::shared_ptr<SharedObject> object;
+    try {
+      object = std::make_shared<SharedObject>(path);
+    } catch (const Error&) {
+      // A damaged cache entry: remove it and build again.
+      std::remove(path.c_str());
+      object = std::make_shared<SharedObject>(toolchain().build(tu, options.filename, options.fast_math));
+    }
+    return std::make_shared<CpuLibrary>(object, source);
+  }
+
+  std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CpuQueue>(pool_); }
+
+ private:
+  Toolchain& toolchain() {
+    std::call_once(toolchain_once_, [&] { toolchain_ = std::make_unique<Toolchain>(); });
+    return *toolchain_;
+  }
+
+  std::string name_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::once_flag toolchain_once_;
+  std::unique_ptr<Toolchain> toolchain_;
+};
+
+}  // namespace
+}  // namespace metallic::cpu
+
+namespace metallic::backend {
+std::vector<std::shared_ptr<DeviceImpl>> enumerate_cpu_devices() {
+  return {std::make_shared<cpu::CpuDevice>()};
+}
+}  // namespace metallic::backend

@@ -1,0 +1,72 @@
+#include "backends/cpu/cpu_kernel.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+
+#include "backends/cpu/entry_wrapper.h"
+#include "backends/cpu/fibers.h"
+#include "metallic/error.h"
+
+namespace metallic::cpu {
+
+SharedObject::SharedObject(const std::string& path) {
+  handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) {
+    const char* why = ::dlerror();
+    throw Error("cannot load the compiled kernel library '" + path + "': " + (why ? why : "unknown error"));
+  }
+  // Barriers yield to this thread's fiber scheduler.
+  using Hook = void (*)();
+  for (const char* name : {"metallic_cpu_threadgroup_barrier_hook", "metallic_cpu_simdgroup_barrier_hook"})
+    if (auto* slot = static_cast<Hook*>(::dlsym(handle_, name))) *slot = &FiberGroup::yield_barrier;
+}
+
+SharedObject::~SharedObject() {
+  if (handle_) ::dlclose(handle_);
+}
+
+void* SharedObject::symbol(const std::string& name) const { return ::dlsym(handle_, name.c_str()); }
+
+void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end,
+                           unsigned char* arena) const {
+  if (!needs_fibers_) {
+    groups_(&launch, first, end, arena);
+    return;
+  }
+  FiberGroup& fibers = FiberGroup::for_this_thread();
+  const uint32_t* g = launch.grid;
+  const uint32_t* tg = launch.threads_per_threadgroup;
+  const uint32_t* n = launch.threadgroups;
+  for (uint32_t group = first; group < end; ++group) {
+    uint32_t gx = group % n[0], gy = (group / n[0]) % n[1], gz = group / (n[0] * n[1]);
+    uint32_t nx = std::min(tg[0], g[0] - gx * tg[0]);
+    uint32_t ny = std::min(tg[1], g[1] - gy * tg[1]);
+    uint32_t nz = std::min(tg[2], g[2] - gz * tg[2]);
+    fibers.run(nx * ny * nz, [&](uint32_t t) { thread_(&launch, group, t, arena); });
+  }
+}
+
+CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source)
+    : object_(std::move(object)) {
+  for (const auto& k : source.kernels) names_.push_back(k.name);
+}
+
+std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] != info.name) continue;
+    auto groups = reinterpret_cast<EntryFunction>(object_->symbol(entry_symbol(i)));
+    auto thread = reinterpret_cast<void (*)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*)>(
+        object_->symbol(thread_entry_symbol(i)));
+    if (!groups || !thread) throw Error("the compiled library lacks the entry point of kernel '" + info.name + "'");
+    if (info.uses_simdgroup_functions)
+      throw Error("kernel '" + info.name +
+                  "' uses SIMD-group functions (simd_*, quad_*, simdgroup_barrier or simdgroup matrices), "
+                  "which the CPU backend does not support yet");
+    bool fibers = info.uses_threadgroup_barrier;
+    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
+  }
+  throw Error("kernel '" + info.name + "' is not in the compiled library");
+}
+
+}  // namespace metallic::cpu

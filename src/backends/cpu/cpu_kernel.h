@@ -1,0 +1,51 @@
+// A CPU library is a loaded shared object; a CPU kernel is its entry points.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/cpu/cpu_abi.h"
+#include "core/backend.h"
+
+namespace metallic::cpu {
+
+class SharedObject {
+ public:
+  explicit SharedObject(const std::string& path);  // throws if it cannot be loaded
+  ~SharedObject();
+  void* symbol(const std::string& name) const;
+
+ private:
+  void* handle_ = nullptr;
+};
+
+class CpuKernel : public backend::KernelImpl {
+ public:
+  CpuKernel(std::shared_ptr<SharedObject> object, EntryFunction groups, void (*thread)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*),
+            bool needs_fibers, uint32_t max_threads)
+      : object_(std::move(object)), groups_(groups), thread_(thread), needs_fibers_(needs_fibers), max_threads_(max_threads) {}
+
+  uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
+
+  // Runs threadgroups [first, end) of a dispatch on the calling thread.
+  void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena) const;
+
+ private:
+  std::shared_ptr<SharedObject> object_;
+  EntryFunction groups_;
+  void (*thread_)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*);
+  bool needs_fibers_;
+  uint32_t max_threads_;
+};
+
+class CpuLibrary : public backend::LibraryImpl {
+ public:
+  CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source);
+  std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
+
+ private:
+  std::shared_ptr<SharedObject> object_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace metallic::cpu

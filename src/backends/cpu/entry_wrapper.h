@@ -1,0 +1,16 @@
+// Writes the C++ translation unit the host compiler builds for one library: the runtime
+// prelude, the user's translated code, and an entry point per kernel (cpu_abi.h).
+#pragma once
+
+#include <string>
+
+#include "msl/translation.h"
+
+namespace metallic::cpu {
+
+std::string entry_symbol(size_t kernel_index);         // "metallic_entry_<i>": runs groups
+std::string thread_entry_symbol(size_t kernel_index);  // "metallic_thread_<i>": one thread (barrier kernels)
+
+std::string generate_translation_unit(const msl::TranslatedSource& source);
+
+}  // namespace metallic::cpu

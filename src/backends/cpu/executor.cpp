@@ -1,0 +1,131 @@
+#include "backends/cpu/executor.h"
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "backends/cpu/cpu_kernel.h"
+#include "backends/cpu/thread_pool.h"
+#include "core/commands.h"
+#include "metallic/command.h"
+#include "metallic/library.h"
+
+namespace metallic::cpu {
+
+namespace {
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+unsigned char* pointer_of(const BoundArgument& arg, CommandList& list) {
+  if (arg.buffer) return static_cast<unsigned char*>(arg.buffer->contents()) + arg.offset;
+  return list.bytes.data() + arg.offset;
+}
+
+// Each worker keeps one arena for the dynamic threadgroup memory of the group it runs.
+unsigned char* thread_arena(uint32_t size) {
+  thread_local std::vector<unsigned char> arena;
+  if (arena.size() < size) arena.resize(size);
+  return arena.data();
+}
+
+void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool) {
+  metallic_cpu_launch launch;
+  std::memset(&launch, 0, sizeof launch);
+  for (uint32_t i = 0; i < 31; ++i)
+    if (cmd.bound_mask & (1u << i)) launch.buffers[i] = pointer_of(cmd.buffers[i], list);
+  uint32_t arena = 0;
+  for (uint32_t i = 0; i < 31; ++i) {
+    launch.threadgroup_offsets[i] = arena;
+    arena += cmd.threadgroup_lengths[i];  // already multiples of 16
+  }
+  launch.threadgroup_arena_size = arena;
+  const Size3 g = cmd.threads_per_grid, tg = cmd.threads_per_threadgroup, n = cmd.threadgroups_per_grid;
+  launch.grid[0] = static_cast<uint32_t>(g.width), launch.grid[1] = static_cast<uint32_t>(g.height),
+  launch.grid[2] = static_cast<uint32_t>(g.depth);
+  launch.threads_per_threadgroup[0] = static_cast<uint32_t>(tg.width),
+  launch.threads_per_threadgroup[1] = static_cast<uint32_t>(tg.height),
+  launch.threads_per_threadgroup[2] = static_cast<uint32_t>(tg.depth);
+  launch.threadgroups[0] = static_cast<uint32_t>(n.width), launch.threadgroups[1] = static_cast<uint32_t>(n.height),
+  launch.threadgroups[2] = static_cast<uint32_t>(n.depth);
+
+  auto& kernel = static_cast<CpuKernel&>(cmd.pipeline->kernel());
+  uint64_t groups = n.count();
+  // Enough chunks for load balance, few enough that scheduling stays cheap.
+  uint64_t grain = groups / (pool.size() * 8);
+  if (grain == 0) grain = 1;
+  // Tiny dispatches are not worth waking the pool for.
+  if (g.count() <= 4096) grain = groups;
+  pool.parallel_for(groups, grain, [&](uint64_t begin, uint64_t end) {
+    unsigned char* mem = arena ? thread_arena(arena) : nullptr;
+    if (mem) std::memset(mem, 0, arena);
+    kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem);
+  });
+}
+
+}  // namespace
+
+CpuQueue::CpuQueue(std::shared_ptr<ThreadPool> pool) : state_(std::make_shared<State>()) {
+  state_->pool = std::move(pool);
+  thread_ = std::thread(&CpuQueue::loop, state_);
+}
+
+CpuQueue::~CpuQueue() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stop = true;
+  }
+  state_->wake.notify_all();
+  if (thread_.get_id() == std::this_thread::get_id())
+    thread_.detach();  // destroyed by our own worker: it exits after this iteration
+  else
+    thread_.join();
+}
+
+void CpuQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->pending.push_back(std::move(buffer));
+  }
+  state_->wake.notify_one();
+}
+
+void CpuQueue::loop(std::shared_ptr<State> state) {
+  for (;;) {
+    std::shared_ptr<CommandBuffer> next;
+    {
+      std::unique_lock<std::mutex> lock(state->mutex);
+      state->wake.wait(lock, [&] { return state->stop || !state->pending.empty(); });
+      if (state->pending.empty()) return;  // stopping, and nothing left to run
+      next = std::move(state->pending.front());
+      state->pending.pop_front();
+    }
+    execute(*next, *state->pool);
+  }
+}
+
+void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool) {
+  buffer.executorStarted(now_seconds());
+  std::string error;
+  try {
+    CommandList& list = buffer.commands();
+    for (auto& command : list.commands) {
+      if (auto* d = std::get_if<DispatchCommand>(&command)) {
+        run_dispatch(*d, list, pool);
+      } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+        std::memmove(static_cast<unsigned char*>(c->destination->contents()) + c->destination_offset,
+                     static_cast<unsigned char*>(c->source->contents()) + c->source_offset, c->size);
+      } else if (auto* f = std::get_if<FillCommand>(&command)) {
+        std::memset(static_cast<unsigned char*>(f->buffer->contents()) + f->offset, f->value, f->length);
+      }
+      // SynchronizeCommand: host memory is the only copy on the CPU.
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  buffer.executorFinished(now_seconds(), error);
+}
+
+}  // namespace metallic::cpu

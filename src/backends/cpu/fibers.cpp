@@ -1,0 +1,164 @@
+#include "backends/cpu/fibers.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "metallic/error.h"
+
+// A context switch saves the callee-saved registers on the old stack, swaps stack
+// pointers and restores them from the new one: a few nanoseconds, no system call (unlike
+// swapcontext, which changes the signal mask on every switch).
+#if defined(__x86_64__)
+extern "C" void metallic_fiber_switch(void** save_sp, void* new_sp);
+asm(R"(
+.text
+.globl metallic_fiber_switch
+.type metallic_fiber_switch,@function
+metallic_fiber_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+.size metallic_fiber_switch,.-metallic_fiber_switch
+.section .note.GNU-stack,"",@progbits
+)");
+#elif defined(__aarch64__)
+extern "C" void metallic_fiber_switch(void** save_sp, void* new_sp);
+asm(R"(
+.text
+.globl metallic_fiber_switch
+.type metallic_fiber_switch,%function
+metallic_fiber_switch:
+  sub sp, sp, #160
+  stp x19, x20, [sp, #0]
+  stp x21, x22, [sp, #16]
+  stp x23, x24, [sp, #32]
+  stp x25, x26, [sp, #48]
+  stp x27, x28, [sp, #64]
+  stp x29, x30, [sp, #80]
+  stp d8, d9, [sp, #96]
+  stp d10, d11, [sp, #112]
+  stp d12, d13, [sp, #128]
+  stp d14, d15, [sp, #144]
+  mov x9, sp
+  str x9, [x0]
+  mov sp, x1
+  ldp x19, x20, [sp, #0]
+  ldp x21, x22, [sp, #16]
+  ldp x23, x24, [sp, #32]
+  ldp x25, x26, [sp, #48]
+  ldp x27, x28, [sp, #64]
+  ldp x29, x30, [sp, #80]
+  ldp d8, d9, [sp, #96]
+  ldp d10, d11, [sp, #112]
+  ldp d12, d13, [sp, #128]
+  ldp d14, d15, [sp, #144]
+  add sp, sp, #160
+  ret
+.size metallic_fiber_switch,.-metallic_fiber_switch
+.section .note.GNU-stack,"",%progbits
+)");
+#else
+#error "pymetallic's CPU fibers support x86-64 and AArch64"
+#endif
+
+namespace metallic::cpu {
+
+namespace {
+constexpr size_t kStackSize = 256 * 1024;  // kernels keep small arrays on the stack
+thread_local FiberGroup* t_running = nullptr;
+}  // namespace
+
+struct FiberGroup::Fiber {
+  void* memory = nullptr;  // mapping: guard page + stack
+  void* sp = nullptr;
+  bool done = false;
+
+  Fiber() {
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    memory = ::mmap(nullptr, kStackSize + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                    -1, 0);
+    if (memory == MAP_FAILED) throw Error("cannot allocate a stack for a CPU threadgroup thread");
+    ::mprotect(memory, page, PROT_NONE);  // overflow faults instead of corrupting memory
+  }
+  ~Fiber() { ::munmap(memory, kStackSize + static_cast<size_t>(::sysconf(_SC_PAGESIZE))); }
+
+  // Lay out the stack so the first switch "returns" into the trampoline.
+  void reset() {
+    done = false;
+    auto top = reinterpret_cast<uintptr_t>(memory) + static_cast<size_t>(::sysconf(_SC_PAGESIZE)) + kStackSize;
+    top &= ~uintptr_t(15);
+    auto* s = reinterpret_cast<void**>(top);
+#if defined(__x86_64__)
+    *--s = nullptr;                                             // fake return address of the trampoline
+    *--s = reinterpret_cast<void*>(&FiberGroup::trampoline);  // popped by `ret`
+    for (int i = 0; i < 6; ++i) *--s = nullptr;                 // rbp rbx r12-r15
+#else
+    s -= 20;  // 160 bytes of saved registers
+    std::memset(s, 0, 160);
+    s[11] = reinterpret_cast<void*>(&FiberGroup::trampoline);  // x30 (link register)
+#endif
+    sp = s;
+  }
+};
+
+FiberGroup::FiberGroup() = default;
+
+FiberGroup::~FiberGroup() {
+  for (auto* f : fibers_) delete f;
+}
+
+FiberGroup& FiberGroup::for_this_thread() {
+  thread_local FiberGroup group;
+  return group;
+}
+
+void FiberGroup::trampoline() {
+  FiberGroup* g = t_running;
+  uint32_t me = g->current_;
+  (*g->body_)(me);
+  g->fibers_[me]->done = true;
+  metallic_fiber_switch(&g->fibers_[me]->sp, g->scheduler_sp_);
+  std::abort();  // a finished fiber is never resumed
+}
+
+void FiberGroup::yield_barrier() {
+  FiberGroup* g = t_running;
+  if (!g) throw Error("threadgroup_barrier called outside a threadgroup");
+  metallic_fiber_switch(&g->fibers_[g->current_]->sp, g->scheduler_sp_);
+}
+
+void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body) {
+  while (fibers_.size() < threads) fibers_.push_back(new Fiber());
+  for (uint32_t t = 0; t < threads; ++t) fibers_[t]->reset();
+  body_ = &body;
+  FiberGroup* outer = t_running;
+  t_running = this;
+  uint32_t remaining = threads;
+  while (remaining > 0) {
+    for (uint32_t t = 0; t < threads; ++t) {
+      if (fibers_[t]->done) continue;
+      current_ = t;
+      metallic_fiber_switch(&scheduler_sp_, fibers_[t]->sp);
+      if (fibers_[t]->done) --remaining;
+    }
+  }
+  t_running = outer;
+  body_ = nullptr;
+}
+
+}  // namespace metallic::cpu

@@ -1,0 +1,41 @@
+// Runs the threads of one threadgroup as fibers on the calling OS thread, for kernels with
+// barriers. A barrier is a yield: the scheduler resumes every fiber in turn, so in round k
+// each thread runs from its k-th barrier to its (k+1)-th, and no thread passes a barrier
+// before all have reached it (MSL requires barriers in uniform control flow). Threadgroup
+// memory needs no care: all fibers of a group share one OS thread and one arena.
+//
+// This is the general fallback; it costs a context switch per thread per barrier.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace metallic::cpu {
+
+class FiberGroup {
+ public:
+  FiberGroup();
+  ~FiberGroup();
+  FiberGroup(const FiberGroup&) = delete;
+  FiberGroup& operator=(const FiberGroup&) = delete;
+
+  // Runs body(t) for t in [0, threads) as fibers until every one has returned.
+  void run(uint32_t threads, const std::function<void(uint32_t)>& body);
+
+  // Called from inside a fiber (through the kernel's barrier hooks).
+  static void yield_barrier();
+
+  // This OS thread's group (one per worker, reused for every threadgroup it runs).
+  static FiberGroup& for_this_thread();
+
+ private:
+  struct Fiber;
+  static void trampoline();
+  std::vector<Fiber*> fibers_;
+  void* scheduler_sp_ = nullptr;
+  uint32_t current_ = 0;
+  const std::function<void(uint32_t)>* body_ = nullptr;
+};
+
+}  // namespace metallic::cpu

@@ -1,0 +1,70 @@
+#include "backends/cpu/thread_pool.h"
+
+namespace metallic::cpu {
+
+ThreadPool::ThreadPool(unsigned threads) {
+  for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_chunks() {
+  for (;;) {
+    uint64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (begin >= count_) break;
+    uint64_t end = begin + grain_ < count_ ? begin + grain_ : count_;
+    (*body_)(begin, end);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    run_chunks();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--active_ == 0) finished_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::parallel_for(uint64_t count, uint64_t grain,
+                              const std::function<void(uint64_t, uint64_t)>& body) {
+  if (count == 0) return;
+  if (grain == 0) grain = 1;
+  // Small loops run on the caller alone: waking workers costs more than they save.
+  if (workers_.empty() || count <= grain) {
+    body(0, count);
+    return;
+  }
+  std::lock_guard<std::mutex> one_loop(loop_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    body_ = &body;
+    count_ = count;
+    grain_ = grain;
+    next_.store(0, std::memory_order_relaxed);
+    active_ = static_cast<unsigned>(workers_.size());
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_chunks();
+  std::unique_lock<std::mutex> lock(mutex_);
+  finished_.wait(lock, [&] { return active_ == 0; });
+  body_ = nullptr;
+}
+
+}  // namespace metallic::cpu

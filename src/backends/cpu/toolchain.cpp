@@ -1,0 +1,141 @@
+#include "backends/cpu/toolchain.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "core/disk_cache.h"
+#include "metallic/error.h"
+#include "metallic/metallic.h"
+
+namespace metallic::cpu {
+
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs a shell command, returning its exit status and combined output.
+int run_command(const std::string& command, std::string& output) {
+  output.clear();
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
+  int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0 || line.rfind("flags", 0) == 0) return line;
+  return "unknown-cpu";
+}
+
+// The user's diagnostics first: lines naming the user's file come before runtime noise.
+std::string summarize_log(const std::string& log, const std::string& display_name) {
+  std::istringstream in(log);
+  std::string line, user, first;
+  int kept = 0;
+  while (std::getline(in, line)) {
+    if (first.empty() && line.find("error") != std::string::npos) first = line;
+    if (line.find(display_name + ":") != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
+      user += line + "\n";
+      ++kept;
+    }
+  }
+  if (!user.empty()) return user;
+  return first.empty() ? log.substr(0, 2000) : first + "\n";
+}
+
+}  // namespace
+
+const std::string& runtime_hash() {
+  static std::once_flag once;
+  static std::string hash;
+  std::call_once(once, [] {
+    std::string dir = runtime_dir(), all;
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+      ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) all += n + "\n" + read_file(dir + "/" + n);
+    hash = cache::hash_hex(all);
+  });
+  return hash;
+}
+
+Toolchain::Toolchain() {
+  const char* cxx = std::getenv("CXX");
+  compiler_ = cxx && *cxx ? cxx : "c++";
+  std::string out;
+  if (run_command(shell_quote(compiler_) + " --version", out) != 0)
+    throw DeviceError("the CPU device needs a C++ compiler: '" + compiler_ +
+                      "' was not found (install g++ or clang++, or set CXX)");
+  fingerprint_ = out.substr(0, out.find('\n'));
+}
+
+std::string Toolchain::compile_flags(bool fast_math) const {
+  // -march=native: the cache key includes the CPU, so a cached object never runs elsewhere.
+  // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
+  // that isnan/isinf rely on, so no -ffinite-math-only here.
+  std::string flags = "-std=c++17 -O2 -march=native -fPIC -shared -w -fno-math-errno -fno-trapping-math";
+  if (fast_math) flags += " -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
+  return flags;
+}
+
+std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math) {
+  static cache::DiskCache disk("cpu");
+  std::string flags = compile_flags(fast_math);
+  std::string key =
+      cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_hash());
+  std::string so_path = disk.path(key, ".so");
+  struct stat st;
+  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string source_path = disk.path(key, ".cpp");  // kept beside the object, for debugging
+  {
+    std::string tmp = disk.temporary_path(source_path);
+    std::ofstream(tmp, std::ios::binary) << tu;
+    disk.publish(tmp, source_path);
+  }
+  std::string tmp_so = disk.temporary_path(so_path);
+  std::string command = shell_quote(compiler_) + " " + flags + " -I" + shell_quote(runtime_dir()) + " -o " +
+                        shell_quote(tmp_so) + " " + shell_quote(source_path);
+  std::string log;
+  int status = run_command(command, log);
+  if (status != 0) {
+    std::remove(tmp_so.c_str());
+    throw CompileError("cannot compile '" + display_name + "' for the CPU:\n" + summarize_log(log, display_name) +
+                           "(generated C++ saved as " + source_path + ")",
+                       log);
+  }
+  disk.publish(tmp_so, so_path);
+  return so_path;
+}
+
+}  // namespace metallic::cpu

@@ -1,0 +1,70 @@
+// The narrow interface every backend implements. `core` talks to backends only through
+// these classes; a backend never includes another backend.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metallic/types.h"
+#include "msl/translation.h"
+
+namespace metallic {
+class CommandBuffer;
+}
+
+namespace metallic::backend {
+
+class BufferImpl {
+ public:
+  virtual ~BufferImpl() = default;
+  // Host view of the contents, up to date with completed device work. The caller may write
+  // through it before the next commit.
+  virtual void* contents() = 0;
+  virtual void didModifyRange(uint64_t start, uint64_t length) { (void)start, (void)length; }
+};
+
+// One compiled entry point of a library.
+class KernelImpl {
+ public:
+  virtual ~KernelImpl() = default;
+  // The most threads a threadgroup of this kernel may have on this device.
+  virtual uint32_t maxTotalThreadsPerThreadgroup() const = 0;
+  virtual uint32_t staticThreadgroupMemoryLength() const { return 0; }
+};
+
+// A compiled translation unit (one specialisation of a Library).
+class LibraryImpl {
+ public:
+  virtual ~LibraryImpl() = default;
+  // Raises metallic::Error naming the missing feature if this backend cannot run it.
+  virtual std::shared_ptr<KernelImpl> kernel(const msl::KernelInfo& info) = 0;
+};
+
+// Runs committed command buffers in order.
+class QueueImpl {
+ public:
+  virtual ~QueueImpl() = default;
+  virtual void submit(std::shared_ptr<CommandBuffer> buffer) = 0;
+};
+
+class DeviceImpl {
+ public:
+  virtual ~DeviceImpl() = default;
+  virtual std::string name() const = 0;
+  virtual std::string kind() const = 0;
+  virtual int ordinal() const { return 0; }
+  virtual DeviceLimits limits() const = 0;
+  virtual std::shared_ptr<BufferImpl> allocate(uint64_t length, StorageMode mode) = 0;
+  // Throws CompileError with the user's file:line on failure.
+  virtual std::shared_ptr<LibraryImpl> compile(const msl::TranslatedSource& source,
+                                               const CompileOptions& options) = 0;
+  virtual std::unique_ptr<QueueImpl> newQueue() = 0;
+};
+
+// Each backend provides one enumerator; the registry (registry.cpp) lists them.
+std::vector<std::shared_ptr<DeviceImpl>> enumerate_cpu_devices();
+std::vector<std::shared_ptr<DeviceImpl>> enumerate_cuda_devices();
+
+}  // namespace metallic::backend

@@ -1,0 +1,26 @@
+#include "metallic/buffer.h"
+
+#include "core/backend.h"
+#include "metallic/error.h"
+
+namespace metallic {
+
+Buffer::Buffer(std::shared_ptr<Device> device, std::shared_ptr<backend::BufferImpl> impl, uint64_t length,
+               StorageMode mode)
+    : device_(std::move(device)), impl_(std::move(impl)), length_(length), mode_(mode) {}
+
+void* Buffer::contents() {
+  if (mode_ == StorageMode::Private)
+    throw ValidationError(
+        "a private buffer lives on the device only: copy it into a shared buffer with a blit encoder to read it");
+  return impl_->contents();
+}
+
+void Buffer::didModifyRange(uint64_t start, uint64_t length) {
+  if (start > length_ || length > length_ - start)
+    throw ValidationError("did_modify_range(" + std::to_string(start) + ", " + std::to_string(length) +
+                          ") is outside the buffer's " + std::to_string(length_) + " bytes");
+  impl_->didModifyRange(start, length);
+}
+
+}  // namespace metallic

@@ -1,0 +1,359 @@
+#include "metallic/command.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "core/backend.h"
+#include "core/commands.h"
+#include "metallic/buffer.h"
+#include "metallic/device.h"
+#include "metallic/error.h"
+#include "metallic/library.h"
+#include "msl/translation.h"
+
+namespace metallic {
+
+// ---------------------------------------------------------------- CommandQueue
+
+CommandQueue::CommandQueue(std::shared_ptr<Device> device)
+    : device_(std::move(device)), impl_(device_->impl().newQueue()) {}
+
+CommandQueue::~CommandQueue() = default;
+
+std::shared_ptr<CommandBuffer> CommandQueue::commandBuffer() {
+  return std::make_shared<CommandBuffer>(shared_from_this());
+}
+
+// ---------------------------------------------------------------- CommandBuffer
+
+CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
+    : queue_(std::move(queue)), commands_(std::make_unique<CommandList>()) {}
+
+CommandBuffer::~CommandBuffer() = default;
+
+std::shared_ptr<ComputeCommandEncoder> CommandBuffer::computeCommandEncoder() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_ != CommandBufferStatus::NotEnqueued)
+      throw ValidationError("this command buffer was already committed; make a new one for more work");
+  }
+  auto e = std::make_shared<ComputeCommandEncoder>(shared_from_this());
+  return e;
+}
+
+std::shared_ptr<BlitCommandEncoder> CommandBuffer::blitCommandEncoder() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_ != CommandBufferStatus::NotEnqueued)
+      throw ValidationError("this command buffer was already committed; make a new one for more work");
+  }
+  return std::make_shared<BlitCommandEncoder>(shared_from_this());
+}
+
+void CommandBuffer::markEncoderOpen(bool open) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  encoder_open_ = open;
+}
+
+void CommandBuffer::commit() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_ != CommandBufferStatus::NotEnqueued)
+      throw ValidationError("a command buffer can be committed only once; make a new one for more work");
+    status_ = CommandBufferStatus::Committed;
+  }
+  queue_->impl().submit(shared_from_this());
+}
+
+void CommandBuffer::waitUntilCompleted() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (status_ == CommandBufferStatus::NotEnqueued)
+    throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
+  done_.wait(lock, [&] { return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error; });
+}
+
+void CommandBuffer::addCompletedHandler(std::function<void(CommandBuffer&)> handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (status_ != CommandBufferStatus::NotEnqueued)
+    throw ValidationError("completed handlers must be added before commit()");
+  handlers_.push_back(std::move(handler));
+}
+
+CommandBufferStatus CommandBuffer::status() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_;
+}
+
+std::string CommandBuffer::error() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_;
+}
+
+double CommandBuffer::gpuStartTime() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error ? start_time_ : 0.0;
+}
+
+double CommandBuffer::gpuEndTime() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error ? end_time_ : 0.0;
+}
+
+void CommandBuffer::executorStarted(double time) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  start_time_ = time;
+  status_ = CommandBufferStatus::Scheduled;
+}
+
+void CommandBuffer::executorFinished(double time, const std::string& error) {
+  std::vector<std::function<void(CommandBuffer&)>> handlers;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    end_time_ = time;
+    error_ = error;
+    status_ = error.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
+    handlers.swap(handlers_);
+    // The recorded commands hold buffers and pipelines alive; release them now.
+    commands_->commands.clear();
+    commands_->commands.shrink_to_fit();
+  }
+  done_.notify_all();
+  for (auto& h : handlers) h(*this);
+}
+
+// ---------------------------------------------------------------- ComputeCommandEncoder
+
+namespace {
+
+std::string size3_text(Size3 s) {
+  return "(" + std::to_string(s.width) + ", " + std::to_string(s.height) + ", " + std::to_string(s.depth) + ")";
+}
+
+void check_index(uint32_t index, const char* what) {
+  if (index > 30)
+    throw ValidationError(std::string(what) + " index " + std::to_string(index) +
+                          " is out of range: Metal has 31 slots, 0 to 30");
+}
+
+uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
+
+}  // namespace
+
+ComputeCommandEncoder::ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer) : buffer_(std::move(buffer)) {
+  buffer_->markEncoderOpen(true);
+}
+
+void ComputeCommandEncoder::ensureOpen(const char* what) const {
+  if (ended_) throw ValidationError(std::string(what) + " after end_encoding(): make a new encoder");
+  if (buffer_->status() != CommandBufferStatus::NotEnqueued)
+    throw ValidationError(std::string(what) + " on an encoder whose command buffer was already committed");
+}
+
+void ComputeCommandEncoder::setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline) {
+  ensureOpen("set_compute_pipeline_state");
+  if (!pipeline) throw ValidationError("set_compute_pipeline_state needs a pipeline, not None");
+  if (pipeline->device() != buffer_->commandQueue()->device())
+    throw ValidationError("the pipeline belongs to device '" + pipeline->device()->name() +
+                          "' but this command buffer's queue runs on '" + buffer_->commandQueue()->device()->name() +
+                          "'");
+  pipeline_ = pipeline;
+}
+
+void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index) {
+  ensureOpen("set_buffer");
+  check_index(index, "buffer");
+  if (!buffer) throw ValidationError("set_buffer needs a buffer, not None (index " + std::to_string(index) + ")");
+  if (buffer->device() != buffer_->commandQueue()->device())
+    throw ValidationError("the buffer at index " + std::to_string(index) + " belongs to device '" +
+                          buffer->device()->name() + "', not to this command buffer's device");
+  if (offset >= buffer->length())
+    throw ValidationError("set_buffer offset " + std::to_string(offset) + " is past the end of a " +
+                          std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(index) + ")");
+  auto& b = bindings_[index];
+  b.buffer = buffer;
+  b.offset = offset;
+  b.bytes.clear();
+  b.bound = true;
+}
+
+void ComputeCommandEncoder::setBufferOffset(uint64_t offset, uint32_t index) {
+  ensureOpen("set_buffer_offset");
+  check_index(index, "buffer");
+  auto& b = bindings_[index];
+  if (!b.buffer) throw ValidationError("set_buffer_offset: no buffer is bound at index " + std::to_string(index));
+  if (offset >= b.buffer->length())
+    throw ValidationError("set_buffer_offset " + std::to_string(offset) + " is past the end of the buffer");
+  b.offset = offset;
+}
+
+void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t index) {
+  ensureOpen("set_bytes");
+  check_index(index, "buffer");
+  if (length == 0) throw ValidationError("set_bytes needs at least 1 byte (index " + std::to_string(index) + ")");
+  if (length > 4096)
+    throw ValidationError("set_bytes takes at most 4096 bytes (Metal's limit), got " + std::to_string(length) +
+                          ": use a buffer for larger data");
+  auto& b = bindings_[index];
+  b.buffer.reset();
+  b.offset = 0;
+  b.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+  b.bound = true;
+}
+
+void ComputeCommandEncoder::setThreadgroupMemoryLength(uint64_t length, uint32_t index) {
+  ensureOpen("set_threadgroup_memory_length");
+  check_index(index, "threadgroup memory");
+  auto limit = buffer_->commandQueue()->device()->limits().max_threadgroup_memory_length;
+  // Metal requires multiples of 16; round up as Metal's validation layer suggests.
+  uint64_t rounded = round_up(length, 16);
+  if (rounded > limit)
+    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " +
+                          std::to_string(index) + " exceeds the device's limit of " + std::to_string(limit) + " bytes");
+  threadgroup_lengths_[index] = static_cast<uint32_t>(rounded);
+}
+
+void ComputeCommandEncoder::dispatchThreads(Size3 grid, Size3 tg) {
+  Size3 groups{(grid.width + tg.width - 1) / (tg.width ? tg.width : 1),
+               (grid.height + tg.height - 1) / (tg.height ? tg.height : 1),
+               (grid.depth + tg.depth - 1) / (tg.depth ? tg.depth : 1)};
+  dispatch(grid, groups, tg, true);
+}
+
+void ComputeCommandEncoder::dispatchThreadgroups(Size3 groups, Size3 tg) {
+  Size3 grid{groups.width * tg.width, groups.height * tg.height, groups.depth * tg.depth};
+  dispatch(grid, groups, tg, false);
+}
+
+void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool exact) {
+  const char* what = exact ? "dispatch_threads" : "dispatch_threadgroups";
+  ensureOpen(what);
+  if (!pipeline_)
+    throw ValidationError(std::string(what) + " before set_compute_pipeline_state: no kernel to run");
+  const auto& info = pipeline_->function()->info();
+  if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
+    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) +
+                          " has a zero dimension");
+  uint64_t tg_total = tg.count();
+  uint32_t max_threads = pipeline_->maxTotalThreadsPerThreadgroup();
+  if (tg_total > max_threads)
+    throw ValidationError(std::string(what) + ": a threadgroup of " + size3_text(tg) + " = " +
+                          std::to_string(tg_total) + " threads exceeds kernel '" + info.name + "''s limit of " +
+                          std::to_string(max_threads) + " (max_total_threads_per_threadgroup)");
+  const uint64_t max32 = 0xffffffffull;
+  if (grid.width > max32 || grid.height > max32 || grid.depth > max32 || grid.count() > (1ull << 48))
+    throw ValidationError(std::string(what) + ": grid " + size3_text(grid) + " is too large");
+  if (grid.count() == 0) return;  // nothing to run, as on Metal
+
+  DispatchCommand cmd;
+  cmd.pipeline = pipeline_;
+  cmd.threads_per_grid = grid;
+  cmd.threads_per_threadgroup = tg;
+  cmd.threadgroups_per_grid = groups;
+  auto& list = buffer_->commands();
+  uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
+  for (const auto& arg : info.args) {
+    if (arg.kind == msl::ArgKind::Buffer) {
+      const auto& b = bindings_[arg.index];
+      if (!b.bound)
+        throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" +
+                              std::to_string(arg.index) + ")]] is not bound: call set_buffer(buffer, 0, " +
+                              std::to_string(arg.index) + ") or set_bytes(data, " + std::to_string(arg.index) +
+                              ") before dispatching");
+      auto& out = cmd.buffers[arg.index];
+      if (b.buffer) {
+        if (b.buffer->storageMode() == StorageMode::Private && buffer_->commandQueue()->device()->kind() == "cpu") {
+          // Private buffers are plain memory on the CPU; nothing to check.
+        }
+        out.buffer = b.buffer->impl_ptr();
+        out.offset = b.offset;
+        out.length = b.buffer->length() - b.offset;
+      } else {
+        // Inline bytes live in the command list's arena, 16-byte aligned for any struct.
+        uint64_t at = round_up(list.bytes.size(), 16);
+        list.bytes.resize(at + b.bytes.size());
+        std::memcpy(list.bytes.data() + at, b.bytes.data(), b.bytes.size());
+        out.offset = at;
+        out.length = b.bytes.size();
+      }
+      cmd.bound_mask |= 1u << arg.index;
+    } else if (arg.kind == msl::ArgKind::Threadgroup) {
+      uint32_t len = threadgroup_lengths_[arg.index];
+      if (len == 0)
+        throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[threadgroup(" +
+                              std::to_string(arg.index) + ")]] has no memory: call set_threadgroup_memory_length(" +
+                              "bytes, " + std::to_string(arg.index) + ") before dispatching");
+      cmd.threadgroup_lengths[arg.index] = len;
+      tg_memory += len;
+    } else if (arg.kind == msl::ArgKind::Texture || arg.kind == msl::ArgKind::Sampler) {
+      throw Error("kernel '" + info.name + "' takes a " +
+                  std::string(arg.kind == msl::ArgKind::Texture ? "texture" : "sampler") + " argument ('" + arg.name +
+                  "'): textures and samplers are not supported yet");
+    }
+  }
+  auto limit = buffer_->commandQueue()->device()->limits().max_threadgroup_memory_length;
+  if (tg_memory > limit)
+    throw ValidationError("kernel '" + info.name + "' needs " + std::to_string(tg_memory) +
+                          " bytes of threadgroup memory; the device allows " + std::to_string(limit));
+  list.commands.emplace_back(std::move(cmd));
+}
+
+void ComputeCommandEncoder::endEncoding() {
+  if (ended_) return;
+  ended_ = true;
+  buffer_->markEncoderOpen(false);
+}
+
+// ---------------------------------------------------------------- BlitCommandEncoder
+
+BlitCommandEncoder::BlitCommandEncoder(std::shared_ptr<CommandBuffer> buffer) : buffer_(std::move(buffer)) {
+  buffer_->markEncoderOpen(true);
+}
+
+void BlitCommandEncoder::ensureOpen(const char* what) const {
+  if (ended_) throw ValidationError(std::string(what) + " after end_encoding(): make a new encoder");
+  if (buffer_->status() != CommandBufferStatus::NotEnqueued)
+    throw ValidationError(std::string(what) + " on an encoder whose command buffer was already committed");
+}
+
+namespace {
+void check_range(const std::shared_ptr<Buffer>& b, uint64_t offset, uint64_t size, const char* what, const char* which) {
+  if (!b) throw ValidationError(std::string(what) + ": the " + which + " buffer is None");
+  if (offset > b->length() || size > b->length() - offset)
+    throw ValidationError(std::string(what) + ": bytes [" + std::to_string(offset) + ", " +
+                          std::to_string(offset + size) + ") are outside the " + which + " buffer's " +
+                          std::to_string(b->length()) + " bytes");
+}
+}  // namespace
+
+void BlitCommandEncoder::copyFromBuffer(const std::shared_ptr<Buffer>& source, uint64_t source_offset,
+                                        const std::shared_ptr<Buffer>& destination, uint64_t destination_offset,
+                                        uint64_t size) {
+  ensureOpen("copy_from_buffer");
+  check_range(source, source_offset, size, "copy_from_buffer", "source");
+  check_range(destination, destination_offset, size, "copy_from_buffer", "destination");
+  if (source == destination && source_offset < destination_offset + size && destination_offset < source_offset + size)
+    throw ValidationError("copy_from_buffer: source and destination ranges overlap in the same buffer");
+  buffer_->commands().commands.emplace_back(
+      CopyCommand{source->impl_ptr(), destination->impl_ptr(), source_offset, destination_offset, size});
+}
+
+void BlitCommandEncoder::fillBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t start, uint64_t length,
+                                    uint8_t value) {
+  ensureOpen("fill_buffer");
+  check_range(buffer, start, length, "fill_buffer", "target");
+  buffer_->commands().commands.emplace_back(FillCommand{buffer->impl_ptr(), start, length, value});
+}
+
+void BlitCommandEncoder::synchronizeResource(const std::shared_ptr<Buffer>& buffer) {
+  ensureOpen("synchronize_resource");
+  if (!buffer) throw ValidationError("synchronize_resource: the buffer is None");
+  buffer_->commands().commands.emplace_back(SynchronizeCommand{buffer->impl_ptr()});
+}
+
+void BlitCommandEncoder::endEncoding() {
+  if (ended_) return;
+  ended_ = true;
+  buffer_->markEncoderOpen(false);
+}
+
+}  // namespace metallic

@@ -1,0 +1,60 @@
+// What a command buffer records: dispatches and blits, each with a snapshot of its
+// bindings so later encoder calls cannot change work already recorded.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "core/backend.h"
+#include "metallic/types.h"
+
+namespace metallic {
+
+class ComputePipelineState;
+
+// One kernel argument slot as the executor sees it: a buffer region, or inline bytes
+// stored in the command list's byte arena.
+struct BoundArgument {
+  std::shared_ptr<backend::BufferImpl> buffer;  // null for set_bytes data
+  uint64_t offset = 0;                          // into the buffer, or into CommandList::bytes
+  uint64_t length = 0;                          // bytes available from offset
+};
+
+struct DispatchCommand {
+  std::shared_ptr<ComputePipelineState> pipeline;  // keeps the kernel alive
+  std::array<BoundArgument, 31> buffers;
+  uint32_t bound_mask = 0;                         // bit i: buffers[i] is set
+  std::array<uint32_t, 31> threadgroup_lengths{};  // [[threadgroup(n)]] sizes in bytes
+  Size3 threads_per_grid;       // exact grid in threads
+  Size3 threads_per_threadgroup;
+  Size3 threadgroups_per_grid;  // ceil(grid / tg)
+};
+
+struct CopyCommand {
+  std::shared_ptr<backend::BufferImpl> source, destination;
+  uint64_t source_offset = 0, destination_offset = 0, size = 0;
+};
+
+struct FillCommand {
+  std::shared_ptr<backend::BufferImpl> buffer;
+  uint64_t offset = 0, length = 0;
+  uint8_t value = 0;
+};
+
+struct SynchronizeCommand {
+  std::shared_ptr<backend::BufferImpl> buffer;
+};
+
+using Command = std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand>;
+
+struct CommandList {
+  std::vector<Command> commands;
+  std::vector<uint8_t> bytes;  // set_bytes arena
+
+  const void* bytes_at(uint64_t offset) const { return bytes.data() + offset; }
+};
+
+}  // namespace metallic

@@ -1,0 +1,73 @@
+#include "metallic/device.h"
+
+#include <cstdlib>
+#include <mutex>
+
+#include "core/backend.h"
+#include "metallic/buffer.h"
+#include "metallic/command.h"
+#include "metallic/error.h"
+#include "metallic/library.h"
+
+namespace metallic {
+
+Device::Device(std::shared_ptr<backend::DeviceImpl> impl) : impl_(std::move(impl)), limits_(impl_->limits()) {}
+
+std::vector<std::shared_ptr<Device>> Device::all() {
+  // Devices are enumerated once per process: a CUDA context or a thread pool is costly,
+  // and the same GPU must be the same Device object for every caller.
+  static std::once_flag once;
+  static std::vector<std::shared_ptr<Device>> devices;
+  std::call_once(once, [] {
+    for (auto& impl : backend::enumerate_cuda_devices()) devices.push_back(std::make_shared<Device>(impl));
+    for (auto& impl : backend::enumerate_cpu_devices()) devices.push_back(std::make_shared<Device>(impl));
+  });
+  return devices;
+}
+
+std::shared_ptr<Device> Device::default_device() {
+  auto devices = all();
+  const char* wanted = std::getenv("PYMETALLIC_DEVICE");
+  std::string want = wanted ? wanted : "";
+  if (!want.empty()) {
+    std::string kind = want, index;
+    auto colon = want.find(':');
+    if (colon != std::string::npos) kind = want.substr(0, colon), index = want.substr(colon + 1);
+    int ordinal = 0;
+    if (!index.empty()) {
+      char* end = nullptr;
+      ordinal = static_cast<int>(std::strtol(index.c_str(), &end, 10));
+      if (*end != '\0') throw Error("PYMETALLIC_DEVICE='" + want + "' is not of the form cpu, cuda or cuda:N");
+    }
+    for (auto& d : devices)
+      if (d->kind() == kind && d->ordinal() == ordinal) return d;
+    std::string known;
+    for (auto& d : devices) known += (known.empty() ? "" : ", ") + d->kind() + ":" + std::to_string(d->ordinal());
+    throw DeviceError("PYMETALLIC_DEVICE='" + want + "' names no device here; devices: " + known);
+  }
+  if (devices.empty()) throw DeviceError("no compute device found");
+  return devices.front();  // CUDA GPUs come first
+}
+
+std::string Device::name() const { return impl_->name(); }
+std::string Device::kind() const { return impl_->kind(); }
+int Device::ordinal() const { return impl_->ordinal(); }
+
+std::shared_ptr<Buffer> Device::newBuffer(uint64_t length, StorageMode mode) {
+  if (length == 0) throw ValidationError("a buffer must have a length of at least 1 byte");
+  int m = static_cast<int>(mode);
+  if (m < 0 || m > 2) throw ValidationError("unknown storage mode " + std::to_string(m));
+  return std::make_shared<Buffer>(shared_from_this(), impl_->allocate(length, mode), length, mode);
+}
+
+std::shared_ptr<Library> Device::newLibrary(const std::string& source, const CompileOptions& options) {
+  return std::make_shared<Library>(shared_from_this(), source, options);
+}
+
+std::shared_ptr<ComputePipelineState> Device::newComputePipelineState(const std::shared_ptr<Function>& function) {
+  return std::make_shared<ComputePipelineState>(shared_from_this(), function);
+}
+
+std::shared_ptr<CommandQueue> Device::newCommandQueue() { return std::make_shared<CommandQueue>(shared_from_this()); }
+
+}  // namespace metallic

@@ -1,0 +1,105 @@
+#include "core/disk_cache.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "metallic/error.h"
+
+namespace metallic::cache {
+
+std::string hash_hex(const std::string& data) {
+  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (unsigned char c : data) {
+    a = (a ^ c) * 0x100000001b3ull;
+    b = (b ^ (c + 0x9e)) * 0x100000001b3ull;
+    b ^= b >> 29;
+  }
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  return out;
+}
+
+namespace {
+
+void make_dirs(const std::string& path) {
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!partial.empty() && ::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
+        throw Error("cannot create the kernel cache folder '" + partial + "': " + std::strerror(errno) +
+                    " (set PYMETALLIC_CACHE_DIR to a writable folder)");
+    }
+    if (i < path.size()) partial += path[i];
+  }
+}
+
+std::string cache_root() {
+  if (const char* env = std::getenv("PYMETALLIC_CACHE_DIR"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/pymetallic";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/pymetallic";
+  return "/tmp/pymetallic-cache";
+}
+
+const char kMagic[] = "PYMETALLIC1 ";
+
+}  // namespace
+
+DiskCache::DiskCache(const std::string& subdir) : dir_(cache_root() + "/" + subdir) { make_dirs(dir_); }
+
+std::string DiskCache::path(const std::string& key, const std::string& extension) const {
+  return dir_ + "/" + key + extension;
+}
+
+std::string DiskCache::temporary_path(const std::string& final_path) const {
+  static std::atomic<unsigned> counter{0};
+  return final_path + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+}
+
+void DiskCache::publish(const std::string& temporary, const std::string& final_path) const {
+  if (std::rename(temporary.c_str(), final_path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw Error("cannot write the kernel cache entry '" + final_path + "': " + std::strerror(errno));
+  }
+}
+
+std::optional<std::string> DiskCache::read(const std::string& key, const std::string& extension) const {
+  std::ifstream in(path(key, extension), std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string all = ss.str();
+  // Layout: magic, 32-hex checksum, '\n', payload.
+  size_t header = sizeof(kMagic) - 1 + 33;
+  if (all.size() < header || all.compare(0, sizeof(kMagic) - 1, kMagic) != 0) return std::nullopt;
+  std::string sum = all.substr(sizeof(kMagic) - 1, 32);
+  std::string payload = all.substr(header);
+  if (hash_hex(payload) != sum) return std::nullopt;
+  return payload;
+}
+
+void DiskCache::write(const std::string& key, const std::string& extension, const std::string& payload) const {
+  std::string final_path = path(key, extension);
+  std::string tmp = temporary_path(final_path);
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error("cannot write the kernel cache file '" + tmp + "': " + std::strerror(errno));
+    out << kMagic << hash_hex(payload) << '\n' << payload;
+    if (!out) throw Error("cannot write the kernel cache file '" + tmp + "'");
+  }
+  publish(tmp, final_path);
+}
+
+void DiskCache::remove(const std::string& key, const std::string& extension) const {
+  std::remove(path(key, extension).c_str());
+}
+
+}  // namespace metallic::cache

@@ -1,0 +1,92 @@
+#include "core/entry_codegen.h"
+
+namespace metallic::codegen {
+
+using msl::BuiltinKind;
+
+const char* wrapper_support_code() {
+  return R"(
+template <class T> struct pm_referee { using type = T; };
+template <class T> struct pm_referee<T&> { using type = T; };
+)";
+}
+
+namespace {
+
+struct Xyz {
+  std::string x, y, z;
+};
+
+Xyz triple(const std::string& prefix) { return {prefix + "x", prefix + "y", prefix + "z"}; }
+Xyz scalar(const std::string& value) { return {value, "0u", "0u"}; }
+
+Xyz builtin_components(BuiltinKind kind) {
+  switch (kind) {
+    case BuiltinKind::ThreadPositionInGrid:
+      return {"(pm_gid_x * pm_tg_x + pm_lid_x)", "(pm_gid_y * pm_tg_y + pm_lid_y)", "(pm_gid_z * pm_tg_z + pm_lid_z)"};
+    case BuiltinKind::ThreadsPerGrid:
+    case BuiltinKind::GridSize:
+      return triple("pm_grid_");
+    case BuiltinKind::ThreadPositionInThreadgroup:
+      return triple("pm_lid_");
+    case BuiltinKind::ThreadsPerThreadgroup:
+      return triple("pm_ntg_");
+    case BuiltinKind::DispatchThreadsPerThreadgroup:
+      return triple("pm_tg_");
+    case BuiltinKind::ThreadgroupPositionInGrid:
+      return triple("pm_gid_");
+    case BuiltinKind::ThreadgroupsPerGrid:
+      return triple("pm_groups_");
+    case BuiltinKind::ThreadIndexInThreadgroup:
+      return scalar("pm_tidx");
+    case BuiltinKind::ThreadIndexInSimdgroup:
+      return scalar("(pm_tidx % 32u)");
+    case BuiltinKind::SimdgroupIndexInThreadgroup:
+      return scalar("(pm_tidx / 32u)");
+    case BuiltinKind::SimdgroupsPerThreadgroup:
+      return scalar("((pm_ntotal + 31u) / 32u)");
+    case BuiltinKind::DispatchSimdgroupsPerThreadgroup:
+      return scalar("((pm_tg_x * pm_tg_y * pm_tg_z + 31u) / 32u)");
+    case BuiltinKind::ThreadsPerSimdgroup:
+    case BuiltinKind::ThreadExecutionWidth:
+      return scalar("32u");
+    case BuiltinKind::ThreadIndexInQuadgroup:
+      return scalar("(pm_tidx % 4u)");
+    case BuiltinKind::QuadgroupIndexInThreadgroup:
+      return scalar("(pm_tidx / 4u)");
+    case BuiltinKind::QuadgroupsPerThreadgroup:
+      return scalar("((pm_ntotal + 3u) / 4u)");
+    case BuiltinKind::DispatchQuadgroupsPerThreadgroup:
+      return scalar("((pm_tg_x * pm_tg_y * pm_tg_z + 3u) / 4u)");
+    case BuiltinKind::GridOrigin:
+      return {"0u", "0u", "0u"};
+    case BuiltinKind::None:
+      break;
+  }
+  return {"0u", "0u", "0u"};
+}
+
+}  // namespace
+
+std::string builtin_expression(const msl::KernelArg& arg) {
+  Xyz c = builtin_components(arg.builtin);
+  const std::string scalar_type = arg.element_type == "ushort" ? "unsigned short" : "unsigned int";
+  if (arg.components <= 1) return "static_cast<" + scalar_type + ">(" + c.x + ")";
+  std::string type = "metal::" + arg.element_type + std::to_string(arg.components);
+  std::string out = type + "(static_cast<" + scalar_type + ">(" + c.x + "), static_cast<" + scalar_type + ">(" + c.y + ")";
+  if (arg.components == 3) out += ", static_cast<" + scalar_type + ">(" + c.z + ")";
+  return out + ")";
+}
+
+std::string resource_expression(const msl::KernelArg& arg, const std::string& pointer) {
+  if (arg.is_reference) return "*reinterpret_cast<typename pm_referee<" + arg.type + ">::type*>(" + pointer + ")";
+  return "reinterpret_cast<" + arg.type + ">(" + pointer + ")";
+}
+
+bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind) {
+  for (const auto& a : kernel.args)
+    if (a.kind == msl::ArgKind::Builtin && a.builtin == kind) return true;
+  return false;
+}
+
+}  // namespace metallic::codegen

@@ -1,0 +1,34 @@
+// Pieces of kernel entry wrappers that every backend writes the same way: the value of
+// each built-in position attribute, and how a bound buffer becomes the parameter's type.
+//
+// A wrapper defines these uint32_t variables before calling the kernel (x/y/z each):
+//   pm_grid_*    threads per grid (the exact dispatch_threads grid)
+//   pm_tg_*      threads per threadgroup as requested
+//   pm_ntg_*     threads in *this* threadgroup (smaller at the grid's edge)
+//   pm_groups_*  threadgroups per grid
+//   pm_gid_*     this threadgroup's position in the grid
+//   pm_lid_*     this thread's position in its threadgroup
+//   pm_tidx      thread index in the threadgroup (flattened over pm_ntg_*)
+//   pm_ntotal    threads in this threadgroup (pm_ntg_x * pm_ntg_y * pm_ntg_z)
+// Wrappers are emitted inside `namespace metal_user`, so argument types resolve as in user code.
+#pragma once
+
+#include <string>
+
+#include "msl/translation.h"
+
+namespace metallic::codegen {
+
+// C++ helpers the expressions below rely on; emit once before the wrappers.
+const char* wrapper_support_code();
+
+// Expression of the parameter's type for a built-in, e.g. "metal::uint3(pm_gid_x * pm_tg_x + pm_lid_x, ...)".
+std::string builtin_expression(const msl::KernelArg& arg);
+
+// Expression that turns `pointer` (a void* or unsigned char*) into the parameter.
+std::string resource_expression(const msl::KernelArg& arg, const std::string& pointer);
+
+// Does the kernel read this builtin? Lets wrappers skip computing what nobody uses.
+bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind);
+
+}  // namespace metallic::codegen

@@ -1,0 +1,107 @@
+// The front end's one product: MSL source turned into C++17 that compiles against
+// the runtime library (src/runtime), plus a description of every kernel in it.
+//
+// Backends never look at MSL. They take `TranslatedSource`, put their prelude in front
+// of `code`, append one entry wrapper per `KernelInfo`, and compile the result.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace metallic::msl {
+
+enum class AddressSpace { None, Device, Constant, Threadgroup, Thread };
+
+// The built-in position attributes of MSL.md §3.3.
+enum class BuiltinKind {
+  None,
+  ThreadPositionInGrid,
+  ThreadsPerGrid,
+  ThreadPositionInThreadgroup,
+  ThreadsPerThreadgroup,
+  DispatchThreadsPerThreadgroup,
+  ThreadIndexInThreadgroup,
+  ThreadgroupPositionInGrid,
+  ThreadgroupsPerGrid,
+  ThreadIndexInSimdgroup,
+  SimdgroupIndexInThreadgroup,
+  SimdgroupsPerThreadgroup,
+  DispatchSimdgroupsPerThreadgroup,
+  ThreadsPerSimdgroup,
+  ThreadExecutionWidth,
+  ThreadIndexInQuadgroup,
+  QuadgroupIndexInThreadgroup,
+  QuadgroupsPerThreadgroup,
+  DispatchQuadgroupsPerThreadgroup,
+  GridOrigin,
+  GridSize,
+};
+
+// The attribute spelling of a builtin ("thread_position_in_grid"), for messages.
+const char* builtin_name(BuiltinKind kind);
+
+enum class ArgKind { Buffer, Threadgroup, Texture, Sampler, Builtin };
+
+struct KernelArg {
+  std::string name;          // parameter name as written ("" when unnamed)
+  std::string type;          // C++ type after address-space erasure: "float*", "const Params&", "uint3"
+  std::string element_type;  // pointee/referee type without cv: "float", "Params"; builtins: "uint"/"ushort"
+  ArgKind kind = ArgKind::Buffer;
+  AddressSpace space = AddressSpace::None;
+  bool is_reference = false;  // `T&` rather than `T*`
+  bool is_const = false;      // read-only (const-qualified or constant address space)
+  int index = -1;             // [[buffer(n)]] / [[threadgroup(n)]] / [[texture(n)]] / [[sampler(n)]], implicit numbering resolved
+  BuiltinKind builtin = BuiltinKind::None;
+  int components = 1;         // 1..3 for builtins
+  int line = 0;
+};
+
+struct KernelInfo {
+  std::string name;       // the library's function name ([[host_name]] or the C++ name)
+  std::string call_name;  // C++ expression that names the function inside the user namespace
+  std::vector<KernelArg> args;
+  int max_total_threads_per_threadgroup = 0;  // 0: no attribute
+  bool uses_threadgroup_barrier = false;      // the kernel or a function it calls
+  bool uses_simdgroup_functions = false;      // simd_* / quad_* / simdgroup_barrier / simdgroup matrices
+  std::string file;
+  int line = 0;
+};
+
+struct TranslatedSource {
+  // User code rewritten to C++17, with `#line` directives pointing at the user's files.
+  // It expects to be placed inside `namespace metal_user { ... }` after the runtime's
+  // prelude (see src/runtime/README.md); kernels become ordinary functions there.
+  std::string code;
+  std::vector<KernelInfo> kernels;
+};
+
+struct Options {
+  std::string filename = "program.metal";     // the name diagnostics use for the main source
+  std::vector<std::string> include_paths;     // searched for #include "..." and <...>
+  std::vector<std::pair<std::string, std::string>> macros;  // -D NAME=VALUE
+  std::string runtime_dir;                    // where src/runtime lives (metal_macros.h)
+  // Function-constant values by name (issue 3); text of a C++ literal.
+  std::map<std::string, std::string> function_constants;
+};
+
+struct Diagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+  std::string format() const;  // "file:line:col: error: message"
+};
+
+// Thrown for invalid MSL: unbalanced brackets, bad attributes, preprocessor errors...
+class TranslationError : public std::runtime_error {
+ public:
+  explicit TranslationError(Diagnostic d) : std::runtime_error(d.format()), diagnostic(std::move(d)) {}
+  Diagnostic diagnostic;
+};
+
+TranslatedSource translate(const std::string& source, const Options& options);
+
+}  // namespace metallic::msl
