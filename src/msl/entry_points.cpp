@@ -1,0 +1,180 @@
+#include "msl/entry_points.h"
+
+#include <map>
+#include <set>
+
+namespace metallic::msl {
+namespace {
+
+struct KernelMarks {
+  bool kernel = false;
+  int max_threads = 0;
+  std::string host_name;
+};
+
+// Looks through a declaration header for `kernel` and the function attributes MSL puts on kernels.
+KernelMarks header_marks(const std::vector<Token>& toks, const Structure& st, size_t begin, size_t end) {
+  KernelMarks m;
+  for (size_t i = begin; i < end; ++i) {
+    if (toks[i].is_ident("kernel")) m.kernel = true;
+    if (!toks[i].is_punct("[[")) continue;
+    for (const Attribute& a : parse_attributes(toks, i, st.match[i])) {
+      if (a.name == "kernel") m.kernel = true;
+      else if (a.name == "max_total_threads_per_threadgroup") m.max_threads = attribute_int(a);
+      else if (a.name == "host_name") {
+        if (a.args.size() != 1 || a.args[0].kind != TokenKind::String) fail(a.where, "host_name expects a string literal");
+        m.host_name = a.args[0].text.substr(1, a.args[0].text.size() - 2);
+      }
+    }
+    i = st.match[i];
+  }
+  return m;
+}
+
+int max_index(ArgKind kind) {
+  switch (kind) {
+    case ArgKind::Texture: return 127;
+    case ArgKind::Sampler: return 15;
+    default: return 30;
+  }
+}
+
+const char* kind_word(ArgKind kind) {
+  switch (kind) {
+    case ArgKind::Buffer: return "buffer";
+    case ArgKind::Threadgroup: return "threadgroup";
+    case ArgKind::Texture: return "texture";
+    case ArgKind::Sampler: return "sampler";
+    default: return "builtin";
+  }
+}
+
+// The return type of a kernel: every identifier of the header except specifiers and attributes.
+void check_returns_void(const std::vector<Token>& toks, const Structure& st, const FunctionDef& f) {
+  std::string ret;
+  for (size_t i = f.decl_begin; i < f.name_index; ++i) {
+    const Token& t = toks[i];
+    if (t.is_punct("[[") || t.is_punct("(")) {
+      i = st.match[i];
+      continue;
+    }
+    if (t.is_ident("kernel") || t.is_ident("static") || t.is_ident("inline") || t.is_ident("extern") ||
+        t.is_ident("__attribute__") || t.kind == TokenKind::Pragma) {
+      continue;
+    }
+    if (t.is_ident("template") && i + 1 < f.name_index && toks[i + 1].is_punct("<")) {
+      int depth = 0;
+      for (++i; i < f.name_index; ++i) {
+        if (toks[i].is_punct("<")) ++depth;
+        if (toks[i].is_punct(">") && --depth == 0) break;
+        if (toks[i].is_punct(">>") && (depth -= 2) <= 0) break;
+      }
+      continue;
+    }
+    ret += (ret.empty() ? "" : " ") + t.text;
+  }
+  if (ret != "void") {
+    fail(toks[f.name_index].location(),
+         "kernel function '" + f.name + "' must return void, not '" + (ret.empty() ? "int" : ret) + "'");
+  }
+}
+
+bool is_simd_name(const std::vector<Token>& toks, size_t i) {
+  const std::string& w = toks[i].text;
+  if (w.rfind("simdgroup_", 0) == 0) return true;  // simdgroup_barrier, simdgroup matrices and their ops
+  bool call = i + 1 < toks.size() && (toks[i + 1].is_punct("(") || toks[i + 1].is_punct("<"));
+  // Only calls: `simd_size` is a common variable name in MLX-style code.
+  return call && (w.rfind("simd_", 0) == 0 || w.rfind("quad_", 0) == 0);
+}
+
+}  // namespace
+
+void assign_indices(std::vector<ParsedParam*>& params) {
+  for (ArgKind kind : {ArgKind::Buffer, ArgKind::Threadgroup, ArgKind::Texture, ArgKind::Sampler}) {
+    std::map<int, const ParsedParam*> used;
+    for (ParsedParam* p : params) {
+      if (p->arg.kind != kind || !p->explicit_index) continue;
+      if (p->arg.index > max_index(kind)) {
+        fail(p->where, std::string(kind_word(kind)) + " index " + std::to_string(p->arg.index) +
+                           " is out of range (0-" + std::to_string(max_index(kind)) + ")");
+      }
+      auto [it, fresh] = used.emplace(p->arg.index, p);
+      if (!fresh) {
+        fail(p->where, std::string(kind_word(kind)) + " index " + std::to_string(p->arg.index) +
+                           " is already used by parameter '" + it->second->arg.name + "' (line " +
+                           std::to_string(it->second->arg.line) + ")");
+      }
+    }
+    // Metal numbers a parameter without an index after the previous one of its kind, skipping
+    // the indices other parameters name explicitly.
+    int next = 0;
+    for (ParsedParam* p : params) {
+      if (p->arg.kind != kind) continue;
+      if (!p->explicit_index) {
+        while (used.count(next)) ++next;
+        if (next > max_index(kind)) fail(p->where, std::string("too many ") + kind_word(kind) + " parameters");
+        p->arg.index = next;
+        used.emplace(next, p);
+      }
+      next = p->arg.index + 1;
+    }
+  }
+}
+
+void fill_uses(const std::vector<Token>& toks, const Structure& st, size_t fn, KernelInfo* info) {
+  std::multimap<std::string, size_t> by_name;
+  for (size_t i = 0; i < st.functions.size(); ++i) by_name.emplace(st.functions[i].name, i);
+  std::set<size_t> seen = {fn};
+  std::vector<size_t> work = {fn};
+  while (!work.empty()) {
+    const FunctionDef& f = st.functions[work.back()];
+    work.pop_back();
+    if (f.body_close <= f.body_open) continue;
+    for (size_t i = f.body_open; i < f.body_close; ++i) {
+      if (toks[i].kind != TokenKind::Identifier) continue;
+      const std::string& w = toks[i].text;
+      if (w == "threadgroup_barrier") info->uses_threadgroup_barrier = true;
+      if (is_simd_name(toks, i)) info->uses_simdgroup_functions = true;
+      auto range = by_name.equal_range(w);
+      for (auto it = range.first; it != range.second; ++it) {
+        if (seen.insert(it->second).second) work.push_back(it->second);
+      }
+    }
+  }
+}
+
+std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st) {
+  std::vector<KernelDecl> out;
+  for (size_t fi = 0; fi < st.functions.size(); ++fi) {
+    const FunctionDef& f = st.functions[fi];
+    if (f.enclosing != Scope::Namespace || f.name.empty()) continue;
+    KernelMarks marks = header_marks(toks, st, f.decl_begin, f.params_open);
+    if (!marks.kernel) continue;
+    KernelDecl k;
+    k.function = fi;
+    k.is_template = toks[f.decl_begin].is_ident("template");
+    check_returns_void(toks, st, f);
+    KernelInfo& info = k.info;
+    info.name = marks.host_name.empty() ? f.name : marks.host_name;
+    info.call_name = f.name;
+    info.max_total_threads_per_threadgroup = marks.max_threads;
+    info.file = toks[f.name_index].file ? *toks[f.name_index].file : std::string();
+    info.line = toks[f.name_index].line;
+    if (marks.max_threads > 1024) {
+      fail(toks[f.name_index].location(), "max_total_threads_per_threadgroup(" + std::to_string(marks.max_threads) +
+                                              ") exceeds 1024");
+    }
+    for (auto [b, e] : split_params(toks, st, f.params_open, f.params_close)) {
+      k.params.push_back(parse_kernel_param(toks, st, b, e));
+    }
+    std::vector<ParsedParam*> ptrs;
+    for (ParsedParam& p : k.params) ptrs.push_back(&p);
+    assign_indices(ptrs);
+    for (const ParsedParam& p : k.params) info.args.push_back(p.arg);
+    fill_uses(toks, st, fi, &info);
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+}  // namespace metallic::msl

@@ -1,0 +1,30 @@
+// Finds the kernels of a preprocessed program and describes them (KernelInfo).
+#pragma once
+
+#include <vector>
+
+#include "msl/kernel_params.h"
+#include "msl/structure.h"
+#include "msl/translation.h"
+
+namespace metallic::msl {
+
+struct KernelDecl {
+  KernelInfo info;
+  size_t function = 0;             // index into Structure::functions
+  std::vector<ParsedParam> params; // in declaration order, all of them (conditional ones too)
+  bool is_template = false;        // `template <...> [[kernel]]`: only instantiations are kernels
+};
+
+// Every `kernel` / `[[kernel]]` function definition at namespace scope, with its parameters
+// parsed, implicit indices assigned and validated, and barrier / SIMD use filled in.
+std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st);
+
+// Resolves implicit [[buffer]] / [[threadgroup]] / [[texture]] / [[sampler]] indices in parameter
+// order and rejects duplicates and out-of-range indices. Parameters with `skip` set are ignored.
+void assign_indices(std::vector<ParsedParam*>& params);
+
+// Whether the tokens of the function at `fn` (or functions it calls, by name) use barriers / SIMD ops.
+void fill_uses(const std::vector<Token>& toks, const Structure& st, size_t fn, KernelInfo* info);
+
+}  // namespace metallic::msl

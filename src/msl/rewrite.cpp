@@ -1,0 +1,159 @@
+#include "msl/rewrite.h"
+
+#include "msl/kernel_params.h"
+#include "msl/literals.h"
+
+namespace metallic::msl {
+namespace {
+
+bool is_one_of(const Token& t, std::initializer_list<const char*> words) {
+  if (t.kind != TokenKind::Identifier) return false;
+  for (const char* w : words)
+    if (t.text == w) return true;
+  return false;
+}
+
+class MslRewriter {
+ public:
+  MslRewriter(const std::vector<Token>& t, const Structure& st, TokenEdits& e) : t_(t), st_(st), e_(e) {}
+
+  void run() {
+    for (size_t i = 0; i < t_.size(); ++i) {
+      const Token& tok = t_[i];
+      if (e_.touched(i)) continue;
+      if (tok.kind == TokenKind::Pragma) {
+        if (auto p = translate_pragma(tok.text)) e_.replace(i, *p);
+        else e_.drop(i);
+      } else if (tok.is_punct("[[")) {
+        attribute(i);
+      } else if (tok.kind == TokenKind::Number) {
+        if (auto n = rewrite_number(tok.text)) e_.replace(i, *n);
+      } else if (tok.is_ident("kernel")) {
+        if (i + 1 < t_.size() && (t_[i + 1].kind == TokenKind::Identifier || t_[i + 1].is_punct("[[")) &&
+            st_.scope[i] != Scope::Function) {
+          e_.drop(i);
+        }
+      } else if (is_address_space(tok) && !qualified_name(i)) {
+        address_space(i);
+      }
+    }
+  }
+
+ private:
+  // `x.device`, `ns::constant`, `thread::` are names, not address spaces.
+  bool qualified_name(size_t i) const {
+    if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->") || t_[i - 1].is_punct("::"))) return true;
+    return i + 1 < t_.size() && t_[i + 1].is_punct("::");
+  }
+
+  void attribute(size_t i) {
+    size_t close = st_.match[i];
+    // A standard attribute (`[[maybe_unused]]`) means the same to the C++ compiler: keep it.
+    bool standard = i + 1 < close && t_[i + 1].kind == TokenKind::Identifier &&
+                    (is_one_of(t_[i + 1], {"maybe_unused", "nodiscard", "noreturn", "fallthrough", "likely",
+                                           "unlikely", "deprecated", "carries_dependency", "no_unique_address"}) ||
+                     (t_[i + 1].is_ident("gnu") && i + 2 < close && t_[i + 2].is_punct("::")));
+    if (!standard) e_.drop_range(i, close + 1);
+  }
+
+  void address_space(size_t i) {
+    const Token& tok = t_[i];
+    Scope scope = st_.scope[i];
+    if (tok.text == "constant" && scope == Scope::Namespace && program_scope_constant(i)) return;
+    if (tok.text == "threadgroup" && scope == Scope::Function && st_.statement_start[i] && declares_storage(i)) {
+      e_.replace(i, "METAL_THREADGROUP_STORAGE");
+      return;
+    }
+    // `int get() const thread {`: an address space after the parameter list qualifies `this`.
+    size_t k = i;
+    while (k > 0 && (is_address_space(t_[k - 1]) || is_one_of(t_[k - 1], {"const", "volatile"}))) --k;
+    if (k > 0 && t_[k - 1].is_punct(")")) {
+      e_.drop(i);
+      return;
+    }
+    if (tok.text == "constant" && !already_const(i)) {
+      e_.replace(i, "const");
+      return;
+    }
+    e_.drop(i);
+  }
+
+  // `constant T name = ...;` at namespace scope, possibly after static/constexpr/const/inline.
+  bool program_scope_constant(size_t i) {
+    size_t s = st_.decl_begin[i];
+    for (size_t k = s; k < i; ++k) {
+      if (!is_one_of(t_[k], {"static", "const", "constexpr", "inline"})) return false;
+    }
+    e_.insert_before(s, "METAL_PROGRAM_SCOPE_CONSTANT");
+    // The hook brings its own storage class and const: a second one would not compile.
+    for (size_t k = s; k < t_.size() && is_one_of(t_[k], {"static", "const", "constexpr", "inline", "constant"}); ++k) {
+      if (!t_[k].is_ident("constexpr") && !t_[k].is_ident("inline")) e_.drop(k);
+    }
+    return true;
+  }
+
+  // A threadgroup variable (`threadgroup float tile[16][16];`), not a pointer or reference to one.
+  bool declares_storage(size_t i) const {
+    int angle = 0;
+    for (size_t j = i + 1; j < t_.size(); ++j) {
+      const Token& t = t_[j];
+      if (t.is_punct("<")) ++angle;
+      if (t.is_punct(">")) --angle;
+      if (t.is_punct(">>")) angle -= 2;
+      if (t.is_punct("(") && angle > 0) {
+        j = st_.match[j];
+        continue;
+      }
+      if (angle > 0) continue;
+      if (t.is_punct("*") || t.is_punct("&") || t.is_punct("&&")) return false;
+      if (t.is_punct("[") || t.is_punct("=") || t.is_punct(";") || t.is_punct("(") || t.is_punct("{") ||
+          t.is_punct(",") || t.is_punct("[[")) {
+        return true;
+      }
+    }
+    return true;
+  }
+
+  // Whether the type around `constant` at i already says const (`const constant T*`, `constant T const*`).
+  bool already_const(size_t i) const {
+    for (size_t k = i; k > 0 && (is_address_space(t_[k - 1]) || is_one_of(t_[k - 1], {"const", "volatile"})); --k) {
+      if (t_[k - 1].is_ident("const")) return true;
+    }
+    int angle = 0;
+    for (size_t j = i + 1; j < t_.size(); ++j) {
+      const Token& t = t_[j];
+      if (t.is_punct("<")) ++angle;
+      else if (t.is_punct(">")) --angle;
+      else if (t.is_punct(">>")) angle -= 2;
+      else if (angle <= 0 && t.is_ident("const")) return true;
+      else if (angle <= 0 && t.kind == TokenKind::Punct && !t.is_punct("::")) return false;
+      if (angle < 0) return false;
+    }
+    return false;
+  }
+
+  const std::vector<Token>& t_;
+  const Structure& st_;
+  TokenEdits& e_;
+};
+
+}  // namespace
+
+std::optional<std::string> translate_pragma(const std::string& text) {
+  std::string t;
+  for (char c : text)
+    if (c != ' ') t += c;
+  if (t == "clangloopunroll(full)" || t == "clangloopunroll(enable)") return std::string("unroll");
+  if (t == "clangloopunroll(disable)") return std::string("unroll 1");
+  if (t.rfind("clangloopunroll_count(", 0) == 0 && t.back() == ')') {
+    return "unroll " + t.substr(22, t.size() - 23);
+  }
+  if (t.rfind("unroll", 0) == 0) return text;  // already the CUDA spelling
+  return std::nullopt;  // clang diagnostics, METAL internals...: meaningless to g++ and NVRTC
+}
+
+void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits) {
+  MslRewriter(toks, st, edits).run();
+}
+
+}  // namespace metallic::msl

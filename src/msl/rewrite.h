@@ -1,0 +1,27 @@
+// MSL to C++17 by token edits: what C++ cannot say is removed or turned into runtime hooks.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "msl/structure.h"
+#include "msl/token_edits.h"
+
+namespace metallic::msl {
+
+// Applies the position-dependent rewrites of src/runtime/README.md to `edits`:
+// - `kernel` and every non-standard `[[attribute]]` are removed;
+// - a namespace-scope declaration led by `constant` gets METAL_PROGRAM_SCOPE_CONSTANT;
+// - a function-scope `threadgroup T name[...]` variable gets METAL_THREADGROUP_STORAGE;
+// - address spaces qualifying member functions are dropped, other address spaces erased
+//   (`constant` becomes `const` unless the type already is const);
+// - unsuffixed floating literals become float, `h` literals half;
+// - pragmas become their C++/CUDA spelling or disappear.
+// Tokens already edited (for example by function-constant handling) are left alone.
+void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits);
+
+// `#pragma clang loop unroll(full)` and friends in a form g++ and NVRTC both accept, or nullopt to drop.
+std::optional<std::string> translate_pragma(const std::string& text);
+
+}  // namespace metallic::msl

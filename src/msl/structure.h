@@ -1,0 +1,40 @@
+// Just enough of C++'s shape to rewrite MSL by position: which braces are namespaces, class
+// bodies, function bodies or initializers; where statements start; where functions are defined.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "msl/lexer.h"
+
+namespace metallic::msl {
+
+enum class Scope { Namespace, Class, Function, Initializer };
+
+struct FunctionDef {
+  std::string name;          // "" when the header has no recognisable name
+  size_t decl_begin = 0;     // first token of the declaration (template<...> included)
+  size_t name_index = 0;
+  size_t params_open = 0;    // '(' and ')' of the parameter list
+  size_t params_close = 0;
+  size_t body_open = 0;      // '{' and '}' of the body
+  size_t body_close = 0;
+  Scope enclosing = Scope::Namespace;
+};
+
+struct Structure {
+  static constexpr size_t npos = static_cast<size_t>(-1);
+  std::vector<Scope> scope;             // per token: the scope it lies in (a brace: the outer one)
+  std::vector<bool> statement_start;    // per token: first token of a declaration or statement
+  std::vector<size_t> decl_begin;       // per token: first token of its declaration/statement
+  std::vector<size_t> match;            // per bracket ( [ { [[ and their closers: the partner
+  std::vector<FunctionDef> functions;   // definitions at namespace and class scope
+};
+
+// Fails on unbalanced brackets.
+Structure analyze(const std::vector<Token>& toks);
+
+// Whether the identifier is a keyword or a name that cannot be a function's name.
+bool is_keyword(const std::string& word);
+
+}  // namespace metallic::msl
