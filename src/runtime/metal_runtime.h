@@ -1,0 +1,19 @@
+// The runtime library's umbrella: MSL's standard library in C++17 for the CPU (host
+// compiler) and CUDA (NVRTC) targets. See README.md for how generated code uses it.
+// Everything lives in namespace metal; metal_user_scope.h brings the names into the
+// user's namespace.
+#pragma once
+#include "metal_config.h"        // target detection, hooks, macros, integer typedefs
+#include "metal_type_traits.h"   // is_same, enable_if, ...
+#include "metal_half.h"          // half, bfloat
+#include "metal_limits.h"        // numeric_limits
+#include "metal_vector_types.h"  // vec<T,N>, swizzles, packed vectors, float4 ...
+#include "metal_elementwise.h"   // (internal) result types and component-wise apply
+#include "metal_math.h"          // math, with fast:: and precise::
+#include "metal_common.h"        // clamp, mix, min, max, ...
+#include "metal_integer.h"       // clz, popcount, mulhi, ...
+#include "metal_relational.h"    // all, any, select, isnan, ...
+#include "metal_geometric.h"     // dot, cross, normalize, ...
+#include "metal_as_type.h"       // as_type
+#include "metal_array.h"         // metal::array
+#include "metal_sync.h"          // mem_flags, threadgroup_barrier

@@ -1,0 +1,39 @@
+// Barriers and memory flags. The CPU backend defines the two cpu_* functions (a
+// threadgroup's threads are fibers or threads it schedules; only it knows how to wait).
+#pragma once
+#include "metal_config.h"
+
+namespace metal {
+enum class mem_flags : uint {
+  mem_none = 0,
+  mem_device = 1,
+  mem_threadgroup = 2,
+  mem_texture = 4,
+  mem_threadgroup_imageblock = 8,
+  mem_object_data = 16,
+};
+METAL_FUNC constexpr mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(uint(a) | uint(b)); }
+METAL_FUNC constexpr mem_flags operator&(mem_flags a, mem_flags b) { return mem_flags(uint(a) & uint(b)); }
+
+namespace detail {
+#if defined(METAL_TARGET_CPU)
+void cpu_threadgroup_barrier();  // defined by the CPU backend
+void cpu_simdgroup_barrier();    // defined by the CPU backend
+#endif
+}  // namespace detail
+
+METAL_FUNC void threadgroup_barrier(mem_flags) {
+#if defined(METAL_TARGET_CUDA)
+  __syncthreads();
+#else
+  detail::cpu_threadgroup_barrier();
+#endif
+}
+METAL_FUNC void simdgroup_barrier(mem_flags) {
+#if defined(METAL_TARGET_CUDA)
+  __syncwarp();
+#else
+  detail::cpu_simdgroup_barrier();
+#endif
+}
+}  // namespace metal
