@@ -107,7 +107,7 @@ void tiled(constant Params& p [[buffer(0)]], device float* out [[buffer(1)]],
     acc.add(scale(row[i], p) + kTable[i] + 1e-3 + .5h);
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
-  scratch[lid.x] = simd_sum(acc.get());
+  scratch[lid.x] = acc.get();
   out[gid.x] = load(scratch, lid.x);
 }
 )";
