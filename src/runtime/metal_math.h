@@ -16,15 +16,18 @@ METAL_FUNC float rsqrt_f(float x) { return ::rsqrtf(x); }
 // x - 2*rint(x/2) is exact, so the reduction loses nothing; the rest runs in double.
 METAL_FUNC float sinpi_f(float x) {
   if (__builtin_isinf(x)) return __builtin_nanf("");
-  float r = x - 2.0f * __builtin_rintf(0.5f * x);
-  if (r == 0.0f) return x < 0 ? -0.0f : 0.0f;  // sinpi(n) is +-0 with x's sign
+  float r = x - 2.0f * __builtin_rintf(0.5f * x);  // in [-1, 1]
+  if (r > 0.5f) r = 1.0f - r;                       // sin(pi r) = sin(pi (1 - r)), exact
+  if (r < -0.5f) r = -1.0f - r;
+  if (r == 0.0f) return x < 0 ? -0.0f : 0.0f;       // sinpi(n) is +-0 with x's sign
   return float(__builtin_sin(3.14159265358979323846 * double(r)));
 }
 METAL_FUNC float cospi_f(float x) {
   if (__builtin_isinf(x)) return __builtin_nanf("");
-  float r = __builtin_fabsf(x - 2.0f * __builtin_rintf(0.5f * x));
+  float r = __builtin_fabsf(x - 2.0f * __builtin_rintf(0.5f * x));  // in [0, 1]
   if (r == 0.5f) return 0.0f;
-  return float(__builtin_cos(3.14159265358979323846 * double(r)));
+  // cos(pi r) = sin(pi (1/2 - r)): exact arguments near the zero at 1/2
+  return float(__builtin_sin(3.14159265358979323846 * (0.5 - double(r))));
 }
 METAL_FUNC float exp10_f(float x) { return float(__builtin_pow(10.0, double(x))); }
 METAL_FUNC float rsqrt_f(float x) { return float(1.0 / __builtin_sqrt(double(x))); }
