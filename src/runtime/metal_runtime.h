@@ -17,3 +17,4 @@
 #include "metal_as_type.h"       // as_type
 #include "metal_array.h"         // metal::array
 #include "metal_sync.h"          // mem_flags, threadgroup_barrier
+#include "metal_matrix.h"         // floatCxR, halfCxR, transpose, determinant

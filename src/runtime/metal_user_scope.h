@@ -190,6 +190,27 @@ using metal::float_round_style;
 using metal::float_denorm_style;
 using metal::mem_flags;
 
+// matrices
+using metal::matrix;
+using metal::float2x2;
+using metal::float2x3;
+using metal::float2x4;
+using metal::float3x2;
+using metal::float3x3;
+using metal::float3x4;
+using metal::float4x2;
+using metal::float4x3;
+using metal::float4x4;
+using metal::half2x2;
+using metal::half2x3;
+using metal::half2x4;
+using metal::half3x2;
+using metal::half3x3;
+using metal::half3x4;
+using metal::half4x2;
+using metal::half4x3;
+using metal::half4x4;
+
 // functions
 using metal::acos;
 using metal::acosh;
@@ -291,6 +312,8 @@ using metal::faceforward;
 using metal::reflect;
 using metal::refract;
 using metal::as_type;
+using metal::transpose;
+using metal::determinant;
 using metal::threadgroup_barrier;
 using metal::simdgroup_barrier;
 

@@ -101,6 +101,9 @@ void kernel_body(const Params& p, float4* out, const half4* hin, uint3 gid, uint
   metal::array<float, 2> arr = {{fr, float(e)}};
   out[gid.x] = float4(t + float(hh) + float(pc) + float(bits.x & 1u) + arr[0],
                       float(iv.x + iv.y) + square(s), bad ? 1.0f : 0.0f, INFINITY) + sel;
+  float3x3 rot(1.0f);
+  float4x4 proj(2.0f);
+  out[0] += float4(rot * n, determinant(proj)) + transpose(proj) * c;
   if (p.n > 3 && is_same<decltype(uv), vec<float, 2>>::value) out[gid.x].w = FLT_MAX;
 }
 }  // namespace metal_user
