@@ -67,6 +67,10 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   // Called by the executor when it starts/finishes this buffer.
   void executorStarted(double time);
   void executorFinished(double time, const std::string& error);
+  bool finished() const;
+  bool hasCompletedHandlers() const;
+  // Whatever the backend keeps per committed buffer (events, staging memory).
+  std::shared_ptr<void> backend_state;
 
  private:
   std::shared_ptr<CommandQueue> queue_;

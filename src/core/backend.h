@@ -47,6 +47,10 @@ class QueueImpl {
  public:
   virtual ~QueueImpl() = default;
   virtual void submit(std::shared_ptr<CommandBuffer> buffer) = 0;
+  // Backends that learn of completion only when asked (CUDA events) finish the buffer here:
+  // wait() blocks until it is done, poll() checks without blocking.
+  virtual void wait(CommandBuffer& buffer) { (void)buffer; }
+  virtual void poll(CommandBuffer& buffer) { (void)buffer; }
 };
 
 class DeviceImpl {
@@ -67,4 +71,13 @@ class DeviceImpl {
 std::vector<std::shared_ptr<DeviceImpl>> enumerate_cpu_devices();
 std::vector<std::shared_ptr<DeviceImpl>> enumerate_cuda_devices();
 
+}  // namespace metallic::backend
+
+#include "metallic/offline.h"
+
+namespace metallic::backend {
+// Offline compilation per backend (src/backends/*/offline.cpp).
+OfflineResult offline_compile_cpu(const msl::TranslatedSource& source, const CompileOptions& options, bool emit_only);
+OfflineResult offline_compile_cuda(const msl::TranslatedSource& source, const CompileOptions& options,
+                                   const std::string& arch, bool emit_only);
 }  // namespace metallic::backend

@@ -66,9 +66,10 @@ void CommandBuffer::commit() {
 }
 
 void CommandBuffer::waitUntilCompleted() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (status_ == CommandBufferStatus::NotEnqueued)
+  if (status() == CommandBufferStatus::NotEnqueued)
     throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
+  queue_->impl().wait(*this);
+  std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error; });
 }
 
@@ -80,21 +81,41 @@ void CommandBuffer::addCompletedHandler(std::function<void(CommandBuffer&)> hand
 }
 
 CommandBufferStatus CommandBuffer::status() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_ == CommandBufferStatus::NotEnqueued || status_ == CommandBufferStatus::Completed ||
+        status_ == CommandBufferStatus::Error)
+      return status_;
+  }
+  queue_->impl().poll(const_cast<CommandBuffer&>(*this));
   std::lock_guard<std::mutex> lock(mutex_);
   return status_;
 }
 
+bool CommandBuffer::hasCompletedHandlers() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !handlers_.empty();
+}
+
+bool CommandBuffer::finished() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error;
+}
+
 std::string CommandBuffer::error() const {
+  status();
   std::lock_guard<std::mutex> lock(mutex_);
   return error_;
 }
 
 double CommandBuffer::gpuStartTime() const {
+  status();
   std::lock_guard<std::mutex> lock(mutex_);
   return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error ? start_time_ : 0.0;
 }
 
 double CommandBuffer::gpuEndTime() const {
+  status();
   std::lock_guard<std::mutex> lock(mutex_);
   return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error ? end_time_ : 0.0;
 }
@@ -102,13 +123,14 @@ double CommandBuffer::gpuEndTime() const {
 void CommandBuffer::executorStarted(double time) {
   std::lock_guard<std::mutex> lock(mutex_);
   start_time_ = time;
-  status_ = CommandBufferStatus::Scheduled;
+  if (status_ == CommandBufferStatus::Committed) status_ = CommandBufferStatus::Scheduled;
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error) {
   std::vector<std::function<void(CommandBuffer&)>> handlers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error) return;
     end_time_ = time;
     error_ = error;
     status_ = error.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
@@ -116,6 +138,7 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
     // The recorded commands hold buffers and pipelines alive; release them now.
     commands_->commands.clear();
     commands_->commands.shrink_to_fit();
+    backend_state.reset();
   }
   done_.notify_all();
   for (auto& h : handlers) h(*this);

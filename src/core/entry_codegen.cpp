@@ -40,9 +40,9 @@ Xyz builtin_components(BuiltinKind kind) {
     case BuiltinKind::ThreadIndexInThreadgroup:
       return scalar("pm_tidx");
     case BuiltinKind::ThreadIndexInSimdgroup:
-      return scalar("(pm_tidx % 32u)");
+      return scalar("(pm_simd_tidx % 32u)");
     case BuiltinKind::SimdgroupIndexInThreadgroup:
-      return scalar("(pm_tidx / 32u)");
+      return scalar("(pm_simd_tidx / 32u)");
     case BuiltinKind::SimdgroupsPerThreadgroup:
       return scalar("((pm_ntotal + 31u) / 32u)");
     case BuiltinKind::DispatchSimdgroupsPerThreadgroup:
@@ -51,9 +51,9 @@ Xyz builtin_components(BuiltinKind kind) {
     case BuiltinKind::ThreadExecutionWidth:
       return scalar("32u");
     case BuiltinKind::ThreadIndexInQuadgroup:
-      return scalar("(pm_tidx % 4u)");
+      return scalar("(pm_simd_tidx % 4u)");
     case BuiltinKind::QuadgroupIndexInThreadgroup:
-      return scalar("(pm_tidx / 4u)");
+      return scalar("(pm_simd_tidx / 4u)");
     case BuiltinKind::QuadgroupsPerThreadgroup:
       return scalar("((pm_ntotal + 3u) / 4u)");
     case BuiltinKind::DispatchQuadgroupsPerThreadgroup:

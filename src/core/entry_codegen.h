@@ -10,6 +10,8 @@
 //   pm_lid_*     this thread's position in its threadgroup
 //   pm_tidx      thread index in the threadgroup (flattened over pm_ntg_*)
 //   pm_ntotal    threads in this threadgroup (pm_ntg_x * pm_ntg_y * pm_ntg_z)
+//   pm_simd_tidx the index SIMD lanes and groups are cut from: on a GPU the hardware's
+//                linear thread index, so lane ids match the lanes that shuffle together
 // Wrappers are emitted inside `namespace metal_user`, so argument types resolve as in user code.
 #pragma once
 

@@ -30,3 +30,42 @@ void set_runtime_dir(const std::string& path) {
 }
 
 }  // namespace metallic
+
+// ---- runtime_files_hash (core/runtime_files.h)
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "core/disk_cache.h"
+#include "core/runtime_files.h"
+
+namespace metallic {
+
+const std::string& runtime_files_hash() {
+  static std::once_flag once;
+  static std::string hash;
+  std::call_once(once, [] {
+    std::string dir = runtime_dir(), all;
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+      ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) {
+      std::ifstream in(dir + "/" + n, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      all += n + "\n" + ss.str();
+    }
+    hash = cache::hash_hex(all);
+  });
+  return hash;
+}
+
+}  // namespace metallic

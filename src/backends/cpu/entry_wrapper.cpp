@@ -66,7 +66,8 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
       << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
       << "    for (uint32_t pm_lid_x = 0; pm_lid_x < pm_ntg_x; ++pm_lid_x) {\n"
       << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
-      << "      (void)pm_tidx;\n"
+      << "      const uint32_t pm_simd_tidx = pm_tidx;\n"
+      << "      (void)pm_tidx; (void)pm_simd_tidx;\n"
       << "      " << kernel_call(k) << ";\n"
       << "    }\n  }\n}\n";
 }
@@ -80,7 +81,8 @@ void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_
       << "    const uint32_t pm_lid_x = pm_tidx % pm_ntg_x;\n"
       << "    const uint32_t pm_lid_y = (pm_tidx / pm_ntg_x) % pm_ntg_y;\n"
       << "    const uint32_t pm_lid_z = pm_tidx / (pm_ntg_x * pm_ntg_y);\n"
-      << "    (void)pm_lid_x; (void)pm_lid_y; (void)pm_lid_z;\n"
+      << "    const uint32_t pm_simd_tidx = pm_tidx;\n"
+      << "    (void)pm_lid_x; (void)pm_lid_y; (void)pm_lid_z; (void)pm_simd_tidx;\n"
       << "    " << kernel_call(k) << ";\n"
       << "  }\n}\n";
 }

@@ -14,7 +14,7 @@
 #if defined(__x86_64__)
 extern "C" void metallic_fiber_switch(void** save_sp, void* new_sp);
 asm(R"(
-.text
+.pushsection .text
 .globl metallic_fiber_switch
 .type metallic_fiber_switch,@function
 metallic_fiber_switch:
@@ -34,12 +34,12 @@ metallic_fiber_switch:
   popq %rbp
   ret
 .size metallic_fiber_switch,.-metallic_fiber_switch
-.section .note.GNU-stack,"",@progbits
+.popsection
 )");
 #elif defined(__aarch64__)
 extern "C" void metallic_fiber_switch(void** save_sp, void* new_sp);
 asm(R"(
-.text
+.pushsection .text
 .globl metallic_fiber_switch
 .type metallic_fiber_switch,%function
 metallic_fiber_switch:
@@ -70,7 +70,7 @@ metallic_fiber_switch:
   add sp, sp, #160
   ret
 .size metallic_fiber_switch,.-metallic_fiber_switch
-.section .note.GNU-stack,"",%progbits
+.popsection
 )");
 #else
 #error "pymetallic's CPU fibers support x86-64 and AArch64"

@@ -1,6 +1,5 @@
 #include "backends/cpu/toolchain.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "core/disk_cache.h"
+#include "core/runtime_files.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
 
@@ -70,24 +70,6 @@ std::string summarize_log(const std::string& log, const std::string& display_nam
 
 }  // namespace
 
-const std::string& runtime_hash() {
-  static std::once_flag once;
-  static std::string hash;
-  std::call_once(once, [] {
-    std::string dir = runtime_dir(), all;
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') names.push_back(e->d_name);
-      ::closedir(d);
-    }
-    std::sort(names.begin(), names.end());
-    for (auto& n : names) all += n + "\n" + read_file(dir + "/" + n);
-    hash = cache::hash_hex(all);
-  });
-  return hash;
-}
-
 Toolchain::Toolchain() {
   const char* cxx = std::getenv("CXX");
   compiler_ = cxx && *cxx ? cxx : "c++";
@@ -111,7 +93,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
   static cache::DiskCache disk("cpu");
   std::string flags = compile_flags(fast_math);
   std::string key =
-      cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_hash());
+      cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_files_hash());
   std::string so_path = disk.path(key, ".so");
   struct stat st;
   if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;

@@ -28,8 +28,4 @@ class Toolchain {
   std::mutex mutex_;
 };
 
-// Hash of every file of the runtime library: part of each cache key, so editing the
-// runtime rebuilds every kernel.
-const std::string& runtime_hash();
-
 }  // namespace metallic::cpu

@@ -1,6 +1,85 @@
-// Placeholder enumerator until the CUDA backend lands: no CUDA devices.
+// CUDA devices: every GPU the driver reports, as cuda:0 ... cuda:N-1.
+#include <memory>
+
+#include "backends/cuda/cuda_buffer.h"
+#include "backends/cuda/cuda_context.h"
+#include "backends/cuda/cuda_kernel.h"
+#include "backends/cuda/cuda_queue.h"
+#include "backends/cuda/cuda_toolchain.h"
+#include "backends/cuda/driver_api.h"
+#include "backends/cuda/entry_wrapper.h"
 #include "core/backend.h"
+#include "metallic/error.h"
+
+namespace metallic::cuda {
+
+namespace {
+
+class CudaDevice : public backend::DeviceImpl {
+ public:
+  CudaDevice(const DriverApi* api, int ordinal) : context_(std::make_shared<CudaContext>(api, ordinal)) {
+    char name[256] = {0};
+    api->cuDeviceGetName(name, sizeof name - 1, context_->device());
+    name_ = name;
+    size_t bytes = 0;
+    api->cuDeviceTotalMem_v2(&bytes, context_->device());
+    memory_ = bytes;
+  }
+
+  std::string name() const override { return name_; }
+  std::string kind() const override { return "cuda"; }
+  int ordinal() const override { return context_->ordinal(); }
+
+  DeviceLimits limits() const override {
+    DeviceLimits l;
+    l.max_threads_per_threadgroup = static_cast<uint32_t>(context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK));
+    int optin = context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+    l.max_threadgroup_memory_length =
+        static_cast<uint32_t>(optin > 0 ? optin : context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK));
+    l.thread_execution_width = 32;
+    l.recommended_working_set_size = memory_ * 3 / 4;
+    l.has_unified_memory = context_->attribute(CU_DEVICE_ATTRIBUTE_INTEGRATED) != 0;
+    return l;
+  }
+
+  std::shared_ptr<backend::BufferImpl> allocate(uint64_t length, StorageMode mode) override {
+    return std::make_shared<CudaBuffer>(context_, length, mode);
+  }
+
+  std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
+                                                const CompileOptions& options) override {
+    context_->ensure_usable();
+    CudaBinary binary = build(source, options, context_->sm_version(), context_->api().version);
+    return std::make_shared<CudaLibrary>(std::make_shared<CudaModule>(context_, binary.image), source);
+  }
+
+  std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CudaQueue>(context_); }
+
+ private:
+  std::shared_ptr<CudaContext> context_;
+  std::string name_;
+  uint64_t memory_ = 0;
+};
+
+}  // namespace
+}  // namespace metallic::cuda
 
 namespace metallic::backend {
-std::vector<std::shared_ptr<DeviceImpl>> enumerate_cuda_devices() { return {}; }
+
+std::vector<std::shared_ptr<DeviceImpl>> enumerate_cuda_devices() {
+  std::vector<std::shared_ptr<DeviceImpl>> devices;
+  const cuda::DriverApi* api = cuda::driver();
+  if (!api) return devices;  // no NVIDIA driver: the CPU still works
+  int count = 0;
+  if (api->cuDeviceGetCount(&count) != cuda::CUDA_SUCCESS) return devices;
+  for (int i = 0; i < count; ++i) {
+    try {
+      devices.push_back(std::make_shared<cuda::CudaDevice>(api, i));
+    } catch (const Error&) {
+      // A GPU we cannot open (busy, unsupported) is left out; the others still work.
+    }
+  }
+  return devices;
+}
+
 }  // namespace metallic::backend

@@ -1,0 +1,32 @@
+"""pymetallic: Metal compute, everywhere.
+
+Write Apple Metal Shading Language (MSL) compute kernels, drive them from Python with a
+PyOpenCL-like API, and run them unchanged on NVIDIA GPUs (through NVRTC) and on any CPU.
+"""
+
+import os as _os
+
+from . import _core
+
+_runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
+if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
+    _core.set_runtime_dir(_runtime)
+
+from .errors import CompileError, DeviceError, MetalError, ValidationError  # noqa: E402
+
+_core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError)
+
+from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: E402
+                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library)
+from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
+                       run_simple_compute_example, scalar_add, scalar_multiply)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MetalError", "CompileError", "DeviceError", "ValidationError",
+    "Device", "Buffer", "Library", "Function", "ComputePipelineState", "CommandQueue",
+    "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
+    "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",
+    "scalar_add", "scalar_multiply", "run_simple_compute_example",
+]

@@ -1,0 +1,190 @@
+"""The Python side of the core classes: NumPy conversions and the conveniences of the
+original pymetallic API, attached to the classes of the native module."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from .errors import MetalError, ValidationError
+
+Device = _core.Device
+Buffer = _core.Buffer
+Library = _core.Library
+Function = _core.Function
+ComputePipelineState = _core.ComputePipelineState
+CommandQueue = _core.CommandQueue
+CommandBuffer = _core.CommandBuffer
+ComputeCommandEncoder = _core.ComputeCommandEncoder
+BlitCommandEncoder = _core.BlitCommandEncoder
+CommandBufferStatus = _core.CommandBufferStatus
+
+
+# ---------------------------------------------------------------- Buffer
+
+def _buffer_from_numpy(cls, device, array, storage_mode=None):
+    """A new buffer holding a copy of ``array`` (made contiguous first)."""
+    if not isinstance(array, np.ndarray):
+        array = np.asarray(array)
+    array = np.ascontiguousarray(array)
+    if array.nbytes == 0:
+        raise ValidationError("cannot make a buffer from an empty array")
+    if storage_mode == Buffer.STORAGE_PRIVATE:
+        raise ValidationError(
+            "a private buffer cannot be filled from the CPU: use async_buffer_from_numpy, "
+            "which copies through a shared staging buffer")
+    buf = Buffer(device, array.nbytes, storage_mode)
+    buf._bytes_view()[:] = array.reshape(-1).view(np.uint8)
+    return buf
+
+
+def _buffer_to_numpy(self, dtype, shape=None):
+    """A NumPy **view** of the contents: writes through it are seen by later kernels."""
+    dtype = np.dtype(dtype)
+    raw = self._bytes_view()
+    if raw.nbytes % dtype.itemsize:
+        raise MetalError(
+            f"the buffer's {raw.nbytes} bytes are not a whole number of {dtype} items "
+            f"({dtype.itemsize} bytes each)")
+    view = raw.view(dtype)
+    if shape is None:
+        return view
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    if int(np.prod(shape, dtype=np.int64)) != view.size:
+        raise MetalError(
+            f"shape {shape} holds {int(np.prod(shape, dtype=np.int64))} items, but the buffer "
+            f"holds {view.size} items of {dtype}")
+    return view.reshape(shape)
+
+
+def _buffer_contents(self):
+    """The contents as a writable memoryview of bytes."""
+    return memoryview(self._bytes_view())
+
+
+def _buffer_dlpack(self, *args, **kwargs):
+    if self.device.kind != "cpu":
+        raise MetalError("DLPack export of GPU buffers is not supported yet; use to_numpy()")
+    return self._bytes_view().__dlpack__(*args, **kwargs)
+
+
+def _buffer_dlpack_device(self):
+    return self._bytes_view().__dlpack_device__()
+
+
+Buffer.from_numpy = classmethod(_buffer_from_numpy)
+Buffer.to_numpy = _buffer_to_numpy
+Buffer.contents = _buffer_contents
+Buffer.__dlpack__ = _buffer_dlpack
+Buffer.__dlpack_device__ = _buffer_dlpack_device
+
+
+# ---------------------------------------------------------------- Device
+
+def _make_buffer(self, size, storage_mode=None):
+    return Buffer(self, size, storage_mode)
+
+
+def _make_buffer_from_numpy(self, array, storage_mode=None):
+    return Buffer.from_numpy(self, array, storage_mode)
+
+
+def _make_library(self, source, options=None):
+    return Library(self, source, options)
+
+
+def _make_compute_pipeline_state(self, function):
+    return ComputePipelineState(self, function)
+
+
+def _make_kernel(self, source, func, constants=None, options=None):
+    from .metallic import Kernel
+    return Kernel(self, source, func, constants=constants, options=options)
+
+
+def _device_read_scalar(self, buffer, dtype, i=0):
+    """One element of a buffer, after the work already committed to it has finished."""
+    data = buffer.to_numpy(dtype)
+    if not 0 <= i < data.size:
+        raise ValidationError(f"index {i} is out of range for a buffer of {data.size} {np.dtype(dtype)} items")
+    return data[i].item()
+
+
+Device.STORAGE_SHARED = 0
+Device.make_buffer = _make_buffer
+Device.make_buffer_from_numpy = _make_buffer_from_numpy
+Device.make_library = _make_library
+Device.make_compute_pipeline_state = _make_compute_pipeline_state
+Device.compute_pipeline_state = _make_compute_pipeline_state
+Device.make_kernel = _make_kernel
+Device.read_scalar = _device_read_scalar
+Device.supports_shader_barycentric_coordinates = lambda self: False
+Device.command_queue = property(lambda self: self.make_command_queue(),
+                                doc="A new command queue on this device.")
+Device.command_buffer = property(lambda self: self.make_command_queue().make_command_buffer(),
+                                 doc="A new command buffer, on a new queue.")
+Device.command_encoder = property(
+    lambda self: self.make_command_queue().make_command_buffer().make_compute_command_encoder(),
+    doc="A new compute encoder, on a new command buffer.")
+
+
+# ---------------------------------------------------------------- Encoders
+
+def _as_bytes(data) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (bool, int, float)) and not isinstance(data, np.generic):
+        raise ValidationError(
+            "set_bytes needs a typed value: pass a NumPy scalar or array such as np.float32(2.0) "
+            "or np.uint32(7), so the kernel sees the type it expects")
+    return np.ascontiguousarray(data).tobytes()
+
+
+def _set_bytes(self, data, index):
+    """Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument."""
+    self._set_bytes(_as_bytes(data), index)
+
+
+def _set_buffers(self, buffers, offsets=None, start_index=0):
+    offsets = offsets if offsets is not None else [0] * len(buffers)
+    if len(offsets) != len(buffers):
+        raise ValidationError("set_buffers needs one offset per buffer")
+    for i, (b, o) in enumerate(zip(buffers, offsets)):
+        self.set_buffer(b, o, start_index + i)
+
+
+def _unsupported(feature):
+    def method(self, *args, **kwargs):
+        raise MetalError(f"{feature} is not supported yet")
+    return method
+
+
+def _encoder_commit(self):
+    self.end_encoding()
+    self.command_buffer.commit()
+
+
+def _encoder_wait(self):
+    self.command_buffer.wait_until_completed()
+
+
+ComputeCommandEncoder.set_bytes = _set_bytes
+ComputeCommandEncoder.set_buffers = _set_buffers
+ComputeCommandEncoder.set_texture = _unsupported("textures (set_texture)")
+ComputeCommandEncoder.set_sampler_state = _unsupported("samplers (set_sampler_state)")
+ComputeCommandEncoder.commit = _encoder_commit
+ComputeCommandEncoder.wait_until_completed = _encoder_wait
+
+
+def _fill_buffer(self, buffer, range_, value):
+    """Fills bytes of ``buffer`` with ``value``; ``range_`` is a ``range`` or ``(start, length)``."""
+    if isinstance(range_, range):
+        if range_.step != 1:
+            raise ValidationError("fill_buffer needs a contiguous range (step 1)")
+        start, length = range_.start, len(range_)
+    else:
+        start, length = range_
+    self._fill_buffer(buffer, start, length, value)
+
+
+BlitCommandEncoder.fill_buffer = _fill_buffer

@@ -1,0 +1,89 @@
+#include "backends/cuda/cuda_buffer.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "metallic/error.h"
+
+namespace metallic::cuda {
+
+CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, StorageMode mode)
+    : context_(std::move(context)), length_(length), mode_(mode) {
+  context_->ensure_usable();
+  context_->make_current();
+  const auto& api = context_->api();
+  CUresult r = api.cuMemAlloc_v2(&device_, length);
+  if (r != CUDA_SUCCESS)
+    throw Error("cannot allocate " + std::to_string(length) + " bytes on cuda:" + std::to_string(context_->ordinal()) +
+                ": " + describe(r));
+  // New Metal buffers read as zeros; so do ours.
+  context_->check(api.cuMemsetD8Async(device_, 0, length, nullptr), "clearing a new buffer");
+  // Queues use non-blocking streams, which do not wait for the legacy stream: finish here.
+  context_->check(api.cuStreamSynchronize(nullptr), "clearing a new buffer");
+}
+
+CudaBuffer::~CudaBuffer() {
+  const auto& api = context_->api();
+  if (context_->poisoned().empty()) {
+    context_->make_current();
+    api.cuMemFree_v2(device_);
+  }
+  if (host_) {
+    if (host_pinned_)
+      api.cuMemFreeHost(host_);
+    else
+      std::free(host_);
+  }
+}
+
+void* CudaBuffer::contents() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  context_->ensure_usable();
+  context_->make_current();
+  if (!host_) {
+    // Pinned memory makes transfers fast and asynchronous; fall back to pageable memory.
+    void* p = nullptr;
+    if (context_->api().cuMemHostAlloc(&p, length_, 0) == CUDA_SUCCESS) {
+      host_pinned_ = true;
+    } else {
+      p = std::malloc(length_);
+      if (!p) throw Error("out of host memory for a buffer of " + std::to_string(length_) + " bytes");
+    }
+    host_ = static_cast<unsigned char*>(p);
+    if (host_valid_) std::memset(host_, 0, length_);
+  }
+  if (!host_valid_) {
+    // The CPU may read only after the work that wrote the buffer completed (Metal's rule),
+    // so a plain synchronous copy is enough.
+    context_->check(context_->api().cuMemcpyDtoH_v2(host_, device_, length_), "reading a buffer back from the GPU");
+    host_valid_ = true;
+    shadow_.assign(host_, host_ + length_);
+    shadow_valid_ = true;
+  }
+  host_dirty_ = true;  // whoever holds the pointer may write through it
+  return host_;
+}
+
+void CudaBuffer::didModifyRange(uint64_t, uint64_t) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (host_) host_dirty_ = true, shadow_valid_ = false;
+}
+
+void CudaBuffer::prepare_for_device(CUstream stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!host_dirty_ || !host_) return;
+  host_dirty_ = false;
+  if (shadow_valid_ && std::memcmp(shadow_.data(), host_, length_) == 0) return;  // only read
+  shadow_valid_ = false;
+  context_->check(context_->api().cuMemcpyHtoDAsync_v2(device_, host_, length_, stream),
+                  "copying a buffer to the GPU");
+}
+
+void CudaBuffer::device_written() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  host_valid_ = false;
+  host_dirty_ = false;
+  shadow_valid_ = false;
+}
+
+}  // namespace metallic::cuda

@@ -1,0 +1,48 @@
+// A buffer on a discrete GPU with Metal's storage-mode rules: device memory, plus (for
+// shared and managed buffers) a pinned host copy that is moved only when the program's own
+// host reads or writes need it.
+//
+// State: `host_valid_` the host copy equals the device's; `host_dirty_` the host may have
+// written since the device last saw it (anyone who took contents() may write through it).
+// Uploads happen at commit for buffers a command buffer uses; downloads happen when the
+// host asks for contents() after the device wrote. A host copy that was only read is not
+// uploaded again: it is compared with the bytes that came down (`shadow_`).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backends/cuda/cuda_context.h"
+#include "core/backend.h"
+
+namespace metallic::cuda {
+
+class CudaBuffer : public backend::BufferImpl {
+ public:
+  CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, StorageMode mode);
+  ~CudaBuffer() override;
+
+  void* contents() override;
+  void didModifyRange(uint64_t start, uint64_t length) override;
+
+  // Queue side, called at commit in command order.
+  void prepare_for_device(CUstream stream);  // uploads host writes the device has not seen
+  void device_written();                     // a command may write it: the host copy is stale
+  CUdeviceptr address() const { return device_; }
+
+ private:
+  std::shared_ptr<CudaContext> context_;
+  uint64_t length_;
+  StorageMode mode_;
+  CUdeviceptr device_ = 0;
+  unsigned char* host_ = nullptr;
+  bool host_pinned_ = false;
+  std::vector<unsigned char> shadow_;  // what came down from the device last
+  bool shadow_valid_ = false;
+  bool host_valid_ = true;  // both start zeroed
+  bool host_dirty_ = false;
+  std::mutex mutex_;
+};
+
+}  // namespace metallic::cuda

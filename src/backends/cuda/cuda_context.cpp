@@ -1,0 +1,59 @@
+#include "backends/cuda/cuda_context.h"
+
+#include "metallic/error.h"
+
+namespace metallic::cuda {
+
+bool is_sticky(CUresult r) {
+  return r == 700 || r == 702 || r == 710 || r == 714 || r == 715 || r == 716 || r == 717 || r == 718 ||
+         r == 719 || r == 999;
+}
+
+CudaContext::CudaContext(const DriverApi* api, int ordinal) : api_(api), ordinal_(ordinal) {
+  cuda::check(api_->cuDeviceGet(&device_, ordinal), "cuDeviceGet");
+  cuda::check(api_->cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain");
+  sm_ = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) * 10 +
+        attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+}
+
+int CudaContext::attribute(int which) const {
+  int v = 0;
+  api_->cuDeviceGetAttribute(&v, which, device_);
+  return v;
+}
+
+void CudaContext::make_current() const {
+  thread_local CUcontext current = nullptr;
+  if (current == context_) return;
+  cuda::check(api_->cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+  current = context_;
+}
+
+std::string CudaContext::poisoned() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return poisoned_;
+}
+
+void CudaContext::poison(const std::string& why) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (poisoned_.empty()) poisoned_ = why;
+}
+
+void CudaContext::ensure_usable() const {
+  std::string p = poisoned();
+  if (!p.empty())
+    throw DeviceError("CUDA device cuda:" + std::to_string(ordinal_) + " is unusable after an earlier fault (" + p +
+                      "); CUDA cannot recover from this inside a process: restart the program");
+}
+
+void CudaContext::check(CUresult result, const std::string& what) const {
+  if (result == CUDA_SUCCESS) return;
+  std::string text = what + ": " + describe(result);
+  if (is_sticky(result)) {
+    poison(text);
+    throw DeviceError(text);
+  }
+  throw Error(text);
+}
+
+}  // namespace metallic::cuda

@@ -1,0 +1,45 @@
+// One CUDA device as the rest of the backend sees it: the driver, the primary context,
+// and the device's health. A fault inside a kernel (illegal address, trap) poisons a CUDA
+// context for good; from then on every call says so instead of failing obscurely.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "backends/cuda/driver_api.h"
+
+namespace metallic::cuda {
+
+class CudaContext {
+ public:
+  CudaContext(const DriverApi* api, int ordinal);
+
+  const DriverApi& api() const { return *api_; }
+  int ordinal() const { return ordinal_; }
+  int sm_version() const { return sm_; }  // 90 for sm_90
+  CUdevice device() const { return device_; }
+  int attribute(int which) const;
+
+  // Makes this device's context current on the calling thread (cheap when it already is).
+  void make_current() const;
+  // Throws DeviceError if an earlier fault poisoned the context.
+  void ensure_usable() const;
+  // Like cuda::check, and records sticky errors (faults) as poisoning the context.
+  void check(CUresult result, const std::string& what) const;
+  void poison(const std::string& why) const;
+  std::string poisoned() const;
+
+ private:
+  const DriverApi* api_;
+  int ordinal_;
+  CUdevice device_ = 0;
+  CUcontext context_ = nullptr;
+  int sm_ = 0;
+  mutable std::mutex mutex_;
+  mutable std::string poisoned_;
+};
+
+// Errors after which the context is unusable (cuda.h: 700 and the kernel-fault family).
+bool is_sticky(CUresult result);
+
+}  // namespace metallic::cuda

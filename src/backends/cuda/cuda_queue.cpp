@@ -1,0 +1,333 @@
+#include "backends/cuda/cuda_queue.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "backends/cuda/cuda_buffer.h"
+#include "backends/cuda/cuda_kernel.h"
+#include "backends/cuda/entry_wrapper.h"
+#include "core/commands.h"
+#include "core/disk_cache.h"
+#include "metallic/command.h"
+#include "metallic/error.h"
+#include "metallic/library.h"
+
+namespace metallic::cuda {
+
+namespace {
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+// Events are reused: creating one costs about a microsecond.
+class EventPool {
+ public:
+  explicit EventPool(std::shared_ptr<CudaContext> context) : context_(std::move(context)) {}
+  ~EventPool() {
+    if (!context_->poisoned().empty()) return;
+    for (CUevent e : free_) context_->api().cuEventDestroy_v2(e);
+  }
+  CUevent get() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        CUevent e = free_.back();
+        free_.pop_back();
+        return e;
+      }
+    }
+    CUevent e = nullptr;
+    context_->check(context_->api().cuEventCreate(&e, CU_EVENT_DEFAULT), "cuEventCreate");
+    return e;
+  }
+  void put(CUevent e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(e);
+  }
+
+ private:
+  std::shared_ptr<CudaContext> context_;
+  std::mutex mutex_;
+  std::vector<CUevent> free_;
+};
+
+namespace {
+
+// What a committed command buffer keeps until it is known to be done.
+struct Pending {
+  std::shared_ptr<CudaContext> context;
+  std::shared_ptr<EventPool> events;
+  CUevent start = nullptr, end = nullptr;
+  double host_start = 0;
+  std::string kernels;  // names, for fault messages
+  std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
+
+  ~Pending() {
+    if (!context->poisoned().empty()) return;
+    if (start) events->put(start);
+    if (end) events->put(end);
+    context->make_current();
+    for (auto p : scratch) context->api().cuMemFree_v2(p);
+  }
+};
+
+// Learns the outcome of `buffer` from its end event and finishes it.
+void finish(CommandBuffer& buffer, bool block) {
+  auto pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
+  if (!pending) return;  // already finished
+  const auto& ctx = *pending->context;
+  const auto& api = ctx.api();
+  ctx.make_current();
+  CUresult r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
+  if (r == CUDA_ERROR_NOT_READY) return;
+  if (r != CUDA_SUCCESS) {
+    std::string what = "a fault while running " + pending->kernels + ": " + describe(r);
+    if (is_sticky(r)) ctx.poison(what);
+    buffer.executorFinished(now_seconds(), what);
+    return;
+  }
+  float ms = 0;
+  api.cuEventElapsedTime(&ms, pending->start, pending->end);
+  // Metal reports host-clock seconds: the commit time plus the measured GPU span.
+  buffer.executorFinished(pending->host_start + ms * 1e-3, "");
+}
+
+}  // namespace
+
+struct CudaQueue::Notifier {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::shared_ptr<CommandBuffer>> pending;
+  bool stop = false;
+  std::thread thread;
+
+  static void loop(std::shared_ptr<Notifier> self) {
+    for (;;) {
+      std::shared_ptr<CommandBuffer> next;
+      {
+        std::unique_lock<std::mutex> lock(self->mutex);
+        self->wake.wait(lock, [&] { return self->stop || !self->pending.empty(); });
+        if (self->pending.empty()) return;
+        next = std::move(self->pending.front());
+        self->pending.pop_front();
+      }
+      finish(*next, true);
+    }
+  }
+};
+
+// One unit of work on the stream, after the host-side preparation is done.
+struct CudaQueue::Op {
+  enum Kind { Launch, Copy, Fill } kind = Launch;
+  CUfunction function = nullptr;
+  unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
+  std::vector<unsigned char> params;
+  CUdeviceptr dst = 0, src = 0;
+  uint64_t bytes = 0;
+  unsigned char value = 0;
+};
+
+CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
+    : context_(std::move(context)), events_(std::make_shared<EventPool>(context_)) {
+  context_->ensure_usable();
+  context_->make_current();
+  context_->check(context_->api().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
+}
+
+CudaQueue::~CudaQueue() {
+  if (notifier_) {
+    {
+      std::lock_guard<std::mutex> lock(notifier_->mutex);
+      notifier_->stop = true;
+    }
+    notifier_->wake.notify_all();
+    if (notifier_->thread.get_id() == std::this_thread::get_id())
+      notifier_->thread.detach();
+    else
+      notifier_->thread.join();
+  }
+  if (!context_->poisoned().empty()) return;
+  context_->make_current();
+  for (auto& [key, g] : graphs_)
+    if (g.exec) context_->api().cuGraphExecDestroy(g.exec);
+  context_->api().cuStreamSynchronize(stream_);
+  context_->api().cuStreamDestroy_v2(stream_);
+}
+
+void CudaQueue::enqueue(const std::vector<Op>& ops) {
+  const auto& api = context_->api();
+  for (const auto& op : ops) {
+    switch (op.kind) {
+      case Op::Launch: {
+        void* args[] = {const_cast<unsigned char*>(op.params.data())};
+        context_->check(api.cuLaunchKernel(op.function, op.grid[0], op.grid[1], op.grid[2], op.block[0], op.block[1],
+                                           op.block[2], op.shared, stream_, args, nullptr),
+                        "launching a kernel");
+        break;
+      }
+      case Op::Copy:
+        context_->check(api.cuMemcpyDtoDAsync_v2(op.dst, op.src, op.bytes, stream_), "copying between buffers");
+        break;
+      case Op::Fill:
+        context_->check(api.cuMemsetD8Async(op.dst, op.value, op.bytes, stream_), "filling a buffer");
+        break;
+    }
+  }
+}
+
+void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
+  try {
+    context_->ensure_usable();
+    context_->make_current();
+    const auto& api = context_->api();
+    auto pending = std::make_shared<Pending>();
+    pending->context = context_;
+    pending->events = events_;
+    pending->host_start = now_seconds();
+
+    CommandList& list = buffer->commands();
+    std::vector<Op> ops;
+    ops.reserve(list.commands.size());
+    std::string signature;  // identifies the exact sequence, for graph replay
+    for (auto& command : list.commands) {
+      Op op;
+      if (auto* d = std::get_if<DispatchCommand>(&command)) {
+        auto& kernel = static_cast<CudaKernel&>(d->pipeline->kernel());
+        const auto& info = d->pipeline->function()->info();
+        if (pending->kernels.find("'" + info.name + "'") == std::string::npos)
+          pending->kernels += (pending->kernels.empty() ? "kernel '" : ", '") + info.name + "'";
+        op.function = kernel.function();
+        op.params.assign(kernel.params_size(), 0);
+        auto* dims = reinterpret_cast<uint32_t*>(op.params.data());
+        const Size3 g = d->threads_per_grid, tg = d->threads_per_threadgroup, n = d->threadgroups_per_grid;
+        uint32_t values[9] = {uint32_t(g.width),  uint32_t(g.height),  uint32_t(g.depth),
+                              uint32_t(tg.width), uint32_t(tg.height), uint32_t(tg.depth),
+                              uint32_t(n.width),  uint32_t(n.height),  uint32_t(n.depth)};
+        std::memcpy(dims, values, sizeof values);
+        uint32_t shared = 0;
+        for (size_t a = 0; a < info.args.size(); ++a) {
+          const auto& arg = info.args[a];
+          unsigned char* slot = op.params.data() + kernel.slot_offset(a);
+          if (arg.kind == msl::ArgKind::Buffer) {
+            const BoundArgument& bound = d->buffers[arg.index];
+            if (bound.buffer) {
+              auto* b = static_cast<CudaBuffer*>(bound.buffer.get());
+              b->prepare_for_device(stream_);
+              CUdeviceptr address = b->address() + bound.offset;
+              std::memcpy(slot, &address, sizeof address);
+              if (!arg.is_const) b->device_written();
+            } else if (arg.is_reference && bound.length <= kernel.slot_capacity(a)) {
+              std::memcpy(slot, list.bytes_at(bound.offset), bound.length);  // inline, like Metal's setBytes
+              dims[9] |= 1u << a;
+            } else {
+              // set_bytes data for a pointer argument: give it device memory of its own.
+              CUdeviceptr scratch = 0;
+              context_->check(api.cuMemAlloc_v2(&scratch, bound.length), "allocating set_bytes data");
+              pending->scratch.push_back(scratch);
+              context_->check(api.cuMemcpyHtoDAsync_v2(scratch, list.bytes_at(bound.offset), bound.length, stream_),
+                              "copying set_bytes data");
+              std::memcpy(slot, &scratch, sizeof scratch);
+            }
+          } else if (arg.kind == msl::ArgKind::Threadgroup) {
+            uint32_t offset = shared;
+            std::memcpy(slot, &offset, sizeof offset);
+            shared += d->threadgroup_lengths[arg.index];
+          }
+        }
+        kernel.ensure_dynamic_shared(shared);
+        op.shared = shared;
+        for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
+        signature.append(reinterpret_cast<const char*>(&op.function), sizeof op.function);
+        signature.append(reinterpret_cast<const char*>(op.grid), sizeof op.grid);
+        signature.append(reinterpret_cast<const char*>(op.block), sizeof op.block);
+        signature.append(reinterpret_cast<const char*>(&op.shared), sizeof op.shared);
+        signature.append(reinterpret_cast<const char*>(op.params.data()), op.params.size());
+      } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+        auto* src = static_cast<CudaBuffer*>(c->source.get());
+        auto* dst = static_cast<CudaBuffer*>(c->destination.get());
+        src->prepare_for_device(stream_);
+        dst->prepare_for_device(stream_);  // bytes outside the copied range must be current
+        op.kind = Op::Copy;
+        op.src = src->address() + c->source_offset;
+        op.dst = dst->address() + c->destination_offset;
+        op.bytes = c->size;
+        dst->device_written();
+        signature += "C" + std::to_string(op.src) + ":" + std::to_string(op.dst) + ":" + std::to_string(op.bytes);
+      } else if (auto* f = std::get_if<FillCommand>(&command)) {
+        auto* dst = static_cast<CudaBuffer*>(f->buffer.get());
+        dst->prepare_for_device(stream_);
+        op.kind = Op::Fill;
+        op.dst = dst->address() + f->offset;
+        op.bytes = f->length;
+        op.value = f->value;
+        dst->device_written();
+        signature += "F" + std::to_string(op.dst) + ":" + std::to_string(op.bytes) + ":" + std::to_string(op.value);
+      } else {
+        continue;  // synchronize_resource: host reads fetch on demand
+      }
+      ops.push_back(std::move(op));
+    }
+
+    pending->start = events_->get();
+    pending->end = events_->get();
+    context_->check(api.cuEventRecord(pending->start, stream_), "cuEventRecord");
+    bool replayed = false;
+    if (graphs_enabled_ && ops.size() >= 2 && pending->scratch.empty()) {
+      std::string key = cache::hash_hex(signature);
+      Graph& graph = graphs_[key];
+      if (!graph.exec && ++graph.seen >= 2) {
+        // The same sequence again: capture it once, replay it from now on.
+        CUgraph captured = nullptr;
+        context_->check(api.cuStreamBeginCapture_v2(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "graph capture");
+        try {
+          enqueue(ops);
+        } catch (...) {
+          api.cuStreamEndCapture(stream_, &captured);
+          if (captured) api.cuGraphDestroy(captured);
+          throw;
+        }
+        context_->check(api.cuStreamEndCapture(stream_, &captured), "graph capture");
+        context_->check(api.cuGraphInstantiateWithFlags(&graph.exec, captured, 0), "graph instantiation");
+        api.cuGraphDestroy(captured);
+      }
+      if (graph.exec) {
+        context_->check(api.cuGraphLaunch(graph.exec, stream_), "graph launch");
+        replayed = true;
+      }
+      if (graphs_.size() > 256) {  // a program that never repeats: keep memory bounded
+        for (auto& [k, g] : graphs_)
+          if (g.exec) api.cuGraphExecDestroy(g.exec);
+        graphs_.clear();
+      }
+    }
+    if (!replayed) enqueue(ops);
+    context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(pending));
+    buffer->executorStarted(pending->host_start);
+
+    if (buffer->hasCompletedHandlers()) {
+      if (!notifier_) {
+        notifier_ = std::make_shared<Notifier>();
+        notifier_->thread = std::thread(&Notifier::loop, notifier_);
+      }
+      {
+        std::lock_guard<std::mutex> lock(notifier_->mutex);
+        notifier_->pending.push_back(buffer);
+      }
+      notifier_->wake.notify_one();
+    }
+  } catch (const std::exception& e) {
+    buffer->executorFinished(now_seconds(), e.what());
+  }
+}
+
+void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }
+
+void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
+
+}  // namespace metallic::cuda

@@ -1,0 +1,53 @@
+// A command queue on a CUDA device: one non-blocking stream. commit() enqueues everything
+// on the calling thread and returns; completion is learnt from an event when the program
+// waits or asks for the status. A command buffer whose exact sequence of launches was
+// committed before is replayed as a CUDA graph (a simulation step, say): one launch for the
+// whole sequence instead of one per dispatch.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/cuda/cuda_context.h"
+#include "core/backend.h"
+
+namespace metallic::cuda {
+
+class EventPool;
+
+class CudaQueue : public backend::QueueImpl {
+ public:
+  explicit CudaQueue(std::shared_ptr<CudaContext> context);
+  ~CudaQueue() override;
+
+  void submit(std::shared_ptr<CommandBuffer> buffer) override;
+  void wait(CommandBuffer& buffer) override;
+  void poll(CommandBuffer& buffer) override;
+
+ private:
+  struct Op;
+  struct Notifier;
+  void enqueue(const std::vector<Op>& ops);
+
+  std::shared_ptr<CudaContext> context_;
+  CUstream stream_ = nullptr;
+  std::shared_ptr<EventPool> events_;
+
+  struct Graph {
+    int seen = 0;
+    CUgraphExec exec = nullptr;
+  };
+  std::unordered_map<std::string, Graph> graphs_;
+  bool graphs_enabled_ = true;
+
+  // Finishes command buffers that have completed handlers as soon as they are done.
+  // Shared with its thread, which may outlive the queue (it can drop the last reference).
+  std::shared_ptr<Notifier> notifier_;
+};
+
+}  // namespace metallic::cuda

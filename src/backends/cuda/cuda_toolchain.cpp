@@ -1,0 +1,102 @@
+#include "backends/cuda/cuda_toolchain.h"
+
+#include <algorithm>
+#include <mutex>
+#include <sstream>
+
+#include "backends/cuda/entry_wrapper.h"
+#include "backends/cuda/nvrtc_api.h"
+#include "core/disk_cache.h"
+#include "core/runtime_files.h"
+#include "metallic/error.h"
+#include "metallic/metallic.h"
+
+namespace metallic::cuda {
+
+namespace {
+
+// The user's diagnostics first: NVRTC names the user's file thanks to #line.
+std::string summarize(const std::string& log, const std::string& display_name) {
+  std::istringstream in(log);
+  std::string line, user, first;
+  int kept = 0;
+  while (std::getline(in, line)) {
+    if (first.empty() && line.find("error") != std::string::npos) first = line;
+    if (line.find(display_name) != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
+      user += line + "\n";
+      ++kept;
+    }
+  }
+  if (!user.empty()) return user;
+  return first.empty() ? log.substr(0, 2000) : first + "\n";
+}
+
+}  // namespace
+
+int parse_arch(const std::string& arch) {
+  int v = 0;
+  if (arch.rfind("sm_", 0) == 0 || arch.rfind("compute_", 0) == 0) {
+    std::string digits = arch.substr(arch.find('_') + 1);
+    while (!digits.empty() && !std::isdigit(static_cast<unsigned char>(digits.back()))) digits.pop_back();
+    if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit)) v = std::stoi(digits);
+  }
+  if (v < 50) throw ValidationError("unknown CUDA architecture '" + arch + "': use the form sm_90 (sm_50 or newer)");
+  return v;
+}
+
+CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
+                 int driver_version) {
+  std::string why;
+  const Nvrtc* nvrtc = Nvrtc::get(&why);
+  if (!nvrtc) throw Error("cannot compile for CUDA: " + why);
+
+  CudaBinary out;
+  out.source = generate_translation_unit(source);
+  auto archs = nvrtc->architectures();
+  bool cubin = std::find(archs.begin(), archs.end(), sm_version) != archs.end();
+  int target = sm_version;
+  if (!cubin) {
+    // Newer GPU than this NVRTC knows: PTX for the newest architecture below it; the
+    // driver finishes the compile.
+    int best = 0;
+    for (int a : archs)
+      if (a <= sm_version) best = std::max(best, a);
+    if (best == 0) throw Error("NVRTC " + nvrtc->version() + " cannot compile for sm_" + std::to_string(sm_version));
+    target = best;
+  }
+  out.is_cubin = cubin;
+  out.arch = (cubin ? "sm_" : "compute_") + std::to_string(target);
+
+  std::vector<std::string> flags = {"--std=c++17", "-default-device", "--gpu-architecture=" + out.arch,
+                                    "--include-path=" + runtime_dir(), "-w"};
+  if (options.fast_math) flags.push_back("--use_fast_math");
+
+  std::string key_text = out.source + "\n" + nvrtc->version() + "\n" + out.arch + "\n" + std::to_string(driver_version);
+  for (auto& f : flags) key_text += f + "\n";
+  // The runtime's headers are part of the source NVRTC sees: hash their text too.
+  key_text += runtime_files_hash();
+  std::string key = cache::hash_hex(key_text);
+
+  static cache::DiskCache disk("cuda");
+  std::string ext = cubin ? ".cubin" : ".ptx";
+  if (auto cached = disk.read(key, ext)) {
+    out.image = *cached;
+    return out;
+  }
+  static std::mutex mutex;  // one NVRTC compile at a time keeps memory use in check
+  std::lock_guard<std::mutex> lock(mutex);
+  NvrtcOutput result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
+  if (!result.ok) {
+    std::string saved = disk.path(key, ".cu");
+    disk.write(key, ".cu", out.source);
+    throw CompileError("cannot compile '" + options.filename + "' for CUDA (" + out.arch + "):\n" +
+                           summarize(result.log, options.filename) + "(generated CUDA C++ saved as " + saved + ")",
+                       result.log);
+  }
+  out.image = result.binary;
+  if (!cubin && (out.image.empty() || out.image.back() != '\0')) out.image.push_back('\0');
+  disk.write(key, ext, out.image);
+  return out;
+}
+
+}  // namespace metallic::cuda

@@ -1,0 +1,27 @@
+// Generated CUDA C++ → NVRTC → cubin (or PTX), through the disk cache. Needs no GPU: the
+// target architecture is named ("sm_90") or taken from a device.
+#pragma once
+
+#include <string>
+
+#include "metallic/types.h"
+#include "msl/translation.h"
+
+namespace metallic::cuda {
+
+struct CudaBinary {
+  std::string image;     // cubin, or NUL-terminated PTX
+  bool is_cubin = false;
+  std::string source;    // the generated CUDA C++
+  std::string arch;      // what it was built for: "sm_90" or "compute_90"
+};
+
+// arch: "sm_XY" (a real GPU: cubin when NVRTC knows it, else PTX for the newest virtual
+// architecture not above it). Throws CompileError with NVRTC's log on failure.
+CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
+                 int driver_version);
+
+// "sm_90" -> 90; throws ValidationError for anything else.
+int parse_arch(const std::string& arch);
+
+}  // namespace metallic::cuda

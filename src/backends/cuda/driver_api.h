@@ -1,0 +1,105 @@
+// The CUDA driver API, loaded at run time from libcuda.so.1 so that one build runs on
+// machines with and without NVIDIA GPUs. Only what pymetallic calls is declared, with
+// the driver's own names, types and numbers (cuda.h), so NVIDIA's documentation applies.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace metallic::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st*;
+using CUmodule = struct CUmod_st*;
+using CUfunction = struct CUfunc_st*;
+using CUstream = struct CUstream_st*;
+using CUevent = struct CUevent_st*;
+using CUgraph = struct CUgraph_st*;
+using CUgraphExec = struct CUgraphExec_st*;
+using CUhostFn = void (*)(void* user_data);
+
+constexpr CUresult CUDA_SUCCESS = 0;
+constexpr CUresult CUDA_ERROR_NOT_READY = 600;
+constexpr int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
+constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK = 8;
+constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+constexpr int CU_DEVICE_ATTRIBUTE_INTEGRATED = 18;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+constexpr int CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0;
+constexpr int CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1;
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
+constexpr unsigned CU_EVENT_DEFAULT = 0;
+constexpr unsigned CU_EVENT_DISABLE_TIMING = 2;
+constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+
+// X(name, return, parameters): every driver entry point we use, by its exported symbol.
+#define METALLIC_CUDA_DRIVER_FUNCTIONS(X)                                                        \
+  X(cuInit, CUresult, (unsigned flags))                                                          \
+  X(cuDriverGetVersion, CUresult, (int* version))                                                \
+  X(cuDeviceGetCount, CUresult, (int* count))                                                    \
+  X(cuDeviceGet, CUresult, (CUdevice * device, int ordinal))                                     \
+  X(cuDeviceGetName, CUresult, (char* name, int length, CUdevice device))                        \
+  X(cuDeviceGetAttribute, CUresult, (int* value, int attribute, CUdevice device))                \
+  X(cuDeviceTotalMem_v2, CUresult, (size_t * bytes, CUdevice device))                            \
+  X(cuDevicePrimaryCtxRetain, CUresult, (CUcontext * context, CUdevice device))                  \
+  X(cuCtxSetCurrent, CUresult, (CUcontext context))                                              \
+  X(cuMemAlloc_v2, CUresult, (CUdeviceptr * pointer, size_t bytes))                              \
+  X(cuMemFree_v2, CUresult, (CUdeviceptr pointer))                                               \
+  X(cuMemHostAlloc, CUresult, (void** pointer, size_t bytes, unsigned flags))                    \
+  X(cuMemFreeHost, CUresult, (void* pointer))                                                    \
+  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr dst, const void* src, size_t bytes))                 \
+  X(cuMemcpyDtoH_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes))                       \
+  X(cuMemcpyHtoDAsync_v2, CUresult, (CUdeviceptr dst, const void* src, size_t bytes, CUstream s)) \
+  X(cuMemcpyDtoHAsync_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes, CUstream s))       \
+  X(cuMemcpyDtoDAsync_v2, CUresult, (CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s)) \
+  X(cuMemsetD8Async, CUresult, (CUdeviceptr dst, unsigned char value, size_t count, CUstream s))  \
+  X(cuModuleLoadData, CUresult, (CUmodule * module, const void* image))                          \
+  X(cuModuleUnload, CUresult, (CUmodule module))                                                 \
+  X(cuModuleGetFunction, CUresult, (CUfunction * function, CUmodule module, const char* name))   \
+  X(cuModuleGetGlobal_v2, CUresult, (CUdeviceptr * pointer, size_t * bytes, CUmodule m, const char* name)) \
+  X(cuFuncGetAttribute, CUresult, (int* value, int attribute, CUfunction function))              \
+  X(cuFuncSetAttribute, CUresult, (CUfunction function, int attribute, int value))               \
+  X(cuLaunchKernel, CUresult,                                                                    \
+    (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,  \
+     unsigned shared, CUstream s, void** params, void** extra))                                  \
+  X(cuLaunchHostFunc, CUresult, (CUstream s, CUhostFn fn, void* user_data))                      \
+  X(cuStreamCreate, CUresult, (CUstream * stream, unsigned flags))                               \
+  X(cuStreamDestroy_v2, CUresult, (CUstream stream))                                             \
+  X(cuStreamSynchronize, CUresult, (CUstream stream))                                            \
+  X(cuStreamBeginCapture_v2, CUresult, (CUstream stream, int mode))                              \
+  X(cuStreamEndCapture, CUresult, (CUstream stream, CUgraph * graph))                            \
+  X(cuGraphInstantiateWithFlags, CUresult, (CUgraphExec * exec, CUgraph graph, unsigned long long flags)) \
+  X(cuGraphLaunch, CUresult, (CUgraphExec exec, CUstream stream))                                \
+  X(cuGraphExecDestroy, CUresult, (CUgraphExec exec))                                            \
+  X(cuGraphDestroy, CUresult, (CUgraph graph))                                                   \
+  X(cuEventCreate, CUresult, (CUevent * event, unsigned flags))                                  \
+  X(cuEventDestroy_v2, CUresult, (CUevent event))                                                \
+  X(cuEventRecord, CUresult, (CUevent event, CUstream stream))                                   \
+  X(cuEventQuery, CUresult, (CUevent event))                                                     \
+  X(cuEventSynchronize, CUresult, (CUevent event))                                               \
+  X(cuEventElapsedTime, CUresult, (float* ms, CUevent start, CUevent end))                       \
+  X(cuGetErrorName, CUresult, (CUresult error, const char** name))                               \
+  X(cuGetErrorString, CUresult, (CUresult error, const char** text))
+
+struct DriverApi {
+#define METALLIC_DECLARE(name, ret, params) ret(*name) params = nullptr;
+  METALLIC_CUDA_DRIVER_FUNCTIONS(METALLIC_DECLARE)
+#undef METALLIC_DECLARE
+  int version = 0;
+};
+
+// The loaded driver, or nullptr when this machine has none (the reason in *why).
+const DriverApi* driver(std::string* why = nullptr);
+
+// "CUDA_ERROR_ILLEGAL_ADDRESS (an illegal memory access was encountered)"
+std::string describe(CUresult result);
+
+// Throws metallic::Error "<what>: <describe(result)>" unless result is CUDA_SUCCESS.
+void check(CUresult result, const char* what);
+
+}  // namespace metallic::cuda

@@ -1,0 +1,124 @@
+#include "backends/cuda/entry_wrapper.h"
+
+#include <sstream>
+
+#include "core/entry_codegen.h"
+
+namespace metallic::cuda {
+
+std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
+std::string layout_symbol(size_t i) { return "metallic_layout_" + std::to_string(i); }
+
+namespace {
+
+const char* kSupport = R"(
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
+#define PM_GRID_CONSTANT __grid_constant__
+#else
+#define PM_GRID_CONSTANT
+#endif
+// A slot for a `constant T&` argument: the bound buffer's address, or T's bytes inline
+// (set_bytes data travels in the launch parameters, as Metal puts it in the command stream).
+template <unsigned N> union alignas(16) pm_inline_slot { void* ptr; unsigned char bytes[N < 8 ? 8 : N]; };
+)";
+
+std::string slot_name(size_t k) { return "a" + std::to_string(k); }
+
+void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
+  std::string params = "pm_params_" + std::to_string(i);
+  out << "struct " << params << " {\n  unsigned int dims[" << kHeaderWords << "];\n";
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    const auto& arg = k.args[a];
+    if (arg.kind == msl::ArgKind::Buffer) {
+      if (arg.is_reference)
+        out << "  pm_inline_slot<sizeof(typename pm_referee<" << arg.type << ">::type)> " << slot_name(a) << ";\n";
+      else
+        out << "  void* " << slot_name(a) << ";\n";
+    } else if (arg.kind == msl::ArgKind::Threadgroup) {
+      out << "  unsigned int " << slot_name(a) << ";\n";
+    }
+  }
+  out << "};\n";
+  // The host reads this table once per kernel to pack parameters exactly as compiled.
+  out << "extern \"C\" __device__ unsigned int " << layout_symbol(i) << "[] = {(unsigned int)sizeof(" << params << ")";
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    auto kind = k.args[a].kind;
+    if (kind == msl::ArgKind::Buffer || kind == msl::ArgKind::Threadgroup)
+      out << ", (unsigned int)__builtin_offsetof(" << params << ", " << slot_name(a) << ")";
+    else
+      out << ", 0u";
+  }
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    auto kind = k.args[a].kind;
+    if (kind == msl::ArgKind::Buffer || kind == msl::ArgKind::Threadgroup)
+      out << ", (unsigned int)sizeof(static_cast<" << params << "*>(nullptr)->" << slot_name(a) << ")";
+    else
+      out << ", 0u";
+  }
+  out << "};\n";
+
+  out << "extern \"C\" __global__ void ";
+  if (k.max_total_threads_per_threadgroup > 0) out << "__launch_bounds__(" << k.max_total_threads_per_threadgroup << ") ";
+  out << entry_symbol(i) << "(const PM_GRID_CONSTANT " << params << " P) {\n"
+      << "  extern __shared__ __align__(16) unsigned char pm_dynamic_shared[];\n"
+      << "  const unsigned int pm_grid_x = P.dims[0], pm_grid_y = P.dims[1], pm_grid_z = P.dims[2];\n"
+      << "  const unsigned int pm_tg_x = P.dims[3], pm_tg_y = P.dims[4], pm_tg_z = P.dims[5];\n"
+      << "  const unsigned int pm_groups_x = P.dims[6], pm_groups_y = P.dims[7], pm_groups_z = P.dims[8];\n"
+      << "  const unsigned int pm_gid_x = blockIdx.x, pm_gid_y = blockIdx.y, pm_gid_z = blockIdx.z;\n"
+      << "  const unsigned int pm_lid_x = threadIdx.x, pm_lid_y = threadIdx.y, pm_lid_z = threadIdx.z;\n"
+      // Edge threadgroups of dispatch_threads are smaller; the extra threads leave at once
+      // (sound on sm_70+: exited threads do not block later __syncthreads of the rest).
+      << "  const unsigned int pm_ntg_x = min(pm_tg_x, pm_grid_x - pm_gid_x * pm_tg_x);\n"
+      << "  const unsigned int pm_ntg_y = min(pm_tg_y, pm_grid_y - pm_gid_y * pm_tg_y);\n"
+      << "  const unsigned int pm_ntg_z = min(pm_tg_z, pm_grid_z - pm_gid_z * pm_tg_z);\n"
+      << "  if (pm_lid_x >= pm_ntg_x || pm_lid_y >= pm_ntg_y || pm_lid_z >= pm_ntg_z) return;\n"
+      << "  const unsigned int pm_ntotal = pm_ntg_x * pm_ntg_y * pm_ntg_z;\n"
+      << "  const unsigned int pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
+      << "  const unsigned int pm_simd_tidx = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;\n"
+      << "  (void)pm_groups_x; (void)pm_groups_y; (void)pm_groups_z; (void)pm_ntotal; (void)pm_tidx;\n"
+      << "  (void)pm_simd_tidx; (void)pm_dynamic_shared;\n"
+      << "  " << k.call_name << "(";
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    const auto& arg = k.args[a];
+    if (a) out << ", ";
+    std::string slot = "P." + slot_name(a);
+    switch (arg.kind) {
+      case msl::ArgKind::Buffer:
+        if (arg.is_reference)
+          out << codegen::resource_expression(arg, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot +
+                                                       ".bytes : " + slot + ".ptr)");
+        else
+          out << codegen::resource_expression(arg, slot);
+        break;
+      case msl::ArgKind::Threadgroup:
+        out << codegen::resource_expression(arg, "(pm_dynamic_shared + " + slot + ")");
+        break;
+      case msl::ArgKind::Builtin:
+        out << codegen::builtin_expression(arg);
+        break;
+      default:
+        out << "{}";
+        break;
+    }
+  }
+  out << ");\n}\n";
+}
+
+}  // namespace
+
+std::string generate_translation_unit(const msl::TranslatedSource& source) {
+  std::ostringstream out;
+  out << "// Generated by pymetallic's CUDA backend. Do not edit.\n"
+      << "#define METAL_TARGET_CUDA 1\n"
+      << "#include \"metal_runtime.h\"\n"
+      << "namespace metal_user {\n"
+      << "#include \"metal_user_scope.h\"\n"
+      << source.code << "\n"
+      << "#line 1 \"<pymetallic entry points>\"\n"
+      << codegen::wrapper_support_code() << kSupport;
+  for (size_t i = 0; i < source.kernels.size(); ++i) write_kernel(out, source.kernels[i], i);
+  out << "}  // namespace metal_user\n";
+  return out.str();
+}
+
+}  // namespace metallic::cuda

@@ -1,0 +1,25 @@
+#include "backends/cuda/cuda_toolchain.h"
+#include "backends/cuda/driver_api.h"
+#include "backends/cuda/entry_wrapper.h"
+#include "core/backend.h"
+
+namespace metallic::backend {
+
+OfflineResult offline_compile_cuda(const msl::TranslatedSource& source, const CompileOptions& options,
+                                   const std::string& arch, bool emit_only) {
+  OfflineResult r;
+  int sm = cuda::parse_arch(arch);
+  if (emit_only) {
+    r.generated = cuda::generate_translation_unit(source);
+    r.artifact = "CUDA C++";
+    return r;
+  }
+  const cuda::DriverApi* api = cuda::driver();  // absent without a GPU: fine, NVRTC suffices
+  cuda::CudaBinary binary = cuda::build(source, options, sm, api ? api->version : 0);
+  r.generated = binary.source;
+  r.binary_size = binary.image.size();
+  r.artifact = binary.arch + (binary.is_cubin ? " cubin" : " PTX");
+  return r;
+}
+
+}  // namespace metallic::backend

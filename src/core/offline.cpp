@@ -1,0 +1,35 @@
+#include "metallic/offline.h"
+
+#include "core/backend.h"
+#include "metallic/error.h"
+#include "metallic/metallic.h"
+#include "msl/translation.h"
+
+namespace metallic {
+
+OfflineResult compileOffline(const std::string& source, const CompileOptions& options, const std::string& target,
+                             const std::string& arch, bool emit_only) {
+  msl::Options o;
+  o.filename = options.filename;
+  o.include_paths = options.include_paths;
+  o.macros = options.macros;
+  o.runtime_dir = runtime_dir();
+  o.function_constants = options.function_constants;
+  msl::TranslatedSource translated;
+  try {
+    translated = msl::translate(source, o);
+  } catch (const msl::TranslationError& e) {
+    throw CompileError(e.diagnostic.format(), e.diagnostic.format());
+  }
+  OfflineResult result;
+  if (target == "cpu")
+    result = backend::offline_compile_cpu(translated, options, emit_only);
+  else if (target == "cuda")
+    result = backend::offline_compile_cuda(translated, options, arch.empty() ? "sm_90" : arch, emit_only);
+  else
+    throw ValidationError("unknown target '" + target + "': use cpu or cuda");
+  for (const auto& k : translated.kernels) result.functions.push_back(k.name);
+  return result;
+}
+
+}  // namespace metallic
