@@ -33,7 +33,7 @@ void init_errors(nb::module_& m) {
       std::rethrow_exception(p);
     } catch (const metallic::CompileError& e) {
       if (!g_compile_error.is_valid()) return raise(g_compile_error, e.what());
-      nb::object exc = g_compile_error(std::string(e.what()));
+      nb::object exc = g_compile_error(nb::str(e.what()));
       nb::setattr(exc, "log", nb::str(e.log().c_str(), e.log().size()));
       PyErr_SetObject(g_compile_error.ptr(), exc.ptr());
     } catch (const metallic::ValidationError& e) {

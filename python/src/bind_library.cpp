@@ -67,6 +67,8 @@ CompileOptions compile_options(nb::handle options) {
 
 }  // namespace
 
+CompileOptions compile_options_from(nb::handle options) { return compile_options(options); }
+
 void init_library(nb::module_& m) {
   nb::class_<ArgumentInfo>(m, "Argument", "One kernel argument, for reflection.")
       .def_ro("name", &ArgumentInfo::name)

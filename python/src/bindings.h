@@ -9,4 +9,5 @@ void init_device(nanobind::module_& m);
 void init_memory(nanobind::module_& m);
 void init_library(nanobind::module_& m);
 void init_commands(nanobind::module_& m);
+void init_offline(nanobind::module_& m);
 }  // namespace pymetallic_bindings

@@ -20,6 +20,9 @@ SharedObject::SharedObject(const std::string& path) {
   using Hook = void (*)();
   for (const char* name : {"metallic_cpu_threadgroup_barrier_hook", "metallic_cpu_simdgroup_barrier_hook"})
     if (auto* slot = static_cast<Hook*>(::dlsym(handle_, name))) *slot = &FiberGroup::yield_barrier;
+  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*);
+  if (auto* slot = static_cast<Exchange*>(::dlsym(handle_, "metallic_cpu_simd_exchange_hook")))
+    *slot = &FiberGroup::simd_exchange;
 }
 
 SharedObject::~SharedObject() {
@@ -59,11 +62,9 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     auto thread = reinterpret_cast<void (*)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*)>(
         object_->symbol(thread_entry_symbol(i)));
     if (!groups || !thread) throw Error("the compiled library lacks the entry point of kernel '" + info.name + "'");
-    if (info.uses_simdgroup_functions)
-      throw Error("kernel '" + info.name +
-                  "' uses SIMD-group functions (simd_*, quad_*, simdgroup_barrier or simdgroup matrices), "
-                  "which the CPU backend does not support yet");
-    bool fibers = info.uses_threadgroup_barrier;
+    // Barriers and SIMD-group functions need every thread of a group to make progress
+    // together: run those kernels' threads as fibers.
+    bool fibers = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
     return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");

@@ -142,8 +142,35 @@ void FiberGroup::yield_barrier() {
   metallic_fiber_switch(&g->fibers_[g->current_]->sp, g->scheduler_sp_);
 }
 
+unsigned FiberGroup::simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane) {
+  FiberGroup* g = t_running;
+  if (!g) throw Error("a SIMD-group function was called outside a threadgroup");
+  if (bytes > kMaxExchangeBytes) throw Error("a SIMD-group function's value is too large for the CPU backend");
+  uint32_t me = g->current_;
+  Exchange& x = g->exchanges_[me / 32];
+  uint64_t round = g->round_;
+  int b = static_cast<int>(round & 1);
+  if (x.stamp[b] != round) x.stamp[b] = round, x.mask[b] = 0;
+  std::memcpy(x.data[b].data() + (me % 32) * kMaxExchangeBytes, value, bytes);
+  x.mask[b] |= 1u << (me % 32);
+  yield_barrier();  // every other lane of this round deposits meanwhile
+  unsigned char* out = static_cast<unsigned char*>(lanes);
+  for (unsigned i = 0; i < 32; ++i)
+    if (x.mask[b] & (1u << i)) std::memcpy(out + i * bytes, x.data[b].data() + i * kMaxExchangeBytes, bytes);
+  *lane = me % 32;
+  return x.mask[b];
+}
+
 void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body) {
   while (fibers_.size() < threads) fibers_.push_back(new Fiber());
+  size_t groups = (threads + 31) / 32;
+  if (exchanges_.size() < groups) {
+    exchanges_.resize(groups);
+    for (auto& x : exchanges_)
+      for (auto& d : x.data) d.resize(32 * kMaxExchangeBytes);
+  }
+  for (auto& x : exchanges_) x.stamp[0] = x.stamp[1] = ~0ull;
+  round_ = 0;
   for (uint32_t t = 0; t < threads; ++t) fibers_[t]->reset();
   body_ = &body;
   FiberGroup* outer = t_running;
@@ -156,6 +183,7 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
       metallic_fiber_switch(&scheduler_sp_, fibers_[t]->sp);
       if (fibers_[t]->done) --remaining;
     }
+    ++round_;
   }
   t_running = outer;
   body_ = nullptr;

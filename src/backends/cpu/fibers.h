@@ -26,6 +26,15 @@ class FiberGroup {
   // Called from inside a fiber (through the kernel's barrier hooks).
   static void yield_barrier();
 
+  // SIMD-group exchange (the basis of every simd_* and quad_* function on the CPU): the
+  // calling thread deposits `bytes` of `value`, yields once, and then receives the values of
+  // all 32 lanes of its SIMD group in `lanes` (lane i at i * bytes). Returns the mask of the
+  // lanes that took part in this exchange (MSL: results come from the active lanes only);
+  // *lane is the caller's lane. Deposits are double-buffered by round, so a lane that runs
+  // ahead into the next exchange never overwrites values another lane has yet to read.
+  static unsigned simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane);
+  static constexpr unsigned kMaxExchangeBytes = 256;
+
   // This OS thread's group (one per worker, reused for every threadgroup it runs).
   static FiberGroup& for_this_thread();
 
@@ -35,6 +44,13 @@ class FiberGroup {
   std::vector<Fiber*> fibers_;
   void* scheduler_sp_ = nullptr;
   uint32_t current_ = 0;
+  uint64_t round_ = 0;  // completed passes over all fibers
+  struct Exchange {
+    uint64_t stamp[2] = {~0ull, ~0ull};  // round each buffer was last used in
+    unsigned mask[2] = {0, 0};
+    std::vector<unsigned char> data[2];  // 32 lanes x kMaxExchangeBytes
+  };
+  std::vector<Exchange> exchanges_;  // one per SIMD group
   const std::function<void(uint32_t)>* body_ = nullptr;
 };
 

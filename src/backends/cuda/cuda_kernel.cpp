@@ -30,10 +30,15 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const m
   size_t bytes = 0;
   ctx.check(api.cuModuleGetGlobal_v2(&table, &bytes, module_->handle(), layout_symbol(index).c_str()),
             "reading the parameter layout of '" + info.name + "'");
-  layout_.resize(1 + 2 * arg_count_);
+  layout_.resize(1 + arg_count_);
   if (bytes != layout_.size() * sizeof(uint32_t))
     throw Error("the parameter layout of kernel '" + info.name + "' has an unexpected size");
   ctx.check(api.cuMemcpyDtoH_v2(layout_.data(), table, bytes), "reading the parameter layout");
+  offsets_.resize(arg_count_);
+  slot_offsets(layout_.data() + 1, arg_count_, offsets_.data(), &params_size_);
+  if (params_size_ != layout_[0])
+    throw Error("internal error: the parameter layout of kernel '" + info.name + "' does not match (" +
+                std::to_string(params_size_) + " vs " + std::to_string(layout_[0]) + " bytes)");
   int v = 0;
   api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, function_);
   max_threads_ = static_cast<uint32_t>(v);

@@ -31,9 +31,9 @@ class CudaKernel : public backend::KernelImpl {
   uint32_t staticThreadgroupMemoryLength() const override { return static_shared_; }
 
   CUfunction function() const { return function_; }
-  uint32_t params_size() const { return layout_[0]; }
-  uint32_t slot_offset(size_t arg) const { return layout_[1 + arg]; }
-  uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg_count_ + arg]; }
+  uint32_t params_size() const { return params_size_; }
+  uint32_t slot_offset(size_t arg) const { return offsets_[arg]; }
+  uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg]; }
   // Raises the function's dynamic shared memory limit when a dispatch needs more than 48 KB.
   void ensure_dynamic_shared(uint32_t bytes);
   const std::string& name() const { return name_; }
@@ -41,7 +41,9 @@ class CudaKernel : public backend::KernelImpl {
  private:
   std::shared_ptr<CudaModule> module_;
   CUfunction function_ = nullptr;
-  std::vector<uint32_t> layout_;
+  std::vector<uint32_t> layout_;   // sizeof(params), then content size per argument
+  std::vector<uint32_t> offsets_;  // slot offset per argument
+  uint32_t params_size_ = 0;
   size_t arg_count_;
   uint32_t max_threads_ = 0, static_shared_ = 0, dynamic_limit_ = 48 * 1024;
   std::string name_;

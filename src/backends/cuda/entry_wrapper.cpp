@@ -33,25 +33,21 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
       if (arg.is_reference)
         out << "  pm_inline_slot<sizeof(typename pm_referee<" << arg.type << ">::type)> " << slot_name(a) << ";\n";
       else
-        out << "  void* " << slot_name(a) << ";\n";
+        out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
     } else if (arg.kind == msl::ArgKind::Threadgroup) {
-      out << "  unsigned int " << slot_name(a) << ";\n";
+      out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
     }
   }
   out << "};\n";
-  // The host reads this table once per kernel to pack parameters exactly as compiled.
+  // The host reads this table once per kernel and lays parameters out by the rule of
+  // entry_wrapper.h (NVRTC has no offsetof; sizes are all the host needs).
   out << "extern \"C\" __device__ unsigned int " << layout_symbol(i) << "[] = {(unsigned int)sizeof(" << params << ")";
   for (size_t a = 0; a < k.args.size(); ++a) {
-    auto kind = k.args[a].kind;
-    if (kind == msl::ArgKind::Buffer || kind == msl::ArgKind::Threadgroup)
-      out << ", (unsigned int)__builtin_offsetof(" << params << ", " << slot_name(a) << ")";
-    else
-      out << ", 0u";
-  }
-  for (size_t a = 0; a < k.args.size(); ++a) {
-    auto kind = k.args[a].kind;
-    if (kind == msl::ArgKind::Buffer || kind == msl::ArgKind::Threadgroup)
-      out << ", (unsigned int)sizeof(static_cast<" << params << "*>(nullptr)->" << slot_name(a) << ")";
+    const auto& arg = k.args[a];
+    if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
+      out << ", (unsigned int)sizeof(typename pm_referee<" << arg.type << ">::type)";
+    else if (arg.kind == msl::ArgKind::Buffer || arg.kind == msl::ArgKind::Threadgroup)
+      out << ", 8u";
     else
       out << ", 0u";
   }
@@ -88,10 +84,10 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
           out << codegen::resource_expression(arg, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot +
                                                        ".bytes : " + slot + ".ptr)");
         else
-          out << codegen::resource_expression(arg, slot);
+          out << codegen::resource_expression(arg, slot + ".ptr");
         break;
       case msl::ArgKind::Threadgroup:
-        out << codegen::resource_expression(arg, "(pm_dynamic_shared + " + slot + ")");
+        out << codegen::resource_expression(arg, "(pm_dynamic_shared + *reinterpret_cast<const unsigned int*>(" + slot + ".bytes))");
         break;
       case msl::ArgKind::Builtin:
         out << codegen::builtin_expression(arg);

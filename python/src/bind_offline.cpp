@@ -1,0 +1,58 @@
+// Offline compilation and toolchain discovery, for `pymetallic compile` and `pymetallic info`.
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "backends/cpu/toolchain.h"
+#include "backends/cuda/nvrtc_api.h"
+#include "bindings.h"
+#include "metallic/error.h"
+#include "metallic/metallic.h"
+#include "metallic/offline.h"
+
+namespace nb = nanobind;
+using namespace metallic;
+
+namespace pymetallic_bindings {
+
+CompileOptions compile_options_from(nb::handle options);  // bind_library.cpp
+
+void init_offline(nb::module_& m) {
+  m.def(
+      "compile_offline",
+      [](const std::string& source, nb::handle options, const std::string& target, const std::string& arch,
+         bool emit_only) {
+        CompileOptions o = compile_options_from(options);
+        OfflineResult r;
+        {
+          nb::gil_scoped_release release;
+          r = compileOffline(source, o, target, arch, emit_only);
+        }
+        nb::dict out;
+        out["functions"] = r.functions;
+        out["generated"] = r.generated;
+        out["artifact"] = r.artifact;
+        out["binary_size"] = r.binary_size;
+        return out;
+      },
+      nb::arg("source"), nb::arg("options") = nb::none(), nb::arg("target") = "cpu", nb::arg("arch") = "",
+      nb::arg("emit_only") = false,
+      "Translate and compile for a target without running; raises CompileError on invalid source.");
+
+  m.def("toolchains", [] {
+    nb::dict out;
+    try {
+      cpu::Toolchain t;
+      out["cpu"] = t.compiler() + ": " + t.fingerprint();
+    } catch (const Error& e) {
+      out["cpu"] = std::string("unavailable: ") + e.what();
+    }
+    std::string why;
+    if (const auto* nvrtc = cuda::Nvrtc::get(&why))
+      out["nvrtc"] = "NVRTC " + nvrtc->version();
+    else
+      out["nvrtc"] = "unavailable: " + why;
+    return out;
+  });
+}
+
+}  // namespace pymetallic_bindings
