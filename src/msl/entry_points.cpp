@@ -143,7 +143,31 @@ void fill_uses(const std::vector<Token>& toks, const Structure& st, size_t fn, K
   }
 }
 
-std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st) {
+// `template <typename T, int N = 4, class... Ts>` -> {"T", "N", "Ts"}.
+std::vector<std::string> template_param_names(const std::vector<Token>& toks, size_t begin, size_t end) {
+  std::vector<std::string> names;
+  if (begin + 1 >= end || !toks[begin].is_ident("template") || !toks[begin + 1].is_punct("<")) return names;
+  int depth = 0;
+  bool in_default = false;
+  for (size_t i = begin + 1; i < end; ++i) {
+    const Token& t = toks[i];
+    if (t.is_punct("<")) ++depth;
+    else if (t.is_punct(">") || t.is_punct(">>")) {
+      depth -= t.text.size();
+      if (depth <= 0) {
+        if (!in_default && toks[i - 1].kind == TokenKind::Identifier) names.push_back(toks[i - 1].text);
+        break;
+      }
+    } else if (depth == 1 && (t.is_punct(",") || t.is_punct("="))) {
+      if (!in_default && toks[i - 1].kind == TokenKind::Identifier) names.push_back(toks[i - 1].text);
+      in_default = t.is_punct("=");
+    }
+  }
+  return names;
+}
+
+std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st,
+                                     const FunctionConstants& constants) {
   std::vector<KernelDecl> out;
   for (size_t fi = 0; fi < st.functions.size(); ++fi) {
     const FunctionDef& f = st.functions[fi];
@@ -164,13 +188,25 @@ std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Struc
       fail(toks[f.name_index].location(), "max_total_threads_per_threadgroup(" + std::to_string(marks.max_threads) +
                                               ") exceeds 1024");
     }
+    if (k.is_template) k.template_params = template_param_names(toks, f.decl_begin, f.name_index);
     for (auto [b, e] : split_params(toks, st, f.params_open, f.params_close)) {
       k.params.push_back(parse_kernel_param(toks, st, b, e));
+      ParsedParam& p = k.params.back();
+      k.removed.push_back(!p.condition.empty() && !constants.enabled(p.condition, p.where));
+      for (size_t t = b; t < e && !p.arg.dependent_type; ++t) {
+        for (const std::string& name : k.template_params) {
+          if (toks[t].kind == TokenKind::Identifier && toks[t].text == name) {
+            p.arg.dependent_type = true;
+          }
+        }
+      }
     }
     std::vector<ParsedParam*> ptrs;
-    for (ParsedParam& p : k.params) ptrs.push_back(&p);
+    for (size_t i = 0; i < k.params.size(); ++i) {
+      if (!k.removed[i]) ptrs.push_back(&k.params[i]);
+    }
     assign_indices(ptrs);
-    for (const ParsedParam& p : k.params) info.args.push_back(p.arg);
+    for (ParsedParam* p : ptrs) info.args.push_back(p->arg);
     fill_uses(toks, st, fi, &info);
     out.push_back(std::move(k));
   }

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "msl/function_constants.h"
 #include "msl/kernel_params.h"
 #include "msl/structure.h"
 #include "msl/translation.h"
@@ -13,12 +14,17 @@ struct KernelDecl {
   KernelInfo info;
   size_t function = 0;             // index into Structure::functions
   std::vector<ParsedParam> params; // in declaration order, all of them (conditional ones too)
+  std::vector<bool> removed;       // per param: conditional on a false/undefined function constant
   bool is_template = false;        // `template <...> [[kernel]]`: only instantiations are kernels
+  std::vector<std::string> template_params;  // names of the template's parameters
 };
 
 // Every `kernel` / `[[kernel]]` function definition at namespace scope, with its parameters
 // parsed, implicit indices assigned and validated, and barrier / SIMD use filled in.
-std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st);
+// Parameters `[[function_constant(flag)]]` whose flag is false or undefined are left out of
+// KernelInfo (and marked `removed`).
+std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st,
+                                     const FunctionConstants& constants);
 
 // Resolves implicit [[buffer]] / [[threadgroup]] / [[texture]] / [[sampler]] indices in parameter
 // order and rejects duplicates and out-of-range indices. Parameters with `skip` set are ignored.

@@ -48,7 +48,7 @@ class Preprocessor {
   bool condition(const std::vector<Token>& line, size_t first);
   void include_file(const std::string& path, const SourceLocation& where, int depth, std::vector<Token>* out);
 
-  const Options& options_;
+  Options options_;  // a copy: callers may pass a temporary
   MacroTable macros_;
   std::set<std::string> once_;  // files with #pragma once, by canonical path
   bool metal_macros_loaded_ = false;

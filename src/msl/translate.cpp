@@ -1,26 +1,52 @@
-// The front end's pipeline: preprocess, find structure and kernels, rewrite, emit.
+// The front end's pipeline: preprocess, find structure, function constants and kernels,
+// rewrite, emit.
+#include <map>
+
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
+#include "msl/function_constants.h"
+#include "msl/instantiations.h"
+#include "msl/kernel_signatures.h"
 #include "msl/preprocessor.h"
 #include "msl/rewrite.h"
 #include "msl/structure.h"
 #include "msl/translation.h"
 
 namespace metallic::msl {
+namespace {
+
+void check_unique_names(const std::vector<KernelInfo>& kernels) {
+  std::map<std::string, const KernelInfo*> seen;
+  for (const KernelInfo& k : kernels) {
+    auto [it, fresh] = seen.emplace(k.name, &k);
+    if (!fresh) {
+      fail({make_file_name(k.file), k.line, 0}, "kernel name '" + k.name + "' is already used at line " +
+                                                      std::to_string(it->second->line));
+    }
+  }
+}
+
+}  // namespace
 
 TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
   Structure st = analyze(toks);
-  std::vector<KernelDecl> kernels = find_kernels(toks, st);
+  FunctionConstants constants(toks, st, options);
+  std::vector<KernelDecl> kernels = find_kernels(toks, st, constants);
 
   TranslatedSource out;
   TokenEdits edits(toks);
-  for (KernelDecl& k : kernels) {
+  constants.rewrite(toks, edits);
+  for (const KernelDecl& k : kernels) {
+    remove_conditional_params(toks, st, k, edits);
     if (!k.is_template) out.kernels.push_back(k.info);
   }
+  for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
+  check_unique_names(out.kernels);
   rewrite_msl(toks, st, edits);
   out.code = emit(edits.apply(), options.filename);
+  out.function_constants = constants.infos();
   return out;
 }
 

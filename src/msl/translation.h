@@ -57,6 +57,9 @@ struct KernelArg {
   BuiltinKind builtin = BuiltinKind::None;
   int components = 1;         // 1..3 for builtins
   int line = 0;
+  // The type names a template parameter of a template kernel (`const device T*`): `type` and
+  // `element_type` are then as written, meaningful only inside that instantiation.
+  bool dependent_type = false;
 };
 
 struct KernelInfo {
@@ -70,12 +73,21 @@ struct KernelInfo {
   int line = 0;
 };
 
+// A `constant T name [[function_constant(n)]];` declaration (issue 3), for reflection.
+struct FunctionConstantInfo {
+  std::string name;
+  int index = -1;       // -1 when the index expression names something only C++ can evaluate
+  std::string type;     // C++ type text: "bool", "int", "float"
+  bool defined = false; // a value was given in Options::function_constants
+};
+
 struct TranslatedSource {
   // User code rewritten to C++17, with `#line` directives pointing at the user's files.
   // It expects to be placed inside `namespace metal_user { ... }` after the runtime's
   // prelude (see src/runtime/README.md); kernels become ordinary functions there.
   std::string code;
   std::vector<KernelInfo> kernels;
+  std::vector<FunctionConstantInfo> function_constants;
 };
 
 struct Options {
@@ -83,7 +95,9 @@ struct Options {
   std::vector<std::string> include_paths;     // searched for #include "..." and <...>
   std::vector<std::pair<std::string, std::string>> macros;  // -D NAME=VALUE
   std::string runtime_dir;                    // where src/runtime lives (metal_macros.h)
-  // Function-constant values by name (issue 3); text of a C++ literal.
+  // Function-constant values (issue 3); text of a C++ literal. Keyed by name, or by "#n" for
+  // index n. A constant without a value is "undefined": is_function_constant_defined() is false,
+  // it reads as T(), and parameters conditional on it are removed.
   std::map<std::string, std::string> function_constants;
 };
 

@@ -1,0 +1,94 @@
+#include "msl/function_constants.h"
+
+#include "msl/attributes.h"
+#include "msl/kernel_params.h"
+#include "msl/pp_expression.h"
+
+namespace metallic::msl {
+
+FunctionConstants::FunctionConstants(const std::vector<Token>& toks, const Structure& st, const Options& options) {
+  for (size_t i = 0; i < toks.size(); ++i) {
+    if (!toks[i].is_ident("constant") || st.scope[i] != Scope::Namespace || st.decl_begin[i] > i) continue;
+    size_t begin = st.decl_begin[i];
+    // The declaration runs to its ';'; the attribute sits right after the name.
+    size_t attr = Structure::npos, semi = i;
+    for (; semi < toks.size() && !toks[semi].is_punct(";"); ++semi) {
+      if (toks[semi].is_punct("{")) break;
+      if (toks[semi].is_punct("[[")) {
+        if (semi + 1 < toks.size() && toks[semi + 1].is_ident("function_constant")) attr = semi;
+        semi = st.match[semi];
+      } else if (toks[semi].is_punct("(") || toks[semi].is_punct("[")) {
+        semi = st.match[semi];
+      }
+    }
+    if (attr == Structure::npos || semi >= toks.size() || !toks[semi].is_punct(";")) continue;
+    std::vector<Attribute> attrs = parse_attributes(toks, attr, st.match[attr]);
+    if (attr == 0 || toks[attr - 1].kind != TokenKind::Identifier) {
+      fail(toks[attr].location(), "function_constant needs a variable name before it");
+    }
+    FunctionConstant fc;
+    fc.begin = begin;
+    fc.end = semi;
+    fc.info.name = toks[attr - 1].text;
+    std::vector<Token> type;
+    for (size_t k = i + 1; k + 1 < attr; ++k) {
+      if (!toks[k].is_ident("const") && !toks[k].is_ident("constexpr") && !toks[k].is_ident("static")) type.push_back(toks[k]);
+    }
+    fc.info.type = cxx_type_text(type);
+    if (fc.info.type.empty()) fail(toks[attr - 1].location(), "function constant '" + fc.info.name + "' needs a type");
+    // The index may name C++ constants the translator cannot see; then only the name identifies it.
+    try {
+      fc.info.index = attribute_int(attrs.at(0));
+    } catch (const TranslationError&) {
+      fc.info.index = -1;
+    }
+    auto by_name = options.function_constants.find(fc.info.name);
+    auto by_index = fc.info.index >= 0 ? options.function_constants.find("#" + std::to_string(fc.info.index))
+                                       : options.function_constants.end();
+    if (by_name != options.function_constants.end()) fc.value = by_name->second;
+    else if (by_index != options.function_constants.end()) fc.value = by_index->second;
+    fc.info.defined = !fc.value.empty();
+    if (find(fc.info.name)) fail(toks[attr - 1].location(), "function constant '" + fc.info.name + "' declared twice");
+    list_.push_back(fc);
+    i = semi;
+  }
+}
+
+const FunctionConstant* FunctionConstants::find(const std::string& name) const {
+  for (const FunctionConstant& f : list_)
+    if (f.info.name == name) return &f;
+  return nullptr;
+}
+
+bool FunctionConstants::enabled(const std::string& name, const SourceLocation& where) const {
+  const FunctionConstant* f = find(name);
+  if (!f) fail(where, "'" + name + "' is not a function constant");
+  if (!f->info.defined) return false;
+  return evaluate_condition(lex(f->value, make_file_name("<function constant " + name + ">")), where);
+}
+
+void FunctionConstants::rewrite(const std::vector<Token>& toks, TokenEdits& edits) const {
+  for (const FunctionConstant& f : list_) {
+    edits.drop_range(f.begin, f.end + 1);
+    std::string value = f.info.defined ? f.value : f.info.type + "()";
+    edits.insert_before(f.begin, "METAL_PROGRAM_SCOPE_CONSTANT " + f.info.type + " " + f.info.name + " = " + value + ";");
+  }
+  for (size_t i = 0; i + 3 < toks.size(); ++i) {
+    if (!toks[i].is_ident("is_function_constant_defined") || edits.dropped(i)) continue;
+    if (!toks[i + 1].is_punct("(") || toks[i + 2].kind != TokenKind::Identifier || !toks[i + 3].is_punct(")")) {
+      fail(toks[i].location(), "is_function_constant_defined expects the name of a function constant");
+    }
+    const FunctionConstant* f = find(toks[i + 2].text);
+    if (!f) fail(toks[i + 2].location(), "'" + toks[i + 2].text + "' is not a function constant");
+    edits.replace(i, f->info.defined ? "true" : "false");
+    edits.drop_range(i + 1, i + 4);
+  }
+}
+
+std::vector<FunctionConstantInfo> FunctionConstants::infos() const {
+  std::vector<FunctionConstantInfo> out;
+  for (const FunctionConstant& f : list_) out.push_back(f.info);
+  return out;
+}
+
+}  // namespace metallic::msl
