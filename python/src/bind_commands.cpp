@@ -106,12 +106,16 @@ void init_commands(nb::module_& m) {
       .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime)
       .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime)
       .def("add_completed_handler", [](CommandBuffer& b, nb::callable fn) {
-        // The executor calls handlers on its own thread: take the GIL there.
-        nb::object keep = fn;
+        // The executor calls (and later destroys) handlers on its own thread: the GIL must be
+        // held there both to call the function and to drop the last reference to it.
+        std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
+          nb::gil_scoped_acquire gil;
+          delete o;
+        });
         b.addCompletedHandler([keep](CommandBuffer& done) {
           nb::gil_scoped_acquire gil;
           try {
-            keep(nb::cast(done.shared_from_this()));
+            (*keep)(nb::cast(done.shared_from_this()));
           } catch (nb::python_error& e) {
             e.discard_as_unraisable("pymetallic completed handler");
           }

@@ -1,0 +1,142 @@
+"""Bad input never crashes: each misuse raises a MetalError (or ValueError) that says what
+is wrong and where."""
+
+import numpy as np
+import pytest
+
+import pymetallic
+from pymetallic import CompileError, MetalError, ValidationError
+
+GOOD = """
+#include <metal_stdlib>
+using namespace metal;
+kernel void scale(device float* x [[buffer(0)]], constant float& k [[buffer(1)]],
+                  uint i [[thread_position_in_grid]]) { x[i] *= k; }
+"""
+
+
+def test_compile_error_names_the_users_line(device):
+    src = "#include <metal_stdlib>\nusing namespace metal;\n\nkernel void k(device float* x [[buffer(0)]],\n" \
+          "              uint i [[thread_position_in_grid]]) {\n    x[i] = undefined_name;\n}\n"
+    with pytest.raises(CompileError) as info:
+        pymetallic.Library(device, src)
+    assert "program.metal:6" in str(info.value)
+    assert "undefined_name" in str(info.value)
+    assert "undefined_name" in info.value.log
+
+
+def test_compile_error_uses_the_given_file_name(device):
+    with pytest.raises(CompileError) as info:
+        pymetallic.Library(device, "kernel void k(device float* x [[buffer(0)]]) { x[0] = 1 +; }",
+                           options={"filename": "mine.metal"})
+    assert "mine.metal:1" in str(info.value)
+
+
+def test_front_end_errors_are_compile_errors(device):
+    with pytest.raises(CompileError) as info:
+        pymetallic.Library(device, "kernel void k(device float* x [[buffer(0)]], float bad [[thread_position_in_grid]]) {}")
+    assert "program.metal:1" in str(info.value)
+    with pytest.raises(CompileError):
+        pymetallic.Library(device, "#if 1\nkernel void k() {}\n")  # unterminated #if
+
+
+def test_unknown_function(device):
+    lib = pymetallic.Library(device, GOOD)
+    with pytest.raises(MetalError, match="no kernel function named 'nope'.*scale"):
+        lib.make_function("nope")
+
+
+def test_buffer_misuse(device):
+    with pytest.raises(ValueError, match="storage mode"):
+        pymetallic.Buffer(device, 16, 7)
+    with pytest.raises(ValueError, match="at least 1 byte"):
+        pymetallic.Buffer(device, 0)
+    with pytest.raises(ValueError):
+        pymetallic.Buffer(device, -5)
+    buf = pymetallic.Buffer(device, 10)
+    with pytest.raises(MetalError, match="whole number"):
+        buf.to_numpy(np.float32)
+    with pytest.raises(MetalError, match="shape"):
+        pymetallic.Buffer(device, 16).to_numpy(np.float32, (3,))
+    private = pymetallic.Buffer(device, 16, pymetallic.Buffer.STORAGE_PRIVATE)
+    with pytest.raises(MetalError, match="private"):
+        private.to_numpy(np.float32)
+
+
+def _encoder(device):
+    lib = pymetallic.Library(device, GOOD)
+    pipeline = pymetallic.ComputePipelineState(device, lib.make_function("scale"))
+    cb = pymetallic.CommandQueue(device).make_command_buffer()
+    return cb, cb.make_compute_command_encoder(), pipeline
+
+
+def test_encoder_misuse(device):
+    cb, enc, pipeline = _encoder(device)
+    buf = pymetallic.Buffer(device, 64)
+    with pytest.raises(MetalError, match="before set_compute_pipeline_state"):
+        enc.dispatch_threads((16, 1, 1), (16, 1, 1))
+    enc.set_compute_pipeline_state(pipeline)
+    with pytest.raises(ValueError, match="out of range"):
+        enc.set_buffer(buf, 0, 31)
+    with pytest.raises(ValueError, match="past the end"):
+        enc.set_buffer(buf, 64, 0)
+    enc.set_buffer(buf, 0, 0)
+    with pytest.raises(MetalError, match=r"'k' \[\[buffer\(1\)\]\] is not bound"):
+        enc.dispatch_threads((16, 1, 1), (16, 1, 1))
+    enc.set_bytes(np.float32(2), 1)
+    with pytest.raises(MetalError, match="exceeds"):
+        enc.dispatch_threads((4096, 1, 1), (2048, 1, 1))
+    with pytest.raises(MetalError, match="zero dimension"):
+        enc.dispatch_threads((16, 1, 1), (0, 1, 1))
+    with pytest.raises(ValueError, match="negative"):
+        enc.dispatch_threads((-1, 1, 1), (1, 1, 1))
+    with pytest.raises(ValueError, match="1 to 3"):
+        enc.dispatch_threads((1, 1, 1, 1), (1, 1, 1))
+    with pytest.raises(MetalError, match="at most 4096"):
+        enc.set_bytes(np.zeros(2000, np.float32), 1)
+    with pytest.raises(MetalError, match="typed value"):
+        enc.set_bytes(2.0, 1)
+    enc.dispatch_threads((16, 1, 1), (16, 1, 1))
+    enc.end_encoding()
+    with pytest.raises(MetalError, match="after end_encoding"):
+        enc.set_buffer(buf, 0, 0)
+    with pytest.raises(MetalError, match="never committed"):
+        cb.wait_until_completed()
+    cb.commit()
+    with pytest.raises(MetalError, match="only once"):
+        cb.commit()
+    cb.wait_until_completed()
+    assert cb.get_status() == 1 and cb.error is None
+
+
+def test_max_total_threads_attribute_is_enforced(device):
+    src = """
+[[kernel, max_total_threads_per_threadgroup(64)]]
+void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) { x[i] = 1.0; }"""
+    lib = pymetallic.Library(device, src)
+    p = pymetallic.ComputePipelineState(device, lib.make_function("k"))
+    assert p.max_total_threads_per_threadgroup == 64
+    enc = pymetallic.CommandQueue(device).make_command_buffer().make_compute_command_encoder()
+    enc.set_compute_pipeline_state(p)
+    enc.set_buffer(pymetallic.Buffer(device, 1024), 0, 0)
+    with pytest.raises(MetalError, match="limit of 64"):
+        enc.dispatch_threads((256, 1, 1), (128, 1, 1))
+
+
+def test_blit_misuse(device):
+    cb = pymetallic.CommandQueue(device).make_command_buffer()
+    blit = cb.make_blit_command_encoder()
+    a, b = pymetallic.Buffer(device, 16), pymetallic.Buffer(device, 8)
+    with pytest.raises(MetalError, match="outside the destination"):
+        blit.copy_from_buffer(a, 0, b, 0, 16)
+    with pytest.raises(MetalError, match="overlap"):
+        blit.copy_from_buffer(a, 0, a, 4, 8)
+    with pytest.raises(ValueError, match="byte"):
+        blit.fill_buffer(a, range(0, 4), 300)
+
+
+def test_bad_environment_device(monkeypatch):
+    # The default device is resolved per call: a bad override is a clear error
+    monkeypatch.setenv("PYMETALLIC_DEVICE", "tpu:3")
+    with pytest.raises(MetalError, match="names no device"):
+        pymetallic.Device.get_default_device()
