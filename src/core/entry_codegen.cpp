@@ -8,6 +8,14 @@ const char* wrapper_support_code() {
   return R"(
 template <class T> struct pm_referee { using type = T; };
 template <class T> struct pm_referee<T&> { using type = T; };
+// Parameter types of a function, for template kernels whose types name template parameters.
+template <unsigned I, class... A> struct pm_nth;
+template <class H, class... T> struct pm_nth<0, H, T...> { using type = H; };
+template <unsigned I, class H, class... T> struct pm_nth<I, H, T...> { using type = typename pm_nth<I - 1, T...>::type; };
+template <class F> struct pm_params;
+template <class R, class... A> struct pm_params<R (*)(A...)> {
+  template <unsigned I> using arg = typename pm_nth<I, A...>::type;
+};
 )";
 }
 
@@ -78,9 +86,16 @@ std::string builtin_expression(const msl::KernelArg& arg) {
   return out + ")";
 }
 
-std::string resource_expression(const msl::KernelArg& arg, const std::string& pointer) {
-  if (arg.is_reference) return "*reinterpret_cast<typename pm_referee<" + arg.type + ">::type*>(" + pointer + ")";
-  return "reinterpret_cast<" + arg.type + ">(" + pointer + ")";
+std::string parameter_type(const msl::KernelInfo& kernel, size_t a) {
+  const auto& arg = kernel.args[a];
+  if (!arg.dependent_type) return arg.type;
+  return "typename pm_params<decltype(&" + kernel.call_name + ")>::template arg<" + std::to_string(a) + ">";
+}
+
+std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer) {
+  std::string type = parameter_type(kernel, a);
+  if (kernel.args[a].is_reference) return "*reinterpret_cast<typename pm_referee<" + type + ">::type*>(" + pointer + ")";
+  return "reinterpret_cast<" + type + ">(" + pointer + ")";
 }
 
 bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind) {

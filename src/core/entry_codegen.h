@@ -27,8 +27,12 @@ const char* wrapper_support_code();
 // Expression of the parameter's type for a built-in, e.g. "metal::uint3(pm_gid_x * pm_tg_x + pm_lid_x, ...)".
 std::string builtin_expression(const msl::KernelArg& arg);
 
-// Expression that turns `pointer` (a void* or unsigned char*) into the parameter.
-std::string resource_expression(const msl::KernelArg& arg, const std::string& pointer);
+// The C++ type of parameter `a` as the wrapper can spell it: the type as written, or for a
+// template kernel's dependent parameter (`const T*`), the type taken from the instantiation.
+std::string parameter_type(const msl::KernelInfo& kernel, size_t a);
+
+// Expression that turns `pointer` (a void* or unsigned char*) into parameter `a`.
+std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
 
 // Does the kernel read this builtin? Lets wrappers skip computing what nobody uses.
 bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind);

@@ -15,17 +15,16 @@ namespace {
 // The call of the user's kernel with every parameter bound.
 std::string kernel_call(const msl::KernelInfo& k) {
   std::string call = k.call_name + "(";
-  bool first = true;
-  for (const auto& a : k.args) {
-    if (!first) call += ", ";
-    first = false;
+  for (size_t i = 0; i < k.args.size(); ++i) {
+    const auto& a = k.args[i];
+    if (i) call += ", ";
     switch (a.kind) {
       case msl::ArgKind::Buffer:
-        call += codegen::resource_expression(a, "L->buffers[" + std::to_string(a.index) + "]");
+        call += codegen::resource_expression(k, i, "L->buffers[" + std::to_string(a.index) + "]");
         break;
       case msl::ArgKind::Threadgroup:
         call += codegen::resource_expression(
-            a, "(pm_arena + L->threadgroup_offsets[" + std::to_string(a.index) + "])");
+            k, i, "(pm_arena + L->threadgroup_offsets[" + std::to_string(a.index) + "])");
         break;
       case msl::ArgKind::Builtin:
         call += codegen::builtin_expression(a);

@@ -31,7 +31,8 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer) {
       if (arg.is_reference)
-        out << "  pm_inline_slot<sizeof(typename pm_referee<" << arg.type << ">::type)> " << slot_name(a) << ";\n";
+        out << "  pm_inline_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)> "
+            << slot_name(a) << ";\n";
       else
         out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
     } else if (arg.kind == msl::ArgKind::Threadgroup) {
@@ -45,7 +46,7 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
-      out << ", (unsigned int)sizeof(typename pm_referee<" << arg.type << ">::type)";
+      out << ", (unsigned int)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
     else if (arg.kind == msl::ArgKind::Buffer || arg.kind == msl::ArgKind::Threadgroup)
       out << ", 8u";
     else
@@ -81,13 +82,14 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
     switch (arg.kind) {
       case msl::ArgKind::Buffer:
         if (arg.is_reference)
-          out << codegen::resource_expression(arg, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot +
-                                                       ".bytes : " + slot + ".ptr)");
+          out << codegen::resource_expression(k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot +
+                                                        ".bytes : " + slot + ".ptr)");
         else
-          out << codegen::resource_expression(arg, slot + ".ptr");
+          out << codegen::resource_expression(k, a, slot + ".ptr");
         break;
       case msl::ArgKind::Threadgroup:
-        out << codegen::resource_expression(arg, "(pm_dynamic_shared + *reinterpret_cast<const unsigned int*>(" + slot + ".bytes))");
+        out << codegen::resource_expression(
+            k, a, "(pm_dynamic_shared + *reinterpret_cast<const unsigned int*>(" + slot + ".bytes))");
         break;
       case msl::ArgKind::Builtin:
         out << codegen::builtin_expression(arg);
