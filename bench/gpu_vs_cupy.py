@@ -1,0 +1,334 @@
+"""pymetallic (MSL through NVRTC) against CuPy RawKernel (the same algorithm in CUDA C++), in
+one run on the same GPU. Every row checks that both outputs agree before timing; times are
+medians of several repeats after warm-up. Prints one line per row with the ratio
+ours / CuPy (below 1.0: we are faster).
+
+    python bench/gpu_vs_cupy.py [--quick] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import pymetallic
+
+try:
+    import cupy as cp
+except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
+    sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gpu_kernels import CUDA, MSL  # noqa: E402
+
+RESULTS = []
+
+
+def median_time(fn, repeats=7, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def report(name, ours, theirs, unit="ms", scale=1e3, extra=""):
+    ratio = ours / theirs if theirs else float("nan")
+    RESULTS.append({"row": name, "ours": ours, "cupy": theirs, "ratio": ratio, "extra": extra})
+    print(f"{name:<46} ours {ours * scale:10.4f} {unit}   cupy {theirs * scale:10.4f} {unit}   "
+          f"ratio {ratio:5.2f}  {extra}", flush=True)
+
+
+class Ours:
+    """Helpers to run MSL kernels with as little Python per dispatch as the API allows."""
+
+    def __init__(self, device):
+        self.device = device
+        self.queue = pymetallic.CommandQueue(device)
+        self.lib = pymetallic.Library(device, MSL)
+        self.pipes = {}
+
+    def pipe(self, name):
+        if name not in self.pipes:
+            self.pipes[name] = pymetallic.ComputePipelineState(self.device, self.lib.make_function(name))
+        return self.pipes[name]
+
+    def encode(self, enc, name, buffers, grid, tg, bytes_args=(), groups=False, tg_mem=()):
+        enc.set_compute_pipeline_state(self.pipe(name))
+        for i, b in enumerate(buffers):
+            enc.set_buffer(b, 0, i)
+        for value, index in bytes_args:
+            enc.set_bytes(value, index)
+        for length, index in tg_mem:
+            enc.set_threadgroup_memory_length(length, index)
+        if groups:
+            enc.dispatch_threadgroups(grid, tg)
+        else:
+            enc.dispatch_threads(grid, tg)
+
+    def run(self, name, buffers, grid, tg, bytes_args=(), repeat=1, groups=False, tg_mem=()):
+        cb = self.queue.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        for _ in range(repeat):
+            self.encode(enc, name, buffers, grid, tg, bytes_args, groups, tg_mem)
+        enc.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+        assert cb.get_status() == 1, cb.error
+
+
+def cupy_kernel(name):
+    return cp.RawModule(code=CUDA, options=("-std=c++17",)).get_function(name)
+
+
+def bench_copy_ceiling(n):
+    a = cp.ones(n, cp.float32)
+    b = cp.empty_like(a)
+
+    def run():
+        for _ in range(10):
+            cp.copyto(b, a)
+        cp.cuda.Device().synchronize()
+    t = median_time(run) / 10
+    gbps = 2 * 4 * n / t / 1e9
+    print(f"{'device-to-device copy ceiling':<46} {gbps:8.0f} GB/s", flush=True)
+    return gbps
+
+
+def bench_vector_add(ours, n, ceiling):
+    rng = np.random.default_rng(0)
+    a, b = rng.random(n, np.float32), rng.random(n, np.float32)
+    A, B = pymetallic.Buffer.from_numpy(ours.device, a), pymetallic.Buffer.from_numpy(ours.device, b)
+    C = pymetallic.Buffer(ours.device, 4 * n)
+    ca, cb_, cc = cp.asarray(a), cp.asarray(b), cp.empty(n, cp.float32)
+    k = cupy_kernel("vector_add")
+    ours.run("vector_add", [A, B, C], (n, 1, 1), (256, 1, 1))
+    k(((n + 255) // 256,), (256,), (ca, cb_, cc, np.uint32(n)))
+    np.testing.assert_array_equal(C.to_numpy(np.float32), cp.asnumpy(cc))
+    reps = 20
+    t_ours = median_time(lambda: ours.run("vector_add", [A, B, C], (n, 1, 1), (256, 1, 1), repeat=reps)) / reps
+
+    def theirs():
+        for _ in range(reps):
+            k(((n + 255) // 256,), (256,), (ca, cb_, cc, np.uint32(n)))
+        cp.cuda.Device().synchronize()
+    t_cupy = median_time(theirs) / reps
+    gbps = 3 * 4 * n / t_ours / 1e9
+    report(f"vector add {n // 2**20}M float32", t_ours, t_cupy,
+           extra=f"{gbps:.0f} GB/s = {100 * gbps / ceiling:.0f}% of copy")
+
+
+def bench_mandelbrot(ours, w, iters):
+    out = pymetallic.Buffer(ours.device, 4 * w * w)
+    cout = cp.empty(w * w, cp.uint32)
+    k = cupy_kernel("mandelbrot")
+    size = np.array([w, w], np.uint32)
+    args = [(size, 1), (np.uint32(iters), 2)]
+    ours.run("mandelbrot", [out], (w, w, 1), (16, 16, 1), args)
+    k(((w + 15) // 16, (w + 15) // 16), (16, 16), (cout, np.uint32(w), np.uint32(w), np.uint32(iters)))
+    mism = np.mean(out.to_numpy(np.uint32) != cp.asnumpy(cout))
+    assert mism < 1e-3, mism
+    reps = 20
+    t_ours = median_time(lambda: ours.run("mandelbrot", [out], (w, w, 1), (16, 16, 1), args, repeat=reps)) / reps
+
+    def theirs():
+        for _ in range(reps):
+            k(((w + 15) // 16, (w + 15) // 16), (16, 16), (cout, np.uint32(w), np.uint32(w), np.uint32(iters)))
+        cp.cuda.Device().synchronize()
+    report(f"Mandelbrot {w}x{w}, {iters} iterations", t_ours, median_time(theirs) / reps)
+
+
+def bench_reduce(ours, n):
+    rng = np.random.default_rng(1)
+    a = rng.random(n, np.float32)
+    groups = n // 256
+    A = pymetallic.Buffer.from_numpy(ours.device, a)
+    P = pymetallic.Buffer(ours.device, 4 * groups)
+    ca, cpart = cp.asarray(a), cp.empty(groups, cp.float32)
+    k = cupy_kernel("reduce_sum")
+    ours.run("reduce_sum", [A, P], (groups, 1, 1), (256, 1, 1), groups=True)
+    k((groups,), (256,), (ca, cpart))
+    np.testing.assert_allclose(P.to_numpy(np.float32), cp.asnumpy(cpart), rtol=1e-5)
+    np.testing.assert_allclose(P.to_numpy(np.float32).astype(np.float64).sum(), a.astype(np.float64).sum(), rtol=1e-5)
+    reps = 20
+    t_ours = median_time(lambda: ours.run("reduce_sum", [A, P], (groups, 1, 1), (256, 1, 1), repeat=reps,
+                                          groups=True)) / reps
+
+    def theirs():
+        for _ in range(reps):
+            k((groups,), (256,), (ca, cpart))
+        cp.cuda.Device().synchronize()
+    report(f"reduce_sum {n // 2**20}M (barrier in a loop)", t_ours, median_time(theirs) / reps,
+           extra=f"{4 * n / t_ours / 1e9:.0f} GB/s")
+
+
+def bench_matmul(ours, n, name):
+    rng = np.random.default_rng(2)
+    a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
+    A, B = pymetallic.Buffer.from_numpy(ours.device, a), pymetallic.Buffer.from_numpy(ours.device, b)
+    C = pymetallic.Buffer(ours.device, 4 * n * n)
+    ca, cb_, cc = cp.asarray(a), cp.asarray(b), cp.empty((n, n), cp.float32)
+    k = cupy_kernel(name)
+    ours.run(name, [A, B, C], (n, n, 1), (16, 16, 1), [(np.uint32(n), 3)])
+    k((n // 16, n // 16), (16, 16), (ca, cb_, cc, np.uint32(n)))
+    ref = cp.asnumpy(cc)
+    np.testing.assert_allclose(C.to_numpy(np.float32, (n, n)), ref, rtol=1e-4)
+    t_ours = median_time(lambda: ours.run(name, [A, B, C], (n, n, 1), (16, 16, 1), [(np.uint32(n), 3)]), repeats=5)
+
+    def theirs():
+        k((n // 16, n // 16), (16, 16), (ca, cb_, cc, np.uint32(n)))
+        cp.cuda.Device().synchronize()
+    t_cupy = median_time(theirs, repeats=5)
+    report(f"matmul {n}^3 {name}", t_ours, t_cupy, extra=f"{2 * n ** 3 / t_ours / 1e12:.1f} TFLOP/s")
+
+
+def bench_launch(ours):
+    buf = pymetallic.Buffer(ours.device, 256)
+    pipe = ours.pipe("empty")
+    queue = ours.queue
+    k = cupy_kernel("empty")
+    cbuf = cp.empty(64, cp.float32)
+    n = 2000
+
+    def ours_no_wait():
+        last = None
+        for _ in range(n):
+            cb = queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(buf, 0, 0)
+            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
+            enc.end_encoding()
+            cb.commit()
+            last = cb
+        last.wait_until_completed()
+
+    def cupy_no_wait():
+        for _ in range(n):
+            k((1,), (32,), (cbuf,))
+        cp.cuda.Device().synchronize()
+
+    def ours_wait():
+        for _ in range(n // 4):
+            cb = queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(buf, 0, 0)
+            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
+            enc.end_encoding()
+            cb.commit()
+            cb.wait_until_completed()
+
+    def cupy_wait():
+        for _ in range(n // 4):
+            k((1,), (32,), (cbuf,))
+            cp.cuda.Device().synchronize()
+
+    report("empty dispatch + commit (no wait)", median_time(ours_no_wait) / n, median_time(cupy_no_wait) / n,
+           unit="us", scale=1e6)
+    report("empty dispatch + commit + wait", median_time(ours_wait) / (n // 4), median_time(cupy_wait) / (n // 4),
+           unit="us", scale=1e6)
+
+
+LIFE_ROWS = 512
+
+
+def bench_life(ours, steps):
+    w = LIFE_ROWS
+    rng = np.random.default_rng(3)
+    grid = (rng.random((w, w)) < 0.3).astype(np.uint8)
+    bufs = [pymetallic.Buffer.from_numpy(ours.device, grid), pymetallic.Buffer(ours.device, w * w)]
+    cbufs = [cp.asarray(grid), cp.empty((w, w), cp.uint8)]
+    k = cupy_kernel("life_step")
+    pipe = ours.pipe("life_step")
+    size = np.uint32(w)
+
+    def ours_run():
+        for s in range(steps):
+            cb = ours.queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(bufs[s % 2], 0, 0)
+            enc.set_buffer(bufs[(s + 1) % 2], 0, 1)
+            enc.set_bytes(size, 2)
+            enc.dispatch_threads((w, w, 1), (16, 16, 1))
+            enc.end_encoding()
+            cb.commit()
+            cb.wait_until_completed()
+
+    def cupy_run():
+        for s in range(steps):
+            k((w // 16, w // 16), (16, 16), (cbufs[s % 2], cbufs[(s + 1) % 2], size))
+            cp.cuda.Device().synchronize()
+
+    ours_run()
+    cupy_run()
+    np.testing.assert_array_equal(bufs[steps % 2].to_numpy(np.uint8), cp.asnumpy(cbufs[steps % 2]))
+    report(f"Life {w}x{w} x {steps}, wait each step", median_time(ours_run, repeats=5),
+           median_time(cupy_run, repeats=5))
+
+
+def bench_compile():
+    """Cold NVRTC compile (fresh cache dir) and a warm one from the disk cache in a new process."""
+    import tempfile
+    code = ("import time, pymetallic, sys; sys.path.insert(0, 'bench'); from gpu_kernels import MSL; "
+            "d = pymetallic.Device.get_default_device(); t = time.perf_counter(); "
+            "pymetallic.Library(d, MSL); print(time.perf_counter() - t)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, PYMETALLIC_CACHE_DIR=cache)
+        cold = float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1])
+        warm = min(float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1])
+                   for _ in range(3))
+
+    t = time.perf_counter()
+    cp.RawModule(code=CUDA + f"\n// {time.time()}\n", options=("-std=c++17",)).get_function("vector_add")
+    cupy_cold = time.perf_counter() - t
+    report("NVRTC compile of the benchmark library, cold", cold, cupy_cold, unit="s", scale=1)
+    print(f"{'  warm, from the disk cache, new process':<46} ours {warm * 1e3:10.3f} ms", flush=True)
+    RESULTS.append({"row": "compile warm (new process)", "ours": warm})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    device = pymetallic.Device.get_default_device()
+    if device.kind != "cuda":
+        sys.exit("no CUDA device: set PYMETALLIC_DEVICE=cuda or run on a GPU machine")
+    name = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    print(f"device: {device.name} (CuPy sees {name}); driver {cp.cuda.runtime.driverGetVersion()}; "
+          f"CuPy {cp.__version__}; {time.strftime('%Y-%m-%d')}", flush=True)
+    ours = Ours(device)
+    n = 2 ** 22 if args.quick else 2 ** 26
+    ceiling = bench_copy_ceiling(n)
+    bench_vector_add(ours, n, ceiling)
+    bench_mandelbrot(ours, 1024, 256)
+    bench_reduce(ours, n)
+    bench_matmul(ours, 512 if args.quick else 2048, "matmul_naive")
+    bench_matmul(ours, 512 if args.quick else 2048, "matmul_tiled")
+    bench_launch(ours)
+    bench_life(ours, 200)
+    try:
+        from gpu_fluid import bench_fluid
+        bench_fluid(ours, report, median_time, cupy_kernel)
+    except ImportError as e:
+        print(f"fluid rows skipped: {e}")
+    bench_compile()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device.name, "date": time.strftime("%Y-%m-%d"), "rows": RESULTS}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
