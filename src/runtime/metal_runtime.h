@@ -18,3 +18,6 @@
 #include "metal_array.h"         // metal::array
 #include "metal_sync.h"          // mem_flags, threadgroup_barrier
 #include "metal_matrix.h"         // floatCxR, halfCxR, transpose, determinant
+#include "metal_atomic.h"         // atomic<T>, memory_order, atomic_*_explicit
+#include "metal_simdgroup.h"      // simd_sum, simd_shuffle, simd_ballot, ...
+#include "metal_quadgroup.h"      // quad_sum, quad_shuffle, ...
