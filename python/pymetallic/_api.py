@@ -130,21 +130,6 @@ Device.command_encoder = property(
 
 # ---------------------------------------------------------------- Encoders
 
-def _as_bytes(data) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, (bool, int, float)) and not isinstance(data, np.generic):
-        raise ValidationError(
-            "set_bytes needs a typed value: pass a NumPy scalar or array such as np.float32(2.0) "
-            "or np.uint32(7), so the kernel sees the type it expects")
-    return np.ascontiguousarray(data).tobytes()
-
-
-def _set_bytes(self, data, index):
-    """Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument."""
-    self._set_bytes(_as_bytes(data), index)
-
-
 def _set_buffers(self, buffers, offsets=None, start_index=0):
     offsets = offsets if offsets is not None else [0] * len(buffers)
     if len(offsets) != len(buffers):
@@ -168,7 +153,6 @@ def _encoder_wait(self):
     self.command_buffer.wait_until_completed()
 
 
-ComputeCommandEncoder.set_bytes = _set_bytes
 ComputeCommandEncoder.set_buffers = _set_buffers
 ComputeCommandEncoder.set_texture = _unsupported("textures (set_texture)")
 ComputeCommandEncoder.set_sampler_state = _unsupported("samplers (set_sampler_state)")

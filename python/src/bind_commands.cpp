@@ -137,11 +137,28 @@ void init_commands(nb::module_& m) {
           },
           nb::arg("offset"), nb::arg("index"))
       .def(
-          "_set_bytes",
-          [](ComputeCommandEncoder& e, nb::bytes data, long long index) {
-            e.setBytes(data.c_str(), data.size(), slot(index, "buffer"));
+          "set_bytes",
+          [](ComputeCommandEncoder& e, nb::handle data, long long index) {
+            // Anything with contiguous bytes: NumPy scalars and arrays, bytes, memoryviews.
+            // Plain Python numbers are refused: their C type would be a guess.
+            if (PyFloat_Check(data.ptr()) || PyLong_Check(data.ptr()) || PyBool_Check(data.ptr()))
+              throw ValidationError(
+                  "set_bytes needs a typed value: pass a NumPy scalar or array such as np.float32(2.0) or "
+                  "np.uint32(7), so the kernel sees the type it expects");
+            Py_buffer view;
+            if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
+              PyErr_Clear();
+              throw nb::type_error("set_bytes needs a NumPy scalar or array, bytes or a memoryview");
+            }
+            try {
+              e.setBytes(view.buf, static_cast<uint64_t>(view.len), slot(index, "buffer"));
+            } catch (...) {
+              PyBuffer_Release(&view);
+              throw;
+            }
+            PyBuffer_Release(&view);
           },
-          nb::arg("data"), nb::arg("index"))
+          nb::arg("data"), nb::arg("index"), "Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument.")
       .def(
           "set_threadgroup_memory_length",
           [](ComputeCommandEncoder& e, long long length, long long index) {

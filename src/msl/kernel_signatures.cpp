@@ -9,11 +9,7 @@ void remove_conditional_params(const std::vector<Token>& toks, const Structure& 
   for (size_t i = 0; i < k.params.size(); ++i) {
     if (!k.removed[i]) continue;
     const ParsedParam& p = k.params[i];
-    // Drop the parameter with one adjacent comma: the one before it, or after it for the first.
-    size_t begin = p.begin, end = p.end;
-    if (begin > f.params_open + 1 && toks[begin - 1].is_punct(",")) --begin;
-    else if (end < f.params_close && toks[end].is_punct(",")) ++end;
-    edits.drop_range(begin, end);
+    edits.drop_range(p.begin, p.end);
     if (p.arg.name.empty()) continue;
     const KernelArg& a = p.arg;
     std::string type = a.type;
@@ -26,6 +22,13 @@ void remove_conditional_params(const std::vector<Token>& toks, const Structure& 
       init = "*static_cast<" + pointee + "*>(nullptr)";
     }
     locals.push_back("[[maybe_unused]] " + type + " " + a.name + " = " + init + ";");
+  }
+  // The comma after parameter i stays only between two kept parameters.
+  for (size_t i = 0; i + 1 < k.params.size(); ++i) {
+    bool kept_after = false;
+    for (size_t j = i + 1; j < k.params.size(); ++j) kept_after = kept_after || !k.removed[j];
+    size_t comma = k.params[i].end;
+    if ((k.removed[i] || !kept_after) && comma < toks.size() && toks[comma].is_punct(",")) edits.drop(comma);
   }
   if (locals.empty()) return;
   size_t at = f.body_open + 1;

@@ -120,17 +120,6 @@ struct CudaQueue::Notifier {
   }
 };
 
-// One unit of work on the stream, after the host-side preparation is done.
-struct CudaQueue::Op {
-  enum Kind { Launch, Copy, Fill } kind = Launch;
-  CUfunction function = nullptr;
-  unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
-  std::vector<unsigned char> params;
-  CUdeviceptr dst = 0, src = 0;
-  uint64_t bytes = 0;
-  unsigned char value = 0;
-};
-
 CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
     : context_(std::move(context)), events_(std::make_shared<EventPool>(context_)) {
   context_->ensure_usable();
@@ -159,9 +148,10 @@ CudaQueue::~CudaQueue() {
   context_->api().cuStreamDestroy_v2(stream_);
 }
 
-void CudaQueue::enqueue(const std::vector<Op>& ops) {
+void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
   const auto& api = context_->api();
-  for (const auto& op : ops) {
+  for (size_t i = 0; i < count; ++i) {
+    const Op& op = ops[i];
     switch (op.kind) {
       case Op::Launch: {
         void* args[] = {const_cast<unsigned char*>(op.params.data())};
@@ -181,6 +171,7 @@ void CudaQueue::enqueue(const std::vector<Op>& ops) {
 }
 
 void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
+  std::lock_guard<std::mutex> serial(submit_mutex_);
   try {
     context_->ensure_usable();
     context_->make_current();
@@ -191,18 +182,24 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
     pending->host_start = now_seconds();
 
     CommandList& list = buffer->commands();
-    std::vector<Op> ops;
-    ops.reserve(list.commands.size());
+    std::vector<Op>& ops = ops_;
+    if (ops.size() < list.commands.size()) ops.resize(list.commands.size());
+    size_t count = 0;
+    const bool want_graph = graphs_enabled_ && list.commands.size() >= 2;
     std::string signature;  // identifies the exact sequence, for graph replay
+    size_t kernels_named = 0;
     for (auto& command : list.commands) {
-      Op op;
+      Op& op = ops[count];
+      op.kind = Op::Launch;
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
         auto& kernel = static_cast<CudaKernel&>(d->pipeline->kernel());
         const auto& info = d->pipeline->function()->info();
-        if (pending->kernels.find("'" + info.name + "'") == std::string::npos)
+        if (kernels_named < 3 && pending->kernels.find("'" + info.name + "'") == std::string::npos) {
           pending->kernels += (pending->kernels.empty() ? "kernel '" : ", '") + info.name + "'";
+          if (++kernels_named == 3) pending->kernels += " and others";
+        }
         op.function = kernel.function();
-        op.params.assign(kernel.params_size(), 0);
+        op.params.assign(kernel.params_size(), 0);  // keeps its capacity across commits
         auto* dims = reinterpret_cast<uint32_t*>(op.params.data());
         const Size3 g = d->threads_per_grid, tg = d->threads_per_threadgroup, n = d->threadgroups_per_grid;
         uint32_t values[9] = {uint32_t(g.width),  uint32_t(g.height),  uint32_t(g.depth),
@@ -242,11 +239,13 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         kernel.ensure_dynamic_shared(shared);
         op.shared = shared;
         for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
-        signature.append(reinterpret_cast<const char*>(&op.function), sizeof op.function);
+        if (want_graph) {
+          signature.append(reinterpret_cast<const char*>(&op.function), sizeof op.function);
         signature.append(reinterpret_cast<const char*>(op.grid), sizeof op.grid);
         signature.append(reinterpret_cast<const char*>(op.block), sizeof op.block);
         signature.append(reinterpret_cast<const char*>(&op.shared), sizeof op.shared);
-        signature.append(reinterpret_cast<const char*>(op.params.data()), op.params.size());
+          signature.append(reinterpret_cast<const char*>(op.params.data()), op.params.size());
+        }
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
         auto* src = static_cast<CudaBuffer*>(c->source.get());
         auto* dst = static_cast<CudaBuffer*>(c->destination.get());
@@ -270,14 +269,14 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       } else {
         continue;  // synchronize_resource: host reads fetch on demand
       }
-      ops.push_back(std::move(op));
+      ++count;
     }
 
     pending->start = events_->get();
     pending->end = events_->get();
     context_->check(api.cuEventRecord(pending->start, stream_), "cuEventRecord");
     bool replayed = false;
-    if (graphs_enabled_ && ops.size() >= 2 && pending->scratch.empty()) {
+    if (want_graph && count >= 2 && pending->scratch.empty()) {
       std::string key = cache::hash_hex(signature);
       Graph& graph = graphs_[key];
       if (!graph.exec && ++graph.seen >= 2) {
@@ -285,7 +284,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         CUgraph captured = nullptr;
         context_->check(api.cuStreamBeginCapture_v2(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "graph capture");
         try {
-          enqueue(ops);
+          enqueue(ops, count);
         } catch (...) {
           api.cuStreamEndCapture(stream_, &captured);
           if (captured) api.cuGraphDestroy(captured);
@@ -305,7 +304,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         graphs_.clear();
       }
     }
-    if (!replayed) enqueue(ops);
+    if (!replayed) enqueue(ops, count);
     context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
     std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(pending));
     buffer->executorStarted(pending->host_start);

@@ -30,9 +30,17 @@ class CudaQueue : public backend::QueueImpl {
   void poll(CommandBuffer& buffer) override;
 
  private:
-  struct Op;
+  struct Op {
+    enum Kind { Launch, Copy, Fill } kind = Launch;
+    CUfunction function = nullptr;
+    unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
+    std::vector<unsigned char> params;
+    CUdeviceptr dst = 0, src = 0;
+    uint64_t bytes = 0;
+    unsigned char value = 0;
+  };
   struct Notifier;
-  void enqueue(const std::vector<Op>& ops);
+  void enqueue(const std::vector<Op>& ops, size_t count);
 
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;
@@ -43,6 +51,8 @@ class CudaQueue : public backend::QueueImpl {
     CUgraphExec exec = nullptr;
   };
   std::unordered_map<std::string, Graph> graphs_;
+  std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
+  std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;
 
   // Finishes command buffers that have completed handlers as soon as they are done.

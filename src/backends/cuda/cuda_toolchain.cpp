@@ -15,6 +15,23 @@ namespace metallic::cuda {
 
 namespace {
 
+// NVRTC writes "file(12): error: ..."; every other tool (and our CPU backend) writes
+// "file:12: error: ...". Use the common form so messages look the same on every device.
+std::string normalize_locations(const std::string& log) {
+  std::string out;
+  std::istringstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t open = line.find('(');
+    size_t close = line.find("): ", open == std::string::npos ? 0 : open);
+    if (open != std::string::npos && close != std::string::npos && close > open + 1 &&
+        line.find_first_not_of("0123456789", open + 1) == close)
+      line = line.substr(0, open) + ":" + line.substr(open + 1, close - open - 1) + ":" + line.substr(close + 2);
+    out += line + "\n";
+  }
+  return out;
+}
+
 // The user's diagnostics first: NVRTC names the user's file thanks to #line.
 std::string summarize(const std::string& log, const std::string& display_name) {
   std::istringstream in(log);
@@ -86,6 +103,7 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   static std::mutex mutex;  // one NVRTC compile at a time keeps memory use in check
   std::lock_guard<std::mutex> lock(mutex);
   NvrtcOutput result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
+  result.log = normalize_locations(result.log);
   if (!result.ok) {
     std::string saved = disk.path(key, ".cu");
     disk.write(key, ".cu", out.source);

@@ -26,7 +26,7 @@ std::string slot_name(size_t k) { return "a" + std::to_string(k); }
 
 void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
   std::string params = "pm_params_" + std::to_string(i);
-  out << "struct " << params << " {\n  unsigned int dims[" << kHeaderWords << "];\n";
+  out << "struct " << params << " {\n  unsigned int dims[" << std::to_string(kHeaderWords) << "];\n";
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer) {
@@ -55,7 +55,7 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
   out << "};\n";
 
   out << "extern \"C\" __global__ void ";
-  if (k.max_total_threads_per_threadgroup > 0) out << "__launch_bounds__(" << k.max_total_threads_per_threadgroup << ") ";
+  if (k.max_total_threads_per_threadgroup > 0) out << "__launch_bounds__(" << std::to_string(k.max_total_threads_per_threadgroup) << ") ";
   out << entry_symbol(i) << "(const PM_GRID_CONSTANT " << params << " P) {\n"
       << "  extern __shared__ __align__(16) unsigned char pm_dynamic_shared[];\n"
       << "  const unsigned int pm_grid_x = P.dims[0], pm_grid_y = P.dims[1], pm_grid_z = P.dims[2];\n"
