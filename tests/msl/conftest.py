@@ -1,0 +1,118 @@
+"""Shared fixtures of the MSL conformance tests.
+
+Every test runs its kernels on every device pymetallic finds (the CPU always, CUDA GPUs
+when present), with ids "cpu", "cuda0", ... Kernels are compiled once per (device,
+source): one Library per test module.
+"""
+import numpy as np
+import pytest
+
+import pymetallic as pm
+
+
+def _devices():
+    try:
+        devs = list(pm.Device.get_all_devices())
+    except pm.MetalError:
+        devs = []
+    if not devs:
+        devs = [pm.Device.get_default_device()]
+    ids, seen = [], {}
+    for d in devs:
+        kind = getattr(d, "kind", "cpu")
+        n = seen.get(kind, 0)
+        seen[kind] = n + 1
+        ids.append("cpu" if kind == "cpu" and n == 0 else f"{kind}{n}")
+    return devs, ids
+
+
+DEVICES, DEVICE_IDS = _devices()
+
+
+@pytest.fixture(params=DEVICES, ids=DEVICE_IDS, scope="session")
+def device(request):
+    return request.param
+
+
+class Runner:
+    """Compiles a source once per device and runs its kernels on NumPy data."""
+
+    def __init__(self):
+        self._libs = {}
+        self._pipes = {}
+        self._queues = {}
+
+    def pipeline(self, device, src, name):
+        key = (id(device), src)
+        if key not in self._libs:
+            self._libs[key] = pm.Library(device, src)
+        pkey = key + (name,)
+        if pkey not in self._pipes:
+            self._pipes[pkey] = pm.ComputePipelineState(device, self._libs[key].make_function(name))
+        return self._pipes[pkey]
+
+    def run(self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=()):
+        """args: list, index = buffer index; np.ndarray -> a buffer (returned after the run,
+        as an array of the same dtype/shape), NumPy scalar -> set_bytes. tg_memory: list of
+        (bytes, index). grid: threads (dispatch_threads) or groups (threadgroups=True)."""
+        pipe = self.pipeline(device, src, name)
+        q = self._queues.get(id(device))
+        if q is None:
+            q = self._queues[id(device)] = pm.CommandQueue(device)
+        cb = q.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        enc.set_compute_pipeline_state(pipe)
+        bufs = {}
+        for i, a in enumerate(args):
+            if a is None:
+                continue
+            if isinstance(a, np.ndarray):
+                b = pm.Buffer.from_numpy(device, np.ascontiguousarray(a))
+                bufs[i] = (b, a.dtype, a.shape)
+                enc.set_buffer(b, 0, i)
+            else:
+                enc.set_bytes(a, i)
+        for nbytes, idx in tg_memory:
+            enc.set_threadgroup_memory_length(nbytes, idx)
+        grid = tuple(grid) + (1,) * (3 - len(grid))
+        tg = tuple(tg) + (1,) * (3 - len(tg))
+        if threadgroups:
+            enc.dispatch_threadgroups(grid, tg)
+        else:
+            enc.dispatch_threads(grid, tg)
+        enc.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+        out = []
+        for i, a in enumerate(args):
+            if i in bufs:
+                b, dt, shape = bufs[i]
+                out.append(np.array(b.to_numpy(dt, shape)))
+            else:
+                out.append(None)
+        return out
+
+
+@pytest.fixture(scope="session")
+def runner():
+    return Runner()
+
+
+def nvrtc_available():
+    try:
+        return not pm._core.toolchains().get("nvrtc", "unavailable").startswith("unavailable")
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def check_compiles_for_cuda(src):
+    """Every kernel of src compiles with NVRTC for sm_90 (no GPU needed)."""
+    if not nvrtc_available():
+        pytest.skip("NVRTC unavailable")
+    pm._core.compile_offline(src, None, "cuda", "sm_90")
+
+
+@pytest.fixture(scope="session")
+def cuda_compile():
+    """The function check_compiles_for_cuda, as a fixture (test modules import nothing)."""
+    return check_compiles_for_cuda
