@@ -98,7 +98,10 @@ def cmd_compile(args):
         text = str(e).strip()
         lines = text.splitlines()
         # One line: the first diagnostic with its file:line; the full log with -v.
-        diag = next((ln for ln in lines[1:] if args.file in ln or ":" in ln), lines[0] if lines else "")
+        import re
+        located = re.compile(r":\d+(:\d+)?: (fatal )?error")
+        candidates = lines + log.splitlines()
+        diag = next((ln for ln in candidates if located.search(ln)), lines[0] if lines else "")
         print(f"error: {diag.strip()}" if diag else f"error: {args.file} does not compile", file=sys.stderr)
         if args.verbose:
             print(log.strip() or text, file=sys.stderr)
