@@ -411,3 +411,14 @@ using metal::quad_any;
 using metal::quad_active_threads_mask;
 using metal::quad_is_first;
 using metal::quad_is_helper_thread;
+
+// SIMD-group matrices (metal_simdgroup_matrix.h)
+using metal::simdgroup_matrix;
+using metal::simdgroup_float8x8;
+using metal::simdgroup_half8x8;
+using metal::simdgroup_bfloat8x8;
+using metal::make_filled_simdgroup_matrix;
+using metal::simdgroup_load;
+using metal::simdgroup_store;
+using metal::simdgroup_multiply;
+using metal::simdgroup_multiply_accumulate;
