@@ -30,7 +30,7 @@ class FluidConfig:
         self.jacobi_iterations = int(jacobi_iterations)
         scale = self.width / 512.0
         self.radius = float(radius if radius is not None else max(2.0, self.width / 20.0))
-        self.force = float(force if force is not None else 0.35 * scale)
+        self.force = float(force if force is not None else 1.2 * scale)
         self.dye_rate = float(dye_rate)
         self.wobble = float(wobble)
         self.cx = 0.5 * (self.width - 1)
@@ -38,7 +38,7 @@ class FluidConfig:
 
     def source(self, step):
         """(force_x, force_y) at ``step``: an upward jet (towards row 0) that sways."""
-        angle = self.wobble * math.sin(0.11 * step)
+        angle = self.wobble * math.sin(0.13 * step)
         return self.force * math.sin(angle), -self.force * math.cos(angle)
 
     def box(self):
