@@ -34,8 +34,8 @@ class TokenEdits {
         t.kind = TokenKind::Identifier;
         t.text = s;
         t.hide.reset();
+        t.space_before = true;
         out.push_back(t);
-        // What followed the insertion keeps its own spacing; the insertion needs one.
       }
       if (drop_[i]) continue;
       Token t = toks_[i];

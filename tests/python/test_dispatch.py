@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pymetallic
-from conftest import run_kernel
+from pm_testing import run_kernel
 
 MANDELBROT = """
 #include <metal_stdlib>

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import pymetallic
-from conftest import run_kernel
+from pm_testing import run_kernel
 
 SCALARS = {"bool": 1, "char": 1, "uchar": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4,
            "long": 8, "ulong": 8, "half": 2, "float": 4, "bfloat": 2}

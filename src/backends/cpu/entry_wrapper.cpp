@@ -56,14 +56,20 @@ const char* kGroupPosition = R"(    const uint32_t pm_gid_x = pm_group % pm_grou
 )";
 
 void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
-  out << "extern \"C\" void " << entry_symbol(i)
+  // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
+  // compiler can vectorise across threads as a GPU runs them side by side.
+  out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
       << kDispatchSizes << "  (void)pm_arena;\n"
       << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
       << kGroupPosition
+      // The innermost loop runs over the grid's x position itself: an induction variable
+      // that cannot wrap, which the vectoriser needs to see the accesses as contiguous.
+      << "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_ntg_x;\n"
       << "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
       << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
-      << "    for (uint32_t pm_lid_x = 0; pm_lid_x < pm_ntg_x; ++pm_lid_x) {\n"
+      << "    for (uint32_t pm_px = pm_x0; pm_px < pm_x_end; ++pm_px) {\n"
+      << "      const uint32_t pm_lid_x = pm_px - pm_x0;\n"
       << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << "      const uint32_t pm_simd_tidx = pm_tidx;\n"
       << "      (void)pm_tidx; (void)pm_simd_tidx;\n"
@@ -73,7 +79,7 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
 
 // One thread of one group: the executor runs these as fibers when the kernel has barriers.
 void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
-  out << "extern \"C\" void " << thread_entry_symbol(i)
+  out << "extern \"C\" __attribute__((flatten)) void " << thread_entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_group, uint32_t pm_tidx, unsigned char* pm_arena) {\n"
       << kDispatchSizes << "  {\n"
       << kGroupPosition

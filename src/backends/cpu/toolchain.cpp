@@ -82,9 +82,11 @@ Toolchain::Toolchain() {
 
 std::string Toolchain::compile_flags(bool fast_math) const {
   // -march=native: the cache key includes the CPU, so a cached object never runs elsewhere.
+  // -fno-semantic-interposition: kernels may be inlined into the entry loops (with -fPIC
+  // alone GCC assumes another library could replace them, and inlines nothing).
   // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
   // that isnan/isinf rely on, so no -ffinite-math-only here.
-  std::string flags = "-std=c++17 -O2 -march=native -fPIC -shared -w -fno-math-errno -fno-trapping-math";
+  std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
   if (fast_math) flags += " -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
   return flags;
 }

@@ -1,6 +1,7 @@
 #include "backends/cuda/cuda_queue.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/cuda_buffer.h"
@@ -26,11 +27,12 @@ double now_seconds() {
 // Events are reused: creating one costs about a microsecond.
 class EventPool {
  public:
-  explicit EventPool(std::shared_ptr<CudaContext> context) : context_(std::move(context)) {}
   ~EventPool() {
     if (!context_->poisoned().empty()) return;
     for (CUevent e : free_) context_->api().cuEventDestroy_v2(e);
   }
+  explicit EventPool(std::shared_ptr<CudaContext> context, unsigned flags)
+      : context_(std::move(context)), flags_(flags) {}
   CUevent get() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -41,7 +43,7 @@ class EventPool {
       }
     }
     CUevent e = nullptr;
-    context_->check(context_->api().cuEventCreate(&e, CU_EVENT_DEFAULT), "cuEventCreate");
+    context_->check(context_->api().cuEventCreate(&e, flags_), "cuEventCreate");
     return e;
   }
   void put(CUevent e) {
@@ -51,6 +53,7 @@ class EventPool {
 
  private:
   std::shared_ptr<CudaContext> context_;
+  unsigned flags_;
   std::mutex mutex_;
   std::vector<CUevent> free_;
 };
@@ -84,10 +87,17 @@ void finish(CommandBuffer& buffer, bool block) {
   ctx.make_current();
   CUresult r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
   if (r == CUDA_ERROR_NOT_READY) return;
+  double observed = now_seconds();
   if (r != CUDA_SUCCESS) {
     std::string what = "a fault while running " + pending->kernels + ": " + describe(r);
     if (is_sticky(r)) ctx.poison(what);
     buffer.executorFinished(now_seconds(), what);
+    return;
+  }
+  if (!pending->start) {
+    // Without timestamps (the default: two timed events cost more than a kernel launch),
+    // the end is when the host saw the work complete.
+    buffer.executorFinished(observed, "");
     return;
   }
   float ms = 0;
@@ -120,8 +130,18 @@ struct CudaQueue::Notifier {
   }
 };
 
+namespace {
+// PYMETALLIC_GPU_TIMESTAMPS=1: gpu_start_time/gpu_end_time measured by CUDA events.
+bool want_timestamps() {
+  const char* env = std::getenv("PYMETALLIC_GPU_TIMESTAMPS");
+  return env && std::string(env) == "1";
+}
+}  // namespace
+
 CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
-    : context_(std::move(context)), events_(std::make_shared<EventPool>(context_)) {
+    : context_(std::move(context)),
+      events_(std::make_shared<EventPool>(context_, want_timestamps() ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING)),
+      timestamps_(want_timestamps()) {
   context_->ensure_usable();
   context_->make_current();
   context_->check(context_->api().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
@@ -272,9 +292,11 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       ++count;
     }
 
-    pending->start = events_->get();
+    if (timestamps_) {
+      pending->start = events_->get();
+      context_->check(api.cuEventRecord(pending->start, stream_), "cuEventRecord");
+    }
     pending->end = events_->get();
-    context_->check(api.cuEventRecord(pending->start, stream_), "cuEventRecord");
     bool replayed = false;
     if (want_graph && count >= 2 && pending->scratch.empty()) {
       std::string key = cache::hash_hex(signature);

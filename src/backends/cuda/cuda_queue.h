@@ -54,6 +54,7 @@ class CudaQueue : public backend::QueueImpl {
   std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
   std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;
+  bool timestamps_ = false;
 
   // Finishes command buffers that have completed handlers as soon as they are done.
   // Shared with its thread, which may outlive the queue (it can drop the last reference).

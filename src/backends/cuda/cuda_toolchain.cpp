@@ -63,12 +63,30 @@ int parse_arch(const std::string& arch) {
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
                  int driver_version) {
+  CudaBinary out;
+  out.source = generate_translation_unit(source);
+  std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
+  if (options.fast_math) flags.push_back("--use_fast_math");
+
+  // The key names the requested GPU, not what NVRTC will make of it, so a warm start can
+  // find the binary without loading NVRTC at all.
+  std::string key_text = out.source + "\n" + Nvrtc::identity() + "\nsm_" + std::to_string(sm_version) + "\n" +
+                         std::to_string(driver_version) + "\n" + runtime_files_hash();
+  for (auto& f : flags) key_text += f + "\n";
+  std::string key = cache::hash_hex(key_text);
+  static cache::DiskCache disk("cuda");
+  if (auto cached = disk.read(key, ".cubin")) {
+    out.image = *cached, out.is_cubin = true, out.arch = "sm_" + std::to_string(sm_version);
+    return out;
+  }
+  if (auto cached = disk.read(key, ".ptx")) {
+    out.image = *cached, out.arch = "compute (PTX) for sm_" + std::to_string(sm_version);
+    return out;
+  }
+
   std::string why;
   const Nvrtc* nvrtc = Nvrtc::get(&why);
   if (!nvrtc) throw Error("cannot compile for CUDA: " + why);
-
-  CudaBinary out;
-  out.source = generate_translation_unit(source);
   auto archs = nvrtc->architectures();
   bool cubin = std::find(archs.begin(), archs.end(), sm_version) != archs.end();
   int target = sm_version;
@@ -83,23 +101,8 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   }
   out.is_cubin = cubin;
   out.arch = (cubin ? "sm_" : "compute_") + std::to_string(target);
+  flags.push_back("--gpu-architecture=" + out.arch);
 
-  std::vector<std::string> flags = {"--std=c++17", "-default-device", "--gpu-architecture=" + out.arch,
-                                    "--include-path=" + runtime_dir(), "-w"};
-  if (options.fast_math) flags.push_back("--use_fast_math");
-
-  std::string key_text = out.source + "\n" + nvrtc->version() + "\n" + out.arch + "\n" + std::to_string(driver_version);
-  for (auto& f : flags) key_text += f + "\n";
-  // The runtime's headers are part of the source NVRTC sees: hash their text too.
-  key_text += runtime_files_hash();
-  std::string key = cache::hash_hex(key_text);
-
-  static cache::DiskCache disk("cuda");
-  std::string ext = cubin ? ".cubin" : ".ptx";
-  if (auto cached = disk.read(key, ext)) {
-    out.image = *cached;
-    return out;
-  }
   static std::mutex mutex;  // one NVRTC compile at a time keeps memory use in check
   std::lock_guard<std::mutex> lock(mutex);
   NvrtcOutput result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
@@ -113,7 +116,7 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   }
   out.image = result.binary;
   if (!cubin && (out.image.empty() || out.image.back() != '\0')) out.image.push_back('\0');
-  disk.write(key, ext, out.image);
+  disk.write(key, cubin ? ".cubin" : ".ptx", out.image);
   return out;
 }
 

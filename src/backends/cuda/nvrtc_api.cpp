@@ -1,6 +1,8 @@
 #include "backends/cuda/nvrtc_api.h"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -30,7 +32,7 @@ struct Nvrtc::Api {
 
 namespace {
 
-void* open_nvrtc(std::string& tried) {
+std::vector<std::string> search_dirs() {
   std::vector<std::string> dirs;
   auto split = [&](const char* value) {
     if (!value) return;
@@ -44,8 +46,14 @@ void* open_nvrtc(std::string& tried) {
   if (const char* h = std::getenv("CUDA_PATH")) dirs.push_back(std::string(h) + "/lib64");
   dirs.push_back("/usr/local/cuda/lib64");
   dirs.push_back("");  // the dynamic loader's search path
-  for (const auto& dir : dirs) {
-    for (const char* name : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"}) {
+  return dirs;
+}
+
+const char* const kNames[] = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"};
+
+void* open_nvrtc(std::string& tried) {
+  for (const auto& dir : search_dirs()) {
+    for (const char* name : kNames) {
       std::string path = dir.empty() ? name : dir + "/" + name;
       if (void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
     }
@@ -55,6 +63,23 @@ void* open_nvrtc(std::string& tried) {
 }
 
 }  // namespace
+
+std::string Nvrtc::identity() {
+  for (const auto& dir : search_dirs()) {
+    if (dir.empty()) break;
+    for (const char* name : kNames) {
+      std::string path = dir + "/" + name;
+      struct stat st;
+      if (::stat(path.c_str(), &st) != 0) continue;
+      char resolved[PATH_MAX];
+      std::string real = ::realpath(path.c_str(), resolved) ? resolved : path;
+      return real + ":" + std::to_string(static_cast<long long>(st.st_size));
+    }
+  }
+  // Only the loader knows where it is: ask NVRTC itself (slower, still correct).
+  const Nvrtc* n = get();
+  return n ? "nvrtc " + n->version() : "none";
+}
 
 const Nvrtc* Nvrtc::get(std::string* why) {
   static std::once_flag once;

@@ -19,6 +19,9 @@ class Nvrtc {
   // (folders, ':'-separated), $CUDA_HOME/lib64, $CUDA_PATH/lib64, /usr/local/cuda/lib64, then
   // the loader's own search path.
   static const Nvrtc* get(std::string* why = nullptr);
+  // Which NVRTC `get` would load, without loading it (a 100 MB library takes ~10 ms to
+  // open): its resolved path and size. Part of cache keys, so a warm start never loads it.
+  static std::string identity();
 
   std::string version() const;       // "13.0"
   std::vector<int> architectures() const;  // real architectures NVRTC can emit cubins for, e.g. 90
