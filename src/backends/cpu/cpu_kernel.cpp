@@ -18,8 +18,11 @@ SharedObject::SharedObject(const std::string& path) {
   }
   // Barriers yield to this thread's fiber scheduler.
   using Hook = void (*)();
-  for (const char* name : {"metallic_cpu_threadgroup_barrier_hook", "metallic_cpu_simdgroup_barrier_hook"})
-    if (auto* slot = static_cast<Hook*>(::dlsym(handle_, name))) *slot = &FiberGroup::yield_barrier;
+  if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_threadgroup_barrier_hook")))
+    *slot = &FiberGroup::yield_barrier;
+  // A SIMD group's lanes run in the same round already: its barrier is one round for all.
+  if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
+    *slot = &FiberGroup::yield_round;
   using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*);
   if (auto* slot = static_cast<Exchange*>(::dlsym(handle_, "metallic_cpu_simd_exchange_hook")))
     *slot = &FiberGroup::simd_exchange;

@@ -136,10 +136,22 @@ void FiberGroup::trampoline() {
   std::abort();  // a finished fiber is never resumed
 }
 
+void FiberGroup::yield_round() {
+  FiberGroup* g = t_running;
+  metallic_fiber_switch(&g->fibers_[g->current_]->sp, g->scheduler_sp_);
+}
+
 void FiberGroup::yield_barrier() {
   FiberGroup* g = t_running;
   if (!g) throw Error("threadgroup_barrier called outside a threadgroup");
-  metallic_fiber_switch(&g->fibers_[g->current_]->sp, g->scheduler_sp_);
+  // Arrivals are counted: a thread that spent extra rounds elsewhere (a SIMD-group exchange
+  // waiting for its lanes) still meets the others at this barrier.
+  uint64_t generation = g->barrier_generation_;
+  if (++g->barrier_arrived_ == g->live_) {
+    g->barrier_arrived_ = 0;
+    ++g->barrier_generation_;
+  }
+  while (g->barrier_generation_ == generation) yield_round();
 }
 
 unsigned FiberGroup::simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane) {
@@ -153,7 +165,7 @@ unsigned FiberGroup::simd_exchange(const void* value, void* lanes, unsigned byte
   if (x.stamp[b] != round) x.stamp[b] = round, x.mask[b] = 0;
   std::memcpy(x.data[b].data() + (me % 32) * kMaxExchangeBytes, value, bytes);
   x.mask[b] |= 1u << (me % 32);
-  yield_barrier();  // every other lane of this round deposits meanwhile
+  yield_round();  // every other lane of this round deposits meanwhile
   unsigned char* out = static_cast<unsigned char*>(lanes);
   for (unsigned i = 0; i < 32; ++i)
     if (x.mask[b] & (1u << i)) std::memcpy(out + i * bytes, x.data[b].data() + i * kMaxExchangeBytes, bytes);
@@ -171,6 +183,9 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
   }
   for (auto& x : exchanges_) x.stamp[0] = x.stamp[1] = ~0ull;
   round_ = 0;
+  live_ = threads;
+  barrier_arrived_ = 0;
+  barrier_generation_ = 0;
   for (uint32_t t = 0; t < threads; ++t) fibers_[t]->reset();
   body_ = &body;
   FiberGroup* outer = t_running;
@@ -181,7 +196,11 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
       if (fibers_[t]->done) continue;
       current_ = t;
       metallic_fiber_switch(&scheduler_sp_, fibers_[t]->sp);
-      if (fibers_[t]->done) --remaining;
+      if (fibers_[t]->done) {
+        --remaining;
+        // A thread that returned early no longer takes part in barriers.
+        if (--live_ > 0 && barrier_arrived_ == live_) barrier_arrived_ = 0, ++barrier_generation_;
+      }
     }
     ++round_;
   }

@@ -33,6 +33,8 @@ class FiberGroup {
   // *lane is the caller's lane. Deposits are double-buffered by round, so a lane that runs
   // ahead into the next exchange never overwrites values another lane has yet to read.
   static unsigned simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane);
+  // Lets every other fiber run once (one scheduling round).
+  static void yield_round();
   static constexpr unsigned kMaxExchangeBytes = 256;
 
   // This OS thread's group (one per worker, reused for every threadgroup it runs).
@@ -45,6 +47,9 @@ class FiberGroup {
   void* scheduler_sp_ = nullptr;
   uint32_t current_ = 0;
   uint64_t round_ = 0;  // completed passes over all fibers
+  uint32_t live_ = 0;   // fibers not yet returned
+  uint32_t barrier_arrived_ = 0;
+  uint64_t barrier_generation_ = 0;
   struct Exchange {
     uint64_t stamp[2] = {~0ull, ~0ull};  // round each buffer was last used in
     unsigned mask[2] = {0, 0};

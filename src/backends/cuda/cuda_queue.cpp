@@ -162,10 +162,52 @@ CudaQueue::~CudaQueue() {
   }
   if (!context_->poisoned().empty()) return;
   context_->make_current();
-  for (auto& [key, g] : graphs_)
-    if (g.exec) context_->api().cuGraphExecDestroy(g.exec);
   context_->api().cuStreamSynchronize(stream_);
+  for (auto& [key, g] : graphs_) destroy_graph(g);
   context_->api().cuStreamDestroy_v2(stream_);
+}
+
+void CudaQueue::build_graph(Graph& graph, size_t count) {
+  const auto& api = context_->api();
+  graph.args_size = 0;
+  for (size_t i = 0; i < count; ++i)
+    for (const auto& s : ops_[i].inline_slots) graph.args_size += (s.length + 15) / 16 * 16;
+  if (graph.args_size) context_->check(api.cuMemAlloc_v2(&graph.args, graph.args_size), "allocating graph arguments");
+  context_->check(api.cuGraphCreate(&graph.graph, 0), "cuGraphCreate");
+  CUgraphNode previous = nullptr;
+  size_t at = 0;
+  std::vector<unsigned char> params;
+  for (size_t i = 0; i < count; ++i) {
+    const Op& op = ops_[i];
+    params = op.params;
+    auto* mask = reinterpret_cast<uint32_t*>(params.data()) + 9;
+    for (const auto& s : op.inline_slots) {
+      CUdeviceptr where = graph.args + at;
+      std::memcpy(params.data() + s.offset, &where, sizeof where);
+      *mask &= ~(1u << s.bit);  // the data is behind a pointer now
+      at += (s.length + 15) / 16 * 16;
+    }
+    void* kernel_params[] = {params.data()};
+    CudaKernelNodeParams p{};
+    p.func = op.function;
+    p.gridDimX = op.grid[0], p.gridDimY = op.grid[1], p.gridDimZ = op.grid[2];
+    p.blockDimX = op.block[0], p.blockDimY = op.block[1], p.blockDimZ = op.block[2];
+    p.sharedMemBytes = op.shared;
+    p.kernelParams = kernel_params;
+    CUgraphNode node = nullptr;
+    context_->check(api.cuGraphAddKernelNode_v2(&node, graph.graph, previous ? &previous : nullptr, previous ? 1 : 0, &p),
+                    "adding a kernel to a graph");
+    previous = node;
+  }
+  context_->check(api.cuGraphInstantiateWithFlags(&graph.exec, graph.graph, 0), "graph instantiation");
+}
+
+void CudaQueue::destroy_graph(Graph& graph) {
+  const auto& api = context_->api();
+  if (graph.exec) api.cuGraphExecDestroy(graph.exec);
+  if (graph.graph) api.cuGraphDestroy(graph.graph);
+  if (graph.args) api.cuMemFree_v2(graph.args);
+  graph = Graph{};
 }
 
 void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
@@ -207,6 +249,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
     size_t count = 0;
     const bool want_graph = graphs_enabled_ && list.commands.size() >= 2;
     std::string signature;  // identifies the exact sequence, for graph replay
+    bool launches_only = true;
     size_t kernels_named = 0;
     for (auto& command : list.commands) {
       Op& op = ops[count];
@@ -220,6 +263,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         }
         op.function = kernel.function();
         op.params.assign(kernel.params_size(), 0);  // keeps its capacity across commits
+        op.inline_slots.clear();
         auto* dims = reinterpret_cast<uint32_t*>(op.params.data());
         const Size3 g = d->threads_per_grid, tg = d->threads_per_threadgroup, n = d->threadgroups_per_grid;
         uint32_t values[9] = {uint32_t(g.width),  uint32_t(g.height),  uint32_t(g.depth),
@@ -241,6 +285,8 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
             } else if (arg.is_reference && bound.length <= kernel.slot_capacity(a)) {
               std::memcpy(slot, list.bytes_at(bound.offset), bound.length);  // inline, like Metal's setBytes
               dims[9] |= 1u << a;
+              op.inline_slots.push_back({kernel.slot_offset(a), static_cast<uint32_t>(bound.length),
+                                         static_cast<uint32_t>(a)});
             } else {
               // set_bytes data for a pointer argument: give it device memory of its own.
               CUdeviceptr scratch = 0;
@@ -260,11 +306,17 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         op.shared = shared;
         for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
         if (want_graph) {
+          // Everything but the inline set_bytes data, which a graph uploads at each replay.
           signature.append(reinterpret_cast<const char*>(&op.function), sizeof op.function);
-        signature.append(reinterpret_cast<const char*>(op.grid), sizeof op.grid);
-        signature.append(reinterpret_cast<const char*>(op.block), sizeof op.block);
-        signature.append(reinterpret_cast<const char*>(&op.shared), sizeof op.shared);
+          signature.append(reinterpret_cast<const char*>(op.grid), sizeof op.grid);
+          signature.append(reinterpret_cast<const char*>(op.block), sizeof op.block);
+          signature.append(reinterpret_cast<const char*>(&op.shared), sizeof op.shared);
+          size_t at = signature.size();
           signature.append(reinterpret_cast<const char*>(op.params.data()), op.params.size());
+          for (const auto& s : op.inline_slots) {
+            std::fill(signature.begin() + at + s.offset, signature.begin() + at + s.offset + s.length, '\0');
+            signature.append(reinterpret_cast<const char*>(&s.length), sizeof s.length);
+          }
         }
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
         auto* src = static_cast<CudaBuffer*>(c->source.get());
@@ -276,7 +328,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         op.dst = dst->address() + c->destination_offset;
         op.bytes = c->size;
         dst->device_written();
-        signature += "C" + std::to_string(op.src) + ":" + std::to_string(op.dst) + ":" + std::to_string(op.bytes);
+        launches_only = false;
       } else if (auto* f = std::get_if<FillCommand>(&command)) {
         auto* dst = static_cast<CudaBuffer*>(f->buffer.get());
         dst->prepare_for_device(stream_);
@@ -285,7 +337,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         op.bytes = f->length;
         op.value = f->value;
         dst->device_written();
-        signature += "F" + std::to_string(op.dst) + ":" + std::to_string(op.bytes) + ":" + std::to_string(op.value);
+        launches_only = false;
       } else {
         continue;  // synchronize_resource: host reads fetch on demand
       }
@@ -298,31 +350,27 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
     }
     pending->end = events_->get();
     bool replayed = false;
-    if (want_graph && count >= 2 && pending->scratch.empty()) {
-      std::string key = cache::hash_hex(signature);
-      Graph& graph = graphs_[key];
-      if (!graph.exec && ++graph.seen >= 2) {
-        // The same sequence again: capture it once, replay it from now on.
-        CUgraph captured = nullptr;
-        context_->check(api.cuStreamBeginCapture_v2(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "graph capture");
-        try {
-          enqueue(ops, count);
-        } catch (...) {
-          api.cuStreamEndCapture(stream_, &captured);
-          if (captured) api.cuGraphDestroy(captured);
-          throw;
-        }
-        context_->check(api.cuStreamEndCapture(stream_, &captured), "graph capture");
-        context_->check(api.cuGraphInstantiateWithFlags(&graph.exec, captured, 0), "graph instantiation");
-        api.cuGraphDestroy(captured);
-      }
+    if (want_graph && launches_only && count >= 2 && pending->scratch.empty()) {
+      Graph& graph = graphs_[cache::hash_hex(signature)];
+      if (!graph.exec && ++graph.seen >= 2) build_graph(graph, count);  // the same sequence again
       if (graph.exec) {
+        if (graph.args_size) {
+          staging_.resize(graph.args_size);
+          size_t at = 0;
+          for (size_t i = 0; i < count; ++i)
+            for (const auto& s : ops[i].inline_slots) {
+              std::memcpy(staging_.data() + at, ops[i].params.data() + s.offset, s.length);
+              at += (s.length + 15) / 16 * 16;
+            }
+          context_->check(api.cuMemcpyHtoDAsync_v2(graph.args, staging_.data(), graph.args_size, stream_),
+                          "uploading set_bytes data");
+        }
         context_->check(api.cuGraphLaunch(graph.exec, stream_), "graph launch");
         replayed = true;
       }
       if (graphs_.size() > 256) {  // a program that never repeats: keep memory bounded
-        for (auto& [k, g] : graphs_)
-          if (g.exec) api.cuGraphExecDestroy(g.exec);
+        context_->check(api.cuStreamSynchronize(stream_), "retiring graphs");
+        for (auto& [k, g] : graphs_) destroy_graph(g);
         graphs_.clear();
       }
     }

@@ -35,6 +35,11 @@ class CudaQueue : public backend::QueueImpl {
     CUfunction function = nullptr;
     unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
     std::vector<unsigned char> params;
+    // set_bytes data placed inline in `params`: {offset in params, length, argument bit}.
+    struct InlineSlot {
+      uint32_t offset, length, bit;
+    };
+    std::vector<InlineSlot> inline_slots;
     CUdeviceptr dst = 0, src = 0;
     uint64_t bytes = 0;
     unsigned char value = 0;
@@ -46,10 +51,20 @@ class CudaQueue : public backend::QueueImpl {
   CUstream stream_ = nullptr;
   std::shared_ptr<EventPool> events_;
 
+  // A command buffer's launches as one CUDA graph. set_bytes data cannot stay inline in
+  // the graph's launch parameters (it changes from step to step: a time, a force), so in a
+  // graph it lives in device memory of the graph's own (`args`), uploaded before each replay;
+  // the launch parameters point there and never change.
   struct Graph {
     int seen = 0;
+    CUgraph graph = nullptr;
     CUgraphExec exec = nullptr;
+    CUdeviceptr args = 0;
+    size_t args_size = 0;
   };
+  void build_graph(Graph& graph, size_t count);
+  void destroy_graph(Graph& graph);
+  std::vector<unsigned char> staging_;  // set_bytes data of a replay, on its way up
   std::unordered_map<std::string, Graph> graphs_;
   std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
   std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch

@@ -19,6 +19,19 @@ using CUevent = struct CUevent_st*;
 using CUgraph = struct CUgraph_st*;
 using CUgraphExec = struct CUgraphExec_st*;
 using CUhostFn = void (*)(void* user_data);
+using CUgraphNode = struct CUgraphNode_st*;
+
+// cuda.h's CUDA_KERNEL_NODE_PARAMS_v2.
+struct CudaKernelNodeParams {
+  CUfunction func;
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  void** kernelParams;
+  void** extra;
+  void* kern;
+  CUcontext ctx;
+};
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NOT_READY = 600;
@@ -71,8 +84,9 @@ constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
   X(cuStreamCreate, CUresult, (CUstream * stream, unsigned flags))                               \
   X(cuStreamDestroy_v2, CUresult, (CUstream stream))                                             \
   X(cuStreamSynchronize, CUresult, (CUstream stream))                                            \
-  X(cuStreamBeginCapture_v2, CUresult, (CUstream stream, int mode))                              \
-  X(cuStreamEndCapture, CUresult, (CUstream stream, CUgraph * graph))                            \
+  X(cuGraphCreate, CUresult, (CUgraph * graph, unsigned flags))                                 \
+  X(cuGraphAddKernelNode_v2, CUresult,                                                           \
+    (CUgraphNode * node, CUgraph graph, const CUgraphNode* deps, size_t count, const CudaKernelNodeParams* p)) \
   X(cuGraphInstantiateWithFlags, CUresult, (CUgraphExec * exec, CUgraph graph, unsigned long long flags)) \
   X(cuGraphLaunch, CUresult, (CUgraphExec exec, CUstream stream))                                \
   X(cuGraphExecDestroy, CUresult, (CUgraphExec exec))                                            \
