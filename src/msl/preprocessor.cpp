@@ -37,6 +37,22 @@ std::string unquote(const std::string& s) {
   return out;
 }
 
+// `_Pragma("text")` (C99 6.10.9) is `#pragma text` made by a macro: MLX's STEEL_PRAGMA_UNROLL.
+void append_with_pragma_operators(const std::vector<Token>& in, std::vector<Token>* out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i].is_ident("_Pragma") && i + 3 < in.size() && in[i + 1].is_punct("(") &&
+        in[i + 2].kind == TokenKind::String && in[i + 3].is_punct(")")) {
+      Token p = in[i];
+      p.kind = TokenKind::Pragma;
+      p.text = unquote(in[i + 2].text);
+      out->push_back(p);
+      i += 3;
+      continue;
+    }
+    out->push_back(in[i]);
+  }
+}
+
 }  // namespace
 
 Preprocessor::Preprocessor(const Options& options) : options_(options) {
@@ -84,7 +100,7 @@ void Preprocessor::process(const std::vector<Token>& tokens, FileState& file, in
         for (Token& t : text) t.line += file.line_delta, t.file = file.presumed;
       }
       std::vector<Token> expanded = macros_.expand(text);
-      if (out) out->insert(out->end(), expanded.begin(), expanded.end());
+      if (out) append_with_pragma_operators(expanded, out);
     }
     i = end;
   }

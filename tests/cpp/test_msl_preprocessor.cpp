@@ -168,6 +168,7 @@ TEST(MslPreprocessor, CommandLineMacros) {
 TEST(MslPreprocessor, Pragmas) {
   EXPECT_EQ(pp("#pragma clang loop unroll(full)\nfor"), "#pragma clang loop unroll(full) for");
   EXPECT_EQ(pp("#if 0\n#pragma x\n#endif\n"), "");
+  EXPECT_EQ(pp("#define UNROLL _Pragma(\"clang loop unroll(full)\")\nUNROLL for"), "#pragma clang loop unroll(full) for");
 }
 
 TEST(MslPreprocessor, Includes) {
