@@ -27,6 +27,10 @@ class Buffer {
   void* contents();
   // Managed buffers: tell the device which bytes the CPU changed.
   void didModifyRange(uint64_t start, uint64_t length);
+  // A long-lived host view (NumPy array) of contents() opened/closed: while one is open, a
+  // discrete GPU keeps the host copy current after each command buffer that writes it.
+  void viewOpened();
+  void viewClosed();
 
   backend::BufferImpl& impl() const { return *impl_; }
   const std::shared_ptr<backend::BufferImpl>& impl_ptr() const { return impl_; }

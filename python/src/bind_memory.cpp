@@ -46,12 +46,19 @@ void init_memory(nb::module_& m) {
       .def_prop_ro("device", &Buffer::device)
       .def(
           "_bytes_view",
-          [](nb::handle self) {
-            auto& b = nb::cast<Buffer&>(self);
-            void* data = b.contents();  // raises for private buffers
-            size_t shape[1] = {static_cast<size_t>(b.length())};
-            // The array keeps the Buffer alive; writes through it reach later kernels.
-            return nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>>(data, 1, shape, self);
+          [](std::shared_ptr<Buffer> b) {
+            void* data = b->contents();  // raises for private buffers
+            size_t shape[1] = {static_cast<size_t>(b->length())};
+            // The array's owner keeps the buffer alive and tells the backend while a view
+            // exists: writes through it reach later kernels, kernel writes reach it.
+            auto* holder = new std::shared_ptr<Buffer>(b);
+            b->viewOpened();
+            nb::capsule owner(holder, [](void* p) noexcept {
+              auto* h = static_cast<std::shared_ptr<Buffer>*>(p);
+              (*h)->viewClosed();
+              delete h;
+            });
+            return nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>>(data, 1, shape, owner);
           },
           "The contents as a writable uint8 NumPy view.")
       .def("did_modify_range", &Buffer::didModifyRange, nb::arg("start"), nb::arg("length"))

@@ -23,6 +23,11 @@ class BufferImpl {
   // through it before the next commit.
   virtual void* contents() = 0;
   virtual void didModifyRange(uint64_t start, uint64_t length) { (void)start, (void)length; }
+  // A long-lived host view (a NumPy array) of the contents opened or closed. While one is
+  // open, a backend with separate device memory keeps the host copy current after each
+  // command buffer that writes the buffer, as unified memory would be.
+  virtual void viewOpened() {}
+  virtual void viewClosed() {}
 };
 
 // One compiled entry point of a library.

@@ -23,4 +23,7 @@ void Buffer::didModifyRange(uint64_t start, uint64_t length) {
   impl_->didModifyRange(start, length);
 }
 
+void Buffer::viewOpened() { impl_->viewOpened(); }
+void Buffer::viewClosed() { impl_->viewClosed(); }
+
 }  // namespace metallic

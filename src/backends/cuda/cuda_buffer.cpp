@@ -64,6 +64,26 @@ void* CudaBuffer::contents() {
   return host_;
 }
 
+void CudaBuffer::viewOpened() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++views_;
+}
+
+void CudaBuffer::viewClosed() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  --views_;
+}
+
+void CudaBuffer::refresh_views() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (views_ <= 0 || host_valid_ || !host_ || !context_->poisoned().empty()) return;
+  context_->make_current();
+  context_->check(context_->api().cuMemcpyDtoH_v2(host_, device_, length_), "reading a buffer back from the GPU");
+  host_valid_ = true;
+  shadow_.assign(host_, host_ + length_);
+  shadow_valid_ = true;
+}
+
 void CudaBuffer::didModifyRange(uint64_t, uint64_t) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (host_) host_dirty_ = true, shadow_valid_ = false;
@@ -71,7 +91,9 @@ void CudaBuffer::didModifyRange(uint64_t, uint64_t) {
 
 void CudaBuffer::prepare_for_device(CUstream stream) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!host_dirty_ || !host_) return;
+  if (!host_) return;
+  if (views_ > 0 && host_valid_) host_dirty_ = true;  // an open view may have been written
+  if (!host_dirty_) return;
   host_dirty_ = false;
   if (shadow_valid_ && std::memcmp(shadow_.data(), host_, length_) == 0) return;  // only read
   shadow_valid_ = false;

@@ -25,6 +25,10 @@ class CudaBuffer : public backend::BufferImpl {
 
   void* contents() override;
   void didModifyRange(uint64_t start, uint64_t length) override;
+  void viewOpened() override;
+  void viewClosed() override;
+  // After a command buffer that wrote this buffer completed: bring an open view up to date.
+  void refresh_views();
 
   // Queue side, called at commit in command order.
   void prepare_for_device(CUstream stream);  // uploads host writes the device has not seen
@@ -42,6 +46,7 @@ class CudaBuffer : public backend::BufferImpl {
   bool shadow_valid_ = false;
   bool host_valid_ = true;  // both start zeroed
   bool host_dirty_ = false;
+  int views_ = 0;  // open host views: the host may read or write at any time
   std::mutex mutex_;
 };
 

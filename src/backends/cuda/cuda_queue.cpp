@@ -68,6 +68,7 @@ struct Pending {
   double host_start = 0;
   std::string kernels;  // names, for fault messages
   std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
+  std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
 
   ~Pending() {
     if (!context->poisoned().empty()) return;
@@ -94,6 +95,7 @@ void finish(CommandBuffer& buffer, bool block) {
     buffer.executorFinished(now_seconds(), what);
     return;
   }
+  for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
   if (!pending->start) {
     // Without timestamps (the default: two timed events cost more than a kernel launch),
     // the end is when the host saw the work complete.
@@ -281,7 +283,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
               b->prepare_for_device(stream_);
               CUdeviceptr address = b->address() + bound.offset;
               std::memcpy(slot, &address, sizeof address);
-              if (!arg.is_const) b->device_written();
+              if (!arg.is_const) b->device_written(), pending->written.push_back(bound.buffer);
             } else if (arg.is_reference && bound.length <= kernel.slot_capacity(a)) {
               std::memcpy(slot, list.bytes_at(bound.offset), bound.length);  // inline, like Metal's setBytes
               dims[9] |= 1u << a;
@@ -328,6 +330,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         op.dst = dst->address() + c->destination_offset;
         op.bytes = c->size;
         dst->device_written();
+        pending->written.push_back(c->destination);
         launches_only = false;
       } else if (auto* f = std::get_if<FillCommand>(&command)) {
         auto* dst = static_cast<CudaBuffer*>(f->buffer.get());
@@ -337,6 +340,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         op.bytes = f->length;
         op.value = f->value;
         dst->device_written();
+        pending->written.push_back(f->buffer);
         launches_only = false;
       } else {
         continue;  // synchronize_resource: host reads fetch on demand
