@@ -16,6 +16,25 @@ template <class F> struct pm_params;
 template <class R, class... A> struct pm_params<R (*)(A...)> {
   template <unsigned I> using arg = typename pm_nth<I, A...>::type;
 };
+template <class T> struct pm_unconst { using type = T; };
+template <class T> struct pm_unconst<const T> { using type = T; };
+// A `constant T&` argument: a private copy when small, else the data in place.
+template <class T, bool Copy = (sizeof(T) <= 64)> struct pm_const_arg {
+  const T* p;
+  explicit pm_const_arg(const void* q) : p(static_cast<const T*>(q)) {}
+  const T& get() const { return *p; }
+};
+template <class T> struct pm_const_arg<T, true> {
+  union Storage { T value; unsigned int words[(sizeof(T) + 3) / 4]; unsigned char raw[sizeof(T)]; Storage() {} ~Storage() {} } s;
+  explicit pm_const_arg(const void* q) {
+    // (NVRTC has no memcpy.) Constant data is at least 4-byte aligned in Metal.
+    if (sizeof(T) % 4 == 0)
+      for (unsigned i = 0; i < sizeof(T) / 4; ++i) s.words[i] = static_cast<const unsigned int*>(q)[i];
+    else
+      for (unsigned i = 0; i < sizeof(T); ++i) s.raw[i] = static_cast<const unsigned char*>(q)[i];
+  }
+  const T& get() const { return s.value; }
+};
 )";
 }
 
@@ -97,6 +116,17 @@ std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const s
   if (kernel.args[a].is_reference) return "*reinterpret_cast<typename pm_referee<" + type + ">::type*>(" + pointer + ")";
   return "reinterpret_cast<" + type + ">(" + pointer + ")";
 }
+
+bool is_constant_reference(const msl::KernelArg& arg) {
+  return arg.kind == msl::ArgKind::Buffer && arg.is_reference && arg.is_const;
+}
+
+std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& pointer) {
+  return "const pm_const_arg<typename pm_unconst<typename pm_referee<" + parameter_type(kernel, a) +
+         ">::type>::type> pm_arg" + std::to_string(a) + "(" + pointer + ");";
+}
+
+std::string constant_reference_use(size_t a) { return "pm_arg" + std::to_string(a) + ".get()"; }
 
 bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind) {
   for (const auto& a : kernel.args)

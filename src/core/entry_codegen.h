@@ -34,6 +34,16 @@ std::string parameter_type(const msl::KernelInfo& kernel, size_t a);
 // Expression that turns `pointer` (a void* or unsigned char*) into parameter `a`.
 std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
 
+// `constant T&` arguments of up to 64 bytes are passed as a private copy, like a by-value
+// parameter: the compiler then knows the values cannot change, which lets it unroll and
+// vectorise loops bounded by them (read through a pointer it cannot). Metal's constant
+// address space is read-only, so a copy means the same. Larger ones are read in place.
+bool is_constant_reference(const msl::KernelArg& arg);
+// The declaration of argument `a`'s copy, made from `pointer`; the call then uses
+// constant_reference_use(a).
+std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
+std::string constant_reference_use(size_t a);
+
 // Does the kernel read this builtin? Lets wrappers skip computing what nobody uses.
 bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind);
 

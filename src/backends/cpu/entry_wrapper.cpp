@@ -20,7 +20,9 @@ std::string kernel_call(const msl::KernelInfo& k) {
     if (i) call += ", ";
     switch (a.kind) {
       case msl::ArgKind::Buffer:
-        call += codegen::resource_expression(k, i, "L->buffers[" + std::to_string(a.index) + "]");
+        call += codegen::is_constant_reference(a)
+                    ? codegen::constant_reference_use(i)
+                    : codegen::resource_expression(k, i, "L->buffers[" + std::to_string(a.index) + "]");
         break;
       case msl::ArgKind::Threadgroup:
         call += codegen::resource_expression(
@@ -44,6 +46,16 @@ const char* kDispatchSizes = R"(  const uint32_t pm_grid_x = L->grid[0], pm_grid
   (void)pm_groups_z;
 )";
 
+// Copies of the small `constant T&` arguments, made once per call of an entry point.
+std::string constant_copies(const msl::KernelInfo& k) {
+  std::string out;
+  for (size_t i = 0; i < k.args.size(); ++i)
+    if (codegen::is_constant_reference(k.args[i]))
+      out += "  " + codegen::constant_reference_declaration(k, i, "L->buffers[" + std::to_string(k.args[i].index) + "]") +
+             "\n";
+  return out;
+}
+
 // Position and real size of threadgroup `pm_group` (edge groups of dispatch_threads are smaller).
 const char* kGroupPosition = R"(    const uint32_t pm_gid_x = pm_group % pm_groups_x;
     const uint32_t pm_gid_y = (pm_group / pm_groups_x) % pm_groups_y;
@@ -60,7 +72,7 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
   // compiler can vectorise across threads as a GPU runs them side by side.
   out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << "  (void)pm_arena;\n"
+      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n"
       << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
       << kGroupPosition
       // The innermost loop runs over the grid's x position itself: an induction variable
@@ -81,7 +93,7 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
 void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
   out << "extern \"C\" __attribute__((flatten)) void " << thread_entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_group, uint32_t pm_tidx, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << "  {\n"
+      << kDispatchSizes << constant_copies(k) << "  {\n"
       << kGroupPosition
       << "    const uint32_t pm_lid_x = pm_tidx % pm_ntg_x;\n"
       << "    const uint32_t pm_lid_y = (pm_tidx / pm_ntg_x) % pm_ntg_y;\n"

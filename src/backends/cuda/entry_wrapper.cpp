@@ -77,15 +77,25 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
       << "  const unsigned int pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << "  const unsigned int pm_simd_tidx = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;\n"
       << "  (void)pm_groups_x; (void)pm_groups_y; (void)pm_groups_z; (void)pm_ntotal; (void)pm_tidx;\n"
-      << "  (void)pm_simd_tidx; (void)pm_dynamic_shared;\n"
-      << "  " << k.call_name << "(";
+      << "  (void)pm_simd_tidx; (void)pm_dynamic_shared;\n";
+  for (size_t a = 0; a < k.args.size(); ++a)
+    if (codegen::is_constant_reference(k.args[a])) {
+      std::string slot = "P." + slot_name(a);
+      out << "  " << codegen::constant_reference_declaration(
+                         k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (const void*)" + slot + ".bytes : " +
+                                   slot + ".ptr)")
+          << "\n";
+    }
+  out << "  " << k.call_name << "(";
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
     if (a) out << ", ";
     std::string slot = "P." + slot_name(a);
     switch (arg.kind) {
       case msl::ArgKind::Buffer:
-        if (arg.is_reference)
+        if (codegen::is_constant_reference(arg))
+          out << codegen::constant_reference_use(a);
+        else if (arg.is_reference)
           out << codegen::resource_expression(k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot +
                                                         ".bytes : " + slot + ".ptr)");
         else
