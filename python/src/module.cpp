@@ -1,5 +1,7 @@
 // pymetallic._core: the C++ library `metallic` for Python. The pure-Python package
 // (python/pymetallic) adds the conveniences of the original API on top.
+#include <nanobind/stl/string.h>
+
 #include "bindings.h"
 #include "metallic/metallic.h"
 
