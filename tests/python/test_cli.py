@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+import pymetallic
+
 from pymetallic import cli, helpers
 from pymetallic.kernels import kernel_path
 
@@ -16,7 +18,8 @@ BAD = ("#include <metal_stdlib>\nusing namespace metal;\n"
 
 def run_cli(args, **kw):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.join(REPO, "python") + os.pathsep + env.get("PYTHONPATH", "")
+    # The child imports the same pymetallic as this process (installed, or the dev tree).
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pymetallic.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "pymetallic.cli", *args], capture_output=True,
                           text=True, env=env, timeout=600, **kw)
 

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+import pymetallic
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
 EXPECTED_OUTPUT = {"quick_example.py": None, "mandelbrot_png.py": "mandelbrot.png",
@@ -19,7 +21,8 @@ def test_the_expected_examples_exist():
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_example_runs_small(path, tmp_path):
     env = dict(os.environ, PYMETALLIC_EXAMPLE_SMALL="1")
-    env["PYTHONPATH"] = os.path.join(REPO, "python") + os.pathsep + env.get("PYTHONPATH", "")
+    # The child imports the same pymetallic as this process (installed, or the dev tree).
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pymetallic.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, path], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip()
