@@ -384,4 +384,5 @@ def test_as_type_and_conversions(device, runner):
     fc = out[7].reshape(n, 2)
     np.testing.assert_array_equal(fc[:, 0], iv.astype(np.float32))
     np.testing.assert_array_equal(fc[:, 1], iv.astype(np.float32))
-    np.testing.assert_array_equal(out[9], (iv & 0xFFFF).astype(np.float32).astype(np.float16))
+    with np.errstate(over="ignore"):      # values above 65520 round to inf, as in MSL
+        np.testing.assert_array_equal(out[9], (iv & 0xFFFF).astype(np.float32).astype(np.float16))
