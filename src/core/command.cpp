@@ -9,6 +9,7 @@
 #include "metallic/device.h"
 #include "metallic/error.h"
 #include "metallic/library.h"
+#include "metallic/texture.h"
 #include "msl/translation.h"
 
 namespace metallic {
@@ -160,6 +161,38 @@ void check_index(uint32_t index, const char* what) {
 
 uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
 
+std::string trim(std::string s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  if (s.rfind("metal::", 0) == 0) s = s.substr(7);
+  if (s.rfind("const ", 0) == 0) s = trim(s.substr(6));
+  return s;
+}
+
+// "texture2d<float, access::read>" -> ("texture2d", "float", "access::read"); empty parts when absent.
+void parse_texture_type(const std::string& type, std::string& name, std::string& element, std::string& access) {
+  auto lt = type.find('<');
+  name = trim(type.substr(0, lt));
+  element.clear(), access.clear();
+  if (lt == std::string::npos) return;
+  auto gt = type.rfind('>');
+  std::string inner = type.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
+  auto comma = inner.find(',');
+  element = trim(inner.substr(0, comma));
+  if (comma != std::string::npos) access = trim(inner.substr(comma + 1));
+}
+
+const char* texture_type_name(TextureType t) {
+  switch (t) {
+    case TextureType::Type1D: return "texture1d";
+    case TextureType::Type1DArray: return "texture1d_array";
+    case TextureType::Type2D: return "texture2d";
+    case TextureType::Type2DArray: return "texture2d_array";
+    case TextureType::Type3D: return "texture3d";
+  }
+  return "?";
+}
+
 }  // namespace
 
 ComputeCommandEncoder::ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer) : buffer_(std::move(buffer)) {
@@ -235,6 +268,28 @@ void ComputeCommandEncoder::setThreadgroupMemoryLength(uint64_t length, uint32_t
   threadgroup_lengths_[index] = static_cast<uint32_t>(rounded);
 }
 
+void ComputeCommandEncoder::setTexture(const std::shared_ptr<Texture>& texture, uint32_t index) {
+  ensureOpen("set_texture");
+  if (index > 127)
+    throw ValidationError("texture index " + std::to_string(index) + " is out of range: Metal has 128 slots, 0 to 127");
+  if (texture && texture->device() != buffer_->commandQueue()->device())
+    throw ValidationError("the texture at index " + std::to_string(index) + " belongs to device '" +
+                          texture->device()->name() + "', not to this command buffer's device");
+  if (textures_.size() <= index) textures_.resize(index + 1);
+  textures_[index] = texture;
+}
+
+void ComputeCommandEncoder::setSamplerState(const std::shared_ptr<SamplerState>& sampler, uint32_t index) {
+  ensureOpen("set_sampler_state");
+  if (index > 15)
+    throw ValidationError("sampler index " + std::to_string(index) + " is out of range: Metal has 16 slots, 0 to 15");
+  if (sampler && sampler->device() != buffer_->commandQueue()->device())
+    throw ValidationError("the sampler at index " + std::to_string(index) + " belongs to device '" +
+                          sampler->device()->name() + "', not to this command buffer's device");
+  if (samplers_.size() <= index) samplers_.resize(index + 1);
+  samplers_[index] = sampler;
+}
+
 void ComputeCommandEncoder::dispatchThreads(Size3 grid, Size3 tg) {
   Size3 groups{(grid.width + tg.width - 1) / (tg.width ? tg.width : 1),
                (grid.height + tg.height - 1) / (tg.height ? tg.height : 1),
@@ -307,10 +362,16 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
                               "bytes, " + std::to_string(arg.index) + ") before dispatching");
       cmd.threadgroup_lengths[arg.index] = len;
       tg_memory += len;
-    } else if (arg.kind == msl::ArgKind::Texture || arg.kind == msl::ArgKind::Sampler) {
-      throw Error("kernel '" + info.name + "' takes a " +
-                  std::string(arg.kind == msl::ArgKind::Texture ? "texture" : "sampler") + " argument ('" + arg.name +
-                  "'): textures and samplers are not supported yet");
+    } else if (arg.kind == msl::ArgKind::Texture) {
+      bind_texture(info, arg, cmd);
+    } else if (arg.kind == msl::ArgKind::Sampler) {
+      if (arg.index < 0 || arg.index > 15 || static_cast<size_t>(arg.index) >= samplers_.size() ||
+          !samplers_[arg.index])
+        throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[sampler(" +
+                              std::to_string(arg.index) + ")]] is not bound: call set_sampler_state(sampler, " +
+                              std::to_string(arg.index) + ") before dispatching");
+      if (cmd.samplers.size() <= static_cast<size_t>(arg.index)) cmd.samplers.resize(arg.index + 1);
+      std::memcpy(&cmd.samplers[arg.index], samplers_[arg.index]->bytes(), sizeof(metal_sampler_abi));
     }
   }
   auto limit = buffer_->commandQueue()->device()->limits().max_threadgroup_memory_length;
@@ -324,6 +385,50 @@ void ComputeCommandEncoder::endEncoding() {
   if (ended_) return;
   ended_ = true;
   buffer_->markEncoderOpen(false);
+}
+
+void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd) {
+  const std::string where = "kernel '" + info.name + "' argument '" + arg.name + "' [[texture(" +
+                            std::to_string(arg.index) + ")]]";
+  if (arg.index < 0 || arg.index > 127 || static_cast<size_t>(arg.index) >= textures_.size() || !textures_[arg.index])
+    throw ValidationError(where + " is not bound: call set_texture(texture, " + std::to_string(arg.index) +
+                          ") before dispatching");
+  const Texture& t = *textures_[arg.index];
+  const auto& d = t.descriptor();
+  std::string name, element, access;
+  parse_texture_type(arg.type, name, element, access);
+  bool written = true;  // unknown (template kernels): assume the kernel writes
+  if (!arg.dependent_type) {
+    if (name.rfind("texture", 0) != 0 || name.find("cube") != std::string::npos || name.find("_ms") != std::string::npos ||
+        name == "texture_buffer")
+      throw Error(where + ": " + name + " is not supported yet (texture1d, texture1d_array, texture2d, "
+                  "texture2d_array and texture3d are)");
+    if (name != texture_type_name(d.type))
+      throw ValidationError(where + " is a " + name + " but the bound texture is a " + texture_type_name(d.type));
+    const std::string want = pixel_format_sample_type(d.pixel_format);
+    const std::string have = element == "float" || element == "half" || element == "bfloat"   ? "float"
+                             : element == "uint" || element == "ushort" || element == "uchar" ? "uint"
+                             : element == "int" || element == "short" || element == "char"    ? "int"
+                                                                                                : element;
+    if (have != want)
+      throw ValidationError(where + " reads " + element + " texels but the bound texture's pixel format " +
+                            std::to_string(d.pixel_format) + " holds " + want +
+                            " data (float/half kernels take float, unorm and half formats; int/uint kernels the "
+                            "matching integer formats)");
+    written = access == "access::write" || access == "access::read_write" || access == "write" || access == "read_write";
+  }
+  if (cmd.textures.size() <= static_cast<size_t>(arg.index)) cmd.textures.resize(arg.index + 1);
+  BoundTexture& out = cmd.textures[arg.index];
+  out.buffer = t.buffer()->impl_ptr();
+  out.written = written;
+  out.abi.data = nullptr;
+  out.abi.width = static_cast<unsigned>(d.width);
+  out.abi.height = static_cast<unsigned>(d.height);
+  out.abi.depth = static_cast<unsigned>(t.slices());
+  out.abi.row_pitch = static_cast<unsigned>(t.bytesPerRow());
+  out.abi.slice_pitch = t.bytesPerImage();
+  out.abi.format = d.pixel_format;
+  out.abi.texel_bytes = pixel_format_bytes(d.pixel_format);
 }
 
 // ---------------------------------------------------------------- BlitCommandEncoder

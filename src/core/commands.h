@@ -10,6 +10,7 @@
 
 #include "core/backend.h"
 #include "metallic/types.h"
+#include "runtime/metal_texture_abi.h"
 
 namespace metallic {
 
@@ -23,11 +24,21 @@ struct BoundArgument {
   uint64_t length = 0;                          // bytes available from offset
 };
 
+// A texture argument: its storage and descriptor (abi.data is filled in by the backend).
+struct BoundTexture {
+  std::shared_ptr<backend::BufferImpl> buffer;
+  metal_texture_abi abi{};
+  bool written = false;  // the kernel may write it (access::write / read_write)
+};
+
 struct DispatchCommand {
   std::shared_ptr<ComputePipelineState> pipeline;  // keeps the kernel alive
   std::array<BoundArgument, 31> buffers;
   uint32_t bound_mask = 0;                         // bit i: buffers[i] is set
   std::array<uint32_t, 31> threadgroup_lengths{};  // [[threadgroup(n)]] sizes in bytes
+  // [[texture(n)]] / [[sampler(n)]] bindings, indexed by n; empty when the kernel takes none.
+  std::vector<BoundTexture> textures;
+  std::vector<metal_sampler_abi> samplers;
   Size3 threads_per_grid;       // exact grid in threads
   Size3 threads_per_threadgroup;
   Size3 threadgroups_per_grid;  // ceil(grid / tg)

@@ -117,6 +117,13 @@ std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const s
   return "reinterpret_cast<" + type + ">(" + pointer + ")";
 }
 
+std::string texture_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer) {
+  return "metal::detail::make_texture_arg<typename pm_unconst<typename pm_referee<" + parameter_type(kernel, a) +
+         ">::type>::type>(" + pointer + ")";
+}
+
+std::string sampler_expression(const std::string& pointer) { return "metal::detail::make_sampler_arg(" + pointer + ")"; }
+
 bool is_constant_reference(const msl::KernelArg& arg) {
   return arg.kind == msl::ArgKind::Buffer && arg.is_reference && arg.is_const;
 }

@@ -34,6 +34,11 @@ std::string parameter_type(const msl::KernelInfo& kernel, size_t a);
 // Expression that turns `pointer` (a void* or unsigned char*) into parameter `a`.
 std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
 
+// A texture or sampler argument made from a pointer to its descriptor (metal_texture_abi /
+// metal_sampler_abi, see src/runtime/metal_texture_abi.h).
+std::string texture_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
+std::string sampler_expression(const std::string& pointer);
+
 // `constant T&` arguments of up to 64 bytes are passed as a private copy, like a by-value
 // parameter: the compiler then knows the values cannot change, which lets it unroll and
 // vectorise loops bounded by them (read through a pointer it cannot). Metal's constant

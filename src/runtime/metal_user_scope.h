@@ -448,3 +448,26 @@ using metal::pack_half_to_unorm2x16;
 using metal::pack_half_to_snorm2x16;
 using metal::pack_half_to_unorm10a2;
 using metal::pack_half_to_unorm565;
+
+// textures and samplers (metal_texture.h)
+using metal::access;
+using metal::texture1d;
+using metal::texture1d_array;
+using metal::texture2d;
+using metal::texture2d_array;
+using metal::texture3d;
+using metal::sampler;
+using metal::coord;
+using metal::address;
+using metal::s_address;
+using metal::t_address;
+using metal::r_address;
+using metal::filter;
+using metal::mag_filter;
+using metal::min_filter;
+using metal::mip_filter;
+using metal::compare_func;
+using metal::border_color;
+using metal::level;
+using metal::bias;
+using metal::min_lod_clamp;

@@ -13,6 +13,8 @@
     uint32_t grid[3];                 /* threads per grid (exact) */                          \
     uint32_t threads_per_threadgroup[3];                                                      \
     uint32_t threadgroups[3];                                                                 \
+    const void* textures; /* metal_texture_abi per [[texture(n)]] index, data = host address */ \
+    const void* samplers; /* metal_sampler_abi per [[sampler(n)]] index */                     \
   };
 
 METALLIC_CPU_LAUNCH_STRUCT

@@ -31,8 +31,13 @@ std::string kernel_call(const msl::KernelInfo& k) {
       case msl::ArgKind::Builtin:
         call += codegen::builtin_expression(a);
         break;
-      default:
-        call += "{}";  // textures and samplers: rejected before dispatch
+      case msl::ArgKind::Texture:
+        call += codegen::texture_expression(
+            k, i, "static_cast<const metal_texture_abi*>(L->textures) + " + std::to_string(a.index));
+        break;
+      case msl::ArgKind::Sampler:
+        call += codegen::sampler_expression("static_cast<const metal_sampler_abi*>(L->samplers) + " +
+                                            std::to_string(a.index));
         break;
     }
   }

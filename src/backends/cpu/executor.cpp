@@ -42,6 +42,14 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
     arena += cmd.threadgroup_lengths[i];  // already multiples of 16
   }
   launch.threadgroup_arena_size = arena;
+  // Texture descriptors with their storage's address; samplers as recorded.
+  std::vector<metal_texture_abi> textures(cmd.textures.size());
+  for (size_t i = 0; i < textures.size(); ++i) {
+    textures[i] = cmd.textures[i].abi;
+    if (cmd.textures[i].buffer) textures[i].data = cmd.textures[i].buffer->contents();
+  }
+  launch.textures = textures.data();
+  launch.samplers = cmd.samplers.data();
   const Size3 g = cmd.threads_per_grid, tg = cmd.threads_per_threadgroup, n = cmd.threadgroups_per_grid;
   launch.grid[0] = static_cast<uint32_t>(g.width), launch.grid[1] = static_cast<uint32_t>(g.height),
   launch.grid[2] = static_cast<uint32_t>(g.depth);

@@ -1,5 +1,6 @@
 #include "backends/cuda/cuda_queue.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -58,13 +59,24 @@ class EventPool {
   std::vector<CUevent> free_;
 };
 
+// Completion without an event per command buffer: the queue numbers its submissions, and
+// a stream synchronise (or a successful query) completes everything submitted before it.
+// A status poll may lag (an earlier buffer reads as running until the stream is idle), but
+// a wait never returns early; an event record per commit cost more than the launch itself.
+struct StreamProgress {
+  CUstream stream = nullptr;
+  std::atomic<uint64_t> submitted{0}, completed{0};
+};
+
 namespace {
 
 // What a committed command buffer keeps until it is known to be done.
 struct Pending {
   std::shared_ptr<CudaContext> context;
   std::shared_ptr<EventPool> events;
-  CUevent start = nullptr, end = nullptr;
+  std::shared_ptr<StreamProgress> progress;
+  uint64_t sequence = 0;
+  CUevent start = nullptr, end = nullptr;  // only with PYMETALLIC_GPU_TIMESTAMPS=1
   double host_start = 0;
   std::string kernels;  // names, for fault messages
   std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
@@ -86,7 +98,18 @@ void finish(CommandBuffer& buffer, bool block) {
   const auto& ctx = *pending->context;
   const auto& api = ctx.api();
   ctx.make_current();
-  CUresult r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
+  CUresult r = CUDA_SUCCESS;
+  if (pending->end) {
+    r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
+  } else if (pending->progress->completed.load() < pending->sequence) {
+    uint64_t upto = pending->progress->submitted.load();
+    r = block ? api.cuStreamSynchronize(pending->progress->stream) : api.cuStreamQuery(pending->progress->stream);
+    if (r == CUDA_SUCCESS) {
+      uint64_t seen = pending->progress->completed.load();
+      while (seen < upto && !pending->progress->completed.compare_exchange_weak(seen, upto)) {
+      }
+    }
+  }
   if (r == CUDA_ERROR_NOT_READY) return;
   double observed = now_seconds();
   if (r != CUDA_SUCCESS) {
@@ -147,6 +170,8 @@ CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
   context_->ensure_usable();
   context_->make_current();
   context_->check(context_->api().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  progress_ = std::make_shared<StreamProgress>();
+  progress_->stream = stream_;
   if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
 }
 
@@ -298,6 +323,16 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
                               "copying set_bytes data");
               std::memcpy(slot, &scratch, sizeof scratch);
             }
+          } else if (arg.kind == msl::ArgKind::Texture) {
+            const BoundTexture& bound = d->textures[arg.index];
+            auto* b = static_cast<CudaBuffer*>(bound.buffer.get());
+            b->prepare_for_device(stream_);
+            metal_texture_abi abi = bound.abi;
+            abi.data = reinterpret_cast<void*>(static_cast<uintptr_t>(b->address()));
+            std::memcpy(slot, &abi, sizeof abi);
+            if (bound.written) b->device_written(), pending->written.push_back(bound.buffer);
+          } else if (arg.kind == msl::ArgKind::Sampler) {
+            std::memcpy(slot, &d->samplers[arg.index], sizeof(metal_sampler_abi));
           } else if (arg.kind == msl::ArgKind::Threadgroup) {
             uint32_t offset = shared;
             std::memcpy(slot, &offset, sizeof offset);
@@ -351,8 +386,9 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
     if (timestamps_) {
       pending->start = events_->get();
       context_->check(api.cuEventRecord(pending->start, stream_), "cuEventRecord");
+      pending->end = events_->get();
     }
-    pending->end = events_->get();
+    pending->progress = progress_;
     bool replayed = false;
     if (want_graph && launches_only && count >= 2 && pending->scratch.empty()) {
       Graph& graph = graphs_[cache::hash_hex(signature)];
@@ -379,7 +415,8 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       }
     }
     if (!replayed) enqueue(ops, count);
-    context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    if (pending->end) context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    pending->sequence = ++progress_->submitted;
     std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(pending));
     buffer->executorStarted(pending->host_start);
 

@@ -19,6 +19,7 @@
 namespace metallic::cuda {
 
 class EventPool;
+struct StreamProgress;
 
 class CudaQueue : public backend::QueueImpl {
  public:
@@ -50,6 +51,7 @@ class CudaQueue : public backend::QueueImpl {
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;
   std::shared_ptr<EventPool> events_;
+  std::shared_ptr<StreamProgress> progress_;
 
   // A command buffer's launches as one CUDA graph. set_bytes data cannot stay inline in
   // the graph's launch parameters (it changes from step to step: a time, a force), so in a

@@ -84,6 +84,7 @@ constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
   X(cuStreamCreate, CUresult, (CUstream * stream, unsigned flags))                               \
   X(cuStreamDestroy_v2, CUresult, (CUstream stream))                                             \
   X(cuStreamSynchronize, CUresult, (CUstream stream))                                            \
+  X(cuStreamQuery, CUresult, (CUstream stream))                                                  \
   X(cuGraphCreate, CUresult, (CUgraph * graph, unsigned flags))                                 \
   X(cuGraphAddKernelNode_v2, CUresult,                                                           \
     (CUgraphNode * node, CUgraph graph, const CUgraphNode* deps, size_t count, const CudaKernelNodeParams* p)) \

@@ -39,8 +39,10 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
             << slot_name(a) << ";\n";
       else
         out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
-    } else if (arg.kind == msl::ArgKind::Threadgroup) {
+    } else if (arg.kind == msl::ArgKind::Threadgroup || arg.kind == msl::ArgKind::Sampler) {
       out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
+    } else if (arg.kind == msl::ArgKind::Texture) {
+      out << "  pm_inline_slot<sizeof(metal_texture_abi)> " << slot_name(a) << ";\n";
     }
   }
   out << "};\n";
@@ -51,8 +53,11 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
       out << ", (unsigned int)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
-    else if (arg.kind == msl::ArgKind::Buffer || arg.kind == msl::ArgKind::Threadgroup)
+    else if (arg.kind == msl::ArgKind::Buffer || arg.kind == msl::ArgKind::Threadgroup ||
+             arg.kind == msl::ArgKind::Sampler)
       out << ", 8u";
+    else if (arg.kind == msl::ArgKind::Texture)
+      out << ", (unsigned int)sizeof(metal_texture_abi)";
     else
       out << ", 0u";
   }
@@ -110,8 +115,11 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
       case msl::ArgKind::Builtin:
         out << codegen::builtin_expression(arg);
         break;
-      default:
-        out << "{}";
+      case msl::ArgKind::Texture:  // the descriptor travels inline in the slot
+        out << codegen::texture_expression(k, a, slot + ".bytes");
+        break;
+      case msl::ArgKind::Sampler:
+        out << codegen::sampler_expression(slot + ".bytes");
         break;
     }
   }

@@ -17,7 +17,9 @@ std::string layout_symbol(size_t kernel_index);  // "metallic_layout_<i>": the p
 // [6..8] threadgroups, [9] inline mask (bit k: argument k's data is inline in its slot) —
 // then one slot per buffer or threadgroup argument, in argument order. Every slot is
 // 16-byte aligned and round16(max(8, N)) bytes long, N being its content size: a pointer
-// (8), a threadgroup offset (8), or sizeof(T) for a `constant T&` that may hold T inline.
+// (8), a threadgroup offset (8), or sizeof(T) for a `constant T&` that may hold T inline;
+// a texture's slot holds its metal_texture_abi (device address inside), a sampler's its
+// 8-byte metal_sampler_abi.
 // The layout table (uint32) holds sizeof(params), then N per argument (0: no slot).
 constexpr unsigned kHeaderWords = 10;
 

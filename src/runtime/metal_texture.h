@@ -1,0 +1,348 @@
+// Textures and samplers for compute kernels (MSL.md §5.10), emulated over linear memory so
+// that both targets run one piece of code. A texture argument is its descriptor
+// (metal_texture_abi.h) by value; reads and writes outside the texture are ignored (reads
+// give zero), where Metal leaves them undefined.
+#pragma once
+
+#include "metal_texture_abi.h"
+
+namespace metal {
+
+enum class access { sample, read, write, read_write };
+
+// ---------------------------------------------------------------- sampler
+// Enum values are Metal's MTLSampler* values, as the host's SamplerState stores them.
+enum class coord { normalized = 0, pixel = 1 };
+enum class address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
+enum class s_address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
+enum class t_address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
+enum class r_address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
+enum class filter { nearest = 0, linear = 1 };
+enum class mag_filter { nearest = 0, linear = 1 };
+enum class min_filter { nearest = 0, linear = 1 };
+enum class mip_filter { none = 0, nearest = 1, linear = 2 };
+enum class compare_func { none, less, less_equal, greater, greater_equal, equal, not_equal, always, never };
+enum class border_color { transparent_black, opaque_black, opaque_white };
+
+namespace detail {
+template <class E> struct is_sampler_option { static constexpr bool value = false; };
+template <> struct is_sampler_option<coord> { static constexpr bool value = true; };
+template <> struct is_sampler_option<address> { static constexpr bool value = true; };
+template <> struct is_sampler_option<s_address> { static constexpr bool value = true; };
+template <> struct is_sampler_option<t_address> { static constexpr bool value = true; };
+template <> struct is_sampler_option<r_address> { static constexpr bool value = true; };
+template <> struct is_sampler_option<filter> { static constexpr bool value = true; };
+template <> struct is_sampler_option<mag_filter> { static constexpr bool value = true; };
+template <> struct is_sampler_option<min_filter> { static constexpr bool value = true; };
+template <> struct is_sampler_option<mip_filter> { static constexpr bool value = true; };
+template <> struct is_sampler_option<compare_func> { static constexpr bool value = true; };
+template <> struct is_sampler_option<border_color> { static constexpr bool value = true; };
+template <bool... B> struct all_true { static constexpr bool value = (B && ...); };
+}  // namespace detail
+
+// Same bytes as metal_sampler_abi. Default: normalized, clamp_to_edge, nearest (as Metal).
+struct sampler {
+  unsigned char normalized = 1, s_address_ = 0, t_address_ = 0, r_address_ = 0;
+  unsigned char mag_filter_ = 0, min_filter_ = 0, mip_filter_ = 0, pad_ = 0;
+
+  constexpr sampler() = default;
+  template <class... E, class = typename enable_if<(sizeof...(E) > 0) && detail::all_true<detail::is_sampler_option<E>::value...>::value>::type>
+  constexpr sampler(E... options) {
+    (set(options), ...);
+  }
+  constexpr void set(coord c) { normalized = c == coord::normalized ? 1 : 0; }
+  constexpr void set(address a) { s_address_ = t_address_ = r_address_ = static_cast<unsigned char>(a); }
+  constexpr void set(s_address a) { s_address_ = static_cast<unsigned char>(a); }
+  constexpr void set(t_address a) { t_address_ = static_cast<unsigned char>(a); }
+  constexpr void set(r_address a) { r_address_ = static_cast<unsigned char>(a); }
+  constexpr void set(filter f) { mag_filter_ = min_filter_ = static_cast<unsigned char>(f); }
+  constexpr void set(mag_filter f) { mag_filter_ = static_cast<unsigned char>(f); }
+  constexpr void set(min_filter f) { min_filter_ = static_cast<unsigned char>(f); }
+  constexpr void set(mip_filter f) { mip_filter_ = static_cast<unsigned char>(f); }
+  constexpr void set(compare_func) {}
+  constexpr void set(border_color) {}
+};
+
+// sample() options; with one mip level they change nothing.
+struct level { float lod; constexpr explicit level(float l) : lod(l) {} };
+struct bias { float value; constexpr explicit bias(float b) : value(b) {} };
+struct min_lod_clamp { float value; constexpr explicit min_lod_clamp(float b) : value(b) {} };
+
+namespace detail {
+
+template <class T> struct tex_is_float { static constexpr bool value = false; };
+template <> struct tex_is_float<float> { static constexpr bool value = true; };
+template <> struct tex_is_float<half> { static constexpr bool value = true; };
+template <> struct tex_is_float<bfloat> { static constexpr bool value = true; };
+
+METAL_FUNC const unsigned char* texel_at(const metal_texture_abi& d, uint x, uint y, uint z) {
+  return static_cast<const unsigned char*>(d.data) + z * d.slice_pitch + y * (unsigned long long)d.row_pitch +
+         x * (unsigned long long)d.texel_bytes;
+}
+
+// Texel as float4, missing channels (0, 0, 0, 1).
+METAL_FUNC float4 load_float(const metal_texture_abi& d, const unsigned char* p) {
+  float c[4] = {0.0f, 0.0f, 0.0f, 1.0f};
+  const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
+  for (unsigned i = 0; i < n; ++i) {
+    switch (kind) {
+      case metal_texel_unorm8: c[i] = float(p[i]) / 255.0f; break;
+      case metal_texel_unorm16: c[i] = float(reinterpret_cast<const unsigned short*>(p)[i]) / 65535.0f; break;
+      case metal_texel_float16: c[i] = f16_to_f32_fast(reinterpret_cast<const unsigned short*>(p)[i]); break;
+      case metal_texel_float32: c[i] = reinterpret_cast<const float*>(p)[i]; break;
+      default: c[i] = 0.0f; break;
+    }
+  }
+  if (d.format == 80) { float t = c[0]; c[0] = c[2]; c[2] = t; }  // bgra8Unorm
+  return float4(c[0], c[1], c[2], c[3]);
+}
+
+METAL_FUNC void store_float(const metal_texture_abi& d, unsigned char* p, float4 v) {
+  float c[4] = {v.x, v.y, v.z, v.w};
+  if (d.format == 80) { float t = c[0]; c[0] = c[2]; c[2] = t; }
+  const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
+  for (unsigned i = 0; i < n; ++i) {
+    float x = c[i];
+    switch (kind) {
+      case metal_texel_unorm8:
+        x = x != x ? 0.0f : x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
+        p[i] = static_cast<unsigned char>(METAL_RT_LIBM(rint)(x * 255.0f));
+        break;
+      case metal_texel_unorm16:
+        x = x != x ? 0.0f : x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
+        reinterpret_cast<unsigned short*>(p)[i] = static_cast<unsigned short>(METAL_RT_LIBM(rint)(x * 65535.0f));
+        break;
+      case metal_texel_float16: reinterpret_cast<unsigned short*>(p)[i] = f32_to_f16(x); break;
+      case metal_texel_float32: reinterpret_cast<float*>(p)[i] = x; break;
+      default: break;
+    }
+  }
+}
+
+// Integer texel, sign-extended for signed formats; missing channels (0, 0, 0, 1).
+METAL_FUNC uint4 load_int(const metal_texture_abi& d, const unsigned char* p) {
+  uint c[4] = {0u, 0u, 0u, 1u};
+  const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
+  for (unsigned i = 0; i < n; ++i) {
+    switch (kind) {
+      case metal_texel_uint8: c[i] = p[i]; break;
+      case metal_texel_sint8: c[i] = uint(int(static_cast<signed char>(p[i]))); break;
+      case metal_texel_uint16: c[i] = reinterpret_cast<const unsigned short*>(p)[i]; break;
+      case metal_texel_sint16: c[i] = uint(int(reinterpret_cast<const short*>(p)[i])); break;
+      case metal_texel_uint32: case metal_texel_sint32: c[i] = reinterpret_cast<const uint*>(p)[i]; break;
+      default: c[i] = 0u; break;
+    }
+  }
+  return uint4(c[0], c[1], c[2], c[3]);
+}
+
+METAL_FUNC void store_int(const metal_texture_abi& d, unsigned char* p, uint4 v) {
+  uint c[4] = {v.x, v.y, v.z, v.w};
+  const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
+  for (unsigned i = 0; i < n; ++i) {
+    switch (kind) {
+      case metal_texel_uint8: case metal_texel_sint8: p[i] = static_cast<unsigned char>(c[i]); break;
+      case metal_texel_uint16: case metal_texel_sint16:
+        reinterpret_cast<unsigned short*>(p)[i] = static_cast<unsigned short>(c[i]);
+        break;
+      case metal_texel_uint32: case metal_texel_sint32: reinterpret_cast<uint*>(p)[i] = c[i]; break;
+      default: break;
+    }
+  }
+}
+
+template <class T> METAL_FUNC vec<T, 4> texel_read(const metal_texture_abi& d, uint x, uint y, uint z) {
+  if (x >= d.width || y >= d.height || z >= d.depth) return vec<T, 4>(T(0), T(0), T(0), T(0));
+  const unsigned char* p = texel_at(d, x, y, z);
+  if constexpr (tex_is_float<T>::value) {
+    float4 f = load_float(d, p);
+    return vec<T, 4>(T(f.x), T(f.y), T(f.z), T(f.w));
+  } else {
+    uint4 u = load_int(d, p);
+    return vec<T, 4>(static_cast<T>(u.x), static_cast<T>(u.y), static_cast<T>(u.z), static_cast<T>(u.w));
+  }
+}
+
+template <class T> METAL_FUNC void texel_write(const metal_texture_abi& d, vec<T, 4> v, uint x, uint y, uint z) {
+  if (x >= d.width || y >= d.height || z >= d.depth) return;
+  unsigned char* p = const_cast<unsigned char*>(texel_at(d, x, y, z));
+  if constexpr (tex_is_float<T>::value)
+    store_float(d, p, float4(float(v.x), float(v.y), float(v.z), float(v.w)));
+  else
+    store_int(d, p, uint4(uint(v.x), uint(v.y), uint(v.z), uint(v.w)));
+}
+
+// Integer texel coordinate i wrapped into [0, n) by an address mode; false: outside (zero).
+METAL_FUNC bool wrap_texel(int& i, int n, unsigned mode) {
+  switch (mode) {
+    case 2: i %= n; if (i < 0) i += n; return true;  // repeat
+    case 3: {                                      // mirrored_repeat
+      int m = 2 * n;
+      i %= m;
+      if (i < 0) i += m;
+      if (i >= n) i = m - 1 - i;
+      return true;
+    }
+    case 4: case 5: return i >= 0 && i < n;  // clamp_to_zero, clamp_to_border (transparent black)
+    case 1: if (i < 0) i = -1 - i; [[fallthrough]];  // mirrored_clamp_to_edge
+    default: i = i < 0 ? 0 : i >= n ? n - 1 : i; return true;  // clamp_to_edge
+  }
+}
+
+METAL_FUNC int floor_to_int(float x) {
+  float f = METAL_RT_LIBM(floor)(x);
+  f = f != f ? 0.0f : f < -1073741824.0f ? -1073741824.0f : f > 1073741824.0f ? 1073741824.0f : f;
+  return static_cast<int>(f);
+}
+
+// Filtered sample of a texture of `dims` dimensions (1..3) at (u, v, w); `layer` selects an
+// array layer (then dims <= 2). Offsets are in texels, as Metal's offset argument.
+template <class T>
+METAL_FUNC vec<T, 4> texel_sample(const metal_texture_abi& d, sampler s, int dims, float u, float v, float w,
+                                  uint layer, int ou, int ov, int ow) {
+  const int size[3] = {int(d.width), int(d.height), int(d.depth)};
+  const unsigned modes[3] = {s.s_address_, s.t_address_, s.r_address_};
+  float c[3] = {u, v, w};
+  const int off[3] = {ou, ov, ow};
+  const bool linear = s.mag_filter_ == 1 && tex_is_float<T>::value;
+  int i0[3] = {0, 0, 0};
+  float frac[3] = {0.0f, 0.0f, 0.0f};
+  for (int k = 0; k < dims; ++k) {
+    float x = s.normalized ? c[k] * float(size[k]) : c[k];
+    if (linear) x -= 0.5f;
+    i0[k] = floor_to_int(x);
+    frac[k] = x - METAL_RT_LIBM(floor)(x);
+    i0[k] += off[k];
+  }
+  const bool alpha = metal_pixel_format_channels(d.format) == 4;
+  const uint z_fixed = dims == 3 ? 0u : layer;
+  if (!linear) {
+    int idx[3] = {i0[0], i0[1], i0[2]};
+    for (int k = 0; k < dims; ++k)
+      if (!wrap_texel(idx[k], size[k], modes[k]))
+        return vec<T, 4>(T(0), T(0), T(0), T(alpha ? 0 : 1));
+    return texel_read<T>(d, uint(idx[0]), uint(idx[1]), dims == 3 ? uint(idx[2]) : z_fixed);
+  }
+  float4 acc = float4(0.0f);
+  const int corners = 1 << dims;
+  for (int corner = 0; corner < corners; ++corner) {
+    int idx[3] = {0, 0, 0};
+    float weight = 1.0f;
+    bool inside = true;
+    for (int k = 0; k < dims; ++k) {
+      const int hi = (corner >> k) & 1;
+      idx[k] = i0[k] + hi;
+      weight *= hi ? frac[k] : 1.0f - frac[k];
+      inside = wrap_texel(idx[k], size[k], modes[k]) && inside;
+    }
+    if (weight == 0.0f) continue;
+    float4 t = inside ? load_float(d, texel_at(d, uint(idx[0]), uint(idx[1]), dims == 3 ? uint(idx[2]) : z_fixed))
+                      : float4(0.0f, 0.0f, 0.0f, alpha ? 0.0f : 1.0f);
+    acc += t * weight;
+  }
+  return vec<T, 4>(T(acc.x), T(acc.y), T(acc.z), T(acc.w));
+}
+
+template <class T> struct sample_options { static constexpr bool value = false; };
+template <> struct sample_options<level> { static constexpr bool value = true; };
+template <> struct sample_options<bias> { static constexpr bool value = true; };
+template <> struct sample_options<min_lod_clamp> { static constexpr bool value = true; };
+template <class... O> struct all_sample_options {
+  static constexpr bool value = all_true<sample_options<O>::value...>::value;
+};
+
+}  // namespace detail
+
+#define METAL_TEXTURE_COMMON                                                                          \
+  metal_texture_abi pm_d;                                                                             \
+  METAL_FUNC uint get_width(uint lod = 0) const { return (pm_d.width >> lod) ? (pm_d.width >> lod) : 1u; } \
+  METAL_FUNC uint get_num_mip_levels() const { return 1u; }                                           \
+  METAL_FUNC void fence() const {}
+
+#define METAL_TEXTURE_HEIGHT \
+  METAL_FUNC uint get_height(uint lod = 0) const { return (pm_d.height >> lod) ? (pm_d.height >> lod) : 1u; }
+
+template <class T, access A = access::sample> struct texture1d {
+  METAL_TEXTURE_COMMON
+  METAL_FUNC vec<T, 4> read(uint x, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, x, 0, 0); }
+  METAL_FUNC void write(vec<T, 4> v, uint x, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, x, 0, 0); }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float x, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 1, x, 0.0f, 0.0f, 0u, 0, 0, 0);
+  }
+};
+
+template <class T, access A = access::sample> struct texture1d_array {
+  METAL_TEXTURE_COMMON
+  METAL_FUNC uint get_array_size() const { return pm_d.depth; }
+  METAL_FUNC vec<T, 4> read(uint x, uint layer, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, x, 0, layer); }
+  METAL_FUNC void write(vec<T, 4> v, uint x, uint layer, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, x, 0, layer); }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float x, uint layer, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 1, x, 0.0f, 0.0f, layer, 0, 0, 0);
+  }
+};
+
+template <class T, access A = access::sample> struct texture2d {
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC vec<T, 4> read(uint2 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, 0); }
+  METAL_FUNC vec<T, 4> read(ushort2 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, 0); }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, 0); }
+  METAL_FUNC void write(vec<T, 4> v, ushort2 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, 0); }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float2 c, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, 0, 0, 0);
+  }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float2 c, int2 offset, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, offset.x, offset.y, 0);
+  }
+};
+
+template <class T, access A = access::sample> struct texture2d_array {
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC uint get_array_size() const { return pm_d.depth; }
+  METAL_FUNC vec<T, 4> read(uint2 c, uint layer, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, layer); }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint layer, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, layer); }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float2 c, uint layer, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, layer, 0, 0, 0);
+  }
+};
+
+template <class T, access A = access::sample> struct texture3d {
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC uint get_depth(uint lod = 0) const { return (pm_d.depth >> lod) ? (pm_d.depth >> lod) : 1u; }
+  METAL_FUNC vec<T, 4> read(uint3 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, c.z); }
+  METAL_FUNC vec<T, 4> read(ushort3 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, c.z); }
+  METAL_FUNC void write(vec<T, 4> v, uint3 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, c.z); }
+  METAL_FUNC void write(vec<T, 4> v, ushort3 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, c.z); }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float3 c, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 3, c.x, c.y, c.z, 0u, 0, 0, 0);
+  }
+};
+
+#undef METAL_TEXTURE_COMMON
+#undef METAL_TEXTURE_HEIGHT
+
+namespace detail {
+// Entry wrappers build arguments from descriptors the host packed.
+template <class Tex> METAL_FUNC Tex make_texture_arg(const void* abi) {
+  Tex t;
+  t.pm_d = *static_cast<const metal_texture_abi*>(abi);
+  return t;
+}
+METAL_FUNC sampler make_sampler_arg(const void* abi) {
+  sampler s;
+  const unsigned char* b = static_cast<const unsigned char*>(abi);
+  s.normalized = b[0], s.s_address_ = b[1], s.t_address_ = b[2], s.r_address_ = b[3];
+  s.mag_filter_ = b[4], s.min_filter_ = b[5], s.mip_filter_ = b[6];
+  return s;
+}
+}  // namespace detail
+
+}  // namespace metal
