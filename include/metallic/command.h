@@ -18,6 +18,13 @@ namespace metallic {
 class Device;
 class Buffer;
 class ComputePipelineState;
+class Texture;
+struct DispatchCommand;
+namespace msl {
+struct KernelInfo;
+struct KernelArg;
+}
+class SamplerState;
 class CommandBuffer;
 struct CommandList;  // src/core/commands.h
 namespace backend {
@@ -94,6 +101,8 @@ class ComputeCommandEncoder {
   // Copies up to 4 KB of inline data (small structs and scalars for `constant T&`).
   void setBytes(const void* data, uint64_t length, uint32_t index);
   void setThreadgroupMemoryLength(uint64_t length, uint32_t index);
+  void setTexture(const std::shared_ptr<Texture>& texture, uint32_t index);        // 0..127
+  void setSamplerState(const std::shared_ptr<SamplerState>& sampler, uint32_t index);  // 0..15
   // Exactly the grid: edge threadgroups are smaller and report their real size.
   void dispatchThreads(Size3 threads_per_grid, Size3 threads_per_threadgroup);
   void dispatchThreadgroups(Size3 threadgroups_per_grid, Size3 threads_per_threadgroup);
@@ -104,6 +113,7 @@ class ComputeCommandEncoder {
  private:
   void ensureOpen(const char* what) const;
   void dispatch(Size3 grid_threads, Size3 groups, Size3 tg, bool exact);
+  void bind_texture(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd);
 
   struct Binding {
     std::shared_ptr<Buffer> buffer;
@@ -115,6 +125,8 @@ class ComputeCommandEncoder {
   std::shared_ptr<ComputePipelineState> pipeline_;
   std::array<Binding, 31> bindings_;
   std::array<uint32_t, 31> threadgroup_lengths_{};
+  std::vector<std::shared_ptr<Texture>> textures_;        // grown on demand, up to 128
+  std::vector<std::shared_ptr<SamplerState>> samplers_;   // up to 16
   bool ended_ = false;
 };
 

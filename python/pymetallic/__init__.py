@@ -18,6 +18,8 @@ _core._set_exception_types(MetalError, CompileError, DeviceError, ValidationErro
 
 from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: E402
                    ComputeCommandEncoder, ComputePipelineState, Device, Function, Library)
+from .texture import (PixelFormat, SamplerState, Texture, TextureDescriptor, TextureType,  # noqa: E402
+                      TextureUsage)
 from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
                        run_simple_compute_example, scalar_add, scalar_multiply)
 
@@ -29,4 +31,5 @@ __all__ = [
     "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
     "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",
     "scalar_add", "scalar_multiply", "run_simple_compute_example",
+    "Texture", "TextureDescriptor", "TextureType", "TextureUsage", "PixelFormat", "SamplerState",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from . import texture as _texture
 from .errors import MetalError, ValidationError
 
 Device = _core.Device
@@ -117,6 +118,9 @@ Device.make_library = _make_library
 Device.make_compute_pipeline_state = _make_compute_pipeline_state
 Device.compute_pipeline_state = _make_compute_pipeline_state
 Device.make_kernel = _make_kernel
+Device.make_texture = _texture._device_make_texture
+Device.new_texture = _texture._device_make_texture
+Device.make_sampler_state = _texture._device_make_sampler_state
 Device.read_scalar = _device_read_scalar
 Device.supports_shader_barycentric_coordinates = lambda self: False
 Device.command_queue = property(lambda self: self.make_command_queue(),
@@ -138,12 +142,6 @@ def _set_buffers(self, buffers, offsets=None, start_index=0):
         self.set_buffer(b, o, start_index + i)
 
 
-def _unsupported(feature):
-    def method(self, *args, **kwargs):
-        raise MetalError(f"{feature} is not supported yet")
-    return method
-
-
 def _encoder_commit(self):
     self.end_encoding()
     self.command_buffer.commit()
@@ -154,8 +152,6 @@ def _encoder_wait(self):
 
 
 ComputeCommandEncoder.set_buffers = _set_buffers
-ComputeCommandEncoder.set_texture = _unsupported("textures (set_texture)")
-ComputeCommandEncoder.set_sampler_state = _unsupported("samplers (set_sampler_state)")
 ComputeCommandEncoder.commit = _encoder_commit
 ComputeCommandEncoder.wait_until_completed = _encoder_wait
 

@@ -10,4 +10,5 @@ void init_memory(nanobind::module_& m);
 void init_library(nanobind::module_& m);
 void init_commands(nanobind::module_& m);
 void init_offline(nanobind::module_& m);
+void init_texture(nanobind::module_& m);
 }  // namespace pymetallic_bindings
