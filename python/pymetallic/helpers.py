@@ -325,7 +325,7 @@ class MetallicDemo:
 
     def demo_image_processing(self, width=None, height=None, level=0.35):
         """Buffer pipeline (grayscale -> Gaussian blur -> Sobel -> threshold, one command
-        buffer), then a 3x3 box blur through textures where the device supports them."""
+        buffer), then a 3x3 box blur through textures."""
         self._header("Image processing")
         w = self._size(width, 512, 64)
         h = self._size(height, 384, 48)

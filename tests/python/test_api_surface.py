@@ -111,8 +111,11 @@ def test_command_buffer_surface(device):
     assert cb.status == pymetallic.CommandBufferStatus.COMPLETED
     assert cb.gpu_end_time >= cb.gpu_start_time > 0
     np.testing.assert_array_equal(buf.to_numpy(np.float32), np.full(8, 2.5))
-    with pytest.raises(pymetallic.MetalError, match="not supported"):
-        pymetallic.CommandQueue(device).make_command_buffer().make_compute_command_encoder().set_texture(None, 0)
+    # Textures are supported: None unbinds a slot, as nil does in Metal; indices are checked.
+    enc = pymetallic.CommandQueue(device).make_command_buffer().make_compute_command_encoder()
+    enc.set_texture(None, 0)
+    with pytest.raises((pymetallic.MetalError, ValueError), match="0 to 127"):
+        enc.set_texture(None, 128)
 
 
 def test_blit_encoder(device):

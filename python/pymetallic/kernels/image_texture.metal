@@ -1,4 +1,4 @@
-// The same 3x3 box blur through textures (needs texture support in the backend).
+// The same 3x3 box blur through textures (texture2d read and write).
 #include <metal_stdlib>
 using namespace metal;
 
