@@ -87,7 +87,7 @@ std::string Toolchain::compile_flags(bool fast_math) const {
   // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
   // that isnan/isinf rely on, so no -ffinite-math-only here.
   std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
-  if (fast_math) flags += " -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
+  if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
   return flags;
 }
 

@@ -66,7 +66,14 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   CudaBinary out;
   out.source = generate_translation_unit(source);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
-  if (options.fast_math) flags.push_back("--use_fast_math");
+  // Metal's fast math: the unqualified math functions are the fast ones (METAL_FAST_MATH
+  // makes the runtime pick fast:: intrinsics), denormals flush, multiply-adds contract. Not
+  // --use_fast_math: it would turn precise::sin into __sinf too.
+  if (options.fast_math) {
+    flags.push_back("-DMETAL_FAST_MATH=1");
+    flags.push_back("--ftz=true");
+    flags.push_back("--fmad=true");
+  }
 
   // The key names the requested GPU, not what NVRTC will make of it, so a warm start can
   // find the binary without loading NVRTC at all.
