@@ -24,7 +24,7 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, St
 
 CudaBuffer::~CudaBuffer() {
   const auto& api = context_->api();
-  if (context_->poisoned().empty()) {
+  if (context_->healthy()) {
     context_->make_current();
     api.cuMemFree_v2(device_);
   }
@@ -76,7 +76,7 @@ void CudaBuffer::viewClosed() {
 
 void CudaBuffer::refresh_views() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (views_ <= 0 || host_valid_ || !host_ || !context_->poisoned().empty()) return;
+  if (views_ <= 0 || host_valid_ || !host_ || !context_->healthy()) return;
   context_->make_current();
   context_->check(context_->api().cuMemcpyDtoH_v2(host_, device_, length_), "reading a buffer back from the GPU");
   host_valid_ = true;

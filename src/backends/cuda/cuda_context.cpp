@@ -30,6 +30,7 @@ void CudaContext::make_current() const {
 }
 
 std::string CudaContext::poisoned() const {
+  if (healthy()) return {};
   std::lock_guard<std::mutex> lock(mutex_);
   return poisoned_;
 }
@@ -37,9 +38,11 @@ std::string CudaContext::poisoned() const {
 void CudaContext::poison(const std::string& why) const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (poisoned_.empty()) poisoned_ = why;
+  is_poisoned_.store(true, std::memory_order_release);
 }
 
 void CudaContext::ensure_usable() const {
+  if (healthy()) return;
   std::string p = poisoned();
   if (!p.empty())
     throw DeviceError("CUDA device cuda:" + std::to_string(ordinal_) + " is unusable after an earlier fault (" + p +

@@ -3,6 +3,7 @@
 // context for good; from then on every call says so instead of failing obscurely.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -28,6 +29,7 @@ class CudaContext {
   void check(CUresult result, const std::string& what) const;
   void poison(const std::string& why) const;
   std::string poisoned() const;
+  bool healthy() const { return !is_poisoned_.load(std::memory_order_acquire); }
 
  private:
   const DriverApi* api_;
@@ -37,6 +39,7 @@ class CudaContext {
   int sm_ = 0;
   mutable std::mutex mutex_;
   mutable std::string poisoned_;
+  mutable std::atomic<bool> is_poisoned_{false};  // checked on every call: no lock, no copy
 };
 
 // Errors after which the context is unusable (cuda.h: 700 and the kernel-fault family).

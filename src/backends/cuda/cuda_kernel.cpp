@@ -13,7 +13,7 @@ CudaModule::CudaModule(std::shared_ptr<CudaContext> context, const std::string& 
 }
 
 CudaModule::~CudaModule() {
-  if (module_ && context_->poisoned().empty()) {
+  if (module_ && context_->healthy()) {
     context_->make_current();
     context_->api().cuModuleUnload(module_);
   }

@@ -29,7 +29,7 @@ double now_seconds() {
 class EventPool {
  public:
   ~EventPool() {
-    if (!context_->poisoned().empty()) return;
+    if (!context_->healthy()) return;
     for (CUevent e : free_) context_->api().cuEventDestroy_v2(e);
   }
   explicit EventPool(std::shared_ptr<CudaContext> context, unsigned flags)
@@ -83,7 +83,7 @@ struct Pending {
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
 
   ~Pending() {
-    if (!context->poisoned().empty()) return;
+    if (!context->healthy()) return;
     if (start) events->put(start);
     if (end) events->put(end);
     context->make_current();
@@ -187,7 +187,7 @@ CudaQueue::~CudaQueue() {
     else
       notifier_->thread.join();
   }
-  if (!context_->poisoned().empty()) return;
+  if (!context_->healthy()) return;
   context_->make_current();
   context_->api().cuStreamSynchronize(stream_);
   for (auto& [key, g] : graphs_) destroy_graph(g);
