@@ -322,12 +322,21 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
     throw ValidationError(std::string(what) + ": grid " + size3_text(grid) + " is too large");
   if (grid.count() == 0) return;  // nothing to run, as on Metal
 
-  DispatchCommand cmd;
+  // Built in place (a dispatch's snapshot is about a kilobyte: no copy of it), and taken
+  // back out if validation fails below.
+  auto& list = buffer_->commands();
+  auto& cmd = std::get<DispatchCommand>(list.commands.emplace_back(std::in_place_type<DispatchCommand>));
+  struct Unrecord {
+    CommandList& list;
+    bool keep = false;
+    ~Unrecord() {
+      if (!keep) list.commands.pop_back();
+    }
+  } unrecord{list};
   cmd.pipeline = pipeline_;
   cmd.threads_per_grid = grid;
   cmd.threads_per_threadgroup = tg;
   cmd.threadgroups_per_grid = groups;
-  auto& list = buffer_->commands();
   uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
   for (const auto& arg : info.args) {
     if (arg.kind == msl::ArgKind::Buffer) {
@@ -339,9 +348,6 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
                               ") before dispatching");
       auto& out = cmd.buffers[arg.index];
       if (b.buffer) {
-        if (b.buffer->storageMode() == StorageMode::Private && buffer_->commandQueue()->device()->kind() == "cpu") {
-          // Private buffers are plain memory on the CPU; nothing to check.
-        }
         out.buffer = b.buffer->impl_ptr();
         out.offset = b.offset;
         out.length = b.buffer->length() - b.offset;
@@ -378,7 +384,7 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   if (tg_memory > limit)
     throw ValidationError("kernel '" + info.name + "' needs " + std::to_string(tg_memory) +
                           " bytes of threadgroup memory; the device allows " + std::to_string(limit));
-  list.commands.emplace_back(std::move(cmd));
+  unrecord.keep = true;
 }
 
 void ComputeCommandEncoder::endEncoding() {
