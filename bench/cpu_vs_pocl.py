@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from cpu_kernels import OPENCL, OPENCL_FLUID  # noqa: E402
 from gpu_kernels import MSL  # noqa: E402
+from msl_runner import MslRunner  # noqa: E402
 
 try:
     import pyopencl as cl
@@ -81,49 +82,7 @@ def report(name, ours, pocl=None, numpy=None, unit="ms", scale=1e3, extra=""):
 
 
 # ---------------------------------------------------------------- our side
-class Ours:
-    def __init__(self, device):
-        self.device = device
-        self.queue = pymetallic.CommandQueue(device)
-        self.lib = pymetallic.Library(device, MSL)
-        self.pipes = {}
-
-    def pipe(self, name):
-        if name not in self.pipes:
-            self.pipes[name] = pymetallic.ComputePipelineState(self.device, self.lib.make_function(name))
-        return self.pipes[name]
-
-    def buf(self, array):
-        return pymetallic.Buffer.from_numpy(self.device, array)
-
-    def record(self, name, buffers, grid, tg, bytes_args=(), repeat=1, groups=False):
-        cb = self.queue.make_command_buffer()
-        enc = cb.make_compute_command_encoder()
-        pso = self.pipe(name)
-        for _ in range(repeat):
-            enc.set_compute_pipeline_state(pso)
-            for i, b in enumerate(buffers):
-                enc.set_buffer(b, 0, i)
-            for value, index in bytes_args:
-                enc.set_bytes(value, index)
-            if groups:
-                enc.dispatch_threadgroups(grid, tg)
-            else:
-                enc.dispatch_threads(grid, tg)
-        enc.end_encoding()
-        return cb
-
-    def run(self, *args, **kwargs):
-        cb = self.record(*args, **kwargs)
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
-
-    def runner(self, *args, **kwargs):
-        """A callable that commits and waits on one command buffer (recorded anew each call,
-        which costs microseconds against milliseconds of work)."""
-        return lambda: self.run(*args, **kwargs)
-
+Ours = MslRunner
 
 # ---------------------------------------------------------------- PoCL side
 class PoCL:

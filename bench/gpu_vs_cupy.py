@@ -26,7 +26,8 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
     sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gpu_kernels import CUDA, MSL  # noqa: E402
+from gpu_kernels import CUDA  # noqa: E402
+from msl_runner import MslRunner  # noqa: E402
 
 RESULTS = []
 
@@ -49,59 +50,7 @@ def report(name, ours, theirs, unit="ms", scale=1e3, extra=""):
           f"ratio {ratio:5.2f}  {extra}", flush=True)
 
 
-class Ours:
-    """Helpers to run MSL kernels with as little Python per dispatch as the API allows."""
-
-    def __init__(self, device):
-        self.device = device
-        self.queue = pymetallic.CommandQueue(device)
-        self.lib = pymetallic.Library(device, MSL)
-        self.pipes = {}
-
-    def pipe(self, name):
-        if name not in self.pipes:
-            self.pipes[name] = pymetallic.ComputePipelineState(self.device, self.lib.make_function(name))
-        return self.pipes[name]
-
-    def encode(self, enc, name, buffers, grid, tg, bytes_args=(), groups=False, tg_mem=()):
-        enc.set_compute_pipeline_state(self.pipe(name))
-        for i, b in enumerate(buffers):
-            enc.set_buffer(b, 0, i)
-        for value, index in bytes_args:
-            enc.set_bytes(value, index)
-        for length, index in tg_mem:
-            enc.set_threadgroup_memory_length(length, index)
-        if groups:
-            enc.dispatch_threadgroups(grid, tg)
-        else:
-            enc.dispatch_threads(grid, tg)
-
-    def record(self, name, buffers, grid, tg, bytes_args=(), repeat=1, groups=False, tg_mem=()):
-        cb = self.queue.make_command_buffer()
-        enc = cb.make_compute_command_encoder()
-        for _ in range(repeat):
-            self.encode(enc, name, buffers, grid, tg, bytes_args, groups, tg_mem)
-        enc.end_encoding()
-        return cb
-
-    def run(self, *args, **kwargs):
-        cb = self.record(*args, **kwargs)
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
-
-    def timed(self, *args, **kwargs):
-        """Median seconds of commit + wait of a command buffer recorded beforehand: the
-        launches overlap the GPU's work, as CuPy's back-to-back launches do."""
-        def once():
-            cb = self.record(*args, **kwargs)
-            t = time.perf_counter()
-            cb.commit()
-            cb.wait_until_completed()
-            return time.perf_counter() - t
-        for _ in range(2):
-            once()
-        return statistics.median(once() for _ in range(7))
+Ours = MslRunner  # our side of every row
 
 
 def cupy_kernel(name):
