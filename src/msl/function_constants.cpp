@@ -4,9 +4,65 @@
 #include "msl/kernel_params.h"
 #include "msl/pp_expression.h"
 
+#include <map>
+
 namespace metallic::msl {
 
+namespace {
+
+// Program-scope integer constants with values the translator can work out
+// (`constant int base = 10;`), so a function-constant index written as `base + 1` is known.
+std::map<std::string, int64_t> integer_constants(const std::vector<Token>& toks, const Structure& st) {
+  std::map<std::string, int64_t> known;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    if (!toks[i].is_ident("constant") || st.scope[i] != Scope::Namespace || st.decl_begin[i] > i) continue;
+    size_t eq = i, semi = i;
+    for (; semi < toks.size() && !toks[semi].is_punct(";") && !toks[semi].is_punct("{") &&
+           !toks[semi].is_punct("[[") && !toks[semi].is_punct("[");
+         ++semi)
+      if (toks[semi].is_punct("=") && eq == i) eq = semi;
+    if (semi >= toks.size() || !toks[semi].is_punct(";") || eq == i || eq < 2 ||
+        toks[eq - 1].kind != TokenKind::Identifier)
+      continue;
+    std::vector<Token> value;
+    bool ok = eq + 1 < semi;
+    for (size_t k = eq + 1; k < semi && ok; ++k) {
+      if (toks[k].kind == TokenKind::Identifier) {
+        auto it = known.find(toks[k].text);
+        if (it == known.end()) ok = false;
+        else for (const Token& t : lex(std::to_string(it->second), toks[k].file)) value.push_back(t);
+      } else {
+        value.push_back(toks[k]);
+      }
+    }
+    if (!ok) continue;
+    try {
+      known[toks[eq - 1].text] = evaluate_integer(value, toks[eq].location());
+    } catch (const TranslationError&) {
+      // Not an integer expression (a float, a struct): not an index anyone can use.
+    }
+  }
+  return known;
+}
+
+// `args` with the names of `known` constants replaced by their values.
+std::vector<Token> substitute(const std::vector<Token>& args, const std::map<std::string, int64_t>& known) {
+  std::vector<Token> out;
+  for (const Token& t : args) {
+    auto it = t.kind == TokenKind::Identifier ? known.find(t.text) : known.end();
+    if (it == known.end()) {
+      out.push_back(t);
+      continue;
+    }
+    for (const Token& v : lex(std::to_string(it->second), t.file)) out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
 FunctionConstants::FunctionConstants(const std::vector<Token>& toks, const Structure& st, const Options& options) {
+  const std::map<std::string, int64_t> known = integer_constants(toks, st);
   for (size_t i = 0; i < toks.size(); ++i) {
     if (!toks[i].is_ident("constant") || st.scope[i] != Scope::Namespace || st.decl_begin[i] > i) continue;
     size_t begin = st.decl_begin[i];
@@ -38,7 +94,9 @@ FunctionConstants::FunctionConstants(const std::vector<Token>& toks, const Struc
     if (fc.info.type.empty()) fail(toks[attr - 1].location(), "function constant '" + fc.info.name + "' needs a type");
     // The index may name C++ constants the translator cannot see; then only the name identifies it.
     try {
-      fc.info.index = attribute_int(attrs.at(0));
+      Attribute index = attrs.at(0);
+      index.args = substitute(index.args, known);
+      fc.info.index = attribute_int(index);
     } catch (const TranslationError&) {
       fc.info.index = -1;
     }

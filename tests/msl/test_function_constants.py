@@ -114,10 +114,8 @@ def test_index_given_by_program_scope_constant_by_name(device):
     assert fn.name == "fc_var" and np.all(by.to_numpy(np.float32) == 7)
 
 
-@pytest.mark.xfail(strict=True, reason="[[function_constant(base_index + 1)]] with a program-scope "
-                   "`constant int base_index`: setting the constant by index 11 is silently ignored "
-                   "(the constant stays undefined); by name works, and a #define index works")
 def test_index_given_by_program_scope_constant_by_index(device):
+    # [[function_constant(base_index + 1)]] with a program-scope `constant int base_index`
     q = pm.CommandQueue(device)
     k = pm.Kernel(device, SRC_VAR_INDEX, "fc_var", constants={11: 7})
     by = pm.Buffer.from_numpy(device, np.zeros(32, np.float32))
