@@ -72,6 +72,9 @@ void CommandBuffer::waitUntilCompleted() {
   queue_->impl().wait(*this);
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error; });
+  // The program learns of a failure where it waits for the result (status and error stay
+  // readable on the command buffer too).
+  if (status_ == CommandBufferStatus::Error) throw Error("the command buffer failed: " + error_);
 }
 
 void CommandBuffer::addCompletedHandler(std::function<void(CommandBuffer&)> handler) {

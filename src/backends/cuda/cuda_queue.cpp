@@ -78,7 +78,15 @@ struct Pending {
   uint64_t sequence = 0;
   CUevent start = nullptr, end = nullptr;  // only with PYMETALLIC_GPU_TIMESTAMPS=1
   double host_start = 0;
-  std::string kernels;  // names, for fault messages
+  // The kernels it runs, for fault messages; the pipelines (and so the names) live in the
+  // command buffer's commands until it is finished.
+  std::vector<const std::string*> kernels;
+  std::string kernel_names() const {
+    std::string out;
+    for (const std::string* n : kernels)
+      if (out.find("'" + *n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + *n + "'";
+    return out.empty() ? "a command buffer" : out;
+  }
   std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
 
@@ -113,7 +121,7 @@ void finish(CommandBuffer& buffer, bool block) {
   if (r == CUDA_ERROR_NOT_READY) return;
   double observed = now_seconds();
   if (r != CUDA_SUCCESS) {
-    std::string what = "a fault while running " + pending->kernels + ": " + describe(r);
+    std::string what = "a fault while running " + pending->kernel_names() + ": " + describe(r);
     if (is_sticky(r)) ctx.poison(what);
     buffer.executorFinished(now_seconds(), what);
     return;
@@ -284,10 +292,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
         auto& kernel = static_cast<CudaKernel&>(d->pipeline->kernel());
         const auto& info = d->pipeline->function()->info();
-        if (kernels_named < 3 && pending->kernels.find("'" + info.name + "'") == std::string::npos) {
-          pending->kernels += (pending->kernels.empty() ? "kernel '" : ", '") + info.name + "'";
-          if (++kernels_named == 3) pending->kernels += " and others";
-        }
+        if (kernels_named++ < 8) pending->kernels.push_back(&info.name);
         op.function = kernel.function();
         op.params.assign(kernel.params_size(), 0);  // keeps its capacity across commits
         op.inline_slots.clear();
