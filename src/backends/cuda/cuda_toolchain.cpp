@@ -67,11 +67,11 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   out.source = generate_translation_unit(source);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
   // Metal's fast math: the unqualified math functions are the fast ones (METAL_FAST_MATH
-  // makes the runtime pick fast:: intrinsics), denormals flush, multiply-adds contract. Not
-  // --use_fast_math: it would turn precise::sin into __sinf too.
+  // makes the runtime pick fast:: intrinsics) and multiply-adds contract. Not
+  // --use_fast_math: it would turn precise::sin into __sinf too. Denormals are kept (no
+  // --ftz): comparisons and classification then agree with the CPU, at no cost on sm_70+.
   if (options.fast_math) {
     flags.push_back("-DMETAL_FAST_MATH=1");
-    flags.push_back("--ftz=true");
     flags.push_back("--fmad=true");
   }
 
