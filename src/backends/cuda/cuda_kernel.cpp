@@ -26,6 +26,8 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const m
   ctx.make_current();
   ctx.check(api.cuModuleGetFunction(&function_, module_->handle(), entry_symbol(index).c_str()),
             "finding kernel '" + info.name + "'");
+  ctx.check(api.cuModuleGetFunction(&uniform_, module_->handle(), (entry_symbol(index) + "_uniform").c_str()),
+            "finding kernel '" + info.name + "'");
   CUdeviceptr table = 0;
   size_t bytes = 0;
   ctx.check(api.cuModuleGetGlobal_v2(&table, &bytes, module_->handle(), layout_symbol(index).c_str()),
@@ -42,6 +44,8 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const m
   int v = 0;
   api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, function_);
   max_threads_ = static_cast<uint32_t>(v);
+  api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, uniform_);
+  if (static_cast<uint32_t>(v) < max_threads_) max_threads_ = static_cast<uint32_t>(v);
   api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, function_);
   static_shared_ = static_cast<uint32_t>(v);
 }
@@ -49,9 +53,9 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const m
 void CudaKernel::ensure_dynamic_shared(uint32_t bytes) {
   if (bytes <= dynamic_limit_) return;
   const auto& ctx = *module_->context();
-  ctx.check(ctx.api().cuFuncSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                         static_cast<int>(bytes)),
-            "raising the threadgroup memory limit of '" + name_ + "'");
+  for (CUfunction f : {function_, uniform_})
+    ctx.check(ctx.api().cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
+              "raising the threadgroup memory limit of '" + name_ + "'");
   dynamic_limit_ = bytes;
 }
 

@@ -30,7 +30,8 @@ class CudaKernel : public backend::KernelImpl {
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
   uint32_t staticThreadgroupMemoryLength() const override { return static_shared_; }
 
-  CUfunction function() const { return function_; }
+  // The entry for a dispatch whose threadgroups are all whole, or the general one.
+  CUfunction function(bool uniform = false) const { return uniform ? uniform_ : function_; }
   uint32_t params_size() const { return params_size_; }
   uint32_t slot_offset(size_t arg) const { return offsets_[arg]; }
   uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg]; }
@@ -40,7 +41,7 @@ class CudaKernel : public backend::KernelImpl {
 
  private:
   std::shared_ptr<CudaModule> module_;
-  CUfunction function_ = nullptr;
+  CUfunction function_ = nullptr, uniform_ = nullptr;
   std::vector<uint32_t> layout_;   // sizeof(params), then content size per argument
   std::vector<uint32_t> offsets_;  // slot offset per argument
   uint32_t params_size_ = 0;

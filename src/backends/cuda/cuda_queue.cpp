@@ -293,7 +293,10 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         auto& kernel = static_cast<CudaKernel&>(d->pipeline->kernel());
         const auto& info = d->pipeline->function()->info();
         if (kernels_named++ < 8) pending->kernels.push_back(&info.name);
-        op.function = kernel.function();
+        const bool uniform = d->threads_per_grid.width % d->threads_per_threadgroup.width == 0 &&
+                             d->threads_per_grid.height % d->threads_per_threadgroup.height == 0 &&
+                             d->threads_per_grid.depth % d->threads_per_threadgroup.depth == 0;
+        op.function = kernel.function(uniform);
         op.params.assign(kernel.params_size(), 0);  // keeps its capacity across commits
         op.inline_slots.clear();
         auto* dims = reinterpret_cast<uint32_t*>(op.params.data());

@@ -63,21 +63,25 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
   }
   out << "};\n";
 
-  out << "extern \"C\" __global__ void ";
-  if (k.max_total_threads_per_threadgroup > 0) out << "__launch_bounds__(" << std::to_string(k.max_total_threads_per_threadgroup) << ") ";
-  out << entry_symbol(i) << "(const PM_GRID_CONSTANT " << params << " P) {\n"
+  // The body once, as a template: PM_UNIFORM when every threadgroup is whole (the host
+  // knows at launch), so threads_per_threadgroup is blockDim itself and the compiler can
+  // treat it as CUDA code treats blockDim.
+  out << "template <bool PM_UNIFORM> __device__ __forceinline__ void metallic_body_" << std::to_string(i) << "(const "
+      << params << "& P) {\n"
       << "  extern __shared__ __align__(16) unsigned char pm_dynamic_shared[];\n"
       << "  const unsigned int pm_grid_x = P.dims[0], pm_grid_y = P.dims[1], pm_grid_z = P.dims[2];\n"
-      << "  const unsigned int pm_tg_x = P.dims[3], pm_tg_y = P.dims[4], pm_tg_z = P.dims[5];\n"
+      // blockDim rather than the parameter: the compiler knows its range (1..1024), which
+      // lets it unroll loops bounded by threads_per_threadgroup as it does for CUDA code.
+      << "  const unsigned int pm_tg_x = blockDim.x, pm_tg_y = blockDim.y, pm_tg_z = blockDim.z;\n"
       << "  const unsigned int pm_groups_x = P.dims[6], pm_groups_y = P.dims[7], pm_groups_z = P.dims[8];\n"
       << "  const unsigned int pm_gid_x = blockIdx.x, pm_gid_y = blockIdx.y, pm_gid_z = blockIdx.z;\n"
       << "  const unsigned int pm_lid_x = threadIdx.x, pm_lid_y = threadIdx.y, pm_lid_z = threadIdx.z;\n"
       // Edge threadgroups of dispatch_threads are smaller; the extra threads leave at once
       // (sound on sm_70+: exited threads do not block later __syncthreads of the rest).
-      << "  const unsigned int pm_ntg_x = min(pm_tg_x, pm_grid_x - pm_gid_x * pm_tg_x);\n"
-      << "  const unsigned int pm_ntg_y = min(pm_tg_y, pm_grid_y - pm_gid_y * pm_tg_y);\n"
-      << "  const unsigned int pm_ntg_z = min(pm_tg_z, pm_grid_z - pm_gid_z * pm_tg_z);\n"
-      << "  if (pm_lid_x >= pm_ntg_x || pm_lid_y >= pm_ntg_y || pm_lid_z >= pm_ntg_z) return;\n"
+      << "  const unsigned int pm_ntg_x = PM_UNIFORM ? pm_tg_x : min(pm_tg_x, pm_grid_x - pm_gid_x * pm_tg_x);\n"
+      << "  const unsigned int pm_ntg_y = PM_UNIFORM ? pm_tg_y : min(pm_tg_y, pm_grid_y - pm_gid_y * pm_tg_y);\n"
+      << "  const unsigned int pm_ntg_z = PM_UNIFORM ? pm_tg_z : min(pm_tg_z, pm_grid_z - pm_gid_z * pm_tg_z);\n"
+      << "  if (!PM_UNIFORM && (pm_lid_x >= pm_ntg_x || pm_lid_y >= pm_ntg_y || pm_lid_z >= pm_ntg_z)) return;\n"
       << "  const unsigned int pm_ntotal = pm_ntg_x * pm_ntg_y * pm_ntg_z;\n"
       << "  const unsigned int pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << "  const unsigned int pm_simd_tidx = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;\n"
@@ -124,6 +128,13 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
     }
   }
   out << ");\n}\n";
+  std::string bounds = k.max_total_threads_per_threadgroup > 0
+                           ? "__launch_bounds__(" + std::to_string(k.max_total_threads_per_threadgroup) + ") "
+                           : "";
+  for (bool uniform : {false, true})
+    out << "extern \"C\" __global__ void " << bounds << entry_symbol(i) << (uniform ? "_uniform" : "")
+        << "(const PM_GRID_CONSTANT " << params << " P) { metallic_body_" << std::to_string(i) << "<"
+        << (uniform ? "true" : "false") << ">(P); }\n";
 }
 
 }  // namespace
