@@ -138,9 +138,14 @@ class FluidSimulation:
             self._plans[key] = plan
         return plan
 
-    def step(self, n=1, wait_each_dispatch=False):
-        """Advances ``n`` steps. Returns self."""
+    def step(self, n=1, wait_each_dispatch=False, wait_each_step=True):
+        """Advances ``n`` steps. Returns self.
+
+        ``wait_each_step=False`` commits one command buffer per step and waits only for the
+        last: the device runs step k while the host encodes step k+1 (the queue keeps them
+        in order), as a real-time program would."""
         queue = self.queue
+        last = None
         for _ in range(n):
             dispatches, next_dye, next_p = self._plan()
             params = self.config.pack(self.step_count)
@@ -167,9 +172,13 @@ class FluidSimulation:
                     enc.dispatch_threads(grid, tg)
                 enc.end_encoding()
                 cb.commit()
-                cb.wait_until_completed()
+                if wait_each_step:
+                    cb.wait_until_completed()
+                last = cb
             self._dye, self._p = next_dye, next_p
             self.step_count += 1
+        if last is not None and not wait_each_step:
+            last.wait_until_completed()
         return self
 
     def run_kernel(self, name, buffers, grid=None):
@@ -286,4 +295,6 @@ class FluidReference:
             self.pressure = p
             self.velocity = self.subtract_gradient(vb, p)
             self.step_count += 1
+        if last is not None and not wait_each_step:
+            last.wait_until_completed()
         return self
