@@ -295,6 +295,4 @@ class FluidReference:
             self.pressure = p
             self.velocity = self.subtract_gradient(vb, p)
             self.step_count += 1
-        if last is not None and not wait_each_step:
-            last.wait_until_completed()
         return self
