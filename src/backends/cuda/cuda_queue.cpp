@@ -1,5 +1,6 @@
 #include "backends/cuda/cuda_queue.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -199,7 +200,32 @@ CudaQueue::~CudaQueue() {
   context_->make_current();
   context_->api().cuStreamSynchronize(stream_);
   for (auto& [key, g] : graphs_) destroy_graph(g);
+  for (auto& slot : staging_) {
+    if (slot.host) context_->api().cuMemFreeHost(slot.host);
+    if (slot.uploaded) context_->api().cuEventDestroy_v2(slot.uploaded);
+  }
   context_->api().cuStreamDestroy_v2(stream_);
+}
+
+CudaQueue::StagingSlot& CudaQueue::staging_slot(size_t bytes) {
+  const auto& api = context_->api();
+  if (staging_.empty()) staging_.resize(8);
+  StagingSlot& slot = staging_[staging_next_];
+  staging_next_ = (staging_next_ + 1) % staging_.size();
+  if (slot.uploaded) {
+    context_->check(api.cuEventSynchronize(slot.uploaded), "waiting for a staging slot");  // done long ago, normally
+  } else {
+    context_->check(api.cuEventCreate(&slot.uploaded, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+  }
+  if (slot.capacity < bytes) {
+    if (slot.host) api.cuMemFreeHost(slot.host);
+    void* p = nullptr;
+    size_t capacity = std::max<size_t>(bytes, 4096);
+    context_->check(api.cuMemHostAlloc(&p, capacity, 0), "allocating pinned staging memory");
+    slot.host = static_cast<unsigned char*>(p);
+    slot.capacity = capacity;
+  }
+  return slot;
 }
 
 void CudaQueue::build_graph(Graph& graph, size_t count) {
@@ -403,15 +429,16 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       if (!graph.exec && ++graph.seen >= 2) build_graph(graph, count);  // the same sequence again
       if (graph.exec) {
         if (graph.args_size) {
-          staging_.resize(graph.args_size);
+          StagingSlot& slot = staging_slot(graph.args_size);
           size_t at = 0;
           for (size_t i = 0; i < count; ++i)
             for (const auto& s : ops[i].inline_slots) {
-              std::memcpy(staging_.data() + at, ops[i].params.data() + s.offset, s.length);
+              std::memcpy(slot.host + at, ops[i].params.data() + s.offset, s.length);
               at += (s.length + 15) / 16 * 16;
             }
-          context_->check(api.cuMemcpyHtoDAsync_v2(graph.args, staging_.data(), graph.args_size, stream_),
+          context_->check(api.cuMemcpyHtoDAsync_v2(graph.args, slot.host, graph.args_size, stream_),
                           "uploading set_bytes data");
+          context_->check(api.cuEventRecord(slot.uploaded, stream_), "cuEventRecord");
         }
         context_->check(api.cuGraphLaunch(graph.exec, stream_), "graph launch");
         replayed = true;

@@ -66,7 +66,18 @@ class CudaQueue : public backend::QueueImpl {
   };
   void build_graph(Graph& graph, size_t count);
   void destroy_graph(Graph& graph);
-  std::vector<unsigned char> staging_;  // set_bytes data of a replay, on its way up
+  // Pinned host slots for the set_bytes data of graph replays. Pinned, so the upload is truly
+  // asynchronous (from pageable memory the driver waits for the stream first, and the host
+  // could no longer encode step k+1 while the device runs step k); a ring, so a slot is
+  // reused only once the upload that read it has run (its event says so).
+  struct StagingSlot {
+    unsigned char* host = nullptr;
+    size_t capacity = 0;
+    CUevent uploaded = nullptr;
+  };
+  std::vector<StagingSlot> staging_;
+  size_t staging_next_ = 0;
+  StagingSlot& staging_slot(size_t bytes);
   std::unordered_map<std::string, Graph> graphs_;
   std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
   std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
