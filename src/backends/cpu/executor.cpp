@@ -1,14 +1,20 @@
 #include "backends/cpu/executor.h"
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <cstring>
 #include <vector>
 
 #include "backends/cpu/cpu_kernel.h"
+#include "backends/cpu/fault_guard.h"
 #include "backends/cpu/thread_pool.h"
 #include "core/commands.h"
 #include "metallic/command.h"
+#include "metallic/error.h"
 #include "metallic/library.h"
+#include "msl/translation.h"
 
 namespace metallic::cpu {
 
@@ -66,11 +72,23 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   if (grain == 0) grain = 1;
   // Tiny dispatches are not worth waking the pool for.
   if (g.count() <= 4096) grain = groups;
+  std::atomic<bool> faulted{false};
+  std::mutex fault_mutex;
+  std::string fault;
   pool.parallel_for(groups, grain, [&](uint64_t begin, uint64_t end) {
+    if (faulted.load(std::memory_order_relaxed)) return;  // a GPU stops a faulting kernel too
     unsigned char* mem = arena ? thread_arena(arena) : nullptr;
     if (mem) std::memset(mem, 0, arena);
-    kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem);
+    std::string what = run_guarded(
+        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem); });
+    if (!what.empty()) {
+      std::lock_guard<std::mutex> lock(fault_mutex);
+      if (fault.empty()) fault = what;
+      faulted.store(true);
+    }
   });
+  if (!fault.empty())
+    throw Error("kernel '" + cmd.pipeline->function()->info().name + "' stopped with " + fault);
 }
 
 }  // namespace
