@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 #include <mutex>
 #include <string>
 #include <cstring>
@@ -114,19 +115,35 @@ void CpuQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->pending.push_back(std::move(buffer));
+    state_->submitted.fetch_add(1, std::memory_order_release);
   }
   state_->wake.notify_one();
 }
 
+namespace {
+template <class Done> void spin_for(int microseconds, Done done) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+  while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+}
+}  // namespace
+
+void CpuQueue::wait(CommandBuffer& buffer) {
+  spin_for(200, [&] { return buffer.finished(); });
+}
+
 void CpuQueue::loop(std::shared_ptr<State> state) {
+  uint64_t taken = 0;
   for (;;) {
     std::shared_ptr<CommandBuffer> next;
+    // A program that waits on one command buffer usually commits the next at once.
+    spin_for(100, [&] { return state->submitted.load(std::memory_order_acquire) != taken; });
     {
       std::unique_lock<std::mutex> lock(state->mutex);
       state->wake.wait(lock, [&] { return state->stop || !state->pending.empty(); });
       if (state->pending.empty()) return;  // stopping, and nothing left to run
       next = std::move(state->pending.front());
       state->pending.pop_front();
+      ++taken;
     }
     execute(*next, *state->pool);
   }

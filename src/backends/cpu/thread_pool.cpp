@@ -1,5 +1,7 @@
 #include "backends/cpu/thread_pool.h"
 
+#include <chrono>
+
 namespace metallic::cpu {
 
 ThreadPool::ThreadPool(unsigned threads) {
@@ -24,19 +26,33 @@ void ThreadPool::run_chunks() {
   }
 }
 
+namespace {
+// Spins until `done()` or the time is up; yields the core on each turn, so a spinning thread
+// never holds back one with work to do.
+template <class Done> bool spin_for(int microseconds, Done done) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+}  // namespace
+
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
+    spin_for(kSpinMicroseconds, [&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
     }
     run_chunks();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--active_ == 0) finished_.notify_one();
+    if (active_.fetch_sub(1) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);  // the caller may be about to sleep
+      finished_.notify_one();
     }
   }
 }
@@ -57,13 +73,16 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain,
     count_ = count;
     grain_ = grain;
     next_.store(0, std::memory_order_relaxed);
-    active_ = static_cast<unsigned>(workers_.size());
-    ++generation_;
+    active_.store(static_cast<unsigned>(workers_.size()));
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   run_chunks();
-  std::unique_lock<std::mutex> lock(mutex_);
-  finished_.wait(lock, [&] { return active_ == 0; });
+  if (!spin_for(kSpinMicroseconds, [&] { return active_.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return active_.load() == 0; });
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
   body_ = nullptr;
 }
 
