@@ -390,33 +390,13 @@ def bench_matmul(ours, pocl, n, name):
 
 
 def bench_launch(ours, pocl):
-    buf = pymetallic.Buffer(ours.device, 256)
-    pipe, queue = ours.pipe("empty"), ours.queue
     n = 2000
 
     def ours_no_wait():
-        last = None
-        for _ in range(n):
-            cb = queue.make_command_buffer()
-            enc = cb.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(buf, 0, 0)
-            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-            enc.end_encoding()
-            cb.commit()
-            last = cb
-        last.wait_until_completed()
+        ours.empty_dispatches(n, wait_each=False)
 
     def ours_wait():
-        for _ in range(n // 4):
-            cb = queue.make_command_buffer()
-            enc = cb.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(buf, 0, 0)
-            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-            enc.end_encoding()
-            cb.commit()
-            cb.wait_until_completed()
+        ours.empty_dispatches(n // 4, wait_each=True)
 
     nw, w = {"ours": ours_no_wait}, {"ours": ours_wait}
     if pocl:

@@ -158,25 +158,12 @@ def bench_matmul(ours, n, name):
 
 
 def bench_launch(ours):
-    buf = pymetallic.Buffer(ours.device, 256)
-    pipe = ours.pipe("empty")
-    queue = ours.queue
     k = cupy_kernel("empty")
     cbuf = cp.empty(64, cp.float32)
     n = 2000
 
     def ours_no_wait():
-        last = None
-        for _ in range(n):
-            cb = queue.make_command_buffer()
-            enc = cb.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(buf, 0, 0)
-            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-            enc.end_encoding()
-            cb.commit()
-            last = cb
-        last.wait_until_completed()
+        ours.empty_dispatches(n, wait_each=False)
 
     def cupy_no_wait():
         for _ in range(n):
@@ -184,15 +171,7 @@ def bench_launch(ours):
         cp.cuda.Device().synchronize()
 
     def ours_wait():
-        for _ in range(n // 4):
-            cb = queue.make_command_buffer()
-            enc = cb.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(buf, 0, 0)
-            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-            enc.end_encoding()
-            cb.commit()
-            cb.wait_until_completed()
+        ours.empty_dispatches(n // 4, wait_each=True)
 
     def cupy_wait():
         for _ in range(n // 4):

@@ -71,3 +71,23 @@ class MslRunner:
         for _ in range(2):
             once()
         return statistics.median(once() for _ in range(7))
+
+    def empty_dispatches(self, count, wait_each):
+        """`count` empty dispatches, each in its own command buffer as a Metal program would
+        write them, waiting on each (`wait_each`) or only on the last: the launch-overhead rows."""
+        if not hasattr(self, "_empty_buffer"):
+            self._empty_buffer = pymetallic.Buffer(self.device, 256)
+        buf, pipe, queue = self._empty_buffer, self.pipe("empty"), self.queue
+        last = None
+        for _ in range(count):
+            cb = queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(buf, 0, 0)
+            enc.dispatch_threads((32, 1, 1), (32, 1, 1))
+            enc.end_encoding()
+            cb.commit()
+            if wait_each:
+                cb.wait_until_completed()
+            last = cb
+        last.wait_until_completed()
