@@ -127,18 +127,42 @@ FiberGroup& FiberGroup::for_this_thread() {
   return group;
 }
 
+uint32_t FiberGroup::next_live(uint32_t from) const {
+  for (uint32_t step = 1; step <= threads_; ++step) {
+    uint32_t t = from + step < threads_ ? from + step : from + step - threads_;
+    if (!fibers_[t]->done) return t;
+  }
+  return kNone;
+}
+
+// Fibers hand over to each other directly, in index order (one switch per yield, not two
+// through a scheduler); passing index 0 again starts a new round.
+void FiberGroup::switch_from(uint32_t me, uint32_t next) {
+  if (next <= me) ++round_;
+  if (next == me) return;  // the only live fiber: carry on
+  current_ = next;
+  metallic_fiber_switch(&fibers_[me]->sp, fibers_[next]->sp);
+}
+
 void FiberGroup::trampoline() {
   FiberGroup* g = t_running;
   uint32_t me = g->current_;
   (*g->body_)(me);
   g->fibers_[me]->done = true;
-  metallic_fiber_switch(&g->fibers_[me]->sp, g->scheduler_sp_);
+  // A thread that returned early no longer takes part in barriers.
+  if (--g->live_ > 0 && g->barrier_arrived_ == g->live_) g->barrier_arrived_ = 0, ++g->barrier_generation_;
+  uint32_t next = g->next_live(me);
+  if (next == kNone)
+    metallic_fiber_switch(&g->fibers_[me]->sp, g->scheduler_sp_);  // the group is done
+  else
+    g->switch_from(me, next);
   std::abort();  // a finished fiber is never resumed
 }
 
 void FiberGroup::yield_round() {
   FiberGroup* g = t_running;
-  metallic_fiber_switch(&g->fibers_[g->current_]->sp, g->scheduler_sp_);
+  uint32_t me = g->current_;
+  g->switch_from(me, g->next_live(me));
 }
 
 void FiberGroup::yield_barrier() {
@@ -190,19 +214,10 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
   body_ = &body;
   FiberGroup* outer = t_running;
   t_running = this;
-  uint32_t remaining = threads;
-  while (remaining > 0) {
-    for (uint32_t t = 0; t < threads; ++t) {
-      if (fibers_[t]->done) continue;
-      current_ = t;
-      metallic_fiber_switch(&scheduler_sp_, fibers_[t]->sp);
-      if (fibers_[t]->done) {
-        --remaining;
-        // A thread that returned early no longer takes part in barriers.
-        if (--live_ > 0 && barrier_arrived_ == live_) barrier_arrived_ = 0, ++barrier_generation_;
-      }
-    }
-    ++round_;
+  threads_ = threads;
+  if (threads > 0) {
+    current_ = 0;
+    metallic_fiber_switch(&scheduler_sp_, fibers_[0]->sp);  // back when the last one returns
   }
   t_running = outer;
   body_ = nullptr;

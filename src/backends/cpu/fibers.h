@@ -1,7 +1,8 @@
 // Runs the threads of one threadgroup as fibers on the calling OS thread, for kernels with
-// barriers. A barrier is a yield: the scheduler resumes every fiber in turn, so in round k
-// each thread runs from its k-th barrier to its (k+1)-th, and no thread passes a barrier
-// before all have reached it (MSL requires barriers in uniform control flow). Threadgroup
+// barriers. A barrier is a yield: each fiber hands over to the next live one in index order
+// (one context switch), so in round k each thread runs from its k-th barrier to its
+// (k+1)-th, and no thread passes a barrier before all have reached it (MSL requires barriers
+// in uniform control flow; arrivals are also counted, see yield_barrier). Threadgroup
 // memory needs no care: all fibers of a group share one OS thread and one arena.
 //
 // This is the general fallback; it costs a context switch per thread per barrier.
@@ -43,9 +44,13 @@ class FiberGroup {
  private:
   struct Fiber;
   static void trampoline();
+  static constexpr uint32_t kNone = ~0u;
+  uint32_t next_live(uint32_t from) const;  // the next fiber after `from` not yet returned
+  void switch_from(uint32_t me, uint32_t next);
   std::vector<Fiber*> fibers_;
   void* scheduler_sp_ = nullptr;
   uint32_t current_ = 0;
+  uint32_t threads_ = 0;
   uint64_t round_ = 0;  // completed passes over all fibers
   uint32_t live_ = 0;   // fibers not yet returned
   uint32_t barrier_arrived_ = 0;
