@@ -123,7 +123,13 @@ class ComputeCommandEncoder {
   };
   std::shared_ptr<CommandBuffer> buffer_;
   std::shared_ptr<ComputePipelineState> pipeline_;
-  std::array<Binding, 31> bindings_;
+  // Grown to the highest index used (most kernels use a few): an encoder is made for every
+  // dispatch in the original API's pattern, so it stays small.
+  std::vector<Binding> bindings_;
+  Binding& binding(uint32_t index) {
+    if (bindings_.size() <= index) bindings_.resize(index + 1);
+    return bindings_[index];
+  }
   std::array<uint32_t, 31> threadgroup_lengths_{};
   std::vector<std::shared_ptr<Texture>> textures_;        // grown on demand, up to 128
   std::vector<std::shared_ptr<SamplerState>> samplers_;   // up to 16

@@ -228,7 +228,7 @@ void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uin
   if (offset >= buffer->length())
     throw ValidationError("set_buffer offset " + std::to_string(offset) + " is past the end of a " +
                           std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(index) + ")");
-  auto& b = bindings_[index];
+  auto& b = binding(index);
   b.buffer = buffer;
   b.offset = offset;
   b.bytes.clear();
@@ -238,8 +238,9 @@ void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uin
 void ComputeCommandEncoder::setBufferOffset(uint64_t offset, uint32_t index) {
   ensureOpen("set_buffer_offset");
   check_index(index, "buffer");
+  if (index >= bindings_.size() || !bindings_[index].buffer)
+    throw ValidationError("set_buffer_offset: no buffer is bound at index " + std::to_string(index));
   auto& b = bindings_[index];
-  if (!b.buffer) throw ValidationError("set_buffer_offset: no buffer is bound at index " + std::to_string(index));
   if (offset >= b.buffer->length())
     throw ValidationError("set_buffer_offset " + std::to_string(offset) + " is past the end of the buffer");
   b.offset = offset;
@@ -252,7 +253,7 @@ void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t
   if (length > 4096)
     throw ValidationError("set_bytes takes at most 4096 bytes (Metal's limit), got " + std::to_string(length) +
                           ": use a buffer for larger data");
-  auto& b = bindings_[index];
+  auto& b = binding(index);
   b.buffer.reset();
   b.offset = 0;
   b.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
@@ -343,12 +344,14 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
   for (const auto& arg : info.args) {
     if (arg.kind == msl::ArgKind::Buffer) {
-      const auto& b = bindings_[arg.index];
+      static const Binding unbound;
+      const auto& b = static_cast<size_t>(arg.index) < bindings_.size() ? bindings_[arg.index] : unbound;
       if (!b.bound)
         throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" +
                               std::to_string(arg.index) + ")]] is not bound: call set_buffer(buffer, 0, " +
                               std::to_string(arg.index) + ") or set_bytes(data, " + std::to_string(arg.index) +
                               ") before dispatching");
+      if (cmd.buffers.size() <= static_cast<size_t>(arg.index)) cmd.buffers.resize(arg.index + 1);
       auto& out = cmd.buffers[arg.index];
       if (b.buffer) {
         out.buffer = b.buffer->impl_ptr();

@@ -33,7 +33,7 @@ struct BoundTexture {
 
 struct DispatchCommand {
   std::shared_ptr<ComputePipelineState> pipeline;  // keeps the kernel alive
-  std::array<BoundArgument, 31> buffers;
+  std::vector<BoundArgument> buffers;              // by [[buffer(n)]] index, up to the highest used
   uint32_t bound_mask = 0;                         // bit i: buffers[i] is set
   std::array<uint32_t, 31> threadgroup_lengths{};  // [[threadgroup(n)]] sizes in bytes
   // [[texture(n)]] / [[sampler(n)]] bindings, indexed by n; empty when the kernel takes none.
