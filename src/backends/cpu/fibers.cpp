@@ -80,7 +80,9 @@ namespace metallic::cpu {
 
 namespace {
 constexpr size_t kStackSize = 256 * 1024;  // kernels keep small arrays on the stack
-thread_local FiberGroup* t_running = nullptr;
+// Read at every yield: initial-exec TLS is a plain load (the default model for a shared
+// library calls __tls_get_addr each time).
+__attribute__((tls_model("initial-exec"))) thread_local FiberGroup* t_running = nullptr;
 }  // namespace
 
 struct FiberGroup::Fiber {
@@ -161,8 +163,7 @@ void FiberGroup::trampoline() {
 
 void FiberGroup::yield_round() {
   FiberGroup* g = t_running;
-  uint32_t me = g->current_;
-  g->switch_from(me, g->next_live(me));
+  g->switch_from(g->current_, g->next_live(g->current_));
 }
 
 void FiberGroup::yield_barrier() {
@@ -175,7 +176,7 @@ void FiberGroup::yield_barrier() {
     g->barrier_arrived_ = 0;
     ++g->barrier_generation_;
   }
-  while (g->barrier_generation_ == generation) yield_round();
+  while (g->barrier_generation_ == generation) g->switch_from(g->current_, g->next_live(g->current_));
 }
 
 unsigned FiberGroup::simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane) {
