@@ -16,6 +16,7 @@ extern "C" void metallic_fiber_switch(void** save_sp, void* new_sp);
 asm(R"(
 .pushsection .text
 .globl metallic_fiber_switch
+.hidden metallic_fiber_switch
 .type metallic_fiber_switch,@function
 metallic_fiber_switch:
   pushq %rbp
@@ -41,6 +42,7 @@ extern "C" void metallic_fiber_switch(void** save_sp, void* new_sp);
 asm(R"(
 .pushsection .text
 .globl metallic_fiber_switch
+.hidden metallic_fiber_switch
 .type metallic_fiber_switch,%function
 metallic_fiber_switch:
   sub sp, sp, #160
