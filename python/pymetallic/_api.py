@@ -59,8 +59,8 @@ def _buffer_to_numpy(self, dtype, shape=None):
 
 
 def _buffer_contents(self):
-    """The contents as a writable memoryview of bytes."""
-    return memoryview(self._bytes_view())
+    """The contents as a writable memoryview of bytes (the buffer protocol)."""
+    return memoryview(self)
 
 
 def _buffer_dlpack(self, *args, **kwargs):

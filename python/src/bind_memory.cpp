@@ -28,10 +28,49 @@ int64_t checked_size(nb::handle size) {
   if (n <= 0) throw nb::value_error(("a buffer size must be at least 1 byte, got " + std::to_string(n)).c_str());
   return n;
 }
+// The buffer protocol: memoryview(buffer), np.frombuffer(buffer, ...), bytes(buffer) see the
+// contents directly (the same view as to_numpy; a discrete GPU keeps it current while open).
+int buffer_get(PyObject* self, Py_buffer* view, int flags) {
+  Buffer* b = nb::inst_ptr<Buffer>(self);
+  void* data = nullptr;
+  try {
+    data = b->contents();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_BufferError, e.what());
+    view->obj = nullptr;
+    return -1;
+  }
+  b->viewOpened();
+  auto* shape = new Py_ssize_t[1]{static_cast<Py_ssize_t>(b->length())};
+  view->buf = data;
+  view->obj = self;
+  Py_INCREF(self);
+  view->len = shape[0];
+  view->readonly = 0;
+  view->itemsize = 1;
+  view->format = (flags & PyBUF_FORMAT) ? const_cast<char*>("B") : nullptr;
+  view->ndim = 1;
+  view->shape = (flags & PyBUF_ND) ? shape : nullptr;
+  view->strides = nullptr;  // C-contiguous
+  view->suboffsets = nullptr;
+  view->internal = shape;
+  return 0;
+}
+
+void buffer_release(PyObject* self, Py_buffer* view) {
+  delete[] static_cast<Py_ssize_t*>(view->internal);
+  nb::inst_ptr<Buffer>(self)->viewClosed();
+}
+
+PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(buffer_get)},
+                              {Py_bf_releasebuffer, reinterpret_cast<void*>(buffer_release)},
+                              {0, nullptr}};
+
 }  // namespace
 
 void init_memory(nb::module_& m) {
-  nb::class_<Buffer>(m, "Buffer", "Linear memory a kernel reads and writes (Metal's MTLBuffer).")
+  nb::class_<Buffer>(m, "Buffer", "Linear memory a kernel reads and writes (Metal's MTLBuffer).",
+                     nb::type_slots(buffer_slots))
       .def(nb::new_([](std::shared_ptr<Device> device, nb::handle size, nb::handle mode) {
              if (!device) throw nb::type_error("Buffer needs a Device");
              return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));

@@ -181,3 +181,18 @@ def test_run_simple_compute_example(capsys):
     assert pymetallic.run_simple_compute_example() is True
     out = capsys.readouterr().out
     assert "Using device:" in out and "Computation complete!" in out
+
+
+def test_buffer_protocol(device):
+    data = np.arange(16, dtype=np.float32)
+    buf = pymetallic.Buffer.from_numpy(device, data)
+    mv = memoryview(buf)
+    assert mv.nbytes == 64 and mv.format == "B" and not mv.readonly
+    np.testing.assert_array_equal(np.frombuffer(buf, np.float32), data)
+    np.frombuffer(buf, np.float32)[3] = 99  # writable, the same memory
+    assert buf.to_numpy(np.float32)[3] == 99
+    assert bytes(buf)[:4] == np.float32(0).tobytes()
+    mv.release()
+    private = pymetallic.Buffer(device, 16, pymetallic.Buffer.STORAGE_PRIVATE)
+    with pytest.raises(BufferError, match="private"):
+        memoryview(private)
