@@ -106,13 +106,18 @@ class ComputeCommandEncoder {
   // Exactly the grid: edge threadgroups are smaller and report their real size.
   void dispatchThreads(Size3 threads_per_grid, Size3 threads_per_threadgroup);
   void dispatchThreadgroups(Size3 threadgroups_per_grid, Size3 threads_per_threadgroup);
+  // The threadgroup counts are three uints in `indirect` at `offset`, read when the command
+  // runs (a kernel earlier in the queue may write them). CPU devices only, so far.
+  void dispatchThreadgroupsWithIndirectBuffer(const std::shared_ptr<Buffer>& indirect, uint64_t offset,
+                                              Size3 threads_per_threadgroup);
   void endEncoding();
 
   const std::shared_ptr<CommandBuffer>& commandBuffer() const { return buffer_; }
 
  private:
   void ensureOpen(const char* what) const;
-  void dispatch(Size3 grid_threads, Size3 groups, Size3 tg, bool exact);
+  void dispatch(Size3 grid_threads, Size3 groups, Size3 tg, bool exact,
+                const std::shared_ptr<Buffer>& indirect = nullptr, uint64_t indirect_offset = 0);
   void bind_texture(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd);
 
   struct Binding {

@@ -190,6 +190,14 @@ void init_commands(nb::module_& m) {
             e.dispatchThreadgroups(size3(groups, "threadgroups_per_grid"), size3(tg, "threads_per_threadgroup"));
           },
           nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"))
+      .def(
+          "dispatch_threadgroups_with_indirect_buffer",
+          [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> indirect, long long offset, nb::handle tg) {
+            e.dispatchThreadgroupsWithIndirectBuffer(indirect, non_negative(offset, "indirect buffer offset"),
+                                                     size3(tg, "threads_per_threadgroup"));
+          },
+          nb::arg("indirect_buffer").none(), nb::arg("indirect_buffer_offset"), nb::arg("threads_per_threadgroup"),
+          "Threadgroup counts (three uints) read from a buffer when the command runs.")
       .def("end_encoding", &ComputeCommandEncoder::endEncoding)
       .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer);
 

@@ -306,7 +306,23 @@ void ComputeCommandEncoder::dispatchThreadgroups(Size3 groups, Size3 tg) {
   dispatch(grid, groups, tg, false);
 }
 
-void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool exact) {
+void ComputeCommandEncoder::dispatchThreadgroupsWithIndirectBuffer(const std::shared_ptr<Buffer>& indirect,
+                                                                   uint64_t offset, Size3 tg) {
+  const char* what = "dispatch_threadgroups_with_indirect_buffer";
+  ensureOpen(what);
+  if (!indirect) throw ValidationError(std::string(what) + ": the indirect buffer is None");
+  if (buffer_->commandQueue()->device()->kind() != "cpu")
+    throw Error(std::string(what) + " is not supported on " + buffer_->commandQueue()->device()->kind() +
+                " devices yet (it is on the CPU)");
+  if (offset % 4 != 0 || offset > indirect->length() || indirect->length() - offset < 12)
+    throw ValidationError(std::string(what) + ": offset " + std::to_string(offset) +
+                          " must be a multiple of 4 with 12 bytes (three uints) after it in the " +
+                          std::to_string(indirect->length()) + "-byte buffer");
+  dispatch({0, 0, 0}, {0, 0, 0}, tg, false, indirect, offset);
+}
+
+void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool exact,
+                                     const std::shared_ptr<Buffer>& indirect, uint64_t indirect_offset) {
   const char* what = exact ? "dispatch_threads" : "dispatch_threadgroups";
   ensureOpen(what);
   if (!pipeline_)
@@ -324,7 +340,7 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   const uint64_t max32 = 0xffffffffull;
   if (grid.width > max32 || grid.height > max32 || grid.depth > max32 || grid.count() > (1ull << 48))
     throw ValidationError(std::string(what) + ": grid " + size3_text(grid) + " is too large");
-  if (grid.count() == 0) return;  // nothing to run, as on Metal
+  if (grid.count() == 0 && !indirect) return;  // nothing to run, as on Metal
 
   // Built in place (a dispatch's snapshot is about a kilobyte: no copy of it), and taken
   // back out if validation fails below.
@@ -338,6 +354,7 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
     }
   } unrecord{list};
   cmd.pipeline = pipeline_;
+  if (indirect) cmd.indirect = indirect->impl_ptr(), cmd.indirect_offset = indirect_offset;
   cmd.threads_per_grid = grid;
   cmd.threads_per_threadgroup = tg;
   cmd.threadgroups_per_grid = groups;

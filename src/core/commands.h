@@ -42,6 +42,10 @@ struct DispatchCommand {
   Size3 threads_per_grid;       // exact grid in threads
   Size3 threads_per_threadgroup;
   Size3 threadgroups_per_grid;  // ceil(grid / tg)
+  // dispatch_threadgroups_with_indirect_buffer: the group counts are read from here when
+  // the command runs; the two sizes above are then filled in by the executor.
+  std::shared_ptr<backend::BufferImpl> indirect;
+  uint64_t indirect_offset = 0;
 };
 
 struct CopyCommand {

@@ -57,7 +57,19 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   }
   launch.textures = textures.data();
   launch.samplers = cmd.samplers.data();
-  const Size3 g = cmd.threads_per_grid, tg = cmd.threads_per_threadgroup, n = cmd.threadgroups_per_grid;
+  const Size3 tg = cmd.threads_per_threadgroup;
+  Size3 g = cmd.threads_per_grid, n = cmd.threadgroups_per_grid;
+  if (cmd.indirect) {
+    // Indirect: the counts are whatever earlier commands left in the buffer.
+    uint32_t counts[3];
+    std::memcpy(counts, static_cast<unsigned char*>(cmd.indirect->contents()) + cmd.indirect_offset, sizeof counts);
+    n = {counts[0], counts[1], counts[2]};
+    g = {n.width * tg.width, n.height * tg.height, n.depth * tg.depth};
+    if (g.width > 0xffffffffull || g.height > 0xffffffffull || g.depth > 0xffffffffull)
+      throw Error("dispatch_threadgroups_with_indirect_buffer: " + std::to_string(counts[0]) + " x " +
+                  std::to_string(counts[1]) + " x " + std::to_string(counts[2]) + " threadgroups is too large a grid");
+    if (n.count() == 0) return;  // nothing to run, as on Metal
+  }
   launch.grid[0] = static_cast<uint32_t>(g.width), launch.grid[1] = static_cast<uint32_t>(g.height),
   launch.grid[2] = static_cast<uint32_t>(g.depth);
   launch.threads_per_threadgroup[0] = static_cast<uint32_t>(tg.width),
