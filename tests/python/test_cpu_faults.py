@@ -53,3 +53,23 @@ def test_integer_division_by_zero_is_an_error_not_a_crash(cpu_device):
     cb = _run(cpu_device, "divide", buf, [(np.int32(0), 1)])
     with pytest.raises(pymetallic.MetalError, match="divide.*division by zero"):
         cb.wait_until_completed()
+
+
+def test_off_by_one_write_past_the_end_is_an_error(cpu_device):
+    src = """
+kernel void off_by_one(device float* x [[buffer(0)]], constant uint& n [[buffer(1)]],
+                       uint i [[thread_position_in_grid]]) {
+    if (i == 0) x[n] = 1.0;   // one past the end
+}"""
+    buf = pymetallic.Buffer(cpu_device, 4 * 1000)
+    k = pymetallic.Library(cpu_device, src).make_function("off_by_one")
+    cb = pymetallic.CommandQueue(cpu_device).make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(pymetallic.ComputePipelineState(cpu_device, k))
+    enc.set_buffer(buf, 0, 0)
+    enc.set_bytes(np.uint32(1000), 1)
+    enc.dispatch_threads((1, 1, 1), (1, 1, 1))
+    enc.end_encoding()
+    cb.commit()
+    with pytest.raises(pymetallic.MetalError, match="off_by_one.*invalid memory access"):
+        cb.wait_until_completed()

@@ -1,4 +1,5 @@
 // The CPU device: host memory, the system C++ compiler, and a thread pool.
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -20,20 +21,30 @@ namespace metallic::cpu {
 
 namespace {
 
-// Host memory, 64-byte aligned and zeroed (as new Metal buffers are).
+// Host memory, zeroed (as new Metal buffers are), placed so that it ends where an
+// inaccessible guard page begins: a kernel that reads or writes past the end of its buffer
+// (the classic off-by-one) faults at once, and the fault guard turns that into a MetalError
+// instead of silently corrupting other data. 16-byte aligned, like every MSL type.
 class HostBuffer : public backend::BufferImpl {
  public:
   explicit HostBuffer(uint64_t length) {
-    size_t rounded = (length + 63) / 64 * 64;
-    data_ = std::aligned_alloc(64, rounded);
-    if (!data_) throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
-    std::memset(data_, 0, rounded);
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t used = (length + 15) / 16 * 16;
+    const size_t pages = (used + page - 1) / page;
+    mapped_ = (pages + 1) * page;
+    void* base = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
+    base_ = static_cast<unsigned char*>(base);
+    ::mprotect(base_ + pages * page, page, PROT_NONE);
+    data_ = base_ + pages * page - used;
   }
-  ~HostBuffer() override { std::free(data_); }
+  ~HostBuffer() override { ::munmap(base_, mapped_); }
   void* contents() override { return data_; }
 
  private:
-  void* data_;
+  unsigned char* base_ = nullptr;
+  size_t mapped_ = 0;
+  void* data_ = nullptr;
 };
 
 std::string cpu_name() {
