@@ -67,8 +67,13 @@ void CommandBuffer::commit() {
 }
 
 void CommandBuffer::waitUntilCompleted() {
-  if (status() == CommandBufferStatus::NotEnqueued)
-    throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
+  {
+    // Read the state directly: status() would also ask the backend (a device query) for
+    // work we are about to wait for anyway.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_ == CommandBufferStatus::NotEnqueued)
+      throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
+  }
   queue_->impl().wait(*this);
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error; });
