@@ -31,6 +31,9 @@ class Buffer {
   // discrete GPU keeps the host copy current after each command buffer that writes it.
   void viewOpened();
   void viewClosed();
+  // The address a kernel sees (MTLBuffer.gpuAddress): written into argument buffers, whose
+  // structs hold `device T*` members. Pair it with ComputeCommandEncoder::useResource.
+  uint64_t gpuAddress();
 
   backend::BufferImpl& impl() const { return *impl_; }
   const std::shared_ptr<backend::BufferImpl>& impl_ptr() const { return impl_; }

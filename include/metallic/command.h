@@ -98,6 +98,9 @@ class ComputeCommandEncoder {
   void setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline);
   void setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index);
   void setBufferOffset(uint64_t offset, uint32_t index);
+  // A buffer the following dispatches reach only through addresses stored elsewhere (an
+  // argument buffer): Metal's useResource. usage: 1 read, 2 write, 3 both.
+  void useResource(const std::shared_ptr<Buffer>& buffer, uint32_t usage);
   // Copies up to 4 KB of inline data (small structs and scalars for `constant T&`).
   void setBytes(const void* data, uint64_t length, uint32_t index);
   void setThreadgroupMemoryLength(uint64_t length, uint32_t index);
@@ -138,6 +141,7 @@ class ComputeCommandEncoder {
   std::array<uint32_t, 31> threadgroup_lengths_{};
   std::vector<std::shared_ptr<Texture>> textures_;        // grown on demand, up to 128
   std::vector<std::shared_ptr<SamplerState>> samplers_;   // up to 16
+  std::vector<std::pair<std::shared_ptr<Buffer>, bool>> used_resources_;  // (buffer, written)
   bool ended_ = false;
 };
 

@@ -143,6 +143,13 @@ void init_commands(nb::module_& m) {
           },
           nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"))
       .def(
+          "use_resource",
+          [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long usage) {
+            e.useResource(buffer, static_cast<uint32_t>(non_negative(usage, "usage")));
+          },
+          nb::arg("buffer").none(), nb::arg("usage") = 3,
+          "A buffer the following dispatches reach through an argument buffer (1 read, 2 write, 3 both).")
+      .def(
           "set_buffer_offset",
           [](ComputeCommandEncoder& e, long long offset, long long index) {
             e.setBufferOffset(non_negative(offset, "offset"), slot(index, "buffer"));

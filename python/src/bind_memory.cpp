@@ -101,6 +101,9 @@ void init_memory(nb::module_& m) {
           },
           "The contents as a writable uint8 NumPy view.")
       .def("did_modify_range", &Buffer::didModifyRange, nb::arg("start"), nb::arg("length"))
+      .def_prop_ro("gpu_address", &Buffer::gpuAddress,
+                   "The address kernels see (Metal's gpuAddress), for argument buffers; pair with "
+                   "encoder.use_resource(buffer).")
       .def("__repr__", [](const Buffer& b) {
         static const char* modes[] = {"shared", "managed", "private"};
         return "<pymetallic.Buffer " + std::to_string(b.length()) + " bytes, " +

@@ -28,6 +28,8 @@ class BufferImpl {
   // command buffer that writes the buffer, as unified memory would be.
   virtual void viewOpened() {}
   virtual void viewClosed() {}
+  // The address kernels see for this buffer (Metal's gpuAddress), for argument buffers.
+  virtual uint64_t gpuAddress() = 0;
 };
 
 // One compiled entry point of a library.

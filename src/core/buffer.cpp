@@ -24,6 +24,7 @@ void Buffer::didModifyRange(uint64_t start, uint64_t length) {
 }
 
 void Buffer::viewOpened() { impl_->viewOpened(); }
+uint64_t Buffer::gpuAddress() { return impl_->gpuAddress(); }
 void Buffer::viewClosed() { impl_->viewClosed(); }
 
 }  // namespace metallic

@@ -251,6 +251,20 @@ void ComputeCommandEncoder::setBufferOffset(uint64_t offset, uint32_t index) {
   b.offset = offset;
 }
 
+void ComputeCommandEncoder::useResource(const std::shared_ptr<Buffer>& buffer, uint32_t usage) {
+  ensureOpen("use_resource");
+  if (!buffer) throw ValidationError("use_resource needs a buffer, not None");
+  if (usage == 0 || usage > 3) throw ValidationError("use_resource usage must be 1 (read), 2 (write) or 3 (both)");
+  if (buffer->device() != buffer_->commandQueue()->device())
+    throw ValidationError("use_resource: the buffer belongs to another device");
+  for (auto& [b, written] : used_resources_)
+    if (b == buffer) {
+      written = written || (usage & 2);
+      return;
+    }
+  used_resources_.emplace_back(buffer, (usage & 2) != 0);
+}
+
 void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t index) {
   ensureOpen("set_bytes");
   check_index(index, "buffer");
@@ -359,6 +373,7 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
     }
   } unrecord{list};
   cmd.pipeline = pipeline_;
+  for (const auto& [b, written] : used_resources_) cmd.resources.emplace_back(b->impl_ptr(), written);
   if (indirect) cmd.indirect = indirect->impl_ptr(), cmd.indirect_offset = indirect_offset;
   cmd.threads_per_grid = grid;
   cmd.threads_per_threadgroup = tg;

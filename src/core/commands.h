@@ -38,6 +38,9 @@ struct DispatchCommand {
   std::array<uint32_t, 31> threadgroup_lengths{};  // [[threadgroup(n)]] sizes in bytes
   // [[texture(n)]] / [[sampler(n)]] bindings, indexed by n; empty when the kernel takes none.
   std::vector<BoundTexture> textures;
+  // Buffers reached through argument buffers (useResource): kept alive, and made coherent
+  // on devices with separate memory; `second` when the dispatch may write them.
+  std::vector<std::pair<std::shared_ptr<backend::BufferImpl>, bool>> resources;
   std::vector<metal_sampler_abi> samplers;
   Size3 threads_per_grid;       // exact grid in threads
   Size3 threads_per_threadgroup;

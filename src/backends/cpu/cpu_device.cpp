@@ -40,6 +40,7 @@ class HostBuffer : public backend::BufferImpl {
   }
   ~HostBuffer() override { ::munmap(base_, mapped_); }
   void* contents() override { return data_; }
+  uint64_t gpuAddress() override { return reinterpret_cast<uintptr_t>(data_); }
 
  private:
   unsigned char* base_ = nullptr;

@@ -373,6 +373,11 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
             shared += d->threadgroup_lengths[arg.index];
           }
         }
+        for (const auto& [resource, written] : d->resources) {
+          auto* b = static_cast<CudaBuffer*>(resource.get());
+          b->prepare_for_device(stream_);
+          if (written) b->device_written(), pending->written.push_back(resource);
+        }
         kernel.ensure_dynamic_shared(shared);
         op.shared = shared;
         for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
