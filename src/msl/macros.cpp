@@ -74,6 +74,14 @@ bool MacroTable::is_defined(const std::string& name) const {
 }
 
 std::vector<Token> MacroTable::expand(const std::vector<Token>& tokens) const {
+  struct Depth {
+    int& d;
+    explicit Depth(int& depth) : d(depth) { ++d; }
+    ~Depth() { --d; }
+  } depth(depth_);
+  if (depth_ > kMaxDepth && !tokens.empty())
+    fail(tokens.front().location(),
+         "macro arguments nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
   std::deque<Token> in(tokens.begin(), tokens.end());
   std::vector<Token> out;
   while (!in.empty()) {

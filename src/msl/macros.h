@@ -33,6 +33,10 @@ class MacroTable {
   std::vector<Token> substitute(const Macro& m, const std::vector<std::vector<Token>>& args,
                                 const Token& name) const;
   std::map<std::string, Macro> macros_;
+  // Arguments are expanded before substitution, recursively: nesting is bounded so a
+  // pathological F(F(F(...))) is an error, not a stack overflow or a memory blow-up.
+  mutable int depth_ = 0;
+  static constexpr int kMaxDepth = 64;
 };
 
 // Tokens written back as text, one space where the source had whitespace.

@@ -39,9 +39,19 @@ class Parser {
     return false;
   }
   bool at(const char* p) const { return pos_ < t_.size() && t_[pos_].is_punct(p); }
+  static constexpr int kMaxDepth = 1000;
+  int depth_ = 0;
 
   // `live` is false inside the unevaluated arm of && || ?: so 1 || 1/0 is fine.
   Value ternary(bool live) {
+    ++depth_;
+    if (depth_ > kMaxDepth) fail(where_, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+    Value result = ternary_body(live);
+    --depth_;
+    return result;
+  }
+
+  Value ternary_body(bool live) {
     Value c = binary(0, live);
     if (!accept("?")) return c;
     bool cond = c.v != 0;
@@ -117,6 +127,14 @@ class Parser {
 
   Value unary(bool live) {
     if (pos_ >= t_.size()) fail(where_, "#if expression ends unexpectedly");
+    // Nesting (parentheses, unary operators, ?:) recurses: bound it, so a pathological
+    // expression is an error rather than a stack overflow.
+    struct Depth {
+      int& d;
+      explicit Depth(int& depth) : d(depth) { ++d; }
+      ~Depth() { --d; }
+    } depth(depth_);
+    if (depth_ > kMaxDepth) fail(where_, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
     if (accept("+")) return unary(live);
     if (accept("-")) {
       Value v = unary(live);

@@ -140,3 +140,15 @@ def test_bad_environment_device(monkeypatch):
     monkeypatch.setenv("PYMETALLIC_DEVICE", "tpu:3")
     with pytest.raises(MetalError, match="names no device"):
         pymetallic.Device.get_default_device()
+
+
+@pytest.mark.parametrize("source,message", [
+    ("#if " + "(" * 100000 + "1" + ")" * 100000 + "\n#endif\n", "nested too deeply"),
+    ("#if " + "1?" * 50000 + "1" + ":0" * 50000 + "\n#endif\n", "nested too deeply"),
+    ("#define F(x) x\nint y = " + "F(" * 20000 + "1" + ")" * 20000 + ";\n", "nested too deeply"),
+    ("kernel void k(device float* x [[buffer(" + "(" * 20000 + "0" + ")" * 20000 + ")]]) {}", "nested too deeply"),
+])
+def test_pathological_sources_are_errors_not_crashes(cpu_device, source, message):
+    # Found by fuzzing the front end: recursion is bounded everywhere it can nest.
+    with pytest.raises(CompileError, match=message):
+        pymetallic.Library(cpu_device, source)
