@@ -8,6 +8,24 @@ import os as _os
 
 from . import _core
 
+
+def _nvrtc_from_wheels():
+    """NVIDIA's pip wheels (nvidia-cuda-nvrtc and kin) put libnvrtc under site-packages/nvidia;
+    tell the native loader where, so a pip-only CUDA setup works too."""
+    try:
+        import nvidia  # namespace package of NVIDIA's wheels
+    except ImportError:
+        return
+    import glob
+    dirs = [d for root in getattr(nvidia, "__path__", [])
+            for d in glob.glob(_os.path.join(root, "*", "lib")) if glob.glob(_os.path.join(d, "libnvrtc.so*"))]
+    if dirs:
+        known = _os.environ.get("PYMETALLIC_NVRTC_PATH", "")
+        _os.environ["PYMETALLIC_NVRTC_PATH"] = _os.pathsep.join([p for p in [known] + dirs if p])
+
+
+_nvrtc_from_wheels()
+
 _runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
 if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
     _core.set_runtime_dir(_runtime)

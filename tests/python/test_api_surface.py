@@ -196,3 +196,21 @@ def test_buffer_protocol(device):
     private = pymetallic.Buffer(device, 16, pymetallic.Buffer.STORAGE_PRIVATE)
     with pytest.raises(BufferError, match="private"):
         memoryview(private)
+
+
+def test_nvrtc_from_nvidia_wheels_is_found(tmp_path):
+    # NVIDIA's wheels install site-packages/nvidia/<component>/lib/libnvrtc.so*: the package
+    # points the native loader there (PYMETALLIC_NVRTC_PATH).
+    import os
+    import subprocess
+    import sys
+    lib = tmp_path / "nvidia" / "cuda_nvrtc" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libnvrtc.so.13").write_bytes(b"")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.path.dirname(os.path.dirname(pymetallic.__file__))])
+    env.pop("PYMETALLIC_NVRTC_PATH", None)
+    out = subprocess.run([sys.executable, "-c", "import pymetallic, os; print(os.environ['PYMETALLIC_NVRTC_PATH'])"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert str(lib) in out.stdout
