@@ -152,3 +152,10 @@ def test_pathological_sources_are_errors_not_crashes(cpu_device, source, message
     # Found by fuzzing the front end: recursion is bounded everywhere it can nest.
     with pytest.raises(CompileError, match=message):
         pymetallic.Library(cpu_device, source)
+
+
+def test_double_is_rejected_as_metal_does(device):
+    src = "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n" \
+          "    double y = x[i];\n    x[i] = y;\n}\n"
+    with pytest.raises(CompileError, match=r"program.metal:2:.*'double' is not supported"):
+        pymetallic.Library(device, src)
