@@ -64,3 +64,9 @@ def test_bad_offsets_and_devices(device):
         enc.dispatch_threadgroups_with_indirect_buffer(groups, 2, (32, 1, 1))
     with pytest.raises(pm.MetalError, match="12 bytes"):
         enc.dispatch_threadgroups_with_indirect_buffer(groups, 8, (32, 1, 1))
+
+
+def test_compiles_for_cuda():
+    if pm._core.toolchains()["nvrtc"].startswith("unavailable"):
+        pytest.skip("no NVRTC")
+    pm._core.compile_offline(SRC, None, "cuda", "sm_90")
