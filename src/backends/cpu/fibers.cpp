@@ -102,9 +102,12 @@ struct FiberGroup::Fiber {
   ~Fiber() { ::munmap(memory, kStackSize + static_cast<size_t>(::sysconf(_SC_PAGESIZE))); }
 
   // Lay out the stack so the first switch "returns" into the trampoline.
-  void reset() {
+  // `color` staggers the stack tops: page-aligned tops 256 KiB apart would put every fiber's
+  // hot top-of-stack lines into the same cache sets (measured: 6% on a reduction).
+  void reset(uint32_t color) {
     done = false;
     auto top = reinterpret_cast<uintptr_t>(memory) + static_cast<size_t>(::sysconf(_SC_PAGESIZE)) + kStackSize;
+    top -= (color % 64) * 64 + ((color / 64) % 16) * 4096;
     top &= ~uintptr_t(15);
     auto* s = reinterpret_cast<void**>(top);
 #if defined(__x86_64__)
@@ -213,7 +216,7 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
   live_ = threads;
   barrier_arrived_ = 0;
   barrier_generation_ = 0;
-  for (uint32_t t = 0; t < threads; ++t) fibers_[t]->reset();
+  for (uint32_t t = 0; t < threads; ++t) fibers_[t]->reset(t);
   body_ = &body;
   FiberGroup* outer = t_running;
   t_running = this;
