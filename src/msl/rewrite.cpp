@@ -15,7 +15,8 @@ bool is_one_of(const Token& t, std::initializer_list<const char*> words) {
 
 class MslRewriter {
  public:
-  MslRewriter(const std::vector<Token>& t, const Structure& st, TokenEdits& e) : t_(t), st_(st), e_(e) {}
+  MslRewriter(const std::vector<Token>& t, const Structure& st, TokenEdits& e, bool note_threadgroup_variables)
+      : t_(t), st_(st), e_(e), note_threadgroup_variables_(note_threadgroup_variables) {}
 
   void run() {
     for (size_t i = 0; i < t_.size(); ++i) {
@@ -62,6 +63,7 @@ class MslRewriter {
     if (tok.text == "constant" && scope == Scope::Namespace && program_scope_constant(i)) return;
     if (tok.text == "threadgroup" && scope == Scope::Function && st_.statement_start[i] && declares_storage(i)) {
       e_.replace(i, "METAL_THREADGROUP_STORAGE");
+      if (note_threadgroup_variables_) note_threadgroup_variables(i);
       return;
     }
     // `int get() const thread {`: an address space after the parameter list qualifies `this`.
@@ -114,6 +116,37 @@ class MslRewriter {
     return true;
   }
 
+  // After `threadgroup float a[8], b[8];` at i: METAL_NOTE_THREADGROUP_VARIABLE(a); ... (b);
+  void note_threadgroup_variables(size_t i) {
+    std::vector<std::string> names;
+    size_t last_identifier = 0;
+    bool in_declarator_name = true;  // before the first '[' / '=' / '{' of the declarator
+    int angle = 0;
+    for (size_t j = i + 1; j < t_.size(); ++j) {
+      const Token& t = t_[j];
+      if (t.is_punct("<")) ++angle;
+      if (t.is_punct(">")) --angle;
+      if (angle > 0) continue;
+      bool ends_name = t.is_punct("[") || t.is_punct("=") || t.is_punct("{") || t.is_punct(",") || t.is_punct(";");
+      if (in_declarator_name && ends_name && last_identifier) names.push_back(t_[last_identifier].text);
+      if (ends_name) in_declarator_name = false;
+      if (t.kind == TokenKind::Identifier) last_identifier = j;
+      if (t.is_punct(",")) in_declarator_name = true, last_identifier = 0;
+      if ((t.is_punct("(") || t.is_punct("[") || t.is_punct("{")) && st_.match[j] != Structure::npos) j = st_.match[j];
+      if (t.is_punct(";")) {
+        threadgroup_variables_ += names.size();
+        if (threadgroup_variables_ > kMaxThreadgroupVariables)
+          fail(t_[i].location(), "more than " + std::to_string(kMaxThreadgroupVariables) +
+                                     " threadgroup variables in a program that overloads functions on address spaces");
+        std::string notes;
+        for (const std::string& n : names) notes += "METAL_NOTE_THREADGROUP_VARIABLE(" + n + ");";
+        if (j + 1 < t_.size()) e_.insert_before(j + 1, notes);
+        return;
+      }
+    }
+  }
+  static constexpr size_t kMaxThreadgroupVariables = 32;  // metal::detail::threadgroup_bounds
+
   // Whether the type around `constant` at i already says const (`const constant T*`, `constant T const*`).
   bool already_const(size_t i) const {
     for (size_t k = i; k > 0 && (is_address_space(t_[k - 1]) || is_one_of(t_[k - 1], {"const", "volatile"})); --k) {
@@ -135,6 +168,8 @@ class MslRewriter {
   const std::vector<Token>& t_;
   const Structure& st_;
   TokenEdits& e_;
+  bool note_threadgroup_variables_;
+  size_t threadgroup_variables_ = 0;
 };
 
 }  // namespace
@@ -152,8 +187,9 @@ std::optional<std::string> translate_pragma(const std::string& text) {
   return std::nullopt;  // clang diagnostics, METAL internals...: meaningless to g++ and NVRTC
 }
 
-void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits) {
-  MslRewriter(toks, st, edits).run();
+void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits,
+                 bool note_threadgroup_variables) {
+  MslRewriter(toks, st, edits, note_threadgroup_variables).run();
 }
 
 }  // namespace metallic::msl

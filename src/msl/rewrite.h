@@ -18,8 +18,11 @@ namespace metallic::msl {
 //   (`constant` becomes `const` unless the type already is const);
 // - unsuffixed floating literals become float, `h` literals half;
 // - pragmas become their C++/CUDA spelling or disappear.
+//   With `note_threadgroup_variables`, each such declaration is followed by
+//   METAL_NOTE_THREADGROUP_VARIABLE(name) for the run-time address-space checks;
 // Tokens already edited (for example by function-constant handling) are left alone.
-void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits);
+void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits,
+                 bool note_threadgroup_variables = false);
 
 // `#pragma clang loop unroll(full)` and friends in a form g++ and NVRTC both accept, or nullopt to drop.
 std::optional<std::string> translate_pragma(const std::string& text);

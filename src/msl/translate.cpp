@@ -2,6 +2,7 @@
 // rewrite, emit.
 #include <map>
 
+#include "msl/address_space_overloads.h"
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
@@ -40,11 +41,12 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
   reject_double(toks);
+  TranslatedSource out;
+  out.checks_address_spaces = resolve_address_space_overloads(toks);
   Structure st = analyze(toks);
   FunctionConstants constants(toks, st, options);
   std::vector<KernelDecl> kernels = find_kernels(toks, st, constants);
 
-  TranslatedSource out;
   TokenEdits edits(toks);
   constants.rewrite(toks, edits);
   for (const KernelDecl& k : kernels) {
@@ -53,7 +55,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   }
   for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
   check_unique_names(out.kernels);
-  rewrite_msl(toks, st, edits);
+  rewrite_msl(toks, st, edits, out.checks_address_spaces);
   out.code = emit(edits.apply(), options.filename);
   out.function_constants = constants.infos();
   return out;

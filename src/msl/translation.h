@@ -88,6 +88,9 @@ struct TranslatedSource {
   std::string code;
   std::vector<KernelInfo> kernels;
   std::vector<FunctionConstantInfo> function_constants;
+  // Overloads on address spaces were resolved by run-time checks (address_space_overloads.h):
+  // the entry wrappers must record what those checks need.
+  bool checks_address_spaces = false;
 };
 
 struct Options {

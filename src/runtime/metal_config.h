@@ -58,6 +58,13 @@
 // exactly "shared by the threadgroup" for the CPU executor.
 #  define METAL_THREADGROUP_STORAGE static thread_local
 #endif
+// After a kernel-scope `threadgroup` variable, in programs that overload functions on address
+// spaces: the CPU's run-time checks need its bounds (metal_address_space.h); CUDA asks the pointer.
+#if defined(METAL_TARGET_CUDA)
+#  define METAL_NOTE_THREADGROUP_VARIABLE(name) ((void)0)
+#else
+#  define METAL_NOTE_THREADGROUP_VARIABLE(name) ::metal::detail::note_threadgroup_variable(&(name), sizeof(name))
+#endif
 
 // Scalar-level math builtins. No system header is included (NVRTC has none, and
 // <cmath> alone costs ~0.2 s per g++ compile), so the CPU target uses GCC/Clang

@@ -24,3 +24,4 @@
 #include "metal_simdgroup_matrix.h" // simdgroup_matrix, simdgroup_load/store/multiply_accumulate
 #include "metal_pack.h"           // pack_float_to_unorm4x8, unpack_snorm2x16_to_float, ...
 #include "metal_texture.h"         // texture1d/2d/3d/2d_array, sampler (linear-memory emulation)
+#include "metal_address_space.h"   // (internal) which address space a pointer points into

@@ -26,6 +26,10 @@ SharedObject::SharedObject(const std::string& path) {
   using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*);
   if (auto* slot = static_cast<Exchange*>(::dlsym(handle_, "metallic_cpu_simd_exchange_hook")))
     *slot = &FiberGroup::simd_exchange;
+  // Run-time address-space checks ask where the running thread's stack is.
+  using Bounds = void (*)(const char**, const char**);
+  if (auto* slot = static_cast<Bounds*>(::dlsym(handle_, "metallic_cpu_stack_bounds_hook")))
+    *slot = &FiberGroup::stack_bounds;
 }
 
 SharedObject::~SharedObject() {

@@ -72,12 +72,19 @@ const char* kGroupPosition = R"(    const uint32_t pm_gid_x = pm_group % pm_grou
     (void)pm_ntotal;
 )";
 
-void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
+// Programs that overload functions on address spaces check at run time where a pointer
+// points (metal_address_space.h); the group's threadgroup arena is one of the answers.
+std::string arena_note(const msl::TranslatedSource& source) {
+  return source.checks_address_spaces ? "  metal::detail::set_threadgroup_arena(pm_arena, L->threadgroup_arena_size);\n"
+                                      : "";
+}
+
+void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
   // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
   // compiler can vectorise across threads as a GPU runs them side by side.
   out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n"
+      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n" << arena_note
       << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
       << kGroupPosition
       // The innermost loop runs over the grid's x position itself: an induction variable
@@ -95,10 +102,10 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
 }
 
 // One thread of one group: the executor runs these as fibers when the kernel has barriers.
-void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
+void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
   out << "extern \"C\" __attribute__((flatten)) void " << thread_entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_group, uint32_t pm_tidx, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << constant_copies(k) << "  {\n"
+      << kDispatchSizes << constant_copies(k) << arena_note << "  {\n"
       << kGroupPosition
       << "    const uint32_t pm_lid_x = pm_tidx % pm_ntg_x;\n"
       << "    const uint32_t pm_lid_y = (pm_tidx / pm_ntg_x) % pm_ntg_y;\n"
@@ -121,12 +128,14 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       // Barrier hooks: the executor stores its scheduler's functions here after loading.
       << "extern \"C\" { void (*metallic_cpu_threadgroup_barrier_hook)() = nullptr;\n"
       << "             void (*metallic_cpu_simdgroup_barrier_hook)() = nullptr;\n"
-      << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*) = nullptr; }\n"
+      << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*) = nullptr;\n"
+      << "             void (*metallic_cpu_stack_bounds_hook)(const char**, const char**) = nullptr; }\n"
       << "namespace metal { namespace detail {\n"
       << "void cpu_threadgroup_barrier() { metallic_cpu_threadgroup_barrier_hook(); }\n"
       << "void cpu_simdgroup_barrier() { metallic_cpu_simdgroup_barrier_hook(); }\n"
       << "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane) {\n"
       << "  return metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane); }\n"
+      << "void cpu_stack_bounds(const char** low, const char** high) { metallic_cpu_stack_bounds_hook(low, high); }\n"
       << "} }\n"
       << "namespace metal_user {\n"
       << "#include \"metal_user_scope.h\"\n"
@@ -134,8 +143,8 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       << "#line 1 \"<pymetallic entry points>\"\n"
       << codegen::wrapper_support_code();
   for (size_t i = 0; i < source.kernels.size(); ++i) {
-    write_group_entry(out, source.kernels[i], i);
-    write_thread_entry(out, source.kernels[i], i);
+    write_group_entry(out, source.kernels[i], i, arena_note(source));
+    write_thread_entry(out, source.kernels[i], i, arena_note(source));
   }
   out << "}  // namespace metal_user\n";
   return out.str();

@@ -1,5 +1,6 @@
 #include "backends/cpu/fibers.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -227,6 +228,31 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
   }
   t_running = outer;
   body_ = nullptr;
+}
+
+void FiberGroup::stack_bounds(const char** low, const char** high) {
+  if (FiberGroup* g = t_running) {
+    const char* stack = static_cast<const char*>(g->fibers_[g->current_]->memory) + ::sysconf(_SC_PAGESIZE);
+    *low = stack;
+    *high = stack + kStackSize;
+    return;
+  }
+  // This OS thread's stack, looked up once per thread.
+  thread_local const char* thread_low = nullptr;
+  thread_local const char* thread_high = nullptr;
+  if (!thread_high) {
+    pthread_attr_t attr;
+    void* addr = nullptr;
+    size_t size = 0;
+    if (::pthread_getattr_np(::pthread_self(), &attr) == 0) {
+      ::pthread_attr_getstack(&attr, &addr, &size);
+      ::pthread_attr_destroy(&attr);
+    }
+    thread_low = static_cast<const char*>(addr);
+    thread_high = thread_low + size;
+  }
+  *low = thread_low;
+  *high = thread_high;
 }
 
 }  // namespace metallic::cpu

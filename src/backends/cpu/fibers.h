@@ -34,6 +34,9 @@ class FiberGroup {
   // *lane is the caller's lane. Deposits are double-buffered by round, so a lane that runs
   // ahead into the next exchange never overwrites values another lane has yet to read.
   static unsigned simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane);
+  // The stack of the running kernel thread: the current fiber's, or this OS thread's when
+  // no fiber runs (kernels without barriers). Used by run-time address-space checks.
+  static void stack_bounds(const char** low, const char** high);
   // Lets every other fiber run once (one scheduling round).
   static void yield_round();
   static constexpr unsigned kMaxExchangeBytes = 256;
