@@ -12,6 +12,7 @@
 #include "msl/rewrite.h"
 #include "msl/structure.h"
 #include "msl/translation.h"
+#include "msl/unsupported.h"
 
 namespace metallic::msl {
 namespace {
@@ -27,23 +28,15 @@ void check_unique_names(const std::vector<KernelInfo>& kernels) {
   }
 }
 
-// Metal has no 64-bit floating point: a kernel that names `double` would compile here as C++
-// and compute in double precision, then fail on a Mac. Say so now, as Metal's compiler does.
-void reject_double(const std::vector<Token>& toks) {
-  for (const Token& t : toks)
-    if (t.kind == TokenKind::Identifier && t.text == "double")
-      fail(t.location(), "'double' is not supported in Metal (there is no 64-bit floating point): use float");
-}
-
 }  // namespace
 
 TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
-  reject_double(toks);
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   Structure st = analyze(toks);
+  reject_unsupported(toks, st);
   FunctionConstants constants(toks, st, options);
   std::vector<KernelDecl> kernels = find_kernels(toks, st, constants);
 

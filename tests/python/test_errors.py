@@ -6,6 +6,7 @@ import pytest
 
 import pymetallic
 from pymetallic import CompileError, MetalError, ValidationError
+from pm_testing import run_kernel
 
 GOOD = """
 #include <metal_stdlib>
@@ -159,3 +160,28 @@ def test_double_is_rejected_as_metal_does(device):
           "    double y = x[i];\n    x[i] = y;\n}\n"
     with pytest.raises(CompileError, match=r"program.metal:2:.*'double' is not supported"):
         pymetallic.Library(device, src)
+
+
+@pytest.mark.parametrize("line,message", [
+    ("x[i] = float(convert_int_sat(x[i]));", r"'convert_int_sat' is OpenCL C, not Metal.*static_cast"),
+    ("x[i] = float4(convert_float4_rtz(int4(1))).x;", r"'convert_float4_rtz' is OpenCL C"),
+    ("tensor<device float, dextents<int, 1>> t(x, dextents<int, 1>(4));", r"Metal 4 tensors \('tensor<...>'"),
+    ("mpp::tensor_ops::matmul2d<> op;", r"Metal 4 tensors \('mpp::'"),
+])
+def test_features_outside_msl_or_not_yet_supported_are_named(cpu_device, line, message):
+    src = "#include <metal_stdlib>\nusing namespace metal;\n" \
+          "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n" \
+          f"    {line}\n}}\n"
+    with pytest.raises(CompileError, match=r"program.metal:4:.*" + message):
+        pymetallic.Library(cpu_device, src)
+
+
+def test_user_functions_named_like_opencl_conversions_still_work(cpu_device):
+    src = "#include <metal_stdlib>\nusing namespace metal;\n" \
+          "float convert_int_sat(float v) { return clamp(v, -2.0f, 2.0f); }\n" \
+          "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n" \
+          "    x[i] = convert_int_sat(x[i]);\n}\n"
+    x = np.array([-5, 0.5, 7], np.float32)
+    buf = pymetallic.Buffer.from_numpy(cpu_device, x)
+    run_kernel(cpu_device, src, "k", (3, 1, 1), (3, 1, 1), buffers=[(buf, 0)])
+    np.testing.assert_array_equal(buf.to_numpy(np.float32, (3,)), np.clip(x, -2, 2))
