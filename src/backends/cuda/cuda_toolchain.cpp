@@ -62,9 +62,9 @@ int parse_arch(const std::string& arch) {
 }
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version) {
+                 int driver_version, Entries entries) {
   CudaBinary out;
-  out.source = generate_translation_unit(source);
+  out.source = generate_translation_unit(source, entries);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
   // Metal's fast math: the unqualified math functions are the fast ones (METAL_FAST_MATH
   // makes the runtime pick fast:: intrinsics) and multiply-adds contract. Not

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "backends/cuda/entry_wrapper.h"
 #include "metallic/types.h"
 #include "msl/translation.h"
 
@@ -17,9 +18,10 @@ struct CudaBinary {
 };
 
 // arch: "sm_XY" (a real GPU: cubin when NVRTC knows it, else PTX for the newest virtual
-// architecture not above it). Throws CompileError with NVRTC's log on failure.
+// architecture not above it). Throws CompileError with NVRTC's log on failure. `entries`:
+// which entry points (entry_wrapper.h); each set is a module of its own.
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version);
+                 int driver_version, Entries entries = Entries::Direct);
 
 // "sm_90" -> 90; throws ValidationError for anything else.
 int parse_arch(const std::string& arch);

@@ -24,12 +24,59 @@ __device__ __forceinline__ void* pm_global(void* p) {
   __builtin_assume(__isGlobal(p));
   return p;
 }
+// Where one threadgroup sits: its position, and the grid's size in threadgroups and in
+// threads. A body reads these rather than blockIdx and the parameters, so the same body
+// serves direct launches (pm_launched_group) and indirect ones (pm_for_each_indirect_group).
+struct pm_group {
+  unsigned int gid_x, gid_y, gid_z, groups_x, groups_y, groups_z, grid_x, grid_y, grid_z;
+};
+template <class Params> __device__ __forceinline__ pm_group pm_launched_group(const Params& P) {
+  return {blockIdx.x, blockIdx.y, blockIdx.z, P.dims[6], P.dims[7], P.dims[8], P.dims[0], P.dims[1], P.dims[2]};
+}
+)";
+
+// Only in the translation unit of the indirect entries (built on first use).
+const char* kIndirectSupport = R"(
+// dispatch_threadgroups_with_indirect_buffer. CUDA takes a grid's size from the host only,
+// and the counts are in device memory (written, perhaps, by the kernel before), so the host
+// launches a fixed grid and block b runs the threadgroups b, b + gridDim.x, ... of the
+// count (the host puts their address in dims[10..11]). All threads of a block walk the
+// same groups, so the barrier between groups is uniform. Every group is whole: blockDim is
+// the threadgroup, and the body runs as the `_uniform` entry's does.
+template <class Body>
+__device__ __forceinline__ void pm_for_each_indirect_group(unsigned int address_lo, unsigned int address_hi, Body body) {
+  const unsigned int* counts = reinterpret_cast<const unsigned int*>((unsigned long long)address_hi << 32 | address_lo);
+  const unsigned int nx = counts[0], ny = counts[1], nz = counts[2];
+  const unsigned long long grid_x = (unsigned long long)nx * blockDim.x, grid_y = (unsigned long long)ny * blockDim.y,
+                           grid_z = (unsigned long long)nz * blockDim.z;
+  // Zero groups run nothing, as on Metal. A grid a direct dispatch could not have (over
+  // 2^32 threads a side, 2^48 in all) runs nothing either: a kernel cannot raise an error.
+  if (nx == 0 || ny == 0 || nz == 0 || (grid_x | grid_y | grid_z) >> 32) return;
+  const unsigned long long grid_xy = grid_x * grid_y;
+  if (__umul64hi(grid_xy, grid_z) || grid_xy * grid_z > (1ull << 48)) return;
+  // This block's first group, and the step gridDim.x as digits of the same mixed radix: the
+  // walk then needs additions and carries, no division per group. 64-bit sums cannot wrap.
+  const unsigned int first = blockIdx.x, step = gridDim.x;
+  unsigned long long x = first % nx, y = first / nx % ny, z = first / nx / ny;
+  const unsigned long long step_x = step % nx, step_y = step / nx % ny, step_z = step / nx / ny;
+  while (z < nz) {
+    body(pm_group{(unsigned int)x, (unsigned int)y, (unsigned int)z, nx, ny, nz, (unsigned int)grid_x,
+                  (unsigned int)grid_y, (unsigned int)grid_z});
+    x += step_x;
+    if (x >= nx) x -= nx, ++y;
+    y += step_y;
+    if (y >= ny) y -= ny, ++z;
+    z += step_z;
+    // The next group reuses this block's threadgroup memory: all threads must be done with it.
+    if (z < nz) __syncthreads();
+  }
+}
 )";
 
 std::string slot_name(size_t k) { return "a" + std::to_string(k); }
 
-void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
-  std::string params = "pm_params_" + std::to_string(i);
+// The parameter struct, by the layout rule of entry_wrapper.h.
+void write_params_struct(std::ostringstream& out, const msl::KernelInfo& k, const std::string& params) {
   out << "struct " << params << " {\n  unsigned int dims[" << std::to_string(kHeaderWords) << "];\n";
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
@@ -46,8 +93,11 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
     }
   }
   out << "};\n";
-  // The host reads this table once per kernel and lays parameters out by the rule of
-  // entry_wrapper.h (NVRTC has no offsetof; sizes are all the host needs).
+}
+
+// The host reads this table once per kernel and lays parameters out by the rule of
+// entry_wrapper.h (NVRTC has no offsetof; sizes are all the host needs).
+void write_layout_table(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params) {
   out << "extern \"C\" __device__ unsigned int " << layout_symbol(i) << "[] = {(unsigned int)sizeof(" << params << ")";
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
@@ -62,19 +112,21 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
       out << ", 0u";
   }
   out << "};\n";
+}
 
+void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params) {
   // The body once, as a template: PM_UNIFORM when every threadgroup is whole (the host
   // knows at launch), so threads_per_threadgroup is blockDim itself and the compiler can
   // treat it as CUDA code treats blockDim.
   out << "template <bool PM_UNIFORM> __device__ __forceinline__ void metallic_body_" << std::to_string(i) << "(const "
-      << params << "& P) {\n"
+      << params << "& P, const pm_group& G) {\n"
       << "  extern __shared__ __align__(16) unsigned char pm_dynamic_shared[];\n"
-      << "  const unsigned int pm_grid_x = P.dims[0], pm_grid_y = P.dims[1], pm_grid_z = P.dims[2];\n"
+      << "  const unsigned int pm_grid_x = G.grid_x, pm_grid_y = G.grid_y, pm_grid_z = G.grid_z;\n"
       // blockDim rather than the parameter: the compiler knows its range (1..1024), which
       // lets it unroll loops bounded by threads_per_threadgroup as it does for CUDA code.
       << "  const unsigned int pm_tg_x = blockDim.x, pm_tg_y = blockDim.y, pm_tg_z = blockDim.z;\n"
-      << "  const unsigned int pm_groups_x = P.dims[6], pm_groups_y = P.dims[7], pm_groups_z = P.dims[8];\n"
-      << "  const unsigned int pm_gid_x = blockIdx.x, pm_gid_y = blockIdx.y, pm_gid_z = blockIdx.z;\n"
+      << "  const unsigned int pm_groups_x = G.groups_x, pm_groups_y = G.groups_y, pm_groups_z = G.groups_z;\n"
+      << "  const unsigned int pm_gid_x = G.gid_x, pm_gid_y = G.gid_y, pm_gid_z = G.gid_z;\n"
       << "  const unsigned int pm_lid_x = threadIdx.x, pm_lid_y = threadIdx.y, pm_lid_z = threadIdx.z;\n"
       // Edge threadgroups of dispatch_threads are smaller; the extra threads leave at once
       // (sound on sm_70+: exited threads do not block later __syncthreads of the rest).
@@ -128,18 +180,36 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
     }
   }
   out << ");\n}\n";
+}
+
+void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params,
+                   Entries entries) {
   std::string bounds = k.max_total_threads_per_threadgroup > 0
                            ? "__launch_bounds__(" + std::to_string(k.max_total_threads_per_threadgroup) + ") "
                            : "";
-  for (bool uniform : {false, true})
-    out << "extern \"C\" __global__ void " << bounds << entry_symbol(i) << (uniform ? "_uniform" : "")
-        << "(const PM_GRID_CONSTANT " << params << " P) { metallic_body_" << std::to_string(i) << "<"
-        << (uniform ? "true" : "false") << ">(P); }\n";
+  const std::string body = "metallic_body_" + std::to_string(i);
+  const std::string head = "extern \"C\" __global__ void " + bounds + entry_symbol(i);
+  const std::string param = "(const PM_GRID_CONSTANT " + params + " P) { ";
+  if (entries == Entries::Direct) {
+    out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
+    out << head << "_uniform" << param << body << "<true>(P, pm_launched_group(P)); }\n";
+  } else {
+    out << head << "_indirect" << param << "pm_for_each_indirect_group(P.dims[10], P.dims[11], [&](const pm_group& G) { "
+        << body << "<true>(P, G); }); }\n";
+  }
+}
+
+void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i, Entries entries) {
+  const std::string params = "pm_params_" + std::to_string(i);
+  write_params_struct(out, k, params);
+  if (entries == Entries::Direct) write_layout_table(out, k, i, params);  // read from the main module only
+  write_body(out, k, i, params);
+  write_entries(out, k, i, params, entries);
 }
 
 }  // namespace
 
-std::string generate_translation_unit(const msl::TranslatedSource& source) {
+std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries) {
   std::ostringstream out;
   out << "// Generated by pymetallic's CUDA backend. Do not edit.\n"
       << "#define METAL_TARGET_CUDA 1\n"
@@ -149,7 +219,8 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       << source.code << "\n"
       << "#line 1 \"<pymetallic entry points>\"\n"
       << codegen::wrapper_support_code() << kSupport;
-  for (size_t i = 0; i < source.kernels.size(); ++i) write_kernel(out, source.kernels[i], i);
+  if (entries == Entries::Indirect) out << kIndirectSupport;
+  for (size_t i = 0; i < source.kernels.size(); ++i) write_kernel(out, source.kernels[i], i, entries);
   out << "}  // namespace metal_user\n";
   return out.str();
 }
