@@ -18,8 +18,10 @@ struct OfflineResult {
 
 // target: "cpu" or "cuda"; arch: "sm_90" style for cuda (default sm_90). Throws CompileError
 // (with the user's file:line) when the source does not compile; with emit_only the code is
-// generated but not compiled.
+// generated but not compiled. indirect_entries (cuda): build the entry points that
+// dispatch_threadgroups_with_indirect_buffer uses instead of the others (at run time they
+// are a module of their own, built on first use); the CPU's entries serve both.
 OfflineResult compileOffline(const std::string& source, const CompileOptions& options, const std::string& target,
-                             const std::string& arch = "", bool emit_only = false);
+                             const std::string& arch = "", bool emit_only = false, bool indirect_entries = false);
 
 }  // namespace metallic

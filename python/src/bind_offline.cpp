@@ -20,12 +20,12 @@ void init_offline(nb::module_& m) {
   m.def(
       "compile_offline",
       [](const std::string& source, nb::handle options, const std::string& target, const std::string& arch,
-         bool emit_only) {
+         bool emit_only, bool indirect_entries) {
         CompileOptions o = compile_options_from(options);
         OfflineResult r;
         {
           nb::gil_scoped_release release;
-          r = compileOffline(source, o, target, arch, emit_only);
+          r = compileOffline(source, o, target, arch, emit_only, indirect_entries);
         }
         nb::dict out;
         out["functions"] = r.functions;
@@ -35,8 +35,9 @@ void init_offline(nb::module_& m) {
         return out;
       },
       nb::arg("source"), nb::arg("options") = nb::none(), nb::arg("target") = "cpu", nb::arg("arch") = "",
-      nb::arg("emit_only") = false,
-      "Translate and compile for a target without running; raises CompileError on invalid source.");
+      nb::arg("emit_only") = false, nb::arg("indirect_entries") = false,
+      "Translate and compile for a target without running; raises CompileError on invalid source. "
+      "indirect_entries: for cuda, the entry points of dispatch_threadgroups_with_indirect_buffer instead.");
 
   m.def("toolchains", [] {
     nb::dict out;

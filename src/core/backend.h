@@ -86,5 +86,5 @@ namespace metallic::backend {
 // Offline compilation per backend (src/backends/*/offline.cpp).
 OfflineResult offline_compile_cpu(const msl::TranslatedSource& source, const CompileOptions& options, bool emit_only);
 OfflineResult offline_compile_cuda(const msl::TranslatedSource& source, const CompileOptions& options,
-                                   const std::string& arch, bool emit_only);
+                                   const std::string& arch, bool emit_only, bool indirect_entries = false);
 }  // namespace metallic::backend

@@ -8,7 +8,7 @@
 namespace metallic {
 
 OfflineResult compileOffline(const std::string& source, const CompileOptions& options, const std::string& target,
-                             const std::string& arch, bool emit_only) {
+                             const std::string& arch, bool emit_only, bool indirect_entries) {
   msl::Options o;
   o.filename = options.filename;
   o.include_paths = options.include_paths;
@@ -25,7 +25,8 @@ OfflineResult compileOffline(const std::string& source, const CompileOptions& op
   if (target == "cpu")
     result = backend::offline_compile_cpu(translated, options, emit_only);
   else if (target == "cuda")
-    result = backend::offline_compile_cuda(translated, options, arch.empty() ? "sm_90" : arch, emit_only);
+    result = backend::offline_compile_cuda(translated, options, arch.empty() ? "sm_90" : arch, emit_only,
+                                           indirect_entries);
   else
     throw ValidationError("unknown target '" + target + "': use cpu or cuda");
   for (const auto& k : translated.kernels) result.functions.push_back(k.name);
