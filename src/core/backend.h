@@ -39,6 +39,11 @@ class KernelImpl {
   // The most threads a threadgroup of this kernel may have on this device.
   virtual uint32_t maxTotalThreadsPerThreadgroup() const = 0;
   virtual uint32_t staticThreadgroupMemoryLength() const { return 0; }
+  // Called when a dispatch_threadgroups_with_indirect_buffer is encoded, before it is
+  // recorded: a backend that builds what such dispatches need on first use does it here
+  // (CUDA compiles the kernel's indirect entry), so that errors reach the encoder and
+  // commit stays quick. Throws ValidationError if the threadgroup does not fit.
+  virtual void prepareIndirectDispatch(Size3 threads_per_threadgroup) { (void)threads_per_threadgroup; }
 };
 
 // A compiled translation unit (one specialisation of a Library).

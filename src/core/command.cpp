@@ -330,9 +330,9 @@ void ComputeCommandEncoder::dispatchThreadgroupsWithIndirectBuffer(const std::sh
   const char* what = "dispatch_threadgroups_with_indirect_buffer";
   ensureOpen(what);
   if (!indirect) throw ValidationError(std::string(what) + ": the indirect buffer is None");
-  if (buffer_->commandQueue()->device()->kind() != "cpu")
-    throw Error(std::string(what) + " is not supported on " + buffer_->commandQueue()->device()->kind() +
-                " devices yet (it is on the CPU)");
+  if (indirect->device() != buffer_->commandQueue()->device())
+    throw ValidationError(std::string(what) + ": the indirect buffer belongs to device '" + indirect->device()->name() +
+                          "', not to this command buffer's device");
   if (offset % 4 != 0 || offset > indirect->length() || indirect->length() - offset < 12)
     throw ValidationError(std::string(what) + ": offset " + std::to_string(offset) +
                           " must be a multiple of 4 with 12 bytes (three uints) after it in the " +
@@ -427,6 +427,7 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   if (tg_memory > limit)
     throw ValidationError("kernel '" + info.name + "' needs " + std::to_string(tg_memory) +
                           " bytes of threadgroup memory; the device allows " + std::to_string(limit));
+  if (indirect) pipeline_->kernel().prepareIndirectDispatch(tg);
   unrecord.keep = true;
 }
 

@@ -50,7 +50,7 @@ class CudaDevice : public backend::DeviceImpl {
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
     CudaBinary binary = build(source, options, context_->sm_version(), context_->api().version);
-    return std::make_shared<CudaLibrary>(std::make_shared<CudaModule>(context_, binary.image), source);
+    return std::make_shared<CudaLibrary>(std::make_shared<CudaModule>(context_, binary.image), source, options);
   }
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CudaQueue>(context_); }

@@ -1,5 +1,8 @@
 #include "backends/cuda/cuda_kernel.h"
 
+#include <algorithm>
+
+#include "backends/cuda/cuda_toolchain.h"
 #include "backends/cuda/entry_wrapper.h"
 #include "metallic/error.h"
 
@@ -19,8 +22,23 @@ CudaModule::~CudaModule() {
   }
 }
 
-CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const msl::KernelInfo& info)
-    : module_(std::move(module)), arg_count_(info.args.size()), name_(info.name) {
+std::shared_ptr<CudaModule> IndirectModule::get() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!module_) {
+    context_->ensure_usable();
+    CudaBinary binary = build(source_, options_, context_->sm_version(), context_->api().version, Entries::Indirect);
+    module_ = std::make_shared<CudaModule>(context_, binary.image);
+  }
+  return module_;
+}
+
+CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<IndirectModule> indirect, size_t index,
+                       const msl::KernelInfo& info)
+    : module_(std::move(module)),
+      indirect_module_(std::move(indirect)),
+      index_(index),
+      arg_count_(info.args.size()),
+      name_(info.name) {
   const auto& ctx = *module_->context();
   const auto& api = ctx.api();
   ctx.make_current();
@@ -50,23 +68,84 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const m
   static_shared_ = static_cast<uint32_t>(v);
 }
 
-void CudaKernel::ensure_dynamic_shared(uint32_t bytes) {
-  if (bytes <= dynamic_limit_) return;
+void CudaKernel::set_dynamic_limit(CUfunction f, uint32_t bytes) const {
   const auto& ctx = *module_->context();
-  for (CUfunction f : {function_, uniform_})
-    ctx.check(ctx.api().cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
-              "raising the threadgroup memory limit of '" + name_ + "'");
+  ctx.check(ctx.api().cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
+            "raising the threadgroup memory limit of '" + name_ + "'");
+}
+
+void CudaKernel::ensure_dynamic_shared(uint32_t bytes) {
+  if (bytes <= dynamic_limit_.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lock(indirect_mutex_);
+  if (bytes <= dynamic_limit_) return;
+  for (CUfunction f : {function_, uniform_, indirect_})
+    if (f) set_dynamic_limit(f, bytes);
   dynamic_limit_ = bytes;
 }
 
-CudaLibrary::CudaLibrary(std::shared_ptr<CudaModule> module, const msl::TranslatedSource& source)
-    : module_(std::move(module)) {
+CUfunction CudaKernel::load_indirect() {
+  if (indirect_) return indirect_;
+  auto module = indirect_module_->get();
+  const auto& ctx = *module_->context();
+  const auto& api = ctx.api();
+  ctx.make_current();
+  CUfunction f = nullptr;
+  ctx.check(api.cuModuleGetFunction(&f, module->handle(), (entry_symbol(index_) + "_indirect").c_str()),
+            "finding the indirect entry of kernel '" + name_ + "'");
+  int v = 0;
+  api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f);
+  indirect_max_threads_ = static_cast<uint32_t>(v);
+  if (dynamic_limit_ > 48 * 1024) set_dynamic_limit(f, dynamic_limit_);
+  multiprocessors_ = ctx.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+  indirect_loaded_ = std::move(module);
+  indirect_ = f;
+  return f;
+}
+
+void CudaKernel::prepareIndirectDispatch(Size3 tg) {
+  std::lock_guard<std::mutex> lock(indirect_mutex_);
+  load_indirect();
+  // The loop over groups may need a few more registers than the direct entries, so the
+  // indirect entry can hold fewer threads (rare: only kernels near the register limit).
+  if (tg.count() > indirect_max_threads_)
+    throw ValidationError("dispatch_threadgroups_with_indirect_buffer: a threadgroup of " +
+                          std::to_string(tg.count()) + " threads exceeds the " + std::to_string(indirect_max_threads_) +
+                          " that kernel '" + name_ + "' can run in an indirect dispatch on this GPU");
+}
+
+CUfunction CudaKernel::indirect_function() {
+  std::lock_guard<std::mutex> lock(indirect_mutex_);
+  return load_indirect();
+}
+
+// The grid of an indirect dispatch cannot depend on the counts (they are in device memory),
+// so it is one full wave: every block the GPU can hold at once for this shape. More blocks
+// could not run any sooner; fewer would leave SMs idle while the counts are large. Blocks
+// past the count leave at once, which costs a few microseconds when the count is small.
+unsigned CudaKernel::indirect_blocks(unsigned threads, unsigned shared) {
+  std::lock_guard<std::mutex> lock(indirect_mutex_);
+  auto [it, fresh] = indirect_grids_.try_emplace({threads, shared}, 0u);
+  if (fresh) {
+    int per_sm = 0;
+    const auto& ctx = *module_->context();
+    if (ctx.api().cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, load_indirect(), static_cast<int>(threads),
+                                                              shared) != CUDA_SUCCESS ||
+        per_sm < 1)
+      per_sm = 1;
+    it->second = static_cast<unsigned>(std::max(multiprocessors_, 1) * per_sm);
+  }
+  return it->second;
+}
+
+CudaLibrary::CudaLibrary(std::shared_ptr<CudaModule> module, const msl::TranslatedSource& source,
+                         const CompileOptions& options)
+    : module_(std::move(module)), indirect_(std::make_shared<IndirectModule>(module_->context(), source, options)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
 }
 
 std::shared_ptr<backend::KernelImpl> CudaLibrary::kernel(const msl::KernelInfo& info) {
   for (size_t i = 0; i < names_.size(); ++i)
-    if (names_[i] == info.name) return std::make_shared<CudaKernel>(module_, i, info);
+    if (names_[i] == info.name) return std::make_shared<CudaKernel>(module_, indirect_, i, info);
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }
 

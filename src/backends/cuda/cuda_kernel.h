@@ -1,9 +1,14 @@
 // A CUDA library is a loaded module; a CUDA kernel is one of its entry points plus the
-// parameter layout the compiler chose (read from the module once).
+// parameter layout the compiler chose (read from the module once). The entries of indirect
+// dispatches are a second module, built the first time a program needs one.
 #pragma once
 
+#include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/cuda_context.h"
@@ -23,12 +28,32 @@ class CudaModule {
   CUmodule module_ = nullptr;
 };
 
+// The `_indirect` entries of a library's kernels (entry_wrapper.h): compiled from the same
+// translation, on first use, through the disk cache. Shared by the library's kernels.
+class IndirectModule {
+ public:
+  IndirectModule(std::shared_ptr<CudaContext> context, msl::TranslatedSource source, CompileOptions options)
+      : context_(std::move(context)), source_(std::move(source)), options_(std::move(options)) {}
+  // Builds and loads the module the first time; throws CompileError or Error.
+  std::shared_ptr<CudaModule> get();
+
+ private:
+  std::shared_ptr<CudaContext> context_;
+  msl::TranslatedSource source_;
+  CompileOptions options_;
+  std::mutex mutex_;
+  std::shared_ptr<CudaModule> module_;
+};
+
 class CudaKernel : public backend::KernelImpl {
  public:
-  CudaKernel(std::shared_ptr<CudaModule> module, size_t index, const msl::KernelInfo& info);
+  CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<IndirectModule> indirect, size_t index,
+             const msl::KernelInfo& info);
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
   uint32_t staticThreadgroupMemoryLength() const override { return static_shared_; }
+  // Builds the indirect entry when first needed, so its compile errors reach the encoder.
+  void prepareIndirectDispatch(Size3 threads_per_threadgroup) override;
 
   // The entry for a dispatch whose threadgroups are all whole, or the general one.
   CUfunction function(bool uniform = false) const { return uniform ? uniform_ : function_; }
@@ -39,24 +64,43 @@ class CudaKernel : public backend::KernelImpl {
   void ensure_dynamic_shared(uint32_t bytes);
   const std::string& name() const { return name_; }
 
+  // The entry of dispatch_threadgroups_with_indirect_buffer (built on first use), and the
+  // fixed grid it is launched with: as many blocks of this shape as the GPU holds at once.
+  CUfunction indirect_function();
+  unsigned indirect_blocks(unsigned threads_per_block, unsigned dynamic_shared);
+
  private:
+  CUfunction load_indirect();  // with indirect_mutex_ held
+  void set_dynamic_limit(CUfunction f, uint32_t bytes) const;
+
   std::shared_ptr<CudaModule> module_;
+  std::shared_ptr<IndirectModule> indirect_module_;
+  size_t index_;
   CUfunction function_ = nullptr, uniform_ = nullptr;
   std::vector<uint32_t> layout_;   // sizeof(params), then content size per argument
   std::vector<uint32_t> offsets_;  // slot offset per argument
   uint32_t params_size_ = 0;
   size_t arg_count_;
-  uint32_t max_threads_ = 0, static_shared_ = 0, dynamic_limit_ = 48 * 1024;
+  uint32_t max_threads_ = 0, static_shared_ = 0;
+  std::atomic<uint32_t> dynamic_limit_{48 * 1024};
   std::string name_;
+
+  std::mutex indirect_mutex_;  // encoders and queues on several threads may ask at once
+  std::shared_ptr<CudaModule> indirect_loaded_;  // keeps indirect_ valid
+  CUfunction indirect_ = nullptr;
+  uint32_t indirect_max_threads_ = 0;
+  int multiprocessors_ = 0;
+  std::map<std::pair<unsigned, unsigned>, unsigned> indirect_grids_;  // (threads, shared) -> blocks
 };
 
 class CudaLibrary : public backend::LibraryImpl {
  public:
-  CudaLibrary(std::shared_ptr<CudaModule> module, const msl::TranslatedSource& source);
+  CudaLibrary(std::shared_ptr<CudaModule> module, const msl::TranslatedSource& source, const CompileOptions& options);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
 
  private:
   std::shared_ptr<CudaModule> module_;
+  std::shared_ptr<IndirectModule> indirect_;
   std::vector<std::string> names_;
 };
 

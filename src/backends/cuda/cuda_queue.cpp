@@ -271,12 +271,53 @@ void CudaQueue::destroy_graph(Graph& graph) {
   graph = Graph{};
 }
 
+namespace {
+
+// Whether a dispatch may write `buffer`: a non-const buffer argument, a texture it writes,
+// or a resource it declared written (use_resource).
+bool may_write(const DispatchCommand& d, const msl::KernelInfo& info, const backend::BufferImpl* buffer) {
+  for (const auto& arg : info.args)
+    if (arg.kind == msl::ArgKind::Buffer && !arg.is_const && d.buffers[arg.index].buffer.get() == buffer) return true;
+  for (const auto& t : d.textures)
+    if (t.written && t.buffer.get() == buffer) return true;
+  for (const auto& [resource, written] : d.resources)
+    if (written && resource.get() == buffer) return true;
+  return false;
+}
+
+}  // namespace
+
+void CudaQueue::encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op,
+                                std::vector<CUdeviceptr>& scratch) {
+  auto* buffer = static_cast<CudaBuffer*>(d.indirect.get());
+  buffer->prepare_for_device(stream_);
+  CUdeviceptr counts = buffer->address() + d.indirect_offset;
+  if (may_write(d, d.pipeline->function()->info(), buffer)) {
+    // Metal reads the counts before the kernel starts; here every thread reads them as it
+    // starts, so a kernel that may change them reads a copy taken just before it runs.
+    // (Rare: it costs a copy and an allocation, and the command buffer is not a graph.)
+    CUdeviceptr copy = 0;
+    context_->check(context_->api().cuMemAlloc_v2(&copy, 3 * sizeof(uint32_t)), "allocating indirect counts");
+    scratch.push_back(copy);
+    op.counts = counts;
+    op.counts_copy = copy;
+    counts = copy;
+  }
+  std::memcpy(op.params.data() + 10 * sizeof(uint32_t), &counts, sizeof counts);  // dims[10..11]
+  op.function = kernel.indirect_function();
+  op.grid[0] = kernel.indirect_blocks(op.block[0] * op.block[1] * op.block[2], op.shared);
+  op.grid[1] = op.grid[2] = 1;
+}
+
 void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
   const auto& api = context_->api();
   for (size_t i = 0; i < count; ++i) {
     const Op& op = ops[i];
     switch (op.kind) {
       case Op::Launch: {
+        if (op.counts_copy)
+          context_->check(api.cuMemcpyDtoDAsync_v2(op.counts_copy, op.counts, 3 * sizeof(uint32_t), stream_),
+                          "copying indirect counts");
         void* args[] = {const_cast<unsigned char*>(op.params.data())};
         context_->check(api.cuLaunchKernel(op.function, op.grid[0], op.grid[1], op.grid[2], op.block[0], op.block[1],
                                            op.block[2], op.shared, stream_, args, nullptr),
@@ -315,6 +356,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
     for (auto& command : list.commands) {
       Op& op = ops[count];
       op.kind = Op::Launch;
+      op.counts_copy = op.counts = 0;
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
         auto& kernel = static_cast<CudaKernel&>(d->pipeline->kernel());
         const auto& info = d->pipeline->function()->info();
@@ -381,6 +423,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         kernel.ensure_dynamic_shared(shared);
         op.shared = shared;
         for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
+        if (d->indirect) encode_indirect(*d, kernel, op, pending->scratch);
         if (want_graph) {
           // Everything but the inline set_bytes data, which a graph uploads at each replay.
           signature.append(reinterpret_cast<const char*>(&op.function), sizeof op.function);

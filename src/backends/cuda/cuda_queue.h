@@ -16,8 +16,13 @@
 #include "backends/cuda/cuda_context.h"
 #include "core/backend.h"
 
+namespace metallic {
+struct DispatchCommand;
+}
+
 namespace metallic::cuda {
 
+class CudaKernel;
 class EventPool;
 struct StreamProgress;
 
@@ -44,9 +49,14 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr dst = 0, src = 0;
     uint64_t bytes = 0;
     unsigned char value = 0;
+    // An indirect dispatch that may write its own counts: they are copied here first.
+    CUdeviceptr counts_copy = 0, counts = 0;
   };
   struct Notifier;
   void enqueue(const std::vector<Op>& ops, size_t count);
+  // Makes `op` a dispatch_threadgroups_with_indirect_buffer launch; device memory it needs
+  // for the command buffer's lifetime is added to `scratch`.
+  void encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch);
 
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;

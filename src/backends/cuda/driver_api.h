@@ -77,6 +77,8 @@ constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
   X(cuModuleGetGlobal_v2, CUresult, (CUdeviceptr * pointer, size_t * bytes, CUmodule m, const char* name)) \
   X(cuFuncGetAttribute, CUresult, (int* value, int attribute, CUfunction function))              \
   X(cuFuncSetAttribute, CUresult, (CUfunction function, int attribute, int value))               \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor, CUresult,                                       \
+    (int* blocks, CUfunction function, int block_size, size_t dynamic_shared))                   \
   X(cuLaunchKernel, CUresult,                                                                    \
     (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,  \
      unsigned shared, CUstream s, void** params, void** extra))                                  \
