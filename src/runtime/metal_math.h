@@ -7,38 +7,64 @@
 
 namespace metal {
 namespace detail {
+// Sign and class tests on the bits, so that fast-math compiler flags (-fno-signed-zeros)
+// cannot fold the special cases away.
+METAL_FUNC bool isnan_bits(float x) { return (f32_bits(x) & 0x7fffffffu) > 0x7f800000u; }
+METAL_FUNC bool isinf_bits(float x) { return (f32_bits(x) & 0x7fffffffu) == 0x7f800000u; }
+METAL_FUNC bool signbit_bits(float x) { return (f32_bits(x) >> 31) != 0; }
+METAL_FUNC float signed_zero(bool negative) { return f32_from_bits(negative ? 0x80000000u : 0u); }
+
 #if defined(METAL_TARGET_CUDA)
 METAL_FUNC float sinpi_f(float x) { return ::sinpif(x); }
 METAL_FUNC float cospi_f(float x) { return ::cospif(x); }
 METAL_FUNC float exp10_f(float x) { return ::exp10f(x); }
 METAL_FUNC float rsqrt_f(float x) { return ::rsqrtf(x); }
 #else
-// x - 2*rint(x/2) is exact, so the reduction loses nothing; the rest runs in double.
+// The reduction x - 2*rint(x/2) runs in double: every step is exact there for a float x
+// (|x| < 2^24 spans at most 48 bits; larger floats are even integers, r = 0), in whatever
+// order -fassociative-math (fast-math builds) evaluates it. In float, g++ turned
+// 1 - (x - 2n) into (1 - x) + 2n and sinpi(-1.0000001f) into -0. The rest runs in double.
 METAL_FUNC float sinpi_f(float x) {
-  if (__builtin_isinf(x)) return __builtin_nanf("");
-  float r = x - 2.0f * __builtin_rintf(0.5f * x);  // in [-1, 1]
-  if (r > 0.5f) r = 1.0f - r;                       // sin(pi r) = sin(pi (1 - r)), exact
-  if (r < -0.5f) r = -1.0f - r;
-  if (r == 0.0f) return x < 0 ? -0.0f : 0.0f;       // sinpi(n) is +-0 with x's sign
-  return float(__builtin_sin(3.14159265358979323846 * double(r)));
+  if (isinf_bits(x)) return __builtin_nanf("");
+  double d = double(x), r = d - 2.0 * __builtin_rint(0.5 * d);  // in [-1, 1]
+  if (r > 0.5) r = 1.0 - r;                                     // sin(pi r) = sin(pi (1 - r))
+  if (r < -0.5) r = -1.0 - r;
+  if (r == 0.0) return signed_zero(signbit_bits(x));  // sinpi(+-n) is +-0 (IEEE 754-2019 9.2.1)
+  return float(__builtin_sin(3.14159265358979323846 * r));
 }
 METAL_FUNC float cospi_f(float x) {
-  if (__builtin_isinf(x)) return __builtin_nanf("");
-  float r = __builtin_fabsf(x - 2.0f * __builtin_rintf(0.5f * x));  // in [0, 1]
-  if (r == 0.5f) return 0.0f;
+  if (isinf_bits(x)) return __builtin_nanf("");
+  double d = double(x), r = __builtin_fabs(d - 2.0 * __builtin_rint(0.5 * d));  // in [0, 1]
+  if (r == 0.5) return 0.0f;                          // cospi(n + 1/2) is +0
   // cos(pi r) = sin(pi (1/2 - r)): exact arguments near the zero at 1/2
-  return float(__builtin_sin(3.14159265358979323846 * (0.5 - double(r))));
+  return float(__builtin_sin(3.14159265358979323846 * (0.5 - r)));
 }
 METAL_FUNC float exp10_f(float x) { return float(__builtin_pow(10.0, double(x))); }
 METAL_FUNC float rsqrt_f(float x) { return float(1.0 / __builtin_sqrt(double(x))); }
 #endif
 METAL_FUNC float tanpi_f(float x) {
   // tan(pi x) has period 1: reduce exactly, then tan(pi r) = sinpi(r) / cospi(r).
-  float r = x - METAL_RT_LIBM(rint)(x);
+  float n = METAL_RT_LIBM(rint)(x), r = x - n;
+  // At integers, IEEE 754-2019 9.2.1 (and C23) give the sign of sinpi(x) / cospi(x):
+  // tanpi(+-n) = +-0 for even n, -+0 for odd n. (At n + 1/2 the quotient is already
+  // +inf for even n and -inf for odd n.)
+  if (r == 0.0f) {
+    float h = 0.5f * n;
+    return signed_zero(signbit_bits(x) != (METAL_RT_LIBM(rint)(h) != h));
+  }
   return sinpi_f(r) / cospi_f(r);
 }
-METAL_FUNC float fract_f(float x) { return METAL_RT_LIBM(fmin)(x - METAL_RT_LIBM(floor)(x), 0x1.fffffep-1f); }
-METAL_FUNC float powr_f(float x, float y) { return x < 0.0f ? METAL_RT_LIBM(nan)("") : METAL_RT_LIBM(pow)(x, y); }
+// OpenCL C's fract (MSL gives the formula only): fract(+-0) = +-0, fract(+-inf) = +-0
+// (x - floor(x) would be NaN, and clamping it would give 0x1.fffffep-1), NaN stays NaN.
+METAL_FUNC float fract_f(float x) {
+  if (isnan_bits(x)) return x;
+  if (x == 0.0f || isinf_bits(x)) return signed_zero(signbit_bits(x));
+  return METAL_RT_LIBM(fmin)(x - METAL_RT_LIBM(floor)(x), 0x1.fffffep-1f);
+}
+// powr is pow for x >= 0 (-0 counts as +0: powr(-0, -1) = +inf, not -inf); NaN for x < 0.
+METAL_FUNC float powr_f(float x, float y) {
+  return x < 0.0f ? METAL_RT_LIBM(nan)("") : METAL_RT_LIBM(pow)(METAL_RT_LIBM(fabs)(x), y);
+}
 METAL_FUNC float fmedian3_f(float a, float b, float c) {
   return METAL_RT_LIBM(fmax)(METAL_RT_LIBM(fmin)(a, b), METAL_RT_LIBM(fmin)(METAL_RT_LIBM(fmax)(a, b), c));
 }
