@@ -42,20 +42,22 @@ class Runner:
         self._pipes = {}
         self._queues = {}
 
-    def pipeline(self, device, src, name):
-        key = (id(device), src)
+    def pipeline(self, device, src, name, options=None):
+        """options: compile options of the Library (e.g. {"fast_math": False}); None: defaults."""
+        key = (id(device), src) + ((repr(sorted(options.items())),) if options else ())
         if key not in self._libs:
-            self._libs[key] = pm.Library(device, src)
+            self._libs[key] = pm.Library(device, src, options)
         pkey = key + (name,)
         if pkey not in self._pipes:
             self._pipes[pkey] = pm.ComputePipelineState(device, self._libs[key].make_function(name))
         return self._pipes[pkey]
 
-    def run(self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=()):
+    def run(self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=(), options=None):
         """args: list, index = buffer index; np.ndarray -> a buffer (returned after the run,
         as an array of the same dtype/shape), NumPy scalar -> set_bytes. tg_memory: list of
-        (bytes, index). grid: threads (dispatch_threads) or groups (threadgroups=True)."""
-        pipe = self.pipeline(device, src, name)
+        (bytes, index). grid: threads (dispatch_threads) or groups (threadgroups=True).
+        options: the Library's compile options (see pipeline)."""
+        pipe = self.pipeline(device, src, name, options)
         q = self._queues.get(id(device))
         if q is None:
             q = self._queues[id(device)] = pm.CommandQueue(device)
