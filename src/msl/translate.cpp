@@ -1,8 +1,10 @@
 // The front end's pipeline: preprocess, find structure, function constants and kernels,
 // rewrite, emit.
 #include <map>
+#include <set>
 
 #include "msl/address_space_overloads.h"
+#include "msl/barrier_fission.h"
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
@@ -35,6 +37,8 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   std::vector<Token> toks = pp.run(source);
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
+  std::set<std::string> retiring;
+  std::map<std::string, std::string> fission = add_barrier_fission(toks, &retiring);
   Structure st = analyze(toks);
   reject_unsupported(toks, st);
   FunctionConstants constants(toks, st, options);
@@ -44,7 +48,13 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   constants.rewrite(toks, edits);
   for (const KernelDecl& k : kernels) {
     remove_conditional_params(toks, st, k, edits);
-    if (!k.is_template) out.kernels.push_back(k.info);
+    if (k.is_template) continue;
+    out.kernels.push_back(k.info);
+    auto f = fission.find(st.functions[k.function].name);
+    if (f != fission.end()) {
+      out.kernels.back().fission_call_name = f->second;
+      out.kernels.back().fission_retires = retiring.count(f->first) > 0;
+    }
   }
   for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
   check_unique_names(out.kernels);

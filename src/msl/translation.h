@@ -69,6 +69,10 @@ struct KernelInfo {
   int max_total_threads_per_threadgroup = 0;  // 0: no attribute
   bool uses_threadgroup_barrier = false;      // the kernel or a function it calls
   bool uses_simdgroup_functions = false;      // simd_* / quad_* / simdgroup_barrier / simdgroup matrices
+  // CPU only: the kernel split at its barriers into loops over the group's threads
+  // (barrier_fission.h), a template the CPU backend instantiates; "" when it does not apply.
+  std::string fission_call_name;
+  bool fission_retires = false;  // its threads may `return` before the last barrier
   std::string file;
   int line = 0;
 };

@@ -71,7 +71,8 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     if (!groups || !thread) throw Error("the compiled library lacks the entry point of kernel '" + info.name + "'");
     // Barriers and SIMD-group functions need every thread of a group to make progress
     // together: run those kernels' threads as fibers.
-    bool fibers = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
+    // (Kernels split at their barriers run whole groups in their group entry instead.)
+    bool fibers = (info.uses_threadgroup_barrier || info.uses_simdgroup_functions) && !uses_fission(info);
     return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");

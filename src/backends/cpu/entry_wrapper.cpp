@@ -1,5 +1,6 @@
 #include "backends/cpu/entry_wrapper.h"
 
+#include <cstdlib>
 #include <sstream>
 
 #include "backends/cpu/cpu_abi.h"
@@ -8,16 +9,29 @@
 namespace metallic::cpu {
 
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
+
+bool uses_fission(const msl::KernelInfo& k) {
+  // PYMETALLIC_CPU_FISSION=0 keeps every barrier kernel on fibers (for comparisons).
+  static const bool enabled = [] {
+    const char* v = std::getenv("PYMETALLIC_CPU_FISSION");
+    return !(v && std::string(v) == "0");
+  }();
+  return enabled && !k.fission_call_name.empty();
+}
 std::string thread_entry_symbol(size_t i) { return "metallic_thread_" + std::to_string(i); }
 
 namespace {
 
-// The call of the user's kernel with every parameter bound.
-std::string kernel_call(const msl::KernelInfo& k) {
-  std::string call = k.call_name + "(";
+// The call of the user's kernel with every parameter bound; for a fission function
+// (barrier_fission.h), the group's threads first and no built-ins (each thread asks for them).
+std::string kernel_call(const msl::KernelInfo& k, bool fission = false) {
+  std::string call = fission ? k.fission_call_name + "(pm_threads" : k.call_name + "(";
+  bool first = !fission;
   for (size_t i = 0; i < k.args.size(); ++i) {
     const auto& a = k.args[i];
-    if (i) call += ", ";
+    if (fission && a.kind == msl::ArgKind::Builtin) continue;
+    if (!first) call += ", ";
+    first = false;
     switch (a.kind) {
       case msl::ArgKind::Buffer:
         call += codegen::is_constant_reference(a)
@@ -101,6 +115,70 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
       << "    }\n  }\n}\n";
 }
 
+// Names every built-in expression may use (entry_codegen.h), inside a fission thread.
+const char* kThreadNames = R"(      const uint32_t pm_grid_x = g->pm_grid_x, pm_grid_y = g->pm_grid_y, pm_grid_z = g->pm_grid_z;
+      const uint32_t pm_tg_x = g->pm_tg_x, pm_tg_y = g->pm_tg_y, pm_tg_z = g->pm_tg_z;
+      const uint32_t pm_groups_x = g->pm_groups_x, pm_groups_y = g->pm_groups_y, pm_groups_z = g->pm_groups_z;
+      const uint32_t pm_gid_x = g->pm_gid_x, pm_gid_y = g->pm_gid_y, pm_gid_z = g->pm_gid_z;
+      const uint32_t pm_ntg_x = g->pm_ntg_x, pm_ntg_y = g->pm_ntg_y, pm_ntg_z = g->pm_ntg_z;
+      const uint32_t pm_ntotal = g->pm_ntotal, pm_simd_tidx = pm_tidx;
+      (void)pm_grid_x; (void)pm_grid_y; (void)pm_grid_z; (void)pm_tg_x; (void)pm_tg_y; (void)pm_tg_z;
+      (void)pm_groups_x; (void)pm_groups_y; (void)pm_groups_z; (void)pm_gid_x; (void)pm_gid_y; (void)pm_gid_z;
+      (void)pm_ntg_x; (void)pm_ntg_y; (void)pm_ntg_z; (void)pm_ntotal; (void)pm_simd_tidx;
+)";
+
+// For a kernel split at its barriers (msl/barrier_fission.h): the group's threads. The
+// fission function calls each() once per stretch between barriers; each thread of the group
+// runs the stretch in turn, in a loop the compiler can vectorise, and asks get<K>() for the
+// value of the built-in that is the kernel's K-th parameter.
+void write_fission_threads(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
+  std::string cls = "pm_threads_" + std::to_string(i);
+  out << "struct " << cls << " {\n"
+      << "  uint32_t pm_grid_x, pm_grid_y, pm_grid_z, pm_tg_x, pm_tg_y, pm_tg_z;\n"
+      << "  uint32_t pm_groups_x, pm_groups_y, pm_groups_z, pm_gid_x, pm_gid_y, pm_gid_z;\n"
+      << "  uint32_t pm_ntg_x, pm_ntg_y, pm_ntg_z, pm_ntotal;\n"
+      << (k.fission_retires ? "  bool pm_retired[1024];\n" : "")
+      << "  struct at {\n"
+      << "    " << cls << "* g;\n"
+      << "    uint32_t pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx;\n"
+      << "    uint32_t index() const { return pm_tidx; }\n"
+      << "    void retire() const { " << (k.fission_retires ? "g->pm_retired[pm_tidx] = true;" : "") << " }\n"
+      << "    template <int K> auto get() const {\n"
+      << kThreadNames;
+  for (size_t a = 0; a < k.args.size(); ++a)
+    if (k.args[a].kind == msl::ArgKind::Builtin)
+      out << "      if constexpr (K == " << a << ") return " << codegen::builtin_expression(k.args[a]) << "; else\n";
+  out << "      return 0u;\n    }\n  };\n"
+      << "  at first() { return at{this, 0, 0, 0, 0}; }\n"
+      << "  template <class F> void each(F&& f) {\n"
+      << "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
+      << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
+      << "    for (uint32_t pm_lid_x = 0; pm_lid_x < pm_ntg_x; ++pm_lid_x) {\n"
+      << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
+      << (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "")
+      << "      f(at{this, pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx});\n"
+      << "    }\n  }\n};\n";
+}
+
+void write_fission_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
+  std::string cls = "pm_threads_" + std::to_string(i);
+  out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
+      << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
+      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n" << arena_note
+      << "  " << cls << " pm_threads;\n"
+      << "  pm_threads.pm_grid_x = pm_grid_x; pm_threads.pm_grid_y = pm_grid_y; pm_threads.pm_grid_z = pm_grid_z;\n"
+      << "  pm_threads.pm_tg_x = pm_tg_x; pm_threads.pm_tg_y = pm_tg_y; pm_threads.pm_tg_z = pm_tg_z;\n"
+      << "  pm_threads.pm_groups_x = pm_groups_x; pm_threads.pm_groups_y = pm_groups_y; pm_threads.pm_groups_z = pm_groups_z;\n"
+      << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
+      << kGroupPosition
+      << "    pm_threads.pm_gid_x = pm_gid_x; pm_threads.pm_gid_y = pm_gid_y; pm_threads.pm_gid_z = pm_gid_z;\n"
+      << "    pm_threads.pm_ntg_x = pm_ntg_x; pm_threads.pm_ntg_y = pm_ntg_y; pm_threads.pm_ntg_z = pm_ntg_z;\n"
+      << "    pm_threads.pm_ntotal = pm_ntotal;\n"
+      << (k.fission_retires ? "    for (uint32_t t = 0; t < pm_ntotal; ++t) pm_threads.pm_retired[t] = false;\n" : "")
+      << "    " << kernel_call(k, true) << ";\n"
+      << "  }\n}\n";
+}
+
 // One thread of one group: the executor runs these as fibers when the kernel has barriers.
 void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
   out << "extern \"C\" __attribute__((flatten)) void " << thread_entry_symbol(i)
@@ -143,7 +221,12 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       << "#line 1 \"<pymetallic entry points>\"\n"
       << codegen::wrapper_support_code();
   for (size_t i = 0; i < source.kernels.size(); ++i) {
-    write_group_entry(out, source.kernels[i], i, arena_note(source));
+    if (uses_fission(source.kernels[i])) {
+      write_fission_threads(out, source.kernels[i], i);
+      write_fission_group_entry(out, source.kernels[i], i, arena_note(source));
+    } else {
+      write_group_entry(out, source.kernels[i], i, arena_note(source));
+    }
     write_thread_entry(out, source.kernels[i], i, arena_note(source));
   }
   out << "}  // namespace metal_user\n";

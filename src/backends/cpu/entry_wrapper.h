@@ -11,6 +11,10 @@ namespace metallic::cpu {
 std::string entry_symbol(size_t kernel_index);         // "metallic_entry_<i>": runs groups
 std::string thread_entry_symbol(size_t kernel_index);  // "metallic_thread_<i>": one thread (barrier kernels)
 
+// Whether kernel k runs split at its barriers (msl/barrier_fission.h): its group entry then
+// runs whole threadgroups without fibers.
+bool uses_fission(const msl::KernelInfo& k);
+
 std::string generate_translation_unit(const msl::TranslatedSource& source);
 
 }  // namespace metallic::cpu

@@ -1,0 +1,576 @@
+#include "msl/barrier_fission.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "msl/kernel_params.h"
+#include "msl/structure.h"
+
+#define PM_FISSION_STR2(x) #x
+#define PM_FISSION_STR(x) PM_FISSION_STR2(x)
+#define PM_FISSION_WHERE "barrier_fission.cpp:" PM_FISSION_STR(__LINE__)
+
+namespace metallic::msl {
+namespace {
+
+constexpr size_t npos = Structure::npos;
+
+bool is_barrier_name(const std::string& w) { return w == "threadgroup_barrier" || w == "simdgroup_barrier"; }
+
+// SIMD-group functions need their lanes side by side: the fiber path only.
+bool is_lane_function(const std::vector<Token>& t, size_t i) {
+  const std::string& w = t[i].text;
+  if (w.rfind("simdgroup_", 0) == 0) return w != "simdgroup_barrier";
+  bool call = i + 1 < t.size() && (t[i + 1].is_punct("(") || t[i + 1].is_punct("<"));
+  return call && (w.rfind("simd_", 0) == 0 || w.rfind("quad_", 0) == 0);
+}
+
+// Built-ins whose value differs between the threads of a group.
+bool per_thread(BuiltinKind k) {
+  switch (k) {
+    case BuiltinKind::ThreadPositionInGrid:
+    case BuiltinKind::ThreadPositionInThreadgroup:
+    case BuiltinKind::ThreadIndexInThreadgroup:
+    case BuiltinKind::ThreadIndexInSimdgroup:
+    case BuiltinKind::SimdgroupIndexInThreadgroup:
+    case BuiltinKind::ThreadIndexInQuadgroup:
+    case BuiltinKind::QuadgroupIndexInThreadgroup:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_assignment(const Token& t) {
+  static const std::set<std::string> kOps = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
+  return t.kind == TokenKind::Punct && kOps.count(t.text) > 0;
+}
+
+// Thrown inside the planner: keep the fiber path. `why` names the rule (for
+// PYMETALLIC_DEBUG_FISSION=1, which prints it).
+struct NotApplicable {
+  const char* why;
+};
+
+struct Builtin {
+  size_t position;  // among the kernel's parameters: the K of pm_at.get<K>()
+  std::string name, type;
+  bool per_thread;
+};
+
+// A local of a split block that lives across a barrier: one slot per thread.
+struct Promoted {
+  std::string name, storage;  // `sum`, `pm_ctx_sum_3`
+};
+
+class KernelFission {
+ public:
+  KernelFission(const std::vector<Token>& t, const Structure& st, const FunctionDef& f,
+                const std::set<std::string>& lane_functions)
+      : t_(t), st_(st), f_(f), lane_functions_(lane_functions) {}
+
+  // The fission function's text, or "" when the kernel does not qualify.
+  std::string build(const std::string& fission_name) {
+    try {
+      check_body();
+      std::string params = parameters();
+      collect_locals();
+      std::string body = block(f_.body_open + 1, f_.body_close, {});
+      std::string s = "template <class PM_Threads> void " + fission_name + "(PM_Threads& pm_threads" + params + ") {\n";
+      for (const Builtin& b : builtins_)
+        if (!b.per_thread)
+          s += "const " + b.type + " " + b.name + " = " + b.type + "(pm_threads.first().template get<" +
+               std::to_string(b.position) + ">());\n";
+      return s + body + "}\n";
+    } catch (const NotApplicable& n) {
+      if (const char* debug = std::getenv("PYMETALLIC_DEBUG_FISSION"); n.why && debug && *debug == '1')
+        std::fprintf(stderr, "pymetallic: kernel '%s' keeps fibers (%s)\n", f_.name.c_str(), n.why);
+      return "";
+    }
+  }
+
+  bool retires() const { return retires_; }
+
+ private:
+  void check_body() const {
+    bool barrier = false;
+    for (size_t i = f_.body_open; i < f_.body_close; ++i) {
+      const Token& t = t_[i];
+      if (t.kind != TokenKind::Identifier) continue;
+      if (is_barrier_name(t.text)) barrier = true;
+      if (is_lane_function(t_, i) || lane_functions_.count(t.text)) throw NotApplicable{PM_FISSION_WHERE};
+      if (t.text == "goto" || t.text == "asm") throw NotApplicable{PM_FISSION_WHERE};
+    }
+    if (!barrier) throw NotApplicable{nullptr};  // nothing to split
+  }
+
+  // `, const device float* a, ...`: the parameters that are not built-ins, attributes dropped.
+  std::string parameters() {
+    std::string s;
+    size_t position = 0;
+    for (auto [b, e] : split_params(t_, st_, f_.params_open, f_.params_close)) {
+      ParsedParam p = parse_kernel_param(t_, st_, b, e);
+      if (!p.condition.empty()) throw NotApplicable{PM_FISSION_WHERE};
+      if (p.arg.kind == ArgKind::Builtin) {
+        if (!p.arg.name.empty())
+          builtins_.push_back({position, p.arg.name, p.arg.type, per_thread(p.arg.builtin)});
+      } else {
+        s += ", ";
+        for (size_t i = b; i < e; ++i) {
+          if (t_[i].is_punct("[[")) {
+            i = st_.match[i];
+            continue;
+          }
+          s += t_[i].text + " ";
+        }
+        if (!p.arg.name.empty()) param_names_.insert(p.arg.name);
+      }
+      ++position;
+    }
+    return s;
+  }
+
+  // Every name the body declares (roughly: a name after a type or `,` and before = ; [ , { ( ).
+  // Split-loop headers may not read them: their values could differ between threads.
+  void collect_locals() {
+    for (size_t i = f_.body_open + 1; i + 1 < f_.body_close; ++i) {
+      const Token& t = t_[i];
+      const Token& prev = t_[i - 1];
+      const Token& next = t_[i + 1];
+      if (t.kind != TokenKind::Identifier || is_keyword(t.text)) continue;
+      bool after_type = prev.kind == TokenKind::Identifier || prev.is_punct(">") || prev.is_punct("*") ||
+                        prev.is_punct("&") || prev.is_punct(",");
+      if (param_names_.count(t.text)) continue;
+      bool before_init = next.is_punct("=") || next.is_punct(";") || next.is_punct("[") || next.is_punct(",") ||
+                         next.is_punct("{") || next.is_punct("(") || next.is_punct(":");
+      if (after_type && before_init && !prev.is_ident("return")) locals_.insert(t.text);
+    }
+  }
+
+  // The end of the statement that starts at i (exclusive).
+  size_t statement_end(size_t i, size_t end) const {
+    const Token& t = t_[i];
+    if (t.kind == TokenKind::Pragma) return i + 1 < end ? statement_end(i + 1, end) : end;
+    if (t.is_punct("{")) return st_.match[i] + 1;
+    if (t.is_ident("if")) {
+      size_t k = statement_end(st_.match[i + 1] + 1, end);
+      return k < end && t_[k].is_ident("else") ? statement_end(k + 1, end) : k;
+    }
+    if (t.is_ident("for") || t.is_ident("while") || t.is_ident("switch")) return statement_end(st_.match[i + 1] + 1, end);
+    if (t.is_ident("do")) {
+      size_t k = statement_end(i + 1, end);  // the body; then `while (...) ;`
+      return st_.match[k + 1] + 2;
+    }
+    for (size_t k = i; k < end; ++k) {
+      if ((t_[k].is_punct("(") || t_[k].is_punct("[") || t_[k].is_punct("{") || t_[k].is_punct("[[")) &&
+          st_.match[k] != npos) {
+        k = st_.match[k];
+        continue;
+      }
+      if (t_[k].is_punct(";")) return k + 1;
+    }
+    throw NotApplicable{PM_FISSION_WHERE};
+  }
+
+  bool contains_barrier(size_t b, size_t e) const {
+    for (size_t i = b; i < e; ++i)
+      if (t_[i].kind == TokenKind::Identifier && is_barrier_name(t_[i].text)) return true;
+    return false;
+  }
+
+  bool mentions(size_t b, size_t e, const std::string& name) const {
+    for (size_t i = b; i < e; ++i)
+      if (t_[i].is_ident(name.c_str()) && !(i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))))
+        return true;
+    return false;
+  }
+
+  // Token texts; pragmas are dropped (a pragma cannot sit inside generated lines; they are hints).
+  std::string text(size_t b, size_t e) const {
+    std::string s;
+    for (size_t i = b; i < e; ++i)
+      if (t_[i].kind != TokenKind::Pragma) s += t_[i].text + " ";
+    return s;
+  }
+
+  struct Statement {
+    size_t begin, end;
+    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration } kind;
+    int region;  // index of the stretch between barriers it belongs to
+  };
+
+  // The statements of a block that contains barriers, as group-level code.
+  std::string block(size_t begin, size_t end, std::vector<Promoted> promoted) {
+    std::vector<Statement> stmts;
+    int region = 0;
+    for (size_t i = begin; i < end;) {
+      size_t e = statement_end(i, end);
+      size_t first = t_[i].kind == TokenKind::Pragma ? i + 1 : i;
+      Statement s{i, e, Statement::Plain, region};
+      if (t_[first].kind == TokenKind::Identifier && is_barrier_name(t_[first].text)) {
+        s.kind = Statement::Barrier;
+        ++region;
+      } else if (contains_barrier(i, e)) {
+        if (!t_[first].is_ident("for") || !t_[st_.match[first + 1] + 1].is_punct("{")) throw NotApplicable{PM_FISSION_WHERE};
+        s.kind = Statement::SplitLoop;
+        s.region = ++region;  // its own; what follows starts another
+        ++region;
+      } else if ((t_[first].is_ident("threadgroup") && declares_storage(first, e)) || t_[first].is_ident("constexpr") ||
+                 (t_[first].is_ident("static") && first + 1 < e && t_[first + 1].is_ident("constexpr"))) {
+        s.kind = Statement::GroupDeclaration;  // one per group (threadgroup) or a compile-time constant
+      }
+      stmts.push_back(s);
+      i = e;
+    }
+    std::string out;
+    // Locals declared here and used in a later stretch get a slot per thread.
+    std::map<size_t, std::vector<Promoted>> declared_here;  // statement index -> its promoted locals
+    std::map<size_t, Declaration> declarations;
+    for (size_t k = 0; k < stmts.size(); ++k) {
+      if (stmts[k].kind != Statement::Plain) continue;
+      auto used_later = [&](const std::string& name) {
+        for (size_t j = k + 1; j < stmts.size(); ++j)
+          if (stmts[j].region != stmts[k].region && mentions(stmts[j].begin, stmts[j].end, name)) return true;
+        return false;
+      };
+      Declaration d;
+      if (!parse_declaration(stmts[k], d)) {
+        // Something that may declare names we cannot give slots: fine unless a later stretch uses them.
+        for (const std::string& n : possible_declarations(stmts[k]))
+          if (used_later(n)) throw NotApplicable{PM_FISSION_WHERE};
+        continue;
+      }
+      for (const Declarator& item : d.items) {
+        if (!used_later(t_[item.name].text)) continue;
+        if (!item.bounds.empty() && item.init_end > item.init_begin) throw NotApplicable{PM_FISSION_WHERE};  // array initialiser
+        Promoted p{t_[item.name].text, "pm_ctx_" + t_[item.name].text + "_" + std::to_string(next_id_++)};
+        out += storage_type(d) + " " + p.storage + "[1024]" + item.bounds + ";\n";
+        declared_here[k].push_back(p);
+      }
+      if (declared_here.count(k)) declarations[k] = d;
+    }
+    std::vector<size_t> pending;  // statements of the current stretch
+    auto flush = [&]() {
+      if (pending.empty()) return;
+      out += stretch(stmts, pending, promoted, declared_here, declarations);
+      for (size_t k : pending)
+        for (const Promoted& p : declared_here[k]) promoted.push_back(p);
+      pending.clear();
+    };
+    for (size_t k = 0; k < stmts.size(); ++k) {
+      const Statement& s = stmts[k];
+      switch (s.kind) {
+        case Statement::Plain:
+          pending.push_back(k);
+          break;
+        case Statement::GroupDeclaration:
+          out += text(s.begin, s.end) + "\n";
+          for (size_t i = s.begin; i + 1 < s.end; ++i)
+            if (t_[i].kind == TokenKind::Identifier && (t_[i + 1].is_punct("=") || t_[i + 1].is_punct("[") ||
+                                                        t_[i + 1].is_punct(";")))
+              group_names_.insert(t_[i].text);
+          break;
+        case Statement::Barrier:
+          flush();
+          break;
+        case Statement::SplitLoop:
+          flush();
+          out += split_loop(s, promoted);
+          break;
+      }
+    }
+    flush();
+    return out;
+  }
+
+  // `threadgroup float tile[16];`, not `threadgroup float* p = ...;`.
+  bool declares_storage(size_t b, size_t e) const {
+    for (size_t i = b; i < e; ++i) {
+      if (t_[i].is_punct("*") || t_[i].is_punct("&")) return false;
+      if (t_[i].is_punct("=") || t_[i].is_punct("[") || t_[i].is_punct(";")) return true;
+    }
+    return true;
+  }
+
+  // `for (header) { ... }` run by the group, its body split again.
+  std::string split_loop(const Statement& s, const std::vector<Promoted>& promoted) {
+    size_t first = t_[s.begin].kind == TokenKind::Pragma ? s.begin + 1 : s.begin;
+    size_t open = first + 1, close = st_.match[first + 1];
+    std::set<std::string> declared;  // the loop's own variables
+    for (size_t i = open + 1; i < close && !t_[i].is_punct(";"); ++i)
+      if (t_[i].kind == TokenKind::Identifier && i + 1 < close && (t_[i + 1].is_punct("=") || t_[i + 1].is_punct(",")))
+        declared.insert(t_[i].text);
+    for (size_t i = open + 1; i < close; ++i) {
+      const Token& t = t_[i];
+      if (t.kind != TokenKind::Identifier || declared.count(t.text) || loop_vars_.count(t.text) ||
+          group_names_.count(t.text))
+        continue;
+      if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))) continue;  // a member
+      bool thread_value = locals_.count(t.text) > 0;
+      for (const Builtin& b : builtins_) thread_value = thread_value || (b.per_thread && b.name == t.text);
+      for (const Promoted& p : promoted) thread_value = thread_value || p.name == t.text;
+      if (thread_value && !param_names_.count(t.text)) throw NotApplicable{PM_FISSION_WHERE};
+    }
+    size_t body_open = close + 1, body_close = st_.match[body_open];
+    // The group steps the loop: a thread may not.
+    for (const std::string& v : declared)
+      for (size_t i = body_open; i < body_close; ++i)
+        if (t_[i].is_ident(v.c_str()) && ((i + 1 < body_close && is_assignment(t_[i + 1])) ||
+                                          t_[i - 1].is_punct("++") || t_[i - 1].is_punct("--") ||
+                                          t_[i - 1].is_punct("&")))
+          throw NotApplicable{PM_FISSION_WHERE};
+    for (const std::string& v : declared) loop_vars_.insert(v);
+    std::string pragma = first != s.begin ? text(s.begin, first) + "\n" : "";
+    return pragma + text(first, close + 1) + "{\n" + block(body_open + 1, body_close, promoted) + "}\n";
+  }
+
+  // `T a = x, b[4];`: the type and each declarator, for a plain declaration statement.
+  struct Declarator {
+    size_t name = 0;
+    size_t init_begin = 0, init_end = 0;  // after '=', up to ',' or ';' (empty: no initialiser)
+    std::string bounds;                   // `[4][4]`
+  };
+  struct Declaration {
+    size_t type_begin = 0, type_end = 0;
+    std::vector<Declarator> items;
+  };
+
+  bool parse_declaration(const Statement& s, Declaration& d) const {
+    size_t e = s.end - 1;  // the ';'
+    if (!t_[e].is_punct(";") || t_[s.begin].kind != TokenKind::Identifier || is_keyword(t_[s.begin].text) ||
+        t_[s.begin].is_ident("return") || t_[s.begin].is_ident("if") || t_[s.begin].is_ident("for") ||
+        t_[s.begin].is_ident("while") || t_[s.begin].is_ident("do") || t_[s.begin].is_ident("switch") ||
+        t_[s.begin].is_ident("else") || t_[s.begin].is_ident("break") || t_[s.begin].is_ident("continue"))
+      return false;
+    // The first name: the last identifier before the first = [ , ; of the statement.
+    size_t name = npos, i = s.begin;
+    for (; i < e; ++i) {
+      const Token& t = t_[i];
+      if (t.is_punct("=") || t.is_punct("[") || t.is_punct(",")) break;
+      if (t.is_punct("(") || t.is_punct("{") || t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("(")) return false;
+      if (t.is_punct("<")) {  // template arguments of the type
+        int depth = 0;
+        for (; i < e; ++i) {
+          if (t_[i].is_punct("<")) ++depth;
+          if (t_[i].is_punct(">") && --depth == 0) break;
+          if (t_[i].is_punct(">>") && (depth -= 2) <= 0) break;
+        }
+        continue;
+      }
+      if (t.kind == TokenKind::Identifier) name = i;
+    }
+    if (name == npos || name == s.begin) return false;
+    const Token& prev = t_[name - 1];
+    if (!(prev.kind == TokenKind::Identifier || prev.is_punct(">") || prev.is_punct("*") || prev.is_punct("&")))
+      return false;
+    if (is_keyword(t_[name].text)) return false;
+    d.type_begin = s.begin;
+    d.type_end = name;
+    for (size_t k = s.begin; k < name; ++k)
+      if (t_[k].is_ident("auto") || t_[k].is_punct("&") || t_[k].is_punct("&&") || t_[k].is_ident("static") ||
+          t_[k].is_ident("extern") || t_[k].is_ident("typedef") || t_[k].is_ident("using"))
+        return false;  // no type of its own, a reference, or not a local
+    // Declarators: name [bounds] [= init] separated by top-level commas.
+    for (size_t k = name; k < e;) {
+      if (t_[k].kind != TokenKind::Identifier) return false;  // `*q`: a type of its own
+      Declarator item;
+      item.name = k++;
+      size_t b = k;
+      while (k < e && t_[k].is_punct("[")) k = st_.match[k] + 1;
+      item.bounds = text(b, k);
+      if (k < e && t_[k].is_punct("=")) {
+        item.init_begin = ++k;
+        for (; k < e && !t_[k].is_punct(","); ++k)
+          if ((t_[k].is_punct("(") || t_[k].is_punct("[") || t_[k].is_punct("{")) && st_.match[k] != npos)
+            k = st_.match[k];
+        item.init_end = k;
+      }
+      if (k < e && !t_[k].is_punct(",")) return false;
+      d.items.push_back(item);
+      if (k < e) ++k;
+    }
+    return !d.items.empty();
+  }
+
+  // The slot's element type: the declared type without a top-level const (slots are written).
+  std::string storage_type(const Declaration& d) const {
+    bool pointer = false;
+    for (size_t i = d.type_begin; i < d.type_end; ++i) {
+      if (t_[i].is_punct("*")) pointer = true;
+      if (pointer && t_[i].is_ident("const")) throw NotApplicable{PM_FISSION_WHERE};  // a const pointer
+    }
+    std::string type;
+    for (size_t i = d.type_begin; i < d.type_end; ++i)
+      if (pointer || !t_[i].is_ident("const")) type += t_[i].text + " ";
+    return type;
+  }
+
+  // Names a statement might declare, for statements declared_name() does not understand:
+  // an identifier after a type-like token and before = , ; ( { [.
+  std::vector<std::string> possible_declarations(const Statement& s) const {
+    std::vector<std::string> names;
+    const Token& first = t_[s.begin];
+    if (first.kind != TokenKind::Identifier || is_keyword(first.text) || first.is_ident("if") ||
+        first.is_ident("for") || first.is_ident("while") || first.is_ident("do") || first.is_ident("switch") ||
+        first.is_ident("else") || s.end - s.begin < 3)
+      return names;
+    const Token& second = t_[s.begin + 1];
+    bool looks_declared = second.kind == TokenKind::Identifier || second.is_punct("<") || second.is_punct("::") ||
+                          ((second.is_punct("*") || second.is_punct("&")) && t_[s.begin + 2].kind == TokenKind::Identifier);
+    if (!looks_declared) return names;
+    for (size_t i = s.begin + 1; i + 1 < s.end; ++i) {
+      const Token& prev = t_[i - 1];
+      const Token& next = t_[i + 1];
+      if (t_[i].kind != TokenKind::Identifier) continue;
+      bool after_type = prev.kind == TokenKind::Identifier || prev.is_punct(">") || prev.is_punct("*") ||
+                        prev.is_punct("&") || prev.is_punct(",");
+      bool before = next.is_punct("=") || next.is_punct(",") || next.is_punct(";") || next.is_punct("(") ||
+                    next.is_punct("{") || next.is_punct("[");
+      if (after_type && before) names.push_back(t_[i].text);
+    }
+    return names;
+  }
+
+  // One stretch between barriers: every thread of the group runs it in turn.
+  std::string stretch(const std::vector<Statement>& stmts, const std::vector<size_t>& pending,
+                      const std::vector<Promoted>& promoted, const std::map<size_t, std::vector<Promoted>>& declared_here,
+                      const std::map<size_t, Declaration>& declarations) {
+    size_t b = stmts[pending.front()].begin, e = stmts[pending.back()].end;
+    std::string s = "pm_threads.each([&](const auto& pm_at) {\n";
+    for (const Builtin& bi : builtins_)
+      if (bi.per_thread && mentions(b, e, bi.name))
+        s += "const " + bi.type + " " + bi.name + " = " + bi.type + "(pm_at.template get<" + std::to_string(bi.position) +
+             ">());\n";
+    for (const Promoted& p : promoted)
+      if (mentions(b, e, p.name)) s += "auto& " + p.name + " = " + p.storage + "[pm_at.index()];\n";
+    s += "{\n";
+    for (size_t k : pending) {
+      const Statement& st = stmts[k];
+      check_jumps(st.begin, st.end);
+      auto d = declarations.find(k);
+      if (d == declarations.end()) {
+        s += statement_text(st.begin, st.end) + "\n";
+        continue;
+      }
+      // `T x = init, y;` -> per declarator: `auto& x = slot; x = init;` or `T y;`
+      const std::vector<Promoted>& slots = declared_here.at(k);
+      for (const Declarator& item : d->second.items) {
+        const std::string& name = t_[item.name].text;
+        const Promoted* slot = nullptr;
+        for (const Promoted& p : slots) slot = p.name == name ? &p : slot;
+        std::string init = item.init_end > item.init_begin ? statement_text(item.init_begin, item.init_end) : "";
+        if (slot) {
+          s += "auto& " + name + " = " + slot->storage + "[pm_at.index()];\n";
+          if (!init.empty()) s += name + " = " + init + ";\n";
+        } else {
+          s += text(d->second.type_begin, d->second.type_end) + name + " " + item.bounds + (init.empty() ? "" : " = " + init) +
+               ";\n";
+        }
+      }
+    }
+    return s + "}\n});\n";
+  }
+
+  // `return;` ends the thread: it takes no part in later stretches.
+  std::string statement_text(size_t b, size_t e) {
+    std::string s;
+    for (size_t i = b; i < e; ++i) {
+      if (t_[i].kind == TokenKind::Pragma) continue;
+      if (t_[i].is_ident("return") && i + 1 < e && t_[i + 1].is_punct(";")) {
+        s += "{ pm_at.retire(); return; } ";
+        retires_ = true;
+        ++i;
+        continue;
+      }
+      s += t_[i].text + " ";
+    }
+    return s;
+  }
+
+  // `break`/`continue` must stay inside the stretch: a loop or switch of its own.
+  void check_jumps(size_t b, size_t e) const {
+    for (size_t i = b; i < e; ++i) {
+      if (!t_[i].is_ident("break") && !t_[i].is_ident("continue")) continue;
+      bool enclosed = false;
+      for (size_t q = b; q < i && !enclosed; ++q)
+        if (t_[q].is_ident("for") || t_[q].is_ident("while") || t_[q].is_ident("do") || t_[q].is_ident("switch"))
+          enclosed = statement_end(q, e) > i;
+      if (!enclosed) throw NotApplicable{PM_FISSION_WHERE};
+    }
+  }
+
+  const std::vector<Token>& t_;
+  const Structure& st_;
+  const FunctionDef& f_;
+  const std::set<std::string>& lane_functions_;
+  std::vector<Builtin> builtins_;
+  std::set<std::string> param_names_, locals_, loop_vars_, group_names_;
+  int next_id_ = 0;
+  bool retires_ = false;
+};
+
+// Functions that use barriers or SIMD-group functions, directly or through calls.
+std::set<std::string> lane_functions(const std::vector<Token>& t, const Structure& st) {
+  std::set<std::string> names;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const FunctionDef& f : st.functions) {
+      if (f.name.empty() || names.count(f.name)) continue;
+      for (size_t i = f.body_open; i < f.body_close; ++i)
+        if (t[i].kind == TokenKind::Identifier &&
+            (is_barrier_name(t[i].text) || is_lane_function(t, i) || (names.count(t[i].text) && i + 1 < t.size() &&
+                                                                        t[i + 1].is_punct("(")))) {
+          names.insert(f.name);
+          changed = true;
+          break;
+        }
+    }
+  }
+  return names;
+}
+
+bool is_kernel(const std::vector<Token>& t, const FunctionDef& f) {
+  if (t[f.decl_begin].is_ident("template")) return false;  // template kernels: the fiber path
+  for (size_t i = f.decl_begin; i < f.name_index; ++i)
+    if (t[i].is_ident("kernel") || (t[i].is_punct("[[") && t[i + 1].is_ident("kernel"))) return true;
+  return false;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> add_barrier_fission(std::vector<Token>& toks, std::set<std::string>* retiring) {
+  Structure st = analyze(toks);
+  std::set<std::string> lanes = lane_functions(toks, st);
+  std::map<std::string, std::string> names;
+  std::map<size_t, std::string> insert_after;
+  for (const FunctionDef& f : st.functions) {
+    if (f.enclosing != Scope::Namespace || f.body_close == 0 || !is_kernel(toks, f)) continue;
+    KernelFission fission(toks, st, f, lanes);
+    std::string name = f.name + "__pm_fission";
+    std::string code = fission.build(name);
+    if (code.empty()) continue;
+    names[f.name] = name;
+    if (fission.retires() && retiring) retiring->insert(f.name);
+    insert_after[f.body_close] = code;
+  }
+  if (names.empty()) return names;
+  std::vector<Token> out;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    out.push_back(toks[i]);
+    auto a = insert_after.find(i);
+    if (a == insert_after.end()) continue;
+    for (Token t : lex(a->second, toks[i].file)) {
+      t.file = toks[i].file;
+      t.line = toks[i].line;
+      t.column = toks[i].column;
+      t.space_before = true;
+      t.at_line_start = false;
+      out.push_back(std::move(t));
+    }
+  }
+  toks = std::move(out);
+  return names;
+}
+
+}  // namespace metallic::msl
