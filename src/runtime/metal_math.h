@@ -230,8 +230,17 @@ using precise::nextafter;
 
 // Functions with an output argument (thread T& in MSL) or a non-float result.
 namespace precise {
+// frexp(+-inf or NaN) returns x and stores 0 (C leaves the exponent unspecified; glibc and
+// CUDA store 0). Set here, so that every target agrees.
 template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC T frexp(T x, int& e) { return T(METAL_RT_L(frexp)(float(x), &e)); }
+METAL_FUNC T frexp(T x, int& e) {
+  float f = float(x);
+  if (detail::isnan_bits(f) || detail::isinf_bits(f)) {
+    e = 0;
+    return x;
+  }
+  return T(METAL_RT_L(frexp)(f, &e));
+}
 template <class T, int N> METAL_FUNC vec<T, N> frexp(const vec<T, N>& x, vec<int, N>& e) {
   vec<T, N> r;
   for (int i = 0; i < N; ++i) r.s[i] = frexp(x.s[i], e.s[i]);
@@ -267,8 +276,16 @@ template <class T, int N> METAL_FUNC vec<T, N> sincos(const vec<T, N>& x, vec<T,
   for (int i = 0; i < N; ++i) r.s[i] = sincos(x.s[i], c.s[i]);
   return r;
 }
+// ilogb(+-0) = ilogb(NaN) = INT_MIN and ilogb(+-inf) = INT_MAX, on every target (C's
+// FP_ILOGB0/FP_ILOGBNAN differ between libcs: INT_MIN on x86-64 glibc and CUDA,
+// -INT_MAX/INT_MAX on aarch64 glibc).
 template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC int ilogb(T x) { return METAL_RT_L(ilogb)(float(x)); }
+METAL_FUNC int ilogb(T x) {
+  float f = float(x);
+  if (f == 0.0f || detail::isnan_bits(f)) return -2147483647 - 1;
+  if (detail::isinf_bits(f)) return 2147483647;
+  return METAL_RT_L(ilogb)(f);
+}
 template <class T, int N> METAL_FUNC vec<int, N> ilogb(const vec<T, N>& x) {
   vec<int, N> r;
   for (int i = 0; i < N; ++i) r.s[i] = ilogb(x.s[i]);
