@@ -147,7 +147,7 @@ void write_fission_threads(std::ostringstream& out, const msl::KernelInfo& k, si
       << kThreadNames;
   for (size_t a = 0; a < k.args.size(); ++a)
     if (k.args[a].kind == msl::ArgKind::Builtin)
-      out << "      if constexpr (K == " << a << ") return " << codegen::builtin_expression(k.args[a]) << "; else\n";
+      out << "      if constexpr (K == " << std::to_string(a) << ") return " << codegen::builtin_expression(k.args[a]) << "; else\n";
   out << "      return 0u;\n    }\n  };\n"
       << "  at first() { return at{this, 0, 0, 0, 0}; }\n"
       << "  template <class F> void each(F&& f) {\n"
