@@ -1,6 +1,5 @@
 #include "msl/unsupported.h"
 
-#include <regex>
 #include <set>
 #include <string>
 
@@ -18,11 +17,28 @@ std::set<std::string> user_names(const std::vector<Token>& toks, const Structure
   return names;
 }
 
+// convert_<type>[n][_sat][_rt(e|n|z|p)], matched by hand: std::regex needs std::locale, which
+// is unsafe when the process also loads another C++ runtime (PyTorch, CuPy) than ours.
 bool is_opencl_conversion(const std::string& name) {
-  if (name.rfind("convert_", 0) != 0) return false;
-  static const std::regex kConvert(
-      "convert_(u?char|u?short|u?int|u?long|float|half)(2|3|4|8|16)?(_sat)?(_rt[enzp])?");
-  return std::regex_match(name, kConvert);
+  auto eat = [&](size_t& at, const std::string& word) {
+    if (name.compare(at, word.size(), word) != 0) return false;
+    at += word.size();
+    return true;
+  };
+  size_t at = 0;
+  if (!eat(at, "convert_")) return false;
+  bool type = false;
+  for (const char* t : {"uchar", "char", "ushort", "short", "uint", "int", "ulong", "long", "float", "half"})
+    if (!type && eat(at, t)) type = true;
+  if (!type) return false;
+  for (const char* n : {"16", "2", "3", "4", "8"})
+    if (eat(at, n)) break;
+  eat(at, "_sat");
+  if (eat(at, "_rt")) {
+    if (at >= name.size() || std::string("enzp").find(name[at]) == std::string::npos) return false;
+    ++at;
+  }
+  return at == name.size();
 }
 
 }  // namespace
