@@ -251,6 +251,8 @@ def _compare(name, args, got, ref64, np_t, mode, bad, exact=None, sign_free=Fals
                 ok_in &= np.isfinite(a) & (np.abs(a) <= 100) & ((a == 0) | (np.abs(a) >= float(fi.tiny)))
             if trig:
                 ok_in &= np.abs(args[0]) <= np.pi
+            if name in ("pow", "powr"):   # fast pow is exp2(y * log2(x)): x > 0 only (CUDA's __powf too)
+                ok_in &= args[0] > 0
             big = min(1e30, float(fi.max))
             ok_out = (ref64 == 0) | ((np.abs(ref64) >= float(fi.tiny)) & (np.abs(ref64) <= big))
             chk = ok_in & ok_out
