@@ -183,7 +183,32 @@ METAL_RT_FN1(tanpi, detail::tanpi_f, detail::tanpi_f)
 METAL_RT_FN1(trunc, METAL_RT_L(trunc), METAL_RT_L(trunc))
 
 METAL_RT_FN2(atan2, METAL_RT_L(atan2), METAL_RT_L(atan2))
-METAL_RT_FN2(copysign, METAL_RT_L(copysign), METAL_RT_L(copysign))
+// copysign moves a sign bit. On half and bfloat it works on the bits: a conversion through
+// float may drop a NaN's sign (CUDA's cvt.rn.f16.f32 returns the canonical NaN).
+namespace detail {
+struct copysign_bits_fn {
+  template <class T> METAL_FUNC T operator()(T x, T y) const {
+    if constexpr (is_same<T, float>::value) {
+      return METAL_RT_L(copysign)(x, y);
+    } else {
+      T r = x;
+      r.bits = ushort((x.bits & 0x7fffu) | (y.bits & 0x8000u));
+      return r;
+    }
+  }
+};
+}  // namespace detail
+namespace precise {
+template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>
+METAL_FUNC detail::float_t<X, Y> copysign(const X& x, const Y& y) {
+  typedef detail::float_t<X, Y> R;
+  return detail::apply(detail::copysign_bits_fn{}, R(x), R(y));
+}
+}  // namespace precise
+namespace fast {
+using precise::copysign;  // exact either way
+}  // namespace fast
+using METAL_RT_DEFAULT_MATH::copysign;
 METAL_RT_FN2(fdim, METAL_RT_L(fdim), METAL_RT_L(fdim))
 METAL_RT_FN2(fmax, METAL_RT_L(fmax), METAL_RT_L(fmax))
 METAL_RT_FN2(fmin, METAL_RT_L(fmin), METAL_RT_L(fmin))
