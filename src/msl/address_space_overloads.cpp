@@ -1,5 +1,6 @@
 #include "msl/address_space_overloads.h"
 
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -11,6 +12,10 @@ namespace metallic::msl {
 namespace {
 
 constexpr size_t npos = Structure::npos;
+
+void append(std::vector<Token>& out, std::vector<Token> more) {
+  out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+}
 
 // Where a parameter points. Values (not pointers or references) point nowhere.
 enum class Space { Value, Thread, Threadgroup, Device, Constant };
@@ -98,10 +103,10 @@ class OverloadResolver {
     std::vector<Token> out;
     out.reserve(t_.size() + 256);
     for (size_t i = 0; i < t_.size(); ++i) {
-      if (auto b = insert_before.find(i); b != insert_before.end()) append(out, b->second, t_[i]);
+      if (auto b = insert_before.find(i); b != insert_before.end()) append(out, lex_generated(b->second, t_[i]));
       out.push_back(t_[i]);
       if (auto r = rename.find(i); r != rename.end()) out.back().text = r->second;
-      if (auto a = insert_after.find(i); a != insert_after.end()) append(out, a->second, t_[i]);
+      if (auto a = insert_after.find(i); a != insert_after.end()) append(out, lex_generated(a->second, t_[i]));
     }
     t_ = std::move(out);
     return true;
@@ -320,18 +325,6 @@ class OverloadResolver {
       s += "  if (" + cond + ") return " + call(g[i]) + ";\n";
     }
     return s + "  return " + call(g.back()) + ";\n}\n";
-  }
-
-  // Lexes generated text into tokens placed at `at` (diagnostics point at the user's code).
-  static void append(std::vector<Token>& out, const std::string& source, const Token& at) {
-    for (Token t : lex(source, at.file)) {
-      t.file = at.file;
-      t.line = at.line;
-      t.column = at.column;
-      t.space_before = true;
-      t.at_line_start = false;
-      out.push_back(std::move(t));
-    }
   }
 
   std::vector<Token>& t_;

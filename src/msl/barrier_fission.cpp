@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <set>
 
 #include "msl/kernel_params.h"
@@ -560,14 +561,8 @@ std::map<std::string, std::string> add_barrier_fission(std::vector<Token>& toks,
     out.push_back(toks[i]);
     auto a = insert_after.find(i);
     if (a == insert_after.end()) continue;
-    for (Token t : lex(a->second, toks[i].file)) {
-      t.file = toks[i].file;
-      t.line = toks[i].line;
-      t.column = toks[i].column;
-      t.space_before = true;
-      t.at_line_start = false;
-      out.push_back(std::move(t));
-    }
+    std::vector<Token> code = lex_generated(a->second, toks[i]);
+    out.insert(out.end(), std::make_move_iterator(code.begin()), std::make_move_iterator(code.end()));
   }
   toks = std::move(out);
   return names;

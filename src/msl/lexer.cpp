@@ -223,4 +223,15 @@ class Lexer {
 
 std::vector<Token> lex(const std::string& source, const FileName& file) { return Lexer(source, file).run(); }
 
+std::vector<Token> lex_generated(const std::string& source, const Token& at) {
+  std::vector<Token> toks = lex(source, at.file);
+  for (Token& t : toks) {
+    t.line = at.line;
+    t.column = at.column;
+    t.space_before = true;
+    t.at_line_start = false;
+  }
+  return toks;
+}
+
 }  // namespace metallic::msl

@@ -43,4 +43,8 @@ struct Token {
 // one is one token, while `a[b[0]]` stays `[` ... `]` `]`.
 std::vector<Token> lex(const std::string& source, const FileName& file);
 
+// Tokens of code the front end writes itself, all placed at `at` (a user token), so that
+// diagnostics in generated code point at the user's line.
+std::vector<Token> lex_generated(const std::string& source, const Token& at);
+
 }  // namespace metallic::msl
