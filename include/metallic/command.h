@@ -59,8 +59,12 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
 
   // Hands the recorded commands to the queue's executor; returns at once.
   void commit();
-  // Blocks until the executor has finished (or failed) this command buffer.
+  // Blocks until the executor has finished (or failed) this command buffer, and its
+  // completed handlers have run (unless called from a handler: they run one at a time on
+  // a thread of their own, as Metal runs them off the queue's thread).
   void waitUntilCompleted();
+  // The same with a time limit in seconds: false when the limit passed first.
+  bool waitUntilCompleted(double timeout_seconds);
   void addCompletedHandler(std::function<void(CommandBuffer&)> handler);
 
   CommandBufferStatus status() const;
@@ -88,6 +92,7 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   std::string error_;
   double start_time_ = 0, end_time_ = 0;
   bool encoder_open_ = false;
+  bool handlers_done_ = true;  // false from the end of the work until its handlers returned
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
 };
 

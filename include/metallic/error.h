@@ -33,4 +33,10 @@ class ValidationError : public Error {
   using Error::Error;
 };
 
+// API misuse by a value of the wrong type (Python: ValidationTypeError, also a TypeError).
+class ValidationTypeError : public ValidationError {
+ public:
+  using ValidationError::ValidationError;
+};
+
 }  // namespace metallic

@@ -27,6 +27,10 @@ struct DeviceLimits {
   uint32_t thread_execution_width = 32;
   uint64_t recommended_working_set_size = 0;
   bool has_unified_memory = true;
+  // The most threadgroups one dispatch may have along each axis and in all (positions are
+  // 32-bit in MSL: threads per grid are below 2^32 along each axis everywhere).
+  uint64_t max_threadgroups_per_grid[3] = {0xffffffffull, 0xffffffffull, 0xffffffffull};
+  uint64_t max_total_threadgroups = 0xffffffffull;
 };
 
 // Metal's MTLCompileOptions, plus function-constant values for libraries built at once.

@@ -30,9 +30,9 @@ _runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
 if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
     _core.set_runtime_dir(_runtime)
 
-from .errors import CompileError, DeviceError, MetalError, ValidationError  # noqa: E402
+from .errors import CompileError, DeviceError, MetalError, ValidationError, ValidationTypeError  # noqa: E402
 
-_core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError)
+_core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError, ValidationTypeError)
 
 from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: E402
                    ComputeCommandEncoder, ComputePipelineState, Device, Function, Library)
@@ -44,7 +44,7 @@ from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kern
 __version__ = "0.1.0"
 
 __all__ = [
-    "MetalError", "CompileError", "DeviceError", "ValidationError",
+    "MetalError", "CompileError", "DeviceError", "ValidationError", "ValidationTypeError",
     "Device", "Buffer", "Library", "Function", "ComputePipelineState", "CommandQueue",
     "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
     "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",

@@ -105,6 +105,7 @@ def _make_kernel(self, source, func, constants=None, options=None):
 
 def _device_read_scalar(self, buffer, dtype, i=0):
     """One element of a buffer, after the work already committed to it has finished."""
+    _core._buffer_wait_idle(buffer)
     data = buffer.to_numpy(dtype)
     if not 0 <= i < data.size:
         raise ValidationError(f"index {i} is out of range for a buffer of {data.size} {np.dtype(dtype)} items")

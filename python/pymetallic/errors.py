@@ -18,3 +18,8 @@ class DeviceError(MetalError):
 
 class ValidationError(MetalError, ValueError):
     """Wrong use of the API (bad sizes, indices or states); also a ValueError."""
+
+
+class ValidationTypeError(ValidationError, TypeError):
+    """Wrong use of the API by a value of the wrong type; also a TypeError (and a
+    ValidationError, so ``except ValidationError`` catches every misuse)."""

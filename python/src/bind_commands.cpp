@@ -2,7 +2,11 @@
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "bindings.h"
+#include "core/backend.h"
 #include "metallic/metallic.h"
 
 namespace nb = nanobind;
@@ -18,7 +22,7 @@ Size3 size3(nb::handle value, const char* what) {
   uint64_t dims[3] = {1, 1, 1};
   auto component = [&](PyObject* v, int i) {
     if (!PyLong_Check(v) && !PyIndex_Check(v))
-      throw nb::type_error((std::string(what) + " must hold ints").c_str());
+      throw ValidationTypeError(std::string(what) + " must hold ints");
     long long n = PyLong_Check(v) ? PyLong_AsLongLong(v) : -1;
     if (!PyLong_Check(v)) {
       nb::object as_int = nb::steal(PyNumber_Index(v));
@@ -26,7 +30,7 @@ Size3 size3(nb::handle value, const char* what) {
       n = PyLong_AsLongLong(as_int.ptr());
     }
     if (n == -1 && PyErr_Occurred()) throw nb::python_error();
-    if (n < 0) throw nb::value_error((std::string(what) + " has a negative dimension: " + std::to_string(n)).c_str());
+    if (n < 0) throw ValidationError(std::string(what) + " has a negative dimension: " + std::to_string(n));
     dims[i] = static_cast<uint64_t>(n);
   };
   PyObject* obj = value.ptr();
@@ -34,14 +38,14 @@ Size3 size3(nb::handle value, const char* what) {
     component(obj, 0);
   } else if (PyTuple_Check(obj) || PyList_Check(obj)) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
-    if (n < 1 || n > 3) throw nb::value_error((std::string(what) + " must have 1 to 3 dimensions").c_str());
+    if (n < 1 || n > 3) throw ValidationError(std::string(what) + " must have 1 to 3 dimensions");
     for (Py_ssize_t i = 0; i < n; ++i) component(PySequence_Fast_GET_ITEM(obj, i), static_cast<int>(i));
   } else {
     if (!nb::isinstance<nb::sequence>(value))
-      throw nb::type_error((std::string(what) + " must be a tuple of 1 to 3 ints").c_str());
+      throw ValidationTypeError(std::string(what) + " must be a tuple of 1 to 3 ints");
     nb::sequence seq = nb::borrow<nb::sequence>(value);
     size_t n = nb::len(seq);
-    if (n < 1 || n > 3) throw nb::value_error((std::string(what) + " must have 1 to 3 dimensions").c_str());
+    if (n < 1 || n > 3) throw ValidationError(std::string(what) + " must have 1 to 3 dimensions");
     for (size_t i = 0; i < n; ++i) component(nb::object(seq[i]).ptr(), static_cast<int>(i));
   }
   return {dims[0], dims[1], dims[2]};
@@ -49,14 +53,22 @@ Size3 size3(nb::handle value, const char* what) {
 
 uint32_t slot(long long index, const char* what) {
   if (index < 0 || index > 30)
-    throw nb::value_error((std::string(what) + " index " + std::to_string(index) +
-                           " is out of range: Metal has 31 slots, 0 to 30")
-                              .c_str());
+    throw ValidationError(std::string(what) + " index " + std::to_string(index) +
+                           " is out of range: Metal has 31 slots, 0 to 30");
   return static_cast<uint32_t>(index);
 }
 
+double number(nb::handle v, const char* what) {
+  if (PyBool_Check(v.ptr()) || !(PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || PyIndex_Check(v.ptr()) ||
+                                 PyNumber_Check(v.ptr())))
+    throw ValidationTypeError(std::string(what) + " must be a number");
+  double d = PyFloat_AsDouble(v.ptr());
+  if (d == -1.0 && PyErr_Occurred()) throw nb::python_error();
+  return d;
+}
+
 uint64_t non_negative(long long v, const char* what) {
-  if (v < 0) throw nb::value_error((std::string(what) + " must not be negative, got " + std::to_string(v)).c_str());
+  if (v < 0) throw ValidationError(std::string(what) + " must not be negative, got " + std::to_string(v));
   return static_cast<uint64_t>(v);
 }
 
@@ -69,6 +81,29 @@ int status_code(CommandBufferStatus s) {
 }  // namespace
 
 void init_commands(nb::module_& m) {
+  m.def(
+      "_buffer_wait_idle",
+      [](std::shared_ptr<Buffer> buffer, nb::handle timeout) {
+        if (!buffer) throw ValidationTypeError("expected a Buffer, got None");
+        double limit = timeout.is_none() ? -1 : number(timeout, "timeout");
+        using clock = std::chrono::steady_clock;
+        const auto start = clock::now();
+        for (;;) {
+          double slice = 0.05;
+          if (limit >= 0) slice = std::max(0.0, std::min(slice, limit - std::chrono::duration<double>(clock::now() - start).count()));
+          bool idle;
+          {
+            nb::gil_scoped_release release;
+            idle = backend::wait_until_idle(buffer->impl(), slice);
+          }
+          if (idle) return true;
+          if (PyErr_CheckSignals() != 0) throw nb::python_error();
+          if (limit >= 0 && std::chrono::duration<double>(clock::now() - start).count() >= limit) return false;
+        }
+      },
+      nb::arg("buffer").none(), nb::arg("timeout") = nb::none(),
+      "Waits until no committed command buffer uses `buffer` (True), or `timeout` seconds passed (False).");
+
   nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus")
       .value("NOT_ENQUEUED", CommandBufferStatus::NotEnqueued)
       .value("ENQUEUED", CommandBufferStatus::Enqueued)
@@ -79,16 +114,17 @@ void init_commands(nb::module_& m) {
 
   nb::class_<CommandQueue>(m, "CommandQueue", "Runs command buffers in order (Metal's MTLCommandQueue).")
       .def(nb::new_([](std::shared_ptr<Device> device) {
-             if (!device) throw nb::type_error("CommandQueue needs a Device");
+             if (!device) throw ValidationTypeError("CommandQueue needs a Device");
              return device->newCommandQueue();
            }),
            nb::arg("device"))
       .def_prop_ro("device", &CommandQueue::device)
-      .def("make_command_buffer", &CommandQueue::commandBuffer);
+      .def("make_command_buffer", &CommandQueue::commandBuffer)
+      .def("__repr__", [](const CommandQueue& q) { return "<pymetallic.CommandQueue on " + q.device()->name() + ">"; });
 
   nb::class_<CommandBuffer>(m, "CommandBuffer", "Recorded work, committed once (Metal's MTLCommandBuffer).")
       .def(nb::new_([](std::shared_ptr<CommandQueue> queue) {
-             if (!queue) throw nb::type_error("CommandBuffer needs a CommandQueue");
+             if (!queue) throw ValidationTypeError("CommandBuffer needs a CommandQueue");
              return queue->commandBuffer();
            }),
            nb::arg("queue"))
@@ -100,13 +136,34 @@ void init_commands(nb::module_& m) {
       .def("commit", &CommandBuffer::commit)
       .def(
           "wait_until_completed",
-          [](CommandBuffer& b) {
-            {
-              nb::gil_scoped_release release;
-              b.waitUntilCompleted();
+          [](CommandBuffer& b, nb::handle timeout) {
+            double limit = -1;  // none: wait for as long as it takes
+            if (!timeout.is_none()) {
+              limit = number(timeout, "wait_until_completed timeout");
+              if (!(limit >= 0)) throw ValidationError("wait_until_completed timeout must be >= 0 seconds (or None)");
+            }
+            // In slices, without the GIL: between slices Ctrl-C (KeyboardInterrupt) gets through.
+            using clock = std::chrono::steady_clock;
+            const auto start = clock::now();
+            for (;;) {
+              double slice = 0.05;
+              if (limit >= 0) {
+                double left = limit - std::chrono::duration<double>(clock::now() - start).count();
+                slice = std::max(0.0, std::min(slice, left));
+              }
+              bool done;
+              {
+                nb::gil_scoped_release release;
+                done = b.waitUntilCompleted(slice);
+              }
+              if (done) return true;
+              if (PyErr_CheckSignals() != 0) throw nb::python_error();
+              if (limit >= 0 && std::chrono::duration<double>(clock::now() - start).count() >= limit) return false;
             }
           },
-          "Blocks (without holding the GIL) until the work is done.")
+          nb::arg("timeout") = nb::none(),
+          "Blocks (without holding the GIL) until the work is done; True when it is, False when "
+          "`timeout` seconds passed first. Ctrl-C interrupts the wait (not the work).")
       .def("get_status", [](const CommandBuffer& b) { return status_code(b.status()); },
            "1 completed, 0 in progress, -1 error")
       .def_prop_ro("status", &CommandBuffer::status)
@@ -115,6 +172,12 @@ void init_commands(nb::module_& m) {
         if (e.empty()) return nb::none();
         return nb::str(e.c_str());
       })
+      .def("__repr__",
+           [](const CommandBuffer& b) {
+             static const char* names[] = {"not enqueued", "enqueued", "committed", "scheduled", "completed", "error"};
+             return std::string("<pymetallic.CommandBuffer ") + names[static_cast<int>(b.status())] + ", on " +
+                    b.commandQueue()->device()->name() + ">";
+           })
       .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime)
       .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime)
       .def("add_completed_handler", [](CommandBuffer& b, nb::callable fn) {
@@ -167,7 +230,7 @@ void init_commands(nb::module_& m) {
             Py_buffer view;
             if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
               PyErr_Clear();
-              throw nb::type_error("set_bytes needs a NumPy scalar or array, bytes or a memoryview");
+              throw ValidationTypeError("set_bytes needs a NumPy scalar or array, bytes or a memoryview");
             }
             try {
               e.setBytes(view.buf, static_cast<uint64_t>(view.len), slot(index, "buffer"));
@@ -206,7 +269,10 @@ void init_commands(nb::module_& m) {
           nb::arg("indirect_buffer").none(), nb::arg("indirect_buffer_offset"), nb::arg("threads_per_threadgroup"),
           "Threadgroup counts (three uints) read from a buffer when the command runs.")
       .def("end_encoding", &ComputeCommandEncoder::endEncoding)
-      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer);
+      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer)
+      .def("__repr__", [](const ComputeCommandEncoder& e) {
+        return "<pymetallic.ComputeCommandEncoder on " + e.commandBuffer()->commandQueue()->device()->name() + ">";
+      });
 
   nb::class_<BlitCommandEncoder>(m, "BlitCommandEncoder", "Records copies and fills (MTLBlitCommandEncoder).")
       .def(
@@ -221,13 +287,14 @@ void init_commands(nb::module_& m) {
       .def(
           "_fill_buffer",
           [](BlitCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long start, long long length, int value) {
-            if (value < 0 || value > 255) throw nb::value_error("fill_buffer value must be a byte (0 to 255)");
+            if (value < 0 || value > 255) throw ValidationError("fill_buffer value must be a byte (0 to 255)");
             e.fillBuffer(buffer, non_negative(start, "start"), non_negative(length, "length"),
                          static_cast<uint8_t>(value));
           },
           nb::arg("buffer").none(), nb::arg("start"), nb::arg("length"), nb::arg("value"))
       .def("synchronize_resource", &BlitCommandEncoder::synchronizeResource, nb::arg("buffer").none())
-      .def("end_encoding", &BlitCommandEncoder::endEncoding);
+      .def("end_encoding", &BlitCommandEncoder::endEncoding)
+      .def("__repr__", [](const BlitCommandEncoder&) { return std::string("<pymetallic.BlitCommandEncoder>"); });
 }
 
 }  // namespace pymetallic_bindings

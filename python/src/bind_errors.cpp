@@ -10,7 +10,7 @@ namespace nb = nanobind;
 namespace pymetallic_bindings {
 
 namespace {
-nb::object g_metal_error, g_compile_error, g_device_error, g_validation_error;
+nb::object g_metal_error, g_compile_error, g_device_error, g_validation_error, g_validation_type_error;
 
 void raise(const nb::object& type, const char* message) {
   if (!type.is_valid()) {
@@ -22,12 +22,17 @@ void raise(const nb::object& type, const char* message) {
 }  // namespace
 
 void init_errors(nb::module_& m) {
-  m.def("_set_exception_types", [](nb::object metal, nb::object compile, nb::object device, nb::object validation) {
-    g_metal_error = metal;
-    g_compile_error = compile;
-    g_device_error = device;
-    g_validation_error = validation;
-  });
+  m.def(
+      "_set_exception_types",
+      [](nb::object metal, nb::object compile, nb::object device, nb::object validation, nb::object validation_type) {
+        g_metal_error = metal;
+        g_compile_error = compile;
+        g_device_error = device;
+        g_validation_error = validation;
+        g_validation_type_error = validation_type.is_none() ? validation : validation_type;
+      },
+      nb::arg("metal"), nb::arg("compile"), nb::arg("device"), nb::arg("validation"),
+      nb::arg("validation_type") = nb::none());
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -36,6 +41,8 @@ void init_errors(nb::module_& m) {
       nb::object exc = g_compile_error(nb::str(e.what()));
       nb::setattr(exc, "log", nb::str(e.log().c_str(), e.log().size()));
       PyErr_SetObject(g_compile_error.ptr(), exc.ptr());
+    } catch (const metallic::ValidationTypeError& e) {
+      raise(g_validation_type_error, e.what());
     } catch (const metallic::ValidationError& e) {
       raise(g_validation_error, e.what());
     } catch (const metallic::DeviceError& e) {

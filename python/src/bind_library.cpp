@@ -3,6 +3,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <climits>
+#include <cstdio>
+
 #include "bindings.h"
 #include "metallic/metallic.h"
 
@@ -15,24 +18,33 @@ namespace {
 
 // Function-constant values arrive as Python bools/ints/floats; the front end wants C++ literals.
 std::string constant_literal(nb::handle v) {
-  if (nb::isinstance<nb::bool_>(v)) return nb::cast<bool>(v) ? "true" : "false";
-  if (nb::isinstance<nb::int_>(v)) return std::to_string(nb::cast<long long>(v));
-  if (nb::isinstance<nb::float_>(v)) {
+  PyObject* o = v.ptr();
+  std::string type = Py_TYPE(o)->tp_name;
+  if (PyBool_Check(o) || type == "numpy.bool_" || type == "numpy.bool") return PyObject_IsTrue(o) == 1 ? "true" : "false";
+  if (PyIndex_Check(o) && !PyFloat_Check(o))
+    return std::to_string(to_integer(v, "a function-constant value", LLONG_MIN, LLONG_MAX));
+  if (PyFloat_Check(o) || (PyNumber_Check(o) && type.rfind("numpy.float", 0) == 0)) {
+    double d = PyFloat_AsDouble(o);
+    if (d == -1.0 && PyErr_Occurred()) throw nb::python_error();
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.9g", nb::cast<double>(v));
+    std::snprintf(buf, sizeof buf, "%.9g", d);
     std::string s = buf;
     if (s.find_first_of(".eEni") == std::string::npos) s += ".0";
     return s;
   }
-  throw nb::type_error("function-constant values must be bool, int or float");
+  throw ValidationTypeError("function-constant values must be bool, int or float, not " + type);
 }
 
 std::map<std::string, std::string> constants_map(nb::handle constants) {
   std::map<std::string, std::string> out;
   if (constants.is_none()) return out;
-  if (!nb::isinstance<nb::dict>(constants)) throw nb::type_error("constants must be a dict {name or index: value}");
+  if (!nb::isinstance<nb::dict>(constants))
+    throw ValidationTypeError(std::string("constants must be a dict {name or index: value}, not ") +
+                              Py_TYPE(constants.ptr())->tp_name);
   for (auto [k, v] : nb::borrow<nb::dict>(constants)) {
-    std::string key = nb::isinstance<nb::int_>(k) ? "#" + std::to_string(nb::cast<int>(k)) : nb::cast<std::string>(k);
+    std::string key = PyUnicode_Check(k.ptr())
+                          ? to_text(k, "a function-constant name")
+                          : "#" + std::to_string(to_integer(k, "a function-constant name or index", 0, 65535));
     out[key] = constant_literal(v);
   }
   return out;
@@ -42,24 +54,29 @@ CompileOptions compile_options(nb::handle options) {
   CompileOptions o;
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
-    throw nb::type_error("options must be a dict with keys macros, include_paths, fast_math, filename, constants");
+    throw ValidationTypeError(std::string("options must be a dict with keys macros, include_paths, fast_math, filename, "
+                                          "constants; not ") +
+                              Py_TYPE(options.ptr())->tp_name);
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
-    std::string key = nb::cast<std::string>(k);
+    std::string key = to_text(k, "a compile option name");
     if (key == "macros" || key == "defines") {
-      for (auto [mk, mv] : nb::borrow<nb::dict>(v))
-        o.macros.emplace_back(nb::cast<std::string>(mk), nb::cast<std::string>(nb::str(mv)));
+      if (!nb::isinstance<nb::dict>(v))
+        throw ValidationTypeError("options['" + key + "'] must be a dict {NAME: value}, not " + Py_TYPE(v.ptr())->tp_name);
+      for (auto [mk, mv] : nb::borrow<nb::dict>(v)) {
+        std::string value = PyBool_Check(mv.ptr()) ? (mv.ptr() == Py_True ? "1" : "0") : nb::cast<std::string>(nb::str(mv));
+        o.macros.emplace_back(to_text(mk, "a macro name"), value);
+      }
     } else if (key == "include_paths") {
-      for (auto p : v) o.include_paths.push_back(nb::cast<std::string>(nb::str(p)));
+      o.include_paths = to_path_list(v, "options['include_paths']");
     } else if (key == "fast_math") {
-      o.fast_math = nb::cast<bool>(v);
+      o.fast_math = to_bool(v, "options['fast_math']");
     } else if (key == "filename") {
-      o.filename = nb::cast<std::string>(v);
+      o.filename = to_text(v, "options['filename']");
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
     } else {
-      throw nb::value_error(("unknown compile option '" + key +
-                             "': use macros, include_paths, fast_math, filename or constants")
-                                .c_str());
+      throw ValidationError("unknown compile option '" + key +
+                            "': use macros, include_paths, fast_math, filename or constants");
     }
   }
   return o;
@@ -82,7 +99,7 @@ void init_library(nb::module_& m) {
 
   nb::class_<Library>(m, "Library", "Compiled MSL source (Metal's MTLLibrary).")
       .def(nb::new_([](std::shared_ptr<Device> device, const std::string& source, nb::handle options) {
-             if (!device) throw nb::type_error("Library needs a Device");
+             if (!device) throw ValidationTypeError("Library needs a Device");
              CompileOptions o = compile_options(options);
              nb::gil_scoped_release release;  // compiling can take a while
              return device->newLibrary(source, o);
@@ -90,6 +107,12 @@ void init_library(nb::module_& m) {
            nb::arg("device"), nb::arg("source"), nb::arg("options") = nb::none())
       .def_prop_ro("device", &Library::device)
       .def_prop_ro("function_names", &Library::functionNames)
+      .def("__repr__",
+           [](const Library& l) {
+             std::string names;
+             for (const auto& n : l.functionNames()) names += (names.empty() ? "" : ", ") + n;
+             return "<pymetallic.Library [" + names + "] on " + l.device()->name() + ">";
+           })
       .def(
           "make_function",
           [](Library& lib, const std::string& name, nb::handle constants) {
@@ -107,7 +130,7 @@ void init_library(nb::module_& m) {
 
   nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
       .def(nb::new_([](std::shared_ptr<Device> device, std::shared_ptr<Function> function) {
-             if (!device || !function) throw nb::type_error("ComputePipelineState needs a Device and a Function");
+             if (!device || !function) throw ValidationTypeError("ComputePipelineState needs a Device and a Function");
              return device->newComputePipelineState(function);
            }),
            nb::arg("device"), nb::arg("function"))
@@ -115,7 +138,10 @@ void init_library(nb::module_& m) {
       .def_prop_ro("function", &ComputePipelineState::function)
       .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup)
       .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth)
-      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength);
+      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength)
+      .def("__repr__", [](const ComputePipelineState& p) {
+        return "<pymetallic.ComputePipelineState " + p.function()->name() + " on " + p.device()->name() + ">";
+      });
 }
 
 }  // namespace pymetallic_bindings

@@ -1,6 +1,8 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/shared_ptr.h>
 
+#include <climits>
+
 #include "bindings.h"
 #include "metallic/metallic.h"
 
@@ -12,20 +14,19 @@ namespace pymetallic_bindings {
 namespace {
 StorageMode storage_mode(nb::handle mode) {
   if (mode.is_none()) return StorageMode::Shared;
-  if (!nb::isinstance<nb::int_>(mode))
-    throw nb::value_error("storage_mode must be Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)");
-  int m = nb::cast<int>(mode);
+  if (PyBool_Check(mode.ptr()) || !PyIndex_Check(mode.ptr()))
+    throw ValidationTypeError("storage_mode must be Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)");
+  long long m = to_integer(mode, "storage_mode", LLONG_MIN, LLONG_MAX);
   if (m < 0 || m > 2)
-    throw nb::value_error(("unknown storage mode " + std::to_string(m) +
-                           ": use Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)")
-                              .c_str());
+    throw ValidationError("unknown storage mode " + std::to_string(m) +
+                          ": use Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)");
   return static_cast<StorageMode>(m);
 }
 
 int64_t checked_size(nb::handle size) {
-  if (!nb::isinstance<nb::int_>(size)) throw nb::type_error("a buffer size must be an int (bytes)");
-  auto n = nb::cast<int64_t>(size);
-  if (n <= 0) throw nb::value_error(("a buffer size must be at least 1 byte, got " + std::to_string(n)).c_str());
+  // An int or a NumPy integer; sizes beyond what an allocation can be are refused here.
+  long long n = to_integer(size, "a buffer size (bytes)", LLONG_MIN, (1ll << 48));
+  if (n <= 0) throw ValidationError("a buffer size must be at least 1 byte, got " + std::to_string(n));
   return n;
 }
 // The buffer protocol: memoryview(buffer), np.frombuffer(buffer, ...), bytes(buffer) see the
@@ -72,7 +73,7 @@ void init_memory(nb::module_& m) {
   nb::class_<Buffer>(m, "Buffer", "Linear memory a kernel reads and writes (Metal's MTLBuffer).",
                      nb::type_slots(buffer_slots))
       .def(nb::new_([](std::shared_ptr<Device> device, nb::handle size, nb::handle mode) {
-             if (!device) throw nb::type_error("Buffer needs a Device");
+             if (!device) throw ValidationTypeError("Buffer needs a Device");
              return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));
            }),
            nb::arg("device"), nb::arg("size"), nb::arg("storage_mode") = nb::none())

@@ -47,7 +47,7 @@ void init_texture(nb::module_& m) {
   nb::class_<Texture>(m, "Texture", "A texture for compute kernels (Metal's MTLTexture), over linear memory.")
       .def(nb::new_([](std::shared_ptr<Device> device, uint32_t type, uint32_t pixel_format, uint64_t width,
                        uint64_t height, uint64_t depth, uint64_t array_length, uint32_t usage) {
-             if (!device) throw nb::type_error("Texture needs a Device");
+             if (!device) throw ValidationTypeError("Texture needs a Device");
              TextureDescriptor d;
              d.type = static_cast<TextureType>(type);
              d.pixel_format = pixel_format;
@@ -79,7 +79,7 @@ void init_texture(nb::module_& m) {
       .def(nb::new_([](std::shared_ptr<Device> device, nb::handle min_filter, nb::handle mag_filter,
                        nb::handle mip_filter, nb::handle address_mode, nb::handle s, nb::handle t, nb::handle r,
                        bool normalized) {
-             if (!device) throw nb::type_error("SamplerState needs a Device");
+             if (!device) throw ValidationTypeError("SamplerState needs a Device");
              SamplerDescriptor d;
              d.min_filter = sampler_code(min_filter, kFilters, "min_filter", 0);
              d.mag_filter = sampler_code(mag_filter, kFilters, "mag_filter", 0);
@@ -112,8 +112,8 @@ void init_texture(nb::module_& m) {
          "set_texture",
          [](ComputeCommandEncoder& e, std::shared_ptr<Texture> texture, long long index) {
            if (index < 0 || index > 127)
-             throw nb::value_error(("texture index " + std::to_string(index) +
-                                    " is out of range: Metal has 128 slots, 0 to 127").c_str());
+             throw ValidationError("texture index " + std::to_string(index) +
+                                    " is out of range: Metal has 128 slots, 0 to 127");
            e.setTexture(texture, static_cast<uint32_t>(index));
          },
          nb::arg("texture").none(), nb::arg("index"))
@@ -121,8 +121,8 @@ void init_texture(nb::module_& m) {
           "set_sampler_state",
           [](ComputeCommandEncoder& e, std::shared_ptr<SamplerState> sampler, long long index) {
             if (index < 0 || index > 15)
-              throw nb::value_error(("sampler index " + std::to_string(index) +
-                                     " is out of range: Metal has 16 slots, 0 to 15").c_str());
+              throw ValidationError("sampler index " + std::to_string(index) +
+                                     " is out of range: Metal has 16 slots, 0 to 15");
             e.setSamplerState(sampler, static_cast<uint32_t>(index));
           },
           nb::arg("sampler").none(), nb::arg("index"));

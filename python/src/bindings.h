@@ -3,7 +3,84 @@
 
 #include <nanobind/nanobind.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "metallic/error.h"
+
 namespace pymetallic_bindings {
+
+// Argument conversions that speak Python: a wrong type is a ValidationTypeError (also a
+// TypeError), a bad value a ValidationError (also a ValueError); NumPy scalars are accepted
+// wherever Python numbers are.
+
+// An integer (int, NumPy integer, anything with __index__; not bool) in [lo, hi].
+inline long long to_integer(nanobind::handle v, const char* what, long long lo, long long hi) {
+  PyObject* o = v.ptr();
+  if (PyBool_Check(o) || !PyIndex_Check(o))
+    throw metallic::ValidationTypeError(std::string(what) + " must be an int, not " + Py_TYPE(o)->tp_name);
+  PyObject* index = PyNumber_Index(o);
+  if (!index) throw nanobind::python_error();
+  int overflow = 0;
+  long long n = PyLong_AsLongLongAndOverflow(index, &overflow);
+  Py_DECREF(index);
+  if (n == -1 && PyErr_Occurred()) throw nanobind::python_error();
+  if (overflow > 0 || (overflow == 0 && n > hi))
+    throw metallic::ValidationError(std::string(what) + " is too large (at most " + std::to_string(hi) + ")");
+  if (overflow < 0 || n < lo)
+    throw metallic::ValidationError(std::string(what) + " must be at least " + std::to_string(lo) + ", got " +
+                                    (overflow ? std::string("a huge negative number") : std::to_string(n)));
+  return n;
+}
+
+// True/False (or a NumPy bool); 0 and 1 are refused: an option is either on or off.
+inline bool to_bool(nanobind::handle v, const char* what) {
+  PyObject* o = v.ptr();
+  if (PyBool_Check(o)) return o == Py_True;
+  if (std::string(Py_TYPE(o)->tp_name) == "numpy.bool_" || std::string(Py_TYPE(o)->tp_name) == "numpy.bool")
+    return PyObject_IsTrue(o) == 1;
+  throw metallic::ValidationTypeError(std::string(what) + " must be True or False, not " + Py_TYPE(o)->tp_name);
+}
+
+inline std::string to_text(nanobind::handle v, const char* what) {
+  if (!PyUnicode_Check(v.ptr()))
+    throw metallic::ValidationTypeError(std::string(what) + " must be a str, not " + Py_TYPE(v.ptr())->tp_name);
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
+  if (!text) throw nanobind::python_error();
+  return std::string(text, static_cast<size_t>(size));
+}
+
+// A list (tuple, any iterable but a string) of str or os.PathLike: a single string is
+// refused rather than read letter by letter.
+inline std::vector<std::string> to_path_list(nanobind::handle v, const char* what) {
+  PyObject* o = v.ptr();
+  if (PyUnicode_Check(o) || PyBytes_Check(o) || PyObject_HasAttrString(o, "__fspath__"))
+    throw metallic::ValidationTypeError(std::string(what) + " must be a list of folders, not a single " +
+                                        Py_TYPE(o)->tp_name + " (write [path])");
+  PyObject* it = PyObject_GetIter(o);
+  if (!it) {
+    PyErr_Clear();
+    throw metallic::ValidationTypeError(std::string(what) + " must be a list of folders, not " + Py_TYPE(o)->tp_name);
+  }
+  std::vector<std::string> out;
+  while (PyObject* item = PyIter_Next(it)) {
+    PyObject* path = PyOS_FSPath(item);
+    Py_DECREF(item);
+    if (!path || !PyUnicode_Check(path)) {
+      Py_XDECREF(path);
+      Py_DECREF(it);
+      PyErr_Clear();
+      throw metallic::ValidationTypeError(std::string(what) + " must hold str paths");
+    }
+    out.push_back(PyUnicode_AsUTF8(path));
+    Py_DECREF(path);
+  }
+  Py_DECREF(it);
+  if (PyErr_Occurred()) throw nanobind::python_error();
+  return out;
+}
 void init_errors(nanobind::module_& m);
 void init_device(nanobind::module_& m);
 void init_memory(nanobind::module_& m);

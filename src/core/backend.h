@@ -2,6 +2,8 @@
 // these classes; a backend never includes another backend.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,7 +32,13 @@ class BufferImpl {
   virtual void viewClosed() {}
   // The address kernels see for this buffer (Metal's gpuAddress), for argument buffers.
   virtual uint64_t gpuAddress() = 0;
+  // Uses by committed command buffers that have not finished (kept by the core).
+  std::atomic<uint32_t> in_flight{0};
 };
+
+// Blocks until no committed command buffer uses `buffer` any more, or `timeout_seconds`
+// (negative: none) passed; returns whether it is idle. (src/core/command.cpp)
+bool wait_until_idle(BufferImpl& buffer, double timeout_seconds);
 
 // One compiled entry point of a library.
 class KernelImpl {
@@ -39,6 +47,12 @@ class KernelImpl {
   // The most threads a threadgroup of this kernel may have on this device.
   virtual uint32_t maxTotalThreadsPerThreadgroup() const = 0;
   virtual uint32_t staticThreadgroupMemoryLength() const { return 0; }
+  // The bytes a `T&` buffer argument (by position in KernelInfo::args) reads: sizeof(T);
+  // 0 when unknown or not a reference.
+  virtual uint64_t referenceArgumentSize(size_t argument) const {
+    (void)argument;
+    return 0;
+  }
   // Called when a dispatch_threadgroups_with_indirect_buffer is encoded, before it is
   // recorded: a backend that builds what such dispatches need on first use does it here
   // (CUDA compiles the kernel's indirect entry), so that errors reach the encoder and
@@ -63,6 +77,14 @@ class QueueImpl {
   // wait() blocks until it is done, poll() checks without blocking.
   virtual void wait(CommandBuffer& buffer) { (void)buffer; }
   virtual void poll(CommandBuffer& buffer) { (void)buffer; }
+  // wait() with a time limit: false when `deadline` passed before the buffer finished.
+  // Backends that finish buffers on a thread of their own (the CPU) need not override it:
+  // the core then waits on the command buffer itself, with the same limit.
+  virtual bool wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) {
+    (void)deadline;
+    wait(buffer);
+    return true;
+  }
 };
 
 class DeviceImpl {

@@ -1,7 +1,11 @@
 #include "metallic/command.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <deque>
+#include <thread>
 
 #include "core/backend.h"
 #include "core/commands.h"
@@ -13,6 +17,111 @@
 #include "msl/translation.h"
 
 namespace metallic {
+
+namespace {
+
+// Completed handlers run here, one at a time and in the order their command buffers
+// finished, never on a queue's own thread: a handler may commit more work to its queue and
+// wait for it (Metal runs them off the queue too). The thread is never joined: it may be
+// running a handler when the process exits.
+class HandlerThread {
+ public:
+  static HandlerThread& get() {
+    static HandlerThread* instance = new HandlerThread();  // never destroyed (see above)
+    return *instance;
+  }
+  static bool on_this_thread() { return t_on_handler_thread; }
+
+  void post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back(std::move(task));
+      if (!started_) {
+        try {
+          std::thread(&HandlerThread::loop, this).detach();
+          started_ = true;
+        } catch (const std::exception&) {
+          // No thread to be had: run it here instead (the tasks stay in order).
+        }
+      }
+      if (started_) {
+        wake_.notify_one();
+        return;
+      }
+    }
+    run_pending();
+  }
+
+ private:
+  void loop() {
+    t_on_handler_thread = true;
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return !tasks_.empty(); });
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  void run_pending() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  static thread_local bool t_on_handler_thread;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool started_ = false;
+};
+thread_local bool HandlerThread::t_on_handler_thread = false;
+
+// Buffers' uses by unfinished command buffers (BufferImpl::in_flight), for wait_until_idle.
+std::mutex g_idle_mutex;
+std::condition_variable g_idle;
+
+template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
+  for (auto& command : commands) {
+    if (auto* d = std::get_if<DispatchCommand>(&command)) {
+      for (auto& b : d->buffers)
+        if (b.buffer) f(*b.buffer);
+      for (auto& t : d->textures)
+        if (t.buffer) f(*t.buffer);
+      for (auto& r : d->resources)
+        if (r.first) f(*r.first);
+      if (d->indirect) f(*d->indirect);
+    } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+      f(*c->source), f(*c->destination);
+    } else if (auto* fill = std::get_if<FillCommand>(&command)) {
+      f(*fill->buffer);
+    } else if (auto* s = std::get_if<SynchronizeCommand>(&command)) {
+      f(*s->buffer);
+    }
+  }
+}
+
+}  // namespace
+
+bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_seconds) {
+  std::unique_lock<std::mutex> lock(g_idle_mutex);
+  auto idle = [&] { return buffer.in_flight.load() == 0; };
+  if (timeout_seconds < 0) {
+    g_idle.wait(lock, idle);
+    return true;
+  }
+  return g_idle.wait_for(lock, std::chrono::duration<double>(timeout_seconds), idle);
+}
 
 // ---------------------------------------------------------------- CommandQueue
 
@@ -63,10 +172,17 @@ void CommandBuffer::commit() {
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
   }
+  for_each_buffer(commands_->commands, [](backend::BufferImpl& b) { b.in_flight.fetch_add(1); });
   queue_->impl().submit(shared_from_this());
 }
 
-void CommandBuffer::waitUntilCompleted() {
+void CommandBuffer::waitUntilCompleted() { waitUntilCompleted(-1.0); }
+
+bool CommandBuffer::waitUntilCompleted(double timeout_seconds) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::time_point::max();
+  if (timeout_seconds >= 0 && timeout_seconds < 1e9)
+    deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
   {
     // Read the state directly: status() would also ask the backend (a device query) for
     // work we are about to wait for anyway.
@@ -74,12 +190,22 @@ void CommandBuffer::waitUntilCompleted() {
     if (status_ == CommandBufferStatus::NotEnqueued)
       throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
   }
-  queue_->impl().wait(*this);
+  if (!queue_->impl().wait_until(*this, deadline)) return false;
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error; });
+  // A handler that waits for other work must not wait for handlers queued behind itself.
+  const bool with_handlers = !HandlerThread::on_this_thread();
+  auto done = [&] {
+    return (status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error) &&
+           (handlers_done_ || !with_handlers);
+  };
+  if (deadline == clock::time_point::max())
+    done_.wait(lock, done);
+  else if (!done_.wait_until(lock, deadline, done))
+    return false;
   // The program learns of a failure where it waits for the result (status and error stay
   // readable on the command buffer too).
   if (status_ == CommandBufferStatus::Error) throw Error("the command buffer failed: " + error_);
+  return true;
 }
 
 void CommandBuffer::addCompletedHandler(std::function<void(CommandBuffer&)> handler) {
@@ -136,7 +262,12 @@ void CommandBuffer::executorStarted(double time) {
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error) {
+  // What the finished work held is released after the lock is let go: it may hold the last
+  // reference to Python objects (a pipeline, a buffer), whose release takes the GIL, while a
+  // Python thread holding the GIL may be waiting for this lock (reading `status`).
   std::vector<std::function<void(CommandBuffer&)>> handlers;
+  std::vector<Command> released;
+  std::shared_ptr<void> state;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error) return;
@@ -144,13 +275,39 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
     error_ = error;
     status_ = error.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
     handlers.swap(handlers_);
-    // The recorded commands hold buffers and pipelines alive; release them now.
-    commands_->commands.clear();
-    commands_->commands.shrink_to_fit();
-    backend_state.reset();
+    handlers_done_ = handlers.empty();
+    released.swap(commands_->commands);
+    state = std::atomic_exchange(&backend_state, std::shared_ptr<void>());
   }
   done_.notify_all();
-  for (auto& h : handlers) h(*this);
+  bool idle = false;
+  for_each_buffer(released, [&](backend::BufferImpl& b) { idle |= b.in_flight.fetch_sub(1) == 1; });
+  if (idle) {
+    std::lock_guard<std::mutex> lock(g_idle_mutex);  // a waiter may be between its check and its sleep
+    g_idle.notify_all();
+  }
+  released.clear();
+  state.reset();
+  if (handlers.empty()) return;
+  // Off this thread (a queue's worker, or a thread waiting for the work): a handler may
+  // commit to this queue and wait.
+  HandlerThread::get().post([self = shared_from_this(), handlers = std::move(handlers)]() mutable {
+    for (auto& h : handlers) {
+      try {
+        h(*self);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "pymetallic: a completed handler failed: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "pymetallic: a completed handler failed\n");
+      }
+    }
+    handlers.clear();  // before waiters are told: they may expect the handlers' objects released
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->handlers_done_ = true;
+    }
+    self->done_.notify_all();
+  });
 }
 
 // ---------------------------------------------------------------- ComputeCommandEncoder
@@ -313,15 +470,27 @@ void ComputeCommandEncoder::setSamplerState(const std::shared_ptr<SamplerState>&
   samplers_[index] = sampler;
 }
 
+namespace {
+
+// ceil(n / d) without overflow (n + d - 1 wraps for n near 2^64).
+uint64_t ceil_div(uint64_t n, uint64_t d) { return d == 0 ? 0 : n / d + (n % d != 0); }
+
+// a * b, or UINT64_MAX when it does not fit.
+uint64_t saturating_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? ~0ull : r;
+}
+
+}  // namespace
+
 void ComputeCommandEncoder::dispatchThreads(Size3 grid, Size3 tg) {
-  Size3 groups{(grid.width + tg.width - 1) / (tg.width ? tg.width : 1),
-               (grid.height + tg.height - 1) / (tg.height ? tg.height : 1),
-               (grid.depth + tg.depth - 1) / (tg.depth ? tg.depth : 1)};
+  Size3 groups{ceil_div(grid.width, tg.width), ceil_div(grid.height, tg.height), ceil_div(grid.depth, tg.depth)};
   dispatch(grid, groups, tg, true);
 }
 
 void ComputeCommandEncoder::dispatchThreadgroups(Size3 groups, Size3 tg) {
-  Size3 grid{groups.width * tg.width, groups.height * tg.height, groups.depth * tg.depth};
+  Size3 grid{saturating_mul(groups.width, tg.width), saturating_mul(groups.height, tg.height),
+             saturating_mul(groups.depth, tg.depth)};
   dispatch(grid, groups, tg, false);
 }
 
@@ -350,16 +519,39 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
     throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) +
                           " has a zero dimension");
-  uint64_t tg_total = tg.count();
+  uint64_t tg_total = saturating_mul(saturating_mul(tg.width, tg.height), tg.depth);
   uint32_t max_threads = pipeline_->maxTotalThreadsPerThreadgroup();
   if (tg_total > max_threads)
     throw ValidationError(std::string(what) + ": a threadgroup of " + size3_text(tg) + " = " +
-                          std::to_string(tg_total) + " threads exceeds kernel '" + info.name + "''s limit of " +
+                          (tg_total == ~0ull ? std::string("over 2^64") : std::to_string(tg_total)) +
+                          " threads exceeds kernel '" + info.name + "''s limit of " +
                           std::to_string(max_threads) + " (max_total_threads_per_threadgroup)");
+  // Every count checked with overflow-safe arithmetic against this device's limits: MSL's
+  // positions are 32-bit, and the backend runs at most so many threadgroups per dispatch.
   const uint64_t max32 = 0xffffffffull;
-  if (grid.width > max32 || grid.height > max32 || grid.depth > max32 || grid.count() > (1ull << 48))
-    throw ValidationError(std::string(what) + ": grid " + size3_text(grid) + " is too large");
-  if (grid.count() == 0 && !indirect) return;  // nothing to run, as on Metal
+  if (grid.width > max32 || grid.height > max32 || grid.depth > max32)
+    throw ValidationError(std::string(what) + ": " + (exact ? "grid " : "threadgroups x threads per threadgroup ") +
+                          size3_text(grid) + " has a dimension of 2^32 threads or more (MSL's thread positions are "
+                          "32-bit uints)");
+  if (!indirect && (grid.width == 0 || grid.height == 0 || grid.depth == 0)) return;  // nothing to run, as on Metal
+  if (!indirect) {
+    const auto& limits = buffer_->commandQueue()->device()->limits();
+    const uint64_t n[3] = {groups.width, groups.height, groups.depth};
+    static const char* axis[3] = {"x", "y", "z"};
+    for (int i = 0; i < 3; ++i)
+      if (n[i] > limits.max_threadgroups_per_grid[i])
+        throw ValidationError(std::string(what) + ": " + std::to_string(n[i]) + " threadgroups along " + axis[i] +
+                              " (of " + size3_text(groups) + ") exceed this device's limit of " +
+                              std::to_string(limits.max_threadgroups_per_grid[i]) + "; use larger threadgroups or "
+                              "split the work into several dispatches");
+    uint64_t total = saturating_mul(saturating_mul(groups.width, groups.height), groups.depth);
+    if (total > limits.max_total_threadgroups)
+      throw ValidationError(std::string(what) + ": " + size3_text(groups) + " = " +
+                            (total == ~0ull ? std::string("more than 2^64") : std::to_string(total)) +
+                            " threadgroups exceed this device's limit of " +
+                            std::to_string(limits.max_total_threadgroups) +
+                            " per dispatch; use larger threadgroups or split the work into several dispatches");
+  }
 
   // Built in place (a dispatch's snapshot is about a kilobyte: no copy of it), and taken
   // back out if validation fails below.
@@ -388,6 +580,20 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
                               std::to_string(arg.index) + ")]] is not bound: call set_buffer(buffer, 0, " +
                               std::to_string(arg.index) + ") or set_bytes(data, " + std::to_string(arg.index) +
                               ") before dispatching");
+      if (arg.is_reference) {
+        // A `T&` reads sizeof(T) bytes: shorter data would be read past its end.
+        uint64_t need = pipeline_->kernel().referenceArgumentSize(static_cast<size_t>(&arg - info.args.data()));
+        uint64_t have = b.buffer ? b.buffer->length() - b.offset : b.bytes.size();
+        if (need > 0 && have < need)
+          throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" +
+                                std::to_string(arg.index) + ")]] is a " + arg.type + " of " + std::to_string(need) +
+                                " bytes, but " +
+                                (b.buffer ? "the buffer bound there has only " + std::to_string(have) +
+                                                " bytes after its offset"
+                                          : "set_bytes gave only " + std::to_string(have) + " bytes") +
+                                " (pass a value of the kernel's type, e.g. a NumPy scalar or structured array of " +
+                                std::to_string(need) + " bytes)");
+      }
       if (cmd.buffers.size() <= static_cast<size_t>(arg.index)) cmd.buffers.resize(arg.index + 1);
       auto& out = cmd.buffers[arg.index];
       if (b.buffer) {

@@ -16,12 +16,14 @@ Device::Device(std::shared_ptr<backend::DeviceImpl> impl) : impl_(std::move(impl
 std::vector<std::shared_ptr<Device>> Device::all() {
   // Devices are enumerated once per process: a CUDA context or a thread pool is costly,
   // and the same GPU must be the same Device object for every caller.
-  static std::once_flag once;
-  static std::vector<std::shared_ptr<Device>> devices;
-  std::call_once(once, [] {
-    for (auto& impl : backend::enumerate_cuda_devices()) devices.push_back(std::make_shared<Device>(impl));
-    for (auto& impl : backend::enumerate_cpu_devices()) devices.push_back(std::make_shared<Device>(impl));
-  });
+  // (A static initialised by a lambda, not std::call_once: an exception thrown inside
+  // call_once cannot unwind through pthread_once and aborts the process.)
+  static const std::vector<std::shared_ptr<Device>> devices = [] {
+    std::vector<std::shared_ptr<Device>> found;
+    for (auto& impl : backend::enumerate_cuda_devices()) found.push_back(std::make_shared<Device>(impl));
+    for (auto& impl : backend::enumerate_cpu_devices()) found.push_back(std::make_shared<Device>(impl));
+    return found;
+  }();
   return devices;
 }
 

@@ -46,9 +46,8 @@ void set_runtime_dir(const std::string& path) {
 namespace metallic {
 
 const std::string& runtime_files_hash() {
-  static std::once_flag once;
-  static std::string hash;
-  std::call_once(once, [] {
+  // A static initialised by a lambda rather than std::call_once (see Device::all).
+  static const std::string hash = [] {
     std::string dir = runtime_dir(), all;
     std::vector<std::string> names;
     if (DIR* d = ::opendir(dir.c_str())) {
@@ -63,8 +62,8 @@ const std::string& runtime_files_hash() {
       ss << in.rdbuf();
       all += n + "\n" + ss.str();
     }
-    hash = cache::hash_hex(all);
-  });
+    return cache::hash_hex(all);
+  }();
   return hash;
 }
 

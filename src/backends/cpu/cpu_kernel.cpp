@@ -1,14 +1,37 @@
 #include "backends/cpu/cpu_kernel.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
 #include <algorithm>
 
 #include "backends/cpu/entry_wrapper.h"
+#include "backends/cpu/fault_guard.h"
 #include "backends/cpu/fibers.h"
 #include "metallic/error.h"
 
 namespace metallic::cpu {
+
+namespace {
+
+struct CodeSearch {
+  uintptr_t base;
+  std::vector<std::pair<uintptr_t, uintptr_t>>* ranges;
+};
+
+// The executable segments of the object loaded at `base`.
+int find_code(dl_phdr_info* info, size_t, void* data) {
+  auto* search = static_cast<CodeSearch*>(data);
+  if (info->dlpi_addr != search->base) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
+      search->ranges->emplace_back(info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+  }
+  return 1;
+}
+
+}  // namespace
 
 SharedObject::SharedObject(const std::string& path) {
   handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -30,9 +53,17 @@ SharedObject::SharedObject(const std::string& path) {
   using Bounds = void (*)(const char**, const char**);
   if (auto* slot = static_cast<Bounds*>(::dlsym(handle_, "metallic_cpu_stack_bounds_hook")))
     *slot = &FiberGroup::stack_bounds;
+  // Where its code is: a runaway kernel is stopped only while it runs code of its own.
+  link_map* map = nullptr;
+  if (::dlinfo(handle_, RTLD_DI_LINKMAP, &map) == 0 && map) {
+    CodeSearch search{static_cast<uintptr_t>(map->l_addr), &code_};
+    ::dl_iterate_phdr(&find_code, &search);
+    for (auto& [begin, end] : code_) register_kernel_code(begin, end);
+  }
 }
 
 SharedObject::~SharedObject() {
+  for (auto& [begin, end] : code_) unregister_kernel_code(begin);
   if (handle_) ::dlclose(handle_);
 }
 
@@ -73,7 +104,8 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
     bool fibers = (info.uses_threadgroup_barrier || info.uses_simdgroup_functions) && !uses_fission(info);
-    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
+    auto sizes = static_cast<const unsigned long long*>(object_->symbol(argument_sizes_symbol(i)));
+    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024, sizes);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/cpu/cpu_abi.h"
 #include "core/backend.h"
@@ -17,15 +20,20 @@ class SharedObject {
 
  private:
   void* handle_ = nullptr;
+  std::vector<std::pair<uintptr_t, uintptr_t>> code_;  // its executable segments
 };
 
 class CpuKernel : public backend::KernelImpl {
  public:
   CpuKernel(std::shared_ptr<SharedObject> object, EntryFunction groups, void (*thread)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*),
-            bool needs_fibers, uint32_t max_threads)
-      : object_(std::move(object)), groups_(groups), thread_(thread), needs_fibers_(needs_fibers), max_threads_(max_threads) {}
+            bool needs_fibers, uint32_t max_threads, const unsigned long long* argument_sizes = nullptr)
+      : object_(std::move(object)), groups_(groups), thread_(thread), needs_fibers_(needs_fibers), max_threads_(max_threads),
+        argument_sizes_(argument_sizes) {}
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
+  uint64_t referenceArgumentSize(size_t argument) const override {
+    return argument_sizes_ && argument < argument_sizes_[0] ? argument_sizes_[1 + argument] : 0;
+  }
 
   // Runs threadgroups [first, end) of a dispatch on the calling thread.
   void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena) const;
@@ -36,6 +44,7 @@ class CpuKernel : public backend::KernelImpl {
   void (*thread_)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*);
   bool needs_fibers_;
   uint32_t max_threads_;
+  const unsigned long long* argument_sizes_;  // in the loaded object (see entry_wrapper.h)
 };
 
 class CpuLibrary : public backend::LibraryImpl {

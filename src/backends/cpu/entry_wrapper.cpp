@@ -194,7 +194,22 @@ void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_
       << "  }\n}\n";
 }
 
+// sizeof the referee of each `T&` buffer argument (0 for the others), after the count: the
+// encoder refuses set_bytes data (or a buffer range) shorter than what the kernel reads.
+void write_argument_sizes(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
+  out << "extern \"C\" const unsigned long long " << argument_sizes_symbol(i) << "[] = {" << k.args.size() << "ull";
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    if (k.args[a].kind == msl::ArgKind::Buffer && k.args[a].is_reference)
+      out << ", (unsigned long long)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
+    else
+      out << ", 0ull";
+  }
+  out << "};\n";
+}
+
 }  // namespace
+
+std::string argument_sizes_symbol(size_t i) { return "metallic_arg_sizes_" + std::to_string(i); }
 
 std::string generate_translation_unit(const msl::TranslatedSource& source) {
   std::ostringstream out;
@@ -228,6 +243,7 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       write_group_entry(out, source.kernels[i], i, arena_note(source));
     }
     write_thread_entry(out, source.kernels[i], i, arena_note(source));
+    write_argument_sizes(out, source.kernels[i], i);
   }
   out << "}  // namespace metal_user\n";
   return out.str();

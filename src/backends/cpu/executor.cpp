@@ -1,7 +1,12 @@
 #include "backends/cpu/executor.h"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <set>
 #include <thread>
 #include <mutex>
 #include <string>
@@ -38,7 +43,75 @@ unsigned char* thread_arena(uint32_t size) {
   return arena.data();
 }
 
-void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool) {
+// Stops dispatches that run longer than their queue's limit (PYMETALLIC_KERNEL_TIMEOUT):
+// one thread for the process, asleep unless a limited dispatch runs.
+class Watchdog {
+ public:
+  using clock = std::chrono::steady_clock;
+  struct Watch {
+    std::atomic<bool> cancelled{false};
+    clock::time_point deadline;
+    std::mutex mutex;
+    std::vector<pthread_t> threads;  // threads inside the kernel now
+  };
+
+  static Watchdog& get() {
+    static Watchdog* instance = new Watchdog();  // never destroyed: its thread may outlive main
+    return *instance;
+  }
+  void add(Watch* w) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!started_) {
+      std::thread([this] { loop(); }).detach();
+      started_ = true;
+    }
+    watches_.insert(w);
+    wake_.notify_one();
+  }
+  // After remove() returns, no signal is sent for `w` (a late one is ignored by the handler).
+  void remove(Watch* w) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    watches_.erase(w);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      if (watches_.empty()) {
+        wake_.wait(lock);
+        continue;
+      }
+      auto now = clock::now();
+      auto next = clock::time_point::max();
+      for (Watch* w : watches_) {
+        if (now >= w->deadline) {
+          w->cancelled.store(true);
+          // Again every 20 ms: a thread leaves only while it runs the kernel's own code.
+          std::lock_guard<std::mutex> threads(w->mutex);
+          for (pthread_t t : w->threads) signal_cancel(static_cast<unsigned long>(t));
+          next = std::min(next, now + std::chrono::milliseconds(20));
+        } else {
+          next = std::min(next, w->deadline);
+        }
+      }
+      wake_.wait_until(lock, next);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::set<Watch*> watches_;
+  bool started_ = false;
+};
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
+}
+
+void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool, double timeout) {
   metallic_cpu_launch launch;
   std::memset(&launch, 0, sizeof launch);
   for (uint32_t i = 0; i < 31; ++i)
@@ -68,7 +141,12 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
     if (g.width > 0xffffffffull || g.height > 0xffffffffull || g.depth > 0xffffffffull)
       throw Error("dispatch_threadgroups_with_indirect_buffer: " + std::to_string(counts[0]) + " x " +
                   std::to_string(counts[1]) + " x " + std::to_string(counts[2]) + " threadgroups is too large a grid");
-    if (n.count() == 0) return;  // nothing to run, as on Metal
+    if (n.width == 0 || n.height == 0 || n.depth == 0) return;  // nothing to run, as on Metal
+    // Group indices are 32-bit here (at most 2^32-1 groups per dispatch).
+    if (n.width * n.height > 0xffffffffull || n.width * n.height * n.depth > 0xffffffffull)
+      throw Error("dispatch_threadgroups_with_indirect_buffer: " + std::to_string(counts[0]) + " x " +
+                  std::to_string(counts[1]) + " x " + std::to_string(counts[2]) +
+                  " threadgroups exceed the CPU device's limit of 2^32-1 per dispatch");
   }
   launch.grid[0] = static_cast<uint32_t>(g.width), launch.grid[1] = static_cast<uint32_t>(g.height),
   launch.grid[2] = static_cast<uint32_t>(g.depth);
@@ -88,13 +166,39 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   std::atomic<bool> faulted{false};
   std::mutex fault_mutex;
   std::string fault;
+  // With a time limit, the watchdog may stop the threads inside the kernel.
+  std::unique_ptr<Watchdog::Watch> watch;
+  struct Unwatch {
+    Watchdog::Watch* w = nullptr;
+    ~Unwatch() {
+      if (w) Watchdog::get().remove(w);
+    }
+  } unwatch;
+  if (timeout > 0) {
+    watch = std::make_unique<Watchdog::Watch>();
+    watch->deadline = Watchdog::clock::now() + std::chrono::duration_cast<Watchdog::clock::duration>(
+                                                   std::chrono::duration<double>(timeout));
+    Watchdog::get().add(watch.get());
+    unwatch.w = watch.get();
+  }
   pool.parallel_for(groups, grain, [&](uint64_t begin, uint64_t end) {
     if (faulted.load(std::memory_order_relaxed)) return;  // a GPU stops a faulting kernel too
+    if (watch && watch->cancelled.load(std::memory_order_relaxed)) return;
     unsigned char* mem = arena ? thread_arena(arena) : nullptr;
     if (mem) std::memset(mem, 0, arena);
+    if (watch) {
+      std::lock_guard<std::mutex> lock(watch->mutex);
+      watch->threads.push_back(::pthread_self());
+    }
     std::string what = run_guarded(
-        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem); });
-    if (!what.empty()) {
+        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem); },
+        watch ? &watch->cancelled : nullptr);
+    if (watch) {
+      std::lock_guard<std::mutex> lock(watch->mutex);
+      auto& t = watch->threads;
+      t.erase(std::find(t.begin(), t.end(), ::pthread_self()));
+    }
+    if (!what.empty() && what != kCancelled) {
       std::lock_guard<std::mutex> lock(fault_mutex);
       if (fault.empty()) fault = what;
       faulted.store(true);
@@ -102,12 +206,27 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   });
   if (!fault.empty())
     throw Error("kernel '" + cmd.pipeline->function()->info().name + "' stopped with " + fault);
+  if (watch && watch->cancelled.load())
+    throw Error("kernel '" + cmd.pipeline->function()->info().name + "' ran longer than " + seconds_text(timeout) +
+                " s and was stopped (the limit PYMETALLIC_KERNEL_TIMEOUT sets; Metal reports a GPU timeout)");
 }
 
 }  // namespace
 
+static double kernel_timeout_from_environment() {
+  const char* env = std::getenv("PYMETALLIC_KERNEL_TIMEOUT");
+  if (!env || !*env) return 0;
+  char* end = nullptr;
+  double t = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !(t >= 0))
+    throw ValidationError(std::string("PYMETALLIC_KERNEL_TIMEOUT='") + env +
+                          "' is not a number of seconds (0 or unset: no limit)");
+  return t;
+}
+
 CpuQueue::CpuQueue(std::shared_ptr<ThreadPool> pool) : state_(std::make_shared<State>()) {
   state_->pool = std::move(pool);
+  state_->timeout = kernel_timeout_from_environment();
   thread_ = std::thread(&CpuQueue::loop, state_);
 }
 
@@ -157,18 +276,18 @@ void CpuQueue::loop(std::shared_ptr<State> state) {
       state->pending.pop_front();
       ++taken;
     }
-    execute(*next, *state->pool);
+    execute(*next, *state->pool, state->timeout);
   }
 }
 
-void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool) {
+void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool, double timeout) {
   buffer.executorStarted(now_seconds());
   std::string error;
   try {
     CommandList& list = buffer.commands();
     for (auto& command : list.commands) {
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
-        run_dispatch(*d, list, pool);
+        run_dispatch(*d, list, pool, timeout);
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
         std::memmove(static_cast<unsigned char*>(c->destination->contents()) + c->destination_offset,
                      static_cast<unsigned char*>(c->source->contents()) + c->source_offset, c->size);

@@ -34,9 +34,10 @@ class CpuQueue : public backend::QueueImpl {
     std::deque<std::shared_ptr<CommandBuffer>> pending;
     std::atomic<uint64_t> submitted{0};  // read without the lock while spinning
     bool stop = false;
+    double timeout = 0;  // seconds a dispatch may run (PYMETALLIC_KERNEL_TIMEOUT); 0: no limit
   };
   static void loop(std::shared_ptr<State> state);
-  static void execute(CommandBuffer& buffer, ThreadPool& pool);
+  static void execute(CommandBuffer& buffer, ThreadPool& pool, double timeout);
 
   std::shared_ptr<State> state_;
   std::thread thread_;

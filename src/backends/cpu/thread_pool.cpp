@@ -66,7 +66,13 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain,
     body(0, count);
     return;
   }
-  std::lock_guard<std::mutex> one_loop(loop_mutex_);
+  // Another queue's loop has the workers (or is stuck in an endless kernel): run this one on
+  // the caller alone rather than wait, so that one dispatch never holds up every queue.
+  std::unique_lock<std::mutex> one_loop(loop_mutex_, std::try_to_lock);
+  if (!one_loop.owns_lock()) {
+    body(0, count);
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     body_ = &body;

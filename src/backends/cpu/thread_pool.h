@@ -20,7 +20,8 @@ class ThreadPool {
   unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
 
   // Calls body(begin, end) over [0, count) in chunks of `grain`, on every thread, and
-  // returns when all are done. One loop at a time (the executor serialises dispatches).
+  // returns when all are done. One loop at a time uses the workers; a loop that starts while
+  // another runs (another queue's) runs on its caller alone.
   void parallel_for(uint64_t count, uint64_t grain, const std::function<void(uint64_t, uint64_t)>& body);
 
  private:

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstring>
+#include <mutex>
+#include <set>
 
 #include <algorithm>
 #include <cstdio>
@@ -122,9 +125,10 @@ Toolchain::Toolchain() {
       return;
     }
   std::string out;
-  if (run_command(shell_quote(compiler_) + " --version", out) != 0)
-    throw DeviceError("the CPU device needs a C++ compiler: '" + compiler_ +
-                      "' was not found (install g++ or clang++, or set CXX)");
+  if (run_command(shell_quote(compiler_) + " --version", out) != 0 || out.empty())
+    throw DeviceError("the CPU device needs a C++ compiler: '" + compiler_ + "' " +
+                      (program.empty() ? "was not found" : "does not run (`" + compiler_ + " --version` failed)") +
+                      " (install g++ or clang++, or set CXX to one)");
   fingerprint_ = out.substr(0, out.find('\n'));
   if (!identity.empty()) disk.write(key, ".txt", fingerprint_);
 }
@@ -135,10 +139,41 @@ std::string Toolchain::compile_flags(bool fast_math) const {
   // alone GCC assumes another library could replace them, and inlines nothing).
   // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
   // that isnan/isinf rely on, so no -ffinite-math-only here.
-  std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
+  // -fno-finite-loops: C++ lets the compiler assume every loop without side effects ends
+  // (and delete it); MSL makes no such promise, so `for (;;) {}` or a spin on a value the
+  // loop cannot change stays a loop (and PYMETALLIC_KERNEL_TIMEOUT can stop it) instead of
+  // vanishing, or running into the next function (GCC >= 10, Clang >= 12).
+  std::string flags =
+      "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math "
+      "-fno-finite-loops";
   if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
   return flags;
 }
+
+namespace {
+
+// Whether the object at `path` is the one that was built: its checksum (kept beside it
+// when it was published) matches its bytes. A truncated object would kill the process
+// with SIGBUS when loaded, one with damaged bytes compute wrong results.
+bool verified(const cache::DiskCache& disk, const std::string& key, const std::string& path) {
+  static std::mutex mutex;
+  static std::set<std::string> known;  // verified in this process already (path, size, time)
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || st.st_size == 0) return false;
+  std::string id = path + ":" + std::to_string(static_cast<long long>(st.st_size)) + ":" +
+                   std::to_string(static_cast<long long>(st.st_mtime));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (known.count(id)) return true;
+  }
+  auto sum = disk.read(key, ".so.sum");
+  if (!sum || *sum != cache::hash_hex(read_file(path))) return false;
+  std::lock_guard<std::mutex> lock(mutex);
+  known.insert(id);
+  return true;
+}
+
+}  // namespace
 
 std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math) {
   static cache::DiskCache disk("cpu");
@@ -146,14 +181,23 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
   std::string key =
       cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_files_hash());
   std::string so_path = disk.path(key, ".so");
-  struct stat st;
-  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;
+  if (verified(disk, key, so_path)) {
+    disk.touch(so_path);
+    return so_path;
+  }
 
   std::lock_guard<std::mutex> lock(mutex_);
   std::string source_path = disk.path(key, ".cpp");  // kept beside the object, for debugging
   {
     std::string tmp = disk.temporary_path(source_path);
-    std::ofstream(tmp, std::ios::binary) << tu;
+    std::ofstream out(tmp, std::ios::binary);
+    out << tu;
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error("cannot write to the kernel cache folder " + disk.directory() + " (" + std::strerror(errno) +
+                  "): free some space, or set PYMETALLIC_CACHE_DIR to a writable folder");
+    }
     disk.publish(tmp, source_path);
   }
   std::string tmp_so = disk.temporary_path(so_path);
@@ -161,13 +205,25 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
                         shell_quote(tmp_so) + " " + shell_quote(source_path);
   std::string log;
   int status = run_command(command, log);
+  if (status == 127 || status == 126 || status == -1) {
+    std::remove(tmp_so.c_str());
+    throw DeviceError("the CPU device cannot run its C++ compiler '" + compiler_ + "' (exit status " +
+                      std::to_string(status) + "): install g++ or clang++, or set CXX to one\n" + log.substr(0, 2000));
+  }
   if (status != 0) {
     std::remove(tmp_so.c_str());
     throw CompileError("cannot compile '" + display_name + "' for the CPU:\n" + summarize_log(log, display_name) +
                            "(generated C++ saved as " + source_path + ")",
                        log);
   }
+  std::string object = read_file(tmp_so);
+  if (object.size() < 4 || object.compare(0, 4, "\x7f" "ELF") != 0) {
+    std::remove(tmp_so.c_str());
+    throw DeviceError("the C++ compiler '" + compiler_ + "' reported success but wrote no shared object (" +
+                      std::to_string(object.size()) + " bytes): set CXX to g++ or clang++");
+  }
   disk.publish(tmp_so, so_path);
+  disk.write(key, ".so.sum", cache::hash_hex(object));
   return so_path;
 }
 

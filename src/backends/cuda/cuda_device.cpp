@@ -39,6 +39,14 @@ class CudaDevice : public backend::DeviceImpl {
     l.thread_execution_width = 32;
     l.recommended_working_set_size = memory_ * 3 / 4;
     l.has_unified_memory = context_->attribute(CU_DEVICE_ATTRIBUTE_INTEGRATED) != 0;
+    // A dispatch is one launch of that many blocks: CUDA's grid limits (2^31-1, 65535, 65535).
+    const int grid_attributes[3] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
+                                    CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
+    for (int i = 0; i < 3; ++i) {
+      int n = context_->attribute(grid_attributes[i]);
+      l.max_threadgroups_per_grid[i] = n > 0 ? static_cast<uint64_t>(n) : (i == 0 ? 0x7fffffffull : 65535ull);
+    }
+    l.max_total_threadgroups = ~0ull;
     return l;
   }
 

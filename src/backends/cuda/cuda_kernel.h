@@ -60,6 +60,8 @@ class CudaKernel : public backend::KernelImpl {
   uint32_t params_size() const { return params_size_; }
   uint32_t slot_offset(size_t arg) const { return offsets_[arg]; }
   uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg]; }
+  // For `T&` buffer arguments the slot holds the referee: its size is sizeof(T).
+  uint64_t referenceArgumentSize(size_t arg) const override { return 1 + arg < layout_.size() ? layout_[1 + arg] : 0; }
   // Raises the function's dynamic shared memory limit when a dispatch needs more than 48 KB.
   void ensure_dynamic_shared(uint32_t bytes);
   const std::string& name() const { return name_; }

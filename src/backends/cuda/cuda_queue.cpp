@@ -523,4 +523,28 @@ void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }
 
 void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
 
+bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) {
+  using clock = std::chrono::steady_clock;
+  if (deadline == clock::time_point::max()) {
+    finish(buffer, true);
+    return true;
+  }
+  // A wait with a limit (Python waits in slices, to notice Ctrl-C): poll the stream, at
+  // first without sleeping (most waits end within microseconds), then with growing naps.
+  auto start = clock::now();
+  auto nap = std::chrono::microseconds(20);
+  for (;;) {
+    finish(buffer, false);
+    if (buffer.finished()) return true;
+    auto now = clock::now();
+    if (now >= deadline) return false;
+    if (now - start < std::chrono::microseconds(500)) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::min<clock::duration>(nap, deadline - now));
+      nap = std::min(nap * 2, std::chrono::microseconds(500));
+    }
+  }
+}
+
 }  // namespace metallic::cuda

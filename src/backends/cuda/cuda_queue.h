@@ -5,6 +5,7 @@
 // whole sequence instead of one per dispatch.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -34,6 +35,7 @@ class CudaQueue : public backend::QueueImpl {
   void submit(std::shared_ptr<CommandBuffer> buffer) override;
   void wait(CommandBuffer& buffer) override;
   void poll(CommandBuffer& buffer) override;
+  bool wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) override;
 
  private:
   struct Op {

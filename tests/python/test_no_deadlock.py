@@ -1,0 +1,120 @@
+"""Issue 11, item 1: no deadlock. Each pattern runs for a few seconds in a child process under
+faulthandler with a time limit; a hang fails the test with every thread's stack."""
+
+import pytest
+
+from reliability_util import check_child
+
+KERNEL = '''
+SRC = """
+kernel void add_one(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) { x[i] += 1.0f; }
+"""
+LIB = pm.Library(CPU, SRC)
+def encode(queue, buf, pipeline=None):
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(pipeline or pm.ComputePipelineState(CPU, LIB.make_function("add_one")))
+    enc.set_buffer(buf, 0, 0)
+    enc.dispatch_threads((256, 1, 1), (64, 1, 1))
+    enc.end_encoding()
+    return cb
+'''
+
+
+def test_polling_status_while_the_queue_releases_python_objects():
+    # The buffer and pipeline handles are dropped right after commit: the queue's worker then
+    # holds their last references. Polling status/error must not deadlock with it.
+    out = check_child(KERNEL + '''
+q = pm.CommandQueue(CPU)
+end, n = time.time() + 3, 0
+while time.time() < end:
+    buf = pm.Buffer(CPU, 1024)
+    cb = encode(q, buf)
+    cb.commit()
+    del buf
+    while cb.status not in (pm.CommandBufferStatus.COMPLETED, pm.CommandBufferStatus.ERROR):
+        cb.error
+        cb.gpu_end_time
+    assert cb.get_status() == 1, cb.error
+    n += 1
+print("rounds", n)
+''', timeout=60)
+    assert int(out.split()[-1]) > 10
+
+
+def test_completed_handler_commits_to_its_queue_and_waits():
+    out = check_child(KERNEL + '''
+q = pm.CommandQueue(CPU)
+buf = pm.Buffer.from_numpy(CPU, np.zeros(256, np.float32))
+seen = []
+def handler(cb):
+    inner = encode(q, buf)
+    inner.add_completed_handler(lambda c: seen.append(("inner", c.get_status())))
+    inner.commit()
+    inner.wait_until_completed()  # would deadlock if handlers ran on the queue's thread
+    seen.append(("outer", cb.get_status()))
+for _ in range(20):
+    cb = encode(q, buf)
+    cb.add_completed_handler(handler)
+    cb.commit()
+    cb.wait_until_completed()
+q.make_command_buffer()  # the queue still works
+deadline = time.time() + 20
+while len(seen) < 40 and time.time() < deadline:
+    time.sleep(0.01)
+assert sorted(set(seen)) == [("inner", 1), ("outer", 1)], seen
+assert len(seen) == 40
+np.testing.assert_array_equal(buf.to_numpy(np.float32), np.full(256, 40, np.float32))
+print("ok")
+''', timeout=60)
+    assert out.strip() == "ok"
+
+
+def test_handlers_have_run_when_wait_returns():
+    # Outside a handler, wait_until_completed() returns once the handlers ran (tests and
+    # programs rely on it), although they run on another thread.
+    check_child(KERNEL + '''
+q = pm.CommandQueue(CPU)
+buf = pm.Buffer(CPU, 1024)
+for i in range(200):
+    seen = []
+    cb = encode(q, buf)
+    cb.add_completed_handler(lambda c: (time.sleep(0.001) if i % 50 == 0 else None, seen.append(threading.get_ident())))
+    cb.commit()
+    cb.wait_until_completed()
+    assert len(seen) == 1 and seen[0] != threading.get_ident()
+''', timeout=60)
+
+
+def test_stress_threads_polling_committing_and_handlers():
+    # Several Python threads commit, poll, wait and add handlers that commit more, for seconds.
+    out = check_child(KERNEL + '''
+queues = [pm.CommandQueue(CPU) for _ in range(2)]
+stop = time.time() + 4
+errors, count = [], [0]
+def worker(k):
+    try:
+        q = queues[k % 2]
+        pipe = pm.ComputePipelineState(CPU, LIB.make_function("add_one"))
+        while time.time() < stop:
+            buf = pm.Buffer(CPU, 1024)
+            cb = encode(q, buf, pipe if k % 2 else None)
+            if k % 3 == 0:
+                cb.add_completed_handler(lambda c, q=q: encode(q, pm.Buffer(CPU, 1024)).commit())
+            cb.commit()
+            del buf
+            if k % 2:
+                while cb.get_status() == 0:
+                    cb.status
+            else:
+                cb.wait_until_completed()
+            count[0] += 1
+    except Exception as e:  # noqa: BLE001
+        errors.append(repr(e))
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+print("rounds", count[0])
+''', timeout=90)
+    assert int(out.split()[-1]) > 20
