@@ -169,3 +169,15 @@ def _fill_buffer(self, buffer, range_, value):
 
 
 BlitCommandEncoder.fill_buffer = _fill_buffer
+
+
+# ---------------------------------------------------------------- argument errors
+
+from .errors import _python_argument_errors  # noqa: E402
+
+# Per-dispatch methods convert their arguments in C++ (raising ValidationTypeError there).
+_HOT = {"make_command_buffer", "make_compute_command_encoder", "compute_command_encoder", "set_compute_pipeline_state",
+        "set_buffer", "set_bytes", "set_threadgroup_memory_length", "dispatch_threads", "dispatch_threadgroups",
+        "end_encoding", "commit", "wait_until_completed", "get_status", "contents", "to_numpy", "_bytes_view"}
+_python_argument_errors([Device, Buffer, Library, Function, ComputePipelineState, CommandQueue, CommandBuffer,
+                         ComputeCommandEncoder, BlitCommandEncoder, _texture.Texture, _texture.SamplerState], keep=_HOT)

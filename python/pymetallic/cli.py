@@ -4,6 +4,7 @@
     pymetallic compile FILE.metal        check a kernel file (--target cpu|cuda, --emit)
     pymetallic demo [NAME ...]           run demos (fluid, life, ... or all)
     pymetallic bench                     time the demo kernels on the default device
+    pymetallic cache info|clear          the kernel cache: where, how big; or empty it
 
 Errors are one line on stderr (add -v for details); the exit status is 0 only on success.
 """
@@ -58,15 +59,41 @@ def cmd_info(args):
     for target, found in sorted(tools.items()):
         if target not in ("cpu", "nvrtc"):
             print(f"  {target:<6} {found}")
-    print(f"kernel cache: {_cache_dir()}")
+    print(f"kernel cache: {_cache_dir()}  (pymetallic cache info)")
     if default is not None:
         print(f"default device (* above): {default.kind} {default.name}  (set PYMETALLIC_DEVICE=cpu|cuda to choose)")
     return 0
 
 
 def _cache_dir():
-    import os
-    return os.environ.get("PYMETALLIC_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "pymetallic")
+    from pymetallic import _core
+    return _core._cache_info()["directory"]
+
+
+# ---------------------------------------------------------------- cache
+def _size(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def cmd_cache(args):
+    from pymetallic import _core
+    if args.action == "clear":
+        before = _core._cache_info()
+        removed = _core._cache_clear()
+        print(f"removed {removed} files ({_size(before['bytes'])}) from {before['directory']}")
+        return 0
+    info = _core._cache_info()
+    print(f"kernel cache: {info['directory']}")
+    print(f"  entries: {info['entries']} ({info['files']} files), {_size(info['bytes'])}")
+    for name, n in sorted(info["backends"].items()):
+        print(f"    {name:<6} {_size(n)}")
+    limit = info["limit"]
+    print(f"  size limit: {_size(limit) if limit else 'none'} "
+          "(PYMETALLIC_CACHE_SIZE_LIMIT; least recently used entries go first)")
+    return 0
 
 
 # ---------------------------------------------------------------- compile
@@ -201,6 +228,9 @@ def build_parser():
     s.add_argument("--size", type=int, default=None, help="grid side for Life and the fluid (default 512)")
     s.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     s.set_defaults(func=cmd_bench)
+    s = sub.add_parser("cache", help="the kernel cache: 'info' (where, how big) or 'clear' (empty it)")
+    s.add_argument("action", choices=("info", "clear"), nargs="?", default="info")
+    s.set_defaults(func=cmd_cache)
     return p
 
 

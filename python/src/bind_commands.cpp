@@ -3,6 +3,7 @@
 #include <nanobind/stl/string.h>
 
 #include <algorithm>
+#include <climits>
 #include <chrono>
 
 #include "bindings.h"
@@ -21,27 +22,26 @@ namespace {
 Size3 size3(nb::handle value, const char* what) {
   uint64_t dims[3] = {1, 1, 1};
   auto component = [&](PyObject* v, int i) {
-    if (!PyLong_Check(v) && !PyIndex_Check(v))
-      throw ValidationTypeError(std::string(what) + " must hold ints");
-    long long n = PyLong_Check(v) ? PyLong_AsLongLong(v) : -1;
-    if (!PyLong_Check(v)) {
-      nb::object as_int = nb::steal(PyNumber_Index(v));
-      if (!as_int.is_valid()) throw nb::python_error();
-      n = PyLong_AsLongLong(as_int.ptr());
+    long long n;
+    int overflow = 0;
+    if (PyLong_CheckExact(v) && ((n = PyLong_AsLongLongAndOverflow(v, &overflow)), !overflow)) {
+    } else {
+      if (PyBool_Check(v) || !PyIndex_Check(v))
+        throw ValidationTypeError(std::string(what) + " must hold ints, not " + Py_TYPE(v)->tp_name);
+      n = to_integer(nb::handle(v), what, LLONG_MIN, LLONG_MAX);
     }
-    if (n == -1 && PyErr_Occurred()) throw nb::python_error();
     if (n < 0) throw ValidationError(std::string(what) + " has a negative dimension: " + std::to_string(n));
     dims[i] = static_cast<uint64_t>(n);
   };
   PyObject* obj = value.ptr();
-  if (PyLong_Check(obj)) {
+  if (PyLong_Check(obj) || (PyIndex_Check(obj) && !PySequence_Check(obj))) {
     component(obj, 0);
   } else if (PyTuple_Check(obj) || PyList_Check(obj)) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
     if (n < 1 || n > 3) throw ValidationError(std::string(what) + " must have 1 to 3 dimensions");
     for (Py_ssize_t i = 0; i < n; ++i) component(PySequence_Fast_GET_ITEM(obj, i), static_cast<int>(i));
   } else {
-    if (!nb::isinstance<nb::sequence>(value))
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || !nb::isinstance<nb::sequence>(value))
       throw ValidationTypeError(std::string(what) + " must be a tuple of 1 to 3 ints");
     nb::sequence seq = nb::borrow<nb::sequence>(value);
     size_t n = nb::len(seq);
@@ -56,6 +56,16 @@ uint32_t slot(long long index, const char* what) {
     throw ValidationError(std::string(what) + " index " + std::to_string(index) +
                            " is out of range: Metal has 31 slots, 0 to 30");
   return static_cast<uint32_t>(index);
+}
+
+// An int argument: the common case without a detour, NumPy integers through __index__.
+long long integer(nb::handle v, const char* what) {
+  if (PyLong_CheckExact(v.ptr())) {
+    int overflow = 0;
+    long long n = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+    if (!overflow) return n;
+  }
+  return to_integer(v, what, LLONG_MIN, LLONG_MAX);
 }
 
 double number(nb::handle v, const char* what) {
@@ -113,21 +123,19 @@ void init_commands(nb::module_& m) {
       .value("ERROR", CommandBufferStatus::Error);
 
   nb::class_<CommandQueue>(m, "CommandQueue", "Runs command buffers in order (Metal's MTLCommandQueue).")
-      .def(nb::new_([](std::shared_ptr<Device> device) {
-             if (!device) throw ValidationTypeError("CommandQueue needs a Device");
-             return device->newCommandQueue();
+      .def(nb::new_([](nb::handle device) {
+             return to_object<Device>(device, "CommandQueue(device)", "Device")->newCommandQueue();
            }),
-           nb::arg("device"))
+           nb::arg("device").none())
       .def_prop_ro("device", &CommandQueue::device)
       .def("make_command_buffer", &CommandQueue::commandBuffer)
       .def("__repr__", [](const CommandQueue& q) { return "<pymetallic.CommandQueue on " + q.device()->name() + ">"; });
 
   nb::class_<CommandBuffer>(m, "CommandBuffer", "Recorded work, committed once (Metal's MTLCommandBuffer).")
-      .def(nb::new_([](std::shared_ptr<CommandQueue> queue) {
-             if (!queue) throw ValidationTypeError("CommandBuffer needs a CommandQueue");
-             return queue->commandBuffer();
+      .def(nb::new_([](nb::handle queue) {
+             return to_object<CommandQueue>(queue, "CommandBuffer(queue)", "CommandQueue")->commandBuffer();
            }),
-           nb::arg("queue"))
+           nb::arg("queue").none())
       .def_prop_ro("command_queue", &CommandBuffer::commandQueue)
       .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder)
       .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder)
@@ -198,13 +206,21 @@ void init_commands(nb::module_& m) {
       });
 
   nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).")
-      .def("set_compute_pipeline_state", &ComputeCommandEncoder::setComputePipelineState, nb::arg("pipeline"))
+      .def(
+          "set_compute_pipeline_state",
+          [](ComputeCommandEncoder& e, nb::handle pipeline) {
+            e.setComputePipelineState(
+                to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)", "ComputePipelineState"));
+          },
+          nb::arg("pipeline").none())
       .def(
           "set_buffer",
-          [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long offset, long long index) {
-            e.setBuffer(buffer, non_negative(offset, "set_buffer offset"), slot(index, "buffer"));
+          [](ComputeCommandEncoder& e, nb::handle buffer, nb::handle offset, nb::handle index) {
+            e.setBuffer(to_object<Buffer>(buffer, "set_buffer(buffer)", "Buffer", true),
+                        non_negative(integer(offset, "set_buffer offset"), "set_buffer offset"),
+                        slot(integer(index, "set_buffer index"), "buffer"));
           },
-          nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"))
+          nb::arg("buffer").none(), nb::arg("offset").none(), nb::arg("index").none())
       .def(
           "use_resource",
           [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long usage) {
@@ -220,7 +236,8 @@ void init_commands(nb::module_& m) {
           nb::arg("offset"), nb::arg("index"))
       .def(
           "set_bytes",
-          [](ComputeCommandEncoder& e, nb::handle data, long long index) {
+          [](ComputeCommandEncoder& e, nb::handle data, nb::handle index_object) {
+            long long index = integer(index_object, "set_bytes index");
             // Anything with contiguous bytes: NumPy scalars and arrays, bytes, memoryviews.
             // Plain Python numbers are refused: their C type would be a guess.
             if (PyFloat_Check(data.ptr()) || PyLong_Check(data.ptr()) || PyBool_Check(data.ptr()))
@@ -240,14 +257,15 @@ void init_commands(nb::module_& m) {
             }
             PyBuffer_Release(&view);
           },
-          nb::arg("data"), nb::arg("index"), "Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument.")
+          nb::arg("data").none(), nb::arg("index").none(), "Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument.")
       .def(
           "set_threadgroup_memory_length",
-          [](ComputeCommandEncoder& e, long long length, long long index) {
-            e.setThreadgroupMemoryLength(non_negative(length, "threadgroup memory length"),
-                                         slot(index, "threadgroup memory"));
+          [](ComputeCommandEncoder& e, nb::handle length, nb::handle index) {
+            e.setThreadgroupMemoryLength(
+                non_negative(integer(length, "threadgroup memory length"), "threadgroup memory length"),
+                slot(integer(index, "threadgroup memory index"), "threadgroup memory"));
           },
-          nb::arg("length"), nb::arg("index"))
+          nb::arg("length").none(), nb::arg("index").none())
       .def(
           "dispatch_threads",
           [](ComputeCommandEncoder& e, nb::handle grid, nb::handle tg) {

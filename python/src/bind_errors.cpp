@@ -49,6 +49,10 @@ void init_errors(nb::module_& m) {
       raise(g_device_error, e.what());
     } catch (const metallic::Error& e) {
       raise(g_metal_error, e.what());
+    } catch (const nb::cast_error&) {
+      // A value of the wrong type met a conversion inside a binding (not nanobind's own
+      // argument matching): misuse, not an internal error.
+      raise(g_validation_type_error, "a value of the wrong type was passed (see the function's documentation)");
     }
   });
 }

@@ -98,13 +98,14 @@ void init_library(nb::module_& m) {
       });
 
   nb::class_<Library>(m, "Library", "Compiled MSL source (Metal's MTLLibrary).")
-      .def(nb::new_([](std::shared_ptr<Device> device, const std::string& source, nb::handle options) {
-             if (!device) throw ValidationTypeError("Library needs a Device");
+      .def(nb::new_([](nb::handle device_object, nb::handle source_object, nb::handle options) {
+             auto device = to_object<Device>(device_object, "Library(device)", "Device");
+             std::string source = to_text(source_object, "Library(source) (MSL source text)");
              CompileOptions o = compile_options(options);
              nb::gil_scoped_release release;  // compiling can take a while
              return device->newLibrary(source, o);
            }),
-           nb::arg("device"), nb::arg("source"), nb::arg("options") = nb::none())
+           nb::arg("device").none(), nb::arg("source").none(), nb::arg("options") = nb::none())
       .def_prop_ro("device", &Library::device)
       .def_prop_ro("function_names", &Library::functionNames)
       .def("__repr__",
@@ -129,11 +130,11 @@ void init_library(nb::module_& m) {
       .def("__repr__", [](const Function& f) { return "<pymetallic.Function " + f.name() + ">"; });
 
   nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
-      .def(nb::new_([](std::shared_ptr<Device> device, std::shared_ptr<Function> function) {
-             if (!device || !function) throw ValidationTypeError("ComputePipelineState needs a Device and a Function");
-             return device->newComputePipelineState(function);
+      .def(nb::new_([](nb::handle device, nb::handle function) {
+             return to_object<Device>(device, "ComputePipelineState(device)", "Device")
+                 ->newComputePipelineState(to_object<Function>(function, "ComputePipelineState(function)", "Function"));
            }),
-           nb::arg("device"), nb::arg("function"))
+           nb::arg("device").none(), nb::arg("function").none())
       .def_prop_ro("device", &ComputePipelineState::device)
       .def_prop_ro("function", &ComputePipelineState::function)
       .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup)

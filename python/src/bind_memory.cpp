@@ -1,5 +1,6 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
 
 #include <climits>
 
@@ -72,11 +73,11 @@ PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(buffer_g
 void init_memory(nb::module_& m) {
   nb::class_<Buffer>(m, "Buffer", "Linear memory a kernel reads and writes (Metal's MTLBuffer).",
                      nb::type_slots(buffer_slots))
-      .def(nb::new_([](std::shared_ptr<Device> device, nb::handle size, nb::handle mode) {
-             if (!device) throw ValidationTypeError("Buffer needs a Device");
+      .def(nb::new_([](nb::handle device_object, nb::handle size, nb::handle mode) {
+             auto device = to_object<Device>(device_object, "Buffer(device)", "Device");
              return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));
            }),
-           nb::arg("device"), nb::arg("size"), nb::arg("storage_mode") = nb::none())
+           nb::arg("device").none(), nb::arg("size").none(), nb::arg("storage_mode") = nb::none())
       .def_ro_static("STORAGE_SHARED", [] { static int v = 0; return &v; }())
       .def_ro_static("STORAGE_MANAGED", [] { static int v = 1; return &v; }())
       .def_ro_static("STORAGE_PRIVATE", [] { static int v = 2; return &v; }())

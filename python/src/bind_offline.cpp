@@ -5,6 +5,7 @@
 #include "backends/cpu/toolchain.h"
 #include "backends/cuda/nvrtc_api.h"
 #include "bindings.h"
+#include "core/disk_cache.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
 #include "metallic/offline.h"
@@ -38,6 +39,24 @@ void init_offline(nb::module_& m) {
       nb::arg("emit_only") = false, nb::arg("indirect_entries") = false,
       "Translate and compile for a target without running; raises CompileError on invalid source. "
       "indirect_entries: for cuda, the entry points of dispatch_threadgroups_with_indirect_buffer instead.");
+
+  m.def(
+      "_cache_info",
+      [] {
+        cache::Summary s = cache::summarize();
+        nb::dict out;
+        out["directory"] = s.directory;
+        out["entries"] = s.entries;
+        out["files"] = s.files;
+        out["bytes"] = s.bytes;
+        out["limit"] = s.limit;
+        nb::dict backends;
+        for (const auto& [name, bytes] : s.by_backend) backends[name.c_str()] = bytes;
+        out["backends"] = backends;
+        return out;
+      },
+      "The kernel cache: folder, entries, files, bytes, size limit, bytes per backend.");
+  m.def("_cache_clear", &cache::clear, "Removes every entry of the kernel cache; returns the number of files removed.");
 
   m.def("toolchains", [] {
     nb::dict out;

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/shared_ptr.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,19 @@ inline std::string to_text(nanobind::handle v, const char* what) {
   const char* text = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
   if (!text) throw nanobind::python_error();
   return std::string(text, static_cast<size_t>(size));
+}
+
+// The C++ object behind a bound Python object of class T (`type_name` for messages); None
+// is refused unless `allow_none`, a value of another type is a ValidationTypeError.
+template <class T>
+std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* type_name, bool allow_none = false) {
+  if (v.is_none()) {
+    if (allow_none) return nullptr;
+    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not None");
+  }
+  if (!nanobind::isinstance<T>(v))
+    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not " + Py_TYPE(v.ptr())->tp_name);
+  return nanobind::cast<std::shared_ptr<T>>(v);
 }
 
 // A list (tuple, any iterable but a string) of str or os.PathLike: a single string is

@@ -135,7 +135,7 @@ void remove_stale_temporaries(const std::string& dir) {
 }
 
 struct Entry {
-  time_t used = 0;
+  int64_t used = 0;  // nanoseconds: entries of one run of a program differ by less than a second
   uint64_t bytes = 0;
   std::vector<std::string> files;
 };
@@ -152,7 +152,7 @@ std::map<std::string, Entry> entries_of(const std::string& dir, uint64_t* files 
     struct stat st;
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     Entry& entry = out[name.substr(0, name.find('.'))];
-    entry.used = std::max(entry.used, st.st_mtime);
+    entry.used = std::max(entry.used, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
     entry.bytes += static_cast<uint64_t>(st.st_size);
     entry.files.push_back(path);
     if (files) ++*files;
@@ -272,7 +272,7 @@ void DiskCache::enforce_limit() const {
   if (limit == 0) return;
   std::string r = dir_.substr(0, dir_.rfind('/'));
   struct Item {
-    time_t used;
+    int64_t used;
     uint64_t bytes;
     std::vector<std::string> files;
   };

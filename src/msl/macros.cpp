@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <unordered_map>
 
 namespace metallic::msl {
 namespace {
@@ -12,6 +13,17 @@ HideSet with_names(const HideSet& base, const std::set<std::string>& extra) {
   auto s = std::make_shared<std::set<std::string>>(extra);
   if (base) s->insert(base->begin(), base->end());
   return s;
+}
+
+// with_names for every token of an expansion, one new set per distinct old one (most tokens
+// share theirs): a set per token made nested macros cost their depth again for each token.
+void add_names(std::vector<Token>& tokens, const std::set<std::string>& extra) {
+  std::unordered_map<const void*, HideSet> made;
+  for (Token& r : tokens) {
+    HideSet& slot = made[r.hide.get()];
+    if (!slot) slot = with_names(r.hide, extra);
+    r.hide = slot;
+  }
 }
 
 // A placemarker stands for an empty argument next to `##` (C11 6.10.3.3); it is removed after pasting.
@@ -109,7 +121,7 @@ std::vector<Token> MacroTable::expand(const std::vector<Token>& tokens) const {
       result = substitute(m, {}, t);
       std::set<std::string> hs = t.hide ? *t.hide : std::set<std::string>{};
       hs.insert(m.name);
-      for (Token& r : result) r.hide = with_names(r.hide, hs);
+      add_names(result, hs);
     } else {
       // Without a following '(' a function-like macro name is an ordinary identifier.
       if (in.empty() || !in.front().is_punct("(")) {
@@ -155,7 +167,7 @@ std::vector<Token> MacroTable::expand(const std::vector<Token>& tokens) const {
                               std::inserter(common, common.begin()));
       }
       common.insert(m.name);
-      for (Token& r : result) r.hide = with_names(r.hide, common);
+      add_names(result, common);
     }
     for (Token& r : result) {
       r.file = t.file;
@@ -164,6 +176,11 @@ std::vector<Token> MacroTable::expand(const std::vector<Token>& tokens) const {
       r.at_line_start = false;
     }
     if (!result.empty()) result.front().space_before = t.space_before;
+    produced_ += result.size();
+    if (produced_ > kMaxExpansionTokens)
+      fail(t.location(), "macro expansion produces more than " + std::to_string(kMaxExpansionTokens) +
+                             " tokens (expanding '" + m.name + "'): macros that expand to several copies of " +
+                             "other macros grow exponentially with nesting");
     in.insert(in.begin(), result.begin(), result.end());
   }
   return out;

@@ -37,6 +37,10 @@ class MacroTable {
   // pathological F(F(F(...))) is an error, not a stack overflow or a memory blow-up.
   mutable int depth_ = 0;
   static constexpr int kMaxDepth = 64;
+  // Tokens all expansions may produce (nested macros that double at each level reach
+  // billions): past it, a CompileError instead of minutes of work and gigabytes.
+  static constexpr size_t kMaxExpansionTokens = size_t(1) << 18;
+  mutable size_t produced_ = 0;
 };
 
 // Tokens written back as text, one space where the source had whitespace.

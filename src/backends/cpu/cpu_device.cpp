@@ -2,9 +2,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -22,30 +25,129 @@ namespace metallic::cpu {
 
 namespace {
 
-// Host memory, zeroed (as new Metal buffers are), placed so that it ends where an
-// inaccessible guard page begins: a kernel that reads or writes past the end of its buffer
-// (the classic off-by-one) faults at once, and the fault guard turns that into a MetalError
-// instead of silently corrupting other data. 16-byte aligned, like every MSL type.
+// Kernel buffers live in one region of address space reserved for them, away from Python's
+// heap and every other allocation of the process, each with an unmapped guard region of
+// kGuard bytes on both sides (shared with its neighbours). A kernel's out-of-bounds access,
+// strided or not, in either direction, lands in a guard (a fault the fault guard turns into
+// a MetalError) or in another kernel buffer, never in the interpreter's memory.
+class BufferArena {
+ public:
+  static constexpr size_t kGuard = size_t(64) << 20;
+
+  static BufferArena& get() {
+    static BufferArena* arena = new BufferArena();  // never unmapped: buffers may outlive statics
+    return *arena;
+  }
+
+  // `bytes` (a multiple of the page size) of zeroed, writable memory followed by a guard;
+  // nullptr when the arena has no room (the caller maps the buffer on its own).
+  unsigned char* allocate(size_t bytes) {
+    if (!base_) return nullptr;
+    size_t need = bytes + kGuard;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = free_.begin(); it != free_.end(); ++it) {  // first fit
+      if (it->second < need) continue;
+      size_t offset = it->first, length = it->second;
+      free_.erase(it);
+      if (length > need) free_[offset + need] = length - need;
+      unsigned char* p = base_ + offset;
+      if (::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        release_locked(offset, need);
+        return nullptr;
+      }
+      return p;
+    }
+    return nullptr;
+  }
+
+  bool owns(const unsigned char* p) const { return base_ && p >= base_ && p < base_ + size_; }
+
+  void release(unsigned char* p, size_t bytes) {
+    // Back to inaccessible, without memory behind it.
+    ::mmap(p, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    std::lock_guard<std::mutex> lock(mutex_);
+    release_locked(static_cast<size_t>(p - base_), bytes + kGuard);
+  }
+
+ private:
+  BufferArena() {
+    // As much address space as the system grants (nothing is committed until used).
+    for (size_t size = size_t(1) << 40; size >= (size_t(16) << 30); size /= 2) {
+      void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p != MAP_FAILED) {
+        base_ = static_cast<unsigned char*>(p);
+        size_ = size;
+        break;
+      }
+    }
+    if (base_) free_[kGuard] = size_ - kGuard;  // the first guard stays in front of everything
+  }
+
+  void release_locked(size_t offset, size_t length) {
+    auto next = free_.lower_bound(offset);
+    if (next != free_.end() && offset + length == next->first) {  // merge with the free space after
+      length += next->second;
+      next = free_.erase(next);
+    }
+    if (next != free_.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + prev->second == offset) {  // and before
+        prev->second += length;
+        return;
+      }
+    }
+    free_[offset] = length;
+  }
+
+  unsigned char* base_ = nullptr;
+  size_t size_ = 0;
+  std::mutex mutex_;
+  std::map<size_t, size_t> free_;  // offset -> length of free (unmapped) space
+};
+
+// Host memory, zeroed (as new Metal buffers are), ending exactly where a guard begins
+// whenever its alignment allows: the start is aligned to the largest power of two up to 16
+// that divides the length, which every element type whose size divides the length needs
+// (a float buffer of 4n+1 floats ends at the guard, not 12 bytes before it). A read or write
+// past either end, by one element or by a stride, faults at once.
 class HostBuffer : public backend::BufferImpl {
  public:
   explicit HostBuffer(uint64_t length) {
     const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    const size_t used = (length + 15) / 16 * 16;
+    const size_t alignment = std::min<size_t>(16, length & (~length + 1));
+    const size_t used = (length + alignment - 1) / alignment * alignment;
     const size_t pages = (used + page - 1) / page;
-    mapped_ = (pages + 1) * page;
-    void* base = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
-    base_ = static_cast<unsigned char*>(base);
-    ::mprotect(base_ + pages * page, page, PROT_NONE);
-    data_ = base_ + pages * page - used;
+    const size_t bytes = pages * page;
+    base_ = BufferArena::get().allocate(bytes);
+    if (base_) {
+      mapped_ = bytes;
+    } else {
+      // No arena (or no room in it): a mapping of its own, with a guard page on each side.
+      mapped_ = bytes + 2 * page;
+      void* base = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (base == MAP_FAILED) throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
+      own_mapping_ = true;
+      ::mprotect(base, page, PROT_NONE);
+      ::mprotect(static_cast<unsigned char*>(base) + page + bytes, page, PROT_NONE);
+      base_ = static_cast<unsigned char*>(base);
+      data_ = base_ + page + bytes - used;
+      return;
+    }
+    data_ = base_ + bytes - used;
   }
-  ~HostBuffer() override { ::munmap(base_, mapped_); }
+  ~HostBuffer() override {
+    if (own_mapping_)
+      ::munmap(base_, mapped_);
+    else
+      BufferArena::get().release(base_, mapped_);
+  }
   void* contents() override { return data_; }
   uint64_t gpuAddress() override { return reinterpret_cast<uintptr_t>(data_); }
 
  private:
   unsigned char* base_ = nullptr;
   size_t mapped_ = 0;
+  bool own_mapping_ = false;
   void* data_ = nullptr;
 };
 

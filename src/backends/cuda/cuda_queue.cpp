@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "backends/cuda/cuda_buffer.h"
 #include "backends/cuda/cuda_kernel.h"
@@ -77,8 +79,12 @@ struct Pending {
   std::shared_ptr<EventPool> events;
   std::shared_ptr<StreamProgress> progress;
   uint64_t sequence = 0;
-  CUevent start = nullptr, end = nullptr;  // only with PYMETALLIC_GPU_TIMESTAMPS=1
+  CUevent start = nullptr, end = nullptr;  // with PYMETALLIC_GPU_TIMESTAMPS=1 (start also with a timeout)
   double host_start = 0;
+  // PYMETALLIC_KERNEL_TIMEOUT: seconds the work may run once it started (0: no limit), and
+  // when the host first saw its start event done (0: not yet).
+  double timeout = 0;
+  std::atomic<double> seen_started{0};
   // The kernels it runs, for fault messages; the pipelines (and so the names) live in the
   // command buffer's commands until it is finished.
   std::vector<const std::string*> kernels;
@@ -107,6 +113,8 @@ void finish(CommandBuffer& buffer, bool block) {
   const auto& ctx = *pending->context;
   const auto& api = ctx.api();
   ctx.make_current();
+  // With a time limit nothing blocks: the callers poll (wait_until, the notifier).
+  if (pending->timeout > 0) block = false;
   CUresult r = CUDA_SUCCESS;
   if (pending->end) {
     r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
@@ -119,16 +127,35 @@ void finish(CommandBuffer& buffer, bool block) {
       }
     }
   }
+  if (r == CUDA_ERROR_NOT_READY && pending->timeout > 0 && pending->start) {
+    double now = now_seconds();
+    if (pending->seen_started.load() == 0 && api.cuEventQuery(pending->start) == CUDA_SUCCESS)
+      pending->seen_started.store(now);
+    double started = pending->seen_started.load();
+    if (started > 0 && now - started > pending->timeout) {
+      // A GPU kernel cannot be stopped from the host: the work is abandoned and the device,
+      // still running it, is marked unusable (Metal reports a GPU timeout similarly).
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%g", pending->timeout);
+      std::string what = pending->kernel_names() + " ran longer than " + limit +
+                         " s (the limit PYMETALLIC_KERNEL_TIMEOUT sets); the GPU cannot stop it, so the device is "
+                         "unusable in this process from now on";
+      ctx.poison(what);
+      buffer.executorFinished(now, what);
+      return;
+    }
+  }
   if (r == CUDA_ERROR_NOT_READY) return;
   double observed = now_seconds();
   if (r != CUDA_SUCCESS) {
+    if (!ctx.healthy() && pending->timeout > 0) return;  // abandoned after a timeout: see above
     std::string what = "a fault while running " + pending->kernel_names() + ": " + describe(r);
     if (is_sticky(r)) ctx.poison(what);
     buffer.executorFinished(now_seconds(), what);
     return;
   }
   for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
-  if (!pending->start) {
+  if (!pending->start || !pending->end) {
     // Without timestamps (the default: two timed events cost more than a kernel launch),
     // the end is when the host saw the work complete.
     buffer.executorFinished(observed, "");
@@ -160,6 +187,12 @@ struct CudaQueue::Notifier {
         self->pending.pop_front();
       }
       finish(*next, true);
+      // With a time limit finish() does not block: poll until the buffer is done.
+      for (auto nap = std::chrono::microseconds(50); !next->finished();
+           nap = std::min(nap * 2, std::chrono::microseconds(2000))) {
+        std::this_thread::sleep_for(nap);
+        finish(*next, true);
+      }
     }
   }
 };
@@ -170,12 +203,25 @@ bool want_timestamps() {
   const char* env = std::getenv("PYMETALLIC_GPU_TIMESTAMPS");
   return env && std::string(env) == "1";
 }
+
+// PYMETALLIC_KERNEL_TIMEOUT in seconds; 0 (or unset) for no limit.
+double kernel_timeout() {
+  const char* env = std::getenv("PYMETALLIC_KERNEL_TIMEOUT");
+  if (!env || !*env) return 0;
+  char* end = nullptr;
+  double t = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !(t >= 0))
+    throw ValidationError(std::string("PYMETALLIC_KERNEL_TIMEOUT='") + env +
+                          "' is not a number of seconds (0 or unset: no limit)");
+  return t;
+}
 }  // namespace
 
 CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
     : context_(std::move(context)),
       events_(std::make_shared<EventPool>(context_, want_timestamps() ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING)),
-      timestamps_(want_timestamps()) {
+      timestamps_(want_timestamps()),
+      timeout_(kernel_timeout()) {
   context_->ensure_usable();
   context_->make_current();
   context_->check(context_->api().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
@@ -465,11 +511,12 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       ++count;
     }
 
-    if (timestamps_) {
+    if (timestamps_ || timeout_ > 0) {
       pending->start = events_->get();
       context_->check(api.cuEventRecord(pending->start, stream_), "cuEventRecord");
-      pending->end = events_->get();
     }
+    if (timestamps_) pending->end = events_->get();
+    pending->timeout = timeout_;
     pending->progress = progress_;
     bool replayed = false;
     if (want_graph && launches_only && count >= 2 && pending->scratch.empty()) {
@@ -525,7 +572,7 @@ void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
 
 bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
-  if (deadline == clock::time_point::max()) {
+  if (deadline == clock::time_point::max() && timeout_ <= 0) {
     finish(buffer, true);
     return true;
   }

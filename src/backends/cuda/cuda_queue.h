@@ -95,6 +95,7 @@ class CudaQueue : public backend::QueueImpl {
   std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;
   bool timestamps_ = false;
+  double timeout_ = 0;  // PYMETALLIC_KERNEL_TIMEOUT (seconds; 0: none)
 
   // Finishes command buffers that have completed handlers as soon as they are done.
   // Shared with its thread, which may outlive the queue (it can drop the last reference).

@@ -1,0 +1,158 @@
+"""Issue 11, item 2: a runaway kernel can be stopped (Ctrl-C while waiting, a wait with a
+time limit, the PYMETALLIC_KERNEL_TIMEOUT watchdog), other queues keep running meanwhile, and
+loops without side effects stay loops (C++'s forward-progress assumption does not apply to
+MSL). Every case runs in a child process with a time limit."""
+
+from reliability_util import check_child, run_child
+
+KERNELS = '''
+SRC = """
+#include <metal_stdlib>
+using namespace metal;
+kernel void spin_plain(device int* flag [[buffer(0)]], device int* out [[buffer(1)]], uint i [[thread_position_in_grid]]) {
+    while (flag[0] == 0) {}
+    out[i] = 1;
+}
+kernel void forever(device int* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+    for (;;) {}
+}
+kernel void forever_with_barrier(device int* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+    for (;;) { threadgroup_barrier(mem_flags::mem_threadgroup); }
+}
+kernel void spin_atomic(device atomic_int* flag [[buffer(0)]], device int* out [[buffer(1)]], uint i [[thread_position_in_grid]]) {
+    while (atomic_load_explicit(flag, memory_order_relaxed) == 0) {}
+    out[i] = 7;
+}
+kernel void spin_volatile(volatile device int* flag [[buffer(0)]], device int* out [[buffer(1)]], uint i [[thread_position_in_grid]]) {
+    while (flag[0] == 0) {}
+    out[i] = 9;
+}
+kernel void add_one(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) { x[i] += 1.0f; }
+"""
+LIB = pm.Library(CPU, SRC)
+def launch(queue, name, buffers, grid=64, tg=32):
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(pm.ComputePipelineState(CPU, LIB.make_function(name)))
+    for i, b in enumerate(buffers):
+        enc.set_buffer(b, 0, i)
+    enc.dispatch_threads((grid, 1, 1), (tg, 1, 1))
+    enc.end_encoding()
+    cb.commit()
+    return cb
+'''
+
+
+def test_endless_kernel_hits_the_watchdog_and_the_device_carries_on():
+    out = check_child(KERNELS + '''
+q = pm.CommandQueue(CPU)
+out = pm.Buffer(CPU, 256)
+for name in ("forever", "forever_with_barrier"):
+    cb = launch(q, name, [out])
+    t0 = time.time()
+    assert cb.wait_until_completed(timeout=0.2) is False   # still running
+    try:
+        cb.wait_until_completed()
+        raise SystemExit("an endless kernel completed")
+    except pm.MetalError as e:
+        assert "ran longer than 1 s" in str(e) and name in str(e), e
+    assert cb.get_status() == -1 and "PYMETALLIC_KERNEL_TIMEOUT" in cb.error
+    assert time.time() - t0 < 10
+x = pm.Buffer.from_numpy(CPU, np.zeros(64, np.float32))
+launch(q, "add_one", [x]).wait_until_completed()
+assert (x.to_numpy(np.float32) == 1).all()
+print("ok")
+''', env={"PYMETALLIC_KERNEL_TIMEOUT": "1"}, timeout=90)
+    assert out.strip() == "ok"
+
+
+def test_side_effect_free_spin_is_not_compiled_away():
+    # `while (flag[0] == 0) {}` on a flag that is 0: without -fno-finite-loops the compiler
+    # deletes the loop and the kernel "completes" at once, writing out[i] = 1 (a lie).
+    out = check_child(KERNELS + '''
+q = pm.CommandQueue(CPU)
+flag = pm.Buffer.from_numpy(CPU, np.zeros(1, np.int32))
+out = pm.Buffer.from_numpy(CPU, np.zeros(64, np.int32))
+cb = launch(q, "spin_plain", [flag, out])
+try:
+    cb.wait_until_completed()
+    print("completed")
+except pm.MetalError as e:
+    print("stopped" if "ran longer" in str(e) else repr(e))
+assert (out.to_numpy(np.int32) == 0).all()
+''', env={"PYMETALLIC_KERNEL_TIMEOUT": "1"}, timeout=60)
+    assert out.strip() == "stopped"
+
+
+def test_spin_wait_on_a_flag_the_host_sets_finishes():
+    out = check_child(KERNELS + '''
+q = pm.CommandQueue(CPU)
+for name, value in (("spin_atomic", 7), ("spin_volatile", 9)):
+    flag = pm.Buffer.from_numpy(CPU, np.zeros(1, np.int32))
+    out = pm.Buffer.from_numpy(CPU, np.zeros(64, np.int32))
+    cb = launch(q, name, [flag, out])
+    assert cb.wait_until_completed(timeout=0.3) is False   # spinning
+    flag.to_numpy(np.int32)[0] = 1                         # the host lets it go
+    assert cb.wait_until_completed(timeout=20) is True
+    np.testing.assert_array_equal(out.to_numpy(np.int32), np.full(64, value, np.int32))
+print("ok")
+''', timeout=60)
+    assert out.strip() == "ok"
+
+
+def test_ctrl_c_interrupts_a_wait():
+    out = check_child(KERNELS + '''
+import signal
+q = pm.CommandQueue(CPU)
+cb = launch(q, "forever", [pm.Buffer(CPU, 256)])
+threading.Timer(0.3, lambda: signal.raise_signal(signal.SIGINT)).start()
+t0 = time.time()
+try:
+    cb.wait_until_completed()
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted after %.1f s" % (time.time() - t0))
+try:
+    cb.wait_until_completed()   # the watchdog still ends it
+except pm.MetalError:
+    pass
+''', env={"PYMETALLIC_KERNEL_TIMEOUT": "2"}, timeout=60)
+    assert out.startswith("interrupted after 0.")
+
+
+def test_a_stuck_dispatch_does_not_hold_other_queues():
+    out = check_child(KERNELS + '''
+stuck_q, other_q = pm.CommandQueue(CPU), pm.CommandQueue(CPU)
+stuck = launch(stuck_q, "forever", [pm.Buffer(CPU, 4096)], grid=1024, tg=32)   # every worker busy
+time.sleep(0.3)
+x = pm.Buffer.from_numpy(CPU, np.zeros(1 << 16, np.float32))
+t0 = time.time()
+done = launch(other_q, "add_one", [x], grid=1 << 16, tg=256)
+assert done.wait_until_completed(timeout=10), "the other queue's work did not run"
+assert (x.to_numpy(np.float32) == 1).all()
+assert stuck.get_status() == 0
+print("ok")
+try:
+    stuck.wait_until_completed()
+except pm.MetalError:
+    pass
+''', env={"PYMETALLIC_KERNEL_TIMEOUT": "4"}, timeout=60)
+    assert out.strip() == "ok"
+
+
+def test_bad_timeout_values_are_refused():
+    out = check_child('''
+cb = pm.CommandQueue(CPU).make_command_buffer()
+cb.commit()
+assert cb.wait_until_completed(timeout=5) is True
+for bad in (-1, "1"):
+    try:
+        cb.wait_until_completed(timeout=bad)
+        raise SystemExit(f"accepted {bad!r}")
+    except pm.ValidationError:
+        pass
+print("ok")
+''', timeout=60)
+    assert out.strip() == "ok"
+    r = run_child("pm.CommandQueue(CPU)", env={"PYMETALLIC_KERNEL_TIMEOUT": "soon"}, timeout=60)
+    assert r.returncode == 1 and "PYMETALLIC_KERNEL_TIMEOUT" in r.stderr and "ValidationError" in r.stderr
