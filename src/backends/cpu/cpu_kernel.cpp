@@ -20,10 +20,11 @@ SharedObject::SharedObject(const std::string& path) {
   using Hook = void (*)();
   if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_threadgroup_barrier_hook")))
     *slot = &FiberGroup::yield_barrier;
-  // A SIMD group's lanes run in the same round already: its barrier is one round for all.
-  if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
-    *slot = &FiberGroup::yield_round;
-  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*);
+  // A SIMD group's barrier: its active lanes meet (an exchange of nothing).
+  using SiteHook = void (*)(unsigned);
+  if (auto* slot = static_cast<SiteHook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
+    *slot = &FiberGroup::simdgroup_barrier;
+  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*, unsigned);
   if (auto* slot = static_cast<Exchange*>(::dlsym(handle_, "metallic_cpu_simd_exchange_hook")))
     *slot = &FiberGroup::simd_exchange;
   // Run-time address-space checks ask where the running thread's stack is.
