@@ -39,9 +39,10 @@ SharedObject::~SharedObject() {
 
 void* SharedObject::symbol(const std::string& name) const { return ::dlsym(handle_, name.c_str()); }
 
-void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end,
-                           unsigned char* arena) const {
-  if (!needs_fibers_) {
+void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
+                           const Schedule& schedule) const {
+  bool as_fibers = schedule.fibers || (synchronises_ && (!fission_ || schedule.no_fission));
+  if (!as_fibers) {
     groups_(&launch, first, end, arena);
     return;
   }
@@ -73,8 +74,8 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     // Barriers and SIMD-group functions need every thread of a group to make progress
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
-    bool fibers = (info.uses_threadgroup_barrier || info.uses_simdgroup_functions) && !uses_fission(info);
-    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
+    bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
+    return std::make_shared<CpuKernel>(object_, groups, thread, synchronises, uses_fission(info), 1024);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }
