@@ -109,7 +109,7 @@ class Runner:
             cb.commit()
             cb.wait_until_completed()
         out = []
-        for i, a in enumerate(args):
+        for i in range(len(args)):
             if i in bufs:
                 b, dt, shape = bufs[i]
                 out.append(np.array(b.to_numpy(dt, shape)))
