@@ -12,8 +12,9 @@
 // exchange data (multiply, multiply_accumulate, the diagonal constructor).
 //
 // The products are generic on the CPU and for float matrices on CUDA: each lane gathers
-// the 64 elements of A and B (one exchange each on the CPU, 32 warp shuffles each on CUDA),
-// then computes its two outputs, accumulating in float and rounding once to the type of d.
+// what its two outputs need (the 64 elements of A and B in one exchange each on the CPU;
+// its row of A and two columns of B in 12 warp shuffles on CUDA), then computes them,
+// accumulating in float in k order and rounding once to the type of d.
 // On sm_80 and later, half x half and bfloat x bfloat products of a whole SIMD group run on
 // the tensor cores (mma.sync m16n8k8 with float accumulation, the upper 8 rows of A zero):
 // a few warp shuffles move Apple's layout into the instruction's fragments and back, so
@@ -25,6 +26,12 @@ namespace metal {
 namespace detail {
 METAL_FUNC constexpr unsigned sgm_row(unsigned lane) { return ((lane / 4u) & 4u) + (lane / 2u) % 4u; }
 METAL_FUNC constexpr unsigned sgm_col(unsigned lane) { return ((lane / 4u) & 2u) * 2u + (lane % 2u) * 2u; }
+// The lane that holds (row, col) and (row, col + 1) in Apple's layout (col even): the
+// inverse of sgm_row/sgm_col.
+METAL_FUNC constexpr unsigned sgm_apple_lane(unsigned row, unsigned col) {
+  return (((row >> 2) & 1u) << 4) | (((col >> 2) & 1u) << 3) | (((row >> 1) & 1u) << 2) | ((row & 1u) << 1) |
+         ((col >> 1) & 1u);
+}
 }  // namespace detail
 
 template <class T, int Cols, int Rows> struct simdgroup_matrix {
@@ -128,12 +135,6 @@ METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulon
 #if defined(METAL_TARGET_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #  define METAL_RT_SGM_TENSOR_CORES 1
 namespace detail {
-// The lane that holds (row, col) and (row, col + 1) in Apple's layout (col even): the
-// inverse of sgm_row/sgm_col.
-METAL_FUNC unsigned sgm_apple_lane(unsigned row, unsigned col) {
-  return (((row >> 2) & 1u) << 4) | (((col >> 2) & 1u) << 3) | (((row >> 1) & 1u) << 2) | ((row & 1u) << 1) |
-         ((col >> 1) & 1u);
-}
 template <class T> METAL_FUNC unsigned sgm_word(const vec<T, 2>& v) {
   unsigned w;
   METAL_RT_MEMCPY(&w, &v, 4);
@@ -186,6 +187,23 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
     }
   }
 #endif
+#if defined(METAL_TARGET_CUDA)
+  // Each lane fetches only what its two outputs need: row r of A (4 shuffles of a pair) and
+  // rows k of B at its columns (8 shuffles of a pair), then folds k = 0..7 in order.
+  unsigned mask = __activemask();
+  unsigned lane = detail::cuda_lane();
+  unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
+  float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
+  for (unsigned k = 0; k < 8; k += 2) {
+    vec<TA, 2> ak = detail::cuda_shfl(mask, a.__elems, int(detail::sgm_apple_lane(r, k)));
+    vec<TB, 2> b0 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_apple_lane(k, col)));
+    vec<TB, 2> b1 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_apple_lane(k + 1u, col)));
+    acc0 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[0]), acc0);
+    acc1 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[1]), acc1);
+    acc0 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[0]), acc0);
+    acc1 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[1]), acc1);
+  }
+#else
   float A[64], B[64];
   detail::sgm_gather(a, A METAL_RT_SITE);
   unsigned lane = detail::sgm_gather(b, B METAL_RT_SITE);
@@ -195,6 +213,7 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
     acc0 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col], acc0);
     acc1 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col + 1], acc1);
   }
+#endif
   d.__elems[0] = TD(acc0);
   d.__elems[1] = TD(acc1);
 }
