@@ -177,7 +177,10 @@ def _bind_array(obj, device, writable, what):
     # Another device's (or library's) host array: through a copy, written back if the kernel may write.
     host = None
     try:
-        host = np.from_dlpack(obj) if hasattr(obj, "__dlpack__") else np.asarray(obj)
+        if isinstance(obj, np.ndarray) or not hasattr(obj, "__dlpack__"):
+            host = np.asarray(obj)
+        else:
+            host = np.from_dlpack(obj)
     except Exception:  # noqa: BLE001
         host = None
     if host is None or host.dtype == object:

@@ -273,9 +273,9 @@ def _buffer_cai(self):
 
 def _buffer_from_dlpack(cls, obj, device=None, copy=None):
     """Wraps another library's array (anything with ``__dlpack__``) in place; returns the
-    Buffer, whose ``__dlpack__`` exports the same dtype and shape."""
-    view = from_dlpack(obj, device=device, copy=copy)
-    return view.buffer if view.offset == 0 and view.is_contiguous else view.buffer
+    Buffer, whose ``__dlpack__`` exports the same dtype and shape when the array is contiguous
+    (``pymetallic.from_dlpack`` gives the typed view of any array)."""
+    return from_dlpack(obj, device=device, copy=copy).buffer
 
 
 Buffer._typed_view = _buffer_typed_view

@@ -64,11 +64,17 @@ def lib():
     return pm.Library(CPU, SOURCE)
 
 
-def lcg(i, rounds):
-    v = np.arange(i, dtype=np.uint64)
-    for _ in range(rounds):
-        v = (v * 1664525 + 1013904223) % (1 << 32)
-    return v.astype(np.uint32)
+def lcg(n, rounds):
+    """x -> 1664525 x + 1013904223 (mod 2**32), `rounds` times, from x = i: composed by squaring."""
+    m = 1 << 32
+    a, c = 1, 0  # the identity map
+    step_a, step_c = 1664525, 1013904223
+    while rounds:
+        if rounds & 1:
+            a, c = (step_a * a) % m, (step_a * c + step_c) % m
+        step_a, step_c = (step_a * step_a) % m, (step_a * step_c + step_c) % m
+        rounds >>= 1
+    return ((np.arange(n, dtype=np.uint64) * np.uint64(a) + np.uint64(c)) % np.uint64(m)).astype(np.uint32)
 
 
 # ------------------------------------------------------------------ DLPack out

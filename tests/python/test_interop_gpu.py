@@ -34,10 +34,16 @@ kernel void copy_plus(device const float* src [[buffer(0)]], device float* dst [
 
 
 def lcg(n, rounds):
-    v = np.arange(n, dtype=np.uint64)
-    for _ in range(rounds):
-        v = (v * 1664525 + 1013904223) % (1 << 32)
-    return v.astype(np.uint32)
+    """x -> 1664525 x + 1013904223 (mod 2**32), `rounds` times, from x = i: composed by squaring."""
+    m = 1 << 32
+    a, c = 1, 0  # the identity map
+    step_a, step_c = 1664525, 1013904223
+    while rounds:
+        if rounds & 1:
+            a, c = (step_a * a) % m, (step_a * c + step_c) % m
+        step_a, step_c = (step_a * step_a) % m, (step_a * step_c + step_c) % m
+        rounds >>= 1
+    return ((np.arange(n, dtype=np.uint64) * np.uint64(a) + np.uint64(c)) % np.uint64(m)).astype(np.uint32)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +96,7 @@ def test_torch_reads_buffer_without_copy(torch, lib, gpu):
 
 def test_ordering_our_queue_before_torch_stream(torch, lib, gpu):
     """Work committed on our queue before the export is visible to the consumer's stream."""
-    n, rounds = 1 << 16, 40000
+    n, rounds = 1 << 16, 1_000_000
     buf = pm.Buffer(gpu, 4 * n)
     cb = lib.slow_fill(buf, rounds, threads=n, wait=False)
     side = torch.cuda.Stream(device=gpu.ordinal)
