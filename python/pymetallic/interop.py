@@ -195,32 +195,56 @@ class BufferView:
 
     # -------------------------------------------------------------- host side
     def numpy(self):
-        """The items as a NumPy array: the memory itself for CPU buffers, a copy for GPU ones."""
+        """The items as a NumPy array: the memory itself for CPU buffers, a copy for GPU ones
+        (taken after the work committed so far that uses the buffer)."""
         if isinstance(self.dtype, str):
             raise ValidationError("NumPy has no bfloat16: view the buffer as uint16 instead")
         if self.device.kind == "cpu":
             return np.from_dlpack(self)
-        raw = self.buffer._bytes_view()  # brings the host copy up to date
-        return np.ndarray(self.shape, self.dtype, raw.data, self.offset, self.strides).copy()
+        lo, hi = self._span()
+        raw = _ordered_device_copy(self.buffer, lo, hi - lo)._bytes_view()
+        return np.ndarray(self.shape, self.dtype, raw.data, self.offset - lo, self.strides).copy()
+
+    def _span(self):
+        """The bytes [lo, hi) of the buffer the view reaches."""
+        if self.size == 0:
+            return self.offset, self.offset
+        lo = self.offset + sum(s * (n - 1) for s, n in zip(self.strides, self.shape) if s < 0)
+        hi = self.offset + sum(s * (n - 1) for s, n in zip(self.strides, self.shape) if s > 0) + self.itemsize
+        return lo, hi
 
     __array__ = None  # set below (NumPy's protocol needs a function)
 
     def copy(self):
-        """A contiguous copy in a new buffer on the same device."""
-        if not self.is_contiguous or isinstance(self.dtype, str):
-            if self.device.kind == "cpu" or not isinstance(self.dtype, str):
-                return _copy_to(self.device, self.numpy())
-        new = Buffer(self.device, max(self.nbytes, 1))
-        queue = self.device.make_command_queue()
-        cb = queue.make_command_buffer()
-        blit = cb.make_blit_command_encoder()
-        blit.copy_from_buffer(self.buffer, self.offset, new, 0, self.nbytes)
-        blit.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
+        """A contiguous copy in a new buffer on the same device (after the work committed so far)."""
+        if self.device.kind == "cpu" or not self.is_contiguous:
+            if isinstance(self.dtype, str):
+                raise ValidationError("copying a strided bfloat16 view is not supported; view it as uint16")
+            return _copy_to(self.device, self.numpy())
+        new = _ordered_device_copy(self.buffer, self.offset, self.nbytes)
         if not isinstance(self.dtype, str):
             _with_layout(new, self.dtype, self.shape)
         return BufferView(new, self.dtype, self.shape)
+
+
+def _ordered_device_copy(buffer, start, length):
+    """Bytes [start, start + length) of a GPU buffer copied into a new buffer, after every
+    piece of work committed so far that uses it (on whatever queue): the source is handed
+    over as an export would be, then used through a foreign wrapper that waits for it."""
+    device = buffer.device
+    stream = _core._interop_stream(device)
+    buffer._prepare_export(stream)
+    source = _core._wrap_pointer(device, buffer.gpu_address, buffer.size, buffer, stream)
+    new = Buffer(device, max(int(length), 1))
+    cb = device.make_command_queue().make_command_buffer()
+    blit = cb.make_blit_command_encoder()
+    blit.copy_from_buffer(source, int(start), new, 0, int(length))
+    blit.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+    if cb.error is not None:
+        raise MetalError(f"copying a buffer failed: {cb.error}")
+    return new
 
 
 def _view_array(self, dtype=None, copy=None):

@@ -113,6 +113,7 @@ def test_ordering_torch_stream_before_our_queue(torch, lib, gpu):
     n = 1 << 20
     side = torch.cuda.Stream(device=gpu.ordinal)
     dst = torch.zeros(n, dtype=torch.float32, device=f"cuda:{gpu.ordinal}")
+    torch.cuda.synchronize()  # only `side`'s work is left pending below
     with torch.cuda.stream(side):
         src = torch.zeros(n, dtype=torch.float32, device=f"cuda:{gpu.ordinal}")
         torch.cuda._sleep(200_000_000)  # keeps `side` busy for a while
@@ -170,6 +171,17 @@ def test_metal_kernel_on_cupy(cupy, gpu):
                  output_dtypes=[np.int32])
         assert isinstance(b, cupy.ndarray)
         np.testing.assert_array_equal(cupy.asnumpy(b), 2 * np.arange(100))
+
+
+def test_gpu_view_reads_are_ordered_after_pending_work(lib, gpu):
+    n, rounds = 1 << 16, 1_000_000
+    buf = pm.Buffer(gpu, 4 * n)
+    cb = lib.slow_fill(buf, rounds, threads=n, wait=False)
+    np.testing.assert_array_equal(buf.view(np.uint32).numpy(), lcg(n, rounds))
+    strided = buf.view(np.uint32, shape=(n // 2,), strides=(8,), offset=4)
+    np.testing.assert_array_equal(strided.numpy(), lcg(n, rounds)[1::2])
+    np.testing.assert_array_equal(strided.copy().numpy(), lcg(n, rounds)[1::2])
+    cb.wait_until_completed()
 
 
 def test_numpy_into_gpu_kernel_copies_in_and_back(lib, gpu):
