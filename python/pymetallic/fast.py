@@ -246,7 +246,13 @@ class MetalKernel:
             device = stream if isinstance(stream, _core.Device) else _device_of(inputs)
         views = []
         for name, x in zip(self.input_names, inputs):
-            if isinstance(x, (int, float, bool, np.generic)) or isinstance(x, (list, tuple)):
+            if isinstance(x, bool):
+                x = np.asarray(x)
+            elif isinstance(x, int):  # Python numbers take MLX's default types
+                x = np.asarray(x, dtype=np.int32)
+            elif isinstance(x, float):
+                x = np.asarray(x, dtype=np.float32)
+            elif isinstance(x, (np.generic, list, tuple)):
                 x = np.asarray(x)
             try:
                 v = interop.asarray(x, device=device, copy=False)
