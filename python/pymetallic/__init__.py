@@ -35,9 +35,10 @@ from .errors import CompileError, DeviceError, MetalError, ValidationError  # no
 _core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError)
 
 from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: E402
-                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library)
+                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library, SharedEvent)
 from .texture import (PixelFormat, SamplerState, Texture, TextureDescriptor, TextureType,  # noqa: E402
                       TextureUsage)
+from .multi import local_device, local_rank  # noqa: E402
 from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
                        run_simple_compute_example, scalar_add, scalar_multiply)
 
@@ -50,4 +51,5 @@ __all__ = [
     "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",
     "scalar_add", "scalar_multiply", "run_simple_compute_example",
     "Texture", "TextureDescriptor", "TextureType", "TextureUsage", "PixelFormat", "SamplerState",
+    "SharedEvent", "local_device", "local_rank",
 ]

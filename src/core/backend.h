@@ -77,6 +77,9 @@ class DeviceImpl {
   virtual std::shared_ptr<LibraryImpl> compile(const msl::TranslatedSource& source,
                                                const CompileOptions& options) = 0;
   virtual std::unique_ptr<QueueImpl> newQueue() = 0;
+  // An 8-byte word of host memory that every device of this backend can read and write in
+  // place (a SharedEvent's value), or null when ordinary host memory serves (the CPU).
+  virtual std::shared_ptr<uint64_t> allocateSharedWord() { return nullptr; }
 };
 
 // Each backend provides one enumerator; the registry (registry.cpp) lists them.
