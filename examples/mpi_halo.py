@@ -16,6 +16,7 @@ sizes, NumPy in float64). Without mpi4py it runs as a single rank.
 
 Run: mpirun -n 2 python examples/mpi_halo.py [--small] [--size 2048] [--steps 100]
 GPU-aware MPI is used when mpi4py reports CUDA support, or PYMETALLIC_MPI_GPU_AWARE=1 (0 forbids).
+PYMETALLIC_MPI_HALO=views|staging|device forces one way of sending halos (to test each).
 """
 import argparse
 import os
@@ -28,7 +29,7 @@ from pymetallic.demos import heat
 
 try:
     from mpi4py import MPI
-except ImportError:
+except Exception:  # not installed, or no MPI library for it to load
     MPI = None
 
 
@@ -81,7 +82,10 @@ width, row = size, size * 4
 up = rank - 1 if rank > 0 else None
 down = rank + 1 if rank < nranks - 1 else None
 
-if device.kind == "cpu":
+forced = os.environ.get("PYMETALLIC_MPI_HALO")  # views | staging | device: for testing each path
+if forced:
+    mode = {"views": "host views", "staging": "host staging", "device": "GPU-aware (device buffers)"}[forced]
+elif device.kind == "cpu":
     mode = "host views"
 elif hasattr(pymetallic, "BufferView") and MPI is not None and mpi_gpu_aware():
     mode = "GPU-aware (device buffers)"
