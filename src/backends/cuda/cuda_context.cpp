@@ -55,6 +55,15 @@ bool CudaContext::has_stream_memory_ops() const {
          attribute(CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS) != 0;
 }
 
+CUstream CudaContext::interop_stream() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!interop_) {
+    make_current();
+    cuda::check(api_->cuStreamCreate(&interop_, CU_STREAM_NON_BLOCKING), "creating the interop stream");
+  }
+  return interop_;
+}
+
 std::string CudaContext::poisoned() const {
   if (healthy()) return {};
   std::lock_guard<std::mutex> lock(mutex_);

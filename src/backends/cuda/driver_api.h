@@ -56,6 +56,9 @@ constexpr unsigned CU_MEMHOSTALLOC_DEVICEMAP = 0x2;
 constexpr int CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS = 93;
 constexpr unsigned CU_STREAM_WAIT_VALUE_GEQ = 0x0;
 constexpr unsigned CU_STREAM_WRITE_VALUE_DEFAULT = 0x0;
+constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
+constexpr int CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9;
+constexpr unsigned CU_MEMORYTYPE_HOST = 1;
 
 // X(name, return, parameters): every driver entry point we use, by its exported symbol.
 #define METALLIC_CUDA_DRIVER_FUNCTIONS(X)                                                        \
@@ -111,6 +114,8 @@ constexpr unsigned CU_STREAM_WRITE_VALUE_DEFAULT = 0x0;
   X(cuEventRecord, CUresult, (CUevent event, CUstream stream))                                   \
   X(cuEventQuery, CUresult, (CUevent event))                                                     \
   X(cuEventSynchronize, CUresult, (CUevent event))                                               \
+  X(cuStreamWaitEvent, CUresult, (CUstream stream, CUevent event, unsigned flags))               \
+  X(cuPointerGetAttribute, CUresult, (void* data, int attribute, CUdeviceptr pointer))           \
   X(cuEventElapsedTime, CUresult, (float* ms, CUevent start, CUevent end))                       \
   X(cuGetErrorName, CUresult, (CUresult error, const char** name))                               \
   X(cuGetErrorString, CUresult, (CUresult error, const char** text))
