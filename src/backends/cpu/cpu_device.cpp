@@ -105,19 +105,34 @@ class CpuDevice : public backend::DeviceImpl {
     return std::make_shared<ForeignHostBuffer>(address, std::move(owner));
   }
 
+  // Libraries of many template instantiations (ML libraries: dozens per file) are checked
+  // whole when created, as Metal compiles a library, but each kernel is built alone when
+  // its pipeline is first made: a program pays for the kernels it uses. (A translation
+  // unit of one instantiation generates code for that instantiation only; ordinary
+  // kernels would be generated in every unit, so other libraries are built whole.)
+  static constexpr size_t kCompileWholeUpTo = 4;
+  static size_t instantiations(const msl::TranslatedSource& source) {
+    size_t n = 0;
+    for (const auto& k : source.kernels) n += k.call_name.find('<') != std::string::npos;
+    return n;
+  }
+
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     std::string tu = generate_translation_unit(source);
-    std::string path = toolchain().build(tu, options.filename, options.fast_math);
-    std::shared_ptr<SharedObject> object;
-    try {
-      object = std::make_shared<SharedObject>(path);
-    } catch (const Error&) {
-      // A damaged cache entry: remove it and build again.
-      std::remove(path.c_str());
-      object = std::make_shared<SharedObject>(toolchain().build(tu, options.filename, options.fast_math));
-    }
-    return std::make_shared<CpuLibrary>(object, source);
+    auto build = [this, name = options.filename, fast = options.fast_math](const std::string& unit) {
+      std::string path = toolchain().build(unit, name, fast);
+      try {
+        return std::make_shared<SharedObject>(path);
+      } catch (const Error&) {
+        // A damaged cache entry: remove it and build again.
+        std::remove(path.c_str());
+        return std::make_shared<SharedObject>(toolchain().build(unit, name, fast));
+      }
+    };
+    if (instantiations(source) <= kCompileWholeUpTo) return std::make_shared<CpuLibrary>(build(tu), source);
+    toolchain().check(tu, options.filename, options.fast_math);
+    return std::make_shared<CpuLibrary>(std::make_shared<const msl::TranslatedSource>(source), build);
   }
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CpuQueue>(pool_); }
