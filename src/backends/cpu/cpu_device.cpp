@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -81,14 +82,11 @@ uint64_t physical_memory() {
 
 class CpuDevice : public backend::DeviceImpl {
  public:
-  CpuDevice() : name_(cpu_name()) {
-    unsigned n = std::thread::hardware_concurrency();
-    if (const char* env = std::getenv("PYMETALLIC_CPU_THREADS"); env && std::atoi(env) > 0) n = std::atoi(env);
-    pool_ = std::make_shared<ThreadPool>(n ? n : 1);
-  }
+  CpuDevice(int ordinal, std::shared_ptr<ThreadPool> pool) : name_(cpu_name()), ordinal_(ordinal), pool_(std::move(pool)) {}
 
   std::string name() const override { return name_; }
   std::string kind() const override { return "cpu"; }
+  int ordinal() const override { return ordinal_; }
   DeviceLimits limits() const override {
     DeviceLimits l;
     l.max_threads_per_threadgroup = 1024;
@@ -146,6 +144,7 @@ class CpuDevice : public backend::DeviceImpl {
   }
 
   std::string name_;
+  int ordinal_;
   std::shared_ptr<ThreadPool> pool_;
   std::once_flag toolchain_once_;
   std::unique_ptr<Toolchain> toolchain_;
@@ -155,7 +154,18 @@ class CpuDevice : public backend::DeviceImpl {
 }  // namespace metallic::cpu
 
 namespace metallic::backend {
+// One CPU device, or PYMETALLIC_CPU_DEVICES=N (at most 16) devices cpu:0 ... cpu:N-1 sharing
+// the cores' thread pool: several devices on a machine without GPUs, to run and test
+// multi-device programs (device checks, copies between devices, shared events) in CI.
 std::vector<std::shared_ptr<DeviceImpl>> enumerate_cpu_devices() {
-  return {std::make_shared<cpu::CpuDevice>()};
+  unsigned n = std::thread::hardware_concurrency();
+  if (const char* env = std::getenv("PYMETALLIC_CPU_THREADS"); env && std::atoi(env) > 0) n = std::atoi(env);
+  auto pool = std::make_shared<cpu::ThreadPool>(n ? n : 1);
+  int count = 1;
+  if (const char* env = std::getenv("PYMETALLIC_CPU_DEVICES"); env && std::atoi(env) > 1)
+    count = std::min(std::atoi(env), 16);
+  std::vector<std::shared_ptr<DeviceImpl>> devices;
+  for (int i = 0; i < count; ++i) devices.push_back(std::make_shared<cpu::CpuDevice>(i, pool));
+  return devices;
 }
 }  // namespace metallic::backend

@@ -71,6 +71,17 @@ class CudaDevice : public backend::DeviceImpl {
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CudaQueue>(context_); }
 
+  // Pinned, portable (every context may use it) and mapped into the GPUs' address space.
+  std::shared_ptr<uint64_t> allocateSharedWord() override {
+    context_->ensure_usable();
+    context_->make_current();
+    void* p = nullptr;
+    context_->check(context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
+                    "allocating a shared event");
+    const DriverApi* api = &context_->api();
+    return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [api](uint64_t* w) { api->cuMemFreeHost(w); });
+  }
+
   std::shared_ptr<backend::BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) override {
     return std::make_shared<CudaBuffer>(context_, static_cast<CUdeviceptr>(address), length, std::move(owner));
   }
