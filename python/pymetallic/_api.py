@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _core
 from . import texture as _texture
-from .errors import MetalError, ValidationError
+from .errors import MetalError, ValidationError, ValidationTypeError
 
 Device = _core.Device
 Buffer = _core.Buffer
@@ -19,6 +19,7 @@ CommandBuffer = _core.CommandBuffer
 ComputeCommandEncoder = _core.ComputeCommandEncoder
 BlitCommandEncoder = _core.BlitCommandEncoder
 CommandBufferStatus = _core.CommandBufferStatus
+SharedEvent = _core.SharedEvent
 
 
 # ---------------------------------------------------------------- Buffer
@@ -36,6 +37,7 @@ def _buffer_from_numpy(cls, device, array, storage_mode=None):
             "which copies through a shared staging buffer")
     buf = Buffer(device, array.nbytes, storage_mode)
     buf._bytes_view()[:] = array.reshape(-1).view(np.uint8)
+    buf._layout = (array.dtype, array.shape)  # what __dlpack__ exports
     return buf
 
 
@@ -63,21 +65,9 @@ def _buffer_contents(self):
     return memoryview(self)
 
 
-def _buffer_dlpack(self, *args, **kwargs):
-    if self.device.kind != "cpu":
-        raise MetalError("DLPack export of GPU buffers is not supported yet; use to_numpy()")
-    return self._bytes_view().__dlpack__(*args, **kwargs)
-
-
-def _buffer_dlpack_device(self):
-    return self._bytes_view().__dlpack_device__()
-
-
 Buffer.from_numpy = classmethod(_buffer_from_numpy)
 Buffer.to_numpy = _buffer_to_numpy
 Buffer.contents = _buffer_contents
-Buffer.__dlpack__ = _buffer_dlpack
-Buffer.__dlpack_device__ = _buffer_dlpack_device
 
 
 # ---------------------------------------------------------------- Device
@@ -103,9 +93,19 @@ def _make_kernel(self, source, func, constants=None, options=None):
     return Kernel(self, source, func, constants=constants, options=options)
 
 
-def _device_read_scalar(self, buffer, dtype, i=0):
-    """One element of a buffer, after the work already committed to it has finished."""
-    _core._buffer_wait_idle(buffer)
+def _device_read_scalar(self, buffer, dtype, i=0, *more):
+    """One element of a buffer, after the work already committed to it has finished.
+    Also ``read_scalar(queue, buffer, dtype)``, as the original package's tests call it (on the
+    CPU the queue is not needed: the read waits for the buffer's own last work)."""
+    if isinstance(buffer, CommandQueue):
+        queue, buffer, dtype, i = buffer, dtype, i, (more[0] if more else 0)
+        if queue.device.kind != "cpu":
+            cb = queue.make_command_buffer()  # the queue runs in order: earlier work is done after this
+            cb.commit()
+            cb.wait_until_completed()
+    if not isinstance(buffer, Buffer):
+        raise ValidationTypeError(f"read_scalar needs a Buffer, not {type(buffer).__name__}")
+    _core._buffer_wait_idle(buffer)  # every committed use of it has finished, on any queue
     data = buffer.to_numpy(dtype)
     if not 0 <= i < data.size:
         raise ValidationError(f"index {i} is out of range for a buffer of {data.size} {np.dtype(dtype)} items")

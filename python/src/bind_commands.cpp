@@ -82,6 +82,23 @@ uint64_t non_negative(long long v, const char* what) {
   return static_cast<uint64_t>(v);
 }
 
+// Arrays of other libraries (DLPack, CUDA array interface, NumPy) as buffers: a Python hook
+// (pymetallic.interop) wraps them in place on the encoder's device -> (Buffer, byte offset).
+nb::object& array_hook() {
+  static nb::object* hook = new nb::object();  // never destroyed: outlives the interpreter
+  return *hook;
+}
+
+std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std::shared_ptr<Device>& device) {
+  if (obj.is_none()) return {nullptr, 0};
+  std::shared_ptr<Buffer> b;
+  if (nb::try_cast<std::shared_ptr<Buffer>>(obj, b)) return {b, 0};
+  if (!array_hook().is_valid() || array_hook().is_none())
+    throw ValidationTypeError(std::string("expected a pymetallic.Buffer (or an array), not ") + Py_TYPE(obj.ptr())->tp_name);
+  nb::tuple r = nb::borrow<nb::tuple>(array_hook()(obj, nb::cast(device)));
+  return {nb::cast<std::shared_ptr<Buffer>>(r[0]), nb::cast<uint64_t>(r[1])};
+}
+
 int status_code(CommandBufferStatus s) {
   if (s == CommandBufferStatus::Completed) return 1;
   if (s == CommandBufferStatus::Error) return -1;
@@ -114,6 +131,7 @@ void init_commands(nb::module_& m) {
       nb::arg("buffer").none(), nb::arg("timeout") = nb::none(),
       "Waits until no committed command buffer uses `buffer` (True), or `timeout` seconds passed (False).");
 
+  m.def("_set_array_hook", [](nb::object hook) { array_hook() = hook; }, nb::arg("hook").none());
   nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus")
       .value("NOT_ENQUEUED", CommandBufferStatus::NotEnqueued)
       .value("ENQUEUED", CommandBufferStatus::Enqueued)
@@ -141,6 +159,20 @@ void init_commands(nb::module_& m) {
       .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder)
       .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder)
       .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder)
+      .def(
+          "encode_signal_event",
+          [](CommandBuffer& b, std::shared_ptr<SharedEvent> event, long long value) {
+            b.encodeSignalEvent(event, non_negative(value, "the event value"));
+          },
+          nb::arg("event").none(), nb::arg("value"),
+          "The event takes `value` once every command encoded before this point has completed.")
+      .def(
+          "encode_wait_for_event",
+          [](CommandBuffer& b, std::shared_ptr<SharedEvent> event, long long value) {
+            b.encodeWaitForEvent(event, non_negative(value, "the event value"));
+          },
+          nb::arg("event").none(), nb::arg("value"),
+          "Commands encoded after this point start once the event's value is >= `value`.")
       .def("commit", &CommandBuffer::commit)
       .def(
           "wait_until_completed",
@@ -216,8 +248,10 @@ void init_commands(nb::module_& m) {
       .def(
           "set_buffer",
           [](ComputeCommandEncoder& e, nb::handle buffer, nb::handle offset, nb::handle index) {
-            e.setBuffer(to_object<Buffer>(buffer, "set_buffer(buffer)", "Buffer", true),
-                        non_negative(integer(offset, "set_buffer offset"), "set_buffer offset"),
+            // A pymetallic Buffer, or any array on the encoder's device (wrapped in place; the
+            // command buffer holds it until its work is done).
+            auto [b, base] = as_buffer(buffer, e.commandBuffer()->commandQueue()->device());
+            e.setBuffer(b, base + non_negative(integer(offset, "set_buffer offset"), "set_buffer offset"),
                         slot(integer(index, "set_buffer index"), "buffer"));
           },
           nb::arg("buffer").none(), nb::arg("offset").none(), nb::arg("index").none())

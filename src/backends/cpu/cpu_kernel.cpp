@@ -43,10 +43,11 @@ SharedObject::SharedObject(const std::string& path) {
   using Hook = void (*)();
   if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_threadgroup_barrier_hook")))
     *slot = &FiberGroup::yield_barrier;
-  // A SIMD group's lanes run in the same round already: its barrier is one round for all.
-  if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
-    *slot = &FiberGroup::yield_round;
-  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*);
+  // A SIMD group's barrier: its active lanes meet (an exchange of nothing).
+  using SiteHook = void (*)(unsigned);
+  if (auto* slot = static_cast<SiteHook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
+    *slot = &FiberGroup::simdgroup_barrier;
+  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*, unsigned);
   if (auto* slot = static_cast<Exchange*>(::dlsym(handle_, "metallic_cpu_simd_exchange_hook")))
     *slot = &FiberGroup::simd_exchange;
   // Run-time address-space checks ask where the running thread's stack is.
@@ -69,9 +70,10 @@ SharedObject::~SharedObject() {
 
 void* SharedObject::symbol(const std::string& name) const { return ::dlsym(handle_, name.c_str()); }
 
-void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end,
-                           unsigned char* arena) const {
-  if (!needs_fibers_) {
+void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
+                           const Schedule& schedule) const {
+  bool as_fibers = schedule.fibers || (synchronises_ && (!fission_ || schedule.no_fission));
+  if (!as_fibers) {
     groups_(&launch, first, end, arena);
     return;
   }
@@ -93,19 +95,31 @@ CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::Translat
   for (const auto& k : source.kernels) names_.push_back(k.name);
 }
 
+CpuLibrary::CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build)
+    : source_(std::move(source)), build_(std::move(build)) {
+  for (const auto& k : source_->kernels) names_.push_back(k.name);
+  per_kernel_.resize(names_.size());
+}
+
 std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
   for (size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] != info.name) continue;
-    auto groups = reinterpret_cast<EntryFunction>(object_->symbol(entry_symbol(i)));
+    std::shared_ptr<SharedObject> object = object_;
+    if (!object) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!per_kernel_[i]) per_kernel_[i] = build_(generate_translation_unit(*source_, static_cast<long>(i)));
+      object = per_kernel_[i];
+    }
+    auto groups = reinterpret_cast<EntryFunction>(object->symbol(entry_symbol(i)));
     auto thread = reinterpret_cast<void (*)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*)>(
-        object_->symbol(thread_entry_symbol(i)));
+        object->symbol(thread_entry_symbol(i)));
     if (!groups || !thread) throw Error("the compiled library lacks the entry point of kernel '" + info.name + "'");
     // Barriers and SIMD-group functions need every thread of a group to make progress
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
-    bool fibers = (info.uses_threadgroup_barrier || info.uses_simdgroup_functions) && !uses_fission(info);
-    auto sizes = static_cast<const unsigned long long*>(object_->symbol(argument_sizes_symbol(i)));
-    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024, sizes);
+    bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
+    auto sizes = static_cast<const unsigned long long*>(object->symbol(argument_sizes_symbol(i)));
+    return std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), 1024, sizes);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

@@ -1,14 +1,19 @@
 // A CPU library is a loaded shared object; a CPU kernel is its entry points.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "backends/cpu/cpu_abi.h"
+#include "backends/cpu/schedule.h"
 #include "core/backend.h"
+#include "msl/translation.h"
 
 namespace metallic::cpu {
 
@@ -25,36 +30,51 @@ class SharedObject {
 
 class CpuKernel : public backend::KernelImpl {
  public:
+  // `synchronises`: the kernel uses barriers or SIMD-group functions; `fission`: `groups` is
+  // its split form (barrier_fission.h), which runs whole groups without fibers.
   CpuKernel(std::shared_ptr<SharedObject> object, EntryFunction groups, void (*thread)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*),
-            bool needs_fibers, uint32_t max_threads, const unsigned long long* argument_sizes = nullptr)
-      : object_(std::move(object)), groups_(groups), thread_(thread), needs_fibers_(needs_fibers), max_threads_(max_threads),
-        argument_sizes_(argument_sizes) {}
+            bool synchronises, bool fission, uint32_t max_threads, const unsigned long long* argument_sizes = nullptr)
+      : object_(std::move(object)), groups_(groups), thread_(thread), synchronises_(synchronises), fission_(fission),
+        max_threads_(max_threads), argument_sizes_(argument_sizes) {}
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
   uint64_t referenceArgumentSize(size_t argument) const override {
     return argument_sizes_ && argument < argument_sizes_[0] ? argument_sizes_[1 + argument] : 0;
   }
 
-  // Runs threadgroups [first, end) of a dispatch on the calling thread.
-  void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena) const;
+  // Runs threadgroups [first, end) of a dispatch on the calling thread, the way `schedule`
+  // says (schedule.h).
+  void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
+                  const Schedule& schedule) const;
 
  private:
   std::shared_ptr<SharedObject> object_;
   EntryFunction groups_;
   void (*thread_)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*);
-  bool needs_fibers_;
+  bool synchronises_;
+  bool fission_;
   uint32_t max_threads_;
   const unsigned long long* argument_sizes_;  // in the loaded object (see entry_wrapper.h)
 };
 
 class CpuLibrary : public backend::LibraryImpl {
  public:
+  // Builds the shared object of a translation unit (through the disk cache).
+  using Builder = std::function<std::shared_ptr<SharedObject>(const std::string& translation_unit)>;
+
+  // Every kernel compiled together, in `object`.
   CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source);
+  // Each kernel compiled on first use, alone (its entry points only), by `build`.
+  CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
 
  private:
-  std::shared_ptr<SharedObject> object_;
+  std::shared_ptr<SharedObject> object_;  // null: compiled per kernel
   std::vector<std::string> names_;
+  std::shared_ptr<const msl::TranslatedSource> source_;
+  Builder build_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<SharedObject>> per_kernel_;
 };
 
 }  // namespace metallic::cpu

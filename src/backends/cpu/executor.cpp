@@ -19,6 +19,7 @@
 #include "core/commands.h"
 #include "metallic/command.h"
 #include "metallic/error.h"
+#include "metallic/event.h"
 #include "metallic/library.h"
 #include "msl/translation.h"
 
@@ -157,12 +158,13 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   launch.threadgroups[2] = static_cast<uint32_t>(n.depth);
 
   auto& kernel = static_cast<CpuKernel&>(cmd.pipeline->kernel());
+  const Schedule schedule = current_schedule();
   uint64_t groups = n.count();
   // Enough chunks for load balance, few enough that scheduling stays cheap.
   uint64_t grain = groups / (pool.size() * 8);
   if (grain == 0) grain = 1;
   // Tiny dispatches are not worth waking the pool for.
-  if (g.count() <= 4096) grain = groups;
+  if (g.count() <= 4096 || schedule.serial) grain = groups;
   std::atomic<bool> faulted{false};
   std::mutex fault_mutex;
   std::string fault;
@@ -191,7 +193,7 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
       watch->threads.push_back(::pthread_self());
     }
     std::string what = run_guarded(
-        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem); },
+        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem, schedule); },
         watch ? &watch->cancelled : nullptr);
     if (watch) {
       std::lock_guard<std::mutex> lock(watch->mutex);
@@ -289,15 +291,29 @@ void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool, double timeout) 
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
         run_dispatch(*d, list, pool, timeout);
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+        // Core lets a CPU queue copy only between CPU devices' buffers (host memory all);
+        // copies with a GPU run on the GPU's queue.
+        if (c->source_side == BufferSide::Peer || c->destination_side == BufferSide::Peer)
+          throw Error("internal: a copy involving a GPU reached a CPU queue");
         std::memmove(static_cast<unsigned char*>(c->destination->contents()) + c->destination_offset,
                      static_cast<unsigned char*>(c->source->contents()) + c->source_offset, c->size);
       } else if (auto* f = std::get_if<FillCommand>(&command)) {
         std::memset(static_cast<unsigned char*>(f->buffer->contents()) + f->offset, f->value, f->length);
+      } else if (auto* sig = std::get_if<SignalEventCommand>(&command)) {
+        sig->event->setSignaledValue(sig->value);
+      } else if (auto* w = std::get_if<WaitEventCommand>(&command)) {
+        // Blocks this queue's own worker thread only: the shared thread pool is free
+        // between dispatches, so other queues (and the one that will signal) keep running.
+        w->event->waitFor(w->value, std::chrono::steady_clock::time_point::max());
       }
       // SynchronizeCommand: host memory is the only copy on the CPU.
     }
   } catch (const std::exception& e) {
     error = e.what();
+    // A failed command buffer still signals its events, so that queues waiting for them do
+    // not hang; the failure is reported where this buffer is waited for.
+    for (auto& command : buffer.commands().commands)
+      if (auto* sig = std::get_if<SignalEventCommand>(&command)) sig->event->setSignaledValue(sig->value);
   }
   buffer.executorFinished(now_seconds(), error);
 }
