@@ -99,6 +99,7 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   double start_time_ = 0, end_time_ = 0;
   bool encoder_open_ = false;
   bool handlers_done_ = true;  // false from the end of the work until its handlers returned
+  bool finishing_ = false;     // executorFinished is releasing the work's objects
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
 };
 

@@ -3,6 +3,8 @@ original pymetallic API, attached to the classes of the native module."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import _core
@@ -106,6 +108,10 @@ def _device_read_scalar(self, buffer, dtype, i=0, *more):
     if not isinstance(buffer, Buffer):
         raise ValidationTypeError(f"read_scalar needs a Buffer, not {type(buffer).__name__}")
     _core._buffer_wait_idle(buffer)  # every committed use of it has finished, on any queue
+    try:
+        i = operator.index(i)
+    except TypeError:
+        raise ValidationTypeError(f"read_scalar index must be an int, not {type(i).__name__}") from None
     data = buffer.to_numpy(dtype)
     if not 0 <= i < data.size:
         raise ValidationError(f"index {i} is out of range for a buffer of {data.size} {np.dtype(dtype)} items")

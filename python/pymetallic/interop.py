@@ -17,7 +17,7 @@ import atexit
 import numpy as np
 
 from . import _core
-from .errors import MetalError, ValidationError
+from .errors import MetalError, ValidationError, ValidationTypeError
 
 Buffer = _core.Buffer
 
@@ -481,7 +481,7 @@ def _array_hook(obj, device):
     except ValidationError as e:
         raise ValidationError(f"set_buffer: {e}") from None
     except (AttributeError, TypeError):
-        raise TypeError(f"set_buffer needs a pymetallic Buffer or an array on {device.name}, "
+        raise ValidationTypeError(f"set_buffer needs a pymetallic Buffer or an array on {device.name}, "
                         f"not {type(obj).__name__}") from None
     return view.buffer, view.offset
 

@@ -93,6 +93,9 @@ std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std
   if (obj.is_none()) return {nullptr, 0};
   std::shared_ptr<Buffer> b;
   if (nb::try_cast<std::shared_ptr<Buffer>>(obj, b)) return {b, 0};
+  if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr()) || PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr()))
+    throw ValidationTypeError(std::string("set_buffer needs a pymetallic.Buffer or an array, not ") +
+                              Py_TYPE(obj.ptr())->tp_name);
   if (!array_hook().is_valid() || array_hook().is_none())
     throw ValidationTypeError(std::string("expected a pymetallic.Buffer (or an array), not ") + Py_TYPE(obj.ptr())->tp_name);
   nb::tuple r = nb::borrow<nb::tuple>(array_hook()(obj, nb::cast(device)));

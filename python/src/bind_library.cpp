@@ -74,6 +74,10 @@ CompileOptions compile_options(nb::handle options) {
       o.filename = to_text(v, "options['filename']");
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
+    } else if (key == "isolate") {
+      if (to_bool(v, "options['isolate']"))
+        throw Error("options['isolate']: running CPU kernels in a separate worker process is not available yet "
+                    "(docs/security.md)");
     } else {
       throw ValidationError("unknown compile option '" + key +
                             "': use macros, include_paths, fast_math, filename or constants");

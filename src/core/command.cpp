@@ -269,24 +269,22 @@ void CommandBuffer::executorStarted(double time) {
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error) {
-  // What the finished work held is released after the lock is let go: it may hold the last
+  // What the finished work held is released without the lock: it may hold the last
   // reference to Python objects (a pipeline, a buffer), whose release takes the GIL, while a
-  // Python thread holding the GIL may be waiting for this lock (reading `status`).
+  // Python thread holding the GIL may be waiting for this lock (reading `status`). And it is
+  // released before anyone learns the work is done: a program that then exits must not
+  // find this thread still releasing Python objects while the interpreter shuts down.
   std::vector<std::function<void(CommandBuffer&)>> handlers;
   std::vector<Command> released;
   std::shared_ptr<void> state;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error) return;
-    end_time_ = time;
-    error_ = error;
-    status_ = error.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
+    if (finishing_ || status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error) return;
+    finishing_ = true;
     handlers.swap(handlers_);
-    handlers_done_ = handlers.empty();
     released.swap(commands_->commands);
     state = std::atomic_exchange(&backend_state, std::shared_ptr<void>());
   }
-  done_.notify_all();
   bool idle = false;
   for_each_buffer(released, [&](backend::BufferImpl& b) { idle |= b.in_flight.fetch_sub(1) == 1; });
   if (idle) {
@@ -295,6 +293,14 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
   }
   released.clear();
   state.reset();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    end_time_ = time;
+    error_ = error;
+    status_ = error.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
+    handlers_done_ = handlers.empty();
+  }
+  done_.notify_all();
   if (handlers.empty()) return;
   // Off this thread (a queue's worker, or a thread waiting for the work): a handler may
   // commit to this queue and wait.
@@ -332,6 +338,17 @@ void check_index(uint32_t index, const char* what) {
 }
 
 uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
+
+bool is_three_component_vector(std::string t) {
+  if (t.rfind("metal::", 0) == 0) t = t.substr(7);
+  if (t.size() < 2 || t.back() != '3') return false;
+  t.pop_back();
+  static const char* scalars[] = {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar",
+                                  "bool", "long", "ulong"};
+  for (const char* s : scalars)
+    if (t == s) return true;
+  return false;
+}
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
@@ -584,6 +601,9 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
       if (arg.is_reference) {
         // A `T&` reads sizeof(T) bytes: shorter data would be read past its end.
         uint64_t need = pipeline_->kernel().referenceArgumentSize(static_cast<size_t>(&arg - info.args.data()));
+        // A 3-component vector (uint3, float3) is padded to 4: its 4th element is never read,
+        // and passing three values (np.array([x, y, z], np.uint32)) is common and harmless.
+        if (is_three_component_vector(arg.element_type)) need = need / 4 * 3;
         uint64_t have = b.buffer ? b.buffer->length() - b.offset : b.bytes.size();
         if (need > 0 && have < need)
           throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" +

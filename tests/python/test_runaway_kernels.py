@@ -156,3 +156,35 @@ print("ok")
     assert out.strip() == "ok"
     r = run_child("pm.CommandQueue(CPU)", env={"PYMETALLIC_KERNEL_TIMEOUT": "soon"}, timeout=60)
     assert r.returncode == 1 and "PYMETALLIC_KERNEL_TIMEOUT" in r.stderr and "ValidationError" in r.stderr
+
+
+def test_gpu_endless_kernel_times_out_and_poisons_only_its_device():
+    # CUDA: a kernel cannot be preempted; the command buffer fails with the timeout and the
+    # device reports itself unusable (DeviceError) instead of hanging the program.
+    import pymetallic
+    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
+        import pytest
+        pytest.skip("no CUDA GPU")
+    out = check_child("GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n" +
+                      KERNELS.replace("CPU", "GPU") + '''
+q = pm.CommandQueue(GPU)
+x = pm.Buffer.from_numpy(GPU, np.zeros(64, np.float32))
+launch(q, "add_one", [x]).wait_until_completed()
+cb = launch(q, "forever", [pm.Buffer(GPU, 256)])
+assert cb.wait_until_completed(timeout=0.2) is False
+t0 = time.time()
+try:
+    cb.wait_until_completed()
+    print("completed")
+except pm.MetalError as e:
+    print("stopped" if "ran longer than 1 s" in str(e) else repr(e), f"{time.time() - t0:.1f}")
+try:
+    launch(q, "add_one", [x]).wait_until_completed()
+    print("device still used")
+except pm.DeviceError:
+    print("device unusable")
+os._exit(0)  # the GPU still runs the endless kernel: do not wait for it at exit
+''', env={"PYMETALLIC_KERNEL_TIMEOUT": "1"}, timeout=60)
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("stopped") and float(lines[0].split()[1]) < 5, out
+    assert lines[1] == "device unusable", out

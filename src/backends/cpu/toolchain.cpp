@@ -195,7 +195,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
     key_mutex = m;
   }
   std::lock_guard<std::mutex> key_lock(*key_mutex);
-  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;  // built meanwhile
+  if (verified(disk, key, so_path)) return so_path;  // built meanwhile
   std::string source_path = disk.path(key, ".cpp");  // kept beside the object, for debugging
   {
     std::string tmp = disk.temporary_path(source_path);
