@@ -30,7 +30,8 @@ _runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
 if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
     _core.set_runtime_dir(_runtime)
 
-from .errors import CompileError, DeviceError, MetalError, ValidationError  # noqa: E402
+from . import errors  # noqa: E402
+from .errors import CompileError, DeviceError, MetalError, ShaderValidationError, ValidationError  # noqa: E402
 
 _core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError)
 
@@ -41,10 +42,14 @@ from .texture import (PixelFormat, SamplerState, Texture, TextureDescriptor, Tex
 from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
                        run_simple_compute_example, scalar_add, scalar_multiply)
 
+KernelFinding = _core.KernelFinding
+KernelLogMessage = _core.KernelLogMessage
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "MetalError", "CompileError", "DeviceError", "ValidationError",
+    "MetalError", "CompileError", "DeviceError", "ValidationError", "ShaderValidationError",
+    "KernelFinding", "KernelLogMessage",
     "Device", "Buffer", "Library", "Function", "ComputePipelineState", "CommandQueue",
     "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
     "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",

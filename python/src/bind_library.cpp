@@ -42,7 +42,8 @@ CompileOptions compile_options(nb::handle options) {
   CompileOptions o;
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
-    throw nb::type_error("options must be a dict with keys macros, include_paths, fast_math, filename, constants");
+    throw nb::type_error(
+        "options must be a dict with keys macros, include_paths, fast_math, filename, constants, validation, debug");
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = nb::cast<std::string>(k);
     if (key == "macros" || key == "defines") {
@@ -52,13 +53,17 @@ CompileOptions compile_options(nb::handle options) {
       for (auto p : v) o.include_paths.push_back(nb::cast<std::string>(nb::str(p)));
     } else if (key == "fast_math") {
       o.fast_math = nb::cast<bool>(v);
+    } else if (key == "validation") {
+      o.validation = nb::cast<bool>(v);
+    } else if (key == "debug") {
+      o.debug = nb::cast<bool>(v);
     } else if (key == "filename") {
       o.filename = nb::cast<std::string>(v);
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
     } else {
       throw nb::value_error(("unknown compile option '" + key +
-                             "': use macros, include_paths, fast_math, filename or constants")
+                             "': use macros, include_paths, fast_math, filename, constants, validation or debug")
                                 .c_str());
     }
   }

@@ -60,6 +60,8 @@ void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, ui
 CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source)
     : object_(std::move(object)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
+  validation_ = source.validation;
+  logging_ = source.uses_logging;
 }
 
 std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
@@ -73,7 +75,10 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
     bool fibers = (info.uses_threadgroup_barrier || info.uses_simdgroup_functions) && !uses_fission(info);
-    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
+    auto kernel = std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
+    kernel->validation = validation_;
+    kernel->logging = logging_;
+    return kernel;
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

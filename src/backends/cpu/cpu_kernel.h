@@ -27,6 +27,10 @@ class CpuKernel : public backend::KernelImpl {
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
 
+  // Compiled for validation / calls os_log: dispatches then carry a metal_diag (issue 12).
+  bool validation = false;
+  bool logging = false;
+
   // Runs threadgroups [first, end) of a dispatch on the calling thread.
   void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena) const;
 
@@ -46,6 +50,7 @@ class CpuLibrary : public backend::LibraryImpl {
  private:
   std::shared_ptr<SharedObject> object_;
   std::vector<std::string> names_;
+  bool validation_ = false, logging_ = false;
 };
 
 }  // namespace metallic::cpu

@@ -49,6 +49,10 @@ class CudaDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
+    if (source.validation)
+      throw CompileError("validation mode (options={'validation': True}, PYMETALLIC_VALIDATION, MTL_SHADER_VALIDATION) "
+                         "is not yet supported on CUDA devices: use the CPU device",
+                         "");
     CudaBinary binary = build(source, options, context_->sm_version(), context_->api().version);
     return std::make_shared<CudaLibrary>(std::make_shared<CudaModule>(context_, binary.image), source, options);
   }
