@@ -2,7 +2,7 @@
 
 Command buffers without their own handler (``add_log_handler``) send each message here
 after they complete: logger ``pymetallic.kernel``, with the kernel's name and the thread's
-position in the text and as ``extra`` fields (``kernel``, ``thread``, ``threadgroup``,
+position in the text and as ``extra`` fields (``kernel``, ``thread_position``, ``threadgroup_position``,
 ``subsystem``, ``category``)."""
 
 import logging
@@ -26,8 +26,8 @@ def deliver(message):
         message.message,
         extra={
             "kernel": message.kernel,
-            "thread": tuple(message.thread),
-            "threadgroup": tuple(message.threadgroup),
+            "thread_position": tuple(message.thread),
+            "threadgroup_position": tuple(message.threadgroup),
             "subsystem": message.subsystem,
             "category": message.category,
         },

@@ -13,6 +13,10 @@ using namespace metallic;
 
 namespace pymetallic_bindings {
 
+namespace {
+nb::tuple xyz(const std::array<uint32_t, 3>& v) { return nb::make_tuple(v[0], v[1], v[2]); }
+}  // namespace
+
 nb::object findings_list(const std::vector<KernelFinding>& findings) {
   nb::list out;
   for (const auto& f : findings) out.append(nb::cast(f));
@@ -35,9 +39,9 @@ void init_diagnostics(nb::module_& m) {
       .def_ro("file", &KernelFinding::file)
       .def_ro("line", &KernelFinding::line)
       .def_ro("column", &KernelFinding::column)
-      .def_ro("thread", &KernelFinding::thread, "thread_position_in_grid")
-      .def_ro("threadgroup", &KernelFinding::threadgroup, "threadgroup_position_in_grid")
-      .def_ro("thread_in_threadgroup", &KernelFinding::thread_in_threadgroup)
+      .def_prop_ro("thread", [](const KernelFinding& x) { return xyz(x.thread); }, "thread_position_in_grid")
+      .def_prop_ro("threadgroup", [](const KernelFinding& x) { return xyz(x.threadgroup); }, "threadgroup_position_in_grid")
+      .def_prop_ro("thread_in_threadgroup", [](const KernelFinding& x) { return xyz(x.thread_in_threadgroup); })
       .def_ro("buffer_index", &KernelFinding::buffer_index)
       .def_ro("name", &KernelFinding::name)
       .def_ro("offset", &KernelFinding::offset)
@@ -54,8 +58,8 @@ void init_diagnostics(nb::module_& m) {
       .def_ro("level", &KernelLogMessage::level, "os_log_type_t: 0 default, 1 info, 2 debug, 16 error, 17 fault")
       .def_ro("subsystem", &KernelLogMessage::subsystem)
       .def_ro("category", &KernelLogMessage::category)
-      .def_ro("thread", &KernelLogMessage::thread)
-      .def_ro("threadgroup", &KernelLogMessage::threadgroup)
+      .def_prop_ro("thread", [](const KernelLogMessage& x) { return xyz(x.thread); })
+      .def_prop_ro("threadgroup", [](const KernelLogMessage& x) { return xyz(x.threadgroup); })
       .def_ro("message", &KernelLogMessage::message)
       .def("__repr__", [](const KernelLogMessage& l) { return "<KernelLogMessage " + l.kernel + ": " + l.message + ">"; });
 

@@ -276,6 +276,8 @@ bool format_record(const unsigned char* record, size_t size, const std::string& 
       vector = true;
       ++j;
       while (j < format.size() && std::isdigit(static_cast<unsigned char>(format[j]))) ++j;
+      // OpenCL writes the precision before the vector size (%.2v4f); accept it after too.
+      while (j < format.size() && std::strchr("-+ #0123456789.", format[j])) flags_width += format[j++];
     }
     while (j < format.size() && std::strchr("hlLqjzt", format[j])) ++j;
     if (j >= format.size()) {
