@@ -252,22 +252,23 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       << launch_struct_text() << "\n"
       // Barrier hooks: the executor stores its scheduler's functions here after loading.
       << "extern \"C\" { void (*metallic_cpu_threadgroup_barrier_hook)() = nullptr;\n"
-      << "             void (*metallic_cpu_simdgroup_barrier_hook)() = nullptr;\n"
-      << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*) = nullptr;\n"
+      << "             void (*metallic_cpu_simdgroup_barrier_hook)(unsigned) = nullptr;\n"
+      << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*, unsigned) = nullptr;\n"
       << "             void (*metallic_cpu_stack_bounds_hook)(const char**, const char**) = nullptr; }\n"
       << "namespace metal { namespace detail {\n"
       << (!track ? "void cpu_threadgroup_barrier() { metallic_cpu_threadgroup_barrier_hook(); }\n"
-                   "void cpu_simdgroup_barrier() { metallic_cpu_simdgroup_barrier_hook(); }\n"
-                   "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane) {\n"
-                   "  return metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane); }\n"
+                   "void cpu_simdgroup_barrier(unsigned site) { metallic_cpu_simdgroup_barrier_hook(site); }\n"
+                   "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n"
+                   "  return metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site); }\n"
                  : "void cpu_threadgroup_barrier() {\n" +
                        std::string(source.validation ? "  metal::detail::v_barrier_arrive();\n" : "") + save +
                        "  metallic_cpu_threadgroup_barrier_hook();\n" + restore +
                        (source.validation ? "  metal::detail::v_barrier_passed();\n" : "") +
-                       "}\nvoid cpu_simdgroup_barrier() {\n" + save + "  metallic_cpu_simdgroup_barrier_hook();\n" +
-                       restore + (source.validation ? "  metal::detail::v_simd_barrier_passed();\n" : "") +
-                       "}\nunsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane) {\n" +
-                       save + "  unsigned pm_r = metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane);\n" + restore +
+                       "}\nvoid cpu_simdgroup_barrier(unsigned site) {\n" + save +
+                       "  metallic_cpu_simdgroup_barrier_hook(site);\n" + restore +
+                       (source.validation ? "  metal::detail::v_simd_barrier_passed();\n" : "") +
+                       "}\nunsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n" +
+                       save + "  unsigned pm_r = metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site);\n" + restore +
                        "  return pm_r;\n}\n")
       << "void cpu_stack_bounds(const char** low, const char** high) { metallic_cpu_stack_bounds_hook(low, high); }\n"
       << "} }\n"
