@@ -106,6 +106,7 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   bool encoder_open_ = false;
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
   std::shared_ptr<diag::Collector> diagnostics_;
+  bool logs_delivered_ = false;
   bool finished_unlocked() const;
   void deliver_logs();
   std::vector<std::function<void(const KernelLogMessage&)>> log_handlers_;

@@ -200,6 +200,9 @@ void CommandBuffer::executorStarted(double time) {
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error) {
+  // Kernel log messages go out before the buffer reports completion, so a program that
+  // waited for it has them (issue 12).
+  deliver_logs();
   std::vector<std::function<void(CommandBuffer&)>> handlers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -220,7 +223,6 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
     commands_->commands.shrink_to_fit();
     backend_state.reset();
   }
-  deliver_logs();
   done_.notify_all();
   for (auto& h : handlers) h(*this);
 }
@@ -234,6 +236,8 @@ void CommandBuffer::deliver_logs() {
   std::vector<std::function<void(const KernelLogMessage&)>> handlers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (logs_delivered_ || finished_unlocked()) return;
+    logs_delivered_ = true;
     d = diagnostics_;
     handlers = log_handlers_;
   }

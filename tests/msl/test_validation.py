@@ -311,6 +311,7 @@ def test_os_log_messages_reach_python_logging(device, caplog):
     with caplog.at_level(logging.DEBUG, logger="pymetallic.kernel"):
         cb = _talk(device)
     texts = {r.message for r in caplog.records if r.name == "pymetallic.kernel"}
+    assert texts, (cb.log_messages, [(r.name, r.message) for r in caplog.records])
     assert "talk thread (3, 0, 0): value 3 is 12.0,13.0,14.0,15.0" in texts
     assert "talk thread (5, 0, 0): bad thing: 5 ff 0.500" in texts
     assert "talk thread (6, 0, 0): debug -7" in texts
