@@ -24,9 +24,17 @@ const std::set<std::string>& metal_gnu_attributes() {
   return names;
 }
 
-// Compiler builtins that Metal code may use (and that do nothing to the host).
+// Compiler builtins that compute a value and nothing else (clang's, which Metal's compiler
+// shares): the rest (__builtin_trap, __builtin_frame_address, __builtin_alloca, ...) are refused.
 bool allowed_builtin(const std::string& name) {
-  return name == "__builtin_expect" || name == "__builtin_assume" || name == "__builtin_offsetof";
+  static const char* const families[] = {
+      "expect", "assume", "offsetof", "unreachable", "constant_p", "popcount", "clz", "ctz", "ffs",
+      "parity", "bswap", "bitreverse", "rotateleft", "rotateright", "isnan", "isinf", "isfinite",
+      "isnormal", "signbit", "fabs", "copysign", "fmin", "fmax", "sqrt", "nan", "inf", "huge_val",
+  };
+  for (const char* f : families)
+    if (name.compare(10, std::string(f).size(), f) == 0) return true;  // after "__builtin_"
+  return false;
 }
 
 std::string attribute_name(std::string s) {  // __always_inline__ -> always_inline
@@ -157,6 +165,11 @@ class Rules {
     const Token& before = t_[open - 1];
     if (!(ends_type(before) || before.is_punct("*") || before.is_punct("&"))) return;
     if (named && t_[open + 2].is_ident("this")) return;
+    // Function-pointer *types* are compile-time: a template parameter (`template <void (*f)(...)>`,
+    // as llama.cpp's kernels take their dequantizers) or an alias. Variables are refused.
+    size_t decl = st_.decl_begin[open];
+    if (skip_heads(decl) > open) return;
+    if (t_[decl].is_ident("typedef") || t_[decl].is_ident("using")) return;
     fail(t_[open].location(), std::string("function pointers are not supported in Metal") +
                                   (named ? " ('" + t_[open + 2].text + "')" : ""));
   }

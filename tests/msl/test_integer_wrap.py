@@ -177,3 +177,7 @@ def test_simd_reductions_of_integers_wrap(device, runner):
         prod = wrap(np.array([prod * int(t)]), 32)[0]
     np.testing.assert_array_equal(got[32:64], np.full(32, prod), err_msg="simd_product")
     np.testing.assert_array_equal(got[64:], wrap(np.cumsum(x), 32), err_msg="simd_prefix_inclusive_sum")
+
+
+def test_compiles_for_cuda(cuda_compile):
+    cuda_compile(SRC)

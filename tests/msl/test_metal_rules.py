@@ -57,8 +57,8 @@ CASES = [
      r"recursive function calls are not supported.*'ping_r' calls 'pong_r', which calls 'ping_r'"),
     ("function_pointer", ["float twice(float v) { return 2 * v; }"], ["float (*fp)(float) = twice;", "out[i] = fp(1);"],
      0, r"function pointers are not supported.*'fp'"),
-    ("function_pointer_alias", ["using unary_fn = float (*)(float);"], ["out[i] = 0;"], -1,
-     r"function pointers are not supported"),
+    ("function_pointer_parameter", ["float apply_r(float (*fn)(float), float v) { return fn(v); }"], ["out[i] = 0;"],
+     -1, r"function pointers are not supported.*'fn'"),
     ("goto", [], ["if (n == 0) goto done;", "out[i] = 1;", "done:", "out[i] += 0;"], 0, r"'goto' is not supported"),
     ("try", [], ["try { out[i] = 1; } catch (...) { out[i] = 0; }"], 0, r"exception handling \('try'\)"),
     ("throw", [], ["if (n == 0) throw 1;", "out[i] = 1;"], 0, r"exception handling \('throw'\)"),
@@ -130,6 +130,8 @@ inline __attribute__((always_inline)) float twice(float v) { return 2 * v; }
 METAL_FUNC float thrice(float v) { return 3 * v; }
 __attribute__((noinline)) float plus_one(float v) { return v + 1; }
 template <typename T, uint N> struct Buf { T data[N]; };   // bound from a template parameter
+template <float (*F)(float)> float call_twice(float v) { return F(F(v)); }  // function as a template argument
+typedef float (*unary_fn)(float);                  // a function-pointer type alias (no variable)
 kernel void k(device float* out [[buffer(0)]], constant uint& n [[buffer(1)]],
               uint i [[thread_position_in_grid]]) {
   constexpr uint M = 3;
@@ -146,7 +148,8 @@ kernel void k(device float* out [[buffer(0)]], constant uint& n [[buffer(1)]],
   acc = Acc(acc.get() + float(Acc::lanes));
   float v = mix(float4(0), float4(1), 0.25f).x;     // 0.25
   out[i] = add(local[2]) + b.data[3] + p.a + acc.get() + v + sum_to<2>(0.0f) + twice(1) + thrice(1)
-         + plus_one(0) + half_v + third * 3 + one<float> + kOffset + float(__builtin_expect(n, 1u) > 0 ? 0 : 1);
+         + plus_one(0) + half_v + third * 3 + one<float> + kOffset + float(__builtin_expect(n, 1u) > 0 ? 0 : 1)
+         + call_twice<plus_one>(0.0f);
 }
 """
 
@@ -168,7 +171,7 @@ def test_what_metal_accepts_still_compiles_and_runs(device):
     table = [1, 2, 3, 4]
     local2 = 2.0 * table[2]
     local1 = 1.0 * table[1]
-    want = (local2 + local1) + 3 + 2 + 4 + 0.25 + 3 + 2 + 3 + 1 + 0.5 + 1 + 1 + 0.5 + 0
+    want = (local2 + local1) + 3 + 2 + 4 + 0.25 + 3 + 2 + 3 + 1 + 0.5 + 1 + 1 + 0.5 + 0 + 2
     np.testing.assert_allclose(out.to_numpy(np.float32, (4,)), np.full(4, want, np.float32), rtol=1e-6)
 
 
@@ -197,3 +200,17 @@ def test_include_outside_the_sources_folder_is_refused_before_reading(device, tm
     pm.Library(device, '#include "sub/up.h"\nkernel void k(device float* o [[buffer(0)]]) { o[0] = OK_VALUE; }\n',
                {"include_paths": [str(inc)]})
     assert os.path.exists(secret)
+
+
+def test_accepted_kernel_compiles_for_cuda(cuda_compile):
+    cuda_compile(ACCEPTED)
+
+
+def test_as_type_between_sizes_names_the_users_line_in_nvrtc(cuda_compile):
+    # NVRTC reports the static_assert inside the runtime "at line 5 of program.metal".
+    src = HEAD + ("kernel void k(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+                  "  short s = short(i);\n"
+                  "  out[i] = as_type<float>(s);\n"
+                  "}\n")
+    with pytest.raises(pm.CompileError, match=r"program\.metal:5: error: .*as_type: invalid reinterpretation"):
+        cuda_compile(src)

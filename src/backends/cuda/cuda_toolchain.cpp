@@ -39,7 +39,8 @@ std::string summarize(const std::string& log, const std::string& display_name) {
   int kept = 0;
   while (std::getline(in, line)) {
     if (first.empty() && line.find("error") != std::string::npos) first = line;
-    if (line.find(display_name) != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
+    // "program.metal:12: error: ..." (not NVRTC's closing "1 error detected in ... program.metal.cu").
+    if (line.find(display_name + ":") != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
       user += line + "\n";
       ++kept;
     }
