@@ -11,9 +11,13 @@
 // exactly once. All 32 lanes of the SIMD group must take part in the functions that
 // exchange data (multiply, multiply_accumulate, the diagonal constructor).
 //
-// The products are generic on both targets (correctness first): each lane gathers the
-// 64 elements of A and B (one exchange each on the CPU, 32 warp shuffles each on CUDA),
+// The products are generic on the CPU and for float matrices on CUDA: each lane gathers
+// the 64 elements of A and B (one exchange each on the CPU, 32 warp shuffles each on CUDA),
 // then computes its two outputs, accumulating in float and rounding once to the type of d.
+// On sm_80 and later, half x half and bfloat x bfloat products of a whole SIMD group run on
+// the tensor cores (mma.sync m16n8k8 with float accumulation, the upper 8 rows of A zero):
+// a few warp shuffles move Apple's layout into the instruction's fragments and back, so
+// thread_elements() keeps Apple's layout. Float matrices never use TF32.
 #pragma once
 #include "metal_simdgroup.h"
 
@@ -121,12 +125,67 @@ METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulon
   }
 }
 
+#if defined(METAL_TARGET_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#  define METAL_RT_SGM_TENSOR_CORES 1
+namespace detail {
+// The lane that holds (row, col) and (row, col + 1) in Apple's layout (col even): the
+// inverse of sgm_row/sgm_col.
+METAL_FUNC unsigned sgm_apple_lane(unsigned row, unsigned col) {
+  return (((row >> 2) & 1u) << 4) | (((col >> 2) & 1u) << 3) | (((row >> 1) & 1u) << 2) | ((row & 1u) << 1) |
+         ((col >> 1) & 1u);
+}
+template <class T> METAL_FUNC unsigned sgm_word(const vec<T, 2>& v) {
+  unsigned w;
+  METAL_RT_MEMCPY(&w, &v, 4);
+  return w;
+}
+// d = a * b + c on the tensor cores (PTX ISA, mma.m16n8k8: lane 4g + t holds A(g, 2t..2t+1),
+// B(2t..2t+1, g) and C/D(g, 2t..2t+1); rows 8-15 of A, C and D are unused here).
+template <class TD, class T, class TC>
+METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T, 8, 8>& a,
+                        const simdgroup_matrix<T, 8, 8>& b, const simdgroup_matrix<TC, 8, 8>& c) {
+  const unsigned full = 0xffffffffu;
+  unsigned lane = cuda_lane();
+  unsigned g = lane >> 2, t = lane & 3u;
+  vec<T, 2> av = cuda_shfl(full, a.__elems, int(sgm_apple_lane(g, 2u * t)));
+  vec<T, 2> b0 = cuda_shfl(full, b.__elems, int(sgm_apple_lane(2u * t, g & ~1u)));
+  vec<T, 2> b1 = cuda_shfl(full, b.__elems, int(sgm_apple_lane(2u * t + 1u, g & ~1u)));
+  vec<T, 2> bv(b0[int(g & 1u)], b1[int(g & 1u)]);
+  vec<TC, 2> cv = cuda_shfl(full, c.__elems, int(sgm_apple_lane(g, 2u * t)));
+  float c0 = float(cv[0]), c1 = float(cv[1]), zf = 0.0f, d0, d1, d2, d3;
+  unsigned aw = sgm_word(av), bw = sgm_word(bv), zero = 0u;
+  if constexpr (is_same<T, half>::value) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+  }
+  (void)d2, (void)d3;
+  int src = int(4u * sgm_row(lane) + sgm_col(lane) / 2u);
+  float e0 = __shfl_sync(full, d0, src), e1 = __shfl_sync(full, d1, src);
+  d.__elems[0] = TD(e0);
+  d.__elems[1] = TD(e1);
+}
+}  // namespace detail
+#endif
+
 // d = a * b + c (d may be any of a, b, c). Element types may differ (ggml mixes half and
 // float); products and sums are in float, rounded once to d's type.
 template <class TD, class TA, class TB, class TC>
 METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,
                                               const simdgroup_matrix<TB, 8, 8>& b,
                                               const simdgroup_matrix<TC, 8, 8>& c METAL_RT_SITE_PARAM) {
+#if defined(METAL_RT_SGM_TENSOR_CORES)
+  if constexpr (is_same<TA, TB>::value && (is_same<TA, half>::value || is_same<TA, bfloat>::value)) {
+    if (__activemask() == 0xffffffffu) {
+      detail::sgm_mma(d, a, b, c);
+      return;
+    }
+  }
+#endif
   float A[64], B[64];
   detail::sgm_gather(a, A METAL_RT_SITE);
   unsigned lane = detail::sgm_gather(b, B METAL_RT_SITE);
