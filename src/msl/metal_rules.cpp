@@ -321,12 +321,15 @@ class Rules {
       }
       // A declaration of a local: constexpr/constant make it a constant, const does when its
       // initializer is one.
+      // The specifiers in front of the name (a bounded look back: declarations inside call
+      // arguments share their statement's start, and the pass must stay linear).
       size_t decl = st_.decl_begin[j];
       bool is_constexpr = false, is_const = false;
-      for (size_t k = decl; k < j; ++k) {
+      for (size_t k = j, seen = 0; k > decl && seen < 32; ++seen) {
+        --k;
+        if (t_[k].is_punct(";") || t_[k].is_punct("{") || t_[k].is_punct("}") || t_[k].is_punct("(")) break;
         if (t_[k].is_ident("constexpr") || t_[k].is_ident("constant")) is_constexpr = true;
         if (t_[k].is_ident("const")) is_const = true;
-        if (t_[k].is_punct("(") && st_.match[k] != npos && st_.match[k] < j) k = st_.match[k];
       }
       if (is_constexpr) {
         runtime_names.erase(t.text);
