@@ -2,7 +2,8 @@
 // SIMD-group 8x8 matrix fragments (simdgroup_load / simdgroup_multiply_accumulate /
 // simdgroup_store), float accumulators. C (M x N, float) = A (M x K) * B (K x N), row-major.
 // 128 threads = 4 SIMD groups in a 2 x 2 arrangement, each computing a 32 x 32 block of the
-// threadgroup's 64 x 64 tile. M, N multiples of 64 and K a multiple of BK.
+// threadgroup's 64 x 64 tile. M, N multiples of 64 and K a multiple of BK; rows of A and B
+// start 4-element aligned (K, N multiples of 4).
 #include <metal_stdlib>
 using namespace metal;
 
@@ -21,8 +22,15 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
   for (uint k0 = 0; k0 < shape.K; k0 += BK) {
-    for (uint e = tid; e < BM * BK; e += 128) As[e] = A[(row0 + e / BK) * shape.K + k0 + e % BK];
-    for (uint e = tid; e < BK * BN; e += 128) Bs[e] = B[(k0 + e / BN) * shape.N + col0 + e % BN];
+    // Four consecutive elements per thread and step (BK and BN are multiples of 4).
+    for (uint e = tid * 4; e < BM * BK; e += 128 * 4) {
+      vec<T, 4> v = *(device const vec<T, 4>*)(A + (row0 + e / BK) * shape.K + k0 + e % BK);
+      *(threadgroup vec<T, 4>*)(As + e) = v;
+    }
+    for (uint e = tid * 4; e < BK * BN; e += 128 * 4) {
+      vec<T, 4> v = *(device const vec<T, 4>*)(B + (k0 + e / BN) * shape.N + col0 + e % BN);
+      *(threadgroup vec<T, 4>*)(Bs + e) = v;
+    }
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (int kk = 0; kk < BK; kk += 8) {
       simdgroup_matrix<T, 8, 8> a[4], b[4];
