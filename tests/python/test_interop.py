@@ -272,7 +272,7 @@ def test_callable_kernel_by_position_and_name(lib):
     with pytest.raises(TypeError, match="missing"):
         lib.saxpy(x, threads=10)
     with pytest.raises(AttributeError, match="no kernel"):
-        lib.nothing_here
+        _ = lib.nothing_here
 
 
 def test_reflected_scalar_types(lib):
