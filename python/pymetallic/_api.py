@@ -19,6 +19,7 @@ CommandBuffer = _core.CommandBuffer
 ComputeCommandEncoder = _core.ComputeCommandEncoder
 BlitCommandEncoder = _core.BlitCommandEncoder
 CommandBufferStatus = _core.CommandBufferStatus
+SharedEvent = _core.SharedEvent
 
 
 # ---------------------------------------------------------------- Buffer
