@@ -66,18 +66,32 @@ CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::Translat
   logging_ = source.uses_logging;
 }
 
+CpuLibrary::CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build)
+    : source_(std::move(source)), build_(std::move(build)) {
+  for (const auto& k : source_->kernels) names_.push_back(k.name);
+  per_kernel_.resize(names_.size());
+  validation_ = source_->validation;
+  logging_ = source_->uses_logging;
+}
+
 std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
   for (size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] != info.name) continue;
-    auto groups = reinterpret_cast<EntryFunction>(object_->symbol(entry_symbol(i)));
+    std::shared_ptr<SharedObject> object = object_;
+    if (!object) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!per_kernel_[i]) per_kernel_[i] = build_(generate_translation_unit(*source_, static_cast<long>(i)));
+      object = per_kernel_[i];
+    }
+    auto groups = reinterpret_cast<EntryFunction>(object->symbol(entry_symbol(i)));
     auto thread = reinterpret_cast<void (*)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*)>(
-        object_->symbol(thread_entry_symbol(i)));
+        object->symbol(thread_entry_symbol(i)));
     if (!groups || !thread) throw Error("the compiled library lacks the entry point of kernel '" + info.name + "'");
     // Barriers and SIMD-group functions need every thread of a group to make progress
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
     bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
-    auto kernel = std::make_shared<CpuKernel>(object_, groups, thread, synchronises, uses_fission(info), 1024);
+    auto kernel = std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), 1024);
     kernel->validation = validation_;
     kernel->logging = logging_;
     return kernel;

@@ -235,7 +235,7 @@ void write_thread_entry(std::ostringstream& out, const msl::TranslatedSource& so
 
 }  // namespace
 
-std::string generate_translation_unit(const msl::TranslatedSource& source) {
+std::string generate_translation_unit(const msl::TranslatedSource& source, long only) {
   std::ostringstream out;
   const bool track = source.validation || source.uses_logging;
   // Fibers switch threads at barriers and SIMD-group exchanges: each thread's identity for
@@ -278,6 +278,7 @@ std::string generate_translation_unit(const msl::TranslatedSource& source) {
       << "#line 1 \"<pymetallic entry points>\"\n"
       << codegen::wrapper_support_code();
   for (size_t i = 0; i < source.kernels.size(); ++i) {
+    if (only >= 0 && i != static_cast<size_t>(only)) continue;
     if (uses_fission(source.kernels[i])) {
       write_fission_threads(out, source, source.kernels[i], i);
       write_fission_group_entry(out, source, source.kernels[i], i, arena_note(source));
