@@ -639,7 +639,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
 CUdeviceptr CudaQueue::event_address(const SharedEvent& event) {
   if (!context_->has_stream_memory_ops())
     throw Error("shared events on cuda:" + std::to_string(context_->ordinal()) +
-                " need CUDA stream memory operations (cuStreamWaitValue64), which this GPU or driver does not offer");
+                " need CUDA stream memory operations (cuStreamWaitValue64), which this driver does not offer");
   CUdeviceptr address = 0;
   context_->check(context_->api().cuMemHostGetDevicePointer_v2(&address, event.word(), 0),
                   "mapping a shared event into the GPU's address space");
