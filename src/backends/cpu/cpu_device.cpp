@@ -92,14 +92,14 @@ class CpuDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     std::string tu = generate_translation_unit(source);
-    std::string path = toolchain().build(tu, options.filename, options.fast_math);
+    std::string path = toolchain().build(tu, options.filename, options.fast_math());
     std::shared_ptr<SharedObject> object;
     try {
       object = std::make_shared<SharedObject>(path);
     } catch (const Error&) {
       // A damaged cache entry: remove it and build again.
       std::remove(path.c_str());
-      object = std::make_shared<SharedObject>(toolchain().build(tu, options.filename, options.fast_math));
+      object = std::make_shared<SharedObject>(toolchain().build(tu, options.filename, options.fast_math()));
     }
     return std::make_shared<CpuLibrary>(object, source);
   }
