@@ -68,7 +68,8 @@ class MslRewriter {
   // `x.device`, `ns::constant`, `thread::` are names, not address spaces.
   bool qualified_name(size_t i) const {
     if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->") || t_[i - 1].is_punct("::"))) return true;
-    return i + 1 < t_.size() && t_[i + 1].is_punct("::");
+    // `device ::acc::S*` is the address space before a global name (MSL reserves the words).
+    return i + 1 < t_.size() && t_[i + 1].is_punct("::") && !t_[i + 1].space_before;
   }
 
   void attribute(size_t i) {
