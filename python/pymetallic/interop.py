@@ -506,11 +506,20 @@ def library_of(obj):
     return None
 
 
-def to_library(view, library):
+def to_library(view, library, host=False):
     """``view`` as an array of ``library`` ('numpy', 'torch', 'cupy', 'jax'); in place where the
-    library can reach the device's memory, else a host copy (NumPy of a GPU buffer)."""
+    library can reach the device's memory, else a host copy (NumPy of a GPU buffer). ``host``:
+    the caller's arrays live in host memory, so a GPU result comes back there (a copy)."""
     if library == "numpy" or library is None:
         return view.numpy() if view.device.kind != "cpu" else np.from_dlpack(view)
+    if host and view.device.kind != "cpu":
+        a = view.numpy()
+        if library == "torch":
+            import torch
+            return torch.from_numpy(a)
+        if library == "jax":
+            import jax.numpy as jnp
+            return jnp.asarray(a)
     if library == "torch":
         import torch
         return torch.from_dlpack(view)

@@ -296,6 +296,12 @@ def test_reflected_scalar_types(lib):
         lib.take_ints(ints, 0, 0, 0, (1, 2, 3), threads=1)
 
 
+def test_lists_take_the_parameters_element_type(lib):
+    y = np.zeros(3, np.float32)
+    lib.saxpy([1.5, 2.5, 3.5], y, 2.0, threads=3)  # a list for `device const float*`: float32 items
+    np.testing.assert_array_equal(y, [3.0, 5.0, 7.0])
+
+
 def test_threadgroup_memory_and_wait_false(lib):
     x = np.random.default_rng(1).random(1024).astype(np.float32)
     sums = np.zeros(8, np.float32)

@@ -62,9 +62,9 @@ int parse_arch(const std::string& arch) {
 }
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version, Entries entries) {
+                 int driver_version, Entries entries, long only, bool syntax_only) {
   CudaBinary out;
-  out.source = generate_translation_unit(source, entries);
+  out.source = generate_translation_unit(source, entries, only);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
   // Metal's fast math: the unqualified math functions are the fast ones (METAL_FAST_MATH
   // makes the runtime pick fast:: intrinsics) and multiply-adds contract. Not
@@ -74,6 +74,7 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
     flags.push_back("-DMETAL_FAST_MATH=1");
     flags.push_back("--fmad=true");
   }
+  if (syntax_only) flags.push_back("-fdevice-syntax-only");
 
   // The key names the requested GPU, not what NVRTC will make of it, so a warm start can
   // find the binary without loading NVRTC at all.
@@ -82,6 +83,7 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   for (auto& f : flags) key_text += f + "\n";
   std::string key = cache::hash_hex(key_text);
   static cache::DiskCache disk("cuda");
+  if (syntax_only && disk.read(key, ".ok")) return out;
   if (auto cached = disk.read(key, ".cubin")) {
     out.image = *cached, out.is_cubin = true, out.arch = "sm_" + std::to_string(sm_version);
     return out;
@@ -120,6 +122,10 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
     throw CompileError("cannot compile '" + options.filename + "' for CUDA (" + out.arch + "):\n" +
                            summarize(result.log, options.filename) + "(generated CUDA C++ saved as " + saved + ")",
                        result.log);
+  }
+  if (syntax_only) {
+    disk.write(key, ".ok", "ok\n");
+    return out;
   }
   out.image = result.binary;
   if (!cubin && (out.image.empty() || out.image.back() != '\0')) out.image.push_back('\0');
