@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "msl/metal_rules.h"
 #include "msl/pp_expression.h"
 
 namespace fs = std::filesystem;
@@ -328,6 +329,10 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
     include_file((fs::path(options_.runtime_dir) / "metal_simd_types.h").string(), where, depth + 1, out);
     return;
   }
+  // Only files in the source's folder and the include paths (metal_rules.h).
+  std::vector<std::string> roots = options_.include_paths;
+  roots.push_back(fs::path(options_.filename).parent_path().string());
+  if (fs::path(name).is_absolute()) check_include_allowed(name, name, roots, where);
   std::vector<std::string> candidates;
   if (!angled) {
     fs::path dir = fs::path(file.path).parent_path();
@@ -337,6 +342,7 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
   for (const std::string& c : candidates) {
     std::error_code ec;
     if (fs::is_regular_file(c, ec)) {
+      check_include_allowed(name, c, roots, where);
       include_file(c, where, depth + 1, out);
       return;
     }
