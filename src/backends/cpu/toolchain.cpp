@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <climits>
 
 #include <algorithm>
@@ -68,6 +69,20 @@ std::string summarize_log(const std::string& log, const std::string& display_nam
     }
   }
   if (!user.empty()) return user;
+  // An error inside the runtime (a static_assert of metal_as_type.h, ...): report it at the
+  // user's line that instantiated it ("program.metal:5:10: required from here" / "note: in
+  // instantiation of ... requested here"), which is where Metal reports it.
+  size_t message = first.find("error: ");
+  std::istringstream again(log);
+  while (message != std::string::npos && std::getline(again, line)) {
+    size_t at = line.find(display_name + ":");
+    if (at == std::string::npos) continue;
+    size_t end = at + display_name.size();
+    while (end < line.size() && (line[end] == ':' || std::isdigit(static_cast<unsigned char>(line[end])))) ++end;
+    std::string where = line.substr(at, end - at);
+    while (!where.empty() && where.back() == ':') where.pop_back();
+    if (where.size() > display_name.size()) return where + ": " + first.substr(message) + "\n";
+  }
   return first.empty() ? log.substr(0, 2000) : first + "\n";
 }
 
@@ -135,7 +150,10 @@ std::string Toolchain::compile_flags(bool fast_math) const {
   // alone GCC assumes another library could replace them, and inlines nothing).
   // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
   // that isnan/isinf rely on, so no -ffinite-math-only here.
+  // -fwrapv: signed integer arithmetic wraps in user code too (INT_MAX + 1 == INT_MIN), as
+  // the GPU's instructions do; the runtime computes it unsigned (detail::wrap_t) regardless.
   std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
+  flags += " -fwrapv";
   if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
   return flags;
 }
