@@ -300,7 +300,8 @@ namespace {
 // or a resource it declared written (use_resource).
 bool may_write(const DispatchCommand& d, const msl::KernelInfo& info, const backend::BufferImpl* buffer) {
   for (const auto& arg : info.args)
-    if (arg.kind == msl::ArgKind::Buffer && !arg.is_const && d.buffers[arg.index].buffer.get() == buffer) return true;
+    if (arg.used && arg.kind == msl::ArgKind::Buffer && !arg.is_const && d.buffers[arg.index].buffer.get() == buffer)
+      return true;
   for (const auto& t : d.textures)
     if (t.written && t.buffer.get() == buffer) return true;
   for (const auto& [resource, written] : d.resources)
@@ -424,6 +425,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         for (size_t a = 0; a < info.args.size(); ++a) {
           const auto& arg = info.args[a];
           unsigned char* slot = op.params.data() + kernel.slot_offset(a);
+          if (!arg.used) continue;  // not bound, never read: the slot stays zero
           if (arg.kind == msl::ArgKind::Buffer) {
             const BoundArgument& bound = d->buffers[arg.index];
             if (bound.buffer) {
@@ -639,7 +641,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
 CUdeviceptr CudaQueue::event_address(const SharedEvent& event) {
   if (!context_->has_stream_memory_ops())
     throw Error("shared events on cuda:" + std::to_string(context_->ordinal()) +
-                " need CUDA stream memory operations (cuStreamWaitValue64), which this GPU or driver does not offer");
+                " need CUDA stream memory operations (cuStreamWaitValue64), which this driver does not offer");
   CUdeviceptr address = 0;
   context_->check(context_->api().cuMemHostGetDevicePointer_v2(&address, event.word(), 0),
                   "mapping a shared event into the GPU's address space");
