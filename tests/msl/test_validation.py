@@ -359,3 +359,24 @@ kernel void chatty(uint gid [[thread_position_in_grid]]) {
     # Every kept message is whole.
     assert all(m.message.startswith("thread ") and m.message.endswith("quickly") for m in cb.log_messages)
     assert any("dropped" in r.message and str(dropped) in r.message for r in caplog.records)
+
+
+# ---------------------------------------------------------------- CUDA: refused clearly
+
+def test_validation_on_a_cuda_device_is_refused_by_name(device):
+    if getattr(device, "kind", "cpu") == "cpu":
+        pytest.skip("about CUDA devices")
+    with pytest.raises(pm.CompileError, match="validation mode"):
+        pm.Library(device, OFF_BY_ONE.replace("COMPARE", "<"), VALIDATE)
+
+
+def test_os_log_for_cuda_is_a_compile_error_naming_the_feature():
+    try:
+        nvrtc = not pm._core.toolchains().get("nvrtc", "unavailable").startswith("unavailable")
+    except Exception:  # noqa: BLE001
+        nvrtc = False
+    if not nvrtc:
+        pytest.skip("NVRTC unavailable")
+    with pytest.raises(pm.CompileError, match="os_log / printf in kernels is not yet supported on CUDA") as info:
+        pm._core.compile_offline(LOGGING, None, "cuda", "sm_90")
+    assert "program.metal:7:" in str(info.value)  # the first log call's line
