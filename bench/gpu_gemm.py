@@ -52,7 +52,7 @@ def main():
     a64 = rng.standard_normal((n, n))
     b64 = rng.standard_normal((n, n))
     rows = []
-    for name, np_type, cp_type in [("half", np.float16, cp.float16), ("bfloat", None, None),
+    for name, np_type, _cp_type in [("half", np.float16, cp.float16), ("bfloat", None, None),
                                    ("float", np.float32, cp.float32)]:
         if np_type is None:
             # bfloat: the top 16 bits of a float32; cuBLAS compares in float32 on the same values.

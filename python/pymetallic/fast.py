@@ -245,7 +245,7 @@ class MetalKernel:
         if device is None:
             device = stream if isinstance(stream, _core.Device) else _device_of(inputs)
         views = []
-        for name, x in zip(self.input_names, inputs):
+        for x in inputs:
             if isinstance(x, bool):
                 x = np.asarray(x)
             elif isinstance(x, int):  # Python numbers take MLX's default types

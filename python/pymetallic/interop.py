@@ -228,9 +228,9 @@ class BufferView:
 
 
 def _ordered_device_copy(buffer, start, length):
-    """Bytes [start, start + length) of a GPU buffer copied into a new buffer, after every
-    piece of work committed so far that uses it (on whatever queue): the source is handed
-    over as an export would be, then used through a foreign wrapper that waits for it."""
+    """Bytes [start, start + length) of a GPU buffer copied into a new buffer, after the work
+    committed so far on the last queue that used it: the source is handed over as an export
+    would be, then used through a foreign wrapper that waits for it."""
     device = buffer.device
     stream = _core._interop_stream(device)
     buffer._prepare_export(stream)

@@ -50,12 +50,24 @@ std::map<std::string, std::string> constants_map(nb::handle constants) {
   return out;
 }
 
+// "3.2", 3.2 or 320 -> 320 (__METAL_VERSION__); only versions Metal has.
+int language_version(nb::handle v) {
+  std::string text = nb::cast<std::string>(nb::str(v));
+  static const char* const kVersions[] = {"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4",
+                                          "3.0", "3.1", "3.2", "4.0"};
+  for (const char* known : kVersions) {
+    int number = (known[0] - '0') * 100 + (known[2] - '0') * 10;
+    if (text == known || text == std::to_string(number)) return number;
+  }
+  throw ValidationError("unknown language_version '" + text + "': use a Metal version from '1.0' to '4.0', e.g. '3.1'");
+}
+
 CompileOptions compile_options(nb::handle options) {
   CompileOptions o;
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
-    throw ValidationTypeError(std::string("options must be a dict with keys macros, include_paths, fast_math, filename, "
-                                          "constants; not ") +
+    throw ValidationTypeError(std::string("options must be a dict with keys macros, include_paths, math_mode, fast_math, "
+                                          "language_version, filename, constants, validation, debug; not ") +
                               Py_TYPE(options.ptr())->tp_name);
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = to_text(k, "a compile option name");
@@ -68,8 +80,20 @@ CompileOptions compile_options(nb::handle options) {
       }
     } else if (key == "include_paths") {
       o.include_paths = to_path_list(v, "options['include_paths']");
-    } else if (key == "fast_math") {
-      o.fast_math = to_bool(v, "options['fast_math']");
+    } else if (key == "fast_math") {  // the older spelling (MTLCompileOptions.fastMathEnabled)
+      o.math_mode = to_bool(v, "options['fast_math']") ? MathMode::Fast : MathMode::Safe;
+    } else if (key == "math_mode") {
+      std::string mode = to_text(v, "options['math_mode']");
+      if (mode == "safe") o.math_mode = MathMode::Safe;
+      else if (mode == "relaxed") o.math_mode = MathMode::Relaxed;
+      else if (mode == "fast") o.math_mode = MathMode::Fast;
+      else throw ValidationError("unknown math_mode '" + mode + "': use 'safe', 'relaxed' or 'fast'");
+    } else if (key == "language_version") {
+      o.language_version = language_version(v);
+    } else if (key == "validation") {
+      o.validation = to_bool(v, "options['validation']");
+    } else if (key == "debug") {
+      o.debug = to_bool(v, "options['debug']");
     } else if (key == "filename") {
       o.filename = to_text(v, "options['filename']");
     } else if (key == "constants") {
@@ -80,7 +104,8 @@ CompileOptions compile_options(nb::handle options) {
                     "(docs/security.md)");
     } else {
       throw ValidationError("unknown compile option '" + key +
-                            "': use macros, include_paths, fast_math, filename or constants");
+                            "': use macros, include_paths, math_mode, fast_math, language_version, filename, constants, "
+                            "validation or debug");
     }
   }
   return o;
@@ -97,6 +122,7 @@ void init_library(nb::module_& m) {
       .def_ro("index", &ArgumentInfo::index)
       .def_ro("type", &ArgumentInfo::type)
       .def_ro("access", &ArgumentInfo::access)
+      .def_ro("active", &ArgumentInfo::active)
       .def("__repr__", [](const ArgumentInfo& a) {
         return "<Argument " + a.name + ": " + a.kind + " " + std::to_string(a.index) + " " + a.type + ">";
       });

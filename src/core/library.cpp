@@ -1,5 +1,7 @@
 #include "metallic/library.h"
 
+#include <cstdlib>
+
 #include "core/backend.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
@@ -22,15 +24,27 @@ msl::Options front_end_options(const CompileOptions& options, const std::map<std
   o.include_paths = options.include_paths;
   o.macros = options.macros;
   o.runtime_dir = runtime_dir();
+  o.language_version = options.language_version;
+  o.fast_math = options.fast_math();
   o.function_constants = options.function_constants;
+  o.validation = options.validation;
   for (auto& [k, v] : constants) o.function_constants[k] = v;
   return o;
 }
 
 }  // namespace
 
+bool validation_from_environment() {
+  for (const char* name : {"PYMETALLIC_VALIDATION", "MTL_SHADER_VALIDATION"}) {
+    const char* v = std::getenv(name);
+    if (v && *v && std::string(v) != "0") return true;
+  }
+  return false;
+}
+
 Library::Library(std::shared_ptr<Device> device, std::string source, CompileOptions options)
     : device_(std::move(device)), source_(std::move(source)), options_(std::move(options)) {
+  if (validation_from_environment()) options_.validation = true;
   base_ = variant({});
 }
 
@@ -83,6 +97,7 @@ std::vector<ArgumentInfo> Function::arguments() const {
     r.kind = kinds[static_cast<int>(a.kind)];
     r.index = a.index;
     r.type = a.type;
+    r.active = a.used;
     if (a.kind != msl::ArgKind::Builtin) r.access = a.is_const ? "read_only" : "read_write";
     if (a.kind == msl::ArgKind::Builtin) r.name = a.name.empty() ? msl::builtin_name(a.builtin) : a.name;
     out.push_back(r);

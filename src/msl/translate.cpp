@@ -9,12 +9,14 @@
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
 #include "msl/instantiations.h"
+#include "msl/metal_rules.h"
 #include "msl/kernel_signatures.h"
 #include "msl/preprocessor.h"
 #include "msl/rewrite.h"
 #include "msl/structure.h"
 #include "msl/translation.h"
 #include "msl/unsupported.h"
+#include "msl/validation.h"
 
 namespace metallic::msl {
 namespace {
@@ -35,10 +37,16 @@ void check_unique_names(const std::vector<KernelInfo>& kernels) {
 TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
+  enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   std::set<std::string> retiring;
-  std::map<std::string, std::string> fission = add_barrier_fission(toks, &retiring);
+  // Validation keeps every barrier where the user wrote it (fibers run the threads), so
+  // barrier divergence and races are seen as written.
+  std::map<std::string, std::string> fission;
+  if (!options.validation) fission = add_barrier_fission(toks, &retiring);
+  out.validation = options.validation;
+  out.uses_logging = uses_logging(toks);
   Structure st = analyze(toks);
   reject_unsupported(toks, st);
   FunctionConstants constants(toks, st, options);
@@ -58,6 +66,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   }
   for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
   check_unique_names(out.kernels);
+  if (options.validation) instrument_for_validation(toks, st, kernels, options.filename, edits);
   rewrite_msl(toks, st, edits, out.checks_address_spaces);
   out.code = emit(edits.apply(), options.filename);
   out.function_constants = constants.infos();

@@ -215,3 +215,29 @@ def test_bfloat16_tensors_through_dlpack(torch, gpu):
     np.testing.assert_array_equal(y.cpu().numpy(), 2 * t.float().cpu().numpy())
     back = torch.from_dlpack(v)
     assert back.dtype == torch.bfloat16 and back.data_ptr() == t.data_ptr()
+
+
+def test_cai_stream_entry_orders_the_producers_work_first(cupy, lib, gpu):
+    """CUDA array interface v3: our kernel waits for the work pending on the array's `stream`."""
+    class OnlyCAI:
+        def __init__(self, a):
+            self.__cuda_array_interface__ = a.__cuda_array_interface__
+
+    n = 1 << 20
+    with cupy.cuda.Device(gpu.ordinal):
+        dst = cupy.zeros(n, dtype=cupy.float32)
+        cupy.cuda.Device().synchronize()
+        side = cupy.cuda.Stream(non_blocking=True)
+        with side:
+            src = cupy.zeros(n, dtype=cupy.float32)
+            x = cupy.ones((4096, 4096), dtype=cupy.float32)
+            for _ in range(8):  # keeps `side` busy for a while
+                x = (x @ x) * cupy.float32(1.0 / 4096)
+            src.fill(41.0)
+            producer = OnlyCAI(src)  # its 'stream' entry is `side`
+            if producer.__cuda_array_interface__.get("stream") is None:
+                pytest.skip("this CuPy exports no 'stream' entry")
+            assert producer.__cuda_array_interface__["stream"] == side.ptr
+        lib.copy_plus(producer, OnlyCAI(dst), threads=n)
+        cupy.cuda.Device().synchronize()
+        assert float(dst.min()) == 42.0 and float(dst.max()) == 42.0

@@ -93,12 +93,16 @@ void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, ui
 CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source)
     : object_(std::move(object)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
+  validation_ = source.validation;
+  logging_ = source.uses_logging;
 }
 
 CpuLibrary::CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build)
     : source_(std::move(source)), build_(std::move(build)) {
   for (const auto& k : source_->kernels) names_.push_back(k.name);
   per_kernel_.resize(names_.size());
+  validation_ = source_->validation;
+  logging_ = source_->uses_logging;
 }
 
 std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
@@ -118,8 +122,18 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
     bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
+    uint32_t max_threads = 1024;
+    if (!info.max_threads_expression.empty()) {
+      auto bound = reinterpret_cast<unsigned (*)()>(object->symbol(max_threads_symbol(i)));
+      if (!bound) throw Error("the compiled library lacks the thread limit of kernel '" + info.name + "'");
+      max_threads = std::min<uint32_t>(max_threads, bound());
+    }
     auto sizes = static_cast<const unsigned long long*>(object->symbol(argument_sizes_symbol(i)));
-    return std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), 1024, sizes);
+    auto kernel =
+        std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads, sizes);
+    kernel->validation = validation_;
+    kernel->logging = logging_;
+    return kernel;
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

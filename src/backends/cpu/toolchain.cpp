@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <climits>
 #include <cstring>
 #include <mutex>
@@ -71,6 +72,20 @@ std::string summarize_log(const std::string& log, const std::string& display_nam
     }
   }
   if (!user.empty()) return user;
+  // An error inside the runtime (a static_assert of metal_as_type.h, ...): report it at the
+  // user's line that instantiated it ("program.metal:5:10: required from here" / "note: in
+  // instantiation of ... requested here"), which is where Metal reports it.
+  size_t message = first.find("error: ");
+  std::istringstream again(log);
+  while (message != std::string::npos && std::getline(again, line)) {
+    size_t at = line.find(display_name + ":");
+    if (at == std::string::npos) continue;
+    size_t end = at + display_name.size();
+    while (end < line.size() && (line[end] == ':' || std::isdigit(static_cast<unsigned char>(line[end])))) ++end;
+    std::string where = line.substr(at, end - at);
+    while (!where.empty() && where.back() == ':') where.pop_back();
+    if (where.size() > display_name.size()) return where + ": " + first.substr(message) + "\n";
+  }
   return first.empty() ? log.substr(0, 2000) : first + "\n";
 }
 
@@ -133,20 +148,24 @@ Toolchain::Toolchain() {
   if (!identity.empty()) disk.write(key, ".txt", fingerprint_);
 }
 
-std::string Toolchain::compile_flags(bool fast_math) const {
+std::string Toolchain::compile_flags(bool fast_math, bool debug) const {
   // -march=native: the cache key includes the CPU, so a cached object never runs elsewhere.
   // -fno-semantic-interposition: kernels may be inlined into the entry loops (with -fPIC
   // alone GCC assumes another library could replace them, and inlines nothing).
   // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
   // that isnan/isinf rely on, so no -ffinite-math-only here.
+  // -fwrapv: signed integer arithmetic wraps in user code too (INT_MAX + 1 == INT_MIN), as
+  // the GPU's instructions do; the runtime computes it unsigned (detail::wrap_t) regardless.
   // -fno-finite-loops: C++ lets the compiler assume every loop without side effects ends
   // (and delete it); MSL makes no such promise, so `for (;;) {}` or a spin on a value the
   // loop cannot change stays a loop (and PYMETALLIC_KERNEL_TIMEOUT can stop it) instead of
   // vanishing, or running into the next function (GCC >= 10, Clang >= 12).
-  std::string flags =
-      "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math "
-      "-fno-finite-loops";
+  std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
+  flags += " -fwrapv -fno-finite-loops";
   if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
+  // options={"debug": True}: no optimisation, full debug information; the generated code's
+  // #line directives make gdb/lldb show (and break in) the user's .metal lines.
+  if (debug) flags.replace(flags.find(" -O3"), 4, " -O0 -g");
   return flags;
 }
 
@@ -175,9 +194,9 @@ bool verified(const cache::DiskCache& disk, const std::string& key, const std::s
 
 }  // namespace
 
-std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math) {
+std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math, bool debug) {
   static cache::DiskCache disk("cpu");
-  std::string flags = compile_flags(fast_math);
+  std::string flags = compile_flags(fast_math, debug);
   std::string key =
       cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_files_hash());
   std::string so_path = disk.path(key, ".so");

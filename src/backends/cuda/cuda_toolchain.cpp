@@ -39,12 +39,26 @@ std::string summarize(const std::string& log, const std::string& display_name) {
   int kept = 0;
   while (std::getline(in, line)) {
     if (first.empty() && line.find("error") != std::string::npos) first = line;
-    if (line.find(display_name) != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
+    // "program.metal:12: error: ..." (not NVRTC's closing "1 error detected in ... program.metal.cu").
+    if (line.find(display_name + ":") != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
       user += line + "\n";
       ++kept;
     }
   }
   if (!user.empty()) return user;
+  // An error inside the runtime (a static_assert of metal_as_type.h, ...): NVRTC names the
+  // user's line as "detected during instantiation of ... at line 5 of program.metal".
+  size_t message = first.find("error: ");
+  std::string marker = " of " + display_name;
+  std::istringstream again(log);
+  while (message != std::string::npos && std::getline(again, line)) {
+    size_t of = line.find(marker);
+    size_t at = line.rfind("at line ", of);
+    if (of == std::string::npos || at == std::string::npos) continue;
+    std::string number = line.substr(at + 8, of - at - 8);
+    if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos) continue;
+    return display_name + ":" + number + ": " + first.substr(message) + "\n";
+  }
   return first.empty() ? log.substr(0, 2000) : first + "\n";
 }
 
@@ -66,11 +80,15 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   CudaBinary out;
   out.source = generate_translation_unit(source, entries, only);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
+  // No -fwrapv here: NVRTC has no such option. Signed + - * << compile to PTX add/sub/mul.lo/shl,
+  // which wrap, so values known only at run time wrap as in Metal; the runtime's own integer
+  // code is unsigned (detail::wrap_t). What can still differ is an overflow the optimiser
+  // proves at compile time (e.g. folding `x + 1 > x` to true) - docs/msl-support.md.
   // Metal's fast math: the unqualified math functions are the fast ones (METAL_FAST_MATH
   // makes the runtime pick fast:: intrinsics) and multiply-adds contract. Not
   // --use_fast_math: it would turn precise::sin into __sinf too. Denormals are kept (no
   // --ftz): comparisons and classification then agree with the CPU, at no cost on sm_70+.
-  if (options.fast_math) {
+  if (options.fast_math()) {
     flags.push_back("-DMETAL_FAST_MATH=1");
     flags.push_back("--fmad=true");
   }
