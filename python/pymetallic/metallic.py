@@ -14,6 +14,8 @@ from .errors import CompileError, DeviceError, MetalError, ValidationError  # no
 
 
 def get_default_device():
+    """The device kernels run on by default (``Device.get_default_device``: the first CUDA GPU,
+    else the CPU; ``PYMETALLIC_DEVICE`` chooses). Raises DeviceError when none is usable."""
     return Device.get_default_device()
 
 
@@ -39,6 +41,8 @@ class KernelCache:
         self._hits = {}
 
     def get(self, device, source, func_name, constants=None, options=None):
+        """The pipeline of kernel ``func_name`` in MSL ``source`` for ``device``, compiled on the
+        first request and shared afterwards. Raises CompileError."""
         key = (id(device), source, func_name, _freeze(constants), _freeze(options))
         with self._lock:
             if key in self._pipelines:
@@ -65,6 +69,7 @@ class KernelCache:
             return dict(self._hits)
 
     def clear(self):
+        """Forgets every pipeline, library and hit count (the on-disk compile cache stays)."""
         with self._lock:
             self._pipelines.clear()
             self._libraries.clear()
@@ -104,6 +109,10 @@ class Kernel:
         return self.pipeline
 
     def __call__(self, queue, grid, tgs=None, buffers=(), bytes_args=()):
+        """Runs the kernel once over ``grid`` threads (1 to 3 dimensions), ``tgs`` threads per
+        threadgroup (default up to 256 along x), with ``buffers`` and ``bytes_args`` as
+        ``(value, index)`` pairs; waits and returns the completed command buffer.
+        Raises ValidationError for a bad grid, MetalError when the kernel fails on the device."""
         grid = _grid3(grid)
         if tgs is None:
             tgs = (min(grid[0], 256), 1, 1)

@@ -118,6 +118,8 @@ class TextureDescriptor:
 
     @classmethod
     def texture2d_descriptor(cls, pixel_format, width, height, mipmapped=False):
+        """A 2D descriptor of ``width`` x ``height`` pixels. Raises ValidationError for
+        ``mipmapped=True`` (one mip level only)."""
         if mipmapped:
             raise ValidationError("mipmapped textures are not supported yet")
         return cls(TextureType.TYPE_2D, pixel_format, width, height)
@@ -247,11 +249,8 @@ def _texture_repr(self):
             f"{self.width}x{self.height}x{self.depth} (array length {self.array_length}), on {self.device.name}>")
 
 
-Texture.from_numpy = classmethod(_texture_from_numpy)
-Texture.to_numpy = _texture_to_numpy
-Texture.replace_region = _replace_region
-Texture._buffer_height = lambda self: self.height
-Texture.__repr__ = _texture_repr
+def _texture_buffer_height(self):
+    return self.height
 
 
 def _device_make_texture(self, descriptor, pixel_format=None, texture_type=None):

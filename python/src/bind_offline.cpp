@@ -36,6 +36,8 @@ void init_offline(nb::module_& m) {
       },
       nb::arg("source"), nb::arg("options") = nb::none(), nb::arg("target") = "cpu", nb::arg("arch") = "",
       nb::arg("emit_only") = false, nb::arg("indirect_entries") = false,
+      nb::sig("def compile_offline(source: str, options: dict[str, object] | None = None, target: str = 'cpu', "
+              "arch: str = '', emit_only: bool = False, indirect_entries: bool = False) -> dict[str, object]"),
       "Translate and compile for a target without running; raises CompileError on invalid source. "
       "indirect_entries: for cuda, the entry points of dispatch_threadgroups_with_indirect_buffer instead.");
 

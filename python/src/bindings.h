@@ -11,4 +11,5 @@ void init_library(nanobind::module_& m);
 void init_commands(nanobind::module_& m);
 void init_offline(nanobind::module_& m);
 void init_texture(nanobind::module_& m);
+void init_python_methods(nanobind::module_& m);  // after every class is bound
 }  // namespace pymetallic_bindings
