@@ -2,8 +2,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include "backends/cpu/toolchain.h"
-#include "backends/cuda/nvrtc_api.h"
+#include "core/backend.h"
 #include "bindings.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
@@ -43,19 +42,12 @@ void init_offline(nb::module_& m) {
 
   m.def("toolchains", [] {
     nb::dict out;
-    try {
-      cpu::Toolchain t;
-      out["cpu"] = t.compiler() + ": " + t.fingerprint();
-    } catch (const Error& e) {
-      out["cpu"] = std::string("unavailable: ") + e.what();
+    for (const backend::Backend& b : backend::backends()) {
+      auto [label, description] = b.describe_toolchain();
+      out[label.c_str()] = description;
     }
-    std::string why;
-    if (const auto* nvrtc = cuda::Nvrtc::get(&why))
-      out["nvrtc"] = "NVRTC " + nvrtc->version();
-    else
-      out["nvrtc"] = "unavailable: " + why;
     return out;
-  });
+  }, "Each backend's compiler: {label: version, or 'unavailable: why'} (labels 'cpu', 'nvrtc').");
 }
 
 }  // namespace pymetallic_bindings
