@@ -19,7 +19,7 @@ OfflineResult offline_compile(const msl::TranslatedSource& source, const Compile
   r.artifact = "shared object";
   if (request.emit_only) return r;
   cpu::Toolchain toolchain;
-  std::string path = toolchain.build(r.generated, options.filename, options.fast_math);
+  std::string path = toolchain.build(r.generated, options.filename, options.fast_math());
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) r.binary_size = static_cast<uint64_t>(st.st_size);
   r.artifact = "shared object (" + toolchain.fingerprint() + ")";
