@@ -1,6 +1,6 @@
 // The CPU backend's entry in the registry (core/backend.h): its devices, offline
 // compilation and toolchain.
-#include <sys/stat.h>
+#include <filesystem>
 
 #include "backends/cpu/entry_wrapper.h"
 #include "backends/cpu/toolchain.h"
@@ -20,8 +20,8 @@ OfflineResult offline_compile(const msl::TranslatedSource& source, const Compile
   if (request.emit_only) return r;
   cpu::Toolchain toolchain;
   std::string path = toolchain.build(r.generated, options.filename, options.fast_math());
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) r.binary_size = static_cast<uint64_t>(st.st_size);
+  std::error_code ec;
+  if (auto size = std::filesystem::file_size(path, ec); !ec) r.binary_size = static_cast<uint64_t>(size);
   r.artifact = "shared object (" + toolchain.fingerprint() + ")";
   return r;
 }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -198,8 +199,11 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
   std::string key =
       cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_files_hash());
   std::string so_path = disk.path(key, ".so");
-  struct stat st;
-  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;
+  auto built = [&so_path] {
+    std::error_code ec;
+    return std::filesystem::file_size(so_path, ec) > 0 && !ec;
+  };
+  if (built()) return so_path;
 
   // One compile per key at a time (different kernels compile in parallel).
   std::shared_ptr<std::mutex> key_mutex;
@@ -210,7 +214,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
     key_mutex = m;
   }
   std::lock_guard<std::mutex> key_lock(*key_mutex);
-  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;  // built meanwhile
+  if (built()) return so_path;  // built meanwhile
   std::string source_path = disk.path(key, ".cpp");  // kept beside the object, for debugging
   {
     std::string tmp = disk.temporary_path(source_path);
@@ -237,8 +241,8 @@ void Toolchain::check(const std::string& tu, const std::string& display_name, bo
   if (fast_math) flags += " -DMETAL_FAST_MATH=1";
   std::string key = cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + runtime_files_hash());
   std::string ok_path = disk.path(key, ".ok");
-  struct stat st;
-  if (::stat(ok_path.c_str(), &st) == 0) return;
+  std::error_code ec;
+  if (std::filesystem::exists(ok_path, ec)) return;
   std::string source_path = disk.path(key, ".check.cpp");
   {
     std::string tmp = disk.temporary_path(source_path);
