@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _core
 from .errors import MetalError, ValidationError
+from .kernel import Kernel
 
 Device = _core.Device
 Buffer = _core.Buffer
@@ -85,7 +86,6 @@ def _make_compute_pipeline_state(self, function):
 
 
 def _make_kernel(self, source, func, constants=None, options=None):
-    from .metallic import Kernel
     return Kernel(self, source, func, constants=constants, options=options)
 
 

@@ -322,8 +322,7 @@ def _library_getattr(self, name):
         raise AttributeError(name)
     if name not in self.function_names:
         raise AttributeError(f"the library has no kernel '{name}' (it has: {', '.join(self.function_names)})")
-    from ._api import ComputePipelineState
-    return KernelCall(ComputePipelineState(self.device, self.make_function(name)))
+    return KernelCall(_core.ComputePipelineState(self.device, self.make_function(name)))
 
 
 def _pipeline_call(self, *args, **kwargs):
