@@ -13,15 +13,13 @@ using namespace metallic;
 namespace pymetallic_bindings {
 
 namespace {
-// A Python function, looked up on first call (its module imports this one) and kept.
+// A Python function, looked up at each call (its module imports this one). Not kept: a
+// reference held past interpreter shutdown would keep the classes alive, and nanobind
+// reports them as leaked.
 struct PyImpl {
   const char* module;
   const char* name;
-  PyObject* fn = nullptr;  // a strong reference, never released: outlives the interpreter
-  nb::handle get() {
-    if (!fn) fn = nb::object(nb::module_::import_(module).attr(name)).release().ptr();
-    return fn;
-  }
+  nb::object get() const { return nb::module_::import_(module).attr(name); }
 };
 
 PyImpl* impl(const char* module, const char* name) { return new PyImpl{module, name}; }
