@@ -64,6 +64,14 @@ void init_python_methods(nb::module_& m) {
          "or Buffers), ``threads=`` (threads) and ``group_size=`` (threads per group); waits unless\n"
          "``wait=False``. Raises TypeError for missing or extra arguments, MetalError when it fails.");
 
+  auto event = bound<SharedEvent>(m, "SharedEvent");
+  method(event, "notify_listener", impl("pymetallic.multi", "_notify_listener"),
+         "def notify_listener(self, value: int, callback: collections.abc.Callable[[SharedEvent, int], object]) "
+         "-> threading.Thread",
+         "Calls ``callback(event, value)`` on a background (daemon) thread once ``signaled_value``\n"
+         "reaches ``value`` (Metal's notifyListener:atValue:block:); returns the thread.\n"
+         "Raises ValueError for a negative value, TypeError for a callback that is not callable.");
+
   auto buffer = bound<Buffer>(m, "Buffer");
   class_method(buffer, "from_numpy", impl(api, "_buffer_from_numpy"),
                "def from_numpy(device: Device, array: numpy.typing.ArrayLike, storage_mode: int | None = None, /) "
