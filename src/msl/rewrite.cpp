@@ -1,5 +1,7 @@
 #include "msl/rewrite.h"
 
+#include <set>
+
 #include "msl/kernel_params.h"
 #include "msl/literals.h"
 
@@ -19,9 +21,19 @@ class MslRewriter {
       : t_(t), st_(st), e_(e), note_threadgroup_variables_(note_threadgroup_variables) {}
 
   void run() {
+    // Names the program declares itself (`struct P { float2 xy; }`): `.xy` on them is no swizzle.
+    for (size_t i = 0; i < t_.size(); ++i)
+      if (t_[i].kind == TokenKind::Identifier && is_swizzle_name(t_[i].text) &&
+          !(i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))))
+        user_names_.insert(t_[i].text);
     for (size_t i = 0; i < t_.size(); ++i) {
       const Token& tok = t_[i];
       if (e_.touched(i)) continue;
+      if ((tok.is_punct(".") || tok.is_punct("->")) && i + 1 < t_.size() && swizzle_read(i + 1)) {
+        e_.replace(i + 1, t_[i + 1].text + ".__pm_value()");
+        ++i;
+        continue;
+      }
       if (tok.kind == TokenKind::Pragma) {
         if (auto p = translate_pragma(tok.text)) e_.replace(i, *p);
         else e_.drop(i);
@@ -41,6 +53,33 @@ class MslRewriter {
   }
 
  private:
+  // `xy`, `zyx`, `rgba`: two to four letters, all of xyzw or all of rgba.
+  static bool is_swizzle_name(const std::string& w) {
+    if (w.size() < 2 || w.size() > 4) return false;
+    bool xyzw = true, rgba = true;
+    for (char c : w) {
+      xyzw = xyzw && (c == 'x' || c == 'y' || c == 'z' || c == 'w');
+      rgba = rgba && (c == 'r' || c == 'g' || c == 'b' || c == 'a');
+    }
+    return xyzw || rgba;
+  }
+
+  // A multi-letter swizzle at i that is read, not written: in MSL it is a value of the vector
+  // type (`auto s = v.yx;` copies, `twice(v.zw)` deduces uint2), so reads become
+  // `v.yx.__pm_value()` (a const vector: `++v.xy` and the like fail to compile instead of
+  // changing a copy). Assignments (`v.xy = ...`, `v.xy += ...`) keep the proxy.
+  bool swizzle_read(size_t i) const {
+    const Token& t = t_[i];
+    if (t.kind != TokenKind::Identifier || !is_swizzle_name(t.text) || user_names_.count(t.text)) return false;
+    if (i + 1 >= t_.size()) return true;
+    const Token& n = t_[i + 1];
+    if (n.kind != TokenKind::Punct) return true;
+    static const char* kWrites[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--", "(", "["};
+    for (const char* w : kWrites)
+      if (n.text == w) return false;
+    return true;
+  }
+
   // `x.device`, `ns::constant`, `thread::` are names, not address spaces.
   bool qualified_name(size_t i) const {
     if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->") || t_[i - 1].is_punct("::"))) return true;
@@ -170,6 +209,7 @@ class MslRewriter {
   TokenEdits& e_;
   bool note_threadgroup_variables_;
   size_t threadgroup_variables_ = 0;
+  std::set<std::string> user_names_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "msl/address_space_overloads.h"
 #include "msl/barrier_fission.h"
+#include "msl/conditionals.h"
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
@@ -35,6 +36,7 @@ void check_unique_names(const std::vector<KernelInfo>& kernels) {
 TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
+  rewrite_conditionals(toks);
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   std::set<std::string> retiring;

@@ -86,7 +86,10 @@ template <class... A> constexpr bool all_values = (true && ... && (ncomp<A> > 0)
 
 template <class T, int K, int S, unsigned Code, class R> struct swizzle {
   T s[S];
-  METAL_FUNC operator R() const {
+  METAL_FUNC operator R() const { return __pm_value(); }
+  // A read of the swizzle as the value MSL gives it (the front end writes `v.xy.__pm_value()`
+  // for every read): const, so that `++v.xy` cannot silently change a copy.
+  METAL_FUNC const R __pm_value() const {
     R r;
     for (int i = 0; i < K; ++i) r.s[i] = s[detail::swz_idx(Code, i)];
     return r;
