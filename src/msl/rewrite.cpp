@@ -30,7 +30,14 @@ class MslRewriter {
       const Token& tok = t_[i];
       if (e_.touched(i)) continue;
       if ((tok.is_punct(".") || tok.is_punct("->")) && i + 1 < t_.size() && swizzle_read(i + 1)) {
-        e_.replace(i + 1, t_[i + 1].text + ".__pm_value()");
+        if (!user_names_.count(t_[i + 1].text)) {
+          e_.replace(i + 1, t_[i + 1].text + ".__pm_value()");
+        } else if (size_t start = postfix_start(i); start != Structure::npos) {
+          // The program also has a member of that name: a wrapper that reads a swizzle as
+          // its vector and passes anything else through.
+          e_.insert_before(start, "::metal::detail::swizzle_read(");
+          e_.replace(i + 1, t_[i + 1].text + ")");
+        }
         ++i;
         continue;
       }
@@ -64,13 +71,38 @@ class MslRewriter {
     return xyzw || rgba;
   }
 
+  // The first token of the postfix expression whose member access `.` is at `dot`
+  // (`a[i].b`, `f(x)`, `(p + q)`, `ns::v`), or npos when it cannot be told.
+  size_t postfix_start(size_t dot) const {
+    if (dot == 0) return Structure::npos;
+    size_t j = dot - 1;
+    for (;;) {
+      const Token& t = t_[j];
+      if ((t.is_punct(")") || t.is_punct("]")) && st_.match[j] != Structure::npos) {
+        j = st_.match[j];
+        if (j > 0 && ((t_[j - 1].kind == TokenKind::Identifier && !is_keyword(t_[j - 1].text)) ||
+                      t_[j - 1].is_punct(")") || t_[j - 1].is_punct("]"))) {
+          --j;
+          continue;
+        }
+        return j;
+      }
+      if (t.kind != TokenKind::Identifier) return Structure::npos;
+      if (j >= 2 && (t_[j - 1].is_punct(".") || t_[j - 1].is_punct("->") || t_[j - 1].is_punct("::"))) {
+        j -= 2;
+        continue;
+      }
+      return j;
+    }
+  }
+
   // A multi-letter swizzle at i that is read, not written: in MSL it is a value of the vector
   // type (`auto s = v.yx;` copies, `twice(v.zw)` deduces uint2), so reads become
   // `v.yx.__pm_value()` (a const vector: `++v.xy` and the like fail to compile instead of
   // changing a copy). Assignments (`v.xy = ...`, `v.xy += ...`) keep the proxy.
   bool swizzle_read(size_t i) const {
     const Token& t = t_[i];
-    if (t.kind != TokenKind::Identifier || !is_swizzle_name(t.text) || user_names_.count(t.text)) return false;
+    if (t.kind != TokenKind::Identifier || !is_swizzle_name(t.text)) return false;
     if (i + 1 >= t_.size()) return true;
     const Token& n = t_[i + 1];
     if (n.kind != TokenKind::Punct) return true;

@@ -29,6 +29,12 @@ enum thread_scope {
   thread_scope_threadgroup = 2,
   thread_scope_device = 3,
 };
+// MSL 3.2: how far stores to a `coherent` resource are seen. Every store here is seen
+// device-wide once fenced, so both values behave as memory_coherence_device.
+enum memory_coherence {
+  memory_coherence_threadgroup = 0,
+  memory_coherence_device = 1,
+};
 
 template <class T> struct atomic {
   static_assert(is_same<T, int>::value || is_same<T, uint>::value || is_same<T, bool>::value ||
