@@ -8,7 +8,7 @@ VPY := $(VENV)/bin/python
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 SOURCES := $(shell find src include python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.metal' -o -name 'metal_*' \) 2>/dev/null)
 
-.PHONY: demo test cpp-test py-test install clean system-deps
+.PHONY: demo test cpp-test py-test install clean system-deps lint
 
 system-deps:
 	@bash scripts/ensure_system_deps.sh
@@ -34,7 +34,11 @@ py-test: install
 	@echo "== Python tests (pytest)"
 	$(VPY) -m pytest -q -p no:cacheprovider tests/python tests/msl
 
-test: cpp-test py-test
+lint: install
+	@echo "== ruff check (rules: [tool.ruff] in pyproject.toml)"
+	$(VENV)/bin/ruff check python tests examples bench scripts
+
+test: lint cpp-test py-test
 
 demo: install
 	$(VPY) -m pymetallic.cli demo fluid life --out_dir demo_output

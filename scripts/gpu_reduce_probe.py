@@ -1,7 +1,9 @@
 """Where does reduce_sum lose 10% against CuPy? Times variants of the MSL kernel on the GPU:
 the benchmark's (size from threads_per_threadgroup), a fixed size, and a dispatch_threads
 grid, each against the CUDA version."""
-import statistics, sys, time
+import statistics
+import sys
+import time
 import numpy as np
 import cupy as cp
 import pymetallic

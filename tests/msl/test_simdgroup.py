@@ -221,8 +221,6 @@ def _shuffle_ref(vals, fills, idx, lanes_active, p):
         own = vals[l]
         r = [get(int(idx[l]), own), get(l + delta, own), get(l - delta, own), get(l ^ mask, own),
              get((l + delta) % 32, own), get((l - delta) % 32, own)]
-        for m in (32, 32, modulo, modulo):
-            pass
         for m, down in ((32, True), (32, False), (modulo, True), (modulo, False)):
             base, i = l - l % m, l % m
             if down:

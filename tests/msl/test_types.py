@@ -2,7 +2,6 @@
 conversions, unsuffixed float literals, packed vectors in buffers, matrices, metal::array,
 C arrays, numeric_limits. (Vectors: tests/python/test_vector_types.py.)"""
 import numpy as np
-import pytest
 
 SRC = r"""
 #include <metal_stdlib>

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import pymetallic
-from pymetallic import CompileError, MetalError, ValidationError
+from pymetallic import CompileError, MetalError
 from pm_testing import run_kernel
 
 GOOD = """

@@ -2,7 +2,6 @@
 swizzles and operators, each checked by a kernel against NumPy."""
 
 import numpy as np
-import pytest
 
 import pymetallic
 from pm_testing import run_kernel
