@@ -5,7 +5,6 @@ conversions from int/float, overload resolution of library functions called with
 arguments, and the `h` / `bf` literal suffixes (MSL 3.1)."""
 import numpy as np
 
-import pymetallic as pm  # noqa: F401
 
 SRC = r"""
 #include <metal_stdlib>

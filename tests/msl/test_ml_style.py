@@ -6,7 +6,6 @@ against NumPy (float64 reference, tolerance of the storage type)."""
 import numpy as np
 import pytest
 
-import pymetallic as pm
 
 SRC = r"""
 #include <metal_stdlib>

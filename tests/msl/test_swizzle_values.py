@@ -5,7 +5,6 @@ parameter, in a conditional, to a constructor). Swizzle writes still write the s
 components only."""
 import numpy as np
 
-import pymetallic as pm  # noqa: F401
 
 SRC = r"""
 #include <metal_stdlib>
