@@ -345,6 +345,7 @@ class ErasedDuplicates {
   void run() {
     struct Def {
       size_t index;
+      size_t end;  // the body's '}'
       std::string body;
       std::string this_spaces;
     };
@@ -368,8 +369,9 @@ class ErasedDuplicates {
         }
         if (is_address_space(t_[i])) this_spaces += t_[i].text + " ";
       }
+      size_t end = header_end == f.body_open ? f.body_close : constructor_end(f);
       std::string sig = std::to_string(enclosing_brace(f.decl_begin)) + "|" + canonical(f.decl_begin, header_end, names, false);
-      groups[sig].push_back({fi, canonical(header_end, f.body_close + 1, names, true), this_spaces});
+      groups[sig].push_back({fi, end, canonical(header_end, end + 1, names, true), this_spaces});
     }
     std::vector<std::pair<size_t, size_t>> removed;  // token ranges [first, last]
     for (auto& [sig, defs] : groups) {
@@ -379,7 +381,7 @@ class ErasedDuplicates {
         bool same = false;
         for (const Def* k : kept) same = same || k->body == d.body;
         const FunctionDef& f = st_.functions[d.index];
-        if (same) removed.push_back({f.decl_begin, f.body_close});
+        if (same) removed.push_back({f.decl_begin, d.end});
         else kept.push_back(&d);
       }
       for (size_t a = 1; a < kept.size(); ++a) {
@@ -412,6 +414,22 @@ class ErasedDuplicates {
       if (t_[i].is_ident("kernel") || (t_[i].is_punct("[[") && i + 1 < f.name_index && t_[i + 1].is_ident("kernel")))
         return true;
     return false;
+  }
+
+  // The '}' closing a constructor's body. The structure analysis takes the first '{' after the
+  // parameters for the body, which is a member's braced initialiser in `A() : v{} {}`.
+  size_t constructor_end(const FunctionDef& f) const {
+    size_t end = f.body_close;
+    for (size_t k = f.body_close + 1; k < t_.size();) {
+      if (t_[k].is_punct("{") && st_.match[k] != npos) return st_.match[k];
+      if (!t_[k].is_punct(",")) return end;
+      ++k;  // the next initialiser: a name, then its ( ) or { }
+      while (k < t_.size() && !t_[k].is_punct("(") && !t_[k].is_punct("{")) ++k;
+      if (k >= t_.size() || st_.match[k] == npos) return end;
+      end = st_.match[k];
+      k = end + 1;
+    }
+    return end;
   }
 
   // The name of the parameter [b, e), or npos.

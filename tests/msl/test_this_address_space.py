@@ -25,8 +25,9 @@ template <typename T, size_t N> struct Arr {
 
 struct Counter {
   uint n;
-  Counter() thread : n(7) {}
-  Counter() threadgroup : n(7) {}
+  uint pad;
+  Counter() thread : n{7}, pad{} {}
+  Counter() threadgroup : n{7}, pad{} {}
   void bump(uint k) thread { n += k; }
   void bump(uint k) device { n += k; }
   uint get() const thread { return n; }
