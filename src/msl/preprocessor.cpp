@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "msl/metal_rules.h"
 #include "msl/pp_expression.h"
 
 namespace fs = std::filesystem;
@@ -279,6 +280,10 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
     include_metal_header();
     return;
   }
+  // Only files in the source's folder and the include paths (metal_rules.h).
+  std::vector<std::string> roots = options_.include_paths;
+  roots.push_back(fs::path(options_.filename).parent_path().string());
+  if (fs::path(name).is_absolute()) check_include_allowed(name, name, roots, where);
   std::vector<std::string> candidates;
   if (!angled) {
     fs::path dir = fs::path(file.path).parent_path();
@@ -288,6 +293,7 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
   for (const std::string& c : candidates) {
     std::error_code ec;
     if (fs::is_regular_file(c, ec)) {
+      check_include_allowed(name, c, roots, where);
       include_file(c, where, depth + 1, out);
       return;
     }

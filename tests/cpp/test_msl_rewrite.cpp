@@ -139,8 +139,8 @@ TEST(MslRewrite, KernelsAndAttributesDisappear) {
   EXPECT_EQ(C("[[kernel, max_total_threads_per_threadgroup(64)]] void k() {}"), "void k() {}");
   EXPECT_EQ(C("[[max_total_threads_per_threadgroup(64)]] kernel void k() {}"), "void k() {}");
   // Standard attributes stay.
-  EXPECT_EQ(C("[[maybe_unused]] static int x; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }"),
-            "[[maybe_unused]] static int x; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }");
+  EXPECT_EQ(C("[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }"),
+            "[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }");
   EXPECT_EQ(C("struct S { float4 p [[id(0)]]; };"), "struct S { float4 p; };");
 }
 

@@ -15,6 +15,8 @@ std::string thread_entry_symbol(size_t kernel_index);  // "metallic_thread_<i>":
 // runs whole threadgroups without fibers.
 bool uses_fission(const msl::KernelInfo& k);
 
-std::string generate_translation_unit(const msl::TranslatedSource& source);
+// `only`: the index of the one kernel to write entries for (its symbols keep that index);
+// -1: every kernel.
+std::string generate_translation_unit(const msl::TranslatedSource& source, long only = -1);
 
 }  // namespace metallic::cpu
