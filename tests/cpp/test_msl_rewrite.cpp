@@ -261,7 +261,7 @@ TEST(MslRewrite, ConditionalArmsAreCastToMslTypes) {
             "decltype ( ( 0.5f ) ) > > ( h ) : static_cast < :: metal :: detail :: cond_t < decltype ( ( 0.5f ) ) , "
             "decltype ( ( h ) ) > > ( 0.5f ); }");
   // Template arguments and attributes are left alone; a template-id in the third arm is one operand.
-  EXPECT_EQ(C("Foo<N ? 1 : 2> x;"), "Foo<N ? 1 : 2> x;");
+  EXPECT_EQ(C("void f() { Foo<N ? 1 : 2> x; }"), "void f() { Foo<N ? 1 : 2> x; }");
   std::string nested = C("void f(bool a, bool b) { int x = a ? 1 : b ? 2 : vec<int, 2>(3).x; }");
   EXPECT_NE(nested.find("decltype ( ( b ?"), std::string::npos) << nested;
   EXPECT_NE(nested.find("decltype ( ( vec<int, 2>(3).x ) )"), std::string::npos) << nested;
