@@ -395,6 +395,9 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   cmd.threadgroups_per_grid = groups;
   uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
   for (const auto& arg : info.args) {
+    // An argument the kernel cannot touch (MTLArgument.isActive false) needs no binding, as on
+    // Metal; the backends pass it a placeholder it never reads.
+    if (!arg.used) continue;
     if (arg.kind == msl::ArgKind::Buffer) {
       static const Binding unbound;
       const auto& b = static_cast<size_t>(arg.index) < bindings_.size() ? bindings_[arg.index] : unbound;

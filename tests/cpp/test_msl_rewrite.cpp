@@ -144,6 +144,22 @@ TEST(MslRewrite, KernelsAndAttributesDisappear) {
   EXPECT_EQ(C("struct S { float4 p [[id(0)]]; };"), "struct S { float4 p; };");
 }
 
+TEST(MslRewrite, GlobalQualifiedNamesReachTheUserNamespace) {
+  // User code lives in namespace metal_user: a leading `::` must reach the user's namespaces.
+  EXPECT_EQ(C("float f(float x) { return ::acc::step(x) + ::g(x) + acc::h(x); }"),
+            "float f(float x) { return ::metal_user::acc::step(x) + ::metal_user::g(x) + acc::h(x); }");
+  // The runtime's namespace, and `::` continuing a name, stay as written.
+  EXPECT_EQ(C("float f(float x) { return ::metal::max(x, T<int>::y) + decltype(x)::z + a::b::c; }"),
+            "float f(float x) { return ::metal::max(x, T<int>::y) + decltype(x)::z + a::b::c; }");
+  EXPECT_EQ(C("void f(device ::acc::S* p) { const ::acc::S s = ::acc::S(); }"),
+            "void f( ::metal_user::acc::S* p) { const ::metal_user::acc::S s = ::metal_user::acc::S(); }");
+}
+
+TEST(MslRewrite, RestrictQualifiers) {
+  EXPECT_EQ(C("void f(device float* restrict a, device float& __restrict b) {}"),
+            "void f( float* __restrict a, float& __restrict b) {}");
+}
+
 TEST(MslRewrite, AddressSpacesInTypes) {
   EXPECT_EQ(C("void f(device float* a, constant float* b, thread float& c, threadgroup int* d) {}"),
             "void f( float* a, const float* b, float& c, int* d) {}");

@@ -120,7 +120,7 @@ class CpuDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     std::string tu = generate_translation_unit(source);
-    auto build = [this, name = options.filename, fast = options.fast_math](const std::string& unit) {
+    auto build = [this, name = options.filename, fast = options.fast_math()](const std::string& unit) {
       std::string path = toolchain().build(unit, name, fast);
       try {
         return std::make_shared<SharedObject>(path);
@@ -131,7 +131,7 @@ class CpuDevice : public backend::DeviceImpl {
       }
     };
     if (instantiations(source) <= kCompileWholeUpTo) return std::make_shared<CpuLibrary>(build(tu), source);
-    toolchain().check(tu, options.filename, options.fast_math);
+    toolchain().check(tu, options.filename, options.fast_math());
     return std::make_shared<CpuLibrary>(std::make_shared<const msl::TranslatedSource>(source), build);
   }
 

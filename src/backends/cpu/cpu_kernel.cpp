@@ -87,7 +87,13 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
     bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
-    return std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), 1024);
+    uint32_t max_threads = 1024;
+    if (!info.max_threads_expression.empty()) {
+      auto bound = reinterpret_cast<unsigned (*)()>(object->symbol(max_threads_symbol(i)));
+      if (!bound) throw Error("the compiled library lacks the thread limit of kernel '" + info.name + "'");
+      max_threads = std::min<uint32_t>(max_threads, bound());
+    }
+    return std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

@@ -9,6 +9,7 @@
 namespace metallic::cpu {
 
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
+std::string max_threads_symbol(size_t i) { return "metallic_max_threads_" + std::to_string(i); }
 
 bool uses_fission(const msl::KernelInfo& k) {
   // PYMETALLIC_CPU_FISSION=0 keeps every barrier kernel on fibers (for comparisons).
@@ -32,6 +33,10 @@ std::string kernel_call(const msl::KernelInfo& k, bool fission = false) {
     if (fission && a.kind == msl::ArgKind::Builtin) continue;
     if (!first) call += ", ";
     first = false;
+    if (!a.used) {
+      call += codegen::unused_expression(k, i);
+      continue;
+    }
     switch (a.kind) {
       case msl::ArgKind::Buffer:
         call += codegen::is_constant_reference(a)
@@ -69,7 +74,7 @@ const char* kDispatchSizes = R"(  const uint32_t pm_grid_x = L->grid[0], pm_grid
 std::string constant_copies(const msl::KernelInfo& k) {
   std::string out;
   for (size_t i = 0; i < k.args.size(); ++i)
-    if (codegen::is_constant_reference(k.args[i]))
+    if (codegen::is_constant_reference(k.args[i]) && k.args[i].used)
       out += "  " + codegen::constant_reference_declaration(k, i, "L->buffers[" + std::to_string(k.args[i].index) + "]") +
              "\n";
   return out;
@@ -229,6 +234,10 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, long 
       write_group_entry(out, source.kernels[i], i, arena_note(source));
     }
     write_thread_entry(out, source.kernels[i], i, arena_note(source));
+    // A max_total_threads_per_threadgroup only C++ can evaluate (template parameters).
+    if (!source.kernels[i].max_threads_expression.empty())
+      out << "extern \"C\" unsigned " << max_threads_symbol(i) << "() { return " << source.kernels[i].max_threads_expression
+          << "; }\n";
   }
   out << "}  // namespace metal_user\n";
   return out.str();

@@ -88,7 +88,7 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   // makes the runtime pick fast:: intrinsics) and multiply-adds contract. Not
   // --use_fast_math: it would turn precise::sin into __sinf too. Denormals are kept (no
   // --ftz): comparisons and classification then agree with the CPU, at no cost on sm_70+.
-  if (options.fast_math) {
+  if (options.fast_math()) {
     flags.push_back("-DMETAL_FAST_MATH=1");
     flags.push_back("--fmad=true");
   }

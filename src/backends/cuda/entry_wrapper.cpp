@@ -140,7 +140,7 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
       << "  (void)pm_groups_x; (void)pm_groups_y; (void)pm_groups_z; (void)pm_ntotal; (void)pm_tidx;\n"
       << "  (void)pm_simd_tidx; (void)pm_dynamic_shared;\n";
   for (size_t a = 0; a < k.args.size(); ++a)
-    if (codegen::is_constant_reference(k.args[a])) {
+    if (codegen::is_constant_reference(k.args[a]) && k.args[a].used) {
       std::string slot = "P." + slot_name(a);
       out << "  " << codegen::constant_reference_declaration(
                          k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (const void*)" + slot + ".bytes : " +
@@ -152,6 +152,10 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
     const auto& arg = k.args[a];
     if (a) out << ", ";
     std::string slot = "P." + slot_name(a);
+    if (!arg.used) {
+      out << codegen::unused_expression(k, a);
+      continue;
+    }
     switch (arg.kind) {
       case msl::ArgKind::Buffer:
         if (codegen::is_constant_reference(arg))
@@ -187,6 +191,9 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
   std::string bounds = k.max_total_threads_per_threadgroup > 0
                            ? "__launch_bounds__(" + std::to_string(k.max_total_threads_per_threadgroup) + ") "
                            : "";
+  // A bound only C++ can evaluate (template parameters): the driver reports it as the
+  // function's CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, which becomes the pipeline's limit.
+  if (!k.max_threads_expression.empty()) bounds = "__launch_bounds__(" + k.max_threads_expression + ") ";
   const std::string body = "metallic_body_" + std::to_string(i);
   const std::string head = "extern \"C\" __global__ void " + bounds + entry_symbol(i);
   const std::string param = "(const PM_GRID_CONSTANT " + params + " P) { ";
