@@ -13,8 +13,6 @@ SRC = r"""
 using namespace metal;
 
 #define MAX_DIMS 4
-#define PM_STR(x) #x
-#define PM_NAME(x) PM_STR(x)
 
 template <typename IdxT = int64_t>
 METAL_FUNC IdxT elem_to_loc(uint elem, constant const int* shape, constant const int64_t* strides, int ndim) {
@@ -67,13 +65,13 @@ template <typename T, typename U>
 }
 
 #define instantiate_binary(name, tname, type, op)                                          \
-  template [[host_name(PM_NAME(name##_vv_##tname))]] [[kernel]] void binary_vv<type, op>(          \
+  template [[host_name(#name "_vv_" #tname)]] [[kernel]] void binary_vv<type, op>(          \
       device const type*, device const type*, device type*, uint);                           \
-  template [[host_name(PM_NAME(name##_g_##tname))]] [[kernel]] void binary_g<type, op>(            \
+  template [[host_name(#name "_g_" #tname)]] [[kernel]] void binary_g<type, op>(            \
       device const type*, device const type*, device type*, constant const int*,             \
       constant const int64_t*, constant const int64_t*, constant const int&, uint);
 #define instantiate_unary(name, tname, type, op)                                           \
-  template [[host_name(PM_NAME(name##_##tname))]] [[kernel]] void unary_v<type, op>(               \
+  template [[host_name(#name "_" #tname)]] [[kernel]] void unary_v<type, op>(               \
       device const type*, device type*, uint);
 #define instantiate_types(macro, name, op) \
   macro(name, float32, float, op) macro(name, float16, half, op) macro(name, bfloat16, bfloat, op)
@@ -86,7 +84,7 @@ instantiate_types(instantiate_unary, sigmoid, Sigmoid)
 instantiate_types(instantiate_unary, neg, Neg)
 
 #define instantiate_copy(tn, t, un, u) \
-  template [[host_name(PM_NAME(copy_##tn##_##un))]] [[kernel]] void copy_v<t, u>(device const t*, device u*, uint);
+  template [[host_name("copy_" #tn "_" #un)]] [[kernel]] void copy_v<t, u>(device const t*, device u*, uint);
 instantiate_copy(float32, float, float16, half)
 instantiate_copy(float32, float, bfloat16, bfloat)
 instantiate_copy(float16, half, float32, float)
@@ -188,12 +186,12 @@ template <typename T, typename IdxT>
 }
 
 #define instantiate_rows(tname, type)                                                            \
-  template [[host_name(PM_NAME(softmax_##tname))]] [[kernel]] void softmax_looped<type>(               \
+  template [[host_name("softmax_" #tname)]] [[kernel]] void softmax_looped<type>(               \
       const device type*, device type*, constant int&, uint, uint, uint, uint, uint);            \
-  template [[host_name(PM_NAME(rms_##tname))]] [[kernel]] void rms_norm<type>(                         \
+  template [[host_name("rms_" #tname)]] [[kernel]] void rms_norm<type>(                         \
       const device type*, const device type*, device type*, constant float&, constant uint&,     \
       constant uint&, uint, uint, uint, uint, uint);                                             \
-  template [[host_name(PM_NAME(gather_##tname##_int32))]] [[kernel]] void gather_rows<type, int>(      \
+  template [[host_name("gather_" #tname "_int32")]] [[kernel]] void gather_rows<type, int>(      \
       const device type*, const device int*, device type*, constant const size_t*,               \
       constant const int&, uint2, uint2);
 instantiate_rows(float32, float)
