@@ -55,7 +55,7 @@ CompileOptions compile_options(nb::handle options) {
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
     throw nb::type_error("options must be a dict with keys macros, include_paths, math_mode, fast_math, language_version, "
-                         "filename, constants");
+                         "filename, constants, validation, debug");
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = nb::cast<std::string>(k);
     if (key == "macros" || key == "defines") {
@@ -73,13 +73,18 @@ CompileOptions compile_options(nb::handle options) {
       else throw ValidationError("unknown math_mode '" + mode + "': use 'safe', 'relaxed' or 'fast'");
     } else if (key == "language_version") {
       o.language_version = language_version(v);
+    } else if (key == "validation") {
+      o.validation = nb::cast<bool>(v);
+    } else if (key == "debug") {
+      o.debug = nb::cast<bool>(v);
     } else if (key == "filename") {
       o.filename = nb::cast<std::string>(v);
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
     } else {
       throw nb::value_error(("unknown compile option '" + key +
-                             "': use macros, include_paths, math_mode, fast_math, language_version, filename or constants")
+                             "': use macros, include_paths, math_mode, fast_math, language_version, filename, constants, "
+                             "validation or debug")
                                 .c_str());
     }
   }
@@ -110,8 +115,8 @@ void init_library(nb::module_& m) {
              return device->newLibrary(source, o);
            }),
            nb::arg("device"), nb::arg("source"), nb::arg("options") = nb::none())
-      .def_prop_ro("device", &Library::device)
-      .def_prop_ro("function_names", &Library::functionNames)
+      .def_prop_ro("device", &Library::device, "The device the library was compiled for.")
+      .def_prop_ro("function_names", &Library::functionNames, "The names of the library's kernels, in source order.")
       .def(
           "make_function",
           [](Library& lib, const std::string& name, nb::handle constants) {
@@ -119,12 +124,15 @@ void init_library(nb::module_& m) {
             nb::gil_scoped_release release;
             return lib.newFunction(name, c);
           },
-          nb::arg("name"), nb::arg("constants") = nb::none());
+          nb::arg("name"), nb::arg("constants") = nb::none(),
+          nb::sig("def make_function(self, name: str, constants: dict[str, object] | None = None) -> Function"),
+          "The kernel ``name`` with function constants by name (``[[function_constant]]``).\n"
+          "Raises CompileError for an unknown name or a constant of the wrong type.");
 
   nb::class_<Function>(m, "Function", "One kernel of a library (Metal's MTLFunction).")
-      .def_prop_ro("name", &Function::name)
-      .def_prop_ro("library", &Function::library)
-      .def_prop_ro("arguments", &Function::arguments)
+      .def_prop_ro("name", &Function::name, "The kernel's name.")
+      .def_prop_ro("library", &Function::library, "The library it comes from.")
+      .def_prop_ro("arguments", &Function::arguments, "The kernel's arguments (buffers, textures, threadgroup memory), for reflection.")
       .def("__repr__", [](const Function& f) { return "<pymetallic.Function " + f.name() + ">"; });
 
   nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
@@ -133,11 +141,11 @@ void init_library(nb::module_& m) {
              return device->newComputePipelineState(function);
            }),
            nb::arg("device"), nb::arg("function"))
-      .def_prop_ro("device", &ComputePipelineState::device)
-      .def_prop_ro("function", &ComputePipelineState::function)
-      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup)
-      .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth)
-      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength);
+      .def_prop_ro("device", &ComputePipelineState::device, "The device the pipeline runs on.")
+      .def_prop_ro("function", &ComputePipelineState::function, "The kernel it runs.")
+      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup, "The most threads a threadgroup of this kernel may have on its device.")
+      .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth, "Threads of a SIMD-group.")
+      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength, "Threadgroup memory the kernel declares itself, in bytes.");
 }
 
 }  // namespace pymetallic_bindings
