@@ -30,7 +30,7 @@ _runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
 if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
     _core.set_runtime_dir(_runtime)
 
-from . import errors  # noqa: E402
+from . import errors  # noqa: E402, F401 - the module is public (pymetallic.errors)
 from .errors import (CompileError, DeviceError, MetalError, ShaderValidationError, ValidationError,  # noqa: E402
                      ValidationTypeError)
 

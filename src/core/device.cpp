@@ -20,8 +20,8 @@ std::vector<std::shared_ptr<Device>> Device::all() {
   // call_once cannot unwind through pthread_once and aborts the process.)
   static const std::vector<std::shared_ptr<Device>> devices = [] {
     std::vector<std::shared_ptr<Device>> found;
-    for (auto& impl : backend::enumerate_cuda_devices()) found.push_back(std::make_shared<Device>(impl));
-    for (auto& impl : backend::enumerate_cpu_devices()) found.push_back(std::make_shared<Device>(impl));
+    for (const backend::Backend& b : backend::backends())
+      for (auto& impl : b.enumerate()) found.push_back(std::make_shared<Device>(impl));
     return found;
   }();
   return devices;

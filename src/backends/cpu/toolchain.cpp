@@ -1,8 +1,12 @@
 #include "backends/cpu/toolchain.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cctype>
 #include <climits>
@@ -13,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -22,26 +27,56 @@
 #include "metallic/error.h"
 #include "metallic/metallic.h"
 
+extern char** environ;  // what the compiler runs with: our own environment
+
 namespace metallic::cpu {
 
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+// Runs a program (found on $PATH) with these arguments, no shell in between; returns its
+// exit status (-1 when it could not start or did not exit) and its combined stdout/stderr.
+int run_program(const std::vector<std::string>& args, std::string& output) {
+  output.clear();
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;  // CLOEXEC: compiles started meanwhile do not inherit it
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  pid_t pid;
+  int spawned = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (spawned != 0) {
+    ::close(fds[0]);
+    return -1;
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) != 0) {
+    if (n > 0)
+      output.append(buf, static_cast<size_t>(n));
+    else if (errno != EINTR)
+      break;
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Runs a shell command, returning its exit status and combined output.
-int run_command(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// The compiler, then each of the space-separated flags, then the rest.
+std::vector<std::string> command_line(const std::string& compiler, const std::string& flags,
+                                      std::initializer_list<std::string> rest) {
+  std::vector<std::string> args{compiler};
+  std::istringstream words(flags);
+  for (std::string w; words >> w;) args.push_back(w);
+  args.insert(args.end(), rest);
+  return args;
 }
 
 std::string read_file(const std::string& path) {
@@ -140,7 +175,7 @@ Toolchain::Toolchain() {
       return;
     }
   std::string out;
-  if (run_command(shell_quote(compiler_) + " --version", out) != 0 || out.empty())
+  if (run_program({compiler_, "--version"}, out) != 0 || out.empty())
     throw DeviceError("the CPU device needs a C++ compiler: '" + compiler_ + "' " +
                       (program.empty() ? "was not found" : "does not run (`" + compiler_ + " --version` failed)") +
                       " (install g++ or clang++, or set CXX to one)");
@@ -229,14 +264,12 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
     disk.publish(tmp, source_path);
   }
   std::string tmp_so = disk.temporary_path(so_path);
-  std::string command = shell_quote(compiler_) + " " + flags + " -I" + shell_quote(runtime_dir()) + " -o " +
-                        shell_quote(tmp_so) + " " + shell_quote(source_path);
   std::string log;
-  int status = run_command(command, log);
-  if (status == 127 || status == 126 || status == -1) {
+  int status = run_program(command_line(compiler_, flags, {"-I" + runtime_dir(), "-o", tmp_so, source_path}), log);
+  if (status == -1 && log.empty()) {
     std::remove(tmp_so.c_str());
-    throw DeviceError("the CPU device cannot run its C++ compiler '" + compiler_ + "' (exit status " +
-                      std::to_string(status) + "): install g++ or clang++, or set CXX to one\n" + log.substr(0, 2000));
+    throw DeviceError("the CPU device cannot run its C++ compiler '" + compiler_ +
+                      "': install g++ or clang++, or set CXX to one");
   }
   if (status != 0) {
     std::remove(tmp_so.c_str());
@@ -262,8 +295,8 @@ void Toolchain::check(const std::string& tu, const std::string& display_name, bo
   if (fast_math) flags += " -DMETAL_FAST_MATH=1";
   std::string key = cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + runtime_files_hash());
   std::string ok_path = disk.path(key, ".ok");
-  struct stat st;
-  if (::stat(ok_path.c_str(), &st) == 0) return;
+  std::error_code ec;
+  if (std::filesystem::exists(ok_path, ec)) return;
   std::string source_path = disk.path(key, ".check.cpp");
   {
     std::string tmp = disk.temporary_path(source_path);
@@ -271,9 +304,7 @@ void Toolchain::check(const std::string& tu, const std::string& display_name, bo
     disk.publish(tmp, source_path);
   }
   std::string log;
-  int status = run_command(shell_quote(compiler_) + " " + flags + " -I" + shell_quote(runtime_dir()) + " " +
-                               shell_quote(source_path),
-                           log);
+  int status = run_program(command_line(compiler_, flags, {"-I" + runtime_dir(), source_path}), log);
   if (status != 0)
     throw CompileError("cannot compile '" + display_name + "' for the CPU:\n" + summarize_log(log, display_name) +
                            "(generated C++ saved as " + source_path + ")",
