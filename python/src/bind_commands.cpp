@@ -272,7 +272,7 @@ void init_commands(nb::module_& m) {
             e.setComputePipelineState(
                 to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)", "ComputePipelineState"));
           },
-          nb::arg("pipeline").none()), "The kernel the following dispatches run.")
+          nb::arg("pipeline").none(), "The kernel the following dispatches run.")
       .def(
           "set_buffer",
           [](ComputeCommandEncoder& e, nb::handle buffer, nb::handle offset, nb::handle index) {
