@@ -54,3 +54,28 @@ def local_device():
     if not cpus:
         raise DeviceError("no compute device found")
     return cpus[0]
+
+
+def _notify_listener(self, value, callback):
+    """Calls ``callback(event, value)`` on a background thread once ``signaled_value`` reaches
+    ``value`` (Metal's ``notifyListener:atValue:block:``; the listener is a daemon thread).
+    Returns the thread."""
+    import threading
+
+    value = int(value)
+    if value < 0:
+        raise ValueError("the value must not be negative")
+    if not callable(callback):
+        raise TypeError("notify_listener needs a callable(event, value)")
+
+    def wait():
+        while not self.wait_until_signaled_value(value, 100):
+            pass
+        callback(self, value)
+
+    thread = threading.Thread(target=wait, name=f"pymetallic event listener ({value})", daemon=True)
+    thread.start()
+    return thread
+
+
+_core.SharedEvent.notify_listener = _notify_listener

@@ -427,3 +427,50 @@ def test_local_device_follows_launcher_ranks(monkeypatch):
     monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")
     monkeypatch.setenv("PYMETALLIC_DEVICE", "cpu")
     assert pm.local_device().kind == "cpu"
+
+
+def test_failed_command_buffer_still_signals_its_event(cpu_device, rng):
+    # A kernel fault must not leave the queues that wait for its event hanging: the event is
+    # signalled, the fault is reported where the failed command buffer is waited for.
+    src = """
+    kernel void wild_write(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+        x[i + (1ul << 40)] = 1.0;
+    }"""
+    lib = pm.Library(cpu_device, src)
+    wild = pm.ComputePipelineState(cpu_device, lib.make_function("wild_write"))
+    x = rng.standard_normal(N).astype(np.float32)
+    buf = pm.Buffer.from_numpy(cpu_device, x)
+    e = cpu_device.make_shared_event()
+    waiter = cpu_device.make_command_queue().make_command_buffer()
+    waiter.encode_wait_for_event(e, 1)
+    encode(waiter, cpu_device, "add_one", buf)
+    waiter.commit()
+    bad = cpu_device.make_command_queue().make_command_buffer()
+    enc = bad.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(wild)
+    enc.set_buffer(buf, 0, 0)
+    enc.dispatch_threads((64, 1, 1), (32, 1, 1))
+    enc.end_encoding()
+    bad.encode_signal_event(e, 1)
+    bad.commit()
+    with pytest.raises(pm.MetalError, match="invalid memory access"):
+        bad.wait_until_completed()
+    assert e.wait_until_signaled_value(1, 20_000)
+    waiter.wait_until_completed()
+    np.testing.assert_array_equal(buf.to_numpy(np.float32), x + 1)
+
+
+def test_notify_listener_runs_once_the_value_is_reached(device):
+    e = device.make_shared_event()
+    seen = []
+    done = threading.Event()
+    e.notify_listener(3, lambda ev, v: (seen.append((ev.signaled_value, v)), done.set()))
+    e.signaled_value = 2
+    assert not done.wait(0.05)
+    cb = device.make_command_queue().make_command_buffer()
+    cb.encode_signal_event(e, 3)
+    cb.commit()
+    assert done.wait(20)
+    assert seen == [(3, 3)]
+    with pytest.raises(TypeError):
+        e.notify_listener(1, None)

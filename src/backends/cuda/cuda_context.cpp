@@ -51,8 +51,9 @@ bool CudaContext::enable_peer_access(const CudaContext& peer) const {
 }
 
 bool CudaContext::has_stream_memory_ops() const {
-  return api_->cuStreamWaitValue64 && api_->cuStreamWriteValue64 &&
-         attribute(CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS) != 0;
+  // The attribute's number has kept its value (93) through the API's renames, but a driver
+  // that reports 0 yet takes the calls is still used: a refusal comes back as an error.
+  return api_->cuStreamWaitValue64 && api_->cuStreamWriteValue64;
 }
 
 CUstream CudaContext::interop_stream() const {
