@@ -1,4 +1,5 @@
-// Builds generated C++ into a shared object with the system compiler ($CXX, else c++),
+// Builds generated C++ into a shared object with the system compiler ($CXX, else clang++,
+// c++ or g++, else zig's clang from the `ziglang` wheel named in $PYMETALLIC_ZIG),
 // through the disk cache: the same source, flags, compiler and runtime library give the
 // same cached .so, in this process or any later one.
 #pragma once
@@ -17,13 +18,14 @@ class Toolchain {
   // diagnostics (they name the user's file and line) when the code does not compile.
   std::string build(const std::string& translation_unit, const std::string& display_name, bool fast_math);
 
-  const std::string& compiler() const { return compiler_; }
+  const std::string& compiler() const { return compiler_; }  // "clang++", "/path/to/zig c++"
   const std::string& fingerprint() const { return fingerprint_; }  // "c++ (Debian 12.2.0...) 12.2.0"
 
  private:
   std::string compile_flags(bool fast_math) const;
 
-  std::string compiler_;
+  std::string compiler_;  // the command's words, space-separated, for people
+  std::string command_;   // the same, shell-quoted, for run_command
   std::string fingerprint_;
   std::mutex mutex_;
 };
