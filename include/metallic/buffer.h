@@ -35,6 +35,15 @@ class Buffer {
   // structs hold `device T*` members. Pair it with ComputeCommandEncoder::useResource.
   uint64_t gpuAddress();
 
+  // Interop (DLPack, CUDA array interface). Before another library uses the memory on
+  // `stream` (a CUstream value: 1 legacy default, 2 per-thread, -1 no ordering; 0 on the
+  // CPU): work committed so far that uses this buffer is ordered before the consumer's (on
+  // the CPU: has finished), and host writes have reached the device.
+  void prepareExport(uintptr_t stream);
+  // Whether the memory belongs to another library (Device::newBufferWithBytesNoCopy).
+  bool foreign() const { return foreign_; }
+  void markForeign() { foreign_ = true; }
+
   backend::BufferImpl& impl() const { return *impl_; }
   const std::shared_ptr<backend::BufferImpl>& impl_ptr() const { return impl_; }
 
@@ -43,6 +52,7 @@ class Buffer {
   std::shared_ptr<backend::BufferImpl> impl_;
   uint64_t length_;
   StorageMode mode_;
+  bool foreign_ = false;
 };
 
 }  // namespace metallic

@@ -36,6 +36,14 @@ class Device : public std::enable_shared_from_this<Device> {
   std::shared_ptr<Library> newLibrary(const std::string& source, const CompileOptions& options = {});
   std::shared_ptr<ComputePipelineState> newComputePipelineState(const std::shared_ptr<Function>& function);
   std::shared_ptr<CommandQueue> newCommandQueue();
+  // Memory another library owns, used in place (Metal's newBufferWithBytesNoCopy): a host
+  // pointer on the CPU, a device pointer on a GPU. `owner` is released once neither the
+  // buffer nor any command using it needs the memory. On a GPU, kernels that use the buffer
+  // wait for the work queued on `ready_stream` (a CUstream value) before this call.
+  std::shared_ptr<Buffer> newBufferWithBytesNoCopy(uint64_t address, uint64_t length, std::shared_ptr<void> owner,
+                                                   uintptr_t ready_stream = 0);
+  // A stream of this device for interop hand-offs (0 on the CPU).
+  uintptr_t interopStream();
 
   backend::DeviceImpl& impl() const { return *impl_; }
 

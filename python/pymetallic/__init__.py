@@ -61,7 +61,10 @@ from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatu
 from .texture import (PixelFormat, SamplerState, Texture, TextureDescriptor, TextureType,  # noqa: E402
                       TextureUsage)
 from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
-                       run_simple_compute_example, scalar_add, scalar_multiply)
+                       read_scalar, run_simple_compute_example, scalar_add, scalar_multiply)
+from .interop import BufferView, asarray, bfloat16, from_dlpack  # noqa: E402
+from . import calls as _calls  # noqa: E402,F401  (callable kernels)
+from . import fast  # noqa: E402
 
 
 __all__ = [
@@ -70,5 +73,6 @@ __all__ = [
     "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
     "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",
     "scalar_add", "scalar_multiply", "run_simple_compute_example",
+    "read_scalar", "BufferView", "asarray", "from_dlpack", "bfloat16", "fast",
     "Texture", "TextureDescriptor", "TextureType", "TextureUsage", "PixelFormat", "SamplerState",
 ]

@@ -36,6 +36,7 @@ def _buffer_from_numpy(cls, device, array, storage_mode=None):
             "which copies through a shared staging buffer")
     buf = Buffer(device, array.nbytes, storage_mode)
     buf._bytes_view()[:] = array.reshape(-1).view(np.uint8)
+    buf._layout = (array.dtype, array.shape)  # what __dlpack__ exports
     return buf
 
 
@@ -63,21 +64,9 @@ def _buffer_contents(self):
     return memoryview(self)
 
 
-def _buffer_dlpack(self, *args, **kwargs):
-    if self.device.kind != "cpu":
-        raise MetalError("DLPack export of GPU buffers is not supported yet; use to_numpy()")
-    return self._bytes_view().__dlpack__(*args, **kwargs)
-
-
-def _buffer_dlpack_device(self):
-    return self._bytes_view().__dlpack_device__()
-
-
 Buffer.from_numpy = classmethod(_buffer_from_numpy)
 Buffer.to_numpy = _buffer_to_numpy
 Buffer.contents = _buffer_contents
-Buffer.__dlpack__ = _buffer_dlpack
-Buffer.__dlpack_device__ = _buffer_dlpack_device
 
 
 # ---------------------------------------------------------------- Device
@@ -103,8 +92,14 @@ def _make_kernel(self, source, func, constants=None, options=None):
     return Kernel(self, source, func, constants=constants, options=options)
 
 
-def _device_read_scalar(self, buffer, dtype, i=0):
-    """One element of a buffer, after the work already committed to it has finished."""
+def _device_read_scalar(self, buffer, dtype, i=0, *more):
+    """One element of a buffer, after the work already committed to it has finished.
+    Also ``read_scalar(queue, buffer, dtype)``, as the original package's tests call it (the
+    queue is not needed: exports wait for the buffer's own work)."""
+    if isinstance(buffer, CommandQueue):
+        buffer, dtype, i = dtype, i, (more[0] if more else 0)
+    if buffer.device.kind == "cpu":
+        buffer._prepare_export(0)  # waits for committed work that uses it
     data = buffer.to_numpy(dtype)
     if not 0 <= i < data.size:
         raise ValidationError(f"index {i} is out of range for a buffer of {data.size} {np.dtype(dtype)} items")

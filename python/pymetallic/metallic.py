@@ -98,6 +98,11 @@ class Kernel:
     def __post_init__(self):
         self.pipeline = kernel_cache.get(self.device, self.source, self.func, self.constants, self.options)
 
+    @property
+    def _pso(self):
+        """The pipeline state (the original package's name for it)."""
+        return self.pipeline
+
     def __call__(self, queue, grid, tgs=None, buffers=(), bytes_args=()):
         grid = _grid3(grid)
         if tgs is None:
@@ -174,7 +179,10 @@ def scalar_multiply(device, buffer, scalar, count=None):
 
 
 def read_scalar(queue, buffer, dtype, i=None):
-    """Item ``i`` (default 0) of ``buffer`` after the work committed to ``queue`` so far."""
+    """Item ``i`` (default 0) of ``buffer`` after the work committed to ``queue`` so far.
+    ``queue`` may be None: the buffer's own last work is waited for."""
+    if queue is None:
+        return buffer.device.read_scalar(buffer, dtype, 0 if i is None else i)
     cb = queue.make_command_buffer()
     cb.commit()
     cb.wait_until_completed()  # the queue runs in order: earlier work is done

@@ -60,6 +60,23 @@ uint64_t non_negative(long long v, const char* what) {
   return static_cast<uint64_t>(v);
 }
 
+// Arrays of other libraries (DLPack, CUDA array interface, NumPy) as buffers: a Python hook
+// (pymetallic.interop) wraps them in place on the encoder's device -> (Buffer, byte offset).
+nb::object& array_hook() {
+  static nb::object* hook = new nb::object();  // never destroyed: outlives the interpreter
+  return *hook;
+}
+
+std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std::shared_ptr<Device>& device) {
+  if (obj.is_none()) return {nullptr, 0};
+  std::shared_ptr<Buffer> b;
+  if (nb::try_cast<std::shared_ptr<Buffer>>(obj, b)) return {b, 0};
+  if (!array_hook().is_valid() || array_hook().is_none())
+    throw nb::type_error("expected a pymetallic.Buffer");
+  nb::tuple r = nb::borrow<nb::tuple>(array_hook()(obj, nb::cast(device)));
+  return {nb::cast<std::shared_ptr<Buffer>>(r[0]), nb::cast<uint64_t>(r[1])};
+}
+
 int status_code(CommandBufferStatus s) {
   if (s == CommandBufferStatus::Completed) return 1;
   if (s == CommandBufferStatus::Error) return -1;
@@ -69,6 +86,7 @@ int status_code(CommandBufferStatus s) {
 }  // namespace
 
 void init_commands(nb::module_& m) {
+  m.def("_set_array_hook", [](nb::object hook) { array_hook() = hook; }, nb::arg("hook").none());
   nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus")
       .value("NOT_ENQUEUED", CommandBufferStatus::NotEnqueued)
       .value("ENQUEUED", CommandBufferStatus::Enqueued)
@@ -138,8 +156,11 @@ void init_commands(nb::module_& m) {
       .def("set_compute_pipeline_state", &ComputeCommandEncoder::setComputePipelineState, nb::arg("pipeline"))
       .def(
           "set_buffer",
-          [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long offset, long long index) {
-            e.setBuffer(buffer, non_negative(offset, "set_buffer offset"), slot(index, "buffer"));
+          [](ComputeCommandEncoder& e, nb::handle buffer, long long offset, long long index) {
+            // A pymetallic Buffer, or any array on the encoder's device (wrapped in place; the
+            // command buffer holds it until its work is done).
+            auto [b, base] = as_buffer(buffer, e.commandBuffer()->commandQueue()->device());
+            e.setBuffer(b, base + non_negative(offset, "set_buffer offset"), slot(index, "buffer"));
           },
           nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"))
       .def(

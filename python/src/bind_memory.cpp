@@ -1,5 +1,8 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/vector.h>
+
+#include <algorithm>
 
 #include "bindings.h"
 #include "metallic/metallic.h"
@@ -66,11 +69,26 @@ PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(buffer_g
                               {Py_bf_releasebuffer, reinterpret_cast<void*>(buffer_release)},
                               {0, nullptr}};
 
+// A Python reference held from C++: released with the GIL held, from whatever thread drops
+// the last C++ reference (a queue's worker, for instance), and not at all after shutdown.
+template <class T> std::shared_ptr<void> hold(T value) {
+  return std::shared_ptr<void>(new T(std::move(value)), [](void* p) {
+    if (!Py_IsInitialized()) return;  // the interpreter is gone: leak rather than crash
+    nb::gil_scoped_acquire gil;
+    delete static_cast<T*>(p);
+  });
+}
+
+// DLPack device types (dlpack.h).
+constexpr int kDLCPU = 1, kDLCUDA = 2;
+
+int dl_device_type(const Device& d) { return d.kind() == "cpu" ? kDLCPU : kDLCUDA; }
+
 }  // namespace
 
 void init_memory(nb::module_& m) {
   nb::class_<Buffer>(m, "Buffer", "Linear memory a kernel reads and writes (Metal's MTLBuffer).",
-                     nb::type_slots(buffer_slots))
+                     nb::type_slots(buffer_slots), nb::is_weak_referenceable(), nb::dynamic_attr())
       .def(nb::new_([](std::shared_ptr<Device> device, nb::handle size, nb::handle mode) {
              if (!device) throw nb::type_error("Buffer needs a Device");
              return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));
@@ -101,6 +119,28 @@ void init_memory(nb::module_& m) {
           },
           "The contents as a writable uint8 NumPy view.")
       .def("did_modify_range", &Buffer::didModifyRange, nb::arg("start"), nb::arg("length"))
+      .def_prop_ro("is_foreign", &Buffer::foreign, "Whether the memory belongs to another library (wrapped in place).")
+      .def(
+          "_prepare_export",
+          [](Buffer& b, long long stream) {
+            nb::gil_scoped_release release;  // may wait for the CPU queue
+            b.prepareExport(static_cast<uintptr_t>(stream));
+          },
+          nb::arg("stream"))
+      .def(
+          "_dlpack_view",
+          [](std::shared_ptr<Buffer> b, uint8_t code, uint8_t bits, uint16_t lanes, std::vector<size_t> shape,
+             std::vector<int64_t> strides, uint64_t byte_offset) {
+            auto* data = reinterpret_cast<void*>(static_cast<uintptr_t>(b->gpuAddress() + byte_offset));
+            nb::capsule owner(new std::shared_ptr<Buffer>(b),
+                              [](void* p) noexcept { delete static_cast<std::shared_ptr<Buffer>*>(p); });
+            nb::dlpack::dtype dt{code, bits, lanes};
+            return nb::ndarray<nb::array_api>(data, shape.size(), shape.data(), owner,
+                                              strides.empty() ? nullptr : strides.data(), dt,
+                                              dl_device_type(*b->device()), b->device()->ordinal());
+          },
+          nb::arg("code"), nb::arg("bits"), nb::arg("lanes"), nb::arg("shape"), nb::arg("strides"),
+          nb::arg("byte_offset"), "A DLPack-exporting view of the memory (strides in items).")
       .def_prop_ro("gpu_address", &Buffer::gpuAddress,
                    "The address kernels see (Metal's gpuAddress), for argument buffers; pair with "
                    "encoder.use_resource(buffer).")
@@ -109,6 +149,40 @@ void init_memory(nb::module_& m) {
         return "<pymetallic.Buffer " + std::to_string(b.length()) + " bytes, " +
                modes[static_cast<int>(b.storageMode())] + ", on " + b.device()->name() + ">";
       });
+
+  m.def(
+      "_wrap_dlpack",
+      [](std::shared_ptr<Device> device, nb::ndarray<nb::ro> a, long long ready_stream) {
+        // The array's span: a view may have negative or zero strides.
+        const size_t item = (static_cast<size_t>(a.dtype().bits) * a.dtype().lanes + 7) / 8;
+        int64_t lo = 0, hi = 0, expect = 1;
+        std::vector<int64_t> shape, strides;
+        for (size_t i = a.ndim(); i-- > 0;) {
+          int64_t n = a.shape(i), st = a.stride_ptr() ? a.stride(i) : expect;
+          expect *= n;
+          shape.insert(shape.begin(), n);
+          strides.insert(strides.begin(), st);
+          if (n > 1) (st < 0 ? lo : hi) += st * (n - 1);
+        }
+        if (a.size() == 0) throw ValidationError("cannot use an empty array (no items) as a buffer");
+        uint64_t base = reinterpret_cast<uintptr_t>(a.data()) + lo * static_cast<int64_t>(item);
+        uint64_t length = static_cast<uint64_t>(hi - lo + 1) * item;
+        auto buffer = device->newBufferWithBytesNoCopy(base, length, hold(a), static_cast<uintptr_t>(ready_stream));
+        nb::object dtype = nb::make_tuple(a.dtype().code, a.dtype().bits, a.dtype().lanes);
+        return nb::make_tuple(buffer, dtype, nb::cast(shape), nb::cast(strides), -lo * static_cast<int64_t>(item),
+                              a.device_type(), a.device_id());
+      },
+      nb::arg("device"), nb::arg("array"), nb::arg("ready_stream") = 0,
+      "Wraps a DLPack tensor (a capsule, or an object with __dlpack__) in place: (buffer, (code, bits, lanes), "
+      "shape, strides in items, byte offset of the first item, device type, device id).");
+  m.def(
+      "_wrap_pointer",
+      [](std::shared_ptr<Device> device, uint64_t address, uint64_t length, nb::object owner, long long ready_stream) {
+        return device->newBufferWithBytesNoCopy(address, length, hold(owner), static_cast<uintptr_t>(ready_stream));
+      },
+      nb::arg("device"), nb::arg("address"), nb::arg("length"), nb::arg("owner"), nb::arg("ready_stream") = 0,
+      "Memory at `address` (host on the CPU, device on a GPU) used in place; `owner` is kept alive with it.");
+  m.def("_interop_stream", [](std::shared_ptr<Device> device) { return static_cast<uint64_t>(device->interopStream()); });
 
   m.def(
       "_make_buffer",

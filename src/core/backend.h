@@ -7,11 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "metallic/error.h"
 #include "metallic/types.h"
 #include "msl/translation.h"
 
+#include <mutex>
+#include <utility>
+
 namespace metallic {
 class CommandBuffer;
+class CommandQueue;
 }
 
 namespace metallic::backend {
@@ -30,6 +35,32 @@ class BufferImpl {
   virtual void viewClosed() {}
   // The address kernels see for this buffer (Metal's gpuAddress), for argument buffers.
   virtual uint64_t gpuAddress() = 0;
+
+  // Interop (DLPack, CUDA array interface). Streams are CUstream values (1 the legacy
+  // default stream, 2 per-thread, -1 none); CPU backends see 0.
+  // Before another library reads or writes the memory on `stream`: host writes are moved to
+  // the device (ordered before the consumer's work), and host copies count as stale.
+  virtual void exportTo(uintptr_t stream) { (void)stream; }
+  // Foreign memory: device work queued from now on waits for the work queued on `stream`
+  // so far (the producer's pending writes).
+  virtual void readyAfter(uintptr_t stream) { (void)stream; }
+
+  // The queue and command buffer that last used the buffer (set at commit), so that an
+  // export can order the consumer after them.
+  void usedBy(const std::shared_ptr<CommandBuffer>& buffer, const std::shared_ptr<CommandQueue>& queue) {
+    std::lock_guard<std::mutex> lock(use_mutex_);
+    last_buffer_ = buffer;
+    last_queue_ = queue;
+  }
+  std::pair<std::shared_ptr<CommandBuffer>, std::shared_ptr<CommandQueue>> lastUse() {
+    std::lock_guard<std::mutex> lock(use_mutex_);
+    return {last_buffer_.lock(), last_queue_.lock()};
+  }
+
+ private:
+  std::mutex use_mutex_;
+  std::weak_ptr<CommandBuffer> last_buffer_;
+  std::weak_ptr<CommandQueue> last_queue_;
 };
 
 // One compiled entry point of a library.
@@ -63,6 +94,8 @@ class QueueImpl {
   // wait() blocks until it is done, poll() checks without blocking.
   virtual void wait(CommandBuffer& buffer) { (void)buffer; }
   virtual void poll(CommandBuffer& buffer) { (void)buffer; }
+  // Work queued later on `stream` (a CUstream) waits for everything submitted here so far.
+  virtual void streamWait(uintptr_t stream) { (void)stream; }
 };
 
 class DeviceImpl {
@@ -77,6 +110,14 @@ class DeviceImpl {
   virtual std::shared_ptr<LibraryImpl> compile(const msl::TranslatedSource& source,
                                                const CompileOptions& options) = 0;
   virtual std::unique_ptr<QueueImpl> newQueue() = 0;
+  // Memory another library allocated (a host pointer on the CPU, a device pointer on a
+  // GPU), used in place; `owner` is released when the buffer and every command using it are.
+  virtual std::shared_ptr<BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) {
+    (void)address, (void)length, (void)owner;
+    throw Error("this device cannot use foreign memory in place");
+  }
+  // A stream of this device for interop hand-offs (CUDA array interface exports); 0 if none.
+  virtual uintptr_t interopStream() { return 0; }
 };
 
 // Each backend provides one enumerator; the registry (registry.cpp) lists them.

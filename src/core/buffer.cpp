@@ -1,6 +1,8 @@
 #include "metallic/buffer.h"
 
 #include "core/backend.h"
+#include "metallic/command.h"
+#include "metallic/device.h"
 #include "metallic/error.h"
 
 namespace metallic {
@@ -26,5 +28,16 @@ void Buffer::didModifyRange(uint64_t start, uint64_t length) {
 void Buffer::viewOpened() { impl_->viewOpened(); }
 uint64_t Buffer::gpuAddress() { return impl_->gpuAddress(); }
 void Buffer::viewClosed() { impl_->viewClosed(); }
+
+void Buffer::prepareExport(uintptr_t stream) {
+  auto [last, queue] = impl_->lastUse();
+  if (device_->kind() == "cpu") {
+    // CPU memory has no streams: the consumer may read as soon as we return.
+    if (last && last->status() != CommandBufferStatus::NotEnqueued) last->waitUntilCompleted();
+  } else if (queue && stream != static_cast<uintptr_t>(-1)) {
+    queue->impl().streamWait(stream);
+  }
+  impl_->exportTo(stream);
+}
 
 }  // namespace metallic

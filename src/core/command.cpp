@@ -63,7 +63,24 @@ void CommandBuffer::commit() {
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
   }
-  queue_->impl().submit(shared_from_this());
+  auto self = shared_from_this();
+  // Every buffer remembers the last command buffer (and queue) using it, for exports.
+  auto mark = [&](const std::shared_ptr<backend::BufferImpl>& b) {
+    if (b) b->usedBy(self, queue_);
+  };
+  for (auto& command : commands_->commands) {
+    if (auto* d = std::get_if<DispatchCommand>(&command)) {
+      for (auto& a : d->buffers) mark(a.buffer);
+      for (auto& t : d->textures) mark(t.buffer);
+      for (auto& r : d->resources) mark(r.first);
+      mark(d->indirect);
+    } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+      mark(c->source), mark(c->destination);
+    } else if (auto* f = std::get_if<FillCommand>(&command)) {
+      mark(f->buffer);
+    }
+  }
+  queue_->impl().submit(self);
 }
 
 void CommandBuffer::waitUntilCompleted() {

@@ -68,6 +68,20 @@ std::shared_ptr<ComputePipelineState> Device::newComputePipelineState(const std:
   return std::make_shared<ComputePipelineState>(shared_from_this(), function);
 }
 
+std::shared_ptr<Buffer> Device::newBufferWithBytesNoCopy(uint64_t address, uint64_t length,
+                                                         std::shared_ptr<void> owner, uintptr_t ready_stream) {
+  if (length == 0) throw ValidationError("a buffer must have a length of at least 1 byte");
+  if (address == 0) throw ValidationError("cannot make a buffer of a null pointer");
+  if (!owner) owner = std::make_shared<int>(0);  // marks the memory as not ours to free
+  auto impl = impl_->wrap(address, length, std::move(owner));
+  if (ready_stream) impl->readyAfter(ready_stream);
+  auto buffer = std::make_shared<Buffer>(shared_from_this(), impl, length, StorageMode::Shared);
+  buffer->markForeign();
+  return buffer;
+}
+
+uintptr_t Device::interopStream() { return impl_->interopStream(); }
+
 std::shared_ptr<CommandQueue> Device::newCommandQueue() { return std::make_shared<CommandQueue>(shared_from_this()); }
 
 }  // namespace metallic

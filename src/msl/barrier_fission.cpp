@@ -5,6 +5,7 @@
 #include <iterator>
 #include <set>
 
+#include "msl/call_graph.h"
 #include "msl/kernel_params.h"
 #include "msl/structure.h"
 
@@ -20,12 +21,7 @@ constexpr size_t npos = Structure::npos;
 bool is_barrier_name(const std::string& w) { return w == "threadgroup_barrier" || w == "simdgroup_barrier"; }
 
 // SIMD-group functions need their lanes side by side: the fiber path only.
-bool is_lane_function(const std::vector<Token>& t, size_t i) {
-  const std::string& w = t[i].text;
-  if (w.rfind("simdgroup_", 0) == 0) return w != "simdgroup_barrier";
-  bool call = i + 1 < t.size() && (t[i + 1].is_punct("(") || t[i + 1].is_punct("<"));
-  return call && (w.rfind("simd_", 0) == 0 || w.rfind("quad_", 0) == 0);
-}
+bool is_lane_function(const std::vector<Token>& t, size_t i) { return is_simd_function_use(t, i); }
 
 // Built-ins whose value differs between the threads of a group.
 bool per_thread(BuiltinKind k) {
@@ -67,9 +63,9 @@ struct Promoted {
 
 class KernelFission {
  public:
-  KernelFission(const std::vector<Token>& t, const Structure& st, const FunctionDef& f,
-                const std::set<std::string>& lane_functions)
-      : t_(t), st_(st), f_(f), lane_functions_(lane_functions) {}
+  // `callees_sync`: a function the kernel reaches uses a barrier or a SIMD-group function.
+  KernelFission(const std::vector<Token>& t, const Structure& st, const FunctionDef& f, bool callees_sync)
+      : t_(t), st_(st), f_(f), callees_sync_(callees_sync) {}
 
   // The fission function's text, or "" when the kernel does not qualify.
   std::string build(const std::string& fission_name) {
@@ -100,10 +96,11 @@ class KernelFission {
       const Token& t = t_[i];
       if (t.kind != TokenKind::Identifier) continue;
       if (is_barrier_name(t.text)) barrier = true;
-      if (is_lane_function(t_, i) || lane_functions_.count(t.text)) throw NotApplicable{PM_FISSION_WHERE};
+      if (is_lane_function(t_, i)) throw NotApplicable{PM_FISSION_WHERE};
       if (t.text == "goto" || t.text == "asm") throw NotApplicable{PM_FISSION_WHERE};
     }
     if (!barrier) throw NotApplicable{nullptr};  // nothing to split
+    if (callees_sync_) throw NotApplicable{PM_FISSION_WHERE};  // synchronises inside a callee
   }
 
   // `, const device float* a, ...`: the parameters that are not built-ins, attributes dropped.
@@ -504,32 +501,12 @@ class KernelFission {
   const std::vector<Token>& t_;
   const Structure& st_;
   const FunctionDef& f_;
-  const std::set<std::string>& lane_functions_;
+  bool callees_sync_ = false;
   std::vector<Builtin> builtins_;
   std::set<std::string> param_names_, locals_, loop_vars_, group_names_;
   int next_id_ = 0;
   bool retires_ = false;
 };
-
-// Functions that use barriers or SIMD-group functions, directly or through calls.
-std::set<std::string> lane_functions(const std::vector<Token>& t, const Structure& st) {
-  std::set<std::string> names;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const FunctionDef& f : st.functions) {
-      if (f.name.empty() || names.count(f.name)) continue;
-      for (size_t i = f.body_open; i < f.body_close; ++i)
-        if (t[i].kind == TokenKind::Identifier &&
-            (is_barrier_name(t[i].text) || is_lane_function(t, i) || (names.count(t[i].text) && i + 1 < t.size() &&
-                                                                        t[i + 1].is_punct("(")))) {
-          names.insert(f.name);
-          changed = true;
-          break;
-        }
-    }
-  }
-  return names;
-}
 
 bool is_kernel(const std::vector<Token>& t, const FunctionDef& f) {
   if (t[f.decl_begin].is_ident("template")) return false;  // template kernels: the fiber path
@@ -542,12 +519,13 @@ bool is_kernel(const std::vector<Token>& t, const FunctionDef& f) {
 
 std::map<std::string, std::string> add_barrier_fission(std::vector<Token>& toks, std::set<std::string>* retiring) {
   Structure st = analyze(toks);
-  std::set<std::string> lanes = lane_functions(toks, st);
+  CallGraph graph(toks, st);
   std::map<std::string, std::string> names;
   std::map<size_t, std::string> insert_after;
-  for (const FunctionDef& f : st.functions) {
+  for (size_t fi = 0; fi < st.functions.size(); ++fi) {
+    const FunctionDef& f = st.functions[fi];
     if (f.enclosing != Scope::Namespace || f.body_close == 0 || !is_kernel(toks, f)) continue;
-    KernelFission fission(toks, st, f, lanes);
+    KernelFission fission(toks, st, f, graph.callees(fi).any());
     std::string name = f.name + "__pm_fission";
     std::string code = fission.build(name);
     if (code.empty()) continue;

@@ -1,5 +1,7 @@
 #include "msl/entry_points.h"
 
+#include "msl/call_graph.h"
+
 #include <map>
 #include <set>
 
@@ -79,13 +81,6 @@ void check_returns_void(const std::vector<Token>& toks, const Structure& st, con
   }
 }
 
-bool is_simd_name(const std::vector<Token>& toks, size_t i) {
-  const std::string& w = toks[i].text;
-  if (w.rfind("simdgroup_", 0) == 0) return true;  // simdgroup_barrier, simdgroup matrices and their ops
-  bool call = i + 1 < toks.size() && (toks[i + 1].is_punct("(") || toks[i + 1].is_punct("<"));
-  // Only calls: `simd_size` is a common variable name in MLX-style code.
-  return call && (w.rfind("simd_", 0) == 0 || w.rfind("quad_", 0) == 0);
-}
 
 }  // namespace
 
@@ -121,26 +116,17 @@ void assign_indices(std::vector<ParsedParam*>& params) {
   }
 }
 
+namespace {
+void fill_uses(const CallGraph& graph, size_t fn, KernelInfo* info) {
+  SyncUse use = graph.own(fn);
+  use |= graph.callees(fn);
+  info->uses_threadgroup_barrier = use.threadgroup_barrier;
+  info->uses_simdgroup_functions = use.simd_functions || use.simdgroup_barrier;
+}
+}  // namespace
+
 void fill_uses(const std::vector<Token>& toks, const Structure& st, size_t fn, KernelInfo* info) {
-  std::multimap<std::string, size_t> by_name;
-  for (size_t i = 0; i < st.functions.size(); ++i) by_name.emplace(st.functions[i].name, i);
-  std::set<size_t> seen = {fn};
-  std::vector<size_t> work = {fn};
-  while (!work.empty()) {
-    const FunctionDef& f = st.functions[work.back()];
-    work.pop_back();
-    if (f.body_close <= f.body_open) continue;
-    for (size_t i = f.body_open; i < f.body_close; ++i) {
-      if (toks[i].kind != TokenKind::Identifier) continue;
-      const std::string& w = toks[i].text;
-      if (w == "threadgroup_barrier") info->uses_threadgroup_barrier = true;
-      if (is_simd_name(toks, i)) info->uses_simdgroup_functions = true;
-      auto range = by_name.equal_range(w);
-      for (auto it = range.first; it != range.second; ++it) {
-        if (seen.insert(it->second).second) work.push_back(it->second);
-      }
-    }
-  }
+  fill_uses(CallGraph(toks, st), fn, info);
 }
 
 // `template <typename T, int N = 4, class... Ts>` -> {"T", "N", "Ts"}.
@@ -169,6 +155,7 @@ std::vector<std::string> template_param_names(const std::vector<Token>& toks, si
 std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Structure& st,
                                      const FunctionConstants& constants) {
   std::vector<KernelDecl> out;
+  CallGraph graph(toks, st);
   for (size_t fi = 0; fi < st.functions.size(); ++fi) {
     const FunctionDef& f = st.functions[fi];
     if (f.enclosing != Scope::Namespace || f.name.empty()) continue;
@@ -207,7 +194,7 @@ std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Struc
     }
     assign_indices(ptrs);
     for (ParsedParam* p : ptrs) info.args.push_back(p->arg);
-    fill_uses(toks, st, fi, &info);
+    fill_uses(graph, fi, &info);
     out.push_back(std::move(k));
   }
   return out;

@@ -47,6 +47,21 @@
 #undef ULONG_MAX
 #include "metal_macros.h"
 
+// The source line of a SIMD-group call, a defaulted trailing parameter of the CPU's
+// SIMD-group functions (metal_simdgroup.h): the CPU scheduler keeps lanes at different
+// calls apart. CUDA's warps need no such help.
+#if defined(METAL_TARGET_CPU)
+#  define METAL_RT_SITE_PARAM , unsigned metal_site_ = __builtin_LINE()
+#  define METAL_RT_SITE , metal_site_
+#  define METAL_RT_SITE_ONLY_PARAM unsigned metal_site_ = __builtin_LINE()
+#  define METAL_RT_SITE_ONLY metal_site_
+#else
+#  define METAL_RT_SITE_PARAM
+#  define METAL_RT_SITE
+#  define METAL_RT_SITE_ONLY_PARAM
+#  define METAL_RT_SITE_ONLY
+#endif
+
 // Program-scope `constant` data and kernel-scope `threadgroup` arrays (the front end
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)

@@ -12,12 +12,13 @@
 //   result bit for bit.
 //
 // CPU: every function is one or two calls of detail::cpu_simd_exchange (README.md), which
-// runs the other lanes of the SIMD group up to their next exchange. Each deposit carries
-// the source line of the call (a defaulted trailing parameter), so lanes that diverged
-// into *different* SIMD-group calls in the same scheduling round are not mixed: the call
-// with the lowest line runs with the lanes that reached it, the others wait a round and
-// so reconverge (as on a GPU, where divergent branches run one after the other). A call
-// reached through a helper function defined above the caller can defeat this ordering.
+// blocks the calling lane until no lane of its SIMD group is still running (the others
+// wait at this or another SIMD-group call, at a barrier, or returned). Each deposit carries
+// the source line of the call (a defaulted trailing parameter): the lanes waiting at the
+// call with the lowest line exchange first and are its active lanes; lanes waiting at
+// later calls join them there, so divergent lanes reconverge as on a GPU, where divergent
+// branches run one after the other. A call reached through a helper function defined
+// above the caller can defeat this ordering (only in divergent code).
 // CUDA: warp intrinsics over __activemask(): xor butterflies / shfl_up scans when the
 // whole warp is active, otherwise a loop over the active mask.
 #pragma once
@@ -26,17 +27,8 @@
 namespace metal {
 namespace detail {
 #if defined(METAL_TARGET_CPU)
-// Defined by the CPU backend in every generated translation unit.
-unsigned cpu_simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane);
-#define METAL_RT_SITE_PARAM , unsigned metal_site_ = __builtin_LINE()
-#define METAL_RT_SITE , metal_site_
-#define METAL_RT_SITE_ONLY_PARAM unsigned metal_site_ = __builtin_LINE()
-#define METAL_RT_SITE_ONLY metal_site_
-#else
-#define METAL_RT_SITE_PARAM
-#define METAL_RT_SITE
-#define METAL_RT_SITE_ONLY_PARAM
-#define METAL_RT_SITE_ONLY
+// Defined by the CPU backend in every generated translation unit (fibers.h).
+unsigned cpu_simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane, unsigned site);
 #endif
 
 // The value type of an argument (a swizzle or packed vector reads as its vec).
@@ -96,33 +88,9 @@ template <class V> struct simd_gathered {
   unsigned lane;
 };
 template <class V> METAL_FUNC void simd_gather(const V& x, simd_gathered<V>& g, unsigned site) {
-  struct tagged {
-    unsigned site;
-    V v;
-  };
-  static_assert(sizeof(tagged) <= 256, "a SIMD-group value is limited to 256 bytes on the CPU");
-  tagged mine;
-  mine.site = site;
-  mine.v = x;
-  tagged all[32];
-  for (;;) {
-    unsigned m = cpu_simd_exchange(&mine, all, unsigned(sizeof(tagged)), &g.lane);
-    // Lanes that diverged may reach different SIMD-group calls in the same scheduling
-    // round. The call with the lowest source line goes first (in structured code that is
-    // the one earlier in program order); lanes at other calls deposit again next round,
-    // when the first group has moved on, so they reconverge as on a GPU.
-    unsigned first = site;
-    for (unsigned i = 0; i < 32; ++i)
-      if (((m >> i) & 1u) && all[i].site < first) first = all[i].site;
-    if (first != site) continue;
-    g.mask = 0;
-    for (unsigned i = 0; i < 32; ++i)
-      if (((m >> i) & 1u) && all[i].site == site) {
-        g.mask |= 1u << i;
-        g.v[i] = all[i].v;
-      }
-    return;
-  }
+  static_assert(sizeof(V) <= 256, "a SIMD-group value is limited to 256 bytes on the CPU");
+  // The scheduler returns the lanes of this call only (fibers.h: the active lanes).
+  g.mask = cpu_simd_exchange(&x, g.v, unsigned(sizeof(V)), &g.lane, site);
 }
 METAL_FUNC unsigned simd_active_mask_and_lane(unsigned* lane, unsigned site) {
   simd_gathered<unsigned char> g;

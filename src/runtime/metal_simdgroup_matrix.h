@@ -11,16 +11,37 @@
 // exactly once. All 32 lanes of the SIMD group must take part in the functions that
 // exchange data (multiply, multiply_accumulate, the diagonal constructor).
 //
-// The products are generic on both targets (correctness first): each lane gathers the
-// 64 elements of A and B (one exchange each on the CPU, 32 warp shuffles each on CUDA),
-// then computes its two outputs, accumulating in float and rounding once to the type of d.
+// The products are generic on the CPU and for float matrices on CUDA: each lane gathers
+// what its two outputs need (the 64 elements of A and B in one exchange each on the CPU;
+// its row of A and two columns of B in 12 warp shuffles on CUDA), then computes them,
+// accumulating in float in k order and rounding once to the type of d.
+// On sm_80 and later, half x half and bfloat x bfloat products of a whole SIMD group run on
+// the tensor cores (mma.sync m16n8k8 with float accumulation, the upper 8 rows of A zero):
+// a few warp shuffles move Apple's layout into the instruction's fragments and back, so
+// thread_elements() keeps Apple's layout. A program that never names thread_elements()
+// cannot see the layout; the CUDA backend then defines METAL_SGM_NATIVE_LAYOUT and the
+// matrices live in the fragments' own layout (no shuffles; B through one movmatrix).
+// Float matrices never use TF32.
 #pragma once
 #include "metal_simdgroup.h"
 
 namespace metal {
 namespace detail {
+#if defined(METAL_TARGET_CUDA) && defined(METAL_SGM_NATIVE_LAYOUT)
+// The program never reads thread_elements(): lane 4g + t holds (g, 2t) and (g, 2t + 1), the
+// layout of the tensor cores' A, C and D fragments (PTX ISA, mma.m16n8k8) and of movmatrix.
+METAL_FUNC constexpr unsigned sgm_row(unsigned lane) { return lane / 4u; }
+METAL_FUNC constexpr unsigned sgm_col(unsigned lane) { return (lane % 4u) * 2u; }
+METAL_FUNC constexpr unsigned sgm_lane_of(unsigned row, unsigned col) { return row * 4u + col / 2u; }
+#else
 METAL_FUNC constexpr unsigned sgm_row(unsigned lane) { return ((lane / 4u) & 4u) + (lane / 2u) % 4u; }
 METAL_FUNC constexpr unsigned sgm_col(unsigned lane) { return ((lane / 4u) & 2u) * 2u + (lane % 2u) * 2u; }
+// The lane that holds (row, col) and (row, col + 1) (col even): the inverse of sgm_row/sgm_col.
+METAL_FUNC constexpr unsigned sgm_lane_of(unsigned row, unsigned col) {
+  return (((row >> 2) & 1u) << 4) | (((col >> 2) & 1u) << 3) | (((row >> 1) & 1u) << 2) | ((row & 1u) << 1) |
+         ((col >> 1) & 1u);
+}
+#endif
 }  // namespace detail
 
 template <class T, int Cols, int Rows> struct simdgroup_matrix {
@@ -121,12 +142,95 @@ METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulon
   }
 }
 
+#if defined(METAL_TARGET_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#  define METAL_RT_SGM_TENSOR_CORES 1
+namespace detail {
+template <class T> METAL_FUNC unsigned sgm_word(const vec<T, 2>& v) {
+  unsigned w;
+  METAL_RT_MEMCPY(&w, &v, 4);
+  return w;
+}
+// d = a * b + c on the tensor cores (PTX ISA, mma.m16n8k8: lane 4g + t holds A(g, 2t..2t+1),
+// B(2t..2t+1, g) and C/D(g, 2t..2t+1); rows 8-15 of A, C and D are unused here).
+template <class TD, class T, class TC>
+METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T, 8, 8>& a,
+                        const simdgroup_matrix<T, 8, 8>& b, const simdgroup_matrix<TC, 8, 8>& c) {
+  const unsigned full = 0xffffffffu;
+  unsigned zero = 0u, aw, bw;
+  float c0, c1, zf = 0.0f, d0, d1, d2, d3;
+#if defined(METAL_SGM_NATIVE_LAYOUT)
+  // Already the A, C and D fragments; B's (column pairs) is the transpose: one movmatrix.
+  aw = sgm_word(a.__elems);
+  unsigned braw = sgm_word(b.__elems);
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(bw) : "r"(braw));
+  c0 = float(c.__elems[0]);
+  c1 = float(c.__elems[1]);
+#else
+  unsigned lane = cuda_lane();
+  unsigned g = lane >> 2, t = lane & 3u;
+  vec<T, 2> av = cuda_shfl(full, a.__elems, int(sgm_lane_of(g, 2u * t)));
+  vec<T, 2> b0 = cuda_shfl(full, b.__elems, int(sgm_lane_of(2u * t, g & ~1u)));
+  vec<T, 2> b1 = cuda_shfl(full, b.__elems, int(sgm_lane_of(2u * t + 1u, g & ~1u)));
+  vec<T, 2> bv(b0[int(g & 1u)], b1[int(g & 1u)]);
+  vec<TC, 2> cv = cuda_shfl(full, c.__elems, int(sgm_lane_of(g, 2u * t)));
+  c0 = float(cv[0]);
+  c1 = float(cv[1]);
+  aw = sgm_word(av);
+  bw = sgm_word(bv);
+#endif
+  if constexpr (is_same<T, half>::value) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+  }
+  (void)d2, (void)d3, (void)full;
+#if defined(METAL_SGM_NATIVE_LAYOUT)
+  d.__elems[0] = TD(d0);
+  d.__elems[1] = TD(d1);
+#else
+  int src = int(4u * sgm_row(lane) + sgm_col(lane) / 2u);
+  d.__elems[0] = TD(__shfl_sync(full, d0, src));
+  d.__elems[1] = TD(__shfl_sync(full, d1, src));
+#endif
+}
+}  // namespace detail
+#endif
+
 // d = a * b + c (d may be any of a, b, c). Element types may differ (ggml mixes half and
 // float); products and sums are in float, rounded once to d's type.
 template <class TD, class TA, class TB, class TC>
 METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,
                                               const simdgroup_matrix<TB, 8, 8>& b,
                                               const simdgroup_matrix<TC, 8, 8>& c METAL_RT_SITE_PARAM) {
+#if defined(METAL_RT_SGM_TENSOR_CORES)
+  if constexpr (is_same<TA, TB>::value && (is_same<TA, half>::value || is_same<TA, bfloat>::value)) {
+    if (__activemask() == 0xffffffffu) {
+      detail::sgm_mma(d, a, b, c);
+      return;
+    }
+  }
+#endif
+#if defined(METAL_TARGET_CUDA)
+  // Each lane fetches only what its two outputs need: row r of A (4 shuffles of a pair) and
+  // rows k of B at its columns (8 shuffles of a pair), then folds k = 0..7 in order.
+  unsigned mask = __activemask();
+  unsigned lane = detail::cuda_lane();
+  unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
+  float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
+  for (unsigned k = 0; k < 8; k += 2) {
+    vec<TA, 2> ak = detail::cuda_shfl(mask, a.__elems, int(detail::sgm_lane_of(r, k)));
+    vec<TB, 2> b0 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_lane_of(k, col)));
+    vec<TB, 2> b1 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_lane_of(k + 1u, col)));
+    acc0 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[0]), acc0);
+    acc1 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[1]), acc1);
+    acc0 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[0]), acc0);
+    acc1 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[1]), acc1);
+  }
+#else
   float A[64], B[64];
   detail::sgm_gather(a, A METAL_RT_SITE);
   unsigned lane = detail::sgm_gather(b, B METAL_RT_SITE);
@@ -136,6 +240,7 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
     acc0 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col], acc0);
     acc1 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col + 1], acc1);
   }
+#endif
   d.__elems[0] = TD(acc0);
   d.__elems[1] = TD(acc1);
 }

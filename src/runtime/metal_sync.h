@@ -18,7 +18,7 @@ METAL_FUNC constexpr mem_flags operator&(mem_flags a, mem_flags b) { return mem_
 namespace detail {
 #if defined(METAL_TARGET_CPU)
 void cpu_threadgroup_barrier();  // defined by the CPU backend
-void cpu_simdgroup_barrier();    // defined by the CPU backend
+void cpu_simdgroup_barrier(unsigned site);  // defined by the CPU backend
 #endif
 }  // namespace detail
 
@@ -29,11 +29,11 @@ METAL_FUNC void threadgroup_barrier(mem_flags) {
   detail::cpu_threadgroup_barrier();
 #endif
 }
-METAL_FUNC void simdgroup_barrier(mem_flags) {
+METAL_FUNC void simdgroup_barrier(mem_flags METAL_RT_SITE_PARAM) {
 #if defined(METAL_TARGET_CUDA)
   __syncwarp();
 #else
-  detail::cpu_simdgroup_barrier();
+  detail::cpu_simdgroup_barrier(metal_site_);
 #endif
 }
 }  // namespace metal

@@ -3,7 +3,16 @@
 Every test runs its kernels on every device pymetallic finds (the CPU always, CUDA GPUs
 when present), with ids "cpu", "cuda0", ... Kernels are compiled once per (device,
 source): one Library per test module.
+
+Differential runs: on the CPU, every kernel run through `Runner.run` also runs under each
+other scheduling path of the CPU device (PYMETALLIC_CPU_SCHEDULE: forced fibers, fission
+off, one worker thread) and must give the same results as the default path, which the test
+then checks against its NumPy reference. MSL's results do not depend on how threads are
+scheduled; a kernel whose output legitimately does (atomics that hand out slots in arrival
+order) passes `order_dependent=True`. PYMETALLIC_TEST_DIFFERENTIAL=0 turns this off.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -52,11 +61,24 @@ class Runner:
             self._pipes[pkey] = pm.ComputePipelineState(device, self._libs[key].make_function(name))
         return self._pipes[pkey]
 
-    def run(self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=(), options=None):
+    def run(self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=(), options=None,
+            order_dependent=False):
         """args: list, index = buffer index; np.ndarray -> a buffer (returned after the run,
         as an array of the same dtype/shape), NumPy scalar -> set_bytes. tg_memory: list of
         (bytes, index). grid: threads (dispatch_threads) or groups (threadgroups=True).
-        options: the Library's compile options (see pipeline)."""
+        options: the Library's compile options (see pipeline). On the CPU the kernel also
+        runs under every scheduling path (module docstring) unless order_dependent."""
+        out = self._run_once(device, src, name, args, grid, tg, threadgroups, tg_memory, options)
+        if getattr(device, "kind", "cpu") == "cpu" and not order_dependent and DIFFERENTIAL:
+            for schedule in SCHEDULES:
+                other = self._run_once(device, src, name, args, grid, tg, threadgroups, tg_memory, options,
+                                       schedule=schedule)
+                for i, (a, b) in enumerate(zip(out, other)):
+                    if a is not None:
+                        assert_same_results(a, b, f"kernel '{name}', buffer {i}, PYMETALLIC_CPU_SCHEDULE={schedule}")
+        return out
+
+    def _run_once(self, device, src, name, args, grid, tg, threadgroups, tg_memory, options, schedule=None):
         pipe = self.pipeline(device, src, name, options)
         q = self._queues.get(id(device))
         if q is None:
@@ -83,8 +105,9 @@ class Runner:
         else:
             enc.dispatch_threads(grid, tg)
         enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
+        with cpu_schedule(schedule):
+            cb.commit()
+            cb.wait_until_completed()
         out = []
         for i in range(len(args)):
             if i in bufs:
@@ -93,6 +116,42 @@ class Runner:
             else:
                 out.append(None)
         return out
+
+
+DIFFERENTIAL = os.environ.get("PYMETALLIC_TEST_DIFFERENTIAL", "1") != "0"
+# The CPU's scheduling paths other than the default (src/backends/cpu/schedule.h).
+SCHEDULES = ("fibers", "nofission", "serial", "fibers,serial")
+
+
+class cpu_schedule:
+    """Runs the body with PYMETALLIC_CPU_SCHEDULE set to `schedule` (None: unchanged)."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def __enter__(self):
+        if self.schedule is not None:
+            self.saved = os.environ.get("PYMETALLIC_CPU_SCHEDULE")
+            os.environ["PYMETALLIC_CPU_SCHEDULE"] = self.schedule
+
+    def __exit__(self, *exc):
+        if self.schedule is not None:
+            if self.saved is None:
+                del os.environ["PYMETALLIC_CPU_SCHEDULE"]
+            else:
+                os.environ["PYMETALLIC_CPU_SCHEDULE"] = self.saved
+
+
+def assert_same_results(a, b, what):
+    """Two scheduling paths' outputs: integers bit for bit; floats equal up to the
+    reassociation a different evaluation order allows (float atomics), NaNs where NaNs."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "fc":
+        eps = np.finfo(a.dtype).eps
+        scale = float(np.nanmax(np.abs(a[np.isfinite(a)]))) if np.isfinite(a).any() else 0.0
+        np.testing.assert_allclose(b, a, rtol=64 * eps, atol=64 * eps * scale, equal_nan=True, err_msg=what)
+    else:
+        np.testing.assert_array_equal(b, a, err_msg=what)
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,20 @@ class HostBuffer : public backend::BufferImpl {
   void* data_ = nullptr;
 };
 
+// Host memory another library owns (a NumPy array, a CPU tensor), used in place. It has no
+// guard page: the owner decides what lies around it.
+class ForeignHostBuffer : public backend::BufferImpl {
+ public:
+  ForeignHostBuffer(uint64_t address, std::shared_ptr<void> owner)
+      : data_(reinterpret_cast<void*>(static_cast<uintptr_t>(address))), owner_(std::move(owner)) {}
+  void* contents() override { return data_; }
+  uint64_t gpuAddress() override { return reinterpret_cast<uintptr_t>(data_); }
+
+ private:
+  void* data_;
+  std::shared_ptr<void> owner_;
+};
+
 std::string cpu_name() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -87,6 +101,10 @@ class CpuDevice : public backend::DeviceImpl {
 
   std::shared_ptr<backend::BufferImpl> allocate(uint64_t length, StorageMode) override {
     return std::make_shared<HostBuffer>(length);
+  }
+
+  std::shared_ptr<backend::BufferImpl> wrap(uint64_t address, uint64_t, std::shared_ptr<void> owner) override {
+    return std::make_shared<ForeignHostBuffer>(address, std::move(owner));
   }
 
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,

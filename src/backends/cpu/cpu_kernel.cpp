@@ -20,10 +20,11 @@ SharedObject::SharedObject(const std::string& path) {
   using Hook = void (*)();
   if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_threadgroup_barrier_hook")))
     *slot = &FiberGroup::yield_barrier;
-  // A SIMD group's lanes run in the same round already: its barrier is one round for all.
-  if (auto* slot = static_cast<Hook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
-    *slot = &FiberGroup::yield_round;
-  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*);
+  // A SIMD group's barrier: its active lanes meet (an exchange of nothing).
+  using SiteHook = void (*)(unsigned);
+  if (auto* slot = static_cast<SiteHook*>(::dlsym(handle_, "metallic_cpu_simdgroup_barrier_hook")))
+    *slot = &FiberGroup::simdgroup_barrier;
+  using Exchange = unsigned (*)(const void*, void*, unsigned, unsigned*, unsigned);
   if (auto* slot = static_cast<Exchange*>(::dlsym(handle_, "metallic_cpu_simd_exchange_hook")))
     *slot = &FiberGroup::simd_exchange;
   // Run-time address-space checks ask where the running thread's stack is.
@@ -38,9 +39,10 @@ SharedObject::~SharedObject() {
 
 void* SharedObject::symbol(const std::string& name) const { return ::dlsym(handle_, name.c_str()); }
 
-void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end,
-                           unsigned char* arena) const {
-  if (!needs_fibers_) {
+void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
+                           const Schedule& schedule) const {
+  bool as_fibers = schedule.fibers || (synchronises_ && (!fission_ || schedule.no_fission));
+  if (!as_fibers) {
     groups_(&launch, first, end, arena);
     return;
   }
@@ -72,8 +74,8 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
     // Barriers and SIMD-group functions need every thread of a group to make progress
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
-    bool fibers = (info.uses_threadgroup_barrier || info.uses_simdgroup_functions) && !uses_fission(info);
-    return std::make_shared<CpuKernel>(object_, groups, thread, fibers, 1024);
+    bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
+    return std::make_shared<CpuKernel>(object_, groups, thread, synchronises, uses_fission(info), 1024);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

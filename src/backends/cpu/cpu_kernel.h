@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backends/cpu/cpu_abi.h"
+#include "backends/cpu/schedule.h"
 #include "core/backend.h"
 
 namespace metallic::cpu {
@@ -21,20 +22,26 @@ class SharedObject {
 
 class CpuKernel : public backend::KernelImpl {
  public:
+  // `synchronises`: the kernel uses barriers or SIMD-group functions; `fission`: `groups` is
+  // its split form (barrier_fission.h), which runs whole groups without fibers.
   CpuKernel(std::shared_ptr<SharedObject> object, EntryFunction groups, void (*thread)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*),
-            bool needs_fibers, uint32_t max_threads)
-      : object_(std::move(object)), groups_(groups), thread_(thread), needs_fibers_(needs_fibers), max_threads_(max_threads) {}
+            bool synchronises, bool fission, uint32_t max_threads)
+      : object_(std::move(object)), groups_(groups), thread_(thread), synchronises_(synchronises), fission_(fission),
+        max_threads_(max_threads) {}
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
 
-  // Runs threadgroups [first, end) of a dispatch on the calling thread.
-  void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena) const;
+  // Runs threadgroups [first, end) of a dispatch on the calling thread, the way `schedule`
+  // says (schedule.h).
+  void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
+                  const Schedule& schedule) const;
 
  private:
   std::shared_ptr<SharedObject> object_;
   EntryFunction groups_;
   void (*thread_)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*);
-  bool needs_fibers_;
+  bool synchronises_;
+  bool fission_;
   uint32_t max_threads_;
 };
 

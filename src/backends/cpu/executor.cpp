@@ -79,12 +79,13 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   launch.threadgroups[2] = static_cast<uint32_t>(n.depth);
 
   auto& kernel = static_cast<CpuKernel&>(cmd.pipeline->kernel());
+  const Schedule schedule = current_schedule();
   uint64_t groups = n.count();
   // Enough chunks for load balance, few enough that scheduling stays cheap.
   uint64_t grain = groups / (pool.size() * 8);
   if (grain == 0) grain = 1;
   // Tiny dispatches are not worth waking the pool for.
-  if (g.count() <= 4096) grain = groups;
+  if (g.count() <= 4096 || schedule.serial) grain = groups;
   std::atomic<bool> faulted{false};
   std::mutex fault_mutex;
   std::string fault;
@@ -93,7 +94,7 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
     unsigned char* mem = arena ? thread_arena(arena) : nullptr;
     if (mem) std::memset(mem, 0, arena);
     std::string what = run_guarded(
-        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem); });
+        [&] { kernel.run_groups(launch, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), mem, schedule); });
     if (!what.empty()) {
       std::lock_guard<std::mutex> lock(fault_mutex);
       if (fault.empty()) fault = what;

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -91,7 +92,9 @@ __attribute__((tls_model("initial-exec"))) thread_local FiberGroup* t_running = 
 struct FiberGroup::Fiber {
   void* memory = nullptr;  // mapping: guard page + stack
   void* sp = nullptr;
-  bool done = false;
+  bool done = false;      // returned
+  bool running = true;    // neither returned nor waiting at a barrier or an exchange
+  bool released = false;  // its exchange has happened (set by whoever fired it)
 
   Fiber() {
     size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
@@ -107,6 +110,8 @@ struct FiberGroup::Fiber {
   // hot top-of-stack lines into the same cache sets (measured: 6% on a reduction).
   void reset(uint32_t color) {
     done = false;
+    running = true;
+    released = false;
     auto top = reinterpret_cast<uintptr_t>(memory) + static_cast<size_t>(::sysconf(_SC_PAGESIZE)) + kStackSize;
     top -= (color % 64) * 64 + ((color / 64) % 16) * 4096;
     top &= ~uintptr_t(15);
@@ -144,21 +149,62 @@ uint32_t FiberGroup::next_live(uint32_t from) const {
 }
 
 // Fibers hand over to each other directly, in index order (one switch per yield, not two
-// through a scheduler); passing index 0 again starts a new round.
+// through a scheduler).
 void FiberGroup::switch_from(uint32_t me, uint32_t next) {
-  if (next <= me) ++round_;
   if (next == me) return;  // the only live fiber: carry on
   current_ = next;
   metallic_fiber_switch(&fibers_[me]->sp, fibers_[next]->sp);
+}
+
+void FiberGroup::yield() { switch_from(current_, next_live(current_)); }
+
+void FiberGroup::block(uint32_t me) {
+  fibers_[me]->running = false;
+  --simd_[me / 32].running;
+}
+
+void FiberGroup::complete_barrier() {
+  barrier_arrived_ = 0;
+  ++barrier_generation_;
+  // Every live thread waited at the barrier: all run again.
+  for (uint32_t t = 0; t < threads_; ++t) {
+    Fiber* f = fibers_[t];
+    if (f->done || f->running) continue;
+    f->running = true;
+    ++simd_[t / 32].running;
+  }
+}
+
+void FiberGroup::fire(uint32_t simd) {
+  SimdGroup& x = simd_[simd];
+  // The call with the lowest source position goes first: in structured code it is the
+  // one earlier in program order, and the lanes waiting further on join them there.
+  unsigned site = ~0u;
+  for (unsigned i = 0; i < 32; ++i)
+    if (((x.waiting >> i) & 1u) && x.site[i] < site) site = x.site[i];
+  unsigned mask = 0;
+  for (unsigned i = 0; i < 32; ++i)
+    if (((x.waiting >> i) & 1u) && x.site[i] == site) mask |= 1u << i;
+  for (unsigned i = 0; i < 32; ++i) {
+    if (!((mask >> i) & 1u)) continue;
+    if (x.bytes[i]) std::memcpy(x.fired.data() + i * kMaxExchangeBytes, x.deposit.data() + i * kMaxExchangeBytes, x.bytes[i]);
+    Fiber* f = fibers_[simd * 32 + i];
+    f->released = true;
+    f->running = true;
+    ++x.running;
+  }
+  x.waiting &= ~mask;
+  x.fired_mask = mask;
 }
 
 void FiberGroup::trampoline() {
   FiberGroup* g = t_running;
   uint32_t me = g->current_;
   (*g->body_)(me);
+  g->block(me);
   g->fibers_[me]->done = true;
-  // A thread that returned early no longer takes part in barriers.
-  if (--g->live_ > 0 && g->barrier_arrived_ == g->live_) g->barrier_arrived_ = 0, ++g->barrier_generation_;
+  // A thread that returned no longer takes part in barriers.
+  if (--g->live_ > 0 && g->barrier_arrived_ > 0 && g->barrier_arrived_ == g->live_) g->complete_barrier();
   uint32_t next = g->next_live(me);
   if (next == kNone)
     metallic_fiber_switch(&g->fibers_[me]->sp, g->scheduler_sp_);  // the group is done
@@ -167,53 +213,78 @@ void FiberGroup::trampoline() {
   std::abort();  // a finished fiber is never resumed
 }
 
-void FiberGroup::yield_round() {
-  FiberGroup* g = t_running;
-  g->switch_from(g->current_, g->next_live(g->current_));
-}
-
 void FiberGroup::yield_barrier() {
   FiberGroup* g = t_running;
   if (!g) throw Error("threadgroup_barrier called outside a threadgroup");
-  // Arrivals are counted: a thread that spent extra rounds elsewhere (a SIMD-group exchange
-  // waiting for its lanes) still meets the others at this barrier.
+  uint32_t me = g->current_;
   uint64_t generation = g->barrier_generation_;
+  g->block(me);
   if (++g->barrier_arrived_ == g->live_) {
-    g->barrier_arrived_ = 0;
-    ++g->barrier_generation_;
+    g->complete_barrier();
+    return;
   }
-  while (g->barrier_generation_ == generation) g->switch_from(g->current_, g->next_live(g->current_));
+  while (g->barrier_generation_ == generation) {
+    // Lanes of a SIMD group that wait at an exchange while the others of their group wait
+    // here are that exchange's active lanes: let it happen.
+    SimdGroup& x = g->simd_[me / 32];
+    if (x.running == 0 && x.waiting) g->fire(me / 32);
+    g->yield();
+  }
 }
 
-unsigned FiberGroup::simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane) {
+unsigned FiberGroup::simd_exchange(const void* value, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {
   FiberGroup* g = t_running;
   if (!g) throw Error("a SIMD-group function was called outside a threadgroup");
   if (bytes > kMaxExchangeBytes) throw Error("a SIMD-group function's value is too large for the CPU backend");
   uint32_t me = g->current_;
-  Exchange& x = g->exchanges_[me / 32];
-  uint64_t round = g->round_;
-  int b = static_cast<int>(round & 1);
-  if (x.stamp[b] != round) x.stamp[b] = round, x.mask[b] = 0;
-  std::memcpy(x.data[b].data() + (me % 32) * kMaxExchangeBytes, value, bytes);
-  x.mask[b] |= 1u << (me % 32);
-  yield_round();  // every other lane of this round deposits meanwhile
+  unsigned l = me % 32;
+  SimdGroup& x = g->simd_[me / 32];
+  Fiber* f = g->fibers_[me];
+  if (bytes) std::memcpy(x.deposit.data() + l * kMaxExchangeBytes, value, bytes);
+  x.site[l] = site;
+  x.bytes[l] = bytes;
+  x.waiting |= 1u << l;
+  f->released = false;
+  g->block(me);
+  for (;;) {
+    if (!f->released && x.running == 0) g->fire(me / 32);
+    if (f->released) break;
+    g->yield();
+  }
+  // The values stay in `fired` until every lane of this exchange has read them: the next
+  // exchange of the group needs all its lanes to block again first.
+  unsigned mask = x.fired_mask;
+  if (bytes == 0) {
+    *lane = l;
+    return mask;
+  }
   unsigned char* out = static_cast<unsigned char*>(lanes);
   for (unsigned i = 0; i < 32; ++i)
-    if (x.mask[b] & (1u << i)) std::memcpy(out + i * bytes, x.data[b].data() + i * kMaxExchangeBytes, bytes);
-  *lane = me % 32;
-  return x.mask[b];
+    if ((mask >> i) & 1u) std::memcpy(out + i * bytes, x.fired.data() + i * kMaxExchangeBytes, bytes);
+  *lane = l;
+  return mask;
+}
+
+void FiberGroup::simdgroup_barrier(unsigned site) {
+  unsigned lane;
+  simd_exchange(nullptr, nullptr, 0, &lane, site);
 }
 
 void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body) {
   while (fibers_.size() < threads) fibers_.push_back(new Fiber());
   size_t groups = (threads + 31) / 32;
-  if (exchanges_.size() < groups) {
-    exchanges_.resize(groups);
-    for (auto& x : exchanges_)
-      for (auto& d : x.data) d.resize(32 * kMaxExchangeBytes);
+  if (simd_.size() < groups) {
+    simd_.resize(groups);
+    for (auto& x : simd_) {
+      x.deposit.resize(32 * kMaxExchangeBytes);
+      x.fired.resize(32 * kMaxExchangeBytes);
+    }
   }
-  for (auto& x : exchanges_) x.stamp[0] = x.stamp[1] = ~0ull;
-  round_ = 0;
+  for (size_t s = 0; s < groups; ++s) {
+    simd_[s].running = std::min<uint32_t>(32, threads - static_cast<uint32_t>(s) * 32);
+    simd_[s].waiting = 0;
+    simd_[s].fired_mask = 0;
+  }
   live_ = threads;
   barrier_arrived_ = 0;
   barrier_generation_ = 0;

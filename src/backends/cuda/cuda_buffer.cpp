@@ -1,6 +1,7 @@
 #include "backends/cuda/cuda_buffer.h"
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "metallic/error.h"
@@ -22,11 +23,32 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, St
   context_->check(api.cuStreamSynchronize(nullptr), "clearing a new buffer");
 }
 
+CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, CUdeviceptr address, uint64_t length,
+                       std::shared_ptr<void> owner)
+    : context_(std::move(context)), length_(length), mode_(StorageMode::Shared), device_(address),
+      host_valid_(false), owner_(std::move(owner)) {
+  context_->ensure_usable();
+  context_->make_current();
+  const auto& api = context_->api();
+  unsigned type = 0;
+  int ordinal = -1;
+  if (api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address) != CUDA_SUCCESS ||
+      type == CU_MEMORYTYPE_HOST)
+    throw ValidationError("address 0x" + [&] { char b[32]; std::snprintf(b, sizeof b, "%llx", address); return std::string(b); }() +
+                          " is not CUDA device memory: it cannot be used in place on cuda:" +
+                          std::to_string(context_->ordinal()));
+  if (api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address) == CUDA_SUCCESS &&
+      ordinal != context_->ordinal())
+    throw ValidationError("this memory lives on cuda:" + std::to_string(ordinal) + ", not on cuda:" +
+                          std::to_string(context_->ordinal()));
+}
+
 CudaBuffer::~CudaBuffer() {
   const auto& api = context_->api();
   if (context_->healthy()) {
     context_->make_current();
-    api.cuMemFree_v2(device_);
+    if (!owner_) api.cuMemFree_v2(device_);
+    if (ready_) api.cuEventDestroy_v2(ready_);
   }
   if (host_) {
     if (host_pinned_)
@@ -91,6 +113,16 @@ void CudaBuffer::didModifyRange(uint64_t, uint64_t) {
 
 void CudaBuffer::prepare_for_device(CUstream stream) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (ready_) {
+    // Foreign memory: the producer's work on it comes first. Once done, forget it.
+    const auto& api = context_->api();
+    if (api.cuEventQuery(ready_) == CUDA_SUCCESS) {
+      api.cuEventDestroy_v2(ready_);
+      ready_ = nullptr;
+    } else {
+      context_->check(api.cuStreamWaitEvent(stream, ready_, 0), "ordering after the producer's stream");
+    }
+  }
   if (!host_) return;
   if (views_ > 0 && host_valid_) host_dirty_ = true;  // an open view may have been written
   if (!host_dirty_) return;
@@ -106,6 +138,35 @@ void CudaBuffer::device_written() {
   host_valid_ = false;
   host_dirty_ = false;
   shadow_valid_ = false;
+}
+
+}  // namespace metallic::cuda
+
+namespace metallic::cuda {
+
+void CudaBuffer::readyAfter(uintptr_t stream) {
+  if (stream == static_cast<uintptr_t>(-1) || stream == 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  context_->make_current();
+  const auto& api = context_->api();
+  if (!ready_) context_->check(api.cuEventCreate(&ready_, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+  context_->check(api.cuEventRecord(ready_, reinterpret_cast<CUstream>(stream)), "recording the producer's stream");
+}
+
+void CudaBuffer::exportTo(uintptr_t stream) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    context_->ensure_usable();
+    context_->make_current();
+  }
+  // Host writes go up first, ordered before the consumer's work (or at once without a stream).
+  if (stream == static_cast<uintptr_t>(-1) || stream == 0) {
+    prepare_for_device(nullptr);
+    context_->check(context_->api().cuStreamSynchronize(nullptr), "copying a buffer to the GPU");
+  } else {
+    prepare_for_device(reinterpret_cast<CUstream>(stream));
+  }
+  device_written();  // the consumer may write: the host copy is stale from now on
 }
 
 }  // namespace metallic::cuda

@@ -21,6 +21,8 @@ namespace metallic::cuda {
 class CudaBuffer : public backend::BufferImpl {
  public:
   CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, StorageMode mode);
+  // Device memory another library owns, used in place; `owner` is released with the buffer.
+  CudaBuffer(std::shared_ptr<CudaContext> context, CUdeviceptr address, uint64_t length, std::shared_ptr<void> owner);
   ~CudaBuffer() override;
 
   void* contents() override;
@@ -35,6 +37,8 @@ class CudaBuffer : public backend::BufferImpl {
   void device_written();                     // a command may write it: the host copy is stale
   CUdeviceptr address() const { return device_; }
   uint64_t gpuAddress() override { return device_; }
+  void exportTo(uintptr_t stream) override;
+  void readyAfter(uintptr_t stream) override;
 
  private:
   std::shared_ptr<CudaContext> context_;
@@ -48,6 +52,8 @@ class CudaBuffer : public backend::BufferImpl {
   bool host_valid_ = true;  // both start zeroed
   bool host_dirty_ = false;
   int views_ = 0;  // open host views: the host may read or write at any time
+  std::shared_ptr<void> owner_;  // foreign memory: whoever allocated it (not freed here)
+  CUevent ready_ = nullptr;      // foreign memory: the producer's pending work, to wait for
   std::mutex mutex_;
 };
 

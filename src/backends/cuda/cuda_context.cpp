@@ -29,6 +29,15 @@ void CudaContext::make_current() const {
   current = context_;
 }
 
+CUstream CudaContext::interop_stream() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!interop_) {
+    make_current();
+    cuda::check(api_->cuStreamCreate(&interop_, CU_STREAM_NON_BLOCKING), "creating the interop stream");
+  }
+  return interop_;
+}
+
 std::string CudaContext::poisoned() const {
   if (healthy()) return {};
   std::lock_guard<std::mutex> lock(mutex_);

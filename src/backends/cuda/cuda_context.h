@@ -29,6 +29,8 @@ class CudaContext {
   void check(CUresult result, const std::string& what) const;
   void poison(const std::string& why) const;
   std::string poisoned() const;
+  // A non-blocking stream of this context for interop hand-offs, made on first use.
+  CUstream interop_stream() const;
   bool healthy() const { return !is_poisoned_.load(std::memory_order_acquire); }
 
  private:
@@ -38,6 +40,7 @@ class CudaContext {
   CUcontext context_ = nullptr;
   int sm_ = 0;
   mutable std::mutex mutex_;
+  mutable CUstream interop_ = nullptr;
   mutable std::string poisoned_;
   mutable std::atomic<bool> is_poisoned_{false};  // checked on every call: no lock, no copy
 };

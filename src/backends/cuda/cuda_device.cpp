@@ -55,6 +55,12 @@ class CudaDevice : public backend::DeviceImpl {
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CudaQueue>(context_); }
 
+  std::shared_ptr<backend::BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) override {
+    return std::make_shared<CudaBuffer>(context_, static_cast<CUdeviceptr>(address), length, std::move(owner));
+  }
+
+  uintptr_t interopStream() override { return reinterpret_cast<uintptr_t>(context_->interop_stream()); }
+
  private:
   std::shared_ptr<CudaContext> context_;
   std::string name_;

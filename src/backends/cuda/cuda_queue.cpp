@@ -523,4 +523,17 @@ void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }
 
 void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
 
+void CudaQueue::streamWait(uintptr_t stream) {
+  std::lock_guard<std::mutex> serial(submit_mutex_);
+  context_->ensure_usable();
+  context_->make_current();
+  const auto& api = context_->api();
+  CUevent e = events_->get();
+  context_->check(api.cuEventRecord(e, stream_), "cuEventRecord");
+  // The wait captures the event as recorded now: the event can be reused at once.
+  CUresult r = api.cuStreamWaitEvent(reinterpret_cast<CUstream>(stream), e, 0);
+  events_->put(e);
+  context_->check(r, "ordering a consumer's stream after a queue");
+}
+
 }  // namespace metallic::cuda

@@ -34,6 +34,7 @@ class CudaQueue : public backend::QueueImpl {
   void submit(std::shared_ptr<CommandBuffer> buffer) override;
   void wait(CommandBuffer& buffer) override;
   void poll(CommandBuffer& buffer) override;
+  void streamWait(uintptr_t stream) override;
 
  private:
   struct Op {

@@ -49,6 +49,9 @@ constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 constexpr unsigned CU_EVENT_DEFAULT = 0;
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 2;
 constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
+constexpr int CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9;
+constexpr unsigned CU_MEMORYTYPE_HOST = 1;
 
 // X(name, return, parameters): every driver entry point we use, by its exported symbol.
 #define METALLIC_CUDA_DRIVER_FUNCTIONS(X)                                                        \
@@ -99,6 +102,8 @@ constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
   X(cuEventRecord, CUresult, (CUevent event, CUstream stream))                                   \
   X(cuEventQuery, CUresult, (CUevent event))                                                     \
   X(cuEventSynchronize, CUresult, (CUevent event))                                               \
+  X(cuStreamWaitEvent, CUresult, (CUstream stream, CUevent event, unsigned flags))               \
+  X(cuPointerGetAttribute, CUresult, (void* data, int attribute, CUdeviceptr pointer))           \
   X(cuEventElapsedTime, CUresult, (float* ms, CUevent start, CUevent end))                       \
   X(cuGetErrorName, CUresult, (CUresult error, const char** name))                               \
   X(cuGetErrorString, CUresult, (CUresult error, const char** text))

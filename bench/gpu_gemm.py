@@ -1,0 +1,129 @@
+"""An MLX-style tiled GEMM written in MSL (bench/gemm.metal: threadgroup tiles, SIMD-group
+8x8 matrices, float accumulators) against cuBLAS through CuPy (`cupy.matmul`), in one run
+on one GPU. Each row first checks our C against cuBLAS's (relative Frobenius error), then
+times both (median of several runs after warm-up) and prints TFLOP/s and the ratio
+ours / cuBLAS time (above 1.0: we are slower), plus the fraction of cuBLAS's throughput.
+
+    python bench/gpu_gemm.py [--n 4096] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import pymetallic
+
+try:
+    import cupy as cp
+except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
+    sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def median_seconds(fn, repeats=7, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=4096, help="M = N = K (a multiple of 64)")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args()
+    n = args.n
+    device = next(d for d in pymetallic.Device.get_all_devices() if getattr(d, "kind", "") == "cuda")
+    lib = pymetallic.Library(device, open(os.path.join(HERE, "gemm.metal")).read())
+    queue = pymetallic.CommandQueue(device)
+    rng = np.random.default_rng(0)
+    a64 = rng.standard_normal((n, n))
+    b64 = rng.standard_normal((n, n))
+    rows = []
+    for name, np_type, cp_type in [("half", np.float16, cp.float16), ("bfloat", None, None),
+                                   ("float", np.float32, cp.float32)]:
+        if np_type is None:
+            # bfloat: the top 16 bits of a float32; cuBLAS compares in float32 on the same values.
+            a32 = a64.astype(np.float32)
+            b32 = b64.astype(np.float32)
+            a_bits = (a32.view(np.uint32) >> 16).astype(np.uint16)
+            b_bits = (b32.view(np.uint32) >> 16).astype(np.uint16)
+            a_ref = (a_bits.astype(np.uint32) << 16).view(np.float32)
+            b_ref = (b_bits.astype(np.uint32) << 16).view(np.float32)
+            host_a, host_b = a_bits, b_bits
+            ca, cb_ = cp.asarray(a_ref), cp.asarray(b_ref)
+        else:
+            host_a, host_b = a64.astype(np_type), b64.astype(np_type)
+            ca, cb_ = cp.asarray(host_a), cp.asarray(host_b)
+        pipe = pymetallic.ComputePipelineState(device, lib.make_function(f"gemm_{name}"))
+        A = pymetallic.Buffer.from_numpy(device, host_a)
+        B = pymetallic.Buffer.from_numpy(device, host_b)
+        C = pymetallic.Buffer(device, n * n * 4)
+        shape = np.array([n, n, n], np.uint32)
+
+        def ours():
+            cbuf = queue.make_command_buffer()
+            enc = cbuf.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(A, 0, 0)
+            enc.set_buffer(B, 0, 1)
+            enc.set_buffer(C, 0, 2)
+            enc.set_bytes(shape, 3)
+            enc.dispatch_threadgroups((n // 64, n // 64, 1), (128, 1, 1))
+            enc.end_encoding()
+            cbuf.commit()
+            cbuf.wait_until_completed()
+
+        def theirs():
+            cp.matmul(ca, cb_)
+            cp.cuda.Device().synchronize()
+
+        peer = "cupy.matmul"
+        if name == "bfloat":
+            # NumPy and CuPy have no bfloat16: cuBLAS's bf16 GEMM through PyTorch when present.
+            try:
+                import torch
+                ta = torch.from_numpy(a_ref).cuda().to(torch.bfloat16)
+                tb = torch.from_numpy(b_ref).cuda().to(torch.bfloat16)
+
+                def theirs():  # noqa: F811 - the bf16 peer replaces the float32 one
+                    torch.matmul(ta, tb)
+                    torch.cuda.synchronize()
+
+                peer = "torch.matmul bf16"
+            except ImportError:
+                peer = "cupy.matmul float32 (no PyTorch for bf16)"
+
+        ours()
+        got = C.to_numpy(np.float32, (n, n))
+        ref = cp.asnumpy(cp.matmul(ca.astype(cp.float32), cb_.astype(cp.float32)))
+        err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+        assert err < (1e-5 if name == "float" else 1e-3), f"gemm_{name}: relative error {err}"
+        t_ours, t_blas = median_seconds(ours), median_seconds(theirs)
+        flop = 2.0 * n ** 3
+        row = {"row": f"gemm {n}^3 {name}", "ours_s": t_ours, "cublas_s": t_blas, "ratio": t_ours / t_blas,
+               "ours_tflops": flop / t_ours / 1e12, "cublas_tflops": flop / t_blas / 1e12,
+               "fraction_of_cublas": t_blas / t_ours, "rel_error": err, "peer": peer}
+        rows.append(row)
+        print(f"{row['row']:<22} ours {t_ours * 1e3:9.3f} ms ({row['ours_tflops']:6.1f} TFLOP/s)   "
+              f"cuBLAS {t_blas * 1e3:9.3f} ms ({row['cublas_tflops']:6.1f} TFLOP/s)   ratio {row['ratio']:6.2f}   "
+              f"{100 * row['fraction_of_cublas']:5.1f}% of cuBLAS   rel.err {err:.1e}   ({peer})", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
