@@ -29,6 +29,8 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml CMakeLists.txt $(SOURCES)
 	@echo "== building and installing pymetallic into $(VENV) (first time: a minute or two)"
+	@# Environments made before the rename hold the distribution "pymetallic" (same files).
+	@$(VPY) -m pip uninstall -q -y pymetallic 2>/dev/null || true
 	$(VPY) -m pip install -q ".[test]"
 	@touch $@
 
