@@ -7,6 +7,9 @@
 #include <metal_stdlib>
 using namespace metal;
 
+// As MLX's GEMMs do: fragment loops are unrolled, so the accumulators stay in registers.
+#define UNROLL _Pragma("clang loop unroll(full)")
+
 struct GemmShape { uint M, N, K; };
 
 template <typename T, int BM, int BN, int BK>
@@ -19,8 +22,8 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
   const uint row0 = tgid.y * BM, col0 = tgid.x * BN;
   const uint sg_row = (sg / 2) * 32, sg_col = (sg % 2) * 32;
   simdgroup_matrix<float, 8, 8> acc[4][4];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+  UNROLL for (int i = 0; i < 4; ++i)
+    UNROLL for (int j = 0; j < 4; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
   for (uint k0 = 0; k0 < shape.K; k0 += BK) {
     // Four consecutive elements per thread and step (BK and BN are multiples of 4).
     for (uint e = tid * 4; e < BM * BK; e += 128 * 4) {
@@ -32,17 +35,17 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
       *(threadgroup vec<T, 4>*)(Bs + e) = v;
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
-    for (int kk = 0; kk < BK; kk += 8) {
+    UNROLL for (int kk = 0; kk < BK; kk += 8) {
       simdgroup_matrix<T, 8, 8> a[4], b[4];
-      for (int i = 0; i < 4; ++i) simdgroup_load(a[i], As + (sg_row + i * 8) * BK + kk, BK);
-      for (int j = 0; j < 4; ++j) simdgroup_load(b[j], Bs + kk * BN + sg_col + j * 8, BN);
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) simdgroup_multiply_accumulate(acc[i][j], a[i], b[j], acc[i][j]);
+      UNROLL for (int i = 0; i < 4; ++i) simdgroup_load(a[i], As + (sg_row + i * 8) * BK + kk, BK);
+      UNROLL for (int j = 0; j < 4; ++j) simdgroup_load(b[j], Bs + kk * BN + sg_col + j * 8, BN);
+      UNROLL for (int i = 0; i < 4; ++i)
+        UNROLL for (int j = 0; j < 4; ++j) simdgroup_multiply_accumulate(acc[i][j], a[i], b[j], acc[i][j]);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
   }
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j)
+  UNROLL for (int i = 0; i < 4; ++i)
+    UNROLL for (int j = 0; j < 4; ++j)
       simdgroup_store(acc[i][j], C + (row0 + sg_row + i * 8) * shape.N + col0 + sg_col + j * 8, shape.N);
 }
 

@@ -8,6 +8,16 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 [ -e /usr/include/gtest/gtest.h ] || [ -e /usr/local/include/gtest/gtest.h ] || missing+=(libgtest-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# Optional: an MPI implementation, for the MPI example's test (tests/python/test_mpi_example.py
+# runs examples/mpi_halo.py under `mpirun -n 2`; mpi4py comes from the test extra). Installed
+# when we can; without it that test skips.
+optional=()
+command -v mpirun >/dev/null 2>&1 || optional+=(openmpi-bin)
+[ -e /usr/lib/x86_64-linux-gnu/libmpi.so ] || [ -e /usr/lib/aarch64-linux-gnu/libmpi.so ] || \
+  ls /usr/lib/*/libmpi.so >/dev/null 2>&1 || optional+=(libopenmpi-dev)
+if [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing+=("${optional[@]}")
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -25,6 +25,7 @@ struct KernelInfo;
 struct KernelArg;
 }
 class SamplerState;
+class SharedEvent;
 class CommandBuffer;
 struct CommandList;  // src/core/commands.h
 namespace backend {
@@ -56,6 +57,11 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   const std::shared_ptr<CommandQueue>& commandQueue() const { return queue_; }
   std::shared_ptr<ComputeCommandEncoder> computeCommandEncoder();
   std::shared_ptr<BlitCommandEncoder> blitCommandEncoder();
+  // Metal's encodeSignalEvent:value: / encodeWaitForEvent:value: (src/core/event.cpp): the
+  // event takes `value` once every command before this point has completed; commands after a
+  // wait start only once the event's value is >= `value`. Not while an encoder is open.
+  void encodeSignalEvent(const std::shared_ptr<SharedEvent>& event, uint64_t value);
+  void encodeWaitForEvent(const std::shared_ptr<SharedEvent>& event, uint64_t value);
 
   // Hands the recorded commands to the queue's executor; returns at once.
   void commit();

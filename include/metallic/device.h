@@ -17,6 +17,7 @@ class Library;
 class Function;
 class ComputePipelineState;
 class CommandQueue;
+class SharedEvent;
 
 class Device : public std::enable_shared_from_this<Device> {
  public:
@@ -36,6 +37,8 @@ class Device : public std::enable_shared_from_this<Device> {
   std::shared_ptr<Library> newLibrary(const std::string& source, const CompileOptions& options = {});
   std::shared_ptr<ComputePipelineState> newComputePipelineState(const std::shared_ptr<Function>& function);
   std::shared_ptr<CommandQueue> newCommandQueue();
+  // Metal's newSharedEvent: usable by queues of every device (src/core/event.cpp).
+  std::shared_ptr<SharedEvent> newSharedEvent();
   // Memory another library owns, used in place (Metal's newBufferWithBytesNoCopy): a host
   // pointer on the CPU, a device pointer on a GPU. `owner` is released once neither the
   // buffer nor any command using it needs the memory. On a GPU, kernels that use the buffer

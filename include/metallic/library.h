@@ -28,6 +28,7 @@ struct ArgumentInfo {
   int index = -1;
   std::string type;    // C++ type as translated ("const float*", "uint3")
   std::string access;  // "read_only" or "read_write" for resources
+  bool active = true;  // MTLArgument.isActive: false when the kernel never touches it (needs no binding)
 };
 
 class Function;

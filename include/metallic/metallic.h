@@ -6,6 +6,7 @@
 #include "metallic/command.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
+#include "metallic/event.h"
 #include "metallic/library.h"
 #include "metallic/texture.h"
 #include "metallic/types.h"

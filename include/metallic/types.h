@@ -29,11 +29,17 @@ struct DeviceLimits {
   bool has_unified_memory = true;
 };
 
+// MTLMathMode. Here `relaxed` and `fast` compile alike: both allow reassociation,
+// contraction and the fast math functions, and neither assumes away infinities and NaNs.
+enum class MathMode { Safe, Relaxed, Fast };
+
 // Metal's MTLCompileOptions, plus function-constant values for libraries built at once.
 struct CompileOptions {
   std::vector<std::pair<std::string, std::string>> macros;  // preprocessor NAME -> value
   std::vector<std::string> include_paths;
-  bool fast_math = true;  // Metal's default
+  MathMode math_mode = MathMode::Fast;  // Metal's default (fastMathEnabled = YES)
+  int language_version = 320;           // MTLLanguageVersion as __METAL_VERSION__: 100 * major + 10 * minor
+  bool fast_math() const { return math_mode != MathMode::Safe; }
   std::string filename = "program.metal";
   std::map<std::string, std::string> function_constants;  // name or "#index" -> C++ literal
 };

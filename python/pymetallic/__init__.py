@@ -57,9 +57,10 @@ from .errors import CompileError, DeviceError, MetalError, ValidationError  # no
 _core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError)
 
 from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: E402
-                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library)
+                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library, SharedEvent)
 from .texture import (PixelFormat, SamplerState, Texture, TextureDescriptor, TextureType,  # noqa: E402
                       TextureUsage)
+from .multi import local_device, local_rank  # noqa: E402
 from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
                        read_scalar, run_simple_compute_example, scalar_add, scalar_multiply)
 from .interop import BufferView, asarray, bfloat16, from_dlpack  # noqa: E402
@@ -75,4 +76,5 @@ __all__ = [
     "scalar_add", "scalar_multiply", "run_simple_compute_example",
     "read_scalar", "BufferView", "asarray", "from_dlpack", "bfloat16", "fast",
     "Texture", "TextureDescriptor", "TextureType", "TextureUsage", "PixelFormat", "SamplerState",
+    "SharedEvent", "local_device", "local_rank",
 ]

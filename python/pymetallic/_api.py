@@ -19,6 +19,7 @@ CommandBuffer = _core.CommandBuffer
 ComputeCommandEncoder = _core.ComputeCommandEncoder
 BlitCommandEncoder = _core.BlitCommandEncoder
 CommandBufferStatus = _core.CommandBufferStatus
+SharedEvent = _core.SharedEvent
 
 
 # ---------------------------------------------------------------- Buffer
@@ -94,10 +95,14 @@ def _make_kernel(self, source, func, constants=None, options=None):
 
 def _device_read_scalar(self, buffer, dtype, i=0, *more):
     """One element of a buffer, after the work already committed to it has finished.
-    Also ``read_scalar(queue, buffer, dtype)``, as the original package's tests call it (the
-    queue is not needed: exports wait for the buffer's own work)."""
+    Also ``read_scalar(queue, buffer, dtype)``, as the original package's tests call it (on the
+    CPU the queue is not needed: the read waits for the buffer's own last work)."""
     if isinstance(buffer, CommandQueue):
-        buffer, dtype, i = dtype, i, (more[0] if more else 0)
+        queue, buffer, dtype, i = buffer, dtype, i, (more[0] if more else 0)
+        if queue.device.kind != "cpu":
+            cb = queue.make_command_buffer()  # the queue runs in order: earlier work is done after this
+            cb.commit()
+            cb.wait_until_completed()
     if buffer.device.kind == "cpu":
         buffer._prepare_export(0)  # waits for committed work that uses it
     data = buffer.to_numpy(dtype)

@@ -248,8 +248,10 @@ class KernelCall:
         copy_backs, keep = [], []
         for index, (a, v) in sorted(values.items()):
             what = f"kernel '{self.name}' argument '{a.name}' ({a.type})"
-            _, is_ref = _element_type(a.type)
-            if _is_array(v) or (not is_ref and isinstance(v, (list, tuple))):
+            element, is_ref = _element_type(a.type)
+            if not is_ref and isinstance(v, (list, tuple)):
+                v = _typed_list(v, element, what)
+            if _is_array(v):
                 buf, off, back = _bind_array(v, device, a.access == "read_write" and not is_ref, what)
                 enc.set_buffer(buf, off, index)
                 keep.append(buf)
@@ -291,6 +293,15 @@ class KernelCall:
                 raise ValidationError(f"kernel '{self.name}' has no [[threadgroup({index})]] parameter")
             length = int(length)
             enc.set_threadgroup_memory_length((length + 15) // 16 * 16, int(index))
+
+
+def _typed_list(values, element, what):
+    """A Python list for a `T*` parameter: an array of T (each value checked to fit)."""
+    dt = _SCALARS.get(element)
+    if dt is None or dt == "bfloat":
+        return np.asarray(values)
+    flat = np.asarray(values, dtype=object).reshape(-1)
+    return np.array([_check_fits(x, dt, what) for x in flat], dtype=dt)
 
 
 def _is_array(v):

@@ -89,7 +89,9 @@ def cmd_compile(args):
         return 2
     include_paths = list(args.include) + [os.path.dirname(os.path.abspath(args.file))]
     options = {"macros": dict(args.define), "include_paths": include_paths,
-               "fast_math": args.fast_math, "filename": args.file}
+               "math_mode": args.math_mode, "filename": args.file}
+    if args.language_version:
+        options["language_version"] = args.language_version
     t0 = time.perf_counter()
     try:
         result = _core.compile_offline(source, options, args.target, args.arch or "", args.emit)
@@ -185,7 +187,12 @@ def build_parser():
     s.add_argument("-I", dest="include", action="append", default=[], metavar="DIR", help="add an include path")
     s.add_argument("-D", dest="define", action="append", default=[], type=_macro, metavar="NAME[=VALUE]",
                    help="define a preprocessor macro")
-    s.add_argument("--fast-math", action="store_true", help="allow fast-math optimisations")
+    s.add_argument("--math-mode", choices=("safe", "relaxed", "fast"), default="fast",
+                   help="floating-point mode, as MTLCompileOptions.mathMode (default fast, Metal's default)")
+    s.add_argument("--fast-math", dest="math_mode", action="store_const", const="fast",
+                   help="the same as --math-mode fast (the older spelling)")
+    s.add_argument("--std", "--language-version", dest="language_version", default="", metavar="VERSION",
+                   help="MSL version, e.g. 3.1 (sets __METAL_VERSION__; default 3.2)")
     s.add_argument("--emit", action="store_true", help="print the generated code instead of a summary")
     s.set_defaults(func=cmd_compile)
 

@@ -245,8 +245,14 @@ class MetalKernel:
         if device is None:
             device = stream if isinstance(stream, _core.Device) else _device_of(inputs)
         views = []
-        for name, x in zip(self.input_names, inputs):
-            if isinstance(x, (int, float, bool, np.generic)) or isinstance(x, (list, tuple)):
+        for x in inputs:
+            if isinstance(x, bool):
+                x = np.asarray(x)
+            elif isinstance(x, int):  # Python numbers take MLX's default types
+                x = np.asarray(x, dtype=np.int32)
+            elif isinstance(x, float):
+                x = np.asarray(x, dtype=np.float32)
+            elif isinstance(x, (np.generic, list, tuple)):
                 x = np.asarray(x)
             try:
                 v = interop.asarray(x, device=device, copy=False)
@@ -302,7 +308,8 @@ class MetalKernel:
         if cb.error is not None:
             from .errors import MetalError
             raise MetalError(f"kernel '{self.name}' failed: {cb.error}")
-        return [interop.to_library(o, library) for o in outputs]
+        host = device.kind != "cpu" and not any(_on_device(x, device) for x in inputs)
+        return [interop.to_library(o, library, host=host) for o in outputs]
 
 
 def _size3(v, what):
@@ -322,6 +329,18 @@ def _fill(view, value):
     else:
         host = np.full(view.shape, value, dtype=view.dtype)
     view.buffer._bytes_view()[:host.nbytes] = host.reshape(-1).view(np.uint8)
+
+
+def _on_device(x, device):
+    """Whether array ``x`` lives on ``device`` (so results stay there too)."""
+    if isinstance(x, (interop.BufferView, _core.Buffer)):
+        return x.device == device
+    if hasattr(x, "__dlpack_device__") and not isinstance(x, (np.ndarray, np.generic)):
+        try:
+            return interop._reachable(device, *(int(v) for v in x.__dlpack_device__()))
+        except Exception:  # noqa: BLE001
+            return False
+    return hasattr(x, "__cuda_array_interface__") and device.kind == "cuda"
 
 
 def _device_of(inputs):

@@ -228,9 +228,9 @@ class BufferView:
 
 
 def _ordered_device_copy(buffer, start, length):
-    """Bytes [start, start + length) of a GPU buffer copied into a new buffer, after every
-    piece of work committed so far that uses it (on whatever queue): the source is handed
-    over as an export would be, then used through a foreign wrapper that waits for it."""
+    """Bytes [start, start + length) of a GPU buffer copied into a new buffer, after the work
+    committed so far on the last queue that used it: the source is handed over as an export
+    would be, then used through a foreign wrapper that waits for it."""
     device = buffer.device
     stream = _core._interop_stream(device)
     buffer._prepare_export(stream)
@@ -506,11 +506,20 @@ def library_of(obj):
     return None
 
 
-def to_library(view, library):
+def to_library(view, library, host=False):
     """``view`` as an array of ``library`` ('numpy', 'torch', 'cupy', 'jax'); in place where the
-    library can reach the device's memory, else a host copy (NumPy of a GPU buffer)."""
+    library can reach the device's memory, else a host copy (NumPy of a GPU buffer). ``host``:
+    the caller's arrays live in host memory, so a GPU result comes back there (a copy)."""
     if library == "numpy" or library is None:
         return view.numpy() if view.device.kind != "cpu" else np.from_dlpack(view)
+    if host and view.device.kind != "cpu":
+        a = view.numpy()
+        if library == "torch":
+            import torch
+            return torch.from_numpy(a)
+        if library == "jax":
+            import jax.numpy as jnp
+            return jnp.asarray(a)
     if library == "torch":
         import torch
         return torch.from_dlpack(view)

@@ -115,6 +115,20 @@ void init_commands(nb::module_& m) {
       .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder)
       .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder)
       .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder)
+      .def(
+          "encode_signal_event",
+          [](CommandBuffer& b, std::shared_ptr<SharedEvent> event, long long value) {
+            b.encodeSignalEvent(event, non_negative(value, "the event value"));
+          },
+          nb::arg("event").none(), nb::arg("value"),
+          "The event takes `value` once every command encoded before this point has completed.")
+      .def(
+          "encode_wait_for_event",
+          [](CommandBuffer& b, std::shared_ptr<SharedEvent> event, long long value) {
+            b.encodeWaitForEvent(event, non_negative(value, "the event value"));
+          },
+          nb::arg("event").none(), nb::arg("value"),
+          "Commands encoded after this point start once the event's value is >= `value`.")
       .def("commit", &CommandBuffer::commit)
       .def(
           "wait_until_completed",

@@ -11,6 +11,31 @@ using namespace metallic;
 namespace pymetallic_bindings {
 
 void init_device(nb::module_& m) {
+  nb::class_<SharedEvent>(m, "SharedEvent",
+                          "A 64-bit counter queues of any device signal and wait for (Metal's MTLSharedEvent).")
+      .def_prop_ro("device", &SharedEvent::device)
+      .def_prop_rw(
+          "signaled_value", &SharedEvent::signaledValue,
+          [](SharedEvent& e, long long value) {
+            if (value < 0) throw nb::value_error("signaled_value must not be negative");
+            e.setSignaledValue(static_cast<uint64_t>(value));
+          },
+          "The value last signalled; setting it signals the event (it only ever rises, as on Metal).")
+      .def(
+          "wait_until_signaled_value",
+          [](SharedEvent& e, long long value, long long timeout_ms) {
+            if (value < 0) throw nb::value_error("the value must not be negative");
+            if (timeout_ms < 0) throw nb::value_error("timeout_ms must not be negative");
+            nb::gil_scoped_release release;
+            return e.waitUntilSignaledValue(static_cast<uint64_t>(value), static_cast<uint64_t>(timeout_ms));
+          },
+          nb::arg("value"), nb::arg("timeout_ms"),
+          "Blocks (without the GIL) until signaled_value >= value: True, or False after timeout_ms milliseconds "
+          "(Metal's waitUntilSignaledValue:timeoutMS:).")
+      .def("__repr__", [](const SharedEvent& e) {
+        return "<pymetallic.SharedEvent signaled_value=" + std::to_string(e.signaledValue()) + ">";
+      });
+
   nb::class_<Device>(m, "Device", "A place kernels run: a CUDA GPU or the CPU (Metal's MTLDevice).")
       .def_static("get_default_device", &Device::default_device,
                   "The first CUDA GPU, else the CPU; PYMETALLIC_DEVICE=cpu|cuda|cuda:N overrides.")
@@ -26,10 +51,12 @@ void init_device(nb::module_& m) {
                    [](const Device& d) { return d.limits().recommended_working_set_size; })
       .def_prop_ro("has_unified_memory", [](const Device& d) { return d.limits().has_unified_memory; })
       .def("make_command_queue", &Device::newCommandQueue)
+      .def("make_shared_event", &Device::newSharedEvent,
+           "A shared event (Metal's newSharedEvent): queues of every device may signal and wait for it.")
       .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })
       .def("__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); })
       .def("__repr__", [](const Device& d) {
-        std::string id = d.kind() == "cpu" ? "cpu" : d.kind() + ":" + std::to_string(d.ordinal());
+        std::string id = d.kind() == "cpu" && d.ordinal() == 0 ? "cpu" : d.kind() + ":" + std::to_string(d.ordinal());
         return "<pymetallic.Device " + id + " '" + d.name() + "'>";
       });
 }

@@ -38,11 +38,24 @@ std::map<std::string, std::string> constants_map(nb::handle constants) {
   return out;
 }
 
+// "3.2", 3.2 or 320 -> 320 (__METAL_VERSION__); only versions Metal has.
+int language_version(nb::handle v) {
+  std::string text = nb::cast<std::string>(nb::str(v));
+  static const char* const kVersions[] = {"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4",
+                                          "3.0", "3.1", "3.2", "4.0"};
+  for (const char* known : kVersions) {
+    int number = (known[0] - '0') * 100 + (known[2] - '0') * 10;
+    if (text == known || text == std::to_string(number)) return number;
+  }
+  throw ValidationError("unknown language_version '" + text + "': use a Metal version from '1.0' to '4.0', e.g. '3.1'");
+}
+
 CompileOptions compile_options(nb::handle options) {
   CompileOptions o;
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
-    throw nb::type_error("options must be a dict with keys macros, include_paths, fast_math, filename, constants");
+    throw nb::type_error("options must be a dict with keys macros, include_paths, math_mode, fast_math, language_version, "
+                         "filename, constants");
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = nb::cast<std::string>(k);
     if (key == "macros" || key == "defines") {
@@ -50,15 +63,23 @@ CompileOptions compile_options(nb::handle options) {
         o.macros.emplace_back(nb::cast<std::string>(mk), nb::cast<std::string>(nb::str(mv)));
     } else if (key == "include_paths") {
       for (auto p : v) o.include_paths.push_back(nb::cast<std::string>(nb::str(p)));
-    } else if (key == "fast_math") {
-      o.fast_math = nb::cast<bool>(v);
+    } else if (key == "fast_math") {  // the older spelling (MTLCompileOptions.fastMathEnabled)
+      o.math_mode = nb::cast<bool>(v) ? MathMode::Fast : MathMode::Safe;
+    } else if (key == "math_mode") {
+      std::string mode = nb::cast<std::string>(nb::str(v));
+      if (mode == "safe") o.math_mode = MathMode::Safe;
+      else if (mode == "relaxed") o.math_mode = MathMode::Relaxed;
+      else if (mode == "fast") o.math_mode = MathMode::Fast;
+      else throw ValidationError("unknown math_mode '" + mode + "': use 'safe', 'relaxed' or 'fast'");
+    } else if (key == "language_version") {
+      o.language_version = language_version(v);
     } else if (key == "filename") {
       o.filename = nb::cast<std::string>(v);
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
     } else {
       throw nb::value_error(("unknown compile option '" + key +
-                             "': use macros, include_paths, fast_math, filename or constants")
+                             "': use macros, include_paths, math_mode, fast_math, language_version, filename or constants")
                                 .c_str());
     }
   }
@@ -76,6 +97,7 @@ void init_library(nb::module_& m) {
       .def_ro("index", &ArgumentInfo::index)
       .def_ro("type", &ArgumentInfo::type)
       .def_ro("access", &ArgumentInfo::access)
+      .def_ro("active", &ArgumentInfo::active)
       .def("__repr__", [](const ArgumentInfo& a) {
         return "<Argument " + a.name + ": " + a.kind + " " + std::to_string(a.index) + " " + a.type + ">";
       });

@@ -110,6 +110,9 @@ class DeviceImpl {
   virtual std::shared_ptr<LibraryImpl> compile(const msl::TranslatedSource& source,
                                                const CompileOptions& options) = 0;
   virtual std::unique_ptr<QueueImpl> newQueue() = 0;
+  // An 8-byte word of host memory that every device of this backend can read and write in
+  // place (a SharedEvent's value), or null when ordinary host memory serves (the CPU).
+  virtual std::shared_ptr<uint64_t> allocateSharedWord() { return nullptr; }
   // Memory another library allocated (a host pointer on the CPU, a device pointer on a
   // GPU), used in place; `owner` is released when the buffer and every command using it are.
   virtual std::shared_ptr<BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) {

@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "core/commands.h"
+#include "core/device_checks.h"
 #include "metallic/buffer.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
@@ -233,10 +234,7 @@ void ComputeCommandEncoder::ensureOpen(const char* what) const {
 void ComputeCommandEncoder::setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline) {
   ensureOpen("set_compute_pipeline_state");
   if (!pipeline) throw ValidationError("set_compute_pipeline_state needs a pipeline, not None");
-  if (pipeline->device() != buffer_->commandQueue()->device())
-    throw ValidationError("the pipeline belongs to device '" + pipeline->device()->name() +
-                          "' but this command buffer's queue runs on '" + buffer_->commandQueue()->device()->name() +
-                          "'");
+  check_same_device(*pipeline->device(), *buffer_->commandQueue()->device(), "the pipeline");
   pipeline_ = pipeline;
 }
 
@@ -244,9 +242,8 @@ void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uin
   ensureOpen("set_buffer");
   check_index(index, "buffer");
   if (!buffer) throw ValidationError("set_buffer needs a buffer, not None (index " + std::to_string(index) + ")");
-  if (buffer->device() != buffer_->commandQueue()->device())
-    throw ValidationError("the buffer at index " + std::to_string(index) + " belongs to device '" +
-                          buffer->device()->name() + "', not to this command buffer's device");
+  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(),
+                    "the buffer at index " + std::to_string(index));
   if (offset >= buffer->length())
     throw ValidationError("set_buffer offset " + std::to_string(offset) + " is past the end of a " +
                           std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(index) + ")");
@@ -272,8 +269,7 @@ void ComputeCommandEncoder::useResource(const std::shared_ptr<Buffer>& buffer, u
   ensureOpen("use_resource");
   if (!buffer) throw ValidationError("use_resource needs a buffer, not None");
   if (usage == 0 || usage > 3) throw ValidationError("use_resource usage must be 1 (read), 2 (write) or 3 (both)");
-  if (buffer->device() != buffer_->commandQueue()->device())
-    throw ValidationError("use_resource: the buffer belongs to another device");
+  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(), "use_resource: the buffer");
   for (auto& [b, written] : used_resources_)
     if (b == buffer) {
       written = written || (usage & 2);
@@ -312,9 +308,9 @@ void ComputeCommandEncoder::setTexture(const std::shared_ptr<Texture>& texture, 
   ensureOpen("set_texture");
   if (index > 127)
     throw ValidationError("texture index " + std::to_string(index) + " is out of range: Metal has 128 slots, 0 to 127");
-  if (texture && texture->device() != buffer_->commandQueue()->device())
-    throw ValidationError("the texture at index " + std::to_string(index) + " belongs to device '" +
-                          texture->device()->name() + "', not to this command buffer's device");
+  if (texture)
+    check_same_device(*texture->device(), *buffer_->commandQueue()->device(),
+                      "the texture at index " + std::to_string(index));
   if (textures_.size() <= index) textures_.resize(index + 1);
   textures_[index] = texture;
 }
@@ -323,9 +319,9 @@ void ComputeCommandEncoder::setSamplerState(const std::shared_ptr<SamplerState>&
   ensureOpen("set_sampler_state");
   if (index > 15)
     throw ValidationError("sampler index " + std::to_string(index) + " is out of range: Metal has 16 slots, 0 to 15");
-  if (sampler && sampler->device() != buffer_->commandQueue()->device())
-    throw ValidationError("the sampler at index " + std::to_string(index) + " belongs to device '" +
-                          sampler->device()->name() + "', not to this command buffer's device");
+  if (sampler)
+    check_same_device(*sampler->device(), *buffer_->commandQueue()->device(),
+                      "the sampler at index " + std::to_string(index));
   if (samplers_.size() <= index) samplers_.resize(index + 1);
   samplers_[index] = sampler;
 }
@@ -347,9 +343,8 @@ void ComputeCommandEncoder::dispatchThreadgroupsWithIndirectBuffer(const std::sh
   const char* what = "dispatch_threadgroups_with_indirect_buffer";
   ensureOpen(what);
   if (!indirect) throw ValidationError(std::string(what) + ": the indirect buffer is None");
-  if (indirect->device() != buffer_->commandQueue()->device())
-    throw ValidationError(std::string(what) + ": the indirect buffer belongs to device '" + indirect->device()->name() +
-                          "', not to this command buffer's device");
+  check_same_device(*indirect->device(), *buffer_->commandQueue()->device(),
+                    std::string(what) + ": the indirect buffer");
   if (offset % 4 != 0 || offset > indirect->length() || indirect->length() - offset < 12)
     throw ValidationError(std::string(what) + ": offset " + std::to_string(offset) +
                           " must be a multiple of 4 with 12 bytes (three uints) after it in the " +
@@ -397,6 +392,9 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   cmd.threadgroups_per_grid = groups;
   uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
   for (const auto& arg : info.args) {
+    // An argument the kernel cannot touch (MTLArgument.isActive false) needs no binding, as on
+    // Metal; the backends pass it a placeholder it never reads.
+    if (!arg.used) continue;
     if (arg.kind == msl::ArgKind::Buffer) {
       static const Binding unbound;
       const auto& b = static_cast<size_t>(arg.index) < bindings_.size() ? bindings_[arg.index] : unbound;
@@ -528,20 +526,24 @@ void BlitCommandEncoder::copyFromBuffer(const std::shared_ptr<Buffer>& source, u
   check_range(destination, destination_offset, size, "copy_from_buffer", "destination");
   if (source == destination && source_offset < destination_offset + size && destination_offset < source_offset + size)
     throw ValidationError("copy_from_buffer: source and destination ranges overlap in the same buffer");
+  BufferSide from = BufferSide::Local, to = BufferSide::Local;
+  check_copy_devices(*source, *destination, *buffer_->commandQueue()->device(), from, to);
   buffer_->commands().commands.emplace_back(
-      CopyCommand{source->impl_ptr(), destination->impl_ptr(), source_offset, destination_offset, size});
+      CopyCommand{source->impl_ptr(), destination->impl_ptr(), source_offset, destination_offset, size, from, to});
 }
 
 void BlitCommandEncoder::fillBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t start, uint64_t length,
                                     uint8_t value) {
   ensureOpen("fill_buffer");
   check_range(buffer, start, length, "fill_buffer", "target");
+  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(), "fill_buffer: the buffer");
   buffer_->commands().commands.emplace_back(FillCommand{buffer->impl_ptr(), start, length, value});
 }
 
 void BlitCommandEncoder::synchronizeResource(const std::shared_ptr<Buffer>& buffer) {
   ensureOpen("synchronize_resource");
   if (!buffer) throw ValidationError("synchronize_resource: the buffer is None");
+  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(), "synchronize_resource: the buffer");
   buffer_->commands().commands.emplace_back(SynchronizeCommand{buffer->impl_ptr()});
 }
 

@@ -15,6 +15,7 @@
 namespace metallic {
 
 class ComputePipelineState;
+class SharedEvent;
 
 // One kernel argument slot as the executor sees it: a buffer region, or inline bytes
 // stored in the command list's byte arena.
@@ -51,9 +52,15 @@ struct DispatchCommand {
   uint64_t indirect_offset = 0;
 };
 
+// Where a copy's buffer lives, from the queue's point of view (decided and checked when the
+// copy is encoded, so a backend never guesses): on the queue's own device, in the CPU
+// device's host memory, or on another device of the queue's backend (a peer GPU).
+enum class BufferSide : uint8_t { Local, Host, Peer };
+
 struct CopyCommand {
   std::shared_ptr<backend::BufferImpl> source, destination;
   uint64_t source_offset = 0, destination_offset = 0, size = 0;
+  BufferSide source_side = BufferSide::Local, destination_side = BufferSide::Local;
 };
 
 struct FillCommand {
@@ -66,7 +73,19 @@ struct SynchronizeCommand {
   std::shared_ptr<backend::BufferImpl> buffer;
 };
 
-using Command = std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand>;
+// encodeSignalEvent / encodeWaitForEvent: between the commands before and after them.
+struct SignalEventCommand {
+  std::shared_ptr<SharedEvent> event;
+  uint64_t value = 0;
+};
+
+struct WaitEventCommand {
+  std::shared_ptr<SharedEvent> event;
+  uint64_t value = 0;
+};
+
+using Command = std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand, SignalEventCommand,
+                             WaitEventCommand>;
 
 struct CommandList {
   std::vector<Command> commands;

@@ -16,6 +16,8 @@ template <class F> struct pm_params;
 template <class R, class... A> struct pm_params<R (*)(A...)> {
   template <unsigned I> using arg = typename pm_nth<I, A...>::type;
 };
+// Storage behind the arguments a kernel never touches (unused_expression).
+template <class T> alignas(alignof(T) > 16 ? alignof(T) : 16) unsigned char pm_unused_bytes[sizeof(T)] = {};
 template <class T> struct pm_unconst { using type = T; };
 template <class T> struct pm_unconst<const T> { using type = T; };
 // A `constant T&` argument: a private copy when small, else the data in place.
@@ -123,6 +125,26 @@ std::string texture_expression(const msl::KernelInfo& kernel, size_t a, const st
 }
 
 std::string sampler_expression(const std::string& pointer) { return "metal::detail::make_sampler_arg(" + pointer + ")"; }
+
+std::string unused_expression(const msl::KernelInfo& kernel, size_t a) {
+  const auto& arg = kernel.args[a];
+  switch (arg.kind) {
+    case msl::ArgKind::Texture:
+      return texture_expression(kernel, a, "reinterpret_cast<const metal_texture_abi*>(pm_unused_bytes<metal_texture_abi>)");
+    case msl::ArgKind::Sampler:
+      return sampler_expression("reinterpret_cast<const metal_sampler_abi*>(pm_unused_bytes<metal_sampler_abi>)");
+    case msl::ArgKind::Builtin:
+      return builtin_expression(arg);
+    default:
+      break;
+  }
+  std::string type = parameter_type(kernel, a);
+  if (arg.is_reference) {
+    std::string referee = "typename pm_referee<" + type + ">::type";
+    return "*reinterpret_cast<" + referee + "*>(pm_unused_bytes<" + referee + ">)";
+  }
+  return "static_cast<" + type + ">(nullptr)";
+}
 
 bool is_constant_reference(const msl::KernelArg& arg) {
   return arg.kind == msl::ArgKind::Buffer && arg.is_reference && arg.is_const;

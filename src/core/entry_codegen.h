@@ -49,6 +49,11 @@ bool is_constant_reference(const msl::KernelArg& arg);
 std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
 std::string constant_reference_use(size_t a);
 
+// What an argument the kernel never touches (KernelArg::used false) receives, bound or not:
+// a null pointer, or for references, textures and samplers zeroed storage of the right size
+// (a reference must not be null: compilers may load through it early).
+std::string unused_expression(const msl::KernelInfo& kernel, size_t a);
+
 // Does the kernel read this builtin? Lets wrappers skip computing what nobody uses.
 bool uses_builtin(const msl::KernelInfo& kernel, msl::BuiltinKind kind);
 

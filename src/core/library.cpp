@@ -22,6 +22,8 @@ msl::Options front_end_options(const CompileOptions& options, const std::map<std
   o.include_paths = options.include_paths;
   o.macros = options.macros;
   o.runtime_dir = runtime_dir();
+  o.language_version = options.language_version;
+  o.fast_math = options.fast_math();
   o.function_constants = options.function_constants;
   for (auto& [k, v] : constants) o.function_constants[k] = v;
   return o;
@@ -83,6 +85,7 @@ std::vector<ArgumentInfo> Function::arguments() const {
     r.kind = kinds[static_cast<int>(a.kind)];
     r.index = a.index;
     r.type = a.type;
+    r.active = a.used;
     if (a.kind != msl::ArgKind::Builtin) r.access = a.is_const ? "read_only" : "read_write";
     if (a.kind == msl::ArgKind::Builtin) r.name = a.name.empty() ? msl::builtin_name(a.builtin) : a.name;
     out.push_back(r);

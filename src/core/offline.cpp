@@ -14,6 +14,8 @@ OfflineResult compileOffline(const std::string& source, const CompileOptions& op
   o.include_paths = options.include_paths;
   o.macros = options.macros;
   o.runtime_dir = runtime_dir();
+  o.language_version = options.language_version;
+  o.fast_math = options.fast_math();
   o.function_constants = options.function_constants;
   msl::TranslatedSource translated;
   try {

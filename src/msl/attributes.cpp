@@ -4,6 +4,26 @@
 
 namespace metallic::msl {
 
+namespace {
+
+// `"add" "_f32"` is one literal in C++ (translation phase 6): macros that build names with
+// `#name "_" #type` rely on it. Plain literals only; a prefixed one keeps its own token.
+void join_adjacent_strings(std::vector<Token>* args) {
+  std::vector<Token> out;
+  for (const Token& t : *args) {
+    bool plain = t.kind == TokenKind::String && !t.text.empty() && t.text[0] == '"';
+    if (plain && !out.empty() && out.back().kind == TokenKind::String && out.back().text[0] == '"') {
+      std::string& joined = out.back().text;
+      joined = joined.substr(0, joined.size() - 1) + t.text.substr(1);
+      continue;
+    }
+    out.push_back(t);
+  }
+  *args = std::move(out);
+}
+
+}  // namespace
+
 std::vector<Attribute> parse_attributes(const std::vector<Token>& toks, size_t open, size_t close) {
   std::vector<Attribute> out;
   size_t i = open + 1;
@@ -27,6 +47,7 @@ std::vector<Attribute> parse_attributes(const std::vector<Token>& toks, size_t o
       }
       if (i >= close) fail(a.where, "missing ')' in attribute '" + a.name + "'");
       ++i;
+      join_adjacent_strings(&a.args);
     }
     if (i < close && !toks[i].is_punct(",")) {
       fail(toks[i].location(), "expected ',' or ']]' after attribute '" + a.name + "'");

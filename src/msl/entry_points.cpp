@@ -3,7 +3,10 @@
 #include "msl/call_graph.h"
 
 #include <map>
+#include <optional>
 #include <set>
+
+#include "msl/macros.h"
 
 namespace metallic::msl {
 namespace {
@@ -11,6 +14,7 @@ namespace {
 struct KernelMarks {
   bool kernel = false;
   int max_threads = 0;
+  std::vector<Token> max_threads_args;  // when the translator cannot evaluate them
   std::string host_name;
 };
 
@@ -22,7 +26,15 @@ KernelMarks header_marks(const std::vector<Token>& toks, const Structure& st, si
     if (!toks[i].is_punct("[[")) continue;
     for (const Attribute& a : parse_attributes(toks, i, st.match[i])) {
       if (a.name == "kernel") m.kernel = true;
-      else if (a.name == "max_total_threads_per_threadgroup") m.max_threads = attribute_int(a);
+      else if (a.name == "max_total_threads_per_threadgroup") {
+        try {
+          m.max_threads = attribute_int(a);
+        } catch (const TranslationError&) {
+          // `BM * BN * 32` with template parameters, or a constexpr only C++ knows: C++ evaluates it.
+          if (a.args.empty()) throw;
+          m.max_threads_args = a.args;
+        }
+      }
       else if (a.name == "host_name") {
         if (a.args.size() != 1 || a.args[0].kind != TokenKind::String) fail(a.where, "host_name expects a string literal");
         m.host_name = a.args[0].text.substr(1, a.args[0].text.size() - 2);
@@ -81,6 +93,64 @@ void check_returns_void(const std::vector<Token>& toks, const Structure& st, con
   }
 }
 
+
+// The end (one past) of the statement starting at b, for the simple shapes: a block, or
+// tokens up to their ';'. npos for anything else (a nested if/for/while/do/switch).
+size_t statement_end(const std::vector<Token>& toks, const Structure& st, size_t b, size_t limit) {
+  if (b >= limit) return Structure::npos;
+  if (toks[b].is_punct("{")) return st.match[b] == Structure::npos ? Structure::npos : st.match[b] + 1;
+  if (toks[b].is_ident("if") || toks[b].is_ident("for") || toks[b].is_ident("while") || toks[b].is_ident("do") ||
+      toks[b].is_ident("switch")) {
+    return Structure::npos;
+  }
+  for (size_t i = b; i < limit; ++i) {
+    if (toks[i].is_punct(";")) return i + 1;
+    if ((toks[i].is_punct("(") || toks[i].is_punct("[") || toks[i].is_punct("{") || toks[i].is_punct("[[")) &&
+        st.match[i] != Structure::npos) {
+      i = st.match[i];
+    }
+  }
+  return Structure::npos;
+}
+
+// Marks the resource parameters the body never names outside branches that function
+// constants make dead (`if (has_bias) { ... bias[i] ... }` with has_bias false) as unused.
+// Conservative: any other mention, a call that passes it on included, is a use.
+void mark_used(const std::vector<Token>& toks, const Structure& st, const FunctionDef& f,
+               const FunctionConstants& constants, std::vector<ParsedParam*>& params) {
+  if (f.body_close <= f.body_open) return;
+  std::vector<bool> dead(f.body_close - f.body_open, false);
+  auto kill = [&](size_t b, size_t e) {
+    for (size_t k = b; k < e && k < f.body_close; ++k) dead[k - f.body_open] = true;
+  };
+  for (size_t i = f.body_open + 1; i < f.body_close; ++i) {
+    if (!toks[i].is_ident("if") || dead[i - f.body_open]) continue;
+    size_t open = i + 1;
+    if (open < f.body_close && toks[open].is_ident("constexpr")) ++open;
+    if (open >= f.body_close || !toks[open].is_punct("(") || st.match[open] == Structure::npos) continue;
+    size_t close = st.match[open];
+    std::optional<bool> value = constants.static_condition(toks, open + 1, close);
+    if (!value) continue;
+    size_t then_end = statement_end(toks, st, close + 1, f.body_close);
+    if (then_end == Structure::npos) continue;
+    if (!*value) kill(close + 1, then_end);
+    if (*value && then_end < f.body_close && toks[then_end].is_ident("else")) {
+      size_t else_end = statement_end(toks, st, then_end + 1, f.body_close);
+      if (else_end != Structure::npos) kill(then_end + 1, else_end);
+    }
+  }
+  for (ParsedParam* p : params) {
+    const KernelArg& a = p->arg;
+    if (a.kind == ArgKind::Builtin || a.name.empty()) continue;
+    bool used = false;
+    for (size_t i = f.body_open + 1; i < f.body_close && !used; ++i) {
+      if (dead[i - f.body_open] || toks[i].kind != TokenKind::Identifier || toks[i].text != a.name) continue;
+      const Token& prev = toks[i - 1];
+      used = !(prev.is_punct(".") || prev.is_punct("->") || prev.is_punct("::"));
+    }
+    p->arg.used = used;
+  }
+}
 
 }  // namespace
 
@@ -176,6 +246,8 @@ std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Struc
                                               ") exceeds 1024");
     }
     if (k.is_template) k.template_params = template_param_names(toks, f.decl_begin, f.name_index);
+    k.max_threads_args = marks.max_threads_args;
+    if (!k.max_threads_args.empty() && !k.is_template) info.max_threads_expression = "(" + spell(k.max_threads_args) + ")";
     for (auto [b, e] : split_params(toks, st, f.params_open, f.params_close)) {
       k.params.push_back(parse_kernel_param(toks, st, b, e));
       ParsedParam& p = k.params.back();
@@ -193,6 +265,7 @@ std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Struc
       if (!k.removed[i]) ptrs.push_back(&k.params[i]);
     }
     assign_indices(ptrs);
+    mark_used(toks, st, f, constants, ptrs);
     for (ParsedParam* p : ptrs) info.args.push_back(p->arg);
     fill_uses(graph, fi, &info);
     out.push_back(std::move(k));

@@ -17,6 +17,9 @@ struct KernelDecl {
   std::vector<bool> removed;       // per param: conditional on a false/undefined function constant
   bool is_template = false;        // `template <...> [[kernel]]`: only instantiations are kernels
   std::vector<std::string> template_params;  // names of the template's parameters
+  // max_total_threads_per_threadgroup's argument when only C++ can evaluate it (it names
+  // template parameters or constants the translator does not know); empty otherwise.
+  std::vector<Token> max_threads_args;
 };
 
 // Every `kernel` / `[[kernel]]` function definition at namespace scope, with its parameters

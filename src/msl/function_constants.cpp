@@ -106,7 +106,19 @@ FunctionConstants::FunctionConstants(const std::vector<Token>& toks, const Struc
     if (by_name != options.function_constants.end()) fc.value = by_name->second;
     else if (by_index != options.function_constants.end()) fc.value = by_index->second;
     fc.info.defined = !fc.value.empty();
-    if (find(fc.info.name)) fail(toks[attr - 1].location(), "function constant '" + fc.info.name + "' declared twice");
+    if (const FunctionConstant* first = find(fc.info.name)) {
+      // Legal when it declares the same constant again (as C++ allows repeating a declaration).
+      if (first->info.type != fc.info.type || first->info.index != fc.info.index) {
+        fail(toks[attr - 1].location(),
+             "function constant '" + fc.info.name + "' declared again with a different " +
+                 (first->info.type != fc.info.type ? "type ('" + fc.info.type + "', was '" + first->info.type + "')"
+                                                   : "index (" + std::to_string(fc.info.index) + ", was " +
+                                                         std::to_string(first->info.index) + ")"));
+      }
+      repeats_.emplace_back(begin, semi);
+      i = semi;
+      continue;
+    }
     list_.push_back(fc);
     i = semi;
   }
@@ -125,7 +137,62 @@ bool FunctionConstants::enabled(const std::string& name, const SourceLocation& w
   return evaluate_condition(lex(f->value, make_file_name("<function constant " + name + ">")), where);
 }
 
+std::optional<bool> FunctionConstants::static_condition(const std::vector<Token>& toks, size_t begin,
+                                                        size_t end) const {
+  if (begin >= end) return std::nullopt;
+  std::vector<Token> expr;
+  auto number = [&](const Token& at, const std::string& text) {
+    Token n = at;
+    n.kind = TokenKind::Number;
+    n.text = text;
+    expr.push_back(n);
+  };
+  for (size_t i = begin; i < end; ++i) {
+    const Token& t = toks[i];
+    if (t.kind == TokenKind::Number || t.kind == TokenKind::Punct) {
+      expr.push_back(t);
+      continue;
+    }
+    if (t.kind != TokenKind::Identifier) return std::nullopt;
+    if (t.is_ident("true") || t.is_ident("false")) {
+      number(t, t.is_ident("true") ? "1" : "0");
+    } else if (t.is_ident("is_function_constant_defined") && i + 3 < end && toks[i + 1].is_punct("(") &&
+               toks[i + 3].is_punct(")")) {
+      const FunctionConstant* f = find(toks[i + 2].text);
+      if (!f) return std::nullopt;
+      number(t, f->info.defined ? "1" : "0");
+      i += 3;
+    } else if (const FunctionConstant* f = find(t.text)) {
+      if (!f->info.defined) {
+        number(t, "0");  // an undefined constant reads as T()
+        continue;
+      }
+      std::string v = f->value == "true" ? "1" : f->value == "false" ? "0" : f->value;
+      std::vector<Token> value = lex(v, t.file);
+      if (value.empty()) return std::nullopt;
+      Token paren = t;
+      paren.kind = TokenKind::Punct;
+      paren.text = "(";
+      expr.push_back(paren);
+      for (const Token& vt : value) {
+        if (vt.kind != TokenKind::Number && vt.kind != TokenKind::Punct) return std::nullopt;
+        expr.push_back(vt);
+      }
+      paren.text = ")";
+      expr.push_back(paren);
+    } else {
+      return std::nullopt;
+    }
+  }
+  try {
+    return evaluate_condition(expr, toks[begin].location());
+  } catch (const TranslationError&) {
+    return std::nullopt;  // a float, a cast, a call: not for the translator to decide
+  }
+}
+
 void FunctionConstants::rewrite(const std::vector<Token>& toks, TokenEdits& edits) const {
+  for (auto [begin, end] : repeats_) edits.drop_range(begin, end + 1);
   for (const FunctionConstant& f : list_) {
     edits.drop_range(f.begin, f.end + 1);
     std::string value = f.info.defined ? f.value : f.info.type + "()";

@@ -2,6 +2,7 @@
 // constants with the pipeline's values, `is_function_constant_defined(name)` a literal.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ class FunctionConstants {
   // Whether a parameter conditional on `name` exists: the constant is defined and non-zero.
   bool enabled(const std::string& name, const SourceLocation& where) const;
 
+  // The value of the condition toks[begin, end) when it is made only of literals, function
+  // constants and is_function_constant_defined(): `has_bias`, `!use_mask && n > 2`. nullopt
+  // when it names anything else, which only run time knows.
+  std::optional<bool> static_condition(const std::vector<Token>& toks, size_t begin, size_t end) const;
+
   // Rewrites the declarations and every `is_function_constant_defined(name)`.
   void rewrite(const std::vector<Token>& toks, TokenEdits& edits) const;
 
@@ -33,6 +39,9 @@ class FunctionConstants {
 
  private:
   std::vector<FunctionConstant> list_;
+  // Repeated declarations (same name, type and index: a header shared by several files), by
+  // their token ranges [begin, end]; the first declaration stands for them.
+  std::vector<std::pair<size_t, size_t>> repeats_;
 };
 
 }  // namespace metallic::msl

@@ -2,12 +2,46 @@
 
 #include "msl/attributes.h"
 #include "msl/kernel_params.h"
+#include "msl/macros.h"
+
+#include <cctype>
+#include <set>
 
 namespace metallic::msl {
+
+namespace {
+
+// Tokens as text, with a space wherever two words would otherwise run together.
+std::string text_of(const std::vector<Token>& tokens) {
+  std::string out;
+  for (const Token& t : tokens) {
+    bool word = !t.text.empty() && (std::isalnum(static_cast<unsigned char>(t.text[0])) || t.text[0] == '_');
+    bool after_word = !out.empty() && (std::isalnum(static_cast<unsigned char>(out.back())) || out.back() == '_');
+    if (!out.empty() && (t.space_before || (word && after_word))) out += ' ';
+    out += t.text;
+  }
+  return out;
+}
+
+// `template <typename T, int N>` of a declaration starting at `begin` (empty when none).
+std::vector<Token> template_head(const std::vector<Token>& toks, size_t begin, size_t end) {
+  if (begin + 1 >= end || !toks[begin].is_ident("template") || !toks[begin + 1].is_punct("<")) return {};
+  int depth = 0;
+  for (size_t i = begin + 1; i < end; ++i) {
+    if (toks[i].is_punct("<")) ++depth;
+    else if (toks[i].is_punct(">")) --depth;
+    else if (toks[i].is_punct(">>")) depth -= 2;
+    if (depth <= 0) return std::vector<Token>(toks.begin() + begin, toks.begin() + i + 1);
+  }
+  return {};
+}
+
+}  // namespace
 
 std::vector<KernelInfo> instantiate_kernels(const std::vector<Token>& toks, const Structure& st,
                                             const std::vector<KernelDecl>& kernels, TokenEdits& edits) {
   std::vector<KernelInfo> out;
+  std::set<std::string> helpers;
   for (size_t i = 0; i + 1 < toks.size(); ++i) {
     // `template` not followed by '<', at the start of a namespace-scope declaration.
     if (!toks[i].is_ident("template") || toks[i + 1].is_punct("<") || st.scope[i] != Scope::Namespace ||
@@ -21,7 +55,10 @@ std::vector<KernelInfo> instantiate_kernels(const std::vector<Token>& toks, cons
       if (toks[semi].is_punct("[[")) {
         for (const Attribute& a : parse_attributes(toks, semi, st.match[semi])) {
           if (a.name == "kernel") kernel = true;
-          if (a.name == "host_name" && a.args.size() == 1 && a.args[0].kind == TokenKind::String) {
+          if (a.name == "host_name") {
+            if (a.args.size() != 1 || a.args[0].kind != TokenKind::String) {
+              fail(a.where, "host_name expects a string literal");
+            }
             host_name = a.args[0].text.substr(1, a.args[0].text.size() - 2);
           }
         }
@@ -63,8 +100,29 @@ std::vector<KernelInfo> instantiate_kernels(const std::vector<Token>& toks, cons
     info.name = host_name.empty() ? info.call_name : host_name;
     info.file = toks[i].file ? *toks[i].file : std::string();
     info.line = toks[i].line;
-    out.push_back(std::move(info));
     edits.drop_range(i, semi + 1);
+    if (!tmpl->max_threads_args.empty()) {
+      // The attribute's expression as a constexpr function template with the kernel's own
+      // template head, so C++ evaluates it for these arguments (once per template).
+      const FunctionDef& f = st.functions[tmpl->function];
+      std::string helper = "pm_max_threads_" + f.name;
+      if (helpers.insert(helper).second) {
+        edits.insert_before(i, text_of(template_head(toks, f.decl_begin, f.name_index)) + " constexpr unsigned " +
+                                   helper + "() { return static_cast<unsigned>(" + text_of(tmpl->max_threads_args) +
+                                   "); }");
+      }
+      size_t lt = info.call_name.find('<');
+      if (lt == std::string::npos) {
+        fail(toks[name_at].location(), "max_total_threads_per_threadgroup of '" + f.name +
+                                           "' depends on its template parameters: name them in the instantiation (" +
+                                           f.name + "<...>)");
+      }
+      info.max_threads_expression = helper + info.call_name.substr(lt) + "()";
+      edits.insert_before(i, "static_assert(" + info.max_threads_expression + " >= 1u && " +
+                                 info.max_threads_expression + " <= 1024u, \"max_total_threads_per_threadgroup of " +
+                                 info.name + " must be between 1 and 1024\");");
+    }
+    out.push_back(std::move(info));
     i = semi;
   }
   return out;

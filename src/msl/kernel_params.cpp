@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "msl/macros.h"
+
 namespace metallic::msl {
 namespace {
 
@@ -81,6 +83,8 @@ std::string cxx_type_text(const std::vector<Token>& type_tokens) {
   std::string out;
   for (const Token& t : type_tokens) {
     std::string text = t.text;
+    // No-alias promises say nothing about the type (and would stop `T&` matching `T&` in the wrappers).
+    if (t.is_ident("__restrict") || t.is_ident("__restrict__") || t.is_ident("restrict")) continue;
     if (is_address_space(t)) {
       if (t.text != "constant" || has_const) continue;
       text = "const";
@@ -136,6 +140,20 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
   }
   KernelArg& arg = p.arg;
   arg.line = p.where.line;
+  // An array declarator (`constant int strides[2]`, `device float m[4][4]`) declares a pointer
+  // to its element, as in C++: a buffer like `constant int* strides`.
+  std::vector<std::vector<Token>> dims;
+  while (rest.size() >= 3 && rest.back().is_punct("]")) {
+    size_t open = rest.size() - 1;
+    int depth = 0;
+    while (open-- > 0) {
+      if (rest[open].is_punct("]")) ++depth;
+      else if (rest[open].is_punct("[") && depth-- == 0) break;
+    }
+    if (open == static_cast<size_t>(-1) || open == 0) break;
+    dims.insert(dims.begin(), std::vector<Token>(rest.begin() + open + 1, rest.end() - 1));
+    rest.resize(open);
+  }
   // The name is the last identifier when something precedes it (`uint` alone is unnamed).
   std::vector<Token> type = rest;
   if (rest.size() >= 2 && rest.back().kind == TokenKind::Identifier && !is_address_space(rest.back()) &&
@@ -174,6 +192,14 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
   if (arg.space == AddressSpace::Constant) arg.is_const = true;
   arg.type = cxx_type_text(type);
   arg.element_type = cxx_type_text(element);
+  if (!dims.empty()) {
+    if (seen_indirection) fail(p.where, "kernel " + shown + ": an array of pointers or references cannot be bound");
+    seen_indirection = true;
+    std::string inner;
+    for (size_t d = 1; d < dims.size(); ++d) inner += "[" + spell(dims[d]) + "]";
+    arg.type = inner.empty() ? arg.type + "*" : arg.type + "(*)" + inner;
+    arg.element_type += inner;
+  }
   if (arg.type.empty()) fail(p.where, "expected a parameter type");
 
   // Attributes: exactly one of buffer/threadgroup/texture/sampler/builtin, plus function_constant.

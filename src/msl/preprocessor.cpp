@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "msl/metal_rules.h"
 #include "msl/pp_expression.h"
 
 namespace fs = std::filesystem;
@@ -53,10 +54,51 @@ void append_with_pragma_operators(const std::vector<Token>& in, std::vector<Toke
   }
 }
 
+// The <metal_*> headers of Apple's SDK (macOS 26 / MSL 4.0). All resolve to the runtime,
+// which is always there; what a header declares that the runtime lacks fails where it is used.
+bool is_metal_sdk_header(const std::string& name) {
+  static const char* const kHeaders[] = {
+      "metal_stdlib", "metal_array", "metal_atomic", "metal_common", "metal_compute", "metal_config",
+      "metal_extended_vector", "metal_functional", "metal_geometric", "metal_graphics", "metal_imageblocks",
+      "metal_initializer_list", "metal_integer", "metal_interpolate", "metal_limits", "metal_logging",
+      "metal_math", "metal_matrix", "metal_mesh", "metal_numeric", "metal_pack", "metal_packed_vector",
+      "metal_quadgroup", "metal_raytracing", "metal_relational", "metal_sampler", "metal_simdgroup",
+      "metal_simdgroup_event", "metal_simdgroup_future", "metal_simdgroup_matrix", "metal_tensor",
+      "metal_texture", "metal_type_traits", "metal_types", "metal_uniform", "metal_utility",
+      "metal_variant", "metal_vector", "metal_visible_function_table", "metal_cooperative_tensor"};
+  for (const char* h : kHeaders)
+    if (name == h) return true;
+  return false;
+}
+
+// The headers of the SDK's simd library (<simd/simd.h> includes the others).
+bool is_simd_sdk_header(const std::string& name) {
+  static const char* const kHeaders[] = {
+      "simd/simd.h", "simd/base.h", "simd/common.h", "simd/conversion.h", "simd/extern.h", "simd/geometry.h",
+      "simd/logic.h", "simd/math.h", "simd/matrix.h", "simd/matrix_types.h", "simd/packed.h",
+      "simd/quaternion.h", "simd/types.h", "simd/utility.h", "simd/vector.h", "simd/vector_make.h",
+      "simd/vector_types.h"};
+  for (const char* h : kHeaders)
+    if (name == h) return true;
+  return false;
+}
+
 }  // namespace
 
 Preprocessor::Preprocessor(const Options& options) : options_(options) {
-  std::vector<std::string> lines = {"#define __METAL_VERSION__ 310"};
+  // The macros Apple's compiler predefines for a macOS target (before any #include).
+  int version = options.language_version;
+  std::vector<std::string> lines = {
+      "#define __METAL_VERSION__ " + std::to_string(version),
+      "#define __METAL_MACOS__ 1",
+      // Arguments Apple's own headers pass to their math builtins: whether the unqualified
+      // function is the fast one, and the fixed choices of metal::fast and metal::precise.
+      std::string("#define __METAL_MAYBE_FAST_MATH__ ") + (options.fast_math ? "true" : "false"),
+      "#define __METAL_FAST_MATH__ true",
+      "#define __METAL_PRECISE_MATH__ false",
+  };
+  if (options.fast_math) lines.push_back("#define __FAST_MATH__ 1");
+  if (version >= 310) lines.push_back("#define __HAVE_BFLOAT__ 1");  // bfloat is MSL 3.1
   for (const auto& [name, value] : options.macros) {
     lines.push_back("#define " + name + " " + (value.empty() ? std::string("1") : value));
   }
@@ -275,10 +317,22 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
   }
   // Metal's own headers: the runtime is compiled in front of user code, so only its macros
   // (METAL_FUNC, M_PI_F, ...) must become visible here.
-  if (angled && name.rfind("metal_", 0) == 0) {
+  if (angled && is_metal_sdk_header(name)) {
     include_metal_header();
     return;
   }
+  // The SDK's <simd/...> headers: the simd_float4 / vector_float4 / matrix_float4x4 names.
+  if (angled && name.rfind("simd/", 0) == 0 && is_simd_sdk_header(name)) {
+    include_metal_header();
+    if (simd_types_loaded_ || options_.runtime_dir.empty()) return;
+    simd_types_loaded_ = true;
+    include_file((fs::path(options_.runtime_dir) / "metal_simd_types.h").string(), where, depth + 1, out);
+    return;
+  }
+  // Only files in the source's folder and the include paths (metal_rules.h).
+  std::vector<std::string> roots = options_.include_paths;
+  roots.push_back(fs::path(options_.filename).parent_path().string());
+  if (fs::path(name).is_absolute()) check_include_allowed(name, name, roots, where);
   std::vector<std::string> candidates;
   if (!angled) {
     fs::path dir = fs::path(file.path).parent_path();
@@ -288,11 +342,16 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
   for (const std::string& c : candidates) {
     std::error_code ec;
     if (fs::is_regular_file(c, ec)) {
+      check_include_allowed(name, c, roots, where);
       include_file(c, where, depth + 1, out);
       return;
     }
   }
-  fail(where, "'" + name + "' file not found");
+  if (angled && (name.rfind("metal_", 0) == 0 || name.rfind("simd/", 0) == 0)) {
+    fail(where, "<" + name + "> is not a header of the Metal SDK");
+  }
+  fail(where, angled ? "<" + name + "> is not a header of the Metal SDK and was not found in the include paths"
+                     : "'" + name + "' file not found");
 }
 
 void Preprocessor::include_file(const std::string& path, const SourceLocation& where, int depth,

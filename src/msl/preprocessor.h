@@ -13,7 +13,8 @@ namespace metallic::msl {
 
 class Preprocessor {
  public:
-  // Predefines __METAL_VERSION__ (310) and the -D macros of `options` (an empty value means 1,
+  // Predefines Apple's macros (__METAL_VERSION__ from options.language_version, __METAL_MACOS__,
+  // __HAVE_BFLOAT__ from MSL 3.1, __FAST_MATH__ with fast math ...) and the -D macros of `options` (an empty value means 1,
   // as `-DNAME` does; a key like "F(x)" defines a function-like macro).
   explicit Preprocessor(const Options& options);
 
@@ -52,6 +53,7 @@ class Preprocessor {
   MacroTable macros_;
   std::set<std::string> once_;  // files with #pragma once, by canonical path
   bool metal_macros_loaded_ = false;
+  bool simd_types_loaded_ = false;
 };
 
 }  // namespace metallic::msl

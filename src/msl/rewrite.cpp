@@ -34,6 +34,13 @@ class MslRewriter {
             st_.scope[i] != Scope::Function) {
           e_.drop(i);
         }
+      } else if (tok.is_punct("::") && global_qualifier(i)) {
+        // User code lives in `namespace metal_user` (translation.h): `::acc::step` means the
+        // user's namespace `acc`, which is `::metal_user::acc` there. `::metal::` stays the runtime.
+        if (i + 1 < t_.size() && !t_[i + 1].is_ident("metal")) e_.replace(i, "::metal_user::");
+      } else if (tok.is_ident("restrict") && i > 0 && (t_[i - 1].is_punct("*") || t_[i - 1].is_punct("&")) &&
+                 i + 1 < t_.size() && t_[i + 1].kind == TokenKind::Identifier) {
+        e_.replace(i, "__restrict");  // C99's spelling after `*` / `&`: C++ compilers know `__restrict`
       } else if (is_address_space(tok) && !qualified_name(i)) {
         address_space(i);
       }
@@ -41,10 +48,28 @@ class MslRewriter {
   }
 
  private:
+  // A `::` that starts a name (`::acc::f`, `return ::f(x)`) rather than continuing one (`a::b`,
+  // `T<int>::x`, `decltype(e)::type`).
+  bool global_qualifier(size_t i) const {
+    if (i + 1 >= t_.size() || t_[i + 1].kind != TokenKind::Identifier) return false;
+    if (i == 0) return true;
+    const Token& p = t_[i - 1];
+    if (p.is_punct(">") || p.is_punct(">>") || p.is_punct(")")) return false;
+    if (p.kind != TokenKind::Identifier) return true;
+    // Words after which a name starts: keywords, specifiers, MSL's address spaces.
+    return is_one_of(p, {"return", "case", "new", "delete", "typename", "const", "volatile", "static", "inline",
+                         "constexpr", "extern", "auto", "void", "using", "else", "do", "throw", "sizeof", "alignof",
+                         "struct", "class", "enum", "union", "friend", "typedef", "virtual", "explicit",
+                         "co_return", "co_yield", "co_await", "device", "constant", "thread", "threadgroup",
+                         "threadgroup_imageblock", "ray_data", "object_data", "kernel", "unsigned", "signed",
+                         "bool", "char", "short", "int", "long", "float", "double", "half"});
+  }
+
   // `x.device`, `ns::constant`, `thread::` are names, not address spaces.
   bool qualified_name(size_t i) const {
     if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->") || t_[i - 1].is_punct("::"))) return true;
-    return i + 1 < t_.size() && t_[i + 1].is_punct("::");
+    // `device ::acc::S*` is the address space before a global name (MSL reserves the words).
+    return i + 1 < t_.size() && t_[i + 1].is_punct("::") && !t_[i + 1].space_before;
   }
 
   void attribute(size_t i) {

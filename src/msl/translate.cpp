@@ -9,6 +9,7 @@
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
 #include "msl/instantiations.h"
+#include "msl/metal_rules.h"
 #include "msl/kernel_signatures.h"
 #include "msl/preprocessor.h"
 #include "msl/rewrite.h"
@@ -35,6 +36,7 @@ void check_unique_names(const std::vector<KernelInfo>& kernels) {
 TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
+  enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   std::set<std::string> retiring;

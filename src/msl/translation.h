@@ -60,13 +60,21 @@ struct KernelArg {
   // The type names a template parameter of a template kernel (`const device T*`): `type` and
   // `element_type` are then as written, meaningful only inside that instantiation.
   bool dependent_type = false;
+  // Whether the kernel can touch the argument (MTLArgument.isActive): false when its name
+  // appears in the body only inside branches that function constants make dead (or not at
+  // all). Such an argument needs no binding; a used one must be bound.
+  bool used = true;
 };
 
 struct KernelInfo {
   std::string name;       // the library's function name ([[host_name]] or the C++ name)
   std::string call_name;  // C++ expression that names the function inside the user namespace
   std::vector<KernelArg> args;
-  int max_total_threads_per_threadgroup = 0;  // 0: no attribute
+  int max_total_threads_per_threadgroup = 0;  // 0: no attribute (or one only C++ can evaluate)
+  // `max_total_threads_per_threadgroup(BM * BN * 32)` on a template kernel: a C++ constant
+  // expression, valid after the user code in the user namespace, that the backends evaluate
+  // per instantiation ("" when the attribute is absent or its value is known above).
+  std::string max_threads_expression;
   bool uses_threadgroup_barrier = false;      // the kernel or a function it calls
   bool uses_simdgroup_functions = false;      // simd_* / quad_* / simdgroup_barrier / simdgroup matrices
   // CPU only: the kernel split at its barriers into loops over the group's threads
@@ -102,6 +110,8 @@ struct Options {
   std::vector<std::string> include_paths;     // searched for #include "..." and <...>
   std::vector<std::pair<std::string, std::string>> macros;  // -D NAME=VALUE
   std::string runtime_dir;                    // where src/runtime lives (metal_macros.h)
+  int language_version = 320;                 // __METAL_VERSION__ (MSL 3.2)
+  bool fast_math = true;                      // __FAST_MATH__, __METAL_MAYBE_FAST_MATH__ true
   // Function-constant values (issue 3); text of a C++ literal. Keyed by name, or by "#n" for
   // index n. A constant without a value is "undefined": is_function_constant_defined() is false,
   // it reads as T(), and parameters conditional on it are removed.

@@ -13,7 +13,9 @@ template <class X> struct as_type_src<X, true> { typedef typename vinfo_t<X>::va
 template <class To, class From>
 METAL_FUNC To as_type(const From& x) {
   typedef typename detail::as_type_src<From>::type Src;
-  static_assert(sizeof(To) == sizeof(Src), "as_type: source and destination sizes differ");
+  // Reported at the user's call by the backends' log summaries (toolchain.cpp).
+  static_assert(sizeof(To) == sizeof(Src),
+                "as_type: invalid reinterpretation: sizes of the source and destination types must match");
   Src src(x);
   To r;
   METAL_RT_MEMCPY(static_cast<void*>(&r), static_cast<const void*>(&src), sizeof(To));

@@ -303,7 +303,7 @@ METAL_FUNC T atomic_fetch_sub_explicit(volatile atomic<T>* obj, type_identity_t<
   if constexpr (is_same<T, float>::value)
     r = atomicAdd(p, -v);
   else
-    r = detail::cuda_fetch_add(p, T(T(0) - v));  // two's complement wrap, as unsigned sub
+    r = detail::cuda_fetch_add(p, T(detail::wrap_t<T>(0) - detail::wrap_t<T>(v)));  // wraps, as unsigned sub
   detail::cuda_fence_after(order);
   return r;
 #endif

@@ -24,7 +24,7 @@ struct clamp_fn {
 struct abs_fn {
   template <class T> METAL_FUNC T operator()(T x) const {
     if constexpr (is_fp_elem<T>) return T(METAL_RT_LIBM(fabs)(float(x)));
-    else if constexpr (is_signed<T>::value) return x < T(0) ? T(-x) : x;
+    else if constexpr (is_signed<T>::value) return x < T(0) ? T(-wrap_t<T>(x)) : x;  // abs(INT_MIN) == INT_MIN
     else return x;
   }
 };

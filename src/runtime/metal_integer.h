@@ -111,6 +111,10 @@ template <class T> METAL_FUNC T madsat_s(T a, T b, T c) {
   }
 }
 
+// The low 24 bits of x, sign-extended (the shift right of a negative int is arithmetic on
+// every compiler we target; the shift left is done unsigned).
+template <class T> METAL_FUNC int sext24(T x) { return int(uint(x) << 8) >> 8; }
+
 #define METAL_RT_IFN(NAME, ARGS, BODY)                                                      \
   struct NAME##_ifn {                                                                        \
     template <class T> METAL_FUNC auto operator() ARGS const { typedef uns_t<T> U; (void)sizeof(U); BODY } \
@@ -126,12 +130,13 @@ METAL_RT_IFN(reverse_bits, (T x), return T(reverse_u(U(x)));)
 METAL_RT_IFN(hadd, (T a, T b), return T((a >> 1) + (b >> 1) + (a & b & T(1)));)
 METAL_RT_IFN(rhadd, (T a, T b), return T((a >> 1) + (b >> 1) + ((a | b) & T(1)));)
 // 24-bit operands: the low 24 bits (sign-extended for signed types).
+// Products and sums wrap (computed unsigned, MSL integer semantics).
 METAL_RT_IFN(mul24, (T a, T b),
-  if constexpr (is_signed<T>::value) return T(((int(a) << 8) >> 8) * ((int(b) << 8) >> 8));
+  if constexpr (is_signed<T>::value) return T(uint(sext24(a)) * uint(sext24(b)));
   else return T((uint(a) & 0xffffffu) * (uint(b) & 0xffffffu));)
-METAL_RT_IFN(mad24, (T a, T b, T c), return T(mul24_ifn{}(a, b) + c);)
+METAL_RT_IFN(mad24, (T a, T b, T c), return T(wrap_t<T>(mul24_ifn{}(a, b)) + wrap_t<T>(c));)
 METAL_RT_IFN(mulhi, (T a, T b), return mulhi_s(a, b);)
-METAL_RT_IFN(madhi, (T a, T b, T c), return T(mulhi_s(a, b) + c);)
+METAL_RT_IFN(madhi, (T a, T b, T c), return T(wrap_t<T>(mulhi_s(a, b)) + wrap_t<T>(c));)
 METAL_RT_IFN(madsat, (T a, T b, T c), return madsat_s(a, b, c);)
 METAL_RT_IFN(max3, (T a, T b, T c), return max_fn{}(max_fn{}(a, b), c);)
 METAL_RT_IFN(min3, (T a, T b, T c), return min_fn{}(min_fn{}(a, b), c);)
@@ -139,7 +144,7 @@ METAL_RT_IFN(median3, (T a, T b, T c), return max_fn{}(min_fn{}(a, b), min_fn{}(
 // rotate left by b (modulo the width).
 METAL_RT_IFN(rotate, (T v, T b),
   int s = int(U(b) % U(bits_of<T>));
-  return s == 0 ? v : T(U(U(v) << s) | U(U(v) >> (bits_of<T> - s)));)
+  return s == 0 ? v : T(U(wrap_t<U>(v) << s) | U(U(v) >> (bits_of<T> - s)));)
 #undef METAL_RT_IFN
 }  // namespace detail
 
@@ -186,7 +191,7 @@ template <class T> METAL_FUNC T extract_bits_s(T x, uint offset, uint bits) {
   U f = U(U(x) >> offset);
   if (bits < uint(bits_of<T>)) f = U(f & U((U(1) << bits) - 1u));
   if constexpr (is_signed<T>::value) {
-    if (bits < uint(bits_of<T>) && ((f >> (bits - 1)) & 1u)) f = U(f | U(~U(0) << bits));
+    if (bits < uint(bits_of<T>) && ((f >> (bits - 1)) & 1u)) f = U(f | U(wrap_t<U>(~U(0)) << bits));
   }
   return T(f);
 }
@@ -194,8 +199,8 @@ template <class T> METAL_FUNC T insert_bits_s(T base, T ins, uint offset, uint b
   if (bits == 0) return base;
   typedef uns_t<T> U;
   U mask = bits >= uint(bits_of<T>) ? U(~U(0)) : U((U(1) << bits) - 1u);
-  mask = U(mask << offset);
-  return T(U((U(base) & U(~mask)) | (U(U(ins) << offset) & mask)));
+  mask = U(wrap_t<U>(mask) << offset);
+  return T(U((U(base) & U(~mask)) | (U(wrap_t<U>(ins) << offset) & mask)));
 }
 }  // namespace detail
 template <class T, enable_if_t<is_integral<T>::value, int> = 0>

@@ -7,9 +7,8 @@
 
 #define METAL_FUNC inline __attribute__((always_inline))
 
-// Language version gates used by real code (MSL 3.2: native bfloat, etc.).
-#define __METAL_VERSION__ 320
-#define __HAVE_BFLOAT__ 1
+// __METAL_VERSION__, __HAVE_BFLOAT__, __METAL_MACOS__ and the fast-math macros depend on
+// the compile options: the front end's preprocessor defines them (preprocessor.cpp).
 
 // float constants (MSL spec, "Mathematical constants").
 #define M_E_F        2.71828182845904523536028747135266250f

@@ -46,12 +46,12 @@ template <class V, class F> METAL_FUNC V simd_apply2(const V& a, const V& b, F f
 }
 struct simd_op_sum {
   template <class V> METAL_FUNC V operator()(const V& a, const V& b) const {
-    return simd_apply2(a, b, [](auto x, auto y) { return decltype(x)(x + y); });
+    return simd_apply2(a, b, [](auto x, auto y) { typedef wrap_t<decltype(x)> W; return decltype(x)(W(x) + W(y)); });
   }
 };
 struct simd_op_product {
   template <class V> METAL_FUNC V operator()(const V& a, const V& b) const {
-    return simd_apply2(a, b, [](auto x, auto y) { return decltype(x)(x * y); });
+    return simd_apply2(a, b, [](auto x, auto y) { typedef wrap_t<decltype(x)> W; return decltype(x)(W(x) * W(y)); });
   }
 };
 struct simd_op_min {

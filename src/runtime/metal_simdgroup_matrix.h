@@ -207,17 +207,18 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
                                               const simdgroup_matrix<TB, 8, 8>& b,
                                               const simdgroup_matrix<TC, 8, 8>& c METAL_RT_SITE_PARAM) {
 #if defined(METAL_RT_SGM_TENSOR_CORES)
+  // MSL: every lane of the SIMD group calls the matrix operations, so the whole warp takes
+  // part (no test of __activemask(): a fallback path doubled the code and its registers).
   if constexpr (is_same<TA, TB>::value && (is_same<TA, half>::value || is_same<TA, bfloat>::value)) {
-    if (__activemask() == 0xffffffffu) {
-      detail::sgm_mma(d, a, b, c);
-      return;
-    }
-  }
+    detail::sgm_mma(d, a, b, c);
+    return;
+  } else
 #endif
+  {
 #if defined(METAL_TARGET_CUDA)
   // Each lane fetches only what its two outputs need: row r of A (4 shuffles of a pair) and
   // rows k of B at its columns (8 shuffles of a pair), then folds k = 0..7 in order.
-  unsigned mask = __activemask();
+  const unsigned mask = 0xffffffffu;  // every lane takes part (MSL's rule)
   unsigned lane = detail::cuda_lane();
   unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
   float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
@@ -243,6 +244,7 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
 #endif
   d.__elems[0] = TD(acc0);
   d.__elems[1] = TD(acc1);
+  }
 }
 
 // d = a * b.

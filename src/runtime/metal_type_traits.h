@@ -169,6 +169,17 @@ template <class T> struct make_unsigned {
 template <class T> using make_signed_t = typename make_signed<T>::type;
 template <class T> using make_unsigned_t = typename make_unsigned<T>::type;
 
+namespace detail {
+// MSL integer arithmetic wraps (two's complement); C++ calls signed overflow and left shifts
+// of negative values undefined. The runtime computes + - * << and negation in the unsigned
+// type of the promoted operand (same bits, defined on both backends: NVRTC has no -fwrapv).
+// wrap_t<T> is that type for integers other than bool, T itself for everything else.
+template <class T, bool = is_integral<T>::value && !is_same<remove_cv_t<T>, bool>::value>
+struct wrap_type { typedef T type; };
+template <class T> struct wrap_type<T, true> { typedef make_unsigned_t<decltype(T() + T())> type; };
+template <class T> using wrap_t = typename wrap_type<T>::type;
+}  // namespace detail
+
 template <class T> struct decay {
  private:
   typedef remove_reference_t<T> U;

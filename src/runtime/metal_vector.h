@@ -115,23 +115,26 @@ METAL_RT_SWZ_COMPOUND(>>)
 #undef METAL_RT_SWZ_COMPOUND
 
 // ---- the parts common to vec<T,2>, vec<T,3>, vec<T,4> --------------------------------
-#define METAL_RT_VEC_BINOP(OP)                                                               \
+#define METAL_RT_VEC_BINOP_AS(OP, W)                                                               \
   friend METAL_FUNC vec operator OP(const vec& a, const vec& b) {                            \
     vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(a.s[i] OP b.s[i]);                                \
+    for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b.s[i]));                                \
     return r;                                                                                \
   }                                                                                          \
   friend METAL_FUNC vec operator OP(const vec& a, T b) {                                     \
     vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(a.s[i] OP b);                                     \
+    for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b));                                     \
     return r;                                                                                \
   }                                                                                          \
   friend METAL_FUNC vec operator OP(T a, const vec& b) {                                     \
     vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(a OP b.s[i]);                                     \
+    for (int i = 0; i < N; ++i) r.s[i] = T(W(a) OP W(b.s[i]));                                     \
     return r;                                                                                \
   }                                                                                          \
   template <class U> METAL_FUNC vec& operator OP##=(const U& u) { return *this = *this OP u; }
+/* + - * << wrap like MSL's integers (computed unsigned: detail::wrap_t); / % >> & | ^ as is. */
+#define METAL_RT_VEC_BINOP(OP) METAL_RT_VEC_BINOP_AS(OP, T)
+#define METAL_RT_VEC_BINOP_WRAP(OP) METAL_RT_VEC_BINOP_AS(OP, detail::wrap_t<T>)
 
 #define METAL_RT_VEC_BOOLOP(OP)                                                              \
   friend METAL_FUNC vec<bool, N> operator OP(const vec& a, const vec& b) {                   \
@@ -176,16 +179,16 @@ METAL_RT_SWZ_COMPOUND(>>)
   METAL_FUNC constexpr explicit vec(const V& v) : METAL_RT_VEC_INIT_CONV(N_) {}              \
   METAL_FUNC constexpr T& operator[](int i) { return s[i]; }                                 \
   METAL_FUNC constexpr const T& operator[](int i) const { return s[i]; }                     \
-  METAL_RT_VEC_BINOP(+) METAL_RT_VEC_BINOP(-) METAL_RT_VEC_BINOP(*) METAL_RT_VEC_BINOP(/)    \
-  METAL_RT_VEC_BINOP(%) METAL_RT_VEC_BINOP(&) METAL_RT_VEC_BINOP(|) METAL_RT_VEC_BINOP(^)    \
-  METAL_RT_VEC_BINOP(<<) METAL_RT_VEC_BINOP(>>)                                              \
+  METAL_RT_VEC_BINOP_WRAP(+) METAL_RT_VEC_BINOP_WRAP(-) METAL_RT_VEC_BINOP_WRAP(*)          \
+  METAL_RT_VEC_BINOP(/) METAL_RT_VEC_BINOP(%) METAL_RT_VEC_BINOP(&) METAL_RT_VEC_BINOP(|)    \
+  METAL_RT_VEC_BINOP(^) METAL_RT_VEC_BINOP_WRAP(<<) METAL_RT_VEC_BINOP(>>)                   \
   METAL_RT_VEC_BOOLOP(==) METAL_RT_VEC_BOOLOP(!=) METAL_RT_VEC_BOOLOP(<)                     \
   METAL_RT_VEC_BOOLOP(>) METAL_RT_VEC_BOOLOP(<=) METAL_RT_VEC_BOOLOP(>=)                     \
   METAL_RT_VEC_BOOLOP(&&) METAL_RT_VEC_BOOLOP(||)                                            \
   friend METAL_FUNC vec operator+(const vec& a) { return a; }                                \
   friend METAL_FUNC vec operator-(const vec& a) {                                            \
     vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(-a.s[i]);                                         \
+    for (int i = 0; i < N; ++i) r.s[i] = T(-detail::wrap_t<T>(a.s[i]));                      \
     return r;                                                                                \
   }                                                                                          \
   friend METAL_FUNC vec operator~(const vec& a) {                                            \
@@ -317,6 +320,8 @@ template <class T, int N, class V> struct packed_vec : detail::packed_storage<T,
 };
 
 #undef METAL_RT_VEC_BINOP
+#undef METAL_RT_VEC_BINOP_AS
+#undef METAL_RT_VEC_BINOP_WRAP
 #undef METAL_RT_VEC_BOOLOP
 #undef METAL_RT_VEC_BODY
 #undef METAL_RT_VEC_INIT_FLAT

@@ -197,7 +197,14 @@ TEST(MslPreprocessor, IncludeErrors) {
   std::string e = pp_error("\n#include \"missing.h\"\n", o);
   EXPECT_NE(e.find("main.metal:2:1: error: 'missing.h' file not found"), std::string::npos) << e;
   e = pp_error("#include <missing.h>\n", o);
-  EXPECT_NE(e.find("'missing.h' file not found"), std::string::npos) << e;
+  EXPECT_NE(e.find("main.metal:1:1: error: <missing.h> is not a header of the Metal SDK and was not found in the "
+                   "include paths"),
+            std::string::npos)
+      << e;
+  e = pp_error("\n\n#include <metal_stdlib_extra>\n", o);
+  EXPECT_NE(e.find("main.metal:3:1: error: <metal_stdlib_extra> is not a header of the Metal SDK"), std::string::npos) << e;
+  e = pp_error("#include <simd/simd_extra.h>\n", o);
+  EXPECT_NE(e.find("<simd/simd_extra.h> is not a header of the Metal SDK"), std::string::npos) << e;
   e = pp_error("#include \"self.h\"\n", o);
   EXPECT_NE(e.find("nested too deeply"), std::string::npos) << e;
   e = pp_error("#include nothing\n", o);
@@ -213,4 +220,32 @@ TEST(MslPreprocessor, MetalHeadersBringRuntimeMacros) {
             "inline float f ( ) { return 3.14159265f ; }");
   // Without a runtime directory the include is still accepted.
   EXPECT_EQ(pp("#include <metal_stdlib>\nx"), "x");
+}
+
+TEST(MslPreprocessor, PredefinedMacrosFollowTheOptions) {
+  const char* probe = "__METAL_VERSION__ __METAL_MACOS__ __METAL_MAYBE_FAST_MATH__ __METAL_FAST_MATH__ "
+                      "__METAL_PRECISE_MATH__\n#ifdef __HAVE_BFLOAT__\nbf\n#endif\n#ifdef __FAST_MATH__\nfast\n#endif\n"
+                      "#ifdef __METAL_IOS__\nios\n#endif";
+  EXPECT_EQ(pp(probe), "320 1 true true false bf fast");
+  Options o;
+  o.language_version = 300;
+  o.fast_math = false;
+  EXPECT_EQ(pp(probe, o), "300 1 false true false");
+  o.language_version = 310;
+  EXPECT_EQ(pp(probe, o), "310 1 false true false bf");
+  // Including <metal_stdlib> (the runtime's macros) keeps the options' version.
+  TempDir dir;
+  dir.write("metal_macros.h", "#define METAL_FUNC inline\n");
+  o.runtime_dir = dir.path();
+  EXPECT_EQ(pp("#include <metal_stdlib>\n__METAL_VERSION__", o), "310");
+}
+
+TEST(MslPreprocessor, SimdHeadersBringTheSimdTypeNames) {
+  TempDir dir;
+  dir.write("metal_macros.h", "#define METAL_FUNC inline\n");
+  dir.write("metal_simd_types.h", "typedef float4 vector_float4;\n");
+  Options o;
+  o.runtime_dir = dir.path();
+  // Once, whichever <simd/...> headers are included.
+  EXPECT_EQ(pp("#include <simd/simd.h>\n#include <simd/vector_types.h>\nx", o), "typedef float4 vector_float4 ; x");
 }

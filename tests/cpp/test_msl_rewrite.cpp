@@ -136,9 +136,25 @@ TEST(MslRewrite, KernelsAndAttributesDisappear) {
   EXPECT_EQ(C("[[kernel, max_total_threads_per_threadgroup(64)]] void k() {}"), "void k() {}");
   EXPECT_EQ(C("[[max_total_threads_per_threadgroup(64)]] kernel void k() {}"), "void k() {}");
   // Standard attributes stay.
-  EXPECT_EQ(C("[[maybe_unused]] static int x; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }"),
-            "[[maybe_unused]] static int x; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }");
+  EXPECT_EQ(C("[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }"),
+            "[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }");
   EXPECT_EQ(C("struct S { float4 p [[id(0)]]; };"), "struct S { float4 p; };");
+}
+
+TEST(MslRewrite, GlobalQualifiedNamesReachTheUserNamespace) {
+  // User code lives in namespace metal_user: a leading `::` must reach the user's namespaces.
+  EXPECT_EQ(C("float f(float x) { return ::acc::step(x) + ::g(x) + acc::h(x); }"),
+            "float f(float x) { return ::metal_user::acc::step(x) + ::metal_user::g(x) + acc::h(x); }");
+  // The runtime's namespace, and `::` continuing a name, stay as written.
+  EXPECT_EQ(C("float f(float x) { return ::metal::max(x, T<int>::y) + decltype(x)::z + a::b::c; }"),
+            "float f(float x) { return ::metal::max(x, T<int>::y) + decltype(x)::z + a::b::c; }");
+  EXPECT_EQ(C("void f(device ::acc::S* p) { const ::acc::S s = ::acc::S(); }"),
+            "void f( ::metal_user::acc::S* p) { const ::metal_user::acc::S s = ::metal_user::acc::S(); }");
+}
+
+TEST(MslRewrite, RestrictQualifiers) {
+  EXPECT_EQ(C("void f(device float* restrict a, device float& __restrict b) {}"),
+            "void f( float* __restrict a, float& __restrict b) {}");
 }
 
 TEST(MslRewrite, AddressSpacesInTypes) {

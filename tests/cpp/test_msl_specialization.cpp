@@ -191,3 +191,85 @@ kernel void k(device float* x [[function_constant(a)]], device float* y,
   EXPECT_EQ(t.kernels[0].args[0].index, 0);
   EXPECT_EQ(t.kernels[0].args[1].index, 1);
 }
+
+TEST(MslTemplates, TemplateDependentMaxThreadsAndJoinedHostNames) {
+  auto t = T(R"(
+template <typename T, int BM, int BN>
+[[kernel, max_total_threads_per_threadgroup(BM * BN * 32)]] void k(device T* a [[buffer(0)]]) { a[0] = T(BM); }
+#define inst(tname, type, bm, bn) \
+  template [[host_name("k_" #tname "_" #bm)]] [[kernel]] void k<type, bm, bn>(device type*);
+inst(f32, float, 2, 4)
+inst(f16, half, 1, 1)
+)");
+  ASSERT_EQ(t.kernels.size(), 2u);
+  EXPECT_EQ(t.kernels[0].name, "k_f32_2");
+  EXPECT_EQ(t.kernels[0].max_total_threads_per_threadgroup, 0);
+  EXPECT_EQ(t.kernels[0].max_threads_expression, "pm_max_threads_k<float, 2, 4>()");
+  EXPECT_EQ(t.kernels[1].name, "k_f16_1");
+  EXPECT_EQ(t.kernels[1].max_threads_expression, "pm_max_threads_k<half, 1, 1>()");
+  std::string code = squeeze(t.code);
+  // One helper per template, evaluated by C++, and a range check per instantiation.
+  EXPECT_NE(code.find("template <typename T, int BM, int BN> constexpr unsigned pm_max_threads_k() { return "
+                      "static_cast<unsigned>(BM * BN * 32); }"),
+            std::string::npos)
+      << code;
+  EXPECT_NE(code.find("static_assert(pm_max_threads_k<half, 1, 1>() >= 1u"), std::string::npos) << code;
+  // A plain kernel's attribute is still evaluated here.
+  EXPECT_EQ(T("[[kernel, max_total_threads_per_threadgroup(2 * 64)]] void p(device float* a) {}")
+                .kernels[0]
+                .max_total_threads_per_threadgroup,
+            128);
+}
+
+TEST(MslKernelParams, ArraysAndRestrict) {
+  auto t = T("kernel void k(device float* out, constant const int strides[2], device float m[4][3] [[buffer(5)]],\n"
+             "              device float& __restrict r, const device float* __restrict__ p) {}");
+  const auto& a = t.kernels[0].args;
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_EQ(a[1].name, "strides");
+  EXPECT_EQ(a[1].type, "const int*");
+  EXPECT_EQ(a[1].index, 1);
+  EXPECT_TRUE(a[1].is_const);
+  EXPECT_EQ(a[1].space, AddressSpace::Constant);
+  EXPECT_EQ(a[2].name, "m");
+  EXPECT_EQ(a[2].type, "float(*)[3]");
+  EXPECT_EQ(a[2].index, 5);
+  EXPECT_EQ(a[3].type, "float&");
+  EXPECT_TRUE(a[3].is_reference);
+  EXPECT_EQ(a[3].index, 6);
+  EXPECT_EQ(a[4].type, "const float*");
+}
+
+TEST(MslFunctionConstants, RepeatedDeclarations) {
+  const char* src = "constant bool b [[function_constant(0)]];\nconstant bool b [[function_constant(0)]];\n"
+                    "kernel void k(device int* a) { a[0] = b; }";
+  auto t = T(src, {{"b", "true"}});
+  ASSERT_EQ(t.function_constants.size(), 1u);
+  std::string code = squeeze(t.code);
+  EXPECT_EQ(code.find("static const bool b") , code.rfind("static const bool b")) << code;
+  EXPECT_NE(error_of("constant bool b [[function_constant(0)]];\nconstant int b [[function_constant(0)]];")
+                .find("s.metal:2:14: error: function constant 'b' declared again with a different type ('int', was 'bool')"),
+            std::string::npos);
+}
+
+TEST(MslFunctionConstants, ArgumentsUsedOnlyInDeadBranchesAreInactive) {
+  const char* src = R"(
+constant bool has_bias [[function_constant(0)]];
+constant int mode [[function_constant(1)]];
+kernel void k(device float* x, device const float* bias, device float* extra, device float* other,
+              device float* never, device float* live, uint i [[thread_position_in_grid]]) {
+  if (has_bias) { x[i] += bias[i]; }
+  if (mode == 2 && !has_bias) x[i] += extra[i]; else x[i] -= other[0];
+  if (i > 3) live[0] = 1;
+}
+)";
+  auto used = [&](std::map<std::string, std::string> c) {
+    std::string s;
+    for (const KernelArg& a : T(src, c).kernels[0].args) s += a.used ? '1' : '0';
+    return s;
+  };
+  // x bias extra other never live i
+  EXPECT_EQ(used({{"has_bias", "false"}, {"mode", "2"}}), "1010011");
+  EXPECT_EQ(used({{"has_bias", "true"}, {"mode", "2"}}), "1101011");
+  EXPECT_EQ(used({}), "1001011");  // undefined constants read as false / 0
+}

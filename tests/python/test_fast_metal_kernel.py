@@ -142,6 +142,16 @@ def test_reduction_with_simd_sum_atomics_and_init_value():
     np.testing.assert_allclose(again[0], 5 + x.astype(np.float64).sum(), rtol=1e-5)
 
 
+def test_python_scalars_take_mlx_default_types():
+    k = metal_kernel("axpb", ["x", "a", "b"], ["y"], "uint i = thread_position_in_grid.x; y[i] = a * x[i] + b;")
+    x = np.arange(10, dtype=np.float32)
+    name, src = k.signature([_Input(np.float32, (10,)), _Input(np.float32, ()), _Input(np.int32, ())], [np.float32])
+    assert "const constant float& a [[buffer(1)]]" in src and "const constant int32_t& b [[buffer(2)]]" in src
+    (y,) = k(inputs=[x, 0.5, 3], grid=(10, 1, 1), threadgroup=(10, 1, 1), output_shapes=[(10,)],
+             output_dtypes=[np.float32], device=CPU)
+    np.testing.assert_array_equal(y, 0.5 * x + 3)
+
+
 def test_template_kernel_instantiations():
     body = """
         uint i = thread_position_in_grid.x;

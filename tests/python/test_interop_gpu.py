@@ -188,3 +188,56 @@ def test_numpy_into_gpu_kernel_copies_in_and_back(lib, gpu):
     x = np.arange(64, dtype=np.float32)
     lib.scale(x, 2.0, threads=64)  # through a device copy, written back
     np.testing.assert_array_equal(x, 2 * np.arange(64, dtype=np.float32))
+
+
+def test_metal_kernel_host_inputs_on_the_gpu_come_back_to_the_host(torch, gpu):
+    k = pm.fast.metal_kernel(name="inc", input_names=["a"], output_names=["b"],
+                             source="uint i = thread_position_in_grid.x;\nb[i] = a[i] + 1;")
+    t = torch.arange(50, dtype=torch.float32)  # a CPU tensor, run on the GPU through copies
+    (out,) = k(inputs=[t], grid=(50, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(50,)],
+               output_dtypes=[torch.float32], device=gpu)
+    assert isinstance(out, torch.Tensor) and out.device.type == "cpu"
+    np.testing.assert_array_equal(out.numpy(), np.arange(50, dtype=np.float32) + 1)
+    (n,) = k(inputs=[np.arange(50, dtype=np.float32)], grid=(50, 1, 1), threadgroup=(32, 1, 1),
+             output_shapes=[(50,)], output_dtypes=[np.float32], device=gpu)
+    assert isinstance(n, np.ndarray)
+    np.testing.assert_array_equal(n, np.arange(50, dtype=np.float32) + 1)
+
+
+def test_bfloat16_tensors_through_dlpack(torch, gpu):
+    t = torch.linspace(-3, 3, 64, device=f"cuda:{gpu.ordinal}").to(torch.bfloat16)
+    v = pm.asarray(t)
+    assert v.dtype == pm.bfloat16 and v.data_ptr == t.data_ptr()
+    k = pm.fast.metal_kernel(name="bf", input_names=["x"], output_names=["y"],
+                             source="uint i = thread_position_in_grid.x;\ny[i] = float(x[i]) * 2.0f;")
+    (y,) = k(inputs=[t], grid=(64, 1, 1), threadgroup=(64, 1, 1), output_shapes=[(64,)],
+             output_dtypes=[torch.float32])
+    np.testing.assert_array_equal(y.cpu().numpy(), 2 * t.float().cpu().numpy())
+    back = torch.from_dlpack(v)
+    assert back.dtype == torch.bfloat16 and back.data_ptr() == t.data_ptr()
+
+
+def test_cai_stream_entry_orders_the_producers_work_first(cupy, lib, gpu):
+    """CUDA array interface v3: our kernel waits for the work pending on the array's `stream`."""
+    class OnlyCAI:
+        def __init__(self, a):
+            self.__cuda_array_interface__ = a.__cuda_array_interface__
+
+    n = 1 << 20
+    with cupy.cuda.Device(gpu.ordinal):
+        dst = cupy.zeros(n, dtype=cupy.float32)
+        cupy.cuda.Device().synchronize()
+        side = cupy.cuda.Stream(non_blocking=True)
+        with side:
+            src = cupy.zeros(n, dtype=cupy.float32)
+            x = cupy.ones((4096, 4096), dtype=cupy.float32)
+            for _ in range(8):  # keeps `side` busy for a while
+                x = (x @ x) * cupy.float32(1.0 / 4096)
+            src.fill(41.0)
+            producer = OnlyCAI(src)  # its 'stream' entry is `side`
+            if producer.__cuda_array_interface__.get("stream") is None:
+                pytest.skip("this CuPy exports no 'stream' entry")
+            assert producer.__cuda_array_interface__["stream"] == side.ptr
+        lib.copy_plus(producer, OnlyCAI(dst), threads=n)
+        cupy.cuda.Device().synchronize()
+        assert float(dst.min()) == 42.0 and float(dst.max()) == 42.0

@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -82,14 +83,11 @@ uint64_t physical_memory() {
 
 class CpuDevice : public backend::DeviceImpl {
  public:
-  CpuDevice() : name_(cpu_name()) {
-    unsigned n = std::thread::hardware_concurrency();
-    if (const char* env = std::getenv("PYMETALLIC_CPU_THREADS"); env && std::atoi(env) > 0) n = std::atoi(env);
-    pool_ = std::make_shared<ThreadPool>(n ? n : 1);
-  }
+  CpuDevice(int ordinal, std::shared_ptr<ThreadPool> pool) : name_(cpu_name()), ordinal_(ordinal), pool_(std::move(pool)) {}
 
   std::string name() const override { return name_; }
   std::string kind() const override { return "cpu"; }
+  int ordinal() const override { return ordinal_; }
   DeviceLimits limits() const override {
     DeviceLimits l;
     l.max_threads_per_threadgroup = 1024;
@@ -108,19 +106,34 @@ class CpuDevice : public backend::DeviceImpl {
     return std::make_shared<ForeignHostBuffer>(address, std::move(owner));
   }
 
+  // Libraries of many template instantiations (ML libraries: dozens per file) are checked
+  // whole when created, as Metal compiles a library, but each kernel is built alone when
+  // its pipeline is first made: a program pays for the kernels it uses. (A translation
+  // unit of one instantiation generates code for that instantiation only; ordinary
+  // kernels would be generated in every unit, so other libraries are built whole.)
+  static constexpr size_t kCompileWholeUpTo = 4;
+  static size_t instantiations(const msl::TranslatedSource& source) {
+    size_t n = 0;
+    for (const auto& k : source.kernels) n += k.call_name.find('<') != std::string::npos;
+    return n;
+  }
+
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     std::string tu = generate_translation_unit(source);
-    std::string path = toolchain().build(tu, options.filename, options.fast_math);
-    std::shared_ptr<SharedObject> object;
-    try {
-      object = std::make_shared<SharedObject>(path);
-    } catch (const Error&) {
-      // A damaged cache entry: remove it and build again.
-      std::remove(path.c_str());
-      object = std::make_shared<SharedObject>(toolchain().build(tu, options.filename, options.fast_math));
-    }
-    return std::make_shared<CpuLibrary>(object, source);
+    auto build = [this, name = options.filename, fast = options.fast_math()](const std::string& unit) {
+      std::string path = toolchain().build(unit, name, fast);
+      try {
+        return std::make_shared<SharedObject>(path);
+      } catch (const Error&) {
+        // A damaged cache entry: remove it and build again.
+        std::remove(path.c_str());
+        return std::make_shared<SharedObject>(toolchain().build(unit, name, fast));
+      }
+    };
+    if (instantiations(source) <= kCompileWholeUpTo) return std::make_shared<CpuLibrary>(build(tu), source);
+    toolchain().check(tu, options.filename, options.fast_math());
+    return std::make_shared<CpuLibrary>(std::make_shared<const msl::TranslatedSource>(source), build);
   }
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CpuQueue>(pool_); }
@@ -135,6 +148,7 @@ class CpuDevice : public backend::DeviceImpl {
   }
 
   std::string name_;
+  int ordinal_;
   std::shared_ptr<ThreadPool> pool_;
   std::mutex toolchain_mutex_;
   std::unique_ptr<Toolchain> toolchain_;
@@ -144,7 +158,18 @@ class CpuDevice : public backend::DeviceImpl {
 }  // namespace metallic::cpu
 
 namespace metallic::backend {
+// One CPU device, or PYMETALLIC_CPU_DEVICES=N (at most 16) devices cpu:0 ... cpu:N-1 sharing
+// the cores' thread pool: several devices on a machine without GPUs, to run and test
+// multi-device programs (device checks, copies between devices, shared events) in CI.
 std::vector<std::shared_ptr<DeviceImpl>> enumerate_cpu_devices() {
-  return {std::make_shared<cpu::CpuDevice>()};
+  unsigned n = std::thread::hardware_concurrency();
+  if (const char* env = std::getenv("PYMETALLIC_CPU_THREADS"); env && std::atoi(env) > 0) n = std::atoi(env);
+  auto pool = std::make_shared<cpu::ThreadPool>(n ? n : 1);
+  int count = 1;
+  if (const char* env = std::getenv("PYMETALLIC_CPU_DEVICES"); env && std::atoi(env) > 1)
+    count = std::min(std::atoi(env), 16);
+  std::vector<std::shared_ptr<DeviceImpl>> devices;
+  for (int i = 0; i < count; ++i) devices.push_back(std::make_shared<cpu::CpuDevice>(i, pool));
+  return devices;
 }
 }  // namespace metallic::backend

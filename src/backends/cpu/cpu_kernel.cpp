@@ -64,18 +64,36 @@ CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::Translat
   for (const auto& k : source.kernels) names_.push_back(k.name);
 }
 
+CpuLibrary::CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build)
+    : source_(std::move(source)), build_(std::move(build)) {
+  for (const auto& k : source_->kernels) names_.push_back(k.name);
+  per_kernel_.resize(names_.size());
+}
+
 std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
   for (size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] != info.name) continue;
-    auto groups = reinterpret_cast<EntryFunction>(object_->symbol(entry_symbol(i)));
+    std::shared_ptr<SharedObject> object = object_;
+    if (!object) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!per_kernel_[i]) per_kernel_[i] = build_(generate_translation_unit(*source_, static_cast<long>(i)));
+      object = per_kernel_[i];
+    }
+    auto groups = reinterpret_cast<EntryFunction>(object->symbol(entry_symbol(i)));
     auto thread = reinterpret_cast<void (*)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*)>(
-        object_->symbol(thread_entry_symbol(i)));
+        object->symbol(thread_entry_symbol(i)));
     if (!groups || !thread) throw Error("the compiled library lacks the entry point of kernel '" + info.name + "'");
     // Barriers and SIMD-group functions need every thread of a group to make progress
     // together: run those kernels' threads as fibers.
     // (Kernels split at their barriers run whole groups in their group entry instead.)
     bool synchronises = info.uses_threadgroup_barrier || info.uses_simdgroup_functions;
-    return std::make_shared<CpuKernel>(object_, groups, thread, synchronises, uses_fission(info), 1024);
+    uint32_t max_threads = 1024;
+    if (!info.max_threads_expression.empty()) {
+      auto bound = reinterpret_cast<unsigned (*)()>(object->symbol(max_threads_symbol(i)));
+      if (!bound) throw Error("the compiled library lacks the thread limit of kernel '" + info.name + "'");
+      max_threads = std::min<uint32_t>(max_threads, bound());
+    }
+    return std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

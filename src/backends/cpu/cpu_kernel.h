@@ -1,12 +1,16 @@
 // A CPU library is a loaded shared object; a CPU kernel is its entry points.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <string>
 
 #include "backends/cpu/cpu_abi.h"
 #include "backends/cpu/schedule.h"
 #include "core/backend.h"
+#include "msl/translation.h"
 
 namespace metallic::cpu {
 
@@ -47,12 +51,22 @@ class CpuKernel : public backend::KernelImpl {
 
 class CpuLibrary : public backend::LibraryImpl {
  public:
+  // Builds the shared object of a translation unit (through the disk cache).
+  using Builder = std::function<std::shared_ptr<SharedObject>(const std::string& translation_unit)>;
+
+  // Every kernel compiled together, in `object`.
   CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source);
+  // Each kernel compiled on first use, alone (its entry points only), by `build`.
+  CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
 
  private:
-  std::shared_ptr<SharedObject> object_;
+  std::shared_ptr<SharedObject> object_;  // null: compiled per kernel
   std::vector<std::string> names_;
+  std::shared_ptr<const msl::TranslatedSource> source_;
+  Builder build_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<SharedObject>> per_kernel_;
 };
 
 }  // namespace metallic::cpu

@@ -10,11 +10,14 @@ namespace metallic::cpu {
 
 std::string entry_symbol(size_t kernel_index);         // "metallic_entry_<i>": runs groups
 std::string thread_entry_symbol(size_t kernel_index);  // "metallic_thread_<i>": one thread (barrier kernels)
+std::string max_threads_symbol(size_t kernel_index);   // "metallic_max_threads_<i>": KernelInfo::max_threads_expression
 
 // Whether kernel k runs split at its barriers (msl/barrier_fission.h): its group entry then
 // runs whole threadgroups without fibers.
 bool uses_fission(const msl::KernelInfo& k);
 
-std::string generate_translation_unit(const msl::TranslatedSource& source);
+// `only`: the index of the one kernel to write entries for (its symbols keep that index);
+// -1: every kernel.
+std::string generate_translation_unit(const msl::TranslatedSource& source, long only = -1);
 
 }  // namespace metallic::cpu

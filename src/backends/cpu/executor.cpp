@@ -14,6 +14,7 @@
 #include "core/commands.h"
 #include "metallic/command.h"
 #include "metallic/error.h"
+#include "metallic/event.h"
 #include "metallic/library.h"
 #include "msl/translation.h"
 
@@ -171,15 +172,29 @@ void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool) {
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
         run_dispatch(*d, list, pool);
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+        // Core lets a CPU queue copy only between CPU devices' buffers (host memory all);
+        // copies with a GPU run on the GPU's queue.
+        if (c->source_side == BufferSide::Peer || c->destination_side == BufferSide::Peer)
+          throw Error("internal: a copy involving a GPU reached a CPU queue");
         std::memmove(static_cast<unsigned char*>(c->destination->contents()) + c->destination_offset,
                      static_cast<unsigned char*>(c->source->contents()) + c->source_offset, c->size);
       } else if (auto* f = std::get_if<FillCommand>(&command)) {
         std::memset(static_cast<unsigned char*>(f->buffer->contents()) + f->offset, f->value, f->length);
+      } else if (auto* sig = std::get_if<SignalEventCommand>(&command)) {
+        sig->event->setSignaledValue(sig->value);
+      } else if (auto* w = std::get_if<WaitEventCommand>(&command)) {
+        // Blocks this queue's own worker thread only: the shared thread pool is free
+        // between dispatches, so other queues (and the one that will signal) keep running.
+        w->event->waitFor(w->value, std::chrono::steady_clock::time_point::max());
       }
       // SynchronizeCommand: host memory is the only copy on the CPU.
     }
   } catch (const std::exception& e) {
     error = e.what();
+    // A failed command buffer still signals its events, so that queues waiting for them do
+    // not hang; the failure is reported where this buffer is waited for.
+    for (auto& command : buffer.commands().commands)
+      if (auto* sig = std::get_if<SignalEventCommand>(&command)) sig->event->setSignaledValue(sig->value);
   }
   buffer.executorFinished(now_seconds(), error);
 }

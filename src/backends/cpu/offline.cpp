@@ -12,7 +12,7 @@ OfflineResult offline_compile_cpu(const msl::TranslatedSource& source, const Com
   r.artifact = "shared object";
   if (emit_only) return r;
   cpu::Toolchain toolchain;
-  std::string path = toolchain.build(r.generated, options.filename, options.fast_math);
+  std::string path = toolchain.build(r.generated, options.filename, options.fast_math());
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) r.binary_size = static_cast<uint64_t>(st.st_size);
   r.artifact = "shared object (" + toolchain.fingerprint() + ")";

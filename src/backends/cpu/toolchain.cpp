@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <climits>
 
 #include <algorithm>
@@ -61,6 +62,20 @@ std::string summarize_log(const std::string& log, const std::string& display_nam
     }
   }
   if (!user.empty()) return user;
+  // An error inside the runtime (a static_assert of metal_as_type.h, ...): report it at the
+  // user's line that instantiated it ("program.metal:5:10: required from here" / "note: in
+  // instantiation of ... requested here"), which is where Metal reports it.
+  size_t message = first.find("error: ");
+  std::istringstream again(log);
+  while (message != std::string::npos && std::getline(again, line)) {
+    size_t at = line.find(display_name + ":");
+    if (at == std::string::npos) continue;
+    size_t end = at + display_name.size();
+    while (end < line.size() && (line[end] == ':' || std::isdigit(static_cast<unsigned char>(line[end])))) ++end;
+    std::string where = line.substr(at, end - at);
+    while (!where.empty() && where.back() == ':') where.pop_back();
+    if (where.size() > display_name.size()) return where + ": " + first.substr(message) + "\n";
+  }
   return first.empty() ? log.substr(0, 2000) : first + "\n";
 }
 
@@ -156,7 +171,10 @@ std::string Toolchain::compile_flags(bool fast_math) const {
   // alone GCC assumes another library could replace them, and inlines nothing).
   // Metal's fast math allows reassociation and contraction but keeps NaN/Inf semantics
   // that isnan/isinf rely on, so no -ffinite-math-only here.
+  // -fwrapv: signed integer arithmetic wraps in user code too (INT_MAX + 1 == INT_MIN), as
+  // the GPU's instructions do; the runtime computes it unsigned (detail::wrap_t) regardless.
   std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
+  flags += " -fwrapv";
   if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
   return flags;
 }
@@ -173,7 +191,16 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
   struct stat st;
   if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;
 
-  std::lock_guard<std::mutex> lock(mutex_);
+  // One compile per key at a time (different kernels compile in parallel).
+  std::shared_ptr<std::mutex> key_mutex;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& m = key_mutexes_[key];
+    if (!m) m = std::make_shared<std::mutex>();
+    key_mutex = m;
+  }
+  std::lock_guard<std::mutex> key_lock(*key_mutex);
+  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;  // built meanwhile
   std::string source_path = disk.path(key, ".cpp");  // kept beside the object, for debugging
   {
     std::string tmp = disk.temporary_path(source_path);
@@ -193,6 +220,35 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
   }
   disk.publish(tmp_so, so_path);
   return so_path;
+}
+
+void Toolchain::check(const std::string& tu, const std::string& display_name, bool fast_math) {
+  static cache::DiskCache disk("cpu");
+  // Only the flags that change what the code means (the language, fast-math macros).
+  std::string flags = "-std=c++17 -fsyntax-only -w";
+  if (fast_math) flags += " -DMETAL_FAST_MATH=1";
+  std::string key = cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + runtime_files_hash());
+  std::string ok_path = disk.path(key, ".ok");
+  struct stat st;
+  if (::stat(ok_path.c_str(), &st) == 0) return;
+  std::string source_path = disk.path(key, ".check.cpp");
+  {
+    std::string tmp = disk.temporary_path(source_path);
+    std::ofstream(tmp, std::ios::binary) << tu;
+    disk.publish(tmp, source_path);
+  }
+  std::string log;
+  int status = run_command(command_ + " " + flags + " -I" + shell_quote(runtime_dir()) + " " +
+                               shell_quote(source_path),
+                           log);
+  if (status != 0)
+    throw CompileError("cannot compile '" + display_name + "' for the CPU:\n" + summarize_log(log, display_name) +
+                           "(generated C++ saved as " + source_path + ")",
+                       log);
+  std::remove(source_path.c_str());
+  std::string tmp = disk.temporary_path(ok_path);
+  std::ofstream(tmp, std::ios::binary) << "ok\n";
+  disk.publish(tmp, ok_path);
 }
 
 }  // namespace metallic::cpu

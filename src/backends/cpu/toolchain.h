@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -18,6 +19,10 @@ class Toolchain {
   // diagnostics (they name the user's file and line) when the code does not compile.
   std::string build(const std::string& translation_unit, const std::string& display_name, bool fast_math);
 
+  // Checks that the code compiles (-fsyntax-only: templates are instantiated, nothing is
+  // generated), remembering success in the disk cache. Throws CompileError as build() does.
+  void check(const std::string& translation_unit, const std::string& display_name, bool fast_math);
+
   const std::string& compiler() const { return compiler_; }  // "clang++", "/path/to/zig c++"
   const std::string& fingerprint() const { return fingerprint_; }  // "c++ (Debian 12.2.0...) 12.2.0"
 
@@ -27,7 +32,8 @@ class Toolchain {
   std::string compiler_;  // the command's words, space-separated, for people
   std::string command_;   // the same, shell-quoted, for run_command
   std::string fingerprint_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards key_mutexes_
+  std::map<std::string, std::shared_ptr<std::mutex>> key_mutexes_;
 };
 
 }  // namespace metallic::cpu

@@ -32,13 +32,16 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, CUdeviceptr address
   const auto& api = context_->api();
   unsigned type = 0;
   int ordinal = -1;
-  if (api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address) != CUDA_SUCCESS ||
-      type == CU_MEMORYTYPE_HOST)
-    throw ValidationError("address 0x" + [&] { char b[32]; std::snprintf(b, sizeof b, "%llx", address); return std::string(b); }() +
-                          " is not CUDA device memory: it cannot be used in place on cuda:" +
+  // Allocations of the virtual memory API may not report every attribute: either will do.
+  CUresult by_type = api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address);
+  CUresult by_ordinal = api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address);
+  if ((by_type != CUDA_SUCCESS && by_ordinal != CUDA_SUCCESS) || (by_type == CUDA_SUCCESS && type == CU_MEMORYTYPE_HOST)) {
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(address));
+    throw ValidationError(std::string("address ") + hex + " is not CUDA device memory: it cannot be used in place on cuda:" +
                           std::to_string(context_->ordinal()));
-  if (api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address) == CUDA_SUCCESS &&
-      ordinal != context_->ordinal())
+  }
+  if (by_ordinal == CUDA_SUCCESS && ordinal != context_->ordinal())
     throw ValidationError("this memory lives on cuda:" + std::to_string(ordinal) + ", not on cuda:" +
                           std::to_string(context_->ordinal()));
 }

@@ -36,6 +36,7 @@ class CudaBuffer : public backend::BufferImpl {
   void prepare_for_device(CUstream stream);  // uploads host writes the device has not seen
   void device_written();                     // a command may write it: the host copy is stale
   CUdeviceptr address() const { return device_; }
+  const CudaContext& context() const { return *context_; }
   uint64_t gpuAddress() override { return device_; }
   void exportTo(uintptr_t stream) override;
   void readyAfter(uintptr_t stream) override;

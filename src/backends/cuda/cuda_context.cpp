@@ -2,6 +2,9 @@
 
 #include "metallic/error.h"
 
+#include <map>
+#include <utility>
+
 namespace metallic::cuda {
 
 bool is_sticky(CUresult r) {
@@ -27,6 +30,30 @@ void CudaContext::make_current() const {
   if (current == context_) return;
   cuda::check(api_->cuCtxSetCurrent(context_), "cuCtxSetCurrent");
   current = context_;
+}
+
+bool CudaContext::enable_peer_access(const CudaContext& peer) const {
+  static std::mutex mutex;
+  static std::map<std::pair<CUcontext, CUcontext>, bool> known;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto key = std::make_pair(context_, peer.context_);
+  auto it = known.find(key);
+  if (it != known.end()) return it->second;
+  int can = 0;
+  bool enabled = false;
+  if (api_->cuDeviceCanAccessPeer(&can, device_, peer.device_) == CUDA_SUCCESS && can) {
+    make_current();
+    CUresult r = api_->cuCtxEnablePeerAccess(peer.context_, 0);
+    enabled = r == CUDA_SUCCESS || r == CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED;
+  }
+  known[key] = enabled;
+  return enabled;
+}
+
+bool CudaContext::has_stream_memory_ops() const {
+  // The attribute's number has kept its value (93) through the API's renames, but a driver
+  // that reports 0 yet takes the calls is still used: a refusal comes back as an error.
+  return api_->cuStreamWaitValue64 && api_->cuStreamWriteValue64;
 }
 
 CUstream CudaContext::interop_stream() const {

@@ -19,6 +19,13 @@ class CudaContext {
   int ordinal() const { return ordinal_; }
   int sm_version() const { return sm_; }  // 90 for sm_90
   CUdevice device() const { return device_; }
+  CUcontext context() const { return context_; }
+  // Lets this context's work reach `peer`'s memory directly (NVLink/PCIe peer access) when
+  // the two GPUs allow it, once per pair and direction; false when they cannot (copies are
+  // then staged through the host by the driver).
+  bool enable_peer_access(const CudaContext& peer) const;
+  // Whether this GPU can wait for and write 64-bit values in place (shared events).
+  bool has_stream_memory_ops() const;
   int attribute(int which) const;
 
   // Makes this device's context current on the calling thread (cheap when it already is).

@@ -49,11 +49,38 @@ class CudaDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
-    CudaBinary binary = build(source, options, context_->sm_version(), context_->api().version);
-    return std::make_shared<CudaLibrary>(std::make_shared<CudaModule>(context_, binary.image), source, options);
+    int sm = context_->sm_version(), driver = context_->api().version;
+    // Libraries of many template instantiations: checked whole now, as Metal compiles a
+    // library, and each kernel built alone when its pipeline is first made (as on the CPU).
+    size_t instantiations = 0;
+    for (const auto& k : source.kernels) instantiations += k.call_name.find('<') != std::string::npos;
+    if (instantiations > 4) {
+      build(source, options, sm, driver, Entries::Direct, -1, /*syntax_only=*/true);
+      auto shared = std::make_shared<const msl::TranslatedSource>(source);
+      auto context = context_;
+      auto per_kernel = [shared, options, sm, driver, context](long index) {
+        CudaBinary binary = build(*shared, options, sm, driver, Entries::Direct, index);
+        return std::make_shared<CudaModule>(context, binary.image);
+      };
+      return std::make_shared<CudaLibrary>(context_, nullptr, source, options, per_kernel);
+    }
+    CudaBinary binary = build(source, options, sm, driver);
+    return std::make_shared<CudaLibrary>(context_, std::make_shared<CudaModule>(context_, binary.image), source,
+                                         options);
   }
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CudaQueue>(context_); }
+
+  // Pinned, portable (every context may use it) and mapped into the GPUs' address space.
+  std::shared_ptr<uint64_t> allocateSharedWord() override {
+    context_->ensure_usable();
+    context_->make_current();
+    void* p = nullptr;
+    context_->check(context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
+                    "allocating a shared event");
+    const DriverApi* api = &context_->api();
+    return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [api](uint64_t* w) { api->cuMemFreeHost(w); });
+  }
 
   std::shared_ptr<backend::BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) override {
     return std::make_shared<CudaBuffer>(context_, static_cast<CUdeviceptr>(address), length, std::move(owner));

@@ -137,15 +137,26 @@ unsigned CudaKernel::indirect_blocks(unsigned threads, unsigned shared) {
   return it->second;
 }
 
-CudaLibrary::CudaLibrary(std::shared_ptr<CudaModule> module, const msl::TranslatedSource& source,
-                         const CompileOptions& options)
-    : module_(std::move(module)), indirect_(std::make_shared<IndirectModule>(module_->context(), source, options)) {
+CudaLibrary::CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<CudaModule> module,
+                         const msl::TranslatedSource& source, const CompileOptions& options, Builder build)
+    : module_(std::move(module)),
+      indirect_(std::make_shared<IndirectModule>(std::move(context), source, options)),
+      build_(std::move(build)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
+  per_kernel_.resize(names_.size());
 }
 
 std::shared_ptr<backend::KernelImpl> CudaLibrary::kernel(const msl::KernelInfo& info) {
-  for (size_t i = 0; i < names_.size(); ++i)
-    if (names_[i] == info.name) return std::make_shared<CudaKernel>(module_, indirect_, i, info);
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] != info.name) continue;
+    std::shared_ptr<CudaModule> module = module_;
+    if (!module) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!per_kernel_[i]) per_kernel_[i] = build_(static_cast<long>(i));
+      module = per_kernel_[i];
+    }
+    return std::make_shared<CudaKernel>(module, indirect_, i, info);
+  }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -95,11 +97,20 @@ class CudaKernel : public backend::KernelImpl {
 
 class CudaLibrary : public backend::LibraryImpl {
  public:
-  CudaLibrary(std::shared_ptr<CudaModule> module, const msl::TranslatedSource& source, const CompileOptions& options);
+  // Builds the module of one kernel (its index in the source) on first use.
+  using Builder = std::function<std::shared_ptr<CudaModule>(long kernel_index)>;
+
+  // Every kernel in `module`; or, when `module` is null, each kernel built by `build` when
+  // its pipeline is first made.
+  CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<CudaModule> module,
+              const msl::TranslatedSource& source, const CompileOptions& options, Builder build = nullptr);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
 
  private:
   std::shared_ptr<CudaModule> module_;
+  Builder build_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<CudaModule>> per_kernel_;
   std::shared_ptr<IndirectModule> indirect_;
   std::vector<std::string> names_;
 };

@@ -13,6 +13,7 @@
 #include "core/disk_cache.h"
 #include "metallic/command.h"
 #include "metallic/error.h"
+#include "metallic/event.h"
 #include "metallic/library.h"
 
 namespace metallic::cuda {
@@ -90,6 +91,11 @@ struct Pending {
   }
   std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
+  std::vector<void*> pinned;  // staging memory of copies to and from the CPU device's buffers
+  // Shared events it signals (the words stay allocated until the stream is done with them);
+  // if the command buffer fails, the host signals them so that other queues do not hang.
+  std::vector<std::pair<std::shared_ptr<SharedEvent>, uint64_t>> signals;
+  std::vector<std::shared_ptr<SharedEvent>> waits;
 
   ~Pending() {
     if (!context->healthy()) return;
@@ -97,6 +103,7 @@ struct Pending {
     if (end) events->put(end);
     context->make_current();
     for (auto p : scratch) context->api().cuMemFree_v2(p);
+    for (auto p : pinned) context->api().cuMemFreeHost(p);
   }
 };
 
@@ -124,6 +131,7 @@ void finish(CommandBuffer& buffer, bool block) {
   if (r != CUDA_SUCCESS) {
     std::string what = "a fault while running " + pending->kernel_names() + ": " + describe(r);
     if (is_sticky(r)) ctx.poison(what);
+    for (auto& [event, value] : pending->signals) event->setSignaledValue(value);
     buffer.executorFinished(now_seconds(), what);
     return;
   }
@@ -139,6 +147,21 @@ void finish(CommandBuffer& buffer, bool block) {
   // Metal reports host-clock seconds: the commit time plus the measured GPU span.
   buffer.executorFinished(pending->host_start + ms * 1e-3, "");
 }
+
+// A copy between a CPU device buffer and pinned staging memory, run by the driver when the
+// stream reaches it (so it is ordered like any other command: the CPU buffer's bytes are
+// read, or written, exactly then). Owns a reference to the CPU buffer until it has run.
+struct HostCopy {
+  void* to;
+  const void* from;
+  size_t bytes;
+  std::shared_ptr<backend::BufferImpl> keep;
+  static void run(void* self) {
+    auto* c = static_cast<HostCopy*>(self);
+    std::memcpy(c->to, c->from, c->bytes);
+    delete c;
+  }
+};
 
 }  // namespace
 
@@ -277,7 +300,8 @@ namespace {
 // or a resource it declared written (use_resource).
 bool may_write(const DispatchCommand& d, const msl::KernelInfo& info, const backend::BufferImpl* buffer) {
   for (const auto& arg : info.args)
-    if (arg.kind == msl::ArgKind::Buffer && !arg.is_const && d.buffers[arg.index].buffer.get() == buffer) return true;
+    if (arg.used && arg.kind == msl::ArgKind::Buffer && !arg.is_const && d.buffers[arg.index].buffer.get() == buffer)
+      return true;
   for (const auto& t : d.textures)
     if (t.written && t.buffer.get() == buffer) return true;
   for (const auto& [resource, written] : d.resources)
@@ -330,6 +354,29 @@ void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
       case Op::Fill:
         context_->check(api.cuMemsetD8Async(op.dst, op.value, op.bytes, stream_), "filling a buffer");
         break;
+      case Op::PeerCopy:
+        context_->check(api.cuMemcpyPeerAsync(op.dst, op.dst_ctx, op.src, op.src_ctx, op.bytes, stream_),
+                        "copying between buffers of two GPUs");
+        break;
+      case Op::ToHost:
+        context_->check(api.cuMemcpyDtoHAsync_v2(op.host, op.src, op.bytes, stream_),
+                        "copying a GPU buffer to a CPU buffer");
+        break;
+      case Op::FromHost:
+        context_->check(api.cuMemcpyHtoDAsync_v2(op.dst, op.host, op.bytes, stream_),
+                        "copying a CPU buffer to a GPU buffer");
+        break;
+      case Op::HostCall:
+        context_->check(api.cuLaunchHostFunc(stream_, op.call, op.call_data), "ordering a host copy");
+        break;
+      case Op::WaitValue:
+        context_->check(api.cuStreamWaitValue64(stream_, op.dst, op.value64, CU_STREAM_WAIT_VALUE_GEQ),
+                        "encoding a wait for a shared event");
+        break;
+      case Op::WriteValue:
+        context_->check(api.cuStreamWriteValue64(stream_, op.dst, op.value64, CU_STREAM_WRITE_VALUE_DEFAULT),
+                        "encoding a shared event's signal");
+        break;
     }
   }
 }
@@ -347,7 +394,8 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
 
     CommandList& list = buffer->commands();
     std::vector<Op>& ops = ops_;
-    if (ops.size() < list.commands.size()) ops.resize(list.commands.size());
+    // A copy with the CPU device's memory takes two steps (a DMA and a host copy).
+    if (ops.size() < 2 * list.commands.size()) ops.resize(2 * list.commands.size());
     size_t count = 0;
     const bool want_graph = graphs_enabled_ && list.commands.size() >= 2;
     std::string signature;  // identifies the exact sequence, for graph replay
@@ -377,6 +425,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         for (size_t a = 0; a < info.args.size(); ++a) {
           const auto& arg = info.args[a];
           unsigned char* slot = op.params.data() + kernel.slot_offset(a);
+          if (!arg.used) continue;  // not bound, never read: the slot stays zero
           if (arg.kind == msl::ArgKind::Buffer) {
             const BoundArgument& bound = d->buffers[arg.index];
             if (bound.buffer) {
@@ -438,6 +487,48 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
           }
         }
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+        launches_only = false;
+        // Core checked the devices: a Host side is the CPU device's memory (a HostBuffer,
+        // never cast to ours); Local and Peer sides are CUDA buffers of this or another GPU.
+        if (c->source_side == BufferSide::Host || c->destination_side == BufferSide::Host) {
+          if (c->source_side == BufferSide::Host && c->destination_side == BufferSide::Host)
+            throw Error("internal: a copy between two CPU buffers reached a CUDA queue");
+          void* staging = nullptr;
+          context_->check(api.cuMemHostAlloc(&staging, std::max<uint64_t>(c->size, 1), 0),
+                          "allocating pinned staging memory for a host copy");
+          pending->pinned.push_back(staging);
+          if (c->source_side == BufferSide::Host) {
+            auto* dst = static_cast<CudaBuffer*>(c->destination.get());
+            dst->prepare_for_device(stream_);
+            auto* from = static_cast<unsigned char*>(c->source->contents()) + c->source_offset;
+            op.kind = Op::HostCall;
+            op.call = &HostCopy::run;
+            op.call_data = new HostCopy{staging, from, c->size, c->source};
+            Op& next = ops[++count];
+            next.kind = Op::FromHost;
+            next.counts_copy = next.counts = 0;
+            next.host = staging;
+            next.dst = dst->address() + c->destination_offset;
+            next.bytes = c->size;
+            dst->device_written();
+            pending->written.push_back(c->destination);
+          } else {
+            auto* src = static_cast<CudaBuffer*>(c->source.get());
+            src->prepare_for_device(stream_);
+            auto* to = static_cast<unsigned char*>(c->destination->contents()) + c->destination_offset;
+            op.kind = Op::ToHost;
+            op.host = staging;
+            op.src = src->address() + c->source_offset;
+            op.bytes = c->size;
+            Op& next = ops[++count];
+            next.kind = Op::HostCall;
+            next.counts_copy = next.counts = 0;
+            next.call = &HostCopy::run;
+            next.call_data = new HostCopy{to, staging, c->size, c->destination};
+          }
+          ++count;
+          continue;
+        }
         auto* src = static_cast<CudaBuffer*>(c->source.get());
         auto* dst = static_cast<CudaBuffer*>(c->destination.get());
         src->prepare_for_device(stream_);
@@ -446,9 +537,22 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         op.src = src->address() + c->source_offset;
         op.dst = dst->address() + c->destination_offset;
         op.bytes = c->size;
+        if (c->source_side == BufferSide::Peer || c->destination_side == BufferSide::Peer) {
+          // Between two GPUs: directly over NVLink/PCIe when peer access can be enabled,
+          // else the driver stages the copy through host memory.
+          const CudaContext& src_ctx = c->source_side == BufferSide::Peer ? src->context() : *context_;
+          const CudaContext& dst_ctx = c->destination_side == BufferSide::Peer ? dst->context() : *context_;
+          src_ctx.ensure_usable();
+          dst_ctx.ensure_usable();
+          if (&src_ctx != context_.get()) context_->enable_peer_access(src_ctx);
+          if (&dst_ctx != context_.get()) context_->enable_peer_access(dst_ctx);
+          context_->make_current();
+          op.kind = Op::PeerCopy;
+          op.src_ctx = src_ctx.context();
+          op.dst_ctx = dst_ctx.context();
+        }
         dst->device_written();
         pending->written.push_back(c->destination);
-        launches_only = false;
       } else if (auto* f = std::get_if<FillCommand>(&command)) {
         auto* dst = static_cast<CudaBuffer*>(f->buffer.get());
         dst->prepare_for_device(stream_);
@@ -459,6 +563,18 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         dst->device_written();
         pending->written.push_back(f->buffer);
         launches_only = false;
+      } else if (auto* sig = std::get_if<SignalEventCommand>(&command)) {
+        launches_only = false;
+        op.kind = Op::WriteValue;
+        op.dst = event_address(*sig->event);
+        op.value64 = sig->value;
+        pending->signals.emplace_back(sig->event, sig->value);
+      } else if (auto* w = std::get_if<WaitEventCommand>(&command)) {
+        launches_only = false;
+        op.kind = Op::WaitValue;
+        op.dst = event_address(*w->event);
+        op.value64 = w->value;
+        pending->waits.push_back(w->event);
       } else {
         continue;  // synchronize_resource: host reads fetch on demand
       }
@@ -515,8 +631,21 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       notifier_->wake.notify_one();
     }
   } catch (const std::exception& e) {
+    // As when it fails later: its events are signalled, so that waiting queues do not hang.
+    for (auto& command : buffer->commands().commands)
+      if (auto* sig = std::get_if<SignalEventCommand>(&command)) sig->event->setSignaledValue(sig->value);
     buffer->executorFinished(now_seconds(), e.what());
   }
+}
+
+CUdeviceptr CudaQueue::event_address(const SharedEvent& event) {
+  if (!context_->has_stream_memory_ops())
+    throw Error("shared events on cuda:" + std::to_string(context_->ordinal()) +
+                " need CUDA stream memory operations (cuStreamWaitValue64), which this driver does not offer");
+  CUdeviceptr address = 0;
+  context_->check(context_->api().cuMemHostGetDevicePointer_v2(&address, event.word(), 0),
+                  "mapping a shared event into the GPU's address space");
+  return address;
 }
 
 void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }

@@ -18,6 +18,7 @@
 
 namespace metallic {
 struct DispatchCommand;
+class SharedEvent;
 }
 
 namespace metallic::cuda {
@@ -38,7 +39,14 @@ class CudaQueue : public backend::QueueImpl {
 
  private:
   struct Op {
-    enum Kind { Launch, Copy, Fill } kind = Launch;
+    // PeerCopy: between this GPU and another (src_ctx/dst_ctx); ToHost/FromHost: device <->
+    // pinned staging (`host`); HostCall: `call(call_data)` on a driver thread when the stream
+    // reaches it; WaitValue/WriteValue: a shared event's word at `dst` (stream memory ops).
+    enum Kind { Launch, Copy, Fill, PeerCopy, ToHost, FromHost, HostCall, WaitValue, WriteValue } kind = Launch;
+    CUcontext src_ctx = nullptr, dst_ctx = nullptr;
+    void* host = nullptr;
+    CUhostFn call = nullptr;
+    void* call_data = nullptr;
     CUfunction function = nullptr;
     unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
     std::vector<unsigned char> params;
@@ -50,11 +58,14 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr dst = 0, src = 0;
     uint64_t bytes = 0;
     unsigned char value = 0;
+    uint64_t value64 = 0;
     // An indirect dispatch that may write its own counts: they are copied here first.
     CUdeviceptr counts_copy = 0, counts = 0;
   };
   struct Notifier;
   void enqueue(const std::vector<Op>& ops, size_t count);
+  // The address of a shared event's word in this GPU's address space.
+  CUdeviceptr event_address(const SharedEvent& event);
   // Makes `op` a dispatch_threadgroups_with_indirect_buffer launch; device memory it needs
   // for the command buffer's lifetime is added to `scratch`.
   void encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch);

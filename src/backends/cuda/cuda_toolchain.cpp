@@ -39,12 +39,26 @@ std::string summarize(const std::string& log, const std::string& display_name) {
   int kept = 0;
   while (std::getline(in, line)) {
     if (first.empty() && line.find("error") != std::string::npos) first = line;
-    if (line.find(display_name) != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
+    // "program.metal:12: error: ..." (not NVRTC's closing "1 error detected in ... program.metal.cu").
+    if (line.find(display_name + ":") != std::string::npos && line.find("error") != std::string::npos && kept < 8) {
       user += line + "\n";
       ++kept;
     }
   }
   if (!user.empty()) return user;
+  // An error inside the runtime (a static_assert of metal_as_type.h, ...): NVRTC names the
+  // user's line as "detected during instantiation of ... at line 5 of program.metal".
+  size_t message = first.find("error: ");
+  std::string marker = " of " + display_name;
+  std::istringstream again(log);
+  while (message != std::string::npos && std::getline(again, line)) {
+    size_t of = line.find(marker);
+    size_t at = line.rfind("at line ", of);
+    if (of == std::string::npos || at == std::string::npos) continue;
+    std::string number = line.substr(at + 8, of - at - 8);
+    if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos) continue;
+    return display_name + ":" + number + ": " + first.substr(message) + "\n";
+  }
   return first.empty() ? log.substr(0, 2000) : first + "\n";
 }
 
@@ -62,18 +76,23 @@ int parse_arch(const std::string& arch) {
 }
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version, Entries entries) {
+                 int driver_version, Entries entries, long only, bool syntax_only) {
   CudaBinary out;
-  out.source = generate_translation_unit(source, entries);
+  out.source = generate_translation_unit(source, entries, only);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};
+  // No -fwrapv here: NVRTC has no such option. Signed + - * << compile to PTX add/sub/mul.lo/shl,
+  // which wrap, so values known only at run time wrap as in Metal; the runtime's own integer
+  // code is unsigned (detail::wrap_t). What can still differ is an overflow the optimiser
+  // proves at compile time (e.g. folding `x + 1 > x` to true) - docs/msl-support.md.
   // Metal's fast math: the unqualified math functions are the fast ones (METAL_FAST_MATH
   // makes the runtime pick fast:: intrinsics) and multiply-adds contract. Not
   // --use_fast_math: it would turn precise::sin into __sinf too. Denormals are kept (no
   // --ftz): comparisons and classification then agree with the CPU, at no cost on sm_70+.
-  if (options.fast_math) {
+  if (options.fast_math()) {
     flags.push_back("-DMETAL_FAST_MATH=1");
     flags.push_back("--fmad=true");
   }
+  if (syntax_only) flags.push_back("-fdevice-syntax-only");
 
   // The key names the requested GPU, not what NVRTC will make of it, so a warm start can
   // find the binary without loading NVRTC at all.
@@ -82,6 +101,7 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   for (auto& f : flags) key_text += f + "\n";
   std::string key = cache::hash_hex(key_text);
   static cache::DiskCache disk("cuda");
+  if (syntax_only && disk.read(key, ".ok")) return out;
   if (auto cached = disk.read(key, ".cubin")) {
     out.image = *cached, out.is_cubin = true, out.arch = "sm_" + std::to_string(sm_version);
     return out;
@@ -120,6 +140,10 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
     throw CompileError("cannot compile '" + options.filename + "' for CUDA (" + out.arch + "):\n" +
                            summarize(result.log, options.filename) + "(generated CUDA C++ saved as " + saved + ")",
                        result.log);
+  }
+  if (syntax_only) {
+    disk.write(key, ".ok", "ok\n");
+    return out;
   }
   out.image = result.binary;
   if (!cubin && (out.image.empty() || out.image.back() != '\0')) out.image.push_back('\0');

@@ -20,8 +20,11 @@ struct CudaBinary {
 // arch: "sm_XY" (a real GPU: cubin when NVRTC knows it, else PTX for the newest virtual
 // architecture not above it). Throws CompileError with NVRTC's log on failure. `entries`:
 // which entry points (entry_wrapper.h); each set is a module of its own.
+// `only`: build kernel `only` alone (-1: every kernel). `syntax_only`: check that the code
+// compiles (NVRTC's -fdevice-syntax-only: no code is generated; the image stays empty),
+// remembering success in the disk cache.
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version, Entries entries = Entries::Direct);
+                 int driver_version, Entries entries = Entries::Direct, long only = -1, bool syntax_only = false);
 
 // "sm_90" -> 90; throws ValidationError for anything else.
 int parse_arch(const std::string& arch);

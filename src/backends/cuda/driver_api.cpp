@@ -31,6 +31,12 @@ Loaded load() {
   }
   METALLIC_CUDA_DRIVER_FUNCTIONS(METALLIC_RESOLVE)
 #undef METALLIC_RESOLVE
+  for (const char* name : {"cuStreamWaitValue64_v2", "cuStreamWaitValue64"})
+    if (!l.api.cuStreamWaitValue64)
+      l.api.cuStreamWaitValue64 = reinterpret_cast<decltype(l.api.cuStreamWaitValue64)>(::dlsym(handle, name));
+  for (const char* name : {"cuStreamWriteValue64_v2", "cuStreamWriteValue64"})
+    if (!l.api.cuStreamWriteValue64)
+      l.api.cuStreamWriteValue64 = reinterpret_cast<decltype(l.api.cuStreamWriteValue64)>(::dlsym(handle, name));
   CUresult r = l.api.cuInit(0);
   if (r != CUDA_SUCCESS) {
     l.why = "cuInit failed: error " + std::to_string(r);

@@ -49,6 +49,12 @@ constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 constexpr unsigned CU_EVENT_DEFAULT = 0;
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 2;
 constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+// Several devices: peer copies, host memory mapped into every context, stream memory operations.
+constexpr CUresult CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED = 704;
+constexpr unsigned CU_MEMHOSTALLOC_PORTABLE = 0x1;
+constexpr unsigned CU_MEMHOSTALLOC_DEVICEMAP = 0x2;
+constexpr unsigned CU_STREAM_WAIT_VALUE_GEQ = 0x0;
+constexpr unsigned CU_STREAM_WRITE_VALUE_DEFAULT = 0x0;
 constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
 constexpr int CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9;
 constexpr unsigned CU_MEMORYTYPE_HOST = 1;
@@ -74,6 +80,11 @@ constexpr unsigned CU_MEMORYTYPE_HOST = 1;
   X(cuMemcpyDtoHAsync_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes, CUstream s))       \
   X(cuMemcpyDtoDAsync_v2, CUresult, (CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s)) \
   X(cuMemsetD8Async, CUresult, (CUdeviceptr dst, unsigned char value, size_t count, CUstream s))  \
+  X(cuMemcpyPeerAsync, CUresult,                                                                 \
+    (CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t bytes, CUstream s)) \
+  X(cuDeviceCanAccessPeer, CUresult, (int* can_access, CUdevice device, CUdevice peer))          \
+  X(cuCtxEnablePeerAccess, CUresult, (CUcontext peer, unsigned flags))                           \
+  X(cuMemHostGetDevicePointer_v2, CUresult, (CUdeviceptr * pointer, void* host, unsigned flags)) \
   X(cuModuleLoadData, CUresult, (CUmodule * module, const void* image))                          \
   X(cuModuleUnload, CUresult, (CUmodule module))                                                 \
   X(cuModuleGetFunction, CUresult, (CUfunction * function, CUmodule module, const char* name))   \
@@ -112,6 +123,10 @@ struct DriverApi {
 #define METALLIC_DECLARE(name, ret, params) ret(*name) params = nullptr;
   METALLIC_CUDA_DRIVER_FUNCTIONS(METALLIC_DECLARE)
 #undef METALLIC_DECLARE
+  // Optional (null when the driver lacks them): stream memory operations, for shared events.
+  // The _v2 symbols where the driver has them (CUDA 11.7+), else the first versions.
+  CUresult (*cuStreamWaitValue64)(CUstream s, CUdeviceptr address, unsigned long long value, unsigned flags) = nullptr;
+  CUresult (*cuStreamWriteValue64)(CUstream s, CUdeviceptr address, unsigned long long value, unsigned flags) = nullptr;
   int version = 0;
 };
 

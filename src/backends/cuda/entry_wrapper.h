@@ -43,6 +43,8 @@ inline void slot_offsets(const unsigned* sizes, size_t count, unsigned* offsets,
   *total = at;
 }
 
-std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries = Entries::Direct);
+// `only`: the index of the one kernel to write (its symbols keep that index); -1: every kernel.
+std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries = Entries::Direct,
+                                      long only = -1);
 
 }  // namespace metallic::cuda
