@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "metallic/diagnostics.h"
 #include "metallic/types.h"
 
 namespace metallic {
@@ -30,6 +31,9 @@ class CommandBuffer;
 struct CommandList;  // src/core/commands.h
 namespace backend {
 class QueueImpl;
+}
+namespace diag {
+class Collector;
 }
 
 class CommandQueue : public std::enable_shared_from_this<CommandQueue> {
@@ -85,6 +89,18 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   // Whatever the backend keeps per committed buffer (events, staging memory).
   std::shared_ptr<void> backend_state;
 
+  // Validation findings and kernel log messages (issue 12). Executors feed diagnostics()
+  // before executorFinished(); a finding makes the buffer complete with an error.
+  diag::Collector& diagnostics();
+  std::vector<KernelFinding> findings() const;
+  uint64_t findingsTotal() const;
+  std::vector<KernelLogMessage> logMessages() const;
+  uint64_t logMessagesDropped() const;
+  // Called with each message after completion, instead of the default sink.
+  void addLogHandler(std::function<void(const KernelLogMessage&)> handler);
+  // Where messages go when a buffer has no handler (the Python module: logging).
+  static void setDefaultLogSink(std::function<void(const KernelLogMessage&)> sink);
+
  private:
   std::shared_ptr<CommandQueue> queue_;
   std::unique_ptr<CommandList> commands_;
@@ -95,6 +111,11 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   double start_time_ = 0, end_time_ = 0;
   bool encoder_open_ = false;
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
+  std::shared_ptr<diag::Collector> diagnostics_;
+  bool logs_delivered_ = false;
+  bool finished_unlocked() const;
+  void deliver_logs();
+  std::vector<std::function<void(const KernelLogMessage&)>> log_handlers_;
 };
 
 class ComputeCommandEncoder {

@@ -1,7 +1,9 @@
 // Every failure the library reports is a metallic::Error (Python: MetalError).
 #pragma once
 
+#include <memory>
 #include <stdexcept>
+#include <vector>
 #include <string>
 
 namespace metallic {
@@ -31,6 +33,19 @@ class DeviceError : public Error {
 class ValidationError : public Error {
  public:
   using Error::Error;
+};
+
+// Validation mode found errors in a kernel (issue 12): out-of-bounds accesses, races,
+// barrier divergence, reads of unwritten threadgroup memory. `findings()` are the first ones.
+struct KernelFinding;
+class ShaderValidationError : public ValidationError {
+ public:
+  ShaderValidationError(const std::string& message, std::shared_ptr<const std::vector<KernelFinding>> findings)
+      : ValidationError(message), findings_(std::move(findings)) {}
+  const std::vector<KernelFinding>& findings() const { return *findings_; }
+
+ private:
+  std::shared_ptr<const std::vector<KernelFinding>> findings_;
 };
 
 }  // namespace metallic

@@ -42,6 +42,14 @@ struct CompileOptions {
   bool fast_math() const { return math_mode != MathMode::Safe; }
   std::string filename = "program.metal";
   std::map<std::string, std::string> function_constants;  // name or "#index" -> C++ literal
+  // Validation mode (issue 12): instrumented accesses, races, barrier divergence. Also on
+  // for every library when PYMETALLIC_VALIDATION=1 or MTL_SHADER_VALIDATION=1.
+  bool validation = false;
+  // CPU: compile the kernel's C++ with -O0 -g (its #line directives point at the .metal file).
+  bool debug = false;
 };
+
+// Whether PYMETALLIC_VALIDATION / MTL_SHADER_VALIDATION ask for validation of every library.
+bool validation_from_environment();
 
 }  // namespace metallic

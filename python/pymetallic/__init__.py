@@ -52,7 +52,8 @@ _runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
 if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
     _core.set_runtime_dir(_runtime)
 
-from .errors import CompileError, DeviceError, MetalError, ValidationError  # noqa: E402
+from . import errors  # noqa: E402, F401 - the module is public (pymetallic.errors)
+from .errors import CompileError, DeviceError, MetalError, ShaderValidationError, ValidationError  # noqa: E402
 
 _core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError)
 
@@ -67,9 +68,12 @@ from .interop import BufferView, asarray, bfloat16, from_dlpack  # noqa: E402
 from . import calls as _calls  # noqa: E402,F401  (callable kernels)
 from . import fast  # noqa: E402
 
+KernelFinding = _core.KernelFinding
+KernelLogMessage = _core.KernelLogMessage
 
 __all__ = [
-    "MetalError", "CompileError", "DeviceError", "ValidationError",
+    "MetalError", "CompileError", "DeviceError", "ValidationError", "ShaderValidationError",
+    "KernelFinding", "KernelLogMessage",
     "Device", "Buffer", "Library", "Function", "ComputePipelineState", "CommandQueue",
     "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
     "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",

@@ -1,6 +1,8 @@
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+#include <nanobind/stl/array.h>
 
 #include "bindings.h"
 #include "metallic/metallic.h"
@@ -145,8 +147,30 @@ void init_commands(nb::module_& m) {
       .def_prop_ro("error", [](const CommandBuffer& b) -> nb::object {
         std::string e = b.error();
         if (e.empty()) return nb::none();
+        std::vector<KernelFinding> f = b.findings();
+        if (!f.empty()) return command_buffer_error(e, f);
         return nb::str(e.c_str());
-      })
+      }, "None, or the failure as a str; with validation findings, a CommandBufferError whose .findings lists them")
+      .def_prop_ro("findings", [](const CommandBuffer& b) { return findings_list(b.findings()); },
+                   "validation findings (the first few distinct ones) after completion")
+      .def_prop_ro("findings_total", &CommandBuffer::findingsTotal, "every finding, including repeats at one site")
+      .def_prop_ro("log_messages", &CommandBuffer::logMessages, "messages the kernels logged (os_log, printf)")
+      .def_prop_ro("log_messages_dropped", &CommandBuffer::logMessagesDropped,
+                   "messages that did not fit in the log buffer (PYMETALLIC_LOG_BUFFER_SIZE)")
+      .def("add_log_handler", [](CommandBuffer& b, nb::callable fn) {
+        std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
+          nb::gil_scoped_acquire gil;
+          delete o;
+        });
+        b.addLogHandler([keep](const KernelLogMessage& m) {
+          nb::gil_scoped_acquire gil;
+          try {
+            (*keep)(nb::cast(m));
+          } catch (nb::python_error& e) {
+            e.discard_as_unraisable("pymetallic log handler");
+          }
+        });
+      }, nb::arg("handler"), "handler(message: KernelLogMessage), called after completion instead of logging")
       .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime)
       .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime)
       .def("add_completed_handler", [](CommandBuffer& b, nb::callable fn) {

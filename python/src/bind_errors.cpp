@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bindings.h"
+#include "metallic/diagnostics.h"
 #include "metallic/error.h"
 
 namespace nb = nanobind;
@@ -36,6 +37,11 @@ void init_errors(nb::module_& m) {
       nb::object exc = g_compile_error(nb::str(e.what()));
       nb::setattr(exc, "log", nb::str(e.log().c_str(), e.log().size()));
       PyErr_SetObject(g_compile_error.ptr(), exc.ptr());
+    } catch (const metallic::ShaderValidationError& e) {
+      nb::object cls = nb::module_::import_("pymetallic.errors").attr("ShaderValidationError");
+      nb::object exc = cls(nb::str(e.what()));
+      nb::setattr(exc, "findings", findings_list(e.findings()));
+      PyErr_SetObject(cls.ptr(), exc.ptr());
     } catch (const metallic::ValidationError& e) {
       raise(g_validation_error, e.what());
     } catch (const metallic::DeviceError& e) {

@@ -55,7 +55,7 @@ CompileOptions compile_options(nb::handle options) {
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
     throw nb::type_error("options must be a dict with keys macros, include_paths, math_mode, fast_math, language_version, "
-                         "filename, constants");
+                         "filename, constants, validation, debug");
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = nb::cast<std::string>(k);
     if (key == "macros" || key == "defines") {
@@ -73,13 +73,18 @@ CompileOptions compile_options(nb::handle options) {
       else throw ValidationError("unknown math_mode '" + mode + "': use 'safe', 'relaxed' or 'fast'");
     } else if (key == "language_version") {
       o.language_version = language_version(v);
+    } else if (key == "validation") {
+      o.validation = nb::cast<bool>(v);
+    } else if (key == "debug") {
+      o.debug = nb::cast<bool>(v);
     } else if (key == "filename") {
       o.filename = nb::cast<std::string>(v);
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
     } else {
       throw nb::value_error(("unknown compile option '" + key +
-                             "': use macros, include_paths, math_mode, fast_math, language_version, filename or constants")
+                             "': use macros, include_paths, math_mode, fast_math, language_version, filename, constants, "
+                             "validation or debug")
                                 .c_str());
     }
   }

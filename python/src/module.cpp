@@ -13,6 +13,7 @@ NB_MODULE(_core, m) {
   pymetallic_bindings::init_device(m);
   pymetallic_bindings::init_memory(m);
   pymetallic_bindings::init_library(m);
+  pymetallic_bindings::init_diagnostics(m);
   pymetallic_bindings::init_commands(m);
   pymetallic_bindings::init_texture(m);
   pymetallic_bindings::init_offline(m);

@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "core/commands.h"
+#include "core/kernel_diagnostics.h"
 #include "core/device_checks.h"
 #include "metallic/buffer.h"
 #include "metallic/device.h"
@@ -97,7 +98,53 @@ void CommandBuffer::waitUntilCompleted() {
   done_.wait(lock, [&] { return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error; });
   // The program learns of a failure where it waits for the result (status and error stay
   // readable on the command buffer too).
-  if (status_ == CommandBufferStatus::Error) throw Error("the command buffer failed: " + error_);
+  if (status_ == CommandBufferStatus::Error) {
+    if (diagnostics_ && !diagnostics_->findings.empty())
+      throw ShaderValidationError(error_, std::make_shared<const std::vector<KernelFinding>>(diagnostics_->findings));
+    throw Error("the command buffer failed: " + error_);
+  }
+}
+
+namespace {
+std::mutex g_sink_mutex;
+std::function<void(const KernelLogMessage&)> g_default_sink;
+}  // namespace
+
+diag::Collector& CommandBuffer::diagnostics() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!diagnostics_) diagnostics_ = std::make_shared<diag::Collector>();
+  return *diagnostics_;
+}
+
+std::vector<KernelFinding> CommandBuffer::findings() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return diagnostics_ && finished_unlocked() ? diagnostics_->findings : std::vector<KernelFinding>{};
+}
+
+uint64_t CommandBuffer::findingsTotal() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return diagnostics_ && finished_unlocked() ? diagnostics_->findings_total : 0;
+}
+
+std::vector<KernelLogMessage> CommandBuffer::logMessages() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return diagnostics_ && finished_unlocked() ? diagnostics_->logs : std::vector<KernelLogMessage>{};
+}
+
+uint64_t CommandBuffer::logMessagesDropped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return diagnostics_ && finished_unlocked() ? diagnostics_->log_dropped : 0;
+}
+
+void CommandBuffer::addLogHandler(std::function<void(const KernelLogMessage&)> handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (status_ != CommandBufferStatus::NotEnqueued) throw ValidationError("log handlers must be added before commit()");
+  log_handlers_.push_back(std::move(handler));
+}
+
+void CommandBuffer::setDefaultLogSink(std::function<void(const KernelLogMessage&)> sink) {
+  std::lock_guard<std::mutex> lock(g_sink_mutex);
+  g_default_sink = std::move(sink);
 }
 
 void CommandBuffer::addCompletedHandler(std::function<void(CommandBuffer&)> handler) {
@@ -154,13 +201,23 @@ void CommandBuffer::executorStarted(double time) {
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error) {
+  // Kernel log messages go out before the buffer reports completion, so a program that
+  // waited for it has them (issue 12).
+  deliver_logs();
   std::vector<std::function<void(CommandBuffer&)>> handlers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error) return;
     end_time_ = time;
     error_ = error;
-    status_ = error.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
+    if (diagnostics_ && !diagnostics_->findings.empty() && error_.empty()) {
+      const auto& f = diagnostics_->findings;
+      error_ = "validation found " + std::to_string(diagnostics_->findings_total) + " error" +
+               (diagnostics_->findings_total == 1 ? "" : "s") + " in kernel '" + f[0].kernel + "' (" +
+               std::to_string(f.size()) + " distinct kept on command_buffer.error.findings):";
+      for (const auto& k : f) error_ += "\n  " + k.message;
+    }
+    status_ = error_.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
     handlers.swap(handlers_);
     // The recorded commands hold buffers and pipelines alive; release them now.
     commands_->commands.clear();
@@ -169,6 +226,43 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
   }
   done_.notify_all();
   for (auto& h : handlers) h(*this);
+}
+
+bool CommandBuffer::finished_unlocked() const {
+  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error;
+}
+
+void CommandBuffer::deliver_logs() {
+  std::shared_ptr<diag::Collector> d;
+  std::vector<std::function<void(const KernelLogMessage&)>> handlers;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (logs_delivered_ || finished_unlocked()) return;
+    logs_delivered_ = true;
+    d = diagnostics_;
+    handlers = log_handlers_;
+  }
+  if (!d || (d->logs.empty() && d->log_dropped == 0)) return;
+  std::function<void(const KernelLogMessage&)> sink;
+  if (handlers.empty()) {
+    std::lock_guard<std::mutex> lock(g_sink_mutex);
+    sink = g_default_sink;
+  }
+  auto deliver = [&](const KernelLogMessage& m) {
+    for (auto& h : handlers) h(m);
+    if (sink) sink(m);
+  };
+  for (const auto& m : d->logs) deliver(m);
+  if (d->log_dropped) {
+    // Overflow is reported, not silent.
+    KernelLogMessage m;
+    m.kernel = d->logs.empty() ? "" : d->logs.back().kernel;
+    m.level = 16;
+    m.message = std::to_string(d->log_dropped) + " kernel log message" + (d->log_dropped == 1 ? " was" : "s were") +
+                " dropped: the command buffer's log buffer (" + std::to_string(diag::log_capacity()) +
+                " bytes, PYMETALLIC_LOG_BUFFER_SIZE) is full";
+    deliver(m);
+  }
 }
 
 // ---------------------------------------------------------------- ComputeCommandEncoder

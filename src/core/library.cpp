@@ -1,5 +1,7 @@
 #include "metallic/library.h"
 
+#include <cstdlib>
+
 #include "core/backend.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
@@ -25,14 +27,24 @@ msl::Options front_end_options(const CompileOptions& options, const std::map<std
   o.language_version = options.language_version;
   o.fast_math = options.fast_math();
   o.function_constants = options.function_constants;
+  o.validation = options.validation;
   for (auto& [k, v] : constants) o.function_constants[k] = v;
   return o;
 }
 
 }  // namespace
 
+bool validation_from_environment() {
+  for (const char* name : {"PYMETALLIC_VALIDATION", "MTL_SHADER_VALIDATION"}) {
+    const char* v = std::getenv(name);
+    if (v && *v && std::string(v) != "0") return true;
+  }
+  return false;
+}
+
 Library::Library(std::shared_ptr<Device> device, std::string source, CompileOptions options)
     : device_(std::move(device)), source_(std::move(source)), options_(std::move(options)) {
+  if (validation_from_environment()) options_.validation = true;
   base_ = variant({});
 }
 

@@ -16,6 +16,7 @@
 #include "msl/structure.h"
 #include "msl/translation.h"
 #include "msl/unsupported.h"
+#include "msl/validation.h"
 
 namespace metallic::msl {
 namespace {
@@ -40,7 +41,12 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   std::set<std::string> retiring;
-  std::map<std::string, std::string> fission = add_barrier_fission(toks, &retiring);
+  // Validation keeps every barrier where the user wrote it (fibers run the threads), so
+  // barrier divergence and races are seen as written.
+  std::map<std::string, std::string> fission;
+  if (!options.validation) fission = add_barrier_fission(toks, &retiring);
+  out.validation = options.validation;
+  out.uses_logging = uses_logging(toks);
   Structure st = analyze(toks);
   reject_unsupported(toks, st);
   FunctionConstants constants(toks, st, options);
@@ -60,6 +66,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   }
   for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
   check_unique_names(out.kernels);
+  if (options.validation) instrument_for_validation(toks, st, kernels, options.filename, edits);
   rewrite_msl(toks, st, edits, out.checks_address_spaces);
   out.code = emit(edits.apply(), options.filename);
   out.function_constants = constants.infos();

@@ -103,6 +103,11 @@ struct TranslatedSource {
   // Overloads on address spaces were resolved by run-time checks (address_space_overloads.h):
   // the entry wrappers must record what those checks need.
   bool checks_address_spaces = false;
+  // Compiled for validation mode (issue 12): accesses are instrumented (msl/validation.h),
+  // kernels keep their barriers (no fission), and the generated code defines PM_VALIDATION.
+  bool validation = false;
+  // The program calls os_log / printf: entry wrappers tell each thread where messages go.
+  bool uses_logging = false;
 };
 
 struct Options {
@@ -116,6 +121,7 @@ struct Options {
   // index n. A constant without a value is "undefined": is_function_constant_defined() is false,
   // it reads as T(), and parameters conditional on it are removed.
   std::map<std::string, std::string> function_constants;
+  bool validation = false;  // instrument accesses (issue 12)
 };
 
 struct Diagnostic {

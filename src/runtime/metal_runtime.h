@@ -25,3 +25,5 @@
 #include "metal_pack.h"           // pack_float_to_unorm4x8, unpack_snorm2x16_to_float, ...
 #include "metal_texture.h"         // texture1d/2d/3d/2d_array, sampler (linear-memory emulation)
 #include "metal_address_space.h"   // (internal) which address space a pointer points into
+#include "metal_logging.h"         // os_log, os_log_default, printf (issue 12)
+#include "metal_validation.h"      // (internal) validation-mode checks (issue 12)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "metal_texture_abi.h"
+#include "metal_validation.h"
 
 namespace metal {
 
@@ -152,7 +153,10 @@ METAL_FUNC void store_int(const metal_texture_abi& d, unsigned char* p, uint4 v)
 }
 
 template <class T> METAL_FUNC vec<T, 4> texel_read(const metal_texture_abi& d, uint x, uint y, uint z) {
-  if (x >= d.width || y >= d.height || z >= d.depth) return vec<T, 4>(T(0), T(0), T(0), T(0));
+  if (x >= d.width || y >= d.height || z >= d.depth) {
+    METAL_V_TEXTURE_OOB(x, y, z, d, false);
+    return vec<T, 4>(T(0), T(0), T(0), T(0));
+  }
   const unsigned char* p = texel_at(d, x, y, z);
   if constexpr (tex_is_float<T>::value) {
     float4 f = load_float(d, p);
@@ -164,7 +168,10 @@ template <class T> METAL_FUNC vec<T, 4> texel_read(const metal_texture_abi& d, u
 }
 
 template <class T> METAL_FUNC void texel_write(const metal_texture_abi& d, vec<T, 4> v, uint x, uint y, uint z) {
-  if (x >= d.width || y >= d.height || z >= d.depth) return;
+  if (x >= d.width || y >= d.height || z >= d.depth) {
+    METAL_V_TEXTURE_OOB(x, y, z, d, true);
+    return;
+  }
   unsigned char* p = const_cast<unsigned char*>(texel_at(d, x, y, z));
   if constexpr (tex_is_float<T>::value)
     store_float(d, p, float4(float(v.x), float(v.y), float(v.z), float(v.w)));

@@ -471,3 +471,14 @@ using metal::border_color;
 using metal::level;
 using metal::bias;
 using metal::min_lod_clamp;
+
+// shader logging (metal_logging.h)
+using metal::os_log;
+using metal::os_log_default;
+using metal::os_log_type_t;
+using metal::OS_LOG_TYPE_DEFAULT;
+using metal::OS_LOG_TYPE_INFO;
+using metal::OS_LOG_TYPE_DEBUG;
+using metal::OS_LOG_TYPE_ERROR;
+using metal::OS_LOG_TYPE_FAULT;
+using metal::printf;

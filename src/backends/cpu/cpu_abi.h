@@ -15,6 +15,7 @@
     uint32_t threadgroups[3];                                                                 \
     const void* textures; /* metal_texture_abi per [[texture(n)]] index, data = host address */ \
     const void* samplers; /* metal_sampler_abi per [[sampler(n)]] index */                     \
+    void* diag;           /* metal_diag (metal_diag_abi.h): findings and log records */         \
   };
 
 METALLIC_CPU_LAUNCH_STRUCT

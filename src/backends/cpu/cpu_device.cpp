@@ -121,14 +121,14 @@ class CpuDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     std::string tu = generate_translation_unit(source);
-    auto build = [this, name = options.filename, fast = options.fast_math()](const std::string& unit) {
-      std::string path = toolchain().build(unit, name, fast);
+    auto build = [this, name = options.filename, fast = options.fast_math(), debug = options.debug](const std::string& unit) {
+      std::string path = toolchain().build(unit, name, fast, debug);
       try {
         return std::make_shared<SharedObject>(path);
       } catch (const Error&) {
         // A damaged cache entry: remove it and build again.
         std::remove(path.c_str());
-        return std::make_shared<SharedObject>(toolchain().build(unit, name, fast));
+        return std::make_shared<SharedObject>(toolchain().build(unit, name, fast, debug));
       }
     };
     if (instantiations(source) <= kCompileWholeUpTo) return std::make_shared<CpuLibrary>(build(tu), source);

@@ -62,12 +62,16 @@ void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, ui
 CpuLibrary::CpuLibrary(std::shared_ptr<SharedObject> object, const msl::TranslatedSource& source)
     : object_(std::move(object)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
+  validation_ = source.validation;
+  logging_ = source.uses_logging;
 }
 
 CpuLibrary::CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build)
     : source_(std::move(source)), build_(std::move(build)) {
   for (const auto& k : source_->kernels) names_.push_back(k.name);
   per_kernel_.resize(names_.size());
+  validation_ = source_->validation;
+  logging_ = source_->uses_logging;
 }
 
 std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& info) {
@@ -93,7 +97,10 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
       if (!bound) throw Error("the compiled library lacks the thread limit of kernel '" + info.name + "'");
       max_threads = std::min<uint32_t>(max_threads, bound());
     }
-    return std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads);
+    auto kernel = std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads);
+    kernel->validation = validation_;
+    kernel->logging = logging_;
+    return kernel;
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

@@ -35,6 +35,10 @@ class CpuKernel : public backend::KernelImpl {
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
 
+  // Compiled for validation / calls os_log: dispatches then carry a metal_diag (issue 12).
+  bool validation = false;
+  bool logging = false;
+
   // Runs threadgroups [first, end) of a dispatch on the calling thread, the way `schedule`
   // says (schedule.h).
   void run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
@@ -63,6 +67,7 @@ class CpuLibrary : public backend::LibraryImpl {
  private:
   std::shared_ptr<SharedObject> object_;  // null: compiled per kernel
   std::vector<std::string> names_;
+  bool validation_ = false, logging_ = false;
   std::shared_ptr<const msl::TranslatedSource> source_;
   Builder build_;
   std::mutex mutex_;

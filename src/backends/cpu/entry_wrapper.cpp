@@ -91,6 +91,29 @@ const char* kGroupPosition = R"(    const uint32_t pm_gid_x = pm_group % pm_grou
     (void)pm_ntotal;
 )";
 
+// Validation and logging (issue 12): who the running thread is, for findings and messages.
+// Needs pm_group, pm_arena, pm_gid_*, pm_lid_*, pm_ntg_*, pm_tg_*, pm_tidx and L.
+std::string thread_enter(const msl::TranslatedSource& source) {
+  if (!source.validation && !source.uses_logging) return "";
+  std::string out =
+      "      { const unsigned pm_v_tg[3] = {pm_tg_x, pm_tg_y, pm_tg_z}, pm_v_ntg[3] = {pm_ntg_x, pm_ntg_y, pm_ntg_z},\n"
+      "          pm_v_gid[3] = {pm_gid_x, pm_gid_y, pm_gid_z}, pm_v_lid[3] = {pm_lid_x, pm_lid_y, pm_lid_z};\n"
+      "        (void)pm_v_ntg;\n";
+  if (source.validation)
+    out += "        metal::detail::v_enter(L->diag, pm_group, pm_arena, L->threadgroup_offsets, L->threadgroup_arena_size,\n"
+           "                               pm_v_tg, pm_v_ntg, pm_v_gid, pm_v_lid, pm_tidx);\n";
+  if (source.uses_logging) out += "        metal::detail::lg_enter(L->diag, pm_v_tg, pm_v_gid, pm_v_lid);\n";
+  return out + "      }\n";
+}
+std::string thread_leave(const msl::TranslatedSource& source) {
+  return source.validation ? "      metal::detail::v_leave();\n" : "";
+}
+// Validation builds are not flattened: inlining every check into the thread loop only
+// makes the compile slow.
+const char* entry_attributes(const msl::TranslatedSource& source) {
+  return source.validation ? "extern \"C\" void " : "extern \"C\" __attribute__((flatten)) void ";
+}
+
 // Programs that overload functions on address spaces check at run time where a pointer
 // points (metal_address_space.h); the group's threadgroup arena is one of the answers.
 std::string arena_note(const msl::TranslatedSource& source) {
@@ -98,10 +121,11 @@ std::string arena_note(const msl::TranslatedSource& source) {
                                       : "";
 }
 
-void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
+void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k, size_t i,
+                       const std::string& arena_note) {
   // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
   // compiler can vectorise across threads as a GPU runs them side by side.
-  out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
+  out << entry_attributes(source) << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
       << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n" << arena_note
       << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
@@ -116,7 +140,9 @@ void write_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t
       << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << "      const uint32_t pm_simd_tidx = pm_tidx;\n"
       << "      (void)pm_tidx; (void)pm_simd_tidx;\n"
+      << thread_enter(source)
       << "      " << kernel_call(k) << ";\n"
+      << thread_leave(source)
       << "    }\n  }\n}\n";
 }
 
@@ -136,12 +162,14 @@ const char* kThreadNames = R"(      const uint32_t pm_grid_x = g->pm_grid_x, pm_
 // fission function calls each() once per stretch between barriers; each thread of the group
 // runs the stretch in turn, in a loop the compiler can vectorise, and asks get<K>() for the
 // value of the built-in that is the kernel's K-th parameter.
-void write_fission_threads(std::ostringstream& out, const msl::KernelInfo& k, size_t i) {
+void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k,
+                           size_t i) {
   std::string cls = "pm_threads_" + std::to_string(i);
   out << "struct " << cls << " {\n"
       << "  uint32_t pm_grid_x, pm_grid_y, pm_grid_z, pm_tg_x, pm_tg_y, pm_tg_z;\n"
       << "  uint32_t pm_groups_x, pm_groups_y, pm_groups_z, pm_gid_x, pm_gid_y, pm_gid_z;\n"
       << "  uint32_t pm_ntg_x, pm_ntg_y, pm_ntg_z, pm_ntotal;\n"
+      << "  void* pm_diag;\n"
       << (k.fission_retires ? "  bool pm_retired[1024];\n" : "")
       << "  struct at {\n"
       << "    " << cls << "* g;\n"
@@ -161,11 +189,18 @@ void write_fission_threads(std::ostringstream& out, const msl::KernelInfo& k, si
       << "    for (uint32_t pm_lid_x = 0; pm_lid_x < pm_ntg_x; ++pm_lid_x) {\n"
       << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "")
+      << (source.uses_logging
+              ? "      { const unsigned pm_v_tg[3] = {pm_tg_x, pm_tg_y, pm_tg_z}, pm_v_gid[3] = {pm_gid_x, pm_gid_y, pm_gid_z},\n"
+                "          pm_v_lid[3] = {pm_lid_x, pm_lid_y, pm_lid_z};\n"
+                "        metal::detail::lg_enter(pm_diag, pm_v_tg, pm_v_gid, pm_v_lid); }\n"
+              : "")
       << "      f(at{this, pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx});\n"
       << "    }\n  }\n};\n";
 }
 
-void write_fission_group_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
+void write_fission_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k,
+                               size_t i, const std::string& arena_note) {
+  (void)source;
   std::string cls = "pm_threads_" + std::to_string(i);
   out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
@@ -174,6 +209,7 @@ void write_fission_group_entry(std::ostringstream& out, const msl::KernelInfo& k
       << "  pm_threads.pm_grid_x = pm_grid_x; pm_threads.pm_grid_y = pm_grid_y; pm_threads.pm_grid_z = pm_grid_z;\n"
       << "  pm_threads.pm_tg_x = pm_tg_x; pm_threads.pm_tg_y = pm_tg_y; pm_threads.pm_tg_z = pm_tg_z;\n"
       << "  pm_threads.pm_groups_x = pm_groups_x; pm_threads.pm_groups_y = pm_groups_y; pm_threads.pm_groups_z = pm_groups_z;\n"
+      << "  pm_threads.pm_diag = L->diag;\n"
       << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
       << kGroupPosition
       << "    pm_threads.pm_gid_x = pm_gid_x; pm_threads.pm_gid_y = pm_gid_y; pm_threads.pm_gid_z = pm_gid_z;\n"
@@ -185,8 +221,9 @@ void write_fission_group_entry(std::ostringstream& out, const msl::KernelInfo& k
 }
 
 // One thread of one group: the executor runs these as fibers when the kernel has barriers.
-void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& arena_note) {
-  out << "extern \"C\" __attribute__((flatten)) void " << thread_entry_symbol(i)
+void write_thread_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k,
+                        size_t i, const std::string& arena_note) {
+  out << entry_attributes(source) << thread_entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_group, uint32_t pm_tidx, unsigned char* pm_arena) {\n"
       << kDispatchSizes << constant_copies(k) << arena_note << "  {\n"
       << kGroupPosition
@@ -195,7 +232,9 @@ void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_
       << "    const uint32_t pm_lid_z = pm_tidx / (pm_ntg_x * pm_ntg_y);\n"
       << "    const uint32_t pm_simd_tidx = pm_tidx;\n"
       << "    (void)pm_lid_x; (void)pm_lid_y; (void)pm_lid_z; (void)pm_simd_tidx;\n"
+      << thread_enter(source)
       << "    " << kernel_call(k) << ";\n"
+      << thread_leave(source)
       << "  }\n}\n";
 }
 
@@ -203,7 +242,15 @@ void write_thread_entry(std::ostringstream& out, const msl::KernelInfo& k, size_
 
 std::string generate_translation_unit(const msl::TranslatedSource& source, long only) {
   std::ostringstream out;
+  const bool track = source.validation || source.uses_logging;
+  // Fibers switch threads at barriers and SIMD-group exchanges: each thread's identity for
+  // validation and logging is saved on its own stack around them.
+  std::string save = std::string(source.validation ? "  metal::detail::v_thread pm_sv = metal::detail::v_me();\n" : "") +
+                     (source.uses_logging ? "  metal::detail::lg_thread pm_sl = metal::detail::lg_me();\n" : "");
+  std::string restore = std::string(source.validation ? "  metal::detail::v_me() = pm_sv;\n" : "") +
+                        (source.uses_logging ? "  metal::detail::lg_me() = pm_sl;\n" : "");
   out << "// Generated by pymetallic's CPU backend. Do not edit.\n"
+      << (source.validation ? "#define PM_VALIDATION 1\n" : "")
       << "#define METAL_TARGET_CPU 1\n"
       << "#include <cstdint>\n"
       << "#include \"metal_runtime.h\"\n"
@@ -214,10 +261,20 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, long 
       << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*, unsigned) = nullptr;\n"
       << "             void (*metallic_cpu_stack_bounds_hook)(const char**, const char**) = nullptr; }\n"
       << "namespace metal { namespace detail {\n"
-      << "void cpu_threadgroup_barrier() { metallic_cpu_threadgroup_barrier_hook(); }\n"
-      << "void cpu_simdgroup_barrier(unsigned site) { metallic_cpu_simdgroup_barrier_hook(site); }\n"
-      << "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n"
-      << "  return metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site); }\n"
+      << (!track ? "void cpu_threadgroup_barrier() { metallic_cpu_threadgroup_barrier_hook(); }\n"
+                   "void cpu_simdgroup_barrier(unsigned site) { metallic_cpu_simdgroup_barrier_hook(site); }\n"
+                   "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n"
+                   "  return metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site); }\n"
+                 : "void cpu_threadgroup_barrier() {\n" +
+                       std::string(source.validation ? "  metal::detail::v_barrier_arrive();\n" : "") + save +
+                       "  metallic_cpu_threadgroup_barrier_hook();\n" + restore +
+                       (source.validation ? "  metal::detail::v_barrier_passed();\n" : "") +
+                       "}\nvoid cpu_simdgroup_barrier(unsigned site) {\n" + save +
+                       "  metallic_cpu_simdgroup_barrier_hook(site);\n" + restore +
+                       (source.validation ? "  metal::detail::v_simd_barrier_passed();\n" : "") +
+                       "}\nunsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n" +
+                       save + "  unsigned pm_r = metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site);\n" + restore +
+                       "  return pm_r;\n}\n")
       << "void cpu_stack_bounds(const char** low, const char** high) { metallic_cpu_stack_bounds_hook(low, high); }\n"
       << "} }\n"
       << "namespace metal_user {\n"
@@ -228,12 +285,12 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, long 
   for (size_t i = 0; i < source.kernels.size(); ++i) {
     if (only >= 0 && i != static_cast<size_t>(only)) continue;
     if (uses_fission(source.kernels[i])) {
-      write_fission_threads(out, source.kernels[i], i);
-      write_fission_group_entry(out, source.kernels[i], i, arena_note(source));
+      write_fission_threads(out, source, source.kernels[i], i);
+      write_fission_group_entry(out, source, source.kernels[i], i, arena_note(source));
     } else {
-      write_group_entry(out, source.kernels[i], i, arena_note(source));
+      write_group_entry(out, source, source.kernels[i], i, arena_note(source));
     }
-    write_thread_entry(out, source.kernels[i], i, arena_note(source));
+    write_thread_entry(out, source, source.kernels[i], i, arena_note(source));
     // A max_total_threads_per_threadgroup only C++ can evaluate (template parameters).
     if (!source.kernels[i].max_threads_expression.empty())
       out << "extern \"C\" unsigned " << max_threads_symbol(i) << "() { return " << source.kernels[i].max_threads_expression

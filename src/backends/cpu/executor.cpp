@@ -12,6 +12,7 @@
 #include "backends/cpu/fault_guard.h"
 #include "backends/cpu/thread_pool.h"
 #include "core/commands.h"
+#include "core/kernel_diagnostics.h"
 #include "metallic/command.h"
 #include "metallic/error.h"
 #include "metallic/event.h"
@@ -39,7 +40,7 @@ unsigned char* thread_arena(uint32_t size) {
   return arena.data();
 }
 
-void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool) {
+void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool, CommandBuffer& buffer) {
   metallic_cpu_launch launch;
   std::memset(&launch, 0, sizeof launch);
   for (uint32_t i = 0; i < 31; ++i)
@@ -80,6 +81,21 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   launch.threadgroups[2] = static_cast<uint32_t>(n.depth);
 
   auto& kernel = static_cast<CpuKernel&>(cmd.pipeline->kernel());
+  // Validation and logging (issue 12): the ranges kernels may reach, and where findings and
+  // log records go.
+  metal_diag diag;
+  if (kernel.validation || kernel.logging) {
+    buffer.diagnostics().begin(diag, cmd.pipeline->function()->info().name, kernel.validation);
+    for (uint32_t i = 0; i < 31 && diag.nranges < METAL_DIAG_MAX_RANGES; ++i) {
+      if (!(cmd.bound_mask & (1u << i))) continue;
+      metal_diag_range& r = diag.ranges[diag.nranges++];
+      r.begin = static_cast<const char*>(launch.buffers[i]);
+      r.length = cmd.buffers[i].length;
+      r.index = static_cast<int>(i);
+      r.kind = cmd.buffers[i].buffer ? metal_diag_range_buffer : metal_diag_range_bytes;
+    }
+    launch.diag = &diag;
+  }
   const Schedule schedule = current_schedule();
   uint64_t groups = n.count();
   // Enough chunks for load balance, few enough that scheduling stays cheap.
@@ -170,7 +186,7 @@ void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool) {
     CommandList& list = buffer.commands();
     for (auto& command : list.commands) {
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
-        run_dispatch(*d, list, pool);
+        run_dispatch(*d, list, pool, buffer);
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
         // Core lets a CPU queue copy only between CPU devices' buffers (host memory all);
         // copies with a GPU run on the GPU's queue.

@@ -165,7 +165,7 @@ Toolchain::Toolchain() {
   if (!identity.empty()) disk.write(key, ".txt", fingerprint_);
 }
 
-std::string Toolchain::compile_flags(bool fast_math) const {
+std::string Toolchain::compile_flags(bool fast_math, bool debug) const {
   // -march=native: the cache key includes the CPU, so a cached object never runs elsewhere.
   // -fno-semantic-interposition: kernels may be inlined into the entry loops (with -fPIC
   // alone GCC assumes another library could replace them, and inlines nothing).
@@ -176,12 +176,15 @@ std::string Toolchain::compile_flags(bool fast_math) const {
   std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
   flags += " -fwrapv";
   if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
+  // options={"debug": True}: no optimisation, full debug information; the generated code's
+  // #line directives make gdb/lldb show (and break in) the user's .metal lines.
+  if (debug) flags.replace(flags.find(" -O3"), 4, " -O0 -g");
   return flags;
 }
 
-std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math) {
+std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math, bool debug) {
   static cache::DiskCache disk("cpu");
-  std::string flags = compile_flags(fast_math);
+  std::string flags = compile_flags(fast_math, debug);
   // Extra flags for every kernel compile (make sanitize: -fsanitize=address,undefined);
   // part of the cache key like the others.
   if (const char* extra = std::getenv("PYMETALLIC_CPU_CXXFLAGS"); extra && *extra) flags += std::string(" ") + extra;

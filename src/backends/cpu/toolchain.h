@@ -17,7 +17,8 @@ class Toolchain {
 
   // Returns the path of a loadable shared object. Throws CompileError with the compiler's
   // diagnostics (they name the user's file and line) when the code does not compile.
-  std::string build(const std::string& translation_unit, const std::string& display_name, bool fast_math);
+  std::string build(const std::string& translation_unit, const std::string& display_name, bool fast_math,
+                    bool debug = false);
 
   // Checks that the code compiles (-fsyntax-only: templates are instantiated, nothing is
   // generated), remembering success in the disk cache. Throws CompileError as build() does.
@@ -27,7 +28,7 @@ class Toolchain {
   const std::string& fingerprint() const { return fingerprint_; }  // "c++ (Debian 12.2.0...) 12.2.0"
 
  private:
-  std::string compile_flags(bool fast_math) const;
+  std::string compile_flags(bool fast_math, bool debug = false) const;
 
   std::string compiler_;  // the command's words, space-separated, for people
   std::string command_;   // the same, shell-quoted, for run_command

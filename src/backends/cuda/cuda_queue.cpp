@@ -61,6 +61,57 @@ class EventPool {
   std::vector<CUevent> free_;
 };
 
+// Pinned staging blocks for copies between the CPU device's buffers and this queue's GPU,
+// kept from commit to commit (pinning memory costs far more than a copy). Every use of a
+// block is on the queue's one stream, so any later copy may reuse a block at once: the
+// stream runs them in order. Blocks are freed only with the pool, whose last holder is the
+// queue (after it synchronised its stream) or a command buffer finished after it.
+class StagingPool {
+ public:
+  explicit StagingPool(std::shared_ptr<CudaContext> context) : context_(std::move(context)) {}
+  ~StagingPool() {
+    if (!context_->healthy()) return;
+    for (auto& b : blocks_) context_->api().cuMemFreeHost(b.host);
+  }
+  // The smallest block of at least `bytes` for commit number `commit`. Past 1 GiB in all,
+  // `stream` is synchronised (everything enqueued by earlier commits is done) and the blocks
+  // no copy of this commit uses are freed.
+  void* get(size_t bytes, CUstream stream, uint64_t commit) {
+    Block* best = nullptr;
+    for (auto& b : blocks_)
+      if (b.capacity >= bytes && (!best || b.capacity < best->capacity)) best = &b;
+    if (best) {
+      best->last_commit = commit;
+      return best->host;
+    }
+    const auto& api = context_->api();
+    size_t total = bytes;
+    for (auto& b : blocks_) total += b.capacity;
+    if (total > (size_t(1) << 30)) {
+      context_->check(api.cuStreamSynchronize(stream), "retiring pinned staging memory");
+      std::vector<Block> kept;
+      for (auto& b : blocks_)
+        if (b.last_commit == commit) kept.push_back(b);
+        else api.cuMemFreeHost(b.host);
+      blocks_.swap(kept);
+    }
+    void* p = nullptr;
+    size_t capacity = std::max<size_t>(bytes, 1 << 16);
+    context_->check(api.cuMemHostAlloc(&p, capacity, 0), "allocating pinned staging memory for a host copy");
+    blocks_.push_back({p, capacity, commit});
+    return p;
+  }
+
+ private:
+  struct Block {
+    void* host;
+    size_t capacity;
+    uint64_t last_commit;
+  };
+  std::shared_ptr<CudaContext> context_;
+  std::vector<Block> blocks_;  // used under the queue's submit lock
+};
+
 // Completion without an event per command buffer: the queue numbers its submissions, and
 // a stream synchronise (or a successful query) completes everything submitted before it.
 // A status poll may lag (an earlier buffer reads as running until the stream is idle), but
@@ -91,7 +142,7 @@ struct Pending {
   }
   std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
-  std::vector<void*> pinned;  // staging memory of copies to and from the CPU device's buffers
+  std::shared_ptr<StagingPool> staging;  // kept while its copies may run
   // Shared events it signals (the words stay allocated until the stream is done with them);
   // if the command buffer fails, the host signals them so that other queues do not hang.
   std::vector<std::pair<std::shared_ptr<SharedEvent>, uint64_t>> signals;
@@ -103,7 +154,6 @@ struct Pending {
     if (end) events->put(end);
     context->make_current();
     for (auto p : scratch) context->api().cuMemFree_v2(p);
-    for (auto p : pinned) context->api().cuMemFreeHost(p);
   }
 };
 
@@ -493,10 +543,9 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
         if (c->source_side == BufferSide::Host || c->destination_side == BufferSide::Host) {
           if (c->source_side == BufferSide::Host && c->destination_side == BufferSide::Host)
             throw Error("internal: a copy between two CPU buffers reached a CUDA queue");
-          void* staging = nullptr;
-          context_->check(api.cuMemHostAlloc(&staging, std::max<uint64_t>(c->size, 1), 0),
-                          "allocating pinned staging memory for a host copy");
-          pending->pinned.push_back(staging);
+          if (!staging_pool_) staging_pool_ = std::make_shared<StagingPool>(context_);
+          pending->staging = staging_pool_;
+          void* staging = staging_pool_->get(std::max<uint64_t>(c->size, 1), stream_, progress_->submitted.load() + 1);
           if (c->source_side == BufferSide::Host) {
             auto* dst = static_cast<CudaBuffer*>(c->destination.get());
             dst->prepare_for_device(stream_);

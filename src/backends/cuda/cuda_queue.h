@@ -25,6 +25,7 @@ namespace metallic::cuda {
 
 class CudaKernel;
 class EventPool;
+class StagingPool;
 struct StreamProgress;
 
 class CudaQueue : public backend::QueueImpl {
@@ -73,6 +74,7 @@ class CudaQueue : public backend::QueueImpl {
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;
   std::shared_ptr<EventPool> events_;
+  std::shared_ptr<StagingPool> staging_pool_;  // copies with the CPU device's buffers
   std::shared_ptr<StreamProgress> progress_;
 
   // A command buffer's launches as one CUDA graph. set_bytes data cannot stay inline in

@@ -1,0 +1,495 @@
+// Validation mode (issue 12): the checks generated code runs when a library is compiled with
+// options={"validation": True}. The front end (src/msl/validation.cpp) rewrites
+//   name[i]            -> metal::detail::v_acc(name, KIND, LINE, COL, "file", "name")[i]
+//   tg_scalar (use)    -> metal::detail::v_tgs(tg_scalar, KIND, LINE, COL, "file", "name")
+//   tex.read(...)      -> metal::detail::v_at(tex, LINE, COL, "file", "tex").read(...)
+//   threadgroup_barrier(...) -> metal::detail::v_here(LINE, COL, "file"), threadgroup_barrier(...)
+// and notes every kernel-scope threadgroup variable after its declaration (v_note_tg).
+//
+// An access through a pointer is checked against the range its base pointer lies in: a
+// bound buffer (metal_diag ranges, filled by the executor) or the group's threadgroup memory.
+// Arrays are checked against their declared size. Threadgroup bytes carry shadow state
+// (last writer, last reader, the barrier epoch of each, written-at-all) per group, which
+// finds races, reads of never-written memory; barrier counts per thread find divergence.
+// A bad access is reported once per site and redirected to a scratch location, so the
+// kernel runs to the end and the command buffer completes with an error.
+//
+// Only the CPU target implements the checks so far; on CUDA the rewritten code compiles to
+// the plain accesses (the CUDA backend refuses validation builds with a clear error).
+#pragma once
+
+#include "metal_config.h"
+#include "metal_diag_abi.h"
+
+#if defined(METAL_TARGET_CPU) && defined(PM_VALIDATION)
+#  include <string.h>
+#endif
+
+namespace metal {
+namespace detail {
+
+enum : unsigned { v_read = 1, v_write = 2, v_rw = 3, v_addr = 4 };
+
+template <class T> struct v_rmref { using type = T; };
+template <class T> struct v_rmref<T&> { using type = T; };
+template <class T> struct v_rmref<T&&> { using type = T; };
+template <class T> struct v_rmcv { using type = T; };
+template <class T> struct v_rmcv<const T> { using type = T; };
+template <class T> struct v_rmcv<volatile T> { using type = T; };
+template <class T> struct v_rmcv<const volatile T> { using type = T; };
+template <class T> struct v_is_ptr { static constexpr bool value = false; };
+template <class T> struct v_is_ptr<T*> { static constexpr bool value = true; };
+template <class T> struct v_is_arr { static constexpr bool value = false; };
+template <class T, unsigned long N> struct v_is_arr<T[N]> { static constexpr bool value = true; };
+
+#if defined(METAL_TARGET_CPU) && defined(PM_VALIDATION)
+
+// ----------------------------------------------------------------------------- CPU checks
+
+struct v_site {
+  const char* file = nullptr;
+  unsigned line = 0, column = 0;
+};
+
+// The running thread (set by the entry wrapper; saved and restored around every switch
+// between fibers, see the barrier functions of the CPU backend's generated code).
+struct v_thread {
+  metal_diag* diag = nullptr;
+  unsigned tpos[3] = {0, 0, 0}, gpos[3] = {0, 0, 0}, lid[3] = {0, 0, 0};
+  unsigned tidx = 0;
+  unsigned barriers = 0;       // threadgroup barriers this thread has passed in this group
+  unsigned simd_barriers = 0;  // simdgroup barriers
+  v_site site;                 // the last site noted by v_here / v_at
+};
+
+inline v_thread& v_me() {
+  static thread_local v_thread t;
+  return t;
+}
+
+// Shadow state of one threadgroup byte.
+struct v_shadow {
+  unsigned short writer, reader;  // thread index + 1; reader 0xffff: several readers
+  unsigned short w_epoch, r_epoch;
+  unsigned short w_simd, r_simd;
+  unsigned short w_line, r_line;
+  unsigned char written;
+};
+
+struct v_tg_range {
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  int index = -1;           // [[threadgroup(n)]], or -1 for a kernel-scope variable
+  const char* name = "";
+  bool escaped = false;     // its address was taken: writes may happen untracked
+  v_shadow* shadow = nullptr;
+  unsigned long capacity = 0;
+};
+
+struct v_group {
+  static constexpr unsigned kMaxRanges = 64;
+  static constexpr unsigned kMaxThreads = 1024;
+  static constexpr unsigned kMaxBarriers = 256;
+  unsigned serial = ~0u, group = ~0u;
+  unsigned ntotal = 0, finished = 0;
+  unsigned ntg[3] = {1, 1, 1}, tg[3] = {1, 1, 1}, gpos[3] = {0, 0, 0};
+  unsigned nranges = 0;
+  v_tg_range ranges[kMaxRanges];
+  unsigned barrier_count[kMaxThreads];
+  v_site barrier_last[kMaxThreads];      // the last barrier each thread passed
+  v_site barrier_site[kMaxBarriers];     // the barrier the first thread reached as its k-th
+  unsigned barrier_first[kMaxBarriers];  // ... and which thread that was
+  unsigned nsites = 0;
+  bool divergence_reported = false;
+};
+
+inline v_group& v_grp() {
+  static thread_local v_group* g = nullptr;
+  if (!g) g = new v_group();  // one per worker, for the life of the process
+  return *g;
+}
+
+inline void v_copy(char* dst, const char* src, unsigned cap) {
+  unsigned i = 0;
+  if (src)
+    for (; i + 1 < cap && src[i]; ++i) dst[i] = src[i];
+  dst[i] = 0;
+}
+
+inline void v_report(metal_diag_finding& f, const char* file, unsigned line, unsigned column, const char* name) {
+  v_thread& me = v_me();
+  if (!me.diag || !me.diag->report) return;
+  f.line = line;
+  f.column = column;
+  for (int k = 0; k < 3; ++k) f.thread[k] = me.tpos[k], f.group[k] = me.gpos[k], f.local[k] = me.lid[k];
+  v_copy(f.file, file, sizeof f.file);
+  v_copy(f.name, name, sizeof f.name);
+  me.diag->report(me.diag, &f);
+}
+
+inline metal_diag_finding v_finding(unsigned kind) {
+  metal_diag_finding f;
+  memset(&f, 0, sizeof f);
+  f.kind = kind;
+  f.index = -1;
+  f.other_thread = -1;
+  return f;
+}
+
+// Scratch memory that a rejected access reads or writes instead.
+inline char* v_sink(unsigned long bytes) {
+  alignas(64) static thread_local char sink[1 << 16];
+  memset(sink, 0, bytes < sizeof sink ? bytes : sizeof sink);
+  return sink;
+}
+
+inline v_tg_range* v_tg_find(const char* p) {
+  v_group& g = v_grp();
+  for (unsigned r = 0; r < g.nranges; ++r)
+    if (p >= g.ranges[r].begin && p < g.ranges[r].end) return &g.ranges[r];
+  return nullptr;
+}
+
+inline void v_tg_add(const char* begin, unsigned long size, int index, const char* name) {
+  v_group& g = v_grp();
+  for (unsigned r = 0; r < g.nranges; ++r)
+    if (g.ranges[r].begin == begin) return;
+  if (g.nranges == v_group::kMaxRanges || size == 0) return;
+  v_tg_range& r = g.ranges[g.nranges++];
+  r.begin = begin;
+  r.end = begin + size;
+  r.index = index;
+  r.name = name;
+  r.escaped = false;
+  if (r.capacity < size) {
+    delete[] r.shadow;
+    r.shadow = new v_shadow[size];
+    r.capacity = size;
+  }
+  memset(r.shadow, 0, sizeof(v_shadow) * size);
+}
+
+// Called by the entry wrapper for each thread before it runs: starts the group's state
+// when this is the first thread of a new group (the fiber path has no per-group hook).
+inline void v_enter(const void* diag_ptr, unsigned group, const unsigned char* arena, const unsigned* tg_offsets,
+                    unsigned arena_size, const unsigned tg[3], const unsigned ntg[3], const unsigned gpos[3],
+                    const unsigned lid[3], unsigned tidx) {
+  const unsigned ntotal = ntg[0] * ntg[1] * ntg[2];
+  unsigned tpos[3];
+  for (int k = 0; k < 3; ++k) tpos[k] = gpos[k] * tg[k] + lid[k];
+  metal_diag* diag = static_cast<metal_diag*>(const_cast<void*>(diag_ptr));
+  v_thread& me = v_me();
+  me.diag = diag;
+  for (int k = 0; k < 3; ++k) me.tpos[k] = tpos[k], me.gpos[k] = gpos[k], me.lid[k] = lid[k];
+  me.tidx = tidx;
+  me.barriers = 0;
+  me.simd_barriers = 0;
+  me.site = v_site();
+  v_group& g = v_grp();
+  unsigned serial = diag ? diag->serial : 0;
+  if (g.serial == serial && g.group == group) return;
+  g.serial = serial;
+  g.group = group;
+  g.ntotal = ntotal < v_group::kMaxThreads ? ntotal : v_group::kMaxThreads;
+  for (int k = 0; k < 3; ++k) g.ntg[k] = ntg[k], g.tg[k] = tg[k], g.gpos[k] = gpos[k];
+  g.finished = 0;
+  g.nsites = 0;
+  g.divergence_reported = false;
+  for (unsigned t = 0; t < g.ntotal; ++t) g.barrier_count[t] = 0, g.barrier_last[t] = v_site();
+  for (unsigned r = 0; r < g.nranges; ++r) g.ranges[r].begin = g.ranges[r].end = nullptr;
+  g.nranges = 0;
+  // [[threadgroup(n)]] allocations: consecutive in the arena (lengths are multiples of 16).
+  for (unsigned i = 0; i < 31; ++i) {
+    unsigned end = i + 1 < 31 ? tg_offsets[i + 1] : arena_size;
+    if (end > tg_offsets[i] && arena) v_tg_add(reinterpret_cast<const char*>(arena) + tg_offsets[i], end - tg_offsets[i], int(i), "");
+  }
+}
+
+// Thread `a` of the group did not reach barrier `at` as thread `b` did (b passed `other`).
+inline void v_divergence(unsigned a, unsigned b, const v_site& at, const v_site& other) {
+  v_group& g = v_grp();
+  if (g.divergence_reported) return;
+  g.divergence_reported = true;
+  metal_diag_finding f = v_finding(metal_diag_barrier_divergence);
+  f.other_thread = int(b);
+  f.other_line = other.line;
+  f.other_column = other.column;
+  f.offset = a;
+  v_thread& me = v_me();
+  unsigned saved[3][3];
+  for (int c = 0; c < 3; ++c) saved[0][c] = me.tpos[c], saved[1][c] = me.gpos[c], saved[2][c] = me.lid[c];
+  // The finding names thread `a`, whichever thread notices.
+  unsigned lid[3] = {a % g.ntg[0], (a / g.ntg[0]) % g.ntg[1], a / (g.ntg[0] * g.ntg[1])};
+  for (int c = 0; c < 3; ++c) me.lid[c] = lid[c], me.gpos[c] = g.gpos[c], me.tpos[c] = g.gpos[c] * g.tg[c] + lid[c];
+  v_report(f, at.file, at.line, at.column, "threadgroup_barrier");
+  for (int c = 0; c < 3; ++c) me.tpos[c] = saved[0][c], me.gpos[c] = saved[1][c], me.lid[c] = saved[2][c];
+}
+
+// A thread returned from the kernel. The last one of its group checks that every thread
+// passed the same number of barriers.
+inline void v_leave() {
+  v_thread& me = v_me();
+  v_group& g = v_grp();
+  if (me.tidx < g.ntotal) g.barrier_count[me.tidx] = me.barriers;
+  if (++g.finished < g.ntotal) return;
+  unsigned hi = 0, lo = 0;
+  for (unsigned t = 1; t < g.ntotal; ++t) {
+    if (g.barrier_count[t] > g.barrier_count[hi]) hi = t;
+    if (g.barrier_count[t] < g.barrier_count[lo]) lo = t;
+  }
+  if (g.barrier_count[hi] != g.barrier_count[lo]) {
+    // The barrier that thread `lo` never reached, as thread `hi` reached it.
+    unsigned k = g.barrier_count[lo];
+    v_site missed = k < g.nsites ? g.barrier_site[k] : g.barrier_last[hi];
+    v_divergence(lo, hi, missed, g.barrier_last[lo]);
+  }
+}
+
+// Before a threadgroup barrier: this thread's k-th barrier must be the one the others reach.
+inline void v_barrier_arrive() {
+  v_thread& me = v_me();
+  v_group& g = v_grp();
+  unsigned k = me.barriers;
+  if (k < v_group::kMaxBarriers) {
+    if (k >= g.nsites) {
+      g.barrier_site[k] = me.site;
+      g.barrier_first[k] = me.tidx;
+      g.nsites = k + 1;
+    } else if (g.barrier_site[k].line != me.site.line || g.barrier_site[k].column != me.site.column ||
+               g.barrier_site[k].file != me.site.file) {
+      v_divergence(me.tidx, g.barrier_first[k], me.site, g.barrier_site[k]);
+    }
+  }
+  if (me.tidx < g.ntotal) g.barrier_last[me.tidx] = me.site;
+}
+inline void v_barrier_passed() { ++v_me().barriers; }
+inline void v_simd_barrier_passed() { ++v_me().simd_barriers; }
+
+// Shadow bookkeeping of one access to threadgroup bytes [p, p + n).
+inline void v_track(v_tg_range& r, const char* p, unsigned long n, unsigned kind, const char* file, unsigned line,
+                    unsigned column, const char* name) {
+  if (kind & v_addr) {
+    r.escaped = true;
+    return;
+  }
+  v_thread& me = v_me();
+  const unsigned short self = static_cast<unsigned short>(me.tidx + 1);
+  const unsigned short epoch = static_cast<unsigned short>(me.barriers);
+  const unsigned short simd = static_cast<unsigned short>(me.simd_barriers);
+  bool reported = false;
+  for (unsigned long b = 0; b < n; ++b) {
+    v_shadow& s = r.shadow[(p - r.begin) + b];
+    // Lanes of one SIMD group are ordered by a simdgroup_barrier between their accesses.
+    auto ordered = [&](unsigned short other, unsigned short other_simd) {
+      return (unsigned(other - 1) / 32u == me.tidx / 32u) && other_simd != simd;
+    };
+    if (!reported) {
+      int other = -1;
+      unsigned other_line = 0;
+      if (s.writer && s.writer != self && s.w_epoch == epoch && !ordered(s.writer, s.w_simd))
+        other = s.writer - 1, other_line = s.w_line;
+      else if ((kind & v_write) && s.reader && s.reader != self && s.r_epoch == epoch &&
+               (s.reader == 0xffff || !ordered(s.reader, s.r_simd)))
+        other = s.reader == 0xffff ? -2 : s.reader - 1, other_line = s.r_line;
+      if (other != -1) {
+        metal_diag_finding f = v_finding(metal_diag_race);
+        f.index = r.index;
+        f.offset = p - r.begin;
+        f.extent = static_cast<unsigned long long>(r.end - r.begin);
+        f.size = static_cast<unsigned>(n);
+        f.access = kind & 3;
+        f.other_thread = other;
+        f.other_line = other_line;
+        v_report(f, file, line, column, name);
+        reported = true;
+      } else if ((kind & v_read) && !(kind & v_write) && !s.written && !r.escaped) {
+        metal_diag_finding f = v_finding(metal_diag_uninitialized);
+        f.index = r.index;
+        f.offset = p - r.begin;
+        f.extent = static_cast<unsigned long long>(r.end - r.begin);
+        f.size = static_cast<unsigned>(n);
+        f.access = 1;
+        v_report(f, file, line, column, name);
+        reported = true;
+      }
+    }
+    if (kind & v_read) {
+      if (s.r_epoch != epoch || !s.reader) s.reader = self, s.r_epoch = epoch, s.r_simd = simd;
+      else if (s.reader != self) s.reader = 0xffff;
+      s.r_line = static_cast<unsigned short>(line);
+    }
+    if (kind & v_write) {
+      s.writer = self, s.w_epoch = epoch, s.w_simd = simd, s.written = 1;
+      s.w_line = static_cast<unsigned short>(line);
+    }
+  }
+}
+
+// An access of `n` bytes at `a` through a pointer whose base is `base`.
+inline bool v_check(const char* base, const char* a, unsigned long n, unsigned kind, const char* file, unsigned line,
+                    unsigned column, const char* name) {
+  v_thread& me = v_me();
+  if (!me.diag || !me.diag->validation) return true;
+  if (v_tg_range* r = v_tg_find(base)) {
+    if (a < r->begin || a + n > r->end) {
+      if (kind & v_addr) return true;  // forming an address is not an access
+      metal_diag_finding f = v_finding(metal_diag_oob_threadgroup);
+      f.index = r->index;
+      f.offset = a - r->begin;
+      f.extent = static_cast<unsigned long long>(r->end - r->begin);
+      f.size = static_cast<unsigned>(n);
+      f.access = kind & 3;
+      v_report(f, file, line, column, name);
+      return false;
+    }
+    v_track(*r, a, n, kind, file, line, column, name);
+    return true;
+  }
+  for (unsigned i = 0; i < me.diag->nranges; ++i) {
+    const metal_diag_range& r = me.diag->ranges[i];
+    if (base < r.begin || base >= r.begin + r.length) continue;
+    if (kind & v_addr) return true;
+    if (a < r.begin || a + n > r.begin + r.length) {
+      metal_diag_finding f = v_finding(metal_diag_oob_buffer);
+      f.index = r.index;
+      f.offset = a - r.begin;
+      f.extent = r.length;
+      f.size = static_cast<unsigned>(n);
+      f.access = kind & 3;
+      v_report(f, file, line, column, name);
+      return false;
+    }
+    return true;
+  }
+  return true;  // thread memory, or a pointer the executor does not know: not checked
+}
+
+struct v_loc {
+  unsigned kind, line, column;
+  const char* file;
+  const char* name;
+};
+
+template <class T> struct v_ptr {
+  T* p;
+  v_loc l;
+  template <class I> T& operator[](I i) const {
+    T* a = p + static_cast<long long>(i);
+    if (v_check(reinterpret_cast<const char*>(p), reinterpret_cast<const char*>(a), sizeof(T), l.kind, l.file, l.line,
+                l.column, l.name))
+      return *a;
+    return *reinterpret_cast<T*>(v_sink(sizeof(T)));
+  }
+};
+
+template <class T, unsigned long N> struct v_arr;
+template <class U, unsigned long M> v_arr<U, M> v_acc_array(U (&x)[M], const v_loc& l);
+
+template <class T, unsigned long N> struct v_arr {
+  T (&a)[N];
+  v_loc l;
+  template <class I> decltype(auto) operator[](I i) const {
+    long long k = static_cast<long long>(i);
+    bool ok = k >= 0 && static_cast<unsigned long long>(k) < N;
+    if (!ok && !(l.kind & v_addr) && v_me().diag && v_me().diag->validation) {
+      metal_diag_finding f = v_finding(metal_diag_oob_array);
+      f.offset = k;
+      f.extent = N;
+      f.size = sizeof(T);
+      f.access = l.kind & 3;
+      if (v_tg_range* r = v_tg_find(reinterpret_cast<const char*>(&a[0]))) f.index = r->index;
+      v_report(f, l.file, l.line, l.column, l.name);
+    }
+    T& elem = ok ? a[k] : *reinterpret_cast<T*>(v_sink(sizeof(T)));
+    if constexpr (v_is_arr<typename v_rmcv<T>::type>::value) {
+      return v_acc_array(elem, l);
+    } else {
+      if (ok && v_me().diag && v_me().diag->validation)
+        if (v_tg_range* r = v_tg_find(reinterpret_cast<const char*>(&elem)))
+          v_track(*r, reinterpret_cast<const char*>(&elem), sizeof(T), l.kind, l.file, l.line, l.column, l.name);
+      return static_cast<T&>(elem);
+    }
+  }
+};
+
+template <class U, unsigned long M> v_arr<U, M> v_acc_array(U (&x)[M], const v_loc& l) { return v_arr<U, M>{x, l}; }
+
+template <class X>
+decltype(auto) v_acc(X&& x, unsigned kind, unsigned line, unsigned column, const char* file, const char* name) {
+  using D = typename v_rmcv<typename v_rmref<X>::type>::type;
+  if constexpr (v_is_ptr<D>::value) {
+    return v_ptr<typename v_rmref<decltype(*x)>::type>{x, {kind, line, column, file, name}};
+  } else if constexpr (v_is_arr<D>::value) {
+    return v_acc_array(x, v_loc{kind, line, column, file, name});
+  } else {
+    return static_cast<X&&>(x);
+  }
+}
+
+// A use of a kernel-scope threadgroup scalar (not an array).
+template <class X>
+X& v_tgs(X& x, unsigned kind, unsigned line, unsigned column, const char* file, const char* name) {
+  if (v_me().diag && v_me().diag->validation)
+    if (v_tg_range* r = v_tg_find(reinterpret_cast<const char*>(&x)))
+      v_track(*r, reinterpret_cast<const char*>(&x), sizeof(X), kind, file, line, column, name);
+  return x;
+}
+
+// A bare use of a threadgroup array or pointer: its address leaves the instrumented
+// accesses, so its bytes may be written untracked (no uninitialised-read findings for it).
+template <class X> X&& v_esc(X&& x) {
+  using D = typename v_rmcv<typename v_rmref<X>::type>::type;
+  if (v_me().diag && v_me().diag->validation) {
+    const char* p;
+    if constexpr (v_is_ptr<D>::value) p = reinterpret_cast<const char*>(x);
+    else p = reinterpret_cast<const char*>(&x);
+    if (v_tg_range* r = v_tg_find(p)) r->escaped = true;
+  }
+  return static_cast<X&&>(x);
+}
+
+// After a kernel-scope `threadgroup` declaration.
+template <class X> void v_note_tg(X& x, const char* name) {
+  v_tg_add(reinterpret_cast<const char*>(&x), sizeof(X), -1, name);
+}
+
+// Notes the site of the next barrier or texture call.
+inline int v_here(unsigned line, unsigned column, const char* file) {
+  v_site& s = v_me().site;
+  s.file = file, s.line = line, s.column = column;
+  return 0;
+}
+template <class X> X& v_at(X& x, unsigned line, unsigned column, const char* file, const char*) {
+  v_here(line, column, file);
+  return x;
+}
+
+inline void v_texture_oob(unsigned x, unsigned y, unsigned z, unsigned w, unsigned h, unsigned d, bool write) {
+  v_thread& me = v_me();
+  if (!me.diag || !me.diag->validation) return;
+  metal_diag_finding f = v_finding(metal_diag_oob_texture);
+  f.coord[0] = x, f.coord[1] = y, f.coord[2] = z;
+  f.size3[0] = w, f.size3[1] = h, f.size3[2] = d;
+  f.access = write ? 2 : 1;
+  v_report(f, me.site.file, me.site.line, me.site.column, "texture");
+}
+
+#define METAL_V_TEXTURE_OOB(x, y, z, d, write) \
+  ::metal::detail::v_texture_oob((x), (y), (z), (d).width, (d).height, (d).depth, (write))
+
+#else  // ----------------------------------------------------- no checks (CUDA, or not validating)
+
+template <class X> METAL_FUNC X&& v_acc(X&& x, unsigned, unsigned, unsigned, const char*, const char*) {
+  return static_cast<X&&>(x);
+}
+template <class X> METAL_FUNC X&& v_esc(X&& x) { return static_cast<X&&>(x); }
+template <class X> METAL_FUNC X& v_tgs(X& x, unsigned, unsigned, unsigned, const char*, const char*) { return x; }
+template <class X> METAL_FUNC void v_note_tg(X&, const char*) {}
+METAL_FUNC int v_here(unsigned, unsigned, const char*) { return 0; }
+template <class X> METAL_FUNC X& v_at(X& x, unsigned, unsigned, const char*, const char*) { return x; }
+#define METAL_V_TEXTURE_OOB(x, y, z, d, write) ((void)0)
+
+#endif
+
+}  // namespace detail
+}  // namespace metal
