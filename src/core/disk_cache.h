@@ -7,11 +7,9 @@
 #include <optional>
 #include <string>
 
-namespace metallic::cache {
+#include "core/hash.h"
 
-// A 128-bit content hash as 32 hex digits (two independent 64-bit FNV-1a lanes): keys, not
-// security.
-std::string hash_hex(const std::string& data);
+namespace metallic::cache {
 
 class DiskCache {
  public:

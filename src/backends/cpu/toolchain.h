@@ -31,7 +31,6 @@ class Toolchain {
   std::string compile_flags(bool fast_math, bool debug = false) const;
 
   std::string compiler_;  // the command's words, space-separated, for people
-  std::string command_;   // the same, shell-quoted, for run_command
   std::string fingerprint_;
   std::mutex mutex_;  // guards key_mutexes_
   std::map<std::string, std::shared_ptr<std::mutex>> key_mutexes_;
