@@ -367,6 +367,122 @@ def bench_reduce(ours, pocl, n):
            extra=f"ours {4 * n / t['ours'] / 1e9:.1f} GB/s (per-group partials; NumPy: a.sum())")
 
 
+# ML-style reductions with SIMD-group functions: simd_sum -> barrier -> simd_sum (every SIMD
+# group reduces the partials again, as llama.cpp's and MLX's norms do). No PoCL column (OpenCL C
+# sub-group functions are an extension); the fiber path of the same kernel is timed in the
+# same run for the ratio (PYMETALLIC_CPU_SCHEDULE is read at each dispatch).
+SIMD_MSL = r"""
+#include <metal_stdlib>
+using namespace metal;
+
+kernel void reduce_sum_simd(device const float* in [[buffer(0)]], device float* partial [[buffer(1)]],
+                            uint gid [[thread_position_in_grid]], uint tid [[thread_position_in_threadgroup]],
+                            uint group [[threadgroup_position_in_grid]],
+                            uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float sums[32];
+  if (tid < 32) sums[tid] = 0.0f;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float s = simd_sum(in[gid]);
+  if (lane == 0) sums[sg] = s;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float total = simd_sum(sums[lane]);
+  if (tid == 0) partial[group] = total;
+}
+
+kernel void rms_norm(device const float* x [[buffer(0)]], device const float* w [[buffer(1)]],
+                     device float* y [[buffer(2)]], constant uint& d [[buffer(3)]], constant float& eps [[buffer(4)]],
+                     uint row [[threadgroup_position_in_grid]], uint tid [[thread_position_in_threadgroup]],
+                     uint ntg [[threads_per_threadgroup]],
+                     uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float sums[32];
+  device const float* xr = x + row * d;
+  device float* yr = y + row * d;
+  float acc = 0.0f;
+  for (uint i = tid; i < d; i += ntg) acc += xr[i] * xr[i];
+  if (tid < 32) sums[tid] = 0.0f;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float s = simd_sum(acc);
+  if (lane == 0) sums[sg] = s;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float total = simd_sum(sums[lane]);
+  float scale = rsqrt(total / float(d) + eps);
+  for (uint i = tid; i < d; i += ntg) yr[i] = xr[i] * scale * w[i];
+}
+"""
+
+
+class _Schedule:
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        self.saved = os.environ.get("PYMETALLIC_CPU_SCHEDULE")
+        os.environ["PYMETALLIC_CPU_SCHEDULE"] = self.value
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("PYMETALLIC_CPU_SCHEDULE", None)
+        else:
+            os.environ["PYMETALLIC_CPU_SCHEDULE"] = self.saved
+
+
+def bench_simd(ours, n, rows, d):
+    lib = pymetallic.Library(ours.device, SIMD_MSL)
+    pipes = {k: pymetallic.ComputePipelineState(ours.device, lib.make_function(k)) for k in ("reduce_sum_simd", "rms_norm")}
+
+    def runner(name, buffers, groups, tg, bytes_args=(), schedule="auto"):
+        def run():
+            cb = ours.queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipes[name])
+            for i, b in enumerate(buffers):
+                enc.set_buffer(b, 0, i)
+            for value, index in bytes_args:
+                enc.set_bytes(value, index)
+            enc.dispatch_threadgroups(groups, tg)
+            enc.end_encoding()
+            with _Schedule(schedule):
+                cb.commit()
+                cb.wait_until_completed()
+            assert cb.get_status() == 1, cb.error
+        return run
+
+    rng = np.random.default_rng(2)
+    a = rng.random(n, np.float32)
+    groups = n // 256
+    A, P = ours.buf(a), pymetallic.Buffer(ours.device, 4 * groups)
+    exact = a.astype(np.float64).reshape(groups, 256).sum(1)
+    fns = {"ours": runner("reduce_sum_simd", [A, P], (groups, 1, 1), (256, 1, 1)),
+           "fibers": runner("reduce_sum_simd", [A, P], (groups, 1, 1), (256, 1, 1), schedule="fibers"),
+           "numpy": lambda: a.sum()}
+    for f in (fns["fibers"], fns["ours"]):   # both paths agree with float64
+        f()
+        np.testing.assert_allclose(P.to_numpy(np.float32), exact, rtol=1e-5)
+    t = interleaved(fns, repeats=5)
+    report(f"reduce_sum_simd {n / 2**20:g}M (simd_sum)", t["ours"], None, t["numpy"],
+           extra=f"fibers {t['fibers'] * 1e3:.1f} ms, ours/fibers {t['ours'] / t['fibers']:.3f}")
+
+    x = rng.standard_normal((rows, d), np.float32)
+    w = rng.random(d, np.float32)
+    eps = 1e-5
+    X, W, Y = ours.buf(x), ours.buf(w), pymetallic.Buffer(ours.device, 4 * rows * d)
+    bargs = ((np.uint32(d).tobytes(), 3), (np.float32(eps).tobytes(), 4))
+    x64 = x.astype(np.float64)
+    ref = x64 / np.sqrt((x64 * x64).mean(1, keepdims=True) + eps) * w
+
+    def numpy_rms():
+        return x * (1.0 / np.sqrt(np.mean(x * x, axis=1, keepdims=True) + np.float32(eps))) * w
+    fns = {"ours": runner("rms_norm", [X, W, Y], (rows, 1, 1), (256, 1, 1), bargs),
+           "fibers": runner("rms_norm", [X, W, Y], (rows, 1, 1), (256, 1, 1), bargs, schedule="fibers"),
+           "numpy": numpy_rms}
+    for f in (fns["fibers"], fns["ours"]):
+        f()
+        np.testing.assert_allclose(Y.to_numpy(np.float32, (rows, d)), ref, rtol=1e-4, atol=1e-5)
+    t = interleaved(fns, repeats=5)
+    report(f"rms_norm {rows}x{d} (simd_sum, barrier, simd_sum)", t["ours"], None, t["numpy"],
+           extra=f"fibers {t['fibers'] * 1e3:.1f} ms, ours/fibers {t['ours'] / t['fibers']:.3f}")
+
+
 def bench_matmul(ours, pocl, n, name):
     rng = np.random.default_rng(2)
     a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
@@ -518,7 +634,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--only", help="comma-separated rows: vadd,mandel,life,fluid,reduce,matmul,launch,compile")
+    parser.add_argument("--only", help="comma-separated rows: vadd,mandel,life,fluid,reduce,simd,matmul,launch,compile")
     parser.add_argument("--_compile-probe", dest="probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
@@ -553,6 +669,8 @@ def main():
         bench_fluid(ours, pocl, 128 if q else 512, 10 if q else 100)
     if want("reduce"):
         bench_reduce(ours, pocl, 2 ** 20 if q else 2 ** 24)
+    if want("simd"):
+        bench_simd(ours, 2 ** 20 if q else 2 ** 22, 64 if q else 1024, 4096)
     if want("matmul"):
         for name in ("matmul_naive", "matmul_tiled"):
             bench_matmul(ours, pocl, 256 if q else 1024, name)

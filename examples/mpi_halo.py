@@ -30,7 +30,7 @@ from pymetallic.demos import heat
 try:
     from mpi4py import MPI
 except Exception:  # not installed, or no MPI library for it to load
-    MPI = None
+    MPI = None  # type: ignore[assignment]
 
 
 class _OneRank:
@@ -160,6 +160,7 @@ mine = bufs[steps % 2].to_numpy(np.float32, (n + 2, width))[1:n + 1].copy()
 parts = comm.gather((first, mine, device.kind), root=0)
 times = comm.gather(elapsed, root=0)
 if rank == 0:
+    assert parts is not None and times is not None  # gather returns the lists on the root
     result = grid.copy()
     for f, rows, _ in parts:
         result[f + 1:f + 1 + rows.shape[0]] = rows

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pymetallic needs from Debian packages, when it is missing: a C++17
-# compiler (also used at run time by the CPU backend), CMake, GoogleTest, Python's venv.
+# compiler (also used at run time by the CPU backend), CMake, GoogleTest, Python's venv,
+# xxHash (the cache keys' hash, header-only).
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,7 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 [ -e /usr/include/gtest/gtest.h ] || [ -e /usr/local/include/gtest/gtest.h ] || missing+=(libgtest-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+[ -e /usr/include/xxhash.h ] || [ -e /usr/local/include/xxhash.h ] || missing+=(libxxhash-dev)
 # Optional: an MPI implementation, for the MPI example's test (tests/python/test_mpi_example.py
 # runs examples/mpi_halo.py under `mpirun -n 2`; mpi4py comes from the test extra). Installed
 # when we can; without it that test skips.

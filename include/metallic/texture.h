@@ -15,7 +15,10 @@ class Device;
 class Buffer;
 
 // MTLTextureType values.
-enum class TextureType : uint32_t { Type1D = 0, Type1DArray = 1, Type2D = 2, Type2DArray = 3, Type3D = 7 };
+enum class TextureType : uint32_t {
+  Type1D = 0, Type1DArray = 1, Type2D = 2, Type2DArray = 3, TypeCube = 5, TypeCubeArray = 6, Type3D = 7,
+  TypeTextureBuffer = 9
+};
 
 // MTLPixelFormat values of the formats textures support (pixel_format_supported()).
 namespace pixel_format {
@@ -54,7 +57,7 @@ class Texture {
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
   uint64_t bytesPerRow() const;
   uint64_t bytesPerImage() const { return bytesPerRow() * descriptor_.height; }
-  uint64_t slices() const;  // depth of a 3-D texture, layers of an array, else 1
+  uint64_t slices() const;  // depth of a 3-D texture, layers of an array, 6 faces per cube, else 1
 
  private:
   std::shared_ptr<Device> device_;

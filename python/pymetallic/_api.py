@@ -1,13 +1,15 @@
 """The Python side of the core classes: NumPy conversions and the conveniences of the
-original pymetallic API, attached to the classes of the native module."""
+original pymetallic API. The native module declares these methods on its classes (with their
+signatures and docstrings, python/src/bind_python.cpp) and calls the functions here; nothing
+is attached from Python."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from . import _core
-from . import texture as _texture
 from .errors import MetalError, ValidationError
+from .kernel import Kernel
 
 Device = _core.Device
 Buffer = _core.Buffer
@@ -65,11 +67,6 @@ def _buffer_contents(self):
     return memoryview(self)
 
 
-Buffer.from_numpy = classmethod(_buffer_from_numpy)
-Buffer.to_numpy = _buffer_to_numpy
-Buffer.contents = _buffer_contents
-
-
 # ---------------------------------------------------------------- Device
 
 def _make_buffer(self, size, storage_mode=None):
@@ -89,7 +86,6 @@ def _make_compute_pipeline_state(self, function):
 
 
 def _make_kernel(self, source, func, constants=None, options=None):
-    from .metallic import Kernel
     return Kernel(self, source, func, constants=constants, options=options)
 
 
@@ -111,25 +107,20 @@ def _device_read_scalar(self, buffer, dtype, i=0, *more):
     return data[i].item()
 
 
-Device.STORAGE_SHARED = 0
-Device.make_buffer = _make_buffer
-Device.make_buffer_from_numpy = _make_buffer_from_numpy
-Device.make_library = _make_library
-Device.make_compute_pipeline_state = _make_compute_pipeline_state
-Device.compute_pipeline_state = _make_compute_pipeline_state
-Device.make_kernel = _make_kernel
-Device.make_texture = _texture._device_make_texture
-Device.new_texture = _texture._device_make_texture
-Device.make_sampler_state = _texture._device_make_sampler_state
-Device.read_scalar = _device_read_scalar
-Device.supports_shader_barycentric_coordinates = lambda self: False
-Device.command_queue = property(lambda self: self.make_command_queue(),
-                                doc="A new command queue on this device.")
-Device.command_buffer = property(lambda self: self.make_command_queue().make_command_buffer(),
-                                 doc="A new command buffer, on a new queue.")
-Device.command_encoder = property(
-    lambda self: self.make_command_queue().make_command_buffer().make_compute_command_encoder(),
-    doc="A new compute encoder, on a new command buffer.")
+def _supports_barycentrics(self):
+    return False
+
+
+def _command_queue(self):
+    return self.make_command_queue()
+
+
+def _command_buffer(self):
+    return self.make_command_queue().make_command_buffer()
+
+
+def _command_encoder(self):
+    return self.make_command_queue().make_command_buffer().make_compute_command_encoder()
 
 
 # ---------------------------------------------------------------- Encoders
@@ -151,11 +142,6 @@ def _encoder_wait(self):
     self.command_buffer.wait_until_completed()
 
 
-ComputeCommandEncoder.set_buffers = _set_buffers
-ComputeCommandEncoder.commit = _encoder_commit
-ComputeCommandEncoder.wait_until_completed = _encoder_wait
-
-
 def _fill_buffer(self, buffer, range_, value):
     """Fills bytes of ``buffer`` with ``value``; ``range_`` is a ``range`` or ``(start, length)``."""
     if isinstance(range_, range):
@@ -166,5 +152,3 @@ def _fill_buffer(self, buffer, range_, value):
         start, length = range_
     self._fill_buffer(buffer, start, length, value)
 
-
-BlitCommandEncoder.fill_buffer = _fill_buffer

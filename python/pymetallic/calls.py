@@ -212,6 +212,11 @@ class KernelCall:
 
     def __call__(self, *args, threads=None, group_size=None, grid=None, threadgroup=None,
                  threadgroup_memory=None, wait=True, queue=None, **named):
+        """Runs the kernel with its buffer arguments in order (arrays or Buffers) and the rest by
+        name; ``threads``/``grid`` in threads, ``group_size``/``threadgroup`` in threads per group
+        (chosen when omitted), ``threadgroup_memory`` in bytes per index. Waits unless
+        ``wait=False`` and returns the command buffer. Raises TypeError for a missing, unknown or
+        repeated argument, ValidationError for a bad value, MetalError when the kernel fails."""
         device = self.pipeline.device
         if len(args) > len(self.buffers):
             raise ValidationError(f"kernel '{self.name}' takes {len(self.buffers)} buffer arguments, "
@@ -310,20 +315,16 @@ def _is_array(v):
     return hasattr(v, "__dlpack__") and not isinstance(v, np.generic) or hasattr(v, "__cuda_array_interface__")
 
 
-# ------------------------------------------------------------------ attach
+# ------------------------------------------------------------------ Library.__getattr__ and ComputePipelineState.__call__ (declared in python/src/bind_python.cpp)
 
 def _library_getattr(self, name):
     if name.startswith("_"):
         raise AttributeError(name)
     if name not in self.function_names:
         raise AttributeError(f"the library has no kernel '{name}' (it has: {', '.join(self.function_names)})")
-    from ._api import ComputePipelineState
-    return KernelCall(ComputePipelineState(self.device, self.make_function(name)))
+    return KernelCall(_core.ComputePipelineState(self.device, self.make_function(name)))
 
 
 def _pipeline_call(self, *args, **kwargs):
     return KernelCall(self)(*args, **kwargs)
 
-
-_core.Library.__getattr__ = _library_getattr
-_core.ComputePipelineState.__call__ = _pipeline_call

@@ -235,6 +235,10 @@ class MetalKernel:
 
     def __call__(self, inputs, output_shapes, output_dtypes, grid, threadgroup, template=None, init_value=None,
                  verbose=False, stream=None, device=None):
+        """Runs the kernel as ``mx.fast.metal_kernel`` does: ``inputs`` arrays (any library),
+        new outputs of ``output_shapes`` (items) and ``output_dtypes``, ``grid`` in threads and
+        ``threadgroup`` in threads per group; returns the outputs as arrays of the inputs'
+        library. Raises ValidationError for mismatched counts or shapes, CompileError."""
         inputs = list(inputs)
         if len(inputs) != len(self.input_names):
             raise ValidationError(f"kernel '{self.name}' has {len(self.input_names)} inputs "

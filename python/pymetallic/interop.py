@@ -106,26 +106,32 @@ class BufferView:
     # -------------------------------------------------------------- properties
     @property
     def device(self):
+        """The device that holds the viewed buffer."""
         return self.buffer.device
 
     @property
     def ndim(self):
+        """Number of dimensions."""
         return len(self.shape)
 
     @property
     def size(self):
+        """Number of items (not bytes)."""
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def itemsize(self):
+        """Bytes per item."""
         return _itemsize(self.dtype)
 
     @property
     def nbytes(self):
+        """Bytes the items cover (size * itemsize)."""
         return self.size * self.itemsize
 
     @property
     def is_contiguous(self):
+        """Whether the strides are C order with no gaps."""
         return self.strides == _contiguous_strides(self.shape, self.itemsize)
 
     @property
@@ -138,10 +144,16 @@ class BufferView:
                 f"offset={self.offset} on {self.device.name}>")
 
     def view(self, dtype=None, shape=None, strides=None, offset=None):
+        """Another view of the same buffer: each argument defaults to this view's (``strides``
+        and ``offset`` in bytes). Raises ValidationError when it does not fit in the buffer."""
         return BufferView(self.buffer, self.dtype if dtype is None else dtype, shape, strides,
                           self.offset if offset is None else offset)
 
     # -------------------------------------------------------------- DLPack
+    def __array__(self, dtype=None, copy=None):
+        """The viewed items as a NumPy array (``numpy.asarray(view)``), converted to ``dtype``."""
+        return _view_array(self, dtype, copy)
+
     def __dlpack_device__(self):
         return _dl_device(self.device)
 
@@ -213,8 +225,6 @@ class BufferView:
         hi = self.offset + sum(s * (n - 1) for s, n in zip(self.strides, self.shape) if s > 0) + self.itemsize
         return lo, hi
 
-    __array__ = None  # set below (NumPy's protocol needs a function)
-
     def copy(self):
         """A contiguous copy in a new buffer on the same device (after the work committed so far)."""
         if self.device.kind == "cpu" or not self.is_contiguous:
@@ -252,9 +262,6 @@ def _view_array(self, dtype=None, copy=None):
     if dtype is not None:
         a = a.astype(dtype, copy=False)
     return a
-
-
-BufferView.__array__ = _view_array
 
 
 def _numpy_dlpack(array, max_version):
@@ -302,12 +309,6 @@ def _buffer_from_dlpack(cls, obj, device=None, copy=None):
     return from_dlpack(obj, device=device, copy=copy).buffer
 
 
-Buffer._typed_view = _buffer_typed_view
-Buffer.view = _buffer_view
-Buffer.__dlpack__ = _buffer_dlpack
-Buffer.__dlpack_device__ = _buffer_dlpack_device
-Buffer.__cuda_array_interface__ = property(_buffer_cai)
-Buffer.from_dlpack = classmethod(_buffer_from_dlpack)
 
 
 # ------------------------------------------------------------------ imports

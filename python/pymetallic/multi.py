@@ -77,5 +77,3 @@ def _notify_listener(self, value, callback):
     thread.start()
     return thread
 
-
-_core.SharedEvent.notify_listener = _notify_listener

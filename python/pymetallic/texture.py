@@ -20,7 +20,10 @@ class TextureType:
     TYPE_1D_ARRAY = 1
     TYPE_2D = 2
     TYPE_2D_ARRAY = 3
+    TYPE_CUBE = 5
+    TYPE_CUBE_ARRAY = 6
     TYPE_3D = 7
+    TYPE_TEXTURE_BUFFER = 9
 
 
 class TextureUsage:
@@ -118,6 +121,8 @@ class TextureDescriptor:
 
     @classmethod
     def texture2d_descriptor(cls, pixel_format, width, height, mipmapped=False):
+        """A 2D descriptor of ``width`` x ``height`` pixels. Raises ValidationError for
+        ``mipmapped=True`` (one mip level only)."""
         if mipmapped:
             raise ValidationError("mipmapped textures are not supported yet")
         return cls(TextureType.TYPE_2D, pixel_format, width, height)
@@ -162,7 +167,8 @@ def _texture_from_numpy(cls, device, array, pixel_format=None, texture_type=None
             raise ValidationError(
                 f"a {array.ndim}-D array: pass texture_type=TextureType.TYPE_3D or TYPE_2D_ARRAY for volumes")
     spatial = {TextureType.TYPE_1D: 1, TextureType.TYPE_1D_ARRAY: 2, TextureType.TYPE_2D: 2,
-               TextureType.TYPE_2D_ARRAY: 3, TextureType.TYPE_3D: 3}[texture_type]
+               TextureType.TYPE_2D_ARRAY: 3, TextureType.TYPE_3D: 3, TextureType.TYPE_CUBE: 3,
+               TextureType.TYPE_CUBE_ARRAY: 3, TextureType.TYPE_TEXTURE_BUFFER: 1}[texture_type]
     if array.ndim == spatial:
         array = array[..., None]
     if array.ndim != spatial + 1:
@@ -186,6 +192,10 @@ def _texture_from_numpy(cls, device, array, pixel_format=None, texture_type=None
     height = shape[-2] if spatial >= 2 and texture_type != TextureType.TYPE_1D_ARRAY else 1
     slices = shape[0] if texture_type in (TextureType.TYPE_3D, TextureType.TYPE_2D_ARRAY,
                                           TextureType.TYPE_1D_ARRAY) else 1
+    if texture_type in (TextureType.TYPE_CUBE, TextureType.TYPE_CUBE_ARRAY):
+        if shape[0] % 6 or (texture_type == TextureType.TYPE_CUBE and shape[0] != 6):
+            raise ValidationError(f"a cube texture holds 6 faces per cube, not {shape[0]} images")
+        slices = shape[0] // 6
     desc = TextureDescriptor(texture_type, pixel_format, width, height,
                              depth=slices if texture_type == TextureType.TYPE_3D else 1,
                              array_length=slices if texture_type != TextureType.TYPE_3D else 1)
@@ -228,7 +238,7 @@ def _texture_to_numpy(self, dtype=None):
     if data.shape[-1] == 1:
         data = data[..., 0]
     t = self.texture_type
-    if t == TextureType.TYPE_1D:
+    if t in (TextureType.TYPE_1D, TextureType.TYPE_TEXTURE_BUFFER):
         data = data[0, 0]
     elif t == TextureType.TYPE_1D_ARRAY:
         data = data[:, 0]
@@ -247,11 +257,8 @@ def _texture_repr(self):
             f"{self.width}x{self.height}x{self.depth} (array length {self.array_length}), on {self.device.name}>")
 
 
-Texture.from_numpy = classmethod(_texture_from_numpy)
-Texture.to_numpy = _texture_to_numpy
-Texture.replace_region = _replace_region
-Texture._buffer_height = lambda self: self.height
-Texture.__repr__ = _texture_repr
+def _texture_buffer_height(self):
+    return self.height
 
 
 def _device_make_texture(self, descriptor, pixel_format=None, texture_type=None):

@@ -89,7 +89,8 @@ int status_code(CommandBufferStatus s) {
 
 void init_commands(nb::module_& m) {
   m.def("_set_array_hook", [](nb::object hook) { array_hook() = hook; }, nb::arg("hook").none());
-  nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus")
+  nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus",
+                                "Where a command buffer is in its life (Metal's MTLCommandBufferStatus).")
       .value("NOT_ENQUEUED", CommandBufferStatus::NotEnqueued)
       .value("ENQUEUED", CommandBufferStatus::Enqueued)
       .value("COMMITTED", CommandBufferStatus::Committed)
@@ -103,8 +104,8 @@ void init_commands(nb::module_& m) {
              return device->newCommandQueue();
            }),
            nb::arg("device"))
-      .def_prop_ro("device", &CommandQueue::device)
-      .def("make_command_buffer", &CommandQueue::commandBuffer);
+      .def_prop_ro("device", &CommandQueue::device, "The device the queue runs on.")
+      .def("make_command_buffer", &CommandQueue::commandBuffer, "A new command buffer on this queue.");
 
   nb::class_<CommandBuffer>(m, "CommandBuffer", "Recorded work, committed once (Metal's MTLCommandBuffer).")
       .def(nb::new_([](std::shared_ptr<CommandQueue> queue) {
@@ -112,11 +113,11 @@ void init_commands(nb::module_& m) {
              return queue->commandBuffer();
            }),
            nb::arg("queue"))
-      .def_prop_ro("command_queue", &CommandBuffer::commandQueue)
-      .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder)
-      .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder)
-      .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder)
-      .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder)
+      .def_prop_ro("command_queue", &CommandBuffer::commandQueue, "The queue the command buffer runs on.")
+      .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder, "A new compute encoder (one at a time: end the last one first); raises ValidationError after commit.")
+      .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder, "The same as make_compute_command_encoder.")
+      .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder, "A new blit encoder for copies and fills; raises ValidationError after commit.")
+      .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder, "The same as make_blit_command_encoder.")
       .def(
           "encode_signal_event",
           [](CommandBuffer& b, std::shared_ptr<SharedEvent> event, long long value) {
@@ -131,7 +132,7 @@ void init_commands(nb::module_& m) {
           },
           nb::arg("event").none(), nb::arg("value"),
           "Commands encoded after this point start once the event's value is >= `value`.")
-      .def("commit", &CommandBuffer::commit)
+      .def("commit", &CommandBuffer::commit, "Sends the recorded work to the queue; returns at once. Raises ValidationError when committed twice or while an encoder is open.")
       .def(
           "wait_until_completed",
           [](CommandBuffer& b) {
@@ -143,7 +144,7 @@ void init_commands(nb::module_& m) {
           "Blocks (without holding the GIL) until the work is done.")
       .def("get_status", [](const CommandBuffer& b) { return status_code(b.status()); },
            "1 completed, 0 in progress, -1 error")
-      .def_prop_ro("status", &CommandBuffer::status)
+      .def_prop_ro("status", &CommandBuffer::status, "The CommandBufferStatus: not enqueued, committed, completed or error.")
       .def_prop_ro("error", [](const CommandBuffer& b) -> nb::object {
         std::string e = b.error();
         if (e.empty()) return nb::none();
@@ -171,8 +172,8 @@ void init_commands(nb::module_& m) {
           }
         });
       }, nb::arg("handler"), "handler(message: KernelLogMessage), called after completion instead of logging")
-      .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime)
-      .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime)
+      .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime, "When the work started on the device, in seconds (0 until completed).")
+      .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime, "When the work finished on the device, in seconds (0 until completed).")
       .def("add_completed_handler", [](CommandBuffer& b, nb::callable fn) {
         // The executor calls (and later destroys) handlers on its own thread: the GIL must be
         // held there both to call the function and to drop the last reference to it.
@@ -188,10 +189,10 @@ void init_commands(nb::module_& m) {
             e.discard_as_unraisable("pymetallic completed handler");
           }
         });
-      });
+      }, "Calls fn(command_buffer) once the work has finished (from another thread). Raises ValidationError after commit.");
 
   nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).")
-      .def("set_compute_pipeline_state", &ComputeCommandEncoder::setComputePipelineState, nb::arg("pipeline"))
+      .def("set_compute_pipeline_state", &ComputeCommandEncoder::setComputePipelineState, nb::arg("pipeline"), "The kernel the following dispatches run.")
       .def(
           "set_buffer",
           [](ComputeCommandEncoder& e, nb::handle buffer, long long offset, long long index) {
@@ -200,7 +201,11 @@ void init_commands(nb::module_& m) {
             auto [b, base] = as_buffer(buffer, e.commandBuffer()->commandQueue()->device());
             e.setBuffer(b, base + non_negative(offset, "set_buffer offset"), slot(index, "buffer"));
           },
-          nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"))
+          nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"),
+          nb::sig("def set_buffer(self, buffer: Buffer | object | None, offset: int, index: int) -> None"),
+          "Binds ``buffer`` (a Buffer, or any DLPack/CUDA-array-interface array on this device, used in\n"
+          "place) to ``[[buffer(index)]]`` from ``offset`` bytes. Raises ValidationError for a negative\n"
+          "offset, an index past the 31 buffer slots or an array on another device.")
       .def(
           "use_resource",
           [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long usage) {
@@ -213,7 +218,7 @@ void init_commands(nb::module_& m) {
           [](ComputeCommandEncoder& e, long long offset, long long index) {
             e.setBufferOffset(non_negative(offset, "offset"), slot(index, "buffer"));
           },
-          nb::arg("offset"), nb::arg("index"))
+          nb::arg("offset"), nb::arg("index"), "Moves the offset (bytes) of the buffer bound at index. Raises ValidationError for a negative offset or an index without a buffer.")
       .def(
           "set_bytes",
           [](ComputeCommandEncoder& e, nb::handle data, long long index) {
@@ -236,26 +241,40 @@ void init_commands(nb::module_& m) {
             }
             PyBuffer_Release(&view);
           },
-          nb::arg("data"), nb::arg("index"), "Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument.")
+          nb::arg("data"), nb::arg("index"),
+          nb::sig("def set_bytes(self, data: numpy.generic | numpy.ndarray | bytes | memoryview, index: int) -> None"),
+          "Raises ValidationError for a plain Python number (its C type would be a guess), TypeError for\n"
+          "an object without contiguous bytes.\n\n"
+          "Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument.")
       .def(
           "set_threadgroup_memory_length",
           [](ComputeCommandEncoder& e, long long length, long long index) {
             e.setThreadgroupMemoryLength(non_negative(length, "threadgroup memory length"),
                                          slot(index, "threadgroup memory"));
           },
-          nb::arg("length"), nb::arg("index"))
+          nb::arg("length"), nb::arg("index"), "Bytes of [[threadgroup(index)]] memory each threadgroup gets. Raises ValidationError past the device's max_threadgroup_memory_length.")
       .def(
           "dispatch_threads",
           [](ComputeCommandEncoder& e, nb::handle grid, nb::handle tg) {
             e.dispatchThreads(size3(grid, "threads_per_grid"), size3(tg, "threads_per_threadgroup"));
           },
-          nb::arg("threads_per_grid"), nb::arg("threads_per_threadgroup"))
+          nb::arg("threads_per_grid"), nb::arg("threads_per_threadgroup"),
+          nb::sig("def dispatch_threads(self, threads_per_grid: tuple[int, int, int] | int, "
+                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
+          "Runs the pipeline over ``threads_per_grid`` threads (1 to 3 dimensions, an int or a tuple),\n"
+          "``threads_per_threadgroup`` threads per group; partial groups at the edges are allowed.\n"
+          "Raises ValidationError for a zero or negative size or a group over the pipeline's\n"
+          "max_total_threads_per_threadgroup.")
       .def(
           "dispatch_threadgroups",
           [](ComputeCommandEncoder& e, nb::handle groups, nb::handle tg) {
             e.dispatchThreadgroups(size3(groups, "threadgroups_per_grid"), size3(tg, "threads_per_threadgroup"));
           },
-          nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"))
+          nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"),
+          nb::sig("def dispatch_threadgroups(self, threadgroups_per_grid: tuple[int, int, int] | int, "
+                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
+          "Runs ``threadgroups_per_grid`` whole threadgroups (counted in groups, not threads) of\n"
+          "``threads_per_threadgroup`` threads each. Raises ValidationError as ``dispatch_threads``.")
       .def(
           "dispatch_threadgroups_with_indirect_buffer",
           [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> indirect, long long offset, nb::handle tg) {
@@ -263,9 +282,11 @@ void init_commands(nb::module_& m) {
                                                      size3(tg, "threads_per_threadgroup"));
           },
           nb::arg("indirect_buffer").none(), nb::arg("indirect_buffer_offset"), nb::arg("threads_per_threadgroup"),
+          nb::sig("def dispatch_threadgroups_with_indirect_buffer(self, indirect_buffer: Buffer, "
+                  "indirect_buffer_offset: int, threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
           "Threadgroup counts (three uints) read from a buffer when the command runs.")
-      .def("end_encoding", &ComputeCommandEncoder::endEncoding)
-      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer);
+      .def("end_encoding", &ComputeCommandEncoder::endEncoding, "Ends recording; the command buffer may then be committed.")
+      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer, "The command buffer the encoder records into.");
 
   nb::class_<BlitCommandEncoder>(m, "BlitCommandEncoder", "Records copies and fills (MTLBlitCommandEncoder).")
       .def(
@@ -276,7 +297,7 @@ void init_commands(nb::module_& m) {
                              non_negative(dst_offset, "destination_offset"), non_negative(size, "size"));
           },
           nb::arg("source_buffer").none(), nb::arg("source_offset"), nb::arg("dest_buffer").none(),
-          nb::arg("dest_offset"), nb::arg("size"))
+          nb::arg("dest_offset"), nb::arg("size"), "Copies size bytes from source at source_offset to destination at destination_offset (all in bytes). Raises ValidationError for a range outside either buffer.")
       .def(
           "_fill_buffer",
           [](BlitCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long start, long long length, int value) {
@@ -285,8 +306,8 @@ void init_commands(nb::module_& m) {
                          static_cast<uint8_t>(value));
           },
           nb::arg("buffer").none(), nb::arg("start"), nb::arg("length"), nb::arg("value"))
-      .def("synchronize_resource", &BlitCommandEncoder::synchronizeResource, nb::arg("buffer").none())
-      .def("end_encoding", &BlitCommandEncoder::endEncoding);
+      .def("synchronize_resource", &BlitCommandEncoder::synchronizeResource, nb::arg("buffer").none(), "Makes a managed buffer's device writes visible to the host after the command buffer completes.")
+      .def("end_encoding", &BlitCommandEncoder::endEncoding, "Ends recording.");
 }
 
 }  // namespace pymetallic_bindings

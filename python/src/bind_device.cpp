@@ -13,7 +13,7 @@ namespace pymetallic_bindings {
 void init_device(nb::module_& m) {
   nb::class_<SharedEvent>(m, "SharedEvent",
                           "A 64-bit counter queues of any device signal and wait for (Metal's MTLSharedEvent).")
-      .def_prop_ro("device", &SharedEvent::device)
+      .def_prop_ro("device", &SharedEvent::device, "The device that made the event.")
       .def_prop_rw(
           "signaled_value", &SharedEvent::signaledValue,
           [](SharedEvent& e, long long value) {
@@ -40,17 +40,17 @@ void init_device(nb::module_& m) {
       .def_static("get_default_device", &Device::default_device,
                   "The first CUDA GPU, else the CPU; PYMETALLIC_DEVICE=cpu|cuda|cuda:N overrides.")
       .def_static("get_all_devices", &Device::all, "Every device of every backend present.")
-      .def_prop_ro("name", &Device::name)
+      .def_prop_ro("name", &Device::name, "The device's name (the GPU's, or the CPU model).")
       .def_prop_ro("kind", &Device::kind, "\"cuda\" or \"cpu\"")
-      .def_prop_ro("ordinal", &Device::ordinal)
-      .def_prop_ro("max_threads_per_threadgroup", [](const Device& d) { return d.limits().max_threads_per_threadgroup; })
+      .def_prop_ro("ordinal", &Device::ordinal, "Index among the devices of its kind (cuda:N, cpu:N).")
+      .def_prop_ro("max_threads_per_threadgroup", [](const Device& d) { return d.limits().max_threads_per_threadgroup; }, "The most threads (x, y, z) a threadgroup may have on this device.")
       .def_prop_ro("max_threadgroup_memory_length",
-                   [](const Device& d) { return d.limits().max_threadgroup_memory_length; })
-      .def_prop_ro("thread_execution_width", [](const Device& d) { return d.limits().thread_execution_width; })
+                   [](const Device& d) { return d.limits().max_threadgroup_memory_length; }, "Threadgroup memory per threadgroup, in bytes.")
+      .def_prop_ro("thread_execution_width", [](const Device& d) { return d.limits().thread_execution_width; }, "Threads of a SIMD-group (32 on CUDA GPUs and on the CPU).")
       .def_prop_ro("recommended_working_set_size",
-                   [](const Device& d) { return d.limits().recommended_working_set_size; })
-      .def_prop_ro("has_unified_memory", [](const Device& d) { return d.limits().has_unified_memory; })
-      .def("make_command_queue", &Device::newCommandQueue)
+                   [](const Device& d) { return d.limits().recommended_working_set_size; }, "Memory kernels may use at once, in bytes.")
+      .def_prop_ro("has_unified_memory", [](const Device& d) { return d.limits().has_unified_memory; }, "Whether host and device share one memory (the CPU: True).")
+      .def("make_command_queue", &Device::newCommandQueue, "A new command queue (Metal's newCommandQueue); raises DeviceError when the device cannot make one.")
       .def("make_shared_event", &Device::newSharedEvent,
            "A shared event (Metal's newSharedEvent): queues of every device may signal and wait for it.")
       .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })

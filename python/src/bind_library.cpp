@@ -115,8 +115,8 @@ void init_library(nb::module_& m) {
              return device->newLibrary(source, o);
            }),
            nb::arg("device"), nb::arg("source"), nb::arg("options") = nb::none())
-      .def_prop_ro("device", &Library::device)
-      .def_prop_ro("function_names", &Library::functionNames)
+      .def_prop_ro("device", &Library::device, "The device the library was compiled for.")
+      .def_prop_ro("function_names", &Library::functionNames, "The names of the library's kernels, in source order.")
       .def(
           "make_function",
           [](Library& lib, const std::string& name, nb::handle constants) {
@@ -124,12 +124,15 @@ void init_library(nb::module_& m) {
             nb::gil_scoped_release release;
             return lib.newFunction(name, c);
           },
-          nb::arg("name"), nb::arg("constants") = nb::none());
+          nb::arg("name"), nb::arg("constants") = nb::none(),
+          nb::sig("def make_function(self, name: str, constants: dict[str, object] | None = None) -> Function"),
+          "The kernel ``name`` with function constants by name (``[[function_constant]]``).\n"
+          "Raises CompileError for an unknown name or a constant of the wrong type.");
 
   nb::class_<Function>(m, "Function", "One kernel of a library (Metal's MTLFunction).")
-      .def_prop_ro("name", &Function::name)
-      .def_prop_ro("library", &Function::library)
-      .def_prop_ro("arguments", &Function::arguments)
+      .def_prop_ro("name", &Function::name, "The kernel's name.")
+      .def_prop_ro("library", &Function::library, "The library it comes from.")
+      .def_prop_ro("arguments", &Function::arguments, "The kernel's arguments (buffers, textures, threadgroup memory), for reflection.")
       .def("__repr__", [](const Function& f) { return "<pymetallic.Function " + f.name() + ">"; });
 
   nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
@@ -138,11 +141,11 @@ void init_library(nb::module_& m) {
              return device->newComputePipelineState(function);
            }),
            nb::arg("device"), nb::arg("function"))
-      .def_prop_ro("device", &ComputePipelineState::device)
-      .def_prop_ro("function", &ComputePipelineState::function)
-      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup)
-      .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth)
-      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength);
+      .def_prop_ro("device", &ComputePipelineState::device, "The device the pipeline runs on.")
+      .def_prop_ro("function", &ComputePipelineState::function, "The kernel it runs.")
+      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup, "The most threads a threadgroup of this kernel may have on its device.")
+      .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth, "Threads of a SIMD-group.")
+      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength, "Threadgroup memory the kernel declares itself, in bytes.");
 }
 
 }  // namespace pymetallic_bindings

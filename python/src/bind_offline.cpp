@@ -2,8 +2,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include "backends/cpu/toolchain.h"
-#include "backends/cuda/nvrtc_api.h"
+#include "core/backend.h"
 #include "bindings.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
@@ -36,24 +35,19 @@ void init_offline(nb::module_& m) {
       },
       nb::arg("source"), nb::arg("options") = nb::none(), nb::arg("target") = "cpu", nb::arg("arch") = "",
       nb::arg("emit_only") = false, nb::arg("indirect_entries") = false,
+      nb::sig("def compile_offline(source: str, options: dict[str, object] | None = None, target: str = 'cpu', "
+              "arch: str = '', emit_only: bool = False, indirect_entries: bool = False) -> dict[str, object]"),
       "Translate and compile for a target without running; raises CompileError on invalid source. "
       "indirect_entries: for cuda, the entry points of dispatch_threadgroups_with_indirect_buffer instead.");
 
   m.def("toolchains", [] {
     nb::dict out;
-    try {
-      cpu::Toolchain t;
-      out["cpu"] = t.compiler() + ": " + t.fingerprint();
-    } catch (const Error& e) {
-      out["cpu"] = std::string("unavailable: ") + e.what();
+    for (const backend::Backend& b : backend::backends()) {
+      auto [label, description] = b.describe_toolchain();
+      out[label.c_str()] = description;
     }
-    std::string why;
-    if (const auto* nvrtc = cuda::Nvrtc::get(&why))
-      out["nvrtc"] = "NVRTC " + nvrtc->version();
-    else
-      out["nvrtc"] = "unavailable: " + why;
     return out;
-  });
+  }, "Each backend's compiler: {label: version, or 'unavailable: why'} (labels 'cpu', 'nvrtc').");
 }
 
 }  // namespace pymetallic_bindings

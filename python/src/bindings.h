@@ -16,6 +16,7 @@ void init_library(nanobind::module_& m);
 void init_commands(nanobind::module_& m);
 void init_offline(nanobind::module_& m);
 void init_texture(nanobind::module_& m);
+void init_python_methods(nanobind::module_& m);  // after every class is bound
 void init_diagnostics(nanobind::module_& m);
 // Python objects for findings (bind_diagnostics.cpp).
 nanobind::object findings_list(const std::vector<metallic::KernelFinding>& findings);

@@ -123,17 +123,33 @@ class DeviceImpl {
   virtual uintptr_t interopStream() { return 0; }
 };
 
-// Each backend provides one enumerator; the registry (registry.cpp) lists them.
-std::vector<std::shared_ptr<DeviceImpl>> enumerate_cpu_devices();
-std::vector<std::shared_ptr<DeviceImpl>> enumerate_cuda_devices();
-
 }  // namespace metallic::backend
 
 #include "metallic/offline.h"
 
 namespace metallic::backend {
-// Offline compilation per backend (src/backends/*/offline.cpp).
-OfflineResult offline_compile_cpu(const msl::TranslatedSource& source, const CompileOptions& options, bool emit_only);
-OfflineResult offline_compile_cuda(const msl::TranslatedSource& source, const CompileOptions& options,
-                                   const std::string& arch, bool emit_only, bool indirect_entries = false);
+
+// What offline compilation asks of a backend.
+struct OfflineRequest {
+  std::string arch;  // a backend's own target ("sm_90"); empty: the backend's default
+  bool emit_only = false;
+  bool indirect_entries = false;  // the entries of dispatch_threadgroups_with_indirect_buffer
+};
+
+// One backend, as core and the bindings see it. Each backend fills one of these
+// (src/backends/<name>/backend.cpp); core and the bindings only iterate backends().
+struct Backend {
+  const char* name;  // the offline target name ("cuda", "cpu")
+  // The devices of this backend on this machine (none when its driver is absent).
+  std::vector<std::shared_ptr<DeviceImpl>> (*enumerate)();
+  // Compiles without running; throws CompileError with the user's file:line.
+  OfflineResult (*offline_compile)(const msl::TranslatedSource& source, const CompileOptions& options,
+                                   const OfflineRequest& request);
+  // The tool this backend compiles with, as (label, "description" or "unavailable: why").
+  std::pair<std::string, std::string> (*describe_toolchain)();
+};
+
+// Every backend, in the order devices are listed (GPUs first): src/backends/registry.cpp.
+const std::vector<Backend>& backends();
+
 }  // namespace metallic::backend

@@ -309,6 +309,9 @@ const char* texture_type_name(TextureType t) {
     case TextureType::Type2D: return "texture2d";
     case TextureType::Type2DArray: return "texture2d_array";
     case TextureType::Type3D: return "texture3d";
+    case TextureType::TypeCube: return "texturecube";
+    case TextureType::TypeCubeArray: return "texturecube_array";
+    case TextureType::TypeTextureBuffer: return "texture_buffer";
   }
   return "?";
 }
@@ -558,10 +561,9 @@ void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl:
   parse_texture_type(arg.type, name, element, access);
   bool written = true;  // unknown (template kernels): assume the kernel writes
   if (!arg.dependent_type) {
-    if (name.rfind("texture", 0) != 0 || name.find("cube") != std::string::npos || name.find("_ms") != std::string::npos ||
-        name == "texture_buffer")
+    if (name.rfind("texture", 0) != 0 || name.find("_ms") != std::string::npos)
       throw Error(where + ": " + name + " is not supported yet (texture1d, texture1d_array, texture2d, "
-                  "texture2d_array and texture3d are)");
+                  "texture2d_array, texture3d, texturecube, texturecube_array and texture_buffer are)");
     if (name != texture_type_name(d.type))
       throw ValidationError(where + " is a " + name + " but the bound texture is a " + texture_type_name(d.type));
     const std::string want = pixel_format_sample_type(d.pixel_format);

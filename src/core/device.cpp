@@ -19,8 +19,8 @@ std::vector<std::shared_ptr<Device>> Device::all() {
   static std::once_flag once;
   static std::vector<std::shared_ptr<Device>> devices;
   std::call_once(once, [] {
-    for (auto& impl : backend::enumerate_cuda_devices()) devices.push_back(std::make_shared<Device>(impl));
-    for (auto& impl : backend::enumerate_cpu_devices()) devices.push_back(std::make_shared<Device>(impl));
+    for (const backend::Backend& b : backend::backends())
+      for (auto& impl : b.enumerate()) devices.push_back(std::make_shared<Device>(impl));
   });
   return devices;
 }

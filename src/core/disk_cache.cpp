@@ -1,6 +1,5 @@
 #include "core/disk_cache.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,54 +7,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "metallic/error.h"
+#include "metallic/metallic.h"
 
 namespace metallic::cache {
-
-std::string hash_hex(const std::string& data) {
-  // Two independent 64-bit lanes over 8-byte words (multiply, rotate, xor: the mixing of
-  // the well-known non-cryptographic hashes), then a final avalanche. Keys, not security;
-  // fast, because command-buffer signatures are hashed at every commit.
-  const uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0xc2b2ae3d27d4eb4full, k3 = 0x165667b19e3779f9ull;
-  uint64_t a = 0x243f6a8885a308d3ull ^ data.size(), b = 0x13198a2e03707344ull;
-  auto rotl = [](uint64_t x, int r) { return (x << r) | (x >> (64 - r)); };
-  size_t i = 0, n = data.size();
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data.data() + i, 8);
-    a = rotl(a ^ (w * k1), 31) * k2;
-    b = rotl(b + (w * k3), 27) * k1 ^ a;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, data.data() + i, n - i);
-  a = rotl(a ^ (tail * k1), 31) * k2;
-  b = rotl(b + (tail * k3), 27) * k1 ^ a;
-  auto avalanche = [](uint64_t x) {
-    x ^= x >> 33, x *= 0xff51afd7ed558ccdull, x ^= x >> 33, x *= 0xc4ceb9fe1a85ec53ull, x ^= x >> 33;
-    return x;
-  };
-  a = avalanche(a + b), b = avalanche(b ^ rotl(a, 17));
-  char out[33];
-  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(a),
-                static_cast<unsigned long long>(b));
-  return out;
-}
 
 namespace {
 
 void make_dirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!partial.empty() && ::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
-        throw Error("cannot create the kernel cache folder '" + partial + "': " + std::strerror(errno) +
-                    " (set PYMETALLIC_CACHE_DIR to a writable folder)");
-    }
-    if (i < path.size()) partial += path[i];
-  }
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec)
+    throw Error("cannot create the kernel cache folder '" + path + "': " + ec.message() +
+                " (set PYMETALLIC_CACHE_DIR to a writable folder)");
 }
 
 std::string cache_root() {
@@ -72,7 +40,9 @@ const char kMagic[] = "PYMETALLIC1 ";
 DiskCache::DiskCache(const std::string& subdir) : dir_(cache_root() + "/" + subdir) { make_dirs(dir_); }
 
 std::string DiskCache::path(const std::string& key, const std::string& extension) const {
-  return dir_ + "/" + key + extension;
+  // The version is part of every key: a new pymetallic never trusts an older one's entries
+  // (a generated-code or ABI change need not show in the translated source).
+  return dir_ + "/" + key + "-" + version() + extension;
 }
 
 std::string DiskCache::temporary_path(const std::string& final_path) const {

@@ -7,17 +7,16 @@
 #include <optional>
 #include <string>
 
-namespace metallic::cache {
+#include "core/hash.h"
 
-// A 128-bit content hash as 32 hex digits (two independent 64-bit FNV-1a lanes): keys, not
-// security.
-std::string hash_hex(const std::string& data);
+namespace metallic::cache {
 
 class DiskCache {
  public:
   explicit DiskCache(const std::string& subdir);  // e.g. "cpu", "cuda"
 
   const std::string& directory() const { return dir_; }
+  // <directory>/<key>-<pymetallic version><extension>
   std::string path(const std::string& key, const std::string& extension) const;
   // A fresh path next to `final_path` for writing; publish() renames it into place.
   std::string temporary_path(const std::string& final_path) const;

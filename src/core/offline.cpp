@@ -23,14 +23,14 @@ OfflineResult compileOffline(const std::string& source, const CompileOptions& op
   } catch (const msl::TranslationError& e) {
     throw CompileError(e.diagnostic.format(), e.diagnostic.format());
   }
-  OfflineResult result;
-  if (target == "cpu")
-    result = backend::offline_compile_cpu(translated, options, emit_only);
-  else if (target == "cuda")
-    result = backend::offline_compile_cuda(translated, options, arch.empty() ? "sm_90" : arch, emit_only,
-                                           indirect_entries);
-  else
-    throw ValidationError("unknown target '" + target + "': use cpu or cuda");
+  const backend::Backend* chosen = nullptr;
+  std::string names;
+  for (const backend::Backend& b : backend::backends()) {
+    if (target == b.name) chosen = &b;
+    names = std::string(b.name) + (names.empty() ? "" : " or " + names);
+  }
+  if (!chosen) throw ValidationError("unknown target '" + target + "': use " + names);
+  OfflineResult result = chosen->offline_compile(translated, options, {arch, emit_only, indirect_entries});
   for (const auto& k : translated.kernels) result.functions.push_back(k.name);
   return result;
 }

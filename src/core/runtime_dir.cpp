@@ -33,9 +33,8 @@ void set_runtime_dir(const std::string& path) {
 
 // ---- runtime_files_hash (core/runtime_files.h)
 
-#include <dirent.h>
-
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -51,10 +50,10 @@ const std::string& runtime_files_hash() {
   std::call_once(once, [] {
     std::string dir = runtime_dir(), all;
     std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') names.push_back(e->d_name);
-      ::closedir(d);
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name[0] != '.') names.push_back(name);
     }
     std::sort(names.begin(), names.end());
     for (auto& n : names) {

@@ -35,20 +35,28 @@ Texture::Texture(std::shared_ptr<Device> device, const TextureDescriptor& d) : d
                           "16-bit unorm/uint/sint/float, 32-bit uint/sint/float, bgra8Unorm)");
   switch (d.type) {
     case TextureType::Type1D: case TextureType::Type1DArray: case TextureType::Type2D:
-    case TextureType::Type2DArray: case TextureType::Type3D:
+    case TextureType::Type2DArray: case TextureType::Type3D: case TextureType::TypeCube:
+    case TextureType::TypeCubeArray: case TextureType::TypeTextureBuffer:
       break;
     default:
       throw ValidationError("texture type " + std::to_string(static_cast<uint32_t>(d.type)) +
-                            " is not supported (1d, 1d_array, 2d, 2d_array and 3d are)");
+                            " is not supported (1d, 1d_array, 2d, 2d_array, 3d, cube, cube_array and "
+                            "texture_buffer are)");
   }
-  if (d.type == TextureType::Type1D || d.type == TextureType::Type1DArray) descriptor_.height = 1;
+  const bool buffer = d.type == TextureType::TypeTextureBuffer;
+  if (d.type == TextureType::Type1D || d.type == TextureType::Type1DArray || buffer) descriptor_.height = 1;
   if (d.type != TextureType::Type3D) descriptor_.depth = 1;
-  if (d.type != TextureType::Type1DArray && d.type != TextureType::Type2DArray) descriptor_.array_length = 1;
+  if (d.type != TextureType::Type1DArray && d.type != TextureType::Type2DArray && d.type != TextureType::TypeCubeArray)
+    descriptor_.array_length = 1;
   const auto& t = descriptor_;
   if (t.width == 0 || t.height == 0 || t.depth == 0 || t.array_length == 0)
     throw ValidationError("a texture needs a nonzero width, height, depth and array length");
+  if ((d.type == TextureType::TypeCube || d.type == TextureType::TypeCubeArray) && t.width != t.height)
+    throw ValidationError("a cube texture's faces are square: width " + std::to_string(t.width) + " and height " +
+                          std::to_string(t.height) + " differ");
   const uint64_t limit = 16384;
-  if (t.width > limit || t.height > limit || t.depth > 2048 || t.array_length > 2048)
+  if (buffer ? t.width > (uint64_t(1) << 28)
+             : (t.width > limit || t.height > limit || t.depth > 2048 || t.array_length > 2048))
     throw ValidationError("texture size " + std::to_string(t.width) + "x" + std::to_string(t.height) + "x" +
                           std::to_string(t.depth) + " (array length " + std::to_string(t.array_length) +
                           ") exceeds Metal's limits (16384 per side; 2048 depth or layers)");
@@ -61,6 +69,8 @@ uint64_t Texture::slices() const {
   if (descriptor_.type == TextureType::Type3D) return descriptor_.depth;
   if (descriptor_.type == TextureType::Type1DArray || descriptor_.type == TextureType::Type2DArray)
     return descriptor_.array_length;
+  if (descriptor_.type == TextureType::TypeCube) return 6;
+  if (descriptor_.type == TextureType::TypeCubeArray) return 6 * descriptor_.array_length;
   return 1;
 }
 

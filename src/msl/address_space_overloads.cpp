@@ -1,5 +1,6 @@
 #include "msl/address_space_overloads.h"
 
+#include <algorithm>
 #include <iterator>
 #include <map>
 #include <set>
@@ -331,8 +332,173 @@ class OverloadResolver {
   Structure st_;
 };
 
+// Definitions that become one function once address spaces are erased: the same scope, name,
+// parameter types and qualifiers, `this` included (the `thread`, `device` and `threadgroup`
+// versions of an array wrapper's operator[] or constructor; an index helper written once for
+// `device` and once for `constant` pointers). When their bodies are the same too they are one
+// function, and all but the first are removed. Member functions that differ only in the address
+// space of `this` but have different bodies cannot be kept apart, and are refused.
+class ErasedDuplicates {
+ public:
+  explicit ErasedDuplicates(std::vector<Token>& t) : t_(t), st_(analyze(t)) {}
+
+  void run() {
+    struct Def {
+      size_t index;
+      size_t end;  // the body's '}'
+      std::string body;
+      std::string this_spaces;
+    };
+    std::map<std::string, std::vector<Def>> groups;
+    for (size_t fi = 0; fi < st_.functions.size(); ++fi) {
+      const FunctionDef& f = st_.functions[fi];
+      if (f.name.empty() || f.body_close == 0 || f.params_close == 0 || is_kernel(f)) continue;
+      std::map<size_t, std::string> names;
+      size_t k = 0;
+      for (auto [b, e] : split_params(t_, st_, f.params_open, f.params_close)) {
+        size_t n = param_name(b, e);
+        if (n != npos) names[n] = "@" + std::to_string(k);
+        ++k;
+      }
+      size_t header_end = f.body_open;  // a constructor's initialisers belong to its body
+      std::string this_spaces;
+      for (size_t i = f.params_close + 1; i < f.body_open; ++i) {
+        if (t_[i].is_punct(":")) {
+          header_end = i;
+          break;
+        }
+        if (is_address_space(t_[i])) this_spaces += t_[i].text + " ";
+      }
+      size_t end = header_end == f.body_open ? f.body_close : constructor_end(f);
+      std::string sig = std::to_string(enclosing_brace(f.decl_begin)) + "|" + canonical(f.decl_begin, header_end, names, false);
+      groups[sig].push_back({fi, end, canonical(header_end, end + 1, names, true), this_spaces});
+    }
+    std::vector<std::pair<size_t, size_t>> removed;  // token ranges [first, last]
+    for (auto& [sig, defs] : groups) {
+      if (defs.size() < 2) continue;
+      std::vector<const Def*> kept;
+      for (const Def& d : defs) {
+        bool same = false;
+        for (const Def* k : kept) same = same || k->body == d.body;
+        const FunctionDef& f = st_.functions[d.index];
+        if (same) removed.push_back({f.decl_begin, d.end});
+        else kept.push_back(&d);
+      }
+      for (size_t a = 1; a < kept.size(); ++a) {
+        if (kept[a]->this_spaces == kept[0]->this_spaces) continue;
+        const FunctionDef& f0 = st_.functions[kept[0]->index];
+        const FunctionDef& f = st_.functions[kept[a]->index];
+        std::string name = f.name == "operator" ? "this operator" : "'" + f.name + "'";
+        fail(t_[f.name_index].location(),
+             name + " here and at line " + std::to_string(t_[f0.name_index].line) +
+                 " differ only in the address space of 'this' but have different bodies; pymetallic erases "
+                 "address spaces, so overloads on the address space of 'this' must have the same body");
+      }
+    }
+    if (removed.empty()) return;
+    std::sort(removed.begin(), removed.end());
+    std::vector<Token> out;
+    out.reserve(t_.size());
+    size_t r = 0;
+    for (size_t i = 0; i < t_.size(); ++i) {
+      while (r < removed.size() && removed[r].second < i) ++r;
+      if (r < removed.size() && i >= removed[r].first && i <= removed[r].second) continue;
+      out.push_back(t_[i]);
+    }
+    t_ = std::move(out);
+  }
+
+ private:
+  bool is_kernel(const FunctionDef& f) const {
+    for (size_t i = f.decl_begin; i < f.name_index; ++i)
+      if (t_[i].is_ident("kernel") || (t_[i].is_punct("[[") && i + 1 < f.name_index && t_[i + 1].is_ident("kernel")))
+        return true;
+    return false;
+  }
+
+  // The '}' closing a constructor's body. The structure analysis takes the first '{' after the
+  // parameters for the body, which is a member's braced initialiser in `A() : v{} {}`.
+  size_t constructor_end(const FunctionDef& f) const {
+    size_t end = f.body_close;
+    for (size_t k = f.body_close + 1; k < t_.size();) {
+      if (t_[k].is_punct("{") && st_.match[k] != npos) return st_.match[k];
+      if (!t_[k].is_punct(",")) return end;
+      ++k;  // the next initialiser: a name, then its ( ) or { }
+      while (k < t_.size() && !t_[k].is_punct("(") && !t_[k].is_punct("{")) ++k;
+      if (k >= t_.size() || st_.match[k] == npos) return end;
+      end = st_.match[k];
+      k = end + 1;
+    }
+    return end;
+  }
+
+  // The name of the parameter [b, e), or npos.
+  size_t param_name(size_t b, size_t e) const {
+    size_t end = e;
+    for (size_t k = b; k < e; ++k) {
+      if ((t_[k].is_punct("(") || t_[k].is_punct("[") || t_[k].is_punct("[[")) && st_.match[k] != npos) {
+        k = st_.match[k];
+        continue;
+      }
+      if (t_[k].is_punct("=")) {
+        end = k;
+        break;
+      }
+    }
+    while (end > b && t_[end - 1].is_punct("]") && st_.match[end - 1] != npos) end = st_.match[end - 1];
+    if (end > b + 1 && t_[end - 1].kind == TokenKind::Identifier && !is_type_word(t_[end - 1].text) &&
+        !is_keyword(t_[end - 1].text) && !is_address_space(t_[end - 1]) && !t_[end - 2].is_punct("::"))
+      return end - 1;
+    return npos;
+  }
+
+  bool erasable(size_t i, bool in_body) const {
+    if (!is_address_space(t_[i])) return false;
+    if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->") || t_[i - 1].is_punct("::"))) return false;
+    if (i + 1 < t_.size() && t_[i + 1].is_punct("::")) return false;
+    return !(in_body && t_[i].text == "threadgroup" && st_.statement_start[i]);  // storage, not a type
+  }
+
+  // The tokens [b, e) as text with address spaces erased: each run of cv-qualifiers and address
+  // spaces becomes its const/volatile (`constant` counting as const); parameter names become @k.
+  std::string canonical(size_t b, size_t e, const std::map<size_t, std::string>& names, bool in_body) const {
+    std::string s;
+    for (size_t i = b; i < e; ++i) {
+      if (erasable(i, in_body) || t_[i].is_ident("const") || t_[i].is_ident("volatile")) {
+        bool c = false, v = false;
+        size_t j = i;
+        for (; j < e && (erasable(j, in_body) || t_[j].is_ident("const") || t_[j].is_ident("volatile")); ++j) {
+          c = c || t_[j].is_ident("const") || t_[j].is_ident("constant");
+          v = v || t_[j].is_ident("volatile");
+        }
+        s += std::string(c ? "const " : "") + (v ? "volatile " : "");
+        i = j - 1;
+        continue;
+      }
+      auto n = names.find(i);
+      s += (n != names.end() ? n->second : t_[i].text) + " ";
+    }
+    return s;
+  }
+
+  size_t enclosing_brace(size_t i) const {
+    while (i > 0) {
+      --i;
+      if (t_[i].is_punct("}") && st_.match[i] != npos) i = st_.match[i];
+      else if (t_[i].is_punct("{")) return i;
+    }
+    return npos;
+  }
+
+  std::vector<Token>& t_;
+  Structure st_;
+};
+
 }  // namespace
 
-bool resolve_address_space_overloads(std::vector<Token>& toks) { return OverloadResolver(toks).run(); }
+bool resolve_address_space_overloads(std::vector<Token>& toks) {
+  ErasedDuplicates(toks).run();
+  return OverloadResolver(toks).run();
+}
 
 }  // namespace metallic::msl

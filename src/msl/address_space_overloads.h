@@ -6,8 +6,12 @@
 // (`sum__pm_as_d`, `sum__pm_as_g`) and adds a dispatcher with the erased signature after the
 // last one. The dispatcher asks the runtime where its arguments point (metal_address_space.h)
 // and calls the overload written for that address space, so callers need no change.
-// Overloads that differ only between `device` and `constant` cannot be told apart at run time
-// and are refused with a message.
+// Definitions that are the same function once address spaces are erased (same signature and
+// body: `operator[]` written for `thread`, `device` and `threadgroup` this, an index helper
+// written for `device` and `constant` pointers) are merged into one first. Overloads that differ
+// only between `device` and `constant` with different bodies cannot be told apart at run time and
+// are refused with a message, as are member functions that differ only in the address space of
+// `this` with different bodies.
 #pragma once
 
 #include <vector>

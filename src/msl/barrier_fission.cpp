@@ -20,8 +20,24 @@ constexpr size_t npos = Structure::npos;
 
 bool is_barrier_name(const std::string& w) { return w == "threadgroup_barrier" || w == "simdgroup_barrier"; }
 
-// SIMD-group functions need their lanes side by side: the fiber path only.
+// SIMD-group functions need their lanes side by side.
 bool is_lane_function(const std::vector<Token>& t, size_t i) { return is_simd_function_use(t, i); }
+
+// The SIMD-group functions a split kernel computes as loops over lanes (metal_simd_fission.h:
+// `metal::detail::fission_<name>`), with their number of arguments. Everything else (quad_*,
+// simd_shuffle_and_fill_*, simd_is_first, simd_active_threads_mask, simdgroup matrices) keeps
+// the fiber path.
+int lane_function_arity(const std::string& w) {
+  static const std::map<std::string, int> kArity = {
+      {"simd_sum", 1}, {"simd_product", 1}, {"simd_min", 1}, {"simd_max", 1}, {"simd_and", 1}, {"simd_or", 1},
+      {"simd_xor", 1}, {"simd_prefix_inclusive_sum", 1}, {"simd_prefix_exclusive_sum", 1},
+      {"simd_prefix_inclusive_product", 1}, {"simd_prefix_exclusive_product", 1}, {"simd_shuffle", 2},
+      {"simd_broadcast", 2}, {"simd_shuffle_down", 2}, {"simd_shuffle_up", 2}, {"simd_shuffle_xor", 2},
+      {"simd_shuffle_rotate_down", 2}, {"simd_shuffle_rotate_up", 2}, {"simd_broadcast_first", 1},
+      {"simd_ballot", 1}, {"simd_all", 1}, {"simd_any", 1}};
+  auto it = kArity.find(w);
+  return it == kArity.end() ? -1 : it->second;
+}
 
 // Built-ins whose value differs between the threads of a group.
 bool per_thread(BuiltinKind k) {
@@ -48,6 +64,7 @@ bool is_assignment(const Token& t) {
 // PYMETALLIC_DEBUG_FISSION=1, which prints it).
 struct NotApplicable {
   const char* why;
+  std::string detail = "";
 };
 
 struct Builtin {
@@ -79,10 +96,14 @@ class KernelFission {
         if (!b.per_thread)
           s += "const " + b.type + " " + b.name + " = " + b.type + "(pm_threads.first().template get<" +
                std::to_string(b.position) + ">());\n";
+      if (const char* debug = std::getenv("PYMETALLIC_DEBUG_FISSION"); debug && *debug == '1')
+        std::fprintf(stderr, "pymetallic: kernel '%s' runs split (loop fission, %d SIMD-group calls over lanes)\n",
+                     f_.name.c_str(), next_site_);
       return s + body + "}\n";
     } catch (const NotApplicable& n) {
       if (const char* debug = std::getenv("PYMETALLIC_DEBUG_FISSION"); n.why && debug && *debug == '1')
-        std::fprintf(stderr, "pymetallic: kernel '%s' keeps fibers (%s)\n", f_.name.c_str(), n.why);
+        std::fprintf(stderr, "pymetallic: kernel '%s' keeps fibers (%s%s%s)\n", f_.name.c_str(), n.why,
+                     n.detail.empty() ? "" : ": ", n.detail.c_str());
       return "";
     }
   }
@@ -96,7 +117,11 @@ class KernelFission {
       const Token& t = t_[i];
       if (t.kind != TokenKind::Identifier) continue;
       if (is_barrier_name(t.text)) barrier = true;
-      if (is_lane_function(t_, i)) throw NotApplicable{PM_FISSION_WHERE};
+      if (is_lane_function(t_, i)) {
+        if (lane_function_arity(t.text) < 0)
+          throw NotApplicable{PM_FISSION_WHERE, t.text + " has no loop form (only the fiber path runs it)"};
+        barrier = true;  // a SIMD-group call splits the kernel like a barrier
+      }
       if (t.text == "goto" || t.text == "asm") throw NotApplicable{PM_FISSION_WHERE};
     }
     if (!barrier) throw NotApplicable{nullptr};  // nothing to split
@@ -177,6 +202,78 @@ class KernelFission {
     return false;
   }
 
+  // A barrier or a SIMD-group call: what splits a block.
+  bool contains_sync(size_t b, size_t e) const {
+    for (size_t i = b; i < e; ++i)
+      if (t_[i].kind == TokenKind::Identifier && (is_barrier_name(t_[i].text) || is_lane_function(t_, i))) return true;
+    return false;
+  }
+
+  // A SIMD-group call in a statement: `simd_sum(v)` (or `metal::simd_sum(v)`).
+  struct LaneCall {
+    std::string name;
+    size_t begin, end;                                // the call's tokens
+    std::vector<std::pair<size_t, size_t>> args;      // its arguments
+    int site;                                         // pm_simd_<site>
+  };
+
+  // The SIMD-group calls of an expression statement or a declaration in uniform control flow.
+  // Every thread of the group reaches the statement, so each call's active lanes are the
+  // threads that have not returned, as on the fiber path; calls that only some threads
+  // reach (inside ?:, && or ||, or a statement that is not plain) keep the fibers.
+  std::vector<LaneCall> lane_calls(size_t b, size_t e) {
+    const Token& head = t_[b];
+    if (head.kind != TokenKind::Identifier || head.is_ident("if") || head.is_ident("while") || head.is_ident("do") ||
+        head.is_ident("switch") || head.is_ident("return") || head.is_ident("else") || head.is_ident("for"))
+      throw NotApplicable{PM_FISSION_WHERE, "a SIMD-group call inside `" + head.text +
+                                                "` (its active lanes may be only some of the SIMD group)"};
+    std::vector<LaneCall> calls;
+    for (size_t i = b; i < e; ++i) {
+      if (t_[i].kind != TokenKind::Identifier || !is_lane_function(t_, i)) continue;
+      LaneCall c;
+      c.name = t_[i].text;
+      int arity = lane_function_arity(c.name);
+      if (arity < 0 || !t_[i + 1].is_punct("(") || st_.match[i + 1] == npos)
+        throw NotApplicable{PM_FISSION_WHERE, c.name + " has no loop form"};
+      c.begin = i >= 2 && t_[i - 1].is_punct("::") && t_[i - 2].is_ident("metal") ? i - 2 : i;
+      if (c.begin == i && i > 0 && (t_[i - 1].is_punct("::") || t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->")))
+        throw NotApplicable{PM_FISSION_WHERE, c.name + " is qualified"};
+      size_t close = st_.match[i + 1];
+      c.end = close + 1;
+      size_t a = i + 2;
+      for (size_t k = i + 2; k <= close; ++k) {
+        if (k < close && t_[k].kind == TokenKind::Identifier && is_lane_function(t_, k))
+          throw NotApplicable{PM_FISSION_WHERE, "a SIMD-group call inside the arguments of " + c.name};
+        if (k < close && (t_[k].is_punct("(") || t_[k].is_punct("[") || t_[k].is_punct("{")) && st_.match[k] != npos) {
+          k = st_.match[k];
+          continue;
+        }
+        if (k == close || t_[k].is_punct(",")) {
+          if (k > a) c.args.push_back({a, k});
+          a = k + 1;
+        }
+      }
+      if (static_cast<int>(c.args.size()) != arity)
+        throw NotApplicable{PM_FISSION_WHERE, c.name + " with " + std::to_string(c.args.size()) + " arguments"};
+      c.site = next_site_++;
+      calls.push_back(c);
+      i = close;
+    }
+    // Operands evaluated only on some threads: a call right of `?`, `&&` or `||` (what is left
+    // of the last call's start; `simd_all(p) ? 1 : 0` evaluates the call on every thread).
+    size_t c = 0;
+    for (size_t i = b; i < calls.back().begin; ++i) {
+      if (c < calls.size() && i == calls[c].begin) {
+        i = calls[c++].end - 1;
+        continue;
+      }
+      if (t_[i].is_punct("?") || t_[i].is_punct("&&") || t_[i].is_punct("||"))
+        throw NotApplicable{PM_FISSION_WHERE, "a SIMD-group call in a statement with `" + t_[i].text +
+                                                  "` (it may run on only some threads)"};
+    }
+    return calls;
+  }
+
   bool mentions(size_t b, size_t e, const std::string& name) const {
     for (size_t i = b; i < e; ++i)
       if (t_[i].is_ident(name.c_str()) && !(i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))))
@@ -194,8 +291,9 @@ class KernelFission {
 
   struct Statement {
     size_t begin, end;
-    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration } kind;
+    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange } kind;
     int region;  // index of the stretch between barriers it belongs to
+    std::vector<LaneCall> calls = {};  // LaneArguments: the SIMD-group calls whose arguments it stores
   };
 
   // The statements of a block that contains barriers, as group-level code.
@@ -209,11 +307,26 @@ class KernelFission {
       if (t_[first].kind == TokenKind::Identifier && is_barrier_name(t_[first].text)) {
         s.kind = Statement::Barrier;
         ++region;
-      } else if (contains_barrier(i, e)) {
-        if (!t_[first].is_ident("for") || !t_[st_.match[first + 1] + 1].is_punct("{")) throw NotApplicable{PM_FISSION_WHERE};
+      } else if (contains_sync(i, e) && t_[first].is_ident("for")) {
         s.kind = Statement::SplitLoop;
         s.region = ++region;  // its own; what follows starts another
         ++region;
+      } else if (contains_barrier(i, e)) {
+        throw NotApplicable{PM_FISSION_WHERE};
+      } else if (contains_sync(i, e)) {
+        // `float s = simd_sum(v);`: the threads store v, the lanes of each SIMD group meet,
+        // then the statement runs with the call's result.
+        Statement args{i, e, Statement::LaneArguments, region};
+        args.calls = lane_calls(first, e);
+        for (const LaneCall& c : args.calls) {
+          std::string type;  // of the first argument, to read the result (metal_simd_fission.h)
+          type = "decltype((" + text(c.args[0].first, c.args[0].second) + "))";
+          replacements_[c.begin] = {c.end, "pm_simd_" + std::to_string(c.site) + ".template get<metal::detail::fission_" +
+                                               c.name + ", " + type + ">(pm_threads, pm_at.index())"};
+        }
+        stmts.push_back(args);
+        stmts.push_back(Statement{i, i, Statement::LaneExchange, region});
+        s.region = ++region;
       } else if ((t_[first].is_ident("threadgroup") && declares_storage(first, e)) || t_[first].is_ident("constexpr") ||
                  (t_[first].is_ident("static") && first + 1 < e && t_[first + 1].is_ident("constexpr"))) {
         s.kind = Statement::GroupDeclaration;  // one per group (threadgroup) or a compile-time constant
@@ -270,7 +383,12 @@ class KernelFission {
               group_names_.insert(t_[i].text);
           break;
         case Statement::Barrier:
+        case Statement::LaneExchange:
           flush();
+          break;
+        case Statement::LaneArguments:
+          for (const LaneCall& c : s.calls) out += "metal::detail::fission_simd_site pm_simd_" + std::to_string(c.site) + ";\n";
+          pending.push_back(k);
           break;
         case Statement::SplitLoop:
           flush();
@@ -310,7 +428,9 @@ class KernelFission {
       for (const Promoted& p : promoted) thread_value = thread_value || p.name == t.text;
       if (thread_value && !param_names_.count(t.text)) throw NotApplicable{PM_FISSION_WHERE};
     }
-    size_t body_open = close + 1, body_close = st_.match[body_open];
+    // `{ ... }`, or one statement (`for (...) x += simd_shuffle_down(x, d);`).
+    bool braces = t_[close + 1].is_punct("{");
+    size_t body_open = braces ? close + 1 : close, body_close = braces ? st_.match[body_open] : s.end;
     // The group steps the loop: a thread may not.
     for (const std::string& v : declared)
       for (size_t i = body_open; i < body_close; ++i)
@@ -346,7 +466,7 @@ class KernelFission {
     for (; i < e; ++i) {
       const Token& t = t_[i];
       if (t.is_punct("=") || t.is_punct("[") || t.is_punct(",")) break;
-      if (t.is_punct("(") || t.is_punct("{") || t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("(")) return false;
+      if (t.is_punct("(") || t.is_punct("{") || (t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("("))) return false;
       if (t.is_punct("<")) {  // template arguments of the type
         int depth = 0;
         for (; i < e; ++i) {
@@ -445,6 +565,14 @@ class KernelFission {
     s += "{\n";
     for (size_t k : pending) {
       const Statement& st = stmts[k];
+      if (st.kind == Statement::LaneArguments) {
+        for (const LaneCall& c : st.calls) {
+          s += "pm_simd_" + std::to_string(c.site) + ".template put<metal::detail::fission_" + c.name + ">(pm_at.index()";
+          for (auto [ab, ae] : c.args) s += ", " + statement_text(ab, ae);
+          s += ");\n";
+        }
+        continue;
+      }
       check_jumps(st.begin, st.end);
       auto d = declarations.find(k);
       if (d == declarations.end()) {
@@ -475,6 +603,11 @@ class KernelFission {
     std::string s;
     for (size_t i = b; i < e; ++i) {
       if (t_[i].kind == TokenKind::Pragma) continue;
+      if (auto r = replacements_.find(i); r != replacements_.end() && r->second.first <= e) {
+        s += r->second.second + " ";  // a SIMD-group call: its result
+        i = r->second.first - 1;
+        continue;
+      }
       if (t_[i].is_ident("return") && i + 1 < e && t_[i + 1].is_punct(";")) {
         s += "{ pm_at.retire(); return; } ";
         retires_ = true;
@@ -505,7 +638,9 @@ class KernelFission {
   std::vector<Builtin> builtins_;
   std::set<std::string> param_names_, locals_, loop_vars_, group_names_;
   int next_id_ = 0;
+  int next_site_ = 0;
   bool retires_ = false;
+  std::map<size_t, std::pair<size_t, std::string>> replacements_;  // call begin -> (end, text)
 };
 
 bool is_kernel(const std::vector<Token>& t, const FunctionDef& f) {

@@ -17,10 +17,19 @@
 // barrier get one slot per thread. Loops the compiler can vectorise across threads replace
 // a context switch per thread per barrier (the fiber fallback, still used for everything else).
 //
-// Applies when: barriers are direct statements of the kernel body or of `for` loops in it
-// (at any depth) whose headers name only kernel parameters, uniform built-ins and enclosing
-// such loops' variables; no SIMD-group functions and no barriers in called functions; no
-// `break`/`continue` that would leave a split loop. Anything else keeps the fiber path.
+// SIMD-group functions (reductions, scans, shuffles, broadcasts, ballot/all/any: the list in
+// barrier_fission.cpp) split the same way when they sit in a declaration or expression
+// statement of such a block, not right of `?`/`&&`/`||`: every thread of the group reaches
+// them, so the active lanes are the threads that have not returned, as on the fiber path.
+//   float s = simd_sum(v);   ->  each thread: pm_simd_0.put<fission_simd_sum>(index, v);
+//                                each thread: float s = pm_simd_0.get<...>(pm_threads, index);
+// (the first get computes every SIMD group's result over its lanes' slots: metal_simd_fission.h).
+//
+// Applies when: barriers and SIMD-group calls are direct statements of the kernel body or of
+// `for` loops in it (at any depth) whose headers name only kernel parameters, uniform built-ins
+// and enclosing such loops' variables; no barriers or SIMD-group functions in called
+// functions; no `break`/`continue` that would leave a split loop. Anything else keeps the fiber
+// path, and PYMETALLIC_DEBUG_FISSION=1 prints which kernels are split and why the others are not.
 #pragma once
 
 #include <map>

@@ -22,6 +22,10 @@ std::optional<std::string> rewrite_number(const std::string& text) {
     if (!floating && hex) return std::nullopt;
     return "::metal::half(" + body + (floating ? "" : ".0") + "f)";
   }
+  if (suffix == "bf" || suffix == "BF") {  // MSL 3.1 bfloat literal
+    if (!floating && hex) return std::nullopt;
+    return "::metal::bfloat(" + body + (floating ? "" : ".0") + "f)";
+  }
   if (!floating) return std::nullopt;
   if (suffix.empty()) return body + "f";
   if (suffix == "l" || suffix == "L") return body + "f";  // MSL has no long double

@@ -1,5 +1,7 @@
 #include "msl/rewrite.h"
 
+#include <set>
+
 #include "msl/kernel_params.h"
 #include "msl/literals.h"
 
@@ -19,9 +21,26 @@ class MslRewriter {
       : t_(t), st_(st), e_(e), note_threadgroup_variables_(note_threadgroup_variables) {}
 
   void run() {
+    // Names the program declares itself (`struct P { float2 xy; }`): `.xy` on them is no swizzle.
+    for (size_t i = 0; i < t_.size(); ++i)
+      if (t_[i].kind == TokenKind::Identifier && is_swizzle_name(t_[i].text) &&
+          !(i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))))
+        user_names_.insert(t_[i].text);
     for (size_t i = 0; i < t_.size(); ++i) {
       const Token& tok = t_[i];
       if (e_.touched(i)) continue;
+      if ((tok.is_punct(".") || tok.is_punct("->")) && i + 1 < t_.size() && swizzle_read(i + 1)) {
+        if (!user_names_.count(t_[i + 1].text)) {
+          e_.replace(i + 1, t_[i + 1].text + ".__pm_value()");
+        } else if (size_t start = postfix_start(i); start != Structure::npos) {
+          // The program also has a member of that name: a wrapper that reads a swizzle as
+          // its vector and passes anything else through.
+          e_.insert_before(start, "::metal::detail::swizzle_read(");
+          e_.replace(i + 1, t_[i + 1].text + ")");
+        }
+        ++i;
+        continue;
+      }
       if (tok.kind == TokenKind::Pragma) {
         if (auto p = translate_pragma(tok.text)) e_.replace(i, *p);
         else e_.drop(i);
@@ -48,6 +67,58 @@ class MslRewriter {
   }
 
  private:
+  // `xy`, `zyx`, `rgba`: two to four letters, all of xyzw or all of rgba.
+  static bool is_swizzle_name(const std::string& w) {
+    if (w.size() < 2 || w.size() > 4) return false;
+    bool xyzw = true, rgba = true;
+    for (char c : w) {
+      xyzw = xyzw && (c == 'x' || c == 'y' || c == 'z' || c == 'w');
+      rgba = rgba && (c == 'r' || c == 'g' || c == 'b' || c == 'a');
+    }
+    return xyzw || rgba;
+  }
+
+  // The first token of the postfix expression whose member access `.` is at `dot`
+  // (`a[i].b`, `f(x)`, `(p + q)`, `ns::v`), or npos when it cannot be told.
+  size_t postfix_start(size_t dot) const {
+    if (dot == 0) return Structure::npos;
+    size_t j = dot - 1;
+    for (;;) {
+      const Token& t = t_[j];
+      if ((t.is_punct(")") || t.is_punct("]")) && st_.match[j] != Structure::npos) {
+        j = st_.match[j];
+        if (j > 0 && ((t_[j - 1].kind == TokenKind::Identifier && !is_keyword(t_[j - 1].text)) ||
+                      t_[j - 1].is_punct(")") || t_[j - 1].is_punct("]"))) {
+          --j;
+          continue;
+        }
+        return j;
+      }
+      if (t.kind != TokenKind::Identifier) return Structure::npos;
+      if (j >= 2 && (t_[j - 1].is_punct(".") || t_[j - 1].is_punct("->") || t_[j - 1].is_punct("::"))) {
+        j -= 2;
+        continue;
+      }
+      return j;
+    }
+  }
+
+  // A multi-letter swizzle at i that is read, not written: in MSL it is a value of the vector
+  // type (`auto s = v.yx;` copies, `twice(v.zw)` deduces uint2), so reads become
+  // `v.yx.__pm_value()` (a const vector: `++v.xy` and the like fail to compile instead of
+  // changing a copy). Assignments (`v.xy = ...`, `v.xy += ...`) keep the proxy.
+  bool swizzle_read(size_t i) const {
+    const Token& t = t_[i];
+    if (t.kind != TokenKind::Identifier || !is_swizzle_name(t.text)) return false;
+    if (i + 1 >= t_.size()) return true;
+    const Token& n = t_[i + 1];
+    if (n.kind != TokenKind::Punct) return true;
+    static const char* kWrites[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--", "(", "["};
+    for (const char* w : kWrites)
+      if (n.text == w) return false;
+    return true;
+  }
+
   // A `::` that starts a name (`::acc::f`, `return ::f(x)`) rather than continuing one (`a::b`,
   // `T<int>::x`, `decltype(e)::type`).
   bool global_qualifier(size_t i) const {
@@ -195,6 +266,7 @@ class MslRewriter {
   TokenEdits& e_;
   bool note_threadgroup_variables_;
   size_t threadgroup_variables_ = 0;
+  std::set<std::string> user_names_;
 };
 
 }  // namespace

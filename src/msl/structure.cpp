@@ -180,6 +180,14 @@ class Analyzer {
         f.params_close = s.match[i];
         return f;
       }
+      // operator[](...): '[' ']' precede the parameter list.
+      if (prev > decl + 1 && t_[prev].is_punct("]") && t_[prev - 1].is_punct("[") && t_[prev - 2].is_ident("operator")) {
+        f.name = "operator";
+        f.name_index = prev;
+        f.params_open = i;
+        f.params_close = s.match[i];
+        return f;
+      }
       if (i > decl && (t_[prev].is_ident("operator") || (prev > decl && t_[prev - 1].is_ident("operator")))) {
         // operator()(...) / operator+(...): the parameter list is the next group.
         size_t open = t_[prev].is_ident("operator") ? s.match[i] + 1 : i;

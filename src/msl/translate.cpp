@@ -5,6 +5,7 @@
 
 #include "msl/address_space_overloads.h"
 #include "msl/barrier_fission.h"
+#include "msl/conditionals.h"
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
@@ -38,6 +39,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
   enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
+  rewrite_conditionals(toks);
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   std::set<std::string> retiring;

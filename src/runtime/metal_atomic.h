@@ -29,6 +29,12 @@ enum thread_scope {
   thread_scope_threadgroup = 2,
   thread_scope_device = 3,
 };
+// MSL 3.2: how far stores to a `coherent` resource are seen. Every store here is seen
+// device-wide once fenced, so both values behave as memory_coherence_device.
+enum memory_coherence {
+  memory_coherence_threadgroup = 0,
+  memory_coherence_device = 1,
+};
 
 template <class T> struct atomic {
   static_assert(is_same<T, int>::value || is_same<T, uint>::value || is_same<T, bool>::value ||
@@ -334,6 +340,46 @@ METAL_FUNC T atomic_fetch_max_explicit(volatile atomic<T>* obj, type_identity_t<
   return r;
 #endif
 }
+
+// ---- scoped atomics (MSL 3.2): the same functions with a thread_scope after the orders.
+// Every atomic here is coherent device-wide, which satisfies any narrower scope.
+template <class T>
+METAL_FUNC T atomic_load_explicit(const volatile atomic<T>* obj, memory_order order, thread_scope) {
+  return atomic_load_explicit(obj, order);
+}
+template <class T>
+METAL_FUNC void atomic_store_explicit(volatile atomic<T>* obj, type_identity_t<T> desired, memory_order order,
+                                      thread_scope) {
+  atomic_store_explicit(obj, desired, order);
+}
+template <class T>
+METAL_FUNC T atomic_exchange_explicit(volatile atomic<T>* obj, type_identity_t<T> desired, memory_order order,
+                                      thread_scope) {
+  return atomic_exchange_explicit(obj, desired, order);
+}
+template <class T>
+METAL_FUNC bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* obj, T* expected,
+                                                      type_identity_t<T> desired, memory_order success,
+                                                      memory_order failure, thread_scope) {
+  return atomic_compare_exchange_weak_explicit(obj, expected, desired, success, failure);
+}
+template <class T>
+METAL_FUNC bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* obj, T* expected,
+                                                        type_identity_t<T> desired, memory_order success,
+                                                        memory_order failure, thread_scope) {
+  return atomic_compare_exchange_weak_explicit(obj, expected, desired, success, failure);
+}
+#define METAL_RT_ATOMIC_SCOPED(NAME)                                                          \
+  template <class T>                                                                          \
+  METAL_FUNC auto atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v, \
+                                                 memory_order order, thread_scope)            \
+      ->decltype(atomic_fetch_##NAME##_explicit(obj, v, order)) {                             \
+    return atomic_fetch_##NAME##_explicit(obj, v, order);                                     \
+  }
+METAL_RT_ATOMIC_SCOPED(add) METAL_RT_ATOMIC_SCOPED(sub) METAL_RT_ATOMIC_SCOPED(min)
+METAL_RT_ATOMIC_SCOPED(max) METAL_RT_ATOMIC_SCOPED(and) METAL_RT_ATOMIC_SCOPED(or)
+METAL_RT_ATOMIC_SCOPED(xor)
+#undef METAL_RT_ATOMIC_SCOPED
 
 // ---- fences ------------------------------------------------------------------------
 METAL_FUNC void atomic_thread_fence(mem_flags, memory_order order, thread_scope scope = thread_scope_device) {

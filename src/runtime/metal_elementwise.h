@@ -25,6 +25,25 @@ template <class... E> struct promote;
 template <class A> struct promote<A> { typedef A type; };
 template <class A, class B, class... R> struct promote<A, B, R...> : promote<typename promote2<A, B>::type, R...> {};
 
+// The type the front end casts each arm of `c ? a : b` to (src/msl/conditionals.h), from the
+// arms' decltype((a)) and decltype((b)): itself, except where MSL's built-in half and bfloat
+// take part in the usual arithmetic conversions (c ? h : 0.5f is float, c ? h : 2 is half),
+// and where an integer meets a pointer (c ? p : 0).
+template <class X> constexpr bool is_cond_arith = is_arithmetic<remove_cvref_t<X>>::value;
+template <class X> constexpr bool is_cond_f16 =
+    is_same<remove_cvref_t<X>, half>::value || is_same<remove_cvref_t<X>, bfloat>::value;
+template <class A, class B, class = void> struct cond_arm { typedef A type; };
+template <class A, class B>
+struct cond_arm<A, B, enable_if_t<(is_cond_f16<A> || is_cond_f16<B>) && is_cond_arith<A> && is_cond_arith<B> &&
+                                  !is_same<remove_cvref_t<A>, remove_cvref_t<B>>::value>> {
+  typedef typename promote2<remove_cvref_t<A>, remove_cvref_t<B>>::type type;
+};
+template <class A, class B>
+struct cond_arm<A, B, enable_if_t<is_integral<remove_cvref_t<A>>::value && is_pointer<decay_t<B>>::value>> {
+  typedef decay_t<B> type;
+};
+template <class A, class B> using cond_t = typename cond_arm<A, B>::type;
+
 // Vector width of a set of arguments (0 when all are scalars).
 template <class... X> constexpr int vec_width = 0;
 template <class X, class... R> constexpr int vec_width<X, R...> =

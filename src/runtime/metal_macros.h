@@ -86,3 +86,7 @@
 #define LONG_MAX   9223372036854775807l
 #define LONG_MIN   (-9223372036854775807l - 1)
 #define ULONG_MAX  18446744073709551615ul
+
+// MSL 3.2 `coherent(device)` / `coherent(threadgroup)` on a pointer or texture: every store
+// here is visible device-wide once fenced, so the qualifier changes nothing.
+#define coherent(scope)

@@ -106,6 +106,10 @@ template <unsigned W, class V, class Op> METAL_FUNC V simd_reduce(const V& x, Op
   unsigned base = g.lane & ~(W - 1u);
   V acc = x;
   bool first = true;
+  // In order even under fast math (the split path, metal_simd_fission.h, folds the same way).
+#if defined(__clang__)
+#  pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
+#endif
   for (unsigned i = base; i < base + W; ++i)
     if ((g.mask >> i) & 1u) {
       acc = first ? g.v[i] : op(acc, g.v[i]);
@@ -121,6 +125,9 @@ METAL_FUNC V simd_scan(const V& x, Op op, const V& identity, unsigned site) {
   simd_gather(x, g, site);
   unsigned base = g.lane & ~(W - 1u);
   V acc = identity;
+#if defined(__clang__)
+#  pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
+#endif
   for (unsigned i = base; i < g.lane + (Inclusive ? 1u : 0u); ++i)
     if ((g.mask >> i) & 1u) acc = op(acc, g.v[i]);
   return acc;

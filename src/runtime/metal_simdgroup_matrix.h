@@ -49,6 +49,7 @@ template <class T, int Cols, int Rows> struct simdgroup_matrix {
   static_assert(is_same<T, float>::value || is_same<T, half>::value || is_same<T, bfloat>::value,
                 "simdgroup_matrix elements are float, half or bfloat");
   typedef T value_type;
+  typedef vec<T, 2> storage_type;  // what one thread holds (thread_elements())
   vec<T, 2> __elems;
 
   simdgroup_matrix() = default;

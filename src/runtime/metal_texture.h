@@ -258,7 +258,50 @@ template <class... O> struct all_sample_options {
   static constexpr bool value = all_true<sample_options<O>::value...>::value;
 };
 
+// Texture atomics (MSL 3.1) act on the red channel of a 32-bit integer texel (R32Uint,
+// R32Sint); the vector they return holds the old value in x, as a read of that texel would.
+template <class T> METAL_FUNC volatile atomic<T>* texel_atomic(const metal_texture_abi& d, uint x, uint y, uint z) {
+  static_assert(is_same<T, uint>::value || is_same<T, int>::value, "texture atomics are on int and uint textures");
+  if (x >= d.width || y >= d.height || z >= d.depth || d.texel_bytes != 4) return nullptr;
+  return reinterpret_cast<volatile atomic<T>*>(const_cast<unsigned char*>(texel_at(d, x, y, z)));
+}
+template <class T> METAL_FUNC vec<T, 4> texel_atomic_result(T v) { return vec<T, 4>(v, T(0), T(0), T(1)); }
 }  // namespace detail
+
+// The atomic member functions of a texture whose coordinate parameters are __VA_ARGS__ and
+// locate texel (X, Y, Z).
+#define METAL_TEXTURE_ATOMIC_FETCH(OP, X, Y, Z, ...)                                              \
+  METAL_FUNC vec<T, 4> atomic_fetch_##OP(__VA_ARGS__, vec<T, 4> v) const {                        \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
+    return detail::texel_atomic_result<T>(a ? atomic_fetch_##OP##_explicit(a, v.x, memory_order_relaxed) : T(0)); \
+  }
+#define METAL_TEXTURE_ATOMICS(X, Y, Z, ...)                                                        \
+  METAL_TEXTURE_ATOMIC_FETCH(add, X, Y, Z, __VA_ARGS__)                                           \
+  METAL_TEXTURE_ATOMIC_FETCH(sub, X, Y, Z, __VA_ARGS__)                                           \
+  METAL_TEXTURE_ATOMIC_FETCH(and, X, Y, Z, __VA_ARGS__)                                           \
+  METAL_TEXTURE_ATOMIC_FETCH(or, X, Y, Z, __VA_ARGS__)                                            \
+  METAL_TEXTURE_ATOMIC_FETCH(xor, X, Y, Z, __VA_ARGS__)                                           \
+  METAL_TEXTURE_ATOMIC_FETCH(min, X, Y, Z, __VA_ARGS__)                                           \
+  METAL_TEXTURE_ATOMIC_FETCH(max, X, Y, Z, __VA_ARGS__)                                           \
+  METAL_FUNC vec<T, 4> atomic_load(__VA_ARGS__) const {                                            \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
+    return detail::texel_atomic_result<T>(a ? atomic_load_explicit(a, memory_order_relaxed) : T(0)); \
+  }                                                                                               \
+  METAL_FUNC void atomic_store(__VA_ARGS__, vec<T, 4> v) const {                                   \
+    if (volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z)) atomic_store_explicit(a, v.x, memory_order_relaxed); \
+  }                                                                                               \
+  METAL_FUNC vec<T, 4> atomic_exchange(__VA_ARGS__, vec<T, 4> v) const {                           \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
+    return detail::texel_atomic_result<T>(a ? atomic_exchange_explicit(a, v.x, memory_order_relaxed) : T(0)); \
+  }                                                                                               \
+  METAL_FUNC bool atomic_compare_exchange_weak(__VA_ARGS__, vec<T, 4>* expected, vec<T, 4> desired) const { \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
+    if (!a) return false;                                                                         \
+    T e = expected->x;                                                                            \
+    bool ok = atomic_compare_exchange_weak_explicit(a, &e, desired.x, memory_order_relaxed, memory_order_relaxed); \
+    if (!ok) *expected = detail::texel_atomic_result<T>(e);                                      \
+    return ok;                                                                                    \
+  }
 
 #define METAL_TEXTURE_COMMON                                                                          \
   metal_texture_abi pm_d;                                                                             \
@@ -273,6 +316,7 @@ template <class T, access A = access::sample> struct texture1d {
   METAL_TEXTURE_COMMON
   METAL_FUNC vec<T, 4> read(uint x, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, x, 0, 0); }
   METAL_FUNC void write(vec<T, 4> v, uint x, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, x, 0, 0); }
+  METAL_TEXTURE_ATOMICS(x, 0u, 0u, uint x)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float x, O...) const {
     return detail::texel_sample<T>(pm_d, s, 1, x, 0.0f, 0.0f, 0u, 0, 0, 0);
@@ -284,6 +328,7 @@ template <class T, access A = access::sample> struct texture1d_array {
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
   METAL_FUNC vec<T, 4> read(uint x, uint layer, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, x, 0, layer); }
   METAL_FUNC void write(vec<T, 4> v, uint x, uint layer, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, x, 0, layer); }
+  METAL_TEXTURE_ATOMICS(x, 0u, layer, uint x, uint layer)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float x, uint layer, O...) const {
     return detail::texel_sample<T>(pm_d, s, 1, x, 0.0f, 0.0f, layer, 0, 0, 0);
@@ -297,6 +342,7 @@ template <class T, access A = access::sample> struct texture2d {
   METAL_FUNC vec<T, 4> read(ushort2 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, 0); }
   METAL_FUNC void write(vec<T, 4> v, uint2 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, 0); }
   METAL_FUNC void write(vec<T, 4> v, ushort2 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, 0); }
+  METAL_TEXTURE_ATOMICS(c.x, c.y, 0u, uint2 c)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, 0, 0, 0);
@@ -313,6 +359,7 @@ template <class T, access A = access::sample> struct texture2d_array {
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
   METAL_FUNC vec<T, 4> read(uint2 c, uint layer, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, layer); }
   METAL_FUNC void write(vec<T, 4> v, uint2 c, uint layer, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, layer); }
+  METAL_TEXTURE_ATOMICS(c.x, c.y, layer, uint2 c, uint layer)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, uint layer, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, layer, 0, 0, 0);
@@ -327,14 +374,81 @@ template <class T, access A = access::sample> struct texture3d {
   METAL_FUNC vec<T, 4> read(ushort3 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, c.z); }
   METAL_FUNC void write(vec<T, 4> v, uint3 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, c.z); }
   METAL_FUNC void write(vec<T, 4> v, ushort3 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, c.z); }
+  METAL_TEXTURE_ATOMICS(c.x, c.y, c.z, uint3 c)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float3 c, O...) const {
     return detail::texel_sample<T>(pm_d, s, 3, c.x, c.y, c.z, 0u, 0, 0, 0);
   }
 };
 
+namespace detail {
+// The face a direction points at (+x, -x, +y, -y, +z, -z: 0..5) and the normalized
+// coordinates on it, by the major axis (the table of OpenGL/Vulkan, which Metal shares).
+METAL_FUNC void cube_face(float3 d, uint& face, float& s, float& t) {
+  float ax = METAL_RT_LIBM(fabs)(d.x), ay = METAL_RT_LIBM(fabs)(d.y), az = METAL_RT_LIBM(fabs)(d.z);
+  float sc, tc, ma;
+  if (ax >= ay && ax >= az) {
+    face = d.x >= 0.0f ? 0u : 1u, ma = ax, sc = d.x >= 0.0f ? -d.z : d.z, tc = -d.y;
+  } else if (ay >= az) {
+    face = d.y >= 0.0f ? 2u : 3u, ma = ay, sc = d.x, tc = d.y >= 0.0f ? d.z : -d.z;
+  } else {
+    face = d.z >= 0.0f ? 4u : 5u, ma = az, sc = d.z >= 0.0f ? d.x : -d.x, tc = -d.y;
+  }
+  ma = ma > 0.0f ? ma : 1.0f;
+  s = 0.5f * (sc / ma + 1.0f), t = 0.5f * (tc / ma + 1.0f);
+}
+template <class T> METAL_FUNC vec<T, 4> cube_sample(const metal_texture_abi& d, sampler smp, float3 dir, uint first) {
+  uint face;
+  float s, t;
+  cube_face(dir, face, s, t);
+  smp.normalized = 1, smp.s_address_ = smp.t_address_ = 0;  // cube coordinates clamp to the face's edge
+  return texel_sample<T>(d, smp, 2, s, t, 0.0f, first + face, 0, 0, 0);
+}
+}  // namespace detail
+
+// A cube texture: six square faces (slices 0..5); a cube array: six per cube.
+template <class T, access A = access::sample> struct texturecube {
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, face < 6u ? face : 6u); }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint face, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? face : 6u); }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, O...) const { return detail::cube_sample<T>(pm_d, s, dir, 0u); }
+};
+
+template <class T, access A = access::sample> struct texturecube_array {
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC uint get_array_size() const { return pm_d.depth / 6u; }
+  METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint array, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint face, uint array, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth);
+  }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, uint array, O...) const {
+    if (array >= get_array_size()) return vec<T, 4>(T(0));
+    return detail::cube_sample<T>(pm_d, s, dir, array * 6u);
+  }
+};
+
+// A texture over a buffer's texels: 1-D, read and written by index, no sampling.
+template <class T, access A = access::read> struct texture_buffer {
+  metal_texture_abi pm_d;
+  METAL_FUNC uint get_width() const { return pm_d.width; }
+  METAL_FUNC vec<T, 4> read(uint x) const { return detail::texel_read<T>(pm_d, x, 0, 0); }
+  METAL_FUNC void write(vec<T, 4> v, uint x) const { detail::texel_write<T>(pm_d, v, x, 0, 0); }
+  METAL_TEXTURE_ATOMICS(x, 0u, 0u, uint x)
+  METAL_FUNC void fence() const {}
+};
+
 #undef METAL_TEXTURE_COMMON
 #undef METAL_TEXTURE_HEIGHT
+#undef METAL_TEXTURE_ATOMICS
+#undef METAL_TEXTURE_ATOMIC_FETCH
 
 namespace detail {
 // Entry wrappers build arguments from descriptors the host packed.

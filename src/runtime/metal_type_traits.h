@@ -5,9 +5,38 @@
 #pragma once
 #include "metal_config.h"
 
+#if !defined(METAL_TARGET_CUDA) && !defined(_INITIALIZER_LIST) && !defined(_LIBCPP_INITIALIZER_LIST)
+#define _INITIALIZER_LIST 1  // as libstdc++'s <initializer_list>, which then adds nothing
+// std::initializer_list, which braced lists need (NVRTC declares its own; no system header
+// is included on the CPU). The compiler requires this layout: a pointer and a length.
+namespace std {
+template <class E> class initializer_list {
+  const E* array_;
+  decltype(sizeof(0)) len_;
+  constexpr initializer_list(const E* a, decltype(sizeof(0)) n) : array_(a), len_(n) {}
+
+ public:
+  typedef E value_type;
+  typedef const E& reference;
+  typedef const E& const_reference;
+  typedef decltype(sizeof(0)) size_type;
+  typedef const E* iterator;
+  typedef const E* const_iterator;
+  constexpr initializer_list() noexcept : array_(nullptr), len_(0) {}
+  constexpr size_type size() const noexcept { return len_; }
+  constexpr const_iterator begin() const noexcept { return array_; }
+  constexpr const_iterator end() const noexcept { return array_ + len_; }
+};
+template <class E> constexpr const E* begin(initializer_list<E> l) noexcept { return l.begin(); }
+template <class E> constexpr const E* end(initializer_list<E> l) noexcept { return l.end(); }
+}  // namespace std
+#endif
+
 namespace metal {
 struct half;
 struct bfloat;
+using std::initializer_list;
+typedef decltype(nullptr) nullptr_t;
 
 template <class T, T v> struct integral_constant {
   static constexpr T value = v;

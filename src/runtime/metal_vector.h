@@ -86,7 +86,10 @@ template <class... A> constexpr bool all_values = (true && ... && (ncomp<A> > 0)
 
 template <class T, int K, int S, unsigned Code, class R> struct swizzle {
   T s[S];
-  METAL_FUNC operator R() const {
+  METAL_FUNC operator R() const { return __pm_value(); }
+  // A read of the swizzle as the value MSL gives it (the front end writes `v.xy.__pm_value()`
+  // for every read): const, so that `++v.xy` cannot silently change a copy.
+  METAL_FUNC const R __pm_value() const {
     R r;
     for (int i = 0; i < K; ++i) r.s[i] = s[detail::swz_idx(Code, i)];
     return r;
@@ -102,6 +105,17 @@ template <class T, int K, int S, unsigned Code, class R> struct swizzle {
   // components (a defaulted copy would copy the whole owner).
   METAL_FUNC swizzle& operator=(const swizzle& o) { return *this = R(o); }
 };
+
+namespace detail {
+// `p.xy` where the program also declares a member `xy`: a swizzle reads as its vector,
+// anything else passes through as it is (the front end writes swizzle_read(p.xy)).
+template <class X> struct is_swizzle_proxy : false_type {};
+template <class T, int K, int S, unsigned C, class R> struct is_swizzle_proxy<swizzle<T, K, S, C, R>> : true_type {};
+template <class X, enable_if_t<!is_swizzle_proxy<remove_cvref_t<X>>::value, int> = 0>
+METAL_FUNC constexpr X&& swizzle_read(X&& x) { return static_cast<X&&>(x); }
+template <class T, int K, int S, unsigned C, class R>
+METAL_FUNC const R swizzle_read(const swizzle<T, K, S, C, R>& p) { return p.__pm_value(); }
+}  // namespace detail
 
 #define METAL_RT_SWZ_COMPOUND(OP)                                                            \
   template <class T, int K, int S, unsigned C, class R, class U>                             \

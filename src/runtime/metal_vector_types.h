@@ -115,4 +115,22 @@ METAL_RT_CHECK_PACKED(float, 4)
 #undef METAL_RT_CHECK_PACKED
 #endif
 static_assert(__is_standard_layout(float3) && __is_standard_layout(packed_float3), "layout");
+
+// vec_elements<T>::value: the number of components of a vector type (1 for a scalar).
+template <class T> struct vec_elements : integral_constant<int, detail::vinfo_t<T>::n> {};
+template <class T> constexpr int vec_elements_v = vec_elements<T>::value;
+
+// numeric_limits of a vector type: the scalar's properties, its values broadcast.
+template <class T, int N> struct numeric_limits<vec<T, N>> : numeric_limits<T> {
+  typedef numeric_limits<T> S;
+  static constexpr vec<T, N> min() { return vec<T, N>(S::min()); }
+  static constexpr vec<T, N> max() { return vec<T, N>(S::max()); }
+  static constexpr vec<T, N> lowest() { return vec<T, N>(S::lowest()); }
+  static constexpr vec<T, N> epsilon() { return vec<T, N>(S::epsilon()); }
+  static constexpr vec<T, N> round_error() { return vec<T, N>(S::round_error()); }
+  static constexpr vec<T, N> infinity() { return vec<T, N>(S::infinity()); }
+  static constexpr vec<T, N> quiet_NaN() { return vec<T, N>(S::quiet_NaN()); }
+  static constexpr vec<T, N> signaling_NaN() { return vec<T, N>(S::signaling_NaN()); }
+  static constexpr vec<T, N> denorm_min() { return vec<T, N>(S::denorm_min()); }
+};
 }  // namespace metal

@@ -125,6 +125,9 @@ TEST(MslRewrite, NumberLiterals) {
   EXPECT_EQ(rewrite_number("1.5h"), "::metal::half(1.5f)");
   EXPECT_EQ(rewrite_number("2H"), "::metal::half(2.0f)");
   EXPECT_EQ(rewrite_number("1e2h"), "::metal::half(1e2f)");
+  EXPECT_EQ(rewrite_number("1.5bf"), "::metal::bfloat(1.5f)");
+  EXPECT_EQ(rewrite_number("2BF"), "::metal::bfloat(2.0f)");
+  EXPECT_EQ(rewrite_number("0x1bf"), std::nullopt);  // a hex integer
   for (const char* i : {"1", "0x1F", "0xE", "0x1e", "3u", "4UL", "7l", "0", "010"}) {
     EXPECT_EQ(rewrite_number(i), std::nullopt) << i;
   }
@@ -266,4 +269,32 @@ TEST(MslRewrite, TranslatedKernelsCompileAgainstRuntime) {
   std::string alone = syntax_check(prelude + "}\n", runtime.string());
   if (!alone.empty()) GTEST_SKIP() << "the runtime library does not compile by itself:\n" << alone.substr(0, 600);
   EXPECT_EQ(syntax_check(prelude + t.code + "\n}\n", runtime.string()), "") << t.code;
+}
+
+TEST(MslRewrite, ConditionalArmsAreCastToMslTypes) {
+  EXPECT_EQ(C("void f(bool c, half h) { float x = c ? h : 0.5; }"),
+            "void f(bool c, half h) { float x = c ? static_cast < :: metal :: detail :: cond_t < decltype ( ( h ) ) , "
+            "decltype ( ( 0.5f ) ) > > ( h ) : static_cast < :: metal :: detail :: cond_t < decltype ( ( 0.5f ) ) , "
+            "decltype ( ( h ) ) > > ( 0.5f ); }");
+  // Template arguments and attributes are left alone; a template-id in the third arm is one operand.
+  EXPECT_EQ(C("void f() { Foo<N ? 1 : 2> x; }"), "void f() { Foo<N ? 1 : 2> x; }");
+  std::string nested = C("void f(bool a, bool b) { int x = a ? 1 : b ? 2 : vec<int, 2>(3).x; }");
+  EXPECT_NE(nested.find("decltype ( ( b ?"), std::string::npos) << nested;
+  EXPECT_NE(nested.find("decltype ( ( vec<int, 2>(3).x ) )"), std::string::npos) << nested;
+}
+
+TEST(MslRewrite, SwizzleReadsAreValues) {
+  EXPECT_EQ(C("void f(float4 v) { auto s = v.yx; v.xy = s; v.zw += v.xy; float x = v.x; }"),
+            "void f(float4 v) { auto s = v.yx.__pm_value(); v.xy = s; v.zw += v.xy.__pm_value(); float x = v.x; }");
+  // A member the program declares with a swizzle's name may not be a swizzle: a wrapper that
+  // passes anything but a swizzle through.
+  EXPECT_EQ(C("struct P { float2 xy; }; float2 g(P p) { return p.xy; }"),
+            "struct P { float2 xy; }; float2 g(P p) { return ::metal::detail::swizzle_read( p.xy); }");
+}
+
+TEST(MslRewrite, DefinitionsEqualAfterErasureAreMerged) {
+  std::string code = C(
+      "struct A { float v[4]; thread float& operator[](int i) thread { return v[i]; } "
+      "device float& operator[](int i) device { return v[i]; } A() thread : v{} {} A() threadgroup : v{} {} };");
+  EXPECT_EQ(code, "struct A { float v[4]; float& operator[](int i) { return v[i]; } A() : v{} {} };");
 }

@@ -52,6 +52,18 @@ def kernel_path(name: str) -> str:
     return _os.path.join(_HERE, stem + ".metal")
 
 
+# The constants, declared for type checkers (the loop below sets them).
+VECTOR_OPS: str
+MANDELBROT: str
+LIFE: str
+FLUID: str
+IMAGE_PROCESSING: str
+IMAGE_TEXTURE: str
+LINEAR_ALGEBRA: str
+HELPERS: str
+REDUCTION: str
+NBODY: str
+
 for _const, _stem in _FILES.items():
     globals()[_const] = get_kernel_source(_stem)
 

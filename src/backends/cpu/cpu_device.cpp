@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -138,15 +139,18 @@ class CpuDevice : public backend::DeviceImpl {
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CpuQueue>(pool_); }
 
  private:
+  // A mutex, not std::call_once: the constructor throws when there is no compiler, and an
+  // exception leaving std::call_once aborted the process (libstdc++ runs it in pthread_once).
   Toolchain& toolchain() {
-    std::call_once(toolchain_once_, [&] { toolchain_ = std::make_unique<Toolchain>(); });
+    std::lock_guard<std::mutex> lock(toolchain_mutex_);
+    if (!toolchain_) toolchain_ = std::make_unique<Toolchain>();
     return *toolchain_;
   }
 
   std::string name_;
   int ordinal_;
   std::shared_ptr<ThreadPool> pool_;
-  std::once_flag toolchain_once_;
+  std::mutex toolchain_mutex_;
   std::unique_ptr<Toolchain> toolchain_;
 };
 

@@ -183,6 +183,10 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       out << "      if constexpr (K == " << std::to_string(a) << ") return " << codegen::builtin_expression(k.args[a]) << "; else\n";
   out << "      return 0u;\n    }\n  };\n"
       << "  at first() { return at{this, 0, 0, 0, 0}; }\n"
+      // For the SIMD-group calls of a split kernel (metal_simd_fission.h): the group's size and
+      // whether a thread still runs (has not returned).
+      << "  uint32_t pm_size() const { return pm_ntotal; }\n"
+      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true") << "; }\n"
       << "  template <class F> void each(F&& f) {\n"
       << "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
       << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"

@@ -1,8 +1,12 @@
 #include "backends/cpu/toolchain.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cctype>
 #include <climits>
@@ -10,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -19,33 +24,56 @@
 #include "metallic/error.h"
 #include "metallic/metallic.h"
 
+extern char** environ;  // what the compiler runs with: our own environment
+
 namespace metallic::cpu {
 
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs a shell command, returning its exit status and combined output.
-int run_command(const std::string& command, std::string& output) {
+// Runs a program (found on $PATH) with these arguments, no shell in between; returns its
+// exit status (-1 when it could not start or did not exit) and its combined stdout/stderr.
+int run_program(const std::vector<std::string>& args, std::string& output) {
   output.clear();
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;  // CLOEXEC: compiles started meanwhile do not inherit it
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  pid_t pid;
+  int spawned = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (spawned != 0) {
+    ::close(fds[0]);
+    return -1;
+  }
   char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  int status = ::pclose(pipe);
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) != 0) {
+    if (n > 0)
+      output.append(buf, static_cast<size_t>(n));
+    else if (errno != EINTR)
+      break;
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The compiler, then each of the space-separated flags, then the rest.
+std::vector<std::string> command_line(const std::string& compiler, const std::string& flags,
+                                      std::initializer_list<std::string> rest) {
+  std::vector<std::string> args;
+  std::istringstream words(compiler + " " + flags);  // the compiler may be words too: "zig c++"
+  for (std::string w; words >> w;) args.push_back(w);
+  args.insert(args.end(), rest);
+  return args;
 }
 
 std::string cpu_model() {
@@ -104,23 +132,50 @@ std::string find_program(const std::string& name) {
   return "";
 }
 
+// "ccache g++" -> {"ccache", "g++"}: $CXX may hold a command with arguments.
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+const char kNoCompiler[] =
+    "the CPU device needs a C++ compiler and found none (looked for $CXX, clang++, c++ and g++ on PATH, "
+    "and the ziglang package). Get one with: pip install 'metallic-compute[cpu]' (zig's clang, from the "
+    "package index, nothing else needed); or the system's: apt-get install g++ (Debian/Ubuntu), "
+    "dnf install gcc-c++ (Fedora), xcode-select --install (macOS); or set CXX to a compiler's path";
+
 }  // namespace
 
 Toolchain::Toolchain() {
   // $CXX when set; else clang++ when installed, since LLVM's vectoriser turns more GPU-style
   // kernels into SIMD loops (stencils with edge conditions: the fluid demo runs 1.7x faster
-  // than with g++ 12); else the system's c++.
+  // than with g++ 12); else the system's c++ (or g++); else zig's clang, which the Python
+  // package finds in the `ziglang` wheel (the [cpu] extra) and names in $PYMETALLIC_ZIG.
   const char* cxx = std::getenv("CXX");
-  if (cxx && *cxx)
-    compiler_ = cxx;
-  else if (!find_program("clang++").empty())
-    compiler_ = "clang++";
-  else
-    compiler_ = "c++";
+  const char* zig = std::getenv("PYMETALLIC_ZIG");
+  std::vector<std::string> command;
+  if (cxx && *cxx) {
+    command = split_words(cxx);
+    if (command.empty() || find_program(command[0]).empty())
+      throw DeviceError(std::string("CXX names '") + cxx + "', which is not an executable on PATH; " + kNoCompiler);
+  } else {
+    for (const char* name : {"clang++", "c++", "g++"})
+      if (!find_program(name).empty()) {
+        command = {name};
+        break;
+      }
+    if (command.empty() && zig && *zig && !find_program(zig).empty()) command = {zig, "c++"};
+    if (command.empty()) throw DeviceError(kNoCompiler);
+  }
+  for (const auto& word : command) {
+    compiler_ += (compiler_.empty() ? "" : " ") + word;
+  }
   // The compiler's `--version` line is part of every cache key. Asking for it starts a
   // process (tens of milliseconds for clang), so it is remembered per compiler file (path,
   // size, modification time): a cache hit in a new process starts no process at all.
-  std::string program = find_program(compiler_);
+  std::string program = find_program(command[0]);
   struct stat st;
   std::string identity;
   if (!program.empty() && ::stat(program.c_str(), &st) == 0) {
@@ -130,16 +185,16 @@ Toolchain::Toolchain() {
                std::to_string(static_cast<long long>(st.st_mtime));
   }
   static cache::DiskCache disk("cpu");
-  std::string key = "compiler-" + cache::hash_hex(identity);
+  std::string key = "compiler-" + cache::hash_hex(identity + "\n" + compiler_);
   if (!identity.empty())
     if (auto known = disk.read(key, ".txt")) {
       fingerprint_ = *known;
       return;
     }
   std::string out;
-  if (run_command(shell_quote(compiler_) + " --version", out) != 0)
-    throw DeviceError("the CPU device needs a C++ compiler: '" + compiler_ +
-                      "' was not found (install g++ or clang++, or set CXX)");
+  if (run_program(command_line(compiler_, "--version", {}), out) != 0)
+    throw DeviceError("the C++ compiler '" + compiler_ + "' does not run (" + out.substr(0, out.find('\n')) + "); " +
+                      kNoCompiler);
   fingerprint_ = out.substr(0, out.find('\n'));
   if (!identity.empty()) disk.write(key, ".txt", fingerprint_);
 }
@@ -164,11 +219,17 @@ std::string Toolchain::compile_flags(bool fast_math, bool debug) const {
 std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math, bool debug) {
   static cache::DiskCache disk("cpu");
   std::string flags = compile_flags(fast_math, debug);
+  // Extra flags for every kernel compile (make sanitize: -fsanitize=address,undefined);
+  // part of the cache key like the others.
+  if (const char* extra = std::getenv("PYMETALLIC_CPU_CXXFLAGS"); extra && *extra) flags += std::string(" ") + extra;
   std::string key =
       cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_files_hash());
   std::string so_path = disk.path(key, ".so");
-  struct stat st;
-  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;
+  auto built = [&so_path] {
+    std::error_code ec;
+    return std::filesystem::file_size(so_path, ec) > 0 && !ec;
+  };
+  if (built()) return so_path;
 
   // One compile per key at a time (different kernels compile in parallel).
   std::shared_ptr<std::mutex> key_mutex;
@@ -179,7 +240,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
     key_mutex = m;
   }
   std::lock_guard<std::mutex> key_lock(*key_mutex);
-  if (::stat(so_path.c_str(), &st) == 0 && st.st_size > 0) return so_path;  // built meanwhile
+  if (built()) return so_path;  // built meanwhile
   std::string source_path = disk.path(key, ".cpp");  // kept beside the object, for debugging
   {
     std::string tmp = disk.temporary_path(source_path);
@@ -187,10 +248,8 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
     disk.publish(tmp, source_path);
   }
   std::string tmp_so = disk.temporary_path(so_path);
-  std::string command = shell_quote(compiler_) + " " + flags + " -I" + shell_quote(runtime_dir()) + " -o " +
-                        shell_quote(tmp_so) + " " + shell_quote(source_path);
   std::string log;
-  int status = run_command(command, log);
+  int status = run_program(command_line(compiler_, flags, {"-I" + runtime_dir(), "-o", tmp_so, source_path}), log);
   if (status != 0) {
     std::remove(tmp_so.c_str());
     throw CompileError("cannot compile '" + display_name + "' for the CPU:\n" + summarize_log(log, display_name) +
@@ -208,8 +267,8 @@ void Toolchain::check(const std::string& tu, const std::string& display_name, bo
   if (fast_math) flags += " -DMETAL_FAST_MATH=1";
   std::string key = cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + runtime_files_hash());
   std::string ok_path = disk.path(key, ".ok");
-  struct stat st;
-  if (::stat(ok_path.c_str(), &st) == 0) return;
+  std::error_code ec;
+  if (std::filesystem::exists(ok_path, ec)) return;
   std::string source_path = disk.path(key, ".check.cpp");
   {
     std::string tmp = disk.temporary_path(source_path);
@@ -217,9 +276,7 @@ void Toolchain::check(const std::string& tu, const std::string& display_name, bo
     disk.publish(tmp, source_path);
   }
   std::string log;
-  int status = run_command(shell_quote(compiler_) + " " + flags + " -I" + shell_quote(runtime_dir()) + " " +
-                               shell_quote(source_path),
-                           log);
+  int status = run_program(command_line(compiler_, flags, {"-I" + runtime_dir(), source_path}), log);
   if (status != 0)
     throw CompileError("cannot compile '" + display_name + "' for the CPU:\n" + summarize_log(log, display_name) +
                            "(generated C++ saved as " + source_path + ")",

@@ -1,0 +1,37 @@
+// Every environment variable pymetallic reads, in one place. README.md's "Environment" table
+// mirrors this list (tests/python/test_environment_list.py checks both against the sources).
+#pragma once
+
+namespace metallic::env {
+
+struct Variable {
+  const char* name;
+  const char* meaning;
+};
+
+inline constexpr Variable kVariables[] = {
+    // Devices
+    {"PYMETALLIC_DEVICE", "cpu, cuda, cuda:N: the default device"},
+    {"PYMETALLIC_CPU_DEVICES", "N (at most 16): N CPU devices cpu:0 ... cpu:N-1 sharing host memory"},
+    {"PYMETALLIC_CPU_THREADS", "CPU worker threads (default: one per core)"},
+    {"PYMETALLIC_CPU_SCHEDULE",
+     "how the CPU runs threadgroups, read at each dispatch: auto, or any of fibers, nofission, serial"},
+    {"PYMETALLIC_CPU_FISSION", "0: keep every barrier kernel on fibers (no loop fission)"},
+    {"PYMETALLIC_CUDA_GRAPHS", "0: never replay repeated command buffers as CUDA graphs"},
+    {"PYMETALLIC_GPU_TIMESTAMPS", "1: time command buffers with CUDA events"},
+    {"PYMETALLIC_VALIDATION", "1: compile every library in validation mode (as MTL_SHADER_VALIDATION=1)"},
+    {"PYMETALLIC_LOG_BUFFER_SIZE", "bytes of kernel log records per command buffer (default 1 MiB)"},
+    // Files
+    {"PYMETALLIC_CACHE_DIR", "the compiled-kernel cache (default ~/.cache/pymetallic)"},
+    {"PYMETALLIC_RUNTIME_DIR", "where the runtime headers live (default: the installed package's)"},
+    {"PYMETALLIC_NVRTC_PATH", "folders to search for libnvrtc.so"},
+    // Debugging
+    {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
+    // Examples and tests
+    {"PYMETALLIC_EXAMPLE_SMALL", "1: examples run at a small size (the test suite's setting)"},
+    {"PYMETALLIC_MPI_HALO", "views, staging or device: how examples/mpi_halo.py sends halos"},
+    {"PYMETALLIC_MPI_GPU_AWARE", "1 or 0: whether examples/mpi_halo.py hands device memory to MPI"},
+    {"PYMETALLIC_TEST_DIFFERENTIAL", "0: conformance tests skip re-running each kernel under the other CPU schedules"},
+};
+
+}  // namespace metallic::env

@@ -1,0 +1,212 @@
+"""SIMD-group functions in uniform control flow on the CPU's loop-fission path
+(src/msl/barrier_fission.h, src/runtime/metal_simd_fission.h): the call's arguments go to a
+slot per thread, each SIMD group's result is computed over its lanes' slots, the statement
+continues with it. Results must equal the fiber path's bit for bit (same fold order), for
+whole and partial SIMD groups and after early returns; and the kernels below must really take
+the split path (checked through PYMETALLIC_DEBUG_FISSION=1), while a call that only some
+lanes reach keeps the fibers."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SRC = r"""
+#include <metal_stdlib>
+using namespace metal;
+
+kernel void fis_reduce(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                       device int* iout [[buffer(2)]],
+                       uint i [[thread_position_in_grid]], uint lane [[thread_index_in_simdgroup]]) {
+  float v = x[i];
+  float s = simd_sum(v);
+  out[i * 6 + 0] = s;
+  out[i * 6 + 1] = simd_max(v) - simd_min(v);
+  out[i * 6 + 2] = simd_prefix_inclusive_sum(v);
+  out[i * 6 + 3] = simd_prefix_exclusive_sum(v);
+  out[i * 6 + 4] = metal::simd_broadcast_first(v);
+  out[i * 6 + 5] = simd_product(v);
+  int b = int(v * 100.0f);
+  iout[i * 4 + 0] = simd_xor(b);
+  iout[i * 4 + 1] = int(ulong(simd_ballot(v > 0.0f)) & 0xffffffffu);
+  iout[i * 4 + 2] = simd_all(v > -3.0f) ? 1 : 0;
+  iout[i * 4 + 3] = simd_any(v > 2.0f) ? 1 : 0;
+}
+
+kernel void fis_shuffle(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                        uint i [[thread_position_in_grid]], uint lane [[thread_index_in_simdgroup]]) {
+  float v = x[i];
+  out[i * 6 + 0] = simd_shuffle_down(v, ushort(3));
+  out[i * 6 + 1] = simd_shuffle_up(v, ushort(5));
+  out[i * 6 + 2] = simd_shuffle_xor(v, ushort(lane % 7));
+  out[i * 6 + 3] = simd_shuffle(v, ushort((lane * 5 + 2) % 40));
+  out[i * 6 + 4] = simd_broadcast(v, ushort(4));
+  out[i * 6 + 5] = simd_shuffle_rotate_down(v, ushort(9));
+}
+
+// Tree reduction by shuffles in a uniform loop, then a barrier and a second simd_sum over
+// the partials (the MLX / llama.cpp norm shape).
+kernel void fis_tree(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                     uint i [[thread_position_in_grid]], uint tid [[thread_position_in_threadgroup]],
+                     uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float part[32];
+  if (tid < 32) part[tid] = 0.0f;
+  float v = x[i];
+  for (ushort d = 16; d > 0; d /= 2)
+    v += simd_shuffle_down(v, d);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (lane == 0) part[sg] = v;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float total = simd_sum(part[lane]);
+  out[i * 2 + 0] = v;
+  out[i * 2 + 1] = total;
+}
+
+// Threads that returned are inactive lanes, as on the fiber path.
+kernel void fis_early(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                      uint i [[thread_position_in_grid]]) {
+  float v = x[i];
+  if (v < 0.0f) return;
+  float s = simd_sum(v);
+  out[i * 2 + 0] = s;
+  out[i * 2 + 1] = simd_prefix_exclusive_sum(v);
+}
+
+// A call that only lane 0 reaches: its active lanes are lane 0 alone (fibers keep it).
+kernel void fis_divergent(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                          uint i [[thread_position_in_grid]], uint lane [[thread_index_in_simdgroup]]) {
+  if (lane == 0) out[i] = simd_sum(x[i]);
+}
+"""
+
+TGS = [32, 33, 48, 64, 100, 256]
+
+
+def groups_of(n, tg):
+    out = []
+    for base in range(0, n, tg):
+        size = min(tg, n - base)
+        for s in range(0, size, 32):
+            out.append(np.arange(base + s, base + min(s + 32, size)))
+    return out
+
+
+def fold(vals):
+    acc = vals[0]
+    for v in vals[1:]:
+        acc = np.float32(acc + v)
+    return acc
+
+
+def run_both(runner, device, name, args, n, tg):
+    """The default path's outputs, after checking them bit for bit against forced fibers."""
+    from conftest import cpu_schedule
+    got = runner.run(device, SRC, name, args, (n,), (tg,))
+    if getattr(device, "kind", "cpu") == "cpu":
+        with cpu_schedule("fibers"):
+            fib = runner._run_once(device, SRC, name, args, (n,), (tg,), False, (), None)
+        for a, b in zip(got, fib):
+            if a is not None:
+                np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    return got
+
+
+@pytest.mark.parametrize("tg", TGS)
+def test_reductions_scans_votes(device, runner, tg):
+    n = 3 * tg - 7 if tg > 8 else 3 * tg
+    rng = np.random.default_rng(tg)
+    x = rng.standard_normal(n).astype(np.float32)
+    out, iout = np.zeros(n * 6, np.float32), np.zeros(n * 4, np.int32)
+    _, out, iout = run_both(runner, device, "fis_reduce", [x, out, iout], n, tg)
+    out, iout = out.reshape(n, 6), iout.reshape(n, 4)
+    for g in groups_of(n, tg):
+        v = x[g]
+        np.testing.assert_allclose(out[g, 0], v.astype(np.float64).sum(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(out[g, 1], np.float32(v.max() - v.min()))
+        np.testing.assert_allclose(out[g, 2], np.cumsum(v.astype(np.float64)), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out[g, 3], np.cumsum(v.astype(np.float64)) - v, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(out[g, 4], v[0])
+        np.testing.assert_allclose(out[g, 5], np.prod(v.astype(np.float64)), rtol=1e-4)
+        b = (v * np.float32(100)).astype(np.int32)
+        np.testing.assert_array_equal(iout[g, 0], np.bitwise_xor.reduce(b))
+        ballot = sum(1 << k for k in range(len(g)) if v[k] > 0)
+        np.testing.assert_array_equal(iout[g, 1].astype(np.uint32), np.uint32(ballot))
+        np.testing.assert_array_equal(iout[g, 2], int(bool(np.all(v > -3))))
+        np.testing.assert_array_equal(iout[g, 3], int(bool(np.any(v > 2))))
+        if device.kind == "cpu":  # the CPU folds in ascending lane order
+            np.testing.assert_array_equal(out[g, 0], fold(v))
+
+
+@pytest.mark.parametrize("tg", TGS)
+def test_shuffles(device, runner, tg):
+    n = 2 * tg + 5
+    x = np.random.default_rng(tg + 1).standard_normal(n).astype(np.float32)
+    _, out = run_both(runner, device, "fis_shuffle", [x, np.zeros(n * 6, np.float32)], n, tg)
+    out = out.reshape(n, 6)
+    for g in groups_of(n, tg):
+        v, m = x[g], len(g)
+
+        def src(s, own):
+            return v[s] if 0 <= s < m else own
+        for lane in range(m):
+            own = v[lane]
+            assert out[g[lane], 0] == src(lane + 3, own)
+            assert out[g[lane], 1] == (src(lane - 5, own) if lane >= 5 else own)
+            assert out[g[lane], 2] == src(lane ^ (lane % 7), own)
+            assert out[g[lane], 3] == src((lane * 5 + 2) % 40, own)
+            assert out[g[lane], 4] == src(4, own)
+            assert out[g[lane], 5] == src((lane + 9) % 32, own)
+
+
+@pytest.mark.parametrize("tg", [64, 100, 256])
+def test_tree_then_barrier_then_simd_sum(device, runner, tg):
+    n = 4 * tg
+    x = np.random.default_rng(3).standard_normal(n).astype(np.float32)
+    _, out = run_both(runner, device, "fis_tree", [x, np.zeros(n * 2, np.float32)], n, tg)
+    out = out.reshape(n, 2)
+    lane0 = {}
+    for g in groups_of(n, tg):  # a shuffle from past a partial group's end returns the lane's own value
+        v, m = x[g].astype(np.float64), len(g)
+        for d in (16, 8, 4, 2, 1):
+            v = v + np.array([v[k + d] if k + d < m else v[k] for k in range(m)])
+        lane0[g[0]] = v[0]
+        np.testing.assert_allclose(out[g[0], 0], v[0], rtol=1e-5, atol=1e-5)
+    for base in range(0, n, tg):
+        total = sum(lane0[b] for b in range(base, base + tg, 32))
+        np.testing.assert_allclose(out[base:base + tg, 1], total, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("tg", [32, 48, 100])
+def test_returned_threads_are_inactive(device, runner, tg):
+    n = 3 * tg
+    x = np.random.default_rng(4).standard_normal(n).astype(np.float32)
+    _, out = run_both(runner, device, "fis_early", [x, np.full(n * 2, -7, np.float32)], n, tg)
+    out = out.reshape(n, 2)
+    for g in groups_of(n, tg):
+        live = g[x[g] >= 0]
+        np.testing.assert_array_equal(out[g[x[g] < 0]], -7)
+        if len(live):
+            np.testing.assert_allclose(out[live, 0], x[live].astype(np.float64).sum(), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(out[live, 1], np.cumsum(x[live].astype(np.float64)) - x[live],
+                                       rtol=1e-5, atol=1e-5)
+
+
+def test_divergent_call_sees_one_lane(device, runner):
+    n = 96
+    x = np.random.default_rng(5).standard_normal(n).astype(np.float32)
+    _, out = runner.run(device, SRC, "fis_divergent", [x, np.zeros(n, np.float32)], (n,), (n,))
+    np.testing.assert_array_equal(out[::32], x[::32])
+
+
+def test_which_kernels_take_the_split_path(cpu_device):
+    """The optimisation must not silently regress: uniform calls are split, a call only lane 0
+    reaches keeps the fibers and says why."""
+    code = ("import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_fission import SRC; "
+            "pm.Library(pm.Device.get_default_device(), SRC)") % os.path.dirname(__file__)
+    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    for k, calls in (("fis_reduce", 11), ("fis_shuffle", 6), ("fis_tree", 2), ("fis_early", 2)):
+        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
+    assert "kernel 'fis_divergent' keeps fibers" in r.stderr and "inside `if`" in r.stderr, r.stderr
