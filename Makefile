@@ -1,14 +1,24 @@
 # pymetallic: the two commands a fresh machine needs.
 #   make demo   set everything up, run the fluid and life demos, write GIFs to demo_output/
-#   make test   set everything up, run every test (C++ via CTest, Python via pytest)
+#   make test   set everything up, run every test (lint, C++ via CTest with warnings as
+#               errors, Python via pytest)
+# and the rest of what CI (.ci/run) runs:
+#   make wheel        build the wheel into dist/ (what `pip install` of a release gets)
+#   make wheel-check  that wheel in a fresh virtual environment outside the tree, no system compiler
+#   make sanitize     the C++ tests and a sample of conformance kernels under ASan + UBSan
+#   make format       clang-format (C++) and ruff format (Python) over the tree; format-check: CI's
 
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 SOURCES := $(shell find src include python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.metal' -o -name 'metal_*' \) 2>/dev/null)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' python/pymetallic/_version.py)
+# C++ files clang-format owns (src/runtime's metal_* headers included; generated code is not in the tree).
+FORMAT_FILES = $(shell git ls-files 'src/*.cpp' 'src/*.h' 'src/runtime/metal_*' 'include/*.h' 'python/src/*.cpp' 'python/src/*.h' 'tests/cpp/*.cpp' 'examples/cpp/*.cpp')
+PY_DIRS := python tests examples bench scripts
 
-.PHONY: demo test cpp-test py-test install clean system-deps lint
+.PHONY: demo test cpp-test py-test install clean system-deps lint wheel wheel-check sanitize format format-check
 
 system-deps:
 	@bash scripts/ensure_system_deps.sh
@@ -19,14 +29,20 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml CMakeLists.txt $(SOURCES)
 	@echo "== building and installing pymetallic into $(VENV) (first time: a minute or two)"
+	@# Environments made before the rename hold the distribution "pymetallic" (same files).
+	@$(VPY) -m pip uninstall -q -y pymetallic 2>/dev/null || true
 	$(VPY) -m pip install -q ".[test]"
 	@touch $@
 
 install: system-deps $(VENV)/.installed
 
+lint: install
+	@echo "== ruff check (rules: [tool.ruff] in pyproject.toml)"
+	$(VENV)/bin/ruff check $(PY_DIRS)
+
 cpp-test: system-deps
-	@echo "== C++ tests (GoogleTest via CTest)"
-	cmake -S . -B build/tests $(GENERATOR) -DMETALLIC_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@echo "== C++ tests (GoogleTest via CTest; -Wall -Wextra -Werror)"
+	cmake -S . -B build/tests $(GENERATOR) -DMETALLIC_BUILD_TESTS=ON -DMETALLIC_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/tests -j 2
 	ctest --test-dir build/tests --output-on-failure -j 2
 
@@ -39,14 +55,51 @@ py-test: install
 	  tests/msl/test_language.py tests/msl/test_textures.py tests/msl/test_argument_buffers.py \
 	  tests/msl/test_indirect_dispatch.py tests/msl/test_simdgroup_matrix.py
 
-lint: install
-	@echo "== ruff check (rules: [tool.ruff] in pyproject.toml)"
-	$(VENV)/bin/ruff check python tests examples bench scripts
-
 test: lint cpp-test py-test
 
 demo: install
 	$(VPY) -m pymetallic.cli demo fluid life --out_dir demo_output
 
+# The wheel of this machine's Python (cibuildwheel builds the manylinux set: [tool.cibuildwheel]).
+wheel: system-deps $(VENV)/bin/python
+	@echo "== building the wheel of metallic-compute $(VERSION) into dist/"
+	@rm -f dist/metallic_compute-$(VERSION)-*.whl
+	$(VPY) -m pip wheel -q --no-deps -w dist .
+	@ls -l dist/metallic_compute-$(VERSION)-*.whl
+
+wheel-check: wheel
+	bash scripts/check_wheel.sh $$(ls -t dist/metallic_compute-$(VERSION)-*.whl | head -1)
+
+# ASan + UBSan: the C++ tests, and (through PYMETALLIC_CPU_CXXFLAGS, which the CPU toolchain
+# adds to every kernel compile) the kernels they and a sample of conformance tests build at run
+# time. One compiler for both (the sanitizers' runtimes differ between GCC and Clang).
+SAN_CXX ?= g++
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_ENV = CXX=$(SAN_CXX) PYMETALLIC_CPU_CXXFLAGS="$(SAN_FLAGS)" PYMETALLIC_CACHE_DIR=$(CURDIR)/build/sanitize/cache \
+          ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_PY_TESTS ?= tests/msl/test_language.py tests/msl/test_threadgroup.py tests/msl/test_atomic.py tests/msl/test_barrier_fission.py
+sanitize: system-deps install
+	@echo "== ASan + UBSan: C++ tests ($(SAN_CXX))"
+	cmake -S . -B build/sanitize $(GENERATOR) -DMETALLIC_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=$(SAN_CXX) -DMETALLIC_SANITIZE=address,undefined >/dev/null
+	cmake --build build/sanitize -j 2
+	$(SAN_ENV) ctest --test-dir build/sanitize --output-on-failure -j 2
+	@echo "== ASan + UBSan: conformance kernels (sanitized kernels in the installed module)"
+	$(SAN_ENV) LD_PRELOAD="$$($(SAN_CXX) -print-file-name=libasan.so) $$($(SAN_CXX) -print-file-name=libubsan.so)" \
+	  $(VPY) -m pytest -q -p no:cacheprovider -x $(SAN_PY_TESTS)
+
+# The formatters come pinned from the [dev] extra: another version formats differently.
+$(VENV)/.dev: $(VENV)/bin/python pyproject.toml
+	$(VPY) -m pip install -q "clang-format==19.1.7" "ruff==0.17.6"
+	@touch $@
+
+format: $(VENV)/.dev
+	$(VENV)/bin/clang-format -i $(FORMAT_FILES)
+	$(VENV)/bin/ruff format $(PY_DIRS)
+
+format-check: $(VENV)/.dev
+	$(VENV)/bin/clang-format --dry-run --Werror $(FORMAT_FILES)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
+
 clean:
-	rm -rf build $(VENV) demo_output/*.png
+	rm -rf build dist $(VENV) demo_output/*.png

@@ -16,4 +16,7 @@ namespace metallic {
 // set by set_runtime_dir (the Python package sets its own), else the source tree's.
 std::string runtime_dir();
 void set_runtime_dir(const std::string& path);
+// pymetallic's version ("0.2.0"), the same as the Python package's __version__; compiled
+// kernels cached on disk are kept per version.
+const char* version();
 }  // namespace metallic

@@ -6,7 +6,12 @@ PyOpenCL-like API, and run them unchanged on NVIDIA GPUs (through NVRTC) and on 
 
 import os as _os
 
+from ._version import __version__
 from . import _core
+
+if getattr(_core, "__version__", __version__) != __version__:
+    raise ImportError(f"pymetallic {__version__} found a native module built as {_core.__version__}: "
+                      "reinstall the package (pip install --force-reinstall)")
 
 
 def _nvrtc_from_wheels():
@@ -24,7 +29,24 @@ def _nvrtc_from_wheels():
         _os.environ["PYMETALLIC_NVRTC_PATH"] = _os.pathsep.join([p for p in [known] + dirs if p])
 
 
+def _zig_from_wheel():
+    """The [cpu] extra installs the `ziglang` wheel: a complete clang-based C/C++ compiler.
+    Name its binary to the CPU toolchain, which uses it when no system compiler is found."""
+    if _os.environ.get("PYMETALLIC_ZIG"):
+        return
+    import importlib.util
+    spec = importlib.util.find_spec("ziglang")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    for folder in spec.submodule_search_locations:
+        zig = _os.path.join(folder, "zig")
+        if _os.access(zig, _os.X_OK):
+            _os.environ["PYMETALLIC_ZIG"] = zig
+            return
+
+
 _nvrtc_from_wheels()
+_zig_from_wheel()
 
 _runtime = _os.path.join(_os.path.dirname(__file__), "runtime")
 if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
@@ -49,8 +71,6 @@ from . import fast  # noqa: E402
 
 KernelFinding = _core.KernelFinding
 KernelLogMessage = _core.KernelLogMessage
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MetalError", "CompileError", "DeviceError", "ValidationError", "ValidationTypeError", "ShaderValidationError",

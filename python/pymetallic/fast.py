@@ -150,7 +150,8 @@ class MetalKernel:
         self.ensure_row_contiguous = bool(ensure_row_contiguous)
         self.atomic_outputs = bool(atomic_outputs)
         self.compile_options = dict(compile_options or {})
-        self.compile_options.setdefault("fast_math", math_mode == "fast")
+        if "fast_math" not in self.compile_options:  # the older spelling wins when given
+            self.compile_options.setdefault("math_mode", math_mode)
         self._pipelines = {}
 
     # ------------------------------------------------------------------ generation

@@ -20,4 +20,5 @@ NB_MODULE(_core, m) {
   pymetallic_bindings::init_python_methods(m);
   m.def("set_runtime_dir", &metallic::set_runtime_dir, "Where the runtime library headers live.");
   m.def("runtime_dir", &metallic::runtime_dir);
+  m.attr("__version__") = metallic::version();
 }

@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "metallic/error.h"
+#include "metallic/metallic.h"
 
 namespace metallic::cache {
 
@@ -204,7 +205,9 @@ DiskCache::DiskCache(const std::string& subdir) : dir_(usable_root() + "/" + sub
 }
 
 std::string DiskCache::path(const std::string& key, const std::string& extension) const {
-  return dir_ + "/" + key + extension;
+  // The version is part of every key: a new pymetallic never trusts an older one's entries
+  // (a generated-code or ABI change need not show in the translated source).
+  return dir_ + "/" + key + "-" + version() + extension;
 }
 
 std::string DiskCache::temporary_path(const std::string& final_path) const {

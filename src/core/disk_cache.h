@@ -22,6 +22,7 @@ class DiskCache {
   explicit DiskCache(const std::string& subdir);  // e.g. "cpu", "cuda"
 
   const std::string& directory() const { return dir_; }
+  // <directory>/<key>-<pymetallic version><extension>
   std::string path(const std::string& key, const std::string& extension) const;
   // A fresh path next to `final_path` for writing; publish() renames it into place.
   std::string temporary_path(const std::string& final_path) const;

@@ -466,7 +466,7 @@ class KernelFission {
     for (; i < e; ++i) {
       const Token& t = t_[i];
       if (t.is_punct("=") || t.is_punct("[") || t.is_punct(",")) break;
-      if (t.is_punct("(") || t.is_punct("{") || t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("(")) return false;
+      if (t.is_punct("(") || t.is_punct("{") || (t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("("))) return false;
       if (t.is_punct("<")) {  // template arguments of the type
         int depth = 0;
         for (; i < e; ++i) {

@@ -161,7 +161,9 @@ TEST(RuntimeMath, OutputArgumentFunctions) {
     float s = metal::sincos(x, c);
     EXPECT_LE(ulps(s, std::sin(double(x))), 4);
     EXPECT_LE(ulps(c, std::cos(double(x))), 4);
-    if (x != 0) EXPECT_EQ(metal::ilogb(x), std::ilogb(double(x)));
+    if (x != 0) {
+      EXPECT_EQ(metal::ilogb(x), std::ilogb(double(x)));
+    }
   }
   metal::int2 e2;
   float2 m2 = metal::frexp(float2(8.0f, 0.75f), e2);

@@ -118,9 +118,13 @@ TEST(RuntimeHalf, RoundsToNearestEven) {
     double up = float(half::from_bits(uint16_t(h.bits + 1)));
     double dn = (h.bits & 0x7fff) ? double(float(half::from_bits(uint16_t(h.bits - 1)))) : -v;
     double err = std::fabs(v - f);
-    if (!std::isinf(up)) ASSERT_LE(err, std::fabs(up - f)) << f;
+    if (!std::isinf(up)) {
+      ASSERT_LE(err, std::fabs(up - f)) << f;
+    }
     ASSERT_LE(err, std::fabs(dn - f)) << f;
-    if (!std::isinf(up) && err == std::fabs(up - f)) ASSERT_EQ(h.bits & 1, 0) << f;
+    if (!std::isinf(up) && err == std::fabs(up - f)) {
+      ASSERT_EQ(h.bits & 1, 0) << f;
+    }
   }
 }
 

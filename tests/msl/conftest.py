@@ -52,7 +52,7 @@ class Runner:
         self._queues = {}
 
     def pipeline(self, device, src, name, options=None):
-        """options: compile options of the Library (e.g. {"fast_math": False}); None: defaults."""
+        """options: compile options of the Library (e.g. {"math_mode": "safe"}); None: defaults (fast math, as Metal)."""
         key = (id(device), src) + ((repr(sorted(options.items())),) if options else ())
         if key not in self._libs:
             self._libs[key] = pm.Library(device, src, options)

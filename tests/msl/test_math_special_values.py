@@ -149,7 +149,7 @@ INPUTS = {  # (element type) -> arity -> list of float64 columns
 # ---------------------------------------------------------------------------------------------
 # kernels: one source per compile mode; each (namespace, type) gets a kernel per arity
 
-FAST_OPTS, PRECISE_OPTS = None, {"fast_math": False}
+FAST_OPTS, PRECISE_OPTS = None, {"math_mode": "safe"}
 # (kernel tag, namespace, type, checked as "ieee" or "fast")
 VARIANTS = {
     "fastmath": [("precise", "precise::", "float", "ieee"), ("precise", "precise::", "float4", "ieee"),

@@ -47,14 +47,14 @@ def test_a_wrong_cxx_is_a_device_error(cxx, fresh_cache):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 2 and all(ln.startswith("DeviceError:") for ln in lines), r.stdout
-    assert "CXX" in lines[0] and ("g++" in lines[0] or "clang++" in lines[0]), lines[0]
+    assert "CXX" in lines[0] and ("g++" in lines[0] or "clang++" in lines[0] or "compiler" in lines[0]), lines[0]
 
 
 def test_no_compiler_on_path_is_a_device_error(fresh_cache):
     env = {**fresh_cache, "PATH": "/nonexistent", "CXX": ""}
     r = run_child(EXPECT_ERROR, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("DeviceError:") and "install g++ or clang++" in r.stdout, r.stdout
+    assert r.stdout.startswith("DeviceError:") and "C++ compiler" in r.stdout and "CXX" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("kind", ["missing-parent-unwritable", "a-file", "read-only"])

@@ -240,9 +240,8 @@ class CpuDevice : public backend::DeviceImpl {
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CpuQueue>(pool_); }
 
  private:
-  // Not std::call_once: an exception (no compiler, no cache folder) thrown inside it cannot
-  // unwind through pthread_once and aborts the process. Here it reaches the caller, and the
-  // next compile tries again.
+  // A mutex, not std::call_once: the constructor throws when there is no compiler, and an
+  // exception leaving std::call_once aborted the process (libstdc++ runs it in pthread_once).
   Toolchain& toolchain() {
     std::lock_guard<std::mutex> lock(toolchain_mutex_);
     if (!toolchain_) toolchain_ = std::make_unique<Toolchain>();

@@ -72,18 +72,11 @@ int run_program(const std::vector<std::string>& args, std::string& output) {
 // The compiler, then each of the space-separated flags, then the rest.
 std::vector<std::string> command_line(const std::string& compiler, const std::string& flags,
                                       std::initializer_list<std::string> rest) {
-  std::vector<std::string> args{compiler};
-  std::istringstream words(flags);
+  std::vector<std::string> args;
+  std::istringstream words(compiler + " " + flags);  // the compiler may be words too: "zig c++"
   for (std::string w; words >> w;) args.push_back(w);
   args.insert(args.end(), rest);
   return args;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string cpu_model() {
@@ -142,23 +135,50 @@ std::string find_program(const std::string& name) {
   return "";
 }
 
+// "ccache g++" -> {"ccache", "g++"}: $CXX may hold a command with arguments.
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+const char kNoCompiler[] =
+    "the CPU device needs a C++ compiler and found none (looked for $CXX, clang++, c++ and g++ on PATH, "
+    "and the ziglang package). Get one with: pip install 'metallic-compute[cpu]' (zig's clang, from the "
+    "package index, nothing else needed); or the system's: apt-get install g++ (Debian/Ubuntu), "
+    "dnf install gcc-c++ (Fedora), xcode-select --install (macOS); or set CXX to a compiler's path";
+
 }  // namespace
 
 Toolchain::Toolchain() {
   // $CXX when set; else clang++ when installed, since LLVM's vectoriser turns more GPU-style
   // kernels into SIMD loops (stencils with edge conditions: the fluid demo runs 1.7x faster
-  // than with g++ 12); else the system's c++.
+  // than with g++ 12); else the system's c++ (or g++); else zig's clang, which the Python
+  // package finds in the `ziglang` wheel (the [cpu] extra) and names in $PYMETALLIC_ZIG.
   const char* cxx = std::getenv("CXX");
-  if (cxx && *cxx)
-    compiler_ = cxx;
-  else if (!find_program("clang++").empty())
-    compiler_ = "clang++";
-  else
-    compiler_ = "c++";
+  const char* zig = std::getenv("PYMETALLIC_ZIG");
+  std::vector<std::string> command;
+  if (cxx && *cxx) {
+    command = split_words(cxx);
+    if (command.empty() || find_program(command[0]).empty())
+      throw DeviceError(std::string("CXX names '") + cxx + "', which is not an executable on PATH; " + kNoCompiler);
+  } else {
+    for (const char* name : {"clang++", "c++", "g++"})
+      if (!find_program(name).empty()) {
+        command = {name};
+        break;
+      }
+    if (command.empty() && zig && *zig && !find_program(zig).empty()) command = {zig, "c++"};
+    if (command.empty()) throw DeviceError(kNoCompiler);
+  }
+  for (const auto& word : command) {
+    compiler_ += (compiler_.empty() ? "" : " ") + word;
+  }
   // The compiler's `--version` line is part of every cache key. Asking for it starts a
   // process (tens of milliseconds for clang), so it is remembered per compiler file (path,
   // size, modification time): a cache hit in a new process starts no process at all.
-  std::string program = find_program(compiler_);
+  std::string program = find_program(command[0]);
   struct stat st;
   std::string identity;
   if (!program.empty() && ::stat(program.c_str(), &st) == 0) {
@@ -168,17 +188,16 @@ Toolchain::Toolchain() {
                std::to_string(static_cast<long long>(st.st_mtime));
   }
   static cache::DiskCache disk("cpu");
-  std::string key = "compiler-" + cache::hash_hex(identity);
+  std::string key = "compiler-" + cache::hash_hex(identity + "\n" + compiler_);
   if (!identity.empty())
     if (auto known = disk.read(key, ".txt")) {
       fingerprint_ = *known;
       return;
     }
   std::string out;
-  if (run_program({compiler_, "--version"}, out) != 0 || out.empty())
-    throw DeviceError("the CPU device needs a C++ compiler: '" + compiler_ + "' " +
-                      (program.empty() ? "was not found" : "does not run (`" + compiler_ + " --version` failed)") +
-                      " (install g++ or clang++, or set CXX to one)");
+  if (run_program(command_line(compiler_, "--version", {}), out) != 0 || out.empty())
+    throw DeviceError("the C++ compiler '" + compiler_ + "' does not run (" + out.substr(0, out.find('\n')) + "); " +
+                      kNoCompiler);
   fingerprint_ = out.substr(0, out.find('\n'));
   if (!identity.empty()) disk.write(key, ".txt", fingerprint_);
 }
@@ -232,6 +251,9 @@ bool verified(const cache::DiskCache& disk, const std::string& key, const std::s
 std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math, bool debug) {
   static cache::DiskCache disk("cpu");
   std::string flags = compile_flags(fast_math, debug);
+  // Extra flags for every kernel compile (make sanitize: -fsanitize=address,undefined);
+  // part of the cache key like the others.
+  if (const char* extra = std::getenv("PYMETALLIC_CPU_CXXFLAGS"); extra && *extra) flags += std::string(" ") + extra;
   std::string key =
       cache::hash_hex(tu + "\n" + flags + "\n" + fingerprint_ + "\n" + cpu_model() + "\n" + runtime_files_hash());
   std::string so_path = disk.path(key, ".so");

@@ -140,8 +140,8 @@ unsigned CudaKernel::indirect_blocks(unsigned threads, unsigned shared) {
 CudaLibrary::CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<CudaModule> module,
                          const msl::TranslatedSource& source, const CompileOptions& options, Builder build)
     : module_(std::move(module)),
-      indirect_(std::make_shared<IndirectModule>(std::move(context), source, options)),
-      build_(std::move(build)) {
+      build_(std::move(build)),
+      indirect_(std::make_shared<IndirectModule>(std::move(context), source, options)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
   per_kernel_.resize(names_.size());
 }
