@@ -225,6 +225,13 @@ std::string Toolchain::compile_flags(bool fast_math, bool debug) const {
 
 namespace {
 
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 // Whether the object at `path` is the one that was built: its checksum (kept beside it
 // when it was published) matches its bytes. A truncated object would kill the process
 // with SIGBUS when loaded, one with damaged bytes compute wrong results.
@@ -240,7 +247,7 @@ bool verified(const cache::DiskCache& disk, const std::string& key, const std::s
     if (known.count(id)) return true;
   }
   auto sum = disk.read(key, ".so.sum");
-  if (!sum || *sum != cache::hash_hex(read_file(path))) return false;
+  if (!sum || *sum != cache::hash_hex(file_bytes(path))) return false;
   std::lock_guard<std::mutex> lock(mutex);
   known.insert(id);
   return true;
@@ -299,7 +306,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
                            "(generated C++ saved as " + source_path + ")",
                        log);
   }
-  std::string object = read_file(tmp_so);
+  std::string object = file_bytes(tmp_so);
   if (object.size() < 4 || object.compare(0, 4, "\x7f" "ELF") != 0) {
     std::remove(tmp_so.c_str());
     throw DeviceError("the C++ compiler '" + compiler_ + "' reported success but wrote no shared object (" +
