@@ -246,7 +246,7 @@ bool verified(const cache::DiskCache& disk, const std::string& key, const std::s
     std::lock_guard<std::mutex> lock(mutex);
     if (known.count(id)) return true;
   }
-  auto sum = disk.read(key, ".so.sum");
+  auto sum = disk.read(key, ".sum");
   if (!sum || *sum != cache::hash_hex(file_bytes(path))) return false;
   std::lock_guard<std::mutex> lock(mutex);
   known.insert(id);
@@ -313,7 +313,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
                       std::to_string(object.size()) + " bytes): set CXX to g++ or clang++");
   }
   disk.publish(tmp_so, so_path);
-  disk.write(key, ".so.sum", cache::hash_hex(object));
+  disk.write(key, ".sum", cache::hash_hex(object));
   return so_path;
 }
 
