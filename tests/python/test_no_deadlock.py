@@ -1,7 +1,6 @@
 """Issue 11, item 1: no deadlock. Each pattern runs for a few seconds in a child process under
 faulthandler with a time limit; a hang fails the test with every thread's stack."""
 
-import pytest
 
 from reliability_util import check_child
 
