@@ -17,8 +17,6 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_CPU_SCHEDULE",
      "how the CPU runs threadgroups, read at each dispatch: auto, or any of fibers, nofission, serial"},
     {"PYMETALLIC_CPU_FISSION", "0: keep every barrier kernel on fibers (no loop fission)"},
-    {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a command buffer may run before the watchdog ends it with an error"},
-    {"PYMETALLIC_CACHE_SIZE_LIMIT", "the disk cache's size cap; least recently used entries are evicted past it"},
     {"PYMETALLIC_CPU_CXXFLAGS", "extra flags for the CPU backend's kernel compiles (make sanitize passes ASan/UBSan here)"},
     {"PYMETALLIC_ZIG", "the zig executable whose `zig c++` compiles CPU kernels when no system compiler is found"},
     {"PYMETALLIC_WHEEL_TESTS", "the test files scripts/check_wheel.sh runs from an installed wheel (default: a sample)"},
