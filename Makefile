@@ -51,7 +51,7 @@ py-test: install
 	$(VPY) -m pytest -q -p no:cacheprovider tests/python tests/msl
 	@echo "== conformance sample in validation mode (issue 12): no finding on correct kernels"
 	PYMETALLIC_VALIDATION=1 $(VPY) -m pytest -q -p no:cacheprovider -k "not compiles_for_cuda" \
-	  tests/msl/test_threadgroup.py tests/msl/test_atomic.py tests/msl/test_address_spaces.py \
+	  tests/msl/test_atomic.py tests/msl/test_address_spaces.py \
 	  tests/msl/test_language.py tests/msl/test_textures.py tests/msl/test_argument_buffers.py \
 	  tests/msl/test_indirect_dispatch.py tests/msl/test_simdgroup_matrix.py
 
