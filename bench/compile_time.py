@@ -53,8 +53,10 @@ kernel void row_reduce(device const T* in [[buffer(0)]], device T* out [[buffer(
     for op, cls in OPS.items():
         for t in TYPES:
             for r in WIDTHS:
-                lines.append(f'template [[host_name("row_reduce_{op}_{t}_{r}")]] kernel void row_reduce<{t}, {cls}<{t}>, {r}>('
-                             f'device const {t}*, device {t}*, constant uint&, threadgroup {t}*, uint, uint, uint, uint, uint);')
+                lines.append(
+                    f'template [[host_name("row_reduce_{op}_{t}_{r}")]] kernel void row_reduce<{t}, {cls}<{t}>, {r}>('
+                    f"device const {t}*, device {t}*, constant uint&, threadgroup {t}*, uint, uint, uint, uint, uint);"
+                )
     return "\n".join(lines)
 
 
@@ -78,6 +80,7 @@ def main():
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     import pymetallic
+
     kinds = sorted({d.kind for d in pymetallic.Device.get_all_devices()})
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,9 +93,12 @@ def main():
             row = dict(json.loads(out.strip().splitlines()[-1]), device=kind, kernels=60)
             row["to_first_pipeline_s"] = row["library_s"] + row["first_pipeline_s"]
             rows.append(row)
-            print(f"{kind:<5} 60-kernel library, cold: Library() {row['library_s']:6.2f} s   first pipeline "
-                  f"{row['first_pipeline_s']:6.2f} s (total {row['to_first_pipeline_s']:5.2f} s, goal <= 2)   "
-                  f"each further <= {row['further_pipeline_s']:5.2f} s (goal <= 1)", flush=True)
+            print(
+                f"{kind:<5} 60-kernel library, cold: Library() {row['library_s']:6.2f} s   first pipeline "
+                f"{row['first_pipeline_s']:6.2f} s (total {row['to_first_pipeline_s']:5.2f} s, goal <= 2)   "
+                f"each further <= {row['further_pipeline_s']:5.2f} s (goal <= 1)",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

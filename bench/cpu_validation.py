@@ -9,6 +9,7 @@ magnitude: it is a debugging mode.
 
 Run: python bench/cpu_validation.py [--small]
 """
+
 import argparse
 import os
 import sys
@@ -33,12 +34,23 @@ def cases(small):
     cells = (rng.random((life, life)) < 0.3).astype(np.uint8)
     return [
         ("vector_add %d" % n, "vector_add", [a, b, np.zeros_like(a)], (n, 1, 1), (256, 1, 1)),
-        ("mandelbrot %dx%d" % (side, side), "mandelbrot",
-         [np.zeros(side * side, np.uint32), np.array([side, side], np.uint32), np.uint32(64)], (side, side, 1), (16, 16, 1)),
+        (
+            "mandelbrot %dx%d" % (side, side),
+            "mandelbrot",
+            [np.zeros(side * side, np.uint32), np.array([side, side], np.uint32), np.uint32(64)],
+            (side, side, 1),
+            (16, 16, 1),
+        ),
         ("reduce_sum %d" % n, "reduce_sum", [a, np.zeros(n // 256, np.float32)], (n, 1, 1), (256, 1, 1)),
         ("matmul_naive %d" % mm, "matmul_naive", [A, B, np.zeros_like(A), np.uint32(mm)], (mm, mm, 1), (16, 16, 1)),
         ("matmul_tiled %d" % mm, "matmul_tiled", [A, B, np.zeros_like(A), np.uint32(mm)], (mm, mm, 1), (16, 16, 1)),
-        ("life_step %d" % life, "life_step", [cells, np.zeros_like(cells), np.uint32(life)], (life, life, 1), (16, 16, 1)),
+        (
+            "life_step %d" % life,
+            "life_step",
+            [cells, np.zeros_like(cells), np.uint32(life)],
+            (life, life, 1),
+            (16, 16, 1),
+        ),
     ]
 
 

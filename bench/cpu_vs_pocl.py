@@ -52,7 +52,7 @@ def interleaved(fns, repeats=7, warmup=1):
     for f in fns.values():
         for _ in range(warmup):
             f()
-    if (time.perf_counter() - t0) / max(warmup, 1) > 4.0:   # slow rows: 3 samples each
+    if (time.perf_counter() - t0) / max(warmup, 1) > 4.0:  # slow rows: 3 samples each
         repeats = min(repeats, 3)
     samples = {k: [] for k in fns}
     for _ in range(repeats):
@@ -73,16 +73,30 @@ def _ratio(a, b):
 
 def report(name, ours, pocl=None, numpy=None, unit="ms", scale=1e3, extra=""):
     rp, rn = _ratio(ours, pocl), _ratio(ours, numpy)
-    RESULTS.append({"row": name, "unit": "s", "ours": ours, "pocl": pocl, "numpy": numpy,
-                    "ours/pocl": rp, "ours/numpy": rn, "extra": extra})
+    RESULTS.append(
+        {
+            "row": name,
+            "unit": "s",
+            "ours": ours,
+            "pocl": pocl,
+            "numpy": numpy,
+            "ours/pocl": rp,
+            "ours/numpy": rn,
+            "extra": extra,
+        }
+    )
     rps = f"{rp:6.2f}" if rp is not None else "     -"
     rns = f"{rn:6.2f}" if rn is not None else "     -"
-    print(f"{name:<40} ours {_fmt(ours, scale)} {unit:<2}  pocl {_fmt(pocl, scale)}  numpy {_fmt(numpy, scale)}"
-          f"   ours/pocl {rps}  ours/numpy {rns}  {extra}", flush=True)
+    print(
+        f"{name:<40} ours {_fmt(ours, scale)} {unit:<2}  pocl {_fmt(pocl, scale)}  numpy {_fmt(numpy, scale)}"
+        f"   ours/pocl {rps}  ours/numpy {rns}  {extra}",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- our side
 Ours = MslRunner
+
 
 # ---------------------------------------------------------------- PoCL side
 class PoCL:
@@ -127,6 +141,7 @@ class PoCL:
         def run():
             self.launch(name, args, gsize, lsize, repeat)
             self.queue.finish()
+
         return run
 
 
@@ -144,8 +159,10 @@ def bench_vector_add(ours, pocl, n):
     np.add(a, b, out=c)
     np.testing.assert_array_equal(C.to_numpy(np.float32), c)
     reps = 5
-    fns = {"ours": ours.runner("vector_add", [A, B, C], (n, 1, 1), (256, 1, 1), repeat=reps),
-           "numpy": lambda: [np.add(a, b, out=c) for _ in range(reps)]}
+    fns = {
+        "ours": ours.runner("vector_add", [A, B, C], (n, 1, 1), (256, 1, 1), repeat=reps),
+        "numpy": lambda: [np.add(a, b, out=c) for _ in range(reps)],
+    }
     if pocl:
         pa, pb, pc = pocl.buf(a), pocl.buf(b), pocl.buf(nbytes=4 * n)
         pocl.launch("vector_add", (pa, pb, pc), (n,), (256,))
@@ -191,8 +208,10 @@ def bench_mandelbrot(ours, pocl, w, iters):
     mine = out.to_numpy(np.uint32).copy()
     mism = np.mean(mine != ref)
     assert mism < 2e-3, f"ours vs NumPy: {mism:.2%} of the points differ"
-    fns = {"ours": ours.runner("mandelbrot", [out], (w, w, 1), (16, 16, 1), args),
-           "numpy": lambda: mandelbrot_numpy(w, w, iters)}
+    fns = {
+        "ours": ours.runner("mandelbrot", [out], (w, w, 1), (16, 16, 1), args),
+        "numpy": lambda: mandelbrot_numpy(w, w, iters),
+    }
     if pocl:
         po = pocl.buf(nbytes=4 * w * w)
         pargs = (po, np.uint32(w), np.uint32(w), np.uint32(iters))
@@ -212,8 +231,7 @@ def life_numpy(grid, steps):
         p[1:-1, 1:-1] = g
         p[0, 1:-1], p[-1, 1:-1] = g[-1], g[0]
         p[:, 0], p[:, -1] = p[:, -2], p[:, 1]
-        s = (p[:-2, :-2] + p[:-2, 1:-1] + p[:-2, 2:] + p[1:-1, :-2] + p[1:-1, 2:]
-             + p[2:, :-2] + p[2:, 1:-1] + p[2:, 2:])
+        s = p[:-2, :-2] + p[:-2, 1:-1] + p[:-2, 2:] + p[1:-1, :-2] + p[1:-1, 2:] + p[2:, :-2] + p[2:, 1:-1] + p[2:, 2:]
         g = ((s == 3) | ((s == 2) & (g == 1))).view(np.uint8)
     return g
 
@@ -253,6 +271,7 @@ def bench_life(ours, pocl, w, steps):
                 k.set_args(pb[s % 2], pb[(s + 1) % 2], size)
                 cl.enqueue_nd_range_kernel(pocl.queue, k, (w, w), (16, 16))
                 pocl.queue.finish()
+
         pocl_run()
         np.testing.assert_array_equal(pocl.read(pb[steps % 2], np.uint8, (w, w)), ref)
         fns["pocl"] = pocl_run
@@ -266,6 +285,7 @@ class PoCLFluid:
 
     def __init__(self, pocl, width, threadgroup=(64, 4)):
         from pymetallic.demos.fluid import FluidConfig
+
         self.p = pocl
         self.w = self.h = width
         self.config = FluidConfig(width, width)
@@ -277,8 +297,10 @@ class PoCLFluid:
         self.div = pocl.buf(z1)
         self.d, self.pi, self.step_count = 0, 0, 0
         self.tg = tuple(threadgroup)
-        self.k = {name: pocl.kernel(name, fluid=True) for name in
-                  ("add_source", "advect_velocity", "advect_dye", "divergence", "jacobi", "subtract_gradient")}
+        self.k = {
+            name: pocl.kernel(name, fluid=True)
+            for name in ("add_source", "advect_velocity", "advect_dye", "divergence", "jacobi", "subtract_gradient")
+        }
 
     def _plan(self):
         va, vb = self.vel
@@ -287,10 +309,12 @@ class PoCLFluid:
         sg = -(-side // 16) * 16
         grid, tg = (self.w, self.h), self.tg
         k = self.k
-        plan = [(k["add_source"], (va, d_in), (np.uint32(side),), (sg, sg), (16, 16)),
-                (k["advect_velocity"], (va, vb), (), grid, tg),
-                (k["advect_dye"], (va, d_in, d_out), (), grid, tg),
-                (k["divergence"], (vb, self.div), (), grid, tg)]
+        plan = [
+            (k["add_source"], (va, d_in), (np.uint32(side),), (sg, sg), (16, 16)),
+            (k["advect_velocity"], (va, vb), (), grid, tg),
+            (k["advect_dye"], (va, d_in, d_out), (), grid, tg),
+            (k["divergence"], (vb, self.div), (), grid, tg),
+        ]
         p = self.pi
         for _ in range(self.config.jacobi_iterations):
             plan.append((k["jacobi"], (self.pres[p], self.div, self.pres[1 - p]), (), grid, tg))
@@ -315,12 +339,16 @@ class PoCLFluid:
 
     def state(self):
         w = self.w
-        return (self.p.read(self.vel[0], np.float32, (w, w, 2)), self.p.read(self.dye[self.d], np.float32, (w, w)),
-                self.p.read(self.pres[self.pi], np.float32, (w, w)))
+        return (
+            self.p.read(self.vel[0], np.float32, (w, w, 2)),
+            self.p.read(self.dye[self.d], np.float32, (w, w)),
+            self.p.read(self.pres[self.pi], np.float32, (w, w)),
+        )
 
 
 def bench_fluid(ours, pocl, w, steps):
     from pymetallic.demos import FluidReference, FluidSimulation
+
     # Correctness first: 3 steps on every side against the NumPy reference (chaotic, so early).
     sim = FluidSimulation(ours.device, w, queue=ours.queue)
     ref = FluidReference(w)
@@ -355,16 +383,23 @@ def bench_reduce(ours, pocl, n):
     ours.run("reduce_sum", [A, P], (groups, 1, 1), (256, 1, 1), groups=True)
     exact = a.astype(np.float64).reshape(groups, 256).sum(1)
     np.testing.assert_allclose(P.to_numpy(np.float32), exact, rtol=1e-5)
-    fns = {"ours": ours.runner("reduce_sum", [A, P], (groups, 1, 1), (256, 1, 1), groups=True),
-           "numpy": lambda: a.sum()}
+    fns = {
+        "ours": ours.runner("reduce_sum", [A, P], (groups, 1, 1), (256, 1, 1), groups=True),
+        "numpy": lambda: a.sum(),
+    }
     if pocl:
         pa, pp = pocl.buf(a), pocl.buf(nbytes=4 * groups)
         pocl.launch("reduce_sum", (pa, pp), (n,), (256,))
         np.testing.assert_allclose(pocl.read(pp, np.float32, groups), exact, rtol=1e-5)
         fns["pocl"] = pocl.runner("reduce_sum", (pa, pp), (n,), (256,))
     t = interleaved(fns, repeats=7)
-    report(f"reduce_sum {n / 2**20:g}M (barrier in a loop)", t["ours"], t.get("pocl"), t["numpy"],
-           extra=f"ours {4 * n / t['ours'] / 1e9:.1f} GB/s (per-group partials; NumPy: a.sum())")
+    report(
+        f"reduce_sum {n / 2**20:g}M (barrier in a loop)",
+        t["ours"],
+        t.get("pocl"),
+        t["numpy"],
+        extra=f"ours {4 * n / t['ours'] / 1e9:.1f} GB/s (per-group partials; NumPy: a.sum())",
+    )
 
 
 # ML-style reductions with SIMD-group functions: simd_sum -> barrier -> simd_sum (every SIMD
@@ -428,7 +463,9 @@ class _Schedule:
 
 def bench_simd(ours, n, rows, d):
     lib = pymetallic.Library(ours.device, SIMD_MSL)
-    pipes = {k: pymetallic.ComputePipelineState(ours.device, lib.make_function(k)) for k in ("reduce_sum_simd", "rms_norm")}
+    pipes = {
+        k: pymetallic.ComputePipelineState(ours.device, lib.make_function(k)) for k in ("reduce_sum_simd", "rms_norm")
+    }
 
     def runner(name, buffers, groups, tg, bytes_args=(), schedule="auto"):
         def run():
@@ -445,6 +482,7 @@ def bench_simd(ours, n, rows, d):
                 cb.commit()
                 cb.wait_until_completed()
             assert cb.get_status() == 1, cb.error
+
         return run
 
     rng = np.random.default_rng(2)
@@ -452,15 +490,22 @@ def bench_simd(ours, n, rows, d):
     groups = n // 256
     A, P = ours.buf(a), pymetallic.Buffer(ours.device, 4 * groups)
     exact = a.astype(np.float64).reshape(groups, 256).sum(1)
-    fns = {"ours": runner("reduce_sum_simd", [A, P], (groups, 1, 1), (256, 1, 1)),
-           "fibers": runner("reduce_sum_simd", [A, P], (groups, 1, 1), (256, 1, 1), schedule="fibers"),
-           "numpy": lambda: a.sum()}
-    for f in (fns["fibers"], fns["ours"]):   # both paths agree with float64
+    fns = {
+        "ours": runner("reduce_sum_simd", [A, P], (groups, 1, 1), (256, 1, 1)),
+        "fibers": runner("reduce_sum_simd", [A, P], (groups, 1, 1), (256, 1, 1), schedule="fibers"),
+        "numpy": lambda: a.sum(),
+    }
+    for f in (fns["fibers"], fns["ours"]):  # both paths agree with float64
         f()
         np.testing.assert_allclose(P.to_numpy(np.float32), exact, rtol=1e-5)
     t = interleaved(fns, repeats=5)
-    report(f"reduce_sum_simd {n / 2**20:g}M (simd_sum)", t["ours"], None, t["numpy"],
-           extra=f"fibers {t['fibers'] * 1e3:.1f} ms, ours/fibers {t['ours'] / t['fibers']:.3f}")
+    report(
+        f"reduce_sum_simd {n / 2**20:g}M (simd_sum)",
+        t["ours"],
+        None,
+        t["numpy"],
+        extra=f"fibers {t['fibers'] * 1e3:.1f} ms, ours/fibers {t['ours'] / t['fibers']:.3f}",
+    )
 
     x = rng.standard_normal((rows, d), np.float32)
     w = rng.random(d, np.float32)
@@ -472,15 +517,23 @@ def bench_simd(ours, n, rows, d):
 
     def numpy_rms():
         return x * (1.0 / np.sqrt(np.mean(x * x, axis=1, keepdims=True) + np.float32(eps))) * w
-    fns = {"ours": runner("rms_norm", [X, W, Y], (rows, 1, 1), (256, 1, 1), bargs),
-           "fibers": runner("rms_norm", [X, W, Y], (rows, 1, 1), (256, 1, 1), bargs, schedule="fibers"),
-           "numpy": numpy_rms}
+
+    fns = {
+        "ours": runner("rms_norm", [X, W, Y], (rows, 1, 1), (256, 1, 1), bargs),
+        "fibers": runner("rms_norm", [X, W, Y], (rows, 1, 1), (256, 1, 1), bargs, schedule="fibers"),
+        "numpy": numpy_rms,
+    }
     for f in (fns["fibers"], fns["ours"]):
         f()
         np.testing.assert_allclose(Y.to_numpy(np.float32, (rows, d)), ref, rtol=1e-4, atol=1e-5)
     t = interleaved(fns, repeats=5)
-    report(f"rms_norm {rows}x{d} (simd_sum, barrier, simd_sum)", t["ours"], None, t["numpy"],
-           extra=f"fibers {t['fibers'] * 1e3:.1f} ms, ours/fibers {t['ours'] / t['fibers']:.3f}")
+    report(
+        f"rms_norm {rows}x{d} (simd_sum, barrier, simd_sum)",
+        t["ours"],
+        None,
+        t["numpy"],
+        extra=f"fibers {t['fibers'] * 1e3:.1f} ms, ours/fibers {t['ours'] / t['fibers']:.3f}",
+    )
 
 
 def bench_matmul(ours, pocl, n, name):
@@ -501,8 +554,13 @@ def bench_matmul(ours, pocl, n, name):
         np.testing.assert_allclose(pocl.read(pc, np.float32, (n, n)), exact, rtol=1e-4)
         fns["pocl"] = pocl.runner(name, pargs, (n, n), (16, 16))
     t = interleaved(fns, repeats=3)
-    report(f"matmul {n}^3 {name.split('_')[1]}", t["ours"], t.get("pocl"), t["numpy"],
-           extra=f"ours {2 * n ** 3 / t['ours'] / 1e9:.1f} GFLOP/s")
+    report(
+        f"matmul {n}^3 {name.split('_')[1]}",
+        t["ours"],
+        t.get("pocl"),
+        t["numpy"],
+        extra=f"ours {2 * n**3 / t['ours'] / 1e9:.1f} GFLOP/s",
+    )
 
 
 def bench_launch(ours, pocl):
@@ -517,7 +575,7 @@ def bench_launch(ours, pocl):
     nw, w = {"ours": ours_no_wait}, {"ours": ours_wait}
     if pocl:
         k = pocl.kernel("empty")
-        pbuf = pocl.buf(nbytes=256)   # kept alive: PyOpenCL's set_args holds no reference
+        pbuf = pocl.buf(nbytes=256)  # kept alive: PyOpenCL's set_args holds no reference
         k.set_args(pbuf)
         q = pocl.queue
 
@@ -530,13 +588,25 @@ def bench_launch(ours, pocl):
             for _ in range(n // 4):
                 cl.enqueue_nd_range_kernel(q, k, (32,), (32,))
                 q.finish()
+
         nw["pocl"], w["pocl"] = pocl_no_wait, pocl_wait
     t = interleaved(nw, repeats=7)
-    report("empty dispatch + commit (no wait)", t["ours"] / n, t.get("pocl", 0) / n or None, unit="us", scale=1e6,
-           extra="(ours: encode + commit; PoCL: set args once, enqueue)")
+    report(
+        "empty dispatch + commit (no wait)",
+        t["ours"] / n,
+        t.get("pocl", 0) / n or None,
+        unit="us",
+        scale=1e6,
+        extra="(ours: encode + commit; PoCL: set args once, enqueue)",
+    )
     t = interleaved(w, repeats=7)
-    report("empty dispatch + commit + wait", t["ours"] / (n // 4), t.get("pocl", 0) / (n // 4) or None,
-           unit="us", scale=1e6)
+    report(
+        "empty dispatch + commit + wait",
+        t["ours"] / (n // 4),
+        t.get("pocl", 0) / (n // 4) or None,
+        unit="us",
+        scale=1e6,
+    )
 
 
 # ---------------------------------------------------------------- compile (in subprocesses)
@@ -554,13 +624,15 @@ def compile_probe(side):
         t2 = time.perf_counter()
         f = pymetallic.Buffer(d, 4 * 1024)
         u = np.uint32(16)
-        launches = [("vector_add", [f, f, f], [], (256, 1, 1), (256, 1, 1), False),
-                    ("mandelbrot", [f], [(np.array([16, 16], np.uint32), 1), (u, 2)], (16, 16, 1), (16, 16, 1), False),
-                    ("reduce_sum", [f, f], [], (1, 1, 1), (256, 1, 1), True),
-                    ("matmul_naive", [f, f, f], [(u, 3)], (16, 16, 1), (16, 16, 1), False),
-                    ("matmul_tiled", [f, f, f], [(u, 3)], (16, 16, 1), (16, 16, 1), False),
-                    ("empty", [f], [], (32, 1, 1), (32, 1, 1), False),
-                    ("life_step", [f, f], [(u, 2)], (16, 16, 1), (16, 16, 1), False)]
+        launches = [
+            ("vector_add", [f, f, f], [], (256, 1, 1), (256, 1, 1), False),
+            ("mandelbrot", [f], [(np.array([16, 16], np.uint32), 1), (u, 2)], (16, 16, 1), (16, 16, 1), False),
+            ("reduce_sum", [f, f], [], (1, 1, 1), (256, 1, 1), True),
+            ("matmul_naive", [f, f, f], [(u, 3)], (16, 16, 1), (16, 16, 1), False),
+            ("matmul_tiled", [f, f, f], [(u, 3)], (16, 16, 1), (16, 16, 1), False),
+            ("empty", [f], [], (32, 1, 1), (32, 1, 1), False),
+            ("life_step", [f, f], [(u, 2)], (16, 16, 1), (16, 16, 1), False),
+        ]
         for name, bufs, byts, grid, tg, groups in launches:
             cb = q.make_command_buffer()
             e = cb.make_compute_command_encoder()
@@ -586,10 +658,15 @@ def compile_probe(side):
         t2 = time.perf_counter()
         f = p.buf(nbytes=4 * 1024)
         u = np.uint32(16)
-        launches = [("vector_add", (f, f, f), (256,), (256,)), ("mandelbrot", (f, u, u, u), (16, 16), (16, 16)),
-                    ("reduce_sum", (f, f), (256,), (256,)), ("matmul_naive", (f, f, f, u), (16, 16), (16, 16)),
-                    ("matmul_tiled", (f, f, f, u), (16, 16), (16, 16)), ("empty", (f,), (32,), (32,)),
-                    ("life_step", (f, f, u), (16, 16), (16, 16))]
+        launches = [
+            ("vector_add", (f, f, f), (256,), (256,)),
+            ("mandelbrot", (f, u, u, u), (16, 16), (16, 16)),
+            ("reduce_sum", (f, f), (256,), (256,)),
+            ("matmul_naive", (f, f, f, u), (16, 16), (16, 16)),
+            ("matmul_tiled", (f, f, f, u), (16, 16), (16, 16)),
+            ("empty", (f,), (32,), (32,)),
+            ("life_step", (f, f, u), (16, 16), (16, 16)),
+        ]
         for name, args, g, l in launches:
             ks[name].set_args(*args)
             cl.enqueue_nd_range_kernel(p.queue, ks[name], g, l)
@@ -600,8 +677,9 @@ def compile_probe(side):
 
 def bench_compile(pocl_ok):
     def probe(side, env):
-        out = subprocess.check_output([sys.executable, os.path.abspath(__file__), "--_compile-probe", side],
-                                      env=env, stderr=subprocess.DEVNULL)
+        out = subprocess.check_output(
+            [sys.executable, os.path.abspath(__file__), "--_compile-probe", side], env=env, stderr=subprocess.DEVNULL
+        )
         return json.loads(out.decode().strip().splitlines()[-1])
 
     sides = ["ours"] + (["pocl"] if pocl_ok else [])
@@ -610,8 +688,12 @@ def bench_compile(pocl_ok):
         colds, hits = [], []
         for _ in range(2):
             with tempfile.TemporaryDirectory() as cache:
-                env = dict(os.environ, PYMETALLIC_CACHE_DIR=os.path.join(cache, "pm"),
-                           POCL_CACHE_DIR=os.path.join(cache, "pocl"), XDG_CACHE_HOME=cache)
+                env = dict(
+                    os.environ,
+                    PYMETALLIC_CACHE_DIR=os.path.join(cache, "pm"),
+                    POCL_CACHE_DIR=os.path.join(cache, "pocl"),
+                    XDG_CACHE_HOME=cache,
+                )
                 colds.append(probe(side, env))
                 hits.extend(probe(side, env) for _ in range(3))
         cold[side] = min(colds, key=lambda r: r["build"] + r["first_launch"])
@@ -621,12 +703,27 @@ def bench_compile(pocl_ok):
         return r["build"] + r["first_launch"] if r else None
 
     def detail(d, prec):
-        return ", ".join(f"{s}: build {d[s]['build'] * 1e3:.{prec}f} + first launches "
-                         f"{d[s]['first_launch'] * 1e3:.{prec}f} ms" for s in d)
-    report("compile: cold (fresh caches, new process)", tot(cold["ours"]), tot(cold.get("pocl")), unit="s", scale=1,
-           extra=detail(cold, 0))
-    report("compile: cache hit (new process)", tot(hit["ours"]), tot(hit.get("pocl")), unit="ms", scale=1e3,
-           extra=detail(hit, 2))
+        return ", ".join(
+            f"{s}: build {d[s]['build'] * 1e3:.{prec}f} + first launches {d[s]['first_launch'] * 1e3:.{prec}f} ms"
+            for s in d
+        )
+
+    report(
+        "compile: cold (fresh caches, new process)",
+        tot(cold["ours"]),
+        tot(cold.get("pocl")),
+        unit="s",
+        scale=1,
+        extra=detail(cold, 0),
+    )
+    report(
+        "compile: cache hit (new process)",
+        tot(hit["ours"]),
+        tot(hit.get("pocl")),
+        unit="ms",
+        scale=1e3,
+        extra=detail(hit, 2),
+    )
 
 
 # ---------------------------------------------------------------- main
@@ -650,8 +747,11 @@ def main():
             pocl_note = f"{pocl.platform.version} on {pocl.dev.name}; PyOpenCL {cl.VERSION_TEXT}"
         except Exception as e:  # pragma: no cover
             pocl_note = f"PoCL unavailable: {e}"
-    print(f"{time.strftime('%Y-%m-%d')}  {device.name}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
-          f"NumPy {np.__version__}; {pocl_note}", flush=True)
+    print(
+        f"{time.strftime('%Y-%m-%d')}  {device.name}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
+        f"NumPy {np.__version__}; {pocl_note}",
+        flush=True,
+    )
     only = set(args.only.split(",")) if args.only else None
 
     def want(row):
@@ -660,7 +760,7 @@ def main():
     ours = Ours(device)
     q = args.quick
     if want("vadd"):
-        bench_vector_add(ours, pocl, 2 ** 20 if q else 2 ** 24)
+        bench_vector_add(ours, pocl, 2**20 if q else 2**24)
     if want("mandel"):
         bench_mandelbrot(ours, pocl, 256 if q else 1024, 256)
     if want("life"):
@@ -668,9 +768,9 @@ def main():
     if want("fluid"):
         bench_fluid(ours, pocl, 128 if q else 512, 10 if q else 100)
     if want("reduce"):
-        bench_reduce(ours, pocl, 2 ** 20 if q else 2 ** 24)
+        bench_reduce(ours, pocl, 2**20 if q else 2**24)
     if want("simd"):
-        bench_simd(ours, 2 ** 20 if q else 2 ** 22, 64 if q else 1024, 4096)
+        bench_simd(ours, 2**20 if q else 2**22, 64 if q else 1024, 4096)
     if want("matmul"):
         for name in ("matmul_naive", "matmul_tiled"):
             bench_matmul(ours, pocl, 256 if q else 1024, name)
@@ -680,8 +780,19 @@ def main():
         bench_compile(pocl is not None)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": device.name, "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-                       "pocl": pocl_note, "numpy": np.__version__, "quick": bool(q), "rows": RESULTS}, f, indent=1)
+            json.dump(
+                {
+                    "device": device.name,
+                    "date": time.strftime("%Y-%m-%d"),
+                    "cpus": os.cpu_count(),
+                    "pocl": pocl_note,
+                    "numpy": np.__version__,
+                    "quick": bool(q),
+                    "rows": RESULTS,
+                },
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """One dispatch of bench/gemm.metal's kernel (default gemm_half, n = 1024), for profilers
 (`ncu python bench/gemm_once.py`)."""
+
 import os
 import sys
 

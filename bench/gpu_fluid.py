@@ -108,8 +108,10 @@ class CupyFluid:
         self.cp = cp
         self.sim = sim
         mod = cp.RawModule(code=CUDA_FLUID, options=("-std=c++17", "--use_fast_math"))
-        self.k = {n: mod.get_function(n) for n in ["add_source", "advect_velocity", "advect_dye", "divergence",
-                                                    "jacobi", "subtract_gradient"]}
+        self.k = {
+            n: mod.get_function(n)
+            for n in ["add_source", "advect_velocity", "advect_dye", "divergence", "jacobi", "subtract_gradient"]
+        }
         w, h = sim.width, sim.height
         self.w, self.h = w, h
         self.vel = [cp.zeros((h, w, 2), cp.float32) for _ in range(2)]
@@ -135,11 +137,17 @@ class CupyFluid:
         sb = min(side, 16)
         va, vb = self.vel
         d_in, d_out = self.dye[self.d], self.dye[1 - self.d]
-        out = [(self.k["add_source"], ((side + sb - 1) // sb, (side + sb - 1) // sb), (sb, sb),
-                (va, d_in, prm, np.uint32(side), np.uint32(side))),
-               (self.k["advect_velocity"], grid, (bx, by), (va, vb, prm)),
-               (self.k["advect_dye"], grid, (bx, by), (va, d_in, d_out, prm)),
-               (self.k["divergence"], grid, (bx, by), (vb, self.div, prm))]
+        out = [
+            (
+                self.k["add_source"],
+                ((side + sb - 1) // sb, (side + sb - 1) // sb),
+                (sb, sb),
+                (va, d_in, prm, np.uint32(side), np.uint32(side)),
+            ),
+            (self.k["advect_velocity"], grid, (bx, by), (va, vb, prm)),
+            (self.k["advect_dye"], grid, (bx, by), (va, d_in, d_out, prm)),
+            (self.k["divergence"], grid, (bx, by), (vb, self.div, prm)),
+        ]
         p = self.pi
         for _ in range(self.sim.config.jacobi_iterations):
             out.append((self.k["jacobi"], grid, (bx, by), (self.p[p], self.div, self.p[1 - p], prm)))
@@ -161,6 +169,7 @@ class CupyFluid:
 
 def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
     import cupy as cp
+
     size = 512
     sim = FluidSimulation(ours.device, size, queue=ours.queue)
     theirs = CupyFluid(cp, sim)
@@ -186,10 +195,16 @@ def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
         for _ in range(steps):
             theirs.step(False)
 
-    report(f"fluid {size}^2 x {steps}, wait each dispatch", median_time(ours_each, repeats=3, warmup=1),
-           median_time(cupy_each, repeats=3, warmup=1))
-    report(f"fluid {size}^2 x {steps}, one wait per step", median_time(ours_step, repeats=3, warmup=1),
-           median_time(cupy_step, repeats=3, warmup=1))
+    report(
+        f"fluid {size}^2 x {steps}, wait each dispatch",
+        median_time(ours_each, repeats=3, warmup=1),
+        median_time(cupy_each, repeats=3, warmup=1),
+    )
+    report(
+        f"fluid {size}^2 x {steps}, one wait per step",
+        median_time(ours_step, repeats=3, warmup=1),
+        median_time(cupy_step, repeats=3, warmup=1),
+    )
 
     # CuPy's best: the step captured once as a CUDA graph and replayed (fixed parameters).
     stream = cp.cuda.Stream(non_blocking=True)
@@ -209,5 +224,9 @@ def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
         sim.step(steps, wait_each_step=False)
 
     t_graph = median_time(cupy_graph, repeats=3, warmup=1)
-    report(f"fluid {size}^2 x {steps}: a command buffer per step, one wait, vs CuPy CUDA graph",
-           median_time(ours_pipelined, repeats=3, warmup=1), t_graph, extra="target: ours <= 6 ms")
+    report(
+        f"fluid {size}^2 x {steps}: a command buffer per step, one wait, vs CuPy CUDA graph",
+        median_time(ours_pipelined, repeats=3, warmup=1),
+        t_graph,
+        extra="target: ours <= 6 ms",
+    )

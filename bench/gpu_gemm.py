@@ -52,8 +52,11 @@ def main():
     a64 = rng.standard_normal((n, n))
     b64 = rng.standard_normal((n, n))
     rows = []
-    for name, np_type, _cp_type in [("half", np.float16, cp.float16), ("bfloat", None, None),
-                                   ("float", np.float32, cp.float32)]:
+    for name, np_type, _cp_type in [
+        ("half", np.float16, cp.float16),
+        ("bfloat", None, None),
+        ("float", np.float32, cp.float32),
+    ]:
         if np_type is None:
             # bfloat: the top 16 bits of a float32; cuBLAS compares in float32 on the same values.
             a32 = a64.astype(np.float32)
@@ -95,6 +98,7 @@ def main():
             # NumPy and CuPy have no bfloat16: cuBLAS's bf16 GEMM through PyTorch when present.
             try:
                 import torch
+
                 ta = torch.from_numpy(a_ref).cuda().to(torch.bfloat16)
                 tb = torch.from_numpy(b_ref).cuda().to(torch.bfloat16)
 
@@ -113,14 +117,25 @@ def main():
         err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
         assert err < (1e-5 if name == "float" else 1e-3), f"gemm_{name}: relative error {err}"
         t_ours, t_blas = median_seconds(ours), median_seconds(theirs)
-        flop = 2.0 * n ** 3
-        row = {"row": f"gemm {n}^3 {name}", "ours_s": t_ours, "cublas_s": t_blas, "ratio": t_ours / t_blas,
-               "ours_tflops": flop / t_ours / 1e12, "cublas_tflops": flop / t_blas / 1e12,
-               "fraction_of_cublas": t_blas / t_ours, "rel_error": err, "peer": peer}
+        flop = 2.0 * n**3
+        row = {
+            "row": f"gemm {n}^3 {name}",
+            "ours_s": t_ours,
+            "cublas_s": t_blas,
+            "ratio": t_ours / t_blas,
+            "ours_tflops": flop / t_ours / 1e12,
+            "cublas_tflops": flop / t_blas / 1e12,
+            "fraction_of_cublas": t_blas / t_ours,
+            "rel_error": err,
+            "peer": peer,
+        }
         rows.append(row)
-        print(f"{row['row']:<22} ours {t_ours * 1e3:9.3f} ms ({row['ours_tflops']:6.1f} TFLOP/s)   "
-              f"cuBLAS {t_blas * 1e3:9.3f} ms ({row['cublas_tflops']:6.1f} TFLOP/s)   ratio {row['ratio']:6.2f}   "
-              f"{100 * row['fraction_of_cublas']:5.1f}% of cuBLAS   rel.err {err:.1e}   ({peer})", flush=True)
+        print(
+            f"{row['row']:<22} ours {t_ours * 1e3:9.3f} ms ({row['ours_tflops']:6.1f} TFLOP/s)   "
+            f"cuBLAS {t_blas * 1e3:9.3f} ms ({row['cublas_tflops']:6.1f} TFLOP/s)   ratio {row['ratio']:6.2f}   "
+            f"{100 * row['fraction_of_cublas']:5.1f}% of cuBLAS   rel.err {err:.1e}   ({peer})",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -61,17 +61,27 @@ def main():
         ("vector_add 16M", "vector_add", [(0, a), (1, b), (2, c)], [], (n // 256, 1, 1), (256, 1, 1)),
         ("vector_add 64K", "vector_add", [(0, a), (1, b), (2, c)], [], (256, 1, 1), (256, 1, 1)),
         ("reduce_sum 16M", "reduce_sum", [(0, a), (1, c)], [], (n // 256, 1, 1), (256, 1, 1)),
-        ("matmul_tiled 1024", "matmul_tiled", [(0, a), (1, b), (2, c)], [(3, np.uint32(m))], (m // 16, m // 16, 1),
-         (16, 16, 1)),
+        (
+            "matmul_tiled 1024",
+            "matmul_tiled",
+            [(0, a), (1, b), (2, c)],
+            [(3, np.uint32(m))],
+            (m // 16, m // 16, 1),
+            (16, 16, 1),
+        ),
     ]
     print(f"{'kernel':22s} {'direct us':>10s} {'indirect us':>12s} {'ratio':>7s}")
     for name, fn, buffers, bytes_args, counts, tg in cases:
         pipe = pm.ComputePipelineState(device, lib.make_function(fn))
         counts_buffer = pm.Buffer.from_numpy(device, np.array(counts, np.uint32))
-        direct = time_per_dispatch(queue, pipe, buffers, bytes_args,
-                                   lambda enc: enc.dispatch_threadgroups(counts, tg))
-        indirect = time_per_dispatch(queue, pipe, buffers, bytes_args,
-                                     lambda enc: enc.dispatch_threadgroups_with_indirect_buffer(counts_buffer, 0, tg))
+        direct = time_per_dispatch(queue, pipe, buffers, bytes_args, lambda enc: enc.dispatch_threadgroups(counts, tg))
+        indirect = time_per_dispatch(
+            queue,
+            pipe,
+            buffers,
+            bytes_args,
+            lambda enc: enc.dispatch_threadgroups_with_indirect_buffer(counts_buffer, 0, tg),
+        )
         print(f"{name:22s} {direct:10.2f} {indirect:12.2f} {indirect / direct:7.2f}")
     return 0
 

@@ -46,8 +46,11 @@ def median_time(fn, repeats=7, warmup=2):
 def report(name, ours, theirs, unit="ms", scale=1e3, extra=""):
     ratio = ours / theirs if theirs else float("nan")
     RESULTS.append({"row": name, "ours": ours, "cupy": theirs, "ratio": ratio, "extra": extra})
-    print(f"{name:<46} ours {ours * scale:10.4f} {unit}   cupy {theirs * scale:10.4f} {unit}   "
-          f"ratio {ratio:5.2f}  {extra}", flush=True)
+    print(
+        f"{name:<46} ours {ours * scale:10.4f} {unit}   cupy {theirs * scale:10.4f} {unit}   "
+        f"ratio {ratio:5.2f}  {extra}",
+        flush=True,
+    )
 
 
 Ours = MslRunner  # our side of every row
@@ -65,6 +68,7 @@ def bench_copy_ceiling(n):
         for _ in range(10):
             cp.copyto(b, a)
         cp.cuda.Device().synchronize()
+
     t = median_time(run) / 10
     gbps = 2 * 4 * n / t / 1e9
     print(f"{'device-to-device copy ceiling':<46} {gbps:8.0f} GB/s", flush=True)
@@ -88,10 +92,15 @@ def bench_vector_add(ours, n, ceiling):
         for _ in range(reps):
             k(((n + 255) // 256,), (256,), (ca, cb_, cc, np.uint32(n)))
         cp.cuda.Device().synchronize()
+
     t_cupy = median_time(theirs) / reps
     gbps = 3 * 4 * n / t_ours / 1e9
-    report(f"vector add {n // 2**20}M float32", t_ours, t_cupy,
-           extra=f"{gbps:.0f} GB/s = {100 * gbps / ceiling:.0f}% of copy")
+    report(
+        f"vector add {n // 2**20}M float32",
+        t_ours,
+        t_cupy,
+        extra=f"{gbps:.0f} GB/s = {100 * gbps / ceiling:.0f}% of copy",
+    )
 
 
 def bench_mandelbrot(ours, w, iters):
@@ -111,6 +120,7 @@ def bench_mandelbrot(ours, w, iters):
         for _ in range(reps):
             k(((w + 15) // 16, (w + 15) // 16), (16, 16), (cout, np.uint32(w), np.uint32(w), np.uint32(iters)))
         cp.cuda.Device().synchronize()
+
     report(f"Mandelbrot {w}x{w}, {iters} iterations", t_ours, median_time(theirs) / reps)
 
 
@@ -133,8 +143,13 @@ def bench_reduce(ours, n):
         for _ in range(reps):
             k((groups,), (256,), (ca, cpart))
         cp.cuda.Device().synchronize()
-    report(f"reduce_sum {n // 2**20}M (barrier in a loop)", t_ours, median_time(theirs) / reps,
-           extra=f"{4 * n / t_ours / 1e9:.0f} GB/s")
+
+    report(
+        f"reduce_sum {n // 2**20}M (barrier in a loop)",
+        t_ours,
+        median_time(theirs) / reps,
+        extra=f"{4 * n / t_ours / 1e9:.0f} GB/s",
+    )
 
 
 def bench_matmul(ours, n, name):
@@ -153,8 +168,9 @@ def bench_matmul(ours, n, name):
     def theirs():
         k((n // 16, n // 16), (16, 16), (ca, cb_, cc, np.uint32(n)))
         cp.cuda.Device().synchronize()
+
     t_cupy = median_time(theirs, repeats=5)
-    report(f"matmul {n}^3 {name}", t_ours, t_cupy, extra=f"{2 * n ** 3 / t_ours / 1e12:.1f} TFLOP/s")
+    report(f"matmul {n}^3 {name}", t_ours, t_cupy, extra=f"{2 * n**3 / t_ours / 1e12:.1f} TFLOP/s")
 
 
 def bench_launch(ours):
@@ -178,10 +194,20 @@ def bench_launch(ours):
             k((1,), (32,), (cbuf,))
             cp.cuda.Device().synchronize()
 
-    report("empty dispatch + commit (no wait)", median_time(ours_no_wait) / n, median_time(cupy_no_wait) / n,
-           unit="us", scale=1e6)
-    report("empty dispatch + commit + wait", median_time(ours_wait) / (n // 4), median_time(cupy_wait) / (n // 4),
-           unit="us", scale=1e6)
+    report(
+        "empty dispatch + commit (no wait)",
+        median_time(ours_no_wait) / n,
+        median_time(cupy_no_wait) / n,
+        unit="us",
+        scale=1e6,
+    )
+    report(
+        "empty dispatch + commit + wait",
+        median_time(ours_wait) / (n // 4),
+        median_time(cupy_wait) / (n // 4),
+        unit="us",
+        scale=1e6,
+    )
 
 
 LIFE_ROWS = 512
@@ -218,21 +244,26 @@ def bench_life(ours, steps):
     ours_run()
     cupy_run()
     np.testing.assert_array_equal(bufs[steps % 2].to_numpy(np.uint8, (w, w)), cp.asnumpy(cbufs[steps % 2]))
-    report(f"Life {w}x{w} x {steps}, wait each step", median_time(ours_run, repeats=5),
-           median_time(cupy_run, repeats=5))
+    report(
+        f"Life {w}x{w} x {steps}, wait each step", median_time(ours_run, repeats=5), median_time(cupy_run, repeats=5)
+    )
 
 
 def bench_compile():
     """Cold NVRTC compile (fresh cache dir) and a warm one from the disk cache in a new process."""
     import tempfile
-    code = ("import time, pymetallic, sys; sys.path.insert(0, 'bench'); from gpu_kernels import MSL; "
-            "d = pymetallic.Device.get_default_device(); t = time.perf_counter(); "
-            "pymetallic.Library(d, MSL); print(time.perf_counter() - t)")
+
+    code = (
+        "import time, pymetallic, sys; sys.path.insert(0, 'bench'); from gpu_kernels import MSL; "
+        "d = pymetallic.Device.get_default_device(); t = time.perf_counter(); "
+        "pymetallic.Library(d, MSL); print(time.perf_counter() - t)"
+    )
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYMETALLIC_CACHE_DIR=cache)
         cold = float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1])
-        warm = min(float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1])
-                   for _ in range(3))
+        warm = min(
+            float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1]) for _ in range(3)
+        )
 
     t = time.perf_counter()
     cp.RawModule(code=CUDA + f"\n// {time.time()}\n", options=("-std=c++17",)).get_function("vector_add")
@@ -251,10 +282,13 @@ def main():
     if device.kind != "cuda":
         sys.exit("no CUDA device: set PYMETALLIC_DEVICE=cuda or run on a GPU machine")
     name = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    print(f"device: {device.name} (CuPy sees {name}); driver {cp.cuda.runtime.driverGetVersion()}; "
-          f"CuPy {cp.__version__}; {time.strftime('%Y-%m-%d')}", flush=True)
+    print(
+        f"device: {device.name} (CuPy sees {name}); driver {cp.cuda.runtime.driverGetVersion()}; "
+        f"CuPy {cp.__version__}; {time.strftime('%Y-%m-%d')}",
+        flush=True,
+    )
     ours = Ours(device)
-    n = 2 ** 22 if args.quick else 2 ** 26
+    n = 2**22 if args.quick else 2**26
     ceiling = bench_copy_ceiling(n)
     bench_vector_add(ours, n, ceiling)
     bench_mandelbrot(ours, 1024, 256)
@@ -265,6 +299,7 @@ def main():
     bench_life(ours, 200)
     try:
         from gpu_fluid import bench_fluid
+
         bench_fluid(ours, report, median_time, cupy_kernel)
     except ImportError as e:
         print(f"fluid rows skipped: {e}")

@@ -62,12 +62,14 @@ class MslRunner:
     def timed(self, *args, **kwargs):
         """Median seconds of commit + wait of a command buffer recorded beforehand: the
         launches overlap the device's work, as a peer's back-to-back launches do."""
+
         def once():
             cb = self.record(*args, **kwargs)
             t = time.perf_counter()
             cb.commit()
             cb.wait_until_completed()
             return time.perf_counter() - t
+
         for _ in range(2):
             once()
         return statistics.median(once() for _ in range(7))

@@ -65,8 +65,7 @@ def copies(gpus, cpu):
         n = mb << 20
         a0, b0, a1 = pm.Buffer(g0, n), pm.Buffer(g0, n), pm.Buffer(g1, n)
         h = pm.Buffer(cpu, n)
-        row = [copy_rate(q0, a0, a1, n), copy_rate(q0, a1, a0, n), copy_rate(q1, a0, a1, n),
-               copy_rate(q0, a0, b0, n)]
+        row = [copy_rate(q0, a0, a1, n), copy_rate(q0, a1, a0, n), copy_rate(q1, a0, a1, n), copy_rate(q0, a0, b0, n)]
         row += [copy_rate(q0, h, a0, n), copy_rate(q0, a0, h, n)] if mb <= 256 else [float("nan")] * 2
         print(f"{mb:>7} MB " + " ".join(f"{v:10.1f}" if i < 3 else f"{v:8.1f}" for i, v in enumerate(row)))
         del a0, b0, a1, h

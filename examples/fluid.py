@@ -6,6 +6,7 @@ gradient subtraction.
 
 Run: python examples/fluid.py [--small] [--out fluid.gif]
 """
+
 import argparse
 import os
 import time
@@ -19,13 +20,13 @@ parser.add_argument("--out", default="fluid.gif")
 args = parser.parse_args()
 
 size, steps = (48, 6) if args.small else (256, 120)
-sim = FluidSimulation(width=size)            # default device; pipelines are built once here
+sim = FluidSimulation(width=size)  # default device; pipelines are built once here
 frames = []
 t0 = time.perf_counter()
 for i in range(steps):
-    sim.step(1)                              # one command buffer per step, then wait
+    sim.step(1)  # one command buffer per step, then wait
     if i % 3 == 0:
-        frames.append(to_indices(sim.dye))   # sim.dye is a NumPy view of the device buffer
+        frames.append(to_indices(sim.dye))  # sim.dye is a NumPy view of the device buffer
 elapsed = time.perf_counter() - t0
 save_gif(args.out, frames, colormap(), duration_ms=50)
 print(f"{size}x{size}, {steps} steps in {elapsed:.3f} s; wrote {args.out} ({len(frames)} frames)")

@@ -18,6 +18,7 @@ Run: mpirun -n 2 python examples/mpi_halo.py [--small] [--size 2048] [--steps 10
 GPU-aware MPI is used when mpi4py reports CUDA support, or PYMETALLIC_MPI_GPU_AWARE=1 (0 forbids).
 PYMETALLIC_MPI_HALO=views|staging|device forces one way of sending halos (to test each).
 """
+
 import argparse
 import os
 import time
@@ -92,20 +93,20 @@ elif hasattr(pymetallic, "BufferView") and MPI is not None and mpi_gpu_aware():
 else:
     mode = "host staging"
 
-local = np.ascontiguousarray(grid[first:first + n + 2])
+local = np.ascontiguousarray(grid[first : first + n + 2])
 bufs = [pymetallic.Buffer.from_numpy(device, local), pymetallic.Buffer.from_numpy(device, local)]
 queue = device.make_command_queue()
 pipeline = heat.heat_pipeline(device)
 cpu = next(d for d in pymetallic.Device.get_all_devices() if d.kind == "cpu")
-send = pymetallic.Buffer(cpu, 2 * row)   # host staging: my first and last rows
-recv = pymetallic.Buffer(cpu, 2 * row)   # host staging: the halos above and below
+send = pymetallic.Buffer(cpu, 2 * row)  # host staging: my first and last rows
+recv = pymetallic.Buffer(cpu, 2 * row)  # host staging: the halos above and below
 send_rows, recv_rows = send.to_numpy(np.float32, (2, width)), recv.to_numpy(np.float32, (2, width))
 
 
 def rows_of(buf, first_row, count=1):
     """MPI's view of `count` rows of a slab buffer starting at `first_row`."""
     if mode == "host views":
-        return buf.to_numpy(np.float32, (n + 2, width))[first_row:first_row + count]
+        return buf.to_numpy(np.float32, (n + 2, width))[first_row : first_row + count]
     return [pymetallic.BufferView(buf, np.float32, (count * width,), offset=first_row * row), MPI.FLOAT]
 
 
@@ -156,17 +157,19 @@ for k in range(steps):
         exchange(dst, dst)
 elapsed = time.perf_counter() - t0
 
-mine = bufs[steps % 2].to_numpy(np.float32, (n + 2, width))[1:n + 1].copy()
+mine = bufs[steps % 2].to_numpy(np.float32, (n + 2, width))[1 : n + 1].copy()
 parts = comm.gather((first, mine, device.kind), root=0)
 times = comm.gather(elapsed, root=0)
 if rank == 0:
     assert parts is not None and times is not None  # gather returns the lists on the root
     result = grid.copy()
     for f, rows, _ in parts:
-        result[f + 1:f + 1 + rows.shape[0]] = rows
+        result[f + 1 : f + 1 + rows.shape[0]] = rows
     single, t_single = heat.run_split([device], grid, steps)
-    print(f"heat diffusion, {size} x {size}, {steps} steps over {nranks} rank(s) "
-          f"({', '.join(sorted({p[2] for p in parts}))}), halos: {mode}")
+    print(
+        f"heat diffusion, {size} x {size}, {steps} steps over {nranks} rank(s) "
+        f"({', '.join(sorted({p[2] for p in parts}))}), halos: {mode}"
+    )
     print(f"  {nranks} rank(s): {max(times) * 1e3:8.1f} ms   one device: {t_single * 1e3:8.1f} ms")
     if all(p[2] == device.kind for p in parts):
         assert np.array_equal(result, single), f"max |diff| against one device = {np.abs(result - single).max()}"

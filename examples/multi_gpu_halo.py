@@ -13,6 +13,7 @@ the parts run on N CPU devices.
 
 Run: python examples/multi_gpu_halo.py [--small] [--size 4096] [--steps 200] [--parts N]
 """
+
 import argparse
 import os
 
@@ -56,8 +57,9 @@ print(f"  split over {parts} parts: {t_split * 1e3:8.1f} ms   one device: {t_sin
 same_kind = all(d.kind == devices[0].kind for d in devices)
 if same_kind:
     # The same kernel on the same kind of device: every cell must match bit for bit.
-    assert np.array_equal(split, single), f"split and single-device results differ: max |diff| = " \
-        f"{np.abs(split - single).max()}"
+    assert np.array_equal(split, single), (
+        f"split and single-device results differ: max |diff| = {np.abs(split - single).max()}"
+    )
     print("  split result == single-device result (bit for bit)")
 else:
     np.testing.assert_allclose(split, single, rtol=1e-5, atol=1e-6)

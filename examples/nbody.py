@@ -2,6 +2,7 @@
 
 Run: python examples/nbody.py [--small]
 """
+
 import argparse
 import os
 import time
@@ -58,5 +59,7 @@ for i in range(1, steps):
     step(i)
 elapsed = time.perf_counter() - t0
 final = pos_bufs[steps % 2].to_numpy(np.float32, (n, 4))
-print(f"{n} bodies, {steps} steps (first matched NumPy); {elapsed / max(steps - 1, 1) * 1e3:.2f} ms/step; "
-      f"centre of mass {np.average(final[:, :3], axis=0, weights=final[:, 3]).round(4)}")
+print(
+    f"{n} bodies, {steps} steps (first matched NumPy); {elapsed / max(steps - 1, 1) * 1e3:.2f} ms/step; "
+    f"centre of mass {np.average(final[:, :3], axis=0, weights=final[:, 3]).round(4)}"
+)

@@ -2,6 +2,7 @@
 
 Run: python examples/quick_example.py
 """
+
 import numpy as np
 
 import pymetallic
@@ -44,6 +45,6 @@ encoder.end_encoding()
 command_buffer.commit()
 command_buffer.wait_until_completed()
 
-result = buffer_result.to_numpy(np.float32, (len(a),))   # a view of the buffer
+result = buffer_result.to_numpy(np.float32, (len(a),))  # a view of the buffer
 print("Computation complete!", "matches NumPy:", np.allclose(result, a + b))
 assert np.allclose(result, a + b)

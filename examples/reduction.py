@@ -6,6 +6,7 @@ sum. Pass 2: a single threadgroup sums the partial sums.
 
 Run: python examples/reduction.py [--small]
 """
+
 import argparse
 import os
 import time
@@ -20,7 +21,7 @@ parser.add_argument("--small", action="store_true", default=bool(os.environ.get(
 args = parser.parse_args()
 
 n = 100_000 if args.small else 16_000_000
-groups = 16 if args.small else 256          # pass-1 threadgroups; each thread loops over its share
+groups = 16 if args.small else 256  # pass-1 threadgroups; each thread loops over its share
 device = pymetallic.Device.get_default_device()
 queue = device.make_command_queue()
 pipeline = pymetallic.kernel_cache.get(device, REDUCTION, "reduce_sum")

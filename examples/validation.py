@@ -7,6 +7,7 @@ printing kernel shows os_log / printf messages arriving in Python's logging.
 
 Validation runs on the CPU device. Run: python examples/validation.py
 """
+
 import logging
 
 import numpy as np
@@ -16,20 +17,31 @@ import pymetallic as pm
 HEADER = "#include <metal_stdlib>\nusing namespace metal;\n"
 
 BUGS = {
-    "off-by-one write": ("""
+    "off-by-one write": (
+        """
 kernel void fill(device float* out [[buffer(0)]], constant uint& n [[buffer(1)]],
                  uint gid [[thread_position_in_grid]]) {
     if (gid <= n) out[gid] = 1.0f;          // should be gid < n
-}""", "fill", 64, 64),
-    "missing barrier (race on threadgroup memory)": ("""
+}""",
+        "fill",
+        64,
+        64,
+    ),
+    "missing barrier (race on threadgroup memory)": (
+        """
 kernel void rotate(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
                    uint lid [[thread_position_in_threadgroup]], uint gid [[thread_position_in_grid]]) {
     threadgroup float tile[64];
     tile[lid] = in[gid];
     // threadgroup_barrier(mem_flags::mem_threadgroup);   <- missing
     out[gid] = tile[(lid + 1) % 64];
-}""", "rotate", 64, 64),
-    "barrier inside if (divergence)": ("""
+}""",
+        "rotate",
+        64,
+        64,
+    ),
+    "barrier inside if (divergence)": (
+        """
 kernel void partial(device float* out [[buffer(0)]], constant uint& n [[buffer(1)]],
                     uint tid [[thread_index_in_threadgroup]]) {
     threadgroup float tile[64];
@@ -38,19 +50,33 @@ kernel void partial(device float* out [[buffer(0)]], constant uint& n [[buffer(1
         threadgroup_barrier(mem_flags::mem_threadgroup);   // not every thread gets here
         out[tid] = tile[(tid + 1) % n];
     }
-}""", "partial", 64, 64),
-    "uninitialised threadgroup read": ("""
+}""",
+        "partial",
+        64,
+        64,
+    ),
+    "uninitialised threadgroup read": (
+        """
 kernel void half_filled(device float* out [[buffer(0)]], uint lid [[thread_position_in_threadgroup]]) {
     threadgroup float tile[64];
     if (lid < 32) tile[lid] = 1.0f;
     threadgroup_barrier(mem_flags::mem_threadgroup);
     out[lid] = tile[lid];                    // lids 32..63 read what nobody wrote
-}""", "half_filled", 64, 64),
-    "texture read past the edge": ("""
+}""",
+        "half_filled",
+        64,
+        64,
+    ),
+    "texture read past the edge": (
+        """
 kernel void diff(texture2d<float, access::read> src [[texture(0)]], device float* out [[buffer(0)]],
                  uint2 gid [[thread_position_in_grid]]) {
     out[gid.y * 8 + gid.x] = src.read(uint2(gid.x + 1, gid.y)).x - src.read(gid).x;
-}""", "diff", (8, 8), (8, 8)),
+}""",
+        "diff",
+        (8, 8),
+        (8, 8),
+    ),
 }
 
 
@@ -84,13 +110,16 @@ def run_bug(device, title, body, name, grid, tg):
             print("  ", f.message)
 
 
-PRINTING = HEADER + """#include <metal_logging>
+PRINTING = (
+    HEADER
+    + """#include <metal_logging>
 constant os_log logger("com.example.validation", "demo");
 kernel void talk(device const float2* v [[buffer(0)]], uint gid [[thread_position_in_grid]]) {
     if (gid % 4 == 0) logger.log_info("v[%u] = %v2.2f", gid, v[gid]);
     if (gid == 5) printf("plain printf from thread %u", gid);
 }
 """
+)
 
 
 def main():

@@ -42,8 +42,13 @@ def parse_args(argv=None):
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per file")
     p.add_argument("--python", default=sys.executable, help="interpreter that has pymetallic installed")
-    p.add_argument("--not-mac", action="append", default=[], metavar="REGEX=REASON",
-                   help="a source pattern that marks a file as not valid for a Mac GPU")
+    p.add_argument(
+        "--not-mac",
+        action="append",
+        default=[],
+        metavar="REGEX=REASON",
+        help="a source pattern that marks a file as not valid for a Mac GPU",
+    )
     p.add_argument("--list", action="store_true", help="list every failing file under its group")
     p.add_argument("--exact", action="store_true", help="group by the exact message (names kept)")
     return p.parse_args(argv)
@@ -124,8 +129,10 @@ def main(argv=None):
         if not ok:
             groups[message_kind(message, args.exact)].append((p, message))
 
-    print(f"target {args.target}: {len(passed)}/{len(counted)} files compile "
-          f"({100.0 * len(passed) / max(1, len(counted)):.1f}%), {elapsed:.0f} s")
+    print(
+        f"target {args.target}: {len(passed)}/{len(counted)} files compile "
+        f"({100.0 * len(passed) / max(1, len(counted)):.1f}%), {elapsed:.0f} s"
+    )
     if groups:
         print(f"\nfailures by first error ({len(groups)} kinds):")
         for kind, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):

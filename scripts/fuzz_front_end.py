@@ -29,18 +29,79 @@ from pymetallic import _core
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIECES = list("{}()[]<>;:,.#\"'\\/*&|^~!?=+-%0123456789abxyz_ \n\t") + [
-    "[[", "]]", "kernel", "device", "threadgroup", "constant", "#define", "#if", "#include", "template",
-    "[[buffer(", "[[thread_position_in_grid]]", "\\\n", "/*", "*/"]
+    "[[",
+    "]]",
+    "kernel",
+    "device",
+    "threadgroup",
+    "constant",
+    "#define",
+    "#if",
+    "#include",
+    "template",
+    "[[buffer(",
+    "[[thread_position_in_grid]]",
+    "\\\n",
+    "/*",
+    "*/",
+]
 SPACES = ["device", "constant", "threadgroup", "thread", "threadgroup_imageblock", "ray_data", "object_data"]
-ATTRIBUTES = ["[[buffer(0)]]", "[[buffer(30)]]", "[[buffer(31)]]", "[[buffer(-1)]]", "[[buffer(99999999999)]]",
-              "[[thread_position_in_grid]]", "[[threadgroup_position_in_grid]]", "[[thread_index_in_simdgroup]]",
-              "[[threadgroup(0)]]", "[[texture(0)]]", "[[sampler(0)]]", "[[function_constant(0)]]",
-              "[[max_total_threads_per_threadgroup(1)]]", "[[kernel]]", "[[host_name(\"x\")]]", "[[unknown]]",
-              "[[]]", "[[buffer(]]", "__attribute__((aligned(16)))"]
-NUMBERS = ["0", "-1", "1u", "2147483647", "2147483648", "4294967296", "18446744073709551616", "1e999", "0x",
-           "1.5h", "0.0f", "-0.0", "3.4e38f", "'a'", "1'000"]
-TYPES = ["float", "half", "int", "uint", "float4", "half3", "bool", "char", "packed_float3", "float2x2",
-         "atomic_int", "T", "auto", "void", "simdgroup_float8x8", "texture2d<float>"]
+ATTRIBUTES = [
+    "[[buffer(0)]]",
+    "[[buffer(30)]]",
+    "[[buffer(31)]]",
+    "[[buffer(-1)]]",
+    "[[buffer(99999999999)]]",
+    "[[thread_position_in_grid]]",
+    "[[threadgroup_position_in_grid]]",
+    "[[thread_index_in_simdgroup]]",
+    "[[threadgroup(0)]]",
+    "[[texture(0)]]",
+    "[[sampler(0)]]",
+    "[[function_constant(0)]]",
+    "[[max_total_threads_per_threadgroup(1)]]",
+    "[[kernel]]",
+    '[[host_name("x")]]',
+    "[[unknown]]",
+    "[[]]",
+    "[[buffer(]]",
+    "__attribute__((aligned(16)))",
+]
+NUMBERS = [
+    "0",
+    "-1",
+    "1u",
+    "2147483647",
+    "2147483648",
+    "4294967296",
+    "18446744073709551616",
+    "1e999",
+    "0x",
+    "1.5h",
+    "0.0f",
+    "-0.0",
+    "3.4e38f",
+    "'a'",
+    "1'000",
+]
+TYPES = [
+    "float",
+    "half",
+    "int",
+    "uint",
+    "float4",
+    "half3",
+    "bool",
+    "char",
+    "packed_float3",
+    "float2x2",
+    "atomic_int",
+    "T",
+    "auto",
+    "void",
+    "simdgroup_float8x8",
+    "texture2d<float>",
+]
 
 
 def sources():
@@ -59,7 +120,7 @@ def _replace_random(rng, text, pattern, choices):
     if not hits:
         return text
     m = rng.choice(hits)
-    return text[:m.start()] + rng.choice(choices) + text[m.end():]
+    return text[: m.start()] + rng.choice(choices) + text[m.end() :]
 
 
 def _doubling_macros(rng):
@@ -81,17 +142,42 @@ def mutate_structure(rng, text, corpus):
     if kind == 3:
         return _replace_random(rng, text, r"\b(float|half|int|uint|float4|float2|uint2|bool|short)\b", TYPES)
     if kind == 4:  # a template head before some function or kernel
-        return _replace_random(rng, text, r"\b(kernel void|inline|static inline|float |void )",
-                               ["template <typename T> kernel void", "template <int N> inline",
-                                "template <typename... Ts> void ", "template <> float ", "template <typename T = float> void "])
+        return _replace_random(
+            rng,
+            text,
+            r"\b(kernel void|inline|static inline|float |void )",
+            [
+                "template <typename T> kernel void",
+                "template <int N> inline",
+                "template <typename... Ts> void ",
+                "template <> float ",
+                "template <typename T = float> void ",
+            ],
+        )
     if kind == 5:  # nested macros, sometimes exponential
         defs, name = _doubling_macros(rng)
         body = _replace_random(rng, text, r"\b\d+(\.\d*)?f?\b", [f"{name}(1)"])
         return defs + body
     if kind == 6:  # preprocessor lines
-        line = rng.choice(["#if 1", "#if 0", "#endif", "#else", "#ifdef X", "#define X X", "#define X(a) X(a)",
-                           "#undef metal", "#include <metal_stdlib>", "#include \"missing.h\"", "#include </etc/passwd>",
-                           "#pragma once", "#error stop", "#line 99999999999", "#define __METAL_VERSION__ 0"])
+        line = rng.choice(
+            [
+                "#if 1",
+                "#if 0",
+                "#endif",
+                "#else",
+                "#ifdef X",
+                "#define X X",
+                "#define X(a) X(a)",
+                "#undef metal",
+                "#include <metal_stdlib>",
+                '#include "missing.h"',
+                "#include </etc/passwd>",
+                "#pragma once",
+                "#error stop",
+                "#line 99999999999",
+                "#define __METAL_VERSION__ 0",
+            ]
+        )
         lines = text.split("\n")
         lines.insert(rng.randrange(len(lines) + 1), line)
         return "\n".join(lines)
@@ -100,7 +186,7 @@ def mutate_structure(rng, text, corpus):
         a, b = list(WORD.finditer(text)), list(WORD.finditer(other))
         if not a or not b:
             return text + other
-        return text[:rng.choice(a).start()] + other[rng.choice(b).start():]
+        return text[: rng.choice(a).start()] + other[rng.choice(b).start() :]
     if kind == 8:  # duplicate a line (redefinitions, repeated parameters)
         lines = text.split("\n")
         i = rng.randrange(len(lines))
@@ -115,7 +201,7 @@ def mutate_structure(rng, text, corpus):
 
 def mutate_chars(rng, text):
     if rng.random() < 0.3:
-        return text[:rng.randrange(len(text) + 1)]
+        return text[: rng.randrange(len(text) + 1)]
     chars = list(text)
     for _ in range(rng.randrange(1, 8)):
         at = rng.randrange(len(chars) + 1)
@@ -166,15 +252,51 @@ kernel void tg_sum(device float* x [[buffer(0)]], threadgroup float* s [[threadg
 
 
 def _random_int(rng):
-    return rng.choice([0, 1, 2, 3, 4, 16, 31, 64, 255, 4096, -1, 2**31, 2**32, 2**63, 2**64, np.int64(8),
-                       np.uint8(3), 1.5, "4", None, True])
+    return rng.choice(
+        [
+            0,
+            1,
+            2,
+            3,
+            4,
+            16,
+            31,
+            64,
+            255,
+            4096,
+            -1,
+            2**31,
+            2**32,
+            2**63,
+            2**64,
+            np.int64(8),
+            np.uint8(3),
+            1.5,
+            "4",
+            None,
+            True,
+        ]
+    )
 
 
 def _random_size3(rng):
     if rng.random() < 0.7:
         return tuple(rng.choice([1, 2, 3, 8, 32, 64, 100]) for _ in range(rng.randrange(1, 4)))
-    return rng.choice([(2**22, 2**21, 2**21), (2**32 - 1,) * 3, (0, 1, 1), (-1,), (1, 1, 1, 1), "64", (64.0,),
-                       [np.int64(4)], (2**31, 1, 1), 2**40, ()])
+    return rng.choice(
+        [
+            (2**22, 2**21, 2**21),
+            (2**32 - 1,) * 3,
+            (0, 1, 1),
+            (-1,),
+            (1, 1, 1, 1),
+            "64",
+            (64.0,),
+            [np.int64(4)],
+            (2**31, 1, 1),
+            2**40,
+            (),
+        ]
+    )
 
 
 def fuzz_api(rng, count, stats):
@@ -206,8 +328,16 @@ def fuzz_api(rng, count, stats):
                         log.append(f"set_buffer({b!r}, {off!r}, {idx!r})")
                         enc.set_buffer(b, off, idx)
                     if rng.random() < 0.7:
-                        data = rng.choice([np.array([(2.0, 64)], dtype=[("a", "<f4"), ("n", "<u4")]), np.float32(2),
-                                           np.zeros(5000, np.uint8), b"", 2.0, "x"])
+                        data = rng.choice(
+                            [
+                                np.array([(2.0, 64)], dtype=[("a", "<f4"), ("n", "<u4")]),
+                                np.float32(2),
+                                np.zeros(5000, np.uint8),
+                                b"",
+                                2.0,
+                                "x",
+                            ]
+                        )
                         log.append(f"set_bytes({type(data).__name__}, 1)")
                         enc.set_bytes(data, 1)
                     if rng.random() < 0.5:
@@ -255,8 +385,16 @@ def fuzz_api(rng, count, stats):
 
 def run(seed=1, count=5000, api=500, hang=60):
     rng = random.Random(seed)
-    stats = {"executions": 0, "fe_translated": 0, "fe_rejected": 0, "fe_slowest": 0.0, "api_ok": 0,
-             "api_rejected": 0, "findings": [], "hang": hang}
+    stats = {
+        "executions": 0,
+        "fe_translated": 0,
+        "fe_rejected": 0,
+        "fe_slowest": 0.0,
+        "api_ok": 0,
+        "api_rejected": 0,
+        "findings": [],
+        "hang": hang,
+    }
     faulthandler.enable()
     faulthandler.dump_traceback_later(hang, exit=True)
     t0 = time.time()
@@ -276,9 +414,11 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("PYMETALLIC_KERNEL_TIMEOUT", "2")  # a huge valid grid ends, as a finding-free error
     s = run(args.seed, args.count, args.api, args.hang)
-    print(f"{s['executions']} executions in {s['seconds']:.1f} s: front end {s['fe_translated']} translated, "
-          f"{s['fe_rejected']} rejected (slowest {s['fe_slowest']:.2f} s); API {s['api_ok']} ran, "
-          f"{s['api_rejected']} rejected; {len(s['findings'])} findings")
+    print(
+        f"{s['executions']} executions in {s['seconds']:.1f} s: front end {s['fe_translated']} translated, "
+        f"{s['fe_rejected']} rejected (slowest {s['fe_slowest']:.2f} s); API {s['api_ok']} ran, "
+        f"{s['api_rejected']} rejected; {len(s['findings'])} findings"
+    )
     for f in s["findings"]:
         print("FINDING:", f)
     return 1 if s["findings"] else 0

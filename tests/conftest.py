@@ -31,5 +31,3 @@ def cpu_device():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
-
-

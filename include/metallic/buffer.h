@@ -15,8 +15,7 @@ class BufferImpl;
 
 class Buffer {
  public:
-  Buffer(std::shared_ptr<Device> device, std::shared_ptr<backend::BufferImpl> impl, uint64_t length,
-         StorageMode mode);
+  Buffer(std::shared_ptr<Device> device, std::shared_ptr<backend::BufferImpl> impl, uint64_t length, StorageMode mode);
 
   uint64_t length() const { return length_; }
   StorageMode storageMode() const { return mode_; }

@@ -24,7 +24,7 @@ struct DispatchCommand;
 namespace msl {
 struct KernelInfo;
 struct KernelArg;
-}
+}  // namespace msl
 class SamplerState;
 class SharedEvent;
 class CommandBuffer;
@@ -78,7 +78,7 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   void addCompletedHandler(std::function<void(CommandBuffer&)> handler);
 
   CommandBufferStatus status() const;
-  std::string error() const;  // empty unless status() == Error
+  std::string error() const;    // empty unless status() == Error
   double gpuStartTime() const;  // seconds (steady clock); 0 until completed
   double gpuEndTime() const;
 
@@ -137,7 +137,7 @@ class ComputeCommandEncoder {
   // Copies up to 4 KB of inline data (small structs and scalars for `constant T&`).
   void setBytes(const void* data, uint64_t length, uint32_t index);
   void setThreadgroupMemoryLength(uint64_t length, uint32_t index);
-  void setTexture(const std::shared_ptr<Texture>& texture, uint32_t index);        // 0..127
+  void setTexture(const std::shared_ptr<Texture>& texture, uint32_t index);            // 0..127
   void setSamplerState(const std::shared_ptr<SamplerState>& sampler, uint32_t index);  // 0..15
   // Exactly the grid: edge threadgroups are smaller and report their real size.
   void dispatchThreads(Size3 threads_per_grid, Size3 threads_per_threadgroup);
@@ -172,8 +172,8 @@ class ComputeCommandEncoder {
     return bindings_[index];
   }
   std::array<uint32_t, 31> threadgroup_lengths_{};
-  std::vector<std::shared_ptr<Texture>> textures_;        // grown on demand, up to 128
-  std::vector<std::shared_ptr<SamplerState>> samplers_;   // up to 16
+  std::vector<std::shared_ptr<Texture>> textures_;                        // grown on demand, up to 128
+  std::vector<std::shared_ptr<SamplerState>> samplers_;                   // up to 16
   std::vector<std::pair<std::shared_ptr<Buffer>, bool>> used_resources_;  // (buffer, written)
   bool ended_ = false;
 };
@@ -183,8 +183,7 @@ class BlitCommandEncoder {
   explicit BlitCommandEncoder(std::shared_ptr<CommandBuffer> buffer);
 
   void copyFromBuffer(const std::shared_ptr<Buffer>& source, uint64_t source_offset,
-                      const std::shared_ptr<Buffer>& destination, uint64_t destination_offset,
-                      uint64_t size);
+                      const std::shared_ptr<Buffer>& destination, uint64_t destination_offset, uint64_t size);
   void fillBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t start, uint64_t length, uint8_t value);
   // Managed buffers: make the device's writes visible to the CPU.
   void synchronizeResource(const std::shared_ptr<Buffer>& buffer);

@@ -9,8 +9,8 @@
 namespace metallic {
 
 struct KernelFinding {
-  std::string kind;     // "out_of_bounds", "race", "barrier_divergence", "uninitialized_read"
-  std::string space;    // "device", "constant" (set_bytes), "threadgroup", "thread", "texture", ""
+  std::string kind;   // "out_of_bounds", "race", "barrier_divergence", "uninitialized_read"
+  std::string space;  // "device", "constant" (set_bytes), "threadgroup", "thread", "texture", ""
   std::string kernel;
   std::string file;
   int line = 0, column = 0;
@@ -23,7 +23,7 @@ struct KernelFinding {
   std::string access;     // "read", "write", "read-write"
   int other_thread = -1;  // races / divergence: the other thread's index in the group (-2: several)
   int other_line = 0;
-  std::string message;    // one line: "file:line:col: kernel 'k': ..."
+  std::string message;  // one line: "file:line:col: kernel 'k': ..."
 };
 
 struct KernelLogMessage {

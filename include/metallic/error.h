@@ -3,8 +3,8 @@
 
 #include <memory>
 #include <stdexcept>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace metallic {
 

@@ -24,7 +24,7 @@ class Device;
 // One argument of a kernel, for reflection (Function::arguments).
 struct ArgumentInfo {
   std::string name;
-  std::string kind;    // "buffer", "threadgroup", "texture", "sampler", "builtin"
+  std::string kind;  // "buffer", "threadgroup", "texture", "sampler", "builtin"
   int index = -1;
   std::string type;    // C++ type as translated ("const float*", "uint3")
   std::string access;  // "read_only" or "read_write" for resources

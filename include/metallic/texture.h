@@ -16,18 +16,24 @@ class Buffer;
 
 // MTLTextureType values.
 enum class TextureType : uint32_t {
-  Type1D = 0, Type1DArray = 1, Type2D = 2, Type2DArray = 3, TypeCube = 5, TypeCubeArray = 6, Type3D = 7,
+  Type1D = 0,
+  Type1DArray = 1,
+  Type2D = 2,
+  Type2DArray = 3,
+  TypeCube = 5,
+  TypeCubeArray = 6,
+  Type3D = 7,
   TypeTextureBuffer = 9
 };
 
 // MTLPixelFormat values of the formats textures support (pixel_format_supported()).
 namespace pixel_format {
 constexpr uint32_t R8Unorm = 10, R8Uint = 13, R8Sint = 14, R16Unorm = 20, R16Uint = 23, R16Sint = 24, R16Float = 25,
-                   RG8Unorm = 30, RG8Uint = 33, RG8Sint = 34, R32Uint = 53, R32Sint = 54, R32Float = 55,
-                   RG16Unorm = 60, RG16Uint = 63, RG16Sint = 64, RG16Float = 65, RGBA8Unorm = 70, RGBA8Uint = 73,
-                   RGBA8Sint = 74, BGRA8Unorm = 80, RG32Uint = 103, RG32Sint = 104, RG32Float = 105,
-                   RGBA16Unorm = 110, RGBA16Uint = 113, RGBA16Sint = 114, RGBA16Float = 115, RGBA32Uint = 123,
-                   RGBA32Sint = 124, RGBA32Float = 125;
+                   RG8Unorm = 30, RG8Uint = 33, RG8Sint = 34, R32Uint = 53, R32Sint = 54, R32Float = 55, RG16Unorm = 60,
+                   RG16Uint = 63, RG16Sint = 64, RG16Float = 65, RGBA8Unorm = 70, RGBA8Uint = 73, RGBA8Sint = 74,
+                   BGRA8Unorm = 80, RG32Uint = 103, RG32Sint = 104, RG32Float = 105, RGBA16Unorm = 110,
+                   RGBA16Uint = 113, RGBA16Sint = 114, RGBA16Float = 115, RGBA32Uint = 123, RGBA32Sint = 124,
+                   RGBA32Float = 125;
 }
 
 // Channels (1, 2 or 4), bytes per texel; 0 for an unsupported format.
@@ -68,7 +74,11 @@ class Texture {
 // MTLSamplerMinMagFilter / MTLSamplerMipFilter / MTLSamplerAddressMode values.
 struct SamplerDescriptor {
   uint32_t min_filter = 0, mag_filter = 0, mip_filter = 0;  // 0 nearest, 1 linear
-  uint32_t s_address_mode = 0, t_address_mode = 0, r_address_mode = 0;  // 0 clamp_to_edge, 1 mirror_clamp_to_edge, 2 repeat, 3 mirror_repeat, 4 clamp_to_zero, 5 clamp_to_border
+  uint32_t
+      s_address_mode = 0,
+      t_address_mode = 0,
+      r_address_mode =
+          0;  // 0 clamp_to_edge, 1 mirror_clamp_to_edge, 2 repeat, 3 mirror_repeat, 4 clamp_to_zero, 5 clamp_to_border
   bool normalized_coordinates = true;
 };
 

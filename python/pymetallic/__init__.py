@@ -10,8 +10,10 @@ from ._version import __version__
 from . import _core
 
 if getattr(_core, "__version__", __version__) != __version__:
-    raise ImportError(f"pymetallic {__version__} found a native module built as {_core.__version__}: "
-                      "reinstall the package (pip install --force-reinstall)")
+    raise ImportError(
+        f"pymetallic {__version__} found a native module built as {_core.__version__}: "
+        "reinstall the package (pip install --force-reinstall)"
+    )
 
 
 def _nvrtc_from_wheels():
@@ -22,8 +24,13 @@ def _nvrtc_from_wheels():
     except ImportError:
         return
     import glob
-    dirs = [d for root in getattr(nvidia, "__path__", [])
-            for d in glob.glob(_os.path.join(root, "*", "lib")) if glob.glob(_os.path.join(d, "libnvrtc.so*"))]
+
+    dirs = [
+        d
+        for root in getattr(nvidia, "__path__", [])
+        for d in glob.glob(_os.path.join(root, "*", "lib"))
+        if glob.glob(_os.path.join(d, "libnvrtc.so*"))
+    ]
     if dirs:
         known = _os.environ.get("PYMETALLIC_NVRTC_PATH", "")
         _os.environ["PYMETALLIC_NVRTC_PATH"] = _os.pathsep.join([p for p in [known] + dirs if p])
@@ -35,6 +42,7 @@ def _zig_from_wheel():
     if _os.environ.get("PYMETALLIC_ZIG"):
         return
     import importlib.util
+
     spec = importlib.util.find_spec("ziglang")
     if spec is None or not spec.submodule_search_locations:
         return
@@ -53,18 +61,49 @@ if _os.path.isfile(_os.path.join(_runtime, "metal_runtime.h")):
     _core.set_runtime_dir(_runtime)
 
 from . import errors  # noqa: E402, F401 - the module is public (pymetallic.errors)
-from .errors import (CompileError, DeviceError, MetalError, ShaderValidationError, ValidationError,  # noqa: E402
-                     ValidationTypeError)
+from .errors import (
+    CompileError,
+    DeviceError,
+    MetalError,
+    ShaderValidationError,
+    ValidationError,  # noqa: E402
+    ValidationTypeError,
+)
 
 _core._set_exception_types(MetalError, CompileError, DeviceError, ValidationError, ValidationTypeError)
 
-from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: E402
-                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library, SharedEvent)
-from .texture import (PixelFormat, SamplerState, Texture, TextureDescriptor, TextureType,  # noqa: E402
-                      TextureUsage)
+from ._api import (
+    BlitCommandEncoder,
+    Buffer,
+    CommandBuffer,
+    CommandBufferStatus,
+    CommandQueue,  # noqa: E402
+    ComputeCommandEncoder,
+    ComputePipelineState,
+    Device,
+    Function,
+    Library,
+    SharedEvent,
+)
+from .texture import (
+    PixelFormat,
+    SamplerState,
+    Texture,
+    TextureDescriptor,
+    TextureType,  # noqa: E402
+    TextureUsage,
+)
 from .multi import local_device, local_rank  # noqa: E402
-from .metallic import (Kernel, async_buffer_from_numpy, get_default_device, kernel_cache,  # noqa: E402
-                       read_scalar, run_simple_compute_example, scalar_add, scalar_multiply)
+from .metallic import (
+    Kernel,
+    async_buffer_from_numpy,
+    get_default_device,
+    kernel_cache,  # noqa: E402
+    read_scalar,
+    run_simple_compute_example,
+    scalar_add,
+    scalar_multiply,
+)
 from .interop import BufferView, asarray, bfloat16, from_dlpack  # noqa: E402
 from . import calls as _calls  # noqa: E402,F401  (callable kernels)
 from . import fast  # noqa: E402
@@ -73,13 +112,44 @@ KernelFinding = _core.KernelFinding
 KernelLogMessage = _core.KernelLogMessage
 
 __all__ = [
-    "MetalError", "CompileError", "DeviceError", "ValidationError", "ValidationTypeError", "ShaderValidationError",
-    "KernelFinding", "KernelLogMessage",
-    "Device", "Buffer", "Library", "Function", "ComputePipelineState", "CommandQueue",
-    "CommandBuffer", "CommandBufferStatus", "ComputeCommandEncoder", "BlitCommandEncoder",
-    "get_default_device", "Kernel", "kernel_cache", "async_buffer_from_numpy",
-    "scalar_add", "scalar_multiply", "run_simple_compute_example",
-    "read_scalar", "BufferView", "asarray", "from_dlpack", "bfloat16", "fast",
-    "Texture", "TextureDescriptor", "TextureType", "TextureUsage", "PixelFormat", "SamplerState",
-    "SharedEvent", "local_device", "local_rank",
+    "MetalError",
+    "CompileError",
+    "DeviceError",
+    "ValidationError",
+    "ValidationTypeError",
+    "ShaderValidationError",
+    "KernelFinding",
+    "KernelLogMessage",
+    "Device",
+    "Buffer",
+    "Library",
+    "Function",
+    "ComputePipelineState",
+    "CommandQueue",
+    "CommandBuffer",
+    "CommandBufferStatus",
+    "ComputeCommandEncoder",
+    "BlitCommandEncoder",
+    "get_default_device",
+    "Kernel",
+    "kernel_cache",
+    "async_buffer_from_numpy",
+    "scalar_add",
+    "scalar_multiply",
+    "run_simple_compute_example",
+    "read_scalar",
+    "BufferView",
+    "asarray",
+    "from_dlpack",
+    "bfloat16",
+    "fast",
+    "Texture",
+    "TextureDescriptor",
+    "TextureType",
+    "TextureUsage",
+    "PixelFormat",
+    "SamplerState",
+    "SharedEvent",
+    "local_device",
+    "local_rank",
 ]

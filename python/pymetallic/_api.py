@@ -29,6 +29,7 @@ SharedEvent = _core.SharedEvent
 
 # ---------------------------------------------------------------- Buffer
 
+
 def _buffer_from_numpy(cls, device, array, storage_mode=None):
     """A new buffer holding a copy of ``array`` (made contiguous first)."""
     if not isinstance(array, np.ndarray):
@@ -39,7 +40,8 @@ def _buffer_from_numpy(cls, device, array, storage_mode=None):
     if storage_mode == Buffer.STORAGE_PRIVATE:
         raise ValidationError(
             "a private buffer cannot be filled from the CPU: use async_buffer_from_numpy, "
-            "which copies through a shared staging buffer")
+            "which copies through a shared staging buffer"
+        )
     buf = Buffer(device, array.nbytes, storage_mode)
     buf._bytes_view()[:] = array.reshape(-1).view(np.uint8)
     buf._layout = (array.dtype, array.shape)  # what __dlpack__ exports
@@ -52,8 +54,8 @@ def _buffer_to_numpy(self, dtype, shape=None):
     raw = self._bytes_view()
     if raw.nbytes % dtype.itemsize:
         raise MetalError(
-            f"the buffer's {raw.nbytes} bytes are not a whole number of {dtype} items "
-            f"({dtype.itemsize} bytes each)")
+            f"the buffer's {raw.nbytes} bytes are not a whole number of {dtype} items ({dtype.itemsize} bytes each)"
+        )
     view = raw.view(dtype)
     if shape is None:
         return view
@@ -61,7 +63,8 @@ def _buffer_to_numpy(self, dtype, shape=None):
     if int(np.prod(shape, dtype=np.int64)) != view.size:
         raise MetalError(
             f"shape {shape} holds {int(np.prod(shape, dtype=np.int64))} items, but the buffer "
-            f"holds {view.size} items of {dtype}")
+            f"holds {view.size} items of {dtype}"
+        )
     return view.reshape(shape)
 
 
@@ -71,6 +74,7 @@ def _buffer_contents(self):
 
 
 # ---------------------------------------------------------------- Device
+
 
 def _make_buffer(self, size, storage_mode=None):
     return Buffer(self, size, storage_mode)
@@ -133,6 +137,7 @@ def _command_encoder(self):
 
 # ---------------------------------------------------------------- Encoders
 
+
 def _set_buffers(self, buffers, offsets=None, start_index=0):
     offsets = offsets if offsets is not None else [0] * len(buffers)
     if len(offsets) != len(buffers):
@@ -169,8 +174,37 @@ BlitCommandEncoder.fill_buffer = _fill_buffer
 from .errors import _python_argument_errors  # noqa: E402
 
 # Per-dispatch methods convert their arguments in C++ (raising ValidationTypeError there).
-_HOT = {"make_command_buffer", "make_compute_command_encoder", "compute_command_encoder", "set_compute_pipeline_state",
-        "set_buffer", "set_bytes", "set_threadgroup_memory_length", "dispatch_threads", "dispatch_threadgroups",
-        "end_encoding", "commit", "wait_until_completed", "get_status", "contents", "to_numpy", "_bytes_view"}
-_python_argument_errors([Device, Buffer, Library, Function, ComputePipelineState, CommandQueue, CommandBuffer,
-                         ComputeCommandEncoder, BlitCommandEncoder, _texture.Texture, _texture.SamplerState], keep=_HOT)
+_HOT = {
+    "make_command_buffer",
+    "make_compute_command_encoder",
+    "compute_command_encoder",
+    "set_compute_pipeline_state",
+    "set_buffer",
+    "set_bytes",
+    "set_threadgroup_memory_length",
+    "dispatch_threads",
+    "dispatch_threadgroups",
+    "end_encoding",
+    "commit",
+    "wait_until_completed",
+    "get_status",
+    "contents",
+    "to_numpy",
+    "_bytes_view",
+}
+_python_argument_errors(
+    [
+        Device,
+        Buffer,
+        Library,
+        Function,
+        ComputePipelineState,
+        CommandQueue,
+        CommandBuffer,
+        ComputeCommandEncoder,
+        BlitCommandEncoder,
+        _texture.Texture,
+        _texture.SamplerState,
+    ],
+    keep=_HOT,
+)

@@ -24,12 +24,31 @@ from .errors import MetalError, ValidationError
 
 # MSL scalar types -> NumPy dtypes (bfloat handled apart: NumPy has none).
 _SCALARS = {
-    "bool": np.bool_, "char": np.int8, "int8_t": np.int8, "uchar": np.uint8, "uint8_t": np.uint8,
-    "short": np.int16, "int16_t": np.int16, "ushort": np.uint16, "uint16_t": np.uint16,
-    "int": np.int32, "int32_t": np.int32, "uint": np.uint32, "uint32_t": np.uint32, "unsigned": np.uint32,
-    "long": np.int64, "int64_t": np.int64, "ulong": np.uint64, "uint64_t": np.uint64, "size_t": np.uint64,
-    "half": np.float16, "float": np.float32, "float16_t": np.float16, "float32_t": np.float32,
-    "bfloat": "bfloat", "bfloat16_t": "bfloat",
+    "bool": np.bool_,
+    "char": np.int8,
+    "int8_t": np.int8,
+    "uchar": np.uint8,
+    "uint8_t": np.uint8,
+    "short": np.int16,
+    "int16_t": np.int16,
+    "ushort": np.uint16,
+    "uint16_t": np.uint16,
+    "int": np.int32,
+    "int32_t": np.int32,
+    "uint": np.uint32,
+    "uint32_t": np.uint32,
+    "unsigned": np.uint32,
+    "long": np.int64,
+    "int64_t": np.int64,
+    "ulong": np.uint64,
+    "uint64_t": np.uint64,
+    "size_t": np.uint64,
+    "half": np.float16,
+    "float": np.float32,
+    "float16_t": np.float16,
+    "float32_t": np.float32,
+    "bfloat": "bfloat",
+    "bfloat16_t": "bfloat",
 }
 _VECTOR = re.compile(r"^(bool|char|uchar|short|ushort|int|uint|long|ulong|half|float|bfloat)([234])$")
 
@@ -110,8 +129,7 @@ def scalar_bytes(value, type_text, what="argument"):
         if n == 3:
             data += b"\0" * size  # MSL's 3-vectors take the room of 4
         return data
-    raise ValidationError(
-        f"{what} has type {type_text}: pass its bytes (a NumPy structured scalar, an array or bytes)")
+    raise ValidationError(f"{what} has type {type_text}: pass its bytes (a NumPy structured scalar, an array or bytes)")
 
 
 # ------------------------------------------------------------------ queues
@@ -149,8 +167,11 @@ def _grid3(value, what):
 def _default_group(grid, limit):
     dims = sum(1 for g in grid if g > 1) or 1
     if dims == 1:
-        return (max(1, min(grid[0], limit, 256)), 1, 1) if grid[0] > 1 else \
-            ((1, max(1, min(grid[1], limit, 256)), 1) if grid[1] > 1 else (1, 1, max(1, min(grid[2], limit, 64))))
+        return (
+            (max(1, min(grid[0], limit, 256)), 1, 1)
+            if grid[0] > 1
+            else ((1, max(1, min(grid[1], limit, 256)), 1) if grid[1] > 1 else (1, 1, max(1, min(grid[2], limit, 64))))
+        )
     if dims == 2 and grid[2] == 1:
         s = 16 if limit >= 256 else 8
         return (min(grid[0], s), min(grid[1], s), 1)
@@ -210,8 +231,18 @@ class KernelCall:
         params = ", ".join(f"{a.type} {a.name} [[buffer({a.index})]]" for a in self.buffers)
         return f"<pymetallic kernel {self.name}({params})>"
 
-    def __call__(self, *args, threads=None, group_size=None, grid=None, threadgroup=None,
-                 threadgroup_memory=None, wait=True, queue=None, **named):
+    def __call__(
+        self,
+        *args,
+        threads=None,
+        group_size=None,
+        grid=None,
+        threadgroup=None,
+        threadgroup_memory=None,
+        wait=True,
+        queue=None,
+        **named,
+    ):
         """Runs the kernel with its buffer arguments in order (arrays or Buffers) and the rest by
         name; ``threads``/``grid`` in threads, ``group_size``/``threadgroup`` in threads per group
         (chosen when omitted), ``threadgroup_memory`` in bytes per index. Waits unless
@@ -219,8 +250,7 @@ class KernelCall:
         repeated argument, ValidationError for a bad value, MetalError when the kernel fails."""
         device = self.pipeline.device
         if len(args) > len(self.buffers):
-            raise ValidationError(f"kernel '{self.name}' takes {len(self.buffers)} buffer arguments, "
-                                  f"got {len(args)}")
+            raise ValidationError(f"kernel '{self.name}' takes {len(self.buffers)} buffer arguments, got {len(args)}")
         values = {}
         for a, v in zip(self.buffers, args):
             values[a.index] = (a, v)
@@ -228,8 +258,9 @@ class KernelCall:
         for k, v in named.items():
             a = by_name.get(k)
             if a is None:
-                raise TypeError(f"kernel '{self.name}' has no buffer parameter '{k}' "
-                                f"(it has: {', '.join(by_name) or 'none'})")
+                raise TypeError(
+                    f"kernel '{self.name}' has no buffer parameter '{k}' (it has: {', '.join(by_name) or 'none'})"
+                )
             if a.index in values:
                 raise TypeError(f"kernel '{self.name}': '{k}' given twice")
             values[a.index] = (a, v)
@@ -270,10 +301,12 @@ class KernelCall:
         enc.dispatch_threads(g, tg)
         enc.end_encoding()
         if copy_backs and not wait:
+
             def _copy_back(done, copy_backs=copy_backs):
                 if done.error is None:
                     for c in copy_backs:
                         c.run()
+
             cb.add_completed_handler(_copy_back)
         cb.commit()
         if not wait:
@@ -317,6 +350,7 @@ def _is_array(v):
 
 # ------------------------------------------------------------------ Library.__getattr__ and ComputePipelineState.__call__ (declared in python/src/bind_python.cpp)
 
+
 def _library_getattr(self, name):
     if name.startswith("_"):
         raise AttributeError(name)
@@ -327,4 +361,3 @@ def _library_getattr(self, name):
 
 def _pipeline_call(self, *args, **kwargs):
     return KernelCall(self)(*args, **kwargs)
-

@@ -37,6 +37,7 @@ def _gib(n):
 def cmd_info(args):
     import pymetallic
     from pymetallic import _core
+
     devices = pymetallic.Device.get_all_devices()
     try:
         default = pymetallic.Device.get_default_device()
@@ -48,10 +49,14 @@ def cmd_info(args):
     for i, d in enumerate(devices):
         mark = "*" if default is not None and d.kind == default.kind and d.name == default.name else " "
         print(f"{mark} [{i}] {d.kind:<5} {d.name}")
-        print(f"        memory (recommended working set): {_gib(d.recommended_working_set_size)}"
-              f", unified memory: {'yes' if d.has_unified_memory else 'no'}")
-        print(f"        max threads per threadgroup: {d.max_threads_per_threadgroup}"
-              f", max threadgroup memory: {d.max_threadgroup_memory_length // 1024} KiB")
+        print(
+            f"        memory (recommended working set): {_gib(d.recommended_working_set_size)}"
+            f", unified memory: {'yes' if d.has_unified_memory else 'no'}"
+        )
+        print(
+            f"        max threads per threadgroup: {d.max_threads_per_threadgroup}"
+            f", max threadgroup memory: {d.max_threadgroup_memory_length // 1024} KiB"
+        )
     print("compilers:")
     tools = _core.toolchains()
     for target in ("cpu", "nvrtc"):
@@ -67,6 +72,7 @@ def cmd_info(args):
 
 def _cache_dir():
     from pymetallic import _core
+
     return _core._cache_info()["directory"]
 
 
@@ -80,6 +86,7 @@ def _size(n):
 
 def cmd_cache(args):
     from pymetallic import _core
+
     if args.action == "clear":
         before = _core._cache_info()
         removed = _core._cache_clear()
@@ -91,8 +98,10 @@ def cmd_cache(args):
     for name, n in sorted(info["backends"].items()):
         print(f"    {name:<6} {_size(n)}")
     limit = info["limit"]
-    print(f"  size limit: {_size(limit) if limit else 'none'} "
-          "(PYMETALLIC_CACHE_SIZE_LIMIT; least recently used entries go first)")
+    print(
+        f"  size limit: {_size(limit) if limit else 'none'} "
+        "(PYMETALLIC_CACHE_SIZE_LIMIT; least recently used entries go first)"
+    )
     return 0
 
 
@@ -108,6 +117,7 @@ def cmd_compile(args):
     import os
     import pymetallic
     from pymetallic import _core
+
     try:
         with open(args.file, encoding="utf-8") as f:
             source = f.read()
@@ -115,8 +125,12 @@ def cmd_compile(args):
         _error(f"cannot read {args.file}: {e.strerror}", verbose=args.verbose)
         return 2
     include_paths = list(args.include) + [os.path.dirname(os.path.abspath(args.file))]
-    options = {"macros": dict(args.define), "include_paths": include_paths,
-               "math_mode": args.math_mode, "filename": args.file}
+    options = {
+        "macros": dict(args.define),
+        "include_paths": include_paths,
+        "math_mode": args.math_mode,
+        "filename": args.file,
+    }
     if args.language_version:
         options["language_version"] = args.language_version
     t0 = time.perf_counter()
@@ -128,6 +142,7 @@ def cmd_compile(args):
         lines = text.splitlines()
         # One line: the first diagnostic with its file:line; the full log with -v.
         import re
+
         located = re.compile(r":\d+(:\d+)?: (fatal )?error")
         candidates = lines + log.splitlines()
         diag = next((ln for ln in candidates if located.search(ln)), lines[0] if lines else "")
@@ -151,8 +166,10 @@ def cmd_compile(args):
         return 0
     funcs = result.get("functions", [])
     size = result.get("binary_size", 0)
-    print(f"{args.file}: OK for {args.target}{(' ' + args.arch) if args.arch else ''} "
-          f"({result.get('artifact', '')}{f', {size:,} bytes' if size else ''}, {elapsed:.2f} s)")
+    print(
+        f"{args.file}: OK for {args.target}{(' ' + args.arch) if args.arch else ''} "
+        f"({result.get('artifact', '')}{f', {size:,} bytes' if size else ''}, {elapsed:.2f} s)"
+    )
     print(f"kernels: {', '.join(funcs) if funcs else '(none)'}")
     return 0
 
@@ -160,6 +177,7 @@ def cmd_compile(args):
 # ---------------------------------------------------------------- demo
 def cmd_demo(args):
     from .helpers import run_demos_cli
+
     return run_demos_cli(args.names or ["all"], args.out_dir, args.quick_test, args.quiet, args.verbose)
 
 
@@ -167,6 +185,7 @@ def cmd_demo(args):
 def cmd_bench(args):
     """The demo kernels, timed, each checked against NumPy first (by the demos)."""
     from .helpers import MetallicDemo
+
     demo = MetallicDemo(quiet=args.quiet, quick=args.quick, write_files=False)
     size = args.size or (48 if args.quick else 512)
     rows = []
@@ -199,8 +218,8 @@ def cmd_bench(args):
 # ---------------------------------------------------------------- main
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="pymetallic",
-        description="Run Apple Metal Shading Language compute kernels on NVIDIA GPUs and any CPU.")
+        prog="pymetallic", description="Run Apple Metal Shading Language compute kernels on NVIDIA GPUs and any CPU."
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="full details on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -212,14 +231,36 @@ def build_parser():
     s.add_argument("--target", choices=("cpu", "cuda"), default="cpu", help="backend to compile for (default cpu)")
     s.add_argument("--arch", default="", help="GPU architecture for --target cuda (e.g. sm_90)")
     s.add_argument("-I", dest="include", action="append", default=[], metavar="DIR", help="add an include path")
-    s.add_argument("-D", dest="define", action="append", default=[], type=_macro, metavar="NAME[=VALUE]",
-                   help="define a preprocessor macro")
-    s.add_argument("--math-mode", choices=("safe", "relaxed", "fast"), default="fast",
-                   help="floating-point mode, as MTLCompileOptions.mathMode (default fast, Metal's default)")
-    s.add_argument("--fast-math", dest="math_mode", action="store_const", const="fast",
-                   help="the same as --math-mode fast (the older spelling)")
-    s.add_argument("--std", "--language-version", dest="language_version", default="", metavar="VERSION",
-                   help="MSL version, e.g. 3.1 (sets __METAL_VERSION__; default 3.2)")
+    s.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        default=[],
+        type=_macro,
+        metavar="NAME[=VALUE]",
+        help="define a preprocessor macro",
+    )
+    s.add_argument(
+        "--math-mode",
+        choices=("safe", "relaxed", "fast"),
+        default="fast",
+        help="floating-point mode, as MTLCompileOptions.mathMode (default fast, Metal's default)",
+    )
+    s.add_argument(
+        "--fast-math",
+        dest="math_mode",
+        action="store_const",
+        const="fast",
+        help="the same as --math-mode fast (the older spelling)",
+    )
+    s.add_argument(
+        "--std",
+        "--language-version",
+        dest="language_version",
+        default="",
+        metavar="VERSION",
+        help="MSL version, e.g. 3.1 (sets __METAL_VERSION__; default 3.2)",
+    )
     s.add_argument("--emit", action="store_true", help="print the generated code instead of a summary")
     s.set_defaults(func=cmd_compile)
 
@@ -259,6 +300,7 @@ def main(argv=None):
         return 130
     except Exception as e:  # noqa: BLE001 - one clear line, details with -v
         import traceback
+
         _error(f"{type(e).__name__}: {e}", traceback.format_exc() if verbose else None, verbose)
         return 1
 

@@ -45,15 +45,20 @@ class ValidationTypeError(ValidationError, TypeError):
 def _python_terms(message):
     """nanobind's message for arguments no overload accepts, in Python terms."""
     import re
+
     text = message.replace("pymetallic._core.", "pymetallic.")
-    text = text.replace("incompatible function arguments. The following argument types are supported:",
-                        "wrong argument types; it takes:")
+    text = text.replace(
+        "incompatible function arguments. The following argument types are supported:",
+        "wrong argument types; it takes:",
+    )
     text = re.sub(r"\(self, ", "(", text)
     text = re.sub(r"\(self\)", "()", text)
+
     # "Invoked with types: pymetallic.ComputeCommandEncoder, str" -> "called with: (str)"
     def _called(m):
         types = [t.strip() for t in m.group(1).split(",")]
         return "called with: (" + ", ".join(types) + ")"
+
     text = re.sub(r"Invoked with types: (.*)", _called, text)
     return text
 
@@ -66,6 +71,7 @@ def _wrap_method(owner, name, func, static=False):
             if type(e) is TypeError and "incompatible function arguments" in str(e):
                 raise ValidationTypeError(_python_terms(str(e))) from None
             raise
+
     method.__name__ = name
     method.__qualname__ = f"{owner.__name__}.{name}"
     method.__doc__ = func.__doc__

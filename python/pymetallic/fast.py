@@ -76,9 +76,18 @@ inline IdxT elem_to_loc(IdxT elem, constant const int* shape, constant const int
 """
 
 _TYPE_NAMES = {
-    "float32": "float", "float16": "float16_t", "bfloat16": "bfloat16_t", "bool": "bool",
-    "int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
-    "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
+    "float32": "float",
+    "float16": "float16_t",
+    "bfloat16": "bfloat16_t",
+    "bool": "bool",
+    "int8": "int8_t",
+    "int16": "int16_t",
+    "int32": "int32_t",
+    "int64": "int64_t",
+    "uint8": "uint8_t",
+    "uint16": "uint16_t",
+    "uint32": "uint32_t",
+    "uint64": "uint64_t",
 }
 
 
@@ -89,7 +98,7 @@ def _dtype(d):
     text = str(d)
     for prefix in ("torch.", "mlx.core.", "mx."):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     if text == "bfloat16":
         return interop.bfloat16
     if text == "bool_":
@@ -133,8 +142,18 @@ class _Input:
 class MetalKernel:
     """A kernel made by ``metal_kernel``; call it with ``inputs=[...]`` and the launch."""
 
-    def __init__(self, name, input_names, output_names, source, header="", ensure_row_contiguous=True,
-                 atomic_outputs=False, compile_options=None, math_mode="safe"):
+    def __init__(
+        self,
+        name,
+        input_names,
+        output_names,
+        source,
+        header="",
+        ensure_row_contiguous=True,
+        atomic_outputs=False,
+        compile_options=None,
+        math_mode="safe",
+    ):
         if not input_names and not output_names:
             raise ValidationError("metal_kernel needs at least one input or output name")
         names = list(input_names) + list(output_names)
@@ -233,19 +252,34 @@ class MetalKernel:
             p = self._pipelines[key] = _core.ComputePipelineState(device, lib.make_function(kernel_name))
         return p
 
-    def __call__(self, inputs, output_shapes, output_dtypes, grid, threadgroup, template=None, init_value=None,
-                 verbose=False, stream=None, device=None):
+    def __call__(
+        self,
+        inputs,
+        output_shapes,
+        output_dtypes,
+        grid,
+        threadgroup,
+        template=None,
+        init_value=None,
+        verbose=False,
+        stream=None,
+        device=None,
+    ):
         """Runs the kernel as ``mx.fast.metal_kernel`` does: ``inputs`` arrays (any library),
         new outputs of ``output_shapes`` (items) and ``output_dtypes``, ``grid`` in threads and
         ``threadgroup`` in threads per group; returns the outputs as arrays of the inputs'
         library. Raises ValidationError for mismatched counts or shapes, CompileError."""
         inputs = list(inputs)
         if len(inputs) != len(self.input_names):
-            raise ValidationError(f"kernel '{self.name}' has {len(self.input_names)} inputs "
-                                  f"({', '.join(self.input_names)}), got {len(inputs)} arrays")
+            raise ValidationError(
+                f"kernel '{self.name}' has {len(self.input_names)} inputs "
+                f"({', '.join(self.input_names)}), got {len(inputs)} arrays"
+            )
         if len(output_shapes) != len(self.output_names) or len(output_dtypes) != len(self.output_names):
-            raise ValidationError(f"kernel '{self.name}' has {len(self.output_names)} outputs: give as many "
-                                  "output_shapes and output_dtypes")
+            raise ValidationError(
+                f"kernel '{self.name}' has {len(self.output_names)} outputs: give as many "
+                "output_shapes and output_dtypes"
+            )
         library = next((interop.library_of(x) for x in inputs if interop.library_of(x)), "numpy")
         if device is None:
             device = stream if isinstance(stream, _core.Device) else _device_of(inputs)
@@ -285,6 +319,7 @@ class MetalKernel:
                 _fill(o, init_value)
 
         from .calls import default_queue
+
         queue = default_queue(device)
         cb = queue.make_command_buffer()
         enc = cb.make_compute_command_encoder()
@@ -312,6 +347,7 @@ class MetalKernel:
         cb.wait_until_completed()
         if cb.error is not None:
             from .errors import MetalError
+
             raise MetalError(f"kernel '{self.name}' failed: {cb.error}")
         host = device.kind != "cpu" and not any(_on_device(x, device) for x in inputs)
         return [interop.to_library(o, library, host=host) for o in outputs]
@@ -330,10 +366,11 @@ def _fill(view, value):
         return
     if isinstance(view.dtype, str):
         from .calls import _bfloat_bits
+
         host = np.full(view.shape, _bfloat_bits(value), dtype=np.uint16)
     else:
         host = np.full(view.shape, value, dtype=view.dtype)
-    view.buffer._bytes_view()[:host.nbytes] = host.reshape(-1).view(np.uint8)
+    view.buffer._bytes_view()[: host.nbytes] = host.reshape(-1).view(np.uint8)
 
 
 def _on_device(x, device):
@@ -367,8 +404,26 @@ def _device_of(inputs):
     return _core.Device.get_default_device()
 
 
-def metal_kernel(name, input_names, output_names, source, header="", ensure_row_contiguous=True,
-                 atomic_outputs=False, compile_options=None, math_mode="safe"):
+def metal_kernel(
+    name,
+    input_names,
+    output_names,
+    source,
+    header="",
+    ensure_row_contiguous=True,
+    atomic_outputs=False,
+    compile_options=None,
+    math_mode="safe",
+):
     """MLX's ``mx.fast.metal_kernel``: a kernel from the body ``source``; see the module's doc."""
-    return MetalKernel(name, input_names, output_names, source, header, ensure_row_contiguous, atomic_outputs,
-                       compile_options, math_mode)
+    return MetalKernel(
+        name,
+        input_names,
+        output_names,
+        source,
+        header,
+        ensure_row_contiguous,
+        atomic_outputs,
+        compile_options,
+        math_mode,
+    )

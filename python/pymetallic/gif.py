@@ -68,8 +68,9 @@ def save_gif(path: str, frames, palette=None, duration_ms: int = 40, loop: int =
     palette = GRAYSCALE if palette is None else palette
     images = [_palette_image(Image, f, palette) for f in frames]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms,
-                   loop=loop, optimize=False, disposal=1)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=duration_ms, loop=loop, optimize=False, disposal=1
+    )
     return path
 
 

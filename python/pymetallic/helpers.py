@@ -23,8 +23,7 @@ from .demos.fluid import FluidReference, FluidSimulation
 from .demos.life import LifeSimulation, life_reference
 from .demos import reference as ref
 from .errors import CompileError, MetalError, ValidationError
-from .kernels import (HELPERS, IMAGE_PROCESSING, IMAGE_TEXTURE, LINEAR_ALGEBRA, MANDELBROT,
-                      VECTOR_OPS)
+from .kernels import HELPERS, IMAGE_PROCESSING, IMAGE_TEXTURE, LINEAR_ALGEBRA, MANDELBROT, VECTOR_OPS
 from .metallic import fill_u32, kernel_cache, async_buffer_from_numpy, scalar_add
 
 # Canonical demo names, in run order, and the method behind each.
@@ -42,12 +41,24 @@ _DEMOS = [
 ]
 
 ALIASES = {
-    "basic_compute": "basic", "matrix_operations": "matrix", "mandelbrot": "advanced",
-    "advanced_features": "advanced", "memory_patterns": "memory", "image_processing": "image",
-    "cellular": "life", "cellular_automata": "life", "conway": "life",
-    "fluid_dynamics": "fluid", "cfd": "fluid", "info": "device_info", "device": "device_info",
-    "performance_benchmark": "performance", "bench": "performance", "benchmark": "performance",
-    "error_handling": "errors", "error": "errors",
+    "basic_compute": "basic",
+    "matrix_operations": "matrix",
+    "mandelbrot": "advanced",
+    "advanced_features": "advanced",
+    "memory_patterns": "memory",
+    "image_processing": "image",
+    "cellular": "life",
+    "cellular_automata": "life",
+    "conway": "life",
+    "fluid_dynamics": "fluid",
+    "cfd": "fluid",
+    "info": "device_info",
+    "device": "device_info",
+    "performance_benchmark": "performance",
+    "bench": "performance",
+    "benchmark": "performance",
+    "error_handling": "errors",
+    "error": "errors",
 }
 
 LIFE_PALETTE = np.zeros((256, 3), np.uint8)
@@ -81,8 +92,7 @@ class MetallicDemo:
     ``demo_output``); ``quick`` picks small sizes; ``write_files=False`` skips images.
     """
 
-    def __init__(self, quiet=False, out_path=None, device=None, quick=False, write_files=True,
-                 progress=None):
+    def __init__(self, quiet=False, out_path=None, device=None, quick=False, write_files=True, progress=None):
         self.quiet = quiet
         self.out_path = out_path or "demo_output"
         self.device = device or Device.get_default_device()
@@ -200,29 +210,50 @@ class MetallicDemo:
             ts = time.perf_counter()
             if name == "matmul_tiled":
                 grid = (-(-N // 16) * 16, -(-M // 16) * 16, 1)
-                self._dispatch(self._pipeline(LINEAR_ALGEBRA, name), [self._buf(A), self._buf(B), C],
-                               grid, (16, 16, 1), [(dims, 3)])
+                self._dispatch(
+                    self._pipeline(LINEAR_ALGEBRA, name),
+                    [self._buf(A), self._buf(B), C],
+                    grid,
+                    (16, 16, 1),
+                    [(dims, 3)],
+                )
             else:
-                self._dispatch(self._pipeline(LINEAR_ALGEBRA, name), [self._buf(A), self._buf(B), C],
-                               (N, M, 1), None, [(dims, 3)])
+                self._dispatch(
+                    self._pipeline(LINEAR_ALGEBRA, name), [self._buf(A), self._buf(B), C], (N, M, 1), None, [(dims, 3)]
+                )
             dt = time.perf_counter() - ts
             got = C.to_numpy(np.float32, (M, N))
             expected = A.astype(np.float64) @ B.astype(np.float64)
             gflops = 2 * M * N * K / dt / 1e9
-            ok &= self._check(f"{name} {M}x{K} @ {K}x{N} ({gflops:.2f} GFLOP/s)",
-                              np.allclose(got, expected, rtol=1e-4, atol=1e-4 * math.sqrt(K)))
+            ok &= self._check(
+                f"{name} {M}x{K} @ {K}x{N} ({gflops:.2f} GFLOP/s)",
+                np.allclose(got, expected, rtol=1e-4, atol=1e-4 * math.sqrt(K)),
+            )
         A = rng.standard_normal((m // 2 + 1, m)).astype(np.float32)
         T = Buffer(self.device, A.nbytes)
-        self._dispatch(self._pipeline(LINEAR_ALGEBRA, "transpose"), [self._buf(A), T],
-                       (A.shape[1], A.shape[0], 1), None, [(np.array([A.shape[1], A.shape[0]], np.uint32), 2)])
-        ok &= self._check(f"transpose {A.shape[0]}x{A.shape[1]}",
-                          np.array_equal(T.to_numpy(np.float32, A.T.shape), A.T))
+        self._dispatch(
+            self._pipeline(LINEAR_ALGEBRA, "transpose"),
+            [self._buf(A), T],
+            (A.shape[1], A.shape[0], 1),
+            None,
+            [(np.array([A.shape[1], A.shape[0]], np.uint32), 2)],
+        )
+        ok &= self._check(
+            f"transpose {A.shape[0]}x{A.shape[1]}", np.array_equal(T.to_numpy(np.float32, A.T.shape), A.T)
+        )
         x = rng.standard_normal(A.shape[1]).astype(np.float32)
         y = Buffer(self.device, A.shape[0] * 4)
-        self._dispatch(self._pipeline(LINEAR_ALGEBRA, "matvec"), [self._buf(A), self._buf(x), y],
-                       (A.shape[0],), None, [(np.uint32(A.shape[1]), 3)])
-        ok &= self._check("matvec", np.allclose(y.to_numpy(np.float32), A.astype(np.float64) @ x,
-                                                rtol=1e-4, atol=1e-4 * math.sqrt(A.shape[1])))
+        self._dispatch(
+            self._pipeline(LINEAR_ALGEBRA, "matvec"),
+            [self._buf(A), self._buf(x), y],
+            (A.shape[0],),
+            None,
+            [(np.uint32(A.shape[1]), 3)],
+        )
+        ok &= self._check(
+            "matvec",
+            np.allclose(y.to_numpy(np.float32), A.astype(np.float64) @ x, rtol=1e-4, atol=1e-4 * math.sqrt(A.shape[1])),
+        )
         elapsed = time.perf_counter() - t0
         self._timing(elapsed, 4)
         return self._result("matrix", ok, elapsed, steps=4)
@@ -233,8 +264,9 @@ class MetallicDemo:
         w = self._size(width, 1024, 96)
         h = self._size(height, 768, 72)
         x_min, y_min, scale = ref.mandelbrot_view(w, h)
-        params = np.zeros(1, dtype=[("w", "<u4"), ("h", "<u4"), ("it", "<u4"),
-                                    ("x", "<f4"), ("y", "<f4"), ("s", "<f4")])
+        params = np.zeros(
+            1, dtype=[("w", "<u4"), ("h", "<u4"), ("it", "<u4"), ("x", "<f4"), ("y", "<f4"), ("s", "<f4")]
+        )
         params[0] = (w, h, max_iter, x_min, y_min, scale)
         out = Buffer(self.device, w * h * 4)
         pso = self._pipeline(MANDELBROT, "mandelbrot")
@@ -279,9 +311,11 @@ class MetallicDemo:
         ok &= self._check("coalesced copy", np.array_equal(out, src_np))
         stride = 33
         strided = self._pipeline(HELPERS, "strided_copy_f32")
-        timed(f"strided read (stride {stride})",
-              lambda: self._dispatch(strided, [src, dst], (n,), None, [(np.array([n, stride], np.uint32), 2)]),
-              2 * src_np.nbytes)
+        timed(
+            f"strided read (stride {stride})",
+            lambda: self._dispatch(strided, [src, dst], (n,), None, [(np.array([n, stride], np.uint32), 2)]),
+            2 * src_np.nbytes,
+        )
         ok &= self._check("strided copy", np.array_equal(out, src_np[(np.arange(n, dtype=np.uint64) * stride) % n]))
 
         def blit_copy():
@@ -291,6 +325,7 @@ class MetallicDemo:
             blit.end_encoding()
             cb.commit()
             cb.wait_until_completed()
+
         out[:] = 0
         timed("blit copy", blit_copy, 2 * src_np.nbytes)
         ok &= self._check("blit copy", np.array_equal(out, src_np))
@@ -359,7 +394,7 @@ class MetallicDemo:
         e_got = edges.to_numpy(np.float32, (h, w))
         ok &= self._check("Sobel", np.allclose(e_got, e_ref, atol=1e-4))
         m_got = mask.to_numpy(np.uint8, (h, w))
-        clear = np.abs(e_ref - level) > 1e-4          # pixels not on the threshold's edge
+        clear = np.abs(e_ref - level) > 1e-4  # pixels not on the threshold's edge
         ok &= self._check("threshold", np.array_equal(m_got[clear], np.where(e_ref > level, 255, 0)[clear]))
         files = []
         if self.write_files:
@@ -405,8 +440,10 @@ class MetallicDemo:
         sim = LifeSimulation(self.device, n, n, queue=self.queue, seed=7)
         start = sim.board.copy()
         frames = [start.copy()]
-        self._print(f"  {n}x{n} board, {steps} generations, "
-                    f"{'a command buffer per step, waiting on each' if wait_each_step else 'one command buffer'}")
+        self._print(
+            f"  {n}x{n} board, {steps} generations, "
+            f"{'a command buffer per step, waiting on each' if wait_each_step else 'one command buffer'}"
+        )
         t0 = time.perf_counter()
         if wait_each_step:
             for i in range(1, steps + 1):
@@ -419,16 +456,18 @@ class MetallicDemo:
             frames.append(sim.board.copy())
         elapsed = time.perf_counter() - t0
         self._timing(elapsed, steps)
-        ok = self._check(f"board after {steps} generations", np.array_equal(sim.board, life_reference(start, steps)),
-                         f"{int(sim.board.sum())} cells alive")
+        ok = self._check(
+            f"board after {steps} generations",
+            np.array_equal(sim.board, life_reference(start, steps)),
+            f"{int(sim.board.sum())} cells alive",
+        )
         files = []
         if self.write_files:
             files.append(_gif.save_gif(self._out("cellular.gif"), frames, LIFE_PALETTE, duration_ms=50))
             self._print(f"  wrote {files[-1]} ({len(frames)} frames)")
         return self._result("life", ok, elapsed, steps=steps, files=files)
 
-    def demo_fluid_dynamics(self, size=None, steps=None, frame_every=2, wait_each_dispatch=True,
-                            compare_modes=True):
+    def demo_fluid_dynamics(self, size=None, steps=None, frame_every=2, wait_each_dispatch=True, compare_modes=True):
         """2-D stable fluids: semi-Lagrangian advection, divergence, 20 Jacobi pressure
         iterations and gradient subtraction per step, written as a colourised GIF."""
         self._header("Fluid dynamics: 2-D stable fluids")
@@ -436,10 +475,11 @@ class MetallicDemo:
         steps = self._size(steps, 100, 6)
         sim = FluidSimulation(self.device, n, n, queue=self.queue)
         per_step = 4 + sim.config.jacobi_iterations + 1
-        mode = ("a command buffer per dispatch, waiting on each" if wait_each_dispatch
-                else "one command buffer per step")
-        self._print(f"  {n}x{n} grid, {steps} steps, {per_step} dispatches per step "
-                    f"({sim.config.jacobi_iterations} Jacobi iterations), {mode}")
+        mode = "a command buffer per dispatch, waiting on each" if wait_each_dispatch else "one command buffer per step"
+        self._print(
+            f"  {n}x{n} grid, {steps} steps, {per_step} dispatches per step "
+            f"({sim.config.jacobi_iterations} Jacobi iterations), {mode}"
+        )
         cmap = _gif.colormap()
         frames = []
         t0 = time.perf_counter()
@@ -460,8 +500,11 @@ class MetallicDemo:
         check.step(1)
         err = max(float(np.abs(sim.velocity - check.velocity).max()), float(np.abs(sim.dye - check.dye).max()))
         scale = max(1.0, float(np.abs(check.velocity).max()))
-        ok = self._check("one step from the final state", err <= 1e-4 * scale,
-                         f"max difference {err:.2e}, max speed {float(np.abs(check.velocity).max()):.2f} cells/step")
+        ok = self._check(
+            "one step from the final state",
+            err <= 1e-4 * scale,
+            f"max difference {err:.2e}, max speed {float(np.abs(check.velocity).max()):.2f} cells/step",
+        )
 
         if compare_modes:
             other = not wait_each_dispatch
@@ -484,14 +527,17 @@ class MetallicDemo:
         """Every device with its limits, and the compilers found; a tiny kernel on each."""
         self._header("Device information")
         from . import _core
+
         t0 = time.perf_counter()
         ok = True
         for dev in Device.get_all_devices():
             self._print(f"  {dev.kind:5} {dev.name}")
-            self._print(f"        working set {dev.recommended_working_set_size / 2**30:.1f} GiB, "
-                        f"unified memory {dev.has_unified_memory}, max threads/threadgroup "
-                        f"{dev.max_threads_per_threadgroup}, threadgroup memory "
-                        f"{dev.max_threadgroup_memory_length // 1024} KiB")
+            self._print(
+                f"        working set {dev.recommended_working_set_size / 2**30:.1f} GiB, "
+                f"unified memory {dev.has_unified_memory}, max threads/threadgroup "
+                f"{dev.max_threads_per_threadgroup}, threadgroup memory "
+                f"{dev.max_threadgroup_memory_length // 1024} KiB"
+            )
             a = np.arange(256, dtype=np.float32)
             bo = Buffer(dev, a.nbytes)
             q = CommandQueue(dev)
@@ -539,7 +585,9 @@ class MetallicDemo:
                 np.add(a, b, out=c)
             dn = (time.perf_counter() - t0) / repeats
             nbytes = 3 * a.nbytes
-            self._print(f"  {n:>12,} {dt * 1e3:10.3f} {nbytes / dt / 1e9:8.2f} {dn * 1e3:10.3f} {nbytes / dn / 1e9:8.2f}")
+            self._print(
+                f"  {n:>12,} {dt * 1e3:10.3f} {nbytes / dt / 1e9:8.2f} {dn * 1e3:10.3f} {nbytes / dn / 1e9:8.2f}"
+            )
             ok &= np.array_equal(bo.to_numpy(np.float32), c)
         self._check("every vector add", ok)
         self._timing(total, steps)
@@ -550,16 +598,21 @@ class MetallicDemo:
         with the device still usable afterwards."""
         self._header("Error handling")
         t0 = time.perf_counter()
-        bad = ("#include <metal_stdlib>\nusing namespace metal;\n"
-               "kernel void broken(device float* a [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
-               "    a[i] = undefined_name;\n}\n")
+        bad = (
+            "#include <metal_stdlib>\nusing namespace metal;\n"
+            "kernel void broken(device float* a [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+            "    a[i] = undefined_name;\n}\n"
+        )
         good_buf = Buffer(self.device, 64)
         cases = [
             ("compile error", CompileError, lambda: kernel_cache.get(self.device, bad, "broken")),
             ("missing function", MetalError, lambda: self._pipeline(VECTOR_OPS, "no_such_kernel")),
             ("to_numpy with a wrong shape", MetalError, lambda: good_buf.to_numpy(np.float32, (5, 5))),
-            ("set_bytes with an untyped Python float", ValidationError,
-             lambda: self.queue.make_command_buffer().make_compute_command_encoder().set_bytes(1.5, 0)),
+            (
+                "set_bytes with an untyped Python float",
+                ValidationError,
+                lambda: self.queue.make_command_buffer().make_compute_command_encoder().set_bytes(1.5, 0),
+            ),
             ("unknown storage mode", ValueError, lambda: Buffer(self.device, 64, 7)),
             ("fill_u32 past the end", ValidationError, lambda: fill_u32(self.device, good_buf, 1, 1000)),
         ]
@@ -630,14 +683,20 @@ def run_complete_demo(quiet=False, out_path=None, quick=False):
 
 # ---------------------------------------------------------------- console scripts
 
+
 def _demo_parser(prog="metallic-demo"):
     p = argparse.ArgumentParser(
-        prog=prog, description="Run pymetallic's demos: each prints its timing and whether it matched NumPy.",
-        epilog="demos: " + ", ".join(demo_names()) + " (aliases: " + ", ".join(sorted(ALIASES)) + ")")
-    p.add_argument("--demos", nargs="+", default=["all"], metavar="NAME",
-                   help="demos to run, or 'all' (default)")
-    p.add_argument("--out_dir", "--out-dir", default="demo_output", help="folder for GIFs and PNGs (default demo_output)")
-    p.add_argument("--quick_test", "--quick-test", action="store_true", help="small sizes: a fast check that everything works")
+        prog=prog,
+        description="Run pymetallic's demos: each prints its timing and whether it matched NumPy.",
+        epilog="demos: " + ", ".join(demo_names()) + " (aliases: " + ", ".join(sorted(ALIASES)) + ")",
+    )
+    p.add_argument("--demos", nargs="+", default=["all"], metavar="NAME", help="demos to run, or 'all' (default)")
+    p.add_argument(
+        "--out_dir", "--out-dir", default="demo_output", help="folder for GIFs and PNGs (default demo_output)"
+    )
+    p.add_argument(
+        "--quick_test", "--quick-test", action="store_true", help="small sizes: a fast check that everything works"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     p.add_argument("--verbose", "-v", action="store_true", help="full details on errors")
     return p
@@ -679,10 +738,13 @@ def demo_main(argv=None):
 def smoke_main(argv=None):
     """``metallic-smoke``: a quick self-test (vector add, Life, one fluid step) on the
     default device; exit status 0 when everything matched NumPy."""
-    p = argparse.ArgumentParser(prog="metallic-smoke", description="Quick self-test of pymetallic on the default device.")
+    p = argparse.ArgumentParser(
+        prog="metallic-smoke", description="Quick self-test of pymetallic on the default device."
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="full details on errors")
     args = p.parse_args(argv)
     from .metallic import run_simple_compute_example
+
     try:
         ok = bool(run_simple_compute_example())
         demo = MetallicDemo(quiet=False, quick=True, write_files=False)

@@ -100,7 +100,8 @@ class BufferView:
             if lo < 0 or hi > buffer.size:
                 raise ValidationError(
                     f"a view of shape {shape}, strides {strides} at offset {offset} reaches bytes "
-                    f"[{lo}, {hi}) of a {buffer.size}-byte buffer")
+                    f"[{lo}, {hi}) of a {buffer.size}-byte buffer"
+                )
         self.buffer, self.shape, self.strides, self.offset = buffer, shape, strides, offset
 
     # -------------------------------------------------------------- properties
@@ -140,14 +141,21 @@ class BufferView:
         return self.buffer.gpu_address + self.offset
 
     def __repr__(self):
-        return (f"<pymetallic.BufferView {self.dtype} {self.shape} strides={self.strides} "
-                f"offset={self.offset} on {self.device.name}>")
+        return (
+            f"<pymetallic.BufferView {self.dtype} {self.shape} strides={self.strides} "
+            f"offset={self.offset} on {self.device.name}>"
+        )
 
     def view(self, dtype=None, shape=None, strides=None, offset=None):
         """Another view of the same buffer: each argument defaults to this view's (``strides``
         and ``offset`` in bytes). Raises ValidationError when it does not fit in the buffer."""
-        return BufferView(self.buffer, self.dtype if dtype is None else dtype, shape, strides,
-                          self.offset if offset is None else offset)
+        return BufferView(
+            self.buffer,
+            self.dtype if dtype is None else dtype,
+            shape,
+            strides,
+            self.offset if offset is None else offset,
+        )
 
     # -------------------------------------------------------------- DLPack
     def __array__(self, dtype=None, copy=None):
@@ -160,8 +168,10 @@ class BufferView:
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         if dl_device is not None and tuple(int(x) for x in dl_device) != self.__dlpack_device__():
             if copy is False:
-                raise BufferError(f"this array lives on {self.__dlpack_device__()}; exporting it to "
-                                  f"{tuple(dl_device)} needs a copy (copy=False was asked)")
+                raise BufferError(
+                    f"this array lives on {self.__dlpack_device__()}; exporting it to "
+                    f"{tuple(dl_device)} needs a copy (copy=False was asked)"
+                )
             if int(dl_device[0]) != kDLCPU:
                 raise BufferError(f"cannot export to DLPack device {tuple(dl_device)}")
             return _numpy_dlpack(self.numpy(), max_version)
@@ -275,6 +285,7 @@ def _numpy_dlpack(array, max_version):
 
 # ------------------------------------------------------------------ Buffer's own layout
 
+
 def _buffer_typed_view(self):
     """The buffer as the array it was made from (dtype and shape kept), else as bytes."""
     layout = getattr(self, "_layout", None)
@@ -290,8 +301,7 @@ def _buffer_view(self, dtype, shape=None, strides=None, offset=0):
 
 
 def _buffer_dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-    return _buffer_typed_view(self).__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device,
-                                               copy=copy)
+    return _buffer_typed_view(self).__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
 
 def _buffer_dlpack_device(self):
@@ -309,9 +319,8 @@ def _buffer_from_dlpack(cls, obj, device=None, copy=None):
     return from_dlpack(obj, device=device, copy=copy).buffer
 
 
-
-
 # ------------------------------------------------------------------ imports
+
 
 def _core_devices():
     return list(_core.Device.get_all_devices())
@@ -362,8 +371,10 @@ def from_dlpack(obj, *, device=None, copy=None):
     if device is None:
         device = _device_for(dl_type, dl_id)
         if device is None:
-            raise ValidationError(f"the array lives on DLPack device ({dl_type}, {dl_id}), which pymetallic "
-                                  "does not have; pass device= and copy=True to copy it")
+            raise ValidationError(
+                f"the array lives on DLPack device ({dl_type}, {dl_id}), which pymetallic "
+                "does not have; pass device= and copy=True to copy it"
+            )
     if _reachable(device, dl_type, dl_id) and not copy:
         stream = None if device.kind == "cpu" else _core._interop_stream(device)
         capsule = _call_dlpack(obj, stream)
@@ -377,15 +388,15 @@ def from_dlpack(obj, *, device=None, copy=None):
     if copy is False or copy is None:
         raise ValidationError(
             f"the array lives on DLPack device ({dl_type}, {dl_id}), not on {device.name}: using it there "
-            "needs a copy; pass copy=True to make one")
+            "needs a copy; pass copy=True to make one"
+        )
     return _copy_to(device, _host_array(obj, dl_type))
 
 
 def _host_array(obj, dl_type):
     if dl_type in (kDLCPU, kDLCUDAHost):
         return np.from_dlpack(obj)
-    for attempt in (lambda: np.from_dlpack(obj, device="cpu", copy=True),
-                    lambda: obj.cpu().numpy(), lambda: obj.get()):
+    for attempt in (lambda: np.from_dlpack(obj, device="cpu", copy=True), lambda: obj.cpu().numpy(), lambda: obj.get()):
         try:
             return np.asarray(attempt())
         except Exception:  # noqa: BLE001 - try the next way down
@@ -482,8 +493,9 @@ def _array_hook(obj, device):
     except ValidationError as e:
         raise ValidationError(f"set_buffer: {e}") from None
     except (AttributeError, TypeError):
-        raise ValidationTypeError(f"set_buffer needs a pymetallic Buffer or an array on {device.name}, "
-                        f"not {type(obj).__name__}") from None
+        raise ValidationTypeError(
+            f"set_buffer needs a pymetallic Buffer or an array on {device.name}, not {type(obj).__name__}"
+        ) from None
     return view.buffer, view.offset
 
 
@@ -498,6 +510,7 @@ atexit.register(_release_hook)
 
 
 # ------------------------------------------------------------------ results
+
 
 def library_of(obj):
     """'numpy', 'torch', 'cupy', 'jax' or None: the array library ``obj`` belongs to."""
@@ -517,17 +530,22 @@ def to_library(view, library, host=False):
         a = view.numpy()
         if library == "torch":
             import torch
+
             return torch.from_numpy(a)
         if library == "jax":
             import jax.numpy as jnp
+
             return jnp.asarray(a)
     if library == "torch":
         import torch
+
         return torch.from_dlpack(view)
     if library == "cupy":
         import cupy
+
         return cupy.from_dlpack(view)
     if library == "jax":
         import jax.numpy as jnp
+
         return jnp.from_dlpack(view)
     raise ValidationError(f"unknown array library {library!r}")

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._api import (BlitCommandEncoder, Buffer, CommandBuffer, CommandBufferStatus, CommandQueue,  # noqa: F401
-                   ComputeCommandEncoder, ComputePipelineState, Device, Function, Library)
+from ._api import (
+    BlitCommandEncoder,
+    Buffer,
+    CommandBuffer,
+    CommandBufferStatus,
+    CommandQueue,  # noqa: F401
+    ComputeCommandEncoder,
+    ComputePipelineState,
+    Device,
+    Function,
+    Library,
+)
 from .errors import CompileError, DeviceError, MetalError, ValidationError  # noqa: F401
 from .kernel import Kernel, KernelCache, kernel_cache  # noqa: F401
 
@@ -62,14 +72,14 @@ def fill_u32(device, buffer, value, count_u32=None):
 
 def scalar_add(device, buffer, scalar, count=None):
     """Adds ``scalar`` to float32 items of ``buffer``, in place."""
-    _run_helper(device, "pm_scalar_add", buffer, np.float32(scalar),
-                _element_count(buffer, 4, count, "scalar_add"))
+    _run_helper(device, "pm_scalar_add", buffer, np.float32(scalar), _element_count(buffer, 4, count, "scalar_add"))
 
 
 def scalar_multiply(device, buffer, scalar, count=None):
     """Multiplies float32 items of ``buffer`` by ``scalar``, in place."""
-    _run_helper(device, "pm_scalar_multiply", buffer, np.float32(scalar),
-                _element_count(buffer, 4, count, "scalar_multiply"))
+    _run_helper(
+        device, "pm_scalar_multiply", buffer, np.float32(scalar), _element_count(buffer, 4, count, "scalar_multiply")
+    )
 
 
 def read_scalar(queue, buffer, dtype, i=None):
@@ -119,7 +129,8 @@ def run_simple_compute_example():
     buf_a, buf_b = Buffer.from_numpy(device, a), Buffer.from_numpy(device, b)
     out = Buffer(device, a.nbytes)
     Kernel(device, _EXAMPLE_SOURCE, "vector_add")(
-        device.make_command_queue(), (a.size, 1, 1), (32, 1, 1), buffers=[(buf_a, 0), (buf_b, 1), (out, 2)])
+        device.make_command_queue(), (a.size, 1, 1), (32, 1, 1), buffers=[(buf_a, 0), (buf_b, 1), (out, 2)]
+    )
     result = out.to_numpy(np.float32, (a.size,))
     ok = bool(np.allclose(result, a + b))
     print("Computation complete!" if ok else "Computation gave WRONG results")

@@ -76,4 +76,3 @@ def _notify_listener(self, value, callback):
     thread = threading.Thread(target=wait, name=f"pymetallic event listener ({value})", daemon=True)
     thread.start()
     return thread
-

@@ -16,6 +16,7 @@ SamplerState = _core.SamplerState
 
 class TextureType:
     """MTLTextureType values (the kinds supported here)."""
+
     TYPE_1D = 0
     TYPE_1D_ARRAY = 1
     TYPE_2D = 2
@@ -28,6 +29,7 @@ class TextureType:
 
 class TextureUsage:
     """MTLTextureUsage bits."""
+
     UNKNOWN = 0
     SHADER_READ = 1
     SHADER_WRITE = 2
@@ -35,6 +37,7 @@ class TextureUsage:
 
 class PixelFormat:
     """MTLPixelFormat values of the supported formats (Metal's names, and UPPER_SNAKE aliases)."""
+
     R8Unorm = 10
     R8Uint = 13
     R8Sint = 14
@@ -112,8 +115,16 @@ _DEFAULT_FORMATS = {
 class TextureDescriptor:
     """Metal's MTLTextureDescriptor (one mip level, one sample)."""
 
-    def __init__(self, texture_type=TextureType.TYPE_2D, pixel_format=PixelFormat.RGBA8Unorm, width=1, height=1,
-                 depth=1, array_length=1, usage=TextureUsage.SHADER_READ | TextureUsage.SHADER_WRITE):
+    def __init__(
+        self,
+        texture_type=TextureType.TYPE_2D,
+        pixel_format=PixelFormat.RGBA8Unorm,
+        width=1,
+        height=1,
+        depth=1,
+        array_length=1,
+        usage=TextureUsage.SHADER_READ | TextureUsage.SHADER_WRITE,
+    ):
         self.texture_type = texture_type
         self.pixel_format = pixel_format
         self.width, self.height, self.depth, self.array_length = width, height, depth, array_length
@@ -128,15 +139,25 @@ class TextureDescriptor:
         return cls(TextureType.TYPE_2D, pixel_format, width, height)
 
     def __repr__(self):
-        return (f"TextureDescriptor(texture_type={self.texture_type}, pixel_format={self.pixel_format}, "
-                f"width={self.width}, height={self.height}, depth={self.depth}, "
-                f"array_length={self.array_length}, usage={self.usage})")
+        return (
+            f"TextureDescriptor(texture_type={self.texture_type}, pixel_format={self.pixel_format}, "
+            f"width={self.width}, height={self.height}, depth={self.depth}, "
+            f"array_length={self.array_length}, usage={self.usage})"
+        )
 
 
 def _make_texture(device, descriptor):
     d = descriptor
-    return Texture(device, int(d.texture_type), int(d.pixel_format), int(d.width), int(d.height), int(d.depth),
-                   int(d.array_length), int(d.usage))
+    return Texture(
+        device,
+        int(d.texture_type),
+        int(d.pixel_format),
+        int(d.width),
+        int(d.height),
+        int(d.depth),
+        int(d.array_length),
+        int(d.usage),
+    )
 
 
 def _storage_shape(tex):
@@ -165,10 +186,18 @@ def _texture_from_numpy(cls, device, array, pixel_format=None, texture_type=None
         texture_type = {1: TextureType.TYPE_1D, 2: TextureType.TYPE_2D, 3: TextureType.TYPE_2D}.get(array.ndim)
         if texture_type is None:
             raise ValidationError(
-                f"a {array.ndim}-D array: pass texture_type=TextureType.TYPE_3D or TYPE_2D_ARRAY for volumes")
-    spatial = {TextureType.TYPE_1D: 1, TextureType.TYPE_1D_ARRAY: 2, TextureType.TYPE_2D: 2,
-               TextureType.TYPE_2D_ARRAY: 3, TextureType.TYPE_3D: 3, TextureType.TYPE_CUBE: 3,
-               TextureType.TYPE_CUBE_ARRAY: 3, TextureType.TYPE_TEXTURE_BUFFER: 1}[texture_type]
+                f"a {array.ndim}-D array: pass texture_type=TextureType.TYPE_3D or TYPE_2D_ARRAY for volumes"
+            )
+    spatial = {
+        TextureType.TYPE_1D: 1,
+        TextureType.TYPE_1D_ARRAY: 2,
+        TextureType.TYPE_2D: 2,
+        TextureType.TYPE_2D_ARRAY: 3,
+        TextureType.TYPE_3D: 3,
+        TextureType.TYPE_CUBE: 3,
+        TextureType.TYPE_CUBE_ARRAY: 3,
+        TextureType.TYPE_TEXTURE_BUFFER: 1,
+    }[texture_type]
     if array.ndim == spatial:
         array = array[..., None]
     if array.ndim != spatial + 1:
@@ -185,20 +214,27 @@ def _texture_from_numpy(cls, device, array, pixel_format=None, texture_type=None
             raise ValidationError(f"no pixel format for dtype {array.dtype}: pass pixel_format=")
         pixel_format = _DEFAULT_FORMATS[array.dtype][{1: 0, 2: 1, 4: 2}[channels]]
     if pixel_format_info(pixel_format)[0] != channels:
-        raise ValidationError(f"pixel format {pixel_format} has {pixel_format_info(pixel_format)[0]} channels, "
-                              f"the array {channels}")
+        raise ValidationError(
+            f"pixel format {pixel_format} has {pixel_format_info(pixel_format)[0]} channels, the array {channels}"
+        )
     shape = array.shape[:-1]
     width = shape[-1]
     height = shape[-2] if spatial >= 2 and texture_type != TextureType.TYPE_1D_ARRAY else 1
-    slices = shape[0] if texture_type in (TextureType.TYPE_3D, TextureType.TYPE_2D_ARRAY,
-                                          TextureType.TYPE_1D_ARRAY) else 1
+    slices = (
+        shape[0] if texture_type in (TextureType.TYPE_3D, TextureType.TYPE_2D_ARRAY, TextureType.TYPE_1D_ARRAY) else 1
+    )
     if texture_type in (TextureType.TYPE_CUBE, TextureType.TYPE_CUBE_ARRAY):
         if shape[0] % 6 or (texture_type == TextureType.TYPE_CUBE and shape[0] != 6):
             raise ValidationError(f"a cube texture holds 6 faces per cube, not {shape[0]} images")
         slices = shape[0] // 6
-    desc = TextureDescriptor(texture_type, pixel_format, width, height,
-                             depth=slices if texture_type == TextureType.TYPE_3D else 1,
-                             array_length=slices if texture_type != TextureType.TYPE_3D else 1)
+    desc = TextureDescriptor(
+        texture_type,
+        pixel_format,
+        width,
+        height,
+        depth=slices if texture_type == TextureType.TYPE_3D else 1,
+        array_length=slices if texture_type != TextureType.TYPE_3D else 1,
+    )
     tex = _make_texture(device, desc)
     tex.replace_region(None, array)
     return tex
@@ -223,7 +259,7 @@ def _replace_region(self, region, data, mipmap_level=0, slice=0):
             z, d = slice, 1
         if x < 0 or y < 0 or z < 0 or x + w > self.width or y + h > self._buffer_height() or z + d > self._slices:
             raise ValidationError(f"region {region} is outside the texture")
-        target = view[z:z + d, y:y + h, x:x + w, :]
+        target = view[z : z + d, y : y + h, x : x + w, :]
     data = _to_storage(np.asarray(data), self.pixel_format)
     if data.size != target.size:
         raise ValidationError(f"data of {data.size} components does not fill a region of {target.size}")
@@ -253,8 +289,10 @@ def _texture_to_numpy(self, dtype=None):
 
 
 def _texture_repr(self):
-    return (f"<pymetallic.Texture type {self.texture_type}, format {self.pixel_format}, "
-            f"{self.width}x{self.height}x{self.depth} (array length {self.array_length}), on {self.device.name}>")
+    return (
+        f"<pymetallic.Texture type {self.texture_type}, format {self.pixel_format}, "
+        f"{self.width}x{self.height}x{self.depth} (array length {self.array_length}), on {self.device.name}>"
+    )
 
 
 def _texture_buffer_height(self):

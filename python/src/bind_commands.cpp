@@ -1,12 +1,12 @@
+#include <nanobind/stl/array.h>
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
-#include <nanobind/stl/array.h>
 
 #include <algorithm>
-#include <climits>
 #include <chrono>
+#include <climits>
 
 #include "bindings.h"
 #include "core/backend.h"
@@ -56,7 +56,7 @@ Size3 size3(nb::handle value, const char* what) {
 uint32_t slot(long long index, const char* what) {
   if (index < 0 || index > 30)
     throw ValidationError(std::string(what) + " index " + std::to_string(index) +
-                           " is out of range: Metal has 31 slots, 0 to 30");
+                          " is out of range: Metal has 31 slots, 0 to 30");
   return static_cast<uint32_t>(index);
 }
 
@@ -71,8 +71,8 @@ long long integer(nb::handle v, const char* what) {
 }
 
 double number(nb::handle v, const char* what) {
-  if (PyBool_Check(v.ptr()) || !(PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || PyIndex_Check(v.ptr()) ||
-                                 PyNumber_Check(v.ptr())))
+  if (PyBool_Check(v.ptr()) ||
+      !(PyFloat_Check(v.ptr()) || PyLong_Check(v.ptr()) || PyIndex_Check(v.ptr()) || PyNumber_Check(v.ptr())))
     throw ValidationTypeError(std::string(what) + " must be a number");
   double d = PyFloat_AsDouble(v.ptr());
   if (d == -1.0 && PyErr_Occurred()) throw nb::python_error();
@@ -99,7 +99,8 @@ std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std
     throw ValidationTypeError(std::string("set_buffer needs a pymetallic.Buffer or an array, not ") +
                               Py_TYPE(obj.ptr())->tp_name);
   if (!array_hook().is_valid() || array_hook().is_none())
-    throw ValidationTypeError(std::string("expected a pymetallic.Buffer (or an array), not ") + Py_TYPE(obj.ptr())->tp_name);
+    throw ValidationTypeError(std::string("expected a pymetallic.Buffer (or an array), not ") +
+                              Py_TYPE(obj.ptr())->tp_name);
   nb::tuple r = nb::borrow<nb::tuple>(array_hook()(obj, nb::cast(device)));
   return {nb::cast<std::shared_ptr<Buffer>>(r[0]), nb::cast<uint64_t>(r[1])};
 }
@@ -122,7 +123,8 @@ void init_commands(nb::module_& m) {
         const auto start = clock::now();
         for (;;) {
           double slice = 0.05;
-          if (limit >= 0) slice = std::max(0.0, std::min(slice, limit - std::chrono::duration<double>(clock::now() - start).count()));
+          if (limit >= 0)
+            slice = std::max(0.0, std::min(slice, limit - std::chrono::duration<double>(clock::now() - start).count()));
           bool idle;
           {
             nb::gil_scoped_release release;
@@ -138,7 +140,7 @@ void init_commands(nb::module_& m) {
 
   m.def("_set_array_hook", [](nb::object hook) { array_hook() = hook; }, nb::arg("hook").none());
   nb::enum_<CommandBufferStatus>(m, "CommandBufferStatus",
-                                "Where a command buffer is in its life (Metal's MTLCommandBufferStatus).")
+                                 "Where a command buffer is in its life (Metal's MTLCommandBufferStatus).")
       .value("NOT_ENQUEUED", CommandBufferStatus::NotEnqueued)
       .value("ENQUEUED", CommandBufferStatus::Enqueued)
       .value("COMMITTED", CommandBufferStatus::Committed)
@@ -161,9 +163,12 @@ void init_commands(nb::module_& m) {
            }),
            nb::arg("queue").none())
       .def_prop_ro("command_queue", &CommandBuffer::commandQueue, "The queue the command buffer runs on.")
-      .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder, "A new compute encoder (one at a time: end the last one first); raises ValidationError after commit.")
-      .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder, "The same as make_compute_command_encoder.")
-      .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder, "A new blit encoder for copies and fills; raises ValidationError after commit.")
+      .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder,
+           "A new compute encoder (one at a time: end the last one first); raises ValidationError after commit.")
+      .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder,
+           "The same as make_compute_command_encoder.")
+      .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder,
+           "A new blit encoder for copies and fills; raises ValidationError after commit.")
       .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder, "The same as make_blit_command_encoder.")
       .def(
           "encode_signal_event",
@@ -179,7 +184,9 @@ void init_commands(nb::module_& m) {
           },
           nb::arg("event").none(), nb::arg("value"),
           "Commands encoded after this point start once the event's value is >= `value`.")
-      .def("commit", &CommandBuffer::commit, "Sends the recorded work to the queue; returns at once. Raises ValidationError when committed twice or while an encoder is open.")
+      .def("commit", &CommandBuffer::commit,
+           "Sends the recorded work to the queue; returns at once. Raises ValidationError when committed twice or "
+           "while an encoder is open.")
       .def(
           "wait_until_completed",
           [](CommandBuffer& b, nb::handle timeout) {
@@ -210,67 +217,82 @@ void init_commands(nb::module_& m) {
           nb::arg("timeout") = nb::none(),
           "Blocks (without holding the GIL) until the work is done; True when it is, False when "
           "`timeout` seconds passed first. Ctrl-C interrupts the wait (not the work).")
-      .def("get_status", [](const CommandBuffer& b) { return status_code(b.status()); },
-           "1 completed, 0 in progress, -1 error")
-      .def_prop_ro("status", &CommandBuffer::status, "The CommandBufferStatus: not enqueued, committed, completed or error.")
-      .def_prop_ro("error", [](const CommandBuffer& b) -> nb::object {
-        std::string e = b.error();
-        if (e.empty()) return nb::none();
-        std::vector<KernelFinding> f = b.findings();
-        if (!f.empty()) return command_buffer_error(e, f);
-        return nb::str(e.c_str());
-      }, "None, or the failure as a str; with validation findings, a CommandBufferError whose .findings lists them")
-      .def_prop_ro("findings", [](const CommandBuffer& b) { return findings_list(b.findings()); },
-                   "validation findings (the first few distinct ones) after completion")
+      .def(
+          "get_status", [](const CommandBuffer& b) { return status_code(b.status()); },
+          "1 completed, 0 in progress, -1 error")
+      .def_prop_ro("status", &CommandBuffer::status,
+                   "The CommandBufferStatus: not enqueued, committed, completed or error.")
+      .def_prop_ro(
+          "error",
+          [](const CommandBuffer& b) -> nb::object {
+            std::string e = b.error();
+            if (e.empty()) return nb::none();
+            std::vector<KernelFinding> f = b.findings();
+            if (!f.empty()) return command_buffer_error(e, f);
+            return nb::str(e.c_str());
+          },
+          "None, or the failure as a str; with validation findings, a CommandBufferError whose .findings lists them")
+      .def_prop_ro(
+          "findings", [](const CommandBuffer& b) { return findings_list(b.findings()); },
+          "validation findings (the first few distinct ones) after completion")
       .def_prop_ro("findings_total", &CommandBuffer::findingsTotal, "every finding, including repeats at one site")
       .def_prop_ro("log_messages", &CommandBuffer::logMessages, "messages the kernels logged (os_log, printf)")
       .def_prop_ro("log_messages_dropped", &CommandBuffer::logMessagesDropped,
                    "messages that did not fit in the log buffer (PYMETALLIC_LOG_BUFFER_SIZE)")
-      .def("add_log_handler", [](CommandBuffer& b, nb::callable fn) {
-        std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
-          nb::gil_scoped_acquire gil;
-          delete o;
-        });
-        b.addLogHandler([keep](const KernelLogMessage& m) {
-          nb::gil_scoped_acquire gil;
-          try {
-            (*keep)(nb::cast(m));
-          } catch (nb::python_error& e) {
-            e.discard_as_unraisable("pymetallic log handler");
-          }
-        });
-      }, nb::arg("handler"), "handler(message: KernelLogMessage), called after completion instead of logging")
+      .def(
+          "add_log_handler",
+          [](CommandBuffer& b, nb::callable fn) {
+            std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
+              nb::gil_scoped_acquire gil;
+              delete o;
+            });
+            b.addLogHandler([keep](const KernelLogMessage& m) {
+              nb::gil_scoped_acquire gil;
+              try {
+                (*keep)(nb::cast(m));
+              } catch (nb::python_error& e) {
+                e.discard_as_unraisable("pymetallic log handler");
+              }
+            });
+          },
+          nb::arg("handler"), "handler(message: KernelLogMessage), called after completion instead of logging")
       .def("__repr__",
            [](const CommandBuffer& b) {
              static const char* names[] = {"not enqueued", "enqueued", "committed", "scheduled", "completed", "error"};
              return std::string("<pymetallic.CommandBuffer ") + names[static_cast<int>(b.status())] + ", on " +
                     b.commandQueue()->device()->name() + ">";
            })
-      .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime, "When the work started on the device, in seconds (0 until completed).")
-      .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime, "When the work finished on the device, in seconds (0 until completed).")
-      .def("add_completed_handler", [](CommandBuffer& b, nb::callable fn) {
-        // The executor calls (and later destroys) handlers on its own thread: the GIL must be
-        // held there both to call the function and to drop the last reference to it.
-        std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
-          nb::gil_scoped_acquire gil;
-          delete o;
-        });
-        b.addCompletedHandler([keep](CommandBuffer& done) {
-          nb::gil_scoped_acquire gil;
-          try {
-            (*keep)(nb::cast(done.shared_from_this()));
-          } catch (nb::python_error& e) {
-            e.discard_as_unraisable("pymetallic completed handler");
-          }
-        });
-      }, "Calls fn(command_buffer) once the work has finished (from another thread). Raises ValidationError after commit.");
+      .def_prop_ro("gpu_start_time", &CommandBuffer::gpuStartTime,
+                   "When the work started on the device, in seconds (0 until completed).")
+      .def_prop_ro("gpu_end_time", &CommandBuffer::gpuEndTime,
+                   "When the work finished on the device, in seconds (0 until completed).")
+      .def(
+          "add_completed_handler",
+          [](CommandBuffer& b, nb::callable fn) {
+            // The executor calls (and later destroys) handlers on its own thread: the GIL must be
+            // held there both to call the function and to drop the last reference to it.
+            std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
+              nb::gil_scoped_acquire gil;
+              delete o;
+            });
+            b.addCompletedHandler([keep](CommandBuffer& done) {
+              nb::gil_scoped_acquire gil;
+              try {
+                (*keep)(nb::cast(done.shared_from_this()));
+              } catch (nb::python_error& e) {
+                e.discard_as_unraisable("pymetallic completed handler");
+              }
+            });
+          },
+          "Calls fn(command_buffer) once the work has finished (from another thread). Raises ValidationError after "
+          "commit.");
 
   nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).")
       .def(
           "set_compute_pipeline_state",
           [](ComputeCommandEncoder& e, nb::handle pipeline) {
-            e.setComputePipelineState(
-                to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)", "ComputePipelineState"));
+            e.setComputePipelineState(to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)",
+                                                                      "ComputePipelineState"));
           },
           nb::arg("pipeline").none(), "The kernel the following dispatches run.")
       .def(
@@ -299,7 +321,9 @@ void init_commands(nb::module_& m) {
           [](ComputeCommandEncoder& e, long long offset, long long index) {
             e.setBufferOffset(non_negative(offset, "offset"), slot(index, "buffer"));
           },
-          nb::arg("offset"), nb::arg("index"), "Moves the offset (bytes) of the buffer bound at index. Raises ValidationError for a negative offset or an index without a buffer.")
+          nb::arg("offset"), nb::arg("index"),
+          "Moves the offset (bytes) of the buffer bound at index. Raises ValidationError for a negative offset or an "
+          "index without a buffer.")
       .def(
           "set_bytes",
           [](ComputeCommandEncoder& e, nb::handle data, nb::handle index_object) {
@@ -335,7 +359,9 @@ void init_commands(nb::module_& m) {
                 non_negative(integer(length, "threadgroup memory length"), "threadgroup memory length"),
                 slot(integer(index, "threadgroup memory index"), "threadgroup memory"));
           },
-          nb::arg("length").none(), nb::arg("index").none(), "Bytes of [[threadgroup(index)]] memory each threadgroup gets. Raises ValidationError past the device's max_threadgroup_memory_length.")
+          nb::arg("length").none(), nb::arg("index").none(),
+          "Bytes of [[threadgroup(index)]] memory each threadgroup gets. Raises ValidationError past the device's "
+          "max_threadgroup_memory_length.")
       .def(
           "dispatch_threads",
           [](ComputeCommandEncoder& e, nb::handle grid, nb::handle tg) {
@@ -368,8 +394,10 @@ void init_commands(nb::module_& m) {
           nb::sig("def dispatch_threadgroups_with_indirect_buffer(self, indirect_buffer: Buffer, "
                   "indirect_buffer_offset: int, threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
           "Threadgroup counts (three uints) read from a buffer when the command runs.")
-      .def("end_encoding", &ComputeCommandEncoder::endEncoding, "Ends recording; the command buffer may then be committed.")
-      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer, "The command buffer the encoder records into.")
+      .def("end_encoding", &ComputeCommandEncoder::endEncoding,
+           "Ends recording; the command buffer may then be committed.")
+      .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer,
+                   "The command buffer the encoder records into.")
       .def("__repr__", [](const ComputeCommandEncoder& e) {
         return "<pymetallic.ComputeCommandEncoder on " + e.commandBuffer()->commandQueue()->device()->name() + ">";
       });
@@ -383,7 +411,9 @@ void init_commands(nb::module_& m) {
                              non_negative(dst_offset, "destination_offset"), non_negative(size, "size"));
           },
           nb::arg("source_buffer").none(), nb::arg("source_offset"), nb::arg("dest_buffer").none(),
-          nb::arg("dest_offset"), nb::arg("size"), "Copies size bytes from source at source_offset to destination at destination_offset (all in bytes). Raises ValidationError for a range outside either buffer.")
+          nb::arg("dest_offset"), nb::arg("size"),
+          "Copies size bytes from source at source_offset to destination at destination_offset (all in bytes). Raises "
+          "ValidationError for a range outside either buffer.")
       .def(
           "_fill_buffer",
           [](BlitCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long start, long long length, int value) {
@@ -392,7 +422,8 @@ void init_commands(nb::module_& m) {
                          static_cast<uint8_t>(value));
           },
           nb::arg("buffer").none(), nb::arg("start"), nb::arg("length"), nb::arg("value"))
-      .def("synchronize_resource", &BlitCommandEncoder::synchronizeResource, nb::arg("buffer").none(), "Makes a managed buffer's device writes visible to the host after the command buffer completes.")
+      .def("synchronize_resource", &BlitCommandEncoder::synchronizeResource, nb::arg("buffer").none(),
+           "Makes a managed buffer's device writes visible to the host after the command buffer completes.")
       .def("end_encoding", &BlitCommandEncoder::endEncoding, "Ends recording.")
       .def("__repr__", [](const BlitCommandEncoder&) { return std::string("<pymetallic.BlitCommandEncoder>"); });
 }

@@ -43,14 +43,23 @@ void init_device(nb::module_& m) {
       .def_prop_ro("name", &Device::name, "The device's name (the GPU's, or the CPU model).")
       .def_prop_ro("kind", &Device::kind, "\"cuda\" or \"cpu\"")
       .def_prop_ro("ordinal", &Device::ordinal, "Index among the devices of its kind (cuda:N, cpu:N).")
-      .def_prop_ro("max_threads_per_threadgroup", [](const Device& d) { return d.limits().max_threads_per_threadgroup; }, "The most threads (x, y, z) a threadgroup may have on this device.")
-      .def_prop_ro("max_threadgroup_memory_length",
-                   [](const Device& d) { return d.limits().max_threadgroup_memory_length; }, "Threadgroup memory per threadgroup, in bytes.")
-      .def_prop_ro("thread_execution_width", [](const Device& d) { return d.limits().thread_execution_width; }, "Threads of a SIMD-group (32 on CUDA GPUs and on the CPU).")
-      .def_prop_ro("recommended_working_set_size",
-                   [](const Device& d) { return d.limits().recommended_working_set_size; }, "Memory kernels may use at once, in bytes.")
-      .def_prop_ro("has_unified_memory", [](const Device& d) { return d.limits().has_unified_memory; }, "Whether host and device share one memory (the CPU: True).")
-      .def("make_command_queue", &Device::newCommandQueue, "A new command queue (Metal's newCommandQueue); raises DeviceError when the device cannot make one.")
+      .def_prop_ro(
+          "max_threads_per_threadgroup", [](const Device& d) { return d.limits().max_threads_per_threadgroup; },
+          "The most threads (x, y, z) a threadgroup may have on this device.")
+      .def_prop_ro(
+          "max_threadgroup_memory_length", [](const Device& d) { return d.limits().max_threadgroup_memory_length; },
+          "Threadgroup memory per threadgroup, in bytes.")
+      .def_prop_ro(
+          "thread_execution_width", [](const Device& d) { return d.limits().thread_execution_width; },
+          "Threads of a SIMD-group (32 on CUDA GPUs and on the CPU).")
+      .def_prop_ro(
+          "recommended_working_set_size", [](const Device& d) { return d.limits().recommended_working_set_size; },
+          "Memory kernels may use at once, in bytes.")
+      .def_prop_ro(
+          "has_unified_memory", [](const Device& d) { return d.limits().has_unified_memory; },
+          "Whether host and device share one memory (the CPU: True).")
+      .def("make_command_queue", &Device::newCommandQueue,
+           "A new command queue (Metal's newCommandQueue); raises DeviceError when the device cannot make one.")
       .def("make_shared_event", &Device::newSharedEvent,
            "A shared event (Metal's newSharedEvent): queues of every device may signal and wait for it.")
       .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })

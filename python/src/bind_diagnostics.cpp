@@ -34,21 +34,28 @@ nb::object command_buffer_error(const std::string& message, const std::vector<Ke
 void init_diagnostics(nb::module_& m) {
   nb::class_<KernelFinding>(m, "KernelFinding", "One validation finding: what, where, which thread.")
       .def_ro("kind", &KernelFinding::kind, "'out_of_bounds', 'race', 'barrier_divergence' or 'uninitialized_read'")
-      .def_ro("space", &KernelFinding::space, "The address space: 'device', 'constant' (set_bytes), 'threadgroup', 'thread', 'texture' or ''.")
+      .def_ro("space", &KernelFinding::space,
+              "The address space: 'device', 'constant' (set_bytes), 'threadgroup', 'thread', 'texture' or ''.")
       .def_ro("kernel", &KernelFinding::kernel, "The kernel's name.")
       .def_ro("file", &KernelFinding::file, "The source file of the access.")
       .def_ro("line", &KernelFinding::line, "Its line.")
       .def_ro("column", &KernelFinding::column, "Its column.")
-      .def_prop_ro("thread", [](const KernelFinding& x) { return xyz(x.thread); }, "thread_position_in_grid")
-      .def_prop_ro("threadgroup", [](const KernelFinding& x) { return xyz(x.threadgroup); }, "threadgroup_position_in_grid")
-      .def_prop_ro("thread_in_threadgroup", [](const KernelFinding& x) { return xyz(x.thread_in_threadgroup); }, "thread_position_in_threadgroup (x, y, z).")
-      .def_ro("buffer_index", &KernelFinding::buffer_index, "The [[buffer(n)]] / [[threadgroup(n)]] index, -1 when none.")
+      .def_prop_ro(
+          "thread", [](const KernelFinding& x) { return xyz(x.thread); }, "thread_position_in_grid")
+      .def_prop_ro(
+          "threadgroup", [](const KernelFinding& x) { return xyz(x.threadgroup); }, "threadgroup_position_in_grid")
+      .def_prop_ro(
+          "thread_in_threadgroup", [](const KernelFinding& x) { return xyz(x.thread_in_threadgroup); },
+          "thread_position_in_threadgroup (x, y, z).")
+      .def_ro("buffer_index", &KernelFinding::buffer_index,
+              "The [[buffer(n)]] / [[threadgroup(n)]] index, -1 when none.")
       .def_ro("name", &KernelFinding::name, "The variable as written.")
       .def_ro("offset", &KernelFinding::offset, "Byte offset of the access (element index for arrays).")
       .def_ro("extent", &KernelFinding::extent, "Bytes available (elements for arrays).")
       .def_ro("size", &KernelFinding::size, "Bytes accessed.")
       .def_ro("access", &KernelFinding::access, "'read', 'write' or 'read-write'.")
-      .def_ro("other_thread", &KernelFinding::other_thread, "Races and divergence: the other thread's index in the group (-2: several; -1: none).")
+      .def_ro("other_thread", &KernelFinding::other_thread,
+              "Races and divergence: the other thread's index in the group (-2: several; -1: none).")
       .def_ro("other_line", &KernelFinding::other_line, "The other thread's line (0: none).")
       .def_ro("message", &KernelFinding::message, "One line: 'file:line:col: kernel ...: what'.")
       .def("__repr__", [](const KernelFinding& f) { return "<KernelFinding " + f.message + ">"; });
@@ -58,10 +65,14 @@ void init_diagnostics(nb::module_& m) {
       .def_ro("level", &KernelLogMessage::level, "os_log_type_t: 0 default, 1 info, 2 debug, 16 error, 17 fault")
       .def_ro("subsystem", &KernelLogMessage::subsystem, "The os_log subsystem (empty for printf).")
       .def_ro("category", &KernelLogMessage::category, "The os_log category (empty for printf).")
-      .def_prop_ro("thread", [](const KernelLogMessage& x) { return xyz(x.thread); }, "thread_position_in_grid (x, y, z).")
-      .def_prop_ro("threadgroup", [](const KernelLogMessage& x) { return xyz(x.threadgroup); }, "threadgroup_position_in_grid (x, y, z).")
+      .def_prop_ro(
+          "thread", [](const KernelLogMessage& x) { return xyz(x.thread); }, "thread_position_in_grid (x, y, z).")
+      .def_prop_ro(
+          "threadgroup", [](const KernelLogMessage& x) { return xyz(x.threadgroup); },
+          "threadgroup_position_in_grid (x, y, z).")
       .def_ro("message", &KernelLogMessage::message, "The formatted text.")
-      .def("__repr__", [](const KernelLogMessage& l) { return "<KernelLogMessage " + l.kernel + ": " + l.message + ">"; });
+      .def("__repr__",
+           [](const KernelLogMessage& l) { return "<KernelLogMessage " + l.kernel + ": " + l.message + ">"; });
 
   // Messages of command buffers without handlers go to Python's logging, logger
   // "pymetallic.kernel" (pymetallic/_kernel_log.py formats them).

@@ -20,7 +20,8 @@ namespace {
 std::string constant_literal(nb::handle v) {
   PyObject* o = v.ptr();
   std::string type = Py_TYPE(o)->tp_name;
-  if (PyBool_Check(o) || type == "numpy.bool_" || type == "numpy.bool") return PyObject_IsTrue(o) == 1 ? "true" : "false";
+  if (PyBool_Check(o) || type == "numpy.bool_" || type == "numpy.bool")
+    return PyObject_IsTrue(o) == 1 ? "true" : "false";
   if (PyIndex_Check(o) && !PyFloat_Check(o))
     return std::to_string(to_integer(v, "a function-constant value", LLONG_MIN, LLONG_MAX));
   if (PyFloat_Check(o) || (PyNumber_Check(o) && type.rfind("numpy.float", 0) == 0)) {
@@ -53,8 +54,8 @@ std::map<std::string, std::string> constants_map(nb::handle constants) {
 // "3.2", 3.2 or 320 -> 320 (__METAL_VERSION__); only versions Metal has.
 int language_version(nb::handle v) {
   std::string text = nb::cast<std::string>(nb::str(v));
-  static const char* const kVersions[] = {"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4",
-                                          "3.0", "3.1", "3.2", "4.0"};
+  static const char* const kVersions[] = {"1.0", "1.1", "1.2", "2.0", "2.1", "2.2",
+                                          "2.3", "2.4", "3.0", "3.1", "3.2", "4.0"};
   for (const char* known : kVersions) {
     int number = (known[0] - '0') * 100 + (known[2] - '0') * 10;
     if (text == known || text == std::to_string(number)) return number;
@@ -66,16 +67,19 @@ CompileOptions compile_options(nb::handle options) {
   CompileOptions o;
   if (options.is_none()) return o;
   if (!nb::isinstance<nb::dict>(options))
-    throw ValidationTypeError(std::string("options must be a dict with keys macros, include_paths, math_mode, fast_math, "
-                                          "language_version, filename, constants, validation, debug; not ") +
-                              Py_TYPE(options.ptr())->tp_name);
+    throw ValidationTypeError(
+        std::string("options must be a dict with keys macros, include_paths, math_mode, fast_math, "
+                    "language_version, filename, constants, validation, debug; not ") +
+        Py_TYPE(options.ptr())->tp_name);
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = to_text(k, "a compile option name");
     if (key == "macros" || key == "defines") {
       if (!nb::isinstance<nb::dict>(v))
-        throw ValidationTypeError("options['" + key + "'] must be a dict {NAME: value}, not " + Py_TYPE(v.ptr())->tp_name);
+        throw ValidationTypeError("options['" + key + "'] must be a dict {NAME: value}, not " +
+                                  Py_TYPE(v.ptr())->tp_name);
       for (auto [mk, mv] : nb::borrow<nb::dict>(v)) {
-        std::string value = PyBool_Check(mv.ptr()) ? (mv.ptr() == Py_True ? "1" : "0") : nb::cast<std::string>(nb::str(mv));
+        std::string value =
+            PyBool_Check(mv.ptr()) ? (mv.ptr() == Py_True ? "1" : "0") : nb::cast<std::string>(nb::str(mv));
         o.macros.emplace_back(to_text(mk, "a macro name"), value);
       }
     } else if (key == "include_paths") {
@@ -84,10 +88,14 @@ CompileOptions compile_options(nb::handle options) {
       o.math_mode = to_bool(v, "options['fast_math']") ? MathMode::Fast : MathMode::Safe;
     } else if (key == "math_mode") {
       std::string mode = to_text(v, "options['math_mode']");
-      if (mode == "safe") o.math_mode = MathMode::Safe;
-      else if (mode == "relaxed") o.math_mode = MathMode::Relaxed;
-      else if (mode == "fast") o.math_mode = MathMode::Fast;
-      else throw ValidationError("unknown math_mode '" + mode + "': use 'safe', 'relaxed' or 'fast'");
+      if (mode == "safe")
+        o.math_mode = MathMode::Safe;
+      else if (mode == "relaxed")
+        o.math_mode = MathMode::Relaxed;
+      else if (mode == "fast")
+        o.math_mode = MathMode::Fast;
+      else
+        throw ValidationError("unknown math_mode '" + mode + "': use 'safe', 'relaxed' or 'fast'");
     } else if (key == "language_version") {
       o.language_version = language_version(v);
     } else if (key == "validation") {
@@ -100,12 +108,14 @@ CompileOptions compile_options(nb::handle options) {
       o.function_constants = constants_map(v);
     } else if (key == "isolate") {
       if (to_bool(v, "options['isolate']"))
-        throw Error("options['isolate']: running CPU kernels in a separate worker process is not available yet "
-                    "(docs/security.md)");
+        throw Error(
+            "options['isolate']: running CPU kernels in a separate worker process is not available yet "
+            "(docs/security.md)");
     } else {
-      throw ValidationError("unknown compile option '" + key +
-                            "': use macros, include_paths, math_mode, fast_math, language_version, filename, constants, "
-                            "validation or debug");
+      throw ValidationError(
+          "unknown compile option '" + key +
+          "': use macros, include_paths, math_mode, fast_math, language_version, filename, constants, "
+          "validation or debug");
     }
   }
   return o;
@@ -159,7 +169,8 @@ void init_library(nb::module_& m) {
   nb::class_<Function>(m, "Function", "One kernel of a library (Metal's MTLFunction).")
       .def_prop_ro("name", &Function::name, "The kernel's name.")
       .def_prop_ro("library", &Function::library, "The library it comes from.")
-      .def_prop_ro("arguments", &Function::arguments, "The kernel's arguments (buffers, textures, threadgroup memory), for reflection.")
+      .def_prop_ro("arguments", &Function::arguments,
+                   "The kernel's arguments (buffers, textures, threadgroup memory), for reflection.")
       .def("__repr__", [](const Function& f) { return "<pymetallic.Function " + f.name() + ">"; });
 
   nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
@@ -170,9 +181,11 @@ void init_library(nb::module_& m) {
            nb::arg("device").none(), nb::arg("function").none())
       .def_prop_ro("device", &ComputePipelineState::device, "The device the pipeline runs on.")
       .def_prop_ro("function", &ComputePipelineState::function, "The kernel it runs.")
-      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup, "The most threads a threadgroup of this kernel may have on its device.")
+      .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup,
+                   "The most threads a threadgroup of this kernel may have on its device.")
       .def_prop_ro("thread_execution_width", &ComputePipelineState::threadExecutionWidth, "Threads of a SIMD-group.")
-      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength, "Threadgroup memory the kernel declares itself, in bytes.")
+      .def_prop_ro("static_threadgroup_memory_length", &ComputePipelineState::staticThreadgroupMemoryLength,
+                   "Threadgroup memory the kernel declares itself, in bytes.")
       .def("__repr__", [](const ComputePipelineState& p) {
         return "<pymetallic.ComputePipelineState " + p.function()->name() + " on " + p.device()->name() + ">";
       });

@@ -18,7 +18,8 @@ namespace {
 StorageMode storage_mode(nb::handle mode) {
   if (mode.is_none()) return StorageMode::Shared;
   if (PyBool_Check(mode.ptr()) || !PyIndex_Check(mode.ptr()))
-    throw ValidationTypeError("storage_mode must be Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)");
+    throw ValidationTypeError(
+        "storage_mode must be Buffer.STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2)");
   long long m = to_integer(mode, "storage_mode", LLONG_MIN, LLONG_MAX);
   if (m < 0 || m > 2)
     throw ValidationError("unknown storage mode " + std::to_string(m) +
@@ -95,12 +96,32 @@ void init_memory(nb::module_& m) {
              return device->newBuffer(static_cast<uint64_t>(checked_size(size)), storage_mode(mode));
            }),
            nb::arg("device").none(), nb::arg("size").none(), nb::arg("storage_mode") = nb::none())
-      .def_ro_static("STORAGE_SHARED", [] { static int v = 0; return &v; }(), "Storage mode 0: one memory the host and kernels share (the default).")
-      .def_ro_static("STORAGE_MANAGED", [] { static int v = 1; return &v; }(), "Storage mode 1: host and device copies, kept in step on commit and did_modify_range.")
-      .def_ro_static("STORAGE_PRIVATE", [] { static int v = 2; return &v; }(), "Storage mode 2: device memory only; the host cannot read or write it.")
+      .def_ro_static(
+          "STORAGE_SHARED",
+          [] {
+            static int v = 0;
+            return &v;
+          }(),
+          "Storage mode 0: one memory the host and kernels share (the default).")
+      .def_ro_static(
+          "STORAGE_MANAGED",
+          [] {
+            static int v = 1;
+            return &v;
+          }(),
+          "Storage mode 1: host and device copies, kept in step on commit and did_modify_range.")
+      .def_ro_static(
+          "STORAGE_PRIVATE",
+          [] {
+            static int v = 2;
+            return &v;
+          }(),
+          "Storage mode 2: device memory only; the host cannot read or write it.")
       .def_prop_ro("size", &Buffer::length, "Length in bytes.")
       .def_prop_ro("length", &Buffer::length, "Length in bytes.")
-      .def_prop_ro("storage_mode", [](const Buffer& b) { return static_cast<int>(b.storageMode()); }, "The storage mode: STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2).")
+      .def_prop_ro(
+          "storage_mode", [](const Buffer& b) { return static_cast<int>(b.storageMode()); },
+          "The storage mode: STORAGE_SHARED (0), STORAGE_MANAGED (1) or STORAGE_PRIVATE (2).")
       .def_prop_ro("device", &Buffer::device, "The device that holds the buffer.")
       .def(
           "_bytes_view",
@@ -119,7 +140,9 @@ void init_memory(nb::module_& m) {
             return nb::ndarray<nb::numpy, uint8_t, nb::ndim<1>>(data, 1, shape, owner);
           },
           "The contents as a writable uint8 NumPy view.")
-      .def("did_modify_range", &Buffer::didModifyRange, nb::arg("start"), nb::arg("length"), "Tells a managed buffer that the host wrote bytes [start, start + length) (in bytes).\nRaises ValidationError for a range outside the buffer.")
+      .def("did_modify_range", &Buffer::didModifyRange, nb::arg("start"), nb::arg("length"),
+           "Tells a managed buffer that the host wrote bytes [start, start + length) (in bytes).\nRaises "
+           "ValidationError for a range outside the buffer.")
       .def_prop_ro("is_foreign", &Buffer::foreign, "Whether the memory belongs to another library (wrapped in place).")
       .def(
           "_prepare_export",
@@ -183,7 +206,8 @@ void init_memory(nb::module_& m) {
       },
       nb::arg("device"), nb::arg("address"), nb::arg("length"), nb::arg("owner"), nb::arg("ready_stream") = 0,
       "Memory at `address` (host on the CPU, device on a GPU) used in place; `owner` is kept alive with it.");
-  m.def("_interop_stream", [](std::shared_ptr<Device> device) { return static_cast<uint64_t>(device->interopStream()); });
+  m.def("_interop_stream",
+        [](std::shared_ptr<Device> device) { return static_cast<uint64_t>(device->interopStream()); });
 
   m.def(
       "_make_buffer",

@@ -2,8 +2,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include "core/backend.h"
 #include "bindings.h"
+#include "core/backend.h"
 #include "core/disk_cache.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
@@ -59,14 +59,17 @@ void init_offline(nb::module_& m) {
       "The kernel cache: folder, entries, files, bytes, size limit, bytes per backend.");
   m.def("_cache_clear", &cache::clear, "Removes every entry of the kernel cache; returns the number of files removed.");
 
-  m.def("toolchains", [] {
-    nb::dict out;
-    for (const backend::Backend& b : backend::backends()) {
-      auto [label, description] = b.describe_toolchain();
-      out[label.c_str()] = description;
-    }
-    return out;
-  }, "Each backend's compiler: {label: version, or 'unavailable: why'} (labels 'cpu', 'nvrtc').");
+  m.def(
+      "toolchains",
+      [] {
+        nb::dict out;
+        for (const backend::Backend& b : backend::backends()) {
+          auto [label, description] = b.describe_toolchain();
+          out[label.c_str()] = description;
+        }
+        return out;
+      },
+      "Each backend's compiler: {label: version, or 'unavailable: why'} (labels 'cpu', 'nvrtc').");
 }
 
 }  // namespace pymetallic_bindings

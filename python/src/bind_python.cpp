@@ -24,8 +24,7 @@ struct PyImpl {
 
 PyImpl* impl(const char* module, const char* name) { return new PyImpl{module, name}; }
 
-template <typename T>
-void method(nb::class_<T>& cls, const char* name, PyImpl* f, const char* sig, const char* doc) {
+template <typename T> void method(nb::class_<T>& cls, const char* name, PyImpl* f, const char* sig, const char* doc) {
   cls.def(name, [f](nb::args args, nb::kwargs kwargs) { return f->get()(*args, **kwargs); }, nb::sig(sig), doc);
 }
 
@@ -37,13 +36,11 @@ void class_method(nb::class_<T>& cls, const char* name, PyImpl* f, const char* s
       doc);
 }
 
-template <typename T>
-void property(nb::class_<T>& cls, const char* name, PyImpl* f, const char* sig, const char* doc) {
+template <typename T> void property(nb::class_<T>& cls, const char* name, PyImpl* f, const char* sig, const char* doc) {
   cls.def_prop_ro(name, [f](nb::handle self) { return f->get()(self); }, nb::sig(sig), doc);
 }
 
-template <typename T>
-nb::class_<T> bound(nb::module_& m, const char* name) {
+template <typename T> nb::class_<T> bound(nb::module_& m, const char* name) {
   return nb::borrow<nb::class_<T>>(m.attr(name));
 }
 }  // namespace
@@ -59,7 +56,8 @@ void init_python_methods(nb::module_& m) {
          "``library.kernel_name``: the kernel as a callable (``pymetallic.calls.KernelCall``).\n"
          "Raises AttributeError for a name that is no kernel of the library.");
   auto pipeline = bound<ComputePipelineState>(m, "ComputePipelineState");
-  method(pipeline, "__call__", impl(calls, "_pipeline_call"), "def __call__(self, *args: object, **kwargs: object) -> CommandBuffer",
+  method(pipeline, "__call__", impl(calls, "_pipeline_call"),
+         "def __call__(self, *args: object, **kwargs: object) -> CommandBuffer",
          "Runs the kernel as ``pymetallic.calls.KernelCall`` does: buffer arguments in order (arrays\n"
          "or Buffers), ``threads=`` (threads) and ``group_size=`` (threads per group); waits unless\n"
          "``wait=False``. Raises TypeError for missing or extra arguments, MetalError when it fails.");
@@ -172,8 +170,8 @@ void init_python_methods(nb::module_& m) {
          "Always False: there is no render pipeline, only compute.");
   property(device, "command_queue", impl(api, "_command_queue"), "def command_queue(self) -> CommandQueue",
            "A new command queue on this device.");
-  property(device, "command_buffer", impl(api, "_command_buffer"),
-           "def command_buffer(self) -> CommandBuffer", "A new command buffer, on a new queue.");
+  property(device, "command_buffer", impl(api, "_command_buffer"), "def command_buffer(self) -> CommandBuffer",
+           "A new command buffer, on a new queue.");
   property(device, "command_encoder", impl(api, "_command_encoder"),
            "def command_encoder(self) -> ComputeCommandEncoder", "A new compute encoder, on a new command buffer.");
 

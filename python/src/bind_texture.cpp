@@ -17,9 +17,9 @@ struct Named {
 };
 const Named kFilters[] = {{"nearest", 0}, {"linear", 1}, {nullptr, 0}};
 const Named kMipFilters[] = {{"none", 0}, {"not_mipmapped", 0}, {"nearest", 1}, {"linear", 2}, {nullptr, 0}};
-const Named kAddressModes[] = {{"clamp_to_edge", 0}, {"mirror_clamp_to_edge", 1}, {"repeat", 2}, {"mirror_repeat", 3},
-                               {"mirrored_repeat", 3}, {"clamp_to_zero", 4}, {"clamp_to_border", 5},
-                               {"clamp_to_border_color", 5}, {nullptr, 0}};
+const Named kAddressModes[] = {{"clamp_to_edge", 0},   {"mirror_clamp_to_edge", 1},  {"repeat", 2},
+                               {"mirror_repeat", 3},   {"mirrored_repeat", 3},       {"clamp_to_zero", 4},
+                               {"clamp_to_border", 5}, {"clamp_to_border_color", 5}, {nullptr, 0}};
 
 // A sampler setting given as Metal's number or by name; `fallback` when None.
 uint32_t sampler_code(nb::handle v, const Named* table, const char* what, uint32_t fallback) {
@@ -58,15 +58,25 @@ void init_texture(nb::module_& m) {
            nb::arg("device"), nb::arg("texture_type"), nb::arg("pixel_format"), nb::arg("width"), nb::arg("height"),
            nb::arg("depth"), nb::arg("array_length"), nb::arg("usage"))
       .def_prop_ro("device", &Texture::device, "The device that holds the texture.")
-      .def_prop_ro("texture_type", [](const Texture& t) { return static_cast<uint32_t>(t.descriptor().type); }, "The TextureType (1D, 2D, 2D array, 3D).")
-      .def_prop_ro("pixel_format", [](const Texture& t) { return t.descriptor().pixel_format; }, "The PixelFormat.")
-      .def_prop_ro("width", [](const Texture& t) { return t.descriptor().width; }, "Width in pixels.")
-      .def_prop_ro("height", [](const Texture& t) { return t.descriptor().height; }, "Height in pixels.")
-      .def_prop_ro("depth", [](const Texture& t) { return t.descriptor().depth; }, "Depth in pixels (1 unless 3D).")
-      .def_prop_ro("array_length", [](const Texture& t) { return t.descriptor().array_length; }, "Slices of an array texture (1 otherwise).")
-      .def_prop_ro("usage", [](const Texture& t) { return t.descriptor().usage; }, "The TextureUsage flags.")
+      .def_prop_ro(
+          "texture_type", [](const Texture& t) { return static_cast<uint32_t>(t.descriptor().type); },
+          "The TextureType (1D, 2D, 2D array, 3D).")
+      .def_prop_ro(
+          "pixel_format", [](const Texture& t) { return t.descriptor().pixel_format; }, "The PixelFormat.")
+      .def_prop_ro(
+          "width", [](const Texture& t) { return t.descriptor().width; }, "Width in pixels.")
+      .def_prop_ro(
+          "height", [](const Texture& t) { return t.descriptor().height; }, "Height in pixels.")
+      .def_prop_ro(
+          "depth", [](const Texture& t) { return t.descriptor().depth; }, "Depth in pixels (1 unless 3D).")
+      .def_prop_ro(
+          "array_length", [](const Texture& t) { return t.descriptor().array_length; },
+          "Slices of an array texture (1 otherwise).")
+      .def_prop_ro(
+          "usage", [](const Texture& t) { return t.descriptor().usage; }, "The TextureUsage flags.")
       .def_prop_ro("bytes_per_row", &Texture::bytesPerRow, "Bytes between rows of the storage.")
-      .def_prop_ro("bytes_per_image", &Texture::bytesPerImage, "Bytes between 2D images (slices, depth planes) of the storage.")
+      .def_prop_ro("bytes_per_image", &Texture::bytesPerImage,
+                   "Bytes between 2D images (slices, depth planes) of the storage.")
       .def_prop_ro("_slices", &Texture::slices)
       .def_prop_ro("_buffer", &Texture::buffer, "The linear storage behind the texture.");
 
@@ -99,33 +109,50 @@ void init_texture(nb::module_& m) {
            "'clamp_to_edge', 'mirror_clamp_to_edge', 'repeat', 'mirror_repeat' (or 'mirrored_repeat'), "
            "'clamp_to_zero', 'clamp_to_border' (or Metal's numbers). address_mode sets s, t and r at once.")
       .def_prop_ro("device", &SamplerState::device, "The device the sampler was made for.")
-      .def_prop_ro("min_filter", [](const SamplerState& s) { return s.descriptor().min_filter; }, "Minification filter: 0 nearest, 1 linear.")
-      .def_prop_ro("mag_filter", [](const SamplerState& s) { return s.descriptor().mag_filter; }, "Magnification filter: 0 nearest, 1 linear.")
-      .def_prop_ro("mip_filter", [](const SamplerState& s) { return s.descriptor().mip_filter; }, "Mip filter: 0 none, 1 nearest, 2 linear.")
-      .def_prop_ro("s_address_mode", [](const SamplerState& s) { return s.descriptor().s_address_mode; }, "Address mode along x (Metal's number).")
-      .def_prop_ro("t_address_mode", [](const SamplerState& s) { return s.descriptor().t_address_mode; }, "Address mode along y (Metal's number).")
-      .def_prop_ro("r_address_mode", [](const SamplerState& s) { return s.descriptor().r_address_mode; }, "Address mode along z (Metal's number).")
-      .def_prop_ro("normalized_coordinates", [](const SamplerState& s) { return s.descriptor().normalized_coordinates; }, "Whether coordinates run over [0, 1] (else in pixels).");
+      .def_prop_ro(
+          "min_filter", [](const SamplerState& s) { return s.descriptor().min_filter; },
+          "Minification filter: 0 nearest, 1 linear.")
+      .def_prop_ro(
+          "mag_filter", [](const SamplerState& s) { return s.descriptor().mag_filter; },
+          "Magnification filter: 0 nearest, 1 linear.")
+      .def_prop_ro(
+          "mip_filter", [](const SamplerState& s) { return s.descriptor().mip_filter; },
+          "Mip filter: 0 none, 1 nearest, 2 linear.")
+      .def_prop_ro(
+          "s_address_mode", [](const SamplerState& s) { return s.descriptor().s_address_mode; },
+          "Address mode along x (Metal's number).")
+      .def_prop_ro(
+          "t_address_mode", [](const SamplerState& s) { return s.descriptor().t_address_mode; },
+          "Address mode along y (Metal's number).")
+      .def_prop_ro(
+          "r_address_mode", [](const SamplerState& s) { return s.descriptor().r_address_mode; },
+          "Address mode along z (Metal's number).")
+      .def_prop_ro(
+          "normalized_coordinates", [](const SamplerState& s) { return s.descriptor().normalized_coordinates; },
+          "Whether coordinates run over [0, 1] (else in pixels).");
 
-  nb::class_<ComputeCommandEncoder> enc = nb::borrow<nb::class_<ComputeCommandEncoder>>(m.attr("ComputeCommandEncoder"));
+  nb::class_<ComputeCommandEncoder> enc =
+      nb::borrow<nb::class_<ComputeCommandEncoder>>(m.attr("ComputeCommandEncoder"));
   enc.def(
          "set_texture",
          [](ComputeCommandEncoder& e, std::shared_ptr<Texture> texture, long long index) {
            if (index < 0 || index > 127)
              throw ValidationError("texture index " + std::to_string(index) +
-                                    " is out of range: Metal has 128 slots, 0 to 127");
+                                   " is out of range: Metal has 128 slots, 0 to 127");
            e.setTexture(texture, static_cast<uint32_t>(index));
          },
-         nb::arg("texture").none(), nb::arg("index"), "Binds a texture to [[texture(index)]]. Raises ValidationError for an index past the texture slots.")
+         nb::arg("texture").none(), nb::arg("index"),
+         "Binds a texture to [[texture(index)]]. Raises ValidationError for an index past the texture slots.")
       .def(
           "set_sampler_state",
           [](ComputeCommandEncoder& e, std::shared_ptr<SamplerState> sampler, long long index) {
             if (index < 0 || index > 15)
               throw ValidationError("sampler index " + std::to_string(index) +
-                                     " is out of range: Metal has 16 slots, 0 to 15");
+                                    " is out of range: Metal has 16 slots, 0 to 15");
             e.setSamplerState(sampler, static_cast<uint32_t>(index));
           },
-          nb::arg("sampler").none(), nb::arg("index"), "Binds a sampler to [[sampler(index)]]. Raises ValidationError for an index past the sampler slots.");
+          nb::arg("sampler").none(), nb::arg("index"),
+          "Binds a sampler to [[sampler(index)]]. Raises ValidationError for an index past the sampler slots.");
 }
 
 }  // namespace pymetallic_bindings

@@ -68,7 +68,8 @@ std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* t
     throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not None");
   }
   if (!nanobind::isinstance<T>(v))
-    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not " + Py_TYPE(v.ptr())->tp_name);
+    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not " +
+                                        Py_TYPE(v.ptr())->tp_name);
   return nanobind::cast<std::shared_ptr<T>>(v);
 }
 

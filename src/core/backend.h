@@ -19,7 +19,7 @@
 namespace metallic {
 class CommandBuffer;
 class CommandQueue;
-}
+}  // namespace metallic
 
 namespace metallic::backend {
 
@@ -129,8 +129,7 @@ class DeviceImpl {
   virtual DeviceLimits limits() const = 0;
   virtual std::shared_ptr<BufferImpl> allocate(uint64_t length, StorageMode mode) = 0;
   // Throws CompileError with the user's file:line on failure.
-  virtual std::shared_ptr<LibraryImpl> compile(const msl::TranslatedSource& source,
-                                               const CompileOptions& options) = 0;
+  virtual std::shared_ptr<LibraryImpl> compile(const msl::TranslatedSource& source, const CompileOptions& options) = 0;
   virtual std::unique_ptr<QueueImpl> newQueue() = 0;
   // An 8-byte word of host memory that every device of this backend can read and write in
   // place (a SharedEvent's value), or null when ordinary host memory serves (the CPU).

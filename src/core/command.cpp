@@ -9,8 +9,8 @@
 
 #include "core/backend.h"
 #include "core/commands.h"
-#include "core/kernel_diagnostics.h"
 #include "core/device_checks.h"
+#include "core/kernel_diagnostics.h"
 #include "metallic/buffer.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
@@ -190,7 +190,8 @@ bool CommandBuffer::waitUntilCompleted(double timeout_seconds) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::time_point::max();
   if (timeout_seconds >= 0 && timeout_seconds < 1e9)
-    deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
+    deadline =
+        clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
   {
     // Read the state directly: status() would also ask the backend (a device query) for
     // work we are about to wait for anyway.
@@ -437,8 +438,8 @@ bool is_three_component_vector(std::string t) {
   if (t.rfind("metal::", 0) == 0) t = t.substr(7);
   if (t.size() < 2 || t.back() != '3') return false;
   t.pop_back();
-  static const char* scalars[] = {"float", "half", "bfloat", "int", "uint", "short", "ushort", "char", "uchar",
-                                  "bool", "long", "ulong"};
+  static const char* scalars[] = {"float",  "half", "bfloat", "int",  "uint", "short",
+                                  "ushort", "char", "uchar",  "bool", "long", "ulong"};
   for (const char* s : scalars)
     if (t == s) return true;
   return false;
@@ -467,14 +468,22 @@ void parse_texture_type(const std::string& type, std::string& name, std::string&
 
 const char* texture_type_name(TextureType t) {
   switch (t) {
-    case TextureType::Type1D: return "texture1d";
-    case TextureType::Type1DArray: return "texture1d_array";
-    case TextureType::Type2D: return "texture2d";
-    case TextureType::Type2DArray: return "texture2d_array";
-    case TextureType::Type3D: return "texture3d";
-    case TextureType::TypeCube: return "texturecube";
-    case TextureType::TypeCubeArray: return "texturecube_array";
-    case TextureType::TypeTextureBuffer: return "texture_buffer";
+    case TextureType::Type1D:
+      return "texture1d";
+    case TextureType::Type1DArray:
+      return "texture1d_array";
+    case TextureType::Type2D:
+      return "texture2d";
+    case TextureType::Type2DArray:
+      return "texture2d_array";
+    case TextureType::Type3D:
+      return "texture3d";
+    case TextureType::TypeCube:
+      return "texturecube";
+    case TextureType::TypeCubeArray:
+      return "texturecube_array";
+    case TextureType::TypeTextureBuffer:
+      return "texture_buffer";
   }
   return "?";
 }
@@ -559,8 +568,8 @@ void ComputeCommandEncoder::setThreadgroupMemoryLength(uint64_t length, uint32_t
   // Metal requires multiples of 16; round up as Metal's validation layer suggests.
   uint64_t rounded = round_up(length, 16);
   if (rounded > limit)
-    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " +
-                          std::to_string(index) + " exceeds the device's limit of " + std::to_string(limit) + " bytes");
+    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " + std::to_string(index) +
+                          " exceeds the device's limit of " + std::to_string(limit) + " bytes");
   threadgroup_lengths_[index] = static_cast<uint32_t>(rounded);
 }
 
@@ -628,25 +637,24 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
                                      const std::shared_ptr<Buffer>& indirect, uint64_t indirect_offset) {
   const char* what = exact ? "dispatch_threads" : "dispatch_threadgroups";
   ensureOpen(what);
-  if (!pipeline_)
-    throw ValidationError(std::string(what) + " before set_compute_pipeline_state: no kernel to run");
+  if (!pipeline_) throw ValidationError(std::string(what) + " before set_compute_pipeline_state: no kernel to run");
   const auto& info = pipeline_->function()->info();
   if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
-    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) +
-                          " has a zero dimension");
+    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) + " has a zero dimension");
   uint64_t tg_total = saturating_mul(saturating_mul(tg.width, tg.height), tg.depth);
   uint32_t max_threads = pipeline_->maxTotalThreadsPerThreadgroup();
   if (tg_total > max_threads)
     throw ValidationError(std::string(what) + ": a threadgroup of " + size3_text(tg) + " = " +
                           (tg_total == ~0ull ? std::string("over 2^64") : std::to_string(tg_total)) +
-                          " threads exceeds kernel '" + info.name + "''s limit of " +
-                          std::to_string(max_threads) + " (max_total_threads_per_threadgroup)");
+                          " threads exceeds kernel '" + info.name + "''s limit of " + std::to_string(max_threads) +
+                          " (max_total_threads_per_threadgroup)");
   // Every count checked with overflow-safe arithmetic against this device's limits: MSL's
   // positions are 32-bit, and the backend runs at most so many threadgroups per dispatch.
   const uint64_t max32 = 0xffffffffull;
   if (grid.width > max32 || grid.height > max32 || grid.depth > max32)
     throw ValidationError(std::string(what) + ": " + (exact ? "grid " : "threadgroups x threads per threadgroup ") +
-                          size3_text(grid) + " has a dimension of 2^32 threads or more (MSL's thread positions are "
+                          size3_text(grid) +
+                          " has a dimension of 2^32 threads or more (MSL's thread positions are "
                           "32-bit uints)");
   if (!indirect && (grid.width == 0 || grid.height == 0 || grid.depth == 0)) return;  // nothing to run, as on Metal
   if (!indirect) {
@@ -657,7 +665,8 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
       if (n[i] > limits.max_threadgroups_per_grid[i])
         throw ValidationError(std::string(what) + ": " + std::to_string(n[i]) + " threadgroups along " + axis[i] +
                               " (of " + size3_text(groups) + ") exceed this device's limit of " +
-                              std::to_string(limits.max_threadgroups_per_grid[i]) + "; use larger threadgroups or "
+                              std::to_string(limits.max_threadgroups_per_grid[i]) +
+                              "; use larger threadgroups or "
                               "split the work into several dispatches");
     uint64_t total = saturating_mul(saturating_mul(groups.width, groups.height), groups.depth);
     if (total > limits.max_total_threadgroups)
@@ -706,14 +715,13 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
         if (is_three_component_vector(arg.element_type)) need = need / 4 * 3;
         uint64_t have = b.buffer ? b.buffer->length() - b.offset : b.bytes.size();
         if (need > 0 && have < need)
-          throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" +
-                                std::to_string(arg.index) + ")]] is a " + arg.type + " of " + std::to_string(need) +
-                                " bytes, but " +
-                                (b.buffer ? "the buffer bound there has only " + std::to_string(have) +
-                                                " bytes after its offset"
-                                          : "set_bytes gave only " + std::to_string(have) + " bytes") +
-                                " (pass a value of the kernel's type, e.g. a NumPy scalar or structured array of " +
-                                std::to_string(need) + " bytes)");
+          throw ValidationError(
+              "kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" + std::to_string(arg.index) +
+              ")]] is a " + arg.type + " of " + std::to_string(need) + " bytes, but " +
+              (b.buffer ? "the buffer bound there has only " + std::to_string(have) + " bytes after its offset"
+                        : "set_bytes gave only " + std::to_string(have) + " bytes") +
+              " (pass a value of the kernel's type, e.g. a NumPy scalar or structured array of " +
+              std::to_string(need) + " bytes)");
       }
       if (cmd.buffers.size() <= static_cast<size_t>(arg.index)) cmd.buffers.resize(arg.index + 1);
       auto& out = cmd.buffers[arg.index];
@@ -765,8 +773,8 @@ void ComputeCommandEncoder::endEncoding() {
 }
 
 void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd) {
-  const std::string where = "kernel '" + info.name + "' argument '" + arg.name + "' [[texture(" +
-                            std::to_string(arg.index) + ")]]";
+  const std::string where =
+      "kernel '" + info.name + "' argument '" + arg.name + "' [[texture(" + std::to_string(arg.index) + ")]]";
   if (arg.index < 0 || arg.index > 127 || static_cast<size_t>(arg.index) >= textures_.size() || !textures_[arg.index])
     throw ValidationError(where + " is not bound: call set_texture(texture, " + std::to_string(arg.index) +
                           ") before dispatching");
@@ -777,7 +785,8 @@ void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl:
   bool written = true;  // unknown (template kernels): assume the kernel writes
   if (!arg.dependent_type) {
     if (name.rfind("texture", 0) != 0 || name.find("_ms") != std::string::npos)
-      throw Error(where + ": " + name + " is not supported yet (texture1d, texture1d_array, texture2d, "
+      throw Error(where + ": " + name +
+                  " is not supported yet (texture1d, texture1d_array, texture2d, "
                   "texture2d_array, texture3d, texturecube, texturecube_array and texture_buffer are)");
     if (name != texture_type_name(d.type))
       throw ValidationError(where + " is a " + name + " but the bound texture is a " + texture_type_name(d.type));
@@ -785,13 +794,14 @@ void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl:
     const std::string have = element == "float" || element == "half" || element == "bfloat"   ? "float"
                              : element == "uint" || element == "ushort" || element == "uchar" ? "uint"
                              : element == "int" || element == "short" || element == "char"    ? "int"
-                                                                                                : element;
+                                                                                              : element;
     if (have != want)
       throw ValidationError(where + " reads " + element + " texels but the bound texture's pixel format " +
                             std::to_string(d.pixel_format) + " holds " + want +
                             " data (float/half kernels take float, unorm and half formats; int/uint kernels the "
                             "matching integer formats)");
-    written = access == "access::write" || access == "access::read_write" || access == "write" || access == "read_write";
+    written =
+        access == "access::write" || access == "access::read_write" || access == "write" || access == "read_write";
   }
   if (cmd.textures.size() <= static_cast<size_t>(arg.index)) cmd.textures.resize(arg.index + 1);
   BoundTexture& out = cmd.textures[arg.index];
@@ -820,7 +830,8 @@ void BlitCommandEncoder::ensureOpen(const char* what) const {
 }
 
 namespace {
-void check_range(const std::shared_ptr<Buffer>& b, uint64_t offset, uint64_t size, const char* what, const char* which) {
+void check_range(const std::shared_ptr<Buffer>& b, uint64_t offset, uint64_t size, const char* what,
+                 const char* which) {
   if (!b) throw ValidationError(std::string(what) + ": the " + which + " buffer is None");
   if (offset > b->length() || size > b->length() - offset)
     throw ValidationError(std::string(what) + ": bytes [" + std::to_string(offset) + ", " +

@@ -43,7 +43,7 @@ struct DispatchCommand {
   // on devices with separate memory; `second` when the dispatch may write them.
   std::vector<std::pair<std::shared_ptr<backend::BufferImpl>, bool>> resources;
   std::vector<metal_sampler_abi> samplers;
-  Size3 threads_per_grid;       // exact grid in threads
+  Size3 threads_per_grid;  // exact grid in threads
   Size3 threads_per_threadgroup;
   Size3 threadgroups_per_grid;  // ceil(grid / tg)
   // dispatch_threadgroups_with_indirect_buffer: the group counts are read from here when
@@ -84,8 +84,8 @@ struct WaitEventCommand {
   uint64_t value = 0;
 };
 
-using Command = std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand, SignalEventCommand,
-                             WaitEventCommand>;
+using Command =
+    std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand, SignalEventCommand, WaitEventCommand>;
 
 struct CommandList {
   std::vector<Command> commands;

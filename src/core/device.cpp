@@ -70,8 +70,8 @@ std::shared_ptr<ComputePipelineState> Device::newComputePipelineState(const std:
   return std::make_shared<ComputePipelineState>(shared_from_this(), function);
 }
 
-std::shared_ptr<Buffer> Device::newBufferWithBytesNoCopy(uint64_t address, uint64_t length,
-                                                         std::shared_ptr<void> owner, uintptr_t ready_stream) {
+std::shared_ptr<Buffer> Device::newBufferWithBytesNoCopy(uint64_t address, uint64_t length, std::shared_ptr<void> owner,
+                                                         uintptr_t ready_stream) {
   if (length == 0) throw ValidationError("a buffer must have a length of at least 1 byte");
   if (address == 0) throw ValidationError("cannot make a buffer of a null pointer");
   if (!owner) owner = std::make_shared<int>(0);  // marks the memory as not ours to free

@@ -7,7 +7,8 @@
 namespace metallic {
 
 std::string device_label(const Device& device) {
-  std::string id = device.kind() == "cpu" && device.ordinal() == 0 ? "cpu" : device.kind() + ":" + std::to_string(device.ordinal());
+  std::string id =
+      device.kind() == "cpu" && device.ordinal() == 0 ? "cpu" : device.kind() + ":" + std::to_string(device.ordinal());
   return id + " (" + device.name() + ")";
 }
 
@@ -42,10 +43,8 @@ void check_copy_devices(const Buffer& source, const Buffer& destination, const D
   }
   std::string what = "copy_from_buffer: a copy from a buffer of " + device_label(s) + " to a buffer of " +
                      device_label(d) + " cannot run on a queue of " + device_label(q);
-  if (!touches_queue && &s == &d)
-    throw ValidationError(what + ": encode it on a queue of " + device_label(s));
-  if (!touches_queue)
-    throw ValidationError(what + ": encode it on a queue of one of the two devices");
+  if (!touches_queue && &s == &d) throw ValidationError(what + ": encode it on a queue of " + device_label(s));
+  if (!touches_queue) throw ValidationError(what + ": encode it on a queue of one of the two devices");
   const Device& other = &s == &q ? d : s;
   if (q.kind() == "cpu" && other.kind() != "cpu")
     throw ValidationError(what + ": copies between the CPU and a GPU run on the GPU's queue; encode it on a queue of " +

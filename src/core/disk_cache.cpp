@@ -162,10 +162,20 @@ uint64_t size_limit() {
   double n = std::strtod(env, &end);
   if (end == env || n < 0) return 2ull << 30;
   switch (*end) {
-    case 'k': case 'K': n *= 1024; break;
-    case 'm': case 'M': n *= 1024.0 * 1024; break;
-    case 'g': case 'G': n *= 1024.0 * 1024 * 1024; break;
-    default: break;
+    case 'k':
+    case 'K':
+      n *= 1024;
+      break;
+    case 'm':
+    case 'M':
+      n *= 1024.0 * 1024;
+      break;
+    case 'g':
+    case 'G':
+      n *= 1024.0 * 1024 * 1024;
+      break;
+    default:
+      break;
   }
   return static_cast<uint64_t>(n);
 }
@@ -200,7 +210,8 @@ uint64_t clear() {
 
 DiskCache::DiskCache(const std::string& subdir) : dir_(usable_root() + "/" + subdir) {
   std::string why = make_dirs(dir_);
-  if (!why.empty()) throw Error("cannot use the kernel cache folder: " + why + " (set PYMETALLIC_CACHE_DIR to a writable folder)");
+  if (!why.empty())
+    throw Error("cannot use the kernel cache folder: " + why + " (set PYMETALLIC_CACHE_DIR to a writable folder)");
   remove_stale_temporaries(dir_);
 }
 

@@ -102,7 +102,8 @@ std::string builtin_expression(const msl::KernelArg& arg) {
   const std::string scalar_type = arg.element_type == "ushort" ? "unsigned short" : "unsigned int";
   if (arg.components <= 1) return "static_cast<" + scalar_type + ">(" + c.x + ")";
   std::string type = "metal::" + arg.element_type + std::to_string(arg.components);
-  std::string out = type + "(static_cast<" + scalar_type + ">(" + c.x + "), static_cast<" + scalar_type + ">(" + c.y + ")";
+  std::string out =
+      type + "(static_cast<" + scalar_type + ">(" + c.x + "), static_cast<" + scalar_type + ">(" + c.y + ")";
   if (arg.components == 3) out += ", static_cast<" + scalar_type + ">(" + c.z + ")";
   return out + ")";
 }
@@ -115,7 +116,8 @@ std::string parameter_type(const msl::KernelInfo& kernel, size_t a) {
 
 std::string resource_expression(const msl::KernelInfo& kernel, size_t a, const std::string& pointer) {
   std::string type = parameter_type(kernel, a);
-  if (kernel.args[a].is_reference) return "*reinterpret_cast<typename pm_referee<" + type + ">::type*>(" + pointer + ")";
+  if (kernel.args[a].is_reference)
+    return "*reinterpret_cast<typename pm_referee<" + type + ">::type*>(" + pointer + ")";
   return "reinterpret_cast<" + type + ">(" + pointer + ")";
 }
 
@@ -124,13 +126,16 @@ std::string texture_expression(const msl::KernelInfo& kernel, size_t a, const st
          ">::type>::type>(" + pointer + ")";
 }
 
-std::string sampler_expression(const std::string& pointer) { return "metal::detail::make_sampler_arg(" + pointer + ")"; }
+std::string sampler_expression(const std::string& pointer) {
+  return "metal::detail::make_sampler_arg(" + pointer + ")";
+}
 
 std::string unused_expression(const msl::KernelInfo& kernel, size_t a) {
   const auto& arg = kernel.args[a];
   switch (arg.kind) {
     case msl::ArgKind::Texture:
-      return texture_expression(kernel, a, "reinterpret_cast<const metal_texture_abi*>(pm_unused_bytes<metal_texture_abi>)");
+      return texture_expression(kernel, a,
+                                "reinterpret_cast<const metal_texture_abi*>(pm_unused_bytes<metal_texture_abi>)");
     case msl::ArgKind::Sampler:
       return sampler_expression("reinterpret_cast<const metal_sampler_abi*>(pm_unused_bytes<metal_sampler_abi>)");
     case msl::ArgKind::Builtin:

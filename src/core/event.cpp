@@ -27,8 +27,7 @@ uint64_t SharedEvent::signaledValue() const { return __atomic_load_n(word_.get()
 void SharedEvent::setSignaledValue(uint64_t value) {
   uint64_t seen = __atomic_load_n(word_.get(), __ATOMIC_ACQUIRE);
   while (seen < value &&
-         !__atomic_compare_exchange_n(word_.get(), &seen, value, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-  }
+         !__atomic_compare_exchange_n(word_.get(), &seen, value, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {}
   { std::lock_guard<std::mutex> lock(mutex_); }  // a waiter between its check and its wait sees the change
   changed_.notify_all();
 }
@@ -75,7 +74,8 @@ void check_event_encodable(CommandBuffer& buffer, const std::shared_ptr<SharedEv
   if (status != CommandBufferStatus::NotEnqueued)
     throw ValidationError(std::string(what) + " on a command buffer that was already committed");
   if (encoder_open)
-    throw ValidationError(std::string(what) + " while an encoder is open: call end_encoding() on it first "
+    throw ValidationError(std::string(what) +
+                          " while an encoder is open: call end_encoding() on it first "
                           "(Metal encodes events between encoders)");
 }
 }  // namespace

@@ -69,7 +69,8 @@ KernelFinding describe(const metal_diag_finding& f, const std::string& kernel) {
   k.file = f.file;
   k.line = static_cast<int>(f.line);
   k.column = static_cast<int>(f.column);
-  for (int c = 0; c < 3; ++c) k.thread[c] = f.thread[c], k.threadgroup[c] = f.group[c], k.thread_in_threadgroup[c] = f.local[c];
+  for (int c = 0; c < 3; ++c)
+    k.thread[c] = f.thread[c], k.threadgroup[c] = f.group[c], k.thread_in_threadgroup[c] = f.local[c];
   k.buffer_index = f.index;
   k.name = f.name;
   k.offset = f.offset;
@@ -84,11 +85,12 @@ KernelFinding describe(const metal_diag_finding& f, const std::string& kernel) {
     case metal_diag_oob_buffer:
       k.kind = "out_of_bounds";
       k.space = "device";
-      what = "out-of-bounds " + k.access + " of " + std::to_string(f.size) + " bytes through" + name + " at byte offset " +
-             std::to_string(f.offset) + " of buffer(" + std::to_string(f.index) + "), whose bound extent is " +
-             std::to_string(f.extent) + " bytes";
-      if (f.index < 0) what = "out-of-bounds " + k.access + " through" + name + " at byte offset " + std::to_string(f.offset) +
-                              " of an argument-buffer resource of " + std::to_string(f.extent) + " bytes";
+      what = "out-of-bounds " + k.access + " of " + std::to_string(f.size) + " bytes through" + name +
+             " at byte offset " + std::to_string(f.offset) + " of buffer(" + std::to_string(f.index) +
+             "), whose bound extent is " + std::to_string(f.extent) + " bytes";
+      if (f.index < 0)
+        what = "out-of-bounds " + k.access + " through" + name + " at byte offset " + std::to_string(f.offset) +
+               " of an argument-buffer resource of " + std::to_string(f.extent) + " bytes";
       break;
     case metal_diag_oob_threadgroup:
       k.kind = "out_of_bounds";
@@ -127,10 +129,11 @@ KernelFinding describe(const metal_diag_finding& f, const std::string& kernel) {
       k.kind = "barrier_divergence";
       k.space = "";
       what = "barrier divergence: thread " + std::to_string(f.offset) +
-             " of the threadgroup did not reach this threadgroup_barrier, which thread " + std::to_string(f.other_thread) +
-             " reached" + (f.other_line ? " (thread " + std::to_string(f.offset) + " was last at the barrier of line " +
-                                              std::to_string(f.other_line) + ")"
-                                        : std::string(" (it returned or took another path)"));
+             " of the threadgroup did not reach this threadgroup_barrier, which thread " +
+             std::to_string(f.other_thread) + " reached" +
+             (f.other_line ? " (thread " + std::to_string(f.offset) + " was last at the barrier of line " +
+                                 std::to_string(f.other_line) + ")"
+                           : std::string(" (it returned or took another path)"));
       break;
     case metal_diag_uninitialized:
       k.kind = "uninitialized_read";
@@ -142,8 +145,8 @@ KernelFinding describe(const metal_diag_finding& f, const std::string& kernel) {
       k.kind = "unknown";
       what = "unknown finding";
   }
-  k.message = k.file + ":" + std::to_string(k.line) + ":" + std::to_string(k.column) + ": kernel '" + kernel + "': " + what +
-              "; thread " + xyz(k.thread) + " (threadgroup " + xyz(k.threadgroup) + ", thread " +
+  k.message = k.file + ":" + std::to_string(k.line) + ":" + std::to_string(k.column) + ": kernel '" + kernel +
+              "': " + what + "; thread " + xyz(k.thread) + " (threadgroup " + xyz(k.threadgroup) + ", thread " +
               xyz(k.thread_in_threadgroup) + " in it)";
   return k;
 }
@@ -196,11 +199,15 @@ std::string convert(const std::string& flags_width, char conv, char kind, uint64
   std::memcpy(&d, &bits, 8);
   int64_t i = static_cast<int64_t>(bits);
   switch (conv) {
-    case 'd': case 'i':
+    case 'd':
+    case 'i':
       spec += "lld";
       std::snprintf(buf, sizeof buf, spec.c_str(), kind == 'f' ? static_cast<long long>(d) : static_cast<long long>(i));
       break;
-    case 'u': case 'x': case 'X': case 'o':
+    case 'u':
+    case 'x':
+    case 'X':
+    case 'o':
       spec += std::string("ll") + conv;
       std::snprintf(buf, sizeof buf, spec.c_str(),
                     kind == 'f' ? static_cast<unsigned long long>(d) : static_cast<unsigned long long>(bits));
@@ -215,7 +222,9 @@ std::string convert(const std::string& flags_width, char conv, char kind, uint64
     default:  // f F e E g G a A
       spec += conv;
       std::snprintf(buf, sizeof buf, spec.c_str(),
-                    kind == 'f' ? d : kind == 'i' ? static_cast<double>(i) : static_cast<double>(bits));
+                    kind == 'f'   ? d
+                    : kind == 'i' ? static_cast<double>(i)
+                                  : static_cast<double>(bits));
   }
   return buf;
 }

@@ -55,8 +55,8 @@ std::shared_ptr<Library::Variant> Library::variant(const std::map<std::string, s
   if (auto it = variants_.find(constants); it != variants_.end()) return it->second;
   auto v = std::make_shared<Variant>();
   try {
-    v->translated = std::make_shared<const msl::TranslatedSource>(
-        msl::translate(source_, front_end_options(options_, constants)));
+    v->translated =
+        std::make_shared<const msl::TranslatedSource>(msl::translate(source_, front_end_options(options_, constants)));
   } catch (const msl::TranslationError& e) {
     throw CompileError(e.diagnostic.format(), e.diagnostic.format());
   }
@@ -113,10 +113,13 @@ ComputePipelineState::ComputePipelineState(std::shared_ptr<Device> device, std::
                           function_->library()->device()->name() + "', not for '" + device_->name() + "'");
   kernel_ = function_->compiled()->kernel(function_->info());
   max_total_threads_ = kernel_->maxTotalThreadsPerThreadgroup();
-  if (uint32_t declared = function_->info().max_total_threads_per_threadgroup; declared && declared < max_total_threads_)
+  if (uint32_t declared = function_->info().max_total_threads_per_threadgroup;
+      declared && declared < max_total_threads_)
     max_total_threads_ = declared;
 }
 
-uint32_t ComputePipelineState::staticThreadgroupMemoryLength() const { return kernel_->staticThreadgroupMemoryLength(); }
+uint32_t ComputePipelineState::staticThreadgroupMemoryLength() const {
+  return kernel_->staticThreadgroupMemoryLength();
+}
 
 }  // namespace metallic

@@ -16,27 +16,40 @@ uint32_t pixel_format_bytes(uint32_t format) {
 
 const char* pixel_format_sample_type(uint32_t format) {
   switch (metal_pixel_format_kind(format)) {
-    case metal_texel_unorm8: case metal_texel_unorm16: case metal_texel_float16: case metal_texel_float32:
+    case metal_texel_unorm8:
+    case metal_texel_unorm16:
+    case metal_texel_float16:
+    case metal_texel_float32:
       return "float";
-    case metal_texel_sint8: case metal_texel_sint16: case metal_texel_sint32:
+    case metal_texel_sint8:
+    case metal_texel_sint16:
+    case metal_texel_sint32:
       return "int";
-    case metal_texel_uint8: case metal_texel_uint16: case metal_texel_uint32:
+    case metal_texel_uint8:
+    case metal_texel_uint16:
+    case metal_texel_uint32:
       return "uint";
     default:
       return "";
   }
 }
 
-Texture::Texture(std::shared_ptr<Device> device, const TextureDescriptor& d) : device_(std::move(device)), descriptor_(d) {
+Texture::Texture(std::shared_ptr<Device> device, const TextureDescriptor& d)
+    : device_(std::move(device)), descriptor_(d) {
   if (!device_) throw ValidationError("a texture needs a device");
   if (!pixel_format_bytes(d.pixel_format))
     throw ValidationError("pixel format " + std::to_string(d.pixel_format) +
                           " is not supported for textures (supported: r/rg/rgba in 8-bit unorm/uint/sint, "
                           "16-bit unorm/uint/sint/float, 32-bit uint/sint/float, bgra8Unorm)");
   switch (d.type) {
-    case TextureType::Type1D: case TextureType::Type1DArray: case TextureType::Type2D:
-    case TextureType::Type2DArray: case TextureType::Type3D: case TextureType::TypeCube:
-    case TextureType::TypeCubeArray: case TextureType::TypeTextureBuffer:
+    case TextureType::Type1D:
+    case TextureType::Type1DArray:
+    case TextureType::Type2D:
+    case TextureType::Type2DArray:
+    case TextureType::Type3D:
+    case TextureType::TypeCube:
+    case TextureType::TypeCubeArray:
+    case TextureType::TypeTextureBuffer:
       break;
     default:
       throw ValidationError("texture type " + std::to_string(static_cast<uint32_t>(d.type)) +

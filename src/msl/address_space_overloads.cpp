@@ -23,11 +23,16 @@ enum class Space { Value, Thread, Threadgroup, Device, Constant };
 
 char letter(Space s) {
   switch (s) {
-    case Space::Value: return 'x';
-    case Space::Thread: return 't';
-    case Space::Threadgroup: return 'g';
-    case Space::Device: return 'd';
-    case Space::Constant: return 'c';
+    case Space::Value:
+      return 'x';
+    case Space::Thread:
+      return 't';
+    case Space::Threadgroup:
+      return 'g';
+    case Space::Device:
+      return 'd';
+    case Space::Constant:
+      return 'c';
   }
   return 'x';
 }
@@ -37,16 +42,19 @@ int runtime_class(Space s) { return s == Space::Constant ? static_cast<int>(Spac
 
 const char* runtime_check(Space s) {
   switch (s) {
-    case Space::Thread: return "::metal::detail::in_thread_memory";
-    case Space::Threadgroup: return "::metal::detail::in_threadgroup_memory";
-    default: return "::metal::detail::in_device_memory";
+    case Space::Thread:
+      return "::metal::detail::in_thread_memory";
+    case Space::Threadgroup:
+      return "::metal::detail::in_threadgroup_memory";
+    default:
+      return "::metal::detail::in_device_memory";
   }
 }
 
 bool is_type_word(const std::string& w) {
-  static const std::set<std::string> kWords = {"int",  "uint",   "float", "half",  "bool",     "char",   "uchar",
-                                               "short", "ushort", "long",  "ulong", "unsigned", "signed", "size_t",
-                                               "bfloat", "void",  "auto"};
+  static const std::set<std::string> kWords = {"int",    "uint",   "float",  "half", "bool",  "char",
+                                               "uchar",  "short",  "ushort", "long", "ulong", "unsigned",
+                                               "signed", "size_t", "bfloat", "void", "auto"};
   return kWords.count(w) > 0;
 }
 
@@ -297,8 +305,10 @@ class OverloadResolver {
     for (size_t k = 0; k < o.params.size(); ++k) {
       const Param& p = o.params[k];
       if (k) s += ", ";
-      if (p.name != npos) s += text(p.begin, p.name) + arg_name(k) + " " + text(p.name + 1, p.end);
-      else s += text(p.begin, p.name_at) + arg_name(k) + " " + text(p.name_at, p.end);
+      if (p.name != npos)
+        s += text(p.begin, p.name) + arg_name(k) + " " + text(p.name + 1, p.end);
+      else
+        s += text(p.begin, p.name_at) + arg_name(k) + " " + text(p.name_at, p.end);
       if (with_defaults || f.enclosing != Scope::Namespace) s += text(p.end, p.default_end);
     }
     return s + ")" + text(f.params_close + 1, f.body_open);
@@ -379,7 +389,8 @@ class ErasedDuplicates {
         if (is_address_space(t_[i])) this_spaces += t_[i].text + " ";
       }
       size_t end = header_end == f.body_open ? f.body_close : constructor_end(f);
-      std::string sig = std::to_string(enclosing_brace(f.decl_begin)) + "|" + canonical(f.decl_begin, header_end, names, false);
+      std::string sig =
+          std::to_string(enclosing_brace(f.decl_begin)) + "|" + canonical(f.decl_begin, header_end, names, false);
       groups[sig].push_back({fi, end, canonical(header_end, end + 1, names, true), this_spaces});
     }
     std::vector<std::pair<size_t, size_t>> removed;  // token ranges [first, last]
@@ -390,8 +401,10 @@ class ErasedDuplicates {
         bool same = false;
         for (const Def* k : kept) same = same || k->body == d.body;
         const FunctionDef& f = st_.functions[d.index];
-        if (same) removed.push_back({f.decl_begin, d.end});
-        else kept.push_back(&d);
+        if (same)
+          removed.push_back({f.decl_begin, d.end});
+        else
+          kept.push_back(&d);
       }
       for (size_t a = 1; a < kept.size(); ++a) {
         if (kept[a]->this_spaces == kept[0]->this_spaces) continue;
@@ -493,8 +506,10 @@ class ErasedDuplicates {
   size_t enclosing_brace(size_t i) const {
     while (i > 0) {
       --i;
-      if (t_[i].is_punct("}") && st_.match[i] != npos) i = st_.match[i];
-      else if (t_[i].is_punct("{")) return i;
+      if (t_[i].is_punct("}") && st_.match[i] != npos)
+        i = st_.match[i];
+      else if (t_[i].is_punct("{"))
+        return i;
     }
     return npos;
   }

@@ -58,8 +58,9 @@ std::vector<Attribute> parse_attributes(const std::vector<Token>& toks, size_t o
 }
 
 bool is_standard_attribute(const std::string& name) {
-  static const char* const kStandard[] = {"maybe_unused", "nodiscard", "noreturn", "fallthrough", "likely",
-                                          "unlikely", "deprecated", "carries_dependency", "no_unique_address"};
+  static const char* const kStandard[] = {"maybe_unused",     "nodiscard", "noreturn",   "fallthrough",
+                                          "likely",           "unlikely",  "deprecated", "carries_dependency",
+                                          "no_unique_address"};
   for (const char* s : kStandard)
     if (name == s) return true;
   return name.rfind("gnu::", 0) == 0;

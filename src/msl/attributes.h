@@ -9,8 +9,8 @@
 namespace metallic::msl {
 
 struct Attribute {
-  std::string name;          // "buffer", "kernel", "gnu::always_inline"
-  std::vector<Token> args;   // tokens between the parentheses; empty when there are none
+  std::string name;         // "buffer", "kernel", "gnu::always_inline"
+  std::vector<Token> args;  // tokens between the parentheses; empty when there are none
   bool has_args = false;
   SourceLocation where;
 };

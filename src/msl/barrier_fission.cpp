@@ -28,13 +28,28 @@ bool is_lane_function(const std::vector<Token>& t, size_t i) { return is_simd_fu
 // simd_shuffle_and_fill_*, simd_is_first, simd_active_threads_mask, simdgroup matrices) keeps
 // the fiber path.
 int lane_function_arity(const std::string& w) {
-  static const std::map<std::string, int> kArity = {
-      {"simd_sum", 1}, {"simd_product", 1}, {"simd_min", 1}, {"simd_max", 1}, {"simd_and", 1}, {"simd_or", 1},
-      {"simd_xor", 1}, {"simd_prefix_inclusive_sum", 1}, {"simd_prefix_exclusive_sum", 1},
-      {"simd_prefix_inclusive_product", 1}, {"simd_prefix_exclusive_product", 1}, {"simd_shuffle", 2},
-      {"simd_broadcast", 2}, {"simd_shuffle_down", 2}, {"simd_shuffle_up", 2}, {"simd_shuffle_xor", 2},
-      {"simd_shuffle_rotate_down", 2}, {"simd_shuffle_rotate_up", 2}, {"simd_broadcast_first", 1},
-      {"simd_ballot", 1}, {"simd_all", 1}, {"simd_any", 1}};
+  static const std::map<std::string, int> kArity = {{"simd_sum", 1},
+                                                    {"simd_product", 1},
+                                                    {"simd_min", 1},
+                                                    {"simd_max", 1},
+                                                    {"simd_and", 1},
+                                                    {"simd_or", 1},
+                                                    {"simd_xor", 1},
+                                                    {"simd_prefix_inclusive_sum", 1},
+                                                    {"simd_prefix_exclusive_sum", 1},
+                                                    {"simd_prefix_inclusive_product", 1},
+                                                    {"simd_prefix_exclusive_product", 1},
+                                                    {"simd_shuffle", 2},
+                                                    {"simd_broadcast", 2},
+                                                    {"simd_shuffle_down", 2},
+                                                    {"simd_shuffle_up", 2},
+                                                    {"simd_shuffle_xor", 2},
+                                                    {"simd_shuffle_rotate_down", 2},
+                                                    {"simd_shuffle_rotate_up", 2},
+                                                    {"simd_broadcast_first", 1},
+                                                    {"simd_ballot", 1},
+                                                    {"simd_all", 1},
+                                                    {"simd_any", 1}};
   auto it = kArity.find(w);
   return it == kArity.end() ? -1 : it->second;
 }
@@ -56,7 +71,8 @@ bool per_thread(BuiltinKind k) {
 }
 
 bool is_assignment(const Token& t) {
-  static const std::set<std::string> kOps = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
+  static const std::set<std::string> kOps = {
+      "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
   return t.kind == TokenKind::Punct && kOps.count(t.text) > 0;
 }
 
@@ -124,7 +140,7 @@ class KernelFission {
       }
       if (t.text == "goto" || t.text == "asm") throw NotApplicable{PM_FISSION_WHERE};
     }
-    if (!barrier) throw NotApplicable{nullptr};  // nothing to split
+    if (!barrier) throw NotApplicable{nullptr};                // nothing to split
     if (callees_sync_) throw NotApplicable{PM_FISSION_WHERE};  // synchronises inside a callee
   }
 
@@ -136,8 +152,7 @@ class KernelFission {
       ParsedParam p = parse_kernel_param(t_, st_, b, e);
       if (!p.condition.empty()) throw NotApplicable{PM_FISSION_WHERE};
       if (p.arg.kind == ArgKind::Builtin) {
-        if (!p.arg.name.empty())
-          builtins_.push_back({position, p.arg.name, p.arg.type, per_thread(p.arg.builtin)});
+        if (!p.arg.name.empty()) builtins_.push_back({position, p.arg.name, p.arg.type, per_thread(p.arg.builtin)});
       } else {
         s += ", ";
         for (size_t i = b; i < e; ++i) {
@@ -180,7 +195,8 @@ class KernelFission {
       size_t k = statement_end(st_.match[i + 1] + 1, end);
       return k < end && t_[k].is_ident("else") ? statement_end(k + 1, end) : k;
     }
-    if (t.is_ident("for") || t.is_ident("while") || t.is_ident("switch")) return statement_end(st_.match[i + 1] + 1, end);
+    if (t.is_ident("for") || t.is_ident("while") || t.is_ident("switch"))
+      return statement_end(st_.match[i + 1] + 1, end);
     if (t.is_ident("do")) {
       size_t k = statement_end(i + 1, end);  // the body; then `while (...) ;`
       return st_.match[k + 1] + 2;
@@ -212,9 +228,9 @@ class KernelFission {
   // A SIMD-group call in a statement: `simd_sum(v)` (or `metal::simd_sum(v)`).
   struct LaneCall {
     std::string name;
-    size_t begin, end;                                // the call's tokens
-    std::vector<std::pair<size_t, size_t>> args;      // its arguments
-    int site;                                         // pm_simd_<site>
+    size_t begin, end;                            // the call's tokens
+    std::vector<std::pair<size_t, size_t>> args;  // its arguments
+    int site;                                     // pm_simd_<site>
   };
 
   // The SIMD-group calls of an expression statement or a declaration in uniform control flow.
@@ -292,7 +308,7 @@ class KernelFission {
   struct Statement {
     size_t begin, end;
     enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange } kind;
-    int region;  // index of the stretch between barriers it belongs to
+    int region;                        // index of the stretch between barriers it belongs to
     std::vector<LaneCall> calls = {};  // LaneArguments: the SIMD-group calls whose arguments it stores
   };
 
@@ -321,8 +337,9 @@ class KernelFission {
         for (const LaneCall& c : args.calls) {
           std::string type;  // of the first argument, to read the result (metal_simd_fission.h)
           type = "decltype((" + text(c.args[0].first, c.args[0].second) + "))";
-          replacements_[c.begin] = {c.end, "pm_simd_" + std::to_string(c.site) + ".template get<metal::detail::fission_" +
-                                               c.name + ", " + type + ">(pm_threads, pm_at.index())"};
+          replacements_[c.begin] = {c.end, "pm_simd_" + std::to_string(c.site) +
+                                               ".template get<metal::detail::fission_" + c.name + ", " + type +
+                                               ">(pm_threads, pm_at.index())"};
         }
         stmts.push_back(args);
         stmts.push_back(Statement{i, i, Statement::LaneExchange, region});
@@ -354,7 +371,8 @@ class KernelFission {
       }
       for (const Declarator& item : d.items) {
         if (!used_later(t_[item.name].text)) continue;
-        if (!item.bounds.empty() && item.init_end > item.init_begin) throw NotApplicable{PM_FISSION_WHERE};  // array initialiser
+        if (!item.bounds.empty() && item.init_end > item.init_begin)
+          throw NotApplicable{PM_FISSION_WHERE};  // array initialiser
         Promoted p{t_[item.name].text, "pm_ctx_" + t_[item.name].text + "_" + std::to_string(next_id_++)};
         out += storage_type(d) + " " + p.storage + "[1024]" + item.bounds + ";\n";
         declared_here[k].push_back(p);
@@ -378,8 +396,8 @@ class KernelFission {
         case Statement::GroupDeclaration:
           out += text(s.begin, s.end) + "\n";
           for (size_t i = s.begin; i + 1 < s.end; ++i)
-            if (t_[i].kind == TokenKind::Identifier && (t_[i + 1].is_punct("=") || t_[i + 1].is_punct("[") ||
-                                                        t_[i + 1].is_punct(";")))
+            if (t_[i].kind == TokenKind::Identifier &&
+                (t_[i + 1].is_punct("=") || t_[i + 1].is_punct("[") || t_[i + 1].is_punct(";")))
               group_names_.insert(t_[i].text);
           break;
         case Statement::Barrier:
@@ -387,7 +405,8 @@ class KernelFission {
           flush();
           break;
         case Statement::LaneArguments:
-          for (const LaneCall& c : s.calls) out += "metal::detail::fission_simd_site pm_simd_" + std::to_string(c.site) + ";\n";
+          for (const LaneCall& c : s.calls)
+            out += "metal::detail::fission_simd_site pm_simd_" + std::to_string(c.site) + ";\n";
           pending.push_back(k);
           break;
         case Statement::SplitLoop:
@@ -434,9 +453,9 @@ class KernelFission {
     // The group steps the loop: a thread may not.
     for (const std::string& v : declared)
       for (size_t i = body_open; i < body_close; ++i)
-        if (t_[i].is_ident(v.c_str()) && ((i + 1 < body_close && is_assignment(t_[i + 1])) ||
-                                          t_[i - 1].is_punct("++") || t_[i - 1].is_punct("--") ||
-                                          t_[i - 1].is_punct("&")))
+        if (t_[i].is_ident(v.c_str()) &&
+            ((i + 1 < body_close && is_assignment(t_[i + 1])) || t_[i - 1].is_punct("++") || t_[i - 1].is_punct("--") ||
+             t_[i - 1].is_punct("&")))
           throw NotApplicable{PM_FISSION_WHERE};
     for (const std::string& v : declared) loop_vars_.insert(v);
     std::string pragma = first != s.begin ? text(s.begin, first) + "\n" : "";
@@ -466,7 +485,8 @@ class KernelFission {
     for (; i < e; ++i) {
       const Token& t = t_[i];
       if (t.is_punct("=") || t.is_punct("[") || t.is_punct(",")) break;
-      if (t.is_punct("(") || t.is_punct("{") || (t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("("))) return false;
+      if (t.is_punct("(") || t.is_punct("{") || (t.is_punct("::") && i + 1 < e && t_[i + 1].is_punct("(")))
+        return false;
       if (t.is_punct("<")) {  // template arguments of the type
         int depth = 0;
         for (; i < e; ++i) {
@@ -534,8 +554,9 @@ class KernelFission {
         first.is_ident("else") || s.end - s.begin < 3)
       return names;
     const Token& second = t_[s.begin + 1];
-    bool looks_declared = second.kind == TokenKind::Identifier || second.is_punct("<") || second.is_punct("::") ||
-                          ((second.is_punct("*") || second.is_punct("&")) && t_[s.begin + 2].kind == TokenKind::Identifier);
+    bool looks_declared =
+        second.kind == TokenKind::Identifier || second.is_punct("<") || second.is_punct("::") ||
+        ((second.is_punct("*") || second.is_punct("&")) && t_[s.begin + 2].kind == TokenKind::Identifier);
     if (!looks_declared) return names;
     for (size_t i = s.begin + 1; i + 1 < s.end; ++i) {
       const Token& prev = t_[i - 1];
@@ -552,14 +573,15 @@ class KernelFission {
 
   // One stretch between barriers: every thread of the group runs it in turn.
   std::string stretch(const std::vector<Statement>& stmts, const std::vector<size_t>& pending,
-                      const std::vector<Promoted>& promoted, const std::map<size_t, std::vector<Promoted>>& declared_here,
+                      const std::vector<Promoted>& promoted,
+                      const std::map<size_t, std::vector<Promoted>>& declared_here,
                       const std::map<size_t, Declaration>& declarations) {
     size_t b = stmts[pending.front()].begin, e = stmts[pending.back()].end;
     std::string s = "pm_threads.each([&](const auto& pm_at) {\n";
     for (const Builtin& bi : builtins_)
       if (bi.per_thread && mentions(b, e, bi.name))
-        s += "const " + bi.type + " " + bi.name + " = " + bi.type + "(pm_at.template get<" + std::to_string(bi.position) +
-             ">());\n";
+        s += "const " + bi.type + " " + bi.name + " = " + bi.type + "(pm_at.template get<" +
+             std::to_string(bi.position) + ">());\n";
     for (const Promoted& p : promoted)
       if (mentions(b, e, p.name)) s += "auto& " + p.name + " = " + p.storage + "[pm_at.index()];\n";
     s += "{\n";
@@ -567,7 +589,8 @@ class KernelFission {
       const Statement& st = stmts[k];
       if (st.kind == Statement::LaneArguments) {
         for (const LaneCall& c : st.calls) {
-          s += "pm_simd_" + std::to_string(c.site) + ".template put<metal::detail::fission_" + c.name + ">(pm_at.index()";
+          s += "pm_simd_" + std::to_string(c.site) + ".template put<metal::detail::fission_" + c.name +
+               ">(pm_at.index()";
           for (auto [ab, ae] : c.args) s += ", " + statement_text(ab, ae);
           s += ");\n";
         }
@@ -590,8 +613,8 @@ class KernelFission {
           s += "auto& " + name + " = " + slot->storage + "[pm_at.index()];\n";
           if (!init.empty()) s += name + " = " + init + ";\n";
         } else {
-          s += text(d->second.type_begin, d->second.type_end) + name + " " + item.bounds + (init.empty() ? "" : " = " + init) +
-               ";\n";
+          s += text(d->second.type_begin, d->second.type_end) + name + " " + item.bounds +
+               (init.empty() ? "" : " = " + init) + ";\n";
         }
       }
     }

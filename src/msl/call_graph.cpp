@@ -66,9 +66,12 @@ SyncUse CallGraph::own(size_t fn) const {
   for (size_t i = f.body_open; i < f.body_close; ++i) {
     if (toks_[i].kind != TokenKind::Identifier) continue;
     const std::string& w = toks_[i].text;
-    if (w == "threadgroup_barrier") u.threadgroup_barrier = true;
-    else if (w == "simdgroup_barrier") u.simdgroup_barrier = true;
-    else if (is_simd_function_use(toks_, i)) u.simd_functions = true;
+    if (w == "threadgroup_barrier")
+      u.threadgroup_barrier = true;
+    else if (w == "simdgroup_barrier")
+      u.simdgroup_barrier = true;
+    else if (is_simd_function_use(toks_, i))
+      u.simd_functions = true;
   }
   return u;
 }

@@ -48,9 +48,9 @@ class CallGraph {
  private:
   const std::vector<Token>& toks_;
   const Structure& st_;
-  std::multimap<std::string, size_t> by_name_;            // function or class name -> functions
-  std::multimap<std::string, std::string> aliases_;       // alias -> names in its definition
-  std::vector<size_t> always_;                            // namespace-scope operators
+  std::multimap<std::string, size_t> by_name_;       // function or class name -> functions
+  std::multimap<std::string, std::string> aliases_;  // alias -> names in its definition
+  std::vector<size_t> always_;                       // namespace-scope operators
 };
 
 }  // namespace metallic::msl

@@ -117,7 +117,8 @@ class Conditionals {
         i = st_.match[i];
         continue;
       }
-      if (t.is_punct("<")) ++depth;
+      if (t.is_punct("<"))
+        ++depth;
       else if (t.is_punct(">") || t.is_punct(">>")) {
         depth -= t.is_punct(">>") ? 2 : 1;
         if (depth <= 0) {

@@ -24,27 +24,48 @@ void fail(const SourceLocation& where, const std::string& message) {
 
 const char* builtin_name(BuiltinKind kind) {
   switch (kind) {
-    case BuiltinKind::None: return "none";
-    case BuiltinKind::ThreadPositionInGrid: return "thread_position_in_grid";
-    case BuiltinKind::ThreadsPerGrid: return "threads_per_grid";
-    case BuiltinKind::ThreadPositionInThreadgroup: return "thread_position_in_threadgroup";
-    case BuiltinKind::ThreadsPerThreadgroup: return "threads_per_threadgroup";
-    case BuiltinKind::DispatchThreadsPerThreadgroup: return "dispatch_threads_per_threadgroup";
-    case BuiltinKind::ThreadIndexInThreadgroup: return "thread_index_in_threadgroup";
-    case BuiltinKind::ThreadgroupPositionInGrid: return "threadgroup_position_in_grid";
-    case BuiltinKind::ThreadgroupsPerGrid: return "threadgroups_per_grid";
-    case BuiltinKind::ThreadIndexInSimdgroup: return "thread_index_in_simdgroup";
-    case BuiltinKind::SimdgroupIndexInThreadgroup: return "simdgroup_index_in_threadgroup";
-    case BuiltinKind::SimdgroupsPerThreadgroup: return "simdgroups_per_threadgroup";
-    case BuiltinKind::DispatchSimdgroupsPerThreadgroup: return "dispatch_simdgroups_per_threadgroup";
-    case BuiltinKind::ThreadsPerSimdgroup: return "threads_per_simdgroup";
-    case BuiltinKind::ThreadExecutionWidth: return "thread_execution_width";
-    case BuiltinKind::ThreadIndexInQuadgroup: return "thread_index_in_quadgroup";
-    case BuiltinKind::QuadgroupIndexInThreadgroup: return "quadgroup_index_in_threadgroup";
-    case BuiltinKind::QuadgroupsPerThreadgroup: return "quadgroups_per_threadgroup";
-    case BuiltinKind::DispatchQuadgroupsPerThreadgroup: return "dispatch_quadgroups_per_threadgroup";
-    case BuiltinKind::GridOrigin: return "grid_origin";
-    case BuiltinKind::GridSize: return "grid_size";
+    case BuiltinKind::None:
+      return "none";
+    case BuiltinKind::ThreadPositionInGrid:
+      return "thread_position_in_grid";
+    case BuiltinKind::ThreadsPerGrid:
+      return "threads_per_grid";
+    case BuiltinKind::ThreadPositionInThreadgroup:
+      return "thread_position_in_threadgroup";
+    case BuiltinKind::ThreadsPerThreadgroup:
+      return "threads_per_threadgroup";
+    case BuiltinKind::DispatchThreadsPerThreadgroup:
+      return "dispatch_threads_per_threadgroup";
+    case BuiltinKind::ThreadIndexInThreadgroup:
+      return "thread_index_in_threadgroup";
+    case BuiltinKind::ThreadgroupPositionInGrid:
+      return "threadgroup_position_in_grid";
+    case BuiltinKind::ThreadgroupsPerGrid:
+      return "threadgroups_per_grid";
+    case BuiltinKind::ThreadIndexInSimdgroup:
+      return "thread_index_in_simdgroup";
+    case BuiltinKind::SimdgroupIndexInThreadgroup:
+      return "simdgroup_index_in_threadgroup";
+    case BuiltinKind::SimdgroupsPerThreadgroup:
+      return "simdgroups_per_threadgroup";
+    case BuiltinKind::DispatchSimdgroupsPerThreadgroup:
+      return "dispatch_simdgroups_per_threadgroup";
+    case BuiltinKind::ThreadsPerSimdgroup:
+      return "threads_per_simdgroup";
+    case BuiltinKind::ThreadExecutionWidth:
+      return "thread_execution_width";
+    case BuiltinKind::ThreadIndexInQuadgroup:
+      return "thread_index_in_quadgroup";
+    case BuiltinKind::QuadgroupIndexInThreadgroup:
+      return "quadgroup_index_in_threadgroup";
+    case BuiltinKind::QuadgroupsPerThreadgroup:
+      return "quadgroups_per_threadgroup";
+    case BuiltinKind::DispatchQuadgroupsPerThreadgroup:
+      return "dispatch_quadgroups_per_threadgroup";
+    case BuiltinKind::GridOrigin:
+      return "grid_origin";
+    case BuiltinKind::GridSize:
+      return "grid_size";
   }
   return "unknown";
 }

@@ -28,9 +28,9 @@ bool needs_space(const Token& a, const Token& b) {
   if (a.kind == TokenKind::Number && (y == '.' || y == '+' || y == '-')) return true;
   if (x == '.' && std::isdigit(static_cast<unsigned char>(y))) return true;
   if (a.kind != TokenKind::Punct || b.kind != TokenKind::Punct) return false;
-  static const char* const kPairs[] = {"++", "--", "->", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "+=", "-=",
-                                       "*=", "/=", "%=", "&=", "|=", "^=", "##", "::", ".*", "//", "/*", "..", "<:",
-                                       "<%", "%:", "[[", "]]"};
+  static const char* const kPairs[] = {"++", "--", "->", "<<", ">>", "<=", ">=", "==", "!=", "&&",
+                                       "||", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "##",
+                                       "::", ".*", "//", "/*", "..", "<:", "<%", "%:", "[[", "]]"};
   char pair[3] = {x, y, 0};
   for (const char* p : kPairs)
     if (std::strcmp(p, pair) == 0) return true;

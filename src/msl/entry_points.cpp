@@ -25,7 +25,8 @@ KernelMarks header_marks(const std::vector<Token>& toks, const Structure& st, si
     if (toks[i].is_ident("kernel")) m.kernel = true;
     if (!toks[i].is_punct("[[")) continue;
     for (const Attribute& a : parse_attributes(toks, i, st.match[i])) {
-      if (a.name == "kernel") m.kernel = true;
+      if (a.name == "kernel")
+        m.kernel = true;
       else if (a.name == "max_total_threads_per_threadgroup") {
         try {
           m.max_threads = attribute_int(a);
@@ -34,9 +35,9 @@ KernelMarks header_marks(const std::vector<Token>& toks, const Structure& st, si
           if (a.args.empty()) throw;
           m.max_threads_args = a.args;
         }
-      }
-      else if (a.name == "host_name") {
-        if (a.args.size() != 1 || a.args[0].kind != TokenKind::String) fail(a.where, "host_name expects a string literal");
+      } else if (a.name == "host_name") {
+        if (a.args.size() != 1 || a.args[0].kind != TokenKind::String)
+          fail(a.where, "host_name expects a string literal");
         m.host_name = a.args[0].text.substr(1, a.args[0].text.size() - 2);
       }
     }
@@ -47,19 +48,27 @@ KernelMarks header_marks(const std::vector<Token>& toks, const Structure& st, si
 
 int max_index(ArgKind kind) {
   switch (kind) {
-    case ArgKind::Texture: return 127;
-    case ArgKind::Sampler: return 15;
-    default: return 30;
+    case ArgKind::Texture:
+      return 127;
+    case ArgKind::Sampler:
+      return 15;
+    default:
+      return 30;
   }
 }
 
 const char* kind_word(ArgKind kind) {
   switch (kind) {
-    case ArgKind::Buffer: return "buffer";
-    case ArgKind::Threadgroup: return "threadgroup";
-    case ArgKind::Texture: return "texture";
-    case ArgKind::Sampler: return "sampler";
-    default: return "builtin";
+    case ArgKind::Buffer:
+      return "buffer";
+    case ArgKind::Threadgroup:
+      return "threadgroup";
+    case ArgKind::Texture:
+      return "texture";
+    case ArgKind::Sampler:
+      return "sampler";
+    default:
+      return "builtin";
   }
 }
 
@@ -92,7 +101,6 @@ void check_returns_void(const std::vector<Token>& toks, const Structure& st, con
          "kernel function '" + f.name + "' must return void, not '" + (ret.empty() ? "int" : ret) + "'");
   }
 }
-
 
 // The end (one past) of the statement starting at b, for the simple shapes: a block, or
 // tokens up to their ';'. npos for anything else (a nested if/for/while/do/switch).
@@ -207,7 +215,8 @@ std::vector<std::string> template_param_names(const std::vector<Token>& toks, si
   bool in_default = false;
   for (size_t i = begin + 1; i < end; ++i) {
     const Token& t = toks[i];
-    if (t.is_punct("<")) ++depth;
+    if (t.is_punct("<"))
+      ++depth;
     else if (t.is_punct(">") || t.is_punct(">>")) {
       depth -= t.text.size();
       if (depth <= 0) {
@@ -242,12 +251,13 @@ std::vector<KernelDecl> find_kernels(const std::vector<Token>& toks, const Struc
     info.file = toks[f.name_index].file ? *toks[f.name_index].file : std::string();
     info.line = toks[f.name_index].line;
     if (marks.max_threads > 1024) {
-      fail(toks[f.name_index].location(), "max_total_threads_per_threadgroup(" + std::to_string(marks.max_threads) +
-                                              ") exceeds 1024");
+      fail(toks[f.name_index].location(),
+           "max_total_threads_per_threadgroup(" + std::to_string(marks.max_threads) + ") exceeds 1024");
     }
     if (k.is_template) k.template_params = template_param_names(toks, f.decl_begin, f.name_index);
     k.max_threads_args = marks.max_threads_args;
-    if (!k.max_threads_args.empty() && !k.is_template) info.max_threads_expression = "(" + spell(k.max_threads_args) + ")";
+    if (!k.max_threads_args.empty() && !k.is_template)
+      info.max_threads_expression = "(" + spell(k.max_threads_args) + ")";
     for (auto [b, e] : split_params(toks, st, f.params_open, f.params_close)) {
       k.params.push_back(parse_kernel_param(toks, st, b, e));
       ParsedParam& p = k.params.back();

@@ -12,10 +12,10 @@ namespace metallic::msl {
 
 struct KernelDecl {
   KernelInfo info;
-  size_t function = 0;             // index into Structure::functions
-  std::vector<ParsedParam> params; // in declaration order, all of them (conditional ones too)
-  std::vector<bool> removed;       // per param: conditional on a false/undefined function constant
-  bool is_template = false;        // `template <...> [[kernel]]`: only instantiations are kernels
+  size_t function = 0;                       // index into Structure::functions
+  std::vector<ParsedParam> params;           // in declaration order, all of them (conditional ones too)
+  std::vector<bool> removed;                 // per param: conditional on a false/undefined function constant
+  bool is_template = false;                  // `template <...> [[kernel]]`: only instantiations are kernels
   std::vector<std::string> template_params;  // names of the template's parameters
   // max_total_threads_per_threadgroup's argument when only C++ can evaluate it (it names
   // template parameters or constants the translator does not know); empty otherwise.

@@ -17,8 +17,8 @@ std::map<std::string, int64_t> integer_constants(const std::vector<Token>& toks,
   for (size_t i = 0; i < toks.size(); ++i) {
     if (!toks[i].is_ident("constant") || st.scope[i] != Scope::Namespace || st.decl_begin[i] > i) continue;
     size_t eq = i, semi = i;
-    for (; semi < toks.size() && !toks[semi].is_punct(";") && !toks[semi].is_punct("{") &&
-           !toks[semi].is_punct("[[") && !toks[semi].is_punct("[");
+    for (; semi < toks.size() && !toks[semi].is_punct(";") && !toks[semi].is_punct("{") && !toks[semi].is_punct("[[") &&
+           !toks[semi].is_punct("[");
          ++semi)
       if (toks[semi].is_punct("=") && eq == i) eq = semi;
     if (semi >= toks.size() || !toks[semi].is_punct(";") || eq == i || eq < 2 ||
@@ -29,8 +29,10 @@ std::map<std::string, int64_t> integer_constants(const std::vector<Token>& toks,
     for (size_t k = eq + 1; k < semi && ok; ++k) {
       if (toks[k].kind == TokenKind::Identifier) {
         auto it = known.find(toks[k].text);
-        if (it == known.end()) ok = false;
-        else for (const Token& t : lex(std::to_string(it->second), toks[k].file)) value.push_back(t);
+        if (it == known.end())
+          ok = false;
+        else
+          for (const Token& t : lex(std::to_string(it->second), toks[k].file)) value.push_back(t);
       } else {
         value.push_back(toks[k]);
       }
@@ -88,7 +90,8 @@ FunctionConstants::FunctionConstants(const std::vector<Token>& toks, const Struc
     fc.info.name = toks[attr - 1].text;
     std::vector<Token> type;
     for (size_t k = i + 1; k + 1 < attr; ++k) {
-      if (!toks[k].is_ident("const") && !toks[k].is_ident("constexpr") && !toks[k].is_ident("static")) type.push_back(toks[k]);
+      if (!toks[k].is_ident("const") && !toks[k].is_ident("constexpr") && !toks[k].is_ident("static"))
+        type.push_back(toks[k]);
     }
     fc.info.type = cxx_type_text(type);
     if (fc.info.type.empty()) fail(toks[attr - 1].location(), "function constant '" + fc.info.name + "' needs a type");
@@ -103,8 +106,10 @@ FunctionConstants::FunctionConstants(const std::vector<Token>& toks, const Struc
     auto by_name = options.function_constants.find(fc.info.name);
     auto by_index = fc.info.index >= 0 ? options.function_constants.find("#" + std::to_string(fc.info.index))
                                        : options.function_constants.end();
-    if (by_name != options.function_constants.end()) fc.value = by_name->second;
-    else if (by_index != options.function_constants.end()) fc.value = by_index->second;
+    if (by_name != options.function_constants.end())
+      fc.value = by_name->second;
+    else if (by_index != options.function_constants.end())
+      fc.value = by_index->second;
     fc.info.defined = !fc.value.empty();
     if (const FunctionConstant* first = find(fc.info.name)) {
       // Legal when it declares the same constant again (as C++ allows repeating a declaration).
@@ -196,7 +201,8 @@ void FunctionConstants::rewrite(const std::vector<Token>& toks, TokenEdits& edit
   for (const FunctionConstant& f : list_) {
     edits.drop_range(f.begin, f.end + 1);
     std::string value = f.info.defined ? f.value : f.info.type + "()";
-    edits.insert_before(f.begin, "METAL_PROGRAM_SCOPE_CONSTANT " + f.info.type + " " + f.info.name + " = " + value + ";");
+    edits.insert_before(f.begin,
+                        "METAL_PROGRAM_SCOPE_CONSTANT " + f.info.type + " " + f.info.name + " = " + value + ";");
   }
   for (size_t i = 0; i + 3 < toks.size(); ++i) {
     if (!toks[i].is_ident("is_function_constant_defined") || edits.dropped(i)) continue;

@@ -28,9 +28,12 @@ std::vector<Token> template_head(const std::vector<Token>& toks, size_t begin, s
   if (begin + 1 >= end || !toks[begin].is_ident("template") || !toks[begin + 1].is_punct("<")) return {};
   int depth = 0;
   for (size_t i = begin + 1; i < end; ++i) {
-    if (toks[i].is_punct("<")) ++depth;
-    else if (toks[i].is_punct(">")) --depth;
-    else if (toks[i].is_punct(">>")) depth -= 2;
+    if (toks[i].is_punct("<"))
+      ++depth;
+    else if (toks[i].is_punct(">"))
+      --depth;
+    else if (toks[i].is_punct(">>"))
+      depth -= 2;
     if (depth <= 0) return std::vector<Token>(toks.begin() + begin, toks.begin() + i + 1);
   }
   return {};
@@ -76,10 +79,14 @@ std::vector<KernelInfo> instantiate_kernels(const std::vector<Token>& toks, cons
     size_t name_at = Structure::npos;
     int depth = 0;
     for (size_t k = stop; k-- > i;) {
-      if (toks[k].is_punct(">")) ++depth;
-      else if (toks[k].is_punct(">>")) depth += 2;
-      else if (toks[k].is_punct("<")) --depth;
-      else if (toks[k].is_punct(")")) k = st.match[k];
+      if (toks[k].is_punct(">"))
+        ++depth;
+      else if (toks[k].is_punct(">>"))
+        depth += 2;
+      else if (toks[k].is_punct("<"))
+        --depth;
+      else if (toks[k].is_punct(")"))
+        k = st.match[k];
       if (depth == 0 && toks[k].kind == TokenKind::Identifier) {
         name_at = k;
         break;

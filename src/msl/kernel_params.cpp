@@ -48,12 +48,26 @@ bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c
 // Element type and component count of a builtin's type text ("uint3" -> uint, 3), or false.
 bool builtin_type(std::string type, std::string* element, int* components) {
   if (type.rfind("metal::", 0) == 0) type = type.substr(7);
-  static const struct { const char* text; const char* element; int n; } kTypes[] = {
-      {"uint", "uint", 1},           {"uint2", "uint", 2},         {"uint3", "uint", 3},
-      {"ushort", "ushort", 1},       {"ushort2", "ushort", 2},     {"ushort3", "ushort", 3},
-      {"unsigned int", "uint", 1},   {"unsigned", "uint", 1},      {"uint32_t", "uint", 1},
-      {"unsigned short", "ushort", 1}, {"uint16_t", "ushort", 1},  {"vec<uint, 2>", "uint", 2},
-      {"vec<uint, 3>", "uint", 3},   {"vec<ushort, 2>", "ushort", 2}, {"vec<ushort, 3>", "ushort", 3},
+  static const struct {
+    const char* text;
+    const char* element;
+    int n;
+  } kTypes[] = {
+      {"uint", "uint", 1},
+      {"uint2", "uint", 2},
+      {"uint3", "uint", 3},
+      {"ushort", "ushort", 1},
+      {"ushort2", "ushort", 2},
+      {"ushort3", "ushort", 3},
+      {"unsigned int", "uint", 1},
+      {"unsigned", "uint", 1},
+      {"uint32_t", "uint", 1},
+      {"unsigned short", "ushort", 1},
+      {"uint16_t", "ushort", 1},
+      {"vec<uint, 2>", "uint", 2},
+      {"vec<uint, 3>", "uint", 3},
+      {"vec<ushort, 2>", "ushort", 2},
+      {"vec<ushort, 3>", "ushort", 3},
   };
   for (const auto& t : kTypes) {
     if (type == t.text) {
@@ -97,8 +111,8 @@ std::string cxx_type_text(const std::vector<Token>& type_tokens) {
   return out;
 }
 
-std::vector<std::pair<size_t, size_t>> split_params(const std::vector<Token>& toks, const Structure& st,
-                                                    size_t open, size_t close) {
+std::vector<std::pair<size_t, size_t>> split_params(const std::vector<Token>& toks, const Structure& st, size_t open,
+                                                    size_t close) {
   std::vector<std::pair<size_t, size_t>> out;
   size_t start = open + 1;
   int angle = 0;
@@ -147,8 +161,10 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
     size_t open = rest.size() - 1;
     int depth = 0;
     while (open-- > 0) {
-      if (rest[open].is_punct("]")) ++depth;
-      else if (rest[open].is_punct("[") && depth-- == 0) break;
+      if (rest[open].is_punct("]"))
+        ++depth;
+      else if (rest[open].is_punct("[") && depth-- == 0)
+        break;
     }
     if (open == static_cast<size_t>(-1) || open == 0) break;
     dims.insert(dims.begin(), std::vector<Token>(rest.begin() + open + 1, rest.end() - 1));
@@ -215,7 +231,8 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
     bool known = a.name == "buffer" || a.name == "threadgroup" || a.name == "texture" || a.name == "sampler" ||
                  find_builtin(a.name) != nullptr;
     if (!known) fail(a.where, "unknown attribute '" + a.name + "' on kernel " + shown);
-    if (kind_attr) fail(a.where, "attributes '" + kind_attr->name + "' and '" + a.name + "' conflict on kernel " + shown);
+    if (kind_attr)
+      fail(a.where, "attributes '" + kind_attr->name + "' and '" + a.name + "' conflict on kernel " + shown);
     kind_attr = &a;
   }
   bool indirect = seen_indirection;
@@ -235,8 +252,10 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
     p.explicit_index = true;
     arg.index = attribute_int(*kind_attr);
     const std::string& k = kind_attr->name;
-    arg.kind = k == "buffer" ? ArgKind::Buffer : k == "threadgroup" ? ArgKind::Threadgroup
-               : k == "texture" ? ArgKind::Texture : ArgKind::Sampler;
+    arg.kind = k == "buffer"        ? ArgKind::Buffer
+               : k == "threadgroup" ? ArgKind::Threadgroup
+               : k == "texture"     ? ArgKind::Texture
+                                    : ArgKind::Sampler;
   } else if (indirect && (arg.space == AddressSpace::Device || arg.space == AddressSpace::Constant)) {
     arg.kind = ArgKind::Buffer;
   } else if (indirect && arg.space == AddressSpace::Threadgroup) {

@@ -25,8 +25,8 @@ struct ParsedParam {
 ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& st, size_t begin, size_t end);
 
 // Splits the parameter list between '(' at `open` and its ')' into [begin, end) ranges.
-std::vector<std::pair<size_t, size_t>> split_params(const std::vector<Token>& toks, const Structure& st,
-                                                    size_t open, size_t close);
+std::vector<std::pair<size_t, size_t>> split_params(const std::vector<Token>& toks, const Structure& st, size_t open,
+                                                    size_t close);
 
 // Type tokens as C++ text, address spaces erased (`constant` becomes `const` unless already const).
 std::string cxx_type_text(const std::vector<Token>& type_tokens);

@@ -12,8 +12,8 @@ bool digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
 // Longest first: the lexer takes the first entry that matches.
 const char* const kPunctuators[] = {
-    "...", "<<=", ">>=", "->*", "::", "->", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||",
-    "+=",  "-=",  "*=",  "/=",  "%=", "&=", "|=", "^=", "##", ".*",
+    "...", "<<=", ">>=", "->*", "::", "->", "++", "--", "<<", ">>", "<=", ">=", "==",
+    "!=",  "&&",  "||",  "+=",  "-=", "*=", "/=", "%=", "&=", "|=", "^=", "##", ".*",
 };
 
 class Lexer {
@@ -101,8 +101,8 @@ class Lexer {
       while (q < s_.size() && ident_char(s_[q])) ++q;
       std::string word = s_.substr(p_, q - p_);
       if (q < s_.size() && (s_[q] == '"' || s_[q] == '\'') &&
-          (word == "u8" || word == "u" || word == "U" || word == "L" || word == "R" || word == "u8R" ||
-           word == "uR" || word == "UR" || word == "LR")) {
+          (word == "u8" || word == "u" || word == "U" || word == "L" || word == "R" || word == "u8R" || word == "uR" ||
+           word == "UR" || word == "LR")) {
         while (p_ < q) advance();
         lex_quoted(t, start, s_[q], word.back() == 'R');
         return;

@@ -16,8 +16,7 @@ std::optional<std::string> rewrite_number(const std::string& text) {
   }
   std::string body = text.substr(0, end);
   std::string suffix = text.substr(end);
-  bool floating = hex ? body.find_first_of("pP") != std::string::npos
-                      : body.find_first_of(".eE") != std::string::npos;
+  bool floating = hex ? body.find_first_of("pP") != std::string::npos : body.find_first_of(".eE") != std::string::npos;
   if (suffix == "h" || suffix == "H") {
     if (!floating && hex) return std::nullopt;
     return "::metal::half(" + body + (floating ? "" : ".0") + "f)";

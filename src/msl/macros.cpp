@@ -49,11 +49,10 @@ Token paste(const Token& lhs, const Token& rhs) {
   std::vector<Token> lexed;
   try {
     lexed = lex(text, lhs.file);
-  } catch (const TranslationError&) {
-  }
+  } catch (const TranslationError&) {}
   if (lexed.size() != 1) {
-    fail(lhs.location(), "pasting \"" + lhs.text + "\" and \"" + rhs.text +
-                             "\" does not give a valid preprocessing token");
+    fail(lhs.location(),
+         "pasting \"" + lhs.text + "\" and \"" + rhs.text + "\" does not give a valid preprocessing token");
   }
   Token out = lexed[0];
   out.file = lhs.file;
@@ -156,8 +155,8 @@ std::vector<Token> MacroTable::expand(const std::vector<Token>& tokens) const {
       if (m.params.empty() && args.size() == 1 && args[0].empty()) args.clear();
       if (m.variadic && args.size() + 1 == m.params.size()) args.emplace_back();
       if (args.size() != m.params.size()) {
-        fail(t.location(), "macro '" + m.name + "' requires " + std::to_string(m.params.size()) +
-                               " arguments, but " + std::to_string(args.size()) + " given");
+        fail(t.location(), "macro '" + m.name + "' requires " + std::to_string(m.params.size()) + " arguments, but " +
+                               std::to_string(args.size()) + " given");
       }
       result = substitute(m, args, t);
       // Prosser's rule: the names hiding both the macro name and the ')' stay hidden, plus this one.
@@ -212,8 +211,10 @@ std::vector<Token> MacroTable::substitute(const Macro& m, const std::vector<std:
       // GNU extension: `, ## __VA_ARGS__` drops the comma when no variadic argument is given.
       if (p >= 0 && m.variadic && p + 1 == static_cast<int>(m.params.size()) && !out.empty() &&
           out.back().is_punct(",")) {
-        if (args[p].empty()) out.pop_back();
-        else out.insert(out.end(), args[p].begin(), args[p].end());
+        if (args[p].empty())
+          out.pop_back();
+        else
+          out.insert(out.end(), args[p].begin(), args[p].end());
         continue;
       }
       std::vector<Token> rhs = p >= 0 ? args[p] : std::vector<Token>{next};

@@ -12,7 +12,7 @@ namespace metallic::msl {
 struct Macro {
   std::string name;
   bool function_like = false;
-  bool variadic = false;             // the last parameter is __VA_ARGS__
+  bool variadic = false;  // the last parameter is __VA_ARGS__
   std::vector<std::string> params;
   std::vector<Token> body;
 };
@@ -30,8 +30,7 @@ class MacroTable {
   std::vector<Token> expand(const std::vector<Token>& tokens) const;
 
  private:
-  std::vector<Token> substitute(const Macro& m, const std::vector<std::vector<Token>>& args,
-                                const Token& name) const;
+  std::vector<Token> substitute(const Macro& m, const std::vector<std::vector<Token>>& args, const Token& name) const;
   std::map<std::string, Macro> macros_;
   // Arguments are expanded before substitution, recursively: nesting is bounded so a
   // pathological F(F(F(...))) is an error, not a stack overflow or a memory blow-up.

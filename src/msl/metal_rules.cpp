@@ -18,8 +18,9 @@ constexpr size_t npos = Structure::npos;
 // GNU attributes Metal's compiler accepts that change nothing outside the kernel's own code.
 const std::set<std::string>& metal_gnu_attributes() {
   static const std::set<std::string> names = {
-      "always_inline", "noinline", "aligned", "packed", "unused", "maybe_unused", "pure", "const",
-      "flatten", "deprecated", "warn_unused_result", "nodebug", "overloadable", "noreturn",
+      "always_inline",      "noinline", "aligned",      "packed",   "unused",
+      "maybe_unused",       "pure",     "const",        "flatten",  "deprecated",
+      "warn_unused_result", "nodebug",  "overloadable", "noreturn",
   };
   return names;
 }
@@ -28,9 +29,9 @@ const std::set<std::string>& metal_gnu_attributes() {
 // shares): the rest (__builtin_trap, __builtin_frame_address, __builtin_alloca, ...) are refused.
 bool allowed_builtin(const std::string& name) {
   static const char* const families[] = {
-      "expect", "assume", "offsetof", "unreachable", "constant_p", "popcount", "clz", "ctz", "ffs",
-      "parity", "bswap", "bitreverse", "rotateleft", "rotateright", "isnan", "isinf", "isfinite",
-      "isnormal", "signbit", "fabs", "copysign", "fmin", "fmax", "sqrt", "nan", "inf", "huge_val",
+      "expect",  "assume", "offsetof",   "unreachable", "constant_p",  "popcount", "clz",   "ctz",      "ffs",
+      "parity",  "bswap",  "bitreverse", "rotateleft",  "rotateright", "isnan",    "isinf", "isfinite", "isnormal",
+      "signbit", "fabs",   "copysign",   "fmin",        "fmax",        "sqrt",     "nan",   "inf",      "huge_val",
   };
   for (const char* f : families)
     if (name.compare(10, std::string(f).size(), f) == 0) return true;  // after "__builtin_"
@@ -46,9 +47,12 @@ std::string attribute_name(std::string s) {  // __always_inline__ -> always_inli
 // Words after which `name [` or `name (` is an expression, not a declarator.
 bool is_statement_keyword(const std::string& w) {
   static const std::set<std::string> words = {
-      "return", "case", "else", "do", "throw", "sizeof", "alignof", "new", "delete", "goto", "co_return",
-      "co_yield", "co_await", "typename", "template", "operator", "decltype", "noexcept", "if", "while",
-      "for", "switch", "using", "namespace", "static_assert", "alignas", "__attribute__", "this",
+      "return",    "case",          "else",     "do",        "throw",
+      "sizeof",    "alignof",       "new",      "delete",    "goto",
+      "co_return", "co_yield",      "co_await", "typename",  "template",
+      "operator",  "decltype",      "noexcept", "if",        "while",
+      "for",       "switch",        "using",    "namespace", "static_assert",
+      "alignas",   "__attribute__", "this",
   };
   return words.count(w) > 0;
 }
@@ -98,8 +102,7 @@ class Rules {
     if (w == "virtual") fail(t.location(), "virtual functions are not supported in Metal");
     if (w == "dynamic_cast" || w == "typeid")
       fail(t.location(), "'" + w + "' is not supported in Metal (there is no run-time type information)");
-    if (w == "thread_local" || w == "__thread")
-      fail(t.location(), "'" + w + "' is not supported in Metal");
+    if (w == "thread_local" || w == "__thread") fail(t.location(), "'" + w + "' is not supported in Metal");
     if (w == "asm" || w == "__asm__" || w == "__asm")
       fail(t.location(), "inline assembly ('" + w + "') is not supported in Metal");
     if (w == "__declspec") fail(t.location(), "'__declspec' is not supported in Metal");
@@ -170,8 +173,8 @@ class Rules {
     size_t decl = st_.decl_begin[open];
     if (skip_heads(decl) > open) return;
     if (t_[decl].is_ident("typedef") || t_[decl].is_ident("using")) return;
-    fail(t_[open].location(), std::string("function pointers are not supported in Metal") +
-                                  (named ? " ('" + t_[open + 2].text + "')" : ""));
+    fail(t_[open].location(),
+         std::string("function pointers are not supported in Metal") + (named ? " ('" + t_[open + 2].text + "')" : ""));
   }
 
   // ---- program scope -------------------------------------------------------------------
@@ -206,8 +209,8 @@ class Rules {
     size_t i = skip_heads(begin);
     if (i >= t_.size() || t_[i].kind != TokenKind::Identifier) return;  // `;`, `}`, pragmas
     static const std::set<std::string> not_variables = {
-        "typedef", "using", "namespace", "static_assert", "struct", "class", "union", "enum",
-        "template", "friend", "operator", "kernel", "vertex", "fragment", "extern",
+        "typedef",  "using",  "namespace", "static_assert", "struct", "class",    "union",  "enum",
+        "template", "friend", "operator",  "kernel",        "vertex", "fragment", "extern",
     };
     // `struct S {...} s;`: the declarators after a class body.
     bool after_class_body = begin > 0 && t_[begin - 1].is_punct("}") && st_.match[begin - 1] != npos &&
@@ -280,8 +283,9 @@ class Rules {
       break;
     }
     if (is_static && !constant)
-      fail(t_[i].location(), "static local variable must reside in constant address space in Metal "
-                             "(declare it 'static constant' or 'static constexpr')");
+      fail(t_[i].location(),
+           "static local variable must reside in constant address space in Metal "
+           "(declare it 'static constant' or 'static constexpr')");
   }
   static bool is_static_ident(const Token& t) { return t.text == "decltype" || t.text == "alignas"; }
 
@@ -308,9 +312,10 @@ class Rules {
       const Token* n = at(j + 1);
       if (!n) break;
       const Token& before = t_[j - 1];
-      bool declared = (ends_type(before) || before.is_punct("*") || before.is_punct("&")) &&
-                      !before.is_ident("const") && !before.is_ident("constexpr") &&
-                      (n->is_punct("=") || n->is_punct(";") || n->is_punct(",") || n->is_punct("{") || n->is_punct("["));
+      bool declared =
+          (ends_type(before) || before.is_punct("*") || before.is_punct("&")) && !before.is_ident("const") &&
+          !before.is_ident("constexpr") &&
+          (n->is_punct("=") || n->is_punct(";") || n->is_punct(",") || n->is_punct("{") || n->is_punct("["));
       if (before.kind == TokenKind::Identifier && (before.text == "constant" || before.text == "threadgroup" ||
                                                    before.text == "device" || before.text == "thread"))
         declared = false;  // an address space alone is not a type
@@ -347,8 +352,10 @@ class Rules {
           if (t_[k].kind == TokenKind::Identifier && runtime_names.count(t_[k].text)) runtime = true;
         }
       }
-      if (runtime) runtime_names.insert(t.text);
-      else runtime_names.erase(t.text);
+      if (runtime)
+        runtime_names.insert(t.text);
+      else
+        runtime_names.erase(t.text);
     }
   }
 
@@ -430,8 +437,8 @@ class Rules {
       if (f == callee) on = true;
       if (on && f != callee) chain += "'" + st_.functions[f].name + "', which calls ";
     }
-    std::string what = chain.empty() ? "'" + name + "' calls itself"
-                                     : "'" + name + "' calls " + chain + "'" + name + "'";
+    std::string what =
+        chain.empty() ? "'" + name + "' calls itself" : "'" + name + "' calls " + chain + "'" + name + "'";
     fail(t_[site].location(), "recursive function calls are not supported in Metal: " + what);
   }
 
@@ -441,7 +448,7 @@ class Rules {
   std::map<std::string, int> definitions_;
   std::set<std::string> class_names_;
   std::vector<std::vector<std::pair<size_t, size_t>>> calls_;  // (callee, call token) per function
-  std::vector<int> state_;                                      // 0 new, 1 on the stack, 2 done
+  std::vector<int> state_;                                     // 0 new, 1 on the stack, 2 done
   std::vector<size_t> stack_;
 };
 

@@ -23,7 +23,7 @@ void enforce_metal_rules(const std::vector<Token>& toks, const Structure& st, co
 // #include "name" may read only files inside `roots` (the main source's folder and the include
 // paths): absolute names and names that resolve outside them (.., symlinks) are refused
 // before the file is opened. `resolved` is the candidate path the preprocessor found.
-void check_include_allowed(const std::string& name, const std::string& resolved,
-                           const std::vector<std::string>& roots, const SourceLocation& where);
+void check_include_allowed(const std::string& name, const std::string& resolved, const std::vector<std::string>& roots,
+                           const SourceLocation& where);
 
 }  // namespace metallic::msl

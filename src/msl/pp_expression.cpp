@@ -45,7 +45,8 @@ class Parser {
   // `live` is false inside the unevaluated arm of && || ?: so 1 || 1/0 is fine.
   Value ternary(bool live) {
     ++depth_;
-    if (depth_ > kMaxDepth) fail(where_, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+    if (depth_ > kMaxDepth)
+      fail(where_, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
     Value result = ternary_body(live);
     --depth_;
     return result;
@@ -65,8 +66,8 @@ class Parser {
 
   static int precedence(const std::string& op) {
     static const char* const levels[][4] = {
-        {"||"}, {"&&"}, {"|"}, {"^"}, {"&"}, {"==", "!="}, {"<", ">", "<=", ">="}, {"<<", ">>"}, {"+", "-"},
-        {"*", "/", "%"},
+        {"||"},       {"&&"},     {"|"},           {"^"}, {"&"}, {"==", "!="}, {"<", ">", "<=", ">="},
+        {"<<", ">>"}, {"+", "-"}, {"*", "/", "%"},
     };
     for (int i = 0; i < 10; ++i)
       for (const char* o : levels[i])
@@ -105,8 +106,10 @@ class Parser {
       r.is_unsigned = a.is_unsigned;
       int64_t n = b.v;
       if (n < 0 || n >= 64) return r;
-      if (op == "<<") r.v = static_cast<int64_t>(a.u() << n);
-      else r.v = a.is_unsigned ? static_cast<int64_t>(a.u() >> n) : a.v >> n;
+      if (op == "<<")
+        r.v = static_cast<int64_t>(a.u() << n);
+      else
+        r.v = a.is_unsigned ? static_cast<int64_t>(a.u() >> n) : a.v >> n;
       return r;
     }
     if ((op == "/" || op == "%") && b.v == 0) {
@@ -114,14 +117,22 @@ class Parser {
       return r;
     }
     uint64_t x = a.u(), y = b.u();
-    if (op == "+") r.v = static_cast<int64_t>(x + y);
-    else if (op == "-") r.v = static_cast<int64_t>(x - y);
-    else if (op == "*") r.v = static_cast<int64_t>(x * y);
-    else if (op == "/") r.v = uns ? static_cast<int64_t>(x / y) : (a.v == INT64_MIN && b.v == -1 ? a.v : a.v / b.v);
-    else if (op == "%") r.v = uns ? static_cast<int64_t>(x % y) : (b.v == -1 ? 0 : a.v % b.v);
-    else if (op == "&") r.v = static_cast<int64_t>(x & y);
-    else if (op == "|") r.v = static_cast<int64_t>(x | y);
-    else if (op == "^") r.v = static_cast<int64_t>(x ^ y);
+    if (op == "+")
+      r.v = static_cast<int64_t>(x + y);
+    else if (op == "-")
+      r.v = static_cast<int64_t>(x - y);
+    else if (op == "*")
+      r.v = static_cast<int64_t>(x * y);
+    else if (op == "/")
+      r.v = uns ? static_cast<int64_t>(x / y) : (a.v == INT64_MIN && b.v == -1 ? a.v : a.v / b.v);
+    else if (op == "%")
+      r.v = uns ? static_cast<int64_t>(x % y) : (b.v == -1 ? 0 : a.v % b.v);
+    else if (op == "&")
+      r.v = static_cast<int64_t>(x & y);
+    else if (op == "|")
+      r.v = static_cast<int64_t>(x | y);
+    else if (op == "^")
+      r.v = static_cast<int64_t>(x ^ y);
     return r;
   }
 
@@ -134,7 +145,8 @@ class Parser {
       explicit Depth(int& depth) : d(depth) { ++d; }
       ~Depth() { --d; }
     } depth(depth_);
-    if (depth_ > kMaxDepth) fail(where_, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+    if (depth_ > kMaxDepth)
+      fail(where_, "expression nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
     if (accept("+")) return unary(live);
     if (accept("-")) {
       Value v = unary(live);
@@ -158,7 +170,8 @@ class Parser {
     const Token& t = t_[pos_++];
     if (t.kind == TokenKind::Identifier) {
       if (t.text == "true" || t.text == "false") return {t.text == "true" ? 1 : 0, false};
-      if (!identifiers_are_zero_) error_at(t, "'" + t.text + "' is not an integer constant the translator can evaluate");
+      if (!identifiers_are_zero_)
+        error_at(t, "'" + t.text + "' is not an integer constant the translator can evaluate");
       return {0, false};
     }
     if (t.kind == TokenKind::Number) return number(t);
@@ -179,9 +192,12 @@ class Parser {
     std::string digits = s.substr(0, end);
     int base = 10;
     size_t start = 0;
-    if (digits.size() > 1 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) base = 16, start = 2;
-    else if (digits.size() > 1 && digits[0] == '0' && (digits[1] == 'b' || digits[1] == 'B')) base = 2, start = 2;
-    else if (digits.size() > 1 && digits[0] == '0') base = 8, start = 1;
+    if (digits.size() > 1 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+      base = 16, start = 2;
+    else if (digits.size() > 1 && digits[0] == '0' && (digits[1] == 'b' || digits[1] == 'B'))
+      base = 2, start = 2;
+    else if (digits.size() > 1 && digits[0] == '0')
+      base = 8, start = 1;
     char* stop = nullptr;
     std::string body = digits.substr(start);
     uint64_t v = std::strtoull(body.c_str(), &stop, base);
@@ -199,12 +215,18 @@ class Parser {
     if (body.empty()) error_at(t, "empty character constant in #if");
     if (body[0] != '\\') return {static_cast<unsigned char>(body[0]), false};
     switch (body.size() > 1 ? body[1] : '\\') {
-      case 'n': return {'\n', false};
-      case 't': return {'\t', false};
-      case 'r': return {'\r', false};
-      case '0': return {std::strtol(body.c_str() + 1, nullptr, 8), false};
-      case 'x': return {std::strtol(body.c_str() + 2, nullptr, 16), false};
-      default: return {static_cast<unsigned char>(body[1]), false};
+      case 'n':
+        return {'\n', false};
+      case 't':
+        return {'\t', false};
+      case 'r':
+        return {'\r', false};
+      case '0':
+        return {std::strtol(body.c_str() + 1, nullptr, 8), false};
+      case 'x':
+        return {std::strtol(body.c_str() + 2, nullptr, 16), false};
+      default:
+        return {static_cast<unsigned char>(body[1]), false};
     }
   }
 

@@ -57,15 +57,46 @@ void append_with_pragma_operators(const std::vector<Token>& in, std::vector<Toke
 // The <metal_*> headers of Apple's SDK (macOS 26 / MSL 4.0). All resolve to the runtime,
 // which is always there; what a header declares that the runtime lacks fails where it is used.
 bool is_metal_sdk_header(const std::string& name) {
-  static const char* const kHeaders[] = {
-      "metal_stdlib", "metal_array", "metal_atomic", "metal_common", "metal_compute", "metal_config",
-      "metal_extended_vector", "metal_functional", "metal_geometric", "metal_graphics", "metal_imageblocks",
-      "metal_initializer_list", "metal_integer", "metal_interpolate", "metal_limits", "metal_logging",
-      "metal_math", "metal_matrix", "metal_mesh", "metal_numeric", "metal_pack", "metal_packed_vector",
-      "metal_quadgroup", "metal_raytracing", "metal_relational", "metal_sampler", "metal_simdgroup",
-      "metal_simdgroup_event", "metal_simdgroup_future", "metal_simdgroup_matrix", "metal_tensor",
-      "metal_texture", "metal_type_traits", "metal_types", "metal_uniform", "metal_utility",
-      "metal_variant", "metal_vector", "metal_visible_function_table", "metal_cooperative_tensor"};
+  static const char* const kHeaders[] = {"metal_stdlib",
+                                         "metal_array",
+                                         "metal_atomic",
+                                         "metal_common",
+                                         "metal_compute",
+                                         "metal_config",
+                                         "metal_extended_vector",
+                                         "metal_functional",
+                                         "metal_geometric",
+                                         "metal_graphics",
+                                         "metal_imageblocks",
+                                         "metal_initializer_list",
+                                         "metal_integer",
+                                         "metal_interpolate",
+                                         "metal_limits",
+                                         "metal_logging",
+                                         "metal_math",
+                                         "metal_matrix",
+                                         "metal_mesh",
+                                         "metal_numeric",
+                                         "metal_pack",
+                                         "metal_packed_vector",
+                                         "metal_quadgroup",
+                                         "metal_raytracing",
+                                         "metal_relational",
+                                         "metal_sampler",
+                                         "metal_simdgroup",
+                                         "metal_simdgroup_event",
+                                         "metal_simdgroup_future",
+                                         "metal_simdgroup_matrix",
+                                         "metal_tensor",
+                                         "metal_texture",
+                                         "metal_type_traits",
+                                         "metal_types",
+                                         "metal_uniform",
+                                         "metal_utility",
+                                         "metal_variant",
+                                         "metal_vector",
+                                         "metal_visible_function_table",
+                                         "metal_cooperative_tensor"};
   for (const char* h : kHeaders)
     if (name == h) return true;
   return false;
@@ -74,10 +105,10 @@ bool is_metal_sdk_header(const std::string& name) {
 // The headers of the SDK's simd library (<simd/simd.h> includes the others).
 bool is_simd_sdk_header(const std::string& name) {
   static const char* const kHeaders[] = {
-      "simd/simd.h", "simd/base.h", "simd/common.h", "simd/conversion.h", "simd/extern.h", "simd/geometry.h",
-      "simd/logic.h", "simd/math.h", "simd/matrix.h", "simd/matrix_types.h", "simd/packed.h",
-      "simd/quaternion.h", "simd/types.h", "simd/utility.h", "simd/vector.h", "simd/vector_make.h",
-      "simd/vector_types.h"};
+      "simd/simd.h",        "simd/base.h",        "simd/common.h", "simd/conversion.h", "simd/extern.h",
+      "simd/geometry.h",    "simd/logic.h",       "simd/math.h",   "simd/matrix.h",     "simd/matrix_types.h",
+      "simd/packed.h",      "simd/quaternion.h",  "simd/types.h",  "simd/utility.h",    "simd/vector.h",
+      "simd/vector_make.h", "simd/vector_types.h"};
   for (const char* h : kHeaders)
     if (name == h) return true;
   return false;
@@ -119,8 +150,7 @@ std::vector<Token> Preprocessor::run(const std::string& source) {
   return out;
 }
 
-void Preprocessor::process(const std::vector<Token>& tokens, FileState& file, int depth,
-                           std::vector<Token>* out) {
+void Preprocessor::process(const std::vector<Token>& tokens, FileState& file, int depth, std::vector<Token>* out) {
   size_t i = 0;
   while (i < tokens.size()) {
     size_t end = i + 1;
@@ -149,8 +179,7 @@ void Preprocessor::process(const std::vector<Token>& tokens, FileState& file, in
   if (!file.conditionals.empty()) fail(file.conditionals.back().where, "unterminated conditional directive");
 }
 
-void Preprocessor::directive(const std::vector<Token>& line, FileState& file, int depth,
-                             std::vector<Token>* out) {
+void Preprocessor::directive(const std::vector<Token>& line, FileState& file, int depth, std::vector<Token>* out) {
   const Token& hash = line[0];
   if (line.size() == 1) return;  // the null directive
   const Token& name_tok = line[1];
@@ -243,7 +272,8 @@ bool Preprocessor::condition(const std::vector<Token>& line, size_t first) {
       size_t j = i + 1;
       bool paren = j < in.size() && in[j].is_punct("(");
       if (paren) ++j;
-      if (j >= in.size() || in[j].kind != TokenKind::Identifier) fail(where, "operator 'defined' requires an identifier");
+      if (j >= in.size() || in[j].kind != TokenKind::Identifier)
+        fail(where, "operator 'defined' requires an identifier");
       Token v = in[i];
       v.kind = TokenKind::Number;
       v.text = macros_.is_defined(in[j].text) ? "1" : "0";

@@ -34,9 +34,9 @@ class Preprocessor {
     SourceLocation where;
   };
   struct FileState {
-    std::string path;   // where it was read from (relative includes start here)
-    FileName presumed;  // the name diagnostics use (#line may change it)
-    int line_delta = 0; // presumed line minus physical line (#line)
+    std::string path;    // where it was read from (relative includes start here)
+    FileName presumed;   // the name diagnostics use (#line may change it)
+    int line_delta = 0;  // presumed line minus physical line (#line)
     std::vector<Conditional> conditionals;
     bool active() const { return conditionals.empty() || conditionals.back().active; }
   };

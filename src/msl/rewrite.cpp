@@ -42,8 +42,10 @@ class MslRewriter {
         continue;
       }
       if (tok.kind == TokenKind::Pragma) {
-        if (auto p = translate_pragma(tok.text)) e_.replace(i, *p);
-        else e_.drop(i);
+        if (auto p = translate_pragma(tok.text))
+          e_.replace(i, *p);
+        else
+          e_.drop(i);
       } else if (tok.is_punct("[[")) {
         attribute(i);
       } else if (tok.kind == TokenKind::Number) {
@@ -113,7 +115,8 @@ class MslRewriter {
     if (i + 1 >= t_.size()) return true;
     const Token& n = t_[i + 1];
     if (n.kind != TokenKind::Punct) return true;
-    static const char* kWrites[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--", "(", "["};
+    static const char* kWrites[] = {
+        "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--", "(", "["};
     for (const char* w : kWrites)
       if (n.text == w) return false;
     return true;
@@ -128,12 +131,14 @@ class MslRewriter {
     if (p.is_punct(">") || p.is_punct(">>") || p.is_punct(")")) return false;
     if (p.kind != TokenKind::Identifier) return true;
     // Words after which a name starts: keywords, specifiers, MSL's address spaces.
-    return is_one_of(p, {"return", "case", "new", "delete", "typename", "const", "volatile", "static", "inline",
-                         "constexpr", "extern", "auto", "void", "using", "else", "do", "throw", "sizeof", "alignof",
-                         "struct", "class", "enum", "union", "friend", "typedef", "virtual", "explicit",
-                         "co_return", "co_yield", "co_await", "device", "constant", "thread", "threadgroup",
-                         "threadgroup_imageblock", "ray_data", "object_data", "kernel", "unsigned", "signed",
-                         "bool", "char", "short", "int", "long", "float", "double", "half"});
+    return is_one_of(
+        p, {"return",   "case",        "new",       "delete",   "typename", "const",       "volatile",
+            "static",   "inline",      "constexpr", "extern",   "auto",     "void",        "using",
+            "else",     "do",          "throw",     "sizeof",   "alignof",  "struct",      "class",
+            "enum",     "union",       "friend",    "typedef",  "virtual",  "explicit",    "co_return",
+            "co_yield", "co_await",    "device",    "constant", "thread",   "threadgroup", "threadgroup_imageblock",
+            "ray_data", "object_data", "kernel",    "unsigned", "signed",   "bool",        "char",
+            "short",    "int",         "long",      "float",    "double",   "half"});
   }
 
   // `x.device`, `ns::constant`, `thread::` are names, not address spaces.
@@ -147,8 +152,8 @@ class MslRewriter {
     size_t close = st_.match[i];
     // A standard attribute (`[[maybe_unused]]`) means the same to the C++ compiler: keep it.
     bool standard = i + 1 < close && t_[i + 1].kind == TokenKind::Identifier &&
-                    (is_one_of(t_[i + 1], {"maybe_unused", "nodiscard", "noreturn", "fallthrough", "likely",
-                                           "unlikely", "deprecated", "carries_dependency", "no_unique_address"}) ||
+                    (is_one_of(t_[i + 1], {"maybe_unused", "nodiscard", "noreturn", "fallthrough", "likely", "unlikely",
+                                           "deprecated", "carries_dependency", "no_unique_address"}) ||
                      (t_[i + 1].is_ident("gnu") && i + 2 < close && t_[i + 2].is_punct("::")));
     if (!standard) e_.drop_range(i, close + 1);
   }
@@ -251,11 +256,16 @@ class MslRewriter {
     int angle = 0;
     for (size_t j = i + 1; j < t_.size(); ++j) {
       const Token& t = t_[j];
-      if (t.is_punct("<")) ++angle;
-      else if (t.is_punct(">")) --angle;
-      else if (t.is_punct(">>")) angle -= 2;
-      else if (angle <= 0 && t.is_ident("const")) return true;
-      else if (angle <= 0 && t.kind == TokenKind::Punct && !t.is_punct("::")) return false;
+      if (t.is_punct("<"))
+        ++angle;
+      else if (t.is_punct(">"))
+        --angle;
+      else if (t.is_punct(">>"))
+        angle -= 2;
+      else if (angle <= 0 && t.is_ident("const"))
+        return true;
+      else if (angle <= 0 && t.kind == TokenKind::Punct && !t.is_punct("::"))
+        return false;
       if (angle < 0) return false;
     }
     return false;
@@ -281,7 +291,7 @@ std::optional<std::string> translate_pragma(const std::string& text) {
     return "unroll " + t.substr(22, t.size() - 23);
   }
   if (t.rfind("unroll", 0) == 0) return text;  // already the CUDA spelling
-  return std::nullopt;  // clang diagnostics, METAL internals...: meaningless to g++ and NVRTC
+  return std::nullopt;                         // clang diagnostics, METAL internals...: meaningless to g++ and NVRTC
 }
 
 void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits,

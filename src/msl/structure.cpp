@@ -181,7 +181,8 @@ class Analyzer {
         return f;
       }
       // operator[](...): '[' ']' precede the parameter list.
-      if (prev > decl + 1 && t_[prev].is_punct("]") && t_[prev - 1].is_punct("[") && t_[prev - 2].is_ident("operator")) {
+      if (prev > decl + 1 && t_[prev].is_punct("]") && t_[prev - 1].is_punct("[") &&
+          t_[prev - 2].is_ident("operator")) {
         f.name = "operator";
         f.name_index = prev;
         f.params_open = i;
@@ -211,9 +212,10 @@ class Analyzer {
 
 bool is_keyword(const std::string& w) {
   static const std::set<std::string> kWords = {
-      "alignas", "alignof", "decltype", "sizeof", "__attribute__", "if", "for", "while", "switch", "return",
-      "static_assert", "noexcept", "operator", "throw", "catch", "typeid", "static_cast", "reinterpret_cast",
-      "const_cast", "dynamic_cast", "template", "typename", "using", "__declspec",
+      "alignas",    "alignof",      "decltype", "sizeof",   "__attribute__", "if",
+      "for",        "while",        "switch",   "return",   "static_assert", "noexcept",
+      "operator",   "throw",        "catch",    "typeid",   "static_cast",   "reinterpret_cast",
+      "const_cast", "dynamic_cast", "template", "typename", "using",         "__declspec",
   };
   return kWords.count(w) > 0;
 }

@@ -12,23 +12,23 @@ namespace metallic::msl {
 enum class Scope { Namespace, Class, Function, Initializer };
 
 struct FunctionDef {
-  std::string name;          // "" when the header has no recognisable name
-  size_t decl_begin = 0;     // first token of the declaration (template<...> included)
+  std::string name;       // "" when the header has no recognisable name
+  size_t decl_begin = 0;  // first token of the declaration (template<...> included)
   size_t name_index = 0;
-  size_t params_open = 0;    // '(' and ')' of the parameter list
+  size_t params_open = 0;  // '(' and ')' of the parameter list
   size_t params_close = 0;
-  size_t body_open = 0;      // '{' and '}' of the body
+  size_t body_open = 0;  // '{' and '}' of the body
   size_t body_close = 0;
   Scope enclosing = Scope::Namespace;
 };
 
 struct Structure {
   static constexpr size_t npos = static_cast<size_t>(-1);
-  std::vector<Scope> scope;             // per token: the scope it lies in (a brace: the outer one)
-  std::vector<bool> statement_start;    // per token: first token of a declaration or statement
-  std::vector<size_t> decl_begin;       // per token: first token of its declaration/statement
-  std::vector<size_t> match;            // per bracket ( [ { [[ and their closers: the partner
-  std::vector<FunctionDef> functions;   // definitions at namespace and class scope
+  std::vector<Scope> scope;            // per token: the scope it lies in (a brace: the outer one)
+  std::vector<bool> statement_start;   // per token: first token of a declaration or statement
+  std::vector<size_t> decl_begin;      // per token: first token of its declaration/statement
+  std::vector<size_t> match;           // per bracket ( [ { [[ and their closers: the partner
+  std::vector<FunctionDef> functions;  // definitions at namespace and class scope
 };
 
 // Fails on unbalanced brackets.

@@ -10,8 +10,8 @@
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
 #include "msl/instantiations.h"
-#include "msl/metal_rules.h"
 #include "msl/kernel_signatures.h"
+#include "msl/metal_rules.h"
 #include "msl/preprocessor.h"
 #include "msl/rewrite.h"
 #include "msl/structure.h"
@@ -27,8 +27,8 @@ void check_unique_names(const std::vector<KernelInfo>& kernels) {
   for (const KernelInfo& k : kernels) {
     auto [it, fresh] = seen.emplace(k.name, &k);
     if (!fresh) {
-      fail({make_file_name(k.file), k.line, 0}, "kernel name '" + k.name + "' is already used at line " +
-                                                      std::to_string(it->second->line));
+      fail({make_file_name(k.file), k.line, 0},
+           "kernel name '" + k.name + "' is already used at line " + std::to_string(it->second->line));
     }
   }
 }

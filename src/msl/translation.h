@@ -53,9 +53,9 @@ struct KernelArg {
   AddressSpace space = AddressSpace::None;
   bool is_reference = false;  // `T&` rather than `T*`
   bool is_const = false;      // read-only (const-qualified or constant address space)
-  int index = -1;             // [[buffer(n)]] / [[threadgroup(n)]] / [[texture(n)]] / [[sampler(n)]], implicit numbering resolved
+  int index = -1;  // [[buffer(n)]] / [[threadgroup(n)]] / [[texture(n)]] / [[sampler(n)]], implicit numbering resolved
   BuiltinKind builtin = BuiltinKind::None;
-  int components = 1;         // 1..3 for builtins
+  int components = 1;  // 1..3 for builtins
   int line = 0;
   // The type names a template parameter of a template kernel (`const device T*`): `type` and
   // `element_type` are then as written, meaningful only inside that instantiation.
@@ -75,8 +75,8 @@ struct KernelInfo {
   // expression, valid after the user code in the user namespace, that the backends evaluate
   // per instantiation ("" when the attribute is absent or its value is known above).
   std::string max_threads_expression;
-  bool uses_threadgroup_barrier = false;      // the kernel or a function it calls
-  bool uses_simdgroup_functions = false;      // simd_* / quad_* / simdgroup_barrier / simdgroup matrices
+  bool uses_threadgroup_barrier = false;  // the kernel or a function it calls
+  bool uses_simdgroup_functions = false;  // simd_* / quad_* / simdgroup_barrier / simdgroup matrices
   // CPU only: the kernel split at its barriers into loops over the group's threads
   // (barrier_fission.h), a template the CPU backend instantiates; "" when it does not apply.
   std::string fission_call_name;
@@ -88,9 +88,9 @@ struct KernelInfo {
 // A `constant T name [[function_constant(n)]];` declaration (issue 3), for reflection.
 struct FunctionConstantInfo {
   std::string name;
-  int index = -1;       // -1 when the index expression names something only C++ can evaluate
-  std::string type;     // C++ type text: "bool", "int", "float"
-  bool defined = false; // a value was given in Options::function_constants
+  int index = -1;        // -1 when the index expression names something only C++ can evaluate
+  std::string type;      // C++ type text: "bool", "int", "float"
+  bool defined = false;  // a value was given in Options::function_constants
 };
 
 struct TranslatedSource {
@@ -111,12 +111,12 @@ struct TranslatedSource {
 };
 
 struct Options {
-  std::string filename = "program.metal";     // the name diagnostics use for the main source
-  std::vector<std::string> include_paths;     // searched for #include "..." and <...>
+  std::string filename = "program.metal";                   // the name diagnostics use for the main source
+  std::vector<std::string> include_paths;                   // searched for #include "..." and <...>
   std::vector<std::pair<std::string, std::string>> macros;  // -D NAME=VALUE
-  std::string runtime_dir;                    // where src/runtime lives (metal_macros.h)
-  int language_version = 320;                 // __METAL_VERSION__ (MSL 3.2)
-  bool fast_math = true;                      // __FAST_MATH__, __METAL_MAYBE_FAST_MATH__ true
+  std::string runtime_dir;                                  // where src/runtime lives (metal_macros.h)
+  int language_version = 320;                               // __METAL_VERSION__ (MSL 3.2)
+  bool fast_math = true;                                    // __FAST_MATH__, __METAL_MAYBE_FAST_MATH__ true
   // Function-constant values (issue 3); text of a C++ literal. Keyed by name, or by "#n" for
   // index n. A constant without a value is "undefined": is_function_constant_defined() is false,
   // it reads as T(), and parameters conditional on it are removed.

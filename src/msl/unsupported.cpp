@@ -60,8 +60,8 @@ void reject_unsupported(const std::vector<Token>& toks, const Structure& st) {
       fail(t.location(), "'" + t.text +
                              "' is OpenCL C, not Metal: MSL converts with static_cast<T>(x) or a vector constructor "
                              "(round toward zero, no saturation); clamp() first to saturate");
-    bool tensor_type = (t.text == "tensor" || t.text == "tensor_inline" || t.text == "tensor_handle") && next &&
-                       next->is_punct("<");
+    bool tensor_type =
+        (t.text == "tensor" || t.text == "tensor_inline" || t.text == "tensor_handle") && next && next->is_punct("<");
     bool primitives = t.text == "mpp" && next && next->is_punct("::");
     if ((tensor_type || primitives) && !user_declares(t.text))
       fail(t.location(), "Metal 4 tensors ('" + t.text + (primitives ? "::" : "<...>") +

@@ -14,10 +14,10 @@ bool one_of(const Token& t, std::initializer_list<const char*> words) {
 
 // Scalar and vector type names: `float[4]` in a cast or sizeof is a type, not an access.
 bool builtin_type_name(const std::string& w) {
-  static const char* const kScalars[] = {"bool", "char", "uchar", "short", "ushort", "int", "uint", "long",
-                                         "ulong", "half", "float", "bfloat", "size_t", "ptrdiff_t", "void",
-                                         "unsigned", "signed", "auto", "int8_t", "uint8_t", "int16_t",
-                                         "uint16_t", "int32_t", "uint32_t", "int64_t", "uint64_t"};
+  static const char* const kScalars[] = {
+      "bool",   "char",    "uchar",   "short",    "ushort",    "int",      "uint",     "long",    "ulong",
+      "half",   "float",   "bfloat",  "size_t",   "ptrdiff_t", "void",     "unsigned", "signed",  "auto",
+      "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t",   "uint32_t", "int64_t",  "uint64_t"};
   std::string base = w;
   if (!base.empty() && base.back() >= '2' && base.back() <= '4') base.pop_back();
   for (const char* s : kScalars)

@@ -12,8 +12,7 @@
 namespace metallic::msl {
 
 void instrument_for_validation(const std::vector<Token>& toks, const Structure& st,
-                               const std::vector<KernelDecl>& kernels, const std::string& main_file,
-                               TokenEdits& edits);
+                               const std::vector<KernelDecl>& kernels, const std::string& main_file, TokenEdits& edits);
 
 // Whether the program calls the logging API (os_log, os_log_default, printf): the entry
 // wrappers then tell each thread where its messages go.

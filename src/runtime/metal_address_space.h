@@ -83,8 +83,7 @@ inline bool in_thread_memory(const volatile void* p) {
 // cannot be told apart at run time; the front end refuses overloads that differ only there.
 METAL_FUNC bool in_device_memory(const volatile void* p) { return !in_threadgroup_memory(p) && !in_thread_memory(p); }
 
-template <typename T>
-METAL_FUNC const volatile void* address_of(T& object) {
+template <typename T> METAL_FUNC const volatile void* address_of(T& object) {
   return reinterpret_cast<const volatile void*>(&reinterpret_cast<const volatile char&>(object));
 }
 

@@ -6,12 +6,15 @@
 
 namespace metal {
 namespace detail {
-template <class X, bool = is_vec_like<X>> struct as_type_src { typedef X type; };
-template <class X> struct as_type_src<X, true> { typedef typename vinfo_t<X>::value type; };
+template <class X, bool = is_vec_like<X>> struct as_type_src {
+  typedef X type;
+};
+template <class X> struct as_type_src<X, true> {
+  typedef typename vinfo_t<X>::value type;
+};
 }  // namespace detail
 
-template <class To, class From>
-METAL_FUNC To as_type(const From& x) {
+template <class To, class From> METAL_FUNC To as_type(const From& x) {
   typedef typename detail::as_type_src<From>::type Src;
   // Reported at the user's call by the backends' log summaries (toolchain.cpp).
   static_assert(sizeof(To) == sizeof(Src),

@@ -12,8 +12,8 @@
 // compare_exchange, fetch_add and fetch_sub only, as in MSL.
 #pragma once
 #include "metal_config.h"
-#include "metal_type_traits.h"
 #include "metal_sync.h"
+#include "metal_type_traits.h"
 
 namespace metal {
 enum memory_order {
@@ -57,9 +57,7 @@ static_assert(sizeof(atomic_float) == 4 && sizeof(atomic_bool) == 1 && sizeof(at
               "atomic<T> has the size of T");
 
 namespace detail {
-template <class T> METAL_FUNC T* atomic_ptr(const volatile atomic<T>* a) {
-  return const_cast<T*>(&a->__value);
-}
+template <class T> METAL_FUNC T* atomic_ptr(const volatile atomic<T>* a) { return const_cast<T*>(&a->__value); }
 template <class To, class From> METAL_FUNC To atomic_bits(From f) {
   static_assert(sizeof(To) == sizeof(From), "size mismatch");
   To t;
@@ -68,9 +66,12 @@ template <class To, class From> METAL_FUNC To atomic_bits(From f) {
 }
 
 template <class T> METAL_FUNC bool atomic_bits_equal(T a, T b) {
-  if constexpr (sizeof(T) == 1) return atomic_bits<unsigned char>(a) == atomic_bits<unsigned char>(b);
-  else if constexpr (sizeof(T) == 4) return atomic_bits<unsigned>(a) == atomic_bits<unsigned>(b);
-  else return atomic_bits<unsigned long>(a) == atomic_bits<unsigned long>(b);
+  if constexpr (sizeof(T) == 1)
+    return atomic_bits<unsigned char>(a) == atomic_bits<unsigned char>(b);
+  else if constexpr (sizeof(T) == 4)
+    return atomic_bits<unsigned>(a) == atomic_bits<unsigned>(b);
+  else
+    return atomic_bits<unsigned long>(a) == atomic_bits<unsigned long>(b);
 }
 
 #if defined(METAL_TARGET_CPU)
@@ -117,8 +118,8 @@ template <class T> METAL_FUNC T cuda_cas(T* p, T expected, T desired) {
   if constexpr (is_same<T, bool>::value) {
     return cuda_cas_bool(p, expected, desired);
   } else if constexpr (sizeof(T) == 4) {
-    unsigned r = atomicCAS(reinterpret_cast<unsigned*>(p), atomic_bits<unsigned>(expected),
-                           atomic_bits<unsigned>(desired));
+    unsigned r =
+        atomicCAS(reinterpret_cast<unsigned*>(p), atomic_bits<unsigned>(expected), atomic_bits<unsigned>(desired));
     return atomic_bits<T>(r);
   } else {
     unsigned long long r =
@@ -129,13 +130,25 @@ template <class T> METAL_FUNC T cuda_cas(T* p, T expected, T desired) {
 }
 // Native type of CUDA's integer atomics for T (long and ulong go through unsigned long long
 // or long long).
-template <class T> struct cuda_native { typedef T type; };
-template <> struct cuda_native<ulong> { typedef unsigned long long type; };
-template <> struct cuda_native<long> { typedef long long type; };
+template <class T> struct cuda_native {
+  typedef T type;
+};
+template <> struct cuda_native<ulong> {
+  typedef unsigned long long type;
+};
+template <> struct cuda_native<long> {
+  typedef long long type;
+};
 // For the bitwise ops and exchange, 64-bit values go through unsigned long long.
-template <class T> struct cuda_bitwise { typedef T type; };
-template <> struct cuda_bitwise<ulong> { typedef unsigned long long type; };
-template <> struct cuda_bitwise<long> { typedef unsigned long long type; };
+template <class T> struct cuda_bitwise {
+  typedef T type;
+};
+template <> struct cuda_bitwise<ulong> {
+  typedef unsigned long long type;
+};
+template <> struct cuda_bitwise<long> {
+  typedef unsigned long long type;
+};
 template <class T> METAL_FUNC typename cuda_native<T>::type* cuda_native_ptr(T* p) {
   return reinterpret_cast<typename cuda_native<T>::type*>(p);
 }
@@ -165,8 +178,7 @@ template <class T> constexpr bool atomic_is_int = is_integral<T>::value && !is_s
 }  // namespace detail
 
 // ---- load, store, exchange, compare_exchange ---------------------------------------
-template <class T>
-METAL_FUNC T atomic_load_explicit(const volatile atomic<T>* obj, memory_order order) {
+template <class T> METAL_FUNC T atomic_load_explicit(const volatile atomic<T>* obj, memory_order order) {
   T* p = detail::atomic_ptr(obj);
 #if defined(METAL_TARGET_CPU)
   T r;
@@ -216,10 +228,9 @@ METAL_FUNC T atomic_exchange_explicit(volatile atomic<T>* obj, type_identity_t<T
 // Compares *obj with *expected bit for bit; equal: stores desired and returns true;
 // different: writes the current value to *expected and returns false. (Never fails
 // spuriously, which the weak form allows.)
-template <class T>
-METAL_FUNC bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* obj, T* expected,
-                                                      type_identity_t<T> desired, memory_order success,
-                                                      memory_order failure) {
+template <class T> METAL_FUNC bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* obj, T* expected,
+                                                                         type_identity_t<T> desired,
+                                                                         memory_order success, memory_order failure) {
   T* p = detail::atomic_ptr(obj);
 #if defined(METAL_TARGET_CPU)
   (void)failure;
@@ -235,31 +246,28 @@ METAL_FUNC bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* obj, T
   return ok;
 #endif
 }
-template <class T>
-METAL_FUNC bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* obj, T* expected,
-                                                        type_identity_t<T> desired, memory_order success,
-                                                        memory_order failure) {
+template <class T> METAL_FUNC bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* obj, T* expected,
+                                                                           type_identity_t<T> desired,
+                                                                           memory_order success, memory_order failure) {
   return atomic_compare_exchange_weak_explicit(obj, expected, desired, success, failure);
 }
 
 // ---- fetch_<op> --------------------------------------------------------------------
 #if defined(METAL_TARGET_CPU)
-#define METAL_RT_ATOMIC_INT_OP(NAME, BUILTIN, CUDAFN)                                         \
-  template <class T, enable_if_t<detail::atomic_is_int<T>, int> = 0>                          \
-  METAL_FUNC T atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v,  \
-                                              memory_order order) {                           \
-    return BUILTIN(detail::atomic_ptr(obj), v, detail::gcc_order(order));                     \
+#define METAL_RT_ATOMIC_INT_OP(NAME, BUILTIN, CUDAFN)                                                              \
+  template <class T, enable_if_t<detail::atomic_is_int<T>, int> = 0>                                               \
+  METAL_FUNC T atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v, memory_order order) { \
+    return BUILTIN(detail::atomic_ptr(obj), v, detail::gcc_order(order));                                          \
   }
 #else
-#define METAL_RT_ATOMIC_INT_OP(NAME, BUILTIN, CUDAFN)                                         \
-  template <class T, enable_if_t<detail::atomic_is_int<T>, int> = 0>                          \
-  METAL_FUNC T atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v,  \
-                                              memory_order order) {                           \
-    detail::cuda_fence_before(order);                                                         \
-    typedef typename detail::cuda_bitwise<T>::type N;                                         \
-    T r = T(CUDAFN(reinterpret_cast<N*>(detail::atomic_ptr(obj)), N(v)));                     \
-    detail::cuda_fence_after(order);                                                          \
-    return r;                                                                                 \
+#define METAL_RT_ATOMIC_INT_OP(NAME, BUILTIN, CUDAFN)                                                              \
+  template <class T, enable_if_t<detail::atomic_is_int<T>, int> = 0>                                               \
+  METAL_FUNC T atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v, memory_order order) { \
+    detail::cuda_fence_before(order);                                                                              \
+    typedef typename detail::cuda_bitwise<T>::type N;                                                              \
+    T r = T(CUDAFN(reinterpret_cast<N*>(detail::atomic_ptr(obj)), N(v)));                                          \
+    detail::cuda_fence_after(order);                                                                               \
+    return r;                                                                                                      \
   }
 #endif
 METAL_RT_ATOMIC_INT_OP(and, __atomic_fetch_and, atomicAnd)
@@ -343,53 +351,50 @@ METAL_FUNC T atomic_fetch_max_explicit(volatile atomic<T>* obj, type_identity_t<
 
 // ---- scoped atomics (MSL 3.2): the same functions with a thread_scope after the orders.
 // Every atomic here is coherent device-wide, which satisfies any narrower scope.
-template <class T>
-METAL_FUNC T atomic_load_explicit(const volatile atomic<T>* obj, memory_order order, thread_scope) {
+template <class T> METAL_FUNC T atomic_load_explicit(const volatile atomic<T>* obj, memory_order order, thread_scope) {
   return atomic_load_explicit(obj, order);
 }
-template <class T>
-METAL_FUNC void atomic_store_explicit(volatile atomic<T>* obj, type_identity_t<T> desired, memory_order order,
-                                      thread_scope) {
+template <class T> METAL_FUNC void atomic_store_explicit(volatile atomic<T>* obj, type_identity_t<T> desired,
+                                                         memory_order order, thread_scope) {
   atomic_store_explicit(obj, desired, order);
 }
-template <class T>
-METAL_FUNC T atomic_exchange_explicit(volatile atomic<T>* obj, type_identity_t<T> desired, memory_order order,
-                                      thread_scope) {
+template <class T> METAL_FUNC T atomic_exchange_explicit(volatile atomic<T>* obj, type_identity_t<T> desired,
+                                                         memory_order order, thread_scope) {
   return atomic_exchange_explicit(obj, desired, order);
 }
 template <class T>
-METAL_FUNC bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* obj, T* expected,
-                                                      type_identity_t<T> desired, memory_order success,
-                                                      memory_order failure, thread_scope) {
+METAL_FUNC bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* obj, T* expected, type_identity_t<T> desired,
+                                                      memory_order success, memory_order failure, thread_scope) {
   return atomic_compare_exchange_weak_explicit(obj, expected, desired, success, failure);
 }
-template <class T>
-METAL_FUNC bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* obj, T* expected,
-                                                        type_identity_t<T> desired, memory_order success,
-                                                        memory_order failure, thread_scope) {
+template <class T> METAL_FUNC bool atomic_compare_exchange_strong_explicit(volatile atomic<T>* obj, T* expected,
+                                                                           type_identity_t<T> desired,
+                                                                           memory_order success, memory_order failure,
+                                                                           thread_scope) {
   return atomic_compare_exchange_weak_explicit(obj, expected, desired, success, failure);
 }
-#define METAL_RT_ATOMIC_SCOPED(NAME)                                                          \
-  template <class T>                                                                          \
-  METAL_FUNC auto atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v, \
-                                                 memory_order order, thread_scope)            \
-      ->decltype(atomic_fetch_##NAME##_explicit(obj, v, order)) {                             \
-    return atomic_fetch_##NAME##_explicit(obj, v, order);                                     \
+#define METAL_RT_ATOMIC_SCOPED(NAME)                                                                               \
+  template <class T> METAL_FUNC auto atomic_fetch_##NAME##_explicit(volatile atomic<T>* obj, type_identity_t<T> v, \
+                                                                    memory_order order, thread_scope)              \
+      ->decltype(atomic_fetch_##NAME##_explicit(obj, v, order)) {                                                  \
+    return atomic_fetch_##NAME##_explicit(obj, v, order);                                                          \
   }
-METAL_RT_ATOMIC_SCOPED(add) METAL_RT_ATOMIC_SCOPED(sub) METAL_RT_ATOMIC_SCOPED(min)
-METAL_RT_ATOMIC_SCOPED(max) METAL_RT_ATOMIC_SCOPED(and) METAL_RT_ATOMIC_SCOPED(or)
-METAL_RT_ATOMIC_SCOPED(xor)
+METAL_RT_ATOMIC_SCOPED(add)
+METAL_RT_ATOMIC_SCOPED(sub) METAL_RT_ATOMIC_SCOPED(min) METAL_RT_ATOMIC_SCOPED(max) METAL_RT_ATOMIC_SCOPED(and)
+    METAL_RT_ATOMIC_SCOPED(or) METAL_RT_ATOMIC_SCOPED(xor)
 #undef METAL_RT_ATOMIC_SCOPED
 
-// ---- fences ------------------------------------------------------------------------
-METAL_FUNC void atomic_thread_fence(mem_flags, memory_order order, thread_scope scope = thread_scope_device) {
+    // ---- fences ------------------------------------------------------------------------
+    METAL_FUNC void atomic_thread_fence(mem_flags, memory_order order, thread_scope scope = thread_scope_device) {
 #if defined(METAL_TARGET_CPU)
   (void)scope;
   if (order != memory_order_relaxed) __atomic_thread_fence(detail::gcc_order(order));
 #else
   if (order == memory_order_relaxed) return;
-  if (scope == thread_scope_threadgroup || scope == thread_scope_simdgroup) __threadfence_block();
-  else __threadfence();
+  if (scope == thread_scope_threadgroup || scope == thread_scope_simdgroup)
+    __threadfence_block();
+  else
+    __threadfence();
 #endif
 }
 }  // namespace metal

@@ -8,14 +8,18 @@ namespace detail {
 template <class T> constexpr bool is_fp_elem = is_floating_point<T>::value;
 struct min_fn {
   template <class T> METAL_FUNC T operator()(T a, T b) const {
-    if constexpr (is_fp_elem<T>) return T(METAL_RT_LIBM(fmin)(float(a), float(b)));
-    else return b < a ? b : a;
+    if constexpr (is_fp_elem<T>)
+      return T(METAL_RT_LIBM(fmin)(float(a), float(b)));
+    else
+      return b < a ? b : a;
   }
 };
 struct max_fn {
   template <class T> METAL_FUNC T operator()(T a, T b) const {
-    if constexpr (is_fp_elem<T>) return T(METAL_RT_LIBM(fmax)(float(a), float(b)));
-    else return a < b ? b : a;
+    if constexpr (is_fp_elem<T>)
+      return T(METAL_RT_LIBM(fmax)(float(a), float(b)));
+    else
+      return a < b ? b : a;
   }
 };
 struct clamp_fn {
@@ -23,9 +27,12 @@ struct clamp_fn {
 };
 struct abs_fn {
   template <class T> METAL_FUNC T operator()(T x) const {
-    if constexpr (is_fp_elem<T>) return T(METAL_RT_LIBM(fabs)(float(x)));
-    else if constexpr (is_signed<T>::value) return x < T(0) ? T(-wrap_t<T>(x)) : x;  // abs(INT_MIN) == INT_MIN
-    else return x;
+    if constexpr (is_fp_elem<T>)
+      return T(METAL_RT_LIBM(fabs)(float(x)));
+    else if constexpr (is_signed<T>::value)
+      return x < T(0) ? T(-wrap_t<T>(x)) : x;  // abs(INT_MIN) == INT_MIN
+    else
+      return x;
   }
 };
 struct mix_fn {
@@ -74,8 +81,7 @@ METAL_FUNC detail::common_t<X, Y, Z> clamp(const X& x, const Y& lo, const Z& hi)
   typedef detail::common_t<X, Y, Z> R;
   return detail::apply(detail::clamp_fn{}, R(x), R(lo), R(hi));
 }
-template <class X, enable_if_t<detail::float_args<X>, int> = 0>
-METAL_FUNC detail::common_t<X> abs(const X& x) {
+template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::common_t<X> abs(const X& x) {
   return detail::apply(detail::abs_fn{}, detail::common_t<X>(x));
 }
 // The float-only ones (integers convert to float, as for the math functions).
@@ -84,12 +90,10 @@ METAL_FUNC detail::float_t<X, Y, Z> mix(const X& x, const Y& y, const Z& a) {
   typedef detail::float_t<X, Y, Z> R;
   return detail::apply(detail::mix_fn{}, R(x), R(y), R(a));
 }
-template <class X, enable_if_t<detail::float_args<X>, int> = 0>
-METAL_FUNC detail::float_t<X> saturate(const X& x) {
+template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::float_t<X> saturate(const X& x) {
   return detail::apply(detail::saturate_fn{}, detail::float_t<X>(x));
 }
-template <class X, enable_if_t<detail::float_args<X>, int> = 0>
-METAL_FUNC detail::float_t<X> sign(const X& x) {
+template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::float_t<X> sign(const X& x) {
   return detail::apply(detail::sign_fn{}, detail::float_t<X>(x));
 }
 template <class X, class Y, class Z, enable_if_t<detail::float_args<X, Y, Z>, int> = 0>
@@ -103,11 +107,25 @@ METAL_FUNC detail::float_t<X, Y> step(const X& edge, const Y& x) {
   return detail::apply(detail::step_fn{}, R(edge), R(x));
 }
 namespace precise {
-using metal::clamp; using metal::mix; using metal::saturate; using metal::sign;
-using metal::smoothstep; using metal::step; using metal::min; using metal::max; using metal::abs;
+using metal::abs;
+using metal::clamp;
+using metal::max;
+using metal::min;
+using metal::mix;
+using metal::saturate;
+using metal::sign;
+using metal::smoothstep;
+using metal::step;
 }  // namespace precise
 namespace fast {
-using metal::clamp; using metal::mix; using metal::saturate; using metal::sign;
-using metal::smoothstep; using metal::step; using metal::min; using metal::max; using metal::abs;
+using metal::abs;
+using metal::clamp;
+using metal::max;
+using metal::min;
+using metal::mix;
+using metal::saturate;
+using metal::sign;
+using metal::smoothstep;
+using metal::step;
 }  // namespace fast
 }  // namespace metal

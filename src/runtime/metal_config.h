@@ -2,15 +2,15 @@
 #pragma once
 
 #if defined(__CUDACC_RTC__) || defined(__CUDACC__)
-#  ifndef METAL_TARGET_CUDA
-#    define METAL_TARGET_CUDA 1
-#  endif
+#ifndef METAL_TARGET_CUDA
+#define METAL_TARGET_CUDA 1
+#endif
 #endif
 #if !defined(METAL_TARGET_CUDA) && !defined(METAL_TARGET_CPU)
-#  define METAL_TARGET_CPU 1
+#define METAL_TARGET_CPU 1
 #endif
 #if defined(METAL_TARGET_CUDA) && defined(METAL_TARGET_CPU)
-#  error "define only one of METAL_TARGET_CUDA and METAL_TARGET_CPU"
+#error "define only one of METAL_TARGET_CUDA and METAL_TARGET_CPU"
 #endif
 
 // The system headers may define some of MSL's macro names differently (INFINITY,
@@ -51,45 +51,45 @@
 // SIMD-group functions (metal_simdgroup.h): the CPU scheduler keeps lanes at different
 // calls apart. CUDA's warps need no such help.
 #if defined(METAL_TARGET_CPU)
-#  define METAL_RT_SITE_PARAM , unsigned metal_site_ = __builtin_LINE()
-#  define METAL_RT_SITE , metal_site_
-#  define METAL_RT_SITE_ONLY_PARAM unsigned metal_site_ = __builtin_LINE()
-#  define METAL_RT_SITE_ONLY metal_site_
+#define METAL_RT_SITE_PARAM , unsigned metal_site_ = __builtin_LINE()
+#define METAL_RT_SITE , metal_site_
+#define METAL_RT_SITE_ONLY_PARAM unsigned metal_site_ = __builtin_LINE()
+#define METAL_RT_SITE_ONLY metal_site_
 #else
-#  define METAL_RT_SITE_PARAM
-#  define METAL_RT_SITE
-#  define METAL_RT_SITE_ONLY_PARAM
-#  define METAL_RT_SITE_ONLY
+#define METAL_RT_SITE_PARAM
+#define METAL_RT_SITE
+#define METAL_RT_SITE_ONLY_PARAM
+#define METAL_RT_SITE_ONLY
 #endif
 
 // Program-scope `constant` data and kernel-scope `threadgroup` arrays (the front end
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)
-#  define METAL_PROGRAM_SCOPE_CONSTANT static const
-#  define METAL_THREADGROUP_STORAGE __shared__
+#define METAL_PROGRAM_SCOPE_CONSTANT static const
+#define METAL_THREADGROUP_STORAGE __shared__
 #else
-#  define METAL_PROGRAM_SCOPE_CONSTANT static const
+#define METAL_PROGRAM_SCOPE_CONSTANT static const
 // One worker thread runs one threadgroup at a time, so thread-local storage is
 // exactly "shared by the threadgroup" for the CPU executor.
-#  define METAL_THREADGROUP_STORAGE static thread_local
+#define METAL_THREADGROUP_STORAGE static thread_local
 #endif
 // After a kernel-scope `threadgroup` variable, in programs that overload functions on address
 // spaces: the CPU's run-time checks need its bounds (metal_address_space.h); CUDA asks the pointer.
 #if defined(METAL_TARGET_CUDA)
-#  define METAL_NOTE_THREADGROUP_VARIABLE(name) ((void)0)
+#define METAL_NOTE_THREADGROUP_VARIABLE(name) ((void)0)
 #else
-#  define METAL_NOTE_THREADGROUP_VARIABLE(name) ::metal::detail::note_threadgroup_variable(&(name), sizeof(name))
+#define METAL_NOTE_THREADGROUP_VARIABLE(name) ::metal::detail::note_threadgroup_variable(&(name), sizeof(name))
 #endif
 
 // Scalar-level math builtins. No system header is included (NVRTC has none, and
 // <cmath> alone costs ~0.2 s per g++ compile), so the CPU target uses GCC/Clang
 // builtins, which become libm calls or single instructions.
 #if defined(METAL_TARGET_CUDA)
-#  define METAL_RT_MEMCPY ::memcpy
-#  define METAL_RT_LIBM(name) ::name##f
+#define METAL_RT_MEMCPY ::memcpy
+#define METAL_RT_LIBM(name) ::name##f
 #else
-#  define METAL_RT_MEMCPY __builtin_memcpy
-#  define METAL_RT_LIBM(name) __builtin_##name##f
+#define METAL_RT_MEMCPY __builtin_memcpy
+#define METAL_RT_LIBM(name) __builtin_##name##f
 #endif
 
 namespace metal {

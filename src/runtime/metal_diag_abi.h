@@ -18,7 +18,7 @@ enum {
   metal_diag_oob_texture = 4,      // texture coordinate outside the texture's size
   metal_diag_race = 5,             // two threads, same threadgroup address, no barrier between
   metal_diag_barrier_divergence = 6,
-  metal_diag_uninitialized = 7,    // read of threadgroup memory never written in this dispatch
+  metal_diag_uninitialized = 7,  // read of threadgroup memory never written in this dispatch
 };
 
 // Range kinds (metal_diag_range::kind).
@@ -33,21 +33,21 @@ struct metal_diag_range {
 
 struct metal_diag_finding {
   unsigned kind;
-  int index;                 // buffer / threadgroup / texture index; -1 when none
-  long long offset;          // offending byte offset (or element index for arrays, coordinate for textures)
-  unsigned long long extent; // bytes (or elements, or texture size) available
-  unsigned size;             // bytes accessed
-  unsigned access;           // 1 read, 2 write, 3 read-write
+  int index;                  // buffer / threadgroup / texture index; -1 when none
+  long long offset;           // offending byte offset (or element index for arrays, coordinate for textures)
+  unsigned long long extent;  // bytes (or elements, or texture size) available
+  unsigned size;              // bytes accessed
+  unsigned access;            // 1 read, 2 write, 3 read-write
   unsigned line, column;
-  unsigned thread[3];        // thread_position_in_grid
-  unsigned group[3];         // threadgroup_position_in_grid
-  unsigned local[3];         // thread_position_in_threadgroup
-  int other_thread;          // the other thread's index in its threadgroup (races, divergence); -1 none
+  unsigned thread[3];                 // thread_position_in_grid
+  unsigned group[3];                  // threadgroup_position_in_grid
+  unsigned local[3];                  // thread_position_in_threadgroup
+  int other_thread;                   // the other thread's index in its threadgroup (races, divergence); -1 none
   unsigned other_line, other_column;  // the other access / barrier; 0 when unknown
-  unsigned coord[3];         // texture coordinate; texture size in `extent` (width) and size3
+  unsigned coord[3];                  // texture coordinate; texture size in `extent` (width) and size3
   unsigned size3[3];
   char file[128];
-  char name[64];             // the variable or argument as written
+  char name[64];  // the variable or argument as written
 };
 
 // A log record, as the generated code writes it (all little-endian, packed bytes):

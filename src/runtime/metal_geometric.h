@@ -31,8 +31,10 @@ template <class X, enable_if_t<detail::float_args<X>, int> = 0>
 METAL_FUNC typename detail::vinfo<detail::float_t<X>>::elem length(const X& x) {
   typedef detail::float_t<X> R;
   typedef typename detail::vinfo<R>::elem E;
-  if constexpr (detail::is_vec_like<X>) return E(METAL_RT_LIBM(sqrt)(float(dot(x, x))));
-  else return E(METAL_RT_LIBM(fabs)(float(x)));
+  if constexpr (detail::is_vec_like<X>)
+    return E(METAL_RT_LIBM(sqrt)(float(dot(x, x))));
+  else
+    return E(METAL_RT_LIBM(fabs)(float(x)));
 }
 template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>
 METAL_FUNC auto distance(const X& x, const Y& y) {
@@ -72,13 +74,27 @@ METAL_FUNC detail::geo_t<X, Y> refract(const X& i, const Y& n, E eta) {
   return vi * T(e) - vn * T(e * d + METAL_RT_LIBM(sqrt)(k));
 }
 namespace precise {
-using metal::dot; using metal::cross; using metal::length; using metal::length_squared;
-using metal::distance; using metal::distance_squared; using metal::normalize;
-using metal::faceforward; using metal::reflect; using metal::refract;
+using metal::cross;
+using metal::distance;
+using metal::distance_squared;
+using metal::dot;
+using metal::faceforward;
+using metal::length;
+using metal::length_squared;
+using metal::normalize;
+using metal::reflect;
+using metal::refract;
 }  // namespace precise
 namespace fast {
-using metal::dot; using metal::cross; using metal::length; using metal::length_squared;
-using metal::distance; using metal::distance_squared; using metal::normalize;
-using metal::faceforward; using metal::reflect; using metal::refract;
+using metal::cross;
+using metal::distance;
+using metal::distance_squared;
+using metal::dot;
+using metal::faceforward;
+using metal::length;
+using metal::length_squared;
+using metal::normalize;
+using metal::reflect;
+using metal::refract;
 }  // namespace fast
 }  // namespace metal

@@ -27,7 +27,7 @@ constexpr ushort f32_to_f16_soft(float f) {
     if (rem > halfway || (rem == halfway && (r & 1u))) ++r;
     return ushort(sign | r);
   }
-  uint r = (a - 0x38000000u) >> 13, rem = a & 0x1fffu;  // rebias 127 -> 15
+  uint r = (a - 0x38000000u) >> 13, rem = a & 0x1fffu;     // rebias 127 -> 15
   if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r;  // a carry moves the exponent
   return ushort(sign | r);
 }
@@ -85,21 +85,29 @@ template <class U> constexpr bool is_builtin_arith = is_arithmetic<U>::value && 
 struct half {
   ushort bits;
   half() = default;
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>
-  constexpr half(U v) : bits(detail::f32_to_f16(float(v))) {}
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0> constexpr half(U v)
+      : bits(detail::f32_to_f16(float(v))) {}
   explicit constexpr half(bfloat v);
   constexpr operator float() const { return detail::f16_to_f32_fast(bits); }
-  static constexpr half from_bits(ushort b) { half h{}; h.bits = b; return h; }
+  static constexpr half from_bits(ushort b) {
+    half h{};
+    h.bits = b;
+    return h;
+  }
 };
 
 struct bfloat {
   ushort bits;
   bfloat() = default;
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>
-  constexpr bfloat(U v) : bits(detail::f32_to_bf16(float(v))) {}
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0> constexpr bfloat(U v)
+      : bits(detail::f32_to_bf16(float(v))) {}
   explicit constexpr bfloat(half v) : bits(detail::f32_to_bf16(float(v))) {}
   constexpr operator float() const { return detail::bf16_to_f32(bits); }
-  static constexpr bfloat from_bits(ushort b) { bfloat h{}; h.bits = b; return h; }
+  static constexpr bfloat from_bits(ushort b) {
+    bfloat h{};
+    h.bits = b;
+    return h;
+  }
 };
 constexpr half::half(bfloat v) : bits(detail::f32_to_f16(float(v))) {}
 
@@ -111,37 +119,53 @@ static_assert(__is_trivially_copyable(half) && __is_trivial(half), "half must be
 
 // Operators, written once for both 16-bit types. H op H stays H; H op integer is H;
 // H op float (or double) is float, MSL's usual arithmetic conversions.
-#define METAL_RT_F16_OPS(H)                                                                   \
-  METAL_FUNC constexpr H operator+(H a) { return a; }                                         \
-  METAL_FUNC constexpr H operator-(H a) { return H::from_bits(ushort(a.bits ^ 0x8000u)); }   \
-  METAL_RT_F16_BINOP(H, +) METAL_RT_F16_BINOP(H, -) METAL_RT_F16_BINOP(H, *)                  \
-  METAL_RT_F16_BINOP(H, /)                                                                    \
-  METAL_RT_F16_CMP(H, ==) METAL_RT_F16_CMP(H, !=) METAL_RT_F16_CMP(H, <)                      \
-  METAL_RT_F16_CMP(H, >) METAL_RT_F16_CMP(H, <=) METAL_RT_F16_CMP(H, >=)                      \
-  METAL_FUNC H& operator++(H& a) { return a = H(float(a) + 1.0f); }                           \
-  METAL_FUNC H& operator--(H& a) { return a = H(float(a) - 1.0f); }                           \
-  METAL_FUNC H operator++(H& a, int) { H o = a; a = H(float(a) + 1.0f); return o; }           \
-  METAL_FUNC H operator--(H& a, int) { H o = a; a = H(float(a) - 1.0f); return o; }
+#define METAL_RT_F16_OPS(H)                                                                          \
+  METAL_FUNC constexpr H operator+(H a) { return a; }                                                \
+  METAL_FUNC constexpr H operator-(H a) { return H::from_bits(ushort(a.bits ^ 0x8000u)); }           \
+  METAL_RT_F16_BINOP(H, +)                                                                           \
+  METAL_RT_F16_BINOP(H, -) METAL_RT_F16_BINOP(H, *) METAL_RT_F16_BINOP(H, /) METAL_RT_F16_CMP(H, ==) \
+      METAL_RT_F16_CMP(H, !=) METAL_RT_F16_CMP(H, <) METAL_RT_F16_CMP(H, >) METAL_RT_F16_CMP(H, <=)  \
+          METAL_RT_F16_CMP(H, >=) METAL_FUNC H&                                                      \
+          operator++(H& a) {                                                                         \
+    return a = H(float(a) + 1.0f);                                                                   \
+  }                                                                                                  \
+  METAL_FUNC H& operator--(H& a) { return a = H(float(a) - 1.0f); }                                  \
+  METAL_FUNC H operator++(H& a, int) {                                                               \
+    H o = a;                                                                                         \
+    a = H(float(a) + 1.0f);                                                                          \
+    return o;                                                                                        \
+  }                                                                                                  \
+  METAL_FUNC H operator--(H& a, int) {                                                               \
+    H o = a;                                                                                         \
+    a = H(float(a) - 1.0f);                                                                          \
+    return o;                                                                                        \
+  }
 
-#define METAL_RT_F16_BINOP(H, OP)                                                            \
-  METAL_FUNC constexpr H operator OP(H a, H b) { return H(float(a) OP float(b)); }            \
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                        \
-  METAL_FUNC constexpr conditional_t<is_integral<U>::value, H, float> operator OP(H a, U b) {  \
-    return conditional_t<is_integral<U>::value, H, float>(float(a) OP float(b));             \
-  }                                                                                            \
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                        \
-  METAL_FUNC constexpr conditional_t<is_integral<U>::value, H, float> operator OP(U a, H b) {  \
-    return conditional_t<is_integral<U>::value, H, float>(float(a) OP float(b));             \
-  }                                                                                            \
+#define METAL_RT_F16_BINOP(H, OP)                                                               \
+  METAL_FUNC constexpr H operator OP(H a, H b) { return H(float(a) OP float(b)); }              \
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                         \
+  METAL_FUNC constexpr conditional_t<is_integral<U>::value, H, float> operator OP(H a, U b) {   \
+    return conditional_t<is_integral<U>::value, H, float>(float(a) OP float(b));                \
+  }                                                                                             \
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                         \
+  METAL_FUNC constexpr conditional_t<is_integral<U>::value, H, float> operator OP(U a, H b) {   \
+    return conditional_t<is_integral<U>::value, H, float>(float(a) OP float(b));                \
+  }                                                                                             \
   template <class U, enable_if_t<detail::is_builtin_arith<U> || is_same<U, H>::value, int> = 0> \
-  METAL_FUNC H& operator OP##=(H& a, U b) { return a = H(float(a) OP float(b)); }
+  METAL_FUNC H& operator OP##=(H & a, U b) {                                                    \
+    return a = H(float(a) OP float(b));                                                         \
+  }
 
-#define METAL_RT_F16_CMP(H, OP)                                                              \
-  METAL_FUNC constexpr bool operator OP(H a, H b) { return float(a) OP float(b); }            \
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                        \
-  METAL_FUNC constexpr bool operator OP(H a, U b) { return float(a) OP float(b); }            \
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                        \
-  METAL_FUNC constexpr bool operator OP(U a, H b) { return float(a) OP float(b); }
+#define METAL_RT_F16_CMP(H, OP)                                                    \
+  METAL_FUNC constexpr bool operator OP(H a, H b) { return float(a) OP float(b); } \
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>            \
+  METAL_FUNC constexpr bool operator OP(H a, U b) {                                \
+    return float(a) OP float(b);                                                   \
+  }                                                                                \
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>            \
+  METAL_FUNC constexpr bool operator OP(U a, H b) {                                \
+    return float(a) OP float(b);                                                   \
+  }
 
 METAL_RT_F16_OPS(half)
 METAL_RT_F16_OPS(bfloat)

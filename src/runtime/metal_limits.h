@@ -4,8 +4,11 @@
 
 namespace metal {
 enum float_round_style {
-  round_indeterminate = -1, round_toward_zero = 0, round_to_nearest = 1,
-  round_toward_infinity = 2, round_toward_neg_infinity = 3
+  round_indeterminate = -1,
+  round_toward_zero = 0,
+  round_to_nearest = 1,
+  round_toward_infinity = 2,
+  round_toward_neg_infinity = 3
 };
 enum float_denorm_style { denorm_indeterminate = -1, denorm_absent = 0, denorm_present = 1 };
 
@@ -36,7 +39,9 @@ template <class T> struct int_limits {
   static constexpr int digits10 = digits * 301 / 1000;
   static constexpr int max_digits10 = 0;
   static constexpr int min_exponent = 0, min_exponent10 = 0, max_exponent = 0, max_exponent10 = 0;
-  static constexpr T max() { return is_signed ? T(((unsigned long)1 << (digits - 1)) - 1 + ((unsigned long)1 << (digits - 1))) : T(~T(0)); }
+  static constexpr T max() {
+    return is_signed ? T(((unsigned long)1 << (digits - 1)) - 1 + ((unsigned long)1 << (digits - 1))) : T(~T(0));
+  }
   static constexpr T min() { return is_signed ? T(-max() - 1) : T(0); }
   static constexpr T lowest() { return min(); }
   static constexpr T epsilon() { return T(0); }

@@ -69,9 +69,13 @@ struct lg_record {
   }
 };
 
-template <class T> struct lg_kind { static constexpr char value = 0; };
-#define METAL_LG_KIND(T, K) \
-  template <> struct lg_kind<T> { static constexpr char value = K; };
+template <class T> struct lg_kind {
+  static constexpr char value = 0;
+};
+#define METAL_LG_KIND(T, K)          \
+  template <> struct lg_kind<T> {    \
+    static constexpr char value = K; \
+  };
 METAL_LG_KIND(bool, 'u')
 METAL_LG_KIND(char, 'i')
 METAL_LG_KIND(signed char, 'i')
@@ -157,9 +161,11 @@ inline void lg_emit(const char* subsystem, const char* category, unsigned level,
 
 #else  // CUDA: not yet delivered
 
-template <class... A> struct lg_unsupported { static constexpr bool value = false; };
-#define METAL_LG_EMIT(sub, cat, level, format, args)                                                         \
-  static_assert(::metal::detail::lg_unsupported<A...>::value,                                             \
+template <class... A> struct lg_unsupported {
+  static constexpr bool value = false;
+};
+#define METAL_LG_EMIT(sub, cat, level, format, args)          \
+  static_assert(::metal::detail::lg_unsupported<A...>::value, \
                 "os_log / printf in kernels is not yet supported on CUDA devices by pymetallic (CPU only)")
 
 #endif

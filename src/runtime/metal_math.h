@@ -35,7 +35,7 @@ METAL_FUNC float sinpi_f(float x) {
 METAL_FUNC float cospi_f(float x) {
   if (isinf_bits(x)) return __builtin_nanf("");
   double d = double(x), r = __builtin_fabs(d - 2.0 * __builtin_rint(0.5 * d));  // in [0, 1]
-  if (r == 0.5) return 0.0f;                          // cospi(n + 1/2) is +0
+  if (r == 0.5) return 0.0f;                                                    // cospi(n + 1/2) is +0
   // cos(pi r) = sin(pi (1/2 - r)): exact arguments near the zero at 1/2
   return float(__builtin_sin(3.14159265358979323846 * (0.5 - r)));
 }
@@ -69,84 +69,82 @@ METAL_FUNC float fmedian3_f(float a, float b, float c) {
   return METAL_RT_LIBM(fmax)(METAL_RT_LIBM(fmin)(a, b), METAL_RT_LIBM(fmin)(METAL_RT_LIBM(fmax)(a, b), c));
 }
 #if defined(METAL_TARGET_CUDA)
-#  define METAL_RT_FAST(cuda_name, cpu_name) cuda_name
+#define METAL_RT_FAST(cuda_name, cpu_name) cuda_name
 #else
-#  define METAL_RT_FAST(cuda_name, cpu_name) cpu_name
+#define METAL_RT_FAST(cuda_name, cpu_name) cpu_name
 #endif
 
 // One functor per function and mode: the float body, applied to half/bfloat by
 // converting in and out.
-#define METAL_RT_FN1(NAME, P, F)                                                             \
-  namespace detail {                                                                         \
-  struct NAME##_pfn {                                                                        \
-    template <class T> METAL_FUNC T operator()(T x) const { return T(P(float(x))); }         \
-  };                                                                                         \
-  struct NAME##_ffn {                                                                        \
-    template <class T> METAL_FUNC T operator()(T x) const { return T(F(float(x))); }         \
-  };                                                                                         \
-  }                                                                                          \
-  namespace precise {                                                                        \
-  template <class X, enable_if_t<detail::float_args<X>, int> = 0>                            \
-  METAL_FUNC detail::float_t<X> NAME(const X& x) {                                           \
-    return detail::apply(detail::NAME##_pfn{}, detail::float_t<X>(x));                       \
-  }                                                                                          \
-  }                                                                                          \
-  namespace fast {                                                                           \
-  template <class X, enable_if_t<detail::float_args<X>, int> = 0>                            \
-  METAL_FUNC detail::float_t<X> NAME(const X& x) {                                           \
-    return detail::apply(detail::NAME##_ffn{}, detail::float_t<X>(x));                       \
-  }                                                                                          \
-  }                                                                                          \
+#define METAL_RT_FN1(NAME, P, F)                                                                                   \
+  namespace detail {                                                                                               \
+  struct NAME##_pfn {                                                                                              \
+    template <class T> METAL_FUNC T operator()(T x) const { return T(P(float(x))); }                               \
+  };                                                                                                               \
+  struct NAME##_ffn {                                                                                              \
+    template <class T> METAL_FUNC T operator()(T x) const { return T(F(float(x))); }                               \
+  };                                                                                                               \
+  }                                                                                                                \
+  namespace precise {                                                                                              \
+  template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::float_t<X> NAME(const X& x) { \
+    return detail::apply(detail::NAME##_pfn{}, detail::float_t<X>(x));                                             \
+  }                                                                                                                \
+  }                                                                                                                \
+  namespace fast {                                                                                                 \
+  template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::float_t<X> NAME(const X& x) { \
+    return detail::apply(detail::NAME##_ffn{}, detail::float_t<X>(x));                                             \
+  }                                                                                                                \
+  }                                                                                                                \
   using METAL_RT_DEFAULT_MATH::NAME;
 
-#define METAL_RT_FN2(NAME, P, F)                                                             \
-  namespace detail {                                                                         \
-  struct NAME##_pfn {                                                                        \
+#define METAL_RT_FN2(NAME, P, F)                                                                    \
+  namespace detail {                                                                                \
+  struct NAME##_pfn {                                                                               \
     template <class T> METAL_FUNC T operator()(T x, T y) const { return T(P(float(x), float(y))); } \
-  };                                                                                         \
-  struct NAME##_ffn {                                                                        \
+  };                                                                                                \
+  struct NAME##_ffn {                                                                               \
     template <class T> METAL_FUNC T operator()(T x, T y) const { return T(F(float(x), float(y))); } \
-  };                                                                                         \
-  }                                                                                          \
-  namespace precise {                                                                        \
-  template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>               \
-  METAL_FUNC detail::float_t<X, Y> NAME(const X& x, const Y& y) {                           \
-    typedef detail::float_t<X, Y> R;                                                         \
-    return detail::apply(detail::NAME##_pfn{}, R(x), R(y));                                  \
-  }                                                                                          \
-  }                                                                                          \
-  namespace fast {                                                                           \
-  template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>               \
-  METAL_FUNC detail::float_t<X, Y> NAME(const X& x, const Y& y) {                           \
-    typedef detail::float_t<X, Y> R;                                                         \
-    return detail::apply(detail::NAME##_ffn{}, R(x), R(y));                                  \
-  }                                                                                          \
-  }                                                                                          \
+  };                                                                                                \
+  }                                                                                                 \
+  namespace precise {                                                                               \
+  template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>                       \
+  METAL_FUNC detail::float_t<X, Y> NAME(const X& x, const Y& y) {                                   \
+    typedef detail::float_t<X, Y> R;                                                                \
+    return detail::apply(detail::NAME##_pfn{}, R(x), R(y));                                         \
+  }                                                                                                 \
+  }                                                                                                 \
+  namespace fast {                                                                                  \
+  template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>                       \
+  METAL_FUNC detail::float_t<X, Y> NAME(const X& x, const Y& y) {                                   \
+    typedef detail::float_t<X, Y> R;                                                                \
+    return detail::apply(detail::NAME##_ffn{}, R(x), R(y));                                         \
+  }                                                                                                 \
+  }                                                                                                 \
   using METAL_RT_DEFAULT_MATH::NAME;
 
-#define METAL_RT_FN3(NAME, P)                                                                \
-  namespace detail {                                                                         \
-  struct NAME##_pfn {                                                                        \
-    template <class T> METAL_FUNC T operator()(T x, T y, T z) const {                        \
-      return T(P(float(x), float(y), float(z)));                                             \
-    }                                                                                        \
-  };                                                                                         \
-  }                                                                                          \
-  namespace precise {                                                                        \
-  template <class X, class Y, class Z, enable_if_t<detail::float_args<X, Y, Z>, int> = 0>   \
-  METAL_FUNC detail::float_t<X, Y, Z> NAME(const X& x, const Y& y, const Z& z) {            \
-    typedef detail::float_t<X, Y, Z> R;                                                      \
-    return detail::apply(detail::NAME##_pfn{}, R(x), R(y), R(z));                            \
-  }                                                                                          \
-  }                                                                                          \
-  namespace fast { using precise::NAME; }                                                    \
+#define METAL_RT_FN3(NAME, P)                                                                                      \
+  namespace detail {                                                                                               \
+  struct NAME##_pfn {                                                                                              \
+    template <class T> METAL_FUNC T operator()(T x, T y, T z) const { return T(P(float(x), float(y), float(z))); } \
+  };                                                                                                               \
+  }                                                                                                                \
+  namespace precise {                                                                                              \
+  template <class X, class Y, class Z, enable_if_t<detail::float_args<X, Y, Z>, int> = 0>                          \
+  METAL_FUNC detail::float_t<X, Y, Z> NAME(const X& x, const Y& y, const Z& z) {                                   \
+    typedef detail::float_t<X, Y, Z> R;                                                                            \
+    return detail::apply(detail::NAME##_pfn{}, R(x), R(y), R(z));                                                  \
+  }                                                                                                                \
+  }                                                                                                                \
+  namespace fast {                                                                                                 \
+  using precise::NAME;                                                                                             \
+  }                                                                                                                \
   using precise::NAME;
 }  // namespace detail
 
 #if defined(METAL_FAST_MATH)
-#  define METAL_RT_DEFAULT_MATH fast
+#define METAL_RT_DEFAULT_MATH fast
 #else
-#  define METAL_RT_DEFAULT_MATH precise
+#define METAL_RT_DEFAULT_MATH precise
 #endif
 #define METAL_RT_L(name) METAL_RT_LIBM(name)
 
@@ -250,15 +248,16 @@ METAL_FUNC detail::float_t<X, Y> nextafter(const X& x, const Y& y) {
   return detail::apply(detail::nextafter_fn{}, R(x), R(y));
 }
 }  // namespace precise
-namespace fast { using precise::nextafter; }
+namespace fast {
+using precise::nextafter;
+}
 using precise::nextafter;
 
 // Functions with an output argument (thread T& in MSL) or a non-float result.
 namespace precise {
 // frexp(+-inf or NaN) returns x and stores 0 (C leaves the exponent unspecified; glibc and
 // CUDA store 0). Set here, so that every target agrees.
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC T frexp(T x, int& e) {
+template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T frexp(T x, int& e) {
   float f = float(x);
   if (detail::isnan_bits(f) || detail::isinf_bits(f)) {
     e = 0;
@@ -271,16 +270,16 @@ template <class T, int N> METAL_FUNC vec<T, N> frexp(const vec<T, N>& x, vec<int
   for (int i = 0; i < N; ++i) r.s[i] = frexp(x.s[i], e.s[i]);
   return r;
 }
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC T ldexp(T x, int k) { return T(METAL_RT_L(ldexp)(float(x), k)); }
+template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T ldexp(T x, int k) {
+  return T(METAL_RT_L(ldexp)(float(x), k));
+}
 template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, const vec<int, N>& k) {
   vec<T, N> r;
   for (int i = 0; i < N; ++i) r.s[i] = ldexp(x.s[i], k.s[i]);
   return r;
 }
 template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, int k) { return ldexp(x, vec<int, N>(k)); }
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC T modf(T x, T& ip) {
+template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T modf(T x, T& ip) {
   float i;
   float f = METAL_RT_L(modf)(float(x), &i);
   ip = T(i);
@@ -291,8 +290,7 @@ template <class T, int N> METAL_FUNC vec<T, N> modf(const vec<T, N>& x, vec<T, N
   for (int i = 0; i < N; ++i) r.s[i] = modf(x.s[i], ip.s[i]);
   return r;
 }
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC T sincos(T x, T& c) {
+template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T sincos(T x, T& c) {
   c = T(METAL_RT_L(cos)(float(x)));
   return T(METAL_RT_L(sin)(float(x)));
 }
@@ -304,8 +302,7 @@ template <class T, int N> METAL_FUNC vec<T, N> sincos(const vec<T, N>& x, vec<T,
 // ilogb(+-0) = ilogb(NaN) = INT_MIN and ilogb(+-inf) = INT_MAX, on every target (C's
 // FP_ILOGB0/FP_ILOGBNAN differ between libcs: INT_MIN on x86-64 glibc and CUDA,
 // -INT_MAX/INT_MAX on aarch64 glibc).
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0>
-METAL_FUNC int ilogb(T x) {
+template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC int ilogb(T x) {
   float f = float(x);
   if (f == 0.0f || detail::isnan_bits(f)) return -2147483647 - 1;
   if (detail::isinf_bits(f)) return 2147483647;
@@ -319,16 +316,16 @@ template <class T, int N> METAL_FUNC vec<int, N> ilogb(const vec<T, N>& x) {
 }  // namespace precise
 namespace fast {
 using precise::frexp;
+using precise::ilogb;
 using precise::ldexp;
 using precise::modf;
 using precise::sincos;
-using precise::ilogb;
 }  // namespace fast
 using precise::frexp;
+using precise::ilogb;
 using precise::ldexp;
 using precise::modf;
 using precise::sincos;
-using precise::ilogb;
 
 #undef METAL_RT_FN1
 #undef METAL_RT_FN2

@@ -17,7 +17,9 @@ template <class T, int C, int R> struct matrix {
   // C column vectors, or C*R scalars in column-major order.
   template <class... V, enable_if_t<sizeof...(V) == C && (true && ... && (detail::ncomp<V> == R)) && (R > 1), int> = 0>
   METAL_FUNC matrix(const V&... cols) : columns{vec<T, R>(cols)...} {}
-  template <class... S, enable_if_t<sizeof...(S) == C * R && (sizeof...(S) > C) && (true && ... && detail::is_scalar_arg<S>), int> = 0>
+  template <
+      class... S,
+      enable_if_t<sizeof...(S) == C * R && (sizeof...(S) > C) && (true && ... && detail::is_scalar_arg<S>), int> = 0>
   METAL_FUNC matrix(const S&... s) {
     const T v[] = {T(s)...};
     for (int c = 0; c < C; ++c)
@@ -101,10 +103,16 @@ template <class T> METAL_FUNC T determinant(const matrix<T, 4, 4>& m) {
   return T(d);
 }
 
-#define METAL_RT_MATRICES(T)                                                                 \
-  typedef matrix<T, 2, 2> T##2x2; typedef matrix<T, 2, 3> T##2x3; typedef matrix<T, 2, 4> T##2x4; \
-  typedef matrix<T, 3, 2> T##3x2; typedef matrix<T, 3, 3> T##3x3; typedef matrix<T, 3, 4> T##3x4; \
-  typedef matrix<T, 4, 2> T##4x2; typedef matrix<T, 4, 3> T##4x3; typedef matrix<T, 4, 4> T##4x4;
+#define METAL_RT_MATRICES(T)      \
+  typedef matrix<T, 2, 2> T##2x2; \
+  typedef matrix<T, 2, 3> T##2x3; \
+  typedef matrix<T, 2, 4> T##2x4; \
+  typedef matrix<T, 3, 2> T##3x2; \
+  typedef matrix<T, 3, 3> T##3x3; \
+  typedef matrix<T, 3, 4> T##3x4; \
+  typedef matrix<T, 4, 2> T##4x2; \
+  typedef matrix<T, 4, 3> T##4x3; \
+  typedef matrix<T, 4, 4> T##4x4;
 METAL_RT_MATRICES(float)
 METAL_RT_MATRICES(half)
 #undef METAL_RT_MATRICES

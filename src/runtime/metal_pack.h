@@ -14,7 +14,9 @@ namespace detail {
 METAL_FUNC float pack_clampf(float x, float lo, float hi) {
   return METAL_RT_LIBM(fmin)(METAL_RT_LIBM(fmax)(x, lo), hi);
 }
-METAL_FUNC uint pack_unorm(float x, float scale) { return uint(METAL_RT_LIBM(rint)(pack_clampf(x, 0.0f, 1.0f) * scale)); }
+METAL_FUNC uint pack_unorm(float x, float scale) {
+  return uint(METAL_RT_LIBM(rint)(pack_clampf(x, 0.0f, 1.0f) * scale));
+}
 METAL_FUNC uint pack_snorm(float x, float scale, uint bits_mask) {
   if (x != x) x = 0.0f;  // NaN -> 0, not -1
   int v = int(METAL_RT_LIBM(rint)(pack_clampf(x, -1.0f, 1.0f) * scale));

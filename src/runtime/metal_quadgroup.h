@@ -6,10 +6,10 @@
 #include "metal_simdgroup.h"
 
 namespace metal {
-#define METAL_RT_QUAD_REDUCE(NAME, OP, COND)                                               \
-  template <class T, class V = detail::simd_value_t<T>, enable_if_t<COND, int> = 0>        \
-  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                                   \
-    return detail::simd_reduce<4u>(V(data), detail::OP{} METAL_RT_SITE);                   \
+#define METAL_RT_QUAD_REDUCE(NAME, OP, COND)                                        \
+  template <class T, class V = detail::simd_value_t<T>, enable_if_t<COND, int> = 0> \
+  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                            \
+    return detail::simd_reduce<4u>(V(data), detail::OP {} METAL_RT_SITE);           \
   }
 METAL_RT_QUAD_REDUCE(quad_sum, simd_op_sum, detail::simd_is_arith<V>)
 METAL_RT_QUAD_REDUCE(quad_product, simd_op_product, detail::simd_is_arith<V>)
@@ -20,10 +20,10 @@ METAL_RT_QUAD_REDUCE(quad_or, simd_op_or, detail::simd_is_integral<V>)
 METAL_RT_QUAD_REDUCE(quad_xor, simd_op_xor, detail::simd_is_integral<V>)
 #undef METAL_RT_QUAD_REDUCE
 
-#define METAL_RT_QUAD_SCAN(NAME, INCL, OP, ID)                                             \
+#define METAL_RT_QUAD_SCAN(NAME, INCL, OP, ID)                                                          \
   template <class T, class V = detail::simd_value_t<T>, enable_if_t<detail::simd_is_arith<V>, int> = 0> \
-  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                                   \
-    return detail::simd_scan<4u, INCL>(V(data), detail::OP{}, detail::ID<V>() METAL_RT_SITE); \
+  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                                                \
+    return detail::simd_scan<4u, INCL>(V(data), detail::OP{}, detail::ID<V>() METAL_RT_SITE);           \
   }
 METAL_RT_QUAD_SCAN(quad_prefix_inclusive_sum, true, simd_op_sum, simd_zero)
 METAL_RT_QUAD_SCAN(quad_prefix_exclusive_sum, false, simd_op_sum, simd_zero)
@@ -65,11 +65,13 @@ METAL_FUNC V quad_shuffle_xor(const T& data, ushort mask METAL_RT_SITE_PARAM) {
 }
 template <class T, class V = detail::simd_value_t<T>>
 METAL_FUNC V quad_shuffle_rotate_down(const T& data, ushort delta METAL_RT_SITE_PARAM) {
-  return detail::simd_shuffle_by(V(data), [=](unsigned l, bool&) { return (l & ~3u) | ((l + delta) & 3u); } METAL_RT_SITE);
+  return detail::simd_shuffle_by(V(data),
+                                 [=](unsigned l, bool&) { return (l & ~3u) | ((l + delta) & 3u); } METAL_RT_SITE);
 }
 template <class T, class V = detail::simd_value_t<T>>
 METAL_FUNC V quad_shuffle_rotate_up(const T& data, ushort delta METAL_RT_SITE_PARAM) {
-  return detail::simd_shuffle_by(V(data), [=](unsigned l, bool&) { return (l & ~3u) | ((l - delta) & 3u); } METAL_RT_SITE);
+  return detail::simd_shuffle_by(V(data),
+                                 [=](unsigned l, bool&) { return (l & ~3u) | ((l - delta) & 3u); } METAL_RT_SITE);
 }
 template <class T, class V = detail::simd_value_t<T>>
 METAL_FUNC V quad_shuffle_and_fill_down(const T& data, const detail::simd_value_t<T>& filling_data, ushort delta,

@@ -8,10 +8,18 @@ namespace metal {
 namespace detail {
 // Classification on the bit pattern of the value widened to float (exact for
 // half/bfloat), so fast-math compiler flags cannot fold these away.
-struct isnan_fn { template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) & 0x7fffffffu) > 0x7f800000u; } };
-struct isinf_fn { template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) & 0x7fffffffu) == 0x7f800000u; } };
-struct isfinite_fn { template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) & 0x7fffffffu) < 0x7f800000u; } };
-struct signbit_fn { template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) >> 31) != 0; } };
+struct isnan_fn {
+  template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) & 0x7fffffffu) > 0x7f800000u; }
+};
+struct isinf_fn {
+  template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) & 0x7fffffffu) == 0x7f800000u; }
+};
+struct isfinite_fn {
+  template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) & 0x7fffffffu) < 0x7f800000u; }
+};
+struct signbit_fn {
+  template <class T> METAL_FUNC bool operator()(T x) const { return (f32_bits(float(x)) >> 31) != 0; }
+};
 struct isnormal_fn {
   template <class T> METAL_FUNC bool operator()(T x) const {
     // normal in T's own format: |x| >= T's smallest normal and finite
@@ -19,30 +27,40 @@ struct isnormal_fn {
     return isfinite_fn{}(x) && a >= float(numeric_limits<T>::min());
   }
 };
-struct isordered_fn { template <class T> METAL_FUNC bool operator()(T x, T y) const { return !isnan_fn{}(x) && !isnan_fn{}(y); } };
-struct isunordered_fn { template <class T> METAL_FUNC bool operator()(T x, T y) const { return isnan_fn{}(x) || isnan_fn{}(y); } };
-template <class E, int N> struct bool_result { typedef vec<bool, N> type; };
-template <class E> struct bool_result<E, 0> { typedef bool type; };
+struct isordered_fn {
+  template <class T> METAL_FUNC bool operator()(T x, T y) const { return !isnan_fn{}(x) && !isnan_fn{}(y); }
+};
+struct isunordered_fn {
+  template <class T> METAL_FUNC bool operator()(T x, T y) const { return isnan_fn{}(x) || isnan_fn{}(y); }
+};
+template <class E, int N> struct bool_result {
+  typedef vec<bool, N> type;
+};
+template <class E> struct bool_result<E, 0> {
+  typedef bool type;
+};
 }  // namespace detail
 
-#define METAL_RT_REL1(NAME)                                                                  \
-  template <class X, enable_if_t<detail::float_args<X>, int> = 0>                            \
-  METAL_FUNC auto NAME(const X& x) {                                                         \
-    return detail::apply(detail::NAME##_fn{}, detail::float_t<X>(x));                        \
+#define METAL_RT_REL1(NAME)                                                                          \
+  template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC auto NAME(const X& x) { \
+    return detail::apply(detail::NAME##_fn{}, detail::float_t<X>(x));                                \
   }
-#define METAL_RT_REL2(NAME)                                                                  \
-  template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0>               \
-  METAL_FUNC auto NAME(const X& x, const Y& y) {                                            \
-    typedef detail::float_t<X, Y> R;                                                         \
-    return detail::apply(detail::NAME##_fn{}, R(x), R(y));                                   \
+#define METAL_RT_REL2(NAME)                                                   \
+  template <class X, class Y, enable_if_t<detail::float_args<X, Y>, int> = 0> \
+  METAL_FUNC auto NAME(const X& x, const Y& y) {                              \
+    typedef detail::float_t<X, Y> R;                                          \
+    return detail::apply(detail::NAME##_fn{}, R(x), R(y));                    \
   }
-METAL_RT_REL1(isnan) METAL_RT_REL1(isinf) METAL_RT_REL1(isfinite) METAL_RT_REL1(isnormal)
-METAL_RT_REL1(signbit) METAL_RT_REL2(isordered) METAL_RT_REL2(isunordered)
+METAL_RT_REL1(isnan)
+METAL_RT_REL1(isinf) METAL_RT_REL1(isfinite) METAL_RT_REL1(isnormal) METAL_RT_REL1(signbit) METAL_RT_REL2(isordered)
+    METAL_RT_REL2(isunordered)
 #undef METAL_RT_REL1
 #undef METAL_RT_REL2
 
-// all/any over bool vectors (or any vector: a component counts as true when non-zero).
-METAL_FUNC constexpr bool all(bool b) { return b; }
+    // all/any over bool vectors (or any vector: a component counts as true when non-zero).
+    METAL_FUNC constexpr bool all(bool b) {
+  return b;
+}
 METAL_FUNC constexpr bool any(bool b) { return b; }
 template <class V, enable_if_t<detail::is_vec_like<V>, int> = 0> METAL_FUNC bool all(const V& v) {
   typename detail::vinfo_t<V>::value x(v);

@@ -15,8 +15,8 @@
 #include "metal_simdgroup.h"
 
 #if defined(METAL_TARGET_CPU) && !defined(__clang__) && defined(__GNUC__)
-#  pragma GCC push_options
-#  pragma GCC optimize("no-associative-math")
+#pragma GCC push_options
+#pragma GCC optimize("no-associative-math")
 #endif
 namespace metal {
 namespace detail {
@@ -41,7 +41,8 @@ struct fission_simd_site {
     as<S>()[index] = Op::make(args...);
   }
   // The value of this call for thread `index` (T: the type of the first argument).
-  template <class Op, class T, class Threads> typename Op::template result<T> get(const Threads& threads, unsigned index) {
+  template <class Op, class T, class Threads>
+  typename Op::template result<T> get(const Threads& threads, unsigned index) {
     if (!done) {
       done = true;
       unsigned n = threads.pm_size();
@@ -59,9 +60,9 @@ struct fission_simd_site {
 // The folds below must keep their order under fast math (-fassociative-math) to equal the fiber
 // path's: no vectorised or unrolled partial sums.
 #if defined(__clang__)
-#  define METAL_RT_FISSION_IN_ORDER _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")
+#define METAL_RT_FISSION_IN_ORDER _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")
 #else
-#  define METAL_RT_FISSION_IN_ORDER
+#define METAL_RT_FISSION_IN_ORDER
 #endif
 
 template <class T> using fission_value_t = simd_value_t<remove_cvref_t<T>>;
@@ -109,7 +110,8 @@ typedef fission_reduce<simd_op_and> fission_simd_and;
 typedef fission_reduce<simd_op_or> fission_simd_or;
 typedef fission_reduce<simd_op_xor> fission_simd_xor;
 
-template <class Op, bool Inclusive, bool Product> struct fission_scan : fission_per_lane<fission_scan<Op, Inclusive, Product>> {
+template <class Op, bool Inclusive, bool Product> struct fission_scan
+    : fission_per_lane<fission_scan<Op, Inclusive, Product>> {
   template <class T> using slot = fission_value_t<T>;
   template <class T> using result = fission_value_t<T>;
   template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
@@ -160,12 +162,25 @@ template <fission_src K> struct fission_shuffle : fission_per_lane<fission_shuff
       unsigned d = in[l].a, src = 0;
       bool valid = true;
       switch (K) {
-        case fission_src::index: src = d; break;
-        case fission_src::down: src = l + d; break;
-        case fission_src::up: valid = l >= d; src = l - d; break;
-        case fission_src::xor_: src = l ^ d; break;
-        case fission_src::rotate_down: src = (l + d) & 31u; break;
-        case fission_src::rotate_up: src = (l - d) & 31u; break;
+        case fission_src::index:
+          src = d;
+          break;
+        case fission_src::down:
+          src = l + d;
+          break;
+        case fission_src::up:
+          valid = l >= d;
+          src = l - d;
+          break;
+        case fission_src::xor_:
+          src = l ^ d;
+          break;
+        case fission_src::rotate_down:
+          src = (l + d) & 31u;
+          break;
+        case fission_src::rotate_up:
+          src = (l - d) & 31u;
+          break;
       }
       out[l] = valid && src < 32u && ((mask >> src) & 1u) ? in[src].v : in[l].v;
     }
@@ -211,5 +226,5 @@ typedef fission_vote<2> fission_simd_any;
 }  // namespace detail
 }  // namespace metal
 #if defined(METAL_TARGET_CPU) && !defined(__clang__) && defined(__GNUC__)
-#  pragma GCC pop_options
+#pragma GCC pop_options
 #endif

@@ -46,12 +46,18 @@ template <class V, class F> METAL_FUNC V simd_apply2(const V& a, const V& b, F f
 }
 struct simd_op_sum {
   template <class V> METAL_FUNC V operator()(const V& a, const V& b) const {
-    return simd_apply2(a, b, [](auto x, auto y) { typedef wrap_t<decltype(x)> W; return decltype(x)(W(x) + W(y)); });
+    return simd_apply2(a, b, [](auto x, auto y) {
+      typedef wrap_t<decltype(x)> W;
+      return decltype(x)(W(x) + W(y));
+    });
   }
 };
 struct simd_op_product {
   template <class V> METAL_FUNC V operator()(const V& a, const V& b) const {
-    return simd_apply2(a, b, [](auto x, auto y) { typedef wrap_t<decltype(x)> W; return decltype(x)(W(x) * W(y)); });
+    return simd_apply2(a, b, [](auto x, auto y) {
+      typedef wrap_t<decltype(x)> W;
+      return decltype(x)(W(x) * W(y));
+    });
   }
 };
 struct simd_op_min {
@@ -75,8 +81,8 @@ struct simd_op_xor {
     return simd_apply2(a, b, [](auto x, auto y) { return decltype(x)(x ^ y); });
   }
 };
-template <class V> constexpr bool simd_is_integral = is_integral<typename vinfo<V>::elem>::value &&
-                                                     !is_same<typename vinfo<V>::elem, bool>::value;
+template <class V> constexpr bool simd_is_integral =
+    is_integral<typename vinfo<V>::elem>::value && !is_same<typename vinfo<V>::elem, bool>::value;
 template <class V> constexpr bool simd_is_arith = vinfo<V>::n > 0 && !is_same<typename vinfo<V>::elem, bool>::value;
 
 // ---- target primitives --------------------------------------------------------------
@@ -108,7 +114,7 @@ template <unsigned W, class V, class Op> METAL_FUNC V simd_reduce(const V& x, Op
   bool first = true;
   // In order even under fast math (the split path, metal_simd_fission.h, folds the same way).
 #if defined(__clang__)
-#  pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
+#pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
 #endif
   for (unsigned i = base; i < base + W; ++i)
     if ((g.mask >> i) & 1u) {
@@ -126,7 +132,7 @@ METAL_FUNC V simd_scan(const V& x, Op op, const V& identity, unsigned site) {
   unsigned base = g.lane & ~(W - 1u);
   V acc = identity;
 #if defined(__clang__)
-#  pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
+#pragma clang loop vectorize(disable) interleave(disable) unroll(disable)
 #endif
   for (unsigned i = base; i < g.lane + (Inclusive ? 1u : 0u); ++i)
     if ((g.mask >> i) & 1u) acc = op(acc, g.v[i]);
@@ -199,8 +205,7 @@ template <unsigned W, class V, class Op> METAL_FUNC V simd_reduce(const V& x, Op
   }
   return acc;
 }
-template <unsigned W, bool Inclusive, class V, class Op>
-METAL_FUNC V simd_scan(const V& x, Op op, const V& identity) {
+template <unsigned W, bool Inclusive, class V, class Op> METAL_FUNC V simd_scan(const V& x, Op op, const V& identity) {
   unsigned m = __activemask();
   unsigned lane = cuda_lane();
   unsigned idx = lane & (W - 1u);
@@ -237,10 +242,10 @@ template <class V> METAL_FUNC V simd_one() { return V(1); }
 }  // namespace detail
 
 // ---- reductions ----------------------------------------------------------------------
-#define METAL_RT_SIMD_REDUCE(NAME, OP, COND)                                               \
-  template <class T, class V = detail::simd_value_t<T>, enable_if_t<COND, int> = 0>        \
-  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                                   \
-    return detail::simd_reduce<32u>(V(data), detail::OP{} METAL_RT_SITE);                  \
+#define METAL_RT_SIMD_REDUCE(NAME, OP, COND)                                        \
+  template <class T, class V = detail::simd_value_t<T>, enable_if_t<COND, int> = 0> \
+  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                            \
+    return detail::simd_reduce<32u>(V(data), detail::OP {} METAL_RT_SITE);          \
   }
 METAL_RT_SIMD_REDUCE(simd_sum, simd_op_sum, detail::simd_is_arith<V>)
 METAL_RT_SIMD_REDUCE(simd_product, simd_op_product, detail::simd_is_arith<V>)
@@ -250,10 +255,10 @@ METAL_RT_SIMD_REDUCE(simd_and, simd_op_and, detail::simd_is_integral<V>)
 METAL_RT_SIMD_REDUCE(simd_or, simd_op_or, detail::simd_is_integral<V>)
 METAL_RT_SIMD_REDUCE(simd_xor, simd_op_xor, detail::simd_is_integral<V>)
 
-#define METAL_RT_SIMD_SCAN(NAME, INCL, OP, ID)                                             \
+#define METAL_RT_SIMD_SCAN(NAME, INCL, OP, ID)                                                          \
   template <class T, class V = detail::simd_value_t<T>, enable_if_t<detail::simd_is_arith<V>, int> = 0> \
-  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                                   \
-    return detail::simd_scan<32u, INCL>(V(data), detail::OP{}, detail::ID<V>() METAL_RT_SITE); \
+  METAL_FUNC V NAME(const T& data METAL_RT_SITE_PARAM) {                                                \
+    return detail::simd_scan<32u, INCL>(V(data), detail::OP{}, detail::ID<V>() METAL_RT_SITE);          \
   }
 METAL_RT_SIMD_SCAN(simd_prefix_inclusive_sum, true, simd_op_sum, simd_zero)
 METAL_RT_SIMD_SCAN(simd_prefix_exclusive_sum, false, simd_op_sum, simd_zero)
@@ -298,8 +303,7 @@ namespace detail {
 // the segment, or, past its end, filling_data of lane idx + delta - modulo (down); lane
 // idx - delta, or before the segment's start, filling_data of lane idx - delta + modulo (up).
 template <unsigned W, bool Down, class V>
-METAL_FUNC V simd_fill_shuffle(const V& data, const V& fill, unsigned delta, unsigned modulo
-                                   METAL_RT_SITE_PARAM) {
+METAL_FUNC V simd_fill_shuffle(const V& data, const V& fill, unsigned delta, unsigned modulo METAL_RT_SITE_PARAM) {
   if (modulo == 0u || modulo > W) modulo = W;
   unsigned lane;
   bool use_fill;

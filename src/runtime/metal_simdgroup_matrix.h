@@ -120,8 +120,7 @@ METAL_FUNC unsigned sgm_gather(const simdgroup_matrix<T, 8, 8>& m, float (&all)[
 // the block as it is loaded. No exchange: each lane reads its own two elements.
 template <class T, int C, int R, class U>
 METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong elements_per_row = C,
-                               ulong2 matrix_origin = ulong2(0), bool transpose_matrix = false
-                                   METAL_RT_SITE_PARAM) {
+                               ulong2 matrix_origin = ulong2(0), bool transpose_matrix = false METAL_RT_SITE_PARAM) {
   unsigned lane = detail::sgm_lane<T>(METAL_RT_SITE_ONLY);
   ulong r = detail::sgm_row(lane), c = detail::sgm_col(lane);
   for (ulong j = 0; j < 2; ++j) {
@@ -133,8 +132,7 @@ METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong
 // Stores the matrix at matrix_origin of a row-major destination (transposed if asked).
 template <class T, int C, int R, class U>
 METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulong elements_per_row = C,
-                                ulong2 matrix_origin = ulong2(0), bool transpose_matrix = false
-                                    METAL_RT_SITE_PARAM) {
+                                ulong2 matrix_origin = ulong2(0), bool transpose_matrix = false METAL_RT_SITE_PARAM) {
   unsigned lane = detail::sgm_lane<T>(METAL_RT_SITE_ONLY);
   ulong r = detail::sgm_row(lane), c = detail::sgm_col(lane);
   for (ulong j = 0; j < 2; ++j) {
@@ -144,7 +142,7 @@ METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulon
 }
 
 #if defined(METAL_TARGET_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-#  define METAL_RT_SGM_TENSOR_CORES 1
+#define METAL_RT_SGM_TENSOR_CORES 1
 namespace detail {
 template <class T> METAL_FUNC unsigned sgm_word(const vec<T, 2>& v) {
   unsigned w;
@@ -217,34 +215,34 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
 #endif
   {
 #if defined(METAL_TARGET_CUDA)
-  // Each lane fetches only what its two outputs need: row r of A (4 shuffles of a pair) and
-  // rows k of B at its columns (8 shuffles of a pair), then folds k = 0..7 in order.
-  const unsigned mask = 0xffffffffu;  // every lane takes part (MSL's rule)
-  unsigned lane = detail::cuda_lane();
-  unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
-  float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
-  for (unsigned k = 0; k < 8; k += 2) {
-    vec<TA, 2> ak = detail::cuda_shfl(mask, a.__elems, int(detail::sgm_lane_of(r, k)));
-    vec<TB, 2> b0 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_lane_of(k, col)));
-    vec<TB, 2> b1 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_lane_of(k + 1u, col)));
-    acc0 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[0]), acc0);
-    acc1 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[1]), acc1);
-    acc0 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[0]), acc0);
-    acc1 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[1]), acc1);
-  }
+    // Each lane fetches only what its two outputs need: row r of A (4 shuffles of a pair) and
+    // rows k of B at its columns (8 shuffles of a pair), then folds k = 0..7 in order.
+    const unsigned mask = 0xffffffffu;  // every lane takes part (MSL's rule)
+    unsigned lane = detail::cuda_lane();
+    unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
+    float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
+    for (unsigned k = 0; k < 8; k += 2) {
+      vec<TA, 2> ak = detail::cuda_shfl(mask, a.__elems, int(detail::sgm_lane_of(r, k)));
+      vec<TB, 2> b0 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_lane_of(k, col)));
+      vec<TB, 2> b1 = detail::cuda_shfl(mask, b.__elems, int(detail::sgm_lane_of(k + 1u, col)));
+      acc0 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[0]), acc0);
+      acc1 = METAL_RT_LIBM(fma)(float(ak[0]), float(b0[1]), acc1);
+      acc0 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[0]), acc0);
+      acc1 = METAL_RT_LIBM(fma)(float(ak[1]), float(b1[1]), acc1);
+    }
 #else
-  float A[64], B[64];
-  detail::sgm_gather(a, A METAL_RT_SITE);
-  unsigned lane = detail::sgm_gather(b, B METAL_RT_SITE);
-  unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
-  float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
-  for (unsigned k = 0; k < 8; ++k) {
-    acc0 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col], acc0);
-    acc1 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col + 1], acc1);
-  }
+    float A[64], B[64];
+    detail::sgm_gather(a, A METAL_RT_SITE);
+    unsigned lane = detail::sgm_gather(b, B METAL_RT_SITE);
+    unsigned r = detail::sgm_row(lane), col = detail::sgm_col(lane);
+    float acc0 = float(c.__elems[0]), acc1 = float(c.__elems[1]);
+    for (unsigned k = 0; k < 8; ++k) {
+      acc0 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col], acc0);
+      acc1 = METAL_RT_LIBM(fma)(A[r * 8 + k], B[k * 8 + col + 1], acc1);
+    }
 #endif
-  d.__elems[0] = TD(acc0);
-  d.__elems[1] = TD(acc1);
+    d.__elems[0] = TD(acc0);
+    d.__elems[1] = TD(acc1);
   }
 }
 

@@ -17,7 +17,7 @@ METAL_FUNC constexpr mem_flags operator&(mem_flags a, mem_flags b) { return mem_
 
 namespace detail {
 #if defined(METAL_TARGET_CPU)
-void cpu_threadgroup_barrier();  // defined by the CPU backend
+void cpu_threadgroup_barrier();             // defined by the CPU backend
 void cpu_simdgroup_barrier(unsigned site);  // defined by the CPU backend
 #endif
 }  // namespace detail

@@ -14,10 +14,38 @@ enum class access { sample, read, write, read_write };
 // ---------------------------------------------------------------- sampler
 // Enum values are Metal's MTLSampler* values, as the host's SamplerState stores them.
 enum class coord { normalized = 0, pixel = 1 };
-enum class address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
-enum class s_address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
-enum class t_address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
-enum class r_address { clamp_to_edge = 0, mirrored_clamp_to_edge = 1, repeat = 2, mirrored_repeat = 3, clamp_to_zero = 4, clamp_to_border = 5 };
+enum class address {
+  clamp_to_edge = 0,
+  mirrored_clamp_to_edge = 1,
+  repeat = 2,
+  mirrored_repeat = 3,
+  clamp_to_zero = 4,
+  clamp_to_border = 5
+};
+enum class s_address {
+  clamp_to_edge = 0,
+  mirrored_clamp_to_edge = 1,
+  repeat = 2,
+  mirrored_repeat = 3,
+  clamp_to_zero = 4,
+  clamp_to_border = 5
+};
+enum class t_address {
+  clamp_to_edge = 0,
+  mirrored_clamp_to_edge = 1,
+  repeat = 2,
+  mirrored_repeat = 3,
+  clamp_to_zero = 4,
+  clamp_to_border = 5
+};
+enum class r_address {
+  clamp_to_edge = 0,
+  mirrored_clamp_to_edge = 1,
+  repeat = 2,
+  mirrored_repeat = 3,
+  clamp_to_zero = 4,
+  clamp_to_border = 5
+};
 enum class filter { nearest = 0, linear = 1 };
 enum class mag_filter { nearest = 0, linear = 1 };
 enum class min_filter { nearest = 0, linear = 1 };
@@ -26,19 +54,45 @@ enum class compare_func { none, less, less_equal, greater, greater_equal, equal,
 enum class border_color { transparent_black, opaque_black, opaque_white };
 
 namespace detail {
-template <class E> struct is_sampler_option { static constexpr bool value = false; };
-template <> struct is_sampler_option<coord> { static constexpr bool value = true; };
-template <> struct is_sampler_option<address> { static constexpr bool value = true; };
-template <> struct is_sampler_option<s_address> { static constexpr bool value = true; };
-template <> struct is_sampler_option<t_address> { static constexpr bool value = true; };
-template <> struct is_sampler_option<r_address> { static constexpr bool value = true; };
-template <> struct is_sampler_option<filter> { static constexpr bool value = true; };
-template <> struct is_sampler_option<mag_filter> { static constexpr bool value = true; };
-template <> struct is_sampler_option<min_filter> { static constexpr bool value = true; };
-template <> struct is_sampler_option<mip_filter> { static constexpr bool value = true; };
-template <> struct is_sampler_option<compare_func> { static constexpr bool value = true; };
-template <> struct is_sampler_option<border_color> { static constexpr bool value = true; };
-template <bool... B> struct all_true { static constexpr bool value = (B && ...); };
+template <class E> struct is_sampler_option {
+  static constexpr bool value = false;
+};
+template <> struct is_sampler_option<coord> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<address> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<s_address> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<t_address> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<r_address> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<filter> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<mag_filter> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<min_filter> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<mip_filter> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<compare_func> {
+  static constexpr bool value = true;
+};
+template <> struct is_sampler_option<border_color> {
+  static constexpr bool value = true;
+};
+template <bool... B> struct all_true {
+  static constexpr bool value = (B && ...);
+};
 }  // namespace detail
 
 // Same bytes as metal_sampler_abi. Default: normalized, clamp_to_edge, nearest (as Metal).
@@ -47,7 +101,9 @@ struct sampler {
   unsigned char mag_filter_ = 0, min_filter_ = 0, mip_filter_ = 0, pad_ = 0;
 
   constexpr sampler() = default;
-  template <class... E, class = typename enable_if<(sizeof...(E) > 0) && detail::all_true<detail::is_sampler_option<E>::value...>::value>::type>
+  template <class... E,
+            class = typename enable_if<(sizeof...(E) > 0) &&
+                                       detail::all_true<detail::is_sampler_option<E>::value...>::value>::type>
   constexpr sampler(E... options) {
     (set(options), ...);
   }
@@ -65,16 +121,33 @@ struct sampler {
 };
 
 // sample() options; with one mip level they change nothing.
-struct level { float lod; constexpr explicit level(float l) : lod(l) {} };
-struct bias { float value; constexpr explicit bias(float b) : value(b) {} };
-struct min_lod_clamp { float value; constexpr explicit min_lod_clamp(float b) : value(b) {} };
+struct level {
+  float lod;
+  constexpr explicit level(float l) : lod(l) {}
+};
+struct bias {
+  float value;
+  constexpr explicit bias(float b) : value(b) {}
+};
+struct min_lod_clamp {
+  float value;
+  constexpr explicit min_lod_clamp(float b) : value(b) {}
+};
 
 namespace detail {
 
-template <class T> struct tex_is_float { static constexpr bool value = false; };
-template <> struct tex_is_float<float> { static constexpr bool value = true; };
-template <> struct tex_is_float<half> { static constexpr bool value = true; };
-template <> struct tex_is_float<bfloat> { static constexpr bool value = true; };
+template <class T> struct tex_is_float {
+  static constexpr bool value = false;
+};
+template <> struct tex_is_float<float> {
+  static constexpr bool value = true;
+};
+template <> struct tex_is_float<half> {
+  static constexpr bool value = true;
+};
+template <> struct tex_is_float<bfloat> {
+  static constexpr bool value = true;
+};
 
 METAL_FUNC const unsigned char* texel_at(const metal_texture_abi& d, uint x, uint y, uint z) {
   return static_cast<const unsigned char*>(d.data) + z * d.slice_pitch + y * (unsigned long long)d.row_pitch +
@@ -87,20 +160,38 @@ METAL_FUNC float4 load_float(const metal_texture_abi& d, const unsigned char* p)
   const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
   for (unsigned i = 0; i < n; ++i) {
     switch (kind) {
-      case metal_texel_unorm8: c[i] = float(p[i]) / 255.0f; break;
-      case metal_texel_unorm16: c[i] = float(reinterpret_cast<const unsigned short*>(p)[i]) / 65535.0f; break;
-      case metal_texel_float16: c[i] = f16_to_f32_fast(reinterpret_cast<const unsigned short*>(p)[i]); break;
-      case metal_texel_float32: c[i] = reinterpret_cast<const float*>(p)[i]; break;
-      default: c[i] = 0.0f; break;
+      case metal_texel_unorm8:
+        c[i] = float(p[i]) / 255.0f;
+        break;
+      case metal_texel_unorm16:
+        c[i] = float(reinterpret_cast<const unsigned short*>(p)[i]) / 65535.0f;
+        break;
+      case metal_texel_float16:
+        c[i] = f16_to_f32_fast(reinterpret_cast<const unsigned short*>(p)[i]);
+        break;
+      case metal_texel_float32:
+        c[i] = reinterpret_cast<const float*>(p)[i];
+        break;
+      default:
+        c[i] = 0.0f;
+        break;
     }
   }
-  if (d.format == 80) { float t = c[0]; c[0] = c[2]; c[2] = t; }  // bgra8Unorm
+  if (d.format == 80) {
+    float t = c[0];
+    c[0] = c[2];
+    c[2] = t;
+  }  // bgra8Unorm
   return float4(c[0], c[1], c[2], c[3]);
 }
 
 METAL_FUNC void store_float(const metal_texture_abi& d, unsigned char* p, float4 v) {
   float c[4] = {v.x, v.y, v.z, v.w};
-  if (d.format == 80) { float t = c[0]; c[0] = c[2]; c[2] = t; }
+  if (d.format == 80) {
+    float t = c[0];
+    c[0] = c[2];
+    c[2] = t;
+  }
   const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
   for (unsigned i = 0; i < n; ++i) {
     float x = c[i];
@@ -113,9 +204,14 @@ METAL_FUNC void store_float(const metal_texture_abi& d, unsigned char* p, float4
         x = x != x ? 0.0f : x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
         reinterpret_cast<unsigned short*>(p)[i] = static_cast<unsigned short>(METAL_RT_LIBM(rint)(x * 65535.0f));
         break;
-      case metal_texel_float16: reinterpret_cast<unsigned short*>(p)[i] = f32_to_f16(x); break;
-      case metal_texel_float32: reinterpret_cast<float*>(p)[i] = x; break;
-      default: break;
+      case metal_texel_float16:
+        reinterpret_cast<unsigned short*>(p)[i] = f32_to_f16(x);
+        break;
+      case metal_texel_float32:
+        reinterpret_cast<float*>(p)[i] = x;
+        break;
+      default:
+        break;
     }
   }
 }
@@ -126,12 +222,25 @@ METAL_FUNC uint4 load_int(const metal_texture_abi& d, const unsigned char* p) {
   const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
   for (unsigned i = 0; i < n; ++i) {
     switch (kind) {
-      case metal_texel_uint8: c[i] = p[i]; break;
-      case metal_texel_sint8: c[i] = uint(int(static_cast<signed char>(p[i]))); break;
-      case metal_texel_uint16: c[i] = reinterpret_cast<const unsigned short*>(p)[i]; break;
-      case metal_texel_sint16: c[i] = uint(int(reinterpret_cast<const short*>(p)[i])); break;
-      case metal_texel_uint32: case metal_texel_sint32: c[i] = reinterpret_cast<const uint*>(p)[i]; break;
-      default: c[i] = 0u; break;
+      case metal_texel_uint8:
+        c[i] = p[i];
+        break;
+      case metal_texel_sint8:
+        c[i] = uint(int(static_cast<signed char>(p[i])));
+        break;
+      case metal_texel_uint16:
+        c[i] = reinterpret_cast<const unsigned short*>(p)[i];
+        break;
+      case metal_texel_sint16:
+        c[i] = uint(int(reinterpret_cast<const short*>(p)[i]));
+        break;
+      case metal_texel_uint32:
+      case metal_texel_sint32:
+        c[i] = reinterpret_cast<const uint*>(p)[i];
+        break;
+      default:
+        c[i] = 0u;
+        break;
     }
   }
   return uint4(c[0], c[1], c[2], c[3]);
@@ -142,12 +251,20 @@ METAL_FUNC void store_int(const metal_texture_abi& d, unsigned char* p, uint4 v)
   const unsigned n = metal_pixel_format_channels(d.format), kind = metal_pixel_format_kind(d.format);
   for (unsigned i = 0; i < n; ++i) {
     switch (kind) {
-      case metal_texel_uint8: case metal_texel_sint8: p[i] = static_cast<unsigned char>(c[i]); break;
-      case metal_texel_uint16: case metal_texel_sint16:
+      case metal_texel_uint8:
+      case metal_texel_sint8:
+        p[i] = static_cast<unsigned char>(c[i]);
+        break;
+      case metal_texel_uint16:
+      case metal_texel_sint16:
         reinterpret_cast<unsigned short*>(p)[i] = static_cast<unsigned short>(c[i]);
         break;
-      case metal_texel_uint32: case metal_texel_sint32: reinterpret_cast<uint*>(p)[i] = c[i]; break;
-      default: break;
+      case metal_texel_uint32:
+      case metal_texel_sint32:
+        reinterpret_cast<uint*>(p)[i] = c[i];
+        break;
+      default:
+        break;
     }
   }
 }
@@ -182,17 +299,26 @@ template <class T> METAL_FUNC void texel_write(const metal_texture_abi& d, vec<T
 // Integer texel coordinate i wrapped into [0, n) by an address mode; false: outside (zero).
 METAL_FUNC bool wrap_texel(int& i, int n, unsigned mode) {
   switch (mode) {
-    case 2: i %= n; if (i < 0) i += n; return true;  // repeat
-    case 3: {                                      // mirrored_repeat
+    case 2:
+      i %= n;
+      if (i < 0) i += n;
+      return true;  // repeat
+    case 3: {       // mirrored_repeat
       int m = 2 * n;
       i %= m;
       if (i < 0) i += m;
       if (i >= n) i = m - 1 - i;
       return true;
     }
-    case 4: case 5: return i >= 0 && i < n;  // clamp_to_zero, clamp_to_border (transparent black)
-    case 1: if (i < 0) i = -1 - i; [[fallthrough]];  // mirrored_clamp_to_edge
-    default: i = i < 0 ? 0 : i >= n ? n - 1 : i; return true;  // clamp_to_edge
+    case 4:
+    case 5:
+      return i >= 0 && i < n;  // clamp_to_zero, clamp_to_border (transparent black)
+    case 1:
+      if (i < 0) i = -1 - i;
+      [[fallthrough]];  // mirrored_clamp_to_edge
+    default:
+      i = i < 0 ? 0 : i >= n ? n - 1 : i;
+      return true;  // clamp_to_edge
   }
 }
 
@@ -204,9 +330,8 @@ METAL_FUNC int floor_to_int(float x) {
 
 // Filtered sample of a texture of `dims` dimensions (1..3) at (u, v, w); `layer` selects an
 // array layer (then dims <= 2). Offsets are in texels, as Metal's offset argument.
-template <class T>
-METAL_FUNC vec<T, 4> texel_sample(const metal_texture_abi& d, sampler s, int dims, float u, float v, float w,
-                                  uint layer, int ou, int ov, int ow) {
+template <class T> METAL_FUNC vec<T, 4> texel_sample(const metal_texture_abi& d, sampler s, int dims, float u, float v,
+                                                     float w, uint layer, int ou, int ov, int ow) {
   const int size[3] = {int(d.width), int(d.height), int(d.depth)};
   const unsigned modes[3] = {s.s_address_, s.t_address_, s.r_address_};
   float c[3] = {u, v, w};
@@ -226,8 +351,7 @@ METAL_FUNC vec<T, 4> texel_sample(const metal_texture_abi& d, sampler s, int dim
   if (!linear) {
     int idx[3] = {i0[0], i0[1], i0[2]};
     for (int k = 0; k < dims; ++k)
-      if (!wrap_texel(idx[k], size[k], modes[k]))
-        return vec<T, 4>(T(0), T(0), T(0), T(alpha ? 0 : 1));
+      if (!wrap_texel(idx[k], size[k], modes[k])) return vec<T, 4>(T(0), T(0), T(0), T(alpha ? 0 : 1));
     return texel_read<T>(d, uint(idx[0]), uint(idx[1]), dims == 3 ? uint(idx[2]) : z_fixed);
   }
   float4 acc = float4(0.0f);
@@ -250,10 +374,18 @@ METAL_FUNC vec<T, 4> texel_sample(const metal_texture_abi& d, sampler s, int dim
   return vec<T, 4>(T(acc.x), T(acc.y), T(acc.z), T(acc.w));
 }
 
-template <class T> struct sample_options { static constexpr bool value = false; };
-template <> struct sample_options<level> { static constexpr bool value = true; };
-template <> struct sample_options<bias> { static constexpr bool value = true; };
-template <> struct sample_options<min_lod_clamp> { static constexpr bool value = true; };
+template <class T> struct sample_options {
+  static constexpr bool value = false;
+};
+template <> struct sample_options<level> {
+  static constexpr bool value = true;
+};
+template <> struct sample_options<bias> {
+  static constexpr bool value = true;
+};
+template <> struct sample_options<min_lod_clamp> {
+  static constexpr bool value = true;
+};
 template <class... O> struct all_sample_options {
   static constexpr bool value = all_true<sample_options<O>::value...>::value;
 };
@@ -270,43 +402,44 @@ template <class T> METAL_FUNC vec<T, 4> texel_atomic_result(T v) { return vec<T,
 
 // The atomic member functions of a texture whose coordinate parameters are __VA_ARGS__ and
 // locate texel (X, Y, Z).
-#define METAL_TEXTURE_ATOMIC_FETCH(OP, X, Y, Z, ...)                                              \
-  METAL_FUNC vec<T, 4> atomic_fetch_##OP(__VA_ARGS__, vec<T, 4> v) const {                        \
-    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
+#define METAL_TEXTURE_ATOMIC_FETCH(OP, X, Y, Z, ...)                                                              \
+  METAL_FUNC vec<T, 4> atomic_fetch_##OP(__VA_ARGS__, vec<T, 4> v) const {                                        \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                                               \
     return detail::texel_atomic_result<T>(a ? atomic_fetch_##OP##_explicit(a, v.x, memory_order_relaxed) : T(0)); \
   }
-#define METAL_TEXTURE_ATOMICS(X, Y, Z, ...)                                                        \
-  METAL_TEXTURE_ATOMIC_FETCH(add, X, Y, Z, __VA_ARGS__)                                           \
-  METAL_TEXTURE_ATOMIC_FETCH(sub, X, Y, Z, __VA_ARGS__)                                           \
-  METAL_TEXTURE_ATOMIC_FETCH(and, X, Y, Z, __VA_ARGS__)                                           \
-  METAL_TEXTURE_ATOMIC_FETCH(or, X, Y, Z, __VA_ARGS__)                                            \
-  METAL_TEXTURE_ATOMIC_FETCH(xor, X, Y, Z, __VA_ARGS__)                                           \
-  METAL_TEXTURE_ATOMIC_FETCH(min, X, Y, Z, __VA_ARGS__)                                           \
-  METAL_TEXTURE_ATOMIC_FETCH(max, X, Y, Z, __VA_ARGS__)                                           \
-  METAL_FUNC vec<T, 4> atomic_load(__VA_ARGS__) const {                                            \
-    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
-    return detail::texel_atomic_result<T>(a ? atomic_load_explicit(a, memory_order_relaxed) : T(0)); \
-  }                                                                                               \
-  METAL_FUNC void atomic_store(__VA_ARGS__, vec<T, 4> v) const {                                   \
-    if (volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z)) atomic_store_explicit(a, v.x, memory_order_relaxed); \
-  }                                                                                               \
-  METAL_FUNC vec<T, 4> atomic_exchange(__VA_ARGS__, vec<T, 4> v) const {                           \
-    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
-    return detail::texel_atomic_result<T>(a ? atomic_exchange_explicit(a, v.x, memory_order_relaxed) : T(0)); \
-  }                                                                                               \
-  METAL_FUNC bool atomic_compare_exchange_weak(__VA_ARGS__, vec<T, 4>* expected, vec<T, 4> desired) const { \
-    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                               \
-    if (!a) return false;                                                                         \
-    T e = expected->x;                                                                            \
+#define METAL_TEXTURE_ATOMICS(X, Y, Z, ...)                                                                        \
+  METAL_TEXTURE_ATOMIC_FETCH(add, X, Y, Z, __VA_ARGS__)                                                            \
+  METAL_TEXTURE_ATOMIC_FETCH(sub, X, Y, Z, __VA_ARGS__)                                                            \
+  METAL_TEXTURE_ATOMIC_FETCH(and, X, Y, Z, __VA_ARGS__)                                                            \
+  METAL_TEXTURE_ATOMIC_FETCH(or, X, Y, Z, __VA_ARGS__)                                                             \
+  METAL_TEXTURE_ATOMIC_FETCH(xor, X, Y, Z, __VA_ARGS__)                                                            \
+  METAL_TEXTURE_ATOMIC_FETCH(min, X, Y, Z, __VA_ARGS__)                                                            \
+  METAL_TEXTURE_ATOMIC_FETCH(max, X, Y, Z, __VA_ARGS__)                                                            \
+  METAL_FUNC vec<T, 4> atomic_load(__VA_ARGS__) const {                                                            \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                                                \
+    return detail::texel_atomic_result<T>(a ? atomic_load_explicit(a, memory_order_relaxed) : T(0));               \
+  }                                                                                                                \
+  METAL_FUNC void atomic_store(__VA_ARGS__, vec<T, 4> v) const {                                                   \
+    if (volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z))                                            \
+      atomic_store_explicit(a, v.x, memory_order_relaxed);                                                         \
+  }                                                                                                                \
+  METAL_FUNC vec<T, 4> atomic_exchange(__VA_ARGS__, vec<T, 4> v) const {                                           \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                                                \
+    return detail::texel_atomic_result<T>(a ? atomic_exchange_explicit(a, v.x, memory_order_relaxed) : T(0));      \
+  }                                                                                                                \
+  METAL_FUNC bool atomic_compare_exchange_weak(__VA_ARGS__, vec<T, 4>* expected, vec<T, 4> desired) const {        \
+    volatile atomic<T>* a = detail::texel_atomic<T>(pm_d, X, Y, Z);                                                \
+    if (!a) return false;                                                                                          \
+    T e = expected->x;                                                                                             \
     bool ok = atomic_compare_exchange_weak_explicit(a, &e, desired.x, memory_order_relaxed, memory_order_relaxed); \
-    if (!ok) *expected = detail::texel_atomic_result<T>(e);                                      \
-    return ok;                                                                                    \
+    if (!ok) *expected = detail::texel_atomic_result<T>(e);                                                        \
+    return ok;                                                                                                     \
   }
 
-#define METAL_TEXTURE_COMMON                                                                          \
-  metal_texture_abi pm_d;                                                                             \
+#define METAL_TEXTURE_COMMON                                                                               \
+  metal_texture_abi pm_d;                                                                                  \
   METAL_FUNC uint get_width(uint lod = 0) const { return (pm_d.width >> lod) ? (pm_d.width >> lod) : 1u; } \
-  METAL_FUNC uint get_num_mip_levels() const { return 1u; }                                           \
+  METAL_FUNC uint get_num_mip_levels() const { return 1u; }                                                \
   METAL_FUNC void fence() const {}
 
 #define METAL_TEXTURE_HEIGHT \
@@ -314,8 +447,14 @@ template <class T> METAL_FUNC vec<T, 4> texel_atomic_result(T v) { return vec<T,
 
 template <class T, access A = access::sample> struct texture1d {
   METAL_TEXTURE_COMMON
-  METAL_FUNC vec<T, 4> read(uint x, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, x, 0, 0); }
-  METAL_FUNC void write(vec<T, 4> v, uint x, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, x, 0, 0); }
+  METAL_FUNC vec<T, 4> read(uint x, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, x, 0, 0);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint x, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, x, 0, 0);
+  }
   METAL_TEXTURE_ATOMICS(x, 0u, 0u, uint x)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float x, O...) const {
@@ -326,8 +465,14 @@ template <class T, access A = access::sample> struct texture1d {
 template <class T, access A = access::sample> struct texture1d_array {
   METAL_TEXTURE_COMMON
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
-  METAL_FUNC vec<T, 4> read(uint x, uint layer, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, x, 0, layer); }
-  METAL_FUNC void write(vec<T, 4> v, uint x, uint layer, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, x, 0, layer); }
+  METAL_FUNC vec<T, 4> read(uint x, uint layer, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, x, 0, layer);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint x, uint layer, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, x, 0, layer);
+  }
   METAL_TEXTURE_ATOMICS(x, 0u, layer, uint x, uint layer)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float x, uint layer, O...) const {
@@ -338,10 +483,22 @@ template <class T, access A = access::sample> struct texture1d_array {
 template <class T, access A = access::sample> struct texture2d {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
-  METAL_FUNC vec<T, 4> read(uint2 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, 0); }
-  METAL_FUNC vec<T, 4> read(ushort2 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, 0); }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, 0); }
-  METAL_FUNC void write(vec<T, 4> v, ushort2 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, 0); }
+  METAL_FUNC vec<T, 4> read(uint2 c, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, 0);
+  }
+  METAL_FUNC vec<T, 4> read(ushort2 c, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, 0);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, 0);
+  }
+  METAL_FUNC void write(vec<T, 4> v, ushort2 c, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, 0);
+  }
   METAL_TEXTURE_ATOMICS(c.x, c.y, 0u, uint2 c)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, O...) const {
@@ -357,8 +514,14 @@ template <class T, access A = access::sample> struct texture2d_array {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
-  METAL_FUNC vec<T, 4> read(uint2 c, uint layer, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, layer); }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint layer, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, layer); }
+  METAL_FUNC vec<T, 4> read(uint2 c, uint layer, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, layer);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint layer, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, layer);
+  }
   METAL_TEXTURE_ATOMICS(c.x, c.y, layer, uint2 c, uint layer)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, uint layer, O...) const {
@@ -370,10 +533,22 @@ template <class T, access A = access::sample> struct texture3d {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_depth(uint lod = 0) const { return (pm_d.depth >> lod) ? (pm_d.depth >> lod) : 1u; }
-  METAL_FUNC vec<T, 4> read(uint3 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, c.z); }
-  METAL_FUNC vec<T, 4> read(ushort3 c, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, c.z); }
-  METAL_FUNC void write(vec<T, 4> v, uint3 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, c.z); }
-  METAL_FUNC void write(vec<T, 4> v, ushort3 c, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, c.z); }
+  METAL_FUNC vec<T, 4> read(uint3 c, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, c.z);
+  }
+  METAL_FUNC vec<T, 4> read(ushort3 c, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, c.z);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint3 c, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, c.z);
+  }
+  METAL_FUNC void write(vec<T, 4> v, ushort3 c, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, c.z);
+  }
   METAL_TEXTURE_ATOMICS(c.x, c.y, c.z, uint3 c)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float3 c, O...) const {
@@ -410,10 +585,18 @@ template <class T> METAL_FUNC vec<T, 4> cube_sample(const metal_texture_abi& d, 
 template <class T, access A = access::sample> struct texturecube {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
-  METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint lod = 0) const { (void)lod; return detail::texel_read<T>(pm_d, c.x, c.y, face < 6u ? face : 6u); }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint face, uint lod = 0) const { (void)lod; detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? face : 6u); }
+  METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, face < 6u ? face : 6u);
+  }
+  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint face, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? face : 6u);
+  }
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
-  METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, O...) const { return detail::cube_sample<T>(pm_d, s, dir, 0u); }
+  METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, O...) const {
+    return detail::cube_sample<T>(pm_d, s, dir, 0u);
+  }
 };
 
 template <class T, access A = access::sample> struct texturecube_array {

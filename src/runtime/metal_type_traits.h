@@ -50,40 +50,92 @@ typedef bool_constant<true> true_type;
 typedef bool_constant<false> false_type;
 
 template <bool B, class T = void> struct enable_if {};
-template <class T> struct enable_if<true, T> { typedef T type; };
+template <class T> struct enable_if<true, T> {
+  typedef T type;
+};
 template <bool B, class T = void> using enable_if_t = typename enable_if<B, T>::type;
 
-template <bool B, class T, class F> struct conditional { typedef T type; };
-template <class T, class F> struct conditional<false, T, F> { typedef F type; };
+template <bool B, class T, class F> struct conditional {
+  typedef T type;
+};
+template <class T, class F> struct conditional<false, T, F> {
+  typedef F type;
+};
 template <bool B, class T, class F> using conditional_t = typename conditional<B, T, F>::type;
 
 template <class A, class B> struct is_same : false_type {};
 template <class A> struct is_same<A, A> : true_type {};
 template <class A, class B> constexpr bool is_same_v = is_same<A, B>::value;
 
-template <class T> struct remove_const { typedef T type; };
-template <class T> struct remove_const<const T> { typedef T type; };
-template <class T> struct remove_volatile { typedef T type; };
-template <class T> struct remove_volatile<volatile T> { typedef T type; };
-template <class T> struct remove_cv { typedef typename remove_volatile<typename remove_const<T>::type>::type type; };
-template <class T> struct remove_reference { typedef T type; };
-template <class T> struct remove_reference<T&> { typedef T type; };
-template <class T> struct remove_reference<T&&> { typedef T type; };
-template <class T> struct remove_pointer { typedef T type; };
-template <class T> struct remove_pointer<T*> { typedef T type; };
-template <class T> struct remove_pointer<T* const> { typedef T type; };
-template <class T> struct remove_extent { typedef T type; };
-template <class T> struct remove_extent<T[]> { typedef T type; };
-template <class T, unsigned long N> struct remove_extent<T[N]> { typedef T type; };
-template <class T> struct add_const { typedef const T type; };
-template <class T> struct add_volatile { typedef volatile T type; };
-template <class T> struct add_cv { typedef const volatile T type; };
-template <class T> struct add_pointer { typedef typename remove_reference<T>::type* type; };
-template <class T> struct add_lvalue_reference { typedef T& type; };
-template <> struct add_lvalue_reference<void> { typedef void type; };
-template <class T> struct add_rvalue_reference { typedef T&& type; };
-template <> struct add_rvalue_reference<void> { typedef void type; };
-template <class T> struct type_identity { typedef T type; };
+template <class T> struct remove_const {
+  typedef T type;
+};
+template <class T> struct remove_const<const T> {
+  typedef T type;
+};
+template <class T> struct remove_volatile {
+  typedef T type;
+};
+template <class T> struct remove_volatile<volatile T> {
+  typedef T type;
+};
+template <class T> struct remove_cv {
+  typedef typename remove_volatile<typename remove_const<T>::type>::type type;
+};
+template <class T> struct remove_reference {
+  typedef T type;
+};
+template <class T> struct remove_reference<T&> {
+  typedef T type;
+};
+template <class T> struct remove_reference<T&&> {
+  typedef T type;
+};
+template <class T> struct remove_pointer {
+  typedef T type;
+};
+template <class T> struct remove_pointer<T*> {
+  typedef T type;
+};
+template <class T> struct remove_pointer<T* const> {
+  typedef T type;
+};
+template <class T> struct remove_extent {
+  typedef T type;
+};
+template <class T> struct remove_extent<T[]> {
+  typedef T type;
+};
+template <class T, unsigned long N> struct remove_extent<T[N]> {
+  typedef T type;
+};
+template <class T> struct add_const {
+  typedef const T type;
+};
+template <class T> struct add_volatile {
+  typedef volatile T type;
+};
+template <class T> struct add_cv {
+  typedef const volatile T type;
+};
+template <class T> struct add_pointer {
+  typedef typename remove_reference<T>::type* type;
+};
+template <class T> struct add_lvalue_reference {
+  typedef T& type;
+};
+template <> struct add_lvalue_reference<void> {
+  typedef void type;
+};
+template <class T> struct add_rvalue_reference {
+  typedef T&& type;
+};
+template <> struct add_rvalue_reference<void> {
+  typedef void type;
+};
+template <class T> struct type_identity {
+  typedef T type;
+};
 template <class T> using remove_cv_t = typename remove_cv<T>::type;
 template <class T> using remove_const_t = typename remove_const<T>::type;
 template <class T> using remove_volatile_t = typename remove_volatile<T>::type;
@@ -92,7 +144,9 @@ template <class T> using remove_pointer_t = typename remove_pointer<T>::type;
 template <class T> using remove_extent_t = typename remove_extent<T>::type;
 template <class T> using remove_cvref_t = remove_cv_t<remove_reference_t<T>>;
 template <class T> using type_identity_t = typename type_identity<T>::type;
-template <class T> struct remove_cvref { typedef remove_cvref_t<T> type; };
+template <class T> struct remove_cvref {
+  typedef remove_cvref_t<T> type;
+};
 
 template <class T> typename add_rvalue_reference<T>::type declval() noexcept;
 
@@ -162,32 +216,56 @@ template <class T> struct is_signed_impl<T, false> : false_type {};
 // half and bfloat are structs (T(-1) < T(0) is not a constant expression for them).
 template <class T> struct is_signed
     : bool_constant<is_floating_point<T>::value || detail::is_signed_impl<remove_cv_t<T>>::value> {};
-template <class T> struct is_unsigned
-    : bool_constant<is_integral<T>::value && !is_signed<T>::value> {};
+template <class T> struct is_unsigned : bool_constant<is_integral<T>::value && !is_signed<T>::value> {};
 
 template <class From, class To> struct is_convertible {
  private:
   template <class T> static void take(T);
   template <class F, class T, class = decltype(take<T>(declval<F>()))> static true_type test(int);
   template <class, class> static false_type test(...);
+
  public:
   static constexpr bool value = decltype(test<From, To>(0))::value;
 };
 
 namespace detail {
 template <unsigned long Size, bool Signed> struct int_of_size;
-template <> struct int_of_size<1, true> { typedef signed char type; };
-template <> struct int_of_size<1, false> { typedef unsigned char type; };
-template <> struct int_of_size<2, true> { typedef short type; };
-template <> struct int_of_size<2, false> { typedef unsigned short type; };
-template <> struct int_of_size<4, true> { typedef int type; };
-template <> struct int_of_size<4, false> { typedef unsigned int type; };
-template <> struct int_of_size<8, true> { typedef long type; };
-template <> struct int_of_size<8, false> { typedef unsigned long type; };
-template <class From, class To> struct copy_cv { typedef To type; };
-template <class From, class To> struct copy_cv<const From, To> { typedef const To type; };
-template <class From, class To> struct copy_cv<volatile From, To> { typedef volatile To type; };
-template <class From, class To> struct copy_cv<const volatile From, To> { typedef const volatile To type; };
+template <> struct int_of_size<1, true> {
+  typedef signed char type;
+};
+template <> struct int_of_size<1, false> {
+  typedef unsigned char type;
+};
+template <> struct int_of_size<2, true> {
+  typedef short type;
+};
+template <> struct int_of_size<2, false> {
+  typedef unsigned short type;
+};
+template <> struct int_of_size<4, true> {
+  typedef int type;
+};
+template <> struct int_of_size<4, false> {
+  typedef unsigned int type;
+};
+template <> struct int_of_size<8, true> {
+  typedef long type;
+};
+template <> struct int_of_size<8, false> {
+  typedef unsigned long type;
+};
+template <class From, class To> struct copy_cv {
+  typedef To type;
+};
+template <class From, class To> struct copy_cv<const From, To> {
+  typedef const To type;
+};
+template <class From, class To> struct copy_cv<volatile From, To> {
+  typedef volatile To type;
+};
+template <class From, class To> struct copy_cv<const volatile From, To> {
+  typedef const volatile To type;
+};
 }  // namespace detail
 template <class T> struct make_signed {
   typedef typename detail::copy_cv<T, typename detail::int_of_size<sizeof(T), true>::type>::type type;
@@ -203,15 +281,19 @@ namespace detail {
 // of negative values undefined. The runtime computes + - * << and negation in the unsigned
 // type of the promoted operand (same bits, defined on both backends: NVRTC has no -fwrapv).
 // wrap_t<T> is that type for integers other than bool, T itself for everything else.
-template <class T, bool = is_integral<T>::value && !is_same<remove_cv_t<T>, bool>::value>
-struct wrap_type { typedef T type; };
-template <class T> struct wrap_type<T, true> { typedef make_unsigned_t<decltype(T() + T())> type; };
+template <class T, bool = is_integral<T>::value && !is_same<remove_cv_t<T>, bool>::value> struct wrap_type {
+  typedef T type;
+};
+template <class T> struct wrap_type<T, true> {
+  typedef make_unsigned_t<decltype(T() + T())> type;
+};
 template <class T> using wrap_t = typename wrap_type<T>::type;
 }  // namespace detail
 
 template <class T> struct decay {
  private:
   typedef remove_reference_t<T> U;
+
  public:
   typedef conditional_t<is_array<U>::value, remove_extent_t<U>*, remove_cv_t<U>> type;
 };
@@ -245,17 +327,21 @@ namespace detail {
 // Built on unsigned long (a partial specialisation cannot fix a value of a dependent
 // type), then converted to T.
 template <unsigned long N, unsigned long... I> struct make_seq : make_seq<N - 1, N - 1, I...> {};
-template <unsigned long... I> struct make_seq<0, I...> { typedef index_sequence<I...> type; };
+template <unsigned long... I> struct make_seq<0, I...> {
+  typedef index_sequence<I...> type;
+};
 template <class T, class S> struct seq_as;
 template <class T, unsigned long... I> struct seq_as<T, index_sequence<I...>> {
   typedef integer_sequence<T, T(I)...> type;
 };
 }  // namespace detail
-template <class T, T N>
-using make_integer_sequence = typename detail::seq_as<T, typename detail::make_seq<(unsigned long)N>::type>::type;
+template <class T, T N> using make_integer_sequence =
+    typename detail::seq_as<T, typename detail::make_seq<(unsigned long)N>::type>::type;
 template <unsigned long N> using make_index_sequence = typename detail::make_seq<N>::type;
 
 template <class T> constexpr T&& forward(remove_reference_t<T>& t) noexcept { return static_cast<T&&>(t); }
 template <class T> constexpr T&& forward(remove_reference_t<T>&& t) noexcept { return static_cast<T&&>(t); }
-template <class T> constexpr remove_reference_t<T>&& move(T&& t) noexcept { return static_cast<remove_reference_t<T>&&>(t); }
+template <class T> constexpr remove_reference_t<T>&& move(T&& t) noexcept {
+  return static_cast<remove_reference_t<T>&&>(t);
+}
 }  // namespace metal

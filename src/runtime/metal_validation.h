@@ -22,7 +22,7 @@
 #include "metal_diag_abi.h"
 
 #if defined(METAL_TARGET_CPU) && defined(PM_VALIDATION)
-#  include <string.h>
+#include <string.h>
 #endif
 
 namespace metal {
@@ -30,17 +30,39 @@ namespace detail {
 
 enum : unsigned { v_read = 1, v_write = 2, v_rw = 3, v_addr = 4 };
 
-template <class T> struct v_rmref { using type = T; };
-template <class T> struct v_rmref<T&> { using type = T; };
-template <class T> struct v_rmref<T&&> { using type = T; };
-template <class T> struct v_rmcv { using type = T; };
-template <class T> struct v_rmcv<const T> { using type = T; };
-template <class T> struct v_rmcv<volatile T> { using type = T; };
-template <class T> struct v_rmcv<const volatile T> { using type = T; };
-template <class T> struct v_is_ptr { static constexpr bool value = false; };
-template <class T> struct v_is_ptr<T*> { static constexpr bool value = true; };
-template <class T> struct v_is_arr { static constexpr bool value = false; };
-template <class T, unsigned long N> struct v_is_arr<T[N]> { static constexpr bool value = true; };
+template <class T> struct v_rmref {
+  using type = T;
+};
+template <class T> struct v_rmref<T&> {
+  using type = T;
+};
+template <class T> struct v_rmref<T&&> {
+  using type = T;
+};
+template <class T> struct v_rmcv {
+  using type = T;
+};
+template <class T> struct v_rmcv<const T> {
+  using type = T;
+};
+template <class T> struct v_rmcv<volatile T> {
+  using type = T;
+};
+template <class T> struct v_rmcv<const volatile T> {
+  using type = T;
+};
+template <class T> struct v_is_ptr {
+  static constexpr bool value = false;
+};
+template <class T> struct v_is_ptr<T*> {
+  static constexpr bool value = true;
+};
+template <class T> struct v_is_arr {
+  static constexpr bool value = false;
+};
+template <class T, unsigned long N> struct v_is_arr<T[N]> {
+  static constexpr bool value = true;
+};
 
 #if defined(METAL_TARGET_CPU) && defined(PM_VALIDATION)
 
@@ -79,9 +101,9 @@ struct v_shadow {
 struct v_tg_range {
   const char* begin = nullptr;
   const char* end = nullptr;
-  int index = -1;           // [[threadgroup(n)]], or -1 for a kernel-scope variable
+  int index = -1;  // [[threadgroup(n)]], or -1 for a kernel-scope variable
   const char* name = "";
-  bool escaped = false;     // its address was taken: writes may happen untracked
+  bool escaped = false;  // its address was taken: writes may happen untracked
   v_shadow* shadow = nullptr;
   unsigned long capacity = 0;
 };
@@ -201,7 +223,8 @@ inline void v_enter(const void* diag_ptr, unsigned group, const unsigned char* a
   // [[threadgroup(n)]] allocations: consecutive in the arena (lengths are multiples of 16).
   for (unsigned i = 0; i < 31; ++i) {
     unsigned end = i + 1 < 31 ? tg_offsets[i + 1] : arena_size;
-    if (end > tg_offsets[i] && arena) v_tg_add(reinterpret_cast<const char*>(arena) + tg_offsets[i], end - tg_offsets[i], int(i), "");
+    if (end > tg_offsets[i] && arena)
+      v_tg_add(reinterpret_cast<const char*>(arena) + tg_offsets[i], end - tg_offsets[i], int(i), "");
   }
 }
 
@@ -314,8 +337,10 @@ inline void v_track(v_tg_range& r, const char* p, unsigned long n, unsigned kind
       }
     }
     if (kind & v_read) {
-      if (s.r_epoch != epoch || !s.reader) s.reader = self, s.r_epoch = epoch, s.r_simd = simd;
-      else if (s.reader != self) s.reader = 0xffff;
+      if (s.r_epoch != epoch || !s.reader)
+        s.reader = self, s.r_epoch = epoch, s.r_simd = simd;
+      else if (s.reader != self)
+        s.reader = 0xffff;
       s.r_line = static_cast<unsigned short>(line);
     }
     if (kind & v_write) {
@@ -427,8 +452,7 @@ decltype(auto) v_acc(X&& x, unsigned kind, unsigned line, unsigned column, const
 }
 
 // A use of a kernel-scope threadgroup scalar (not an array).
-template <class X>
-X& v_tgs(X& x, unsigned kind, unsigned line, unsigned column, const char* file, const char* name) {
+template <class X> X& v_tgs(X& x, unsigned kind, unsigned line, unsigned column, const char* file, const char* name) {
   if (v_me().diag && v_me().diag->validation)
     if (v_tg_range* r = v_tg_find(reinterpret_cast<const char*>(&x)))
       v_track(*r, reinterpret_cast<const char*>(&x), sizeof(X), kind, file, line, column, name);
@@ -441,8 +465,10 @@ template <class X> X&& v_esc(X&& x) {
   using D = typename v_rmcv<typename v_rmref<X>::type>::type;
   if (v_me().diag && v_me().diag->validation) {
     const char* p;
-    if constexpr (v_is_ptr<D>::value) p = reinterpret_cast<const char*>(x);
-    else p = reinterpret_cast<const char*>(&x);
+    if constexpr (v_is_ptr<D>::value)
+      p = reinterpret_cast<const char*>(x);
+    else
+      p = reinterpret_cast<const char*>(&x);
     if (v_tg_range* r = v_tg_find(p)) r->escaped = true;
   }
   return static_cast<X&&>(x);

@@ -57,17 +57,17 @@ template <class X> constexpr bool is_vec_like = vinfo_t<X>::is_vector;
 template <class X> constexpr bool is_scalar_arg = vinfo_t<X>::n == 1 && !vinfo_t<X>::is_vector;
 
 // Component i of a scalar (the scalar itself) or of a vector-like value.
-template <class X, enable_if_t<is_scalar_arg<X>, int> = 0>
-METAL_FUNC constexpr X comp(const X& x, int) { return x; }
+template <class X, enable_if_t<is_scalar_arg<X>, int> = 0> METAL_FUNC constexpr X comp(const X& x, int) { return x; }
 template <class T, int N> METAL_FUNC constexpr T comp(const vec<T, N>& v, int i) { return v.s[i]; }
 template <class T, int N, class V> METAL_FUNC constexpr T comp(const packed_vec<T, N, V>& v, int i) { return v.s[i]; }
 template <class T, int K, int S, unsigned C, class R>
-METAL_FUNC constexpr T comp(const swizzle<T, K, S, C, R>& v, int i) { return v.s[swz_idx(C, i)]; }
+METAL_FUNC constexpr T comp(const swizzle<T, K, S, C, R>& v, int i) {
+  return v.s[swz_idx(C, i)];
+}
 
 // Component I of the concatenation of the arguments, converted to T: the engine of
 // the "any mix of scalars and vectors" constructors.
-template <int I, class T, class A, class... R>
-METAL_FUNC constexpr T flat(const A& a, const R&... r) {
+template <int I, class T, class A, class... R> METAL_FUNC constexpr T flat(const A& a, const R&... r) {
   if constexpr (I < ncomp<A>) {
     return T(comp(a, I));
   } else {
@@ -96,8 +96,7 @@ template <class T, int K, int S, unsigned Code, class R> struct swizzle {
   }
   METAL_FUNC T operator[](int i) const { return s[detail::swz_idx(Code, i)]; }
   METAL_FUNC swizzle& operator=(const R& v) {
-    static_assert(detail::swz_writable(Code, K),
-                  "a swizzle that repeats a component cannot be assigned to");
+    static_assert(detail::swz_writable(Code, K), "a swizzle that repeats a component cannot be assigned to");
     for (int i = 0; i < K; ++i) s[detail::swz_idx(Code, i)] = v.s[i];
     return *this;
   }
@@ -112,139 +111,161 @@ namespace detail {
 template <class X> struct is_swizzle_proxy : false_type {};
 template <class T, int K, int S, unsigned C, class R> struct is_swizzle_proxy<swizzle<T, K, S, C, R>> : true_type {};
 template <class X, enable_if_t<!is_swizzle_proxy<remove_cvref_t<X>>::value, int> = 0>
-METAL_FUNC constexpr X&& swizzle_read(X&& x) { return static_cast<X&&>(x); }
-template <class T, int K, int S, unsigned C, class R>
-METAL_FUNC const R swizzle_read(const swizzle<T, K, S, C, R>& p) { return p.__pm_value(); }
+METAL_FUNC constexpr X&& swizzle_read(X&& x) {
+  return static_cast<X&&>(x);
+}
+template <class T, int K, int S, unsigned C, class R> METAL_FUNC const R swizzle_read(const swizzle<T, K, S, C, R>& p) {
+  return p.__pm_value();
+}
 }  // namespace detail
 
-#define METAL_RT_SWZ_COMPOUND(OP)                                                            \
-  template <class T, int K, int S, unsigned C, class R, class U>                             \
-  METAL_FUNC swizzle<T, K, S, C, R>& operator OP##=(swizzle<T, K, S, C, R>& p, const U& u) { \
-    return p = R(R(p) OP u);                                                                 \
+#define METAL_RT_SWZ_COMPOUND(OP)                                                             \
+  template <class T, int K, int S, unsigned C, class R, class U>                              \
+  METAL_FUNC swizzle<T, K, S, C, R>& operator OP##=(swizzle<T, K, S, C, R>& p, const U & u) { \
+    return p = R(R(p) OP u);                                                                  \
   }
-METAL_RT_SWZ_COMPOUND(+) METAL_RT_SWZ_COMPOUND(-) METAL_RT_SWZ_COMPOUND(*)
-METAL_RT_SWZ_COMPOUND(/) METAL_RT_SWZ_COMPOUND(%) METAL_RT_SWZ_COMPOUND(&)
-METAL_RT_SWZ_COMPOUND(|) METAL_RT_SWZ_COMPOUND(^) METAL_RT_SWZ_COMPOUND(<<)
-METAL_RT_SWZ_COMPOUND(>>)
+METAL_RT_SWZ_COMPOUND(+)
+METAL_RT_SWZ_COMPOUND(-) METAL_RT_SWZ_COMPOUND(*) METAL_RT_SWZ_COMPOUND(/) METAL_RT_SWZ_COMPOUND(%)
+    METAL_RT_SWZ_COMPOUND(&) METAL_RT_SWZ_COMPOUND(|) METAL_RT_SWZ_COMPOUND(^) METAL_RT_SWZ_COMPOUND(<<)
+        METAL_RT_SWZ_COMPOUND(>>)
 #undef METAL_RT_SWZ_COMPOUND
 
 // ---- the parts common to vec<T,2>, vec<T,3>, vec<T,4> --------------------------------
-#define METAL_RT_VEC_BINOP_AS(OP, W)                                                               \
-  friend METAL_FUNC vec operator OP(const vec& a, const vec& b) {                            \
-    vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b.s[i]));                                \
-    return r;                                                                                \
-  }                                                                                          \
-  friend METAL_FUNC vec operator OP(const vec& a, T b) {                                     \
-    vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b));                                     \
-    return r;                                                                                \
-  }                                                                                          \
-  friend METAL_FUNC vec operator OP(T a, const vec& b) {                                     \
-    vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(W(a) OP W(b.s[i]));                                     \
-    return r;                                                                                \
-  }                                                                                          \
-  template <class U> METAL_FUNC vec& operator OP##=(const U& u) { return *this = *this OP u; }
+#define METAL_RT_VEC_BINOP_AS(OP, W)                                \
+  friend METAL_FUNC vec operator OP(const vec& a, const vec& b) {   \
+    vec r;                                                          \
+    for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b.s[i])); \
+    return r;                                                       \
+  }                                                                 \
+  friend METAL_FUNC vec operator OP(const vec& a, T b) {            \
+    vec r;                                                          \
+    for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b));      \
+    return r;                                                       \
+  }                                                                 \
+  friend METAL_FUNC vec operator OP(T a, const vec& b) {            \
+    vec r;                                                          \
+    for (int i = 0; i < N; ++i) r.s[i] = T(W(a) OP W(b.s[i]));      \
+    return r;                                                       \
+  }                                                                 \
+  template <class U> METAL_FUNC vec& operator OP##=(const U & u) { return *this = *this OP u; }
 /* + - * << wrap like MSL's integers (computed unsigned: detail::wrap_t); / % >> & | ^ as is. */
 #define METAL_RT_VEC_BINOP(OP) METAL_RT_VEC_BINOP_AS(OP, T)
 #define METAL_RT_VEC_BINOP_WRAP(OP) METAL_RT_VEC_BINOP_AS(OP, detail::wrap_t<T>)
 
-#define METAL_RT_VEC_BOOLOP(OP)                                                              \
-  friend METAL_FUNC vec<bool, N> operator OP(const vec& a, const vec& b) {                   \
-    vec<bool, N> r;                                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b.s[i]);                             \
-    return r;                                                                                \
-  }                                                                                          \
-  friend METAL_FUNC vec<bool, N> operator OP(const vec& a, T b) {                            \
-    vec<bool, N> r;                                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b);                                  \
-    return r;                                                                                \
-  }                                                                                          \
-  friend METAL_FUNC vec<bool, N> operator OP(T a, const vec& b) {                            \
-    vec<bool, N> r;                                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a OP b.s[i]);                                  \
-    return r;                                                                                \
+#define METAL_RT_VEC_BOOLOP(OP)                                              \
+  friend METAL_FUNC vec<bool, N> operator OP(const vec & a, const vec & b) { \
+    vec<bool, N> r;                                                          \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b.s[i]);             \
+    return r;                                                                \
+  }                                                                          \
+  friend METAL_FUNC vec<bool, N> operator OP(const vec & a, T b) {           \
+    vec<bool, N> r;                                                          \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b);                  \
+    return r;                                                                \
+  }                                                                          \
+  friend METAL_FUNC vec<bool, N> operator OP(T a, const vec & b) {           \
+    vec<bool, N> r;                                                          \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a OP b.s[i]);                  \
+    return r;                                                                \
   }
 
-#define METAL_RT_VEC_BODY(N_)                                                                \
-  static constexpr int N = N_;                                                               \
-  typedef T value_type;                                                                      \
-  vec() = default;                                                                           \
-  vec(const vec&) = default;                                                                 \
-  /* The swizzle proxies make the implicit copy assignment deleted; this one copies the */   \
-  /* components. */                                                                          \
-  METAL_FUNC vec& operator=(const vec& o) {                                                  \
-    for (int i = 0; i < N; ++i) s[i] = o.s[i];                                               \
-    return *this;                                                                            \
-  }                                                                                          \
-  /* Any mix of scalars and vectors adding up to N components (float4(v.xy, 0, 1)). */     \
-  template <class A, class B, class... C,                                                    \
-            enable_if_t<detail::all_values<A, B, C...> &&                                    \
-                            detail::total_comps<A, B, C...> == N, int> = 0>                  \
-  METAL_FUNC constexpr vec(const A& a, const B& b, const C&... c)                            \
-      : METAL_RT_VEC_INIT_FLAT(N_) {}                                                        \
-  /* A scalar of another type broadcasts too, but only explicitly: float4(1), half4(x). */  \
-  template <class U, enable_if_t<detail::is_scalar_arg<U>, int> = 0>                         \
-  METAL_FUNC constexpr explicit vec(const U& x) : METAL_RT_VEC_INIT_SPLAT(N_) {}             \
-  /* Element type conversion is explicit only: float4(int4), static_cast<half2>(v.xy). */   \
-  template <class V, enable_if_t<detail::is_vec_like<V> && detail::ncomp<V> == N_ &&         \
-                                     !is_same<V, vec>::value, int> = 0>                      \
-  METAL_FUNC constexpr explicit vec(const V& v) : METAL_RT_VEC_INIT_CONV(N_) {}              \
-  METAL_FUNC constexpr T& operator[](int i) { return s[i]; }                                 \
-  METAL_FUNC constexpr const T& operator[](int i) const { return s[i]; }                     \
-  METAL_RT_VEC_BINOP_WRAP(+) METAL_RT_VEC_BINOP_WRAP(-) METAL_RT_VEC_BINOP_WRAP(*)          \
-  METAL_RT_VEC_BINOP(/) METAL_RT_VEC_BINOP(%) METAL_RT_VEC_BINOP(&) METAL_RT_VEC_BINOP(|)    \
-  METAL_RT_VEC_BINOP(^) METAL_RT_VEC_BINOP_WRAP(<<) METAL_RT_VEC_BINOP(>>)                   \
-  METAL_RT_VEC_BOOLOP(==) METAL_RT_VEC_BOOLOP(!=) METAL_RT_VEC_BOOLOP(<)                     \
-  METAL_RT_VEC_BOOLOP(>) METAL_RT_VEC_BOOLOP(<=) METAL_RT_VEC_BOOLOP(>=)                     \
-  METAL_RT_VEC_BOOLOP(&&) METAL_RT_VEC_BOOLOP(||)                                            \
-  friend METAL_FUNC vec operator+(const vec& a) { return a; }                                \
-  friend METAL_FUNC vec operator-(const vec& a) {                                            \
-    vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(-detail::wrap_t<T>(a.s[i]));                      \
-    return r;                                                                                \
-  }                                                                                          \
-  friend METAL_FUNC vec operator~(const vec& a) {                                            \
-    vec r;                                                                                   \
-    for (int i = 0; i < N; ++i) r.s[i] = T(~a.s[i]);                                         \
-    return r;                                                                                \
-  }                                                                                          \
-  /* ! gives a bool vector (so MSL's not(v), spelled !v in C++, works). */                  \
-  friend METAL_FUNC vec<bool, N> operator!(const vec& a) {                                   \
-    vec<bool, N> r;                                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = !a.s[i];                                            \
-    return r;                                                                                \
-  }                                                                                          \
-  METAL_FUNC vec& operator++() { return *this = *this + T(1); }                              \
-  METAL_FUNC vec& operator--() { return *this = *this - T(1); }                              \
-  METAL_FUNC vec operator++(int) { vec o = *this; ++*this; return o; }                      \
-  METAL_FUNC vec operator--(int) { vec o = *this; --*this; return o; }
+#define METAL_RT_VEC_BODY(N_)                                                                                      \
+  static constexpr int N = N_;                                                                                     \
+  typedef T value_type;                                                                                            \
+  vec() = default;                                                                                                 \
+  vec(const vec&) = default;                                                                                       \
+  /* The swizzle proxies make the implicit copy assignment deleted; this one copies the */                         \
+  /* components. */                                                                                                \
+  METAL_FUNC vec& operator=(const vec& o) {                                                                        \
+    for (int i = 0; i < N; ++i) s[i] = o.s[i];                                                                     \
+    return *this;                                                                                                  \
+  }                                                                                                                \
+  /* Any mix of scalars and vectors adding up to N components (float4(v.xy, 0, 1)). */                             \
+  template <class A, class B, class... C,                                                                          \
+            enable_if_t<detail::all_values<A, B, C...> && detail::total_comps<A, B, C...> == N, int> = 0>          \
+  METAL_FUNC constexpr vec(const A& a, const B& b, const C&... c) : METAL_RT_VEC_INIT_FLAT(N_) {}                  \
+  /* A scalar of another type broadcasts too, but only explicitly: float4(1), half4(x). */                         \
+  template <class U, enable_if_t<detail::is_scalar_arg<U>, int> = 0> METAL_FUNC constexpr explicit vec(const U& x) \
+      : METAL_RT_VEC_INIT_SPLAT(N_) {}                                                                             \
+  /* Element type conversion is explicit only: float4(int4), static_cast<half2>(v.xy). */                          \
+  template <class V,                                                                                               \
+            enable_if_t<detail::is_vec_like<V> && detail::ncomp<V> == N_ && !is_same<V, vec>::value, int> = 0>     \
+  METAL_FUNC constexpr explicit vec(const V& v) : METAL_RT_VEC_INIT_CONV(N_) {}                                    \
+  METAL_FUNC constexpr T& operator[](int i) { return s[i]; }                                                       \
+  METAL_FUNC constexpr const T& operator[](int i) const { return s[i]; }                                           \
+  METAL_RT_VEC_BINOP_WRAP(+)                                                                                       \
+  METAL_RT_VEC_BINOP_WRAP(-) METAL_RT_VEC_BINOP_WRAP(*) METAL_RT_VEC_BINOP(/) METAL_RT_VEC_BINOP(%)                \
+      METAL_RT_VEC_BINOP(&) METAL_RT_VEC_BINOP(|) METAL_RT_VEC_BINOP(^) METAL_RT_VEC_BINOP_WRAP(<<)                \
+          METAL_RT_VEC_BINOP(>>) METAL_RT_VEC_BOOLOP(==) METAL_RT_VEC_BOOLOP(!=) METAL_RT_VEC_BOOLOP(<)            \
+              METAL_RT_VEC_BOOLOP(>) METAL_RT_VEC_BOOLOP(<=) METAL_RT_VEC_BOOLOP(>=) METAL_RT_VEC_BOOLOP(&&)       \
+                  METAL_RT_VEC_BOOLOP(||) friend METAL_FUNC vec                                                    \
+                  operator+(const vec& a) {                                                                        \
+    return a;                                                                                                      \
+  }                                                                                                                \
+  friend METAL_FUNC vec operator-(const vec& a) {                                                                  \
+    vec r;                                                                                                         \
+    for (int i = 0; i < N; ++i) r.s[i] = T(-detail::wrap_t<T>(a.s[i]));                                            \
+    return r;                                                                                                      \
+  }                                                                                                                \
+  friend METAL_FUNC vec operator~(const vec& a) {                                                                  \
+    vec r;                                                                                                         \
+    for (int i = 0; i < N; ++i) r.s[i] = T(~a.s[i]);                                                               \
+    return r;                                                                                                      \
+  }                                                                                                                \
+  /* ! gives a bool vector (so MSL's not(v), spelled !v in C++, works). */                                         \
+  friend METAL_FUNC vec<bool, N> operator!(const vec& a) {                                                         \
+    vec<bool, N> r;                                                                                                \
+    for (int i = 0; i < N; ++i) r.s[i] = !a.s[i];                                                                  \
+    return r;                                                                                                      \
+  }                                                                                                                \
+  METAL_FUNC vec& operator++() { return *this = *this + T(1); }                                                    \
+  METAL_FUNC vec& operator--() { return *this = *this - T(1); }                                                    \
+  METAL_FUNC vec operator++(int) {                                                                                 \
+    vec o = *this;                                                                                                 \
+    ++*this;                                                                                                       \
+    return o;                                                                                                      \
+  }                                                                                                                \
+  METAL_FUNC vec operator--(int) {                                                                                 \
+    vec o = *this;                                                                                                 \
+    --*this;                                                                                                       \
+    return o;                                                                                                      \
+  }
 
 #define METAL_RT_VEC_INIT_FLAT(N_) METAL_RT_VEC_INIT_FLAT_##N_
-#define METAL_RT_VEC_INIT_FLAT_2 s{detail::flat<0, T>(a, b, c...), detail::flat<1, T>(a, b, c...)}
-#define METAL_RT_VEC_INIT_FLAT_3                                                             \
-  s { detail::flat<0, T>(a, b, c...), detail::flat<1, T>(a, b, c...),                        \
-      detail::flat<2, T>(a, b, c...), T() }
-#define METAL_RT_VEC_INIT_FLAT_4                                                             \
-  s { detail::flat<0, T>(a, b, c...), detail::flat<1, T>(a, b, c...),                        \
-      detail::flat<2, T>(a, b, c...), detail::flat<3, T>(a, b, c...) }
+#define METAL_RT_VEC_INIT_FLAT_2 \
+  s { detail::flat<0, T>(a, b, c...), detail::flat<1, T>(a, b, c...) }
+#define METAL_RT_VEC_INIT_FLAT_3 \
+  s { detail::flat<0, T>(a, b, c...), detail::flat<1, T>(a, b, c...), detail::flat<2, T>(a, b, c...), T() }
+#define METAL_RT_VEC_INIT_FLAT_4                                                                    \
+  s {                                                                                               \
+    detail::flat<0, T>(a, b, c...), detail::flat<1, T>(a, b, c...), detail::flat<2, T>(a, b, c...), \
+        detail::flat<3, T>(a, b, c...)                                                              \
+  }
 #define METAL_RT_VEC_INIT_SPLAT(N_) METAL_RT_VEC_INIT_SPLAT_##N_
-#define METAL_RT_VEC_INIT_SPLAT_2 s{T(x), T(x)}
-#define METAL_RT_VEC_INIT_SPLAT_3 s{T(x), T(x), T(x), T()}
-#define METAL_RT_VEC_INIT_SPLAT_4 s{T(x), T(x), T(x), T(x)}
+#define METAL_RT_VEC_INIT_SPLAT_2 \
+  s { T(x), T(x) }
+#define METAL_RT_VEC_INIT_SPLAT_3 \
+  s { T(x), T(x), T(x), T() }
+#define METAL_RT_VEC_INIT_SPLAT_4 \
+  s { T(x), T(x), T(x), T(x) }
 #define METAL_RT_VEC_INIT_CONV(N_) METAL_RT_VEC_INIT_CONV_##N_
-#define METAL_RT_VEC_INIT_CONV_2 s{T(detail::comp(v, 0)), T(detail::comp(v, 1))}
+#define METAL_RT_VEC_INIT_CONV_2 \
+  s { T(detail::comp(v, 0)), T(detail::comp(v, 1)) }
 #define METAL_RT_VEC_INIT_CONV_3 \
-  s{T(detail::comp(v, 0)), T(detail::comp(v, 1)), T(detail::comp(v, 2)), T()}
+  s { T(detail::comp(v, 0)), T(detail::comp(v, 1)), T(detail::comp(v, 2)), T() }
 #define METAL_RT_VEC_INIT_CONV_4 \
-  s{T(detail::comp(v, 0)), T(detail::comp(v, 1)), T(detail::comp(v, 2)), T(detail::comp(v, 3))}
+  s { T(detail::comp(v, 0)), T(detail::comp(v, 1)), T(detail::comp(v, 2)), T(detail::comp(v, 3)) }
 
-template <class T> struct alignas(2 * sizeof(T)) vec<T, 2> {
+            template <class T>
+            struct alignas(2 * sizeof(T)) vec<T, 2> {
   union {
     T s[2];
-    struct { T x, y; };
-    struct { T r, g; };
+    struct {
+      T x, y;
+    };
+    struct {
+      T r, g;
+    };
 #define METAL_RT_SWZ_N 2
 #define METAL_RT_SWZ_S 2
 #include "metal_swizzle_members.h"
@@ -259,8 +280,12 @@ template <class T> struct alignas(2 * sizeof(T)) vec<T, 2> {
 template <class T> struct alignas(4 * sizeof(T)) vec<T, 3> {
   union {
     T s[4];  // s[3] is padding
-    struct { T x, y, z; };
-    struct { T r, g, b; };
+    struct {
+      T x, y, z;
+    };
+    struct {
+      T r, g, b;
+    };
 #define METAL_RT_SWZ_N 3
 #define METAL_RT_SWZ_S 4
 #include "metal_swizzle_members.h"
@@ -274,8 +299,12 @@ template <class T> struct alignas(4 * sizeof(T)) vec<T, 3> {
 template <class T> struct alignas(4 * sizeof(T)) vec<T, 4> {
   union {
     T s[4];
-    struct { T x, y, z, w; };
-    struct { T r, g, b, a; };
+    struct {
+      T x, y, z, w;
+    };
+    struct {
+      T r, g, b, a;
+    };
 #define METAL_RT_SWZ_N 4
 #define METAL_RT_SWZ_S 4
 #include "metal_swizzle_members.h"
@@ -290,17 +319,41 @@ template <class T> struct alignas(4 * sizeof(T)) vec<T, 4> {
 namespace detail {
 template <class T, int N> struct packed_storage;
 template <class T> struct packed_storage<T, 2> {
-  union { T s[2]; struct { T x, y; }; struct { T r, g; }; };
+  union {
+    T s[2];
+    struct {
+      T x, y;
+    };
+    struct {
+      T r, g;
+    };
+  };
   packed_storage() = default;
   METAL_FUNC constexpr packed_storage(T a, T b) : s{a, b} {}
 };
 template <class T> struct packed_storage<T, 3> {
-  union { T s[3]; struct { T x, y, z; }; struct { T r, g, b; }; };
+  union {
+    T s[3];
+    struct {
+      T x, y, z;
+    };
+    struct {
+      T r, g, b;
+    };
+  };
   packed_storage() = default;
   METAL_FUNC constexpr packed_storage(T a, T b, T c) : s{a, b, c} {}
 };
 template <class T> struct packed_storage<T, 4> {
-  union { T s[4]; struct { T x, y, z, w; }; struct { T r, g, b, a; }; };
+  union {
+    T s[4];
+    struct {
+      T x, y, z, w;
+    };
+    struct {
+      T r, g, b, a;
+    };
+  };
   packed_storage() = default;
   METAL_FUNC constexpr packed_storage(T a, T b, T c, T d) : s{a, b, c, d} {}
 };
@@ -314,9 +367,10 @@ template <class T, int N, class V> struct packed_vec : detail::packed_storage<T,
   using base::s;
   packed_vec() = default;
   METAL_FUNC constexpr packed_vec(const V& v) : packed_vec(v, make_index_sequence<N>{}) {}
-  template <class A, class... B, enable_if_t<detail::all_values<A, B...> &&
-                                                 detail::total_comps<A, B...> == N &&
-                                                 !is_same<remove_cvref_t<A>, V>::value, int> = 0>
+  template <class A, class... B,
+            enable_if_t<detail::all_values<A, B...> && detail::total_comps<A, B...> == N &&
+                            !is_same<remove_cvref_t<A>, V>::value,
+                        int> = 0>
   METAL_FUNC constexpr packed_vec(const A& a, const B&... b) : packed_vec(V(a, b...)) {}
   METAL_FUNC constexpr operator V() const { return to_vec(make_index_sequence<N>{}); }
   METAL_FUNC constexpr T& operator[](int i) { return s[i]; }
@@ -327,10 +381,8 @@ template <class T, int N, class V> struct packed_vec : detail::packed_storage<T,
   template <class U> METAL_FUNC packed_vec& operator/=(const U& u) { return *this = V(*this) / u; }
 
  private:
-  template <unsigned long... I>
-  METAL_FUNC constexpr packed_vec(const V& v, index_sequence<I...>) : base(v.s[I]...) {}
-  template <unsigned long... I>
-  METAL_FUNC constexpr V to_vec(index_sequence<I...>) const { return V(s[I]...); }
+  template <unsigned long... I> METAL_FUNC constexpr packed_vec(const V& v, index_sequence<I...>) : base(v.s[I]...) {}
+  template <unsigned long... I> METAL_FUNC constexpr V to_vec(index_sequence<I...>) const { return V(s[I]...); }
 };
 
 #undef METAL_RT_VEC_BINOP

@@ -80,11 +80,11 @@ typedef packed_vec<float, 4> packed_float4;
 // is defined (the runtime's tests do); the layout rule itself is fixed by vec's alignas
 // and storage, identical for every element type.
 #if defined(METAL_RUNTIME_SELF_CHECK)
-#define METAL_RT_CHECK_VEC(T, E)                                                   \
-  static_assert(sizeof(T##2) == 2 * (E) && alignof(T##2) == 2 * (E), #T "2 layout");       \
-  static_assert(sizeof(T##3) == 4 * (E) && alignof(T##3) == 4 * (E), #T "3 layout");       \
+#define METAL_RT_CHECK_VEC(T, E)                                                     \
+  static_assert(sizeof(T##2) == 2 * (E) && alignof(T##2) == 2 * (E), #T "2 layout"); \
+  static_assert(sizeof(T##3) == 4 * (E) && alignof(T##3) == 4 * (E), #T "3 layout"); \
   static_assert(sizeof(T##4) == 4 * (E) && alignof(T##4) == 4 * (E), #T "4 layout");
-#define METAL_RT_CHECK_PACKED(T, E)                                                \
+#define METAL_RT_CHECK_PACKED(T, E)                                                           \
   static_assert(sizeof(packed_##T##2) == 2 * (E) && alignof(packed_##T##2) == (E), "packed"); \
   static_assert(sizeof(packed_##T##3) == 3 * (E) && alignof(packed_##T##3) == (E), "packed"); \
   static_assert(sizeof(packed_##T##4) == 4 * (E) && alignof(packed_##T##4) == (E), "packed");

@@ -203,8 +203,9 @@ TEST(MslKernels, EveryBuiltin) {
       EXPECT_EQ(a.index, -1);
     }
   }
-  auto t = T("kernel void k(uint2 a [[threads_per_grid]], ushort2 b [[thread_position_in_threadgroup]],"
-             " uint3 c [[grid_size]], uint32_t d [[thread_index_in_simdgroup]]) {}");
+  auto t =
+      T("kernel void k(uint2 a [[threads_per_grid]], ushort2 b [[thread_position_in_threadgroup]],"
+        " uint3 c [[grid_size]], uint32_t d [[thread_index_in_simdgroup]]) {}");
   const KernelInfo& k = only(t);
   EXPECT_EQ(k.args[0].components, 2);
   EXPECT_EQ(k.args[1].element_type, "ushort");
@@ -232,7 +233,8 @@ TEST(MslKernels, ValidationErrorsNameTheLine) {
   EXPECT_NE(error_of("kernel void k(device float* a [[buffer(31)]]) {}").find("buffer index 31 is out of range (0-30)"),
             std::string::npos);
   std::string ret = error_of("\nkernel float k(device float* a) { return 0; }");
-  EXPECT_NE(ret.find("k.metal:2:14: error: kernel function 'k' must return void, not 'float'"), std::string::npos) << ret;
+  EXPECT_NE(ret.find("k.metal:2:14: error: kernel function 'k' must return void, not 'float'"), std::string::npos)
+      << ret;
   std::string scalar = error_of("kernel void k(device float* a,\n              float scale) {}");
   EXPECT_NE(scalar.find("k.metal:2:21: error: kernel parameter 'scale' of type 'float' needs an attribute"),
             std::string::npos)
@@ -245,8 +247,9 @@ TEST(MslKernels, ValidationErrorsNameTheLine) {
             std::string::npos);
   EXPECT_NE(error_of("[[kernel, max_total_threads_per_threadgroup(2048)]] void k() {}").find("exceeds 1024"),
             std::string::npos);
-  EXPECT_NE(error_of("kernel void k(device float* a) {\n  a[0] = 1;\n").find("k.metal:1:32: error: '{' is never closed"),
-            std::string::npos)
+  EXPECT_NE(
+      error_of("kernel void k(device float* a) {\n  a[0] = 1;\n").find("k.metal:1:32: error: '{' is never closed"),
+      std::string::npos)
       << error_of("kernel void k(device float* a) {\n  a[0] = 1;\n");
 }
 

@@ -50,8 +50,8 @@ TEST(MslLexer, PositionsAndFlags) {
 
 TEST(MslLexer, Numbers) {
   auto t = L("1 1.0 .5 1e-3 2.f 0x1F 0x1p-3 1.5h 3u 4UL 7L 1'000 0x1e+2");
-  EXPECT_EQ(texts(t), (std::vector<std::string>{"1", "1.0", ".5", "1e-3", "2.f", "0x1F", "0x1p-3", "1.5h", "3u",
-                                                "4UL", "7L", "1'000", "0x1e", "+", "2"}));
+  EXPECT_EQ(texts(t), (std::vector<std::string>{"1", "1.0", ".5", "1e-3", "2.f", "0x1F", "0x1p-3", "1.5h", "3u", "4UL",
+                                                "7L", "1'000", "0x1e", "+", "2"}));
   for (size_t i = 0; i < 13; ++i) EXPECT_EQ(t[i].kind, TokenKind::Number) << t[i].text;
 }
 
@@ -77,8 +77,7 @@ TEST(MslLexer, AttributeBrackets) {
   // Nested subscripts close one at a time.
   EXPECT_EQ(texts(L("a[b[0]]")), (std::vector<std::string>{"a", "[", "b", "[", "0", "]", "]"}));
   // A subscript inside an attribute argument, then the attribute's own ]].
-  EXPECT_EQ(texts(L("[[f(a[1])]]")),
-            (std::vector<std::string>{"[[", "f", "(", "a", "[", "1", "]", ")", "]]"}));
+  EXPECT_EQ(texts(L("[[f(a[1])]]")), (std::vector<std::string>{"[[", "f", "(", "a", "[", "1", "]", ")", "]]"}));
   EXPECT_EQ(texts(L("m[i][j]")), (std::vector<std::string>{"m", "[", "i", "]", "[", "j", "]"}));
 }
 

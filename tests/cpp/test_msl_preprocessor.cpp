@@ -168,7 +168,8 @@ TEST(MslPreprocessor, CommandLineMacros) {
 TEST(MslPreprocessor, Pragmas) {
   EXPECT_EQ(pp("#pragma clang loop unroll(full)\nfor"), "#pragma clang loop unroll(full) for");
   EXPECT_EQ(pp("#if 0\n#pragma x\n#endif\n"), "");
-  EXPECT_EQ(pp("#define UNROLL _Pragma(\"clang loop unroll(full)\")\nUNROLL for"), "#pragma clang loop unroll(full) for");
+  EXPECT_EQ(pp("#define UNROLL _Pragma(\"clang loop unroll(full)\")\nUNROLL for"),
+            "#pragma clang loop unroll(full) for");
 }
 
 TEST(MslPreprocessor, Includes) {
@@ -202,7 +203,8 @@ TEST(MslPreprocessor, IncludeErrors) {
             std::string::npos)
       << e;
   e = pp_error("\n\n#include <metal_stdlib_extra>\n", o);
-  EXPECT_NE(e.find("main.metal:3:1: error: <metal_stdlib_extra> is not a header of the Metal SDK"), std::string::npos) << e;
+  EXPECT_NE(e.find("main.metal:3:1: error: <metal_stdlib_extra> is not a header of the Metal SDK"), std::string::npos)
+      << e;
   e = pp_error("#include <simd/simd_extra.h>\n", o);
   EXPECT_NE(e.find("<simd/simd_extra.h> is not a header of the Metal SDK"), std::string::npos) << e;
   e = pp_error("#include \"self.h\"\n", o);
@@ -223,9 +225,10 @@ TEST(MslPreprocessor, MetalHeadersBringRuntimeMacros) {
 }
 
 TEST(MslPreprocessor, PredefinedMacrosFollowTheOptions) {
-  const char* probe = "__METAL_VERSION__ __METAL_MACOS__ __METAL_MAYBE_FAST_MATH__ __METAL_FAST_MATH__ "
-                      "__METAL_PRECISE_MATH__\n#ifdef __HAVE_BFLOAT__\nbf\n#endif\n#ifdef __FAST_MATH__\nfast\n#endif\n"
-                      "#ifdef __METAL_IOS__\nios\n#endif";
+  const char* probe =
+      "__METAL_VERSION__ __METAL_MACOS__ __METAL_MAYBE_FAST_MATH__ __METAL_FAST_MATH__ "
+      "__METAL_PRECISE_MATH__\n#ifdef __HAVE_BFLOAT__\nbf\n#endif\n#ifdef __FAST_MATH__\nfast\n#endif\n"
+      "#ifdef __METAL_IOS__\nios\n#endif";
   EXPECT_EQ(pp(probe), "320 1 true true false bf fast");
   Options o;
   o.language_version = 300;

@@ -139,8 +139,10 @@ TEST(MslRewrite, KernelsAndAttributesDisappear) {
   EXPECT_EQ(C("[[kernel, max_total_threads_per_threadgroup(64)]] void k() {}"), "void k() {}");
   EXPECT_EQ(C("[[max_total_threads_per_threadgroup(64)]] kernel void k() {}"), "void k() {}");
   // Standard attributes stay.
-  EXPECT_EQ(C("[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }"),
-            "[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: break; } }");
+  EXPECT_EQ(C("[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: "
+              "break; } }"),
+            "[[maybe_unused]] static constexpr int x = 1; void f() { switch (1) { case 1: [[fallthrough]]; default: "
+            "break; } }");
   EXPECT_EQ(C("struct S { float4 p [[id(0)]]; };"), "struct S { float4 p; };");
 }
 
@@ -201,8 +203,9 @@ TEST(MslRewrite, MemberFunctionQualifiers) {
 }
 
 TEST(MslRewrite, Pragmas) {
-  std::string code = code_of("void f() {\n  #pragma clang loop unroll(full)\n  for (;;) {}\n"
-                             "#pragma clang loop unroll_count(4)\n  for (;;) {}\n#pragma METAL internals : enable\n}\n");
+  std::string code = code_of(
+      "void f() {\n  #pragma clang loop unroll(full)\n  for (;;) {}\n"
+      "#pragma clang loop unroll_count(4)\n  for (;;) {}\n#pragma METAL internals : enable\n}\n");
   EXPECT_NE(code.find("#pragma unroll\n"), std::string::npos) << code;
   EXPECT_NE(code.find("#pragma unroll 4\n"), std::string::npos) << code;
   EXPECT_EQ(code.find("METAL internals"), std::string::npos) << code;
@@ -213,9 +216,10 @@ TEST(MslRewrite, Pragmas) {
 TEST(MslRewrite, LineDirectivesKeepSourceLines) {
   Options o;
   o.filename = "user.metal";
-  std::string code = code_of("#include <metal_stdlib>\n#define N 3\n\nkernel void k(device float* a) {\n"
-                             "  a[0] = N;\n\n\n\n\n\n\n\n\n\n\n\n\n  a[1] = 2.0;\n}\n",
-                             o);
+  std::string code = code_of(
+      "#include <metal_stdlib>\n#define N 3\n\nkernel void k(device float* a) {\n"
+      "  a[0] = N;\n\n\n\n\n\n\n\n\n\n\n\n\n  a[1] = 2.0;\n}\n",
+      o);
   // Every line of output names the user's line: output line L+2 carries source line L+...
   ASSERT_EQ(line_of(code, 1), "#line 4 \"user.metal\"") << code;
   EXPECT_EQ(line_of(code, 2), "       void k( float* a) {");
@@ -263,8 +267,9 @@ TEST(MslRewrite, TranslatedKernelsCompileAgainstRuntime) {
   o.filename = "kernels.metal";
   o.runtime_dir = runtime.string();
   TranslatedSource t = translate(kKernels, o);
-  std::string prelude = "#define METAL_TARGET_CPU 1\n#include \"metal_runtime.h\"\nnamespace metal_user {\n"
-                        "#include \"metal_user_scope.h\"\n";
+  std::string prelude =
+      "#define METAL_TARGET_CPU 1\n#include \"metal_runtime.h\"\nnamespace metal_user {\n"
+      "#include \"metal_user_scope.h\"\n";
   // The runtime is written alongside; only blame the translation when the runtime alone compiles.
   std::string alone = syntax_check(prelude + "}\n", runtime.string());
   if (!alone.empty()) GTEST_SKIP() << "the runtime library does not compile by itself:\n" << alone.substr(0, 600);
@@ -293,8 +298,8 @@ TEST(MslRewrite, SwizzleReadsAreValues) {
 }
 
 TEST(MslRewrite, DefinitionsEqualAfterErasureAreMerged) {
-  std::string code = C(
-      "struct A { float v[4]; thread float& operator[](int i) thread { return v[i]; } "
-      "device float& operator[](int i) device { return v[i]; } A() thread : v{} {} A() threadgroup : v{} {} };");
+  std::string code =
+      C("struct A { float v[4]; thread float& operator[](int i) thread { return v[i]; } "
+        "device float& operator[](int i) device { return v[i]; } A() thread : v{} {} A() threadgroup : v{} {} };");
   EXPECT_EQ(code, "struct A { float v[4]; float& operator[](int i) { return v[i]; } A() : v{} {} };");
 }

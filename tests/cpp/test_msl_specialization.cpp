@@ -76,7 +76,8 @@ TEST(MslFunctionConstants, ValuesByNameAndIndex) {
 }
 
 TEST(MslFunctionConstants, UndefinedAndFalseRemoveConditionalParameters) {
-  for (auto constants : {std::map<std::string, std::string>{}, std::map<std::string, std::string>{{"has_bias", "false"}}}) {
+  for (auto constants :
+       {std::map<std::string, std::string>{}, std::map<std::string, std::string>{{"has_bias", "false"}}}) {
     auto t = T(kGemv, constants);
     std::string code = squeeze(t.code);
     ASSERT_EQ(t.kernels.size(), 1u);
@@ -222,8 +223,9 @@ inst(f16, half, 1, 1)
 }
 
 TEST(MslKernelParams, ArraysAndRestrict) {
-  auto t = T("kernel void k(device float* out, constant const int strides[2], device float m[4][3] [[buffer(5)]],\n"
-             "              device float& __restrict r, const device float* __restrict__ p) {}");
+  auto t =
+      T("kernel void k(device float* out, constant const int strides[2], device float m[4][3] [[buffer(5)]],\n"
+        "              device float& __restrict r, const device float* __restrict__ p) {}");
   const auto& a = t.kernels[0].args;
   ASSERT_EQ(a.size(), 5u);
   EXPECT_EQ(a[1].name, "strides");
@@ -241,15 +243,17 @@ TEST(MslKernelParams, ArraysAndRestrict) {
 }
 
 TEST(MslFunctionConstants, RepeatedDeclarations) {
-  const char* src = "constant bool b [[function_constant(0)]];\nconstant bool b [[function_constant(0)]];\n"
-                    "kernel void k(device int* a) { a[0] = b; }";
+  const char* src =
+      "constant bool b [[function_constant(0)]];\nconstant bool b [[function_constant(0)]];\n"
+      "kernel void k(device int* a) { a[0] = b; }";
   auto t = T(src, {{"b", "true"}});
   ASSERT_EQ(t.function_constants.size(), 1u);
   std::string code = squeeze(t.code);
-  EXPECT_EQ(code.find("static const bool b") , code.rfind("static const bool b")) << code;
-  EXPECT_NE(error_of("constant bool b [[function_constant(0)]];\nconstant int b [[function_constant(0)]];")
-                .find("s.metal:2:14: error: function constant 'b' declared again with a different type ('int', was 'bool')"),
-            std::string::npos);
+  EXPECT_EQ(code.find("static const bool b"), code.rfind("static const bool b")) << code;
+  EXPECT_NE(
+      error_of("constant bool b [[function_constant(0)]];\nconstant int b [[function_constant(0)]];")
+          .find("s.metal:2:14: error: function constant 'b' declared again with a different type ('int', was 'bool')"),
+      std::string::npos);
 }
 
 TEST(MslFunctionConstants, ArgumentsUsedOnlyInDeadBranchesAreInactive) {

@@ -42,11 +42,11 @@ struct Unary {
   double (*ref)(double);
   float lo, hi, max_ulps;
 };
-#define UNARY(NAME, REF, LO, HI, ULPS)                                              \
-  Unary{#NAME, [](float x) { return metal::precise::NAME(x); },                     \
-        [](float x) { return metal::fast::NAME(x); },                               \
-        [](half x) { return metal::NAME(x); },                                      \
-        [](float4 x) { return metal::NAME(x); }, REF, LO, HI, ULPS}
+#define UNARY(NAME, REF, LO, HI, ULPS)                                                                    \
+  Unary {                                                                                                 \
+    #NAME, [](float x) { return metal::precise::NAME(x); }, [](float x) { return metal::fast::NAME(x); }, \
+        [](half x) { return metal::NAME(x); }, [](float4 x) { return metal::NAME(x); }, REF, LO, HI, ULPS \
+  }
 
 double ref_fract(double x) { return std::fmin(x - std::floor(x), 0x1.fffffep-1); }
 double ref_rsqrt(double x) { return 1.0 / std::sqrt(x); }
@@ -58,21 +58,21 @@ double ref_fabs(double x) { return std::fabs(x); }
 
 TEST(RuntimeMath, UnaryFunctionsMatchDoubleReference) {
   const Unary fns[] = {
-      UNARY(acos, std::acos, -1, 1, 4), UNARY(acosh, std::acosh, 1, 100, 4),
-      UNARY(asin, std::asin, -1, 1, 4), UNARY(asinh, std::asinh, -100, 100, 4),
-      UNARY(atan, std::atan, -100, 100, 4), UNARY(atanh, std::atanh, -0.99f, 0.99f, 4),
-      UNARY(cbrt, std::cbrt, -100, 100, 4), UNARY(ceil, std::ceil, -100, 100, 0),
-      UNARY(cos, std::cos, -10, 10, 4), UNARY(cosh, std::cosh, -10, 10, 4),
-      UNARY(cospi, ref_cospi, -10, 10, 4), UNARY(exp, std::exp, -20, 20, 4),
-      UNARY(exp2, std::exp2, -20, 20, 4), UNARY(exp10, ref_exp10, -10, 10, 4),
-      UNARY(fabs, ref_fabs, -100, 100, 0), UNARY(floor, std::floor, -100, 100, 0),
-      UNARY(fract, ref_fract, -100, 100, 0), UNARY(log, std::log, 0.001f, 1000, 4),
-      UNARY(log2, std::log2, 0.001f, 1000, 4), UNARY(log10, std::log10, 0.001f, 1000, 4),
-      UNARY(rint, std::rint, -100, 100, 0), UNARY(round, std::round, -100, 100, 0),
+      UNARY(acos, std::acos, -1, 1, 4),         UNARY(acosh, std::acosh, 1, 100, 4),
+      UNARY(asin, std::asin, -1, 1, 4),         UNARY(asinh, std::asinh, -100, 100, 4),
+      UNARY(atan, std::atan, -100, 100, 4),     UNARY(atanh, std::atanh, -0.99f, 0.99f, 4),
+      UNARY(cbrt, std::cbrt, -100, 100, 4),     UNARY(ceil, std::ceil, -100, 100, 0),
+      UNARY(cos, std::cos, -10, 10, 4),         UNARY(cosh, std::cosh, -10, 10, 4),
+      UNARY(cospi, ref_cospi, -10, 10, 4),      UNARY(exp, std::exp, -20, 20, 4),
+      UNARY(exp2, std::exp2, -20, 20, 4),       UNARY(exp10, ref_exp10, -10, 10, 4),
+      UNARY(fabs, ref_fabs, -100, 100, 0),      UNARY(floor, std::floor, -100, 100, 0),
+      UNARY(fract, ref_fract, -100, 100, 0),    UNARY(log, std::log, 0.001f, 1000, 4),
+      UNARY(log2, std::log2, 0.001f, 1000, 4),  UNARY(log10, std::log10, 0.001f, 1000, 4),
+      UNARY(rint, std::rint, -100, 100, 0),     UNARY(round, std::round, -100, 100, 0),
       UNARY(rsqrt, ref_rsqrt, 0.001f, 1000, 2), UNARY(sin, std::sin, -10, 10, 4),
-      UNARY(sinh, std::sinh, -10, 10, 4), UNARY(sinpi, ref_sinpi, -10, 10, 4),
-      UNARY(sqrt, std::sqrt, 0, 1000, 1), UNARY(tan, std::tan, -1.5f, 1.5f, 4),
-      UNARY(tanh, std::tanh, -10, 10, 4), UNARY(tanpi, ref_tanpi, -0.49f, 0.49f, 4),
+      UNARY(sinh, std::sinh, -10, 10, 4),       UNARY(sinpi, ref_sinpi, -10, 10, 4),
+      UNARY(sqrt, std::sqrt, 0, 1000, 1),       UNARY(tan, std::tan, -1.5f, 1.5f, 4),
+      UNARY(tanh, std::tanh, -10, 10, 4),       UNARY(tanpi, ref_tanpi, -0.49f, 0.49f, 4),
       UNARY(trunc, std::trunc, -100, 100, 0),
   };
   for (const Unary& f : fns) {
@@ -167,9 +167,13 @@ TEST(RuntimeMath, OutputArgumentFunctions) {
   }
   metal::int2 e2;
   float2 m2 = metal::frexp(float2(8.0f, 0.75f), e2);
-  EXPECT_EQ(m2.x, 0.5f); EXPECT_EQ(e2.x, 4); EXPECT_EQ(m2.y, 0.75f); EXPECT_EQ(e2.y, 0);
+  EXPECT_EQ(m2.x, 0.5f);
+  EXPECT_EQ(e2.x, 4);
+  EXPECT_EQ(m2.y, 0.75f);
+  EXPECT_EQ(e2.y, 0);
   float2 l2 = metal::ldexp(float2(1.0f, 3.0f), metal::int2(2, -1));
-  EXPECT_EQ(l2.x, 4.0f); EXPECT_EQ(l2.y, 1.5f);
+  EXPECT_EQ(l2.x, 4.0f);
+  EXPECT_EQ(l2.y, 1.5f);
   half hi;
   EXPECT_EQ(float(metal::modf(half(2.75f), hi)), 0.75f);
   EXPECT_EQ(float(hi), 2.0f);
@@ -191,12 +195,16 @@ TEST(RuntimeCommon, MatchDefinitions) {
   EXPECT_TRUE(std::signbit(metal::sign(-0.0f)));
   EXPECT_EQ(metal::sign(NAN), 0.0f);
   float4 c = metal::clamp(float4(-2, 0.5f, 2, 7), 0.0f, 1.0f);
-  EXPECT_EQ(c.x, 0); EXPECT_EQ(c.y, 0.5f); EXPECT_EQ(c.z, 1);
+  EXPECT_EQ(c.x, 0);
+  EXPECT_EQ(c.y, 0.5f);
+  EXPECT_EQ(c.z, 1);
   float3 m = metal::mix(float3(0), float3(10), float3(0.1f, 0.5f, 1.0f));
-  EXPECT_NEAR(m.x, 1, 1e-6); EXPECT_EQ(m.z, 10);
+  EXPECT_NEAR(m.x, 1, 1e-6);
+  EXPECT_EQ(m.z, 10);
   half4 h = metal::clamp(half4(-1.0f, 0.25f, 3.0f, 0.5f), 0.0f, 1.0f);  // stays half4
   static_assert(std::is_same<decltype(h), half4>::value, "");
-  EXPECT_EQ(float(h.x), 0); EXPECT_EQ(float(h.z), 1);
+  EXPECT_EQ(float(h.x), 0);
+  EXPECT_EQ(float(h.z), 1);
   EXPECT_EQ(metal::min(3, -4), -4);
   EXPECT_EQ(metal::max(3u, 4u), 4u);
   EXPECT_EQ(metal::clamp(17, 0, 10), 10);
@@ -204,9 +212,11 @@ TEST(RuntimeCommon, MatchDefinitions) {
   metal::int3 ai = metal::abs(metal::int3(-1, 2, -3));
   EXPECT_EQ(ai.z, 3);
   metal::uint2 mx = metal::max(metal::uint2(1, 9), 5u);
-  EXPECT_EQ(mx.x, 5u); EXPECT_EQ(mx.y, 9u);
+  EXPECT_EQ(mx.x, 5u);
+  EXPECT_EQ(mx.y, 9u);
   float2 sw = metal::max(float4(1, 5, 2, 0).xy, float4(3, 1, 0, 0).xy);  // swizzle arguments
-  EXPECT_EQ(sw.x, 3); EXPECT_EQ(sw.y, 5);
+  EXPECT_EQ(sw.x, 3);
+  EXPECT_EQ(sw.y, 5);
 }
 
 // ---- integer functions against reference formulas in 128-bit arithmetic -------------
@@ -295,12 +305,16 @@ TEST(RuntimeInteger, TwentyFourBitAndVectors) {
   EXPECT_EQ(metal::mad24(4u, 5u, 6u), 26u);
   metal::uint4 v(1, 0x80000000u, 0xffu, 0);
   metal::uint4 c = metal::clz(v), p = metal::popcount(v);
-  EXPECT_EQ(c.x, 31u); EXPECT_EQ(c.y, 0u); EXPECT_EQ(c.w, 32u);
+  EXPECT_EQ(c.x, 31u);
+  EXPECT_EQ(c.y, 0u);
+  EXPECT_EQ(c.w, 32u);
   EXPECT_EQ(p.z, 8u);
   metal::int2 sat = metal::addsat(metal::int2(INT32_MAX, -5), metal::int2(1, 2));
-  EXPECT_EQ(sat.x, INT32_MAX); EXPECT_EQ(sat.y, -3);
+  EXPECT_EQ(sat.x, INT32_MAX);
+  EXPECT_EQ(sat.y, -3);
   metal::uint2 eb = metal::extract_bits(metal::uint2(0xf0u, 0x0fu), 4u, 4u);
-  EXPECT_EQ(eb.x, 0xfu); EXPECT_EQ(eb.y, 0u);
+  EXPECT_EQ(eb.x, 0xfu);
+  EXPECT_EQ(eb.y, 0u);
 }
 
 TEST(RuntimeRelational, Classification) {
@@ -335,7 +349,8 @@ TEST(RuntimeGeometric, MatchDoubleReference) {
     EXPECT_NEAR(metal::dot(a, b), d, 1e-4 * (1 + std::fabs(d)));
     EXPECT_NEAR(metal::length(a), la, 1e-5 * la);
     EXPECT_NEAR(metal::length_squared(a), la * la, 1e-5 * la * la);
-    double dd = std::sqrt((A[0] - B[0]) * (A[0] - B[0]) + (A[1] - B[1]) * (A[1] - B[1]) + (A[2] - B[2]) * (A[2] - B[2]));
+    double dd =
+        std::sqrt((A[0] - B[0]) * (A[0] - B[0]) + (A[1] - B[1]) * (A[1] - B[1]) + (A[2] - B[2]) * (A[2] - B[2]));
     EXPECT_NEAR(metal::distance(a, b), dd, 1e-5 * (1 + dd));
     EXPECT_NEAR(metal::distance_squared(a, b), dd * dd, 1e-4 * (1 + dd * dd));
     float3 c = metal::cross(a, b);
@@ -343,7 +358,8 @@ TEST(RuntimeGeometric, MatchDoubleReference) {
     EXPECT_NEAR(c.y, A[2] * B[0] - A[0] * B[2], 1e-4);
     EXPECT_NEAR(c.z, A[0] * B[1] - A[1] * B[0], 1e-4);
     float3 n = metal::normalize(a);
-    EXPECT_NEAR(n.x, A[0] / la, 1e-6); EXPECT_NEAR(n.z, A[2] / la, 1e-6);
+    EXPECT_NEAR(n.x, A[0] / la, 1e-6);
+    EXPECT_NEAR(n.z, A[2] / la, 1e-6);
     float3 nb = metal::normalize(b);
     float3 r = metal::reflect(a, nb);
     double dn = A[0] * nb.x + A[1] * nb.y + A[2] * nb.z;

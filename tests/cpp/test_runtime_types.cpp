@@ -71,7 +71,11 @@ static_assert(std::is_same<decltype(float4(1).xy + 1.0f), float2>::value, "");
 static_assert(std::is_same<decltype(half4(1) * 2.0f), half4>::value, "");
 
 namespace {
-uint32_t fbits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+uint32_t fbits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
 
 TEST(RuntimeHalf, RoundTripsEveryHalf) {
   for (uint32_t b = 0; b < 0x10000; ++b) {
@@ -101,9 +105,9 @@ TEST(RuntimeHalf, DecodesKnownValues) {
 TEST(RuntimeHalf, RoundsToNearestEven) {
   EXPECT_EQ(half(1.0f + std::ldexp(1.0f, -11)).bits, 0x3c00);      // tie -> even
   EXPECT_EQ(half(1.0f + 3 * std::ldexp(1.0f, -11)).bits, 0x3c02);  // tie -> even (up)
-  EXPECT_EQ(half(std::ldexp(1.0f, -25)).bits, 0x0000);              // tie -> 0
+  EXPECT_EQ(half(std::ldexp(1.0f, -25)).bits, 0x0000);             // tie -> 0
   EXPECT_EQ(half(std::ldexp(1.5f, -25)).bits, 0x0001);
-  EXPECT_EQ(half(std::ldexp(3.0f, -25)).bits, 0x0002);              // 1.5 ulp tie -> even
+  EXPECT_EQ(half(std::ldexp(3.0f, -25)).bits, 0x0002);  // 1.5 ulp tie -> even
   EXPECT_EQ(half(65519.0f).bits, 0x7bff);
   EXPECT_EQ(half(-1e6f).bits, 0xfc00);
   std::mt19937 rng(1);
@@ -113,7 +117,10 @@ TEST(RuntimeHalf, RoundsToNearestEven) {
     half h(f);
     double v = float(h);
     ASSERT_FALSE(std::isnan(v));
-    if (std::isinf(v)) { ASSERT_GE(std::fabs(f), 65520.0f); continue; }
+    if (std::isinf(v)) {
+      ASSERT_GE(std::fabs(f), 65520.0f);
+      continue;
+    }
     // neighbours one unit away (same sign)
     double up = float(half::from_bits(uint16_t(h.bits + 1)));
     double dn = (h.bits & 0x7fff) ? double(float(half::from_bits(uint16_t(h.bits - 1)))) : -v;
@@ -158,13 +165,19 @@ TEST(RuntimeBfloat, ConvertsWithNearestEven) {
 
 TEST(RuntimeVector, Constructors) {
   float4 a(float2(1, 2), 3, 4);
-  EXPECT_EQ(a.x, 1); EXPECT_EQ(a.y, 2); EXPECT_EQ(a.z, 3); EXPECT_EQ(a.w, 4);
+  EXPECT_EQ(a.x, 1);
+  EXPECT_EQ(a.y, 2);
+  EXPECT_EQ(a.z, 3);
+  EXPECT_EQ(a.w, 4);
   float4 b(1, float2(2, 3), 4);
-  EXPECT_EQ(b.y, 2); EXPECT_EQ(b.z, 3); EXPECT_EQ(b.w, 4);
+  EXPECT_EQ(b.y, 2);
+  EXPECT_EQ(b.z, 3);
+  EXPECT_EQ(b.w, 4);
   float3 c(float2(5, 6), 7);
   EXPECT_EQ(c.z, 7);
   float4 d(c, 8);
-  EXPECT_EQ(d.w, 8); EXPECT_EQ(d.x, 5);
+  EXPECT_EQ(d.w, 8);
+  EXPECT_EQ(d.x, 5);
   float4 e = 2.5f;
   for (int i = 0; i < 4; ++i) EXPECT_EQ(e[i], 2.5f);
   int4 iv(1, -2, 3, -4);
@@ -173,7 +186,8 @@ TEST(RuntimeVector, Constructors) {
   half4 hv(fv);
   EXPECT_EQ(float(hv.w), -4.0f);
   uchar4 u(uint4(255, 256, 1, 2));  // conversion wraps like a C++ cast
-  EXPECT_EQ(u.x, 255); EXPECT_EQ(u.y, 0);
+  EXPECT_EQ(u.x, 255);
+  EXPECT_EQ(u.y, 0);
   float2 l = {1, 2};
   EXPECT_EQ(l.y, 2);
   float4 f(a.xy, a.zw);
@@ -192,19 +206,26 @@ TEST(RuntimeVector, Constructors) {
 TEST(RuntimeVector, SwizzleReads) {
   float4 v(1, 2, 3, 4);
   float3 zyx = v.zyx;
-  EXPECT_EQ(zyx.x, 3); EXPECT_EQ(zyx.y, 2); EXPECT_EQ(zyx.z, 1);
+  EXPECT_EQ(zyx.x, 3);
+  EXPECT_EQ(zyx.y, 2);
+  EXPECT_EQ(zyx.z, 1);
   float4 xxxx = v.xxxx;
   EXPECT_EQ(xxxx.w, 1);
   float4 bgra = v.bgra;
-  EXPECT_EQ(bgra.x, 3); EXPECT_EQ(bgra.w, 4);
+  EXPECT_EQ(bgra.x, 3);
+  EXPECT_EQ(bgra.w, 4);
   float2 wy = v.wy;
-  EXPECT_EQ(wy.x, 4); EXPECT_EQ(wy.y, 2);
+  EXPECT_EQ(wy.x, 4);
+  EXPECT_EQ(wy.y, 2);
   float3 c(7, 8, 9);
   float4 cc = c.zzyx;
-  EXPECT_EQ(cc.x, 9); EXPECT_EQ(cc.w, 7);
+  EXPECT_EQ(cc.x, 9);
+  EXPECT_EQ(cc.w, 7);
   float2 two(5, 6);
   float4 t = two.yxyx;
-  EXPECT_EQ(t.x, 6); EXPECT_EQ(t.y, 5); EXPECT_EQ(t.z, 6);
+  EXPECT_EQ(t.x, 6);
+  EXPECT_EQ(t.y, 5);
+  EXPECT_EQ(t.z, 6);
   EXPECT_EQ(v.zw[1], 4);
   EXPECT_EQ(v.r + v.g + v.b + v.a, 10);
 }
@@ -212,18 +233,28 @@ TEST(RuntimeVector, SwizzleReads) {
 TEST(RuntimeVector, SwizzleWrites) {
   float4 v(1, 2, 3, 4);
   v.xy = float2(10, 20);
-  EXPECT_EQ(v.x, 10); EXPECT_EQ(v.y, 20); EXPECT_EQ(v.z, 3);
+  EXPECT_EQ(v.x, 10);
+  EXPECT_EQ(v.y, 20);
+  EXPECT_EQ(v.z, 3);
   v.zx += float2(1, 2);  // z += 1, x += 2
-  EXPECT_EQ(v.z, 4); EXPECT_EQ(v.x, 12);
+  EXPECT_EQ(v.z, 4);
+  EXPECT_EQ(v.x, 12);
   v.wz = v.zw;  // swap through a temporary
-  EXPECT_EQ(v.w, 4); EXPECT_EQ(v.z, 4);
+  EXPECT_EQ(v.w, 4);
+  EXPECT_EQ(v.z, 4);
   v.yw = 0.0f;
-  EXPECT_EQ(v.y, 0); EXPECT_EQ(v.w, 0);
+  EXPECT_EQ(v.y, 0);
+  EXPECT_EQ(v.w, 0);
   float4 a(1, 2, 3, 4), b(5, 6, 7, 8);
   a.xy = b.xy;  // same proxy type: only x and y change
-  EXPECT_EQ(a.x, 5); EXPECT_EQ(a.y, 6); EXPECT_EQ(a.z, 3); EXPECT_EQ(a.w, 4);
+  EXPECT_EQ(a.x, 5);
+  EXPECT_EQ(a.y, 6);
+  EXPECT_EQ(a.z, 3);
+  EXPECT_EQ(a.w, 4);
   a.rgb *= 2.0f;
-  EXPECT_EQ(a.r, 10); EXPECT_EQ(a.b, 6); EXPECT_EQ(a.a, 4);
+  EXPECT_EQ(a.r, 10);
+  EXPECT_EQ(a.b, 6);
+  EXPECT_EQ(a.a, 4);
   float& ref = a.y;
   ref = 99;
   EXPECT_EQ(a[1], 99);
@@ -231,7 +262,8 @@ TEST(RuntimeVector, SwizzleWrites) {
   EXPECT_EQ(a.w, 7);
   int3 iv(1, 2, 3);
   iv.zy <<= 1;
-  EXPECT_EQ(iv.z, 6); EXPECT_EQ(iv.y, 4);
+  EXPECT_EQ(iv.z, 6);
+  EXPECT_EQ(iv.y, 4);
 }
 
 TEST(RuntimeVector, Operators) {
@@ -259,14 +291,21 @@ TEST(RuntimeVector, Operators) {
   }
   uchar2 u(250, 3);
   u += uchar2(10, 1);  // element arithmetic wraps in the element type
-  EXPECT_EQ(u.x, 4); EXPECT_EQ(u.y, 4);
+  EXPECT_EQ(u.x, 4);
+  EXPECT_EQ(u.y, 4);
   float3 c(1, 2, 3);
-  c += 1.0f; c *= float3(2); c -= 1; c /= 2;
-  EXPECT_EQ(c.x, 1.5f); EXPECT_EQ(c.z, 3.5f);
+  c += 1.0f;
+  c *= float3(2);
+  c -= 1;
+  c /= 2;
+  EXPECT_EQ(c.x, 1.5f);
+  EXPECT_EQ(c.z, 3.5f);
   int2 inc(1, 2);
   int2 old = inc++;
   ++inc;
-  EXPECT_EQ(old.x, 1); EXPECT_EQ(inc.x, 3); EXPECT_EQ(inc.y, 4);
+  EXPECT_EQ(old.x, 1);
+  EXPECT_EQ(inc.x, 3);
+  EXPECT_EQ(inc.y, 4);
   half4 h(1.0f, 2.0f, 3.0f, 4.0f);
   half4 h2 = h * 2.0f + h;
   EXPECT_EQ(float(h2.z), 9.0f);
@@ -293,22 +332,29 @@ TEST(RuntimeVector, ComparisonsAndSelection) {
   EXPECT_FALSE(any(a != a));
   EXPECT_TRUE(all(true) && !any(false));
   float4 sel = select(a, b, lt);  // lt ? b : a
-  EXPECT_EQ(sel.x, 2); EXPECT_EQ(sel.y, 5); EXPECT_EQ(sel.w, 8);
+  EXPECT_EQ(sel.x, 2);
+  EXPECT_EQ(sel.y, 5);
+  EXPECT_EQ(sel.w, 8);
   EXPECT_EQ(select(1.0f, 2.0f, true), 2.0f);
   EXPECT_EQ(select(1.0f, 2.0f, false), 1.0f);
   float4 sb = select(a, 0.0f, a > 4.0f);
-  EXPECT_EQ(sb.y, 0); EXPECT_EQ(sb.x, 1);
+  EXPECT_EQ(sb.y, 0);
+  EXPECT_EQ(sb.x, 1);
   int2 is = select(int2(1, 2), int2(3, 4), bool2(false, true));
-  EXPECT_EQ(is.x, 1); EXPECT_EQ(is.y, 4);
+  EXPECT_EQ(is.x, 1);
+  EXPECT_EQ(is.y, 4);
 }
 
 TEST(RuntimeVector, AsType) {
   EXPECT_EQ(as_type<uint>(1.0f), 0x3f800000u);
   EXPECT_EQ(as_type<float>(0x40000000u), 2.0f);
   uint4 u = as_type<uint4>(float4(1, -2, 0, 0.5f));
-  EXPECT_EQ(u.x, 0x3f800000u); EXPECT_EQ(u.y, 0xc0000000u); EXPECT_EQ(u.w, 0x3f000000u);
+  EXPECT_EQ(u.x, 0x3f800000u);
+  EXPECT_EQ(u.y, 0xc0000000u);
+  EXPECT_EQ(u.w, 0x3f000000u);
   half2 h = as_type<half2>(0x40003c00u);  // little endian: x = 0x3c00 (1), y = 0x4000 (2)
-  EXPECT_EQ(float(h.x), 1.0f); EXPECT_EQ(float(h.y), 2.0f);
+  EXPECT_EQ(float(h.x), 1.0f);
+  EXPECT_EQ(float(h.y), 2.0f);
   float4 v(1, 2, 3, 4);
   uint2 zw = as_type<uint2>(v.zw);
   EXPECT_EQ(zw.x, fbits(3.0f));
@@ -375,7 +421,7 @@ TEST(RuntimeTraits, Basics) {
   static_assert(is_same<make_unsigned_t<int>, uint>::value, "");
   static_assert(is_same<make_signed_t<ushort>, short>::value, "");
   static_assert(is_same<remove_cv_t<const volatile int>, int>::value, "");
-  static_assert(is_same<decay_t<const float (&)[3]>, const float*>::value, "");
+  static_assert(is_same<decay_t<const float(&)[3]>, const float*>::value, "");
   static_assert(is_same<conditional_t<true, int, float>, int>::value, "");
   static_assert(is_same<enable_if_t<true, half>, half>::value, "");
   static_assert(is_scalar<half>::value && is_scalar<int*>::value && !is_scalar<float4>::value, "");

@@ -11,6 +11,7 @@ then checks against its NumPy reference. MSL's results do not depend on how thre
 scheduled; a kernel whose output legitimately does (atomics that hand out slots in arrival
 order) passes `order_dependent=True`. PYMETALLIC_TEST_DIFFERENTIAL=0 turns this off.
 """
+
 import os
 
 import numpy as np
@@ -61,8 +62,9 @@ class Runner:
             self._pipes[pkey] = pm.ComputePipelineState(device, self._libs[key].make_function(name))
         return self._pipes[pkey]
 
-    def run(self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=(), options=None,
-            order_dependent=False):
+    def run(
+        self, device, src, name, args, grid, tg, threadgroups=False, tg_memory=(), options=None, order_dependent=False
+    ):
         """args: list, index = buffer index; np.ndarray -> a buffer (returned after the run,
         as an array of the same dtype/shape), NumPy scalar -> set_bytes. tg_memory: list of
         (bytes, index). grid: threads (dispatch_threads) or groups (threadgroups=True).
@@ -71,8 +73,9 @@ class Runner:
         out = self._run_once(device, src, name, args, grid, tg, threadgroups, tg_memory, options)
         if getattr(device, "kind", "cpu") == "cpu" and not order_dependent and DIFFERENTIAL:
             for schedule in SCHEDULES:
-                other = self._run_once(device, src, name, args, grid, tg, threadgroups, tg_memory, options,
-                                       schedule=schedule)
+                other = self._run_once(
+                    device, src, name, args, grid, tg, threadgroups, tg_memory, options, schedule=schedule
+                )
                 for i, (a, b) in enumerate(zip(out, other)):
                     if a is not None:
                         assert_same_results(a, b, f"kernel '{name}', buffer {i}, PYMETALLIC_CPU_SCHEDULE={schedule}")

@@ -1,4 +1,5 @@
 """NumPy references for the SIMD-group / quad-group conformance tests."""
+
 import numpy as np
 
 # name -> (numpy storage dtype, kind, components, storage components per element)

@@ -3,6 +3,7 @@
 Generated code erases address spaces, so the front end renames such overloads and a
 dispatcher picks the one for where the argument points, at run time. Each overload here
 computes something different, so a wrong pick shows in the result."""
+
 import numpy as np
 import pytest
 

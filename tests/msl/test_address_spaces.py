@@ -1,6 +1,7 @@
 """MSL address spaces and program-scope data (MSL.md §2): device/constant/threadgroup/thread
 pointers and references in helper functions, program-scope constant tables and structs,
 address-space-qualified member functions, constant T& structs via set_bytes, size_t args."""
+
 import numpy as np
 
 SRC = r"""
@@ -80,8 +81,14 @@ def test_pointers_references_tables_and_member_qualifiers(device, runner):
     n, N = 120, 128
     x = rng.standard_normal(N).astype(np.float32)
     c = rng.standard_normal(4).astype(np.float32)
-    pdt = np.dtype({"names": ["n", "alpha", "offset", "bias"], "formats": ["<u4", "<f4", "<i4", ("<f4", 4)],
-                    "offsets": [0, 4, 8, 16], "itemsize": 32})
+    pdt = np.dtype(
+        {
+            "names": ["n", "alpha", "offset", "bias"],
+            "formats": ["<u4", "<f4", "<i4", ("<f4", 4)],
+            "offsets": [0, 4, 8, 16],
+            "itemsize": 32,
+        }
+    )
     params = np.zeros(1, pdt)
     params["n"], params["alpha"], params["offset"] = n, 0.75, -3
     params["bias"] = rng.standard_normal(4)
@@ -109,10 +116,21 @@ def test_constant_struct_from_bytes(device, runner):
     N = 64
     x = rng.standard_normal(N).astype(np.float32)
     c = np.zeros(4, np.float32)
-    raw = (np.array([N], np.uint32).tobytes() + np.array([2.0], np.float32).tobytes()
-           + np.array([1], np.int32).tobytes() + bytes(4) + np.zeros(4, np.float32).tobytes())
-    out = runner.run(device, SRC, "spaces", [x, c, np.zeros(6 * N, np.float32), raw,
-                                             np.zeros(2, np.float32), np.zeros(1, np.float32)], (N,), (64,))[2]
+    raw = (
+        np.array([N], np.uint32).tobytes()
+        + np.array([2.0], np.float32).tobytes()
+        + np.array([1], np.int32).tobytes()
+        + bytes(4)
+        + np.zeros(4, np.float32).tobytes()
+    )
+    out = runner.run(
+        device,
+        SRC,
+        "spaces",
+        [x, c, np.zeros(6 * N, np.float32), raw, np.zeros(2, np.float32), np.zeros(1, np.float32)],
+        (N,),
+        (64,),
+    )[2]
     out = out.reshape(N, 6)
     i = np.arange(N)
     t = 2.0 * x.astype(np.float64)[i ^ 1]

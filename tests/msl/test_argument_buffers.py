@@ -19,8 +19,14 @@ kernel void scaled_copy(constant Arguments& args [[buffer(0)]], uint i [[thread_
 }
 """
 
-ARGS = np.dtype({"names": ["a", "out", "scale"], "formats": [np.uint64, np.uint64, np.float32],
-                 "offsets": [0, 8, 16], "itemsize": 24})
+ARGS = np.dtype(
+    {
+        "names": ["a", "out", "scale"],
+        "formats": [np.uint64, np.uint64, np.float32],
+        "offsets": [0, 8, 16],
+        "itemsize": 24,
+    }
+)
 
 
 def test_pointers_in_an_argument_buffer(device):
@@ -34,10 +40,12 @@ def test_pointers_in_an_argument_buffer(device):
     q = pm.CommandQueue(device)
     cb = q.make_command_buffer()
     enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pm.ComputePipelineState(device, pm.Library(device, SRC).make_function("scaled_copy")))
-    enc.set_bytes(args, 0)          # the argument buffer itself, inline
-    enc.use_resource(A, 1)          # read through args.a
-    enc.use_resource(out, 2)        # written through args.out
+    enc.set_compute_pipeline_state(
+        pm.ComputePipelineState(device, pm.Library(device, SRC).make_function("scaled_copy"))
+    )
+    enc.set_bytes(args, 0)  # the argument buffer itself, inline
+    enc.use_resource(A, 1)  # read through args.a
+    enc.use_resource(out, 2)  # written through args.out
     enc.dispatch_threads((300, 1, 1), (64, 1, 1))
     enc.end_encoding()
     cb.commit()
@@ -59,6 +67,7 @@ def test_use_resource_checks_its_arguments(device):
 
 def test_compiles_for_cuda():
     import pytest
+
     if pm._core.toolchains()["nvrtc"].startswith("unavailable"):
         pytest.skip("no NVRTC")
     pm._core.compile_offline(SRC, None, "cuda", "sm_90")

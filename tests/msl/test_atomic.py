@@ -1,5 +1,6 @@
 """MSL atomics (MSL.md §5.7): every atomic_*_explicit function, in device and threadgroup
 memory, checked against NumPy."""
+
 import numpy as np
 import pytest
 
@@ -178,9 +179,9 @@ def test_float_add_sub(device, runner, tg):
     n = 5000
     x = rng.standard_normal(n).astype(np.float32)
     groups = (n + tg - 1) // tg
-    _, out, partial, _ = runner.run(device, SRC, "float_sum",
-                                    [x, np.zeros(2, np.float32), np.zeros(groups, np.float32), np.uint32(n)],
-                                    (n,), (tg,))
+    _, out, partial, _ = runner.run(
+        device, SRC, "float_sum", [x, np.zeros(2, np.float32), np.zeros(groups, np.float32), np.uint32(n)], (n,), (tg,)
+    )
     ref = x.astype(np.float64).sum()
     tol = 1e-5 * np.abs(x).astype(np.float64).sum()
     assert abs(out[0] - ref) <= tol
@@ -202,50 +203,88 @@ def test_float_cas_max(device, runner):
 def test_integer_ops(device, runner, tg):
     rng = np.random.default_rng(11 + tg)
     n = 2000
-    x = rng.integers(-2**31, 2**31, n, dtype=np.int64).astype(np.int32)
-    r0 = np.array([5, 9, -1, 0, 0, 2**31 - 1, -2**31], np.int32)
-    u0 = np.array([0xffffffff, 0, 0xffffffff, 0, 0, 1000, 0], np.uint32)
+    x = rng.integers(-(2**31), 2**31, n, dtype=np.int64).astype(np.int32)
+    r0 = np.array([5, 9, -1, 0, 0, 2**31 - 1, -(2**31)], np.int32)
+    u0 = np.array([0xFFFFFFFF, 0, 0xFFFFFFFF, 0, 0, 1000, 0], np.uint32)
     groups = (n + tg - 1) // tg
     _, r, u, tickets, tg_out, _ = runner.run(
-        device, SRC, "int_ops",
+        device,
+        SRC,
+        "int_ops",
         [x, r0, u0, np.zeros(n, np.uint32), np.zeros(groups * 7, np.int32), np.uint32(n)],
-        (n,), (tg,), tg_memory=[(7 * 4, 0)], order_dependent=True)  # tickets: arrival order
+        (n,),
+        (tg,),
+        tg_memory=[(7 * 4, 0)],
+        order_dependent=True,
+    )  # tickets: arrival order
     x64 = x.astype(np.int64)
     w = x.view(np.uint32)
 
     def int_ref(v, init):
         v = v.astype(np.int64)
-        return np.array([
-            (init[0] + v.sum()) % 2**32, (init[1] - v.sum()) % 2**32,
-            np.bitwise_and.reduce(v, initial=int(init[2])) % 2**32,
-            np.bitwise_or.reduce(v, initial=int(init[3])) % 2**32,
-            np.bitwise_xor.reduce(v, initial=int(init[4])) % 2**32,
-            min(v.min(), init[5]) % 2**32, max(v.max(), init[6]) % 2**32,
-        ], np.uint64).astype(np.uint32).view(np.int32)
+        return (
+            np.array(
+                [
+                    (init[0] + v.sum()) % 2**32,
+                    (init[1] - v.sum()) % 2**32,
+                    np.bitwise_and.reduce(v, initial=int(init[2])) % 2**32,
+                    np.bitwise_or.reduce(v, initial=int(init[3])) % 2**32,
+                    np.bitwise_xor.reduce(v, initial=int(init[4])) % 2**32,
+                    min(v.min(), init[5]) % 2**32,
+                    max(v.max(), init[6]) % 2**32,
+                ],
+                np.uint64,
+            )
+            .astype(np.uint32)
+            .view(np.int32)
+        )
 
     np.testing.assert_array_equal(r, int_ref(x64, r0.astype(np.int64)))
-    np.testing.assert_array_equal(u[:6], np.array([
-        min(w.min(), 0xffffffff), max(w.max(), 0), np.bitwise_and.reduce(w | np.uint32(0x80000000)),
-        np.bitwise_or.reduce(w), np.bitwise_xor.reduce(w), (1000 - w.astype(np.int64).sum()) % 2**32], np.uint32))
+    np.testing.assert_array_equal(
+        u[:6],
+        np.array(
+            [
+                min(w.min(), 0xFFFFFFFF),
+                max(w.max(), 0),
+                np.bitwise_and.reduce(w | np.uint32(0x80000000)),
+                np.bitwise_or.reduce(w),
+                np.bitwise_xor.reduce(w),
+                (1000 - w.astype(np.int64).sum()) % 2**32,
+            ],
+            np.uint32,
+        ),
+    )
     assert u[6] == n
     np.testing.assert_array_equal(np.sort(tickets), np.arange(n, dtype=np.uint32))
-    tinit = np.array([0, 0, -1, 0, 0, 2**31 - 1, -2**31], np.int64)
+    tinit = np.array([0, 0, -1, 0, 0, 2**31 - 1, -(2**31)], np.int64)
     for g in range(groups):
-        np.testing.assert_array_equal(tg_out[g * 7:(g + 1) * 7], int_ref(x64[g * tg:(g + 1) * tg], tinit))
+        np.testing.assert_array_equal(tg_out[g * 7 : (g + 1) * 7], int_ref(x64[g * tg : (g + 1) * tg], tinit))
 
 
 @pytest.mark.parametrize("tg", [64, 100])
 def test_exchange_and_compare_exchange(device, runner, tg):
     n = 1000
     _, olds, flags, winners, c, cas, _ = runner.run(
-        device, SRC, "exchange_cas",
-        [np.array([0xffffffff], np.uint32), np.zeros(n, np.uint32), np.zeros(8, np.uint8),
-         np.zeros(8, np.uint32), np.array([7], np.int32), np.zeros(8, np.int32), np.uint32(n)],
-        (n,), (tg,), order_dependent=True)  # exchanges return values in arrival order
+        device,
+        SRC,
+        "exchange_cas",
+        [
+            np.array([0xFFFFFFFF], np.uint32),
+            np.zeros(n, np.uint32),
+            np.zeros(8, np.uint8),
+            np.zeros(8, np.uint32),
+            np.array([7], np.int32),
+            np.zeros(8, np.int32),
+            np.uint32(n),
+        ],
+        (n,),
+        (tg,),
+        order_dependent=True,
+    )  # exchanges return values in arrival order
     # every value stored was returned exactly once by a later exchange, except the last one
     seen = np.sort(olds)
-    assert seen[-1] == 0xffffffff and len(np.unique(olds)) == n
-    assert set(olds[olds != 0xffffffff].tolist()) < set(range(n))
+    assert seen[-1] == 0xFFFFFFFF and len(np.unique(olds)) == n
+    assert set(olds[olds != 0xFFFFFFFF].tolist()) < set(range(n))
     assert flags.tolist() == [1] * 8
     assert all(w != 0 and (w - 1) % 8 == i for i, w in enumerate(winners))
     assert cas.tolist() == [0, 7, 1, 7, 11, 0, 1, 1]
@@ -255,14 +294,23 @@ def test_exchange_and_compare_exchange(device, runner, tg):
 def test_store_load_orders(device, runner, tg):
     n = 1000
     d, out, f, ul, _ = runner.run(
-        device, SRC, "store_load",
-        [np.zeros(n, np.uint32), np.zeros(4 * n, np.uint32), np.zeros(n, np.float32),
-         np.array([0, 2**64 - 1, 0], np.uint64), np.uint32(n)],
-        (n,), (tg,))
+        device,
+        SRC,
+        "store_load",
+        [
+            np.zeros(n, np.uint32),
+            np.zeros(4 * n, np.uint32),
+            np.zeros(n, np.float32),
+            np.array([0, 2**64 - 1, 0], np.uint64),
+            np.uint32(n),
+        ],
+        (n,),
+        (tg,),
+    )
     gid = np.arange(n)
     out = out.reshape(n, 4)
-    np.testing.assert_array_equal(d, gid ^ 0x5a5a)
-    np.testing.assert_array_equal(out[:, 0], gid ^ 0x5a5a)
+    np.testing.assert_array_equal(d, gid ^ 0x5A5A)
+    np.testing.assert_array_equal(out[:, 0], gid ^ 0x5A5A)
     lid = gid % tg
     base = gid - lid
     size = np.minimum(tg, n - base)  # the edge group is smaller

@@ -1,6 +1,7 @@
 """Barriers in the shapes the CPU's loop fission handles (src/msl/barrier_fission.h) and in
 shapes it leaves to fibers. Every kernel runs on every device against a NumPy reference
 (run with PYMETALLIC_CPU_FISSION=0 to check the fiber path on the same kernels)."""
+
 import os
 import subprocess
 import sys
@@ -92,11 +93,12 @@ def test_compiles_for_cuda(cuda_compile):
 @pytest.mark.parametrize("steps", [1, 2, 3])
 def test_locals_and_nested_split_loops(device, runner, steps):
     tg, groups = 64, 5
-    n = tg * groups - 7   # the last group's tail returns early, after every barrier
+    n = tg * groups - 7  # the last group's tail returns early, after every barrier
     x = np.random.default_rng().uniform(-1, 1, tg * groups).astype(np.float32)
     out = np.zeros(3 * tg * groups, np.float32)
-    got = runner.run(device, SRC, "stencil_steps", [x, out, np.uint32(steps), np.uint32(n)],
-                     (groups,), (tg,), threadgroups=True)[1].reshape(-1, 3)
+    got = runner.run(
+        device, SRC, "stencil_steps", [x, out, np.uint32(steps), np.uint32(n)], (groups,), (tg,), threadgroups=True
+    )[1].reshape(-1, 3)
     h0, h1, last = stencil_reference(x, steps, tg)
     np.testing.assert_allclose(got[:n, 0], h0[:n], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[:n, 1], h1[:n], rtol=1e-4, atol=1e-4)
@@ -124,9 +126,13 @@ def test_barrier_in_if_still_correct(device, runner, flag):
 
 def test_which_kernels_are_split(cpu_device):
     """The CPU splits the first two kernels and leaves the barrier inside `if` to fibers."""
-    code = ("import pymetallic as pm, sys; sys.path.insert(0, %r); from test_barrier_fission import SRC; "
-            "pm.Library(pm.Device.get_default_device(), SRC)") % os.path.dirname(__file__)
-    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1", PYMETALLIC_CACHE_DIR=os.environ.get("PYMETALLIC_CACHE_DIR", ""))
+    code = (
+        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_barrier_fission import SRC; "
+        "pm.Library(pm.Device.get_default_device(), SRC)"
+    ) % os.path.dirname(__file__)
+    env = dict(
+        os.environ, PYMETALLIC_DEBUG_FISSION="1", PYMETALLIC_CACHE_DIR=os.environ.get("PYMETALLIC_CACHE_DIR", "")
+    )
     env.pop("PYMETALLIC_CACHE_DIR") if not env["PYMETALLIC_CACHE_DIR"] else None
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr

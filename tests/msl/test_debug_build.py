@@ -1,5 +1,6 @@
 """options={"debug": True} on the CPU (issue 12): the kernel's C++ is built with -O0 -g, and
 its line table names the user's .metal file, so gdb/lldb stop in it."""
+
 import numpy as np
 import pytest
 

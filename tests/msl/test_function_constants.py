@@ -1,5 +1,6 @@
 """MSL function constants (MSL.md §4): bool/int/float/short constants by name and by index,
 is_function_constant_defined, conditional parameters, pymetallic.Kernel(constants=...)."""
+
 import numpy as np
 import pytest
 
@@ -69,7 +70,7 @@ def test_by_name_with_conditional_parameter(device, lib):
 def test_bool_false_drops_parameter_and_undefined_constants(device, lib):
     rng = np.random.default_rng()
     x = rng.standard_normal(64).astype(np.float32)
-    y = run_fc(device, lib.make_function("fc", constants={"has_bias": False}), x)   # k, alpha undefined
+    y = run_fc(device, lib.make_function("fc", constants={"has_bias": False}), x)  # k, alpha undefined
     np.testing.assert_array_equal(y, x)
 
 

@@ -3,6 +3,7 @@ conversions in conditional expressions (`c ? h : 0.5f` is a float, `c ? h : 2` a
 mixed arithmetic (half with an integer stays half, with float becomes float), implicit
 conversions from int/float, overload resolution of library functions called with mixed
 arguments, and the `h` / `bf` literal suffixes (MSL 3.1)."""
+
 import numpy as np
 
 

@@ -1,6 +1,7 @@
 """Host-side semantics (MSL.md §6): dispatch_threadgroups vs dispatch_threads, set_bytes up
 to 4 KB, several command buffers in order on one queue, serial dispatches in one encoder,
 blit copy/fill between dispatches, private buffers through blits."""
+
 import numpy as np
 import pytest
 
@@ -34,14 +35,15 @@ def test_compiles_for_cuda(cuda_compile):
 
 def test_dispatch_threadgroups_vs_threads(device, runner):
     n_groups, tg = 5, 48
-    full = runner.run(device, SRC, "ids", [np.zeros(3 * n_groups * tg, np.uint32)], (n_groups,), (tg,),
-                      threadgroups=True)[0].reshape(-1, 3)
+    full = runner.run(
+        device, SRC, "ids", [np.zeros(3 * n_groups * tg, np.uint32)], (n_groups,), (tg,), threadgroups=True
+    )[0].reshape(-1, 3)
     np.testing.assert_array_equal(full[:, 0], np.arange(n_groups * tg) + 1)
     assert np.all(full[:, 1] == n_groups * tg) and np.all(full[:, 2] == tg)
     n = 200
     part = runner.run(device, SRC, "ids", [np.zeros(3 * n_groups * tg, np.uint32)], (n,), (tg,))[0].reshape(-1, 3)
     np.testing.assert_array_equal(part[:n, 0], np.arange(n) + 1)
-    assert np.all(part[n:] == 0)                     # no thread beyond the grid
+    assert np.all(part[n:] == 0)  # no thread beyond the grid
     assert np.all(part[:n, 1] == n)
     np.testing.assert_array_equal(part[:n, 2], np.where(np.arange(n) >= 4 * tg, n - 4 * tg, tg))
 
@@ -79,12 +81,12 @@ def test_command_buffers_in_order_and_serial_dispatches(device):
     y, x = pm.Buffer.from_numpy(device, y0), pm.Buffer.from_numpy(device, x0)
     coeffs = [2.0, -0.5, 3.0, 0.25, 1.5, -1.0]
     cbs = []
-    for a in coeffs[:4]:                       # 4 command buffers, committed without waiting
+    for a in coeffs[:4]:  # 4 command buffers, committed without waiting
         cb = q.make_command_buffer()
         _encode_axpy(cb, pipe, y, x, a, n)
         cb.commit()
         cbs.append(cb)
-    cb = q.make_command_buffer()               # 2 dispatches in one encoder: serial order
+    cb = q.make_command_buffer()  # 2 dispatches in one encoder: serial order
     enc = cb.make_compute_command_encoder()
     enc.set_compute_pipeline_state(pipe)
     enc.set_buffer(y, 0, 0)
@@ -117,22 +119,22 @@ def test_blit_copy_fill_between_dispatches_and_private_buffers(device):
     out = pm.Buffer.from_numpy(device, np.zeros(n, np.float32))
     cb = q.make_command_buffer()
     blit = cb.make_blit_command_encoder()
-    blit.fill_buffer(priv_y, (0, 4 * n), 0)                      # y = 0
-    blit.copy_from_buffer(shared_x, 0, priv_x, 0, 4 * n)          # x -> private
+    blit.fill_buffer(priv_y, (0, 4 * n), 0)  # y = 0
+    blit.copy_from_buffer(shared_x, 0, priv_x, 0, 4 * n)  # x -> private
     blit.end_encoding()
-    _encode_axpy(cb, pipe, priv_y, priv_x, 1.0, n)                 # y = x
+    _encode_axpy(cb, pipe, priv_y, priv_x, 1.0, n)  # y = x
     blit = cb.make_blit_command_encoder()
     blit.copy_from_buffer(priv_y, 0, priv_x, 4 * 16, 4 * (n - 16))  # x[16:] = y[:n-16]
-    blit.fill_buffer(priv_x, (0, 64), 0)                         # x[:16] = 0
+    blit.fill_buffer(priv_x, (0, 64), 0)  # x[:16] = 0
     blit.end_encoding()
-    _encode_axpy(cb, pipe, priv_y, priv_x, 2.0, n)                 # y = 2y + shifted x
+    _encode_axpy(cb, pipe, priv_y, priv_x, 2.0, n)  # y = 2y + shifted x
     blit = cb.make_blit_command_encoder()
     blit.copy_from_buffer(priv_y, 0, out, 0, 4 * n)
-    blit.fill_buffer(out, (4 * (n - 4), 16), 0x3F)               # last 4 floats: bytes 0x3F
+    blit.fill_buffer(out, (4 * (n - 4), 16), 0x3F)  # last 4 floats: bytes 0x3F
     blit.end_encoding()
     cb.commit()
     cb.wait_until_completed()
-    shifted = np.concatenate([np.zeros(16, np.float32), x0[:n - 16]])
+    shifted = np.concatenate([np.zeros(16, np.float32), x0[: n - 16]])
     ref = np.float32(2.0) * x0 + shifted
     ref[-4:] = np.frombuffer(bytes([0x3F]) * 16, np.float32)
     np.testing.assert_array_equal(out.to_numpy(np.float32), ref)

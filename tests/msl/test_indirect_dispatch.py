@@ -177,7 +177,13 @@ def test_zero_counts_run_nothing(env, counts):
 
 @pytest.mark.parametrize(
     "counts,tg",
-    [((5, 3, 2), (4, 2, 2)), ((3, 7, 1), (8, 4, 1)), ((1, 1, 6), (2, 3, 5)), ((300, 2, 3), (2, 1, 1)), ((1, 1, 1), (1, 1, 1))],
+    [
+        ((5, 3, 2), (4, 2, 2)),
+        ((3, 7, 1), (8, 4, 1)),
+        ((1, 1, 6), (2, 3, 5)),
+        ((300, 2, 3), (2, 1, 1)),
+        ((1, 1, 1), (1, 1, 1)),
+    ],
 )
 def test_positions_and_sizes_in_2d_and_3d(env, counts, tg):
     grid = tuple(c * t for c, t in zip(counts, tg))

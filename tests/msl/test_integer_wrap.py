@@ -1,6 +1,7 @@
 """Integer arithmetic at the INT_MIN/INT_MAX edges wraps (two's complement), in user code and
 in the runtime's functions, for scalars and vectors of every width: the results must equal
 NumPy's exact (int64, or Python-int for 64-bit types) results reduced modulo 2**bits."""
+
 import numpy as np
 import pytest
 
@@ -129,11 +130,34 @@ def reference(a, b, s, bits):
 
 
 CASES = [  # kernel, scalar dtype, vector width
-    ("wrap_int", np.int32, 1), ("wrap_short", np.int16, 1), ("wrap_char", np.int8, 1), ("wrap_long", np.int64, 1),
-    ("wrap_int4", np.int32, 4), ("wrap_short2", np.int16, 2), ("wrap_char4", np.int8, 4),
+    ("wrap_int", np.int32, 1),
+    ("wrap_short", np.int16, 1),
+    ("wrap_char", np.int8, 1),
+    ("wrap_long", np.int64, 1),
+    ("wrap_int4", np.int32, 4),
+    ("wrap_short2", np.int16, 2),
+    ("wrap_char4", np.int8, 4),
 ]
-NAMES = ["add", "sub", "mul", "neg", "shl", "shr", "abs", "mulhi", "addsat", "subsat", "rotate", "madhi", "hadd",
-         "rhadd", "absdiff", "compound", "increment", "decrement"]
+NAMES = [
+    "add",
+    "sub",
+    "mul",
+    "neg",
+    "shl",
+    "shr",
+    "abs",
+    "mulhi",
+    "addsat",
+    "subsat",
+    "rotate",
+    "madhi",
+    "hadd",
+    "rhadd",
+    "absdiff",
+    "compound",
+    "increment",
+    "decrement",
+]
 
 
 @pytest.mark.parametrize("kernel,dtype,width", CASES, ids=[c[0] for c in CASES])
@@ -144,8 +168,7 @@ def test_integer_operations_wrap_at_the_edges(device, runner, kernel, dtype, wid
     _, _, _, got = runner.run(device, SRC, kernel, [a, b, s, out], (count // width,), (count // width,))
     got = got.reshape(len(NAMES), count)
     for name, row, want in zip(NAMES, got, reference(a, b, s, bits)):
-        np.testing.assert_array_equal(row.astype(np.int64), want.astype(np.int64),
-                                      err_msg=f"{kernel}: {name}")
+        np.testing.assert_array_equal(row.astype(np.int64), want.astype(np.int64), err_msg=f"{kernel}: {name}")
 
 
 def test_int_only_functions_wrap(device, runner):
@@ -162,12 +185,12 @@ def test_int_only_functions_wrap(device, runner):
     mul24 = wrap(sext24(x) * sext24(y), 32)
     np.testing.assert_array_equal(got[0], mul24, err_msg="mul24")
     np.testing.assert_array_equal(got[1], wrap(mul24 + x, 32), err_msg="mad24")
-    madsat = np.array([min(max(int(p) * int(q) + int(p), -2**31), 2**31 - 1) for p, q in zip(x, y)], np.int64)
+    madsat = np.array([min(max(int(p) * int(q) + int(p), -(2**31)), 2**31 - 1) for p, q in zip(x, y)], np.int64)
     np.testing.assert_array_equal(got[2], madsat, err_msg="madsat")
 
 
 def test_simd_reductions_of_integers_wrap(device, runner):
-    a = np.array([2**31 - 1] * 16 + [-2**31] * 8 + [3, -5, 7, 2**30, -2**30, 65537, -1, 2], np.int32)
+    a = np.array([2**31 - 1] * 16 + [-(2**31)] * 8 + [3, -5, 7, 2**30, -(2**30), 65537, -1, 2], np.int32)
     out = np.zeros(96, np.int32)
     _, got = runner.run(device, SRC, "wrap_simd", [a, out], (32,), (32,))
     x = a.astype(np.int64)

@@ -1,6 +1,7 @@
 """MSL kernel declarations (MSL.md §3): `kernel` and `[[kernel]]`, implicit buffer numbering,
 built-in inputs in uint/ushort 1-3 forms (complementing tests/python/test_dispatch.py),
 template kernels with [[host_name]], [[max_total_threads_per_threadgroup]]."""
+
 import numpy as np
 import pytest
 
@@ -124,11 +125,12 @@ def test_ushort3_builtins(device, runner, threadgroups):
         grid = tuple(g * t for g, t in zip(groups, tg))
         dims = groups
     else:
-        grid = (10, 5, 3)               # partial groups in every dimension
+        grid = (10, 5, 3)  # partial groups in every dimension
         dims = grid
     total = int(np.prod(grid))
-    out = runner.run(device, SRC, "builtins_ushort", [np.zeros(16 * total, np.uint32)], dims, tg,
-                     threadgroups=threadgroups)[0].reshape(total, 16)
+    out = runner.run(
+        device, SRC, "builtins_ushort", [np.zeros(16 * total, np.uint32)], dims, tg, threadgroups=threadgroups
+    )[0].reshape(total, 16)
     z, y, x = np.meshgrid(np.arange(grid[2]), np.arange(grid[1]), np.arange(grid[0]), indexing="ij")
     x, y, z = x.ravel(), y.ravel(), z.ravel()
     np.testing.assert_array_equal(out[:, 0], x)
@@ -181,8 +183,9 @@ def test_simd_and_quad_builtins(device, runner, n, tg):
     assert np.all(out[:, 9] == -(-tg // 4))
 
 
-@pytest.mark.parametrize("name,dtype,k", [("scale_float_3", np.float32, 3), ("scale_int_5", np.int32, 5),
-                                          ("scale_half_2", np.float16, 2)])
+@pytest.mark.parametrize(
+    "name,dtype,k", [("scale_float_3", np.float32, 3), ("scale_int_5", np.int32, 5), ("scale_half_2", np.float16, 2)]
+)
 def test_template_kernels_host_name(device, runner, name, dtype, k):
     rng = np.random.default_rng()
     x = (rng.standard_normal(64) * 100).astype(dtype)

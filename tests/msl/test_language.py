@@ -1,6 +1,7 @@
 """MSL language base (MSL.md §0): templates, constexpr, static_assert, structs with methods,
 operator overloading, namespaces, type traits, METAL_FUNC, loop-unroll pragmas,
 __METAL_VERSION__ gating, #include of a user header, -D macros."""
+
 import numpy as np
 import pytest
 

@@ -3,6 +3,7 @@ bfloat instantiated by macros with [[host_name]] names built from adjacent strin
 implicit buffer indices, `constant const int shape[2]` array parameters, functor operations,
 template-dependent max_total_threads_per_threadgroup and SIMD-group reductions. Binary (strided),
 unary, cast, softmax, RMS norm and gather, each against NumPy in float64."""
+
 import numpy as np
 import pytest
 
@@ -165,13 +166,21 @@ def test_compiles_for_cuda(cuda_compile):
 
 def test_library_names(lib):
     names = set(lib.function_names)
-    for n in ("binary_add_float32", "binary_maximum_bfloat16", "unary_square_bfloat16", "cast_float32_bfloat16",
-              "softmax_float16", "rms_norm_float32", "gather_float16_uint32"):
+    for n in (
+        "binary_add_float32",
+        "binary_maximum_bfloat16",
+        "unary_square_bfloat16",
+        "cast_float32_bfloat16",
+        "softmax_float16",
+        "rms_norm_float32",
+        "gather_float16_uint32",
+    ):
         assert n in names
 
 
-@pytest.mark.parametrize("name, kind", [("binary_add_float32", "f32"), ("binary_mul_float16", "f16"),
-                                        ("binary_maximum_bfloat16", "bf16")])
+@pytest.mark.parametrize(
+    "name, kind", [("binary_add_float32", "f32"), ("binary_mul_float16", "f16"), ("binary_maximum_bfloat16", "bf16")]
+)
 def test_binary_broadcast_by_strides(device, lib, name, kind):
     rng = np.random.default_rng()
     rows, cols = 37, 45
@@ -180,16 +189,32 @@ def test_binary_broadcast_by_strides(device, lib, name, kind):
     if kind == "f32":
         a_in, b_in, out, back = a, b, np.zeros((rows, cols), np.float32), lambda o: o
     elif kind == "f16":
-        a_in, b_in, out, back = a.astype(np.float16), b.astype(np.float16), np.zeros((rows, cols), np.float16), \
-            lambda o: o.astype(np.float32)
+        a_in, b_in, out, back = (
+            a.astype(np.float16),
+            b.astype(np.float16),
+            np.zeros((rows, cols), np.float16),
+            lambda o: o.astype(np.float32),
+        )
     else:
         a_in, b_in, out, back = to_bf16(a), to_bf16(b), np.zeros((rows, cols), np.uint16), from_bf16
     av = back(a_in).astype(np.float64)
     bv = back(b_in).astype(np.float64)
-    want = {"binary_add_float32": av + bv, "binary_mul_float16": av * bv, "binary_maximum_bfloat16": np.maximum(av, bv)}[name]
+    want = {
+        "binary_add_float32": av + bv,
+        "binary_mul_float16": av * bv,
+        "binary_maximum_bfloat16": np.maximum(av, bv),
+    }[name]
     shape = np.array([rows, cols], np.int32)
-    got = run(device, lib, name, [a_in, b_in], out, (cols, rows, 1), (16, 4, 1),
-              bytes_args={3: shape, 4: np.array([cols, 1], np.int32), 5: np.array([0, 1], np.int32)})
+    got = run(
+        device,
+        lib,
+        name,
+        [a_in, b_in],
+        out,
+        (cols, rows, 1),
+        (16, 4, 1),
+        bytes_args={3: shape, 4: np.array([cols, 1], np.int32), 5: np.array([0, 1], np.int32)},
+    )
     tol = {"f32": 1e-6, "f16": 1e-3, "bf16": 8e-3}[kind]
     np.testing.assert_allclose(back(got).astype(np.float64), want, rtol=tol, atol=tol)
 
@@ -234,8 +259,17 @@ def test_softmax_rows(device, lib, name, dtype, tg):
     x = (rng.standard_normal((rows, n)) * 4).astype(dtype)
     fn = lib.make_function(name)
     assert pm.ComputePipelineState(device, fn).max_total_threads_per_threadgroup <= tg
-    got = run(device, lib, name, [x], np.zeros_like(x), (rows, 1, 1), (tg, 1, 1), threadgroups=True,
-              bytes_args={2: np.int32(n)})
+    got = run(
+        device,
+        lib,
+        name,
+        [x],
+        np.zeros_like(x),
+        (rows, 1, 1),
+        (tg, 1, 1),
+        threadgroups=True,
+        bytes_args={2: np.int32(n)},
+    )
     xv = x.astype(np.float64)
     e = np.exp(xv - xv.max(axis=1, keepdims=True))
     want = e / e.sum(axis=1, keepdims=True)
@@ -249,24 +283,43 @@ def test_rms_norm(device, lib, name, dtype):
     rows, n = 5, 200
     x = rng.standard_normal((rows, n)).astype(dtype)
     w = rng.uniform(0.5, 1.5, n).astype(dtype)
-    got = run(device, lib, name, [x, w], np.zeros_like(x), (rows, 1, 1), (32, 1, 1), threadgroups=True,
-              bytes_args={3: np.float32(1e-5), 4: np.uint32(n)})
+    got = run(
+        device,
+        lib,
+        name,
+        [x, w],
+        np.zeros_like(x),
+        (rows, 1, 1),
+        (32, 1, 1),
+        threadgroups=True,
+        bytes_args={3: np.float32(1e-5), 4: np.uint32(n)},
+    )
     xv = x.astype(np.float64)
     want = xv / np.sqrt((xv * xv).mean(axis=1, keepdims=True) + 1e-5) * w.astype(np.float64)
     tol = 2e-6 if dtype == np.float32 else 3e-3
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("name, dtype, itype", [("gather_float32_int32", np.float32, np.int32),
-                                               ("gather_float16_uint32", np.float16, np.uint32)])
+@pytest.mark.parametrize(
+    "name, dtype, itype",
+    [("gather_float32_int32", np.float32, np.int32), ("gather_float16_uint32", np.float16, np.uint32)],
+)
 def test_gather_rows(device, lib, name, dtype, itype):
     rng = np.random.default_rng()
     src = rng.standard_normal((20, 24)).astype(dtype)
     idx = rng.integers(0, 22, 30).astype(itype)  # some rows out of range: zeros
     if itype == np.int32:
         idx[3] = -1
-    got = run(device, lib, name, [src, idx], np.zeros((30, 24), dtype), (24, 30, 1), (8, 8, 1),
-              bytes_args={3: np.array(src.shape, np.int32)})
+    got = run(
+        device,
+        lib,
+        name,
+        [src, idx],
+        np.zeros((30, 24), dtype),
+        (24, 30, 1),
+        (8, 8, 1),
+        bytes_args={3: np.array(src.shape, np.int32)},
+    )
     ok = (idx.astype(np.int64) >= 0) & (idx.astype(np.int64) < 20)
     want = np.where(ok[:, None], src[np.clip(idx.astype(np.int64), 0, 19)], 0)
     np.testing.assert_array_equal(got, want.astype(dtype))

@@ -1,5 +1,6 @@
 """MSL math (MSL.md §5.1): every function, scalar and vector (float4), float and half, in
 metal::, fast:: and precise::, against NumPy float64; plus the math constants."""
+
 import numpy as np
 import pytest
 
@@ -12,34 +13,81 @@ def _round_away(x):
 
 
 UNARY = {
-    "acos": (np.arccos, (-0.99, 0.99)), "acosh": (np.arccosh, (1.01, 10)), "asin": (np.arcsin, (-0.99, 0.99)),
-    "asinh": (np.arcsinh, (-10, 10)), "atan": (np.arctan, (-10, 10)), "atanh": (np.arctanh, (-0.95, 0.95)),
-    "cbrt": (np.cbrt, (-100, 100)), "ceil": (np.ceil, (-10, 10)), "cos": (np.cos, (-10, 10)),
-    "cosh": (np.cosh, (-4, 4)), "cospi": (lambda x: np.cos(PI * x), (-3, 3)), "exp": (np.exp, (-4, 4)),
-    "exp2": (np.exp2, (-6, 6)), "exp10": (lambda x: 10.0 ** x, (-3, 3)), "fabs": (np.abs, (-10, 10)),
-    "abs": (np.abs, (-10, 10)), "floor": (np.floor, (-10, 10)), "fract": (lambda x: x - np.floor(x), (-10, 10)),
-    "log": (np.log, (0.01, 100)), "log2": (np.log2, (0.01, 100)), "log10": (np.log10, (0.01, 100)),
-    "rint": (np.rint, (-10, 10)), "round": (_round_away, (-10, 10)), "rsqrt": (lambda x: 1 / np.sqrt(x), (0.01, 100)),
-    "sin": (np.sin, (-10, 10)), "sinh": (np.sinh, (-4, 4)), "sinpi": (lambda x: np.sin(PI * x), (-3, 3)),
-    "sqrt": (np.sqrt, (0, 100)), "tan": (np.tan, (-1.3, 1.3)), "tanh": (np.tanh, (-5, 5)),
-    "tanpi": (lambda x: np.tan(PI * x), (-0.4, 0.4)), "trunc": (np.trunc, (-10, 10)),
+    "acos": (np.arccos, (-0.99, 0.99)),
+    "acosh": (np.arccosh, (1.01, 10)),
+    "asin": (np.arcsin, (-0.99, 0.99)),
+    "asinh": (np.arcsinh, (-10, 10)),
+    "atan": (np.arctan, (-10, 10)),
+    "atanh": (np.arctanh, (-0.95, 0.95)),
+    "cbrt": (np.cbrt, (-100, 100)),
+    "ceil": (np.ceil, (-10, 10)),
+    "cos": (np.cos, (-10, 10)),
+    "cosh": (np.cosh, (-4, 4)),
+    "cospi": (lambda x: np.cos(PI * x), (-3, 3)),
+    "exp": (np.exp, (-4, 4)),
+    "exp2": (np.exp2, (-6, 6)),
+    "exp10": (lambda x: 10.0**x, (-3, 3)),
+    "fabs": (np.abs, (-10, 10)),
+    "abs": (np.abs, (-10, 10)),
+    "floor": (np.floor, (-10, 10)),
+    "fract": (lambda x: x - np.floor(x), (-10, 10)),
+    "log": (np.log, (0.01, 100)),
+    "log2": (np.log2, (0.01, 100)),
+    "log10": (np.log10, (0.01, 100)),
+    "rint": (np.rint, (-10, 10)),
+    "round": (_round_away, (-10, 10)),
+    "rsqrt": (lambda x: 1 / np.sqrt(x), (0.01, 100)),
+    "sin": (np.sin, (-10, 10)),
+    "sinh": (np.sinh, (-4, 4)),
+    "sinpi": (lambda x: np.sin(PI * x), (-3, 3)),
+    "sqrt": (np.sqrt, (0, 100)),
+    "tan": (np.tan, (-1.3, 1.3)),
+    "tanh": (np.tanh, (-5, 5)),
+    "tanpi": (lambda x: np.tan(PI * x), (-0.4, 0.4)),
+    "trunc": (np.trunc, (-10, 10)),
 }
 BINARY = {
-    "atan2": (np.arctan2, (-10, 10)), "copysign": (np.copysign, (-10, 10)), "divide": (np.divide, (0.5, 10)),
-    "fdim": (lambda x, y: np.maximum(x - y, 0), (-10, 10)), "fmax": (np.fmax, (-10, 10)),
-    "fmin": (np.fmin, (-10, 10)), "fmod": (np.fmod, (0.5, 10)), "pow": (np.power, (0.1, 4)),
-    "powr": (np.power, (0.1, 4)), "max": (np.maximum, (-10, 10)), "min": (np.minimum, (-10, 10)),
+    "atan2": (np.arctan2, (-10, 10)),
+    "copysign": (np.copysign, (-10, 10)),
+    "divide": (np.divide, (0.5, 10)),
+    "fdim": (lambda x, y: np.maximum(x - y, 0), (-10, 10)),
+    "fmax": (np.fmax, (-10, 10)),
+    "fmin": (np.fmin, (-10, 10)),
+    "fmod": (np.fmod, (0.5, 10)),
+    "pow": (np.power, (0.1, 4)),
+    "powr": (np.power, (0.1, 4)),
+    "max": (np.maximum, (-10, 10)),
+    "min": (np.minimum, (-10, 10)),
 }
 TERNARY = {
-    "fma": (lambda x, y, z: x * y + z, (-10, 10)), "fmax3": (lambda x, y, z: np.maximum(np.maximum(x, y), z), (-10, 10)),
+    "fma": (lambda x, y, z: x * y + z, (-10, 10)),
+    "fmax3": (lambda x, y, z: np.maximum(np.maximum(x, y), z), (-10, 10)),
     "fmin3": (lambda x, y, z: np.minimum(np.minimum(x, y), z), (-10, 10)),
     "fmedian3": (lambda x, y, z: np.median(np.stack([x, y, z]), 0), (-10, 10)),
 }
-EXACT = {"ceil", "floor", "fabs", "abs", "rint", "round", "trunc", "copysign", "fmax", "fmin", "max", "min",
-         "fmax3", "fmin3", "fmedian3", "fdim", "fract", "fmod"}
+EXACT = {
+    "ceil",
+    "floor",
+    "fabs",
+    "abs",
+    "rint",
+    "round",
+    "trunc",
+    "copysign",
+    "fmax",
+    "fmin",
+    "max",
+    "min",
+    "fmax3",
+    "fmin3",
+    "fmedian3",
+    "fdim",
+    "fract",
+    "fmod",
+}
 # the fmedian3/fmax3/fmin3/divide... family has no half overloads in every MSL version; we test them anyway
 NAMES = list(UNARY) + list(BINARY) + list(TERNARY)
-N = 256          # elements per function (scalar kernels); vector kernels use N/4 float4s
+N = 256  # elements per function (scalar kernels); vector kernels use N/4 float4s
 
 
 def _body(ns, T):
@@ -52,8 +100,8 @@ def _body(ns, T):
             expr = f"{ns}{name}(x[{o}], y[{o}])"
         else:
             expr = f"{ns}{name}(x[{o}], y[{o}], z[{o}])"
-        if ns and name in ("abs", "max", "min"):          # not in fast::/precise::
-            expr = f"{name}" + expr[len(ns) + len(name):]
+        if ns and name in ("abs", "max", "min"):  # not in fast::/precise::
+            expr = f"{name}" + expr[len(ns) + len(name) :]
         lines.append(f"  out[{o}] = {expr};")
     return "\n".join(lines)
 
@@ -114,8 +162,12 @@ kernel void constants(device float* f [[buffer(0)]], device half* h [[buffer(1)]
 """
 
 # (kernel tag) -> rtol, atol for non-exact functions
-TOL = {("precise", "f"): (4e-6, 2e-6), ("def", "f"): (1e-4, 1e-4), ("fast", "f"): (1e-3, 1e-3),
-       ("def", "h"): (4e-3, 4e-3)}
+TOL = {
+    ("precise", "f"): (4e-6, 2e-6),
+    ("def", "f"): (1e-4, 1e-4),
+    ("fast", "f"): (1e-3, 1e-3),
+    ("def", "h"): (4e-3, 4e-3),
+}
 
 
 def test_compiles_for_cuda(cuda_compile):
@@ -154,7 +206,9 @@ def test_math_functions(device, runner, tag, T):
             ok = np.abs(got - ref) <= atol + rtol * np.abs(ref)
         if not ok.all():
             j = np.flatnonzero(~ok)[0]
-            bad.append(f"{name}: {np.count_nonzero(~ok)} bad, e.g. x={a[j]!r} y={b[j]!r} got {got[j]!r} want {ref[j]!r}")
+            bad.append(
+                f"{name}: {np.count_nonzero(~ok)} bad, e.g. x={a[j]!r} y={b[j]!r} got {got[j]!r} want {ref[j]!r}"
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -165,10 +219,11 @@ def test_frexp_ilogb_ldexp_modf_sincos_nextafter(device, runner, kind):
     x = (rng.uniform(-50, 50, 64) * rng.choice([1e-3, 1, 30], 64)).astype(np_t)
     x[x == 0] = 1
     grid = 16 if kind == "float4" else 64
-    out, iout = runner.run(device, SRC, f"specials_{kind}", [x, np.zeros(8 * 64, np_t), np.zeros(2 * 64, np.int32)],
-                           (grid,), (16,))[1:]
+    out, iout = runner.run(
+        device, SRC, f"specials_{kind}", [x, np.zeros(8 * 64, np_t), np.zeros(2 * 64, np.int32)], (grid,), (16,)
+    )[1:]
     x64 = x.astype(np.float64)
-    if kind == "float4":   # out rows are float4 blocks: element (row r, float4 j, lane c) -> r*64 + 4j + c
+    if kind == "float4":  # out rows are float4 blocks: element (row r, float4 j, lane c) -> r*64 + 4j + c
         pass
     m, e = np.frexp(x64)
     out, iout = out.reshape(8, 64).astype(np.float64), iout.reshape(2, 64)
@@ -183,8 +238,12 @@ def test_frexp_ilogb_ldexp_modf_sincos_nextafter(device, runner, kind):
     np.testing.assert_allclose(out[4], np.sin(x64), **tol)
     np.testing.assert_allclose(out[5], np.cos(x64), **tol)
     np.testing.assert_array_equal(out[6], np.nextafter(x, np_t(0)))
-    np.testing.assert_allclose(out[7], np.sin(x64) + np.cos(x64), rtol=1e-2 if np_t is np.float16 else 1e-3,
-                               atol=1e-2 if np_t is np.float16 else 1e-3)
+    np.testing.assert_allclose(
+        out[7],
+        np.sin(x64) + np.cos(x64),
+        rtol=1e-2 if np_t is np.float16 else 1e-3,
+        atol=1e-2 if np_t is np.float16 else 1e-3,
+    )
 
 
 def test_math_constants(device, runner):

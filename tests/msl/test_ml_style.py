@@ -3,6 +3,7 @@ functor ops, instantiated under `[[host_name("...")]]` by a macro, buffers witho
 indices, `constant` shape/stride arrays walked by an elem-to-location helper, and SIMD-group
 reductions across a threadgroup. Binary, unary, cast, softmax, RMS norm and gather, each
 against NumPy (float64 reference, tolerance of the storage type)."""
+
 import numpy as np
 import pytest
 
@@ -257,8 +258,16 @@ def test_unary(device, runner, tname, op):
     np.testing.assert_allclose(from_storage(out, tname), ref, rtol=2 * TOL[tname] + 1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("pair", [("float32", "float16"), ("float32", "bfloat16"), ("float16", "float32"),
-                                  ("bfloat16", "float16"), ("float32", "int32")])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ("float32", "float16"),
+        ("float32", "bfloat16"),
+        ("float16", "float32"),
+        ("bfloat16", "float16"),
+        ("float32", "int32"),
+    ],
+)
 def test_cast(device, runner, pair):
     src_t, dst_t = pair
     n = 200
@@ -271,8 +280,9 @@ def test_cast(device, runner, pair):
         np.testing.assert_array_equal(out, np.trunc(x64).astype(np.int32))
     else:
         expect, _ = to_storage(x64.astype(np.float32), dst_t)  # one rounding from the exact value
-        np.testing.assert_array_equal(out.view(np.uint16) if dst_t != "float32" else out,
-                                      expect.view(np.uint16) if dst_t != "float32" else expect)
+        np.testing.assert_array_equal(
+            out.view(np.uint16) if dst_t != "float32" else out, expect.view(np.uint16) if dst_t != "float32" else expect
+        )
 
 
 @pytest.mark.parametrize("tname", TYPES)
@@ -281,8 +291,9 @@ def test_softmax(device, runner, tname, axis_size):
     rows = 5
     x, x64 = to_storage(np.random.default_rng(14).normal(0, 3, (rows, axis_size)), tname)
     out = np.zeros_like(x)
-    _, out, _ = runner.run(device, SRC, f"softmax_{tname}", [x, out, np.int32(axis_size)], (rows,), (128,),
-                        threadgroups=True)
+    _, out, _ = runner.run(
+        device, SRC, f"softmax_{tname}", [x, out, np.int32(axis_size)], (rows,), (128,), threadgroups=True
+    )
     e = np.exp(x64 - x64.max(axis=1, keepdims=True))
     ref = e / e.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(from_storage(out, tname), ref, rtol=4 * TOL[tname] + 1e-5, atol=1e-6)
@@ -296,9 +307,16 @@ def test_rms_norm(device, runner, tname):
     w, w64 = to_storage(rng.uniform(0.5, 1.5, n), tname)
     out = np.zeros_like(x)
     eps = 1e-5
-    res = runner.run(device, SRC, f"rms_{tname}", [x, w, out, np.float32(eps), np.uint32(n), np.uint32(1)],
-                     (rows,), (96,), threadgroups=True)
-    inv = 1 / np.sqrt((x64 ** 2).mean(axis=1, keepdims=True) + eps)
+    res = runner.run(
+        device,
+        SRC,
+        f"rms_{tname}",
+        [x, w, out, np.float32(eps), np.uint32(n), np.uint32(1)],
+        (rows,),
+        (96,),
+        threadgroups=True,
+    )
+    inv = 1 / np.sqrt((x64**2).mean(axis=1, keepdims=True) + eps)
     ref = w64[None, :] * (x64 * inv)
     np.testing.assert_allclose(from_storage(res[2], tname), ref, rtol=3 * TOL[tname] + 1e-5, atol=1e-5)
 
@@ -308,8 +326,14 @@ def test_gather(device, runner, tname):
     src, src64 = to_storage(np.random.default_rng(16).uniform(-5, 5, (10, 3, 4)), tname)
     idx = np.array([3, -1, 0, 9, -10, 4], np.int32)
     out = np.zeros((idx.size, 12), src.dtype)
-    res = runner.run(device, SRC, f"gather_{tname}_int32",
-                     [src, idx, out, np.array(src.shape, np.uint64), np.int32(3)], (12, idx.size), (4, 2))
+    res = runner.run(
+        device,
+        SRC,
+        f"gather_{tname}_int32",
+        [src, idx, out, np.array(src.shape, np.uint64), np.int32(3)],
+        (12, idx.size),
+        (4, 2),
+    )
     np.testing.assert_array_equal(from_storage(res[2], tname), src64.reshape(10, 12)[idx])
 
 

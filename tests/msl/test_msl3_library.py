@@ -3,6 +3,7 @@ numeric_limits of vector types, metal::initializer_list, scoped atomics (a threa
 the memory order) and fences, `coherent(device)` and memory_coherence,
 simdgroup_matrix<...>::storage_type; texture atomics (MSL 3.1) on 1-D, 2-D, 3-D and array
 textures, and the texture kinds texturecube, texturecube_array and texture_buffer."""
+
 import numpy as np
 import pytest
 
@@ -111,7 +112,7 @@ def test_library_surface(device):
     out = out.reshape(n, 2, 4)
     i = np.arange(n)
     np.testing.assert_array_equal(out[:, 0, 0], 1.0)
-    np.testing.assert_array_equal(out[:, 0, 1], 2.0 ** -10)
+    np.testing.assert_array_equal(out[:, 0, 1], 2.0**-10)
     np.testing.assert_array_equal(out[:, 0, 2], 1.75)
     np.testing.assert_array_equal(out[:, 0, 3], 3.0 + i)
     np.testing.assert_array_equal(out[:, 1], np.tile([1.0, 2.0, 3.0, 0.0], (n, 1)))
@@ -134,8 +135,13 @@ def test_texture_atomics(device):
     ta = _tex(device, T.TYPE_2D_ARRAY, F.R32Uint, 2, 1, layers=2, data=np.zeros((2, 1, 2), np.uint32))
     t1a = _tex(device, T.TYPE_1D_ARRAY, F.R32Uint, 3, layers=2, data=np.array([[1, 6, 8], [5, 6, 0]], np.uint32))
     old = np.zeros(68, np.uint32)
-    (old,) = _run(device, "tex_atomics", textures=[(0, t1), (1, t2), (2, t3), (3, ta), (4, t1a)],
-                  buffers=[(0, old)], grid=(n, 1, 1))
+    (old,) = _run(
+        device,
+        "tex_atomics",
+        textures=[(0, t1), (1, t2), (2, t3), (3, ta), (4, t1a)],
+        buffers=[(0, old)],
+        grid=(n, 1, 1),
+    )
     i = np.arange(n)
     np.testing.assert_array_equal(t1.to_numpy(), [10 + 16] * 4)
     # every old value of a texel was seen once: 10..25 for each of the 4 texels
@@ -180,8 +186,13 @@ def test_cube_and_buffer_textures(device):
     tbu = _tex(device, T.TYPE_TEXTURE_BUFFER, F.R32Uint, 8, data=np.zeros(8, np.uint32))
     dirs = rng.uniform(-1, 1, (n, 4)).astype(np.float32)  # float3 has float4's layout
     out = np.zeros((n * 4, 4), np.float32)
-    out, _ = _run(device, "cubes", textures=[(0, cube), (1, cubes), (2, tb), (3, tbu)],
-                  buffers=[(0, out), (1, dirs)], grid=(n, 1, 1))
+    out, _ = _run(
+        device,
+        "cubes",
+        textures=[(0, cube), (1, cubes), (2, tb), (3, tbu)],
+        buffers=[(0, out), (1, dirs)],
+        grid=(n, 1, 1),
+    )
     out = out.reshape(n, 4, 4)
     for k in range(n):
         face, s, t = _cube_dir_ref(dirs[k, :3].astype(np.float64))

@@ -1,6 +1,7 @@
 """MSL pack/unpack functions (MSL.md §5.6) against NumPy re-implementations of MSL's
 normalized-integer conversion rules (clamp, scale, round to nearest even; snorm
 unpacking clamps at -1)."""
+
 import numpy as np
 
 SRC = r"""
@@ -103,14 +104,17 @@ def join(parts, widths):
 
 def pack_ref(v):
     x, y, z, w = (v[:, i].astype(np.float32) for i in range(4))
-    return np.stack([
-        join([q_unorm(c, 8) for c in (x, y, z, w)], [8] * 4),
-        join([q_snorm(c, 8) for c in (x, y, z, w)], [8] * 4),
-        join([q_unorm(c, 16) for c in (x, y)], [16] * 2),
-        join([q_snorm(c, 16) for c in (z, w)], [16] * 2),
-        join([q_unorm(x, 10), q_unorm(y, 10), q_unorm(z, 10), q_unorm(w, 2)], [10, 10, 10, 2]),
-        join([q_unorm(x, 5), q_unorm(y, 6), q_unorm(z, 5)], [5, 6, 5]),
-    ], axis=1).astype(np.uint32)
+    return np.stack(
+        [
+            join([q_unorm(c, 8) for c in (x, y, z, w)], [8] * 4),
+            join([q_snorm(c, 8) for c in (x, y, z, w)], [8] * 4),
+            join([q_unorm(c, 16) for c in (x, y)], [16] * 2),
+            join([q_snorm(c, 16) for c in (z, w)], [16] * 2),
+            join([q_unorm(x, 10), q_unorm(y, 10), q_unorm(z, 10), q_unorm(w, 2)], [10, 10, 10, 2]),
+            join([q_unorm(x, 5), q_unorm(y, 6), q_unorm(z, 5)], [5, 6, 5]),
+        ],
+        axis=1,
+    ).astype(np.uint32)
 
 
 def test_unpack(device, runner):
@@ -118,8 +122,9 @@ def test_unpack(device, runner):
     n = 2048
     x = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
     x[:8] = [0, 0xFFFFFFFF, 0x80808080, 0x7F7F7F7F, 0x81818181, 0x80008000, 0x7FFF7FFF, 0xC00003FF]
-    _, f, h = runner.run(device, SRC, "unpack_all", [x, np.zeros(n * 19, np.float32), np.zeros(n * 19, np.float16)],
-                         (n,), (64,))
+    _, f, h = runner.run(
+        device, SRC, "unpack_all", [x, np.zeros(n * 19, np.float32), np.zeros(n * 19, np.float16)], (n,), (64,)
+    )
     ref = unpack_ref(x)
     np.testing.assert_allclose(f.reshape(n, 19), ref, rtol=2**-23, atol=0)
     np.testing.assert_array_equal(h.reshape(n, 19), ref.astype(np.float32).astype(np.float16))

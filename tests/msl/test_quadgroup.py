@@ -1,5 +1,6 @@
 """MSL quad-group functions: the SIMD-group functions over groups of 4 lanes, full and
 divergent, against NumPy."""
+
 import numpy as np
 import pytest
 
@@ -40,8 +41,9 @@ def test_quad_functions(device, runner, tg, pred):
     n = 300
     rng = np.random.default_rng(tg ^ pred)
     x = rng.integers(-9, 10, n).astype(np.int32)
-    out = runner.run(device, SRC, "quads", [x, np.zeros(n * 20, np.int32), np.uint32(pred), np.uint32(n)],
-                     (n,), (tg,))[1].reshape(n, 20)
+    out = runner.run(device, SRC, "quads", [x, np.zeros(n * 20, np.int32), np.uint32(pred), np.uint32(n)], (n,), (tg,))[
+        1
+    ].reshape(n, 20)
     for sg in simd_groups(n, tg):
         for q0 in range(0, len(sg), 4):
             lanes = [q0 + i for i in range(4) if q0 + i < len(sg) and (pred >> (q0 + i)) & 1]
@@ -52,6 +54,7 @@ def test_quad_functions(device, runner, tg, pred):
 
             def get(src, own):
                 return v.get(src, own)
+
             prod = int(np.prod(act))
             ballot = sum(1 << (l - q0) for l in lanes if v[l] > 0)
             amask = sum(1 << (l - q0) for l in lanes)
@@ -60,12 +63,26 @@ def test_quad_functions(device, runner, tg, pred):
                 own = v[l]
                 j = (l - q0) + 1
                 fill = get(q0 + j, own) if j < 4 else (-v[q0] if q0 in v else own)
-                want = [sum(act), prod, min(act), max(act), int(np.bitwise_and.reduce(act)),
-                        int(np.bitwise_or.reduce(act)), int(np.bitwise_xor.reduce(act)),
-                        sum(before) + own, sum(before), int(np.prod(before)) * own, int(np.prod(before)),
-                        get(q0 + (own & 3), own), get(l ^ 2, own),
-                        get(l + 1, own) if (l - q0) + 1 < 4 else own, get(l - 1, own) if l > q0 else own,
-                        get(q0 + 2, own), get(q0 + ((l - q0 + 1) & 3), own), ballot,
-                        int(ballot == amask) | (int(ballot != 0) << 1) | (int(l == lanes[0]) << 2) | (amask << 4),
-                        fill]
+                want = [
+                    sum(act),
+                    prod,
+                    min(act),
+                    max(act),
+                    int(np.bitwise_and.reduce(act)),
+                    int(np.bitwise_or.reduce(act)),
+                    int(np.bitwise_xor.reduce(act)),
+                    sum(before) + own,
+                    sum(before),
+                    int(np.prod(before)) * own,
+                    int(np.prod(before)),
+                    get(q0 + (own & 3), own),
+                    get(l ^ 2, own),
+                    get(l + 1, own) if (l - q0) + 1 < 4 else own,
+                    get(l - 1, own) if l > q0 else own,
+                    get(q0 + 2, own),
+                    get(q0 + ((l - q0 + 1) & 3), own),
+                    ballot,
+                    int(ballot == amask) | (int(ballot != 0) << 1) | (int(l == lanes[0]) << 2) | (amask << 4),
+                    fill,
+                ]
                 assert out[sg[l]].tolist() == want, f"lane {l} of group {sg[0]}"

@@ -3,6 +3,7 @@ macros, compile options as MTLCompileOptions (math_mode, language_version), temp
 max_total_threads_per_threadgroup, array parameters of kernels, __restrict parameters, a leading
 `::`, repeated function-constant declarations, host names built from adjacent string literals,
 and arguments that need no binding because the kernel never touches them."""
+
 import numpy as np
 import pytest
 
@@ -77,13 +78,16 @@ def uniforms(scale, m):
     return np.concatenate([np.asarray(scale, np.float32), np.asarray(m, np.float32).T.reshape(-1)])
 
 
-@pytest.mark.parametrize("options, version, bf, fast", [
-    (None, 320, 1, 1),
-    ({"math_mode": "safe"}, 320, 1, 0),
-    ({"math_mode": "relaxed", "language_version": "3.1"}, 310, 1, 1),
-    ({"fast_math": False, "language_version": 3.0}, 300, 0, 0),
-    ({"language_version": "2.4", "math_mode": "fast"}, 240, 0, 1),
-])
+@pytest.mark.parametrize(
+    "options, version, bf, fast",
+    [
+        (None, 320, 1, 1),
+        ({"math_mode": "safe"}, 320, 1, 0),
+        ({"math_mode": "relaxed", "language_version": "3.1"}, 310, 1, 1),
+        ({"fast_math": False, "language_version": 3.0}, 300, 0, 0),
+        ({"language_version": "2.4", "math_mode": "fast"}, 240, 0, 1),
+    ],
+)
 def test_sdk_headers_and_predefined_macros(device, options, version, bf, fast):
     rng = np.random.default_rng(1)
     v = rng.standard_normal((64, 4)).astype(np.float32)
@@ -101,21 +105,27 @@ def test_sdk_headers_compile_for_cuda(cuda_compile):
     cuda_compile(SDK_SRC)
 
 
-@pytest.mark.parametrize("header, message", [
-    ("<stdio.h>", r"program.metal:3:1: error: <stdio.h> is not a header of the Metal SDK"),
-    ("<metal_nonexistent>", r"program.metal:3:1: error: <metal_nonexistent> is not a header of the Metal SDK"),
-    ("<simd/nothing.h>", r"program.metal:3:1: error: <simd/nothing.h> is not a header of the Metal SDK"),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("<stdio.h>", r"program.metal:3:1: error: <stdio.h> is not a header of the Metal SDK"),
+        ("<metal_nonexistent>", r"program.metal:3:1: error: <metal_nonexistent> is not a header of the Metal SDK"),
+        ("<simd/nothing.h>", r"program.metal:3:1: error: <simd/nothing.h> is not a header of the Metal SDK"),
+    ],
+)
 def test_unknown_system_header_names_its_line(device, header, message):
     src = f"#include <metal_stdlib>\nusing namespace metal;\n#include {header}\nkernel void k(device int* a) {{ a[0] = 1; }}\n"
     with pytest.raises(pm.CompileError, match=message):
         pm.Library(device, src)
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"math_mode": "precise"}, "unknown math_mode 'precise'"),
-    ({"language_version": "3.3"}, "unknown language_version '3.3'"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"math_mode": "precise"}, "unknown math_mode 'precise'"),
+        ({"language_version": "3.3"}, "unknown language_version '3.3'"),
+    ],
+)
 def test_bad_compile_options(device, options, match):
     with pytest.raises(pm.ValidationError, match=match):
         pm.Library(device, SDK_SRC, options)
@@ -143,8 +153,10 @@ instantiate_scale(f32, float, 1, 1)
 """
 
 
-@pytest.mark.parametrize("name, dtype, bm, bn", [
-    ("scale_f32_2x4", np.float32, 2, 4), ("scale_f16_1x2", np.float16, 1, 2), ("scale_f32_1x1", np.float32, 1, 1)])
+@pytest.mark.parametrize(
+    "name, dtype, bm, bn",
+    [("scale_f32_2x4", np.float32, 2, 4), ("scale_f16_1x2", np.float16, 1, 2), ("scale_f32_1x1", np.float32, 1, 1)],
+)
 def test_template_dependent_max_threads_and_joined_host_names(device, name, dtype, bm, bn):
     lib = pm.Library(device, TEMPLATE_SRC)
     assert name in lib.function_names
@@ -213,8 +225,13 @@ def test_array_restrict_and_global_qualified_names(device):
     src = rng.standard_normal(3 * n + 5).astype(np.float32)
     strides = np.array([3, 5], np.int32)
     bias = np.array([0.5, -1.0, 2.0, 0.25], np.float32)
-    out = run(device, fn, {0: np.zeros(n, np.float32), 2: src, 4: np.zeros((2, 4), np.float32), 5: np.zeros(1, np.int32)},
-              (n,), bytes_args={1: strides, 3: bias})
+    out = run(
+        device,
+        fn,
+        {0: np.zeros(n, np.float32), 2: src, 4: np.zeros((2, 4), np.float32), 5: np.zeros(1, np.int32)},
+        (n,),
+        bytes_args={1: strides, 3: bias},
+    )
     idx = 3 * np.arange(n) + 5
     want = src[idx].astype(np.float64) * 2 + bias[np.arange(n) % 4] + 2.0
     np.testing.assert_allclose(out[0], want, rtol=1e-6)
@@ -307,7 +324,9 @@ def test_repeated_function_constants_compile_for_cuda(cuda_compile):
 
 
 def test_function_constant_redeclared_differently(device):
-    src = FC_SRC.replace("SHARED_HEADER\nSHARED_HEADER", "SHARED_HEADER\nconstant float scale [[function_constant(1)]];")
+    src = FC_SRC.replace(
+        "SHARED_HEADER\nSHARED_HEADER", "SHARED_HEADER\nconstant float scale [[function_constant(1)]];"
+    )
     with pytest.raises(pm.CompileError, match=r"program.metal:10:.*'scale' declared again with a different type"):
         pm.Library(device, src)
     src = FC_SRC.replace("SHARED_HEADER\nSHARED_HEADER", "SHARED_HEADER\nconstant int scale [[function_constant(2)]];")

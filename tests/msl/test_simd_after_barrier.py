@@ -6,6 +6,7 @@ and barriers or SIMD-group calls reached only through a functor's operator(), a 
 alias, a member function, a lambda or an overloaded operator. Threadgroups of 33, 48, 64 and
 100 threads (partial SIMD groups). On the CPU every kernel also runs under each scheduling
 path (conftest.py) and must agree with the default."""
+
 import numpy as np
 import pytest
 
@@ -200,7 +201,7 @@ def per_group(x, n, f):
     """f(xg, t, lanes) for every thread of every threadgroup -> array of results."""
     out = []
     for g in range(GROUPS):
-        xg = x[g * n:(g + 1) * n]
+        xg = x[g * n : (g + 1) * n]
         m = members(n)
         out.append([f(xg, t, m[t]) for t in range(n)])
     return np.array(out, np.float64).reshape(GROUPS * n, -1)
@@ -335,8 +336,13 @@ def test_simdgroup_matrix_load_barrier_multiply(runner, device):
     rng = np.random.default_rng(9)
     a = rng.integers(-4, 5, 128).astype(np.float32)
     b = rng.integers(-4, 5, 128).astype(np.float32)
-    c = runner.run(device, SRC, "matrix_after_barrier", [a, b, np.zeros(128, np.float32)], (1, 1, 1), (64, 1, 1),
-                   threadgroups=True)[2]
-    ref = np.concatenate([(a[s * 64:(s + 1) * 64].reshape(8, 8).astype(np.float64) @
-                           b[s * 64:(s + 1) * 64].reshape(8, 8)).ravel() for s in range(2)])
+    c = runner.run(
+        device, SRC, "matrix_after_barrier", [a, b, np.zeros(128, np.float32)], (1, 1, 1), (64, 1, 1), threadgroups=True
+    )[2]
+    ref = np.concatenate(
+        [
+            (a[s * 64 : (s + 1) * 64].reshape(8, 8).astype(np.float64) @ b[s * 64 : (s + 1) * 64].reshape(8, 8)).ravel()
+            for s in range(2)
+        ]
+    )
     np.testing.assert_array_equal(c, ref.astype(np.float32))

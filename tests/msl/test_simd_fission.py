@@ -5,6 +5,7 @@ continues with it. Results must equal the fiber path's bit for bit (same fold or
 whole and partial SIMD groups and after early returns; and the kernels below must really take
 the split path (checked through PYMETALLIC_DEBUG_FISSION=1), while a call that only some
 lanes reach keeps the fibers."""
+
 import os
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def fold(vals):
 def run_both(runner, device, name, args, n, tg):
     """The default path's outputs, after checking them bit for bit against forced fibers."""
     from conftest import cpu_schedule
+
     got = runner.run(device, SRC, name, args, (n,), (tg,))
     if getattr(device, "kind", "cpu") == "cpu":
         with cpu_schedule("fibers"):
@@ -149,6 +151,7 @@ def test_shuffles(device, runner, tg):
 
         def src(s, own):
             return v[s] if 0 <= s < m else own
+
         for lane in range(m):
             own = v[lane]
             assert out[g[lane], 0] == src(lane + 3, own)
@@ -174,7 +177,7 @@ def test_tree_then_barrier_then_simd_sum(device, runner, tg):
         np.testing.assert_allclose(out[g[0], 0], v[0], rtol=1e-5, atol=1e-5)
     for base in range(0, n, tg):
         total = sum(lane0[b] for b in range(base, base + tg, 32))
-        np.testing.assert_allclose(out[base:base + tg, 1], total, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out[base : base + tg, 1], total, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("tg", [32, 48, 100])
@@ -188,8 +191,9 @@ def test_returned_threads_are_inactive(device, runner, tg):
         np.testing.assert_array_equal(out[g[x[g] < 0]], -7)
         if len(live):
             np.testing.assert_allclose(out[live, 0], x[live].astype(np.float64).sum(), rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(out[live, 1], np.cumsum(x[live].astype(np.float64)) - x[live],
-                                       rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                out[live, 1], np.cumsum(x[live].astype(np.float64)) - x[live], rtol=1e-5, atol=1e-5
+            )
 
 
 def test_divergent_call_sees_one_lane(device, runner):
@@ -202,8 +206,10 @@ def test_divergent_call_sees_one_lane(device, runner):
 def test_which_kernels_take_the_split_path(cpu_device):
     """The optimisation must not silently regress: uniform calls are split, a call only lane 0
     reaches keeps the fibers and says why."""
-    code = ("import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_fission import SRC; "
-            "pm.Library(pm.Device.get_default_device(), SRC)") % os.path.dirname(__file__)
+    code = (
+        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_fission import SRC; "
+        "pm.Library(pm.Device.get_default_device(), SRC)"
+    ) % os.path.dirname(__file__)
     env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr

@@ -1,6 +1,7 @@
 """MSL SIMD-group functions (MSL.md §5.8): reductions, prefix scans, shuffles, broadcast,
 votes, for scalar and vector types, full and divergent SIMD groups, threadgroups of 32,
 64, 256 and 100 threads (an edge group that is not a multiple of 32)."""
+
 import numpy as np
 import pytest
 
@@ -143,8 +144,7 @@ kernel void branches(device const float* x [[buffer(0)]], device float4* out [[b
 }
 """
 
-SRC = HEADER + "".join(
-    (KERNEL_I if TYPES[t][1] == "i" else KERNEL_F).format(T=t) for t in TYPES) + SHUFFLE
+SRC = HEADER + "".join((KERNEL_I if TYPES[t][1] == "i" else KERNEL_F).format(T=t) for t in TYPES) + SHUFFLE
 
 TGS = [32, 64, 256, 100]
 PREDS = {"full": 0xFFFFFFFF, "5lanes": 0x1F, "mixed": 0x9A3C5F17}
@@ -170,9 +170,14 @@ def test_reductions_and_scans(device, runner, tname, tg, pred):
         if which == "prod" and not product_like:
             outs["prod"] = outs["plain"]
             continue
-        _, out, _, _ = runner.run(device, SRC, f"red_{tname}",
-                                  [st.reshape(-1), np.zeros(n * K * sc, dt), np.uint32(pmask), np.uint32(n)],
-                                  (n,), (tg,))
+        _, out, _, _ = runner.run(
+            device,
+            SRC,
+            f"red_{tname}",
+            [st.reshape(-1), np.zeros(n * K * sc, dt), np.uint32(pmask), np.uint32(n)],
+            (n,),
+            (tg,),
+        )
         outs[which] = as_values(tname, out.reshape(n * K, sc)).reshape(n, K, c)
     ops = RED_OPS if kind == "i" else RED_OPS[:8]
     checked = 0
@@ -219,8 +224,14 @@ def _shuffle_ref(vals, fills, idx, lanes_active, p):
     res = {}
     for l in lanes_active:
         own = vals[l]
-        r = [get(int(idx[l]), own), get(l + delta, own), get(l - delta, own), get(l ^ mask, own),
-             get((l + delta) % 32, own), get((l - delta) % 32, own)]
+        r = [
+            get(int(idx[l]), own),
+            get(l + delta, own),
+            get(l - delta, own),
+            get(l ^ mask, own),
+            get((l + delta) % 32, own),
+            get((l - delta) % 32, own),
+        ]
         for m, down in ((32, True), (32, False), (modulo, True), (modulo, False)):
             base, i = l - l % m, l % m
             if down:
@@ -251,11 +262,18 @@ def test_shuffles(device, runner, tname, tg, pred):
         y[:, 3] = 0
     idx = rng.integers(0, 40, n).astype(np.uint16)  # some out of range
     for delta, mask, blane, modulo in ((1, 1, 0, 8), (3, 5, 7, 4), (9, 31, 30, 16)):
-        p = np.array([(pmask, delta, mask, blane, modulo)],
-                     dtype=[("pred", "<u4"), ("delta", "<u2"), ("mask", "<u2"), ("lane", "<u2"), ("modulo", "<u2")])
-        out = runner.run(device, SRC, f"shuf_{tname}",
-                         [x.reshape(-1), y.reshape(-1), idx, np.zeros(n * 12 * sc, dt), p, np.uint32(n)],
-                         (n,), (tg,))[3].reshape(n, 12, sc)
+        p = np.array(
+            [(pmask, delta, mask, blane, modulo)],
+            dtype=[("pred", "<u4"), ("delta", "<u2"), ("mask", "<u2"), ("lane", "<u2"), ("modulo", "<u2")],
+        )
+        out = runner.run(
+            device,
+            SRC,
+            f"shuf_{tname}",
+            [x.reshape(-1), y.reshape(-1), idx, np.zeros(n * 12 * sc, dt), p, np.uint32(n)],
+            (n,),
+            (tg,),
+        )[3].reshape(n, 12, sc)
         prm = dict(delta=delta, mask=mask, lane=blane, modulo=modulo)
         for g in simd_groups(n, tg):
             lanes = [l for l in range(len(g)) if (pmask >> l) & 1]
@@ -275,8 +293,9 @@ def test_votes(device, runner, tg, pred):
     rng = np.random.default_rng(tg + pmask % 1000)
     x = rng.integers(0, 2, n).astype(np.uint32)
     x[:32] = 1  # a group where every lane votes true
-    out = runner.run(device, SRC, "votes", [x, np.zeros((n, 4), np.uint32), np.uint32(pmask), np.uint32(n)],
-                     (n,), (tg,))[1]
+    out = runner.run(
+        device, SRC, "votes", [x, np.zeros((n, 4), np.uint32), np.uint32(pmask), np.uint32(n)], (n,), (tg,)
+    )[1]
     for g in simd_groups(n, tg):
         lanes = [l for l in range(len(g)) if (pmask >> l) & 1]
         if not lanes:
@@ -285,8 +304,14 @@ def test_votes(device, runner, tg, pred):
         ballot = sum(1 << l for l in lanes if x[g[l]] & 1)
         truth = [l for l in lanes if x[g[l]] & 1]
         for l in lanes:
-            flags = (int(ballot == act) | (int(ballot != 0) << 1) | (int(l == lanes[0]) << 2)
-                     | (int(ballot == 0xFFFFFFFF) << 3) | (int(ballot != 0) << 4) | (int(act == 0xFFFFFFFF) << 6))
+            flags = (
+                int(ballot == act)
+                | (int(ballot != 0) << 1)
+                | (int(l == lanes[0]) << 2)
+                | (int(ballot == 0xFFFFFFFF) << 3)
+                | (int(ballot != 0) << 4)
+                | (int(act == 0xFFFFFFFF) << 6)
+            )
             nested = sum(t + 1 for t in truth) if x[g[l]] & 1 else 0
             assert out[g[l]].tolist() == [ballot, flags, act, nested], f"lane {l} of group {g[0]}"
 

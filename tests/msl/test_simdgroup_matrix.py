@@ -2,6 +2,7 @@
 origin, stride, transpose), make_filled, the diagonal constructor, multiply and
 multiply_accumulate for float/half/bfloat, and a tiled 16x32 * 32x16 product through
 threadgroup memory, against NumPy."""
+
 import numpy as np
 import pytest
 
@@ -143,8 +144,9 @@ def test_multiply_accumulate(device, runner, tname):
         vals = [bf16_to_f32(m).astype(np.float64) for m in store]
         eps = 2.0**-7
     dt = store[0].dtype
-    _, _, _, d, e = runner.run(device, SRC, f"mma_{tname}",
-                               [s.ravel() for s in store] + [np.zeros(64, dt), np.zeros(64, dt)], (32,), (32,))
+    _, _, _, d, e = runner.run(
+        device, SRC, f"mma_{tname}", [s.ravel() for s in store] + [np.zeros(64, dt), np.zeros(64, dt)], (32,), (32,)
+    )
     conv = (lambda x: bf16_to_f32(x).astype(np.float64)) if tname == "bfloat" else (lambda x: x.astype(np.float64))
     a, b, c = vals
     scale = np.abs(a) @ np.abs(b) + np.abs(c)
@@ -166,7 +168,8 @@ def test_tiled_16x16_product(device, runner):
     rng = np.random.default_rng(21)
     A = rng.standard_normal((16, 32)).astype(np.float32)
     B = rng.standard_normal((32, 16)).astype(np.float32)
-    C = runner.run(device, SRC, "tiled", [A.ravel(), B.ravel(), np.zeros(256, np.float32)],
-                   (1,), (128,), threadgroups=True)[2]
+    C = runner.run(
+        device, SRC, "tiled", [A.ravel(), B.ravel(), np.zeros(256, np.float32)], (1,), (128,), threadgroups=True
+    )[2]
     ref = A.astype(np.float64) @ B.astype(np.float64)
     np.testing.assert_allclose(C.reshape(16, 16), ref, rtol=0, atol=1e-5 * (np.abs(A) @ np.abs(B)).max())

@@ -3,6 +3,7 @@
 accumulators over half, bfloat and float inputs) against NumPy in float64, and
 thread_elements() of a product still in Apple's lane layout (on CUDA the half and bfloat
 products run on tensor cores, which use another fragment layout internally)."""
+
 import os
 
 import numpy as np
@@ -62,8 +63,15 @@ def test_tiled_gemm(device, runner, tname):
     a, a64 = inputs(tname, (m, k), rng)
     b, b64 = inputs(tname, (k, n), rng)
     shape = np.array([m, n, k], np.uint32)
-    c = runner.run(device, GEMM, f"gemm_{tname}", [a.ravel(), b.ravel(), np.zeros(m * n, np.float32), shape],
-                   (n // 64, m // 64, 1), (128, 1, 1), threadgroups=True)[2].reshape(m, n)
+    c = runner.run(
+        device,
+        GEMM,
+        f"gemm_{tname}",
+        [a.ravel(), b.ravel(), np.zeros(m * n, np.float32), shape],
+        (n // 64, m // 64, 1),
+        (128, 1, 1),
+        threadgroups=True,
+    )[2].reshape(m, n)
     ref = a64 @ b64
     # Products of half/bfloat inputs are exact in float; float sums of k terms.
     bound = 2.0**-22 * k * (np.abs(a64) @ np.abs(b64)) + 1e-30
@@ -75,8 +83,9 @@ def test_product_thread_elements_keep_apple_layout(device, runner, tname):
     rng = np.random.default_rng(4)
     a, a64 = inputs(tname, (8, 8), rng)
     b, b64 = inputs(tname, (8, 8), rng)
-    out = runner.run(device, ELEMENTS, f"elements_{tname}", [a.ravel(), b.ravel(), np.zeros(64, np.float32)],
-                     (32,), (32,))[2]
+    out = runner.run(
+        device, ELEMENTS, f"elements_{tname}", [a.ravel(), b.ravel(), np.zeros(64, np.float32)], (32,), (32,)
+    )[2]
     ref = a64 @ b64
     lanes = np.arange(32)
     q = lanes // 4

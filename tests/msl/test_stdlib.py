@@ -1,5 +1,6 @@
 """MSL standard library beyond math: common (§5.2), integer (§5.3), relational (§5.4),
 geometric (§5.5), as_type and conversions (§5.6), against NumPy."""
+
 import numpy as np
 import pytest
 
@@ -232,21 +233,54 @@ def _int_ref(x, y, z, bits, signed):
         per(lambda a, b: sat(a + b), x, y),
         per(lambda a, b: sat(a - b), x, y),
         per(lambda a, b, c: min(max(a, min(b, c)), max(b, c)), x, y, z),
-        per(clz, x), per(ctz, x), per(lambda a: bin(u(a)).count("1"), x),
-        per(extract, x), per(insert, x, y), per(rev, x),
-        per(lambda a, b: (a + b) >> 1, x, y), per(lambda a, b: (a + b + 1) >> 1, x, y),
-        per(lambda a, b, c: wrap(s24(a) * s24(b) + c), x, y, z), per(lambda a, b: wrap(s24(a) * s24(b)), x, y),
-        per(lambda a, b, c: wrap(((a * b) >> bits) + c), x, y, z), per(lambda a, b: (a * b) >> bits, x, y),
+        per(clz, x),
+        per(ctz, x),
+        per(lambda a: bin(u(a)).count("1"), x),
+        per(extract, x),
+        per(insert, x, y),
+        per(rev, x),
+        per(lambda a, b: (a + b) >> 1, x, y),
+        per(lambda a, b: (a + b + 1) >> 1, x, y),
+        per(lambda a, b, c: wrap(s24(a) * s24(b) + c), x, y, z),
+        per(lambda a, b: wrap(s24(a) * s24(b)), x, y),
+        per(lambda a, b, c: wrap(((a * b) >> bits) + c), x, y, z),
+        per(lambda a, b: (a * b) >> bits, x, y),
         per(lambda a, b, c: sat(a * b + c), x, y, z),
-        per(max, x, y), per(min, x, y), per(lambda a, b, c: max(a, b, c), x, y, z),
-        per(lambda a, b, c: min(a, b, c), x, y, z), per(lambda a, b, c: sorted([a, b, c])[1], x, y, z),
+        per(max, x, y),
+        per(min, x, y),
+        per(lambda a, b, c: max(a, b, c), x, y, z),
+        per(lambda a, b, c: min(a, b, c), x, y, z),
+        per(lambda a, b, c: sorted([a, b, c])[1], x, y, z),
         per(rot, x, y),
     ]
 
 
-INT_NAMES = ["abs", "absdiff", "addsat", "subsat", "clamp", "clz", "ctz", "popcount", "extract_bits",
-             "insert_bits", "reverse_bits", "hadd", "rhadd", "mad24", "mul24", "madhi", "mulhi", "madsat",
-             "max", "min", "max3", "min3", "median3", "rotate"]
+INT_NAMES = [
+    "abs",
+    "absdiff",
+    "addsat",
+    "subsat",
+    "clamp",
+    "clz",
+    "ctz",
+    "popcount",
+    "extract_bits",
+    "insert_bits",
+    "reverse_bits",
+    "hadd",
+    "rhadd",
+    "mad24",
+    "mul24",
+    "madhi",
+    "mulhi",
+    "madsat",
+    "max",
+    "min",
+    "max3",
+    "min3",
+    "median3",
+    "rotate",
+]
 
 
 @pytest.mark.parametrize("kind", ["int", "uint", "int4"])
@@ -272,11 +306,13 @@ def test_integer(device, runner, kind):
     for k, name in enumerate(INT_NAMES):
         want = np.array([int(v) for v in refs[k]], dtype=np.int64)
         got = out[k].astype(np.int64)
-        if name == "absdiff":   # the result is |x - y| as an unsigned value: compare the bits
+        if name == "absdiff":  # the result is |x - y| as an unsigned value: compare the bits
             want, got = want & 0xFFFFFFFF, got & 0xFFFFFFFF
         if not np.array_equal(got, want):
             j = np.flatnonzero(got != want)[0]
-            bad.append(f"{name}: {np.count_nonzero(got != want)} bad, e.g. x={x[j]} y={y[j]} z={z[j]} got {got[j]} want {want[j]}")
+            bad.append(
+                f"{name}: {np.count_nonzero(got != want)} bad, e.g. x={x[j]} y={y[j]} z={z[j]} got {got[j]} want {want[j]}"
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -290,8 +326,9 @@ def test_integer_small_types(device, runner):
     np.testing.assert_array_equal(out[:, 1], [bin(int(v)).count("1") for v in a])
     np.testing.assert_array_equal(out[:, 2], np.minimum(a.astype(int) + 200, 255))
     np.testing.assert_array_equal(out[:, 3], np.maximum(s.astype(int) - 30000, -32768))
-    np.testing.assert_array_equal(out[:, 4], [16 if v == 0 else ((int(v) & 0xFFFF) & -(int(v) & 0xFFFF)).bit_length() - 1
-                                              for v in s])
+    np.testing.assert_array_equal(
+        out[:, 4], [16 if v == 0 else ((int(v) & 0xFFFF) & -(int(v) & 0xFFFF)).bit_length() - 1 for v in s]
+    )
     np.testing.assert_array_equal(out[:, 5], [int(format(int(v), "08b")[::-1], 2) for v in a])
 
 
@@ -303,15 +340,29 @@ def test_relational_and_select(device, runner):
     specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, np.finfo(np.float32).tiny], np.float32)
     x.ravel()[rng.choice(4 * n, 60, replace=False)] = rng.choice(specials, 60)
     y.ravel()[rng.choice(4 * n, 30, replace=False)] = rng.choice(specials, 30)
-    out, sel, hsel = runner.run(device, SRC, "relational", [x, y, np.zeros(40 * n, np.int32), np.zeros((n, 2, 4), np.float32),
-                                                            np.zeros(n, np.float16)], (n,), (32,))[2:]
+    out, sel, hsel = runner.run(
+        device,
+        SRC,
+        "relational",
+        [x, y, np.zeros(40 * n, np.int32), np.zeros((n, 2, 4), np.float32), np.zeros(n, np.float16)],
+        (n,),
+        (32,),
+    )[2:]
     out = out.reshape(n, 40)
     with np.errstate(invalid="ignore"):
-        refs = [np.isnan(x), np.isinf(x), np.isfinite(x),
-                np.isfinite(x) & (np.abs(x) >= np.finfo(np.float32).tiny),
-                ~np.isnan(x) & ~np.isnan(y), np.isnan(x) | np.isnan(y), np.signbit(x), ~(x < y), x >= y]
+        refs = [
+            np.isnan(x),
+            np.isinf(x),
+            np.isfinite(x),
+            np.isfinite(x) & (np.abs(x) >= np.finfo(np.float32).tiny),
+            ~np.isnan(x) & ~np.isnan(y),
+            np.isnan(x) | np.isnan(y),
+            np.signbit(x),
+            ~(x < y),
+            x >= y,
+        ]
         for k, r in enumerate(refs):
-            np.testing.assert_array_equal(out[:, 4 * k:4 * k + 4], r.astype(np.int32), err_msg=str(k))
+            np.testing.assert_array_equal(out[:, 4 * k : 4 * k + 4], r.astype(np.int32), err_msg=str(k))
         np.testing.assert_array_equal(out[:, 36], np.all(x < y, 1))
         np.testing.assert_array_equal(out[:, 37], np.any(x < y, 1))
         np.testing.assert_array_equal(out[:, 38], np.isnan(x[:, 0]) + 2 * np.signbit(x[:, 1]))
@@ -326,8 +377,9 @@ def test_geometric(device, runner):
     n = 64
     a = rng.standard_normal((n, 4)).astype(np.float32)
     b = rng.standard_normal((n, 4)).astype(np.float32)
-    out, hout = runner.run(device, SRC, "geometric", [a, b, np.zeros(24 * n, np.float32), np.zeros(2 * n, np.float16)],
-                           (n,), (32,))[2:]
+    out, hout = runner.run(
+        device, SRC, "geometric", [a, b, np.zeros(24 * n, np.float32), np.zeros(2 * n, np.float16)], (n,), (32,)
+    )[2:]
     out = out.reshape(n, 24)
     A, B = a.astype(np.float64), b.astype(np.float64)
     x, y = A[:, :3], B[:, :3]
@@ -366,12 +418,28 @@ def test_as_type_and_conversions(device, runner):
     f = (rng.standard_normal(n) * 100).astype(np.float32)
     h = rng.standard_normal((n, 4)).astype(np.float16)
     l = rng.integers(0, 2**64 - 1, n, dtype=np.uint64)
-    iv = rng.integers(-2**31, 2**31 - 1, n).astype(np.int32)
-    iv[:2] = [16777217, -16777219]        # not representable in float: rounding to nearest even
-    out = runner.run(device, SRC, "as_type_conv",
-                     [f, np.zeros(n, np.uint32), h, np.zeros((n, 2), np.float32), l, np.zeros((n, 2), np.uint32),
-                      np.zeros(3 * n, np.int32), np.zeros(2 * n, np.float32), iv, np.zeros(n, np.float16),
-                      np.zeros((n, 4), np.uint8)], (n,), (32,))
+    iv = rng.integers(-(2**31), 2**31 - 1, n).astype(np.int32)
+    iv[:2] = [16777217, -16777219]  # not representable in float: rounding to nearest even
+    out = runner.run(
+        device,
+        SRC,
+        "as_type_conv",
+        [
+            f,
+            np.zeros(n, np.uint32),
+            h,
+            np.zeros((n, 2), np.float32),
+            l,
+            np.zeros((n, 2), np.uint32),
+            np.zeros(3 * n, np.int32),
+            np.zeros(2 * n, np.float32),
+            iv,
+            np.zeros(n, np.float16),
+            np.zeros((n, 4), np.uint8),
+        ],
+        (n,),
+        (32,),
+    )
     np.testing.assert_array_equal(out[1], f.view(np.uint32))
     np.testing.assert_array_equal(out[3].view(np.uint16), h.view(np.uint16).reshape(n, 4))
     np.testing.assert_array_equal(out[5], l.view(np.uint32).reshape(n, 2))
@@ -379,10 +447,15 @@ def test_as_type_and_conversions(device, runner):
     ic = out[6].reshape(n, 3)
     np.testing.assert_array_equal(ic[:, 0], np.trunc(f).astype(np.int32))
     np.testing.assert_array_equal(ic[:, 1], np.trunc(f * np.float32(4)).astype(np.int32))
-    np.testing.assert_array_equal(ic[:, 2], np.trunc(f).astype(np.int64) + 3 * np.trunc(-f).astype(np.int64)
-                                  + 7 * np.trunc(f * np.float32(0.5)).astype(np.int64) + 22)
+    np.testing.assert_array_equal(
+        ic[:, 2],
+        np.trunc(f).astype(np.int64)
+        + 3 * np.trunc(-f).astype(np.int64)
+        + 7 * np.trunc(f * np.float32(0.5)).astype(np.int64)
+        + 22,
+    )
     fc = out[7].reshape(n, 2)
     np.testing.assert_array_equal(fc[:, 0], iv.astype(np.float32))
     np.testing.assert_array_equal(fc[:, 1], iv.astype(np.float32))
-    with np.errstate(over="ignore"):      # values above 65520 round to inf, as in MSL
+    with np.errstate(over="ignore"):  # values above 65520 round to inf, as in MSL
         np.testing.assert_array_equal(out[9], (iv & 0xFFFF).astype(np.float32).astype(np.float16))

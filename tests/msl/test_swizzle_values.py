@@ -3,6 +3,7 @@ copies, and writing `s` leaves `v` alone; template arguments deduce the vector t
 swizzle converts wherever a vector does (returned, passed with a vector to one template
 parameter, in a conditional, to a constructor). Swizzle writes still write the selected
 components only."""
+
 import numpy as np
 
 

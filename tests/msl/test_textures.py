@@ -3,6 +3,7 @@
 filter, coordinate space and address mode against a NumPy reference, constexpr samplers
 and [[sampler(n)]] arguments, and the original image-processing library's mix of a buffer
 pipeline and a texture Gaussian blur."""
+
 import numpy as np
 import pytest
 
@@ -123,6 +124,7 @@ def run(device, name, textures=(), buffers=(), samplers=(), grid=(1, 1, 1), tg=(
 
 # ---------------------------------------------------------------- NumPy reference of sample()
 
+
 def wrap(i, n, mode):
     """Integer texel indices wrapped by an address mode; second result: inside (else zero)."""
     i = np.asarray(i, dtype=np.int64)
@@ -168,6 +170,7 @@ def ref_sample(img, coords, normalized, linear, mode):
 
 # ---------------------------------------------------------------- read / write
 
+
 def test_read_write_float(device):
     img = np.random.default_rng(1).random((19, 27), dtype=np.float32)
     src = pm.Texture.from_numpy(device, img)
@@ -208,8 +211,7 @@ def test_read_half(device):
     img = np.random.default_rng(5).random((5, 6, 4)).astype(np.float16)
     tex = pm.Texture.from_numpy(device, img)
     assert tex.pixel_format == pm.PixelFormat.RGBA16Float
-    (out,) = run(device, "read_half", textures=[(0, tex)], buffers=[(0, np.zeros((30, 4), np.float32))],
-                 grid=(6, 5, 1))
+    (out,) = run(device, "read_half", textures=[(0, tex)], buffers=[(0, np.zeros((30, 4), np.float32))], grid=(6, 5, 1))
     np.testing.assert_array_equal(out.reshape(5, 6, 4), img.astype(np.float32))
 
 
@@ -217,8 +219,14 @@ def test_missing_channels_read_as_0001(device):
     img = np.random.default_rng(6).random((4, 4, 2), dtype=np.float32)
     tex = pm.Texture.from_numpy(device, img[0], texture_type=pm.TextureType.TYPE_1D)
     assert tex.pixel_format == pm.PixelFormat.RG32Float
-    (out,) = run(device, "read_1d", textures=[(0, tex)],
-                 buffers=[(0, np.zeros((4, 4), np.float32))], grid=(4, 1, 1), tg=(4, 1, 1))
+    (out,) = run(
+        device,
+        "read_1d",
+        textures=[(0, tex)],
+        buffers=[(0, np.zeros((4, 4), np.float32))],
+        grid=(4, 1, 1),
+        tg=(4, 1, 1),
+    )
     np.testing.assert_array_equal(out[:, :2], img[0])
     np.testing.assert_array_equal(out[:, 2:], np.tile([0.0, 1.0], (4, 1)))
 
@@ -228,8 +236,9 @@ def test_sizes(device):
     v = pm.Texture.from_numpy(device, np.zeros((3, 4, 6), np.float32), texture_type=pm.TextureType.TYPE_3D)
     a = pm.Texture.from_numpy(device, np.zeros((7, 2, 8), np.int32), texture_type=pm.TextureType.TYPE_2D_ARRAY)
     l = pm.Texture.from_numpy(device, np.zeros(11, np.float32))
-    (out,) = run(device, "sizes", textures=[(0, t), (1, v), (2, a), (3, l)],
-                 buffers=[(0, np.zeros(10, np.uint32))], tg=(1, 1, 1))
+    (out,) = run(
+        device, "sizes", textures=[(0, t), (1, v), (2, a), (3, l)], buffers=[(0, np.zeros(10, np.uint32))], tg=(1, 1, 1)
+    )
     assert out.tolist() == [9, 5, 6, 4, 3, 8, 2, 7, 11, 1]
 
 
@@ -238,16 +247,28 @@ def test_read_1d(device):
     tex = pm.Texture.from_numpy(device, data)
     assert tex.texture_type == pm.TextureType.TYPE_2D  # (H, W) without a type: 2-D
     tex = pm.Texture.from_numpy(device, data, texture_type=pm.TextureType.TYPE_1D)
-    (out,) = run(device, "read_1d", textures=[(0, tex)], buffers=[(0, np.zeros((33, 4), np.float32))],
-                 grid=(33, 1, 1), tg=(16, 1, 1))
+    (out,) = run(
+        device,
+        "read_1d",
+        textures=[(0, tex)],
+        buffers=[(0, np.zeros((33, 4), np.float32))],
+        grid=(33, 1, 1),
+        tg=(16, 1, 1),
+    )
     np.testing.assert_array_equal(out, data)
 
 
 def test_read_3d(device):
     vol = np.random.default_rng(8).random((5, 6, 7), dtype=np.float32)
     tex = pm.Texture.from_numpy(device, vol, texture_type=pm.TextureType.TYPE_3D)
-    (out,) = run(device, "read_3d", textures=[(0, tex)], buffers=[(0, np.zeros(vol.size, np.float32))],
-                 grid=(7, 6, 5), tg=(4, 4, 2))
+    (out,) = run(
+        device,
+        "read_3d",
+        textures=[(0, tex)],
+        buffers=[(0, np.zeros(vol.size, np.float32))],
+        grid=(7, 6, 5),
+        tg=(4, 4, 2),
+    )
     np.testing.assert_array_equal(out.reshape(vol.shape), vol)
 
 
@@ -255,8 +276,14 @@ def test_read_2d_array(device):
     layers = np.random.default_rng(9).integers(-500, 500, (3, 4, 5), dtype=np.int32)
     tex = pm.Texture.from_numpy(device, layers, texture_type=pm.TextureType.TYPE_2D_ARRAY)
     assert tex.pixel_format == pm.PixelFormat.R32Sint and tex.array_length == 3
-    (out,) = run(device, "read_array", textures=[(0, tex)], buffers=[(0, np.zeros(layers.size, np.int32))],
-                 grid=(5, 4, 3), tg=(4, 4, 1))
+    (out,) = run(
+        device,
+        "read_array",
+        textures=[(0, tex)],
+        buffers=[(0, np.zeros(layers.size, np.int32))],
+        grid=(5, 4, 3),
+        tg=(4, 4, 1),
+    )
     np.testing.assert_array_equal(out.reshape(layers.shape), layers)
 
 
@@ -271,6 +298,7 @@ def test_write_2d_array(device):
 
 # ---------------------------------------------------------------- sample
 
+
 @pytest.mark.parametrize("mode", ADDRESS)
 @pytest.mark.parametrize("linear", [False, True], ids=["nearest", "linear"])
 @pytest.mark.parametrize("normalized", [True, False], ids=["normalized", "pixel"])
@@ -283,10 +311,16 @@ def test_sample_2d(device, mode, linear, normalized):
     if not normalized:
         pts = pts * np.array([5, 6], np.float32)
     filt = "linear" if linear else "nearest"
-    s = pm.SamplerState(device, min_filter=filt, mag_filter=filt, address_mode=mode,
-                        normalized_coordinates=normalized)
-    (_, out) = run(device, "sample_arg", textures=[(0, tex)], samplers=[(0, s)],
-                   buffers=[(0, pts), (1, np.zeros((64, 4), np.float32))], grid=(64, 1, 1), tg=(32, 1, 1))
+    s = pm.SamplerState(device, min_filter=filt, mag_filter=filt, address_mode=mode, normalized_coordinates=normalized)
+    (_, out) = run(
+        device,
+        "sample_arg",
+        textures=[(0, tex)],
+        samplers=[(0, s)],
+        buffers=[(0, pts), (1, np.zeros((64, 4), np.float32))],
+        grid=(64, 1, 1),
+        tg=(32, 1, 1),
+    )
     want = ref_sample(img.astype(np.float64), pts.astype(np.float64), normalized, linear, mode)
     np.testing.assert_allclose(out, want, atol=2e-5)
 
@@ -296,8 +330,15 @@ def test_sample_single_channel_clamp_to_zero_is_opaque(device):
     tex = pm.Texture.from_numpy(device, img)
     s = pm.SamplerState(device, address_mode="clamp_to_zero")
     pts = np.array([[-0.5, 0.5], [0.5, 0.5]], np.float32)
-    (_, out) = run(device, "sample_arg", textures=[(0, tex)], samplers=[(0, s)],
-                   buffers=[(0, pts), (1, np.zeros((2, 4), np.float32))], grid=(2, 1, 1), tg=(2, 1, 1))
+    (_, out) = run(
+        device,
+        "sample_arg",
+        textures=[(0, tex)],
+        samplers=[(0, s)],
+        buffers=[(0, pts), (1, np.zeros((2, 4), np.float32))],
+        grid=(2, 1, 1),
+        tg=(2, 1, 1),
+    )
     np.testing.assert_array_equal(out[0], [0, 0, 0, 1])
     np.testing.assert_array_equal(out[1], [img[2, 2], 0, 0, 1])
 
@@ -307,8 +348,14 @@ def test_constexpr_samplers(device):
     img = rng.random((8, 10, 4), dtype=np.float32)
     tex = pm.Texture.from_numpy(device, img)
     pts = rng.uniform(-0.5, 1.5, (40, 2)).astype(np.float32)
-    (_, out) = run(device, "sample_const", textures=[(0, tex)],
-                   buffers=[(0, pts), (1, np.zeros((80, 4), np.float32))], grid=(40, 1, 1), tg=(8, 1, 1))
+    (_, out) = run(
+        device,
+        "sample_const",
+        textures=[(0, tex)],
+        buffers=[(0, pts), (1, np.zeros((80, 4), np.float32))],
+        grid=(40, 1, 1),
+        tg=(8, 1, 1),
+    )
     lin = ref_sample(img.astype(np.float64), pts.astype(np.float64), True, True, "repeat")
     near = ref_sample(img.astype(np.float64), pts.astype(np.float64) * [10, 8], False, False, "clamp_to_edge")
     np.testing.assert_allclose(out[0::2], lin, atol=2e-5)
@@ -322,11 +369,18 @@ def test_sample_3d_linear(device, mode):
     tex = pm.Texture.from_numpy(device, vol, texture_type=pm.TextureType.TYPE_3D)
     pts = rng.uniform(-0.2, 1.2, (32, 3)).astype(np.float32)
     s = pm.SamplerState(device, min_filter="linear", mag_filter="linear", address_mode=mode)
-    (_, out) = run(device, "sample_3d", textures=[(0, tex)], samplers=[(3, s)],
-                   buffers=[(0, np.pad(pts, ((0, 0), (0, 1)))), (1, np.zeros((32, 4), np.float32))],
-                   grid=(32, 1, 1), tg=(32, 1, 1))  # float3 is 16 bytes in MSL
-    np.testing.assert_allclose(out, ref_sample(vol.astype(np.float64), pts.astype(np.float64), True, True, mode),
-                               atol=2e-5)
+    (_, out) = run(
+        device,
+        "sample_3d",
+        textures=[(0, tex)],
+        samplers=[(3, s)],
+        buffers=[(0, np.pad(pts, ((0, 0), (0, 1)))), (1, np.zeros((32, 4), np.float32))],
+        grid=(32, 1, 1),
+        tg=(32, 1, 1),
+    )  # float3 is 16 bytes in MSL
+    np.testing.assert_allclose(
+        out, ref_sample(vol.astype(np.float64), pts.astype(np.float64), True, True, mode), atol=2e-5
+    )
 
 
 def test_sample_1d_rgba8unorm(device):
@@ -335,13 +389,21 @@ def test_sample_1d_rgba8unorm(device):
     tex = pm.Texture.from_numpy(device, data, texture_type=pm.TextureType.TYPE_1D)
     pts = rng.uniform(-0.3, 1.3, 16).astype(np.float32)
     s = pm.SamplerState(device, mag_filter="linear", address_mode="mirror_repeat")
-    (_, out) = run(device, "sample_1d", textures=[(0, tex)], samplers=[(0, s)],
-                   buffers=[(0, pts), (1, np.zeros((16, 4), np.float32))], grid=(16, 1, 1), tg=(16, 1, 1))
+    (_, out) = run(
+        device,
+        "sample_1d",
+        textures=[(0, tex)],
+        samplers=[(0, s)],
+        buffers=[(0, pts), (1, np.zeros((16, 4), np.float32))],
+        grid=(16, 1, 1),
+        tg=(16, 1, 1),
+    )
     want = ref_sample(data / 255.0, pts[:, None].astype(np.float64), True, True, "mirror_repeat")
     np.testing.assert_allclose(out, want, atol=2e-5)
 
 
 # ---------------------------------------------------------------- errors
+
 
 def test_unbound_texture_names_the_argument(device):
     src = pm.Texture.from_numpy(device, np.zeros((2, 2), np.float32))
@@ -352,8 +414,12 @@ def test_unbound_texture_names_the_argument(device):
 def test_unbound_sampler_names_the_argument(device):
     tex = pm.Texture.from_numpy(device, np.zeros((2, 2), np.float32))
     with pytest.raises(pm.MetalError, match="'s'.*sampler\\(0\\)"):
-        run(device, "sample_arg", textures=[(0, tex)], buffers=[(0, np.zeros((1, 2), np.float32)),
-                                                               (1, np.zeros((1, 4), np.float32))])
+        run(
+            device,
+            "sample_arg",
+            textures=[(0, tex)],
+            buffers=[(0, np.zeros((1, 2), np.float32)), (1, np.zeros((1, 4), np.float32))],
+        )
 
 
 def test_format_mismatch(device):
@@ -432,24 +498,41 @@ def test_image_processing_library(device):
     rng = np.random.default_rng(15)
     h, w = 21, 34
     img = rng.random((h, w, 4), dtype=np.float32)
-    (_, adjusted, _, _) = run(device, "adjust_brightness_contrast", src=IMAGE_SRC, tg=(32, 1, 1), grid=(h * w, 1, 1),
-                        buffers=[(0, img.reshape(-1, 4)), (1, np.zeros((h * w, 4), np.float32)),
-                                 (2, np.array(0.1, np.float32)), (3, np.array(1.5, np.float32))])
+    (_, adjusted, _, _) = run(
+        device,
+        "adjust_brightness_contrast",
+        src=IMAGE_SRC,
+        tg=(32, 1, 1),
+        grid=(h * w, 1, 1),
+        buffers=[
+            (0, img.reshape(-1, 4)),
+            (1, np.zeros((h * w, 4), np.float32)),
+            (2, np.array(0.1, np.float32)),
+            (3, np.array(1.5, np.float32)),
+        ],
+    )
     want = img.copy()
     want[..., :3] = np.clip((img[..., :3] - 0.5) * 1.5 + 0.5 + 0.1, 0, 1)
     np.testing.assert_allclose(adjusted.reshape(h, w, 4), want, atol=1e-6)
 
     src = pm.Texture.from_numpy(device, adjusted.reshape(h, w, 4))
     dst = pm.Texture.from_numpy(device, np.zeros((h, w, 4), np.float32))
-    run(device, "gaussian_blur", src=IMAGE_SRC, textures=[(0, src), (1, dst)], grid=(w, h, 1), tg=(16, 16, 1),
-        buffers=[(0, np.array(1.2, np.float32))])
+    run(
+        device,
+        "gaussian_blur",
+        src=IMAGE_SRC,
+        textures=[(0, src), (1, dst)],
+        grid=(w, h, 1),
+        tg=(16, 16, 1),
+        buffers=[(0, np.array(1.2, np.float32))],
+    )
     pad = np.pad(want, ((2, 2), (2, 2), (0, 0)), mode="edge")
     ref = np.zeros_like(want, dtype=np.float64)
     total = 0.0
     for dy in range(-2, 3):
         for dx in range(-2, 3):
             wt = np.exp(-(dx * dx + dy * dy) / (2 * 1.2 * 1.2))
-            ref += wt * pad[2 + dy:2 + dy + h, 2 + dx:2 + dx + w]
+            ref += wt * pad[2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
             total += wt
     np.testing.assert_allclose(dst.to_numpy(), ref / total, atol=1e-5)
 

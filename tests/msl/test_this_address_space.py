@@ -3,6 +3,7 @@ wrapper SPIRV-Cross and Tint emit for every array), and free functions written t
 `device` and `constant` address spaces with the same body. Address spaces are erased in the
 generated code, so such definitions are one function: the front end keeps one. Overloads whose
 bodies really differ, and that cannot be told apart at run time, are refused at their line."""
+
 import numpy as np
 import pytest
 

@@ -2,6 +2,7 @@
 several [[threadgroup(n)]] parameters sized on the host, threadgroup_barrier with every
 mem_flags value, tree reductions in a loop with partial last groups, simdgroup_barrier,
 2-D tiled transpose and matmul."""
+
 import numpy as np
 import pytest
 
@@ -97,12 +98,13 @@ def test_compiles_for_cuda(cuda_compile):
 @pytest.mark.parametrize("tg", [32, 64, 256, 1024])
 def test_tree_reduction_partial_last_group(device, runner, tg):
     rng = np.random.default_rng()
-    n = 3 * tg + tg // 2 + 5                     # not a multiple of the group
+    n = 3 * tg + tg // 2 + 5  # not a multiple of the group
     x = rng.standard_normal(n).astype(np.float32)
     groups = -(-n // tg)
-    partial = runner.run(device, SRC, "tree_sum", [x, np.zeros(groups, np.float32), np.uint32(n)], (n,), (tg,),
-                         tg_memory=[(tg * 4, 0)])[1]
-    ref = np.array([x[g * tg:(g + 1) * tg].astype(np.float64).sum() for g in range(groups)])
+    partial = runner.run(
+        device, SRC, "tree_sum", [x, np.zeros(groups, np.float32), np.uint32(n)], (n,), (tg,), tg_memory=[(tg * 4, 0)]
+    )[1]
+    ref = np.array([x[g * tg : (g + 1) * tg].astype(np.float64).sum() for g in range(groups)])
     np.testing.assert_allclose(partial, ref, rtol=1e-4, atol=1e-4)
 
 
@@ -111,8 +113,15 @@ def test_every_mem_flags_value(device, runner, tg):
     rng = np.random.default_rng()
     n = tg * 3
     x = rng.integers(-1000, 1000, n).astype(np.int32)
-    out = runner.run(device, SRC, "flags", [x, np.zeros(n, np.int32), np.zeros(n, np.int32)], (n,), (tg,),
-                     tg_memory=[(tg * 4, 0), (tg * 4, 1)])[1]
+    out = runner.run(
+        device,
+        SRC,
+        "flags",
+        [x, np.zeros(n, np.int32), np.zeros(n, np.int32)],
+        (n,),
+        (tg,),
+        tg_memory=[(tg * 4, 0), (tg * 4, 1)],
+    )[1]
     xs = x.reshape(3, tg).astype(np.int64)
     l = np.arange(tg)
     a = xs
@@ -136,9 +145,15 @@ def test_tiled_transpose_2d(device, runner, shape):
     rows, cols = shape
     a = rng.standard_normal((rows, cols)).astype(np.float32)
     groups = (-(-cols // 16), -(-rows // 16))
-    out = runner.run(device, SRC, "transpose_tiled", [a, np.zeros((cols, rows), np.float32),
-                                                      np.array([cols, rows], np.uint32)], groups, (16, 16),
-                     threadgroups=True)[1]
+    out = runner.run(
+        device,
+        SRC,
+        "transpose_tiled",
+        [a, np.zeros((cols, rows), np.float32), np.array([cols, rows], np.uint32)],
+        groups,
+        (16, 16),
+        threadgroups=True,
+    )[1]
     np.testing.assert_array_equal(out, a.T)
 
 
@@ -148,7 +163,14 @@ def test_tiled_matmul_2d(device, runner, T, mnk):
     M, N, K = mnk
     A = rng.standard_normal((M, K)).astype(np.float32)
     B = rng.standard_normal((K, N)).astype(np.float32)
-    C = runner.run(device, SRC, "matmul_tiled", [A, B, np.zeros((M, N), np.float32), np.array([M, N, K], np.uint32)],
-                   (-(-N // T), -(-M // T)), (T, T), threadgroups=True,   # whole groups: every thread loads
-                   tg_memory=[(T * T * 4, 0), (T * T * 4, 1)])[2]
+    C = runner.run(
+        device,
+        SRC,
+        "matmul_tiled",
+        [A, B, np.zeros((M, N), np.float32), np.array([M, N, K], np.uint32)],
+        (-(-N // T), -(-M // T)),
+        (T, T),
+        threadgroups=True,  # whole groups: every thread loads
+        tg_memory=[(T * T * 4, 0), (T * T * 4, 1)],
+    )[2]
     np.testing.assert_allclose(C, A.astype(np.float64) @ B, rtol=1e-4, atol=1e-4)

@@ -1,6 +1,7 @@
 """MSL types (MSL.md §1): 64-bit scalars and size_t, half and bfloat arithmetic and
 conversions, unsuffixed float literals, packed vectors in buffers, matrices, metal::array,
 C arrays, numeric_limits. (Vectors: tests/python/test_vector_types.py.)"""
+
 import numpy as np
 
 SRC = r"""
@@ -199,11 +200,16 @@ def test_compiles_for_cuda(cuda_compile):
 def test_int64_and_size_t(device, runner):
     rng = np.random.default_rng()
     n = 200
-    a = rng.integers(-2**62, 2**62, n, dtype=np.int64)
+    a = rng.integers(-(2**62), 2**62, n, dtype=np.int64)
     b = rng.integers(0, 2**64 - 1, n, dtype=np.uint64)
-    _, _, out, uout, _ = runner.run(device, SRC, "int64_ops",
-                                    [a, b, np.zeros(4 * n, np.int64), np.zeros(3 * n, np.uint64), np.uint64(n)],
-                                    (256,), (64,))
+    _, _, out, uout, _ = runner.run(
+        device,
+        SRC,
+        "int64_ops",
+        [a, b, np.zeros(4 * n, np.int64), np.zeros(3 * n, np.uint64), np.uint64(n)],
+        (256,),
+        (64,),
+    )
     out, uout = out.reshape(n, 4), uout.reshape(n, 3)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(out[:, 0], a * 3 + (a >> 7))
@@ -223,9 +229,14 @@ def test_char_short_bool(device, runner):
     uc = rng.integers(0, 256, n).astype(np.uint8)
     s = rng.integers(-32768, 32768, n).astype(np.int16)
     us = rng.integers(0, 65536, n).astype(np.uint16)
-    out, cout, bout = runner.run(device, SRC, "small_ints",
-                                 [c, uc, s, us, np.zeros(4 * n, np.int32), np.zeros(n, np.int8), np.zeros(n, np.bool_)],
-                                 (n,), (32,))[4:]
+    out, cout, bout = runner.run(
+        device,
+        SRC,
+        "small_ints",
+        [c, uc, s, us, np.zeros(4 * n, np.int32), np.zeros(n, np.int8), np.zeros(n, np.bool_)],
+        (n,),
+        (32,),
+    )[4:]
     out = out.reshape(n, 4)
     np.testing.assert_array_equal(out[:, 0], c.astype(np.int32) + uc)
     np.testing.assert_array_equal(out[:, 1], (s.astype(np.int64) * us).astype(np.int32))
@@ -242,8 +253,9 @@ def test_half_arithmetic_and_conversions(device, runner):
     b = (rng.standard_normal(n) * 10).astype(np.float16)
     b[b == 0] = 1
     f = (rng.standard_normal(n) * 1000).astype(np.float32)
-    out, fout = runner.run(device, SRC, "half_ops",
-                           [a, b, np.zeros(5 * n, np.float16), np.zeros(2 * n, np.float32), f], (n,), (64,))[2:4]
+    out, fout = runner.run(
+        device, SRC, "half_ops", [a, b, np.zeros(5 * n, np.float16), np.zeros(2 * n, np.float32), f], (n,), (64,)
+    )[2:4]
     out, fout = out.reshape(n, 5), fout.reshape(n, 2)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     # arithmetic in float then one rounding to half == correctly rounded half (float has > 2*11+2 bits)
@@ -257,7 +269,7 @@ def test_half_arithmetic_and_conversions(device, runner):
 
 
 def test_half_literals_and_special_values(device, runner):
-    out, = runner.run(device, SRC, "half_literals", [np.zeros(6, np.float16)], (1,), (1,))
+    (out,) = runner.run(device, SRC, "half_literals", [np.zeros(6, np.float16)], (1,), (1,))
     assert out[0] == 1.5 and out[1] == 65504 and out[2] == np.float16(1e-7) and out[2] != 0
     assert np.isposinf(out[3]) and out[4] == 0 and np.signbit(out[4]) and out[5] == 6
 
@@ -269,8 +281,9 @@ def test_bfloat_arithmetic_and_conversions(device, runner):
     bf = rng.standard_normal(n).astype(np.float32) + 3
     a, b = bf16_round(af), bf16_round(bf)
     f = (rng.standard_normal(n) * 1e5).astype(np.float32)
-    out, fout = runner.run(device, SRC, "bfloat_ops",
-                           [a, b, np.zeros(4 * n, np.uint16), np.zeros(n, np.float32), f], (n,), (64,))[2:4]
+    out, fout = runner.run(
+        device, SRC, "bfloat_ops", [a, b, np.zeros(4 * n, np.uint16), np.zeros(n, np.float32), f], (n,), (64,)
+    )[2:4]
     out = out.reshape(n, 4)
     fa, fb = bf16_to_f32(a), bf16_to_f32(b)
     np.testing.assert_array_equal(out[:, 0], bf16_round(fa + fb))
@@ -281,7 +294,9 @@ def test_bfloat_arithmetic_and_conversions(device, runner):
 
 
 def test_unsuffixed_literals_are_float(device, runner):
-    out, bits = runner.run(device, SRC, "literal_is_float", [np.zeros(2, np.float32), np.zeros(3, np.uint32)], (1,), (1,))
+    out, bits = runner.run(
+        device, SRC, "literal_is_float", [np.zeros(2, np.float32), np.zeros(3, np.uint32)], (1,), (1,)
+    )
     f = np.float32(0.1) + np.float32(0.6)
     assert bits[0] == np.array([f], np.float32).view(np.uint32)[0]
     assert np.float32(0.1 + 0.6) != f  # the double sum rounds differently: the test can tell them apart
@@ -295,9 +310,14 @@ def test_packed_vectors_in_buffers(device, runner):
     n = 64
     p = rng.standard_normal((n, 3)).astype(np.float32)
     recs = rng.standard_normal((n, 4)).astype(np.float32)  # Rec = packed_float3 + float = 16 B
-    out, hout, sizes = runner.run(device, SRC, "packed",
-                                  [p, recs, np.zeros(3 * n, np.float32), np.zeros((n, 4), np.float16),
-                                   np.zeros(8, np.int32)], (n,), (32,))[2:5]
+    out, hout, sizes = runner.run(
+        device,
+        SRC,
+        "packed",
+        [p, recs, np.zeros(3 * n, np.float32), np.zeros((n, 4), np.float16), np.zeros(8, np.int32)],
+        (n,),
+        (32,),
+    )[2:5]
     out = out.reshape(n, 3)
     np.testing.assert_allclose(out[:, 0], p[:, 0] + p[:, 1] * 10.0 + p[:, 2] * 100.0, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(out[:, 1], recs[:, :3].astype(np.float64).sum(1) * recs[:, 3], rtol=1e-5, atol=1e-5)
@@ -309,16 +329,29 @@ def test_packed_vectors_in_buffers(device, runner):
 def test_matrix_products_transpose_determinant(device, runner):
     rng = np.random.default_rng()
     n = 32
-    m4 = rng.standard_normal((n, 4, 4)).astype(np.float32)      # [i, column, row]
+    m4 = rng.standard_normal((n, 4, 4)).astype(np.float32)  # [i, column, row]
     v4 = rng.standard_normal((n, 4)).astype(np.float32)
-    m3 = np.zeros((n, 3, 4), np.float32)                         # float3x3: 3 columns of float3 (16 B)
+    m3 = np.zeros((n, 3, 4), np.float32)  # float3x3: 3 columns of float3 (16 B)
     m3[:, :, :3] = rng.standard_normal((n, 3, 3))
     m2 = rng.standard_normal((n, 2, 2)).astype(np.float32)
     out, det, _, out3, _, out2 = runner.run(
-        device, SRC, "matrices",
-        [m4, v4, np.zeros((n, 6, 4), np.float32), np.zeros(n, np.float32), m3, np.zeros((n, 3, 4), np.float32),
-         m2, np.zeros((n, 2), np.float32)], (n,), (32,))[0:8][2:8]
-    M = np.transpose(m4.astype(np.float64), (0, 2, 1))           # M[i, row, col]
+        device,
+        SRC,
+        "matrices",
+        [
+            m4,
+            v4,
+            np.zeros((n, 6, 4), np.float32),
+            np.zeros(n, np.float32),
+            m3,
+            np.zeros((n, 3, 4), np.float32),
+            m2,
+            np.zeros((n, 2), np.float32),
+        ],
+        (n,),
+        (32,),
+    )[0:8][2:8]
+    M = np.transpose(m4.astype(np.float64), (0, 2, 1))  # M[i, row, col]
     A = np.transpose(m3[:, :, :3].astype(np.float64), (0, 2, 1))
     B = np.transpose(m2.astype(np.float64), (0, 2, 1))
     tol = dict(rtol=1e-4, atol=1e-4)
@@ -341,25 +374,32 @@ def test_matrix_products_transpose_determinant(device, runner):
 def test_matrix_layout_constructors_half_and_nonsquare(device, runner):
     rng = np.random.default_rng()
     hm = rng.standard_normal((4, 4)).astype(np.float16)
-    m23 = np.zeros((2, 4), np.float32)          # float2x3: 2 columns of float3
+    m23 = np.zeros((2, 4), np.float32)  # float2x3: 2 columns of float3
     m23[:, :3] = rng.standard_normal((2, 3))
-    sizes, out, _, hout, _ = runner.run(device, SRC, "matrix_misc",
-                                        [np.zeros(10, np.int32), np.zeros(7, np.float32), hm,
-                                         np.zeros((2, 4), np.float16), m23], (1,), (1,))
+    sizes, out, _, hout, _ = runner.run(
+        device,
+        SRC,
+        "matrix_misc",
+        [np.zeros(10, np.int32), np.zeros(7, np.float32), hm, np.zeros((2, 4), np.float16), m23],
+        (1,),
+        (1,),
+    )
     assert sizes.tolist() == [16, 8, 48, 16, 64, 24, 8, 32, 24, 32]
     assert out[0] == 2 + 20 and out[1] == 3
-    A = m23[:, :3].T.astype(np.float64)           # 3 rows x 2 cols
+    A = m23[:, :3].T.astype(np.float64)  # 3 rows x 2 cols
     np.testing.assert_allclose(out[2:5], A @ [1, 2], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(out[5:7], np.array([1, 2, 3]) @ A, rtol=1e-6, atol=1e-6)
     H = hm.T.astype(np.float64)
     np.testing.assert_allclose(hout[0].astype(np.float64), H @ [1, 2, 3, 4], rtol=2e-3, atol=2e-2)
-    np.testing.assert_array_equal(hout[1], hm[:, 0])   # row 0 of M = element 0 of each column
+    np.testing.assert_array_equal(hout[1], hm[:, 0])  # row 0 of M = element 0 of each column
 
 
 def test_metal_array_and_c_arrays(device, runner):
     rng = np.random.default_rng()
     x = rng.standard_normal((40, 4)).astype(np.float32)
-    out, sizes = runner.run(device, SRC, "arrays", [x, np.zeros(80, np.float32), np.zeros(3, np.int32)], (40,), (8,))[1:]
+    out, sizes = runner.run(device, SRC, "arrays", [x, np.zeros(80, np.float32), np.zeros(3, np.int32)], (40,), (8,))[
+        1:
+    ]
     out = out.reshape(40, 2)
     np.testing.assert_allclose(out[:, 0], x.astype(np.float64).sum(1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out[:, 1], x.astype(np.float64).sum(1), rtol=1e-5, atol=1e-5)
@@ -367,16 +407,27 @@ def test_metal_array_and_c_arrays(device, runner):
 
 
 def test_numeric_limits(device, runner):
-    f, n, h, u, l = runner.run(device, SRC, "limits", [np.zeros(10, np.float32), np.zeros(8, np.int32),
-                                                       np.zeros(6, np.float16), np.zeros(2, np.uint32),
-                                                       np.zeros(3, np.int64)], (1,), (1,))
+    f, n, h, u, l = runner.run(
+        device,
+        SRC,
+        "limits",
+        [
+            np.zeros(10, np.float32),
+            np.zeros(8, np.int32),
+            np.zeros(6, np.float16),
+            np.zeros(2, np.uint32),
+            np.zeros(3, np.int64),
+        ],
+        (1,),
+        (1,),
+    )
     fi = np.finfo(np.float32)
     assert f[0] == fi.max and f[1] == fi.tiny and f[2] == -fi.max and f[3] == fi.eps
     assert np.isposinf(f[4]) and np.isnan(f[5])
     assert f[6] == fi.max and f[7] == fi.tiny and f[8] == fi.eps and f[9] == fi.max
-    assert n.tolist() == [2**31 - 1, -2**31, 32767, -128, 255, 24, 1, 1]
+    assert n.tolist() == [2**31 - 1, -(2**31), 32767, -128, 255, 24, 1, 1]
     hi = np.finfo(np.float16)
     assert h[0] == hi.max and h[1] == hi.tiny and h[2] == hi.eps and h[3] == -hi.max and h[4] == hi.max
     assert np.isposinf(h[5])
     assert u.tolist() == [2**32 - 1, 65535]
-    assert l.tolist() == [2**63 - 1, -2**63, 2**63 - 1]
+    assert l.tolist() == [2**63 - 1, -(2**63), 2**63 - 1]

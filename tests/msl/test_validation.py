@@ -2,6 +2,7 @@
 line, the fixed kernel runs clean, printing reaches Python's logging and handlers.
 
 Validation runs on the CPU; on CUDA devices these tests skip (not yet supported there)."""
+
 import logging
 
 import numpy as np
@@ -150,7 +151,9 @@ kernel void partial(device float* out [[buffer(0)]], constant uint& n [[buffer(1
 def test_barrier_inside_if_is_divergence(device):
     _cpu_only(device)
     src = DIVERGENT.replace("OPEN", "if (tid < n) {").replace("CLOSE", "}")
-    findings, text = _findings(device, src, "partial", [np.zeros(64, np.float32), np.uint32(40)], (64, 1, 1), (64, 1, 1))
+    findings, text = _findings(
+        device, src, "partial", [np.zeros(64, np.float32), np.uint32(40)], (64, 1, 1), (64, 1, 1)
+    )
     div = [f for f in findings if f.kind == "barrier_divergence"]
     assert div, [f.message for f in findings]
     assert div[0].line == _line(src, "@barrier") and "barrier divergence" in text
@@ -184,12 +187,18 @@ def test_uninitialised_threadgroup_read(device):
     src = UNINIT.replace("LIMIT", "32")
     findings, _ = _findings(device, src, "half_filled", [np.zeros(64, np.float32)], (64, 1, 1), (64, 1, 1))
     f = [f for f in findings if f.kind == "uninitialized_read"][0]
-    assert f.line == _line(src, "@uninit") and f.thread_in_threadgroup[0] >= 32 and f.offset == 4 * f.thread_in_threadgroup[0]
+    assert (
+        f.line == _line(src, "@uninit")
+        and f.thread_in_threadgroup[0] >= 32
+        and f.offset == 4 * f.thread_in_threadgroup[0]
+    )
 
 
 def test_fully_written_threadgroup_memory_is_clean(device):
     _cpu_only(device)
-    (out,) = _clean(device, UNINIT.replace("LIMIT", "64"), "half_filled", [np.zeros(64, np.float32)], (64, 1, 1), (64, 1, 1))
+    (out,) = _clean(
+        device, UNINIT.replace("LIMIT", "64"), "half_filled", [np.zeros(64, np.float32)], (64, 1, 1), (64, 1, 1)
+    )
     np.testing.assert_array_equal(out.to_numpy(np.float32, (64,)), 2.0 * np.arange(64, dtype=np.float32))
 
 
@@ -209,8 +218,9 @@ def test_texture_read_past_the_edge(device):
     img = np.arange(48, dtype=np.float32).reshape(6, 8)
     tex = pm.Texture.from_numpy(device, img)
     src = TEXTURE.replace("SHIFT", "1")
-    findings, text = _findings(device, src, "diff", [np.zeros(48, np.float32)], (8, 6, 1), (8, 2, 1),
-                               textures=[(0, tex)])
+    findings, text = _findings(
+        device, src, "diff", [np.zeros(48, np.float32)], (8, 6, 1), (8, 2, 1), textures=[(0, tex)]
+    )
     f = findings[0]
     assert f.kind == "out_of_bounds" and f.space == "texture" and f.line == _line(src, "@texture")
     assert f.thread[0] == 7 and "(8, " in text and "8 x 6 x 1" in text
@@ -220,8 +230,15 @@ def test_texture_read_inside_is_clean(device):
     _cpu_only(device)
     img = np.arange(48, dtype=np.float32).reshape(6, 8)
     tex = pm.Texture.from_numpy(device, img)
-    (out,) = _clean(device, TEXTURE.replace("SHIFT", "0"), "diff", [np.zeros(48, np.float32)], (8, 6, 1), (8, 2, 1),
-                    textures=[(0, tex)])
+    (out,) = _clean(
+        device,
+        TEXTURE.replace("SHIFT", "0"),
+        "diff",
+        [np.zeros(48, np.float32)],
+        (8, 6, 1),
+        (8, 2, 1),
+        textures=[(0, tex)],
+    )
     np.testing.assert_array_equal(out.to_numpy(np.float32, (48,)), np.zeros(48, np.float32))
 
 
@@ -262,13 +279,27 @@ def test_validation_is_a_separate_compiled_variant(device, monkeypatch):
     _cpu_only(device)
     src = OFF_BY_ONE.replace("COMPARE", "<=")
     # Off: no checks, so the bad write lands in the buffer's padding and nothing is found.
-    cb, _ = _run(device, src, "fill", [np.zeros(64, np.float32), np.uint32(64)], (64, 1, 1), (32, 1, 1),
-                 options={"filename": "bugs.metal"})
+    cb, _ = _run(
+        device,
+        src,
+        "fill",
+        [np.zeros(64, np.float32), np.uint32(64)],
+        (64, 1, 1),
+        (32, 1, 1),
+        options={"filename": "bugs.metal"},
+    )
     cb.wait_until_completed()
     # The environment switch turns it on for every library.
     monkeypatch.setenv("PYMETALLIC_VALIDATION", "1")
-    cb, _ = _run(device, src, "fill", [np.zeros(64, np.float32), np.uint32(64)], (128, 1, 1), (32, 1, 1),
-                 options={"filename": "bugs.metal"})
+    cb, _ = _run(
+        device,
+        src,
+        "fill",
+        [np.zeros(64, np.float32), np.uint32(64)],
+        (128, 1, 1),
+        (32, 1, 1),
+        options={"filename": "bugs.metal"},
+    )
     with pytest.raises(pm.errors.ShaderValidationError):
         cb.wait_until_completed()
 
@@ -362,6 +393,7 @@ kernel void chatty(uint gid [[thread_position_in_grid]]) {
 
 
 # ---------------------------------------------------------------- CUDA: refused clearly
+
 
 def test_validation_on_a_cuda_device_is_refused_by_name(device):
     if getattr(device, "kind", "cpu") == "cpu":

@@ -23,8 +23,9 @@ def run_child(code, timeout=60, env=None, hang=None):
     full_env.update(env or {})
     source = PRELUDE.format(hang=hang or max(timeout - 5, 5)) + textwrap.dedent(code)
     try:
-        return subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout,
-                              env=full_env)
+        return subprocess.run(
+            [sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout, env=full_env
+        )
     except subprocess.TimeoutExpired as e:
         return subprocess.CompletedProcess(e.cmd, None, e.stdout or "", e.stderr or "")
 

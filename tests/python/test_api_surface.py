@@ -17,10 +17,27 @@ kernel void add_k(device float* x [[buffer(0)]], constant float& k [[buffer(1)]]
 
 
 def test_module_level_names():
-    for name in ["MetalError", "CompileError", "DeviceError", "ValidationError", "Device", "Buffer", "Library",
-                 "Function", "ComputePipelineState", "CommandQueue", "CommandBuffer", "ComputeCommandEncoder",
-                 "BlitCommandEncoder", "get_default_device", "Kernel", "async_buffer_from_numpy", "scalar_add",
-                 "scalar_multiply", "run_simple_compute_example"]:
+    for name in [
+        "MetalError",
+        "CompileError",
+        "DeviceError",
+        "ValidationError",
+        "Device",
+        "Buffer",
+        "Library",
+        "Function",
+        "ComputePipelineState",
+        "CommandQueue",
+        "CommandBuffer",
+        "ComputeCommandEncoder",
+        "BlitCommandEncoder",
+        "get_default_device",
+        "Kernel",
+        "async_buffer_from_numpy",
+        "scalar_add",
+        "scalar_multiply",
+        "run_simple_compute_example",
+    ]:
         assert hasattr(pymetallic, name), name
     for name in ["fill_u32", "read_scalar", "kernel_cache", "Kernel", "Device", "Buffer"]:
         assert hasattr(metallic, name), name
@@ -69,7 +86,11 @@ def test_device_surface(device):
 
 
 def test_buffer_surface(device):
-    assert (pymetallic.Buffer.STORAGE_SHARED, pymetallic.Buffer.STORAGE_MANAGED, pymetallic.Buffer.STORAGE_PRIVATE) == (0, 1, 2)
+    assert (pymetallic.Buffer.STORAGE_SHARED, pymetallic.Buffer.STORAGE_MANAGED, pymetallic.Buffer.STORAGE_PRIVATE) == (
+        0,
+        1,
+        2,
+    )
     strided = np.arange(20, dtype=np.int32)[::2]  # non-contiguous input is made contiguous
     buf = pymetallic.Buffer.from_numpy(device, strided)
     np.testing.assert_array_equal(buf.to_numpy(np.int32), strided)
@@ -155,7 +176,7 @@ def test_kernel_cache_and_helpers(device):
     f = pymetallic.Buffer.from_numpy(device, np.arange(10, dtype=np.float32))
     pymetallic.scalar_add(device, f, 1.5)
     pymetallic.scalar_multiply(device, f, 2.0, count=5)
-    ref = (np.arange(10, dtype=np.float32) + 1.5)
+    ref = np.arange(10, dtype=np.float32) + 1.5
     ref[:5] *= 2
     np.testing.assert_array_equal(f.to_numpy(np.float32), ref)
     with pytest.raises(ValueError):
@@ -204,13 +225,19 @@ def test_nvrtc_from_nvidia_wheels_is_found(tmp_path):
     import os
     import subprocess
     import sys
+
     lib = tmp_path / "nvidia" / "cuda_nvrtc" / "lib"
     lib.mkdir(parents=True)
     (lib / "libnvrtc.so.13").write_bytes(b"")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.path.dirname(os.path.dirname(pymetallic.__file__))])
     env.pop("PYMETALLIC_NVRTC_PATH", None)
-    out = subprocess.run([sys.executable, "-c", "import pymetallic, os; print(os.environ['PYMETALLIC_NVRTC_PATH'])"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", "import pymetallic, os; print(os.environ['PYMETALLIC_NVRTC_PATH'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert str(lib) in out.stdout

@@ -38,7 +38,9 @@ def write(buf, at, stride=0, threads=1):
 def test_one_element_past_the_end_and_any_page_before_fault():
     # The end is exact (the guard starts right after the last element, for any length whose
     # element size divides it); before the start, the guard begins at the page boundary.
-    out = check_child(WILD + '''
+    out = check_child(
+        WILD
+        + """
 results = []
 for n in (1, 3, 5, 17, 1024, 1025, 4096 // 4 + 3, 3 * 1024):
     buf = pm.Buffer.from_numpy(CPU, np.zeros(n, np.float32))
@@ -48,7 +50,9 @@ for n in (1, 3, 5, 17, 1024, 1025, 4096 // 4 + 3, 3 * 1024):
     results.append((n, write(buf, n), write(buf, n - pages * 1024 - 1), write(buf, -1) if n % 1024 == 0 else "fault"))
 print(results)
 assert all(r[1:] == ("fault", "fault", "fault") for r in results), results
-''', timeout=60)
+""",
+        timeout=60,
+    )
     assert "fault" in out
 
 
@@ -56,7 +60,9 @@ assert all(r[1:] == ("fault", "fault", "fault") for r in results), results
 def test_strided_wild_writes_never_reach_python(run):
     # Strides of a few pages up to tens of megabytes, forwards and backwards, from buffers
     # among Python objects; then the interpreter's data is checked and it must exit cleanly.
-    check_child(WILD + f'''
+    check_child(
+        WILD
+        + f"""
 rng = np.random.default_rng({run})
 keep = [bytes(rng.integers(0, 256, 4096, dtype=np.uint8)) for _ in range(200)]
 sums = [hash(k) for k in keep]
@@ -75,4 +81,6 @@ for i, a in enumerate(arrays):
     np.testing.assert_array_equal(a, np.arange(1000, dtype=np.float32) * i)
 import gc; gc.collect()
 print("ok")
-''', timeout=120)
+""",
+        timeout=120,
+    )

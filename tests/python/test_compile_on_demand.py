@@ -2,6 +2,7 @@
 the library is checked whole when created (errors still surface at Library(), as Metal
 compiles a library), and only the kernels a program uses are built. Each run uses its own
 cache folder in a child process, so what was built can be counted."""
+
 import os
 import subprocess
 import sys
@@ -13,10 +14,12 @@ import pymetallic
 
 KERNELS = 6  # more instantiations than the CPU backend compiles whole (cpu_device.cpp: kCompileWholeUpTo)
 
-SOURCE = ("#include <metal_stdlib>\nusing namespace metal;\n"
-          "template <int I> kernel void k(device float* x [[buffer(0)]], uint t [[thread_position_in_grid]]) "
-          "{ x[t] = x[t] * 2.0f + float(I); }\n" + "\n".join(
-              f'template [[host_name("k{i}")]] kernel void k<{i}>(device float*, uint);' for i in range(KERNELS)))
+SOURCE = (
+    "#include <metal_stdlib>\nusing namespace metal;\n"
+    "template <int I> kernel void k(device float* x [[buffer(0)]], uint t [[thread_position_in_grid]]) "
+    "{ x[t] = x[t] * 2.0f + float(I); }\n"
+    + "\n".join(f'template [[host_name("k{i}")]] kernel void k<{i}>(device float*, uint);' for i in range(KERNELS))
+)
 
 CHILD = textwrap.dedent("""
     import glob, os, sys
@@ -59,8 +62,9 @@ def kind(request):
 def run_child(tmp_path, kind, src, *names):
     env = dict(os.environ, PYMETALLIC_CACHE_DIR=str(tmp_path / "cache"))
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pymetallic.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, "-c", CHILD, kind, src, *names], env=env, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, src, *names], env=env, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout.split("\n")
 
@@ -79,7 +83,9 @@ def test_small_library_is_built_whole(tmp_path, kind):
 def test_library_of_ordinary_kernels_is_built_whole(tmp_path, kind):
     src = "#include <metal_stdlib>\nusing namespace metal;\n" + "\n".join(
         f"kernel void k{i}(device float* x [[buffer(0)]], uint t [[thread_position_in_grid]]) "
-        f"{{ x[t] = x[t] * 2.0f + {i}.0f; }}" for i in range(KERNELS))
+        f"{{ x[t] = x[t] * 2.0f + {i}.0f; }}"
+        for i in range(KERNELS)
+    )
     out = run_child(tmp_path, kind, src, "k2", "k4")
     assert out[:3] == ["after_library 1", "after k2 1", "after k4 1"], out
 

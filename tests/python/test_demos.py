@@ -1,4 +1,5 @@
 """The demos at small sizes, and their simulations kernel by kernel against NumPy."""
+
 import os
 
 import numpy as np
@@ -36,7 +37,7 @@ def test_life_glider_wraps_around_the_torus(device):
     board = np.zeros((16, 16), np.uint8)
     board[0, 1] = board[1, 2] = board[2, 0] = board[2, 1] = board[2, 2] = 1
     sim = LifeSimulation(device, 16, 16, initial=board)
-    sim.step(64)                         # a glider moves 1 cell diagonally every 4 steps
+    sim.step(64)  # a glider moves 1 cell diagonally every 4 steps
     np.testing.assert_array_equal(sim.board, board)
 
 
@@ -65,7 +66,7 @@ def test_fluid_add_source(device, fluid_pair):
     r.add_source(v2, d2, sim.step_count)
     np.testing.assert_allclose(bv.to_numpy(np.float32, vel.shape), v2, atol=1e-6)
     np.testing.assert_allclose(bd.to_numpy(np.float32, dye.shape), d2, atol=1e-6)
-    assert not np.allclose(v2, vel)      # the source did something
+    assert not np.allclose(v2, vel)  # the source did something
 
 
 def test_fluid_advection(device, fluid_pair):
@@ -127,12 +128,13 @@ def test_all_modes_give_the_same_result(device):
 
 # ---------------------------------------------------------------- references, GIFs
 def test_mandelbrot_reference_agrees_with_known_points():
-    n = ref.mandelbrot_reference(3, 1, 50, -1.0, 0.0, 1.5)    # c = -1 (inside), 0.5, 2 (outside)
+    n = ref.mandelbrot_reference(3, 1, 50, -1.0, 0.0, 1.5)  # c = -1 (inside), 0.5, 2 (outside)
     assert n[0, 0] == 50 and 0 < n[0, 1] < 50 and n[0, 2] < 3
 
 
 def test_gif_and_colormap(tmp_path):
     from PIL import Image
+
     cmap = colormap()
     assert cmap.shape == (256, 3) and cmap.dtype == np.uint8
     assert tuple(cmap[0]) == (0, 0, 0) and tuple(cmap[-1]) == (255, 255, 220)
@@ -147,8 +149,18 @@ def test_gif_and_colormap(tmp_path):
 # ---------------------------------------------------------------- the demos themselves
 def test_get_demos_lists_every_demo(demo):
     names = list(demo.get_demos())
-    assert names == ["basic", "matrix", "advanced", "memory", "image", "life", "fluid",
-                     "device_info", "performance", "errors"]
+    assert names == [
+        "basic",
+        "matrix",
+        "advanced",
+        "memory",
+        "image",
+        "life",
+        "fluid",
+        "device_info",
+        "performance",
+        "errors",
+    ]
     assert helpers.resolve_demo_name("cellular") == "life"
     assert helpers.resolve_demo_name("mandelbrot") == "advanced"
     with pytest.raises(ValueError):
@@ -166,6 +178,7 @@ def test_demo_writes_gifs(demo):
     life = demo.results.get("life") or demo.demo_cellular_automata()
     fluid = demo.results.get("fluid") or demo.demo_fluid_dynamics()
     from PIL import Image
+
     for res, name in ((life, "cellular.gif"), (fluid, "fluid_dynamics.gif")):
         path = os.path.join(demo.out_path, name)
         assert path in res["files"] and os.path.getsize(path) > 0

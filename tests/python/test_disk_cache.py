@@ -25,11 +25,14 @@ def run(c="1.0f"):
     return x.to_numpy(np.float32).copy()
 '''
 
-CHECK = RUN + '''
+CHECK = (
+    RUN
+    + """
 r = run()
 np.testing.assert_array_equal(r, np.arange(64, dtype=np.float32) * 3 + 1)
 print("ok")
-'''
+"""
+)
 
 
 def _objects(cache):
@@ -43,7 +46,7 @@ def _damage(path, how):
     elif how == "zeroed":
         # zero a stretch in the middle of the code (the ELF header stays valid)
         mid = len(data) // 2
-        data[mid: mid + 256] = bytes(256)
+        data[mid : mid + 256] = bytes(256)
     elif how == "empty":
         data = bytearray()
     with open(path, "wb") as f:
@@ -86,8 +89,9 @@ def test_temporary_files_of_killed_compiles_are_removed(tmp_path):
 def _cli(args, env):
     full = dict(os.environ)
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "pymetallic.cli", *args], capture_output=True, text=True,
-                          env=full, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pymetallic.cli", *args], capture_output=True, text=True, env=full, timeout=60
+    )
 
 
 def test_cache_info_and_clear(tmp_path):

@@ -50,8 +50,15 @@ def mandelbrot_reference(w, h, max_iter):
 def test_mandelbrot_2d_matches_numpy(device):
     w, h, n = 193, 117, 64  # not multiples of the threadgroup: edge groups are smaller
     out = pymetallic.Buffer(device, w * h * 4)
-    run_kernel(device, MANDELBROT, "mandelbrot", (w, h, 1), (16, 8, 1),
-               buffers=[(out, 0)], bytes_args=[(np.array([w, h], np.uint32), 1), (np.uint32(n), 2)])
+    run_kernel(
+        device,
+        MANDELBROT,
+        "mandelbrot",
+        (w, h, 1),
+        (16, 8, 1),
+        buffers=[(out, 0)],
+        bytes_args=[(np.array([w, h], np.uint32), 1), (np.uint32(n), 2)],
+    )
     got = out.to_numpy(np.uint32, (h, w))
     ref = mandelbrot_reference(w, h, n)
     # fused multiply-add on some targets may flip a handful of points on the set's boundary

@@ -10,11 +10,19 @@ NAME = re.compile(r"PYMETALLIC_[A-Z0-9_]*[A-Z0-9]")
 
 
 def _tracked_sources():
-    out = subprocess.run(["git", "ls-files", "src", "python", "include", "examples", "tests", "scripts", "bench"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        ["git", "ls-files", "src", "python", "include", "examples", "tests", "scripts", "bench"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if out.returncode != 0:  # not a git checkout: walk the folders
-        return [os.path.join(d, f) for top in ("src", "python", "include", "examples", "tests", "scripts", "bench")
-                for d, _, fs in os.walk(os.path.join(ROOT, top)) for f in fs]
+        return [
+            os.path.join(d, f)
+            for top in ("src", "python", "include", "examples", "tests", "scripts", "bench")
+            for d, _, fs in os.walk(os.path.join(ROOT, top))
+            for f in fs
+        ]
     return [os.path.join(ROOT, p) for p in out.stdout.split()]
 
 
@@ -39,8 +47,8 @@ def header_names():
 def readme_names():
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
-    table = text[text.index("## Environment"):]
-    table = table[:table.index("\n## ", 1)]
+    table = text[text.index("## Environment") :]
+    table = table[: table.index("\n## ", 1)]
     return set(re.findall(r"^\| `(PYMETALLIC_[A-Z0-9_]+)", table, re.M))
 
 

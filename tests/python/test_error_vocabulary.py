@@ -57,8 +57,10 @@ TYPE_MISUSE = [
     ("wait_until_completed('1')", lambda o: o["cb"].wait_until_completed("1")),
     ("add_completed_handler(3)", lambda o: o["cb"].add_completed_handler(3)),
     ("use_resource('buf')", lambda o: o["enc"].use_resource("buf")),
-    ("blit copy with a str", lambda o: o["q"].make_command_buffer().make_blit_command_encoder().copy_from_buffer(
-        o["buf"], 0, "dst", 0, 4)),
+    (
+        "blit copy with a str",
+        lambda o: o["q"].make_command_buffer().make_blit_command_encoder().copy_from_buffer(o["buf"], 0, "dst", 0, 4),
+    ),
 ]
 
 VALUE_MISUSE = [
@@ -121,11 +123,17 @@ def test_numpy_scalars_are_accepted_wherever_python_numbers_are(cpu_device):
 def test_repr_of_every_object(objects):
     o = objects
     reprs = {
-        "Device": repr(o["d"]), "Buffer": repr(o["buf"]), "Library": repr(o["lib"]), "Function": repr(o["fn"]),
-        "ComputePipelineState": repr(o["pipe"]), "CommandQueue": repr(o["q"]), "CommandBuffer": repr(o["cb"]),
+        "Device": repr(o["d"]),
+        "Buffer": repr(o["buf"]),
+        "Library": repr(o["lib"]),
+        "Function": repr(o["fn"]),
+        "ComputePipelineState": repr(o["pipe"]),
+        "CommandQueue": repr(o["q"]),
+        "CommandBuffer": repr(o["cb"]),
         "ComputeCommandEncoder": repr(o["enc"]),
         "BlitCommandEncoder": repr(o["q"].make_command_buffer().make_blit_command_encoder()),
-        "Argument": repr(o["fn"].arguments[0]), "CommandBufferStatus": repr(o["cb"].status),
+        "Argument": repr(o["fn"].arguments[0]),
+        "CommandBufferStatus": repr(o["cb"].status),
     }
     for name, text in reprs.items():
         assert name.split("Status")[0] in text or name == "Argument", (name, text)

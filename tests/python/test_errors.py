@@ -17,8 +17,10 @@ kernel void scale(device float* x [[buffer(0)]], constant float& k [[buffer(1)]]
 
 
 def test_compile_error_names_the_users_line(device):
-    src = "#include <metal_stdlib>\nusing namespace metal;\n\nkernel void k(device float* x [[buffer(0)]],\n" \
-          "              uint i [[thread_position_in_grid]]) {\n    x[i] = undefined_name;\n}\n"
+    src = (
+        "#include <metal_stdlib>\nusing namespace metal;\n\nkernel void k(device float* x [[buffer(0)]],\n"
+        "              uint i [[thread_position_in_grid]]) {\n    x[i] = undefined_name;\n}\n"
+    )
     with pytest.raises(CompileError) as info:
         pymetallic.Library(device, src)
     assert "program.metal:6" in str(info.value)
@@ -28,14 +30,17 @@ def test_compile_error_names_the_users_line(device):
 
 def test_compile_error_uses_the_given_file_name(device):
     with pytest.raises(CompileError) as info:
-        pymetallic.Library(device, "kernel void k(device float* x [[buffer(0)]]) { x[0] = 1 +; }",
-                           options={"filename": "mine.metal"})
+        pymetallic.Library(
+            device, "kernel void k(device float* x [[buffer(0)]]) { x[0] = 1 +; }", options={"filename": "mine.metal"}
+        )
     assert "mine.metal:1" in str(info.value)
 
 
 def test_front_end_errors_are_compile_errors(device):
     with pytest.raises(CompileError) as info:
-        pymetallic.Library(device, "kernel void k(device float* x [[buffer(0)]], float bad [[thread_position_in_grid]]) {}")
+        pymetallic.Library(
+            device, "kernel void k(device float* x [[buffer(0)]], float bad [[thread_position_in_grid]]) {}"
+        )
     assert "program.metal:1" in str(info.value)
     with pytest.raises(CompileError):
         pymetallic.Library(device, "#if 1\nkernel void k() {}\n")  # unterminated #if
@@ -143,12 +148,15 @@ def test_bad_environment_device(monkeypatch):
         pymetallic.Device.get_default_device()
 
 
-@pytest.mark.parametrize("source,message", [
-    ("#if " + "(" * 100000 + "1" + ")" * 100000 + "\n#endif\n", "nested too deeply"),
-    ("#if " + "1?" * 50000 + "1" + ":0" * 50000 + "\n#endif\n", "nested too deeply"),
-    ("#define F(x) x\nint y = " + "F(" * 20000 + "1" + ")" * 20000 + ";\n", "nested too deeply"),
-    ("kernel void k(device float* x [[buffer(" + "(" * 20000 + "0" + ")" * 20000 + ")]]) {}", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ("#if " + "(" * 100000 + "1" + ")" * 100000 + "\n#endif\n", "nested too deeply"),
+        ("#if " + "1?" * 50000 + "1" + ":0" * 50000 + "\n#endif\n", "nested too deeply"),
+        ("#define F(x) x\nint y = " + "F(" * 20000 + "1" + ")" * 20000 + ";\n", "nested too deeply"),
+        ("kernel void k(device float* x [[buffer(" + "(" * 20000 + "0" + ")" * 20000 + ")]]) {}", "nested too deeply"),
+    ],
+)
 def test_pathological_sources_are_errors_not_crashes(cpu_device, source, message):
     # Found by fuzzing the front end: recursion is bounded everywhere it can nest.
     with pytest.raises(CompileError, match=message):
@@ -156,31 +164,40 @@ def test_pathological_sources_are_errors_not_crashes(cpu_device, source, message
 
 
 def test_double_is_rejected_as_metal_does(device):
-    src = "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n" \
-          "    double y = x[i];\n    x[i] = y;\n}\n"
+    src = (
+        "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+        "    double y = x[i];\n    x[i] = y;\n}\n"
+    )
     with pytest.raises(CompileError, match=r"program.metal:2:.*'double' is not supported"):
         pymetallic.Library(device, src)
 
 
-@pytest.mark.parametrize("line,message", [
-    ("x[i] = float(convert_int_sat(x[i]));", r"'convert_int_sat' is OpenCL C, not Metal.*static_cast"),
-    ("x[i] = float4(convert_float4_rtz(int4(1))).x;", r"'convert_float4_rtz' is OpenCL C"),
-    ("tensor<device float, dextents<int, 1>> t(x, dextents<int, 1>(4));", r"Metal 4 tensors \('tensor<...>'"),
-    ("mpp::tensor_ops::matmul2d<> op;", r"Metal 4 tensors \('mpp::'"),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("x[i] = float(convert_int_sat(x[i]));", r"'convert_int_sat' is OpenCL C, not Metal.*static_cast"),
+        ("x[i] = float4(convert_float4_rtz(int4(1))).x;", r"'convert_float4_rtz' is OpenCL C"),
+        ("tensor<device float, dextents<int, 1>> t(x, dextents<int, 1>(4));", r"Metal 4 tensors \('tensor<...>'"),
+        ("mpp::tensor_ops::matmul2d<> op;", r"Metal 4 tensors \('mpp::'"),
+    ],
+)
 def test_features_outside_msl_or_not_yet_supported_are_named(cpu_device, line, message):
-    src = "#include <metal_stdlib>\nusing namespace metal;\n" \
-          "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n" \
-          f"    {line}\n}}\n"
+    src = (
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+        f"    {line}\n}}\n"
+    )
     with pytest.raises(CompileError, match=r"program.metal:4:.*" + message):
         pymetallic.Library(cpu_device, src)
 
 
 def test_user_functions_named_like_opencl_conversions_still_work(cpu_device):
-    src = "#include <metal_stdlib>\nusing namespace metal;\n" \
-          "float convert_int_sat(float v) { return clamp(v, -2.0f, 2.0f); }\n" \
-          "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n" \
-          "    x[i] = convert_int_sat(x[i]);\n}\n"
+    src = (
+        "#include <metal_stdlib>\nusing namespace metal;\n"
+        "float convert_int_sat(float v) { return clamp(v, -2.0f, 2.0f); }\n"
+        "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {\n"
+        "    x[i] = convert_int_sat(x[i]);\n}\n"
+    )
     x = np.array([-5, 0.5, 7], np.float32)
     buf = pymetallic.Buffer.from_numpy(cpu_device, x)
     run_kernel(cpu_device, src, "k", (3, 1, 1), (3, 1, 1), buffers=[(buf, 0)])

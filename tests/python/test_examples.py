@@ -1,4 +1,5 @@
 """Every script in examples/ runs at a small size (PYMETALLIC_EXAMPLE_SMALL=1)."""
+
 import glob
 import os
 import subprocess
@@ -10,8 +11,14 @@ import pymetallic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
-EXPECTED_OUTPUT = {"quick_example.py": None, "mandelbrot_png.py": "mandelbrot.png",
-                   "reduction.py": None, "nbody.py": None, "fluid.py": "fluid.gif", "life.py": "life.gif"}
+EXPECTED_OUTPUT = {
+    "quick_example.py": None,
+    "mandelbrot_png.py": "mandelbrot.png",
+    "reduction.py": None,
+    "nbody.py": None,
+    "fluid.py": "fluid.gif",
+    "life.py": "life.gif",
+}
 
 
 def test_the_expected_examples_exist():
@@ -28,8 +35,14 @@ SELF_CHECKING = ["life.py", "nbody.py", "quick_example.py", "reduction.py"]
 def test_self_checking_example_on_every_cpu_path(name, schedule, tmp_path):
     env = dict(os.environ, PYMETALLIC_EXAMPLE_SMALL="1", PYMETALLIC_DEVICE="cpu", PYMETALLIC_CPU_SCHEDULE=schedule)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pymetallic.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, os.path.join(REPO, "examples", name)], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, os.path.join(REPO, "examples", name)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -7,7 +7,8 @@ from reliability_util import check_child
 
 
 def test_exponential_macros_are_a_compile_error():
-    out = check_child('''
+    out = check_child(
+        """
 lines = ["#define M0(x) x + 1"]
 for i in range(1, 40):
     lines.append(f"#define M{i}(x) M{i-1}(x) * M{i-1}(x)")
@@ -20,13 +21,16 @@ try:
     print("translated")
 except pm.CompileError as e:
     print("CompileError" if "macro expansion" in str(e) else repr(e), f"{time.time() - t0:.1f}")
-''', timeout=60)
+""",
+        timeout=60,
+    )
     verdict, seconds = out.split()
     assert verdict == "CompileError" and float(seconds) < 10
 
 
 def test_a_megabyte_of_small_functions_translates_in_seconds():
-    out = check_child('''
+    out = check_child(
+        """
 parts = ["#include <metal_stdlib>\\nusing namespace metal;\\n"]
 i = 0
 while sum(map(len, parts)) < 1_000_000:
@@ -38,7 +42,9 @@ t0 = time.time()
 r = pm._core.compile_offline(src, None, "cpu", "", True)
 assert r["functions"] == ["k"]
 print(i, f"{time.time() - t0:.1f}")
-''', timeout=120)
+""",
+        timeout=120,
+    )
     functions, seconds = out.split()
     assert int(functions) > 10000
     # Before the overload pass was made linear this took minutes (24k functions: 50 s, 10 MB:

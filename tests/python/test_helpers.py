@@ -1,4 +1,5 @@
 """The original package's conveniences (pymetallic.metallic), against NumPy."""
+
 import threading
 
 import numpy as np
@@ -21,8 +22,18 @@ def queue(device):
 
 def test_kernel_sources_ship_with_the_package():
     names = available_kernels()
-    for name in ("vector_ops", "mandelbrot", "life", "fluid", "image_processing",
-                 "linear_algebra", "helpers", "reduction", "nbody", "image_texture"):
+    for name in (
+        "vector_ops",
+        "mandelbrot",
+        "life",
+        "fluid",
+        "image_processing",
+        "linear_algebra",
+        "helpers",
+        "reduction",
+        "nbody",
+        "image_texture",
+    ):
         assert name in names
         assert "kernel void" in get_kernel_source(name)
     assert get_kernel_source("fluid.metal") == pymetallic.kernels.FLUID
@@ -48,7 +59,7 @@ def test_kernel_runs_and_caches(device, queue):
     assert cb.get_status() == 1
     np.testing.assert_allclose(out.to_numpy(np.float32), 3 * a + b)
     k2 = metallic.Kernel(device, VECTOR_OPS, "saxpy")
-    assert k2.pipeline is k.pipeline                      # same key, same pipeline
+    assert k2.pipeline is k.pipeline  # same key, same pipeline
     key = next(key for key in metallic.kernel_cache.stats() if key[2] == "saxpy" and key[1] == VECTOR_OPS)
     assert metallic.kernel_cache.stats()[key] >= 1
     # tgs=None picks (min(grid, 256), 1, 1): a grid of 300 has a partial edge group.
@@ -115,7 +126,7 @@ def test_read_scalar_waits_for_committed_work(device, queue):
     enc.set_bytes(np.float32(9.25), 1)
     enc.dispatch_threads((64, 1, 1), (64, 1, 1))
     enc.end_encoding()
-    cb.commit()                                    # no wait: read_scalar orders after it
+    cb.commit()  # no wait: read_scalar orders after it
     assert metallic.read_scalar(queue, buf, np.float32, 63) == 9.25
 
 
@@ -131,8 +142,9 @@ def test_async_buffer_from_numpy(device, queue):
     cb.commit()
     cb.wait_until_completed()
     np.testing.assert_array_equal(back.to_numpy(np.float32), data)
-    shared = pymetallic.async_buffer_from_numpy(device, data[::2], queue.make_command_buffer(),
-                                                pymetallic.Buffer.STORAGE_SHARED)
+    shared = pymetallic.async_buffer_from_numpy(
+        device, data[::2], queue.make_command_buffer(), pymetallic.Buffer.STORAGE_SHARED
+    )
     assert shared.size == data[::2].nbytes
 
 

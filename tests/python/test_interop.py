@@ -68,6 +68,7 @@ def released(ref, seconds=5.0):
     """Whether the weakly referenced object goes away (a queue's worker thread may drop its last
     reference to a finished command buffer a moment after the wait returned)."""
     import time
+
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         gc.collect()
@@ -91,6 +92,7 @@ def lcg(n, rounds):
 
 
 # ------------------------------------------------------------------ DLPack out
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.uint16, np.int64, np.float64, np.bool_])
 def test_numpy_round_trip_keeps_dtype_and_shape(dtype):
@@ -168,6 +170,7 @@ def test_copy_and_dl_device_requests():
 
 
 # ------------------------------------------------------------------ DLPack in
+
 
 def test_asarray_wraps_numpy_in_place(lib):
     a = np.zeros(100, np.float32) + 1
@@ -272,6 +275,7 @@ def test_torch_cpu_tensors_if_installed(lib):
 
 # ------------------------------------------------------------------ callable kernels
 
+
 def test_callable_kernel_by_position_and_name(lib):
     x = np.arange(1000, dtype=np.float32)
     y = np.ones(1000, np.float32)
@@ -288,8 +292,8 @@ def test_callable_kernel_by_position_and_name(lib):
 
 def test_reflected_scalar_types(lib):
     out = np.zeros(1, np.float32)
-    lib.take_half(out, 1.0009765625 + 2 ** -12, threads=1)  # rounds to the nearest half
-    assert out[0] == np.float32(np.float16(1.0009765625 + 2 ** -12))
+    lib.take_half(out, 1.0009765625 + 2**-12, threads=1)  # rounds to the nearest half
+    assert out[0] == np.float32(np.float16(1.0009765625 + 2**-12))
     with pytest.raises(ValueError, match="overflows"):
         lib.take_half(out, 70000, threads=1)
     ints = np.zeros(5, np.int64)
@@ -300,7 +304,7 @@ def test_reflected_scalar_types(lib):
     with pytest.raises(ValueError, match="outside"):
         lib.take_ints(ints, 0, 0, -1, (0, 0), threads=1)
     with pytest.raises(ValueError, match="outside"):
-        lib.take_ints(ints, 0, 2 ** 31, 0, (0, 0), threads=1)
+        lib.take_ints(ints, 0, 2**31, 0, (0, 0), threads=1)
     with pytest.raises(ValueError, match="whole number"):
         lib.take_ints(ints, 0, 1.5, 0, (0, 0), threads=1)
     with pytest.raises(ValueError, match="2 components"):
@@ -329,6 +333,7 @@ def test_callable_kernel_with_buffers(lib):
 
 # ------------------------------------------------------------------ the original package's habits
 
+
 def test_weak_references_read_scalar_and_pso(lib):
     buf = pm.Buffer.from_numpy(CPU, np.array([7.5, 2.0], np.float32))
     r = weakref.ref(buf)
@@ -349,6 +354,7 @@ def test_docs_interop_examples_run():
     """docs/interop.md's Python blocks, in order, as one program (they build on each other)."""
     import os
     import re
+
     path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "interop.md")
     blocks = re.findall(r"```python\n(.*?)```", open(path).read(), re.S)
     assert len(blocks) >= 6

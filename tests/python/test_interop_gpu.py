@@ -153,22 +153,30 @@ def test_cupy_through_cuda_array_interface_only(cupy, lib, gpu):
 
 
 def test_metal_kernel_on_torch_and_cupy(torch, gpu):
-    k = pm.fast.metal_kernel(name="myexp", input_names=["inp"], output_names=["out"],
-                             source="uint elem = thread_position_in_grid.x;\nout[elem] = metal::exp(inp[elem]);")
+    k = pm.fast.metal_kernel(
+        name="myexp",
+        input_names=["inp"],
+        output_names=["out"],
+        source="uint elem = thread_position_in_grid.x;\nout[elem] = metal::exp(inp[elem]);",
+    )
     t = torch.linspace(-2, 2, 300, device=f"cuda:{gpu.ordinal}")
-    (out,) = k(inputs=[t], grid=(300, 1, 1), threadgroup=(64, 1, 1), output_shapes=[(300,)],
-               output_dtypes=[torch.float32])
+    (out,) = k(
+        inputs=[t], grid=(300, 1, 1), threadgroup=(64, 1, 1), output_shapes=[(300,)], output_dtypes=[torch.float32]
+    )
     assert isinstance(out, torch.Tensor) and out.device.type == "cuda"
     np.testing.assert_allclose(out.cpu().numpy(), np.exp(t.cpu().numpy()), rtol=1e-6)
 
 
 def test_metal_kernel_on_cupy(cupy, gpu):
-    k = pm.fast.metal_kernel(name="twice", input_names=["a"], output_names=["b"],
-                             source="uint i = thread_position_in_grid.x;\nb[i] = a[i] * 2;")
+    k = pm.fast.metal_kernel(
+        name="twice",
+        input_names=["a"],
+        output_names=["b"],
+        source="uint i = thread_position_in_grid.x;\nb[i] = a[i] * 2;",
+    )
     with cupy.cuda.Device(gpu.ordinal):
         a = cupy.arange(100, dtype=cupy.int32)
-        (b,) = k(inputs=[a], grid=(100, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(100,)],
-                 output_dtypes=[np.int32])
+        (b,) = k(inputs=[a], grid=(100, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(100,)], output_dtypes=[np.int32])
         assert isinstance(b, cupy.ndarray)
         np.testing.assert_array_equal(cupy.asnumpy(b), 2 * np.arange(100))
 
@@ -191,15 +199,31 @@ def test_numpy_into_gpu_kernel_copies_in_and_back(lib, gpu):
 
 
 def test_metal_kernel_host_inputs_on_the_gpu_come_back_to_the_host(torch, gpu):
-    k = pm.fast.metal_kernel(name="inc", input_names=["a"], output_names=["b"],
-                             source="uint i = thread_position_in_grid.x;\nb[i] = a[i] + 1;")
+    k = pm.fast.metal_kernel(
+        name="inc",
+        input_names=["a"],
+        output_names=["b"],
+        source="uint i = thread_position_in_grid.x;\nb[i] = a[i] + 1;",
+    )
     t = torch.arange(50, dtype=torch.float32)  # a CPU tensor, run on the GPU through copies
-    (out,) = k(inputs=[t], grid=(50, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(50,)],
-               output_dtypes=[torch.float32], device=gpu)
+    (out,) = k(
+        inputs=[t],
+        grid=(50, 1, 1),
+        threadgroup=(32, 1, 1),
+        output_shapes=[(50,)],
+        output_dtypes=[torch.float32],
+        device=gpu,
+    )
     assert isinstance(out, torch.Tensor) and out.device.type == "cpu"
     np.testing.assert_array_equal(out.numpy(), np.arange(50, dtype=np.float32) + 1)
-    (n,) = k(inputs=[np.arange(50, dtype=np.float32)], grid=(50, 1, 1), threadgroup=(32, 1, 1),
-             output_shapes=[(50,)], output_dtypes=[np.float32], device=gpu)
+    (n,) = k(
+        inputs=[np.arange(50, dtype=np.float32)],
+        grid=(50, 1, 1),
+        threadgroup=(32, 1, 1),
+        output_shapes=[(50,)],
+        output_dtypes=[np.float32],
+        device=gpu,
+    )
     assert isinstance(n, np.ndarray)
     np.testing.assert_array_equal(n, np.arange(50, dtype=np.float32) + 1)
 
@@ -208,10 +232,13 @@ def test_bfloat16_tensors_through_dlpack(torch, gpu):
     t = torch.linspace(-3, 3, 64, device=f"cuda:{gpu.ordinal}").to(torch.bfloat16)
     v = pm.asarray(t)
     assert v.dtype == pm.bfloat16 and v.data_ptr == t.data_ptr()
-    k = pm.fast.metal_kernel(name="bf", input_names=["x"], output_names=["y"],
-                             source="uint i = thread_position_in_grid.x;\ny[i] = float(x[i]) * 2.0f;")
-    (y,) = k(inputs=[t], grid=(64, 1, 1), threadgroup=(64, 1, 1), output_shapes=[(64,)],
-             output_dtypes=[torch.float32])
+    k = pm.fast.metal_kernel(
+        name="bf",
+        input_names=["x"],
+        output_names=["y"],
+        source="uint i = thread_position_in_grid.x;\ny[i] = float(x[i]) * 2.0f;",
+    )
+    (y,) = k(inputs=[t], grid=(64, 1, 1), threadgroup=(64, 1, 1), output_shapes=[(64,)], output_dtypes=[torch.float32])
     np.testing.assert_array_equal(y.cpu().numpy(), 2 * t.float().cpu().numpy())
     back = torch.from_dlpack(v)
     assert back.dtype == torch.bfloat16 and back.data_ptr() == t.data_ptr()
@@ -219,6 +246,7 @@ def test_bfloat16_tensors_through_dlpack(torch, gpu):
 
 def test_cai_stream_entry_orders_the_producers_work_first(cupy, lib, gpu):
     """CUDA array interface v3: our kernel waits for the work pending on the array's `stream`."""
+
     class OnlyCAI:
         def __init__(self, a):
             self.__cuda_array_interface__ = a.__cuda_array_interface__

@@ -28,7 +28,7 @@ def import_graph(root):
             if isinstance(n, ast.ImportFrom):
                 if n.level:
                     parts = base.split(".")
-                    parts = parts[:len(parts) - (n.level - 1)]
+                    parts = parts[: len(parts) - (n.level - 1)]
                     target = ".".join(parts + ([n.module] if n.module else []))
                 else:
                     target = n.module or ""

@@ -26,14 +26,25 @@ def _mpi_ready():
 @pytest.mark.skipif(_mpi_ready() is not None, reason=str(_mpi_ready()))
 @pytest.mark.parametrize("halo", ["auto", "staging"])
 def test_mpi_halo_two_ranks(halo, tmp_path):
-    env = dict(os.environ, PYMETALLIC_EXAMPLE_SMALL="1", OMPI_ALLOW_RUN_AS_ROOT="1",
-               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+    env = dict(
+        os.environ,
+        PYMETALLIC_EXAMPLE_SMALL="1",
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+    )
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pymetallic.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("PYMETALLIC_DEVICE", None)
     if halo != "auto":
         env["PYMETALLIC_MPI_HALO"] = halo  # the GPU path's staging blits, run on whatever device
-    r = subprocess.run(["mpirun", "-n", "2", sys.executable, os.path.join(REPO, "examples", "mpi_halo.py")],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        ["mpirun", "-n", "2", sys.executable, os.path.join(REPO, "examples", "mpi_halo.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "over 2 rank(s)" in r.stdout, r.stdout
     assert "bit for bit" in r.stdout or "matches the single-device result" in r.stdout, r.stdout

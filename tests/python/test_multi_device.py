@@ -75,13 +75,16 @@ def gpu_and_cpu():
     return (gpus[0], cpus[0]) if gpus and cpus else None
 
 
-need_two = pytest.mark.skipif(two_devices() is None,
-                              reason="needs two devices: two CUDA GPUs, or PYMETALLIC_CPU_DEVICES=2 "
-                                     "(test_two_cpu_devices_in_a_subprocess runs these so)")
+need_two = pytest.mark.skipif(
+    two_devices() is None,
+    reason="needs two devices: two CUDA GPUs, or PYMETALLIC_CPU_DEVICES=2 "
+    "(test_two_cpu_devices_in_a_subprocess runs these so)",
+)
 need_gpu = pytest.mark.skipif(gpu_and_cpu() is None, reason="needs a CUDA GPU")
 
 
 # ---------------------------------------------------------------- shared events, host side
+
 
 def test_shared_event_host_value_and_timeout(device):
     e = device.make_shared_event()
@@ -131,6 +134,7 @@ def test_event_encoding_rules(device):
 
 
 # ---------------------------------------------------------------- queues ordered by events
+
 
 def test_event_orders_two_queues_of_one_device(device, rng):
     x = rng.standard_normal(N).astype(np.float32)
@@ -217,6 +221,7 @@ def test_chain_of_queues_by_event_values(device, rng):
 
 # ---------------------------------------------------------------- two devices
 
+
 @need_two
 def test_mixing_devices_in_a_compute_command_is_rejected():
     a, b = two_devices()
@@ -254,7 +259,7 @@ def test_copy_between_devices_both_directions(rng):
     cb.commit()
     cb.wait_until_completed()
     expect_b = y.copy()
-    expect_b.view(np.uint8)[32:32 + 1024] = x.view(np.uint8)[16:16 + 1024]
+    expect_b.view(np.uint8)[32 : 32 + 1024] = x.view(np.uint8)[16 : 16 + 1024]
     np.testing.assert_array_equal(dst_b.to_numpy(np.float32), expect_b)
     back = pm.Buffer(a, N * 4)
     cb = b.make_command_queue().make_command_buffer()
@@ -308,10 +313,24 @@ def test_two_cpu_devices_in_a_subprocess():
         pytest.skip("already running with two devices")
     env = dict(os.environ, PYMETALLIC_CPU_DEVICES="2")
     env.pop("PYMETALLIC_DEVICE", None)
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-                        "-k", "two_devices or devices_both or across_two or mixing_devices or copy_rules"],
-                       env=env, capture_output=True, text=True, timeout=600,
-                       cwd=os.path.dirname(os.path.dirname(__file__)))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+            "-k",
+            "two_devices or devices_both or across_two or mixing_devices or copy_rules",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert "skipped" not in r.stdout.splitlines()[-1], r.stdout[-2000:]
 
@@ -338,6 +357,7 @@ def test_copy_rules_name_both_devices():
 
 
 # ---------------------------------------------------------------- the CPU and a GPU
+
 
 @need_gpu
 def test_cpu_gpu_copies_run_on_the_gpu_queue(rng):
@@ -401,6 +421,7 @@ def test_events_between_a_cpu_queue_and_a_gpu_queue(rng):
 
 
 # ---------------------------------------------------------------- local_device
+
 
 def test_local_device_follows_launcher_ranks(monkeypatch):
     devices = pm.Device.get_all_devices()

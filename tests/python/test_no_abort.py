@@ -10,7 +10,7 @@ import pytest
 
 from reliability_util import run_child
 
-COMPILE = '''
+COMPILE = """
 SRC = "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) { x[i] = 2.0f * x[i] + %d.0f; }"
 def compile_and_run(n=1):
     lib = pm.Library(CPU, SRC % n)
@@ -22,9 +22,11 @@ def compile_and_run(n=1):
     enc.dispatch_threads((8, 1, 1), (8, 1, 1))
     enc.end_encoding(); cb.commit(); cb.wait_until_completed()
     np.testing.assert_array_equal(x.to_numpy(np.float32), 2 * np.arange(8, dtype=np.float32) + n)
-'''
+"""
 
-EXPECT_ERROR = COMPILE + '''
+EXPECT_ERROR = (
+    COMPILE
+    + """
 for attempt in range(2):   # the second attempt must fail the same way, not hang or abort
     try:
         compile_and_run(attempt)
@@ -33,7 +35,8 @@ for attempt in range(2):   # the second attempt must fail the same way, not hang
         print("DeviceError:", str(e).splitlines()[0])
     except pm.MetalError as e:
         print(type(e).__name__ + ":", str(e).splitlines()[0])
-'''
+"""
+)
 
 
 @pytest.fixture
@@ -73,8 +76,11 @@ def test_an_unusable_cache_folder_falls_back_with_a_warning(kind, tmp_path):
         target.chmod(stat.S_IRUSR | stat.S_IXUSR)
     if os.geteuid() == 0 and kind != "a-file":
         pytest.skip("root can write anywhere")
-    r = run_child(COMPILE + "compile_and_run(3)\nprint('ok')", env={"PYMETALLIC_CACHE_DIR": str(target),
-                                                                     "TMPDIR": str(tmp_path)}, timeout=120)
+    r = run_child(
+        COMPILE + "compile_and_run(3)\nprint('ok')",
+        env={"PYMETALLIC_CACHE_DIR": str(target), "TMPDIR": str(tmp_path)},
+        timeout=120,
+    )
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     assert "warning" in r.stderr and "PYMETALLIC_CACHE_DIR" in r.stderr and "temporary" in r.stderr
 
@@ -88,7 +94,8 @@ def test_no_usable_cache_and_no_temporary_folder_is_an_error(tmp_path):
 
 
 def test_a_trap_in_a_kernel_is_an_error_not_sigill(fresh_cache):
-    r = run_child('''
+    r = run_child(
+        """
 src = "kernel void t(device int* x [[buffer(0)]], uint i [[thread_position_in_grid]]) { if (x[i] == 0) __builtin_trap(); x[i] = 1; }"
 try:
     lib = pm.Library(CPU, src)
@@ -104,6 +111,9 @@ except pm.CompileError as e:
     print("refused")
 except pm.MetalError as e:
     print("stopped" if "trap" in str(e) else repr(e))
-''', env=fresh_cache, timeout=60)
+""",
+        env=fresh_cache,
+        timeout=60,
+    )
     assert r.returncode == 0, (r.returncode, r.stderr)
     assert r.stdout.strip() in ("refused", "stopped")

@@ -1,7 +1,6 @@
 """Issue 11, item 1: no deadlock. Each pattern runs for a few seconds in a child process under
 faulthandler with a time limit; a hang fails the test with every thread's stack."""
 
-
 from reliability_util import check_child
 
 KERNEL = '''
@@ -23,7 +22,9 @@ def encode(queue, buf, pipeline=None):
 def test_polling_status_while_the_queue_releases_python_objects():
     # The buffer and pipeline handles are dropped right after commit: the queue's worker then
     # holds their last references. Polling status/error must not deadlock with it.
-    out = check_child(KERNEL + '''
+    out = check_child(
+        KERNEL
+        + """
 q = pm.CommandQueue(CPU)
 end, n = time.time() + 3, 0
 while time.time() < end:
@@ -37,12 +38,16 @@ while time.time() < end:
     assert cb.get_status() == 1, cb.error
     n += 1
 print("rounds", n)
-''', timeout=60)
+""",
+        timeout=60,
+    )
     assert int(out.split()[-1]) > 10
 
 
 def test_completed_handler_commits_to_its_queue_and_waits():
-    out = check_child(KERNEL + '''
+    out = check_child(
+        KERNEL
+        + """
 q = pm.CommandQueue(CPU)
 buf = pm.Buffer.from_numpy(CPU, np.zeros(256, np.float32))
 seen = []
@@ -65,14 +70,18 @@ assert sorted(set(seen)) == [("inner", 1), ("outer", 1)], seen
 assert len(seen) == 40
 np.testing.assert_array_equal(buf.to_numpy(np.float32), np.full(256, 40, np.float32))
 print("ok")
-''', timeout=60)
+""",
+        timeout=60,
+    )
     assert out.strip() == "ok"
 
 
 def test_handlers_have_run_when_wait_returns():
     # Outside a handler, wait_until_completed() returns once the handlers ran (tests and
     # programs rely on it), although they run on another thread.
-    check_child(KERNEL + '''
+    check_child(
+        KERNEL
+        + """
 q = pm.CommandQueue(CPU)
 buf = pm.Buffer(CPU, 1024)
 for i in range(200):
@@ -82,12 +91,16 @@ for i in range(200):
     cb.commit()
     cb.wait_until_completed()
     assert len(seen) == 1 and seen[0] != threading.get_ident()
-''', timeout=60)
+""",
+        timeout=60,
+    )
 
 
 def test_stress_threads_polling_committing_and_handlers():
     # Several Python threads commit, poll, wait and add handlers that commit more, for seconds.
-    out = check_child(KERNEL + '''
+    out = check_child(
+        KERNEL
+        + """
 queues = [pm.CommandQueue(CPU) for _ in range(2)]
 stop = time.time() + 4
 errors, count = [], [0]
@@ -115,5 +128,7 @@ for t in threads: t.start()
 for t in threads: t.join()
 assert not errors, errors
 print("rounds", count[0])
-''', timeout=90)
+""",
+        timeout=90,
+    )
     assert int(out.split()[-1]) > 20

@@ -1,5 +1,6 @@
 """Packaging: one version number everywhere, kept in every cache key; the CPU device's
 compiler search (system compiler, else the [cpu] extra's zig, else a clear error)."""
+
 import importlib.util
 import os
 import re
@@ -46,6 +47,7 @@ def test_one_version_number():
 
 def test_info_shows_the_version(capsys):
     from pymetallic import cli
+
     assert cli.main(["info"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"pymetallic {pymetallic.__version__}"
 
@@ -71,8 +73,15 @@ def test_no_compiler_says_how_to_get_one(tmp_path):
             print("ERROR:", e)
         print("info cpu:", pm._core.toolchains()["cpu"])
     """).format(src=KERNEL)
-    r = _run(code, {"PATH": str(tmp_path), "PYMETALLIC_ZIG": str(tmp_path / "no-zig"),
-                    "PYMETALLIC_CACHE_DIR": str(tmp_path / "cache")}, drop=("CXX",))
+    r = _run(
+        code,
+        {
+            "PATH": str(tmp_path),
+            "PYMETALLIC_ZIG": str(tmp_path / "no-zig"),
+            "PYMETALLIC_CACHE_DIR": str(tmp_path / "cache"),
+        },
+        drop=("CXX",),
+    )
     assert r.returncode == 0, r.stderr
     error = next(line for line in r.stdout.splitlines() if line.startswith("ERROR:"))
     assert "needs a C++ compiler" in error
@@ -81,8 +90,10 @@ def test_no_compiler_says_how_to_get_one(tmp_path):
 
 
 def test_cxx_naming_nothing_is_an_error(tmp_path):
-    r = _run("import pymetallic as pm\nprint(pm._core.toolchains()['cpu'])",
-             {"CXX": str(tmp_path / "no-such-compiler"), "PYMETALLIC_CACHE_DIR": str(tmp_path)})
+    r = _run(
+        "import pymetallic as pm\nprint(pm._core.toolchains()['cpu'])",
+        {"CXX": str(tmp_path / "no-such-compiler"), "PYMETALLIC_CACHE_DIR": str(tmp_path)},
+    )
     assert r.returncode == 0, r.stderr
     assert "unavailable: CXX names" in r.stdout and "metallic-compute[cpu]" in r.stdout
 
@@ -91,7 +102,10 @@ def test_cxx_naming_nothing_is_an_error(tmp_path):
 def test_zig_compiles_kernels_when_there_is_no_system_compiler(tmp_path):
     """The [cpu] extra: with no compiler on PATH, the CPU device compiles with the ziglang
     wheel's clang (the first compile on a machine also builds zig's C++ library: minutes)."""
-    r = _run(RUN_KERNEL, {"PATH": str(tmp_path), "PYMETALLIC_CACHE_DIR": str(tmp_path / "cache")},
-             drop=("CXX", "PYMETALLIC_ZIG"))
+    r = _run(
+        RUN_KERNEL,
+        {"PATH": str(tmp_path), "PYMETALLIC_CACHE_DIR": str(tmp_path / "cache")},
+        drop=("CXX", "PYMETALLIC_ZIG"),
+    )
     assert r.returncode == 0, r.stderr
     assert "zig c++" in r.stdout

@@ -65,13 +65,22 @@ kernel void vector_add(device float* a [[buffer(0)]],
 
 def test_quick_example_on_every_device(device):
     import pymetallic
+
     a = np.arange(1000, dtype=np.float32)
     b = np.full(1000, 0.5, dtype=np.float32)
     out = pymetallic.Buffer(device, a.nbytes)
-    k = pymetallic.Kernel(device, """
+    k = pymetallic.Kernel(
+        device,
+        """
 kernel void vadd(device const float* a [[buffer(0)]], device const float* b [[buffer(1)]],
                  device float* r [[buffer(2)]], uint i [[thread_position_in_grid]]) { r[i] = a[i] + b[i]; }
-""", "vadd")
-    k(pymetallic.CommandQueue(device), (1000, 1, 1), (64, 1, 1),
-      buffers=[(pymetallic.Buffer.from_numpy(device, a), 0), (pymetallic.Buffer.from_numpy(device, b), 1), (out, 2)])
+""",
+        "vadd",
+    )
+    k(
+        pymetallic.CommandQueue(device),
+        (1000, 1, 1),
+        (64, 1, 1),
+        buffers=[(pymetallic.Buffer.from_numpy(device, a), 0), (pymetallic.Buffer.from_numpy(device, b), 1), (out, 2)],
+    )
     np.testing.assert_array_equal(out.to_numpy(np.float32), a + b)

@@ -44,7 +44,9 @@ def launch(queue, name, buffers, grid=64, tg=32):
 
 
 def test_endless_kernel_hits_the_watchdog_and_the_device_carries_on():
-    out = check_child(KERNELS + '''
+    out = check_child(
+        KERNELS
+        + """
 q = pm.CommandQueue(CPU)
 out = pm.Buffer(CPU, 256)
 for name in ("forever", "forever_with_barrier"):
@@ -62,14 +64,19 @@ x = pm.Buffer.from_numpy(CPU, np.zeros(64, np.float32))
 launch(q, "add_one", [x]).wait_until_completed()
 assert (x.to_numpy(np.float32) == 1).all()
 print("ok")
-''', env={"PYMETALLIC_KERNEL_TIMEOUT": "1"}, timeout=90)
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "1"},
+        timeout=90,
+    )
     assert out.strip() == "ok"
 
 
 def test_side_effect_free_spin_is_not_compiled_away():
     # `while (flag[0] == 0) {}` on a flag that is 0: without -fno-finite-loops the compiler
     # deletes the loop and the kernel "completes" at once, writing out[i] = 1 (a lie).
-    out = check_child(KERNELS + '''
+    out = check_child(
+        KERNELS
+        + """
 q = pm.CommandQueue(CPU)
 flag = pm.Buffer.from_numpy(CPU, np.zeros(1, np.int32))
 out = pm.Buffer.from_numpy(CPU, np.zeros(64, np.int32))
@@ -80,12 +87,17 @@ try:
 except pm.MetalError as e:
     print("stopped" if "ran longer" in str(e) else repr(e))
 assert (out.to_numpy(np.int32) == 0).all()
-''', env={"PYMETALLIC_KERNEL_TIMEOUT": "1"}, timeout=60)
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "1"},
+        timeout=60,
+    )
     assert out.strip() == "stopped"
 
 
 def test_spin_wait_on_a_flag_the_host_sets_finishes():
-    out = check_child(KERNELS + '''
+    out = check_child(
+        KERNELS
+        + """
 q = pm.CommandQueue(CPU)
 for name, value in (("spin_atomic", 7), ("spin_volatile", 9)):
     flag = pm.Buffer.from_numpy(CPU, np.zeros(1, np.int32))
@@ -96,12 +108,16 @@ for name, value in (("spin_atomic", 7), ("spin_volatile", 9)):
     assert cb.wait_until_completed(timeout=20) is True
     np.testing.assert_array_equal(out.to_numpy(np.int32), np.full(64, value, np.int32))
 print("ok")
-''', timeout=60)
+""",
+        timeout=60,
+    )
     assert out.strip() == "ok"
 
 
 def test_ctrl_c_interrupts_a_wait():
-    out = check_child(KERNELS + '''
+    out = check_child(
+        KERNELS
+        + """
 import signal
 q = pm.CommandQueue(CPU)
 cb = launch(q, "forever", [pm.Buffer(CPU, 256)])
@@ -116,12 +132,17 @@ try:
     cb.wait_until_completed()   # the watchdog still ends it
 except pm.MetalError:
     pass
-''', env={"PYMETALLIC_KERNEL_TIMEOUT": "2"}, timeout=60)
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "2"},
+        timeout=60,
+    )
     assert out.startswith("interrupted after 0.")
 
 
 def test_a_stuck_dispatch_does_not_hold_other_queues():
-    out = check_child(KERNELS + '''
+    out = check_child(
+        KERNELS
+        + """
 stuck_q, other_q = pm.CommandQueue(CPU), pm.CommandQueue(CPU)
 stuck = launch(stuck_q, "forever", [pm.Buffer(CPU, 4096)], grid=1024, tg=32)   # every worker busy
 time.sleep(0.3)
@@ -136,12 +157,16 @@ try:
     stuck.wait_until_completed()
 except pm.MetalError:
     pass
-''', env={"PYMETALLIC_KERNEL_TIMEOUT": "4"}, timeout=60)
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "4"},
+        timeout=60,
+    )
     assert out.strip() == "ok"
 
 
 def test_bad_timeout_values_are_refused():
-    out = check_child('''
+    out = check_child(
+        """
 cb = pm.CommandQueue(CPU).make_command_buffer()
 cb.commit()
 assert cb.wait_until_completed(timeout=5) is True
@@ -152,7 +177,9 @@ for bad in (-1, "1"):
     except pm.ValidationError:
         pass
 print("ok")
-''', timeout=60)
+""",
+        timeout=60,
+    )
     assert out.strip() == "ok"
     r = run_child("pm.CommandQueue(CPU)", env={"PYMETALLIC_KERNEL_TIMEOUT": "soon"}, timeout=60)
     assert r.returncode == 1 and "PYMETALLIC_KERNEL_TIMEOUT" in r.stderr and "ValidationError" in r.stderr
@@ -162,11 +189,15 @@ def test_gpu_endless_kernel_times_out_and_poisons_only_its_device():
     # CUDA: a kernel cannot be preempted; the command buffer fails with the timeout and the
     # device reports itself unusable (DeviceError) instead of hanging the program.
     import pymetallic
+
     if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
         import pytest
+
         pytest.skip("no CUDA GPU")
-    out = check_child("GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n" +
-                      KERNELS.replace("CPU", "GPU") + '''
+    out = check_child(
+        "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n"
+        + KERNELS.replace("CPU", "GPU")
+        + """
 q = pm.CommandQueue(GPU)
 x = pm.Buffer.from_numpy(GPU, np.zeros(64, np.float32))
 launch(q, "add_one", [x]).wait_until_completed()
@@ -184,7 +215,10 @@ try:
 except pm.DeviceError:
     print("device unusable")
 os._exit(0)  # the GPU still runs the endless kernel: do not wait for it at exit
-''', env={"PYMETALLIC_KERNEL_TIMEOUT": "1"}, timeout=60)
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "1"},
+        timeout=60,
+    )
     lines = out.strip().splitlines()
     assert lines[0].startswith("stopped") and float(lines[0].split()[1]) < 5, out
     assert lines[1] == "device unusable", out

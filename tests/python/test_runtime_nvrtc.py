@@ -2,6 +2,7 @@
 
 Compile only: no GPU is needed. Skips cleanly when libnvrtc cannot be found.
 """
+
 import ctypes
 import glob
 import os
@@ -12,8 +13,7 @@ import time
 import pytest
 
 RUNTIME_DIR = pathlib.Path(__file__).resolve().parents[2] / "src" / "runtime"
-OPTIONS = ["-std=c++17", "-default-device", "--gpu-architecture=compute_90",
-           f"--include-path={RUNTIME_DIR}"]
+OPTIONS = ["-std=c++17", "-default-device", "--gpu-architecture=compute_90", f"--include-path={RUNTIME_DIR}"]
 
 
 def _nvrtc_candidates():
@@ -123,9 +123,11 @@ def test_user_translation_unit_compiles(nvrtc):
 
 
 def test_umbrella_compiles_quickly(nvrtc):
-    src = ('#include "metal_runtime.h"\nnamespace metal_user {\n#include "metal_user_scope.h"\n'
-           'void body(float* o) { o[0] = 1.0f; }\n}\n'
-           'extern "C" __global__ void entry(float* o) { metal_user::body(o); }\n')
+    src = (
+        '#include "metal_runtime.h"\nnamespace metal_user {\n#include "metal_user_scope.h"\n'
+        "void body(float* o) { o[0] = 1.0f; }\n}\n"
+        'extern "C" __global__ void entry(float* o) { metal_user::body(o); }\n'
+    )
     ok, log, dt = compile_source(nvrtc, src)
     assert ok, "NVRTC failed:\n" + log
     print(f"NVRTC compile of the bare umbrella: {dt:.3f} s")
@@ -133,20 +135,24 @@ def test_umbrella_compiles_quickly(nvrtc):
 
 
 def test_static_layouts_hold_under_nvrtc(nvrtc):
-    src = ('#define METAL_RUNTIME_SELF_CHECK 1\n#include "metal_runtime.h"\n'
-           'static_assert(sizeof(metal::float3) == 16 && alignof(metal::float3) == 16, "");\n'
-           'static_assert(sizeof(metal::packed_float3) == 12, "");\n'
-           'static_assert(sizeof(metal::half3) == 8 && alignof(metal::half3) == 8, "");\n'
-           'static_assert(metal::half(1.0f).bits == 0x3c00, "");\n'
-           'extern "C" __global__ void entry(metal::float3* o) { o[0] = metal::float3(1); }\n')
+    src = (
+        '#define METAL_RUNTIME_SELF_CHECK 1\n#include "metal_runtime.h"\n'
+        'static_assert(sizeof(metal::float3) == 16 && alignof(metal::float3) == 16, "");\n'
+        'static_assert(sizeof(metal::packed_float3) == 12, "");\n'
+        'static_assert(sizeof(metal::half3) == 8 && alignof(metal::half3) == 8, "");\n'
+        'static_assert(metal::half(1.0f).bits == 0x3c00, "");\n'
+        'extern "C" __global__ void entry(metal::float3* o) { o[0] = metal::float3(1); }\n'
+    )
     ok, log, _ = compile_source(nvrtc, src)
     assert ok, "NVRTC failed:\n" + log
 
 
 def test_errors_are_reported(nvrtc):
     # A swizzle with a repeated component cannot be assigned: the log must say so.
-    src = ('#include "metal_runtime.h"\n'
-           'extern "C" __global__ void entry(metal::float4* o) { o[0].xx = metal::float2(1, 2); }\n')
+    src = (
+        '#include "metal_runtime.h"\n'
+        'extern "C" __global__ void entry(metal::float4* o) { o[0].xx = metal::float2(1, 2); }\n'
+    )
     ok, log, _ = compile_source(nvrtc, src)
     assert not ok
     assert "repeats a component" in log

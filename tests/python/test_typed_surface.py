@@ -35,8 +35,11 @@ def undocumented():
         obj = getattr(pymetallic, name)
         if inspect.ismodule(obj):
             owner = obj.__name__
-            members = [(f"{name}.{n}", v) for n, v in vars(obj).items()
-                       if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == owner]
+            members = [
+                (f"{name}.{n}", v)
+                for n, v in vars(obj).items()
+                if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == owner
+            ]
         else:
             members = [(name, obj)]
         for label, value in members:
@@ -97,7 +100,22 @@ def test_stubs_ship_with_the_package_and_are_valid_python():
 def test_examples_type_check_against_the_stubs():
     examples = os.path.join(ROOT, "examples")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", os.devnull, "--ignore-missing-imports",
-         "--follow-imports", "silent", "--python-version", f"{sys.version_info[0]}.{sys.version_info[1]}",
-         examples], capture_output=True, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--no-incremental",
+            "--cache-dir",
+            os.devnull,
+            "--ignore-missing-imports",
+            "--follow-imports",
+            "silent",
+            "--python-version",
+            f"{sys.version_info[0]}.{sys.version_info[1]}",
+            examples,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

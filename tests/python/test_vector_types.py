@@ -6,8 +6,20 @@ import numpy as np
 import pymetallic
 from pm_testing import run_kernel
 
-SCALARS = {"bool": 1, "char": 1, "uchar": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4,
-           "long": 8, "ulong": 8, "half": 2, "float": 4, "bfloat": 2}
+SCALARS = {
+    "bool": 1,
+    "char": 1,
+    "uchar": 1,
+    "short": 2,
+    "ushort": 2,
+    "int": 4,
+    "uint": 4,
+    "long": 8,
+    "ulong": 8,
+    "half": 2,
+    "float": 4,
+    "bfloat": 2,
+}
 
 
 def expected_layout():
@@ -27,8 +39,9 @@ LAYOUT = expected_layout()
 
 
 def test_every_type_has_msl_size_and_alignment(device):
-    lines = "\n".join(f"    out[{2 * i}] = sizeof({t}); out[{2 * i + 1}] = alignof({t});"
-                      for i, (t, _, _) in enumerate(LAYOUT))
+    lines = "\n".join(
+        f"    out[{2 * i}] = sizeof({t}); out[{2 * i + 1}] = alignof({t});" for i, (t, _, _) in enumerate(LAYOUT)
+    )
     src = f"""
 #include <metal_stdlib>
 using namespace metal;
@@ -52,13 +65,20 @@ kernel void move(device Particle* p [[buffer(0)]], uint i [[thread_position_in_g
     p[i].position += float3(p[i].velocity) * p[i].mass;
     p[i].charge = sizeof(Particle);
 }"""
-    dt = np.dtype([("position", np.float32, 4), ("mass", np.float32), ("velocity", np.float32, 3),
-                   ("charge", np.float32)], align=False)
+    dt = np.dtype(
+        [("position", np.float32, 4), ("mass", np.float32), ("velocity", np.float32, 3), ("charge", np.float32)],
+        align=False,
+    )
     assert dt.itemsize == 36
     # MSL: float3 at 0 (16 B), mass at 16, packed_float3 at 20 (12 B), charge at 32 -> 36, padded to 48
-    dt = np.dtype({"names": ["position", "mass", "velocity", "charge"],
-                   "formats": [(np.float32, 4), np.float32, (np.float32, 3), np.float32],
-                   "offsets": [0, 16, 20, 32], "itemsize": 48})
+    dt = np.dtype(
+        {
+            "names": ["position", "mass", "velocity", "charge"],
+            "formats": [(np.float32, 4), np.float32, (np.float32, 3), np.float32],
+            "offsets": [0, 16, 20, 32],
+            "itemsize": 48,
+        }
+    )
     rng = np.random.default_rng(1)
     data = np.zeros(33, dt)
     data["position"] = rng.random((33, 4))
@@ -97,8 +117,14 @@ kernel void swizzle(device const float4* in [[buffer(0)]], device float4* out [[
 def test_swizzle_reads_and_writes(device, rng):
     v = rng.random((50, 4), dtype=np.float32)
     out = pymetallic.Buffer(device, 50 * 4 * 16)
-    run_kernel(device, SWIZZLE, "swizzle", (50, 1, 1), (16, 1, 1),
-               buffers=[(pymetallic.Buffer.from_numpy(device, v), 0), (out, 1)])
+    run_kernel(
+        device,
+        SWIZZLE,
+        "swizzle",
+        (50, 1, 1),
+        (16, 1, 1),
+        buffers=[(pymetallic.Buffer.from_numpy(device, v), 0), (out, 1)],
+    )
     got = out.to_numpy(np.float32, (50, 4, 4))
     x, y, z, w = v.T
     np.testing.assert_allclose(got[:, 0], np.stack([w, z, x + y, x + y], 1), rtol=1e-6)
@@ -133,8 +159,14 @@ def test_constructors_conversions_and_comparisons(device, rng):
     out = pymetallic.Buffer(device, n * 5 * 16)
     iout = pymetallic.Buffer(device, n * 16)
     bout = pymetallic.Buffer(device, n * 4)
-    run_kernel(device, CONSTRUCT, "construct", (n, 1, 1), (8, 1, 1),
-               buffers=[(pymetallic.Buffer.from_numpy(device, ab), 0), (out, 1), (iout, 2), (bout, 3)])
+    run_kernel(
+        device,
+        CONSTRUCT,
+        "construct",
+        (n, 1, 1),
+        (8, 1, 1),
+        buffers=[(pymetallic.Buffer.from_numpy(device, ab), 0), (out, 1), (iout, 2), (bout, 3)],
+    )
     a, b = ab[0::2], ab[1::2]
     got = out.to_numpy(np.float32, (n, 5, 4))
     one, two = np.ones(n), np.full(n, 2.0)
@@ -173,15 +205,25 @@ def test_integer_vector_operators_and_as_type(device, rng):
     b = rng.integers(1, 50, (n, 4)).astype(np.int32) * rng.choice([-1, 1], (n, 4)).astype(np.int32)
     out = pymetallic.Buffer(device, n * 6 * 16)
     f = pymetallic.Buffer(device, n * 16)
-    run_kernel(device, OPS, "ops", (n, 1, 1), (16, 1, 1),
-               buffers=[(pymetallic.Buffer.from_numpy(device, a), 0), (pymetallic.Buffer.from_numpy(device, b), 1),
-                        (out, 2), (f, 3)])
+    run_kernel(
+        device,
+        OPS,
+        "ops",
+        (n, 1, 1),
+        (16, 1, 1),
+        buffers=[
+            (pymetallic.Buffer.from_numpy(device, a), 0),
+            (pymetallic.Buffer.from_numpy(device, b), 1),
+            (out, 2),
+            (f, 3),
+        ],
+    )
     got = out.to_numpy(np.int32, (n, 6, 4))
     np.testing.assert_array_equal(got[:, 0], a + b * 3)
     q = np.trunc(a / b).astype(np.int32)
     np.testing.assert_array_equal(got[:, 1], q)
     np.testing.assert_array_equal(got[:, 2], a - q * b)
-    np.testing.assert_array_equal(got[:, 3], (a & 0xff) ^ (b << 2) | (a >> 1))
+    np.testing.assert_array_equal(got[:, 3], (a & 0xFF) ^ (b << 2) | (a >> 1))
     np.testing.assert_array_equal(got[:, 4], np.maximum(a, b))
     np.testing.assert_array_equal(got[:, 5], -a)
     np.testing.assert_array_equal(f.to_numpy(np.float32, (n, 4)).view(np.int32), a)

@@ -21,8 +21,19 @@ _PARAMS = struct.Struct("<IIfffIIfffffffff")
 class FluidConfig:
     """Physical settings, all in grid cells and steps (dt = 1 step by default)."""
 
-    def __init__(self, width, height, dt=1.0, vel_dissipation=0.999, dye_dissipation=0.996,
-                 jacobi_iterations=20, radius=None, force=None, dye_rate=0.5, wobble=0.6):
+    def __init__(
+        self,
+        width,
+        height,
+        dt=1.0,
+        vel_dissipation=0.999,
+        dye_dissipation=0.996,
+        jacobi_iterations=20,
+        radius=None,
+        force=None,
+        dye_rate=0.5,
+        wobble=0.6,
+    ):
         self.width, self.height = int(width), int(height)
         self.dt = float(dt)
         self.vel_dissipation = float(vel_dissipation)
@@ -51,9 +62,24 @@ class FluidConfig:
     def pack(self, step) -> bytes:
         fx, fy = self.source(step)
         x0, y0, _ = self.box()
-        return _PARAMS.pack(self.width, self.height, self.dt, self.vel_dissipation,
-                            self.dye_dissipation, x0, y0, self.cx, self.cy, self.radius,
-                            fx, fy, self.dye_rate, 0.0, 0.0, 0.0)
+        return _PARAMS.pack(
+            self.width,
+            self.height,
+            self.dt,
+            self.vel_dissipation,
+            self.dye_dissipation,
+            x0,
+            y0,
+            self.cx,
+            self.cy,
+            self.radius,
+            fx,
+            fy,
+            self.dye_rate,
+            0.0,
+            0.0,
+            0.0,
+        )
 
 
 class FluidSimulation:
@@ -79,8 +105,8 @@ class FluidSimulation:
         self.dye_bufs = [Buffer.from_numpy(self.device, zeros1) for _ in range(2)]
         self.pressure_bufs = [Buffer.from_numpy(self.device, zeros1) for _ in range(2)]
         self.div = Buffer.from_numpy(self.device, zeros1)
-        self._dye = 0       # which dye buffer holds the current dye
-        self._p = 0         # which pressure buffer holds the latest pressure (warm start)
+        self._dye = 0  # which dye buffer holds the current dye
+        self._p = 0  # which pressure buffer holds the latest pressure (warm start)
         self.step_count = 0
         self._tg = tuple(threadgroup)
         self._grid = (self.width, self.height, 1)
@@ -260,16 +286,20 @@ class FluidReference:
     @staticmethod
     def divergence(vel):
         u, v = vel[..., 0], vel[..., 1]
-        ur = np.zeros_like(u); ur[:, :-1] = u[:, 1:]
-        ul = np.zeros_like(u); ul[:, 1:] = u[:, :-1]
-        vd = np.zeros_like(v); vd[:-1, :] = v[1:, :]
-        vu = np.zeros_like(v); vu[1:, :] = v[:-1, :]
+        ur = np.zeros_like(u)
+        ur[:, :-1] = u[:, 1:]
+        ul = np.zeros_like(u)
+        ul[:, 1:] = u[:, :-1]
+        vd = np.zeros_like(v)
+        vd[:-1, :] = v[1:, :]
+        vu = np.zeros_like(v)
+        vu[1:, :] = v[:-1, :]
         return (np.float32(0.5) * ((ur - ul) + (vd - vu))).astype(np.float32)
 
     @staticmethod
     def _neighbours(p):
-        e = np.pad(p, 1, mode="edge")        # zero normal derivative at the walls
-        return e[1:-1, :-2], e[1:-1, 2:], e[:-2, 1:-1], e[2:, 1:-1]   # left, right, up, down
+        e = np.pad(p, 1, mode="edge")  # zero normal derivative at the walls
+        return e[1:-1, :-2], e[1:-1, 2:], e[:-2, 1:-1], e[2:, 1:-1]  # left, right, up, down
 
     def jacobi(self, p, div):
         l, r, u, d = self._neighbours(p)

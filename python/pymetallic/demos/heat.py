@@ -51,7 +51,7 @@ def initial_grid(height, width, seed=0):
     rng = np.random.default_rng(seed)
     for _ in range(8):
         y, x = rng.integers(1, height - 1), rng.integers(1, width - 1)
-        g[max(1, y - 2):y + 3, max(1, x - 2):x + 3] = 2.0
+        g[max(1, y - 2) : y + 3, max(1, x - 2) : x + 3] = 2.0
     return g
 
 
@@ -60,8 +60,9 @@ def reference(grid, steps, alpha=ALPHA):
     u = grid.astype(np.float64)
     for _ in range(steps):
         v = u.copy()
-        v[1:-1, 1:-1] = u[1:-1, 1:-1] + alpha * (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:]
-                                                 - 4 * u[1:-1, 1:-1])
+        v[1:-1, 1:-1] = u[1:-1, 1:-1] + alpha * (
+            u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:] - 4 * u[1:-1, 1:-1]
+        )
         u = v
     return u
 
@@ -99,10 +100,18 @@ def run_split(devices, grid, steps, alpha=ALPHA):
     row_bytes = width * 4
     slabs = []
     for dev, (first, n) in zip(devices, rows):
-        local = np.ascontiguousarray(grid[first:first + n + 2])  # global rows first .. first+n+1
+        local = np.ascontiguousarray(grid[first : first + n + 2])  # global rows first .. first+n+1
         bufs = [_core.Buffer.from_numpy(dev, local), _core.Buffer.from_numpy(dev, local)]
-        slabs.append(dict(device=dev, rows=n, bufs=bufs, queue=dev.make_command_queue(),
-                          event=dev.make_shared_event(), pipeline=heat_pipeline(dev)))
+        slabs.append(
+            dict(
+                device=dev,
+                rows=n,
+                bufs=bufs,
+                queue=dev.make_command_queue(),
+                event=dev.make_shared_event(),
+                pipeline=heat_pipeline(dev),
+            )
+        )
     # Each queue uses its own buffers once and waits, before any other queue touches them: on a
     # GPU, host-written contents move to the device on the first queue that uses the buffer,
     # and the halo pushes of step 0 come from the neighbours' queues.
@@ -139,7 +148,7 @@ def run_split(devices, grid, steps, alpha=ALPHA):
                     other = slabs[q]["bufs"][(k + 1) % 2]
                     if q < p:  # my first row -> the halo below the upper neighbour's rows
                         blit.copy_from_buffer(dst, row_bytes, other, (slabs[q]["rows"] + 1) * row_bytes, row_bytes)
-                    else:      # my last row -> the halo above the lower neighbour's rows
+                    else:  # my last row -> the halo above the lower neighbour's rows
                         blit.copy_from_buffer(dst, s["rows"] * row_bytes, other, 0, row_bytes)
                 blit.end_encoding()
             cb.encode_signal_event(s["event"], k + 1)
@@ -152,5 +161,5 @@ def run_split(devices, grid, steps, alpha=ALPHA):
     out = grid.copy()
     for s, (first, n) in zip(slabs, rows):
         local = s["bufs"][steps % 2].to_numpy(np.float32, (n + 2, width))
-        out[first + 1:first + 1 + n] = local[1:n + 1]
+        out[first + 1 : first + 1 + n] = local[1 : n + 1]
     return out, seconds

@@ -13,8 +13,7 @@ def life_reference(grid: np.ndarray, steps: int = 1) -> np.ndarray:
     """``steps`` generations of Life on a torus, in NumPy (uint8 0/1 cells)."""
     g = np.asarray(grid, dtype=np.uint8)
     for _ in range(steps):
-        n = sum(np.roll(np.roll(g, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                if (dy, dx) != (0, 0))
+        n = sum(np.roll(np.roll(g, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
         g = ((n == 3) | ((n == 2) & (g == 1))).astype(np.uint8)
     return g
 
@@ -26,8 +25,17 @@ class LifeSimulation:
     waiting on each (the original demo's pattern), or all of them in one command buffer.
     """
 
-    def __init__(self, device=None, width=512, height=None, initial=None, density=0.25, seed=0,
-                 queue=None, threadgroup=(64, 4, 1)):
+    def __init__(
+        self,
+        device=None,
+        width=512,
+        height=None,
+        initial=None,
+        density=0.25,
+        seed=0,
+        queue=None,
+        threadgroup=(64, 4, 1),
+    ):
         self.device = device or Device.get_default_device()
         self.width = int(width)
         self.height = int(height or width)

@@ -47,7 +47,7 @@ def synthetic_image(width, height, seed=0):
         mask = (xs - cx) ** 2 + (ys - cy) ** 2 < r * r
         img[mask] = rng.uniform(0, 255, 3)
     stripes = (xs.astype(int) // max(width // 16, 1)) % 2 == 0
-    band = (ys > 0.8 * height)
+    band = ys > 0.8 * height
     img[band & stripes] = 240
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -61,7 +61,7 @@ def gray_reference(rgb):
 def _shifted(img):
     e = np.pad(img, 1, mode="edge")
     h, w = img.shape
-    return {(dy, dx): e[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+    return {(dy, dx): e[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
 
 
 def blur3x3_reference(img):
@@ -85,9 +85,9 @@ def sobel_reference(img):
 def nbody_reference(pos, vel, dt, softening2, g=1.0):
     """One step of the nbody kernel in float64: returns (new positions, new velocities)."""
     p = pos.astype(np.float64)
-    d = p[None, :, :3] - p[:, None, :3]                 # d[i, j] = x_j - x_i
+    d = p[None, :, :3] - p[:, None, :3]  # d[i, j] = x_j - x_i
     r2 = (d * d).sum(-1) + softening2
-    inv3 = r2 ** -1.5
+    inv3 = r2**-1.5
     acc = (d * (p[None, :, 3] * inv3)[..., None]).sum(1)
     v = vel[:, :3].astype(np.float64) + dt * g * acc
     new_pos = p.copy()

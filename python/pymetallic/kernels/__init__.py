@@ -40,8 +40,7 @@ def get_kernel_source(name: str) -> str:
         raise ValueError(f"invalid kernel name {name!r}")
     path = _os.path.join(_HERE, stem + ".metal")
     if not _os.path.isfile(path):
-        raise FileNotFoundError(
-            f"no kernel file {stem!r}; available: {', '.join(available_kernels())}")
+        raise FileNotFoundError(f"no kernel file {stem!r}; available: {', '.join(available_kernels())}")
     with open(path, encoding="utf-8") as f:
         return f.read()
 

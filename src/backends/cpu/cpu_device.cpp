@@ -125,7 +125,8 @@ class HostBuffer : public backend::BufferImpl {
       // No arena (or no room in it): a mapping of its own, with a guard page on each side.
       mapped_ = bytes + 2 * page;
       void* base = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (base == MAP_FAILED) throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
+      if (base == MAP_FAILED)
+        throw Error("out of memory: cannot allocate a buffer of " + std::to_string(length) + " bytes");
       own_mapping_ = true;
       ::mprotect(base, page, PROT_NONE);
       ::mprotect(static_cast<unsigned char*>(base) + page + bytes, page, PROT_NONE);
@@ -184,7 +185,8 @@ uint64_t physical_memory() {
 
 class CpuDevice : public backend::DeviceImpl {
  public:
-  CpuDevice(int ordinal, std::shared_ptr<ThreadPool> pool) : name_(cpu_name()), ordinal_(ordinal), pool_(std::move(pool)) {}
+  CpuDevice(int ordinal, std::shared_ptr<ThreadPool> pool)
+      : name_(cpu_name()), ordinal_(ordinal), pool_(std::move(pool)) {}
 
   std::string name() const override { return name_; }
   std::string kind() const override { return "cpu"; }
@@ -222,7 +224,8 @@ class CpuDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     std::string tu = generate_translation_unit(source);
-    auto build = [this, name = options.filename, fast = options.fast_math(), debug = options.debug](const std::string& unit) {
+    auto build = [this, name = options.filename, fast = options.fast_math(),
+                  debug = options.debug](const std::string& unit) {
       std::string path = toolchain().build(unit, name, fast, debug);
       try {
         return std::make_shared<SharedObject>(path);

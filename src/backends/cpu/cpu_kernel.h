@@ -1,11 +1,10 @@
 // A CPU library is a loaded shared object; a CPU kernel is its entry points.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <cstdint>
 #include <mutex>
-#include <vector>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,10 +31,16 @@ class CpuKernel : public backend::KernelImpl {
  public:
   // `synchronises`: the kernel uses barriers or SIMD-group functions; `fission`: `groups` is
   // its split form (barrier_fission.h), which runs whole groups without fibers.
-  CpuKernel(std::shared_ptr<SharedObject> object, EntryFunction groups, void (*thread)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*),
-            bool synchronises, bool fission, uint32_t max_threads, const unsigned long long* argument_sizes = nullptr)
-      : object_(std::move(object)), groups_(groups), thread_(thread), synchronises_(synchronises), fission_(fission),
-        max_threads_(max_threads), argument_sizes_(argument_sizes) {}
+  CpuKernel(std::shared_ptr<SharedObject> object, EntryFunction groups,
+            void (*thread)(const metallic_cpu_launch*, uint32_t, uint32_t, unsigned char*), bool synchronises,
+            bool fission, uint32_t max_threads, const unsigned long long* argument_sizes = nullptr)
+      : object_(std::move(object)),
+        groups_(groups),
+        thread_(thread),
+        synchronises_(synchronises),
+        fission_(fission),
+        max_threads_(max_threads),
+        argument_sizes_(argument_sizes) {}
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
   uint64_t referenceArgumentSize(size_t argument) const override {

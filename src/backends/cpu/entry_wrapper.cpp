@@ -44,8 +44,8 @@ std::string kernel_call(const msl::KernelInfo& k, bool fission = false) {
                     : codegen::resource_expression(k, i, "L->buffers[" + std::to_string(a.index) + "]");
         break;
       case msl::ArgKind::Threadgroup:
-        call += codegen::resource_expression(
-            k, i, "(pm_arena + L->threadgroup_offsets[" + std::to_string(a.index) + "])");
+        call +=
+            codegen::resource_expression(k, i, "(pm_arena + L->threadgroup_offsets[" + std::to_string(a.index) + "])");
         break;
       case msl::ArgKind::Builtin:
         call += codegen::builtin_expression(a);
@@ -75,7 +75,8 @@ std::string constant_copies(const msl::KernelInfo& k) {
   std::string out;
   for (size_t i = 0; i < k.args.size(); ++i)
     if (codegen::is_constant_reference(k.args[i]) && k.args[i].used)
-      out += "  " + codegen::constant_reference_declaration(k, i, "L->buffers[" + std::to_string(k.args[i].index) + "]") +
+      out += "  " +
+             codegen::constant_reference_declaration(k, i, "L->buffers[" + std::to_string(k.args[i].index) + "]") +
              "\n";
   return out;
 }
@@ -100,8 +101,10 @@ std::string thread_enter(const msl::TranslatedSource& source) {
       "          pm_v_gid[3] = {pm_gid_x, pm_gid_y, pm_gid_z}, pm_v_lid[3] = {pm_lid_x, pm_lid_y, pm_lid_z};\n"
       "        (void)pm_v_ntg;\n";
   if (source.validation)
-    out += "        metal::detail::v_enter(L->diag, pm_group, pm_arena, L->threadgroup_offsets, L->threadgroup_arena_size,\n"
-           "                               pm_v_tg, pm_v_ntg, pm_v_gid, pm_v_lid, pm_tidx);\n";
+    out +=
+        "        metal::detail::v_enter(L->diag, pm_group, pm_arena, L->threadgroup_offsets, "
+        "L->threadgroup_arena_size,\n"
+        "                               pm_v_tg, pm_v_ntg, pm_v_gid, pm_v_lid, pm_tidx);\n";
   if (source.uses_logging) out += "        metal::detail::lg_enter(L->diag, pm_v_tg, pm_v_gid, pm_v_lid);\n";
   return out + "      }\n";
 }
@@ -127,8 +130,8 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
   // compiler can vectorise across threads as a GPU runs them side by side.
   out << entry_attributes(source) << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n" << arena_note
-      << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
+      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n"
+      << arena_note << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
       << kGroupPosition
       // The innermost loop runs over the grid's x position itself: an induction variable
       // that cannot wrap, which the vectoriser needs to see the accesses as contiguous.
@@ -140,14 +143,13 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
       << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << "      const uint32_t pm_simd_tidx = pm_tidx;\n"
       << "      (void)pm_tidx; (void)pm_simd_tidx;\n"
-      << thread_enter(source)
-      << "      " << kernel_call(k) << ";\n"
-      << thread_leave(source)
-      << "    }\n  }\n}\n";
+      << thread_enter(source) << "      " << kernel_call(k) << ";\n"
+      << thread_leave(source) << "    }\n  }\n}\n";
 }
 
 // Names every built-in expression may use (entry_codegen.h), inside a fission thread.
-const char* kThreadNames = R"(      const uint32_t pm_grid_x = g->pm_grid_x, pm_grid_y = g->pm_grid_y, pm_grid_z = g->pm_grid_z;
+const char* kThreadNames =
+    R"(      const uint32_t pm_grid_x = g->pm_grid_x, pm_grid_y = g->pm_grid_y, pm_grid_z = g->pm_grid_z;
       const uint32_t pm_tg_x = g->pm_tg_x, pm_tg_y = g->pm_tg_y, pm_tg_z = g->pm_tg_z;
       const uint32_t pm_groups_x = g->pm_groups_x, pm_groups_y = g->pm_groups_y, pm_groups_z = g->pm_groups_z;
       const uint32_t pm_gid_x = g->pm_gid_x, pm_gid_y = g->pm_gid_y, pm_gid_z = g->pm_gid_z;
@@ -170,8 +172,7 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << "  uint32_t pm_groups_x, pm_groups_y, pm_groups_z, pm_gid_x, pm_gid_y, pm_gid_z;\n"
       << "  uint32_t pm_ntg_x, pm_ntg_y, pm_ntg_z, pm_ntotal;\n"
       << "  void* pm_diag;\n"
-      << (k.fission_retires ? "  bool pm_retired[1024];\n" : "")
-      << "  struct at {\n"
+      << (k.fission_retires ? "  bool pm_retired[1024];\n" : "") << "  struct at {\n"
       << "    " << cls << "* g;\n"
       << "    uint32_t pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx;\n"
       << "    uint32_t index() const { return pm_tidx; }\n"
@@ -180,7 +181,8 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << kThreadNames;
   for (size_t a = 0; a < k.args.size(); ++a)
     if (k.args[a].kind == msl::ArgKind::Builtin)
-      out << "      if constexpr (K == " << std::to_string(a) << ") return " << codegen::builtin_expression(k.args[a]) << "; else\n";
+      out << "      if constexpr (K == " << std::to_string(a) << ") return " << codegen::builtin_expression(k.args[a])
+          << "; else\n";
   out << "      return 0u;\n    }\n  };\n"
       << "  at first() { return at{this, 0, 0, 0, 0}; }\n"
       // For the SIMD-group calls of a split kernel (metal_simd_fission.h): the group's size and
@@ -193,11 +195,11 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << "    for (uint32_t pm_lid_x = 0; pm_lid_x < pm_ntg_x; ++pm_lid_x) {\n"
       << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
       << (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "")
-      << (source.uses_logging
-              ? "      { const unsigned pm_v_tg[3] = {pm_tg_x, pm_tg_y, pm_tg_z}, pm_v_gid[3] = {pm_gid_x, pm_gid_y, pm_gid_z},\n"
-                "          pm_v_lid[3] = {pm_lid_x, pm_lid_y, pm_lid_z};\n"
-                "        metal::detail::lg_enter(pm_diag, pm_v_tg, pm_v_gid, pm_v_lid); }\n"
-              : "")
+      << (source.uses_logging ? "      { const unsigned pm_v_tg[3] = {pm_tg_x, pm_tg_y, pm_tg_z}, pm_v_gid[3] = "
+                                "{pm_gid_x, pm_gid_y, pm_gid_z},\n"
+                                "          pm_v_lid[3] = {pm_lid_x, pm_lid_y, pm_lid_z};\n"
+                                "        metal::detail::lg_enter(pm_diag, pm_v_tg, pm_v_gid, pm_v_lid); }\n"
+                              : "")
       << "      f(at{this, pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx});\n"
       << "    }\n  }\n};\n";
 }
@@ -208,11 +210,12 @@ void write_fission_group_entry(std::ostringstream& out, const msl::TranslatedSou
   std::string cls = "pm_threads_" + std::to_string(i);
   out << "extern \"C\" __attribute__((flatten)) void " << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n" << arena_note
-      << "  " << cls << " pm_threads;\n"
+      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n"
+      << arena_note << "  " << cls << " pm_threads;\n"
       << "  pm_threads.pm_grid_x = pm_grid_x; pm_threads.pm_grid_y = pm_grid_y; pm_threads.pm_grid_z = pm_grid_z;\n"
       << "  pm_threads.pm_tg_x = pm_tg_x; pm_threads.pm_tg_y = pm_tg_y; pm_threads.pm_tg_z = pm_tg_z;\n"
-      << "  pm_threads.pm_groups_x = pm_groups_x; pm_threads.pm_groups_y = pm_groups_y; pm_threads.pm_groups_z = pm_groups_z;\n"
+      << "  pm_threads.pm_groups_x = pm_groups_x; pm_threads.pm_groups_y = pm_groups_y; pm_threads.pm_groups_z = "
+         "pm_groups_z;\n"
       << "  pm_threads.pm_diag = L->diag;\n"
       << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
       << kGroupPosition
@@ -230,16 +233,13 @@ void write_thread_entry(std::ostringstream& out, const msl::TranslatedSource& so
   out << entry_attributes(source) << thread_entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_group, uint32_t pm_tidx, unsigned char* pm_arena) {\n"
       << kDispatchSizes << constant_copies(k) << arena_note << "  {\n"
-      << kGroupPosition
-      << "    const uint32_t pm_lid_x = pm_tidx % pm_ntg_x;\n"
+      << kGroupPosition << "    const uint32_t pm_lid_x = pm_tidx % pm_ntg_x;\n"
       << "    const uint32_t pm_lid_y = (pm_tidx / pm_ntg_x) % pm_ntg_y;\n"
       << "    const uint32_t pm_lid_z = pm_tidx / (pm_ntg_x * pm_ntg_y);\n"
       << "    const uint32_t pm_simd_tidx = pm_tidx;\n"
       << "    (void)pm_lid_x; (void)pm_lid_y; (void)pm_lid_z; (void)pm_simd_tidx;\n"
-      << thread_enter(source)
-      << "    " << kernel_call(k) << ";\n"
-      << thread_leave(source)
-      << "  }\n}\n";
+      << thread_enter(source) << "    " << kernel_call(k) << ";\n"
+      << thread_leave(source) << "  }\n}\n";
 }
 
 // sizeof the referee of each `T&` buffer argument (0 for the others), after the count: the
@@ -264,25 +264,28 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, long 
   const bool track = source.validation || source.uses_logging;
   // Fibers switch threads at barriers and SIMD-group exchanges: each thread's identity for
   // validation and logging is saved on its own stack around them.
-  std::string save = std::string(source.validation ? "  metal::detail::v_thread pm_sv = metal::detail::v_me();\n" : "") +
-                     (source.uses_logging ? "  metal::detail::lg_thread pm_sl = metal::detail::lg_me();\n" : "");
+  std::string save =
+      std::string(source.validation ? "  metal::detail::v_thread pm_sv = metal::detail::v_me();\n" : "") +
+      (source.uses_logging ? "  metal::detail::lg_thread pm_sl = metal::detail::lg_me();\n" : "");
   std::string restore = std::string(source.validation ? "  metal::detail::v_me() = pm_sv;\n" : "") +
                         (source.uses_logging ? "  metal::detail::lg_me() = pm_sl;\n" : "");
   out << "// Generated by pymetallic's CPU backend. Do not edit.\n"
-      << (source.validation ? "#define PM_VALIDATION 1\n" : "")
-      << "#define METAL_TARGET_CPU 1\n"
+      << (source.validation ? "#define PM_VALIDATION 1\n" : "") << "#define METAL_TARGET_CPU 1\n"
       << "#include <cstdint>\n"
       << "#include \"metal_runtime.h\"\n"
-      << launch_struct_text() << "\n"
+      << launch_struct_text()
+      << "\n"
       // Barrier hooks: the executor stores its scheduler's functions here after loading.
       << "extern \"C\" { void (*metallic_cpu_threadgroup_barrier_hook)() = nullptr;\n"
       << "             void (*metallic_cpu_simdgroup_barrier_hook)(unsigned) = nullptr;\n"
-      << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*, unsigned) = nullptr;\n"
+      << "             unsigned (*metallic_cpu_simd_exchange_hook)(const void*, void*, unsigned, unsigned*, unsigned) "
+         "= nullptr;\n"
       << "             void (*metallic_cpu_stack_bounds_hook)(const char**, const char**) = nullptr; }\n"
       << "namespace metal { namespace detail {\n"
       << (!track ? "void cpu_threadgroup_barrier() { metallic_cpu_threadgroup_barrier_hook(); }\n"
                    "void cpu_simdgroup_barrier(unsigned site) { metallic_cpu_simdgroup_barrier_hook(site); }\n"
-                   "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n"
+                   "unsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned "
+                   "site) {\n"
                    "  return metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site); }\n"
                  : "void cpu_threadgroup_barrier() {\n" +
                        std::string(source.validation ? "  metal::detail::v_barrier_arrive();\n" : "") + save +
@@ -291,9 +294,10 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, long 
                        "}\nvoid cpu_simdgroup_barrier(unsigned site) {\n" + save +
                        "  metallic_cpu_simdgroup_barrier_hook(site);\n" + restore +
                        (source.validation ? "  metal::detail::v_simd_barrier_passed();\n" : "") +
-                       "}\nunsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, unsigned site) {\n" +
-                       save + "  unsigned pm_r = metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site);\n" + restore +
-                       "  return pm_r;\n}\n")
+                       "}\nunsigned cpu_simd_exchange(const void* v, void* lanes, unsigned bytes, unsigned* lane, "
+                       "unsigned site) {\n" +
+                       save + "  unsigned pm_r = metallic_cpu_simd_exchange_hook(v, lanes, bytes, lane, site);\n" +
+                       restore + "  return pm_r;\n}\n")
       << "void cpu_stack_bounds(const char** low, const char** high) { metallic_cpu_stack_bounds_hook(low, high); }\n"
       << "} }\n"
       << "namespace metal_user {\n"
@@ -312,8 +316,8 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, long 
     write_thread_entry(out, source, source.kernels[i], i, arena_note(source));
     // A max_total_threads_per_threadgroup only C++ can evaluate (template parameters).
     if (!source.kernels[i].max_threads_expression.empty())
-      out << "extern \"C\" unsigned " << max_threads_symbol(i) << "() { return " << source.kernels[i].max_threads_expression
-          << "; }\n";
+      out << "extern \"C\" unsigned " << max_threads_symbol(i) << "() { return "
+          << source.kernels[i].max_threads_expression << "; }\n";
     write_argument_sizes(out, source.kernels[i], i);
   }
   out << "}  // namespace metal_user\n";

@@ -12,7 +12,7 @@ std::string entry_symbol(size_t kernel_index);         // "metallic_entry_<i>": 
 std::string thread_entry_symbol(size_t kernel_index);  // "metallic_thread_<i>": one thread (barrier kernels)
 // "metallic_arg_sizes_<i>": {argument count, then sizeof the referee of each T& buffer argument, else 0}
 std::string argument_sizes_symbol(size_t kernel_index);
-std::string max_threads_symbol(size_t kernel_index);   // "metallic_max_threads_<i>": KernelInfo::max_threads_expression
+std::string max_threads_symbol(size_t kernel_index);  // "metallic_max_threads_<i>": KernelInfo::max_threads_expression
 
 // Whether kernel k runs split at its barriers (msl/barrier_fission.h): its group entry then
 // runs whole threadgroups without fibers.

@@ -6,11 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <set>
-#include <thread>
-#include <mutex>
-#include <string>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/cpu/cpu_kernel.h"
@@ -195,8 +195,8 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   } unwatch;
   if (timeout > 0) {
     watch = std::make_unique<Watchdog::Watch>();
-    watch->deadline = Watchdog::clock::now() + std::chrono::duration_cast<Watchdog::clock::duration>(
-                                                   std::chrono::duration<double>(timeout));
+    watch->deadline = Watchdog::clock::now() +
+                      std::chrono::duration_cast<Watchdog::clock::duration>(std::chrono::duration<double>(timeout));
     Watchdog::get().add(watch.get());
     unwatch.w = watch.get();
   }
@@ -223,8 +223,7 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
       faulted.store(true);
     }
   });
-  if (!fault.empty())
-    throw Error("kernel '" + cmd.pipeline->function()->info().name + "' stopped with " + fault);
+  if (!fault.empty()) throw Error("kernel '" + cmd.pipeline->function()->info().name + "' stopped with " + fault);
   if (watch && watch->cancelled.load())
     throw Error("kernel '" + cmd.pipeline->function()->info().name + "' ran longer than " + seconds_text(timeout) +
                 " s and was stopped (the limit PYMETALLIC_KERNEL_TIMEOUT sets; Metal reports a GPU timeout)");

@@ -98,8 +98,8 @@ struct FiberGroup::Fiber {
 
   Fiber() {
     size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    memory = ::mmap(nullptr, kStackSize + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1, 0);
+    memory =
+        ::mmap(nullptr, kStackSize + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (memory == MAP_FAILED) throw Error("cannot allocate a stack for a CPU threadgroup thread");
     ::mprotect(memory, page, PROT_NONE);  // overflow faults instead of corrupting memory
   }
@@ -117,9 +117,9 @@ struct FiberGroup::Fiber {
     top &= ~uintptr_t(15);
     auto* s = reinterpret_cast<void**>(top);
 #if defined(__x86_64__)
-    *--s = nullptr;                                             // fake return address of the trampoline
+    *--s = nullptr;                                           // fake return address of the trampoline
     *--s = reinterpret_cast<void*>(&FiberGroup::trampoline);  // popped by `ret`
-    for (int i = 0; i < 6; ++i) *--s = nullptr;                 // rbp rbx r12-r15
+    for (int i = 0; i < 6; ++i) *--s = nullptr;               // rbp rbx r12-r15
 #else
     s -= 20;  // 160 bytes of saved registers
     std::memset(s, 0, 160);
@@ -187,7 +187,8 @@ void FiberGroup::fire(uint32_t simd) {
     if (((x.waiting >> i) & 1u) && x.site[i] == site) mask |= 1u << i;
   for (unsigned i = 0; i < 32; ++i) {
     if (!((mask >> i) & 1u)) continue;
-    if (x.bytes[i]) std::memcpy(x.fired.data() + i * kMaxExchangeBytes, x.deposit.data() + i * kMaxExchangeBytes, x.bytes[i]);
+    if (x.bytes[i])
+      std::memcpy(x.fired.data() + i * kMaxExchangeBytes, x.deposit.data() + i * kMaxExchangeBytes, x.bytes[i]);
     Fiber* f = fibers_[simd * 32 + i];
     f->released = true;
     f->running = true;

@@ -59,21 +59,21 @@ class FiberGroup {
   static constexpr uint32_t kNone = ~0u;
   uint32_t next_live(uint32_t from) const;  // the next fiber after `from` not yet returned
   void switch_from(uint32_t me, uint32_t next);
-  void yield();                // hands over to the next live fiber
-  void block(uint32_t me);     // the running fiber stops running (barrier, exchange, return)
-  void complete_barrier();     // every live thread has arrived: all of them run on
-  void fire(uint32_t simd);    // quiescent SIMD group: one call site's lanes exchange
+  void yield();              // hands over to the next live fiber
+  void block(uint32_t me);   // the running fiber stops running (barrier, exchange, return)
+  void complete_barrier();   // every live thread has arrived: all of them run on
+  void fire(uint32_t simd);  // quiescent SIMD group: one call site's lanes exchange
   std::vector<Fiber*> fibers_;
   void* scheduler_sp_ = nullptr;
   uint32_t current_ = 0;
   uint32_t threads_ = 0;
-  uint32_t live_ = 0;   // fibers not yet returned
+  uint32_t live_ = 0;  // fibers not yet returned
   uint32_t barrier_arrived_ = 0;
   uint64_t barrier_generation_ = 0;
   struct SimdGroup {
-    uint32_t running = 0;     // lanes neither returned nor waiting (barrier or exchange)
-    unsigned waiting = 0;     // lanes waiting at an exchange
-    unsigned site[32] = {};   // their call sites
+    uint32_t running = 0;    // lanes neither returned nor waiting (barrier or exchange)
+    unsigned waiting = 0;    // lanes waiting at an exchange
+    unsigned site[32] = {};  // their call sites
     unsigned bytes[32] = {};
     std::vector<unsigned char> deposit;  // 32 lanes x kMaxExchangeBytes
     std::vector<unsigned char> fired;    // the values of the last exchange, read by its lanes

@@ -16,9 +16,12 @@ Schedule current_schedule() {
   std::string w;
   while (std::getline(words, w, ',')) {
     if (w == "auto" || w.empty()) continue;
-    if (w == "fibers") s.fibers = true;
-    else if (w == "nofission") s.no_fission = true;
-    else if (w == "serial") s.serial = true;
+    if (w == "fibers")
+      s.fibers = true;
+    else if (w == "nofission")
+      s.no_fission = true;
+    else if (w == "serial")
+      s.serial = true;
     else
       throw Error("PYMETALLIC_CPU_SCHEDULE: unknown word '" + w + "' (expected auto, fibers, nofission, serial)");
   }

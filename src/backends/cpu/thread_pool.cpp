@@ -57,8 +57,7 @@ void ThreadPool::worker_loop() {
   }
 }
 
-void ThreadPool::parallel_for(uint64_t count, uint64_t grain,
-                              const std::function<void(uint64_t, uint64_t)>& body) {
+void ThreadPool::parallel_for(uint64_t count, uint64_t grain, const std::function<void(uint64_t, uint64_t)>& body) {
   if (count == 0) return;
   if (grain == 0) grain = 1;
   // Small loops run on the caller alone: waking workers costs more than they save.

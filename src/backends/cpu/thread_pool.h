@@ -43,7 +43,7 @@ class ThreadPool {
   const std::function<void(uint64_t, uint64_t)>* body_ = nullptr;
   uint64_t count_ = 0, grain_ = 1;
   std::atomic<uint64_t> next_{0};
-  std::atomic<unsigned> active_{0};     // workers still in the current loop
+  std::atomic<unsigned> active_{0};  // workers still in the current loop
 };
 
 }  // namespace metallic::cpu

@@ -214,9 +214,11 @@ std::string Toolchain::compile_flags(bool fast_math, bool debug) const {
   // (and delete it); MSL makes no such promise, so `for (;;) {}` or a spin on a value the
   // loop cannot change stays a loop (and PYMETALLIC_KERNEL_TIMEOUT can stop it) instead of
   // vanishing, or running into the next function (GCC >= 10, Clang >= 12).
-  std::string flags = "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
+  std::string flags =
+      "-std=c++17 -O3 -march=native -fPIC -shared -fno-semantic-interposition -w -fno-math-errno -fno-trapping-math";
   flags += " -fwrapv -fno-finite-loops";
-  if (fast_math) flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
+  if (fast_math)
+    flags += " -DMETAL_FAST_MATH=1 -fno-signed-zeros -freciprocal-math -fassociative-math -ffp-contract=fast";
   // options={"debug": True}: no optimisation, full debug information; the generated code's
   // #line directives make gdb/lldb show (and break in) the user's .metal lines.
   if (debug) flags.replace(flags.find(" -O3"), 4, " -O0 -g");
@@ -307,7 +309,9 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
                        log);
   }
   std::string object = file_bytes(tmp_so);
-  if (object.size() < 4 || object.compare(0, 4, "\x7f" "ELF") != 0) {
+  if (object.size() < 4 || object.compare(0, 4,
+                                          "\x7f"
+                                          "ELF") != 0) {
     std::remove(tmp_so.c_str());
     throw DeviceError("the C++ compiler '" + compiler_ + "' reported success but wrote no shared object (" +
                       std::to_string(object.size()) + " bytes): set CXX to g++ or clang++");

@@ -24,7 +24,7 @@ class Toolchain {
   // generated), remembering success in the disk cache. Throws CompileError as build() does.
   void check(const std::string& translation_unit, const std::string& display_name, bool fast_math);
 
-  const std::string& compiler() const { return compiler_; }  // "clang++", "/path/to/zig c++"
+  const std::string& compiler() const { return compiler_; }        // "clang++", "/path/to/zig c++"
   const std::string& fingerprint() const { return fingerprint_; }  // "c++ (Debian 12.2.0...) 12.2.0"
 
  private:

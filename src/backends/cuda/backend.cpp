@@ -1,10 +1,10 @@
 // The CUDA backend's entry in the registry (core/backend.h): its devices, offline
 // compilation (NVRTC, default sm_90) and toolchain.
+#include "core/backend.h"
 #include "backends/cuda/cuda_toolchain.h"
 #include "backends/cuda/driver_api.h"
 #include "backends/cuda/entry_wrapper.h"
 #include "backends/cuda/nvrtc_api.h"
-#include "core/backend.h"
 
 namespace metallic::backend {
 

@@ -1,7 +1,7 @@
 #include "backends/cuda/cuda_buffer.h"
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "metallic/error.h"
@@ -25,8 +25,12 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, St
 
 CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, CUdeviceptr address, uint64_t length,
                        std::shared_ptr<void> owner)
-    : context_(std::move(context)), length_(length), mode_(StorageMode::Shared), device_(address),
-      host_valid_(false), owner_(std::move(owner)) {
+    : context_(std::move(context)),
+      length_(length),
+      mode_(StorageMode::Shared),
+      device_(address),
+      host_valid_(false),
+      owner_(std::move(owner)) {
   context_->ensure_usable();
   context_->make_current();
   const auto& api = context_->api();
@@ -35,15 +39,17 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, CUdeviceptr address
   // Allocations of the virtual memory API may not report every attribute: either will do.
   CUresult by_type = api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address);
   CUresult by_ordinal = api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address);
-  if ((by_type != CUDA_SUCCESS && by_ordinal != CUDA_SUCCESS) || (by_type == CUDA_SUCCESS && type == CU_MEMORYTYPE_HOST)) {
+  if ((by_type != CUDA_SUCCESS && by_ordinal != CUDA_SUCCESS) ||
+      (by_type == CUDA_SUCCESS && type == CU_MEMORYTYPE_HOST)) {
     char hex[32];
     std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(address));
-    throw ValidationError(std::string("address ") + hex + " is not CUDA device memory: it cannot be used in place on cuda:" +
-                          std::to_string(context_->ordinal()));
+    throw ValidationError(
+        std::string("address ") + hex +
+        " is not CUDA device memory: it cannot be used in place on cuda:" + std::to_string(context_->ordinal()));
   }
   if (by_ordinal == CUDA_SUCCESS && ordinal != context_->ordinal())
-    throw ValidationError("this memory lives on cuda:" + std::to_string(ordinal) + ", not on cuda:" +
-                          std::to_string(context_->ordinal()));
+    throw ValidationError("this memory lives on cuda:" + std::to_string(ordinal) +
+                          ", not on cuda:" + std::to_string(context_->ordinal()));
 }
 
 CudaBuffer::~CudaBuffer() {
@@ -132,8 +138,7 @@ void CudaBuffer::prepare_for_device(CUstream stream) {
   host_dirty_ = false;
   if (shadow_valid_ && std::memcmp(shadow_.data(), host_, length_) == 0) return;  // only read
   shadow_valid_ = false;
-  context_->check(context_->api().cuMemcpyHtoDAsync_v2(device_, host_, length_, stream),
-                  "copying a buffer to the GPU");
+  context_->check(context_->api().cuMemcpyHtoDAsync_v2(device_, host_, length_, stream), "copying a buffer to the GPU");
 }
 
 void CudaBuffer::device_written() {

@@ -52,7 +52,7 @@ class CudaBuffer : public backend::BufferImpl {
   bool shadow_valid_ = false;
   bool host_valid_ = true;  // both start zeroed
   bool host_dirty_ = false;
-  int views_ = 0;  // open host views: the host may read or write at any time
+  int views_ = 0;                // open host views: the host may read or write at any time
   std::shared_ptr<void> owner_;  // foreign memory: whoever allocated it (not freed here)
   CUevent ready_ = nullptr;      // foreign memory: the producer's pending work, to wait for
   std::mutex mutex_;

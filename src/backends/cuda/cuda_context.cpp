@@ -8,8 +8,8 @@
 namespace metallic::cuda {
 
 bool is_sticky(CUresult r) {
-  return r == 700 || r == 702 || r == 710 || r == 714 || r == 715 || r == 716 || r == 717 || r == 718 ||
-         r == 719 || r == 999;
+  return r == 700 || r == 702 || r == 710 || r == 714 || r == 715 || r == 716 || r == 717 || r == 718 || r == 719 ||
+         r == 999;
 }
 
 CudaContext::CudaContext(const DriverApi* api, int ordinal) : api_(api), ordinal_(ordinal) {

@@ -32,7 +32,8 @@ class CudaDevice : public backend::DeviceImpl {
 
   DeviceLimits limits() const override {
     DeviceLimits l;
-    l.max_threads_per_threadgroup = static_cast<uint32_t>(context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK));
+    l.max_threads_per_threadgroup =
+        static_cast<uint32_t>(context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK));
     int optin = context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
     l.max_threadgroup_memory_length =
         static_cast<uint32_t>(optin > 0 ? optin : context_->attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK));
@@ -58,9 +59,10 @@ class CudaDevice : public backend::DeviceImpl {
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
     if (source.validation)
-      throw CompileError("validation mode (options={'validation': True}, PYMETALLIC_VALIDATION, MTL_SHADER_VALIDATION) "
-                         "is not yet supported on CUDA devices: use the CPU device",
-                         "");
+      throw CompileError(
+          "validation mode (options={'validation': True}, PYMETALLIC_VALIDATION, MTL_SHADER_VALIDATION) "
+          "is not yet supported on CUDA devices: use the CPU device",
+          "");
     int sm = context_->sm_version(), driver = context_->api().version;
     // Libraries of many template instantiations: checked whole now, as Metal compiles a
     // library, and each kernel built alone when its pipeline is first made (as on the CPU).
@@ -88,8 +90,9 @@ class CudaDevice : public backend::DeviceImpl {
     context_->ensure_usable();
     context_->make_current();
     void* p = nullptr;
-    context_->check(context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
-                    "allocating a shared event");
+    context_->check(
+        context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
+        "allocating a shared event");
     const DriverApi* api = &context_->api();
     return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [api](uint64_t* w) { api->cuMemFreeHost(w); });
   }

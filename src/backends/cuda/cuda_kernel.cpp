@@ -8,8 +8,7 @@
 
 namespace metallic::cuda {
 
-CudaModule::CudaModule(std::shared_ptr<CudaContext> context, const std::string& image)
-    : context_(std::move(context)) {
+CudaModule::CudaModule(std::shared_ptr<CudaContext> context, const std::string& image) : context_(std::move(context)) {
   context_->ensure_usable();
   context_->make_current();
   context_->check(context_->api().cuModuleLoadData(&module_, image.data()), "loading the compiled kernels");
@@ -108,9 +107,9 @@ void CudaKernel::prepareIndirectDispatch(Size3 tg) {
   // The loop over groups may need a few more registers than the direct entries, so the
   // indirect entry can hold fewer threads (rare: only kernels near the register limit).
   if (tg.count() > indirect_max_threads_)
-    throw ValidationError("dispatch_threadgroups_with_indirect_buffer: a threadgroup of " +
-                          std::to_string(tg.count()) + " threads exceeds the " + std::to_string(indirect_max_threads_) +
-                          " that kernel '" + name_ + "' can run in an indirect dispatch on this GPU");
+    throw ValidationError("dispatch_threadgroups_with_indirect_buffer: a threadgroup of " + std::to_string(tg.count()) +
+                          " threads exceeds the " + std::to_string(indirect_max_threads_) + " that kernel '" + name_ +
+                          "' can run in an indirect dispatch on this GPU");
 }
 
 CUfunction CudaKernel::indirect_function() {

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,7 +88,7 @@ class CudaKernel : public backend::KernelImpl {
   std::atomic<uint32_t> dynamic_limit_{48 * 1024};
   std::string name_;
 
-  std::mutex indirect_mutex_;  // encoders and queues on several threads may ask at once
+  std::mutex indirect_mutex_;                    // encoders and queues on several threads may ask at once
   std::shared_ptr<CudaModule> indirect_loaded_;  // keeps indirect_ valid
   CUfunction indirect_ = nullptr;
   uint32_t indirect_max_threads_ = 0;

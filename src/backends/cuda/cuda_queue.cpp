@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -93,8 +93,10 @@ class StagingPool {
       context_->check(api.cuStreamSynchronize(stream), "retiring pinned staging memory");
       std::vector<Block> kept;
       for (auto& b : blocks_)
-        if (b.last_commit == commit) kept.push_back(b);
-        else api.cuMemFreeHost(b.host);
+        if (b.last_commit == commit)
+          kept.push_back(b);
+        else
+          api.cuMemFreeHost(b.host);
       blocks_.swap(kept);
     }
     void* p = nullptr;
@@ -146,9 +148,9 @@ struct Pending {
       if (out.find("'" + *n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + *n + "'";
     return out.empty() ? "a command buffer" : out;
   }
-  std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
+  std::vector<CUdeviceptr> scratch;                           // device copies of set_bytes data for pointer arguments
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
-  std::shared_ptr<StagingPool> staging;  // kept while its copies may run
+  std::shared_ptr<StagingPool> staging;                       // kept while its copies may run
   // Shared events it signals (the words stay allocated until the stream is done with them);
   // if the command buffer fails, the host signals them so that other queues do not hang.
   std::vector<std::pair<std::shared_ptr<SharedEvent>, uint64_t>> signals;
@@ -180,8 +182,7 @@ void finish(CommandBuffer& buffer, bool block) {
     r = block ? api.cuStreamSynchronize(pending->progress->stream) : api.cuStreamQuery(pending->progress->stream);
     if (r == CUDA_SUCCESS) {
       uint64_t seen = pending->progress->completed.load();
-      while (seen < upto && !pending->progress->completed.compare_exchange_weak(seen, upto)) {
-      }
+      while (seen < upto && !pending->progress->completed.compare_exchange_weak(seen, upto)) {}
     }
   }
   if (r == CUDA_ERROR_NOT_READY && pending->timeout > 0 && pending->start) {
@@ -375,8 +376,9 @@ void CudaQueue::build_graph(Graph& graph, size_t count) {
     p.sharedMemBytes = op.shared;
     p.kernelParams = kernel_params;
     CUgraphNode node = nullptr;
-    context_->check(api.cuGraphAddKernelNode_v2(&node, graph.graph, previous ? &previous : nullptr, previous ? 1 : 0, &p),
-                    "adding a kernel to a graph");
+    context_->check(
+        api.cuGraphAddKernelNode_v2(&node, graph.graph, previous ? &previous : nullptr, previous ? 1 : 0, &p),
+        "adding a kernel to a graph");
     previous = node;
   }
   context_->check(api.cuGraphInstantiateWithFlags(&graph.exec, graph.graph, 0), "graph instantiation");
@@ -533,8 +535,8 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
             } else if (arg.is_reference && bound.length <= kernel.slot_capacity(a)) {
               std::memcpy(slot, list.bytes_at(bound.offset), bound.length);  // inline, like Metal's setBytes
               dims[9] |= 1u << a;
-              op.inline_slots.push_back({kernel.slot_offset(a), static_cast<uint32_t>(bound.length),
-                                         static_cast<uint32_t>(a)});
+              op.inline_slots.push_back(
+                  {kernel.slot_offset(a), static_cast<uint32_t>(bound.length), static_cast<uint32_t>(a)});
             } else {
               // set_bytes data for a pointer argument: give it device memory of its own.
               CUdeviceptr scratch = 0;

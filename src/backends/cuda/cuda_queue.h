@@ -20,7 +20,7 @@
 namespace metallic {
 struct DispatchCommand;
 class SharedEvent;
-}
+}  // namespace metallic
 
 namespace metallic::cuda {
 

@@ -75,8 +75,8 @@ int parse_arch(const std::string& arch) {
   return v;
 }
 
-CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version, Entries entries, long only, bool syntax_only) {
+CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
+                 Entries entries, long only, bool syntax_only) {
   CudaBinary out;
   out.source = generate_translation_unit(source, entries, only);
   std::vector<std::string> flags = {"--std=c++17", "-default-device", "--include-path=" + runtime_dir(), "-w"};

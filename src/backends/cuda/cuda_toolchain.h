@@ -11,10 +11,10 @@
 namespace metallic::cuda {
 
 struct CudaBinary {
-  std::string image;     // cubin, or NUL-terminated PTX
+  std::string image;  // cubin, or NUL-terminated PTX
   bool is_cubin = false;
-  std::string source;    // the generated CUDA C++
-  std::string arch;      // what it was built for: "sm_90" or "compute_90"
+  std::string source;  // the generated CUDA C++
+  std::string arch;    // what it was built for: "sm_90" or "compute_90"
 };
 
 // arch: "sm_XY" (a real GPU: cubin when NVRTC knows it, else PTX for the newest virtual
@@ -23,8 +23,8 @@ struct CudaBinary {
 // `only`: build kernel `only` alone (-1: every kernel). `syntax_only`: check that the code
 // compiles (NVRTC's -fdevice-syntax-only: no code is generated; the image stays empty),
 // remembering success in the disk cache.
-CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
-                 int driver_version, Entries entries = Entries::Direct, long only = -1, bool syntax_only = false);
+CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
+                 Entries entries = Entries::Direct, long only = -1, bool syntax_only = false);
 
 // "sm_90" -> 90; throws ValidationError for anything else.
 int parse_arch(const std::string& arch);

@@ -23,11 +23,11 @@ Loaded load() {
     l.why = "libcuda.so.1 (the NVIDIA driver) was not found";
     return l;
   }
-#define METALLIC_RESOLVE(name, ret, params)                                            \
-  l.api.name = reinterpret_cast<ret(*) params>(::dlsym(handle, #name));                \
-  if (!l.api.name) {                                                                   \
-    l.why = std::string("the NVIDIA driver lacks ") + #name + ": it is too old";       \
-    return l;                                                                          \
+#define METALLIC_RESOLVE(name, ret, params)                                      \
+  l.api.name = reinterpret_cast<ret(*) params>(::dlsym(handle, #name));          \
+  if (!l.api.name) {                                                             \
+    l.why = std::string("the NVIDIA driver lacks ") + #name + ": it is too old"; \
+    return l;                                                                    \
   }
   METALLIC_CUDA_DRIVER_FUNCTIONS(METALLIC_RESOLVE)
 #undef METALLIC_RESOLVE

@@ -142,9 +142,10 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
   for (size_t a = 0; a < k.args.size(); ++a)
     if (codegen::is_constant_reference(k.args[a]) && k.args[a].used) {
       std::string slot = "P." + slot_name(a);
-      out << "  " << codegen::constant_reference_declaration(
-                         k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (const void*)" + slot + ".bytes : " +
-                                   slot + ".ptr)")
+      out << "  "
+          << codegen::constant_reference_declaration(
+                 k, a,
+                 "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (const void*)" + slot + ".bytes : " + slot + ".ptr)")
           << "\n";
     }
   out << "  " << k.call_name << "(";
@@ -161,8 +162,8 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
         if (codegen::is_constant_reference(arg))
           out << codegen::constant_reference_use(a);
         else if (arg.is_reference)
-          out << codegen::resource_expression(k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot +
-                                                        ".bytes : " + slot + ".ptr)");
+          out << codegen::resource_expression(
+              k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (void*)" + slot + ".bytes : " + slot + ".ptr)");
         else
           // Buffers live in global memory: saying so lets the compiler use global loads and
           // stores instead of generic ones, as it does for a plain CUDA pointer parameter.
@@ -201,8 +202,9 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
     out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
     out << head << "_uniform" << param << body << "<true>(P, pm_launched_group(P)); }\n";
   } else {
-    out << head << "_indirect" << param << "pm_for_each_indirect_group(P.dims[10], P.dims[11], [&](const pm_group& G) { "
-        << body << "<true>(P, G); }); }\n";
+    out << head << "_indirect" << param
+        << "pm_for_each_indirect_group(P.dims[10], P.dims[11], [&](const pm_group& G) { " << body
+        << "<true>(P, G); }); }\n";
   }
 }
 

@@ -133,8 +133,8 @@ std::vector<int> Nvrtc::architectures() const {
   return archs;
 }
 
-NvrtcOutput Nvrtc::compile(const std::string& source, const std::string& name,
-                           const std::vector<std::string>& options, bool want_cubin) const {
+NvrtcOutput Nvrtc::compile(const std::string& source, const std::string& name, const std::vector<std::string>& options,
+                           bool want_cubin) const {
   NvrtcOutput out;
   nvrtcProgram program = nullptr;
   if (int r = api_->nvrtcCreateProgram(&program, source.c_str(), name.c_str(), 0, nullptr, nullptr); r != 0) {

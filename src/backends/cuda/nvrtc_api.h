@@ -23,7 +23,7 @@ class Nvrtc {
   // open): its resolved path and size. Part of cache keys, so a warm start never loads it.
   static std::string identity();
 
-  std::string version() const;       // "13.0"
+  std::string version() const;             // "13.0"
   std::vector<int> architectures() const;  // real architectures NVRTC can emit cubins for, e.g. 90
   NvrtcOutput compile(const std::string& source, const std::string& name, const std::vector<std::string>& options,
                       bool want_cubin) const;
