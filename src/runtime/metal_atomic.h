@@ -380,12 +380,16 @@ template <class T> METAL_FUNC bool atomic_compare_exchange_strong_explicit(volat
     return atomic_fetch_##NAME##_explicit(obj, v, order);                                                          \
   }
 METAL_RT_ATOMIC_SCOPED(add)
-METAL_RT_ATOMIC_SCOPED(sub) METAL_RT_ATOMIC_SCOPED(min) METAL_RT_ATOMIC_SCOPED(max) METAL_RT_ATOMIC_SCOPED(and)
-    METAL_RT_ATOMIC_SCOPED(or) METAL_RT_ATOMIC_SCOPED(xor)
+METAL_RT_ATOMIC_SCOPED(sub)
+METAL_RT_ATOMIC_SCOPED(min)
+METAL_RT_ATOMIC_SCOPED(max)
+METAL_RT_ATOMIC_SCOPED(and)
+METAL_RT_ATOMIC_SCOPED(or)
+METAL_RT_ATOMIC_SCOPED(xor)
 #undef METAL_RT_ATOMIC_SCOPED
 
-    // ---- fences ------------------------------------------------------------------------
-    METAL_FUNC void atomic_thread_fence(mem_flags, memory_order order, thread_scope scope = thread_scope_device) {
+// ---- fences ------------------------------------------------------------------------
+METAL_FUNC void atomic_thread_fence(mem_flags, memory_order order, thread_scope scope = thread_scope_device) {
 #if defined(METAL_TARGET_CPU)
   (void)scope;
   if (order != memory_order_relaxed) __atomic_thread_fence(detail::gcc_order(order));

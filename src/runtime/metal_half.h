@@ -119,26 +119,30 @@ static_assert(__is_trivially_copyable(half) && __is_trivial(half), "half must be
 
 // Operators, written once for both 16-bit types. H op H stays H; H op integer is H;
 // H op float (or double) is float, MSL's usual arithmetic conversions.
-#define METAL_RT_F16_OPS(H)                                                                          \
-  METAL_FUNC constexpr H operator+(H a) { return a; }                                                \
-  METAL_FUNC constexpr H operator-(H a) { return H::from_bits(ushort(a.bits ^ 0x8000u)); }           \
-  METAL_RT_F16_BINOP(H, +)                                                                           \
-  METAL_RT_F16_BINOP(H, -) METAL_RT_F16_BINOP(H, *) METAL_RT_F16_BINOP(H, /) METAL_RT_F16_CMP(H, ==) \
-      METAL_RT_F16_CMP(H, !=) METAL_RT_F16_CMP(H, <) METAL_RT_F16_CMP(H, >) METAL_RT_F16_CMP(H, <=)  \
-          METAL_RT_F16_CMP(H, >=) METAL_FUNC H&                                                      \
-          operator++(H& a) {                                                                         \
-    return a = H(float(a) + 1.0f);                                                                   \
-  }                                                                                                  \
-  METAL_FUNC H& operator--(H& a) { return a = H(float(a) - 1.0f); }                                  \
-  METAL_FUNC H operator++(H& a, int) {                                                               \
-    H o = a;                                                                                         \
-    a = H(float(a) + 1.0f);                                                                          \
-    return o;                                                                                        \
-  }                                                                                                  \
-  METAL_FUNC H operator--(H& a, int) {                                                               \
-    H o = a;                                                                                         \
-    a = H(float(a) - 1.0f);                                                                          \
-    return o;                                                                                        \
+#define METAL_RT_F16_OPS(H)                                                                \
+  METAL_FUNC constexpr H operator+(H a) { return a; }                                      \
+  METAL_FUNC constexpr H operator-(H a) { return H::from_bits(ushort(a.bits ^ 0x8000u)); } \
+  METAL_RT_F16_BINOP(H, +)                                                                 \
+  METAL_RT_F16_BINOP(H, -)                                                                 \
+  METAL_RT_F16_BINOP(H, *)                                                                 \
+  METAL_RT_F16_BINOP(H, /)                                                                 \
+  METAL_RT_F16_CMP(H, ==)                                                                  \
+  METAL_RT_F16_CMP(H, !=)                                                                  \
+  METAL_RT_F16_CMP(H, <)                                                                   \
+  METAL_RT_F16_CMP(H, >)                                                                   \
+  METAL_RT_F16_CMP(H, <=)                                                                  \
+  METAL_RT_F16_CMP(H, >=)                                                                  \
+  METAL_FUNC H& operator++(H& a) { return a = H(float(a) + 1.0f); }                        \
+  METAL_FUNC H& operator--(H& a) { return a = H(float(a) - 1.0f); }                        \
+  METAL_FUNC H operator++(H& a, int) {                                                     \
+    H o = a;                                                                               \
+    a = H(float(a) + 1.0f);                                                                \
+    return o;                                                                              \
+  }                                                                                        \
+  METAL_FUNC H operator--(H& a, int) {                                                     \
+    H o = a;                                                                               \
+    a = H(float(a) - 1.0f);                                                                \
+    return o;                                                                              \
   }
 
 #define METAL_RT_F16_BINOP(H, OP)                                                               \

@@ -189,9 +189,20 @@ METAL_RT_IFN(rotate, (T v, T b), int s = int(U(b) % U(bits_of<T>));
     return detail::apply(detail::NAME##_ifn{}, R(x), R(y), R(z));                       \
   }
 METAL_RT_INT2(absdiff)
-METAL_RT_INT2(addsat) METAL_RT_INT2(subsat) METAL_RT_INT1(clz) METAL_RT_INT1(ctz) METAL_RT_INT1(popcount)
-    METAL_RT_INT1(reverse_bits) METAL_RT_INT2(hadd) METAL_RT_INT2(rhadd) METAL_RT_INT2(mul24) METAL_RT_INT3(mad24)
-        METAL_RT_INT2(mulhi) METAL_RT_INT3(madhi) METAL_RT_INT3(madsat) METAL_RT_INT2(rotate)
+METAL_RT_INT2(addsat)
+METAL_RT_INT2(subsat)
+METAL_RT_INT1(clz)
+METAL_RT_INT1(ctz)
+METAL_RT_INT1(popcount)
+METAL_RT_INT1(reverse_bits)
+METAL_RT_INT2(hadd)
+METAL_RT_INT2(rhadd)
+METAL_RT_INT2(mul24)
+METAL_RT_INT3(mad24)
+METAL_RT_INT2(mulhi)
+METAL_RT_INT3(madhi)
+METAL_RT_INT3(madsat)
+METAL_RT_INT2(rotate)
 // max3/min3/median3 take floating types too (with fmin/fmax semantics).
 #define METAL_RT_ANY3(NAME)                                                               \
   template <class X, class Y, class Z, enable_if_t<detail::float_args<X, Y, Z>, int> = 0> \
@@ -199,31 +210,33 @@ METAL_RT_INT2(addsat) METAL_RT_INT2(subsat) METAL_RT_INT1(clz) METAL_RT_INT1(ctz
     typedef detail::common_t<X, Y, Z> R;                                                  \
     return detail::apply(detail::NAME##_ifn{}, R(x), R(y), R(z));                         \
   }
-            METAL_RT_ANY3(max3) METAL_RT_ANY3(min3) METAL_RT_ANY3(median3)
+METAL_RT_ANY3(max3)
+METAL_RT_ANY3(min3)
+METAL_RT_ANY3(median3)
 #undef METAL_RT_ANY3
 #undef METAL_RT_INT1
 #undef METAL_RT_INT2
 #undef METAL_RT_INT3
 
-    // extract_bits(x, offset, bits): the field, zero- or sign-extended by x's signedness.
-    namespace detail {
-  template <class T> METAL_FUNC T extract_bits_s(T x, uint offset, uint bits) {
-    if (bits == 0) return T(0);
-    typedef uns_t<T> U;
-    U f = U(U(x) >> offset);
-    if (bits < uint(bits_of<T>)) f = U(f & U((U(1) << bits) - 1u));
-    if constexpr (is_signed<T>::value) {
-      if (bits < uint(bits_of<T>) && ((f >> (bits - 1)) & 1u)) f = U(f | U(wrap_t<U>(~U(0)) << bits));
-    }
-    return T(f);
+// extract_bits(x, offset, bits): the field, zero- or sign-extended by x's signedness.
+namespace detail {
+template <class T> METAL_FUNC T extract_bits_s(T x, uint offset, uint bits) {
+  if (bits == 0) return T(0);
+  typedef uns_t<T> U;
+  U f = U(U(x) >> offset);
+  if (bits < uint(bits_of<T>)) f = U(f & U((U(1) << bits) - 1u));
+  if constexpr (is_signed<T>::value) {
+    if (bits < uint(bits_of<T>) && ((f >> (bits - 1)) & 1u)) f = U(f | U(wrap_t<U>(~U(0)) << bits));
   }
-  template <class T> METAL_FUNC T insert_bits_s(T base, T ins, uint offset, uint bits) {
-    if (bits == 0) return base;
-    typedef uns_t<T> U;
-    U mask = bits >= uint(bits_of<T>) ? U(~U(0)) : U((U(1) << bits) - 1u);
-    mask = U(wrap_t<U>(mask) << offset);
-    return T(U((U(base) & U(~mask)) | (U(wrap_t<U>(ins) << offset) & mask)));
-  }
+  return T(f);
+}
+template <class T> METAL_FUNC T insert_bits_s(T base, T ins, uint offset, uint bits) {
+  if (bits == 0) return base;
+  typedef uns_t<T> U;
+  U mask = bits >= uint(bits_of<T>) ? U(~U(0)) : U((U(1) << bits) - 1u);
+  mask = U(wrap_t<U>(mask) << offset);
+  return T(U((U(base) & U(~mask)) | (U(wrap_t<U>(ins) << offset) & mask)));
+}
 }  // namespace detail
 template <class T, enable_if_t<is_integral<T>::value, int> = 0> METAL_FUNC T extract_bits(T x, uint offset, uint bits) {
   return detail::extract_bits_s(x, offset, bits);

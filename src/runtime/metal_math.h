@@ -187,7 +187,8 @@ namespace detail {
 struct copysign_bits_fn {
   template <class T> METAL_FUNC T operator()(T x, T y) const {
     if constexpr (is_same<T, float>::value) {
-      return METAL_RT_L(copysign)(x, y);
+      return METAL_RT_L(copysign)
+      (x, y);
     } else {
       T r = x;
       r.bits = ushort((x.bits & 0x7fffu) | (y.bits & 0x8000u));
@@ -216,8 +217,14 @@ METAL_RT_FN2(powr, detail::powr_f, METAL_RT_FAST(__powf, detail::powr_f))
 
 namespace detail {
 METAL_FUNC float divide_p(float x, float y) { return x / y; }
-METAL_FUNC float fmax3_f(float a, float b, float c) { return METAL_RT_L(fmax)(METAL_RT_L(fmax)(a, b), c); }
-METAL_FUNC float fmin3_f(float a, float b, float c) { return METAL_RT_L(fmin)(METAL_RT_L(fmin)(a, b), c); }
+METAL_FUNC float fmax3_f(float a, float b, float c) {
+  return METAL_RT_L(fmax)
+  (METAL_RT_L(fmax)(a, b), c);
+}
+METAL_FUNC float fmin3_f(float a, float b, float c) {
+  return METAL_RT_L(fmin)
+  (METAL_RT_L(fmin)(a, b), c);
+}
 }  // namespace detail
 METAL_RT_FN2(divide, detail::divide_p, METAL_RT_FAST(__fdividef, detail::divide_p))
 METAL_RT_FN3(fma, METAL_RT_L(fma))
@@ -236,7 +243,10 @@ template <class H> METAL_FUNC H nextafter16(H x, H y) {
   return H::from_bits(ushort(up ? x.bits + 1 : x.bits - 1));
 }
 struct nextafter_fn {
-  METAL_FUNC float operator()(float x, float y) const { return METAL_RT_L(nextafter)(x, y); }
+  METAL_FUNC float operator()(float x, float y) const {
+    return METAL_RT_L(nextafter)
+    (x, y);
+  }
   METAL_FUNC half operator()(half x, half y) const { return nextafter16(x, y); }
   METAL_FUNC bfloat operator()(bfloat x, bfloat y) const { return nextafter16(x, y); }
 };
@@ -281,7 +291,8 @@ template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, const v
 template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, int k) { return ldexp(x, vec<int, N>(k)); }
 template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T modf(T x, T& ip) {
   float i;
-  float f = METAL_RT_L(modf)(float(x), &i);
+  float f = METAL_RT_L(modf)
+  (float(x), &i);
   ip = T(i);
   return T(f);
 }
@@ -306,7 +317,8 @@ template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC
   float f = float(x);
   if (f == 0.0f || detail::isnan_bits(f)) return -2147483647 - 1;
   if (detail::isinf_bits(f)) return 2147483647;
-  return METAL_RT_L(ilogb)(f);
+  return METAL_RT_L(ilogb)
+  (f);
 }
 template <class T, int N> METAL_FUNC vec<int, N> ilogb(const vec<T, N>& x) {
   vec<int, N> r;

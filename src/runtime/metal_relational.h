@@ -52,15 +52,17 @@ template <class E> struct bool_result<E, 0> {
     return detail::apply(detail::NAME##_fn{}, R(x), R(y));                    \
   }
 METAL_RT_REL1(isnan)
-METAL_RT_REL1(isinf) METAL_RT_REL1(isfinite) METAL_RT_REL1(isnormal) METAL_RT_REL1(signbit) METAL_RT_REL2(isordered)
-    METAL_RT_REL2(isunordered)
+METAL_RT_REL1(isinf)
+METAL_RT_REL1(isfinite)
+METAL_RT_REL1(isnormal)
+METAL_RT_REL1(signbit)
+METAL_RT_REL2(isordered)
+METAL_RT_REL2(isunordered)
 #undef METAL_RT_REL1
 #undef METAL_RT_REL2
 
-    // all/any over bool vectors (or any vector: a component counts as true when non-zero).
-    METAL_FUNC constexpr bool all(bool b) {
-  return b;
-}
+// all/any over bool vectors (or any vector: a component counts as true when non-zero).
+METAL_FUNC constexpr bool all(bool b) { return b; }
 METAL_FUNC constexpr bool any(bool b) { return b; }
 template <class V, enable_if_t<detail::is_vec_like<V>, int> = 0> METAL_FUNC bool all(const V& v) {
   typename detail::vinfo_t<V>::value x(v);

@@ -125,9 +125,15 @@ template <class T, int K, int S, unsigned C, class R> METAL_FUNC const R swizzle
     return p = R(R(p) OP u);                                                                  \
   }
 METAL_RT_SWZ_COMPOUND(+)
-METAL_RT_SWZ_COMPOUND(-) METAL_RT_SWZ_COMPOUND(*) METAL_RT_SWZ_COMPOUND(/) METAL_RT_SWZ_COMPOUND(%)
-    METAL_RT_SWZ_COMPOUND(&) METAL_RT_SWZ_COMPOUND(|) METAL_RT_SWZ_COMPOUND(^) METAL_RT_SWZ_COMPOUND(<<)
-        METAL_RT_SWZ_COMPOUND(>>)
+METAL_RT_SWZ_COMPOUND(-)
+METAL_RT_SWZ_COMPOUND(*)
+METAL_RT_SWZ_COMPOUND(/)
+METAL_RT_SWZ_COMPOUND(%)
+METAL_RT_SWZ_COMPOUND(&)
+METAL_RT_SWZ_COMPOUND(|)
+METAL_RT_SWZ_COMPOUND(^)
+METAL_RT_SWZ_COMPOUND(<<)
+METAL_RT_SWZ_COMPOUND(>>)
 #undef METAL_RT_SWZ_COMPOUND
 
 // ---- the parts common to vec<T,2>, vec<T,3>, vec<T,4> --------------------------------
@@ -183,25 +189,41 @@ METAL_RT_SWZ_COMPOUND(-) METAL_RT_SWZ_COMPOUND(*) METAL_RT_SWZ_COMPOUND(/) METAL
   /* Any mix of scalars and vectors adding up to N components (float4(v.xy, 0, 1)). */                             \
   template <class A, class B, class... C,                                                                          \
             enable_if_t<detail::all_values<A, B, C...> && detail::total_comps<A, B, C...> == N, int> = 0>          \
-  METAL_FUNC constexpr vec(const A& a, const B& b, const C&... c) : METAL_RT_VEC_INIT_FLAT(N_) {}                  \
+  METAL_FUNC constexpr vec(const A& a, const B& b, const C&... c) : METAL_RT_VEC_INIT_FLAT(N_)                     \
+  {                                                                                                                \
+  }                                                                                                                \
   /* A scalar of another type broadcasts too, but only explicitly: float4(1), half4(x). */                         \
   template <class U, enable_if_t<detail::is_scalar_arg<U>, int> = 0> METAL_FUNC constexpr explicit vec(const U& x) \
-      : METAL_RT_VEC_INIT_SPLAT(N_) {}                                                                             \
+      : METAL_RT_VEC_INIT_SPLAT(N_)                                                                                \
+  {                                                                                                                \
+  }                                                                                                                \
   /* Element type conversion is explicit only: float4(int4), static_cast<half2>(v.xy). */                          \
   template <class V,                                                                                               \
             enable_if_t<detail::is_vec_like<V> && detail::ncomp<V> == N_ && !is_same<V, vec>::value, int> = 0>     \
-  METAL_FUNC constexpr explicit vec(const V& v) : METAL_RT_VEC_INIT_CONV(N_) {}                                    \
+  METAL_FUNC constexpr explicit vec(const V& v) : METAL_RT_VEC_INIT_CONV(N_)                                       \
+  {                                                                                                                \
+  }                                                                                                                \
   METAL_FUNC constexpr T& operator[](int i) { return s[i]; }                                                       \
   METAL_FUNC constexpr const T& operator[](int i) const { return s[i]; }                                           \
   METAL_RT_VEC_BINOP_WRAP(+)                                                                                       \
-  METAL_RT_VEC_BINOP_WRAP(-) METAL_RT_VEC_BINOP_WRAP(*) METAL_RT_VEC_BINOP(/) METAL_RT_VEC_BINOP(%)                \
-      METAL_RT_VEC_BINOP(&) METAL_RT_VEC_BINOP(|) METAL_RT_VEC_BINOP(^) METAL_RT_VEC_BINOP_WRAP(<<)                \
-          METAL_RT_VEC_BINOP(>>) METAL_RT_VEC_BOOLOP(==) METAL_RT_VEC_BOOLOP(!=) METAL_RT_VEC_BOOLOP(<)            \
-              METAL_RT_VEC_BOOLOP(>) METAL_RT_VEC_BOOLOP(<=) METAL_RT_VEC_BOOLOP(>=) METAL_RT_VEC_BOOLOP(&&)       \
-                  METAL_RT_VEC_BOOLOP(||) friend METAL_FUNC vec                                                    \
-                  operator+(const vec& a) {                                                                        \
-    return a;                                                                                                      \
-  }                                                                                                                \
+  METAL_RT_VEC_BINOP_WRAP(-)                                                                                       \
+  METAL_RT_VEC_BINOP_WRAP(*)                                                                                       \
+  METAL_RT_VEC_BINOP(/)                                                                                            \
+  METAL_RT_VEC_BINOP(%)                                                                                            \
+  METAL_RT_VEC_BINOP(&)                                                                                            \
+  METAL_RT_VEC_BINOP(|)                                                                                            \
+  METAL_RT_VEC_BINOP(^)                                                                                            \
+  METAL_RT_VEC_BINOP_WRAP(<<)                                                                                      \
+  METAL_RT_VEC_BINOP(>>)                                                                                           \
+  METAL_RT_VEC_BOOLOP(==)                                                                                          \
+  METAL_RT_VEC_BOOLOP(!=)                                                                                          \
+  METAL_RT_VEC_BOOLOP(<)                                                                                           \
+  METAL_RT_VEC_BOOLOP(>)                                                                                           \
+  METAL_RT_VEC_BOOLOP(<=)                                                                                          \
+  METAL_RT_VEC_BOOLOP(>=)                                                                                          \
+  METAL_RT_VEC_BOOLOP(&&)                                                                                          \
+  METAL_RT_VEC_BOOLOP(||)                                                                                          \
+  friend METAL_FUNC vec operator+(const vec& a) { return a; }                                                      \
   friend METAL_FUNC vec operator-(const vec& a) {                                                                  \
     vec r;                                                                                                         \
     for (int i = 0; i < N; ++i) r.s[i] = T(-detail::wrap_t<T>(a.s[i]));                                            \
@@ -256,8 +278,7 @@ METAL_RT_SWZ_COMPOUND(-) METAL_RT_SWZ_COMPOUND(*) METAL_RT_SWZ_COMPOUND(/) METAL
 #define METAL_RT_VEC_INIT_CONV_4 \
   s { T(detail::comp(v, 0)), T(detail::comp(v, 1)), T(detail::comp(v, 2)), T(detail::comp(v, 3)) }
 
-            template <class T>
-            struct alignas(2 * sizeof(T)) vec<T, 2> {
+template <class T> struct alignas(2 * sizeof(T)) vec<T, 2> {
   union {
     T s[2];
     struct {
