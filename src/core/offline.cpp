@@ -17,6 +17,7 @@ OfflineResult compileOffline(const std::string& source, const CompileOptions& op
   o.language_version = options.language_version;
   o.fast_math = options.fast_math();
   o.function_constants = options.function_constants;
+  o.validation = options.validation;  // compile the checked variant (issue 12)
   msl::TranslatedSource translated;
   try {
     translated = msl::translate(source, o);

@@ -72,6 +72,21 @@ class Instrumenter {
                           ", " + quoted(tok.text) + ")");
         continue;
       }
+      // `*p` (p a pointer: checked like p[0]) and `p->m` (the member's bytes checked against
+      // the range p lies in).
+      if (next->is_punct("->") && i + 2 < close && t_[i + 2].kind == TokenKind::Identifier && !e_.touched(i + 2) &&
+          !(i + 3 < close && t_[i + 3].is_punct("("))) {
+        e_.replace(i, "(*::metal::detail::v_fld(" + tok.text + ", &(" + tok.text + "->" + t_[i + 2].text + "), " +
+                          kind(i, i + 3) + ", " + site(tok) + ", " + quoted(tok.text) + "))");
+        e_.drop(i + 1);
+        e_.drop(i + 2);
+        continue;
+      }
+      if (unary_deref(i) && !one_of(*next, {"(", ".", "->", "++", "--", "::"})) {
+        e_.replace(i, "::metal::detail::v_dp(" + tok.text + ", " + kind(i - 1, i + 1) + ", " + site(tok) + ", " +
+                          quoted(tok.text) + ")");
+        continue;
+      }
       auto it = tg.find(tok.text);
       if (it == tg.end()) continue;
       // A bare use of a threadgroup name.
@@ -98,6 +113,19 @@ class Instrumenter {
     bool operand = (before.kind == TokenKind::Identifier && !one_of(before, {"return", "case"})) ||
                    before.kind == TokenKind::Number || before.is_punct(")") || before.is_punct("]");
     return !operand;
+  }
+
+  // Whether the `*` before the identifier at i dereferences it (not a multiplication, nor
+  // the `*` of a declarator such as `device float *p` or `vec<float, 4> *q`).
+  bool unary_deref(size_t i) const {
+    if (i < 2 || !t_[i - 1].is_punct("*")) return false;
+    const Token& before = t_[i - 2];
+    if (before.kind == TokenKind::Number || before.is_punct(")") || before.is_punct("]")) return false;
+    if (before.kind == TokenKind::Identifier)
+      return one_of(before, {"return", "case", "else", "do", "co_return", "co_yield"});
+    if (before.is_punct(">") || before.is_punct(">>")) return false;  // a template's declarator, most likely
+    if (before.is_punct(",")) return !declaration_name(i - 1);
+    return true;
   }
 
   // How the access at i (whose subscripts or members end before `after`) uses the element.

@@ -22,7 +22,19 @@ struct DispatchCommand;
 class SharedEvent;
 }  // namespace metallic
 
+struct metal_diag_dev;
+
 namespace metallic::cuda {
+
+// A dispatch of a validation or logging build (issue 12): its metal_diag_dev in device memory
+// (freed with the command buffer's scratch memory), read back when the command buffer completes.
+struct DiagDispatch {
+  CUdeviceptr block = 0;
+  uint64_t findings_at = 0, log_at = 0;
+  const std::string* kernel = nullptr;
+  bool validation = false;
+  std::shared_ptr<metal_diag_dev> head;  // the uploaded header (pageable: kept until done)
+};
 
 class CudaKernel;
 class EventPool;
@@ -72,6 +84,9 @@ class CudaQueue : public backend::QueueImpl {
   // Makes `op` a dispatch_threadgroups_with_indirect_buffer launch; device memory it needs
   // for the command buffer's lifetime is added to `scratch`.
   void encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch);
+  // Gives a validation or logging build's dispatch its metal_diag_dev (address into `op`).
+  void prepare_diagnostics(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch,
+                           std::vector<DiagDispatch>& diags);
 
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;
