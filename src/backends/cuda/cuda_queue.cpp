@@ -150,8 +150,11 @@ struct Pending {
       if (out.find("'" + *n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + *n + "'";
     return out.empty() ? "a command buffer" : out;
   }
-  std::vector<CUdeviceptr> scratch;                           // device copies of set_bytes data for pointer arguments
-  std::vector<DiagDispatch> diags;                            // validation and logging (issue 12)
+  std::vector<CUdeviceptr> scratch;  // device copies of set_bytes data for pointer arguments
+  std::vector<DiagDispatch> diags;   // validation and logging (issue 12)
+  std::mutex diag_mutex;             // finish() may run on two threads: one collects, the other waits for it
+  bool diag_collected = false;
+  std::string diag_failure;
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
   std::shared_ptr<StagingPool> staging;                       // kept while its copies may run
   // Shared events it signals (the words stay allocated until the stream is done with them);
@@ -261,9 +264,13 @@ void finish(CommandBuffer& buffer, bool block) {
   }
   for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
   if (!pending->diags.empty()) {
-    std::string failed = collect_diagnostics(buffer, *pending);
-    if (!failed.empty()) {
-      buffer.executorFinished(now_seconds(), failed);
+    std::lock_guard<std::mutex> lock(pending->diag_mutex);
+    if (!pending->diag_collected) {
+      pending->diag_failure = collect_diagnostics(buffer, *pending);
+      pending->diag_collected = true;
+    }
+    if (!pending->diag_failure.empty()) {
+      buffer.executorFinished(now_seconds(), pending->diag_failure);
       return;
     }
   }
