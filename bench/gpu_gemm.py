@@ -10,11 +10,8 @@ ours / cuBLAS time (above 1.0: we are slower), plus the fraction of cuBLAS's thr
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -26,17 +23,8 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
     sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def median_seconds(fn, repeats=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+sys.path.insert(0, HERE)
+from timing import median_seconds, write_json  # noqa: E402
 
 
 def main():
@@ -136,9 +124,7 @@ def main():
             f"{100 * row['fraction_of_cublas']:5.1f}% of cuBLAS   rel.err {err:.1e}   ({peer})",
             flush=True,
         )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":
