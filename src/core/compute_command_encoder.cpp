@@ -65,28 +65,6 @@ msl::TextureShape shape_of(TextureType t) {
   return msl::TextureShape::Other;
 }
 
-const char* texture_type_name(TextureType t) {
-  switch (t) {
-    case TextureType::Type1D:
-      return "texture1d";
-    case TextureType::Type1DArray:
-      return "texture1d_array";
-    case TextureType::Type2D:
-      return "texture2d";
-    case TextureType::Type2DArray:
-      return "texture2d_array";
-    case TextureType::Type3D:
-      return "texture3d";
-    case TextureType::TypeCube:
-      return "texturecube";
-    case TextureType::TypeCubeArray:
-      return "texturecube_array";
-    case TextureType::TypeTextureBuffer:
-      return "texture_buffer";
-  }
-  return "?";
-}
-
 }  // namespace
 
 ComputeCommandEncoder::ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer) : buffer_(std::move(buffer)) {
@@ -400,7 +378,8 @@ void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl:
                   " is not supported yet (texture1d, texture1d_array, texture2d, "
                   "texture2d_array, texture3d, texturecube, texturecube_array and texture_buffer are)");
     if (type.shape != shape_of(d.type))
-      throw ValidationError(where + " is a " + type.name + " but the bound texture is a " + texture_type_name(d.type));
+      throw ValidationError(where + " is a " + type.name + " but the bound texture is a " +
+                            msl::texture_shape_name(shape_of(d.type)));
     const std::string want = pixel_format_sample_type(d.pixel_format);
     if (type.sample_type != want)
       throw ValidationError(where + " reads " + type.element + " texels but the bound texture's pixel format " +

@@ -84,6 +84,16 @@ bool is_texture_type(const std::string& type) {
          type.rfind("metal::depth", 0) == 0;
 }
 
+// The texture types the runtime supports, by their MSL names.
+const std::pair<const char*, TextureShape> kTextureShapes[] = {{"texture1d", TextureShape::Tex1D},
+                                                                {"texture1d_array", TextureShape::Tex1DArray},
+                                                                {"texture2d", TextureShape::Tex2D},
+                                                                {"texture2d_array", TextureShape::Tex2DArray},
+                                                                {"texture3d", TextureShape::Tex3D},
+                                                                {"texturecube", TextureShape::Cube},
+                                                                {"texturecube_array", TextureShape::CubeArray},
+                                                                {"texture_buffer", TextureShape::Buffer}};
+
 std::string trim_type(std::string s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
@@ -105,15 +115,7 @@ TextureArgType parse_texture_type(const std::string& type) {
     t.element = trim_type(inner.substr(0, comma));
     if (comma != std::string::npos) access = trim_type(inner.substr(comma + 1));
   }
-  static const std::pair<const char*, TextureShape> shapes[] = {{"texture1d", TextureShape::Tex1D},
-                                                                {"texture1d_array", TextureShape::Tex1DArray},
-                                                                {"texture2d", TextureShape::Tex2D},
-                                                                {"texture2d_array", TextureShape::Tex2DArray},
-                                                                {"texture3d", TextureShape::Tex3D},
-                                                                {"texturecube", TextureShape::Cube},
-                                                                {"texturecube_array", TextureShape::CubeArray},
-                                                                {"texture_buffer", TextureShape::Buffer}};
-  for (const auto& [name, shape] : shapes)
+  for (const auto& [name, shape] : kTextureShapes)
     if (t.name == name) t.shape = shape;
   t.supported = t.name.rfind("texture", 0) == 0 && t.name.find("_ms") == std::string::npos;
   const std::string& e = t.element;
@@ -127,6 +129,12 @@ TextureArgType parse_texture_type(const std::string& type) {
 }
 
 }  // namespace
+
+const char* texture_shape_name(TextureShape shape) {
+  for (const auto& [name, s] : kTextureShapes)
+    if (s == shape) return name;
+  return "?";
+}
 
 bool is_address_space(const Token& t) {
   return t.kind == TokenKind::Identifier &&

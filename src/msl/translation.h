@@ -48,6 +48,8 @@ enum class ArgKind { Buffer, Threadgroup, Texture, Sampler, Builtin };
 // The texture types a kernel argument can be bound to (Other: any other texture or depth
 // type: a multisampled or depth texture, which the runtime does not support yet).
 enum class TextureShape { Other, Tex1D, Tex1DArray, Tex2D, Tex2DArray, Tex3D, Cube, CubeArray, Buffer };
+// Its MSL name ("texture2d_array"; "?" for Other).
+const char* texture_shape_name(TextureShape shape);
 
 // A texture argument's type (`texture2d<float, access::read>`), parsed once by the front end
 // so that a dispatch checks the bound texture against it without reading type strings.
