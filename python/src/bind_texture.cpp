@@ -45,7 +45,7 @@ uint32_t sampler_code(nb::handle v, const Named* table, const char* what, uint32
 // pymetallic.PixelFormat: a member per entry of METAL_PIXEL_FORMATS (the one list of
 // supported formats), valued as MTLPixelFormat.
 enum class PixelFormat : uint32_t {
-#define PYMETALLIC_PIXEL_FORMAT(name, value, channels, kind) name = value,
+#define PYMETALLIC_PIXEL_FORMAT(name, number, channels, kind) name = number,
   METAL_PIXEL_FORMATS(PYMETALLIC_PIXEL_FORMAT)
 #undef PYMETALLIC_PIXEL_FORMAT
 };
@@ -57,7 +57,7 @@ void init_texture(nb::module_& m) {
   auto pixel_formats = nb::enum_<PixelFormat>(m, "PixelFormat", nb::is_arithmetic(),
                                               "MTLPixelFormat values of the formats textures support (Metal's names; "
                                               "pymetallic.texture adds UPPER_SNAKE aliases such as R32_FLOAT).");
-#define PYMETALLIC_PIXEL_FORMAT(name, value, channels, kind) pixel_formats.value(#name, PixelFormat::name);
+#define PYMETALLIC_PIXEL_FORMAT(name, number, channels, kind) pixel_formats.value(#name, PixelFormat::name);
   METAL_PIXEL_FORMATS(PYMETALLIC_PIXEL_FORMAT)
 #undef PYMETALLIC_PIXEL_FORMAT
 
