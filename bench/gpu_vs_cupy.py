@@ -222,7 +222,9 @@ def bench_life(ours, steps):
     cupy_run()
     np.testing.assert_array_equal(bufs[steps % 2].to_numpy(np.uint8, (w, w)), cp.asnumpy(cbufs[steps % 2]))
     report(
-        f"Life {w}x{w} x {steps}, wait each step", median_seconds(ours_run, repeats=5), median_seconds(cupy_run, repeats=5)
+        f"Life {w}x{w} x {steps}, wait each step",
+        median_seconds(ours_run, repeats=5),
+        median_seconds(cupy_run, repeats=5),
     )
 
 

@@ -37,6 +37,9 @@ class TextureUsage:
 
 # The supported formats, listed once in C++ (METAL_PIXEL_FORMATS) and bound as an IntEnum.
 PixelFormat = _core.PixelFormat
+# As Python's own IntEnum: str() and format() give the number (messages read as before).
+PixelFormat.__str__ = int.__repr__
+PixelFormat.__format__ = int.__format__
 
 
 def _snake(name):

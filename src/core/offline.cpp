@@ -1,8 +1,8 @@
 #include "metallic/offline.h"
 
 #include "core/backend.h"
-#include "metallic/error.h"
 #include "core/front_end_options.h"
+#include "metallic/error.h"
 #include "metallic/metallic.h"
 #include "msl/translation.h"
 

@@ -86,13 +86,13 @@ bool is_texture_type(const std::string& type) {
 
 // The texture types the runtime supports, by their MSL names.
 const std::pair<const char*, TextureShape> kTextureShapes[] = {{"texture1d", TextureShape::Tex1D},
-                                                                {"texture1d_array", TextureShape::Tex1DArray},
-                                                                {"texture2d", TextureShape::Tex2D},
-                                                                {"texture2d_array", TextureShape::Tex2DArray},
-                                                                {"texture3d", TextureShape::Tex3D},
-                                                                {"texturecube", TextureShape::Cube},
-                                                                {"texturecube_array", TextureShape::CubeArray},
-                                                                {"texture_buffer", TextureShape::Buffer}};
+                                                               {"texture1d_array", TextureShape::Tex1DArray},
+                                                               {"texture2d", TextureShape::Tex2D},
+                                                               {"texture2d_array", TextureShape::Tex2DArray},
+                                                               {"texture3d", TextureShape::Tex3D},
+                                                               {"texturecube", TextureShape::Cube},
+                                                               {"texturecube_array", TextureShape::CubeArray},
+                                                               {"texture_buffer", TextureShape::Buffer}};
 
 std::string trim_type(std::string s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
