@@ -183,15 +183,19 @@ bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::tim
     return true;
   }
   // A wait with a limit (Python waits in slices, to notice Ctrl-C): poll the stream, at
-  // first without sleeping (most waits end within microseconds), then with growing naps.
+  // first spinning, then yielding (most waits end within microseconds), then with growing naps.
   auto start = clock::now();
   auto nap = std::chrono::microseconds(20);
+  // Spinning for the first 200 us answers a short kernel's completion ~0.3-2 us sooner than
+  // yielding (bench/gpu_launch_profile.py, H200: dispatch + commit + wait 13.0 -> 10.6-12.6 us).
   for (;;) {
     finish(buffer, false);
     if (buffer.finished()) return true;
     auto now = clock::now();
     if (now >= deadline) return false;
-    if (now - start < std::chrono::microseconds(500)) {
+    if (now - start < std::chrono::microseconds(200)) {
+      continue;
+    } else if (now - start < std::chrono::microseconds(500)) {
       std::this_thread::yield();
     } else {
       std::this_thread::sleep_for(std::min<clock::duration>(nap, deadline - now));
