@@ -46,7 +46,6 @@ VARIANTS = {
 }
 
 
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4096, help="M = N = K (a multiple of 64)")
