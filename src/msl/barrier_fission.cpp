@@ -148,10 +148,8 @@ class KernelFission {
     if (barrier) return;
     // No barrier: the kernel is split only where that lets the compiler vectorise across
     // threads (a loop the group steps, below); else it keeps the plain loop over threads.
-    static const bool lane_loops = [] {
-      const char* v = std::getenv("PYMETALLIC_CPU_LANE_LOOPS");
-      return !(v && std::string(v) == "0");
-    }();
+    const char* off = std::getenv("PYMETALLIC_CPU_LANE_LOOPS");
+    const bool lane_loops = !(off && std::string(off) == "0");
     bool loop = false;
     for (size_t i = f_.body_open; i < f_.body_close; ++i)
       if (t_[i].is_ident("for") || t_[i].is_ident("while")) loop = true;
@@ -516,10 +514,15 @@ class KernelFission {
     return true;
   }
 
-  // `while (cond) body` without barriers, loops, jumps or returns in it.
+  // `while (cond) body` without barriers, loops, jumps or returns in it, nor atomics: a thread
+  // spinning on what another thread writes after the loop (a lock) would wait forever in a
+  // masked loop, as in a SIMD group without independent forward progress; run thread by
+  // thread, it ends.
   bool maskable_while(size_t first, size_t e) const {
     size_t open = first + 1;
     if (!t_[open].is_punct("(") || st_.match[open] == npos) return false;
+    for (size_t i = open; i < e; ++i)
+      if (t_[i].kind == TokenKind::Identifier && t_[i].text.rfind("atomic", 0) == 0) return false;
     return !has_control(open, e);
   }
 

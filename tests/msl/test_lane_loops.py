@@ -68,6 +68,19 @@ kernel void first_negative(device const int* in [[buffer(0)]], device int* out [
   out[gid] = found;
 }
 
+// A spin on what another thread writes after its loop: never masked (a SIMD group without
+// independent forward progress would wait forever). Only compiled here.
+kernel void spin_lock(device atomic_uint* lock [[buffer(0)]], device uint* counter [[buffer(1)]],
+                      uint gid [[thread_position_in_grid]]) {
+  uint expected = 0;
+  while (!atomic_compare_exchange_weak_explicit(lock, &expected, 1u, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+    expected = 0;
+  }
+  counter[0] += 1;
+  atomic_store_explicit(lock, 0u, memory_order_relaxed);
+}
+
 // Halving reductions: `if (lid < s)` stretches, by index in the group and by (2D) position.
 kernel void halve(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
                   uint gid [[thread_position_in_grid]], uint lid [[thread_index_in_threadgroup]],
@@ -216,7 +229,8 @@ def test_halving_rows(device, runner, tgx, tgy):
 
 
 def test_which_kernels_get_lane_loops(cpu_device):
-    """escape, collatz and matmul_k run split for their loops; first_negative keeps the plain path."""
+    """escape, collatz and matmul_k run split for their loops; first_negative (a `break`) and
+    spin_lock (atomics in the loop) keep the plain path."""
     code = (
         "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_lane_loops import SRC; "
         "pm.Library(pm.Device.get_default_device(), SRC)"
@@ -227,3 +241,4 @@ def test_which_kernels_get_lane_loops(cpu_device):
     for k in ("escape", "collatz", "matmul_k"):
         assert f"kernel '{k}' runs split (loop fission, 0 SIMD-group calls over lanes, 1 loops" in r.stderr, r.stderr
     assert "kernel 'first_negative'" not in r.stderr
+    assert "kernel 'spin_lock'" not in r.stderr
