@@ -302,9 +302,12 @@ CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
   progress_ = std::make_shared<StreamProgress>();
   progress_->stream = stream_;
   if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
+  deferred_ =
+      std::make_unique<DeferredSubmitter>([this](std::shared_ptr<CommandBuffer> b) { submit_now(std::move(b)); });
 }
 
 CudaQueue::~CudaQueue() {
+  deferred_.reset();  // its thread submits to this queue: stopped first
   if (notifier_) {
     {
       std::lock_guard<std::mutex> lock(notifier_->mutex);
@@ -479,7 +482,9 @@ void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
   }
 }
 
-void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
+void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) { deferred_->submit(std::move(buffer)); }
+
+void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
   std::lock_guard<std::mutex> serial(submit_mutex_);
   try {
     context_->ensure_usable();
@@ -713,6 +718,8 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
     }
     if (!replayed) enqueue(ops, count);
     if (pending->end) context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    // Its signals are on the stream now and will be written without the host: promised.
+    for (auto& [event, value] : pending->signals) event->promise(value);
     pending->sequence = ++progress_->submitted;
     std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(pending));
     buffer->executorStarted(pending->host_start);
@@ -746,13 +753,17 @@ CUdeviceptr CudaQueue::event_address(const SharedEvent& event) {
   return address;
 }
 
-void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }
+void CudaQueue::wait(CommandBuffer& buffer) {
+  deferred_->waitSubmitted(buffer);
+  finish(buffer, true);
+}
 
 void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
 
 bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
   if (deadline == clock::time_point::max() && timeout_ <= 0) {
+    deferred_->waitSubmitted(buffer);
     finish(buffer, true);
     return true;
   }

@@ -16,6 +16,7 @@
 
 #include "backends/cuda/cuda_context.h"
 #include "core/backend.h"
+#include "core/deferred_submit.h"
 
 namespace metallic {
 struct DispatchCommand;
@@ -66,6 +67,8 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr counts_copy = 0, counts = 0;
   };
   struct Notifier;
+  // Hands `buffer` to the stream (submit() calls it once the buffer's waits are promised).
+  void submit_now(std::shared_ptr<CommandBuffer> buffer);
   void enqueue(const std::vector<Op>& ops, size_t count);
   // The address of a shared event's word in this GPU's address space.
   CUdeviceptr event_address(const SharedEvent& event);
@@ -114,6 +117,9 @@ class CudaQueue : public backend::QueueImpl {
   // Finishes command buffers that have completed handlers as soon as they are done.
   // Shared with its thread, which may outlive the queue (it can drop the last reference).
   std::shared_ptr<Notifier> notifier_;
+  // Command buffers whose shared-event waits are not yet promised wait here, not on the
+  // stream (see core/deferred_submit.h: a stream blocked on the host deadlocks module loads).
+  std::unique_ptr<DeferredSubmitter> deferred_;
 };
 
 }  // namespace metallic::cuda
