@@ -232,13 +232,17 @@ void CudaQueue::stop_notifier() {
     notifier_->thread.join();
 }
 
-void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }
+void CudaQueue::wait(CommandBuffer& buffer) {
+  deferred_->waitSubmitted(buffer);
+  finish(buffer, true);
+}
 
 void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
 
 bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
   if (deadline == clock::time_point::max() && timeout_ <= 0) {
+    deferred_->waitSubmitted(buffer);
     finish(buffer, true);
     return true;
   }

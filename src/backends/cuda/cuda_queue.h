@@ -21,6 +21,7 @@
 
 #include "backends/cuda/cuda_context.h"
 #include "core/backend.h"
+#include "core/deferred_submit.h"
 
 namespace metallic {
 struct CommandList;
@@ -76,6 +77,8 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr counts_copy = 0, counts = 0;
   };
   struct Notifier;
+  // Hands `buffer` to the stream (submit() calls it once the buffer's waits are promised).
+  void submit_now(std::shared_ptr<CommandBuffer> buffer);
 
   // Command lowering (cuda_lowering.cpp): a command list becomes ops_[0, count); what it
   // uses until it is done (buffers written, scratch memory, events) is noted in `pending`.
@@ -150,6 +153,9 @@ class CudaQueue : public backend::QueueImpl {
   void stop_notifier();
   // Shared with its thread, which may outlive the queue (it can drop the last reference).
   std::shared_ptr<Notifier> notifier_;
+  // Command buffers whose shared-event waits are not yet promised wait here, not on the
+  // stream (see core/deferred_submit.h: a stream blocked on the host deadlocks module loads).
+  std::unique_ptr<DeferredSubmitter> deferred_;
 };
 
 }  // namespace metallic::cuda
