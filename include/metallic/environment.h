@@ -35,6 +35,7 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_NVRTC_PATH", "folders to search for libnvrtc.so"},
     // Debugging
     {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
+    {"PYMETALLIC_FRONT_END_TIMES", "1: print the seconds each front-end pass takes to stderr"},
     // Examples and tests
     {"PYMETALLIC_EXAMPLE_SMALL", "1: examples run at a small size (the test suite's setting)"},
     {"PYMETALLIC_MPI_HALO", "views, staging or device: how examples/mpi_halo.py sends halos"},
