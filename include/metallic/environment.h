@@ -14,6 +14,8 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_DEVICE", "cpu, cuda, cuda:N: the default device"},
     {"PYMETALLIC_CPU_DEVICES", "N (at most 16): N CPU devices cpu:0 ... cpu:N-1 sharing host memory"},
     {"PYMETALLIC_CPU_THREADS", "CPU worker threads (default: one per core)"},
+    {"PYMETALLIC_CPU_WORKER",
+     "the pymetallic-cpu-worker executable of isolated libraries (default: next to the module)"},
     {"PYMETALLIC_CPU_SCHEDULE",
      "how the CPU runs threadgroups, read at each dispatch: auto, or any of fibers, nofission, serial"},
     {"PYMETALLIC_CPU_FISSION", "0: keep every barrier kernel on fibers (no loop fission)"},
