@@ -66,7 +66,9 @@
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
-#define METAL_THREADGROUP_STORAGE __shared__
+// 16-byte aligned, so that the compiler can use vector accesses (and the SIMD-group matrix
+// loads single words) where offsets allow.
+#define METAL_THREADGROUP_STORAGE __shared__ __align__(16)
 #else
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
 // One worker thread runs one threadgroup at a time, so thread-local storage is
