@@ -5,10 +5,11 @@ buffer completes with an error and wait_until_completed() raises ShaderValidatio
 naming the kernel, the MSL file:line:column, the thread and the bytes involved. The
 printing kernel shows os_log / printf messages arriving in Python's logging.
 
-Validation runs on the CPU device. Run: python examples/validation.py
+Runs on the CPU device, or on the first CUDA GPU with --gpu. Run: python examples/validation.py [--gpu]
 """
 
 import logging
+import sys
 
 import numpy as np
 
@@ -123,9 +124,11 @@ kernel void talk(device const float2* v [[buffer(0)]], uint gid [[thread_positio
 
 
 def main():
-    device = pm.Device.get_default_device()
-    if getattr(device, "kind", "cpu") != "cpu":
-        device = [d for d in pm.Device.get_all_devices() if getattr(d, "kind", "cpu") == "cpu"][0]
+    kind = "cuda" if "--gpu" in sys.argv else "cpu"
+    found = [d for d in pm.Device.get_all_devices() if getattr(d, "kind", "cpu") == kind]
+    if not found:
+        sys.exit("no %s device here" % kind)
+    device = found[0]
     for title, (body, name, grid, tg) in BUGS.items():
         run_bug(device, title, body, name, grid, tg)
 

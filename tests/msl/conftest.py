@@ -170,10 +170,12 @@ def nvrtc_available():
 
 
 def check_compiles_for_cuda(src):
-    """Every kernel of src compiles with NVRTC for sm_90 (no GPU needed)."""
+    """Every kernel of src compiles with NVRTC for sm_90 (no GPU needed); with
+    PYMETALLIC_VALIDATION=1, as the validation build (issue 12) that a GPU run would use."""
     if not nvrtc_available():
         pytest.skip("NVRTC unavailable")
-    pm._core.compile_offline(src, None, "cuda", "sm_90")
+    validating = os.environ.get("PYMETALLIC_VALIDATION", "0") not in ("", "0")
+    pm._core.compile_offline(src, {"validation": True} if validating else None, "cuda", "sm_90")
 
 
 @pytest.fixture(scope="session")
