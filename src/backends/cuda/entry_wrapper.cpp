@@ -196,10 +196,13 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
 }
 
 void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params,
-                   Entries entries) {
+                   Entries entries, bool validation) {
   std::string bounds = k.max_total_threads_per_threadgroup > 0
                            ? "__launch_bounds__(" + std::to_string(k.max_total_threads_per_threadgroup) + ") "
                            : "";
+  // A validation build keeps Metal's 1024 threads per threadgroup: its checks may spill
+  // registers rather than lower the pipeline's limit below what the plain build allows.
+  if (bounds.empty() && validation) bounds = "__launch_bounds__(1024) ";
   // A bound only C++ can evaluate (template parameters): the driver reports it as the
   // function's CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, which becomes the pipeline's limit.
   if (!k.max_threads_expression.empty()) bounds = "__launch_bounds__(" + k.max_threads_expression + ") ";
@@ -223,7 +226,7 @@ void write_kernel(std::ostringstream& out, const msl::TranslatedSource& source, 
   write_params_struct(out, k, params, diag);
   if (entries == Entries::Direct) write_layout_table(out, k, i, params);  // read from the main module only
   write_body(out, k, i, params, diag, source.validation);
-  write_entries(out, k, i, params, entries);
+  write_entries(out, k, i, params, entries, source.validation);
 }
 
 }  // namespace
