@@ -463,7 +463,11 @@ void parse_texture_type(const std::string& type, std::string& name, std::string&
   std::string inner = type.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
   auto comma = inner.find(',');
   element = trim(inner.substr(0, comma));
-  if (comma != std::string::npos) access = trim(inner.substr(comma + 1));
+  if (comma != std::string::npos) {
+    // `texture2d<float, access::read_write, memory_coherence_device>`: the access is the second.
+    auto next = inner.find(',', comma + 1);
+    access = trim(inner.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
+  }
 }
 
 const char* texture_type_name(TextureType t) {

@@ -394,6 +394,7 @@ class ErasedDuplicates {
       groups[sig].push_back({fi, end, canonical(header_end, end + 1, names, true), this_spaces});
     }
     std::vector<std::pair<size_t, size_t>> removed;  // token ranges [first, last]
+    defaulted_members(removed);
     for (auto& [sig, defs] : groups) {
       if (defs.size() < 2) continue;
       std::vector<const Def*> kept;
@@ -431,6 +432,42 @@ class ErasedDuplicates {
   }
 
  private:
+  // Member declarations without a body, `= default;` or `= delete;` (`S(const thread S&) thread =
+  // default;` next to its `constant` and `device` twins): those that are the same once address
+  // spaces are erased are one declaration; all but the first are removed.
+  void defaulted_members(std::vector<std::pair<size_t, size_t>>& removed) const {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < t_.size(); ++i) {
+      if (st_.scope[i] != Scope::Class || !st_.statement_start[i]) continue;
+      size_t end = i;
+      while (end < t_.size() && !t_[end].is_punct(";") && !t_[end].is_punct("{") && !t_[end].is_punct("}")) {
+        if ((t_[end].is_punct("(") || t_[end].is_punct("[") || t_[end].is_punct("[[")) && st_.match[end] != npos)
+          end = st_.match[end];
+        ++end;
+      }
+      if (end >= t_.size() || !t_[end].is_punct(";") || end < i + 3) continue;
+      if (!(t_[end - 2].is_punct("=") && (t_[end - 1].is_ident("default") || t_[end - 1].is_ident("delete")))) {
+        i = end;
+        continue;
+      }
+      // The parameter list: the last ( ) before the qualifiers of `this`.
+      size_t close = end - 2;
+      while (close > i && !t_[close].is_punct(")")) --close;
+      std::map<size_t, std::string> names;
+      if (t_[close].is_punct(")") && st_.match[close] != npos) {
+        size_t k = 0;
+        for (auto [b, e] : split_params(t_, st_, st_.match[close], close)) {
+          size_t n = param_name(b, e);
+          if (n != npos) names[n] = "@" + std::to_string(k);
+          ++k;
+        }
+      }
+      std::string key = std::to_string(enclosing_brace(i)) + "|" + canonical(i, end + 1, names, false);
+      if (!seen.insert(key).second) removed.push_back({i, end});
+      i = end;
+    }
+  }
+
   bool is_kernel(const FunctionDef& f) const {
     for (size_t i = f.decl_begin; i < f.name_index; ++i)
       if (t_[i].is_ident("kernel") || (t_[i].is_punct("[[") && i + 1 < f.name_index && t_[i + 1].is_ident("kernel")))

@@ -99,6 +99,7 @@ std::string cxx_type_text(const std::vector<Token>& type_tokens) {
     std::string text = t.text;
     // No-alias promises say nothing about the type (and would stop `T&` matching `T&` in the wrappers).
     if (t.is_ident("__restrict") || t.is_ident("__restrict__") || t.is_ident("restrict")) continue;
+    if (t.is_ident("coherent")) continue;  // MSL 3.2 `coherent device T*`: no part of the C++ type
     if (is_address_space(t)) {
       if (t.text != "constant" || has_const) continue;
       text = "const";
@@ -199,7 +200,7 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
       continue;
     }
     if (angle == 0 && (t.is_ident("const") || t.is_ident("volatile") || t.is_ident("restrict") ||
-                       t.is_ident("__restrict") || t.is_ident("__restrict__"))) {
+                       t.is_ident("__restrict") || t.is_ident("__restrict__") || t.is_ident("coherent"))) {
       if (t.is_ident("const") && !seen_indirection) arg.is_const = true;
       continue;
     }
@@ -277,6 +278,13 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
   if (arg.kind == ArgKind::Buffer && indirect && arg.space != AddressSpace::Device &&
       arg.space != AddressSpace::Constant) {
     fail(p.where, "[[buffer(n)]] " + shown + " must point to the device or constant address space");
+  }
+  if ((arg.kind == ArgKind::Texture || arg.kind == ArgKind::Sampler) && !indirect &&
+      (arg.type.rfind("array<", 0) == 0 || arg.type.rfind("metal::array<", 0) == 0 ||
+       arg.type.rfind("array_ref<", 0) == 0)) {
+    fail(p.where, "kernel " + shown + " of type '" + arg.type +
+                      "': arrays of textures or samplers as kernel arguments are not supported yet; pass each "
+                      "one as an argument of its own (or in an argument buffer)");
   }
   return p;
 }

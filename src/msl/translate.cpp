@@ -40,6 +40,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   std::vector<Token> toks = pp.run(source);
   enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
   rewrite_conditionals(toks);
+  widen_vec_size_parameters(toks);
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
   std::set<std::string> retiring;

@@ -65,7 +65,10 @@
 // Program-scope `constant` data and kernel-scope `threadgroup` arrays (the front end
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)
-#define METAL_PROGRAM_SCOPE_CONSTANT static const
+// Device data needs constant initialisation (NVRTC refuses dynamic initialisation of a
+// __device__ variable), and one constant read in another's initialiser (`uint3 size = ...;
+// uint x = size.x;`) is a constant expression only when it is constexpr.
+#define METAL_PROGRAM_SCOPE_CONSTANT static constexpr
 #define METAL_THREADGROUP_STORAGE __shared__
 #else
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
