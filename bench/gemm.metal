@@ -1,9 +1,16 @@
 // A tiled GEMM written the way ML libraries write Metal kernels: threadgroup tiles of A and B,
 // SIMD-group 8x8 matrix fragments (simdgroup_load / simdgroup_multiply_accumulate /
 // simdgroup_store), float accumulators. C (M x N, float) = A (M x K) * B (K x N), row-major.
-// 128 threads = 4 SIMD groups in a 2 x 2 arrangement, each computing a 32 x 32 block of the
-// threadgroup's 64 x 64 tile. M, N multiples of 64 and K a multiple of BK; rows of A and B
-// start 4-element aligned (K, N multiples of 4).
+//
+// gemm_<type>: a BM x BN tile per threadgroup of SGM x SGN SIMD groups, each computing a
+// (BM / SGM) x (BN / SGN) block as 8x8 fragments held in registers. The K loop walks BK-deep
+// slices; the next slice is read from device memory into registers while the SIMD groups
+// multiply the current one (two threadgroup buffers, one barrier per slice). Threadgroup rows
+// are padded by 8 elements so that the lanes of a fragment load hit different banks.
+// Device reads are 16 bytes per thread (M, N multiples of BM, BN; K a multiple of BK; rows of
+// A and B 16-byte aligned).
+// gemm_small_<type>: the first version (64 x 64 tiles, 4 SIMD groups, single buffered),
+// kept to measure what the tiling is worth.
 #include <metal_stdlib>
 using namespace metal;
 
@@ -12,11 +19,77 @@ using namespace metal;
 
 struct GemmShape { uint M, N, K; };
 
-template <typename T, int BM, int BN, int BK>
+template <typename T, int BM, int BN, int BK, int SGM, int SGN>
 kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]], device float* C [[buffer(2)]],
                  constant GemmShape& shape [[buffer(3)]],
                  uint2 tgid [[threadgroup_position_in_grid]], uint tid [[thread_index_in_threadgroup]],
                  uint sg [[simdgroup_index_in_threadgroup]]) {
+  constexpr int NT = SGM * SGN * 32;            // threads per threadgroup
+  constexpr int FM = BM / SGM / 8, FN = BN / SGN / 8;  // fragments per SIMD group
+  constexpr int AP = BK + 8, BP = BN + 8;       // padded threadgroup rows
+  constexpr int VE = 16 / sizeof(T);            // elements per 16-byte read
+  constexpr int AV = BM * BK / VE / NT, BV = BK * BN / VE / NT;  // reads per thread and slice
+  threadgroup T As[2 * BM * AP];
+  threadgroup T Bs[2 * BK * BP];
+  const uint K = shape.K, N = shape.N;
+  const uint row0 = tgid.y * BM, col0 = tgid.x * BN;
+  const uint sg_row = (sg / SGN) * (BM / SGM), sg_col = (sg % SGN) * (BN / SGN);
+  uint4 ra[AV], rb[BV];
+  simdgroup_matrix<float, 8, 8> acc[FM][FN];
+  UNROLL for (int i = 0; i < FM; ++i)
+    UNROLL for (int j = 0; j < FN; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+
+  // Slice k0 of A (BM x BK) and B (BK x BN) from device memory into registers.
+#define READ_SLICE(k0)                                                                        \
+  UNROLL for (int v = 0; v < AV; ++v) {                                                       \
+    const uint c = tid + v * NT, r = c / (BK / VE), e = (c % (BK / VE)) * VE;                 \
+    ra[v] = *(device const uint4*)(A + (row0 + r) * K + (k0) + e);                            \
+  }                                                                                           \
+  UNROLL for (int v = 0; v < BV; ++v) {                                                       \
+    const uint c = tid + v * NT, r = c / (BN / VE), e = (c % (BN / VE)) * VE;                 \
+    rb[v] = *(device const uint4*)(B + ((k0) + r) * N + col0 + e);                            \
+  }
+  // ... and from registers into threadgroup buffer `buf`.
+#define WRITE_SLICE(buf)                                                                      \
+  UNROLL for (int v = 0; v < AV; ++v) {                                                       \
+    const uint c = tid + v * NT, r = c / (BK / VE), e = (c % (BK / VE)) * VE;                 \
+    *(threadgroup uint4*)(As + (buf) * BM * AP + r * AP + e) = ra[v];                         \
+  }                                                                                           \
+  UNROLL for (int v = 0; v < BV; ++v) {                                                       \
+    const uint c = tid + v * NT, r = c / (BN / VE), e = (c % (BN / VE)) * VE;                 \
+    *(threadgroup uint4*)(Bs + (buf) * BK * BP + r * BP + e) = rb[v];                         \
+  }
+
+  READ_SLICE(0)
+  WRITE_SLICE(0)
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  uint buf = 0;
+  for (uint k0 = 0; k0 < K; k0 += BK) {
+    const bool more = k0 + BK < K;
+    if (more) { READ_SLICE(k0 + BK) }
+    threadgroup const T* as = As + buf * BM * AP + sg_row * AP;
+    threadgroup const T* bs = Bs + buf * BK * BP + sg_col;
+    UNROLL for (int kk = 0; kk < BK; kk += 8) {
+      simdgroup_matrix<T, 8, 8> a[FM], b[FN];
+      UNROLL for (int i = 0; i < FM; ++i) simdgroup_load(a[i], as + i * 8 * AP + kk, AP);
+      UNROLL for (int j = 0; j < FN; ++j) simdgroup_load(b[j], bs + kk * BP + j * 8, BP);
+      UNROLL for (int i = 0; i < FM; ++i)
+        UNROLL for (int j = 0; j < FN; ++j) simdgroup_multiply_accumulate(acc[i][j], a[i], b[j], acc[i][j]);
+    }
+    if (more) { WRITE_SLICE(buf ^ 1) }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    buf ^= 1;
+  }
+  device float* c = C + (row0 + sg_row) * N + col0 + sg_col;
+  UNROLL for (int i = 0; i < FM; ++i)
+    UNROLL for (int j = 0; j < FN; ++j) simdgroup_store(acc[i][j], c + i * 8 * N + j * 8, N);
+}
+
+template <typename T, int BM, int BN, int BK>
+kernel void gemm_small(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]], device float* C [[buffer(2)]],
+                       constant GemmShape& shape [[buffer(3)]],
+                       uint2 tgid [[threadgroup_position_in_grid]], uint tid [[thread_index_in_threadgroup]],
+                       uint sg [[simdgroup_index_in_threadgroup]]) {
   threadgroup T As[BM * BK];
   threadgroup T Bs[BK * BN];
   const uint row0 = tgid.y * BM, col0 = tgid.x * BN;
@@ -25,7 +98,6 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
   UNROLL for (int i = 0; i < 4; ++i)
     UNROLL for (int j = 0; j < 4; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
   for (uint k0 = 0; k0 < shape.K; k0 += BK) {
-    // Four consecutive elements per thread and step (BK and BN are multiples of 4).
     for (uint e = tid * 4; e < BM * BK; e += 128 * 4) {
       vec<T, 4> v = *(device const vec<T, 4>*)(A + (row0 + e / BK) * shape.K + k0 + e % BK);
       *(threadgroup vec<T, 4>*)(As + e) = v;
@@ -49,9 +121,16 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
       simdgroup_store(acc[i][j], C + (row0 + sg_row + i * 8) * shape.N + col0 + sg_col + j * 8, shape.N);
 }
 
-template [[host_name("gemm_half")]] kernel void gemm<half, 64, 64, 32>(
-    device const half*, device const half*, device float*, constant GemmShape&, uint2, uint, uint);
-template [[host_name("gemm_bfloat")]] kernel void gemm<bfloat, 64, 64, 32>(
-    device const bfloat*, device const bfloat*, device float*, constant GemmShape&, uint2, uint, uint);
-template [[host_name("gemm_float")]] kernel void gemm<float, 64, 64, 16>(
-    device const float*, device const float*, device float*, constant GemmShape&, uint2, uint, uint);
+#define GEMM_ARGS(T) device const T*, device const T*, device float*, constant GemmShape&, uint2, uint, uint
+// 128 x 128 tiles, 8 SIMD groups of 64 x 32 (8 x 4 fragments); float: 16-deep slices.
+template [[host_name("gemm_half")]] kernel void gemm<half, 128, 128, 32, 2, 4>(GEMM_ARGS(half));
+template [[host_name("gemm_bfloat")]] kernel void gemm<bfloat, 128, 128, 32, 2, 4>(GEMM_ARGS(bfloat));
+template [[host_name("gemm_float")]] kernel void gemm<float, 128, 128, 16, 2, 4>(GEMM_ARGS(float));
+// Other shapes, to compare (bench/gpu_gemm.py --all).
+template [[host_name("gemm_half_sg2x2")]] kernel void gemm<half, 128, 128, 32, 2, 2>(GEMM_ARGS(half));
+template [[host_name("gemm_half_64")]] kernel void gemm<half, 64, 64, 32, 2, 2>(GEMM_ARGS(half));
+template [[host_name("gemm_half_128x64")]] kernel void gemm<half, 128, 64, 32, 2, 2>(GEMM_ARGS(half));
+template [[host_name("gemm_float_64")]] kernel void gemm<float, 64, 64, 16, 2, 2>(GEMM_ARGS(float));
+template [[host_name("gemm_float_128x64")]] kernel void gemm<float, 128, 64, 16, 2, 2>(GEMM_ARGS(float));
+template [[host_name("gemm_small_half")]] kernel void gemm_small<half, 64, 64, 32>(GEMM_ARGS(half));
+template [[host_name("gemm_small_float")]] kernel void gemm_small<float, 64, 64, 16>(GEMM_ARGS(float));

@@ -10,7 +10,11 @@ import pymetallic
 
 name = sys.argv[1] if len(sys.argv) > 1 else "gemm_half"
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
-dt = {"gemm_half": np.float16, "gemm_float": np.float32, "gemm_bfloat": np.uint16}[name]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_gemm import KERNELS, VARIANTS  # noqa: E402
+
+tname, bm, bn, threads = {**KERNELS, **VARIANTS}[name]
+dt = {"half": np.float16, "float": np.float32, "bfloat": np.uint16}[tname]
 d = next(x for x in pymetallic.Device.get_all_devices() if x.kind == "cuda")
 lib = pymetallic.Library(d, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "gemm.metal")).read())
 pipe = pymetallic.ComputePipelineState(d, lib.make_function(name))
@@ -24,7 +28,7 @@ e.set_compute_pipeline_state(pipe)
 for i, b in enumerate((A, B, C)):
     e.set_buffer(b, 0, i)
 e.set_bytes(np.array([n, n, n], np.uint32), 3)
-e.dispatch_threadgroups((n // 64, n // 64, 1), (128, 1, 1))
+e.dispatch_threadgroups((n // bn, n // bm, 1), (threads, 1, 1))
 e.end_encoding()
 cb.commit()
 cb.wait_until_completed()

@@ -4,17 +4,17 @@ on one GPU. Each row first checks our C against cuBLAS's (relative Frobenius err
 times both (median of several runs after warm-up) and prints TFLOP/s and the ratio
 ours / cuBLAS time (above 1.0: we are slower), plus the fraction of cuBLAS's throughput.
 
-    python bench/gpu_gemm.py [--n 4096] [--json out.json]
+    python bench/gpu_gemm.py [--n 4096] [--json out.json] [--all]
+
+The rows are gemm_half, gemm_bfloat and gemm_float (128 x 128 tiles, 256 threads); --all adds
+the other tile shapes of bench/gemm.metal and the first, single-buffered 64 x 64 version.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -26,23 +26,32 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
     sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from timing import median_seconds, write_json  # noqa: E402
 
-
-def median_seconds(fn, repeats=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+# kernel -> (element type, BM, BN, threads per threadgroup), as instantiated in gemm.metal.
+KERNELS = {
+    "gemm_half": ("half", 128, 128, 256),
+    "gemm_bfloat": ("bfloat", 128, 128, 256),
+    "gemm_float": ("float", 128, 128, 256),
+}
+VARIANTS = {
+    "gemm_half_sg2x2": ("half", 128, 128, 128),
+    "gemm_half_64": ("half", 64, 64, 128),
+    "gemm_half_128x64": ("half", 128, 64, 128),
+    "gemm_small_half": ("half", 64, 64, 128),
+    "gemm_float_64": ("float", 64, 64, 128),
+    "gemm_float_128x64": ("float", 128, 64, 128),
+    "gemm_small_float": ("float", 64, 64, 128),
+}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4096, help="M = N = K (a multiple of 64)")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--all", action="store_true", help="also time the other tile shapes")
+    ap.add_argument("--kernels", help="comma-separated kernel names (default: the three rows)")
     args = ap.parse_args()
     n = args.n
     device = next(d for d in pymetallic.Device.get_all_devices() if getattr(d, "kind", "") == "cuda")
@@ -52,25 +61,24 @@ def main():
     a64 = rng.standard_normal((n, n))
     b64 = rng.standard_normal((n, n))
     rows = []
-    for name, np_type, _cp_type in [
-        ("half", np.float16, cp.float16),
-        ("bfloat", None, None),
-        ("float", np.float32, cp.float32),
-    ]:
-        if np_type is None:
+    table = {**KERNELS, **VARIANTS}
+    names = args.kernels.split(",") if args.kernels else list(KERNELS) + (list(VARIANTS) if args.all else [])
+    a_half, b_half = a64.astype(np.float16), b64.astype(np.float16)
+    a_f32, b_f32 = a64.astype(np.float32), b64.astype(np.float32)
+    for kernel in names:
+        name, bm, bn, threads = table[kernel]
+        if name == "bfloat":
             # bfloat: the top 16 bits of a float32; cuBLAS compares in float32 on the same values.
-            a32 = a64.astype(np.float32)
-            b32 = b64.astype(np.float32)
-            a_bits = (a32.view(np.uint32) >> 16).astype(np.uint16)
-            b_bits = (b32.view(np.uint32) >> 16).astype(np.uint16)
+            a_bits = (a_f32.view(np.uint32) >> 16).astype(np.uint16)
+            b_bits = (b_f32.view(np.uint32) >> 16).astype(np.uint16)
             a_ref = (a_bits.astype(np.uint32) << 16).view(np.float32)
             b_ref = (b_bits.astype(np.uint32) << 16).view(np.float32)
             host_a, host_b = a_bits, b_bits
             ca, cb_ = cp.asarray(a_ref), cp.asarray(b_ref)
         else:
-            host_a, host_b = a64.astype(np_type), b64.astype(np_type)
+            host_a, host_b = (a_half, b_half) if name == "half" else (a_f32, b_f32)
             ca, cb_ = cp.asarray(host_a), cp.asarray(host_b)
-        pipe = pymetallic.ComputePipelineState(device, lib.make_function(f"gemm_{name}"))
+        pipe = pymetallic.ComputePipelineState(device, lib.make_function(kernel))
         A = pymetallic.Buffer.from_numpy(device, host_a)
         B = pymetallic.Buffer.from_numpy(device, host_b)
         C = pymetallic.Buffer(device, n * n * 4)
@@ -84,7 +92,7 @@ def main():
             enc.set_buffer(B, 0, 1)
             enc.set_buffer(C, 0, 2)
             enc.set_bytes(shape, 3)
-            enc.dispatch_threadgroups((n // 64, n // 64, 1), (128, 1, 1))
+            enc.dispatch_threadgroups((n // bn, n // bm, 1), (threads, 1, 1))
             enc.end_encoding()
             cbuf.commit()
             cbuf.wait_until_completed()
@@ -115,11 +123,12 @@ def main():
         got = np.array(C.to_numpy(np.float32, (n, n)))
         ref = cp.asnumpy(cp.matmul(ca.astype(cp.float32), cb_.astype(cp.float32)))
         err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
-        assert err < (1e-5 if name == "float" else 1e-3), f"gemm_{name}: relative error {err}"
+        assert err < (1e-5 if name == "float" else 1e-3), f"{kernel}: relative error {err}"
         t_ours, t_blas = median_seconds(ours), median_seconds(theirs)
         flop = 2.0 * n**3
         row = {
             "row": f"gemm {n}^3 {name}",
+            "kernel": kernel,
             "ours_s": t_ours,
             "cublas_s": t_blas,
             "ratio": t_ours / t_blas,
@@ -131,14 +140,12 @@ def main():
         }
         rows.append(row)
         print(
-            f"{row['row']:<22} ours {t_ours * 1e3:9.3f} ms ({row['ours_tflops']:6.1f} TFLOP/s)   "
+            f"{row['row']:<22} {kernel:<18} ours {t_ours * 1e3:9.3f} ms ({row['ours_tflops']:6.1f} TFLOP/s)   "
             f"cuBLAS {t_blas * 1e3:9.3f} ms ({row['cublas_tflops']:6.1f} TFLOP/s)   ratio {row['ratio']:6.2f}   "
             f"{100 * row['fraction_of_cublas']:5.1f}% of cuBLAS   rel.err {err:.1e}   ({peer})",
             flush=True,
         )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,18 @@ import sys, pymetallic
 src = sys.argv[1]
 assert not pymetallic.__file__.startswith(src), f"imported from the source tree: {pymetallic.__file__}"
 print(f"pymetallic {pymetallic.__version__} from {pymetallic.__file__}")
+# The package data, file by file: every file of python/pymetallic (kernels, py.typed), the
+# runtime headers generated code is compiled against, and the generated stubs.
+import glob, os
+pkg, tree = os.path.dirname(pymetallic.__file__), os.path.join(src, "python", "pymetallic")
+want = ["_core.pyi", "py.typed"]
+for root, dirs, files in os.walk(tree):
+    dirs[:] = [d for d in dirs if d != "__pycache__"]
+    want += [os.path.relpath(os.path.join(root, f), tree) for f in files if not f.startswith("_core.")]
+want += ["runtime/" + os.path.basename(h) for h in glob.glob(os.path.join(src, "src", "runtime", "metal_*"))]
+missing = sorted(w for w in set(want) if not os.path.isfile(os.path.join(pkg, w)))
+assert not missing, f"missing from the installed package: {missing}"
+print(f"package data: {len(set(want))} files present")
 EOF
 run "$py" -m pymetallic.cli info | tee info.log
 if [ "$hide_compiler" = 1 ]; then

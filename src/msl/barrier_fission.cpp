@@ -87,6 +87,7 @@ struct Builtin {
   size_t position;  // among the kernel's parameters: the K of pm_at.get<K>()
   std::string name, type;
   bool per_thread;
+  BuiltinKind kind;
 };
 
 // A local of a split block that lives across a barrier: one slot per thread.
@@ -107,14 +108,17 @@ class KernelFission {
       std::string params = parameters();
       collect_locals();
       std::string body = block(f_.body_open + 1, f_.body_close, {});
+      if (no_sync_ && lane_loops_ == 0) throw NotApplicable{nullptr};
       std::string s = "template <class PM_Threads> void " + fission_name + "(PM_Threads& pm_threads" + params + ") {\n";
       for (const Builtin& b : builtins_)
         if (!b.per_thread)
           s += "const " + b.type + " " + b.name + " = " + b.type + "(pm_threads.first().template get<" +
                std::to_string(b.position) + ">());\n";
       if (const char* debug = std::getenv("PYMETALLIC_DEBUG_FISSION"); debug && *debug == '1')
-        std::fprintf(stderr, "pymetallic: kernel '%s' runs split (loop fission, %d SIMD-group calls over lanes)\n",
-                     f_.name.c_str(), next_site_);
+        std::fprintf(stderr,
+                     "pymetallic: kernel '%s' runs split (loop fission, %d SIMD-group calls over lanes, %d loops "
+                     "stepped by the group)\n",
+                     f_.name.c_str(), next_site_, lane_loops_);
       return s + body + "}\n";
     } catch (const NotApplicable& n) {
       if (const char* debug = std::getenv("PYMETALLIC_DEBUG_FISSION"); n.why && debug && *debug == '1')
@@ -127,7 +131,7 @@ class KernelFission {
   bool retires() const { return retires_; }
 
  private:
-  void check_body() const {
+  void check_body() {
     bool barrier = false;
     for (size_t i = f_.body_open; i < f_.body_close; ++i) {
       const Token& t = t_[i];
@@ -140,8 +144,17 @@ class KernelFission {
       }
       if (t.text == "goto" || t.text == "asm") throw NotApplicable{PM_FISSION_WHERE};
     }
-    if (!barrier) throw NotApplicable{nullptr};                // nothing to split
     if (callees_sync_) throw NotApplicable{PM_FISSION_WHERE};  // synchronises inside a callee
+    if (barrier) return;
+    // No barrier: the kernel is split only where that lets the compiler vectorise across
+    // threads (a loop the group steps, below); else it keeps the plain loop over threads.
+    const char* off = std::getenv("PYMETALLIC_CPU_LANE_LOOPS");
+    const bool lane_loops = !(off && std::string(off) == "0");
+    bool loop = false;
+    for (size_t i = f_.body_open; i < f_.body_close; ++i)
+      if (t_[i].is_ident("for") || t_[i].is_ident("while")) loop = true;
+    if (!lane_loops || !loop) throw NotApplicable{nullptr};  // nothing to split
+    no_sync_ = true;
   }
 
   // `, const device float* a, ...`: the parameters that are not built-ins, attributes dropped.
@@ -152,7 +165,8 @@ class KernelFission {
       ParsedParam p = parse_kernel_param(t_, st_, b, e);
       if (!p.condition.empty()) throw NotApplicable{PM_FISSION_WHERE};
       if (p.arg.kind == ArgKind::Builtin) {
-        if (!p.arg.name.empty()) builtins_.push_back({position, p.arg.name, p.arg.type, per_thread(p.arg.builtin)});
+        if (!p.arg.name.empty())
+          builtins_.push_back({position, p.arg.name, p.arg.type, per_thread(p.arg.builtin), p.arg.builtin});
       } else {
         s += ", ";
         for (size_t i = b; i < e; ++i) {
@@ -307,7 +321,7 @@ class KernelFission {
 
   struct Statement {
     size_t begin, end;
-    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange } kind;
+    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange, MaskedLoop } kind;
     int region;                        // index of the stretch between barriers it belongs to
     std::vector<LaneCall> calls = {};  // LaneArguments: the SIMD-group calls whose arguments it stores
   };
@@ -327,6 +341,21 @@ class KernelFission {
         s.kind = Statement::SplitLoop;
         s.region = ++region;  // its own; what follows starts another
         ++region;
+      } else if (t_[first].is_ident("for") && !contains_sync(i, e) && steppable_for(first, e, promoted)) {
+        // A loop of uniform, non-constant trip count with straight-line body: the group steps
+        // it and each step runs every thread, a loop over lanes the compiler can vectorise
+        // (the loop interchange PoCL's work-group vectoriser makes).
+        s.kind = Statement::SplitLoop;
+        s.region = ++region;
+        ++region;
+        ++lane_loops_;
+      } else if (t_[first].is_ident("while") && !contains_sync(i, e) && maskable_while(first, e)) {
+        // `while (cond) body` with a per-thread condition: the group runs it while any thread
+        // still does, every step a loop over lanes with a mask (masked_loop below).
+        s.kind = Statement::MaskedLoop;
+        s.region = ++region;
+        ++region;
+        ++lane_loops_;
       } else if (contains_barrier(i, e)) {
         throw NotApplicable{PM_FISSION_WHERE};
       } else if (contains_sync(i, e)) {
@@ -413,9 +442,120 @@ class KernelFission {
           flush();
           out += split_loop(s, promoted);
           break;
+        case Statement::MaskedLoop:
+          flush();
+          out += masked_loop(s, promoted);
+          break;
       }
     }
     flush();
+    return out;
+  }
+
+  // Whether [b, e) has a loop, a jump or a `return` (what a lane loop's body may not have).
+  bool has_control(size_t b, size_t e) const {
+    for (size_t i = b; i < e; ++i)
+      if (t_[i].is_ident("for") || t_[i].is_ident("while") || t_[i].is_ident("do") || t_[i].is_ident("break") ||
+          t_[i].is_ident("continue") || t_[i].is_ident("return") || t_[i].is_ident("goto") || t_[i].is_ident("switch"))
+        return true;
+    return false;
+  }
+
+  // Whether the header (open, close) reads only uniform values: kernel parameters, uniform
+  // built-ins, the variables of enclosing group loops and the loop's own.
+  bool uniform_header(size_t open, size_t close, const std::set<std::string>& declared,
+                      const std::vector<Promoted>& promoted) const {
+    for (size_t i = open + 1; i < close; ++i) {
+      const Token& t = t_[i];
+      if (t.kind != TokenKind::Identifier || declared.count(t.text) || loop_vars_.count(t.text) ||
+          group_names_.count(t.text))
+        continue;
+      if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))) continue;  // a member
+      bool thread_value = locals_.count(t.text) > 0;
+      for (const Builtin& b : builtins_) thread_value = thread_value || (b.per_thread && b.name == t.text);
+      for (const Promoted& p : promoted) thread_value = thread_value || p.name == t.text;
+      if (thread_value && !param_names_.count(t.text)) return false;
+    }
+    return true;
+  }
+
+  // `for (uint k = 0; k < n; ++k) acc += a[...] * b[...];`: a loop without barriers the group
+  // can step (uniform header, the loop variables changed only by the header, a body without
+  // loops, jumps or returns) and whose trip count is not a constant (small constant loops are
+  // unrolled inside the thread loop and vectorise there as they are).
+  bool steppable_for(size_t first, size_t e, const std::vector<Promoted>& promoted) const {
+    size_t open = first + 1;
+    if (!t_[open].is_punct("(") || st_.match[open] == npos) return false;
+    size_t close = st_.match[open];
+    std::set<std::string> declared;
+    size_t semis = 0, cond_begin = npos, cond_end = npos;
+    for (size_t i = open + 1; i < close; ++i) {
+      if (t_[i].is_punct(";")) {
+        if (++semis == 1) cond_begin = i + 1;
+        if (semis == 2) cond_end = i;
+      }
+      if (semis == 0 && t_[i].kind == TokenKind::Identifier && i + 1 < close &&
+          (t_[i + 1].is_punct("=") || t_[i + 1].is_punct(",")))
+        declared.insert(t_[i].text);
+      if (t_[i].is_punct(":")) return false;  // a range-based for
+    }
+    if (semis != 2 || declared.empty() || has_control(close + 1, e)) return false;
+    if (!uniform_header(open, close, declared, promoted)) return false;
+    bool variable_bound = false;
+    for (size_t i = cond_begin; i < cond_end; ++i)
+      if (t_[i].kind == TokenKind::Identifier && !declared.count(t_[i].text) && !is_keyword(t_[i].text))
+        variable_bound = true;
+    if (!variable_bound) return false;
+    for (const std::string& v : declared)
+      for (size_t i = close + 1; i < e; ++i)
+        if (t_[i].is_ident(v.c_str()) && ((i + 1 < e && is_assignment(t_[i + 1])) || t_[i - 1].is_punct("++") ||
+                                          t_[i - 1].is_punct("--") || t_[i - 1].is_punct("&")))
+          return false;
+    return true;
+  }
+
+  // `while (cond) body` without barriers, loops, jumps or returns in it, nor atomics: a thread
+  // spinning on what another thread writes after the loop (a lock) would wait forever in a
+  // masked loop, as in a SIMD group without independent forward progress; run thread by
+  // thread, it ends.
+  bool maskable_while(size_t first, size_t e) const {
+    size_t open = first + 1;
+    if (!t_[open].is_punct("(") || st_.match[open] == npos) return false;
+    for (size_t i = open; i < e; ++i)
+      if (t_[i].kind == TokenKind::Identifier && t_[i].text.rfind("atomic", 0) == 0) return false;
+    return !has_control(open, e);
+  }
+
+  // The names a stretch over [b, e) needs per thread: its built-ins and promoted locals.
+  std::string thread_names(size_t b, size_t e, const std::vector<Promoted>& promoted) const {
+    std::string s;
+    for (const Builtin& bi : builtins_)
+      if (bi.per_thread && mentions(b, e, bi.name))
+        s += "const " + bi.type + " " + bi.name + " = " + bi.type + "(pm_at.template get<" +
+             std::to_string(bi.position) + ">());\n";
+    for (const Promoted& p : promoted)
+      if (mentions(b, e, p.name)) s += "auto& " + p.name + " = " + p.storage + "[pm_at.index()];\n";
+    return s;
+  }
+
+  // A `while` whose condition differs between threads: the group repeats a step while any
+  // thread is still in the loop; each step runs the threads still in it (a mask per thread),
+  // as a SIMD group runs a divergent loop. Every thread runs the same iterations as it would
+  // alone, in a different interleaving with the others (Metal promises none).
+  std::string masked_loop(const Statement& s, const std::vector<Promoted>& promoted) {
+    size_t first = t_[s.begin].kind == TokenKind::Pragma ? s.begin + 1 : s.begin;
+    size_t open = first + 1, close = st_.match[first + 1];
+    std::string id = std::to_string(next_id_++);
+    std::string active = "pm_active_" + id, any = "pm_any_" + id;
+    std::string out = "{\nbool " + active + "[1024];\n";
+    out += "pm_threads.each([&](const auto& pm_at) { " + active + "[pm_at.index()] = true; });\n";
+    out += "for (;;) {\nbool " + any + " = false;\n";
+    out += "pm_threads.each([&](const auto& pm_at) {\n" + thread_names(s.begin, s.end, promoted);
+    out += "bool& pm_in = " + active + "[pm_at.index()];\n";
+    out += "if (pm_in) {\nif (" + statement_text(open + 1, close) + ") {\n" + statement_text(close + 1, s.end) +
+           "\n} else pm_in = false;\n}\n";
+    out += any + " = " + any + " | pm_in;\n});\n";
+    out += "if (!" + any + ") break;\n}\n}\n";
     return out;
   }
 
@@ -436,17 +576,7 @@ class KernelFission {
     for (size_t i = open + 1; i < close && !t_[i].is_punct(";"); ++i)
       if (t_[i].kind == TokenKind::Identifier && i + 1 < close && (t_[i + 1].is_punct("=") || t_[i + 1].is_punct(",")))
         declared.insert(t_[i].text);
-    for (size_t i = open + 1; i < close; ++i) {
-      const Token& t = t_[i];
-      if (t.kind != TokenKind::Identifier || declared.count(t.text) || loop_vars_.count(t.text) ||
-          group_names_.count(t.text))
-        continue;
-      if (i > 0 && (t_[i - 1].is_punct(".") || t_[i - 1].is_punct("->"))) continue;  // a member
-      bool thread_value = locals_.count(t.text) > 0;
-      for (const Builtin& b : builtins_) thread_value = thread_value || (b.per_thread && b.name == t.text);
-      for (const Promoted& p : promoted) thread_value = thread_value || p.name == t.text;
-      if (thread_value && !param_names_.count(t.text)) throw NotApplicable{PM_FISSION_WHERE};
-    }
+    if (!uniform_header(open, close, declared, promoted)) throw NotApplicable{PM_FISSION_WHERE};
     // `{ ... }`, or one statement (`for (...) x += simd_shuffle_down(x, d);`).
     bool braces = t_[close + 1].is_punct("{");
     size_t body_open = braces ? close + 1 : close, body_close = braces ? st_.match[body_open] : s.end;
@@ -577,14 +707,8 @@ class KernelFission {
                       const std::map<size_t, std::vector<Promoted>>& declared_here,
                       const std::map<size_t, Declaration>& declarations) {
     size_t b = stmts[pending.front()].begin, e = stmts[pending.back()].end;
-    std::string s = "pm_threads.each([&](const auto& pm_at) {\n";
-    for (const Builtin& bi : builtins_)
-      if (bi.per_thread && mentions(b, e, bi.name))
-        s += "const " + bi.type + " " + bi.name + " = " + bi.type + "(pm_at.template get<" +
-             std::to_string(bi.position) + ">());\n";
-    for (const Promoted& p : promoted)
-      if (mentions(b, e, p.name)) s += "auto& " + p.name + " = " + p.storage + "[pm_at.index()];\n";
-    s += "{\n";
+    std::string s = "pm_threads." + each_call(stmts, pending, promoted) + "[&](const auto& pm_at) {\n" +
+                    thread_names(b, e, promoted) + "{\n";
     for (size_t k : pending) {
       const Statement& st = stmts[k];
       if (st.kind == Statement::LaneArguments) {
@@ -619,6 +743,38 @@ class KernelFission {
       }
     }
     return s + "}\n});\n";
+  }
+
+  // `each`, or for a stretch that is one `if (lid < s) statement;` (lid: the thread's scalar
+  // position or index in the group, s: a uniform expression) `each_below` with the bound,
+  // which skips the threads that cannot pass (the body keeps the test). Up to the callable.
+  std::string each_call(const std::vector<Statement>& stmts, const std::vector<size_t>& pending,
+                        const std::vector<Promoted>& promoted) {
+    if (pending.size() != 1 || stmts[pending[0]].kind != Statement::Plain) return "each(";
+    size_t b = stmts[pending[0]].begin, e = stmts[pending[0]].end;
+    if (!t_[b].is_ident("if") || !t_[b + 1].is_punct("(") || st_.match[b + 1] == npos) return "each(";
+    size_t open = b + 1, close = st_.match[open];
+    if (statement_end(close + 1, e) != e) return "each(";  // an `else`
+    if (close - open < 4 || !t_[open + 2].is_punct("<")) return "each(";
+    const Builtin* lid = nullptr;
+    for (const Builtin& bi : builtins_)
+      if (t_[open + 1].is_ident(bi.name.c_str()) &&
+          (bi.kind == BuiltinKind::ThreadIndexInThreadgroup ||
+           (bi.kind == BuiltinKind::ThreadPositionInThreadgroup &&
+            (bi.type == "uint" || bi.type == "ushort" || bi.type == "unsigned int" || bi.type == "uint32_t" ||
+             bi.type == "uint16_t"))))
+        lid = &bi;
+    if (!lid) return "each(";
+    for (size_t i = open + 3; i < close; ++i) {
+      const Token& t = t_[i];
+      if (t.kind == TokenKind::Punct &&
+          !(t.is_punct("(") || t.is_punct(")") || t.is_punct("+") || t.is_punct("-") || t.is_punct("*") ||
+            t.is_punct("/") || t.is_punct(">>") || t.is_punct("<<") || t.is_punct(".") || t.is_punct("::")))
+        return "each(";
+    }
+    if (!uniform_header(open + 2, close, {}, promoted)) return "each(";
+    return "each_below(" + text(open + 3, close) + ", " +
+           (lid->kind == BuiltinKind::ThreadIndexInThreadgroup ? "true" : "false") + ", ";
   }
 
   // `return;` ends the thread: it takes no part in later stretches.
@@ -663,6 +819,8 @@ class KernelFission {
   int next_id_ = 0;
   int next_site_ = 0;
   bool retires_ = false;
+  bool no_sync_ = false;  // a kernel without barriers, split only for its lane loops
+  int lane_loops_ = 0;    // loops the group steps without a barrier in them
   std::map<size_t, std::pair<size_t, std::string>> replacements_;  // call begin -> (end, text)
 };
 

@@ -25,6 +25,15 @@
 //                                each thread: float s = pm_simd_0.get<...>(pm_threads, index);
 // (the first get computes every SIMD group's result over its lanes' slots: metal_simd_fission.h).
 //
+// Lane loops (kernels with or without barriers): a `for` loop without barriers whose header is
+// uniform and whose trip count is not a constant, with a body free of loops, jumps and returns,
+// is stepped by the group (each step a loop over the threads: naive matmul's `k` loop); a
+// `while` loop without barriers, loops, jumps or returns in it runs masked: the group repeats a
+// step while any thread is still in the loop, each step running the threads still in it
+// (Mandelbrot's escape loop). Both leave the compiler a loop over lanes it can vectorise.
+// A kernel without barriers is split only when it has such a loop (PYMETALLIC_CPU_LANE_LOOPS=0:
+// never); `PYMETALLIC_CPU_SCHEDULE=nofission` runs it thread by thread instead.
+//
 // Applies when: barriers and SIMD-group calls are direct statements of the kernel body or of
 // `for` loops in it (at any depth) whose headers name only kernel parameters, uniform built-ins
 // and enclosing such loops' variables; no barriers or SIMD-group functions in called

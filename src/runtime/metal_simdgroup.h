@@ -148,11 +148,9 @@ template <class V, class SrcFn> METAL_FUNC V simd_shuffle_by(const V& x, SrcFn s
   return x;
 }
 #else  // CUDA
-METAL_FUNC unsigned cuda_lane() {
-  unsigned r;
-  asm volatile("mov.u32 %0, %%laneid;" : "=r"(r));
-  return r;
-}
+// The lane from the thread's linear index (warps are consecutive runs of 32 threads): unlike
+// an asm read of %laneid, the compiler can compute it once for the whole kernel.
+METAL_FUNC unsigned cuda_lane() { return ((threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x) & 31u; }
 template <class V> struct cuda_words {
   static constexpr int n = int((sizeof(V) + 3) / 4);
   unsigned w[n];

@@ -20,7 +20,10 @@
 // a few warp shuffles move Apple's layout into the instruction's fragments and back, so
 // thread_elements() keeps Apple's layout. A program that never names thread_elements()
 // cannot see the layout; the CUDA backend then defines METAL_SGM_NATIVE_LAYOUT and the
-// matrices live in the fragments' own layout (no shuffles; B through one movmatrix).
+// matrices live in the fragments' own layout (no shuffles): a half or bfloat matrix also
+// carries its transpose (the B fragment, loaded from memory or made by one movmatrix where
+// it is computed) and a float one the unused rows 8-15 of the instruction's accumulator
+// (sgm_extra), so a product is one mma.sync and nothing else.
 // Float matrices never use TF32.
 #pragma once
 #include "metal_simdgroup.h"
@@ -44,7 +47,34 @@ METAL_FUNC constexpr unsigned sgm_lane_of(unsigned row, unsigned col) {
 #endif
 }  // namespace detail
 
-template <class T, int Cols, int Rows> struct simdgroup_matrix {
+#if defined(METAL_TARGET_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define METAL_RT_SGM_TENSOR_CORES 1
+#endif
+namespace detail {
+// In the fragments' own layout, a half or bfloat matrix also keeps its transpose (the
+// tensor cores' B fragment: lane 4g + t holds (2t, g) and (2t + 1, g)), made once where the
+// matrix is written rather than at each product that reads it as B (a movmatrix there was
+// repeated for every product: the compiler does not merge asm statements).
+template <class T> struct sgm_extra {};
+#if defined(METAL_RT_SGM_TENSOR_CORES) && defined(METAL_SGM_NATIVE_LAYOUT)
+#define METAL_RT_SGM_KEEPS_TRANSPOSE 1
+template <> struct sgm_extra<half> {
+  unsigned __bt;
+};
+template <> struct sgm_extra<bfloat> {
+  unsigned __bt;
+};
+// A float matrix carries rows 8-15 of the instruction's C/D (m16n8k8; A's rows 8-15 are zero,
+// so they only ever hold C's values): the accumulator stays in place in the four registers
+// the instruction writes, instead of being copied in and out of them at every product.
+// Never read for float x float products, so the compiler drops them there.
+template <> struct sgm_extra<float> {
+  float __hi[2];
+};
+#endif
+}  // namespace detail
+
+template <class T, int Cols, int Rows> struct simdgroup_matrix : detail::sgm_extra<T> {
   static_assert(Cols == 8 && Rows == 8, "simdgroup_matrix supports 8x8 only");
   static_assert(is_same<T, float>::value || is_same<T, half>::value || is_same<T, bfloat>::value,
                 "simdgroup_matrix elements are float, half or bfloat");
@@ -64,10 +94,34 @@ template <class T, int Cols, int Rows> struct simdgroup_matrix {
     unsigned r = detail::sgm_row(lane), c = detail::sgm_col(lane);
     __elems[0] = r == c ? d : T(0);
     __elems[1] = r == c + 1 ? d : T(0);
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+    if constexpr (is_same<T, half>::value || is_same<T, bfloat>::value) {
+      unsigned w;
+      METAL_RT_MEMCPY(&w, &__elems, 4);
+      asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(this->__bt) : "r"(w));
+    } else if constexpr (is_same<T, float>::value) {
+      this->__hi[0] = this->__hi[1] = 0.0f;
+    }
+#endif
   }
   METAL_FUNC vec<T, 2>& thread_elements() { return __elems; }
   METAL_FUNC const vec<T, 2>& thread_elements() const { return __elems; }
 };
+
+namespace detail {
+// Called wherever a matrix's elements are written (see sgm_extra).
+template <class T> METAL_FUNC void sgm_written(simdgroup_matrix<T, 8, 8>& m) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+  if constexpr (is_same<T, half>::value || is_same<T, bfloat>::value) {
+    unsigned w;
+    METAL_RT_MEMCPY(&w, &m.__elems, 4);
+    asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(m.__bt) : "r"(w));
+  }
+#else
+  (void)m;
+#endif
+}
+}  // namespace detail
 
 typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
 typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
@@ -77,6 +131,10 @@ template <class T, int Cols, int Rows = Cols>
 METAL_FUNC simdgroup_matrix<T, Cols, Rows> make_filled_simdgroup_matrix(const T value) {
   simdgroup_matrix<T, Cols, Rows> m;
   m.__elems = vec<T, 2>(value, value);
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+  if constexpr (is_same<T, float>::value) m.__hi[0] = m.__hi[1] = 0.0f;
+#endif
+  detail::sgm_written(m);
   return m;
 }
 
@@ -127,6 +185,22 @@ METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong
     ulong row = transpose_matrix ? c + j : r, col = transpose_matrix ? r : c + j;
     d.__elems[int(j)] = T(src[(matrix_origin.y + row) * elements_per_row + matrix_origin.x + col]);
   }
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+  // The transpose straight from memory (elements (2t, g) and (2t + 1, g)): plain loads, which
+  // the compiler drops for matrices that are never a product's B.
+  if constexpr (is_same<T, half>::value || is_same<T, bfloat>::value) {
+    vec<T, 2> t;
+    for (ulong j = 0; j < 2; ++j) {
+      ulong row = transpose_matrix ? r : c + j, col = transpose_matrix ? c + j : r;
+      t[int(j)] = T(src[(matrix_origin.y + row) * elements_per_row + matrix_origin.x + col]);
+    }
+    METAL_RT_MEMCPY(&d.__bt, &t, 4);
+  } else if constexpr (is_same<T, float>::value) {
+    d.__hi[0] = d.__hi[1] = 0.0f;
+  }
+#else
+  detail::sgm_written(d);
+#endif
 }
 
 // Stores the matrix at matrix_origin of a row-major destination (transposed if asked).
@@ -141,8 +215,7 @@ METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulon
   }
 }
 
-#if defined(METAL_TARGET_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-#define METAL_RT_SGM_TENSOR_CORES 1
+#if defined(METAL_RT_SGM_TENSOR_CORES)
 namespace detail {
 template <class T> METAL_FUNC unsigned sgm_word(const vec<T, 2>& v) {
   unsigned w;
@@ -158,10 +231,9 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
   unsigned zero = 0u, aw, bw;
   float c0, c1, zf = 0.0f, d0, d1, d2, d3;
 #if defined(METAL_SGM_NATIVE_LAYOUT)
-  // Already the A, C and D fragments; B's (column pairs) is the transpose: one movmatrix.
+  // Already the A, C and D fragments; B's (column pairs) is the transpose each matrix carries.
   aw = sgm_word(a.__elems);
-  unsigned braw = sgm_word(b.__elems);
-  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(bw) : "r"(braw));
+  bw = b.__bt;
   c0 = float(c.__elems[0]);
   c1 = float(c.__elems[1]);
 #else
@@ -177,19 +249,40 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
   aw = sgm_word(av);
   bw = sgm_word(bv);
 #endif
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+  if constexpr (is_same<TD, float>::value && is_same<TC, float>::value) {
+    zf = c.__hi[0];
+    float zf1 = c.__hi[1];
+    if constexpr (is_same<T, half>::value) {
+      asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+          : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+          : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
+    } else {
+      asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+          : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+          : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
+    }
+    d.__elems[0] = d0;
+    d.__elems[1] = d1;
+    d.__hi[0] = d2;
+    d.__hi[1] = d3;
+    return;
+  }
+#endif
   if constexpr (is_same<T, half>::value) {
-    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
-                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-                 : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+        : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+        : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
   } else {
-    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
-                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-                 : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+        : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+        : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
   }
   (void)d2, (void)d3, (void)full;
 #if defined(METAL_SGM_NATIVE_LAYOUT)
   d.__elems[0] = TD(d0);
   d.__elems[1] = TD(d1);
+  sgm_written(d);
 #else
   int src = int(4u * sgm_row(lane) + sgm_col(lane) / 2u);
   d.__elems[0] = TD(__shfl_sync(full, d0, src));
@@ -243,6 +336,7 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
 #endif
     d.__elems[0] = TD(acc0);
     d.__elems[1] = TD(acc1);
+    detail::sgm_written(d);
   }
 }
 

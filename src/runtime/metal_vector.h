@@ -20,6 +20,23 @@ template <class T, int N, class V = vec<T, N>> struct packed_vec;
 template <class T, int K, int S, unsigned Code, class R = vec<T, K>> struct swizzle;
 
 namespace detail {
+#if defined(METAL_TARGET_CUDA)
+// CUDA's own vector types, whose copies are single aligned accesses (ld/st.v2, .v4): NVVM
+// copies our vec component by component otherwise, and leaves the accesses scalar where it
+// cannot prove the alignment (device pointers).
+template <unsigned long Size, unsigned long Align> struct cuda_word {
+  typedef void type;
+};
+template <> struct cuda_word<4, 4> {
+  typedef unsigned int type;
+};
+template <> struct cuda_word<8, 8> {
+  typedef ::uint2 type;
+};
+template <> struct cuda_word<16, 16> {
+  typedef ::uint4 type;
+};
+#endif
 constexpr int swz_idx(unsigned code, int i) { return int((code >> (2 * i)) & 3u); }
 constexpr bool swz_writable(unsigned code, int k) {
   for (int i = 0; i < k; ++i)
@@ -195,6 +212,16 @@ METAL_RT_SWZ_COMPOUND(>>)
     return r;                                                                \
   }
 
+#if defined(METAL_TARGET_CUDA)
+#define METAL_RT_VEC_COPY_WHOLE                                                \
+  typedef typename detail::cuda_word<sizeof(vec), alignof(vec)>::type pm_word; \
+  if constexpr (!is_same<pm_word, void>::value) {                              \
+    *reinterpret_cast<pm_word*>(this) = *reinterpret_cast<const pm_word*>(&o); \
+    return *this;                                                              \
+  }
+#else
+#define METAL_RT_VEC_COPY_WHOLE
+#endif
 #define METAL_RT_VEC_BODY(N_)                                                                                      \
   static constexpr int N = N_;                                                                                     \
   typedef T value_type;                                                                                            \
@@ -203,6 +230,7 @@ METAL_RT_SWZ_COMPOUND(>>)
   /* The swizzle proxies make the implicit copy assignment deleted; this one copies the */                         \
   /* components. */                                                                                                \
   METAL_FUNC vec& operator=(const vec& o) {                                                                        \
+    METAL_RT_VEC_COPY_WHOLE                                                                                        \
     for (int i = 0; i < N; ++i) s[i] = o.s[i];                                                                     \
     return *this;                                                                                                  \
   }                                                                                                                \

@@ -56,20 +56,30 @@ def inputs(tname, shape, rng):
     return x, x.astype(np.float64)
 
 
-@pytest.mark.parametrize("tname", ["half", "bfloat", "float"])
-def test_tiled_gemm(device, runner, tname):
+@pytest.mark.parametrize(
+    "kernel,tname,bm,bn,threads",
+    [
+        # 128 x 128 tiles of 8 SIMD groups, double-buffered slices (the benchmark's rows)
+        ("gemm_half", "half", 128, 128, 256),
+        ("gemm_bfloat", "bfloat", 128, 128, 256),
+        ("gemm_float", "float", 128, 128, 256),
+        # the first version: 64 x 64 tiles of 4 SIMD groups, one threadgroup buffer
+        ("gemm_small_half", "half", 64, 64, 128),
+    ],
+)
+def test_tiled_gemm(device, runner, kernel, tname, bm, bn, threads):
     rng = np.random.default_rng({"half": 1, "bfloat": 2, "float": 3}[tname])
-    m, n, k = 128, 64, 96
+    m, n, k = 2 * bm, bn, 96
     a, a64 = inputs(tname, (m, k), rng)
     b, b64 = inputs(tname, (k, n), rng)
     shape = np.array([m, n, k], np.uint32)
     c = runner.run(
         device,
         GEMM,
-        f"gemm_{tname}",
+        kernel,
         [a.ravel(), b.ravel(), np.zeros(m * n, np.float32), shape],
-        (n // 64, m // 64, 1),
-        (128, 1, 1),
+        (n // bn, m // bm, 1),
+        (threads, 1, 1),
         threadgroups=True,
     )[2].reshape(m, n)
     ref = a64 @ b64

@@ -33,7 +33,7 @@ int find_code(dl_phdr_info* info, size_t, void* data) {
 
 }  // namespace
 
-SharedObject::SharedObject(const std::string& path) {
+SharedObject::SharedObject(const std::string& path) : path_(path) {
   handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle_) {
     const char* why = ::dlerror();
@@ -73,14 +73,25 @@ void* SharedObject::symbol(const std::string& name) const { return ::dlsym(handl
 void CpuKernel::run_groups(const metallic_cpu_launch& launch, uint32_t first, uint32_t end, unsigned char* arena,
                            const Schedule& schedule) const {
   bool as_fibers = schedule.fibers || (synchronises_ && (!fission_ || schedule.no_fission));
+  const uint32_t* g = launch.grid;
+  const uint32_t* tg = launch.threads_per_threadgroup;
+  const uint32_t* n = launch.threadgroups;
+  if (!as_fibers && fission_ && !synchronises_ && schedule.no_fission) {
+    // A kernel without barriers split only for its lane loops: `nofission` runs its threads
+    // one after the other, whole, as the plain group entry of other kernels does.
+    for (uint32_t group = first; group < end; ++group) {
+      uint32_t gx = group % n[0], gy = (group / n[0]) % n[1], gz = group / (n[0] * n[1]);
+      uint32_t count =
+          std::min(tg[0], g[0] - gx * tg[0]) * std::min(tg[1], g[1] - gy * tg[1]) * std::min(tg[2], g[2] - gz * tg[2]);
+      for (uint32_t t = 0; t < count; ++t) thread_(&launch, group, t, arena);
+    }
+    return;
+  }
   if (!as_fibers) {
     groups_(&launch, first, end, arena);
     return;
   }
   FiberGroup& fibers = FiberGroup::for_this_thread();
-  const uint32_t* g = launch.grid;
-  const uint32_t* tg = launch.threads_per_threadgroup;
-  const uint32_t* n = launch.threadgroups;
   for (uint32_t group = first; group < end; ++group) {
     uint32_t gx = group % n[0], gy = (group / n[0]) % n[1], gz = group / (n[0] * n[1]);
     uint32_t nx = std::min(tg[0], g[0] - gx * tg[0]);
@@ -133,6 +144,9 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
         std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads, sizes);
     kernel->validation = validation_;
     kernel->logging = logging_;
+    kernel->isolated = isolate;
+    kernel->object_path = object->path();
+    kernel->index = static_cast<uint32_t>(i);
     return kernel;
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");

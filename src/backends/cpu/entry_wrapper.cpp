@@ -188,12 +188,29 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       // For the SIMD-group calls of a split kernel (metal_simd_fission.h): the group's size and
       // whether a thread still runs (has not returned).
       << "  uint32_t pm_size() const { return pm_ntotal; }\n"
-      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true") << "; }\n"
-      << "  template <class F> void each(F&& f) {\n"
+      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true")
+      << "; }\n"
+      // The innermost loop runs over the grid's x position (as in the plain group entry): an
+      // induction variable that cannot wrap, so the vectoriser sees buffer accesses at gid.x
+      // and the per-thread slots at index() as contiguous.
+      << "  template <class F> __attribute__((always_inline)) void each(F&& f) { each_x(pm_ntg_x, f); }\n"
+      // `if (lid < s) ...` as a whole stretch (a halving reduction): only the threads whose x
+      // position (or index, in a one-row group) is below an unsigned `s` can pass, so the loop
+      // stops there; the condition itself stays in the body.
+      << "  template <class U, class F> __attribute__((always_inline)) void each_below(const U& u, bool by_index, "
+         "F&& f) {\n"
+      << "    uint32_t pm_lim = pm_ntg_x;\n"
+      << "    if constexpr (metal::is_unsigned<U>::value)\n"
+      << "      if (!by_index || (pm_ntg_y == 1 && pm_ntg_z == 1)) pm_lim = u < pm_lim ? uint32_t(u) : pm_lim;\n"
+      << "    each_x(pm_lim, f);\n  }\n"
+      << "  template <class F> __attribute__((always_inline)) void each_x(uint32_t pm_lim, F&& f) {\n"
+      << "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_lim;\n"
       << "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
-      << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
-      << "    for (uint32_t pm_lid_x = 0; pm_lid_x < pm_ntg_x; ++pm_lid_x) {\n"
-      << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
+      << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y) {\n"
+      << "    const uint32_t pm_row = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x;\n"
+      << "    for (uint32_t pm_px = pm_x0; pm_px < pm_x_end; ++pm_px) {\n"
+      << "      const uint32_t pm_lid_x = pm_px - pm_x0;\n"
+      << "      const uint32_t pm_tidx = pm_row + pm_lid_x;\n"
       << (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "")
       << (source.uses_logging ? "      { const unsigned pm_v_tg[3] = {pm_tg_x, pm_tg_y, pm_tg_z}, pm_v_gid[3] = "
                                 "{pm_gid_x, pm_gid_y, pm_gid_z},\n"
@@ -201,7 +218,7 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
                                 "        metal::detail::lg_enter(pm_diag, pm_v_tg, pm_v_gid, pm_v_lid); }\n"
                               : "")
       << "      f(at{this, pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx});\n"
-      << "    }\n  }\n};\n";
+      << "    }\n    }\n  }\n};\n";
 }
 
 void write_fission_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k,

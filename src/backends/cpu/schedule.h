@@ -6,7 +6,8 @@
 //              over the group's threads; other kernels with barriers or SIMD-group functions
 //              run as fibers (fibers.h); the rest as a plain loop over threads
 //   fibers     every kernel runs as fibers
-//   nofission  kernels split at their barriers run as fibers instead
+//   nofission  kernels split at their barriers run as fibers instead; kernels without
+//              barriers split for their lane loops run thread after thread, whole
 //   serial     one worker thread runs every threadgroup of a dispatch, in order
 #pragma once
 

@@ -3,6 +3,10 @@
 // waits or asks for the status. A command buffer whose exact sequence of launches was
 // committed before is replayed as a CUDA graph (a simulation step, say): one launch for the
 // whole sequence instead of one per dispatch.
+//
+// By lifecycle: cuda_queue.cpp (construction, submit), cuda_lowering.cpp (commands to ops,
+// ops onto the stream), cuda_graphs.cpp (graph capture and replay), cuda_completion.cpp
+// (finishing committed command buffers: wait, poll, the notifier thread).
 #pragma once
 
 #include <chrono>
@@ -10,14 +14,18 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "backends/cuda/cuda_context.h"
 #include "core/backend.h"
+#include "core/deferred_submit.h"
 
 namespace metallic {
+struct CommandList;
+struct CopyCommand;
 struct DispatchCommand;
 class SharedEvent;
 }  // namespace metallic
@@ -27,6 +35,7 @@ namespace metallic::cuda {
 class CudaKernel;
 class EventPool;
 class StagingPool;
+struct Pending;
 struct StreamProgress;
 
 class CudaQueue : public backend::QueueImpl {
@@ -66,6 +75,24 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr counts_copy = 0, counts = 0;
   };
   struct Notifier;
+  // Hands `buffer` to the stream (submit() calls it once the buffer's waits are promised).
+  void submit_now(std::shared_ptr<CommandBuffer> buffer);
+
+  // Command lowering (cuda_lowering.cpp): a command list becomes ops_[0, count); what it
+  // uses until it is done (buffers written, scratch memory, events) is noted in `pending`.
+  struct Lowered {
+    size_t count = 0;           // ops used
+    bool launches_only = true;  // only kernel launches: a candidate for graph replay
+    std::string signature;      // the exact sequence of launches (when a graph is wanted)
+  };
+  Lowered lower(CommandList& list, Pending& pending, bool want_graph);
+  void lower_dispatch(const DispatchCommand& d, const CommandList& list, Op& op, Pending& pending);
+  // Packs the kernel's arguments into op.params; returns the threadgroup memory in bytes.
+  uint32_t bind_arguments(const DispatchCommand& d, const CommandList& list, CudaKernel& kernel, Op& op,
+                          Pending& pending);
+  // A copy into ops_[at...]; returns the number of ops it takes (2 with the CPU's memory).
+  size_t lower_copy(const CopyCommand& c, size_t at, Pending& pending);
+  size_t lower_host_copy(const CopyCommand& c, size_t at, Pending& pending);
   void enqueue(const std::vector<Op>& ops, size_t count);
   // The address of a shared event's word in this GPU's address space.
   CUdeviceptr event_address(const SharedEvent& event);
@@ -90,6 +117,10 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr args = 0;
     size_t args_size = 0;
   };
+  // Graph replay (cuda_graphs.cpp): replays ops_[0, count) as the graph of its signature,
+  // built the second time the sequence is seen; false when it was not replayed.
+  bool replay_graph(const std::string& signature, size_t count);
+  static void append_signature(const Op& op, std::string& signature);
   void build_graph(Graph& graph, size_t count);
   void destroy_graph(Graph& graph);
   // Pinned host slots for the set_bytes data of graph replays. Pinned, so the upload is truly
@@ -111,9 +142,15 @@ class CudaQueue : public backend::QueueImpl {
   bool timestamps_ = false;
   double timeout_ = 0;  // PYMETALLIC_KERNEL_TIMEOUT (seconds; 0: none)
 
-  // Finishes command buffers that have completed handlers as soon as they are done.
+  // Completion (cuda_completion.cpp): finishes command buffers that have completed
+  // handlers as soon as they are done.
+  void notify_when_complete(std::shared_ptr<CommandBuffer> buffer);
+  void stop_notifier();
   // Shared with its thread, which may outlive the queue (it can drop the last reference).
   std::shared_ptr<Notifier> notifier_;
+  // Command buffers whose shared-event waits are not yet promised wait here, not on the
+  // stream (see core/deferred_submit.h: a stream blocked on the host deadlocks module loads).
+  std::unique_ptr<DeferredSubmitter> deferred_;
 };
 
 }  // namespace metallic::cuda

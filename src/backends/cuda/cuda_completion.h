@@ -1,0 +1,110 @@
+// Completion of a CUDA queue's command buffers (private to the CUDA backend): what a
+// committed command buffer keeps until it is known to be done (`Pending`), how the queue
+// learns that (`finish`), and the pools whose contents outlive one commit.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends/cuda/cuda_context.h"
+#include "core/backend.h"
+
+namespace metallic {
+class CommandBuffer;
+class SharedEvent;
+}  // namespace metallic
+
+namespace metallic::cuda {
+
+// Host-clock seconds (steady clock), the unit of a command buffer's times.
+inline double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Events are reused: creating one costs about a microsecond.
+class EventPool {
+ public:
+  explicit EventPool(std::shared_ptr<CudaContext> context, unsigned flags)
+      : context_(std::move(context)), flags_(flags) {}
+  ~EventPool();
+  CUevent get();
+  void put(CUevent e);
+
+ private:
+  std::shared_ptr<CudaContext> context_;
+  unsigned flags_;
+  std::mutex mutex_;
+  std::vector<CUevent> free_;
+};
+
+// Pinned staging blocks for copies between the CPU device's buffers and this queue's GPU,
+// kept from commit to commit (pinning memory costs far more than a copy). Every use of a
+// block is on the queue's one stream, so any later copy may reuse a block at once: the
+// stream runs them in order. Blocks are freed only with the pool, whose last holder is the
+// queue (after it synchronised its stream) or a command buffer finished after it.
+class StagingPool {
+ public:
+  explicit StagingPool(std::shared_ptr<CudaContext> context) : context_(std::move(context)) {}
+  ~StagingPool();
+  // The smallest block of at least `bytes` for commit number `commit`. Past 1 GiB in all,
+  // `stream` is synchronised (everything enqueued by earlier commits is done) and the blocks
+  // no copy of this commit uses are freed.
+  void* get(size_t bytes, CUstream stream, uint64_t commit);
+
+ private:
+  struct Block {
+    void* host;
+    size_t capacity;
+    uint64_t last_commit;
+  };
+  std::shared_ptr<CudaContext> context_;
+  std::vector<Block> blocks_;  // used under the queue's submit lock
+};
+
+// Completion without an event per command buffer: the queue numbers its submissions, and
+// a stream synchronise (or a successful query) completes everything submitted before it.
+// A status poll may lag (an earlier buffer reads as running until the stream is idle), but
+// a wait never returns early; an event record per commit cost more than the launch itself.
+struct StreamProgress {
+  CUstream stream = nullptr;
+  std::atomic<uint64_t> submitted{0}, completed{0};
+};
+
+// What a committed command buffer keeps until it is known to be done.
+struct Pending {
+  std::shared_ptr<CudaContext> context;
+  std::shared_ptr<EventPool> events;
+  std::shared_ptr<StreamProgress> progress;
+  uint64_t sequence = 0;
+  CUevent start = nullptr, end = nullptr;  // with PYMETALLIC_GPU_TIMESTAMPS=1 (start also with a timeout)
+  double host_start = 0;
+  // PYMETALLIC_KERNEL_TIMEOUT: seconds the work may run once it started (0: no limit), and
+  // when the host first saw its start event done (0: not yet).
+  double timeout = 0;
+  std::atomic<double> seen_started{0};
+  // The kernels it runs, for fault messages; the pipelines (and so the names) live in the
+  // command buffer's commands until it is finished.
+  std::vector<const std::string*> kernels;
+  std::string kernel_names() const;
+  std::vector<CUdeviceptr> scratch;                           // device copies of set_bytes data for pointer arguments
+  std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
+  std::shared_ptr<StagingPool> staging;                       // kept while its copies may run
+  // Shared events it signals (the words stay allocated until the stream is done with them);
+  // if the command buffer fails, the host signals them so that other queues do not hang.
+  std::vector<std::pair<std::shared_ptr<SharedEvent>, uint64_t>> signals;
+  std::vector<std::shared_ptr<SharedEvent>> waits;
+
+  ~Pending();
+};
+
+// Learns the outcome of `buffer` from its `Pending` state and finishes it; `block` waits
+// for the stream (never with a kernel time limit: then the callers poll).
+void finish(CommandBuffer& buffer, bool block);
+
+}  // namespace metallic::cuda

@@ -1,0 +1,358 @@
+// Command lowering: a command buffer's commands become the CUDA queue's ops (kernel
+// launches with their packed parameters, copies, fills, stream memory operations for shared
+// events), which are then enqueued on the stream one by one or replayed as a CUDA graph.
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cuda/cuda_buffer.h"
+#include "backends/cuda/cuda_completion.h"
+#include "backends/cuda/cuda_kernel.h"
+#include "backends/cuda/cuda_queue.h"
+#include "backends/cuda/entry_wrapper.h"
+#include "core/commands.h"
+#include "metallic/error.h"
+#include "metallic/event.h"
+#include "metallic/library.h"
+
+namespace metallic::cuda {
+
+StagingPool::~StagingPool() {
+  if (!context_->healthy()) return;
+  for (auto& b : blocks_) context_->api().cuMemFreeHost(b.host);
+}
+
+void* StagingPool::get(size_t bytes, CUstream stream, uint64_t commit) {
+  Block* best = nullptr;
+  for (auto& b : blocks_)
+    if (b.capacity >= bytes && (!best || b.capacity < best->capacity)) best = &b;
+  if (best) {
+    best->last_commit = commit;
+    return best->host;
+  }
+  const auto& api = context_->api();
+  size_t total = bytes;
+  for (auto& b : blocks_) total += b.capacity;
+  if (total > (size_t(1) << 30)) {
+    context_->check(api.cuStreamSynchronize(stream), "retiring pinned staging memory");
+    std::vector<Block> kept;
+    for (auto& b : blocks_)
+      if (b.last_commit == commit)
+        kept.push_back(b);
+      else
+        api.cuMemFreeHost(b.host);
+    blocks_.swap(kept);
+  }
+  void* p = nullptr;
+  size_t capacity = std::max<size_t>(bytes, 1 << 16);
+  context_->check(api.cuMemHostAlloc(&p, capacity, 0), "allocating pinned staging memory for a host copy");
+  blocks_.push_back({p, capacity, commit});
+  return p;
+}
+
+namespace {
+
+// A copy between a CPU device buffer and pinned staging memory, run by the driver when the
+// stream reaches it (so it is ordered like any other command: the CPU buffer's bytes are
+// read, or written, exactly then). Owns a reference to the CPU buffer until it has run.
+struct HostCopy {
+  void* to;
+  const void* from;
+  size_t bytes;
+  std::shared_ptr<backend::BufferImpl> keep;
+  static void run(void* self) {
+    auto* c = static_cast<HostCopy*>(self);
+    std::memcpy(c->to, c->from, c->bytes);
+    delete c;
+  }
+};
+
+// Whether a dispatch may write `buffer`: a non-const buffer argument, a texture it writes,
+// or a resource it declared written (use_resource).
+bool may_write(const DispatchCommand& d, const msl::KernelInfo& info, const backend::BufferImpl* buffer) {
+  for (const auto& arg : info.args)
+    if (arg.used && arg.kind == msl::ArgKind::Buffer && !arg.is_const && d.buffers[arg.index].buffer.get() == buffer)
+      return true;
+  for (const auto& t : d.textures)
+    if (t.written && t.buffer.get() == buffer) return true;
+  for (const auto& [resource, written] : d.resources)
+    if (written && resource.get() == buffer) return true;
+  return false;
+}
+
+}  // namespace
+
+void CudaQueue::encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op,
+                                std::vector<CUdeviceptr>& scratch) {
+  auto* buffer = static_cast<CudaBuffer*>(d.indirect.get());
+  buffer->prepare_for_device(stream_);
+  CUdeviceptr counts = buffer->address() + d.indirect_offset;
+  if (may_write(d, d.pipeline->function()->info(), buffer)) {
+    // Metal reads the counts before the kernel starts; here every thread reads them as it
+    // starts, so a kernel that may change them reads a copy taken just before it runs.
+    // (Rare: it costs a copy and an allocation, and the command buffer is not a graph.)
+    CUdeviceptr copy = 0;
+    context_->check(context_->api().cuMemAlloc_v2(&copy, 3 * sizeof(uint32_t)), "allocating indirect counts");
+    scratch.push_back(copy);
+    op.counts = counts;
+    op.counts_copy = copy;
+    counts = copy;
+  }
+  std::memcpy(op.params.data() + 10 * sizeof(uint32_t), &counts, sizeof counts);  // dims[10..11]
+  op.function = kernel.indirect_function();
+  op.grid[0] = kernel.indirect_blocks(op.block[0] * op.block[1] * op.block[2], op.shared);
+  op.grid[1] = op.grid[2] = 1;
+}
+
+void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
+  const auto& api = context_->api();
+  for (size_t i = 0; i < count; ++i) {
+    const Op& op = ops[i];
+    switch (op.kind) {
+      case Op::Launch: {
+        if (op.counts_copy)
+          context_->check(api.cuMemcpyDtoDAsync_v2(op.counts_copy, op.counts, 3 * sizeof(uint32_t), stream_),
+                          "copying indirect counts");
+        void* args[] = {const_cast<unsigned char*>(op.params.data())};
+        context_->check(api.cuLaunchKernel(op.function, op.grid[0], op.grid[1], op.grid[2], op.block[0], op.block[1],
+                                           op.block[2], op.shared, stream_, args, nullptr),
+                        "launching a kernel");
+        break;
+      }
+      case Op::Copy:
+        context_->check(api.cuMemcpyDtoDAsync_v2(op.dst, op.src, op.bytes, stream_), "copying between buffers");
+        break;
+      case Op::Fill:
+        context_->check(api.cuMemsetD8Async(op.dst, op.value, op.bytes, stream_), "filling a buffer");
+        break;
+      case Op::PeerCopy:
+        context_->check(api.cuMemcpyPeerAsync(op.dst, op.dst_ctx, op.src, op.src_ctx, op.bytes, stream_),
+                        "copying between buffers of two GPUs");
+        break;
+      case Op::ToHost:
+        context_->check(api.cuMemcpyDtoHAsync_v2(op.host, op.src, op.bytes, stream_),
+                        "copying a GPU buffer to a CPU buffer");
+        break;
+      case Op::FromHost:
+        context_->check(api.cuMemcpyHtoDAsync_v2(op.dst, op.host, op.bytes, stream_),
+                        "copying a CPU buffer to a GPU buffer");
+        break;
+      case Op::HostCall:
+        context_->check(api.cuLaunchHostFunc(stream_, op.call, op.call_data), "ordering a host copy");
+        break;
+      case Op::WaitValue:
+        context_->check(api.cuStreamWaitValue64(stream_, op.dst, op.value64, CU_STREAM_WAIT_VALUE_GEQ),
+                        "encoding a wait for a shared event");
+        break;
+      case Op::WriteValue:
+        context_->check(api.cuStreamWriteValue64(stream_, op.dst, op.value64, CU_STREAM_WRITE_VALUE_DEFAULT),
+                        "encoding a shared event's signal");
+        break;
+    }
+  }
+}
+
+CudaQueue::Lowered CudaQueue::lower(CommandList& list, Pending& pending, bool want_graph) {
+  // A copy with the CPU device's memory takes two steps (a DMA and a host copy).
+  if (ops_.size() < 2 * list.commands.size()) ops_.resize(2 * list.commands.size());
+  Lowered out;
+  size_t kernels_named = 0;
+  for (auto& command : list.commands) {
+    Op& op = ops_[out.count];
+    op.kind = Op::Launch;
+    op.counts_copy = op.counts = 0;
+    if (auto* d = std::get_if<DispatchCommand>(&command)) {
+      if (kernels_named++ < 8) pending.kernels.push_back(&d->pipeline->function()->info().name);
+      lower_dispatch(*d, list, op, pending);
+      if (want_graph) append_signature(op, out.signature);
+      ++out.count;
+    } else if (auto* c = std::get_if<CopyCommand>(&command)) {
+      out.launches_only = false;
+      out.count += lower_copy(*c, out.count, pending);
+    } else if (auto* f = std::get_if<FillCommand>(&command)) {
+      auto* dst = static_cast<CudaBuffer*>(f->buffer.get());
+      dst->prepare_for_device(stream_);
+      op.kind = Op::Fill;
+      op.dst = dst->address() + f->offset;
+      op.bytes = f->length;
+      op.value = f->value;
+      dst->device_written();
+      pending.written.push_back(f->buffer);
+      out.launches_only = false;
+      ++out.count;
+    } else if (auto* sig = std::get_if<SignalEventCommand>(&command)) {
+      out.launches_only = false;
+      op.kind = Op::WriteValue;
+      op.dst = event_address(*sig->event);
+      op.value64 = sig->value;
+      pending.signals.emplace_back(sig->event, sig->value);
+      ++out.count;
+    } else if (auto* w = std::get_if<WaitEventCommand>(&command)) {
+      out.launches_only = false;
+      op.kind = Op::WaitValue;
+      op.dst = event_address(*w->event);
+      op.value64 = w->value;
+      pending.waits.push_back(w->event);
+      ++out.count;
+    }
+    // else synchronize_resource: host reads fetch on demand (no op)
+  }
+  return out;
+}
+
+void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list, Op& op, Pending& pending) {
+  auto& kernel = static_cast<CudaKernel&>(d.pipeline->kernel());
+  const bool uniform = d.threads_per_grid.width % d.threads_per_threadgroup.width == 0 &&
+                       d.threads_per_grid.height % d.threads_per_threadgroup.height == 0 &&
+                       d.threads_per_grid.depth % d.threads_per_threadgroup.depth == 0;
+  op.function = kernel.function(uniform);
+  op.params.assign(kernel.params_size(), 0);  // keeps its capacity across commits
+  op.inline_slots.clear();
+  const Size3 g = d.threads_per_grid, tg = d.threads_per_threadgroup, n = d.threadgroups_per_grid;
+  uint32_t values[9] = {uint32_t(g.width),  uint32_t(g.height),  uint32_t(g.depth),
+                        uint32_t(tg.width), uint32_t(tg.height), uint32_t(tg.depth),
+                        uint32_t(n.width),  uint32_t(n.height),  uint32_t(n.depth)};
+  std::memcpy(op.params.data(), values, sizeof values);
+  uint32_t shared = bind_arguments(d, list, kernel, op, pending);
+  for (const auto& [resource, written] : d.resources) {
+    auto* b = static_cast<CudaBuffer*>(resource.get());
+    b->prepare_for_device(stream_);
+    if (written) b->device_written(), pending.written.push_back(resource);
+  }
+  kernel.ensure_dynamic_shared(shared);
+  op.shared = shared;
+  for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
+  if (d.indirect) encode_indirect(d, kernel, op, pending.scratch);
+}
+
+uint32_t CudaQueue::bind_arguments(const DispatchCommand& d, const CommandList& list, CudaKernel& kernel, Op& op,
+                                   Pending& pending) {
+  const auto& info = d.pipeline->function()->info();
+  auto* dims = reinterpret_cast<uint32_t*>(op.params.data());
+  uint32_t shared = 0;
+  for (size_t a = 0; a < info.args.size(); ++a) {
+    const auto& arg = info.args[a];
+    unsigned char* slot = op.params.data() + kernel.slot_offset(a);
+    if (!arg.used) continue;  // not bound, never read: the slot stays zero
+    if (arg.kind == msl::ArgKind::Buffer) {
+      const BoundArgument& bound = d.buffers[arg.index];
+      if (bound.buffer) {
+        auto* b = static_cast<CudaBuffer*>(bound.buffer.get());
+        b->prepare_for_device(stream_);
+        CUdeviceptr address = b->address() + bound.offset;
+        std::memcpy(slot, &address, sizeof address);
+        if (!arg.is_const) b->device_written(), pending.written.push_back(bound.buffer);
+      } else if (arg.is_reference && bound.length <= kernel.slot_capacity(a)) {
+        std::memcpy(slot, list.bytes_at(bound.offset), bound.length);  // inline, like Metal's setBytes
+        dims[9] |= 1u << a;
+        op.inline_slots.push_back(
+            {kernel.slot_offset(a), static_cast<uint32_t>(bound.length), static_cast<uint32_t>(a)});
+      } else {
+        // set_bytes data for a pointer argument: give it device memory of its own.
+        const auto& api = context_->api();
+        CUdeviceptr scratch = 0;
+        context_->check(api.cuMemAlloc_v2(&scratch, bound.length), "allocating set_bytes data");
+        pending.scratch.push_back(scratch);
+        context_->check(api.cuMemcpyHtoDAsync_v2(scratch, list.bytes_at(bound.offset), bound.length, stream_),
+                        "copying set_bytes data");
+        std::memcpy(slot, &scratch, sizeof scratch);
+      }
+    } else if (arg.kind == msl::ArgKind::Texture) {
+      const BoundTexture& bound = d.textures[arg.index];
+      auto* b = static_cast<CudaBuffer*>(bound.buffer.get());
+      b->prepare_for_device(stream_);
+      metal_texture_abi abi = bound.abi;
+      abi.data = reinterpret_cast<void*>(static_cast<uintptr_t>(b->address()));
+      std::memcpy(slot, &abi, sizeof abi);
+      if (bound.written) b->device_written(), pending.written.push_back(bound.buffer);
+    } else if (arg.kind == msl::ArgKind::Sampler) {
+      std::memcpy(slot, &d.samplers[arg.index], sizeof(metal_sampler_abi));
+    } else if (arg.kind == msl::ArgKind::Threadgroup) {
+      uint32_t offset = shared;
+      std::memcpy(slot, &offset, sizeof offset);
+      shared += d.threadgroup_lengths[arg.index];
+    }
+  }
+  return shared;
+}
+
+size_t CudaQueue::lower_copy(const CopyCommand& c, size_t at, Pending& pending) {
+  // Core checked the devices: a Host side is the CPU device's memory (a HostBuffer,
+  // never cast to ours); Local and Peer sides are CUDA buffers of this or another GPU.
+  if (c.source_side == BufferSide::Host || c.destination_side == BufferSide::Host)
+    return lower_host_copy(c, at, pending);
+  Op& op = ops_[at];
+  auto* src = static_cast<CudaBuffer*>(c.source.get());
+  auto* dst = static_cast<CudaBuffer*>(c.destination.get());
+  src->prepare_for_device(stream_);
+  dst->prepare_for_device(stream_);  // bytes outside the copied range must be current
+  op.kind = Op::Copy;
+  op.src = src->address() + c.source_offset;
+  op.dst = dst->address() + c.destination_offset;
+  op.bytes = c.size;
+  if (c.source_side == BufferSide::Peer || c.destination_side == BufferSide::Peer) {
+    // Between two GPUs: directly over NVLink/PCIe when peer access can be enabled,
+    // else the driver stages the copy through host memory.
+    const CudaContext& src_ctx = c.source_side == BufferSide::Peer ? src->context() : *context_;
+    const CudaContext& dst_ctx = c.destination_side == BufferSide::Peer ? dst->context() : *context_;
+    src_ctx.ensure_usable();
+    dst_ctx.ensure_usable();
+    if (&src_ctx != context_.get()) context_->enable_peer_access(src_ctx);
+    if (&dst_ctx != context_.get()) context_->enable_peer_access(dst_ctx);
+    context_->make_current();
+    op.kind = Op::PeerCopy;
+    op.src_ctx = src_ctx.context();
+    op.dst_ctx = dst_ctx.context();
+  }
+  dst->device_written();
+  pending.written.push_back(c.destination);
+  return 1;
+}
+
+size_t CudaQueue::lower_host_copy(const CopyCommand& c, size_t at, Pending& pending) {
+  if (c.source_side == BufferSide::Host && c.destination_side == BufferSide::Host)
+    throw Error("internal: a copy between two CPU buffers reached a CUDA queue");
+  if (!staging_pool_) staging_pool_ = std::make_shared<StagingPool>(context_);
+  pending.staging = staging_pool_;
+  void* staging = staging_pool_->get(std::max<uint64_t>(c.size, 1), stream_, progress_->submitted.load() + 1);
+  Op& op = ops_[at];
+  Op& next = ops_[at + 1];
+  next.counts_copy = next.counts = 0;
+  if (c.source_side == BufferSide::Host) {
+    auto* dst = static_cast<CudaBuffer*>(c.destination.get());
+    dst->prepare_for_device(stream_);
+    auto* from = static_cast<unsigned char*>(c.source->contents()) + c.source_offset;
+    op.kind = Op::HostCall;
+    op.call = &HostCopy::run;
+    op.call_data = new HostCopy{staging, from, c.size, c.source};
+    next.kind = Op::FromHost;
+    next.host = staging;
+    next.dst = dst->address() + c.destination_offset;
+    next.bytes = c.size;
+    dst->device_written();
+    pending.written.push_back(c.destination);
+  } else {
+    auto* src = static_cast<CudaBuffer*>(c.source.get());
+    src->prepare_for_device(stream_);
+    auto* to = static_cast<unsigned char*>(c.destination->contents()) + c.destination_offset;
+    op.kind = Op::ToHost;
+    op.host = staging;
+    op.src = src->address() + c.source_offset;
+    op.bytes = c.size;
+    next.kind = Op::HostCall;
+    next.call = &HostCopy::run;
+    next.call_data = new HostCopy{to, staging, c.size, c.destination};
+  }
+  return 2;
+}
+
+CUdeviceptr CudaQueue::event_address(const SharedEvent& event) {
+  if (!context_->has_stream_memory_ops())
+    throw Error("shared events on cuda:" + std::to_string(context_->ordinal()) +
+                " need CUDA stream memory operations (cuStreamWaitValue64), which this driver does not offer");
+  CUdeviceptr address = 0;
+  context_->check(context_->api().cuMemHostGetDevicePointer_v2(&address, event.word(), 0),
+                  "mapping a shared event into the GPU's address space");
+  return address;
+}
+
+}  // namespace metallic::cuda
