@@ -21,7 +21,20 @@ template <typename T, int Cols, int Rows>
 struct StorageMatrix {
   vec<T, Rows> columns[Cols];
   StorageMatrix() thread = default;
+  thread StorageMatrix& operator=(const device matrix<T, Cols, Rows>& m) thread {
+    for (int i = 0; i < Cols; ++i) columns[i] = m.columns[i];
+    return *this;
+  }
+ public:
   StorageMatrix() threadgroup = default;
+  StorageMatrix() constant = default;
+  StorageMatrix(const thread matrix<T, Cols, Rows>& m) thread {
+    for (int i = 0; i < Cols; ++i) columns[i] = m.columns[i];
+  }
+  StorageMatrix(const thread matrix<T, Cols, Rows>& m) constant {
+    for (int i = 0; i < Cols; ++i) columns[i] = m.columns[i];
+  }
+  StorageMatrix(const device StorageMatrix& m) constant = default;
   StorageMatrix(const thread StorageMatrix& m) thread = default;
   StorageMatrix(const threadgroup StorageMatrix& m) thread = default;
   StorageMatrix(const device StorageMatrix& m) thread = default;
@@ -61,9 +74,11 @@ kernel void storage_matrix(device const float4* mats [[buffer(0)]], device const
   StorageMatrix<float, 2, 2> mine = shared_m[i % 4];
   StorageMatrix<float, 2, 2> other;
   other = shared_m[(i + 1) % 4];
+  StorageMatrix<float, 2, 2> third = StorageMatrix<float, 2, 2>(float2x2(2.0f));
   float2x2 m = mine;
   float2x2 n = other;
-  out[i] = m * v[i] + n * v[i];
+  float2x2 d = third;
+  out[i] = m * v[i] + n * v[i] + d * v[i];
 }
 """
 
@@ -78,7 +93,7 @@ def test_defaulted_members_per_address_space(device, runner):
     # float2x2(a.xy, a.zw): columns (a0, a1) and (a2, a3)
     m = mats.astype(np.float64).reshape(4, 2, 2).transpose(0, 2, 1)
     i = np.arange(32)
-    want = np.einsum("nij,nj->ni", m[i % 4] + m[(i + 1) % 4], v.astype(np.float64))
+    want = np.einsum("nij,nj->ni", m[i % 4] + m[(i + 1) % 4] + 2 * np.eye(2), v.astype(np.float64))
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
 
 
