@@ -427,8 +427,7 @@ class ErasedDuplicates {
     std::set<std::string> seen;
     for (size_t end = 2; end < t_.size(); ++end) {
       if (!t_[end].is_punct(";") || st_.scope[end] != Scope::Class) continue;
-      if (!(t_[end - 2].is_punct("=") && (t_[end - 1].is_ident("default") || t_[end - 1].is_ident("delete"))))
-        continue;
+      if (!(t_[end - 2].is_punct("=") && (t_[end - 1].is_ident("default") || t_[end - 1].is_ident("delete")))) continue;
       // Back to the declaration's first token: after the previous `;`, `{`, `}` or access label.
       size_t i = end - 2;
       while (i > 0) {
@@ -438,8 +437,8 @@ class ErasedDuplicates {
           continue;
         }
         if (p.is_punct(";") || p.is_punct("{") || p.is_punct("}")) break;
-        if (p.is_punct(":") && i >= 2 && (t_[i - 2].is_ident("public") || t_[i - 2].is_ident("private") ||
-                                          t_[i - 2].is_ident("protected")))
+        if (p.is_punct(":") && i >= 2 &&
+            (t_[i - 2].is_ident("public") || t_[i - 2].is_ident("private") || t_[i - 2].is_ident("protected")))
           break;
         --i;
       }
