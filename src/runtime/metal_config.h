@@ -66,8 +66,8 @@
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
-// 16-byte aligned, so that the compiler can use vector accesses (and the SIMD-group matrix
-// loads single words) where offsets allow.
+// 16-byte aligned, so that the compiler can prove vector accesses (ld/st.shared.v4) aligned
+// where offsets allow.
 #define METAL_THREADGROUP_STORAGE __shared__ __align__(16)
 #else
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
