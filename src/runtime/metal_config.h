@@ -65,9 +65,12 @@
 // Program-scope `constant` data and kernel-scope `threadgroup` arrays (the front end
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)
-#define METAL_PROGRAM_SCOPE_CONSTANT static const
-// 16-byte aligned, so that the compiler can use vector accesses (and the SIMD-group matrix
-// loads single words) where offsets allow.
+// Device data needs constant initialisation (NVRTC refuses dynamic initialisation of a
+// __device__ variable), and one constant read in another's initialiser (`uint3 size = ...;
+// uint x = size.x;`) is a constant expression only when it is constexpr.
+#define METAL_PROGRAM_SCOPE_CONSTANT static constexpr
+// 16-byte aligned, so that the compiler can prove vector accesses (ld/st.shared.v4) aligned
+// where offsets allow.
 #define METAL_THREADGROUP_STORAGE __shared__ __align__(16)
 #else
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
@@ -115,4 +118,21 @@ typedef long intptr_t;
 typedef unsigned long uintptr_t;
 static_assert(sizeof(long) == 8, "MSL's long is 64-bit: an LP64 target is required");
 static_assert(sizeof(void*) == 8, "64-bit target required");
+
+namespace detail {
+// The front end wraps every loop's condition in loop_progress (msl/rewrite.h, mark_loops):
+// MSL loops may run forever, while C++ lets a compiler delete a loop without side effects.
+// The CPU compiles with -fno-finite-loops; NVRTC has no such option, so on CUDA an empty
+// `asm volatile` marks each iteration: a side effect that touches no memory and emits no
+// instruction (loads still leave loops, loops still unroll: see docs/errors.md).
+#if defined(METAL_TARGET_CUDA)
+inline void loop_progress_mark() { asm volatile(""); }
+template <class T> constexpr bool loop_progress(const T& condition) {
+  if (!__builtin_is_constant_evaluated()) loop_progress_mark();  // constexpr functions loop too
+  return static_cast<bool>(condition);
+}
+#else
+template <class T> constexpr bool loop_progress(const T& condition) { return static_cast<bool>(condition); }
+#endif
+}  // namespace detail
 }  // namespace metal
