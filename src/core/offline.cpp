@@ -11,6 +11,7 @@ namespace metallic {
 OfflineResult compileOffline(const std::string& source, const CompileOptions& options, const std::string& target,
                              const std::string& arch, bool emit_only, bool indirect_entries) {
   msl::Options o = front_end_options(options);
+  o.validation = options.validation;  // compile the checked variant (issue 12)
   msl::TranslatedSource translated;
   try {
     translated = msl::translate(source, o);

@@ -32,6 +32,8 @@ class SharedEvent;
 
 namespace metallic::cuda {
 
+struct DiagDispatch;  // cuda_completion.h
+
 class CudaKernel;
 class EventPool;
 class StagingPool;
@@ -99,6 +101,9 @@ class CudaQueue : public backend::QueueImpl {
   // Makes `op` a dispatch_threadgroups_with_indirect_buffer launch; device memory it needs
   // for the command buffer's lifetime is added to `scratch`.
   void encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch);
+  // Gives a validation or logging build's dispatch its metal_diag_dev (address into `op`).
+  void prepare_diagnostics(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch,
+                           std::vector<DiagDispatch>& diags);
 
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;

@@ -20,6 +20,10 @@ const char* kSupport = R"(
 // A slot for a `constant T&` argument: the bound buffer's address, or T's bytes inline
 // (set_bytes data travels in the launch parameters, as Metal puts it in the command stream).
 template <unsigned N> union alignas(16) pm_inline_slot { void* ptr; unsigned char bytes[N < 8 ? 8 : N]; };
+// What the slot of a `constant T&` holds: T itself up to 4 KB (the most set_bytes may pass,
+// as on Metal), else only the address of a buffer (a larger T cannot come by set_bytes, and
+// the launch parameters have 32 KB in all).
+template <unsigned long N> constexpr unsigned pm_reference_slot = N <= 4096 ? unsigned(N) : 8u;
 __device__ __forceinline__ void* pm_global(void* p) {
   __builtin_assume(__isGlobal(p));
   return p;
@@ -76,14 +80,14 @@ __device__ __forceinline__ void pm_for_each_indirect_group(unsigned int address_
 std::string slot_name(size_t k) { return "a" + std::to_string(k); }
 
 // The parameter struct, by the layout rule of entry_wrapper.h.
-void write_params_struct(std::ostringstream& out, const msl::KernelInfo& k, const std::string& params) {
+void write_params_struct(std::ostringstream& out, const msl::KernelInfo& k, const std::string& params, bool diag) {
   out << "struct " << params << " {\n  unsigned int dims[" << std::to_string(kHeaderWords) << "];\n";
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer) {
       if (arg.is_reference)
-        out << "  pm_inline_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)> "
-            << slot_name(a) << ";\n";
+        out << "  pm_inline_slot<pm_reference_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a)
+            << ">::type)>> " << slot_name(a) << ";\n";
       else
         out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
     } else if (arg.kind == msl::ArgKind::Threadgroup || arg.kind == msl::ArgKind::Sampler) {
@@ -92,6 +96,8 @@ void write_params_struct(std::ostringstream& out, const msl::KernelInfo& k, cons
       out << "  pm_inline_slot<sizeof(metal_texture_abi)> " << slot_name(a) << ";\n";
     }
   }
+  // Validation and logging builds: the dispatch's metal_diag_dev, after the last slot.
+  if (diag) out << "  pm_inline_slot<8> pm_diag;\n";
   out << "};\n";
 }
 
@@ -102,7 +108,7 @@ void write_layout_table(std::ostringstream& out, const msl::KernelInfo& k, size_
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
-      out << ", (unsigned int)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
+      out << ", pm_reference_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)>";
     else if (arg.kind == msl::ArgKind::Buffer || arg.kind == msl::ArgKind::Threadgroup ||
              arg.kind == msl::ArgKind::Sampler)
       out << ", 8u";
@@ -111,10 +117,19 @@ void write_layout_table(std::ostringstream& out, const msl::KernelInfo& k, size_
     else
       out << ", 0u";
   }
+  // Then the bytes each `T&` argument reads (sizeof(T); 0 for the others).
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    const auto& arg = k.args[a];
+    if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
+      out << ", (unsigned int)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
+    else
+      out << ", 0u";
+  }
   out << "};\n";
 }
 
-void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params) {
+void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params, bool diag,
+                bool validation) {
   // The body once, as a template: PM_UNIFORM when every threadgroup is whole (the host
   // knows at launch), so threads_per_threadgroup is blockDim itself and the compiler can
   // treat it as CUDA code treats blockDim.
@@ -133,6 +148,9 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
       << "  const unsigned int pm_ntg_x = PM_UNIFORM ? pm_tg_x : min(pm_tg_x, pm_grid_x - pm_gid_x * pm_tg_x);\n"
       << "  const unsigned int pm_ntg_y = PM_UNIFORM ? pm_tg_y : min(pm_tg_y, pm_grid_y - pm_gid_y * pm_tg_y);\n"
       << "  const unsigned int pm_ntg_z = PM_UNIFORM ? pm_tg_z : min(pm_tg_z, pm_grid_z - pm_gid_z * pm_tg_z);\n"
+      << (diag ? "  metal::detail::cu_enter(P.pm_diag.ptr, pm_gid_x, pm_gid_y, pm_gid_z, pm_tg_x, pm_tg_y, pm_tg_z, "
+                 "pm_ntg_x, pm_ntg_y, pm_ntg_z, pm_dynamic_shared);\n"
+               : "")
       << "  if (!PM_UNIFORM && (pm_lid_x >= pm_ntg_x || pm_lid_y >= pm_ntg_y || pm_lid_z >= pm_ntg_z)) return;\n"
       << "  const unsigned int pm_ntotal = pm_ntg_x * pm_ntg_y * pm_ntg_z;\n"
       << "  const unsigned int pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
@@ -184,7 +202,9 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
         break;
     }
   }
-  out << ");\n}\n";
+  out << ");\n";
+  if (validation) out << "  metal::detail::v_leave();\n";
+  out << "}\n";
 }
 
 void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, const std::string& params,
@@ -208,11 +228,13 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
   }
 }
 
-void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i, Entries entries) {
+void write_kernel(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k, size_t i,
+                  Entries entries) {
   const std::string params = "pm_params_" + std::to_string(i);
-  write_params_struct(out, k, params);
+  const bool diag = source.validation || source.uses_logging;
+  write_params_struct(out, k, params, diag);
   if (entries == Entries::Direct) write_layout_table(out, k, i, params);  // read from the main module only
-  write_body(out, k, i, params);
+  write_body(out, k, i, params, diag, source.validation);
   write_entries(out, k, i, params, entries);
 }
 
@@ -221,6 +243,7 @@ void write_kernel(std::ostringstream& out, const msl::KernelInfo& k, size_t i, E
 std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries, long only) {
   std::ostringstream out;
   out << "// Generated by pymetallic's CUDA backend. Do not edit.\n"
+      << (source.validation ? "#define PM_VALIDATION 1\n" : "")
       << "#define METAL_TARGET_CUDA 1\n"
       // A program that never reads thread_elements() cannot observe how SIMD-group matrix
       // elements are spread over the lanes: keep them in the tensor cores' own layout.
@@ -233,7 +256,7 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, Entri
       << codegen::wrapper_support_code() << kSupport;
   if (entries == Entries::Indirect) out << kIndirectSupport;
   for (size_t i = 0; i < source.kernels.size(); ++i)
-    if (only < 0 || i == static_cast<size_t>(only)) write_kernel(out, source.kernels[i], i, entries);
+    if (only < 0 || i == static_cast<size_t>(only)) write_kernel(out, source, source.kernels[i], i, entries);
   out << "}  // namespace metal_user\n";
   return out.str();
 }
