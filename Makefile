@@ -50,10 +50,19 @@ py-test: install
 	@echo "== Python tests (pytest)"
 	$(VPY) -m pytest -q -p no:cacheprovider tests/python tests/msl
 	@echo "== conformance sample in validation mode (issue 12): no finding on correct kernels"
-	PYMETALLIC_VALIDATION=1 $(VPY) -m pytest -q -p no:cacheprovider -k "not compiles_for_cuda" \
-	  tests/msl/test_atomic.py tests/msl/test_address_spaces.py \
+	@# 24 of the 31 conformance files (docs/validation.md: the rest pass too, but cost ~6 min more).
+	@# Left out by name: a kernel that returns before a barrier (divergence by Metal's rule) and a
+	@# test of loop fission, which validation builds do not use. No differential reruns here.
+	PYMETALLIC_VALIDATION=1 PYMETALLIC_TEST_DIFFERENTIAL=0 $(VPY) -m pytest -q -p no:cacheprovider \
+	  -k "not compiles_for_cuda and not early_return and not which_kernels_take_the_split_path" \
+	  tests/msl/test_threadgroup.py tests/msl/test_atomic.py tests/msl/test_address_spaces.py \
 	  tests/msl/test_language.py tests/msl/test_textures.py tests/msl/test_argument_buffers.py \
-	  tests/msl/test_indirect_dispatch.py tests/msl/test_simdgroup_matrix.py
+	  tests/msl/test_indirect_dispatch.py tests/msl/test_simdgroup_matrix.py tests/msl/test_stdlib.py \
+	  tests/msl/test_integer_wrap.py tests/msl/test_simd_fission.py tests/msl/test_types.py \
+	  tests/msl/test_kernel_decl.py tests/msl/test_msl3_library.py tests/msl/test_pack.py \
+	  tests/msl/test_quadgroup.py tests/msl/test_address_space_overloads.py tests/msl/test_host.py \
+	  tests/msl/test_half_conversions.py tests/msl/test_this_address_space.py tests/msl/test_swizzle_values.py \
+	  tests/msl/test_simd_after_barrier.py tests/msl/test_metal_rules.py tests/msl/test_simdgroup.py
 
 test: lint cpp-test py-test
 

@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+from pm_testing import run_in_fresh_process  # noqa: E402
+from timing import write_json  # noqa: E402
 
 OPS = {"sum": "Sum", "max": "Max", "min": "Min", "prod": "Prod"}
 TYPES = ["float", "half", "int", "uint", "bfloat"]
@@ -61,10 +66,8 @@ kernel void row_reduce(device const T* in [[buffer(0)]], device T* out [[buffer(
 
 
 CHILD = r"""
-import json, sys, time
-import pymetallic as pm
-kind, src = sys.argv[1], open(sys.argv[2]).read()
-d = [x for x in pm.Device.get_all_devices() if x.kind == kind][0]
+import json, time
+src, d = open(args[0]).read(), device
 t = time.perf_counter(); lib = pm.Library(d, src); row = {"library_s": time.perf_counter() - t}
 times = []
 for name in ["row_reduce_sum_float_4", "row_reduce_max_half_8", "row_reduce_prod_int_1", "row_reduce_min_bfloat_4"]:
@@ -88,9 +91,8 @@ def main():
         with open(path, "w") as f:
             f.write(library_source())
         for kind in kinds:
-            env = dict(os.environ, PYMETALLIC_CACHE_DIR=os.path.join(tmp, "cache-" + kind))
-            out = subprocess.check_output([sys.executable, "-c", CHILD, kind, path], env=env, text=True)
-            row = dict(json.loads(out.strip().splitlines()[-1]), device=kind, kernels=60)
+            out = run_in_fresh_process(kind, CHILD, path, cache_dir=os.path.join(tmp, "cache-" + kind))
+            row = dict(json.loads([line for line in out if line.strip()][-1]), device=kind, kernels=60)
             row["to_first_pipeline_s"] = row["library_s"] + row["first_pipeline_s"]
             rows.append(row)
             print(
@@ -99,9 +101,7 @@ def main():
                 f"each further <= {row['further_pipeline_s']:5.2f} s (goal <= 1)",
                 flush=True,
             )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -81,11 +81,15 @@ def run(device, lib, name, args, grid, tg, queue):
     return best
 
 
-def main():
+def main(kind="cpu"):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--small", action="store_true")
     args = p.parse_args()
-    device = [d for d in pm.Device.get_all_devices() if getattr(d, "kind", "cpu") == "cpu"][0]
+    found = [d for d in pm.Device.get_all_devices() if getattr(d, "kind", "cpu") == kind]
+    if not found:
+        sys.exit("no %s device here" % kind)
+    device = found[0]
+    print(device.name)
     queue = pm.CommandQueue(device)
     t = time.perf_counter()
     plain = pm.Library(device, MSL, {"filename": "bench.metal"})

@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 from cpu_kernels import OPENCL, OPENCL_FLUID  # noqa: E402
 from gpu_kernels import MSL  # noqa: E402
 from msl_runner import MslRunner  # noqa: E402
+from timing import write_json  # noqa: E402
 
 try:
     import pyopencl as cl
@@ -240,20 +241,10 @@ def bench_life(ours, pocl, w, steps):
     rng = np.random.default_rng(3)
     grid = (rng.random((w, w)) < 0.3).astype(np.uint8)
     bufs = [ours.buf(grid), pymetallic.Buffer(ours.device, w * w)]
-    pipe, queue, size = ours.pipe("life_step"), ours.queue, np.uint32(w)
+    size = np.uint32(w)
 
     def ours_run():
-        for s in range(steps):
-            cb = queue.make_command_buffer()
-            enc = cb.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(bufs[s % 2], 0, 0)
-            enc.set_buffer(bufs[(s + 1) % 2], 0, 1)
-            enc.set_bytes(size, 2)
-            enc.dispatch_threads((w, w, 1), (16, 16, 1))
-            enc.end_encoding()
-            cb.commit()
-            cb.wait_until_completed()
+        ours.ping_pong("life_step", bufs, steps, (w, w, 1), (16, 16, 1), [(size, 2)])
 
     def reset_ours():
         bufs[0].to_numpy(np.uint8, (w, w))[...] = grid
@@ -778,21 +769,18 @@ def main():
         bench_launch(ours, pocl)
     if want("compile"):
         bench_compile(pocl is not None)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "device": device.name,
-                    "date": time.strftime("%Y-%m-%d"),
-                    "cpus": os.cpu_count(),
-                    "pocl": pocl_note,
-                    "numpy": np.__version__,
-                    "quick": bool(q),
-                    "rows": RESULTS,
-                },
-                f,
-                indent=1,
-            )
+    write_json(
+        args.json,
+        {
+            "device": device.name,
+            "date": time.strftime("%Y-%m-%d"),
+            "cpus": os.cpu_count(),
+            "pocl": pocl_note,
+            "numpy": np.__version__,
+            "quick": bool(q),
+            "rows": RESULTS,
+        },
+    )
 
 
 if __name__ == "__main__":

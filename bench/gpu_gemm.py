@@ -13,11 +13,8 @@ the other tile shapes of bench/gemm.metal and the first, single-buffered 64 x 64
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -29,6 +26,8 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
     sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from timing import median_seconds, write_json  # noqa: E402
 
 # kernel -> (element type, BM, BN, threads per threadgroup), as instantiated in gemm.metal.
 KERNELS = {
@@ -45,17 +44,6 @@ VARIANTS = {
     "gemm_float_128x64": ("float", 128, 64, 128),
     "gemm_small_float": ("float", 64, 64, 128),
 }
-
-
-def median_seconds(fn, repeats=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main():
@@ -157,9 +145,7 @@ def main():
             f"{100 * row['fraction_of_cublas']:5.1f}% of cuBLAS   rel.err {err:.1e}   ({peer})",
             flush=True,
         )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ ours / CuPy (below 1.0: we are faster).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -28,19 +26,9 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
 sys.path.insert(0, os.path.dirname(__file__))
 from gpu_kernels import CUDA  # noqa: E402
 from msl_runner import MslRunner  # noqa: E402
+from timing import median_seconds, write_json  # noqa: E402
 
 RESULTS = []
-
-
-def median_time(fn, repeats=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def report(name, ours, theirs, unit="ms", scale=1e3, extra=""):
@@ -69,7 +57,7 @@ def bench_copy_ceiling(n):
             cp.copyto(b, a)
         cp.cuda.Device().synchronize()
 
-    t = median_time(run) / 10
+    t = median_seconds(run) / 10
     gbps = 2 * 4 * n / t / 1e9
     print(f"{'device-to-device copy ceiling':<46} {gbps:8.0f} GB/s", flush=True)
     return gbps
@@ -93,7 +81,7 @@ def bench_vector_add(ours, n, ceiling):
             k(((n + 255) // 256,), (256,), (ca, cb_, cc, np.uint32(n)))
         cp.cuda.Device().synchronize()
 
-    t_cupy = median_time(theirs) / reps
+    t_cupy = median_seconds(theirs) / reps
     gbps = 3 * 4 * n / t_ours / 1e9
     report(
         f"vector add {n // 2**20}M float32",
@@ -121,7 +109,7 @@ def bench_mandelbrot(ours, w, iters):
             k(((w + 15) // 16, (w + 15) // 16), (16, 16), (cout, np.uint32(w), np.uint32(w), np.uint32(iters)))
         cp.cuda.Device().synchronize()
 
-    report(f"Mandelbrot {w}x{w}, {iters} iterations", t_ours, median_time(theirs) / reps)
+    report(f"Mandelbrot {w}x{w}, {iters} iterations", t_ours, median_seconds(theirs) / reps)
 
 
 def bench_reduce(ours, n):
@@ -147,7 +135,7 @@ def bench_reduce(ours, n):
     report(
         f"reduce_sum {n // 2**20}M (barrier in a loop)",
         t_ours,
-        median_time(theirs) / reps,
+        median_seconds(theirs) / reps,
         extra=f"{4 * n / t_ours / 1e9:.0f} GB/s",
     )
 
@@ -169,7 +157,7 @@ def bench_matmul(ours, n, name):
         k((n // 16, n // 16), (16, 16), (ca, cb_, cc, np.uint32(n)))
         cp.cuda.Device().synchronize()
 
-    t_cupy = median_time(theirs, repeats=5)
+    t_cupy = median_seconds(theirs, repeats=5)
     report(f"matmul {n}^3 {name}", t_ours, t_cupy, extra=f"{2 * n**3 / t_ours / 1e12:.1f} TFLOP/s")
 
 
@@ -196,15 +184,15 @@ def bench_launch(ours):
 
     report(
         "empty dispatch + commit (no wait)",
-        median_time(ours_no_wait) / n,
-        median_time(cupy_no_wait) / n,
+        median_seconds(ours_no_wait) / n,
+        median_seconds(cupy_no_wait) / n,
         unit="us",
         scale=1e6,
     )
     report(
         "empty dispatch + commit + wait",
-        median_time(ours_wait) / (n // 4),
-        median_time(cupy_wait) / (n // 4),
+        median_seconds(ours_wait) / (n // 4),
+        median_seconds(cupy_wait) / (n // 4),
         unit="us",
         scale=1e6,
     )
@@ -220,21 +208,10 @@ def bench_life(ours, steps):
     bufs = [pymetallic.Buffer.from_numpy(ours.device, grid), pymetallic.Buffer(ours.device, w * w)]
     cbufs = [cp.asarray(grid), cp.empty((w, w), cp.uint8)]
     k = cupy_kernel("life_step")
-    pipe = ours.pipe("life_step")
     size = np.uint32(w)
 
     def ours_run():
-        for s in range(steps):
-            cb = ours.queue.make_command_buffer()
-            enc = cb.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(bufs[s % 2], 0, 0)
-            enc.set_buffer(bufs[(s + 1) % 2], 0, 1)
-            enc.set_bytes(size, 2)
-            enc.dispatch_threads((w, w, 1), (16, 16, 1))
-            enc.end_encoding()
-            cb.commit()
-            cb.wait_until_completed()
+        ours.ping_pong("life_step", bufs, steps, (w, w, 1), (16, 16, 1), [(size, 2)])
 
     def cupy_run():
         for s in range(steps):
@@ -245,7 +222,9 @@ def bench_life(ours, steps):
     cupy_run()
     np.testing.assert_array_equal(bufs[steps % 2].to_numpy(np.uint8, (w, w)), cp.asnumpy(cbufs[steps % 2]))
     report(
-        f"Life {w}x{w} x {steps}, wait each step", median_time(ours_run, repeats=5), median_time(cupy_run, repeats=5)
+        f"Life {w}x{w} x {steps}, wait each step",
+        median_seconds(ours_run, repeats=5),
+        median_seconds(cupy_run, repeats=5),
     )
 
 
@@ -300,13 +279,11 @@ def main():
     try:
         from gpu_fluid import bench_fluid
 
-        bench_fluid(ours, report, median_time, cupy_kernel)
+        bench_fluid(ours, report, median_seconds, cupy_kernel)
     except ImportError as e:
         print(f"fluid rows skipped: {e}")
     bench_compile()
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": device.name, "date": time.strftime("%Y-%m-%d"), "rows": RESULTS}, f, indent=1)
+    write_json(args.json, {"device": device.name, "date": time.strftime("%Y-%m-%d"), "rows": RESULTS})
 
 
 if __name__ == "__main__":

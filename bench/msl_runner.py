@@ -59,6 +59,13 @@ class MslRunner:
         """A callable that records, commits and waits on one command buffer."""
         return lambda: self.run(*args, **kwargs)
 
+    def ping_pong(self, name, buffers, steps, grid, tg, bytes_args=()):
+        """``steps`` dispatches of kernel ``name``, each in its own command buffer and waited
+        for, reading buffers[s % 2] and writing buffers[(s + 1) % 2] at step s (a simulation
+        run as a Metal program steps it: the Life rows)."""
+        for s in range(steps):
+            self.run(name, [buffers[s % 2], buffers[(s + 1) % 2]], grid, tg, bytes_args)
+
     def timed(self, *args, **kwargs):
         """Median seconds of commit + wait of a command buffer recorded beforehand: the
         launches overlap the device's work, as a peer's back-to-back launches do."""

@@ -154,7 +154,12 @@ class ComputeCommandEncoder {
   void ensureOpen(const char* what) const;
   void dispatch(Size3 grid_threads, Size3 groups, Size3 tg, bool exact,
                 const std::shared_ptr<Buffer>& indirect = nullptr, uint64_t indirect_offset = 0);
+  void check_dispatch_size(const char* what, Size3 grid, Size3 tg, bool exact) const;
+  void check_threadgroup_count(const char* what, Size3 groups) const;
+  // The bindings of one reflected argument, checked and recorded into the dispatch.
+  void bind_buffer(const msl::KernelInfo& info, const msl::KernelArg& arg, CommandList& list, DispatchCommand& cmd);
   void bind_texture(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd);
+  void bind_sampler(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd);
 
   struct Binding {
     std::shared_ptr<Buffer> buffer;

@@ -14,6 +14,8 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_DEVICE", "cpu, cuda, cuda:N: the default device"},
     {"PYMETALLIC_CPU_DEVICES", "N (at most 16): N CPU devices cpu:0 ... cpu:N-1 sharing host memory"},
     {"PYMETALLIC_CPU_THREADS", "CPU worker threads (default: one per core)"},
+    {"PYMETALLIC_CPU_WORKER",
+     "the pymetallic-cpu-worker executable of isolated libraries (default: next to the module)"},
     {"PYMETALLIC_CPU_SCHEDULE",
      "how the CPU runs threadgroups, read at each dispatch: auto, or any of fibers, nofission, serial"},
     {"PYMETALLIC_CPU_FISSION", "0: keep every barrier kernel on fibers (no loop fission)"},
@@ -35,6 +37,7 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_NVRTC_PATH", "folders to search for libnvrtc.so"},
     // Debugging
     {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
+    {"PYMETALLIC_FRONT_END_TIMES", "1: print the seconds each front-end pass takes to stderr"},
     // Examples and tests
     {"PYMETALLIC_EXAMPLE_SMALL", "1: examples run at a small size (the test suite's setting)"},
     {"PYMETALLIC_MPI_HALO", "views, staging or device: how examples/mpi_halo.py sends halos"},

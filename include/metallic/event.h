@@ -41,9 +41,23 @@ class SharedEvent {
   // every CUDA context when a CUDA driver is present).
   uint64_t* word() const { return word_.get(); }
 
+  // --- promises: what work already handed to a device will signal ---
+  // A GPU stream that waits for a value in place blocks the whole stream until the value
+  // arrives, and CUDA's module loading and some allocations synchronise with every stream of
+  // the context: a stream waiting for a value the host signals later would deadlock the next
+  // pipeline creation. So a GPU queue hands a wait to its stream only once the value is
+  // *promised*: signalled already, set by the host, or to be written by work already
+  // enqueued on a device (which runs without the host). Queues call promise() when they
+  // enqueue a signal; setSignaledValue() promises too.
+  void promise(uint64_t value);
+  uint64_t promised() const { return promised_.load(std::memory_order_acquire); }
+  // Blocks until `value` is promised (true) or `cancel` becomes true (false).
+  bool waitPromised(uint64_t value, const std::atomic<bool>* cancel = nullptr);
+
  private:
   std::shared_ptr<Device> device_;
   std::shared_ptr<uint64_t> word_;
+  std::atomic<uint64_t> promised_{0};
   mutable std::mutex mutex_;
   std::condition_variable changed_;
 };

@@ -26,16 +26,6 @@ enum class TextureType : uint32_t {
   TypeTextureBuffer = 9
 };
 
-// MTLPixelFormat values of the formats textures support (pixel_format_supported()).
-namespace pixel_format {
-constexpr uint32_t R8Unorm = 10, R8Uint = 13, R8Sint = 14, R16Unorm = 20, R16Uint = 23, R16Sint = 24, R16Float = 25,
-                   RG8Unorm = 30, RG8Uint = 33, RG8Sint = 34, R32Uint = 53, R32Sint = 54, R32Float = 55, RG16Unorm = 60,
-                   RG16Uint = 63, RG16Sint = 64, RG16Float = 65, RGBA8Unorm = 70, RGBA8Uint = 73, RGBA8Sint = 74,
-                   BGRA8Unorm = 80, RG32Uint = 103, RG32Sint = 104, RG32Float = 105, RGBA16Unorm = 110,
-                   RGBA16Uint = 113, RGBA16Sint = 114, RGBA16Float = 115, RGBA32Uint = 123, RGBA32Sint = 124,
-                   RGBA32Float = 125;
-}
-
 // Channels (1, 2 or 4), bytes per texel; 0 for an unsupported format.
 uint32_t pixel_format_channels(uint32_t format);
 uint32_t pixel_format_bytes(uint32_t format);
@@ -47,7 +37,9 @@ enum : uint32_t { TextureUsageShaderRead = 1, TextureUsageShaderWrite = 2 };
 
 struct TextureDescriptor {
   TextureType type = TextureType::Type2D;
-  uint32_t pixel_format = pixel_format::RGBA8Unorm;
+  // An MTLPixelFormat value; the supported ones are listed once, in METAL_PIXEL_FORMATS
+  // (src/runtime/metal_texture_abi.h).
+  uint32_t pixel_format = 70;  // RGBA8Unorm
   uint64_t width = 1, height = 1, depth = 1, array_length = 1;
   uint32_t usage = TextureUsageShaderRead | TextureUsageShaderWrite;
 };

@@ -51,6 +51,9 @@ struct CompileOptions {
   bool validation = false;
   // CPU: compile the kernel's C++ with -O0 -g (its #line directives point at the .metal file).
   bool debug = false;
+  // CPU: run the library's kernels in a separate worker process that shares only the buffers'
+  // memory (docs/security.md); a crash there fails the command buffer, not the caller.
+  bool isolate = false;
 };
 
 // Whether PYMETALLIC_VALIDATION / MTL_SHADER_VALIDATION ask for validation of every library.

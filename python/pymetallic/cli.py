@@ -5,6 +5,11 @@
     pymetallic demo [NAME ...]           run demos (fluid, life, ... or all)
     pymetallic bench                     time the demo kernels on the default device
     pymetallic cache info|clear          the kernel cache: where, how big; or empty it
+    pymetallic smoke                     a quick self-test on the default device
+
+This is the one argument parser of every command-line entry point: ``metallic-demo`` and
+``metallic-smoke`` (the original package's console scripts) are its ``demo`` and ``smoke``
+commands under their own names, and ``python -m pymetallic`` is ``pymetallic``.
 
 Errors are one line on stderr (add -v for details); the exit status is 0 only on success.
 """
@@ -176,15 +181,25 @@ def cmd_compile(args):
 
 # ---------------------------------------------------------------- demo
 def cmd_demo(args):
-    from .helpers import run_demos_cli
+    """Runs the named demos (positional names and ``--demos`` alike; all by default)."""
+    from .demos.runner import run_demos_cli
 
-    return run_demos_cli(args.names or ["all"], args.out_dir, args.quick_test, args.quiet, args.verbose)
+    names = list(args.names) + list(args.demos or [])
+    return run_demos_cli(names or ["all"], args.out_dir, args.quick_test, args.quiet, args.verbose)
+
+
+# ---------------------------------------------------------------- smoke
+def cmd_smoke(args):
+    """A quick self-test (vector add, Life, one fluid step); 0 when all matched NumPy."""
+    from .demos.runner import run_smoke
+
+    return run_smoke(args.verbose)
 
 
 # ---------------------------------------------------------------- bench
 def cmd_bench(args):
     """The demo kernels, timed, each checked against NumPy first (by the demos)."""
-    from .helpers import MetallicDemo
+    from .demos.runner import MetallicDemo
 
     demo = MetallicDemo(quiet=args.quiet, quick=args.quick, write_files=False)
     size = args.size or (48 if args.quick else 512)
@@ -217,11 +232,15 @@ def cmd_bench(args):
 
 # ---------------------------------------------------------------- main
 def build_parser():
+    """The parser of every entry point; ``parser.commands`` maps each command to its subparser."""
+    from .demos.base import ALIASES, demo_names
+
     p = argparse.ArgumentParser(
         prog="pymetallic", description="Run Apple Metal Shading Language compute kernels on NVIDIA GPUs and any CPU."
     )
     p.add_argument("-v", "--verbose", action="store_true", help="full details on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.commands = sub.choices
 
     s = sub.add_parser("info", help="list devices, their limits and the compilers found")
     s.set_defaults(func=cmd_info)
@@ -264,10 +283,20 @@ def build_parser():
     s.add_argument("--emit", action="store_true", help="print the generated code instead of a summary")
     s.set_defaults(func=cmd_compile)
 
-    s = sub.add_parser("demo", help="run demos (default: all); e.g. 'pymetallic demo fluid life'")
+    s = sub.add_parser(
+        "demo",
+        help="run demos (default: all); e.g. 'pymetallic demo fluid life'",
+        description="Run pymetallic's demos: each prints its timing and whether it matched NumPy.",
+        epilog="demos: " + ", ".join(demo_names()) + " (aliases: " + ", ".join(sorted(ALIASES)) + ")",
+    )
     s.add_argument("names", nargs="*", metavar="NAME", help="demo names, or 'all'")
-    s.add_argument("--out_dir", "--out-dir", default="demo_output", help="folder for GIFs and PNGs")
-    s.add_argument("--quick_test", "--quick-test", "--quick", action="store_true", help="small sizes")
+    s.add_argument("--demos", nargs="+", metavar="NAME", help="the same as the names (metallic-demo's spelling)")
+    s.add_argument(
+        "--out_dir", "--out-dir", default="demo_output", help="folder for GIFs and PNGs (default demo_output)"
+    )
+    s.add_argument(
+        "--quick_test", "--quick-test", "--quick", action="store_true", help="small sizes: a fast check of everything"
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     s.set_defaults(func=cmd_demo)
 
@@ -279,16 +308,34 @@ def build_parser():
     s = sub.add_parser("cache", help="the kernel cache: 'info' (where, how big) or 'clear' (empty it)")
     s.add_argument("action", choices=("info", "clear"), nargs="?", default="info")
     s.set_defaults(func=cmd_cache)
+
+    s = sub.add_parser(
+        "smoke",
+        help="a quick self-test (vector add, Life, one fluid step) on the default device",
+        description="Quick self-test of pymetallic on the default device.",
+    )
+    s.set_defaults(func=cmd_smoke)
     return p
 
 
-def main(argv=None):
+def main(argv=None, command=None, prog=None):
+    """Runs the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    With ``command``, ``argv`` holds that command's arguments only and ``prog`` names the
+    program in messages: how ``metallic-demo`` and ``metallic-smoke`` run.
+    """
     parser = build_parser()
     # -v may also come after the subcommand.
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") for a in argv)
     argv = [a for a in argv if a not in ("-v", "--verbose")]
-    args = parser.parse_args(argv)
+    if command is None:
+        args = parser.parse_args(argv)
+    else:
+        sub = parser.commands[command]
+        sub.prog = prog or sub.prog
+        args = sub.parse_args(argv)
+        args.command = command
     args.verbose = verbose
     if not getattr(args, "command", None):
         parser.print_help()
@@ -303,6 +350,17 @@ def main(argv=None):
 
         _error(f"{type(e).__name__}: {e}", traceback.format_exc() if verbose else None, verbose)
         return 1
+
+
+def demo_main(argv=None):
+    """``metallic-demo``: the ``demo`` command (``--demos NAME…|all``, ``--out_dir``,
+    ``--quick_test``); returns the exit status."""
+    return main(argv, command="demo", prog="metallic-demo")
+
+
+def smoke_main(argv=None):
+    """``metallic-smoke``: the ``smoke`` command; exit status 0 when everything matched NumPy."""
+    return main(argv, command="smoke", prog="metallic-smoke")
 
 
 if __name__ == "__main__":

@@ -35,40 +35,11 @@ class TextureUsage:
     SHADER_WRITE = 2
 
 
-class PixelFormat:
-    """MTLPixelFormat values of the supported formats (Metal's names, and UPPER_SNAKE aliases)."""
-
-    R8Unorm = 10
-    R8Uint = 13
-    R8Sint = 14
-    R16Unorm = 20
-    R16Uint = 23
-    R16Sint = 24
-    R16Float = 25
-    RG8Unorm = 30
-    RG8Uint = 33
-    RG8Sint = 34
-    R32Uint = 53
-    R32Sint = 54
-    R32Float = 55
-    RG16Unorm = 60
-    RG16Uint = 63
-    RG16Sint = 64
-    RG16Float = 65
-    RGBA8Unorm = 70
-    RGBA8Uint = 73
-    RGBA8Sint = 74
-    BGRA8Unorm = 80
-    RG32Uint = 103
-    RG32Sint = 104
-    RG32Float = 105
-    RGBA16Unorm = 110
-    RGBA16Uint = 113
-    RGBA16Sint = 114
-    RGBA16Float = 115
-    RGBA32Uint = 123
-    RGBA32Sint = 124
-    RGBA32Float = 125
+# The supported formats, listed once in C++ (METAL_PIXEL_FORMATS) and bound as an IntEnum.
+PixelFormat = _core.PixelFormat
+# As Python's own IntEnum: str() and format() give the number (messages read as before).
+PixelFormat.__str__ = int.__repr__
+PixelFormat.__format__ = int.__format__
 
 
 def _snake(name):
@@ -76,19 +47,22 @@ def _snake(name):
     return out.upper()
 
 
-for _name, _value in list(vars(PixelFormat).items()):
-    if not _name.startswith("_"):
-        setattr(PixelFormat, _snake(_name), _value)
-
-# Storage dtype per format: (numpy dtype, normalized?)
+# Storage dtype per format: (numpy dtype, normalized?); and the UPPER_SNAKE aliases.
 _STORAGE = {}
-for _name, _value in list(vars(PixelFormat).items()):
-    if _name.startswith("_") or not _name[0].isupper() or "_" in _name:
-        continue
-    bits = "".join(c for c in _name if c.isdigit())
-    kind = "unorm" if "Unorm" in _name else "uint" if "Uint" in _name else "sint" if "Sint" in _name else "float"
-    dt = {"unorm": f"uint{bits}", "uint": f"uint{bits}", "sint": f"int{bits}", "float": f"float{bits}"}[kind]
-    _STORAGE[_value] = (np.dtype(dt), kind == "unorm")
+for _format in list(PixelFormat):
+    setattr(PixelFormat, _snake(_format.name), _format)
+    _bits = "".join(c for c in _format.name if c.isdigit())
+    _kind = (
+        "unorm"
+        if "Unorm" in _format.name
+        else "uint"
+        if "Uint" in _format.name
+        else "sint"
+        if "Sint" in _format.name
+        else "float"
+    )
+    _dt = {"unorm": f"uint{_bits}", "uint": f"uint{_bits}", "sint": f"int{_bits}", "float": f"float{_bits}"}[_kind]
+    _STORAGE[int(_format)] = (np.dtype(_dt), _kind == "unorm")
 
 
 def pixel_format_info(pixel_format):

@@ -107,15 +107,12 @@ CompileOptions compile_options(nb::handle options) {
     } else if (key == "constants") {
       o.function_constants = constants_map(v);
     } else if (key == "isolate") {
-      if (to_bool(v, "options['isolate']"))
-        throw Error(
-            "options['isolate']: running CPU kernels in a separate worker process is not available yet "
-            "(docs/security.md)");
+      o.isolate = to_bool(v, "options['isolate']");
     } else {
       throw ValidationError(
           "unknown compile option '" + key +
           "': use macros, include_paths, math_mode, fast_math, language_version, filename, constants, "
-          "validation or debug");
+          "validation, debug or isolate");
     }
   }
   return o;

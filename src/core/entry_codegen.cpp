@@ -26,14 +26,23 @@ template <class T, bool Copy = (sizeof(T) <= 64)> struct pm_const_arg {
   explicit pm_const_arg(const void* q) : p(static_cast<const T*>(q)) {}
   const T& get() const { return *p; }
 };
+// The bytes of a `constant T&` the kernel may read: all of T, but of a 3-component vector
+// (padded to 4) only the three elements, which is all the host requires to be bound.
+template <class T> struct pm_const_bytes { static constexpr unsigned value = sizeof(T); };
+template <class E> struct pm_const_bytes<metal::vec<E, 3>> { static constexpr unsigned value = 3 * sizeof(E); };
 template <class T> struct pm_const_arg<T, true> {
   union Storage { T value; unsigned int words[(sizeof(T) + 3) / 4]; unsigned char raw[sizeof(T)]; Storage() {} ~Storage() {} } s;
   explicit pm_const_arg(const void* q) {
-    // (NVRTC has no memcpy.) Constant data is at least 4-byte aligned in Metal.
-    if (sizeof(T) % 4 == 0)
-      for (unsigned i = 0; i < sizeof(T) / 4; ++i) s.words[i] = static_cast<const unsigned int*>(q)[i];
-    else
-      for (unsigned i = 0; i < sizeof(T); ++i) s.raw[i] = static_cast<const unsigned char*>(q)[i];
+    // (NVRTC has no memcpy.) Constant data is at least 4-byte aligned in Metal. Only the
+    // meaningful bytes are read: a uint3 bound as 12 bytes ends where the buffer ends.
+    constexpr unsigned n = pm_const_bytes<T>::value;
+    if (n % 4 == 0) {
+      for (unsigned i = 0; i < n / 4; ++i) s.words[i] = static_cast<const unsigned int*>(q)[i];
+      for (unsigned i = n / 4; i < (sizeof(T) + 3) / 4; ++i) s.words[i] = 0u;
+    } else {
+      for (unsigned i = 0; i < n; ++i) s.raw[i] = static_cast<const unsigned char*>(q)[i];
+      for (unsigned i = n; i < sizeof(T); ++i) s.raw[i] = 0;
+    }
   }
   const T& get() const { return s.value; }
 };

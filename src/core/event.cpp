@@ -28,8 +28,24 @@ void SharedEvent::setSignaledValue(uint64_t value) {
   uint64_t seen = __atomic_load_n(word_.get(), __ATOMIC_ACQUIRE);
   while (seen < value &&
          !__atomic_compare_exchange_n(word_.get(), &seen, value, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {}
+  promise(value);
+}
+
+void SharedEvent::promise(uint64_t value) {
+  uint64_t seen = promised_.load(std::memory_order_acquire);
+  while (seen < value && !promised_.compare_exchange_weak(seen, value, std::memory_order_acq_rel)) {}
   { std::lock_guard<std::mutex> lock(mutex_); }  // a waiter between its check and its wait sees the change
   changed_.notify_all();
+}
+
+bool SharedEvent::waitPromised(uint64_t value, const std::atomic<bool>* cancel) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    if (promised() >= value || signaledValue() >= value) return true;
+    if (cancel && cancel->load(std::memory_order_acquire)) return false;
+    // Every way a value is promised notifies; the timeout only bounds how late a cancel is seen.
+    changed_.wait_for(lock, std::chrono::milliseconds(20));
+  }
 }
 
 bool SharedEvent::waitFor(uint64_t value, std::chrono::steady_clock::time_point deadline,

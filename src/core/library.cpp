@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/backend.h"
+#include "core/front_end_options.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
@@ -16,9 +17,7 @@ struct Library::Variant {
   std::shared_ptr<backend::LibraryImpl> compiled;
 };
 
-namespace {
-
-msl::Options front_end_options(const CompileOptions& options, const std::map<std::string, std::string>& constants) {
+msl::Options front_end_options(const CompileOptions& options) {
   msl::Options o;
   o.filename = options.filename;
   o.include_paths = options.include_paths;
@@ -27,6 +26,13 @@ msl::Options front_end_options(const CompileOptions& options, const std::map<std
   o.language_version = options.language_version;
   o.fast_math = options.fast_math();
   o.function_constants = options.function_constants;
+  return o;
+}
+
+namespace {
+
+msl::Options front_end_options(const CompileOptions& options, const std::map<std::string, std::string>& constants) {
+  msl::Options o = front_end_options(options);
   o.validation = options.validation;
   for (auto& [k, v] : constants) o.function_constants[k] = v;
   return o;

@@ -1,6 +1,7 @@
 #include "metallic/offline.h"
 
 #include "core/backend.h"
+#include "core/front_end_options.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
 #include "msl/translation.h"
@@ -9,14 +10,8 @@ namespace metallic {
 
 OfflineResult compileOffline(const std::string& source, const CompileOptions& options, const std::string& target,
                              const std::string& arch, bool emit_only, bool indirect_entries) {
-  msl::Options o;
-  o.filename = options.filename;
-  o.include_paths = options.include_paths;
-  o.macros = options.macros;
-  o.runtime_dir = runtime_dir();
-  o.language_version = options.language_version;
-  o.fast_math = options.fast_math();
-  o.function_constants = options.function_constants;
+  msl::Options o = front_end_options(options);
+  o.validation = options.validation;  // compile the checked variant (issue 12)
   msl::TranslatedSource translated;
   try {
     translated = msl::translate(source, o);

@@ -79,22 +79,7 @@ struct Overload {
 
 class OverloadResolver {
  public:
-  explicit OverloadResolver(std::vector<Token>& t) : t_(t), st_(analyze(t)) {
-    // The innermost '{' around each token, in one pass (a walk back from every function
-    // made the pass quadratic in the number of functions).
-    enclosing_.assign(t_.size(), npos);
-    std::vector<size_t> open;
-    for (size_t i = 0; i < t_.size(); ++i) {
-      enclosing_[i] = open.empty() ? npos : open.back();
-      if (t_[i].kind != TokenKind::Punct) continue;
-      if (t_[i].text == "{") {
-        open.push_back(i);
-      } else if (t_[i].text == "}" && st_.match[i] != npos) {
-        while (!open.empty() && open.back() != st_.match[i]) open.pop_back();  // unmatched '{' inside
-        if (!open.empty()) open.pop_back();
-      }
-    }
-  }
+  explicit OverloadResolver(std::vector<Token>& t) : t_(t), st_(analyze(t)) {}
 
   bool run() {
     std::map<std::string, std::vector<Overload>> groups;
@@ -264,7 +249,7 @@ class OverloadResolver {
   }
 
   // The '{' that opens the scope around token i (npos at file scope).
-  size_t enclosing_brace(size_t i) const { return i < enclosing_.size() ? enclosing_[i] : npos; }
+  size_t enclosing_brace(size_t i) const { return i < st_.brace.size() ? st_.brace[i] : npos; }
 
   static bool distinct_signatures(const std::vector<Overload>& g) {
     std::set<std::string> seen;
@@ -348,7 +333,6 @@ class OverloadResolver {
 
   std::vector<Token>& t_;
   Structure st_;
-  std::vector<size_t> enclosing_;
 };
 
 // Definitions that become one function once address spaces are erased: the same scope, name,
@@ -503,16 +487,7 @@ class ErasedDuplicates {
     return s;
   }
 
-  size_t enclosing_brace(size_t i) const {
-    while (i > 0) {
-      --i;
-      if (t_[i].is_punct("}") && st_.match[i] != npos)
-        i = st_.match[i];
-      else if (t_[i].is_punct("{"))
-        return i;
-    }
-    return npos;
-  }
+  size_t enclosing_brace(size_t i) const { return i < st_.brace.size() ? st_.brace[i] : npos; }
 
   std::vector<Token>& t_;
   Structure st_;

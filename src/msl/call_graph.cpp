@@ -7,20 +7,13 @@ namespace {
 
 // The class whose body holds token `at`, or "".
 std::string enclosing_class(const std::vector<Token>& toks, const Structure& st, size_t at) {
-  for (size_t j = at; j-- > 0;) {
-    if (toks[j].is_punct("}") && st.match[j] != Structure::npos) {
-      j = st.match[j];
-      continue;
-    }
-    if (!toks[j].is_punct("{")) continue;
-    if (j + 1 >= toks.size() || st.scope[j + 1] != Scope::Class) return std::string();
-    // `struct Name`, `class Name final : Base`, `template <...> struct Name<T*>`.
-    for (size_t k = st.decl_begin[j]; k < j; ++k)
-      if ((toks[k].is_ident("struct") || toks[k].is_ident("class") || toks[k].is_ident("union")) && k + 1 < j &&
-          toks[k + 1].kind == TokenKind::Identifier)
-        return toks[k + 1].text;
-    return std::string();
-  }
+  size_t j = at < st.brace.size() ? st.brace[at] : Structure::npos;
+  if (j == Structure::npos || j + 1 >= toks.size() || st.scope[j + 1] != Scope::Class) return std::string();
+  // `struct Name`, `class Name final : Base`, `template <...> struct Name<T*>`.
+  for (size_t k = st.decl_begin[j]; k < j; ++k)
+    if ((toks[k].is_ident("struct") || toks[k].is_ident("class") || toks[k].is_ident("union")) && k + 1 < j &&
+        toks[k + 1].kind == TokenKind::Identifier)
+      return toks[k + 1].text;
   return std::string();
 }
 

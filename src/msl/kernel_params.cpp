@@ -84,7 +84,57 @@ bool is_texture_type(const std::string& type) {
          type.rfind("metal::depth", 0) == 0;
 }
 
+// The texture types the runtime supports, by their MSL names.
+const std::pair<const char*, TextureShape> kTextureShapes[] = {{"texture1d", TextureShape::Tex1D},
+                                                               {"texture1d_array", TextureShape::Tex1DArray},
+                                                               {"texture2d", TextureShape::Tex2D},
+                                                               {"texture2d_array", TextureShape::Tex2DArray},
+                                                               {"texture3d", TextureShape::Tex3D},
+                                                               {"texturecube", TextureShape::Cube},
+                                                               {"texturecube_array", TextureShape::CubeArray},
+                                                               {"texture_buffer", TextureShape::Buffer}};
+
+std::string trim_type(std::string s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  if (s.rfind("metal::", 0) == 0) s = s.substr(7);
+  if (s.rfind("const ", 0) == 0) s = trim_type(s.substr(6));
+  return s;
+}
+
+// "texture2d<float, access::read>" -> its name ("texture2d"), shape, element and access.
+TextureArgType parse_texture_type(const std::string& type) {
+  TextureArgType t;
+  auto lt = type.find('<');
+  t.name = trim_type(type.substr(0, lt));
+  std::string access;
+  if (lt != std::string::npos) {
+    auto gt = type.rfind('>');
+    std::string inner = type.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
+    auto comma = inner.find(',');
+    t.element = trim_type(inner.substr(0, comma));
+    if (comma != std::string::npos) access = trim_type(inner.substr(comma + 1));
+  }
+  for (const auto& [name, shape] : kTextureShapes)
+    if (t.name == name) t.shape = shape;
+  t.supported = t.name.rfind("texture", 0) == 0 && t.name.find("_ms") == std::string::npos;
+  const std::string& e = t.element;
+  t.sample_type = e == "float" || e == "half" || e == "bfloat"   ? "float"
+                  : e == "uint" || e == "ushort" || e == "uchar" ? "uint"
+                  : e == "int" || e == "short" || e == "char"    ? "int"
+                                                                 : e;
+  t.written =
+      access == "access::write" || access == "access::read_write" || access == "write" || access == "read_write";
+  return t;
+}
+
 }  // namespace
+
+const char* texture_shape_name(TextureShape shape) {
+  for (const auto& [name, s] : kTextureShapes)
+    if (s == shape) return name;
+  return "?";
+}
 
 bool is_address_space(const Token& t) {
   return t.kind == TokenKind::Identifier &&
@@ -271,6 +321,7 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
     fail(p.where, "kernel " + shown + " of type '" + arg.type +
                       "' must point to the device, constant or threadgroup address space");
   }
+  if (arg.kind == ArgKind::Texture) arg.texture = parse_texture_type(arg.type);
   if (arg.kind == ArgKind::Threadgroup && !(indirect && arg.space == AddressSpace::Threadgroup)) {
     fail(p.where, "[[threadgroup(n)]] needs a 'threadgroup T*' parameter, not '" + arg.type + "'");
   }

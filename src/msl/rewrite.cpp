@@ -281,6 +281,59 @@ class MslRewriter {
 
 }  // namespace
 
+namespace {
+
+// `T x = ...` or `T x{...}` as a loop's condition: a declaration, which cannot be wrapped.
+bool declares(const std::vector<Token>& t, const Structure& st, size_t b, size_t e) {
+  for (size_t k = b; k < e; ++k) {
+    if ((t[k].is_punct("(") || t[k].is_punct("[") || t[k].is_punct("[[")) && st.match[k] != Structure::npos) {
+      k = st.match[k];
+      continue;
+    }
+    if (!(t[k].is_punct("=") || t[k].is_punct("{")) || k < b + 2) continue;
+    const Token& name = t[k - 1];
+    const Token& before = t[k - 2];
+    if (name.kind == TokenKind::Identifier &&
+        (before.kind == TokenKind::Identifier || before.is_punct(">") || before.is_punct("*") || before.is_punct("&")))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void mark_loops(const std::vector<Token>& t, const Structure& st, TokenEdits& edits) {
+  constexpr size_t npos = Structure::npos;
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (!(t[i].is_ident("for") || t[i].is_ident("while")) || !t[i + 1].is_punct("(")) continue;
+    size_t open = i + 1, close = st.match[open];
+    if (close == npos) continue;
+    size_t b = open + 1, e = close;
+    if (t[i].is_ident("for")) {  // the condition lies between the two `;` (range-based loops have none)
+      size_t s1 = npos, s2 = npos;
+      for (size_t k = open + 1; k < close && s2 == npos; ++k) {
+        if ((t[k].is_punct("(") || t[k].is_punct("[") || t[k].is_punct("{") || t[k].is_punct("[[")) &&
+            st.match[k] != npos) {
+          k = st.match[k];
+          continue;
+        }
+        if (t[k].is_punct(";")) (s1 == npos ? s1 : s2) = k;
+      }
+      if (s2 == npos) continue;
+      b = s1 + 1;
+      e = s2;
+    }
+    if (b == e) {
+      edits.insert_before(e, "::metal::detail::loop_progress(true)");
+    } else if (!declares(t, st, b, e)) {
+      edits.insert_before(b, "::metal::detail::loop_progress(");
+      edits.insert_before(e, ")");
+    } else if (close + 1 < t.size() && t[close + 1].is_punct("{")) {
+      edits.insert_before(close + 2, "(void)::metal::detail::loop_progress(true);");
+    }
+  }
+}
+
 std::optional<std::string> translate_pragma(const std::string& text) {
   std::string t;
   for (char c : text)

@@ -24,6 +24,15 @@ namespace metallic::msl {
 void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits,
                  bool note_threadgroup_variables = false);
 
+// Wraps the condition of every `for`, `while` and `do ... while` loop in
+// ::metal::detail::loop_progress(...) (an empty `for (;;)` condition becomes
+// loop_progress(true)). C++ lets a compiler delete a loop without side effects on the
+// assumption that it ends; MSL does not. The CPU compiles with -fno-finite-loops, NVRTC has
+// no such flag: on CUDA loop_progress holds an empty `asm volatile`, which counts as a side
+// effect but touches no memory, so loads still move out of loops and loops still unroll.
+// Call it before any other pass adds edits (its text must be outermost).
+void mark_loops(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits);
+
 // `#pragma clang loop unroll(full)` and friends in a form g++ and NVRTC both accept, or nullopt to drop.
 std::optional<std::string> translate_pragma(const std::string& text);
 

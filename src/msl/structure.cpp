@@ -41,6 +41,24 @@ std::vector<size_t> match_brackets(const std::vector<Token>& toks) {
   return match;
 }
 
+// The innermost '{' open before each token, in one pass (walking back from each token that
+// needs it made passes quadratic in the number of functions). A brace counts as inside its
+// outer scope.
+std::vector<size_t> innermost_braces(const std::vector<Token>& toks, const std::vector<size_t>& match) {
+  std::vector<size_t> brace(toks.size(), Structure::npos);
+  std::vector<size_t> open;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    brace[i] = open.empty() ? Structure::npos : open.back();
+    if (toks[i].kind != TokenKind::Punct) continue;
+    if (toks[i].text == "{") {
+      open.push_back(i);
+    } else if (toks[i].text == "}" && match[i] != Structure::npos && !open.empty()) {
+      open.pop_back();  // brackets are balanced (match_brackets fails otherwise)
+    }
+  }
+  return brace;
+}
+
 // Index after a leading `template <...>` (possibly several), or `i` when there is none.
 size_t skip_template_heads(const std::vector<Token>& toks, const std::vector<size_t>& match, size_t i, size_t end) {
   while (i + 1 < end && toks[i].is_ident("template") && toks[i + 1].is_punct("<")) {
@@ -69,6 +87,7 @@ class Analyzer {
   Structure run() {
     Structure s;
     s.match = match_brackets(t_);
+    s.brace = innermost_braces(t_, s.match);
     s.scope.assign(t_.size(), Scope::Namespace);
     s.statement_start.assign(t_.size(), false);
     s.decl_begin.assign(t_.size(), 0);

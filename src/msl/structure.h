@@ -28,6 +28,7 @@ struct Structure {
   std::vector<bool> statement_start;   // per token: first token of a declaration or statement
   std::vector<size_t> decl_begin;      // per token: first token of its declaration/statement
   std::vector<size_t> match;           // per bracket ( [ { [[ and their closers: the partner
+  std::vector<size_t> brace;           // per token: the innermost '{' still open before it (npos: none)
   std::vector<FunctionDef> functions;  // definitions at namespace and class scope
 };
 

@@ -1,5 +1,8 @@
 // The front end's pipeline: preprocess, find structure, function constants and kernels,
 // rewrite, emit.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -33,28 +36,60 @@ void check_unique_names(const std::vector<KernelInfo>& kernels) {
   }
 }
 
+// PYMETALLIC_FRONT_END_TIMES=1: the seconds each pass took, on stderr (to find a pass that
+// stops being linear: tests/python/test_front_end_limits.py).
+class PassTimes {
+ public:
+  PassTimes() : on_(std::getenv("PYMETALLIC_FRONT_END_TIMES") && *std::getenv("PYMETALLIC_FRONT_END_TIMES") == '1') {}
+  ~PassTimes() {
+    if (on_) std::fprintf(stderr, "front end: %-28s %8.3f s\n", "total", seconds(start_));
+  }
+  void operator()(const char* pass) {
+    if (!on_) return;
+    std::fprintf(stderr, "front end: %-28s %8.3f s\n", pass, seconds(last_));
+    last_ = clock::now();
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static double seconds(clock::time_point since) { return std::chrono::duration<double>(clock::now() - since).count(); }
+  bool on_;
+  clock::time_point start_ = clock::now(), last_ = start_;
+};
+
 }  // namespace
 
 TranslatedSource translate(const std::string& source, const Options& options) {
+  PassTimes time;
   Preprocessor pp(options);
   std::vector<Token> toks = pp.run(source);
+  time("preprocess");
   enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
+  time("metal rules");
   rewrite_conditionals(toks);
+  time("conditionals");
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);
+  time("address-space overloads");
   std::set<std::string> retiring;
   // Validation keeps every barrier where the user wrote it (fibers run the threads), so
   // barrier divergence and races are seen as written.
   std::map<std::string, std::string> fission;
   if (!options.validation) fission = add_barrier_fission(toks, &retiring);
+  time("barrier fission");
   out.validation = options.validation;
   out.uses_logging = uses_logging(toks);
   Structure st = analyze(toks);
+  time("structure");
   reject_unsupported(toks, st);
   FunctionConstants constants(toks, st, options);
+  time("unsupported, constants");
   std::vector<KernelDecl> kernels = find_kernels(toks, st, constants);
+  time("kernels (call graph)");
 
   TokenEdits edits(toks);
+  mark_loops(toks, st, edits);  // first: its text wraps what later passes insert
+  time("loops");
   constants.rewrite(toks, edits);
   for (const KernelDecl& k : kernels) {
     remove_conditional_params(toks, st, k, edits);
@@ -68,10 +103,13 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   }
   for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
   check_unique_names(out.kernels);
+  time("parameters, instantiations");
   if (options.validation) instrument_for_validation(toks, st, kernels, options.filename, edits);
   rewrite_msl(toks, st, edits, out.checks_address_spaces);
+  time("rewrite");
   out.code = emit(edits.apply(), options.filename);
   out.function_constants = constants.infos();
+  time("emit");
   return out;
 }
 

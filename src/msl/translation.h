@@ -45,6 +45,23 @@ const char* builtin_name(BuiltinKind kind);
 
 enum class ArgKind { Buffer, Threadgroup, Texture, Sampler, Builtin };
 
+// The texture types a kernel argument can be bound to (Other: any other texture or depth
+// type: a multisampled or depth texture, which the runtime does not support yet).
+enum class TextureShape { Other, Tex1D, Tex1DArray, Tex2D, Tex2DArray, Tex3D, Cube, CubeArray, Buffer };
+// Its MSL name ("texture2d_array"; "?" for Other).
+const char* texture_shape_name(TextureShape shape);
+
+// A texture argument's type (`texture2d<float, access::read>`), parsed once by the front end
+// so that a dispatch checks the bound texture against it without reading type strings.
+struct TextureArgType {
+  std::string name;  // the type's template name without metal:: ("texture2d"), for messages
+  TextureShape shape = TextureShape::Other;
+  bool supported = false;   // a texture* type the runtime runs (not depth*, not *_ms)
+  std::string element;      // the texel type as written ("float", "half", "uint", ...)
+  std::string sample_type;  // the data it reads: "float" (float/half/bfloat), "int", "uint"; else `element`
+  bool written = false;     // access::write or access::read_write
+};
+
 struct KernelArg {
   std::string name;          // parameter name as written ("" when unnamed)
   std::string type;          // C++ type after address-space erasure: "float*", "const Params&", "uint3"
@@ -64,6 +81,8 @@ struct KernelArg {
   // appears in the body only inside branches that function constants make dead (or not at
   // all). Such an argument needs no binding; a used one must be bound.
   bool used = true;
+  // ArgKind::Texture only: its type, parsed (meaningful unless dependent_type).
+  TextureArgType texture;
 };
 
 struct KernelInfo {

@@ -39,7 +39,10 @@ class Instrumenter {
   Instrumenter(const std::vector<Token>& t, const Structure& st, const std::string& main_file, TokenEdits& e)
       : t_(t), st_(st), main_file_(main_file), e_(e) {}
 
-  void body(size_t open, size_t close, const std::map<std::string, bool>& params) {
+  // returns_reference: the function returns a reference, so `return a[i];` hands the
+  // element to the caller, who may read or write it: that is no access here.
+  void body(size_t open, size_t close, const std::map<std::string, bool>& params, bool returns_reference) {
+    returns_reference_ = returns_reference;
     std::map<std::string, bool> tg = params;  // threadgroup names -> is an array or pointer
     std::set<size_t> declarators;
     for (size_t i = open + 1; i < close; ++i)
@@ -72,6 +75,21 @@ class Instrumenter {
                           ", " + quoted(tok.text) + ")");
         continue;
       }
+      // `*p` (p a pointer: checked like p[0]) and `p->m` (the member's bytes checked against
+      // the range p lies in).
+      if (next->is_punct("->") && i + 2 < close && t_[i + 2].kind == TokenKind::Identifier && !e_.touched(i + 2) &&
+          !is_keyword(t_[i + 2].text) && !(i + 3 < close && t_[i + 3].is_punct("("))) {
+        e_.replace(i, "(*::metal::detail::v_fld(" + tok.text + ", &(" + tok.text + "->" + t_[i + 2].text + "), " +
+                          kind(i, i + 3) + ", " + site(tok) + ", " + quoted(tok.text) + "))");
+        e_.drop(i + 1);
+        e_.drop(i + 2);
+        continue;
+      }
+      if (unary_deref(i) && !one_of(*next, {"(", ".", "->", "++", "--", "::"})) {
+        e_.replace(i, "::metal::detail::v_dp(" + tok.text + ", " + kind(i - 1, i + 1) + ", " + site(tok) + ", " +
+                          quoted(tok.text) + ")");
+        continue;
+      }
       auto it = tg.find(tok.text);
       if (it == tg.end()) continue;
       // A bare use of a threadgroup name.
@@ -100,6 +118,19 @@ class Instrumenter {
     return !operand;
   }
 
+  // Whether the `*` before the identifier at i dereferences it (not a multiplication, nor
+  // the `*` of a declarator such as `device float *p` or `vec<float, 4> *q`).
+  bool unary_deref(size_t i) const {
+    if (i < 2 || !t_[i - 1].is_punct("*")) return false;
+    const Token& before = t_[i - 2];
+    if (before.kind == TokenKind::Number || before.is_punct(")") || before.is_punct("]")) return false;
+    if (before.kind == TokenKind::Identifier)
+      return one_of(before, {"return", "case", "else", "do", "co_return", "co_yield"});
+    if (before.is_punct(">") || before.is_punct(">>")) return false;  // a template's declarator, most likely
+    if (before.is_punct(",")) return !declaration_name(i - 1);
+    return true;
+  }
+
   // How the access at i (whose subscripts or members end before `after`) uses the element.
   std::string kind(size_t i, size_t after) const {
     size_t j = after;
@@ -114,6 +145,7 @@ class Instrumenter {
       }
     }
     if (unary_address(i)) return "4";
+    if (returns_reference_ && t_[i - 1].is_ident("return")) return "4";
     if (t_[i - 1].is_punct("++") || t_[i - 1].is_punct("--")) return "3";
     if (j < t_.size()) {
       const Token& n = t_[j];
@@ -193,6 +225,7 @@ class Instrumenter {
   const Structure& st_;
   const std::string& main_file_;
   TokenEdits& e_;
+  bool returns_reference_ = false;
 };
 
 }  // namespace
@@ -212,7 +245,14 @@ void instrument_for_validation(const std::vector<Token>& toks, const Structure& 
       for (const ParsedParam& p : k.params)
         if (p.arg.kind == ArgKind::Threadgroup && !p.arg.name.empty()) params[p.arg.name] = true;
     }
-    in.body(fn.body_open, fn.body_close, params);
+    bool returns_reference = false;  // a `&` (or `&&`) in the return type, before the name
+    int angle = 0;
+    for (size_t k = fn.decl_begin; k < fn.name_index && k < toks.size(); ++k) {
+      if (toks[k].is_punct("<")) ++angle;
+      if (toks[k].is_punct(">")) --angle;
+      if (angle == 0 && (toks[k].is_punct("&") || toks[k].is_punct("&&"))) returns_reference = true;
+    }
+    in.body(fn.body_open, fn.body_close, params, returns_reference);
   }
 }
 

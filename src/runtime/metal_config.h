@@ -115,4 +115,21 @@ typedef long intptr_t;
 typedef unsigned long uintptr_t;
 static_assert(sizeof(long) == 8, "MSL's long is 64-bit: an LP64 target is required");
 static_assert(sizeof(void*) == 8, "64-bit target required");
+
+namespace detail {
+// The front end wraps every loop's condition in loop_progress (msl/rewrite.h, mark_loops):
+// MSL loops may run forever, while C++ lets a compiler delete a loop without side effects.
+// The CPU compiles with -fno-finite-loops; NVRTC has no such option, so on CUDA an empty
+// `asm volatile` marks each iteration: a side effect that touches no memory and emits no
+// instruction (loads still leave loops, loops still unroll: see docs/errors.md).
+#if defined(METAL_TARGET_CUDA)
+inline void loop_progress_mark() { asm volatile(""); }
+template <class T> constexpr bool loop_progress(const T& condition) {
+  if (!__builtin_is_constant_evaluated()) loop_progress_mark();  // constexpr functions loop too
+  return static_cast<bool>(condition);
+}
+#else
+template <class T> constexpr bool loop_progress(const T& condition) { return static_cast<bool>(condition); }
+#endif
+}  // namespace detail
 }  // namespace metal

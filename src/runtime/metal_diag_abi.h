@@ -66,3 +66,29 @@ struct metal_diag {
   void (*report)(struct metal_diag* d, const struct metal_diag_finding* f);
   void (*log)(struct metal_diag* d, const unsigned char* record, unsigned size);
 };
+
+// ---------------------------------------------------------------------------- CUDA
+// On CUDA the kernel cannot call the host: one `metal_diag_dev` per dispatch lives in device
+// memory (its address travels in the kernel's parameters), with the ranges the host filled,
+// room for findings and log records the kernel appends with atomics, and the shadow words
+// of threadgroup memory. The host copies it back after completion and hands each finding
+// and record to the same collector as the CPU's callbacks do.
+#define METAL_DIAG_DEV_FINDINGS 64
+
+struct metal_diag_dev {
+  unsigned validation;  // 1: the kernel was compiled with validation
+  unsigned nranges;
+  struct metal_diag_range ranges[METAL_DIAG_MAX_RANGES];  // device addresses
+  unsigned tg_offset[31], tg_length[31];           // [[threadgroup(n)]]: offset and length in the dynamic shared memory
+  unsigned findings_total;                         // every report, kept or not (atomic)
+  unsigned finding_keys[METAL_DIAG_DEV_FINDINGS];  // kind, line and column of findings[k]; 0: free
+  unsigned log_capacity;                           // bytes at `log`
+  unsigned log_used;                               // bytes claimed (atomic; may pass the capacity)
+  unsigned log_dropped;                            // records that did not fit (atomic)
+  unsigned shadow_slots;                           // blocks that may hold shadow state at once
+  unsigned long long shadow_bytes;  // threadgroup bytes tracked per block (0: no race / uninitialised checks)
+  unsigned long long findings;      // device address of metal_diag_finding[METAL_DIAG_DEV_FINDINGS]
+  unsigned long long log;           // device address: records, each a u32 size (a multiple of 4) and the record
+  unsigned long long busy;          // device address: unsigned[shadow_slots], 1 while a block holds the slot
+  unsigned long long shadow;        // device address: per slot, 2 x shadow_bytes words of 8 bytes
+};

@@ -9,12 +9,13 @@
 // Formats are printf's, plus OpenCL's vector conversions (`%v4f`, `%v2d`, `%v3hlf`): a
 // vector argument prints as its components separated by commas.
 //
-// The CPU target implements it; on CUDA a log call is a compile error naming the feature
-// until the CUDA executor delivers records (see docs/validation.md).
+// Both targets build the same records; the CPU hands each to the executor's callback, CUDA
+// appends it to a log buffer in device memory that the host reads after completion.
 #pragma once
 
 #include "metal_config.h"
 #include "metal_diag_abi.h"
+#include "metal_diag_cuda.h"
 
 namespace metal {
 
@@ -44,6 +45,8 @@ inline void lg_enter(const void* diag, const unsigned tg[3], const unsigned gpos
   t.diag = static_cast<metal_diag*>(const_cast<void*>(diag));
   for (int k = 0; k < 3; ++k) t.gpos[k] = gpos[k], t.tpos[k] = gpos[k] * tg[k] + lid[k];
 }
+
+#endif
 
 struct lg_record {
   unsigned char bytes[METAL_DIAG_MAX_RECORD];
@@ -130,14 +133,47 @@ template <class T> inline void lg_arg(lg_record& r, T* p) {
   r.put(&a, 8);
 }
 
+// Hands a finished record to the command buffer's log.
+#if defined(METAL_TARGET_CPU)
+inline bool lg_position(unsigned tpos[3], unsigned gpos[3]) {
+  lg_thread& t = lg_me();
+  if (!t.diag || !t.diag->log) return false;
+  for (int k = 0; k < 3; ++k) tpos[k] = t.tpos[k], gpos[k] = t.gpos[k];
+  return true;
+}
+inline void lg_deliver(const lg_record& r) { lg_me().diag->log(lg_me().diag, r.bytes, r.size); }
+#else
+inline bool lg_position(unsigned tpos[3], unsigned gpos[3]) {
+  const cu_block& b = cu_blk();
+  if (!b.diag || !b.diag->log) return false;
+  unsigned lid[3];
+  cu_positions(tpos, gpos, lid);
+  return true;
+}
+// Claims room for the record with one atomic, so records never interleave; what does not
+// fit is counted.
+inline void lg_deliver(const lg_record& r) {
+  metal_diag_dev* d = cu_blk().diag;
+  const unsigned size = (r.size + 3u) & ~3u;
+  const unsigned at = atomicAdd(&d->log_used, size + 4u);
+  if (static_cast<unsigned long long>(at) + size + 4u > d->log_capacity) {
+    atomicAdd(&d->log_dropped, 1u);
+    return;
+  }
+  unsigned char* out = reinterpret_cast<unsigned char*>(d->log) + at;
+  *reinterpret_cast<unsigned*>(out) = r.size;
+  for (unsigned i = 0; i < r.size; ++i) out[4 + i] = r.bytes[i];
+}
+#endif
+
 template <class... A>
 inline void lg_emit(const char* subsystem, const char* category, unsigned level, const char* format, const A&... args) {
-  lg_thread& t = lg_me();
-  if (!t.diag || !t.diag->log) return;
+  unsigned tpos[3], gpos[3];
+  if (!lg_position(tpos, gpos)) return;
   lg_record r;
   r.u32(level);
-  for (int k = 0; k < 3; ++k) r.u32(t.tpos[k]);
-  for (int k = 0; k < 3; ++k) r.u32(t.gpos[k]);
+  for (int k = 0; k < 3; ++k) r.u32(tpos[k]);
+  for (int k = 0; k < 3; ++k) r.u32(gpos[k]);
   r.str(subsystem ? subsystem : "");
   r.str(category ? category : "");
   r.str(format);
@@ -148,27 +184,16 @@ inline void lg_emit(const char* subsystem, const char* category, unsigned level,
     r.size = 0;
     r.full = false;
     r.u32(level);
-    for (int k = 0; k < 3; ++k) r.u32(t.tpos[k]);
-    for (int k = 0; k < 3; ++k) r.u32(t.gpos[k]);
+    for (int k = 0; k < 3; ++k) r.u32(tpos[k]);
+    for (int k = 0; k < 3; ++k) r.u32(gpos[k]);
     r.str(subsystem ? subsystem : "");
     r.str(category ? category : "");
     r.str("(log message longer than the 1 KB record limit)");
   }
-  t.diag->log(t.diag, r.bytes, r.size);
+  lg_deliver(r);
 }
 
 #define METAL_LG_EMIT(sub, cat, level, format, args) ::metal::detail::lg_emit(sub, cat, level, format, args...)
-
-#else  // CUDA: not yet delivered
-
-template <class... A> struct lg_unsupported {
-  static constexpr bool value = false;
-};
-#define METAL_LG_EMIT(sub, cat, level, format, args)          \
-  static_assert(::metal::detail::lg_unsupported<A...>::value, \
-                "os_log / printf in kernels is not yet supported on CUDA devices by pymetallic (CPU only)")
-
-#endif
 
 }  // namespace detail
 

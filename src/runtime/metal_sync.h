@@ -20,10 +20,20 @@ namespace detail {
 void cpu_threadgroup_barrier();             // defined by the CPU backend
 void cpu_simdgroup_barrier(unsigned site);  // defined by the CPU backend
 #endif
+#if defined(METAL_TARGET_CUDA) && defined(PM_VALIDATION)
+// Validation builds (metal_validation.h): which barrier each thread reaches, and how many it passed.
+inline void v_barrier_arrive();
+inline void v_barrier_passed();
+inline void v_simd_barrier_passed();
+#endif
 }  // namespace detail
 
 METAL_FUNC void threadgroup_barrier(mem_flags) {
-#if defined(METAL_TARGET_CUDA)
+#if defined(METAL_TARGET_CUDA) && defined(PM_VALIDATION)
+  detail::v_barrier_arrive();
+  __syncthreads();
+  detail::v_barrier_passed();
+#elif defined(METAL_TARGET_CUDA)
   __syncthreads();
 #else
   detail::cpu_threadgroup_barrier();
@@ -32,6 +42,9 @@ METAL_FUNC void threadgroup_barrier(mem_flags) {
 METAL_FUNC void simdgroup_barrier(mem_flags METAL_RT_SITE_PARAM) {
 #if defined(METAL_TARGET_CUDA)
   __syncwarp();
+#if defined(PM_VALIDATION)
+  detail::v_simd_barrier_passed();
+#endif
 #else
   detail::cpu_simdgroup_barrier(metal_site_);
 #endif

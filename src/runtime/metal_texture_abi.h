@@ -35,93 +35,45 @@ enum metal_texel_kind {
   metal_texel_sint32 = 9,
   metal_texel_unorm16 = 10
 };
+// Every supported pixel format, once: X(name, MTLPixelFormat value, channels, texel kind).
+// The lookups below, the host's checks (src/core/texture.cpp) and the Python enum
+// (pymetallic.PixelFormat, bound in python/src/bind_texture.cpp) all come from this list.
+// clang-format off
+#define METAL_PIXEL_FORMATS(X)                                                                     \
+  X(R8Unorm, 10, 1, metal_texel_unorm8)     X(R8Uint, 13, 1, metal_texel_uint8)                   \
+  X(R8Sint, 14, 1, metal_texel_sint8)       X(R16Unorm, 20, 1, metal_texel_unorm16)               \
+  X(R16Uint, 23, 1, metal_texel_uint16)     X(R16Sint, 24, 1, metal_texel_sint16)                 \
+  X(R16Float, 25, 1, metal_texel_float16)   X(RG8Unorm, 30, 2, metal_texel_unorm8)                \
+  X(RG8Uint, 33, 2, metal_texel_uint8)      X(RG8Sint, 34, 2, metal_texel_sint8)                  \
+  X(R32Uint, 53, 1, metal_texel_uint32)     X(R32Sint, 54, 1, metal_texel_sint32)                 \
+  X(R32Float, 55, 1, metal_texel_float32)   X(RG16Unorm, 60, 2, metal_texel_unorm16)              \
+  X(RG16Uint, 63, 2, metal_texel_uint16)    X(RG16Sint, 64, 2, metal_texel_sint16)                \
+  X(RG16Float, 65, 2, metal_texel_float16)  X(RGBA8Unorm, 70, 4, metal_texel_unorm8)              \
+  X(RGBA8Uint, 73, 4, metal_texel_uint8)    X(RGBA8Sint, 74, 4, metal_texel_sint8)                \
+  X(BGRA8Unorm, 80, 4, metal_texel_unorm8)  X(RG32Uint, 103, 2, metal_texel_uint32)               \
+  X(RG32Sint, 104, 2, metal_texel_sint32)   X(RG32Float, 105, 2, metal_texel_float32)             \
+  X(RGBA16Unorm, 110, 4, metal_texel_unorm16) X(RGBA16Uint, 113, 4, metal_texel_uint16)           \
+  X(RGBA16Sint, 114, 4, metal_texel_sint16) X(RGBA16Float, 115, 4, metal_texel_float16)           \
+  X(RGBA32Uint, 123, 4, metal_texel_uint32) X(RGBA32Sint, 124, 4, metal_texel_sint32)             \
+  X(RGBA32Float, 125, 4, metal_texel_float32)
+
+#define METAL_PIXEL_FORMAT_CHANNELS_CASE(name, value, channels, kind) case value: return channels;
+#define METAL_PIXEL_FORMAT_KIND_CASE(name, value, channels, kind) case value: return kind;
 static inline unsigned metal_pixel_format_channels(unsigned format) {
   switch (format) {
-    case 10:
-    case 13:
-    case 14:
-    case 20:
-    case 23:
-    case 24:
-    case 25:
-    case 53:
-    case 54:
-    case 55:
-      return 1;
-    case 30:
-    case 33:
-    case 34:
-    case 60:
-    case 63:
-    case 64:
-    case 65:
-    case 103:
-    case 104:
-    case 105:
-      return 2;
-    case 70:
-    case 73:
-    case 74:
-    case 80:
-    case 110:
-    case 113:
-    case 114:
-    case 115:
-    case 123:
-    case 124:
-    case 125:
-      return 4;
-    default:
-      return 0;
+    METAL_PIXEL_FORMATS(METAL_PIXEL_FORMAT_CHANNELS_CASE)
+    default: return 0;
   }
 }
 static inline unsigned metal_pixel_format_kind(unsigned format) {
   switch (format) {
-    case 10:
-    case 30:
-    case 70:
-    case 80:
-      return metal_texel_unorm8;
-    case 20:
-    case 60:
-    case 110:
-      return metal_texel_unorm16;
-    case 25:
-    case 65:
-    case 115:
-      return metal_texel_float16;
-    case 55:
-    case 105:
-    case 125:
-      return metal_texel_float32;
-    case 13:
-    case 33:
-    case 73:
-      return metal_texel_uint8;
-    case 14:
-    case 34:
-    case 74:
-      return metal_texel_sint8;
-    case 23:
-    case 63:
-    case 113:
-      return metal_texel_uint16;
-    case 24:
-    case 64:
-    case 114:
-      return metal_texel_sint16;
-    case 53:
-    case 103:
-    case 123:
-      return metal_texel_uint32;
-    case 54:
-    case 104:
-    case 124:
-      return metal_texel_sint32;
-    default:
-      return 0;
+    METAL_PIXEL_FORMATS(METAL_PIXEL_FORMAT_KIND_CASE)
+    default: return 0;
   }
 }
+#undef METAL_PIXEL_FORMAT_CHANNELS_CASE
+#undef METAL_PIXEL_FORMAT_KIND_CASE
+// clang-format on
 static inline unsigned metal_texel_kind_bytes(unsigned kind) {
   return kind == metal_texel_unorm8 || kind == metal_texel_uint8 || kind == metal_texel_sint8      ? 1u
          : kind == metal_texel_float32 || kind == metal_texel_uint32 || kind == metal_texel_sint32 ? 4u

@@ -209,8 +209,27 @@ TEST(MslRewrite, Pragmas) {
   EXPECT_NE(code.find("#pragma unroll\n"), std::string::npos) << code;
   EXPECT_NE(code.find("#pragma unroll 4\n"), std::string::npos) << code;
   EXPECT_EQ(code.find("METAL internals"), std::string::npos) << code;
-  EXPECT_EQ(line_of(code, 4), "  for (;;) {}") << code;  // the loops stay on their lines
-  EXPECT_EQ(line_of(code, 6), "  for (;;) {}") << code;
+  // The loops stay on their lines (their empty conditions marked: LoopsAreMarked).
+  EXPECT_EQ(line_of(code, 4), "  for (; ::metal::detail::loop_progress(true) ;) {}") << code;
+  EXPECT_EQ(line_of(code, 6), "  for (; ::metal::detail::loop_progress(true) ;) {}") << code;
+}
+
+TEST(MslRewrite, LoopsAreMarked) {
+  // Every loop condition passes through loop_progress (NVRTC would delete loops without side
+  // effects); range-based loops have none, and a declaration is marked inside the body.
+  std::string code = code_of(
+      "void f(int n, thread int* a) {\n"
+      "  for (int i = 0, j = n; i < j; ++i) {}\n"
+      "  while (n) n--;\n"
+      "  do { n++; } while (n < 3);\n"
+      "  for (int x : {1, 2}) n += x;\n"
+      "  while (int m = a[n]) { n = m; }\n"
+      "}\n");
+  EXPECT_EQ(line_of(code, 2), "  for (int i = 0, j = n; ::metal::detail::loop_progress( i < j ) ; ++i) {}") << code;
+  EXPECT_EQ(line_of(code, 3), "  while ( ::metal::detail::loop_progress( n ) ) n--;") << code;
+  EXPECT_EQ(line_of(code, 4), "  do { n++; } while ( ::metal::detail::loop_progress( n < 3 ) );") << code;
+  EXPECT_EQ(line_of(code, 5), "  for (int x : {1, 2}) n += x;") << code;
+  EXPECT_EQ(line_of(code, 6), "  while (int m = a[n]) { (void)::metal::detail::loop_progress(true); n = m; }") << code;
 }
 
 TEST(MslRewrite, LineDirectivesKeepSourceLines) {

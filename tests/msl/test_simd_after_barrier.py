@@ -217,81 +217,78 @@ def run(runner, device, kernel, x, n, width, m=0):
     return res[1].reshape(GROUPS * n, width)
 
 
+def check(runner, device, kernel, n, width, seed, ref, m=0):
+    """Runs ``kernel`` on data(n, seed) and compares every thread's ``width`` outputs with
+    ref(xg, t, lanes) (its threadgroup's inputs, its index, its SIMD group's lanes)."""
+    x = data(n, seed)
+    got = run(runner, device, kernel, x, n, width, m)
+    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    return x
+
+
+def shuffled(xg, t, lanes, src):
+    """What lane ``src`` of thread t's SIMD group holds; t's own value where that lane is
+    missing (a partial SIMD group)."""
+    return xg[32 * (t // 32) + src] if src < len(lanes) else xg[t]
+
+
+def quad(t, lanes):
+    """The lanes of thread t's quad (within its SIMD group)."""
+    return [q for q in lanes if q // 4 == t // 4]
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_simd_sum_directly_after_barrier(runner, device, n):
-    x = data(n)
-    got = run(runner, device, "after_barrier", x, n, 4)
-
     def ref(xg, t, lanes):
-        lane, src = t % 32, (t % 32) ^ 1
-        shuffled = xg[32 * (t // 32) + src] if src < len(lanes) else xg[t]
-        return [len(lanes), xg[lanes].sum(), shuffled, xg[lanes[:lane]].sum()]
+        lane = t % 32
+        return [len(lanes), xg[lanes].sum(), shuffled(xg, t, lanes, lane ^ 1), xg[lanes[:lane]].sum()]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "after_barrier", n, 4, 0, ref)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_simd_shuffle_first_after_barrier(runner, device, n):
-    x = data(n, 1)
-    got = run(runner, device, "shuffle_first", x, n, 2)
-
     def ref(xg, t, lanes):
-        src = (t % 32 + 3) % 32
-        return [xg[32 * (t // 32) + src] if src < len(lanes) else xg[t], xg[lanes].sum()]
+        return [shuffled(xg, t, lanes, (t % 32 + 3) % 32), xg[lanes].sum()]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "shuffle_first", n, 2, 1, ref)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_simd_sum_in_loop_with_barriers(runner, device, n):
-    x = data(n, 2)
-    got = run(runner, device, "loop_barrier", x, n, 1)
-
     def ref(xg, t, lanes):
         return [sum(xg[(lanes + 1) % n].sum() * (k + 1) for k in range(3))]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "loop_barrier", n, 1, 2, ref)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_simd_and_quad_after_barrier_in_helper(runner, device, n):
-    x = data(n, 3)
-    got = run(runner, device, "helper_barrier", x, n, 2)
-
     def ref(xg, t, lanes):
         r = xg[n - 1 - np.arange(n)]
-        quad = [q for q in lanes if q // 4 == t // 4]
-        return [r[lanes].max(), r[quad].sum()]
+        return [r[lanes].max(), r[quad(t, lanes)].sum()]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "helper_barrier", n, 2, 3, ref)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_simd_after_simdgroup_barrier(runner, device, n):
-    x = data(n, 4)
-    got = run(runner, device, "simdgroup_barrier_then_simd", x, n, 2)
-    np.testing.assert_array_equal(got, per_group(x, n, lambda xg, t, lanes: [len(lanes), xg[lanes[0]]]))
+    check(runner, device, "simdgroup_barrier_then_simd", n, 2, 4, lambda xg, t, lanes: [len(lanes), xg[lanes[0]]])
 
 
 @pytest.mark.parametrize("n,m", [(64, 40), (100, 70), (48, 5), (33, 33)])
 def test_simd_after_early_return(runner, device, n, m):
-    x = data(n, 5)
-    got = run(runner, device, "early_return", x, n, 2, m)
-
     def ref(xg, t, lanes):
         if t >= m:
             return [-7.0, -7.0]
         live = lanes[lanes < m]
         return [len(live), xg[live].sum()]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "early_return", n, 2, 5, ref, m)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_divergent_calls_reconverge(runner, device, n):
-    x = data(n, 6)
-    got = run(runner, device, "divergent", x, n, 3)
-
     def ref(xg, t, lanes):
         lane = t % 32
         low = lanes[lanes % 32 < 16]
@@ -301,32 +298,25 @@ def test_divergent_calls_reconverge(runner, device, n):
         c = xg[odd].sum() if lane & 1 else 2.0 * xg[even].sum()
         return [a, xg[lanes].sum(), c]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "divergent", n, 3, 6, ref)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_quad_functions_after_barrier(runner, device, n):
-    x = data(n, 7)
-    got = run(runner, device, "quad_after_barrier", x, n, 2)
-
     def ref(xg, t, lanes):
-        quad = [q for q in lanes if q // 4 == t // 4]
-        src = t ^ 2
-        return [xg[quad].sum(), xg[src] if src in quad else xg[t]]
+        q = quad(t, lanes)
+        return [xg[q].sum(), xg[t ^ 2] if t ^ 2 in q else xg[t]]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref))
+    check(runner, device, "quad_after_barrier", n, 2, 7, ref)
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_sync_through_functor_alias_member_lambda_operator(runner, device, n):
-    x = data(n, 8)
-    got = run(runner, device, "functor_sum", x, n, 5)
-
     def ref(xg, t, lanes):
         total = xg.sum()
         return [total, 2 * total, np.float32(np.float32(total) / np.float32(n)), xg[lanes].sum(), xg[lanes].sum()]
 
-    np.testing.assert_array_equal(got, per_group(x, n, ref).astype(np.float32))
+    x = check(runner, device, "functor_sum", n, 5, 8, ref)
     # The plain kernel of the same library still runs (and without fibers).
     y = runner.run(device, SRC, "plain", [x, np.zeros_like(x)], (x.size,), (32,))[1]
     np.testing.assert_array_equal(y, x + 1)

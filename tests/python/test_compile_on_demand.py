@@ -3,14 +3,12 @@ the library is checked whole when created (errors still surface at Library(), as
 compiles a library), and only the kernels a program uses are built. Each run uses its own
 cache folder in a child process, so what was built can be counted."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 import pymetallic
+from pm_testing import run_in_fresh_process
 
 KERNELS = 6  # more instantiations than the CPU backend compiles whole (cpu_device.cpp: kCompileWholeUpTo)
 
@@ -22,15 +20,13 @@ SOURCE = (
 )
 
 CHILD = textwrap.dedent("""
-    import glob, os, sys
+    import glob, os
     import numpy as np
-    import pymetallic as pm
-    kind, src, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+    src, names, d = args[0], args[1:], device
     cache = os.environ["PYMETALLIC_CACHE_DIR"]
     def objects():
         return sum(len(glob.glob(os.path.join(cache, "**", "*" + ext), recursive=True))
                    for ext in (".so", ".cubin", ".ptx"))
-    d = [x for x in pm.Device.get_all_devices() if x.kind == kind][0]
     try:
         lib = pm.Library(d, src)
     except pm.CompileError as e:
@@ -60,13 +56,7 @@ def kind(request):
 
 
 def run_child(tmp_path, kind, src, *names):
-    env = dict(os.environ, PYMETALLIC_CACHE_DIR=str(tmp_path / "cache"))
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pymetallic.__file__)) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run(
-        [sys.executable, "-c", CHILD, kind, src, *names], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout.split("\n")
+    return run_in_fresh_process(kind, CHILD, src, *names, cache_dir=tmp_path / "cache")
 
 
 def test_only_used_kernels_are_built(tmp_path, kind):

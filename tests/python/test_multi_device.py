@@ -495,3 +495,34 @@ def test_notify_listener_runs_once_the_value_is_reached(device):
     assert seen == [(3, 3)]
     with pytest.raises(TypeError):
         e.notify_listener(1, None)
+
+
+def test_new_pipeline_while_a_queue_waits_for_the_host(device, rng):
+    # On CUDA a stream waiting in place for a value blocks module loading (pipeline creation)
+    # for the whole context: a wait the host has not promised yet must not reach the stream.
+    e = device.make_shared_event()
+    x = rng.standard_normal(N).astype(np.float32)
+    held_buf = pm.Buffer.from_numpy(device, x)
+    held = device.make_command_queue().make_command_buffer()
+    held.encode_wait_for_event(e, 1)
+    encode(held, device, "add_one", held_buf)
+    held.commit()
+    time.sleep(0.02)
+    # A library and pipeline never built in this process, created and run meanwhile.
+    scale = float(rng.integers(3, 1000))
+    lib = pm.Library(device, SOURCE.replace("x[i] * 2.0f", f"x[i] * {scale:.1f}f"))
+    pso = pm.ComputePipelineState(device, lib.make_function("twice"))
+    other = pm.Buffer.from_numpy(device, x)
+    cb = device.make_command_queue().make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(pso)
+    enc.set_buffer(other, 0, 0)
+    enc.dispatch_threads((N, 1, 1), (64, 1, 1))
+    enc.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+    np.testing.assert_array_equal(other.to_numpy(np.float32), x * np.float32(scale))
+    assert held.get_status() == 0  # still waiting for the host
+    e.signaled_value = 1
+    held.wait_until_completed()
+    np.testing.assert_array_equal(held_buf.to_numpy(np.float32), x + 1)

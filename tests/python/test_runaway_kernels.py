@@ -222,3 +222,38 @@ os._exit(0)  # the GPU still runs the endless kernel: do not wait for it at exit
     lines = out.strip().splitlines()
     assert lines[0].startswith("stopped") and float(lines[0].split()[1]) < 5, out
     assert lines[1] == "device unusable", out
+
+
+def test_gpu_spin_wait_on_a_flag_another_queue_sets_finishes():
+    # CUDA: `while (flag[0] == 0) {}` must stay a loop (NVRTC would delete a loop without side
+    # effects: the front end marks every loop, tests/msl/test_loop_progress.py) and must see a
+    # store made while it spins - here by a kernel on a second queue (its own CUDA stream).
+    import pymetallic
+
+    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
+        import pytest
+
+        pytest.skip("no CUDA GPU")
+    out = check_child(
+        "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n"
+        + KERNELS.replace("CPU", "GPU").replace(
+            "kernel void add_one",
+            "kernel void set_flag(device atomic_int* flag [[buffer(0)]], uint i [[thread_position_in_grid]]) "
+            "{ atomic_store_explicit(flag, 1, memory_order_relaxed); }\nkernel void add_one",
+        )
+        + """
+spin_q, other_q = pm.CommandQueue(GPU), pm.CommandQueue(GPU)
+for name, value in (("spin_volatile", 9), ("spin_atomic", 7)):
+    flag = pm.Buffer.from_numpy(GPU, np.zeros(1, np.int32))
+    out = pm.Buffer.from_numpy(GPU, np.zeros(64, np.int32))
+    cb = launch(spin_q, name, [flag, out])
+    assert cb.wait_until_completed(timeout=0.5) is False, name + " did not spin"
+    launch(other_q, "set_flag", [flag], grid=1, tg=1).wait_until_completed(timeout=20)
+    assert cb.wait_until_completed(timeout=20) is True, name + " never saw the flag"
+    np.testing.assert_array_equal(out.to_numpy(np.int32), np.full(64, value, np.int32))
+print("ok")
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "30"},
+        timeout=120,
+    )
+    assert out.strip() == "ok"

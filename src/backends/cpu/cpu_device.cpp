@@ -1,8 +1,10 @@
 // The CPU device: host memory, the system C++ compiler, and a thread pool.
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include "backends/cpu/cpu_kernel.h"
 #include "backends/cpu/entry_wrapper.h"
 #include "backends/cpu/executor.h"
+#include "backends/cpu/isolation.h"
 #include "backends/cpu/thread_pool.h"
 #include "backends/cpu/toolchain.h"
 #include "core/backend.h"
@@ -35,8 +38,31 @@ class BufferArena {
   static constexpr size_t kGuard = size_t(64) << 20;
 
   static BufferArena& get() {
-    static BufferArena* arena = new BufferArena();  // never unmapped: buffers may outlive statics
+    static BufferArena* arena = new BufferArena(false);  // never unmapped: buffers may outlive statics
     return *arena;
+  }
+  // The arena of buffers an isolated worker process shares (isolation.h): the same layout,
+  // backed by one memfd the worker maps at the same addresses.
+  static BufferArena& shared() {
+    static BufferArena* arena = new BufferArena(true);
+    return *arena;
+  }
+  int fd() const { return fd_; }
+  unsigned char* base() const { return base_; }
+  size_t size() const { return size_; }
+
+  // The pages of the live allocation that holds p.
+  bool allocation_of(const void* p, uintptr_t* begin, size_t* length) {
+    if (!owns(static_cast<const unsigned char*>(p))) return false;
+    size_t offset = static_cast<size_t>(static_cast<const unsigned char*>(p) - base_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = live_.upper_bound(offset);
+    if (it == live_.begin()) return false;
+    --it;
+    if (offset >= it->first + it->second) return false;
+    *begin = reinterpret_cast<uintptr_t>(base_ + it->first);
+    *length = it->second;
+    return true;
   }
 
   // `bytes` (a multiple of the page size) of zeroed, writable memory followed by a guard;
@@ -51,10 +77,13 @@ class BufferArena {
       free_.erase(it);
       if (length > need) free_[offset + need] = length - need;
       unsigned char* p = base_ + offset;
-      if (::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+      void* m = fd_ < 0 ? ::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+                        : ::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, offset);
+      if (m == MAP_FAILED) {
         release_locked(offset, need);
         return nullptr;
       }
+      if (fd_ >= 0) live_[offset] = bytes;
       return p;
     }
     return nullptr;
@@ -64,16 +93,31 @@ class BufferArena {
 
   void release(unsigned char* p, size_t bytes) {
     // Back to inaccessible, without memory behind it.
-    ::mmap(p, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    size_t offset = static_cast<size_t>(p - base_);
+    if (fd_ < 0) {
+      ::mmap(p, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    } else {
+      ::mmap(p, bytes, PROT_NONE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd_, offset);
+      // Zero again (and free) every page a worker may have written, guards included.
+      ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, bytes + kGuard);
+    }
     std::lock_guard<std::mutex> lock(mutex_);
-    release_locked(static_cast<size_t>(p - base_), bytes + kGuard);
+    live_.erase(offset);
+    release_locked(offset, bytes + kGuard);
   }
 
  private:
-  BufferArena() {
+  explicit BufferArena(bool shared) {
+    if (shared) {
+      // One sparse memfd: pages exist only where buffers were written.
+      fd_ = ::memfd_create("pymetallic-buffers", MFD_CLOEXEC);
+      if (fd_ < 0) return;
+    }
     // As much address space as the system grants (nothing is committed until used).
-    for (size_t size = size_t(1) << 40; size >= (size_t(16) << 30); size /= 2) {
-      void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    for (size_t size = size_t(1) << (shared ? 38 : 40); size >= (size_t(16) << 30); size /= 2) {
+      if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(size)) != 0) continue;
+      void* p = fd_ < 0 ? ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                        : map_shared_region(size);
       if (p != MAP_FAILED) {
         base_ = static_cast<unsigned char*>(p);
         size_ = size;
@@ -81,6 +125,19 @@ class BufferArena {
       }
     }
     if (base_) free_[kGuard] = size_ - kGuard;  // the first guard stays in front of everything
+  }
+
+  // The worker maps the region at the same address, so it goes where a fresh process has
+  // nothing: far below the top-down area where the kernel places libraries, stacks and
+  // mappings (x86-64 and AArch64 user space is at least 47 and 48 bits).
+  void* map_shared_region(size_t size) {
+    for (uintptr_t hint : {uintptr_t(0x100000000000), uintptr_t(0x200000000000), uintptr_t(0x300000000000)}) {
+      void* p = ::mmap(reinterpret_cast<void*>(hint), size, PROT_NONE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                       fd_, 0);
+      if (p == reinterpret_cast<void*>(hint)) return p;
+      if (p != MAP_FAILED) ::munmap(p, size);  // a kernel without MAP_FIXED_NOREPLACE took it as a hint
+    }
+    return MAP_FAILED;
   }
 
   void release_locked(size_t offset, size_t length) {
@@ -101,8 +158,10 @@ class BufferArena {
 
   unsigned char* base_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;  // the memfd behind a shared arena
   std::mutex mutex_;
   std::map<size_t, size_t> free_;  // offset -> length of free (unmapped) space
+  std::map<size_t, size_t> live_;  // shared arena: offset -> bytes of each live buffer
 };
 
 // Host memory, zeroed (as new Metal buffers are), ending exactly where a guard begins
@@ -118,7 +177,11 @@ class HostBuffer : public backend::BufferImpl {
     const size_t used = (length + alignment - 1) / alignment * alignment;
     const size_t pages = (used + page - 1) / page;
     const size_t bytes = pages * page;
-    base_ = BufferArena::get().allocate(bytes);
+    shared_ = shared_buffers_enabled();
+    base_ = (shared_ ? BufferArena::shared() : BufferArena::get()).allocate(bytes);
+    if (!base_ && shared_)
+      throw Error("out of shared memory for the isolated worker: a buffer of " + std::to_string(length) +
+                  " bytes does not fit");
     if (base_) {
       mapped_ = bytes;
     } else {
@@ -140,7 +203,7 @@ class HostBuffer : public backend::BufferImpl {
     if (own_mapping_)
       ::munmap(base_, mapped_);
     else
-      BufferArena::get().release(base_, mapped_);
+      (shared_ ? BufferArena::shared() : BufferArena::get()).release(base_, mapped_);
   }
   void* contents() override { return data_; }
   uint64_t gpuAddress() override { return reinterpret_cast<uintptr_t>(data_); }
@@ -149,6 +212,7 @@ class HostBuffer : public backend::BufferImpl {
   unsigned char* base_ = nullptr;
   size_t mapped_ = 0;
   bool own_mapping_ = false;
+  bool shared_ = false;  // in the arena an isolated worker shares
   void* data_ = nullptr;
 };
 
@@ -223,6 +287,20 @@ class CpuDevice : public backend::DeviceImpl {
 
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
+    if (options.isolate) {
+      // Kernels the worker runs report nothing back yet: validation findings and os_log
+      // records live in the caller's memory.
+      if (source.validation)
+        throw Error(
+            "options['isolate'] with validation is not available yet: the isolated worker cannot report "
+            "validation findings (run without one of them)");
+      if (source.uses_logging)
+        throw Error(
+            "options['isolate'] with os_log/printf in kernels is not available yet: the isolated worker "
+            "cannot return log records");
+      if (!enable_shared_buffers())
+        throw Error("options['isolate']: no shared memory for a worker process (memfd_create failed)");
+    }
     std::string tu = generate_translation_unit(source);
     auto build = [this, name = options.filename, fast = options.fast_math(),
                   debug = options.debug](const std::string& unit) {
@@ -235,9 +313,15 @@ class CpuDevice : public backend::DeviceImpl {
         return std::make_shared<SharedObject>(toolchain().build(unit, name, fast, debug));
       }
     };
-    if (instantiations(source) <= kCompileWholeUpTo) return std::make_shared<CpuLibrary>(build(tu), source);
-    toolchain().check(tu, options.filename, options.fast_math());
-    return std::make_shared<CpuLibrary>(std::make_shared<const msl::TranslatedSource>(source), build);
+    std::shared_ptr<CpuLibrary> library;
+    if (instantiations(source) <= kCompileWholeUpTo) {
+      library = std::make_shared<CpuLibrary>(build(tu), source);
+    } else {
+      toolchain().check(tu, options.filename, options.fast_math());
+      library = std::make_shared<CpuLibrary>(std::make_shared<const msl::TranslatedSource>(source), build);
+    }
+    library->isolate = options.isolate;
+    return library;
   }
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CpuQueue>(pool_); }
@@ -259,6 +343,27 @@ class CpuDevice : public backend::DeviceImpl {
 };
 
 }  // namespace
+
+namespace {
+std::atomic<bool> g_shared_buffers{false};
+}
+
+bool enable_shared_buffers() {
+  if (!BufferArena::shared().base()) return false;
+  g_shared_buffers.store(true);
+  return true;
+}
+bool shared_buffers_enabled() { return g_shared_buffers.load(std::memory_order_relaxed); }
+SharedRegion shared_region() {
+  BufferArena& a = BufferArena::shared();
+  return {a.base(), a.size(), a.fd()};
+}
+bool shared_allocation(const void* p, uintptr_t* begin, size_t* length) {
+  return shared_buffers_enabled() && BufferArena::shared().allocation_of(p, begin, length);
+}
+unsigned char* allocate_shared(size_t bytes) { return BufferArena::shared().allocate(bytes); }
+void release_shared(unsigned char* p, size_t bytes) { BufferArena::shared().release(p, bytes); }
+
 }  // namespace metallic::cpu
 
 namespace metallic::backend {

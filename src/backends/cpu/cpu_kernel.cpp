@@ -33,7 +33,7 @@ int find_code(dl_phdr_info* info, size_t, void* data) {
 
 }  // namespace
 
-SharedObject::SharedObject(const std::string& path) {
+SharedObject::SharedObject(const std::string& path) : path_(path) {
   handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle_) {
     const char* why = ::dlerror();
@@ -144,6 +144,9 @@ std::shared_ptr<backend::KernelImpl> CpuLibrary::kernel(const msl::KernelInfo& i
         std::make_shared<CpuKernel>(object, groups, thread, synchronises, uses_fission(info), max_threads, sizes);
     kernel->validation = validation_;
     kernel->logging = logging_;
+    kernel->isolated = isolate;
+    kernel->object_path = object->path();
+    kernel->index = static_cast<uint32_t>(i);
     return kernel;
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");

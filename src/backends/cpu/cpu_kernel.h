@@ -21,8 +21,10 @@ class SharedObject {
   explicit SharedObject(const std::string& path);  // throws if it cannot be loaded
   ~SharedObject();
   void* symbol(const std::string& name) const;
+  const std::string& path() const { return path_; }
 
  private:
+  std::string path_;
   void* handle_ = nullptr;
   std::vector<std::pair<uintptr_t, uintptr_t>> code_;  // its executable segments
 };
@@ -50,6 +52,13 @@ class CpuKernel : public backend::KernelImpl {
   // Compiled for validation / calls os_log: dispatches then carry a metal_diag (issue 12).
   bool validation = false;
   bool logging = false;
+  // options={"isolate": True}: dispatches run in the worker process (isolation.h), which
+  // loads `object_path` and calls the entry points of kernel `index`.
+  bool isolated = false;
+  std::string object_path;
+  uint32_t index = 0;
+  bool synchronises() const { return synchronises_; }
+  bool fission() const { return fission_; }
 
   // Runs threadgroups [first, end) of a dispatch on the calling thread, the way `schedule`
   // says (schedule.h).
@@ -76,6 +85,7 @@ class CpuLibrary : public backend::LibraryImpl {
   // Each kernel compiled on first use, alone (its entry points only), by `build`.
   CpuLibrary(std::shared_ptr<const msl::TranslatedSource> source, Builder build);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
+  bool isolate = false;  // options={"isolate": True}
 
  private:
   std::shared_ptr<SharedObject> object_;  // null: compiled per kernel

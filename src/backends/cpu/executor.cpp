@@ -1,6 +1,7 @@
 #include "backends/cpu/executor.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "backends/cpu/cpu_kernel.h"
 #include "backends/cpu/fault_guard.h"
+#include "backends/cpu/isolation.h"
 #include "backends/cpu/thread_pool.h"
 #include "core/commands.h"
 #include "core/kernel_diagnostics.h"
@@ -113,6 +115,92 @@ std::string seconds_text(double s) {
   return text;
 }
 
+// Memory the worker of an isolated dispatch cannot see (not in the shared arena) is copied
+// into shared staging memory for the dispatch and back after it.
+class Staging {
+ public:
+  ~Staging() {
+    for (auto& s : areas_) release_shared(s.base, s.mapped);
+  }
+  // Shared memory holding a copy of [p, p + length), ending at a guard as buffers do.
+  unsigned char* stage(unsigned char* p, uint64_t length, bool copy_back) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t used = (std::max<uint64_t>(length, 1) + 15) / 16 * 16;
+    size_t mapped = (used + page - 1) / page * page;
+    unsigned char* base = allocate_shared(mapped);
+    if (!base) throw Error("out of shared memory for an isolated dispatch's staging copy");
+    unsigned char* data = base + mapped - used;
+    std::memcpy(data, p, length);
+    areas_.push_back({base, mapped, data, p, length, copy_back});
+    return data;
+  }
+  void copy_back() {
+    for (auto& s : areas_)
+      if (s.copy_back) std::memcpy(s.original, s.data, s.length);
+  }
+  void ranges(std::vector<std::pair<uint64_t, uint64_t>>& out) const {
+    for (auto& s : areas_) out.push_back({reinterpret_cast<uintptr_t>(s.base), s.mapped});
+  }
+
+ private:
+  struct Area {
+    unsigned char* base;
+    size_t mapped;
+    unsigned char* data;
+    unsigned char* original;
+    uint64_t length;
+    bool copy_back;
+  };
+  std::vector<Area> areas_;
+};
+
+// options={"isolate": True}: the dispatch runs in the worker process (isolation.h).
+void run_isolated_dispatch(const DispatchCommand& cmd, CpuKernel& kernel, metallic_cpu_launch& launch,
+                           const Schedule& schedule, uint64_t groups, uint64_t grain, double timeout) {
+  const std::string& name = cmd.pipeline->function()->info().name;
+  if (!cmd.textures.empty())
+    throw Error("kernel '" + name + "': textures in kernels of an isolated library (options['isolate']) are not " +
+                "available yet");
+  IsolatedDispatch d;
+  d.object_path = kernel.object_path;
+  d.kernel_index = kernel.index;
+  d.synchronises = kernel.synchronises();
+  d.fission = kernel.fission();
+  d.schedule = schedule;
+  d.groups = groups;
+  d.grain = grain;
+  Staging staging;
+  for (uint32_t i = 0; i < 31; ++i) {
+    if (!(cmd.bound_mask & (1u << i))) continue;
+    auto* p = static_cast<unsigned char*>(launch.buffers[i]);
+    uintptr_t begin = 0;
+    size_t length = 0;
+    if (cmd.buffers[i].buffer && shared_allocation(p, &begin, &length)) {
+      std::pair<uint64_t, uint64_t> range(begin, length);
+      if (std::find(d.ranges.begin(), d.ranges.end(), range) == d.ranges.end()) d.ranges.push_back(range);
+    } else {
+      launch.buffers[i] = staging.stage(p, cmd.buffers[i].length, cmd.buffers[i].buffer != nullptr);
+    }
+  }
+  staging.ranges(d.ranges);
+  if (!cmd.samplers.empty()) {
+    auto* s = reinterpret_cast<const unsigned char*>(cmd.samplers.data());
+    d.samplers.assign(s, s + cmd.samplers.size() * sizeof(cmd.samplers[0]));
+  }
+  launch.textures = nullptr;
+  launch.samplers = nullptr;
+  launch.diag = nullptr;
+  d.launch = launch;
+  bool timed_out = false;
+  std::string error = run_isolated(d, timeout, &timed_out);
+  if (timed_out)
+    throw Error("kernel '" + name + "' ran longer than " + seconds_text(timeout) +
+                " s and was stopped (the limit PYMETALLIC_KERNEL_TIMEOUT sets; Metal reports a GPU timeout); its "
+                "isolated worker process was ended");
+  if (!error.empty()) throw Error("kernel '" + name + "' stopped with " + error);
+  staging.copy_back();
+}
+
 void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool, CommandBuffer& buffer,
                   double timeout) {
   metallic_cpu_launch launch;
@@ -182,6 +270,7 @@ void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& poo
   if (grain == 0) grain = 1;
   // Tiny dispatches are not worth waking the pool for.
   if (g.count() <= 4096 || schedule.serial) grain = groups;
+  if (kernel.isolated) return run_isolated_dispatch(cmd, kernel, launch, schedule, groups, grain, timeout);
   std::atomic<bool> faulted{false};
   std::mutex fault_mutex;
   std::string fault;

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <thread>
 
 #include "backends/cuda/cuda_buffer.h"
 #include "backends/cuda/cuda_queue.h"
+#include "core/kernel_diagnostics.h"
 #include "metallic/command.h"
 #include "metallic/event.h"
 
@@ -56,6 +58,53 @@ Pending::~Pending() {
 }
 
 // Learns the outcome of `buffer` from its end event and finishes it.
+namespace {
+
+// Hands the findings and log records of the command buffer's dispatches to its collector,
+// as the CPU's callbacks do while the kernel runs. Returns a failure's text, or "".
+std::string collect_diagnostics(CommandBuffer& buffer, Pending& pending) {
+  const auto& ctx = *pending.context;
+  const auto& api = ctx.api();
+  std::vector<metal_diag_finding> findings(METAL_DIAG_DEV_FINDINGS);
+  std::vector<unsigned char> log;
+  for (const DiagDispatch& g : pending.diags) {
+    metal_diag_dev head;
+    if (api.cuMemcpyDtoH_v2(&head, g.block, sizeof head) != CUDA_SUCCESS ||
+        api.cuMemcpyDtoH_v2(findings.data(), g.block + g.findings_at, findings.size() * sizeof(metal_diag_finding)) !=
+            CUDA_SUCCESS)
+      return "reading the validation findings of kernel '" + *g.kernel + "' back from the GPU failed";
+    const uint64_t used = std::min<uint64_t>(head.log_used, head.log_capacity);
+    log.resize(used);
+    if (used && api.cuMemcpyDtoH_v2(log.data(), g.block + g.log_at, used) != CUDA_SUCCESS)
+      return "reading the log of kernel '" + *g.kernel + "' back from the GPU failed";
+    diag::Collector& collector = buffer.diagnostics();
+    metal_diag d;
+    collector.begin(d, *g.kernel, g.validation);
+    uint64_t reported = 0;
+    for (unsigned k = 0; k < METAL_DIAG_DEV_FINDINGS; ++k)
+      if (head.finding_keys[k]) {
+        findings[k].file[sizeof findings[k].file - 1] = 0;
+        findings[k].name[sizeof findings[k].name - 1] = 0;
+        d.report(&d, &findings[k]), ++reported;
+      }
+    if (head.findings_total > reported) collector.findings_total += head.findings_total - reported;
+    // Records: a u32 size, the record, padding to 4 bytes; a record that did not fit left
+    // no bytes (its claim passed the capacity), so the walk stops at the first such gap.
+    uint64_t at = 0;
+    while (at + 4 <= used) {
+      uint32_t size = 0;
+      std::memcpy(&size, log.data() + at, 4);
+      if (size == 0 || at + 4 + size > used) break;
+      d.log(&d, log.data() + at + 4, size);
+      at += 4 + ((size + 3u) & ~3u);
+    }
+    collector.log_dropped += head.log_dropped;
+  }
+  return "";
+}
+
+}  // namespace
+
 void finish(CommandBuffer& buffer, bool block) {
   auto pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
   if (!pending) return;  // already finished
@@ -104,6 +153,17 @@ void finish(CommandBuffer& buffer, bool block) {
     return;
   }
   for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
+  if (!pending->diags.empty()) {
+    std::lock_guard<std::mutex> lock(pending->diag_mutex);
+    if (!pending->diag_collected) {
+      pending->diag_failure = collect_diagnostics(buffer, *pending);
+      pending->diag_collected = true;
+    }
+    if (!pending->diag_failure.empty()) {
+      buffer.executorFinished(now_seconds(), pending->diag_failure);
+      return;
+    }
+  }
   if (!pending->start || !pending->end) {
     // Without timestamps (the default: two timed events cost more than a kernel launch),
     // the end is when the host saw the work complete.
@@ -172,13 +232,17 @@ void CudaQueue::stop_notifier() {
     notifier_->thread.join();
 }
 
-void CudaQueue::wait(CommandBuffer& buffer) { finish(buffer, true); }
+void CudaQueue::wait(CommandBuffer& buffer) {
+  deferred_->waitSubmitted(buffer);
+  finish(buffer, true);
+}
 
 void CudaQueue::poll(CommandBuffer& buffer) { finish(buffer, false); }
 
 bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
   if (deadline == clock::time_point::max() && timeout_ <= 0) {
+    deferred_->waitSubmitted(buffer);
     finish(buffer, true);
     return true;
   }

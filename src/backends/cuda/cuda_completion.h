@@ -19,7 +19,19 @@ class CommandBuffer;
 class SharedEvent;
 }  // namespace metallic
 
+struct metal_diag_dev;
+
 namespace metallic::cuda {
+
+// A dispatch of a validation or logging build (issue 12): its metal_diag_dev in device memory
+// (freed with the command buffer's scratch memory), read back when the command buffer completes.
+struct DiagDispatch {
+  CUdeviceptr block = 0;
+  uint64_t findings_at = 0, log_at = 0;
+  const std::string* kernel = nullptr;
+  bool validation = false;
+  std::shared_ptr<metal_diag_dev> head;  // the uploaded header (pageable: kept until done)
+};
 
 // Host-clock seconds (steady clock), the unit of a command buffer's times.
 inline double now_seconds() {
@@ -99,6 +111,10 @@ struct Pending {
   // if the command buffer fails, the host signals them so that other queues do not hang.
   std::vector<std::pair<std::shared_ptr<SharedEvent>, uint64_t>> signals;
   std::vector<std::shared_ptr<SharedEvent>> waits;
+  std::vector<DiagDispatch> diags;  // validation and logging (issue 12)
+  std::mutex diag_mutex;            // finish() may run on two threads: one collects, the other waits for it
+  bool diag_collected = false;
+  std::string diag_failure;
 
   ~Pending();
 };

@@ -58,11 +58,6 @@ class CudaDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
-    if (source.validation)
-      throw CompileError(
-          "validation mode (options={'validation': True}, PYMETALLIC_VALIDATION, MTL_SHADER_VALIDATION) "
-          "is not yet supported on CUDA devices: use the CPU device",
-          "");
     int sm = context_->sm_version(), driver = context_->api().version;
     // Libraries of many template instantiations: checked whole now, as Metal compiles a
     // library, and each kernel built alone when its pipeline is first made (as on the CPU).

@@ -32,8 +32,10 @@ std::shared_ptr<CudaModule> IndirectModule::get() {
 }
 
 CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<IndirectModule> indirect, size_t index,
-                       const msl::KernelInfo& info)
-    : module_(std::move(module)),
+                       const msl::KernelInfo& info, bool validation_build, bool logging_build)
+    : validation(validation_build),
+      logging(logging_build),
+      module_(std::move(module)),
       indirect_module_(std::move(indirect)),
       index_(index),
       arg_count_(info.args.size()),
@@ -55,6 +57,10 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
   ctx.check(api.cuMemcpyDtoH_v2(layout_.data(), table, bytes), "reading the parameter layout");
   offsets_.resize(arg_count_);
   slot_offsets(layout_.data() + 1, arg_count_, offsets_.data(), &params_size_);
+  if (has_diag()) {  // the pm_diag slot after the last one (entry_wrapper.cpp)
+    diag_offset_ = params_size_;
+    params_size_ += 16;
+  }
   if (params_size_ != layout_[0])
     throw Error("internal error: the parameter layout of kernel '" + info.name + "' does not match (" +
                 std::to_string(params_size_) + " vs " + std::to_string(layout_[0]) + " bytes)");
@@ -142,6 +148,8 @@ CudaLibrary::CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<C
       build_(std::move(build)),
       indirect_(std::make_shared<IndirectModule>(std::move(context), source, options)) {
   for (const auto& k : source.kernels) names_.push_back(k.name);
+  validation_ = source.validation;
+  logging_ = source.uses_logging;
   per_kernel_.resize(names_.size());
 }
 
@@ -154,7 +162,7 @@ std::shared_ptr<backend::KernelImpl> CudaLibrary::kernel(const msl::KernelInfo& 
       if (!per_kernel_[i]) per_kernel_[i] = build_(static_cast<long>(i));
       module = per_kernel_[i];
     }
-    return std::make_shared<CudaKernel>(module, indirect_, i, info);
+    return std::make_shared<CudaKernel>(module, indirect_, i, info, validation_, logging_);
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

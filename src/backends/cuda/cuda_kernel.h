@@ -48,8 +48,10 @@ class IndirectModule {
 
 class CudaKernel : public backend::KernelImpl {
  public:
+  // validation / logging: the kernel was compiled with checks / calls the logging API; its
+  // parameters then end with the address of the dispatch's metal_diag_dev (issue 12).
   CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<IndirectModule> indirect, size_t index,
-             const msl::KernelInfo& info);
+             const msl::KernelInfo& info, bool validation = false, bool logging = false);
 
   uint32_t maxTotalThreadsPerThreadgroup() const override { return max_threads_; }
   uint32_t staticThreadgroupMemoryLength() const override { return static_shared_; }
@@ -66,6 +68,10 @@ class CudaKernel : public backend::KernelImpl {
   // Raises the function's dynamic shared memory limit when a dispatch needs more than 48 KB.
   void ensure_dynamic_shared(uint32_t bytes);
   const std::string& name() const { return name_; }
+  const bool validation, logging;
+  bool has_diag() const { return validation || logging; }
+  uint32_t diag_offset() const { return diag_offset_; }  // where the metal_diag_dev address goes
+  uint32_t static_shared() const { return static_shared_; }
 
   // The entry of dispatch_threadgroups_with_indirect_buffer (built on first use), and the
   // fixed grid it is launched with: as many blocks of this shape as the GPU holds at once.
@@ -83,6 +89,7 @@ class CudaKernel : public backend::KernelImpl {
   std::vector<uint32_t> layout_;   // sizeof(params), then content size per argument
   std::vector<uint32_t> offsets_;  // slot offset per argument
   uint32_t params_size_ = 0;
+  uint32_t diag_offset_ = 0;
   size_t arg_count_;
   uint32_t max_threads_ = 0, static_shared_ = 0;
   std::atomic<uint32_t> dynamic_limit_{48 * 1024};
@@ -114,6 +121,7 @@ class CudaLibrary : public backend::LibraryImpl {
   std::vector<std::shared_ptr<CudaModule>> per_kernel_;
   std::shared_ptr<IndirectModule> indirect_;
   std::vector<std::string> names_;
+  bool validation_ = false, logging_ = false;
 };
 
 }  // namespace metallic::cuda

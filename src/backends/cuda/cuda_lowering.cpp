@@ -10,6 +10,7 @@
 #include "backends/cuda/cuda_queue.h"
 #include "backends/cuda/entry_wrapper.h"
 #include "core/commands.h"
+#include "core/kernel_diagnostics.h"
 #include "metallic/error.h"
 #include "metallic/event.h"
 #include "metallic/library.h"
@@ -101,6 +102,82 @@ void CudaQueue::encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op
   op.function = kernel.indirect_function();
   op.grid[0] = kernel.indirect_blocks(op.block[0] * op.block[1] * op.block[2], op.shared);
   op.grid[1] = op.grid[2] = 1;
+}
+
+// Validation and logging (issue 12): the dispatch's metal_diag_dev, with the ranges its
+// kernel may reach, room for findings and log records, and for validation the shadow words
+// of each threadgroup's memory (two 8-byte words per byte; the kernel indexes them by the
+// byte's offset in the block's shared window, static variables included).
+void CudaQueue::prepare_diagnostics(const DispatchCommand& d, CudaKernel& kernel, Op& op,
+                                    std::vector<CUdeviceptr>& scratch, std::vector<DiagDispatch>& diags) {
+  const auto& api = context_->api();
+  const auto& info = d.pipeline->function()->info();
+  auto head = std::make_shared<metal_diag_dev>();
+  std::memset(head.get(), 0, sizeof *head);
+  head->validation = kernel.validation ? 1 : 0;
+  uint32_t shared = 0;
+  for (size_t a = 0; a < info.args.size(); ++a) {
+    const auto& arg = info.args[a];
+    if (!arg.used) continue;
+    if (arg.kind == msl::ArgKind::Threadgroup && arg.index >= 0 && arg.index < 31) {
+      head->tg_offset[arg.index] = shared;
+      head->tg_length[arg.index] = d.threadgroup_lengths[arg.index];
+      shared += d.threadgroup_lengths[arg.index];
+    } else if (arg.kind == msl::ArgKind::Buffer && head->nranges < METAL_DIAG_MAX_RANGES) {
+      const BoundArgument& bound = d.buffers[arg.index];
+      uint64_t address = 0;
+      std::memcpy(&address, op.params.data() + kernel.slot_offset(a), sizeof address);
+      if ((reinterpret_cast<const uint32_t*>(op.params.data())[9] >> a) & 1u) continue;  // inline: a private copy
+      metal_diag_range& r = head->ranges[head->nranges++];
+      r.begin = reinterpret_cast<const char*>(static_cast<uintptr_t>(address));
+      r.length = bound.length;
+      r.index = arg.index;
+      r.kind = bound.buffer ? metal_diag_range_buffer : metal_diag_range_bytes;
+    }
+  }
+  const uint64_t blocks = uint64_t(op.grid[0]) * op.grid[1] * op.grid[2];
+  // The shared window: CUDA's reserved bytes, the static variables, then the dynamic memory.
+  const uint64_t window = kernel.validation ? ((kernel.static_shared() + shared + 1024 + 15) / 16 * 16 + 16) : 0;
+  // An indirect dispatch's block runs many threadgroups in turn: no shadow state there.
+  head->shadow_bytes = d.indirect ? 0 : window;
+  if (head->shadow_bytes) {
+    // One slot per block that can be resident at once (a block claims one as it starts).
+    int per_sm = 0;
+    const unsigned threads = op.block[0] * op.block[1] * op.block[2];
+    if (api.cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, op.function, static_cast<int>(threads), op.shared) !=
+            CUDA_SUCCESS ||
+        per_sm < 1)
+      per_sm = 1;
+    const uint64_t resident = uint64_t(std::max(context_->attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT), 1)) *
+                              static_cast<uint64_t>(per_sm);
+    head->shadow_slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min(blocks, resident)));
+  }
+  const uint64_t shadow = head->shadow_bytes * 16 * head->shadow_slots;
+  constexpr uint64_t kShadowLimit = uint64_t(2) << 30;
+  if (shadow > kShadowLimit)
+    throw ValidationError(
+        "validation on CUDA keeps 16 bytes of state per threadgroup byte of each resident "
+        "threadgroup: kernel '" +
+        info.name + "' would need " + std::to_string(shadow >> 20) + " MiB (the limit is " +
+        std::to_string(kShadowLimit >> 20) + " MiB); use less threadgroup memory while validating");
+  head->log_capacity = kernel.logging ? static_cast<unsigned>(std::min<size_t>(diag::log_capacity(), 1u << 30)) : 0;
+  const uint64_t findings_at = (sizeof(metal_diag_dev) + 255) / 256 * 256;
+  const uint64_t log_at = findings_at + (METAL_DIAG_DEV_FINDINGS * sizeof(metal_diag_finding) + 255) / 256 * 256;
+  const uint64_t busy_at = log_at + (head->log_capacity + 255) / 256 * 256;
+  const uint64_t shadow_at = busy_at + (uint64_t(head->shadow_slots) * 4 + 255) / 256 * 256;
+  const uint64_t total = shadow_at + shadow;
+  CUdeviceptr block = 0;
+  context_->check(api.cuMemAlloc_v2(&block, total), "allocating validation and log memory");
+  scratch.push_back(block);
+  head->findings = block + findings_at;
+  head->log = block + log_at;
+  head->busy = block + busy_at;
+  head->shadow = block + shadow_at;
+  // The shadow slots are cleared by the blocks that claim them.
+  context_->check(api.cuMemsetD8Async(block, 0, shadow_at, stream_), "clearing validation and log memory");
+  context_->check(api.cuMemcpyHtoDAsync_v2(block, head.get(), sizeof *head, stream_), "uploading validation ranges");
+  std::memcpy(op.params.data() + kernel.diag_offset(), &block, sizeof block);
+  diags.push_back({block, findings_at, log_at, &info.name, kernel.validation, std::move(head)});
 }
 
 void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
@@ -222,6 +299,7 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
   op.shared = shared;
   for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
   if (d.indirect) encode_indirect(d, kernel, op, pending.scratch);
+  if (kernel.has_diag()) prepare_diagnostics(d, kernel, op, pending.scratch, pending.diags);
 }
 
 uint32_t CudaQueue::bind_arguments(const DispatchCommand& d, const CommandList& list, CudaKernel& kernel, Op& op,

@@ -46,9 +46,12 @@ CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
   progress_ = std::make_shared<StreamProgress>();
   progress_->stream = stream_;
   if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
+  deferred_ =
+      std::make_unique<DeferredSubmitter>([this](std::shared_ptr<CommandBuffer> b) { submit_now(std::move(b)); });
 }
 
 CudaQueue::~CudaQueue() {
+  deferred_.reset();  // its thread submits to this queue: stopped first
   stop_notifier();
   if (!context_->healthy()) return;
   context_->make_current();
@@ -61,7 +64,9 @@ CudaQueue::~CudaQueue() {
   context_->api().cuStreamDestroy_v2(stream_);
 }
 
-void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
+void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) { deferred_->submit(std::move(buffer)); }
+
+void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
   std::lock_guard<std::mutex> serial(submit_mutex_);
   try {
     context_->ensure_usable();
@@ -88,6 +93,8 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) {
       replayed = replay_graph(lowered.signature, lowered.count);
     if (!replayed) enqueue(ops_, lowered.count);
     if (pending->end) context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    // Its signals are on the stream now and will be written without the host: promised.
+    for (auto& [event, value] : pending->signals) event->promise(value);
     pending->sequence = ++progress_->submitted;
     std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(pending));
     buffer->executorStarted(pending->host_start);

@@ -21,6 +21,7 @@
 
 #include "backends/cuda/cuda_context.h"
 #include "core/backend.h"
+#include "core/deferred_submit.h"
 
 namespace metallic {
 struct CommandList;
@@ -30,6 +31,8 @@ class SharedEvent;
 }  // namespace metallic
 
 namespace metallic::cuda {
+
+struct DiagDispatch;  // cuda_completion.h
 
 class CudaKernel;
 class EventPool;
@@ -74,6 +77,8 @@ class CudaQueue : public backend::QueueImpl {
     CUdeviceptr counts_copy = 0, counts = 0;
   };
   struct Notifier;
+  // Hands `buffer` to the stream (submit() calls it once the buffer's waits are promised).
+  void submit_now(std::shared_ptr<CommandBuffer> buffer);
 
   // Command lowering (cuda_lowering.cpp): a command list becomes ops_[0, count); what it
   // uses until it is done (buffers written, scratch memory, events) is noted in `pending`.
@@ -96,6 +101,9 @@ class CudaQueue : public backend::QueueImpl {
   // Makes `op` a dispatch_threadgroups_with_indirect_buffer launch; device memory it needs
   // for the command buffer's lifetime is added to `scratch`.
   void encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch);
+  // Gives a validation or logging build's dispatch its metal_diag_dev (address into `op`).
+  void prepare_diagnostics(const DispatchCommand& d, CudaKernel& kernel, Op& op, std::vector<CUdeviceptr>& scratch,
+                           std::vector<DiagDispatch>& diags);
 
   std::shared_ptr<CudaContext> context_;
   CUstream stream_ = nullptr;
@@ -145,6 +153,9 @@ class CudaQueue : public backend::QueueImpl {
   void stop_notifier();
   // Shared with its thread, which may outlive the queue (it can drop the last reference).
   std::shared_ptr<Notifier> notifier_;
+  // Command buffers whose shared-event waits are not yet promised wait here, not on the
+  // stream (see core/deferred_submit.h: a stream blocked on the host deadlocks module loads).
+  std::unique_ptr<DeferredSubmitter> deferred_;
 };
 
 }  // namespace metallic::cuda

@@ -1,0 +1,405 @@
+// ComputeCommandEncoder (MTLComputeCommandEncoder): argument bindings, and dispatches
+// checked against the kernel's reflected arguments and the device's limits, then recorded
+// as a DispatchCommand (a snapshot of everything the backend needs to run it).
+#include <cstring>
+
+#include "core/backend.h"
+#include "core/commands.h"
+#include "core/device_checks.h"
+#include "core/encoder_checks.h"
+#include "metallic/buffer.h"
+#include "metallic/command.h"
+#include "metallic/device.h"
+#include "metallic/error.h"
+#include "metallic/library.h"
+#include "metallic/texture.h"
+#include "msl/translation.h"
+
+namespace metallic {
+
+namespace {
+
+std::string size3_text(Size3 s) {
+  return "(" + std::to_string(s.width) + ", " + std::to_string(s.height) + ", " + std::to_string(s.depth) + ")";
+}
+
+void check_index(uint32_t index, const char* what) {
+  if (index > 30)
+    throw ValidationError(std::string(what) + " index " + std::to_string(index) +
+                          " is out of range: Metal has 31 slots, 0 to 30");
+}
+
+uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
+
+bool is_three_component_vector(std::string t) {
+  if (t.rfind("metal::", 0) == 0) t = t.substr(7);
+  if (t.size() < 2 || t.back() != '3') return false;
+  t.pop_back();
+  static const char* scalars[] = {"float",  "half", "bfloat", "int",  "uint", "short",
+                                  "ushort", "char", "uchar",  "bool", "long", "ulong"};
+  for (const char* s : scalars)
+    if (t == s) return true;
+  return false;
+}
+
+// The front end's shape for a texture type (the bound texture must match the argument's).
+msl::TextureShape shape_of(TextureType t) {
+  switch (t) {
+    case TextureType::Type1D:
+      return msl::TextureShape::Tex1D;
+    case TextureType::Type1DArray:
+      return msl::TextureShape::Tex1DArray;
+    case TextureType::Type2D:
+      return msl::TextureShape::Tex2D;
+    case TextureType::Type2DArray:
+      return msl::TextureShape::Tex2DArray;
+    case TextureType::Type3D:
+      return msl::TextureShape::Tex3D;
+    case TextureType::TypeCube:
+      return msl::TextureShape::Cube;
+    case TextureType::TypeCubeArray:
+      return msl::TextureShape::CubeArray;
+    case TextureType::TypeTextureBuffer:
+      return msl::TextureShape::Buffer;
+  }
+  return msl::TextureShape::Other;
+}
+
+}  // namespace
+
+ComputeCommandEncoder::ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer) : buffer_(std::move(buffer)) {
+  buffer_->markEncoderOpen(true);
+}
+
+void ComputeCommandEncoder::ensureOpen(const char* what) const { check_encoder_open(ended_, *buffer_, what); }
+
+void ComputeCommandEncoder::setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline) {
+  ensureOpen("set_compute_pipeline_state");
+  if (!pipeline) throw ValidationError("set_compute_pipeline_state needs a pipeline, not None");
+  check_same_device(*pipeline->device(), *buffer_->commandQueue()->device(), "the pipeline");
+  pipeline_ = pipeline;
+}
+
+void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index) {
+  ensureOpen("set_buffer");
+  check_index(index, "buffer");
+  if (!buffer) throw ValidationError("set_buffer needs a buffer, not None (index " + std::to_string(index) + ")");
+  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(),
+                    "the buffer at index " + std::to_string(index));
+  if (offset >= buffer->length())
+    throw ValidationError("set_buffer offset " + std::to_string(offset) + " is past the end of a " +
+                          std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(index) + ")");
+  auto& b = binding(index);
+  b.buffer = buffer;
+  b.offset = offset;
+  b.bytes.clear();
+  b.bound = true;
+}
+
+void ComputeCommandEncoder::setBufferOffset(uint64_t offset, uint32_t index) {
+  ensureOpen("set_buffer_offset");
+  check_index(index, "buffer");
+  if (index >= bindings_.size() || !bindings_[index].buffer)
+    throw ValidationError("set_buffer_offset: no buffer is bound at index " + std::to_string(index));
+  auto& b = bindings_[index];
+  if (offset >= b.buffer->length())
+    throw ValidationError("set_buffer_offset " + std::to_string(offset) + " is past the end of the buffer");
+  b.offset = offset;
+}
+
+void ComputeCommandEncoder::useResource(const std::shared_ptr<Buffer>& buffer, uint32_t usage) {
+  ensureOpen("use_resource");
+  if (!buffer) throw ValidationError("use_resource needs a buffer, not None");
+  if (usage == 0 || usage > 3) throw ValidationError("use_resource usage must be 1 (read), 2 (write) or 3 (both)");
+  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(), "use_resource: the buffer");
+  for (auto& [b, written] : used_resources_)
+    if (b == buffer) {
+      written = written || (usage & 2);
+      return;
+    }
+  used_resources_.emplace_back(buffer, (usage & 2) != 0);
+}
+
+void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t index) {
+  ensureOpen("set_bytes");
+  check_index(index, "buffer");
+  if (length == 0) throw ValidationError("set_bytes needs at least 1 byte (index " + std::to_string(index) + ")");
+  if (length > 4096)
+    throw ValidationError("set_bytes takes at most 4096 bytes (Metal's limit), got " + std::to_string(length) +
+                          ": use a buffer for larger data");
+  auto& b = binding(index);
+  b.buffer.reset();
+  b.offset = 0;
+  b.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+  b.bound = true;
+}
+
+void ComputeCommandEncoder::setThreadgroupMemoryLength(uint64_t length, uint32_t index) {
+  ensureOpen("set_threadgroup_memory_length");
+  check_index(index, "threadgroup memory");
+  auto limit = buffer_->commandQueue()->device()->limits().max_threadgroup_memory_length;
+  // Metal requires multiples of 16; round up as Metal's validation layer suggests.
+  uint64_t rounded = round_up(length, 16);
+  if (rounded > limit)
+    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " + std::to_string(index) +
+                          " exceeds the device's limit of " + std::to_string(limit) + " bytes");
+  threadgroup_lengths_[index] = static_cast<uint32_t>(rounded);
+}
+
+void ComputeCommandEncoder::setTexture(const std::shared_ptr<Texture>& texture, uint32_t index) {
+  ensureOpen("set_texture");
+  if (index > 127)
+    throw ValidationError("texture index " + std::to_string(index) + " is out of range: Metal has 128 slots, 0 to 127");
+  if (texture)
+    check_same_device(*texture->device(), *buffer_->commandQueue()->device(),
+                      "the texture at index " + std::to_string(index));
+  if (textures_.size() <= index) textures_.resize(index + 1);
+  textures_[index] = texture;
+}
+
+void ComputeCommandEncoder::setSamplerState(const std::shared_ptr<SamplerState>& sampler, uint32_t index) {
+  ensureOpen("set_sampler_state");
+  if (index > 15)
+    throw ValidationError("sampler index " + std::to_string(index) + " is out of range: Metal has 16 slots, 0 to 15");
+  if (sampler)
+    check_same_device(*sampler->device(), *buffer_->commandQueue()->device(),
+                      "the sampler at index " + std::to_string(index));
+  if (samplers_.size() <= index) samplers_.resize(index + 1);
+  samplers_[index] = sampler;
+}
+
+namespace {
+
+// ceil(n / d) without overflow (n + d - 1 wraps for n near 2^64).
+uint64_t ceil_div(uint64_t n, uint64_t d) { return d == 0 ? 0 : n / d + (n % d != 0); }
+
+// a * b, or UINT64_MAX when it does not fit.
+uint64_t saturating_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? ~0ull : r;
+}
+
+}  // namespace
+
+void ComputeCommandEncoder::dispatchThreads(Size3 grid, Size3 tg) {
+  Size3 groups{ceil_div(grid.width, tg.width), ceil_div(grid.height, tg.height), ceil_div(grid.depth, tg.depth)};
+  dispatch(grid, groups, tg, true);
+}
+
+void ComputeCommandEncoder::dispatchThreadgroups(Size3 groups, Size3 tg) {
+  Size3 grid{saturating_mul(groups.width, tg.width), saturating_mul(groups.height, tg.height),
+             saturating_mul(groups.depth, tg.depth)};
+  dispatch(grid, groups, tg, false);
+}
+
+void ComputeCommandEncoder::dispatchThreadgroupsWithIndirectBuffer(const std::shared_ptr<Buffer>& indirect,
+                                                                   uint64_t offset, Size3 tg) {
+  const char* what = "dispatch_threadgroups_with_indirect_buffer";
+  ensureOpen(what);
+  if (!indirect) throw ValidationError(std::string(what) + ": the indirect buffer is None");
+  check_same_device(*indirect->device(), *buffer_->commandQueue()->device(),
+                    std::string(what) + ": the indirect buffer");
+  if (offset % 4 != 0 || offset > indirect->length() || indirect->length() - offset < 12)
+    throw ValidationError(std::string(what) + ": offset " + std::to_string(offset) +
+                          " must be a multiple of 4 with 12 bytes (three uints) after it in the " +
+                          std::to_string(indirect->length()) + "-byte buffer");
+  dispatch({0, 0, 0}, {0, 0, 0}, tg, false, indirect, offset);
+}
+
+void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool exact,
+                                     const std::shared_ptr<Buffer>& indirect, uint64_t indirect_offset) {
+  const char* what = exact ? "dispatch_threads" : "dispatch_threadgroups";
+  ensureOpen(what);
+  if (!pipeline_) throw ValidationError(std::string(what) + " before set_compute_pipeline_state: no kernel to run");
+  const auto& info = pipeline_->function()->info();
+  check_dispatch_size(what, grid, tg, exact);
+  if (!indirect && (grid.width == 0 || grid.height == 0 || grid.depth == 0)) return;  // nothing to run, as on Metal
+  if (!indirect) check_threadgroup_count(what, groups);
+
+  // Built in place (a dispatch's snapshot is about a kilobyte: no copy of it), and taken
+  // back out if validation fails below.
+  auto& list = buffer_->commands();
+  auto& cmd = std::get<DispatchCommand>(list.commands.emplace_back(std::in_place_type<DispatchCommand>));
+  struct Unrecord {
+    CommandList& list;
+    bool keep = false;
+    ~Unrecord() {
+      if (!keep) list.commands.pop_back();
+    }
+  } unrecord{list};
+  cmd.pipeline = pipeline_;
+  for (const auto& [b, written] : used_resources_) cmd.resources.emplace_back(b->impl_ptr(), written);
+  if (indirect) cmd.indirect = indirect->impl_ptr(), cmd.indirect_offset = indirect_offset;
+  cmd.threads_per_grid = grid;
+  cmd.threads_per_threadgroup = tg;
+  cmd.threadgroups_per_grid = groups;
+  uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
+  for (const auto& arg : info.args) {
+    // An argument the kernel cannot touch (MTLArgument.isActive false) needs no binding, as on
+    // Metal; the backends pass it a placeholder it never reads.
+    if (!arg.used) continue;
+    if (arg.kind == msl::ArgKind::Buffer) {
+      bind_buffer(info, arg, list, cmd);
+    } else if (arg.kind == msl::ArgKind::Threadgroup) {
+      uint32_t len = threadgroup_lengths_[arg.index];
+      if (len == 0)
+        throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[threadgroup(" +
+                              std::to_string(arg.index) + ")]] has no memory: call set_threadgroup_memory_length(" +
+                              "bytes, " + std::to_string(arg.index) + ") before dispatching");
+      cmd.threadgroup_lengths[arg.index] = len;
+      tg_memory += len;
+    } else if (arg.kind == msl::ArgKind::Texture) {
+      bind_texture(info, arg, cmd);
+    } else if (arg.kind == msl::ArgKind::Sampler) {
+      bind_sampler(info, arg, cmd);
+    }
+  }
+  auto limit = buffer_->commandQueue()->device()->limits().max_threadgroup_memory_length;
+  if (tg_memory > limit)
+    throw ValidationError("kernel '" + info.name + "' needs " + std::to_string(tg_memory) +
+                          " bytes of threadgroup memory; the device allows " + std::to_string(limit));
+  if (indirect) pipeline_->kernel().prepareIndirectDispatch(tg);
+  unrecord.keep = true;
+}
+
+// Threads per threadgroup against the kernel's limit, and the grid against MSL's 32-bit positions.
+void ComputeCommandEncoder::check_dispatch_size(const char* what, Size3 grid, Size3 tg, bool exact) const {
+  const auto& info = pipeline_->function()->info();
+  if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
+    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) + " has a zero dimension");
+  uint64_t tg_total = saturating_mul(saturating_mul(tg.width, tg.height), tg.depth);
+  uint32_t max_threads = pipeline_->maxTotalThreadsPerThreadgroup();
+  if (tg_total > max_threads)
+    throw ValidationError(std::string(what) + ": a threadgroup of " + size3_text(tg) + " = " +
+                          (tg_total == ~0ull ? std::string("over 2^64") : std::to_string(tg_total)) +
+                          " threads exceeds kernel '" + info.name + "''s limit of " + std::to_string(max_threads) +
+                          " (max_total_threads_per_threadgroup)");
+  // Every count checked with overflow-safe arithmetic against this device's limits: MSL's
+  // positions are 32-bit, and the backend runs at most so many threadgroups per dispatch.
+  const uint64_t max32 = 0xffffffffull;
+  if (grid.width > max32 || grid.height > max32 || grid.depth > max32)
+    throw ValidationError(std::string(what) + ": " + (exact ? "grid " : "threadgroups x threads per threadgroup ") +
+                          size3_text(grid) +
+                          " has a dimension of 2^32 threads or more (MSL's thread positions are "
+                          "32-bit uints)");
+}
+
+// The threadgroup counts against this device's limits (per axis and per dispatch).
+void ComputeCommandEncoder::check_threadgroup_count(const char* what, Size3 groups) const {
+  const auto& limits = buffer_->commandQueue()->device()->limits();
+  const uint64_t n[3] = {groups.width, groups.height, groups.depth};
+  static const char* axis[3] = {"x", "y", "z"};
+  for (int i = 0; i < 3; ++i)
+    if (n[i] > limits.max_threadgroups_per_grid[i])
+      throw ValidationError(std::string(what) + ": " + std::to_string(n[i]) + " threadgroups along " + axis[i] +
+                            " (of " + size3_text(groups) + ") exceed this device's limit of " +
+                            std::to_string(limits.max_threadgroups_per_grid[i]) +
+                            "; use larger threadgroups or "
+                            "split the work into several dispatches");
+  uint64_t total = saturating_mul(saturating_mul(groups.width, groups.height), groups.depth);
+  if (total > limits.max_total_threadgroups)
+    throw ValidationError(std::string(what) + ": " + size3_text(groups) + " = " +
+                          (total == ~0ull ? std::string("more than 2^64") : std::to_string(total)) +
+                          " threadgroups exceed this device's limit of " +
+                          std::to_string(limits.max_total_threadgroups) +
+                          " per dispatch; use larger threadgroups or split the work into several dispatches");
+}
+
+void ComputeCommandEncoder::bind_buffer(const msl::KernelInfo& info, const msl::KernelArg& arg, CommandList& list,
+                                        DispatchCommand& cmd) {
+  static const Binding unbound;
+  const auto& b = static_cast<size_t>(arg.index) < bindings_.size() ? bindings_[arg.index] : unbound;
+  if (!b.bound)
+    throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" +
+                          std::to_string(arg.index) + ")]] is not bound: call set_buffer(buffer, 0, " +
+                          std::to_string(arg.index) + ") or set_bytes(data, " + std::to_string(arg.index) +
+                          ") before dispatching");
+  if (arg.is_reference) {
+    // A `T&` reads sizeof(T) bytes: shorter data would be read past its end.
+    uint64_t need = pipeline_->kernel().referenceArgumentSize(static_cast<size_t>(&arg - info.args.data()));
+    // A 3-component vector (uint3, float3) is padded to 4: its 4th element is never read,
+    // and passing three values (np.array([x, y, z], np.uint32)) is common and harmless.
+    if (is_three_component_vector(arg.element_type)) need = need / 4 * 3;
+    uint64_t have = b.buffer ? b.buffer->length() - b.offset : b.bytes.size();
+    if (need > 0 && have < need)
+      throw ValidationError(
+          "kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" + std::to_string(arg.index) + ")]] is a " +
+          arg.type + " of " + std::to_string(need) + " bytes, but " +
+          (b.buffer ? "the buffer bound there has only " + std::to_string(have) + " bytes after its offset"
+                    : "set_bytes gave only " + std::to_string(have) + " bytes") +
+          " (pass a value of the kernel's type, e.g. a NumPy scalar or structured array of " + std::to_string(need) +
+          " bytes)");
+  }
+  if (cmd.buffers.size() <= static_cast<size_t>(arg.index)) cmd.buffers.resize(arg.index + 1);
+  auto& out = cmd.buffers[arg.index];
+  if (b.buffer) {
+    out.buffer = b.buffer->impl_ptr();
+    out.offset = b.offset;
+    out.length = b.buffer->length() - b.offset;
+  } else {
+    // Inline bytes live in the command list's arena, 16-byte aligned for any struct.
+    uint64_t at = round_up(list.bytes.size(), 16);
+    list.bytes.resize(at + b.bytes.size());
+    std::memcpy(list.bytes.data() + at, b.bytes.data(), b.bytes.size());
+    out.offset = at;
+    out.length = b.bytes.size();
+  }
+  cmd.bound_mask |= 1u << arg.index;
+}
+
+void ComputeCommandEncoder::bind_sampler(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd) {
+  if (arg.index < 0 || arg.index > 15 || static_cast<size_t>(arg.index) >= samplers_.size() || !samplers_[arg.index])
+    throw ValidationError("kernel '" + info.name + "' argument '" + arg.name + "' [[sampler(" +
+                          std::to_string(arg.index) + ")]] is not bound: call set_sampler_state(sampler, " +
+                          std::to_string(arg.index) + ") before dispatching");
+  if (cmd.samplers.size() <= static_cast<size_t>(arg.index)) cmd.samplers.resize(arg.index + 1);
+  std::memcpy(&cmd.samplers[arg.index], samplers_[arg.index]->bytes(), sizeof(metal_sampler_abi));
+}
+
+void ComputeCommandEncoder::endEncoding() {
+  if (ended_) return;
+  ended_ = true;
+  buffer_->markEncoderOpen(false);
+}
+
+void ComputeCommandEncoder::bind_texture(const msl::KernelInfo& info, const msl::KernelArg& arg, DispatchCommand& cmd) {
+  const std::string where =
+      "kernel '" + info.name + "' argument '" + arg.name + "' [[texture(" + std::to_string(arg.index) + ")]]";
+  if (arg.index < 0 || arg.index > 127 || static_cast<size_t>(arg.index) >= textures_.size() || !textures_[arg.index])
+    throw ValidationError(where + " is not bound: call set_texture(texture, " + std::to_string(arg.index) +
+                          ") before dispatching");
+  const Texture& t = *textures_[arg.index];
+  const auto& d = t.descriptor();
+  const msl::TextureArgType& type = arg.texture;  // parsed once by the front end
+  bool written = true;                            // unknown (template kernels): assume the kernel writes
+  if (!arg.dependent_type) {
+    if (!type.supported)
+      throw Error(where + ": " + type.name +
+                  " is not supported yet (texture1d, texture1d_array, texture2d, "
+                  "texture2d_array, texture3d, texturecube, texturecube_array and texture_buffer are)");
+    if (type.shape != shape_of(d.type))
+      throw ValidationError(where + " is a " + type.name + " but the bound texture is a " +
+                            msl::texture_shape_name(shape_of(d.type)));
+    const std::string want = pixel_format_sample_type(d.pixel_format);
+    if (type.sample_type != want)
+      throw ValidationError(where + " reads " + type.element + " texels but the bound texture's pixel format " +
+                            std::to_string(d.pixel_format) + " holds " + want +
+                            " data (float/half kernels take float, unorm and half formats; int/uint kernels the "
+                            "matching integer formats)");
+    written = type.written;
+  }
+  if (cmd.textures.size() <= static_cast<size_t>(arg.index)) cmd.textures.resize(arg.index + 1);
+  BoundTexture& out = cmd.textures[arg.index];
+  out.buffer = t.buffer()->impl_ptr();
+  out.written = written;
+  out.abi.data = nullptr;
+  out.abi.width = static_cast<unsigned>(d.width);
+  out.abi.height = static_cast<unsigned>(d.height);
+  out.abi.depth = static_cast<unsigned>(t.slices());
+  out.abi.row_pitch = static_cast<unsigned>(t.bytesPerRow());
+  out.abi.slice_pitch = t.bytesPerImage();
+  out.abi.format = d.pixel_format;
+  out.abi.texel_bytes = pixel_format_bytes(d.pixel_format);
+}
+
+}  // namespace metallic
