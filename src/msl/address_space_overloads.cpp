@@ -373,11 +373,16 @@ class ErasedDuplicates {
         if (is_address_space(t_[i])) this_spaces += t_[i].text + " ";
       }
       size_t end = header_end == f.body_open ? f.body_close : constructor_end(f);
-      std::string sig =
-          std::to_string(enclosing_brace(f.decl_begin)) + "|" + canonical(f.decl_begin, header_end, names, false);
+      // After the parameters, the qualifiers of `this` lose their address spaces, as the emitted
+      // code does (`S(...) constant {` is the constructor `S(...) thread {` is).
+      std::string sig = std::to_string(enclosing_brace(f.decl_begin)) + "|" +
+                        canonical(f.decl_begin, f.params_close + 1, names, false);
+      for (size_t q = f.params_close + 1; q < header_end; ++q)
+        if (!is_address_space(t_[q])) sig += t_[q].text + " ";
       groups[sig].push_back({fi, end, canonical(header_end, end + 1, names, true), this_spaces});
     }
     std::vector<std::pair<size_t, size_t>> removed;  // token ranges [first, last]
+    defaulted_members(removed);
     for (auto& [sig, defs] : groups) {
       if (defs.size() < 2) continue;
       std::vector<const Def*> kept;
@@ -415,6 +420,50 @@ class ErasedDuplicates {
   }
 
  private:
+  // Member declarations without a body, `= default;` or `= delete;` (`S(const thread S&) thread =
+  // default;` next to its `constant` and `device` twins): those that are the same once address
+  // spaces are erased are one declaration; all but the first are removed.
+  void defaulted_members(std::vector<std::pair<size_t, size_t>>& removed) const {
+    std::set<std::string> seen;
+    for (size_t end = 2; end < t_.size(); ++end) {
+      if (!t_[end].is_punct(";") || st_.scope[end] != Scope::Class) continue;
+      if (!(t_[end - 2].is_punct("=") && (t_[end - 1].is_ident("default") || t_[end - 1].is_ident("delete")))) continue;
+      // Back to the declaration's first token: after the previous `;`, `{`, `}` or access label.
+      size_t i = end - 2;
+      while (i > 0) {
+        const Token& p = t_[i - 1];
+        if ((p.is_punct(")") || p.is_punct("]") || p.is_punct("]]")) && st_.match[i - 1] != npos) {
+          i = st_.match[i - 1];
+          continue;
+        }
+        if (p.is_punct(";") || p.is_punct("{") || p.is_punct("}")) break;
+        if (p.is_punct(":") && i >= 2 &&
+            (t_[i - 2].is_ident("public") || t_[i - 2].is_ident("private") || t_[i - 2].is_ident("protected")))
+          break;
+        --i;
+      }
+      // The parameter list: the last ( ) before the qualifiers of `this`.
+      size_t close = end - 2;
+      while (close > i && !t_[close].is_punct(")")) --close;
+      std::map<size_t, std::string> names;
+      if (t_[close].is_punct(")") && st_.match[close] != npos) {
+        size_t k = 0;
+        for (auto [b, e] : split_params(t_, st_, st_.match[close], close)) {
+          size_t n = param_name(b, e);
+          if (n != npos) names[n] = "@" + std::to_string(k);
+          ++k;
+        }
+      }
+      // The qualifiers of `this` lose their address space (`S() constant = default;` is the
+      // constructor `S() thread = default;` is: `constant` there is no const).
+      size_t quals = t_[close].is_punct(")") ? close + 1 : end - 2;
+      std::string key = std::to_string(enclosing_brace(i)) + "|" + canonical(i, quals, names, false);
+      for (size_t q = quals; q <= end; ++q)
+        if (!is_address_space(t_[q])) key += t_[q].text + " ";
+      if (!seen.insert(key).second) removed.push_back({i, end});
+    }
+  }
+
   bool is_kernel(const FunctionDef& f) const {
     for (size_t i = f.decl_begin; i < f.name_index; ++i)
       if (t_[i].is_ident("kernel") || (t_[i].is_punct("[[") && i + 1 < f.name_index && t_[i + 1].is_ident("kernel")))

@@ -113,7 +113,11 @@ TextureArgType parse_texture_type(const std::string& type) {
     std::string inner = type.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
     auto comma = inner.find(',');
     t.element = trim_type(inner.substr(0, comma));
-    if (comma != std::string::npos) access = trim_type(inner.substr(comma + 1));
+    if (comma != std::string::npos) {
+      // `texture2d<float, access::read_write, memory_coherence_device>`: the access is the second.
+      auto next = inner.find(',', comma + 1);
+      access = trim_type(inner.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
+    }
   }
   for (const auto& [name, shape] : kTextureShapes)
     if (t.name == name) t.shape = shape;
@@ -149,6 +153,7 @@ std::string cxx_type_text(const std::vector<Token>& type_tokens) {
     std::string text = t.text;
     // No-alias promises say nothing about the type (and would stop `T&` matching `T&` in the wrappers).
     if (t.is_ident("__restrict") || t.is_ident("__restrict__") || t.is_ident("restrict")) continue;
+    if (t.is_ident("coherent")) continue;  // MSL 3.2 `coherent device T*`: no part of the C++ type
     if (is_address_space(t)) {
       if (t.text != "constant" || has_const) continue;
       text = "const";
@@ -249,7 +254,7 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
       continue;
     }
     if (angle == 0 && (t.is_ident("const") || t.is_ident("volatile") || t.is_ident("restrict") ||
-                       t.is_ident("__restrict") || t.is_ident("__restrict__"))) {
+                       t.is_ident("__restrict") || t.is_ident("__restrict__") || t.is_ident("coherent"))) {
       if (t.is_ident("const") && !seen_indirection) arg.is_const = true;
       continue;
     }
@@ -328,6 +333,13 @@ ParsedParam parse_kernel_param(const std::vector<Token>& toks, const Structure& 
   if (arg.kind == ArgKind::Buffer && indirect && arg.space != AddressSpace::Device &&
       arg.space != AddressSpace::Constant) {
     fail(p.where, "[[buffer(n)]] " + shown + " must point to the device or constant address space");
+  }
+  if ((arg.kind == ArgKind::Texture || arg.kind == ArgKind::Sampler) && !indirect &&
+      (arg.type.rfind("array<", 0) == 0 || arg.type.rfind("metal::array<", 0) == 0 ||
+       arg.type.rfind("array_ref<", 0) == 0)) {
+    fail(p.where, "kernel " + shown + " of type '" + arg.type +
+                      "': arrays of textures or samplers as kernel arguments are not supported yet; pass each "
+                      "one as an argument of its own (or in an argument buffer)");
   }
   return p;
 }

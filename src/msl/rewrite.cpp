@@ -29,6 +29,17 @@ class MslRewriter {
     for (size_t i = 0; i < t_.size(); ++i) {
       const Token& tok = t_[i];
       if (e_.touched(i)) continue;
+      if (tok.is_punct(".") && i > const_init_begin_ && i < const_init_end_ && component_read(i + 1)) {
+        // `size.x` in a program-scope constant's initialiser: a constant expression (CUDA
+        // needs one) cannot read the vector's letter members, which are not its active member.
+        if (size_t start = postfix_start(i); start != Structure::npos) {
+          e_.insert_before(start, "::metal::detail::component_" + t_[i + 1].text + "(");
+          e_.drop(i);
+          e_.replace(i + 1, ")");
+          ++i;
+          continue;
+        }
+      }
       if ((tok.is_punct(".") || tok.is_punct("->")) && i + 1 < t_.size() && swizzle_read(i + 1)) {
         if (!user_names_.count(t_[i + 1].text)) {
           e_.replace(i + 1, t_[i + 1].text + ".__pm_value()");
@@ -62,6 +73,10 @@ class MslRewriter {
       } else if (tok.is_ident("restrict") && i > 0 && (t_[i - 1].is_punct("*") || t_[i - 1].is_punct("&")) &&
                  i + 1 < t_.size() && t_[i + 1].kind == TokenKind::Identifier) {
         e_.replace(i, "__restrict");  // C99's spelling after `*` / `&`: C++ compilers know `__restrict`
+      } else if (tok.is_ident("coherent") && i + 1 < t_.size() && is_address_space(t_[i + 1])) {
+        // MSL 3.2 `coherent device T*` (the spelling without a scope; `coherent(device)` is a
+        // macro): every store here is seen device-wide once fenced, so it changes nothing.
+        e_.drop(i);
       } else if (is_address_space(tok) && !qualified_name(i)) {
         address_space(i);
       }
@@ -69,6 +84,14 @@ class MslRewriter {
   }
 
  private:
+  // A single-letter component read: `x`..`w`, `r`..`a`, not called, indexed or assigned.
+  bool component_read(size_t i) const {
+    if (i >= t_.size() || t_[i].kind != TokenKind::Identifier || t_[i].text.size() != 1 ||
+        std::string("xyzwrgba").find(t_[i].text[0]) == std::string::npos)
+      return false;
+    return !(i + 1 < t_.size() && (t_[i + 1].is_punct("(") || t_[i + 1].is_punct(".") || t_[i + 1].is_punct("->")));
+  }
+
   // `xy`, `zyx`, `rgba`: two to four letters, all of xyzw or all of rgba.
   static bool is_swizzle_name(const std::string& w) {
     if (w.size() < 2 || w.size() > 4) return false;
@@ -187,10 +210,32 @@ class MslRewriter {
     for (size_t k = s; k < i; ++k) {
       if (!is_one_of(t_[k], {"static", "const", "constexpr", "inline"})) return false;
     }
-    e_.insert_before(s, "METAL_PROGRAM_SCOPE_CONSTANT");
-    // The hook brings its own storage class and const: a second one would not compile.
+    // The hook brings its own storage class and const: a second one would not compile. A
+    // constant the program declares constexpr stays so on both targets (CUDA's hook is
+    // `static constexpr` already).
+    bool is_constexpr = false;
     for (size_t k = s; k < t_.size() && is_one_of(t_[k], {"static", "const", "constexpr", "inline", "constant"}); ++k) {
-      if (!t_[k].is_ident("constexpr") && !t_[k].is_ident("inline")) e_.drop(k);
+      is_constexpr = is_constexpr || t_[k].is_ident("constexpr");
+      if (!t_[k].is_ident("inline")) e_.drop(k);
+    }
+    e_.insert_before(s, is_constexpr ? "static constexpr" : "METAL_PROGRAM_SCOPE_CONSTANT");
+    // Its initialiser, where `v.x` needs the constant-expression spelling.
+    for (size_t k = i; k < t_.size() && !t_[k].is_punct(";"); ++k) {
+      if ((t_[k].is_punct("(") || t_[k].is_punct("[") || t_[k].is_punct("{")) && st_.match[k] != Structure::npos) {
+        k = st_.match[k];
+        continue;
+      }
+      if (t_[k].is_punct("=") && const_init_end_ <= k) {
+        const_init_begin_ = k;
+        size_t e = k;
+        while (e < t_.size() && !t_[e].is_punct(";")) {
+          if ((t_[e].is_punct("(") || t_[e].is_punct("[") || t_[e].is_punct("{")) && st_.match[e] != Structure::npos)
+            e = st_.match[e];
+          ++e;
+        }
+        const_init_end_ = e;
+        break;
+      }
     }
     return true;
   }
@@ -275,11 +320,88 @@ class MslRewriter {
   const Structure& st_;
   TokenEdits& e_;
   bool note_threadgroup_variables_;
+  size_t const_init_begin_ = 0, const_init_end_ = 0;  // the initialiser of a program-scope constant
   size_t threadgroup_variables_ = 0;
   std::set<std::string> user_names_;
 };
 
 }  // namespace
+
+void widen_vec_size_parameters(std::vector<Token>& t) {
+  static const std::set<std::string> kUnsigned = {"uint",     "unsigned", "ushort", "size_t", "uint32_t",
+                                                  "uint16_t", "int",      "short",  "char",   "uchar"};
+  std::vector<bool> erase(t.size(), false);
+  bool any = false;
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (!t[i].is_ident("template") || !t[i + 1].is_punct("<")) continue;
+    // The template head: parameters split at depth-1 commas, up to its closing '>'.
+    std::vector<std::pair<size_t, size_t>> params;
+    int depth = 0, parens = 0;
+    size_t start = i + 2, close = 0;
+    for (size_t j = i + 1; j < t.size(); ++j) {
+      const Token& x = t[j];
+      if (x.is_punct("(") || x.is_punct("[")) ++parens;
+      if (x.is_punct(")") || x.is_punct("]")) --parens;
+      if (parens > 0) continue;
+      if (x.is_punct("<")) ++depth;
+      if (x.is_punct(">>")) depth -= 2;
+      if (x.is_punct(">")) --depth;
+      if ((x.is_punct(",") && depth == 1) || depth <= 0) {
+        if (j > start) params.push_back({start, j});
+        start = j + 1;
+      }
+      if (depth <= 0) {
+        close = depth == 0 ? j : 0;
+        break;
+      }
+      if (x.is_punct(";") || x.is_punct("{")) break;
+    }
+    if (close == 0) continue;
+    // The declaration after the head, up to its body or ';'.
+    size_t end = close + 1;
+    for (int d = 0; end < t.size(); ++end) {
+      if (t[end].is_punct("(") || t[end].is_punct("[")) ++d;
+      if (t[end].is_punct(")") || t[end].is_punct("]")) --d;
+      if (d == 0 && (t[end].is_punct("{") || t[end].is_punct(";"))) break;
+    }
+    for (auto [b, e] : params) {
+      size_t name = e - 1;
+      if (name <= b || t[name].kind != TokenKind::Identifier) continue;
+      bool is_unsigned = false, all_words = true;
+      for (size_t k = b; k < name; ++k) {
+        all_words = all_words && t[k].kind == TokenKind::Identifier && kUnsigned.count(t[k].text);
+        is_unsigned = is_unsigned || t[k].is_ident("uint") || t[k].is_ident("unsigned") || t[k].is_ident("ushort") ||
+                      t[k].is_ident("size_t") || t[k].is_ident("uint32_t") || t[k].is_ident("uint16_t") ||
+                      t[k].is_ident("uchar");
+      }
+      if (!all_words || !is_unsigned) continue;
+      // `vec < ... , NAME >` in the declaration.
+      bool sized = false;
+      for (size_t k = close + 1; k + 3 < end && !sized; ++k)
+        sized = t[k].is_ident("vec") && t[k + 1].is_punct("<") && [&] {
+          int d = 0;
+          for (size_t m = k + 1; m < end; ++m) {
+            if (t[m].is_punct("<")) ++d;
+            if (t[m].is_punct(">") || t[m].is_punct(">>")) return false;
+            if (d == 1 && t[m].is_punct(","))
+              return m + 2 < end && t[m + 1].text == t[name].text &&
+                     (t[m + 2].is_punct(">") || t[m + 2].is_punct(">>"));
+          }
+          return false;
+        }();
+      if (!sized) continue;
+      t[b].text = "int";
+      for (size_t k = b + 1; k < name; ++k) erase[k] = true;
+      any = true;
+    }
+  }
+  if (!any) return;
+  std::vector<Token> out;
+  out.reserve(t.size());
+  for (size_t i = 0; i < t.size(); ++i)
+    if (!erase[i]) out.push_back(std::move(t[i]));
+  t = std::move(out);
+}
 
 namespace {
 

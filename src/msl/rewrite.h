@@ -24,6 +24,11 @@ namespace metallic::msl {
 void rewrite_msl(const std::vector<Token>& toks, const Structure& st, TokenEdits& edits,
                  bool note_threadgroup_variables = false);
 
+// `template <typename T, uint V> void f(vec<T, V> v)`: Metal's vectors are deduced whatever the
+// integer type of the size parameter; the runtime's vec<T, int N> is deduced only by an `int`
+// parameter in C++. Unsigned size parameters that appear as a vector's size in the function's
+// signature become `int` (the value is 2, 3 or 4 either way). On the tokens after preprocessing.
+void widen_vec_size_parameters(std::vector<Token>& toks);
 // Wraps the condition of every `for`, `while` and `do ... while` loop in
 // ::metal::detail::loop_progress(...) (an empty `for (;;)` condition becomes
 // loop_progress(true)). C++ lets a compiler delete a loop without side effects on the

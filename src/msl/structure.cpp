@@ -219,6 +219,16 @@ class Analyzer {
           return f;
         }
       }
+      // `operator matrix<T, C, R>() const thread`, `operator float()`: a conversion function.
+      for (size_t k = prev + 1; k-- > decl && !t_[k].is_punct("(") && !t_[k].is_punct(")") && !t_[k].is_punct(";");) {
+        if (t_[k].is_ident("operator")) {
+          f.name = "operator";
+          f.name_index = k;
+          f.params_open = i;
+          f.params_close = s.match[i];
+          return f;
+        }
+      }
       i = s.match[i];
     }
     return f;

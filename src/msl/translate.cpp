@@ -67,6 +67,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
   time("metal rules");
   rewrite_conditionals(toks);
+  widen_vec_size_parameters(toks);
   time("conditionals");
   TranslatedSource out;
   out.checks_address_spaces = resolve_address_space_overloads(toks);

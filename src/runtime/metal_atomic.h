@@ -174,7 +174,7 @@ template <class T, class F> METAL_FUNC T atomic_rmw_cas(T* p, F f, memory_order 
   return old;
 #endif
 }
-template <class T> constexpr bool atomic_is_int = is_integral<T>::value && !is_same<T, bool>::value;
+template <class T> constexpr bool atomic_is_int = detail::scalar_integral<T> && !is_same<T, bool>::value;
 }  // namespace detail
 
 // ---- load, store, exchange, compare_exchange ---------------------------------------

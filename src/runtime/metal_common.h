@@ -5,7 +5,7 @@
 
 namespace metal {
 namespace detail {
-template <class T> constexpr bool is_fp_elem = is_floating_point<T>::value;
+template <class T> constexpr bool is_fp_elem = detail::scalar_floating_point<T>;
 struct min_fn {
   template <class T> METAL_FUNC T operator()(T a, T b) const {
     if constexpr (is_fp_elem<T>)
@@ -93,9 +93,16 @@ METAL_FUNC detail::float_t<X, Y, Z> mix(const X& x, const Y& y, const Z& a) {
 template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::float_t<X> saturate(const X& x) {
   return detail::apply(detail::saturate_fn{}, detail::float_t<X>(x));
 }
-template <class X, enable_if_t<detail::float_args<X>, int> = 0> METAL_FUNC detail::float_t<X> sign(const X& x) {
+// sign is for floating-point values, as Metal declares it: a program's own sign() for integers
+// (SPIRV-Cross writes one for GLSL's sign(ivec4), enabled by is_integral<T>) is the exact match
+// for integer arguments; without one, an integer scalar converts to float.
+template <
+    class X,
+    enable_if_t<detail::float_args<X> && detail::scalar_floating_point<typename detail::vinfo_t<X>::elem>, int> = 0>
+METAL_FUNC detail::float_t<X> sign(const X& x) {
   return detail::apply(detail::sign_fn{}, detail::float_t<X>(x));
 }
+METAL_FUNC float sign(float x) { return detail::sign_fn{}(x); }
 template <class X, class Y, class Z, enable_if_t<detail::float_args<X, Y, Z>, int> = 0>
 METAL_FUNC detail::float_t<X, Y, Z> smoothstep(const X& e0, const Y& e1, const Z& x) {
   typedef detail::float_t<X, Y, Z> R;

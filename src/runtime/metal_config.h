@@ -65,9 +65,12 @@
 // Program-scope `constant` data and kernel-scope `threadgroup` arrays (the front end
 // emits these macros; see README.md).
 #if defined(METAL_TARGET_CUDA)
-#define METAL_PROGRAM_SCOPE_CONSTANT static const
-// 16-byte aligned, so that the compiler can use vector accesses (and the SIMD-group matrix
-// loads single words) where offsets allow.
+// Device data needs constant initialisation (NVRTC refuses dynamic initialisation of a
+// __device__ variable), and one constant read in another's initialiser (`uint3 size = ...;
+// uint x = size.x;`) is a constant expression only when it is constexpr.
+#define METAL_PROGRAM_SCOPE_CONSTANT static constexpr
+// 16-byte aligned, so that the compiler can prove vector accesses (ld/st.shared.v4) aligned
+// where offsets allow.
 #define METAL_THREADGROUP_STORAGE __shared__ __align__(16)
 #else
 #define METAL_PROGRAM_SCOPE_CONSTANT static const

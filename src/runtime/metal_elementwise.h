@@ -46,7 +46,7 @@ struct cond_arm<A, B,
   typedef typename promote2<remove_cvref_t<A>, remove_cvref_t<B>>::type type;
 };
 template <class A, class B>
-struct cond_arm<A, B, enable_if_t<is_integral<remove_cvref_t<A>>::value && is_pointer<decay_t<B>>::value>> {
+struct cond_arm<A, B, enable_if_t<detail::scalar_integral<remove_cvref_t<A>> && is_pointer<decay_t<B>>::value>> {
   typedef decay_t<B> type;
 };
 template <class A, class B> using cond_t = typename cond_arm<A, B>::type;
@@ -88,14 +88,14 @@ template <class E, int N> using vec_or_scalar_t = typename vec_or_scalar<E, N>::
 // Common type of the arguments; the floating variant turns integers into float (sqrt(2)).
 template <class... X> using common_t = vec_or_scalar_t<common_elem<X...>, vec_width<X...>>;
 template <class E> using float_elem =
-    conditional_t<is_floating_point<E>::value && !is_same<E, double>::value, E, float>;
+    conditional_t<detail::scalar_floating_point<E> && !is_same<E, double>::value, E, float>;
 template <class... X> using float_t = vec_or_scalar_t<float_elem<common_elem<X...>>, vec_width<X...>>;
 
 template <class... X> constexpr bool values = (true && ... && (ncomp<X> > 0));
 template <class... X> constexpr bool same_widths = (true && ... && (!is_vec_like<X> || ncomp<X> == vec_width<X...>));
 template <class... X> constexpr bool float_args = values<X...> && same_widths<X...>;
 template <class... X> constexpr bool int_args =
-    values<X...> && same_widths<X...> && (true && ... && is_integral<typename vinfo_t<X>::elem>::value);
+    values<X...> && same_widths<X...> && (true && ... && detail::scalar_integral<typename vinfo_t<X>::elem>);
 template <class X> constexpr bool bool_arg = values<X> && is_same<typename vinfo_t<X>::elem, bool>::value;
 
 // Component-wise application. Scalar overloads call f directly; the vec overloads are

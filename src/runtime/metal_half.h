@@ -145,19 +145,19 @@ static_assert(__is_trivially_copyable(half) && __is_trivial(half), "half must be
     return o;                                                                              \
   }
 
-#define METAL_RT_F16_BINOP(H, OP)                                                               \
-  METAL_FUNC constexpr H operator OP(H a, H b) { return H(float(a) OP float(b)); }              \
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                         \
-  METAL_FUNC constexpr conditional_t<is_integral<U>::value, H, float> operator OP(H a, U b) {   \
-    return conditional_t<is_integral<U>::value, H, float>(float(a) OP float(b));                \
-  }                                                                                             \
-  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                         \
-  METAL_FUNC constexpr conditional_t<is_integral<U>::value, H, float> operator OP(U a, H b) {   \
-    return conditional_t<is_integral<U>::value, H, float>(float(a) OP float(b));                \
-  }                                                                                             \
-  template <class U, enable_if_t<detail::is_builtin_arith<U> || is_same<U, H>::value, int> = 0> \
-  METAL_FUNC H& operator OP##=(H & a, U b) {                                                    \
-    return a = H(float(a) OP float(b));                                                         \
+#define METAL_RT_F16_BINOP(H, OP)                                                                  \
+  METAL_FUNC constexpr H operator OP(H a, H b) { return H(float(a) OP float(b)); }                 \
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                            \
+  METAL_FUNC constexpr conditional_t<detail::scalar_integral<U>, H, float> operator OP(H a, U b) { \
+    return conditional_t<detail::scalar_integral<U>, H, float>(float(a) OP float(b));              \
+  }                                                                                                \
+  template <class U, enable_if_t<detail::is_builtin_arith<U>, int> = 0>                            \
+  METAL_FUNC constexpr conditional_t<detail::scalar_integral<U>, H, float> operator OP(U a, H b) { \
+    return conditional_t<detail::scalar_integral<U>, H, float>(float(a) OP float(b));              \
+  }                                                                                                \
+  template <class U, enable_if_t<detail::is_builtin_arith<U> || is_same<U, H>::value, int> = 0>    \
+  METAL_FUNC H& operator OP##=(H & a, U b) {                                                       \
+    return a = H(float(a) OP float(b));                                                            \
   }
 
 #define METAL_RT_F16_CMP(H, OP)                                                    \

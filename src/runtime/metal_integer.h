@@ -238,7 +238,8 @@ template <class T> METAL_FUNC T insert_bits_s(T base, T ins, uint offset, uint b
   return T(U((U(base) & U(~mask)) | (U(wrap_t<U>(ins) << offset) & mask)));
 }
 }  // namespace detail
-template <class T, enable_if_t<is_integral<T>::value, int> = 0> METAL_FUNC T extract_bits(T x, uint offset, uint bits) {
+template <class T, enable_if_t<detail::scalar_integral<T>, int> = 0>
+METAL_FUNC T extract_bits(T x, uint offset, uint bits) {
   return detail::extract_bits_s(x, offset, bits);
 }
 template <class T, int N> METAL_FUNC vec<T, N> extract_bits(const vec<T, N>& x, uint offset, uint bits) {
@@ -246,7 +247,7 @@ template <class T, int N> METAL_FUNC vec<T, N> extract_bits(const vec<T, N>& x, 
   for (int i = 0; i < N; ++i) r.s[i] = detail::extract_bits_s(x.s[i], offset, bits);
   return r;
 }
-template <class T, enable_if_t<is_integral<T>::value, int> = 0>
+template <class T, enable_if_t<detail::scalar_integral<T>, int> = 0>
 METAL_FUNC T insert_bits(T base, T ins, uint offset, uint bits) {
   return detail::insert_bits_s(base, ins, offset, bits);
 }

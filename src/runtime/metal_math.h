@@ -267,7 +267,7 @@ using precise::nextafter;
 namespace precise {
 // frexp(+-inf or NaN) returns x and stores 0 (C leaves the exponent unspecified; glibc and
 // CUDA store 0). Set here, so that every target agrees.
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T frexp(T x, int& e) {
+template <class T, enable_if_t<detail::scalar_floating_point<T>, int> = 0> METAL_FUNC T frexp(T x, int& e) {
   float f = float(x);
   if (detail::isnan_bits(f) || detail::isinf_bits(f)) {
     e = 0;
@@ -280,7 +280,7 @@ template <class T, int N> METAL_FUNC vec<T, N> frexp(const vec<T, N>& x, vec<int
   for (int i = 0; i < N; ++i) r.s[i] = frexp(x.s[i], e.s[i]);
   return r;
 }
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T ldexp(T x, int k) {
+template <class T, enable_if_t<detail::scalar_floating_point<T>, int> = 0> METAL_FUNC T ldexp(T x, int k) {
   return T(METAL_RT_L(ldexp)(float(x), k));
 }
 template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, const vec<int, N>& k) {
@@ -289,7 +289,7 @@ template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, const v
   return r;
 }
 template <class T, int N> METAL_FUNC vec<T, N> ldexp(const vec<T, N>& x, int k) { return ldexp(x, vec<int, N>(k)); }
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T modf(T x, T& ip) {
+template <class T, enable_if_t<detail::scalar_floating_point<T>, int> = 0> METAL_FUNC T modf(T x, T& ip) {
   float i;
   float f = METAL_RT_L(modf)
   (float(x), &i);
@@ -301,7 +301,7 @@ template <class T, int N> METAL_FUNC vec<T, N> modf(const vec<T, N>& x, vec<T, N
   for (int i = 0; i < N; ++i) r.s[i] = modf(x.s[i], ip.s[i]);
   return r;
 }
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC T sincos(T x, T& c) {
+template <class T, enable_if_t<detail::scalar_floating_point<T>, int> = 0> METAL_FUNC T sincos(T x, T& c) {
   c = T(METAL_RT_L(cos)(float(x)));
   return T(METAL_RT_L(sin)(float(x)));
 }
@@ -313,7 +313,7 @@ template <class T, int N> METAL_FUNC vec<T, N> sincos(const vec<T, N>& x, vec<T,
 // ilogb(+-0) = ilogb(NaN) = INT_MIN and ilogb(+-inf) = INT_MAX, on every target (C's
 // FP_ILOGB0/FP_ILOGBNAN differ between libcs: INT_MIN on x86-64 glibc and CUDA,
 // -INT_MAX/INT_MAX on aarch64 glibc).
-template <class T, enable_if_t<is_floating_point<T>::value, int> = 0> METAL_FUNC int ilogb(T x) {
+template <class T, enable_if_t<detail::scalar_floating_point<T>, int> = 0> METAL_FUNC int ilogb(T x) {
   float f = float(x);
   if (f == 0.0f || detail::isnan_bits(f)) return -2147483647 - 1;
   if (detail::isinf_bits(f)) return 2147483647;

@@ -8,15 +8,23 @@ template <class T, int C, int R> struct matrix {
   vec<T, R> columns[C];
   matrix() = default;
   // A scalar fills the diagonal (float3x3(1) is the identity).
-  METAL_FUNC explicit matrix(T d) {
-    for (int c = 0; c < C; ++c) {
-      columns[c] = vec<T, R>(T(0));
-      if (c < R) columns[c][c] = d;
+  // constexpr, column by column: program-scope constants need constant initialisation on CUDA.
+  METAL_FUNC constexpr explicit matrix(T d) : matrix(d, make_index_sequence<C>{}) {}
+  template <unsigned long... I> METAL_FUNC constexpr matrix(T d, index_sequence<I...>)
+      : columns{diagonal_column(d, int(I))...} {}
+  static METAL_FUNC constexpr vec<T, R> diagonal_column(T d, int c) {
+    const T z = T(0);
+    if constexpr (R == 2) {
+      return vec<T, R>(c == 0 ? d : z, c == 1 ? d : z);
+    } else if constexpr (R == 3) {
+      return vec<T, R>(c == 0 ? d : z, c == 1 ? d : z, c == 2 ? d : z);
+    } else {
+      return vec<T, R>(c == 0 ? d : z, c == 1 ? d : z, c == 2 ? d : z, c == 3 ? d : z);
     }
   }
   // C column vectors, or C*R scalars in column-major order.
   template <class... V, enable_if_t<sizeof...(V) == C && (true && ... && (detail::ncomp<V> == R)) && (R > 1), int> = 0>
-  METAL_FUNC matrix(const V&... cols) : columns{vec<T, R>(cols)...} {}
+  METAL_FUNC constexpr matrix(const V&... cols) : columns{vec<T, R>(cols)...} {}
   template <
       class... S,
       enable_if_t<sizeof...(S) == C * R && (sizeof...(S) > C) && (true && ... && detail::is_scalar_arg<S>), int> = 0>

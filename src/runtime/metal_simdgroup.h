@@ -82,7 +82,7 @@ struct simd_op_xor {
   }
 };
 template <class V> constexpr bool simd_is_integral =
-    is_integral<typename vinfo<V>::elem>::value && !is_same<typename vinfo<V>::elem, bool>::value;
+    detail::scalar_integral<typename vinfo<V>::elem> && !is_same<typename vinfo<V>::elem, bool>::value;
 template <class V> constexpr bool simd_is_arith = vinfo<V>::n > 0 && !is_same<typename vinfo<V>::elem, bool>::value;
 
 // ---- target primitives --------------------------------------------------------------

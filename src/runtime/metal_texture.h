@@ -4,6 +4,7 @@
 // give zero), where Metal leaves them undefined.
 #pragma once
 
+#include "metal_atomic.h"
 #include "metal_texture_abi.h"
 #include "metal_validation.h"
 
@@ -445,7 +446,10 @@ template <class T> METAL_FUNC vec<T, 4> texel_atomic_result(T v) { return vec<T,
 #define METAL_TEXTURE_HEIGHT \
   METAL_FUNC uint get_height(uint lod = 0) const { return (pm_d.height >> lod) ? (pm_d.height >> lod) : 1u; }
 
-template <class T, access A = access::sample> struct texture1d {
+// The third template argument of every texture is MSL 3.2's memory_coherence
+// (`texture2d<float, access::read_write, memory_coherence_device>`): every store here is
+// seen device-wide once fenced, so both values behave alike.
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texture1d {
   METAL_TEXTURE_COMMON
   METAL_FUNC vec<T, 4> read(uint x, uint lod = 0) const {
     (void)lod;
@@ -462,7 +466,8 @@ template <class T, access A = access::sample> struct texture1d {
   }
 };
 
-template <class T, access A = access::sample> struct texture1d_array {
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup>
+struct texture1d_array {
   METAL_TEXTURE_COMMON
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
   METAL_FUNC vec<T, 4> read(uint x, uint layer, uint lod = 0) const {
@@ -480,7 +485,7 @@ template <class T, access A = access::sample> struct texture1d_array {
   }
 };
 
-template <class T, access A = access::sample> struct texture2d {
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texture2d {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC vec<T, 4> read(uint2 c, uint lod = 0) const {
@@ -510,7 +515,8 @@ template <class T, access A = access::sample> struct texture2d {
   }
 };
 
-template <class T, access A = access::sample> struct texture2d_array {
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup>
+struct texture2d_array {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
@@ -529,7 +535,7 @@ template <class T, access A = access::sample> struct texture2d_array {
   }
 };
 
-template <class T, access A = access::sample> struct texture3d {
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texture3d {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_depth(uint lod = 0) const { return (pm_d.depth >> lod) ? (pm_d.depth >> lod) : 1u; }
@@ -582,7 +588,7 @@ template <class T> METAL_FUNC vec<T, 4> cube_sample(const metal_texture_abi& d, 
 }  // namespace detail
 
 // A cube texture: six square faces (slices 0..5); a cube array: six per cube.
-template <class T, access A = access::sample> struct texturecube {
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texturecube {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint lod = 0) const {
@@ -593,13 +599,15 @@ template <class T, access A = access::sample> struct texturecube {
     (void)lod;
     detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? face : 6u);
   }
+  METAL_TEXTURE_ATOMICS(c.x, c.y, face < 6u ? face : 6u, uint2 c, uint face)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, O...) const {
     return detail::cube_sample<T>(pm_d, s, dir, 0u);
   }
 };
 
-template <class T, access A = access::sample> struct texturecube_array {
+template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup>
+struct texturecube_array {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_array_size() const { return pm_d.depth / 6u; }
@@ -611,6 +619,7 @@ template <class T, access A = access::sample> struct texturecube_array {
     (void)lod;
     detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth);
   }
+  METAL_TEXTURE_ATOMICS(c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth, uint2 c, uint face, uint array)
   template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
   METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, uint array, O...) const {
     if (array >= get_array_size()) return vec<T, 4>(T(0));
@@ -619,13 +628,52 @@ template <class T, access A = access::sample> struct texturecube_array {
 };
 
 // A texture over a buffer's texels: 1-D, read and written by index, no sampling.
-template <class T, access A = access::read> struct texture_buffer {
+template <class T, access A = access::read, memory_coherence C = memory_coherence_threadgroup> struct texture_buffer {
   metal_texture_abi pm_d;
   METAL_FUNC uint get_width() const { return pm_d.width; }
   METAL_FUNC vec<T, 4> read(uint x) const { return detail::texel_read<T>(pm_d, x, 0, 0); }
   METAL_FUNC void write(vec<T, 4> v, uint x) const { detail::texel_write<T>(pm_d, v, x, 0, 0); }
   METAL_TEXTURE_ATOMICS(x, 0u, 0u, uint x)
   METAL_FUNC void fence() const {}
+};
+
+// Depth textures: one float channel; read, write and sample give or take a scalar. They
+// compile; binding one to a dispatch is refused until depth pixel formats exist
+// (docs/msl-support.md §5.10).
+template <class T, access A = access::sample> struct depth2d {
+  static_assert(is_same<T, float>::value || is_same<T, half>::value, "depth textures hold float or half");
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC T read(uint2 c, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, 0).x;
+  }
+  METAL_FUNC void write(T v, uint2 c, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, vec<T, 4>(v), c.x, c.y, 0);
+  }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC T sample(sampler s, float2 c, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, 0, 0, 0).x;
+  }
+};
+template <class T, access A = access::sample> struct depth2d_array {
+  static_assert(is_same<T, float>::value || is_same<T, half>::value, "depth textures hold float or half");
+  METAL_TEXTURE_COMMON
+  METAL_TEXTURE_HEIGHT
+  METAL_FUNC uint get_array_size() const { return pm_d.depth; }
+  METAL_FUNC T read(uint2 c, uint layer, uint lod = 0) const {
+    (void)lod;
+    return detail::texel_read<T>(pm_d, c.x, c.y, layer).x;
+  }
+  METAL_FUNC void write(T v, uint2 c, uint layer, uint lod = 0) const {
+    (void)lod;
+    detail::texel_write<T>(pm_d, vec<T, 4>(v), c.x, c.y, layer);
+  }
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_FUNC T sample(sampler s, float2 c, uint layer, O...) const {
+    return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, layer, 0, 0, 0).x;
+  }
 };
 
 #undef METAL_TEXTURE_COMMON

@@ -190,9 +190,24 @@ template <> struct is_fp_impl<float> : true_type {};
 template <> struct is_fp_impl<double> : true_type {};
 }  // namespace detail
 
-template <class T> struct is_integral : detail::is_integral_impl<remove_cv_t<T>> {};
-template <class T> struct is_floating_point : detail::is_fp_impl<remove_cv_t<T>> {};
-template <class T> struct is_arithmetic : bool_constant<is_integral<T>::value || is_floating_point<T>::value> {};
+template <class T, int N> struct vec;
+namespace detail {
+// Metal's is_integral and is_floating_point hold for vectors of such elements too
+// (`is_integral<int4>` is true: library code enables integer overloads of vectors with it).
+// The runtime's own overloads test scalars: scalar_integral / scalar_floating_point.
+template <class T> struct integral_or_vector : is_integral_impl<T> {};
+template <class T, int N> struct integral_or_vector<vec<T, N>> : is_integral_impl<remove_cv_t<T>> {};
+template <class T> struct fp_or_vector : is_fp_impl<T> {};
+template <class T, int N> struct fp_or_vector<vec<T, N>> : is_fp_impl<remove_cv_t<T>> {};
+template <class T> constexpr bool scalar_integral = is_integral_impl<remove_cv_t<T>>::value;
+template <class T> constexpr bool scalar_floating_point = is_fp_impl<remove_cv_t<T>>::value;
+}  // namespace detail
+
+template <class T> struct is_integral : detail::integral_or_vector<remove_cv_t<T>> {};
+template <class T> struct is_floating_point : detail::fp_or_vector<remove_cv_t<T>> {};
+// Scalars only (the runtime's value machinery tells scalars from vectors with it).
+template <class T> struct is_arithmetic
+    : bool_constant<detail::scalar_integral<T> || detail::scalar_floating_point<T>> {};
 template <class T> struct is_enum : bool_constant<__is_enum(T)> {};
 template <class T> struct is_class : bool_constant<__is_class(T)> {};
 template <class T> struct is_union : bool_constant<__is_union(T)> {};
@@ -215,7 +230,8 @@ template <class T> struct is_signed_impl<T, false> : false_type {};
 }  // namespace detail
 // half and bfloat are structs (T(-1) < T(0) is not a constant expression for them).
 template <class T> struct is_signed
-    : bool_constant<is_floating_point<T>::value || detail::is_signed_impl<remove_cv_t<T>>::value> {};
+    : bool_constant<detail::scalar_floating_point<T> || detail::is_signed_impl<remove_cv_t<T>>::value> {};
+template <class T, int N> struct is_signed<vec<T, N>> : is_signed<T> {};
 template <class T> struct is_unsigned : bool_constant<is_integral<T>::value && !is_signed<T>::value> {};
 
 template <class From, class To> struct is_convertible {

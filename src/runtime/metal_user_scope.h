@@ -463,6 +463,8 @@ using metal::bias;
 using metal::border_color;
 using metal::compare_func;
 using metal::coord;
+using metal::depth2d;
+using metal::depth2d_array;
 using metal::filter;
 using metal::level;
 using metal::mag_filter;

@@ -82,6 +82,26 @@ METAL_FUNC constexpr T comp(const swizzle<T, K, S, C, R>& v, int i) {
   return v.s[swz_idx(C, i)];
 }
 
+// `v.x` in the initialiser of a program-scope constant: a constant expression must not read
+// the union's letter members, so the front end writes component_x(v) there (component K of a
+// vector, or the member `x` of anything else).
+#define METAL_RT_COMPONENT(L, K)                                           \
+  template <class V> METAL_FUNC constexpr auto component_##L(const V& v) { \
+    if constexpr (is_vec_like<V>)                                          \
+      return comp(v, K);                                                   \
+    else                                                                   \
+      return v.L;                                                          \
+  }
+METAL_RT_COMPONENT(x, 0)
+METAL_RT_COMPONENT(y, 1)
+METAL_RT_COMPONENT(z, 2)
+METAL_RT_COMPONENT(w, 3)
+METAL_RT_COMPONENT(r, 0)
+METAL_RT_COMPONENT(g, 1)
+METAL_RT_COMPONENT(b, 2)
+METAL_RT_COMPONENT(a, 3)
+#undef METAL_RT_COMPONENT
+
 // Component I of the concatenation of the arguments, converted to T: the engine of
 // the "any mix of scalars and vectors" constructors.
 template <int I, class T, class A, class... R> METAL_FUNC constexpr T flat(const A& a, const R&... r) {
@@ -213,6 +233,16 @@ METAL_RT_SWZ_COMPOUND(>>)
     METAL_RT_VEC_COPY_WHOLE                                                                                        \
     for (int i = 0; i < N; ++i) s[i] = o.s[i];                                                                     \
     return *this;                                                                                                  \
+  }                                                                                                                \
+  /* A volatile vector (a member of `volatile device S&`) is written and read like any */                          \
+  /* other: component by component. The read is a template so that it is not a copy */                             \
+  /* constructor (the type stays trivially copy-constructible). */                                                 \
+  METAL_FUNC volatile vec& operator=(const vec& o) volatile {                                                      \
+    for (int i = 0; i < N; ++i) s[i] = o.s[i];                                                                     \
+    return *this;                                                                                                  \
+  }                                                                                                                \
+  template <class V, enable_if_t<is_same<V, vec>::value, int> = 0> METAL_FUNC vec(const volatile V& o) {           \
+    for (int i = 0; i < N; ++i) s[i] = o.s[i];                                                                     \
   }                                                                                                                \
   /* Any mix of scalars and vectors adding up to N components (float4(v.xy, 0, 1)). */                             \
   template <class A, class B, class... C,                                                                          \

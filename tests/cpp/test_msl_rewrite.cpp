@@ -61,6 +61,7 @@ struct uint3 { uint x, y, z; }; struct ushort3 { ushort x, y, z; };
 enum class mem_flags { mem_none, mem_threadgroup, mem_device };
 inline void threadgroup_barrier(mem_flags) {}
 inline float simd_sum(float x) { return x; }
+namespace detail { template <class T> constexpr bool loop_progress(const T& c) { return static_cast<bool>(c); } }
 }
 namespace metal_user {
 using metal::uint; using metal::ushort; using metal::half; using metal::uint3; using metal::ushort3;
@@ -225,11 +226,11 @@ TEST(MslRewrite, LoopsAreMarked) {
       "  for (int x : {1, 2}) n += x;\n"
       "  while (int m = a[n]) { n = m; }\n"
       "}\n");
-  EXPECT_EQ(line_of(code, 2), "  for (int i = 0, j = n; ::metal::detail::loop_progress( i < j ) ; ++i) {}") << code;
-  EXPECT_EQ(line_of(code, 3), "  while ( ::metal::detail::loop_progress( n ) ) n--;") << code;
-  EXPECT_EQ(line_of(code, 4), "  do { n++; } while ( ::metal::detail::loop_progress( n < 3 ) );") << code;
-  EXPECT_EQ(line_of(code, 5), "  for (int x : {1, 2}) n += x;") << code;
-  EXPECT_EQ(line_of(code, 6), "  while (int m = a[n]) { (void)::metal::detail::loop_progress(true); n = m; }") << code;
+  EXPECT_EQ(line_of(code, 3), "  for (int i = 0, j = n; ::metal::detail::loop_progress( i < j ) ; ++i) {}") << code;
+  EXPECT_EQ(line_of(code, 4), "  while ( ::metal::detail::loop_progress( n ) ) n--;") << code;
+  EXPECT_EQ(line_of(code, 5), "  do { n++; } while ( ::metal::detail::loop_progress( n < 3 ) );") << code;
+  EXPECT_EQ(line_of(code, 6), "  for (int x : {1, 2}) n += x;") << code;
+  EXPECT_EQ(line_of(code, 7), "  while (int m = a[n]) { (void)::metal::detail::loop_progress(true); n = m; }") << code;
 }
 
 TEST(MslRewrite, LineDirectivesKeepSourceLines) {

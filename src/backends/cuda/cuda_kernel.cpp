@@ -51,7 +51,7 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
   size_t bytes = 0;
   ctx.check(api.cuModuleGetGlobal_v2(&table, &bytes, module_->handle(), layout_symbol(index).c_str()),
             "reading the parameter layout of '" + info.name + "'");
-  layout_.resize(1 + arg_count_);
+  layout_.resize(1 + 2 * arg_count_);
   if (bytes != layout_.size() * sizeof(uint32_t))
     throw Error("the parameter layout of kernel '" + info.name + "' has an unexpected size");
   ctx.check(api.cuMemcpyDtoH_v2(layout_.data(), table, bytes), "reading the parameter layout");

@@ -64,7 +64,9 @@ class CudaKernel : public backend::KernelImpl {
   uint32_t slot_offset(size_t arg) const { return offsets_[arg]; }
   uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg]; }
   // For `T&` buffer arguments the slot holds the referee: its size is sizeof(T).
-  uint64_t referenceArgumentSize(size_t arg) const override { return 1 + arg < layout_.size() ? layout_[1 + arg] : 0; }
+  uint64_t referenceArgumentSize(size_t arg) const override {
+    return 1 + arg_count_ + arg < layout_.size() ? layout_[1 + arg_count_ + arg] : 0;
+  }
   // Raises the function's dynamic shared memory limit when a dispatch needs more than 48 KB.
   void ensure_dynamic_shared(uint32_t bytes);
   const std::string& name() const { return name_; }
@@ -86,7 +88,7 @@ class CudaKernel : public backend::KernelImpl {
   std::shared_ptr<IndirectModule> indirect_module_;
   size_t index_;
   CUfunction function_ = nullptr, uniform_ = nullptr;
-  std::vector<uint32_t> layout_;   // sizeof(params), then content size per argument
+  std::vector<uint32_t> layout_;   // sizeof(params), slot content size per argument, sizeof(T) per T&
   std::vector<uint32_t> offsets_;  // slot offset per argument
   uint32_t params_size_ = 0;
   uint32_t diag_offset_ = 0;

@@ -20,6 +20,10 @@ const char* kSupport = R"(
 // A slot for a `constant T&` argument: the bound buffer's address, or T's bytes inline
 // (set_bytes data travels in the launch parameters, as Metal puts it in the command stream).
 template <unsigned N> union alignas(16) pm_inline_slot { void* ptr; unsigned char bytes[N < 8 ? 8 : N]; };
+// What the slot of a `constant T&` holds: T itself up to 4 KB (the most set_bytes may pass,
+// as on Metal), else only the address of a buffer (a larger T cannot come by set_bytes, and
+// the launch parameters have 32 KB in all).
+template <unsigned long N> constexpr unsigned pm_reference_slot = N <= 4096 ? unsigned(N) : 8u;
 __device__ __forceinline__ void* pm_global(void* p) {
   __builtin_assume(__isGlobal(p));
   return p;
@@ -82,8 +86,8 @@ void write_params_struct(std::ostringstream& out, const msl::KernelInfo& k, cons
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer) {
       if (arg.is_reference)
-        out << "  pm_inline_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)> "
-            << slot_name(a) << ";\n";
+        out << "  pm_inline_slot<pm_reference_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a)
+            << ">::type)>> " << slot_name(a) << ";\n";
       else
         out << "  pm_inline_slot<8> " << slot_name(a) << ";\n";
     } else if (arg.kind == msl::ArgKind::Threadgroup || arg.kind == msl::ArgKind::Sampler) {
@@ -104,12 +108,20 @@ void write_layout_table(std::ostringstream& out, const msl::KernelInfo& k, size_
   for (size_t a = 0; a < k.args.size(); ++a) {
     const auto& arg = k.args[a];
     if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
-      out << ", (unsigned int)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
+      out << ", pm_reference_slot<sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)>";
     else if (arg.kind == msl::ArgKind::Buffer || arg.kind == msl::ArgKind::Threadgroup ||
              arg.kind == msl::ArgKind::Sampler)
       out << ", 8u";
     else if (arg.kind == msl::ArgKind::Texture)
       out << ", (unsigned int)sizeof(metal_texture_abi)";
+    else
+      out << ", 0u";
+  }
+  // Then the bytes each `T&` argument reads (sizeof(T); 0 for the others).
+  for (size_t a = 0; a < k.args.size(); ++a) {
+    const auto& arg = k.args[a];
+    if (arg.kind == msl::ArgKind::Buffer && arg.is_reference)
+      out << ", (unsigned int)sizeof(typename pm_referee<" << codegen::parameter_type(k, a) << ">::type)";
     else
       out << ", 0u";
   }

@@ -27,7 +27,9 @@ std::string layout_symbol(size_t kernel_index);  // "metallic_layout_<i>": the p
 // size: a pointer (8), a threadgroup offset (8), or sizeof(T) for a `constant T&` that may
 // hold T inline; a texture's slot holds its metal_texture_abi (device address inside), a
 // sampler's its 8-byte metal_sampler_abi.
-// The layout table (uint32) holds sizeof(params), then N per argument (0: no slot).
+// The layout table (uint32) holds sizeof(params), then N per argument (0: no slot), then
+// sizeof(T) per `T&` argument (0 for the others). A `constant T&` larger than 4 KB gets a
+// pointer's slot (N = 8): set_bytes cannot pass it.
 constexpr unsigned kHeaderWords = 12;
 
 // Slot offsets from the layout table's content sizes, by the rule above.
