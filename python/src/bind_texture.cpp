@@ -45,9 +45,9 @@ uint32_t sampler_code(nb::handle v, const Named* table, const char* what, uint32
 // pymetallic.PixelFormat: a member per entry of METAL_PIXEL_FORMATS (the one list of
 // supported formats), valued as MTLPixelFormat.
 enum class PixelFormat : uint32_t {
-#define PYMETALLIC_PIXEL_FORMAT(name, number, channels, kind) name = number,
-  METAL_PIXEL_FORMATS(PYMETALLIC_PIXEL_FORMAT)
-#undef PYMETALLIC_PIXEL_FORMAT
+#define BIND_PIXEL_FORMAT(name, number, channels, kind) name = number,
+  METAL_PIXEL_FORMATS(BIND_PIXEL_FORMAT)
+#undef BIND_PIXEL_FORMAT
 };
 
 }  // namespace
@@ -57,9 +57,9 @@ void init_texture(nb::module_& m) {
   auto pixel_formats = nb::enum_<PixelFormat>(m, "PixelFormat", nb::is_arithmetic(),
                                               "MTLPixelFormat values of the formats textures support (Metal's names; "
                                               "pymetallic.texture adds UPPER_SNAKE aliases such as R32_FLOAT).");
-#define PYMETALLIC_PIXEL_FORMAT(name, number, channels, kind) pixel_formats.value(#name, PixelFormat::name);
-  METAL_PIXEL_FORMATS(PYMETALLIC_PIXEL_FORMAT)
-#undef PYMETALLIC_PIXEL_FORMAT
+#define BIND_PIXEL_FORMAT(name, number, channels, kind) pixel_formats.value(#name, PixelFormat::name);
+  METAL_PIXEL_FORMATS(BIND_PIXEL_FORMAT)
+#undef BIND_PIXEL_FORMAT
 
   nb::class_<Texture>(m, "Texture", "A texture for compute kernels (Metal's MTLTexture), over linear memory.")
       .def(nb::new_([](std::shared_ptr<Device> device, uint32_t type, uint32_t pixel_format, uint64_t width,

@@ -44,24 +44,17 @@ bool is_three_component_vector(std::string t) {
 
 // The front end's shape for a texture type (the bound texture must match the argument's).
 msl::TextureShape shape_of(TextureType t) {
-  switch (t) {
-    case TextureType::Type1D:
-      return msl::TextureShape::Tex1D;
-    case TextureType::Type1DArray:
-      return msl::TextureShape::Tex1DArray;
-    case TextureType::Type2D:
-      return msl::TextureShape::Tex2D;
-    case TextureType::Type2DArray:
-      return msl::TextureShape::Tex2DArray;
-    case TextureType::Type3D:
-      return msl::TextureShape::Tex3D;
-    case TextureType::TypeCube:
-      return msl::TextureShape::Cube;
-    case TextureType::TypeCubeArray:
-      return msl::TextureShape::CubeArray;
-    case TextureType::TypeTextureBuffer:
-      return msl::TextureShape::Buffer;
-  }
+  static const std::pair<TextureType, msl::TextureShape> shapes[] = {
+      {TextureType::Type1D, msl::TextureShape::Tex1D},
+      {TextureType::Type1DArray, msl::TextureShape::Tex1DArray},
+      {TextureType::Type2D, msl::TextureShape::Tex2D},
+      {TextureType::Type2DArray, msl::TextureShape::Tex2DArray},
+      {TextureType::Type3D, msl::TextureShape::Tex3D},
+      {TextureType::TypeCube, msl::TextureShape::Cube},
+      {TextureType::TypeCubeArray, msl::TextureShape::CubeArray},
+      {TextureType::TypeTextureBuffer, msl::TextureShape::Buffer}};
+  for (const auto& [type, shape] : shapes)
+    if (type == t) return shape;
   return msl::TextureShape::Other;
 }
 

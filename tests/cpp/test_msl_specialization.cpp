@@ -269,7 +269,8 @@ kernel void k(device float* x, device const float* bias, device float* extra, de
 )";
   auto used = [&](std::map<std::string, std::string> c) {
     std::string s;
-    for (const KernelArg& a : T(src, c).kernels[0].args) s += a.used ? '1' : '0';
+    auto translated = T(src, c);  // kept: a range-for over a temporary's member reads freed memory
+    for (const KernelArg& a : translated.kernels[0].args) s += a.used ? '1' : '0';
     return s;
   };
   // x bias extra other never live i

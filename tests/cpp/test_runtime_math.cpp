@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #define METAL_TARGET_CPU 1
@@ -250,15 +251,20 @@ template <class T> void check_integer_functions() {
     for (int k = 0; k < 8; ++k) {
       T b = vals[(size_t(a) + k * 13) % vals.size()], c = vals[(size_t(a) * 7 + k) % vals.size()];
       __int128 A = a, B = b, C = c;
+      // The product computed unsigned (which wraps, where a signed __int128 would overflow for
+      // ulong's largest values: undefined); back to signed it is exact for every other type.
+      unsigned __int128 UP = static_cast<unsigned __int128>(A) * static_cast<unsigned __int128>(B);
+      __int128 P = static_cast<__int128>(UP);
+      T hi = std::is_signed<T>::value ? T(P >> W) : T(UP >> W);
       ASSERT_EQ(metal::addsat(a, b), ref_sat<T>(A + B)) << +a << " " << +b;
       ASSERT_EQ(metal::subsat(a, b), ref_sat<T>(A - B)) << +a << " " << +b;
       if (W < 64) {
-        ASSERT_EQ(metal::madsat(a, b, c), ref_sat<T>(A * B + C)) << +a << " " << +b << " " << +c;
-      } else if (((A * B) >> 63) == 0 || ((A * B) >> 63) == -1) {
-        ASSERT_EQ(metal::madsat(a, b, c), ref_sat<T>(A * B + C));
+        ASSERT_EQ(metal::madsat(a, b, c), ref_sat<T>(P + C)) << +a << " " << +b << " " << +c;
+      } else if ((P >> 63) == 0 || (P >> 63) == -1) {
+        ASSERT_EQ(metal::madsat(a, b, c), ref_sat<T>(P + C));
       }
-      ASSERT_EQ(metal::mulhi(a, b), T((A * B) >> W)) << +a << " " << +b;
-      ASSERT_EQ(metal::madhi(a, b, c), T(U(U((A * B) >> W) + U(c))));
+      ASSERT_EQ(metal::mulhi(a, b), hi) << +a << " " << +b;
+      ASSERT_EQ(metal::madhi(a, b, c), T(U(U(hi) + U(c))));
       ASSERT_EQ(metal::hadd(a, b), T((A + B) >> 1));
       ASSERT_EQ(metal::rhadd(a, b), T((A + B + 1) >> 1));
       ASSERT_EQ(metal::absdiff(a, b), T(U(A > B ? A - B : B - A)));
@@ -274,7 +280,7 @@ template <class T> void check_integer_functions() {
     U rev = 0;
     for (int bit = 0; bit < W; ++bit) rev = U(rev | U(((U(a) >> bit) & 1u) << (W - 1 - bit)));
     ASSERT_EQ(metal::reverse_bits(a), T(rev));
-    ASSERT_EQ(metal::abs(a), T(a < 0 ? T(-a) : a));
+    ASSERT_EQ(metal::abs(a), T(a < 0 ? T(U(0) - U(a)) : a));  // -INT_MIN: undefined; wraps to itself
     for (uint32_t off = 0; off < uint32_t(W); off += 3) {
       for (uint32_t bits = 0; off + bits <= uint32_t(W); bits += 5) {
         U field = bits == 0 ? 0 : U(U(a) >> off) & U(bits >= uint32_t(W) ? ~U(0) : U((U(1) << bits) - 1));

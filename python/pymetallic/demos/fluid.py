@@ -82,6 +82,15 @@ class FluidConfig:
         )
 
 
+def _encode(enc, params, pso, bufs, pidx, grid, tg):
+    """One dispatch of a step: ``pso`` on ``bufs`` (indices 0..), the step's parameters at ``pidx``."""
+    enc.set_compute_pipeline_state(pso)
+    for i, b in enumerate(bufs):
+        enc.set_buffer(b, 0, i)
+    enc.set_bytes(params, pidx)
+    enc.dispatch_threads(grid, tg)
+
+
 class FluidSimulation:
     """The fluid state in device buffers; pipelines built once; a step is 25 dispatches
     (with the default 20 Jacobi iterations).
@@ -176,26 +185,18 @@ class FluidSimulation:
             dispatches, next_dye, next_p = self._plan()
             params = self.config.pack(self.step_count)
             if wait_each_dispatch:
-                for pso, bufs, pidx, grid, tg in dispatches:
+                for dispatch in dispatches:
                     cb = queue.make_command_buffer()
                     enc = cb.make_compute_command_encoder()
-                    enc.set_compute_pipeline_state(pso)
-                    for i, b in enumerate(bufs):
-                        enc.set_buffer(b, 0, i)
-                    enc.set_bytes(params, pidx)
-                    enc.dispatch_threads(grid, tg)
+                    _encode(enc, params, *dispatch)
                     enc.end_encoding()
                     cb.commit()
                     cb.wait_until_completed()
             else:
                 cb = queue.make_command_buffer()
                 enc = cb.make_compute_command_encoder()
-                for pso, bufs, pidx, grid, tg in dispatches:
-                    enc.set_compute_pipeline_state(pso)
-                    for i, b in enumerate(bufs):
-                        enc.set_buffer(b, 0, i)
-                    enc.set_bytes(params, pidx)
-                    enc.dispatch_threads(grid, tg)
+                for dispatch in dispatches:
+                    _encode(enc, params, *dispatch)
                 enc.end_encoding()
                 cb.commit()
                 if wait_each_step:

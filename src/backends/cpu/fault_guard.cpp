@@ -103,13 +103,32 @@ void install_once() {
 }
 
 // A fault may come from running off a fiber's stack: the handler needs a stack of its own.
+// A thread that has one already keeps it: AddressSanitizer's runtime gives every thread one
+// and unmaps whatever is installed when the thread ends (ours, from the heap, made it abort:
+// make sanitize), Python's faulthandler installs one too.
 void ensure_alternate_stack() {
-  thread_local std::vector<char> stack;
-  if (!stack.empty()) return;
-  stack.resize(64 * 1024);
+  struct Own {
+    std::vector<char> memory;
+    ~Own() {  // not left installed once its memory is freed at thread exit
+      stack_t current = {};
+      if (memory.empty() || ::sigaltstack(nullptr, &current) != 0 || current.ss_sp != memory.data()) return;
+      stack_t off = {};
+      off.ss_flags = SS_DISABLE;
+      ::sigaltstack(&off, nullptr);
+    }
+  };
+  thread_local Own own;
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  stack_t current = {};
+  if (::sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE) &&
+      current.ss_size >= static_cast<size_t>(SIGSTKSZ))
+    return;
+  own.memory.resize(64 * 1024);
   stack_t ss = {};
-  ss.ss_sp = stack.data();
-  ss.ss_size = stack.size();
+  ss.ss_sp = own.memory.data();
+  ss.ss_size = own.memory.size();
   ::sigaltstack(&ss, nullptr);
 }
 

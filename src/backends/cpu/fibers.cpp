@@ -80,10 +80,42 @@ metallic_fiber_switch:
 #error "pymetallic's CPU fibers support x86-64 and AArch64"
 #endif
 
+// AddressSanitizer keeps a picture of the running stack (its bounds, and a "fake stack" for
+// use-after-return checks): every switch between stacks it does not make itself must be told
+// to it (make sanitize), or it reports accesses on the new stack, or exceptions thrown there,
+// as stack errors. No code in other builds.
+#if defined(__SANITIZE_ADDRESS__)
+#define METALLIC_ASAN_FIBERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define METALLIC_ASAN_FIBERS 1
+#endif
+#endif
+#ifdef METALLIC_ASAN_FIBERS
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace metallic::cpu {
 
 namespace {
 constexpr size_t kStackSize = 256 * 1024;  // kernels keep small arrays on the stack
+
+// Switches from the running stack to the one `new_sp` points into, [bottom, bottom + size),
+// saving the running one's pointer in *save_sp. `finished`: the running stack is never
+// resumed (ASan releases its fake stack).
+inline void switch_stack(void** save_sp, void* new_sp, const void* bottom, size_t size, bool finished = false) {
+#ifdef METALLIC_ASAN_FIBERS
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(finished ? nullptr : &fake_stack, bottom, size);
+  metallic_fiber_switch(save_sp, new_sp);
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#else
+  (void)bottom;
+  (void)size;
+  (void)finished;
+  metallic_fiber_switch(save_sp, new_sp);
+#endif
+}
 // Read at every yield: initial-exec TLS is a plain load (the default model for a shared
 // library calls __tls_get_addr each time).
 __attribute__((tls_model("initial-exec"))) thread_local FiberGroup* t_running = nullptr;
@@ -104,6 +136,7 @@ struct FiberGroup::Fiber {
     ::mprotect(memory, page, PROT_NONE);  // overflow faults instead of corrupting memory
   }
   ~Fiber() { ::munmap(memory, kStackSize + static_cast<size_t>(::sysconf(_SC_PAGESIZE))); }
+  const char* stack() const { return static_cast<const char*>(memory) + ::sysconf(_SC_PAGESIZE); }  // its lowest byte
 
   // Lay out the stack so the first switch "returns" into the trampoline.
   // `color` staggers the stack tops: page-aligned tops 256 KiB apart would put every fiber's
@@ -153,7 +186,7 @@ uint32_t FiberGroup::next_live(uint32_t from) const {
 void FiberGroup::switch_from(uint32_t me, uint32_t next) {
   if (next == me) return;  // the only live fiber: carry on
   current_ = next;
-  metallic_fiber_switch(&fibers_[me]->sp, fibers_[next]->sp);
+  switch_stack(&fibers_[me]->sp, fibers_[next]->sp, fibers_[next]->stack(), kStackSize);
 }
 
 void FiberGroup::yield() { switch_from(current_, next_live(current_)); }
@@ -201,16 +234,29 @@ void FiberGroup::fire(uint32_t simd) {
 void FiberGroup::trampoline() {
   FiberGroup* g = t_running;
   uint32_t me = g->current_;
+#ifdef METALLIC_ASAN_FIBERS
+  // The switch into a new fiber ends here, not after a switch_stack call; fiber 0 is always
+  // entered from run(), whose stack the last fiber returns to.
+  const void* from = nullptr;
+  size_t from_size = 0;
+  __sanitizer_finish_switch_fiber(nullptr, &from, &from_size);
+  if (me == 0) {
+    g->scheduler_stack_ = from;
+    g->scheduler_stack_size_ = from_size;
+  }
+#endif
   (*g->body_)(me);
   g->block(me);
   g->fibers_[me]->done = true;
   // A thread that returned no longer takes part in barriers.
   if (--g->live_ > 0 && g->barrier_arrived_ > 0 && g->barrier_arrived_ == g->live_) g->complete_barrier();
   uint32_t next = g->next_live(me);
-  if (next == kNone)
-    metallic_fiber_switch(&g->fibers_[me]->sp, g->scheduler_sp_);  // the group is done
-  else
-    g->switch_from(me, next);
+  if (next == kNone)  // the group is done
+    switch_stack(&g->fibers_[me]->sp, g->scheduler_sp_, g->scheduler_stack_, g->scheduler_stack_size_, true);
+  else {
+    g->current_ = next;
+    switch_stack(&g->fibers_[me]->sp, g->fibers_[next]->sp, g->fibers_[next]->stack(), kStackSize, true);
+  }
   std::abort();  // a finished fiber is never resumed
 }
 
@@ -296,7 +342,7 @@ void FiberGroup::run(uint32_t threads, const std::function<void(uint32_t)>& body
   threads_ = threads;
   if (threads > 0) {
     current_ = 0;
-    metallic_fiber_switch(&scheduler_sp_, fibers_[0]->sp);  // back when the last one returns
+    switch_stack(&scheduler_sp_, fibers_[0]->sp, fibers_[0]->stack(), kStackSize);  // back when the last one returns
   }
   t_running = outer;
   body_ = nullptr;

@@ -17,6 +17,7 @@
 // This is the general fallback; it costs a context switch per thread per barrier.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -65,6 +66,8 @@ class FiberGroup {
   void fire(uint32_t simd);  // quiescent SIMD group: one call site's lanes exchange
   std::vector<Fiber*> fibers_;
   void* scheduler_sp_ = nullptr;
+  const void* scheduler_stack_ = nullptr;  // run()'s stack (its lowest byte and size): for ASan
+  size_t scheduler_stack_size_ = 0;
   uint32_t current_ = 0;
   uint32_t threads_ = 0;
   uint32_t live_ = 0;  // fibers not yet returned
