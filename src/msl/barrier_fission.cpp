@@ -526,6 +526,13 @@ class KernelFission {
     return !has_control(open, e);
   }
 
+  // Whether [b, e) reads a per-thread built-in (else a stretch over it needs only the slots).
+  bool reads_position(size_t b, size_t e) const {
+    for (const Builtin& bi : builtins_)
+      if (bi.per_thread && mentions(b, e, bi.name)) return true;
+    return false;
+  }
+
   // The names a stretch over [b, e) needs per thread: its built-ins and promoted locals.
   std::string thread_names(size_t b, size_t e, const std::vector<Promoted>& promoted) const {
     std::string s;
@@ -548,9 +555,10 @@ class KernelFission {
     std::string id = std::to_string(next_id_++);
     std::string active = "pm_active_" + id, any = "pm_any_" + id;
     std::string out = "{\nbool " + active + "[1024];\n";
-    out += "pm_threads.each([&](const auto& pm_at) { " + active + "[pm_at.index()] = true; });\n";
+    out += "pm_threads.each_flat([&](const auto& pm_at) { " + active + "[pm_at.index()] = true; });\n";
     out += "for (;;) {\nbool " + any + " = false;\n";
-    out += "pm_threads.each([&](const auto& pm_at) {\n" + thread_names(s.begin, s.end, promoted);
+    out += "pm_threads." + std::string(reads_position(s.begin, s.end) ? "each" : "each_flat") +
+           "([&](const auto& pm_at) {\n" + thread_names(s.begin, s.end, promoted);
     out += "bool& pm_in = " + active + "[pm_at.index()];\n";
     out += "if (pm_in) {\nif (" + statement_text(open + 1, close) + ") {\n" + statement_text(close + 1, s.end) +
            "\n} else pm_in = false;\n}\n";
@@ -750,6 +758,7 @@ class KernelFission {
   // which skips the threads that cannot pass (the body keeps the test). Up to the callable.
   std::string each_call(const std::vector<Statement>& stmts, const std::vector<size_t>& pending,
                         const std::vector<Promoted>& promoted) {
+    if (!reads_position(stmts[pending.front()].begin, stmts[pending.back()].end)) return "each_flat(";
     if (pending.size() != 1 || stmts[pending[0]].kind != Statement::Plain) return "each(";
     size_t b = stmts[pending[0]].begin, e = stmts[pending[0]].end;
     if (!t_[b].is_ident("if") || !t_[b + 1].is_punct("(") || st_.match[b + 1] == npos) return "each(";

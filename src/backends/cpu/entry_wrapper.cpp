@@ -194,6 +194,15 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       // induction variable that cannot wrap, so the vectoriser sees buffer accesses at gid.x
       // and the per-thread slots at index() as contiguous.
       << "  template <class F> __attribute__((always_inline)) void each(F&& f) { each_x(pm_ntg_x, f); }\n"
+      // A stretch that reads no per-thread position, only the threads' slots (a masked loop's
+      // steps): one loop over the whole group, long enough to fill the vector units (a row of
+      // a 16x16 group is one or two vectors). With logging, each thread's position is needed.
+      << "  template <class F> __attribute__((always_inline)) void each_flat(F&& f) {\n"
+      << (source.uses_logging ? "    each(f);\n"
+                              : std::string("    for (uint32_t pm_tidx = 0; pm_tidx < pm_ntotal; ++pm_tidx) {\n") +
+                                    (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "") +
+                                    "      f(at{this, 0, 0, 0, pm_tidx});\n    }\n")
+      << "  }\n"
       // `if (lid < s) ...` as a whole stretch (a halving reduction): only the threads whose x
       // position (or index, in a one-row group) is below an unsigned `s` can pass, so the loop
       // stops there; the condition itself stays in the body.
