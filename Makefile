@@ -50,7 +50,7 @@ py-test: install
 	@echo "== Python tests (pytest)"
 	$(VPY) -m pytest -q -p no:cacheprovider tests/python tests/msl
 	@echo "== conformance sample in validation mode (issue 12): no finding on correct kernels"
-	@# 24 of the 31 conformance files (docs/validation.md: the rest pass too, but cost ~6 min more).
+	@# 26 of the 33 conformance files (docs/validation.md: the rest pass too, but cost ~6 min more).
 	@# Left out by name: a kernel that returns before a barrier (divergence by Metal's rule) and a
 	@# test of loop fission, which validation builds do not use. No differential reruns here.
 	PYMETALLIC_VALIDATION=1 PYMETALLIC_TEST_DIFFERENTIAL=0 $(VPY) -m pytest -q -p no:cacheprovider \
@@ -62,7 +62,8 @@ py-test: install
 	  tests/msl/test_kernel_decl.py tests/msl/test_msl3_library.py tests/msl/test_pack.py \
 	  tests/msl/test_quadgroup.py tests/msl/test_address_space_overloads.py tests/msl/test_host.py \
 	  tests/msl/test_half_conversions.py tests/msl/test_this_address_space.py tests/msl/test_swizzle_values.py \
-	  tests/msl/test_simd_after_barrier.py tests/msl/test_metal_rules.py tests/msl/test_simdgroup.py
+	  tests/msl/test_simd_after_barrier.py tests/msl/test_metal_rules.py tests/msl/test_simdgroup.py \
+	  tests/msl/test_loop_progress.py tests/msl/test_translator_kinds.py
 
 test: lint cpp-test py-test
 

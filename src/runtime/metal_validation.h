@@ -68,6 +68,9 @@ template <class T, unsigned long N> struct v_is_arr<T[N]> {
   static constexpr bool value = true;
 };
 
+// The address of any object or pointer as bytes (volatile and const pointers included).
+template <class T> METAL_FUNC const char* v_bytes(T* p) { return (const char*)(const volatile void*)p; }
+
 #if defined(METAL_TARGET_CPU) && defined(PM_VALIDATION)
 
 // ----------------------------------------------------------------------------- CPU checks
@@ -227,8 +230,7 @@ inline void v_enter(const void* diag_ptr, unsigned group, const unsigned char* a
   // [[threadgroup(n)]] allocations: consecutive in the arena (lengths are multiples of 16).
   for (unsigned i = 0; i < 31; ++i) {
     unsigned end = i + 1 < 31 ? tg_offsets[i + 1] : arena_size;
-    if (end > tg_offsets[i] && arena)
-      v_tg_add(reinterpret_cast<const char*>(arena) + tg_offsets[i], end - tg_offsets[i], int(i), "");
+    if (end > tg_offsets[i] && arena) v_tg_add(v_bytes(arena) + tg_offsets[i], end - tg_offsets[i], int(i), "");
   }
 }
 
@@ -416,9 +418,7 @@ inline void v_tg_escape(const char* p) {
 }
 
 // After a kernel-scope `threadgroup` declaration.
-template <class X> void v_note_tg(X& x, const char* name) {
-  v_tg_add(reinterpret_cast<const char*>(&x), sizeof(X), -1, name);
-}
+template <class X> void v_note_tg(X& x, const char* name) { v_tg_add(v_bytes(&x), sizeof(X), -1, name); }
 
 // Notes the site of the next barrier or texture call.
 inline int v_here(unsigned line, unsigned column, const char* file) {
@@ -821,7 +821,7 @@ inline void v_leave() {
 template <class X> void v_note_tg(X& x, const char*) {
   if (!v_active()) return;
   v_cu_state& s = v_st();
-  const unsigned key = static_cast<unsigned>(v_shared_offset(reinterpret_cast<const char*>(&x))) + 1u;
+  const unsigned key = static_cast<unsigned>(v_shared_offset(v_bytes(&x))) + 1u;
   for (unsigned k = 0; k < v_kMaxVars; ++k) {
     const unsigned old = atomicCAS(&s.var_begin[k], 0u, key);
     if (old == 0) {
@@ -875,9 +875,7 @@ template <class T> struct v_ptr {
   v_loc l;
   template <class I> T& operator[](I i) const {
     T* a = p + static_cast<long long>(i);
-    if (v_check(reinterpret_cast<const char*>(p), reinterpret_cast<const char*>(a), sizeof(T), l.kind, l.file, l.line,
-                l.column, l.name))
-      return *a;
+    if (v_check(v_bytes(p), v_bytes(a), sizeof(T), l.kind, l.file, l.line, l.column, l.name)) return *a;
     return *reinterpret_cast<T*>(v_sink(sizeof(T)));
   }
   T& operator*() const { return (*this)[0]; }
@@ -898,15 +896,14 @@ template <class T, unsigned long N> struct v_arr {
       f.extent = N;
       f.size = sizeof(T);
       f.access = l.kind & 3;
-      f.index = v_tg_index(reinterpret_cast<const char*>(&a[0]));
+      f.index = v_tg_index(v_bytes(&a[0]));
       v_report(f, l.file, l.line, l.column, l.name);
     }
     T& elem = ok ? a[k] : *reinterpret_cast<T*>(v_sink(sizeof(T)));
     if constexpr (v_is_arr<typename v_rmcv<T>::type>::value) {
       return v_acc_array(elem, l);
     } else {
-      if (ok && v_active())
-        v_tg_track(reinterpret_cast<const char*>(&elem), sizeof(T), l.kind, l.file, l.line, l.column, l.name);
+      if (ok && v_active()) v_tg_track(v_bytes(&elem), sizeof(T), l.kind, l.file, l.line, l.column, l.name);
       return static_cast<T&>(elem);
     }
   }
@@ -941,8 +938,7 @@ decltype(auto) v_dp(X&& x, unsigned kind, unsigned line, unsigned column, const 
 template <class P, class M>
 M* v_fld(const P& p, M* m, unsigned kind, unsigned line, unsigned column, const char* file, const char* name) {
   if constexpr (v_is_ptr<typename v_rmcv<P>::type>::value) {
-    if (!v_check(reinterpret_cast<const char*>(p), reinterpret_cast<const char*>(m), sizeof(M), kind, file, line,
-                 column, name))
+    if (!v_check(v_bytes(p), v_bytes(m), sizeof(M), kind, file, line, column, name))
       return reinterpret_cast<M*>(v_sink(sizeof(M)));
   }
   return m;
@@ -950,7 +946,7 @@ M* v_fld(const P& p, M* m, unsigned kind, unsigned line, unsigned column, const 
 
 // A use of a kernel-scope threadgroup scalar (not an array).
 template <class X> X& v_tgs(X& x, unsigned kind, unsigned line, unsigned column, const char* file, const char* name) {
-  if (v_active()) v_tg_track(reinterpret_cast<const char*>(&x), sizeof(X), kind, file, line, column, name);
+  if (v_active()) v_tg_track(v_bytes(&x), sizeof(X), kind, file, line, column, name);
   return x;
 }
 
@@ -961,9 +957,9 @@ template <class X> X&& v_esc(X&& x) {
   if (v_active()) {
     const char* p;
     if constexpr (v_is_ptr<D>::value)
-      p = reinterpret_cast<const char*>(x);
+      p = v_bytes(x);
     else
-      p = reinterpret_cast<const char*>(&x);
+      p = v_bytes(&x);
     v_tg_escape(p);
   }
   return static_cast<X&&>(x);
