@@ -1,11 +1,16 @@
 // CommandBuffer (MTLCommandBuffer): the commands its encoders record, commit to the
 // queue's backend, completion (status, times, errors, completed handlers on their own
 // thread) and the kernel diagnostics and log messages validation collects.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <thread>
+
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
 
 #include "core/backend.h"
 #include "core/commands.h"
@@ -124,7 +129,45 @@ bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_second
 CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
     : queue_(std::move(queue)), commands_(std::make_unique<CommandList>()) {}
 
-CommandBuffer::~CommandBuffer() = default;
+// Committed command buffers whose completion, handlers included, has not run yet.
+namespace {
+std::mutex g_unfinished_mutex;
+std::condition_variable g_unfinished_changed;
+uint64_t g_unfinished = 0, g_finished_total = 0;
+}  // namespace
+
+void CommandBuffer::finished_counting() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!counted_) return;
+    counted_ = false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_unfinished_mutex);
+    --g_unfinished;
+    ++g_finished_total;
+  }
+  g_unfinished_changed.notify_all();
+}
+
+bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) {
+  using clock = std::chrono::steady_clock;
+  auto to_duration = [](double s) {
+    return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(std::min(s, 1e6)));
+  };
+  auto limit = clock::now() + to_duration(limit_seconds);
+  std::unique_lock<std::mutex> lock(g_unfinished_mutex);
+  for (;;) {
+    if (g_unfinished == 0) return true;
+    uint64_t seen = g_finished_total;
+    auto until = std::min(limit, clock::now() + to_duration(stall_seconds));
+    g_unfinished_changed.wait_until(lock, until, [&] { return g_unfinished == 0 || g_finished_total != seen; });
+    if (g_unfinished == 0) return true;
+    if (g_finished_total == seen || clock::now() >= limit) return false;  // stalled, or out of time
+  }
+}
+
+CommandBuffer::~CommandBuffer() { finished_counting(); }
 
 std::shared_ptr<ComputeCommandEncoder> CommandBuffer::computeCommandEncoder() {
   {
@@ -156,6 +199,11 @@ void CommandBuffer::commit() {
     if (status_ != CommandBufferStatus::NotEnqueued)
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
+    counted_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_unfinished_mutex);
+    ++g_unfinished;
   }
   auto self = shared_from_this();
   // Every buffer counts its unfinished uses (read_scalar waits for them) and remembers the
@@ -164,7 +212,12 @@ void CommandBuffer::commit() {
     b.in_flight.fetch_add(1);
     b.usedBy(self, queue_);
   });
-  queue_->impl().submit(self);
+  try {
+    queue_->impl().submit(self);
+  } catch (...) {
+    finished_counting();
+    throw;
+  }
 }
 
 void CommandBuffer::waitUntilCompleted() { waitUntilCompleted(-1.0); }
@@ -342,7 +395,10 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
     handlers_done_ = handlers.empty();
   }
   done_.notify_all();
-  if (handlers.empty()) return;
+  if (handlers.empty()) {
+    finished_counting();
+    return;
+  }
   // Off this thread (a queue's worker, or a thread waiting for the work): a handler may
   // commit to this queue and wait.
   HandlerThread::get().post([self = shared_from_this(), handlers = std::move(handlers)]() mutable {
@@ -351,6 +407,10 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
         h(*self);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "pymetallic: a completed handler failed: %s\n", e.what());
+#if defined(__GLIBCXX__)
+      } catch (abi::__forced_unwind&) {
+        throw;  // the thread is being ended (pthread_exit by an exiting interpreter): let it go
+#endif
       } catch (...) {
         std::fprintf(stderr, "pymetallic: a completed handler failed\n");
       }
@@ -361,6 +421,7 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
       self->handlers_done_ = true;
     }
     self->done_.notify_all();
+    self->finished_counting();
   });
 }
 
