@@ -12,8 +12,8 @@
 //
 // So: pymetallic registers an atexit hook, which Python runs before finalisation begins
 // (after the threading module has joined its threads). It waits, with the GIL released, for
-// the command buffers in flight to finish and their completed handlers to run (until none is
-// left, or none finished for a second); then PythonCall refuses entry (a late handler is
+// the command buffers committed until then to finish and their completed handlers to run
+// (until none is left, or none finished for a second); then PythonCall refuses entry (a late handler is
 // skipped, a Python object that C++ still holds is leaked), and the hook waits until every
 // thread that had already entered has left. Both waits are bounded by PYMETALLIC_EXIT_WAIT
 // seconds (default 10). Only the thread that runs the hook (and finalises) may still enter.

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <set>
 #include <thread>
 
 #if defined(__GLIBCXX__)
@@ -129,22 +130,25 @@ bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_second
 CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
     : queue_(std::move(queue)), commands_(std::make_unique<CommandList>()) {}
 
-// Committed command buffers whose completion, handlers included, has not run yet.
+// Committed command buffers whose completion, handlers included, has not run yet, by the
+// ticket each got at commit (waitAllFinished waits for those committed before it was called).
 namespace {
 std::mutex g_unfinished_mutex;
 std::condition_variable g_unfinished_changed;
-uint64_t g_unfinished = 0, g_finished_total = 0;
+std::set<uint64_t> g_unfinished;
+uint64_t g_next_ticket = 1, g_finished_total = 0;
 }  // namespace
 
 void CommandBuffer::finished_counting() {
+  uint64_t ticket = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!counted_) return;
-    counted_ = false;
+    std::swap(ticket, ticket_);
   }
+  if (!ticket) return;
   {
     std::lock_guard<std::mutex> lock(g_unfinished_mutex);
-    --g_unfinished;
+    g_unfinished.erase(ticket);
     ++g_finished_total;
   }
   g_unfinished_changed.notify_all();
@@ -157,12 +161,14 @@ bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) 
   };
   auto limit = clock::now() + to_duration(limit_seconds);
   std::unique_lock<std::mutex> lock(g_unfinished_mutex);
+  const uint64_t last = g_next_ticket - 1;  // work committed later is not waited for
+  auto done = [&] { return g_unfinished.empty() || *g_unfinished.begin() > last; };
   for (;;) {
-    if (g_unfinished == 0) return true;
+    if (done()) return true;
     uint64_t seen = g_finished_total;
     auto until = std::min(limit, clock::now() + to_duration(stall_seconds));
-    g_unfinished_changed.wait_until(lock, until, [&] { return g_unfinished == 0 || g_finished_total != seen; });
-    if (g_unfinished == 0) return true;
+    g_unfinished_changed.wait_until(lock, until, [&] { return done() || g_finished_total != seen; });
+    if (done()) return true;
     if (g_finished_total == seen || clock::now() >= limit) return false;  // stalled, or out of time
   }
 }
@@ -199,11 +205,13 @@ void CommandBuffer::commit() {
     if (status_ != CommandBufferStatus::NotEnqueued)
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
-    counted_ = true;
   }
   {
-    std::lock_guard<std::mutex> lock(g_unfinished_mutex);
-    ++g_unfinished;
+    std::lock_guard<std::mutex> counted(g_unfinished_mutex);
+    uint64_t ticket = g_next_ticket++;
+    g_unfinished.insert(ticket);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ticket_ = ticket;
   }
   auto self = shared_from_this();
   // Every buffer counts its unfinished uses (read_scalar waits for them) and remembers the
