@@ -13,7 +13,7 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, St
   context_->ensure_usable();
   context_->make_current();
   const auto& api = context_->api();
-  CUresult r = api.cuMemAlloc_v2(&device_, length);
+  CUresult r = api.cuMemAlloc_v2(&device_, length + kAllocationGap);
   if (r != CUDA_SUCCESS)
     throw Error("cannot allocate " + std::to_string(length) + " bytes on cuda:" + std::to_string(context_->ordinal()) +
                 ": " + describe(r));

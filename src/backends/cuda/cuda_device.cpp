@@ -59,19 +59,6 @@ class CudaDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
-    // Validation and os_log on CUDA are written (shadow slots, findings and log records read
-    // back at completion) and NVRTC-checked, but have not yet run on a GPU: refused by name
-    // until they have, unless asked for explicitly.
-    if (source.validation || source.uses_logging) {
-      const char* preview = std::getenv("PYMETALLIC_CUDA_DIAGNOSTICS");
-      if (!preview || std::string(preview) != "1")
-        throw CompileError(std::string(source.validation ? "validation mode (options={'validation': True}, "
-                                                           "PYMETALLIC_VALIDATION, MTL_SHADER_VALIDATION)"
-                                                         : "os_log / printf in kernels") +
-                               " is not yet verified on CUDA devices: use the CPU device, or set "
-                               "PYMETALLIC_CUDA_DIAGNOSTICS=1 to try the unverified CUDA implementation",
-                           "");
-    }
     int sm = context_->sm_version(), driver = context_->api().version;
     // Libraries of many template instantiations: checked whole now, as Metal compiles a
     // library, and each kernel built alone when its pipeline is first made (as on the CPU).
