@@ -45,3 +45,5 @@ for st in $STEPS; do
     step bench-validation 120 python3 bench/gpu_validation.py ;;
   esac
 done
+# One archive instead of a file per step: the device tool brings back only a few files.
+(cd "$OUT" && tar czf logs.tgz ./*.log ./*.json 2>/dev/null && rm -f ./*.log)
