@@ -60,10 +60,13 @@ CudaBuffer::~CudaBuffer() {
     if (ready_) api.cuEventDestroy_v2(ready_);
   }
   if (host_) {
-    if (host_pinned_)
-      api.cuMemFreeHost(host_);
-    else
+    if (host_pinned_) {
+      // Freeing pinned memory waits for the device, which may still run an abandoned kernel:
+      // left to the process's end then (the device is unusable anyway).
+      if (context_->healthy()) api.cuMemFreeHost(host_);
+    } else {
       std::free(host_);
+    }
   }
 }
 

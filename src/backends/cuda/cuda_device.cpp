@@ -89,8 +89,11 @@ class CudaDevice : public backend::DeviceImpl {
     context_->check(
         context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
         "allocating a shared event");
-    const DriverApi* api = &context_->api();
-    return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [api](uint64_t* w) { api->cuMemFreeHost(w); });
+    // Not freed while the device is unusable: freeing pinned memory waits for the device,
+    // which may still run an abandoned kernel.
+    return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [context = context_](uint64_t* w) {
+      if (context->healthy()) context->api().cuMemFreeHost(w);
+    });
   }
 
   std::shared_ptr<backend::BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) override {
