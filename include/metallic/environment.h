@@ -32,6 +32,8 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_LOG_BUFFER_SIZE", "bytes of kernel log records per command buffer (default 1 MiB)"},
     // Files
     {"PYMETALLIC_CACHE_DIR", "the compiled-kernel cache (default ~/.cache/pymetallic)"},
+    {"PYMETALLIC_TRANSLATION_CACHE",
+     "0: translate MSL again for every library (no cached front-end results; compiled kernels stay cached)"},
     {"PYMETALLIC_CACHE_SIZE_LIMIT",
      "the cache's size cap in bytes, or with K/M/G (default 2G; 0: none); least recently used entries go"},
     {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a dispatch may run before its command buffer fails (default: no limit)"},
