@@ -114,6 +114,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   out.code = emit(edits.apply(), options.filename);
   out.function_constants = constants.infos();
   time("emit");
+  out.inputs = pp.inputs();
   return out;
 }
 
