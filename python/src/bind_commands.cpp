@@ -127,7 +127,7 @@ void init_commands(nb::module_& m) {
             slice = std::max(0.0, std::min(slice, limit - std::chrono::duration<double>(clock::now() - start).count()));
           bool idle;
           {
-            nb::gil_scoped_release release;
+            ReleaseGil release;
             idle = backend::wait_until_idle(buffer->impl(), slice);
           }
           if (idle) return true;
@@ -206,7 +206,7 @@ void init_commands(nb::module_& m) {
               }
               bool done;
               {
-                nb::gil_scoped_release release;
+                ReleaseGil release;
                 done = b.waitUntilCompleted(slice);
               }
               if (done) return true;

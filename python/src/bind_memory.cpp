@@ -143,7 +143,7 @@ void init_memory(nb::module_& m) {
       .def(
           "_prepare_export",
           [](Buffer& b, long long stream) {
-            nb::gil_scoped_release release;  // may wait for the CPU queue
+            ReleaseGil release;  // may wait for the CPU queue
             b.prepareExport(static_cast<uintptr_t>(stream));
           },
           nb::arg("stream"))

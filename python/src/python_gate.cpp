@@ -17,8 +17,10 @@ namespace pymetallic_bindings {
 
 namespace {
 
-std::mutex g_mutex;
-std::condition_variable g_left;
+// Never destroyed: C++ threads may still pass through PythonCall while the process runs its
+// static destructors at exit.
+std::mutex& g_mutex = *new std::mutex();
+std::condition_variable& g_left = *new std::condition_variable();
 int g_inside = 0;               // threads that entered through PythonCall and have not left
 bool g_closing = false;         // the exit hook ran: no new entries but the exiting thread's
 bool g_gone = false;            // Py_FinalizeEx has finished (Py_AtExit)
@@ -131,6 +133,24 @@ PythonCall::~PythonCall() {
     PyGILState_Release(state_);
   --t_depth;
   if (mode_ != Mode::Counted) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  --g_inside;
+  g_left.notify_all();
+}
+
+ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) {}
+
+ReleaseGil::~ReleaseGil() {
+  {
+    std::unique_lock<std::mutex> lock(g_mutex);
+    if (g_closing && std::this_thread::get_id() != g_exit_thread) {
+      ++g_refused;  // what this thread holds stays referenced: not a leak to report
+      lock.unlock();
+      for (;;) std::this_thread::sleep_for(std::chrono::hours(1));  // until the process ends
+    }
+    ++g_inside;  // the exit hook waits until this thread holds the GIL
+  }
+  PyEval_RestoreThread(state_);
   std::lock_guard<std::mutex> lock(g_mutex);
   --g_inside;
   g_left.notify_all();

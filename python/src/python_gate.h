@@ -1,5 +1,6 @@
 // Every way a C++ thread (a queue's worker, the completed-handler thread, the deferred
-// submitter, a pool worker) enters Python goes through PythonCall. Hence: no nb::gil_scoped_acquire
+// submitter, a pool worker) enters Python goes through PythonCall, and every blocking call that
+// releases the GIL uses ReleaseGil. Hence: no nb::gil_scoped_acquire or nb::gil_scoped_release
 // outside python_gate.cpp, no nanobind/stl/function.h (its wrapper of a Python callable takes
 // the GIL by itself), and every bound class that C++ keeps in a shared_ptr derives from
 // std::enable_shared_from_this (otherwise nanobind hands C++ a shared_ptr whose deleter takes
@@ -45,6 +46,22 @@ class PythonCall {
   enum class Mode { Refused, Counted, Uncounted };
   Mode mode_ = Mode::Refused;
   PyGILState_STATE state_{};
+};
+
+// Releases the GIL around a blocking call made from Python (a wait, a compile), like
+// nb::gil_scoped_release. Taking the GIL back once the exit hook has closed the gate would let
+// the interpreter end the thread (a daemon thread, during finalisation) with pthread_exit, which
+// aborts in the destructor; such a thread instead waits here until the process ends, as daemon
+// threads do in Python 3.14. Only the thread that runs the exit hook goes on.
+class ReleaseGil {
+ public:
+  ReleaseGil();
+  ~ReleaseGil();
+  ReleaseGil(const ReleaseGil&) = delete;
+  ReleaseGil& operator=(const ReleaseGil&) = delete;
+
+ private:
+  PyThreadState* state_;
 };
 
 // Calls fn() with the GIL held if Python may still be entered; returns whether it ran.

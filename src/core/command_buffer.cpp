@@ -92,8 +92,8 @@ class HandlerThread {
 thread_local bool HandlerThread::t_on_handler_thread = false;
 
 // Buffers' uses by unfinished command buffers (BufferImpl::in_flight), for wait_until_idle.
-std::mutex g_idle_mutex;
-std::condition_variable g_idle;
+std::mutex& g_idle_mutex = *new std::mutex();  // never destroyed (see Unfinished below)
+std::condition_variable& g_idle = *new std::condition_variable();
 
 template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
   for (auto& command : commands) {
@@ -132,11 +132,19 @@ CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
 
 // Committed command buffers whose completion, handlers included, has not run yet, by the
 // ticket each got at commit (waitAllFinished waits for those committed before it was called).
+// Never destroyed, as the other state that queue and handler threads touch: they may still
+// finish work while the process runs its static destructors at exit.
 namespace {
-std::mutex g_unfinished_mutex;
-std::condition_variable g_unfinished_changed;
-std::set<uint64_t> g_unfinished;
-uint64_t g_next_ticket = 1, g_finished_total = 0;
+struct Unfinished {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::set<uint64_t> tickets;
+  uint64_t next_ticket = 1, finished_total = 0;
+};
+Unfinished& unfinished() {
+  static Unfinished* u = new Unfinished();
+  return *u;
+}
 }  // namespace
 
 void CommandBuffer::finished_counting() {
@@ -146,12 +154,13 @@ void CommandBuffer::finished_counting() {
     std::swap(ticket, ticket_);
   }
   if (!ticket) return;
+  Unfinished& u = unfinished();
   {
-    std::lock_guard<std::mutex> lock(g_unfinished_mutex);
-    g_unfinished.erase(ticket);
-    ++g_finished_total;
+    std::lock_guard<std::mutex> lock(u.mutex);
+    u.tickets.erase(ticket);
+    ++u.finished_total;
   }
-  g_unfinished_changed.notify_all();
+  u.changed.notify_all();
 }
 
 bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) {
@@ -160,16 +169,17 @@ bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) 
     return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(std::min(s, 1e6)));
   };
   auto limit = clock::now() + to_duration(limit_seconds);
-  std::unique_lock<std::mutex> lock(g_unfinished_mutex);
-  const uint64_t last = g_next_ticket - 1;  // work committed later is not waited for
-  auto done = [&] { return g_unfinished.empty() || *g_unfinished.begin() > last; };
+  Unfinished& u = unfinished();
+  std::unique_lock<std::mutex> lock(u.mutex);
+  const uint64_t last = u.next_ticket - 1;  // work committed later is not waited for
+  auto done = [&] { return u.tickets.empty() || *u.tickets.begin() > last; };
   for (;;) {
     if (done()) return true;
-    uint64_t seen = g_finished_total;
+    uint64_t seen = u.finished_total;
     auto until = std::min(limit, clock::now() + to_duration(stall_seconds));
-    g_unfinished_changed.wait_until(lock, until, [&] { return done() || g_finished_total != seen; });
+    u.changed.wait_until(lock, until, [&] { return done() || u.finished_total != seen; });
     if (done()) return true;
-    if (g_finished_total == seen || clock::now() >= limit) return false;  // stalled, or out of time
+    if (u.finished_total == seen || clock::now() >= limit) return false;  // stalled, or out of time
   }
 }
 
@@ -207,9 +217,10 @@ void CommandBuffer::commit() {
     status_ = CommandBufferStatus::Committed;
   }
   {
-    std::lock_guard<std::mutex> counted(g_unfinished_mutex);
-    uint64_t ticket = g_next_ticket++;
-    g_unfinished.insert(ticket);
+    Unfinished& u = unfinished();
+    std::lock_guard<std::mutex> counted(u.mutex);
+    uint64_t ticket = u.next_ticket++;
+    u.tickets.insert(ticket);
     std::lock_guard<std::mutex> lock(mutex_);
     ticket_ = ticket;
   }
@@ -267,8 +278,8 @@ bool CommandBuffer::waitUntilCompleted(double timeout_seconds) {
 }
 
 namespace {
-std::mutex g_sink_mutex;
-std::function<void(const KernelLogMessage&)> g_default_sink;
+std::mutex& g_sink_mutex = *new std::mutex();  // never destroyed (see Unfinished above)
+std::function<void(const KernelLogMessage&)>& g_default_sink = *new std::function<void(const KernelLogMessage&)>();
 }  // namespace
 
 diag::Collector& CommandBuffer::diagnostics() {

@@ -214,3 +214,40 @@ encode(q, pm.Buffer(CPU, 1024)).commit()  # behind the wait: cannot run either
         env={"PYMETALLIC_EXIT_WAIT": "30"},
     )
     assert time.monotonic() - start < 20
+
+
+def test_exit_with_a_daemon_thread_waiting_for_work():
+    # A daemon thread inside wait_until_completed (the GIL released) while the interpreter
+    # exits: taking the GIL back during finalisation got it ended with pthread_exit, which
+    # aborted in nanobind's gil_scoped_release destructor (8 of 8 runs). Now such a thread
+    # stays parked until the process ends, as Python 3.14 does with daemon threads.
+    code = """
+LIB2 = pm.Library(CPU, '''
+kernel void spin(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+    float a = x[i];
+    for (uint k = 0; k < 200000; ++k) a = a * 0.999f + 1.0f;
+    x[i] = a;
+}''')
+pipe = pm.ComputePipelineState(CPU, LIB2.make_function("spin"))
+q = pm.CommandQueue(CPU)
+def loop():
+    buf = pm.Buffer(CPU, 4096)
+    while True:
+        cb = q.make_command_buffer()
+        e = cb.make_compute_command_encoder()
+        e.set_compute_pipeline_state(pipe)
+        e.set_buffer(buf, 0, 0)
+        e.dispatch_threads((1024, 1, 1), (64, 1, 1))
+        e.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+threading.Thread(target=loop, daemon=True).start()
+time.sleep(0.5)
+print("exiting")
+"""
+    for run in range(3):
+        r = run_child(code, timeout=60)
+        assert r.returncode == 0 and r.stdout.strip() == "exiting", (
+            f"run {run}: child exited with {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr[-3000:]}"
+        )
+        assert "terminate called" not in r.stderr and "leaked" not in r.stderr, r.stderr[-3000:]
