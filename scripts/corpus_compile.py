@@ -107,6 +107,9 @@ def tint_modules(roots, out_dir):
                 if text.startswith("SKIP"):
                     skipped += 1
                     continue
+                if text.startswith("<dawn>"):
+                    # Tint's warnings about the WGSL input come first, up to a blank line.
+                    text = text.split("\n\n", 1)[1] if "\n\n" in text else ""
                 parts = TINT_MODULE.split(text)
                 modules = [("", parts[0])] + list(zip(parts[1::2], parts[2::2]))
                 for module, body in modules:

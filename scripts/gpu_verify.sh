@@ -2,7 +2,7 @@
 # One bounded GPU verification batch (one H200): build, then the steps named in STEPS, each
 # with its own time limit and log under $OUT. Prints one line per step and its failures.
 #   STEPS="py msl validation vsample example bench" (default: all but bench)
-#   PYFILES="test_x test_y" limits the Python step to those files.
+#   PYFILES="test_x test_y" limits the Python step to those files; VSAMPLE_FILES the validation sample.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/pymetallic-gpu}
@@ -36,7 +36,7 @@ for st in $STEPS; do
   vsample)
     PYMETALLIC_VALIDATION=1 PYMETALLIC_TEST_DIFFERENTIAL=0 step vsample-cuda 300 $PT -n 12 --timeout 150 \
       -k "cuda0 and not early_return and not which_kernels_take_the_split_path" \
-      $(sed -n '/validation mode (issue 12)/,/^$/p' Makefile | grep -o 'tests/msl/test_[a-z0-9_]*\.py') ;;
+      ${VSAMPLE_FILES:-$(sed -n '/validation mode (issue 12)/,/^$/p' Makefile | grep -o 'tests/msl/test_[a-z0-9_]*\.py')} ;;
   example) step example-validation 120 python3 examples/validation.py --gpu ;;
   bench)
     step bench-gemm 120 python3 bench/gpu_gemm.py --json "$OUT/gemm.json"
@@ -45,3 +45,5 @@ for st in $STEPS; do
     step bench-validation 120 python3 bench/gpu_validation.py ;;
   esac
 done
+# One archive instead of a file per step: the device tool brings back only a few files.
+(cd "$OUT" && tar czf logs.tgz ./*.log ./*.json 2>/dev/null && rm -f ./*.log)

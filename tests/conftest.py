@@ -9,10 +9,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # pm_testing
 
-# Validation mode and os_log on CUDA are refused unless asked for (not yet verified on a GPU):
-# the GPU runs of this suite are what verifies them, so the tests ask.
-os.environ.setdefault("PYMETALLIC_CUDA_DIAGNOSTICS", "1")
-
 import pymetallic
 
 _DEVICES = pymetallic.Device.get_all_devices()

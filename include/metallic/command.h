@@ -87,7 +87,10 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   void markEncoderOpen(bool open);
   // Called by the executor when it starts/finishes this buffer.
   void executorStarted(double time);
-  void executorFinished(double time, const std::string& error);
+  // `device_lost`: the failure left the device unusable (a GPU fault CUDA cannot recover
+  // from, a kernel past PYMETALLIC_KERNEL_TIMEOUT, work refused by such a device):
+  // waitUntilCompleted then raises DeviceError rather than Error.
+  void executorFinished(double time, const std::string& error, bool device_lost = false);
   bool finished() const;
   bool hasCompletedHandlers() const;
   // Whatever the backend keeps per committed buffer (events, staging memory).
@@ -112,6 +115,7 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   std::condition_variable done_;
   CommandBufferStatus status_ = CommandBufferStatus::NotEnqueued;
   std::string error_;
+  bool device_lost_ = false;
   double start_time_ = 0, end_time_ = 0;
   bool encoder_open_ = false;
   bool handlers_done_ = true;  // false from the end of the work until its handlers returned

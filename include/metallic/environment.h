@@ -29,11 +29,11 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_CUDA_GRAPHS", "0: never replay repeated command buffers as CUDA graphs"},
     {"PYMETALLIC_GPU_TIMESTAMPS", "1: time command buffers with CUDA events"},
     {"PYMETALLIC_VALIDATION", "1: compile every library in validation mode (as MTL_SHADER_VALIDATION=1)"},
-    {"PYMETALLIC_CUDA_DIAGNOSTICS",
-     "1: allow validation mode and os_log on CUDA devices (implemented, not yet verified on a GPU)"},
     {"PYMETALLIC_LOG_BUFFER_SIZE", "bytes of kernel log records per command buffer (default 1 MiB)"},
     // Files
     {"PYMETALLIC_CACHE_DIR", "the compiled-kernel cache (default ~/.cache/pymetallic)"},
+    {"PYMETALLIC_TRANSLATION_CACHE",
+     "0: translate MSL again for every library (no cached front-end results; compiled kernels stay cached)"},
     {"PYMETALLIC_CACHE_SIZE_LIMIT",
      "the cache's size cap in bytes, or with K/M/G (default 2G; 0: none); least recently used entries go"},
     {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a dispatch may run before its command buffer fails (default: no limit)"},

@@ -199,6 +199,7 @@ bool CommandBuffer::waitUntilCompleted(double timeout_seconds) {
   if (status_ == CommandBufferStatus::Error) {
     if (diagnostics_ && !diagnostics_->findings.empty())
       throw ShaderValidationError(error_, std::make_shared<const std::vector<KernelFinding>>(diagnostics_->findings));
+    if (device_lost_) throw DeviceError("the command buffer failed: " + error_);
     throw Error("the command buffer failed: " + error_);
   }
   return true;
@@ -299,7 +300,7 @@ void CommandBuffer::executorStarted(double time) {
   if (status_ == CommandBufferStatus::Committed) status_ = CommandBufferStatus::Scheduled;
 }
 
-void CommandBuffer::executorFinished(double time, const std::string& error) {
+void CommandBuffer::executorFinished(double time, const std::string& error, bool device_lost) {
   // What the finished work held is released without the lock: it may hold the last
   // reference to Python objects (a pipeline, a buffer), whose release takes the GIL, while a
   // Python thread holding the GIL may be waiting for this lock (reading `status`). And it is
@@ -331,6 +332,7 @@ void CommandBuffer::executorFinished(double time, const std::string& error) {
     std::lock_guard<std::mutex> lock(mutex_);
     end_time_ = time;
     error_ = error;
+    device_lost_ = device_lost && !error.empty();
     if (diagnostics_ && !diagnostics_->findings.empty() && error_.empty()) {
       const auto& f = diagnostics_->findings;
       error_ = "validation found " + std::to_string(diagnostics_->findings_total) + " error" +

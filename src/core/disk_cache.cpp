@@ -212,7 +212,8 @@ DiskCache::DiskCache(const std::string& subdir) : dir_(usable_root() + "/" + sub
   std::string why = make_dirs(dir_);
   if (!why.empty())
     throw Error("cannot use the kernel cache folder: " + why + " (set PYMETALLIC_CACHE_DIR to a writable folder)");
-  remove_stale_temporaries(dir_);
+  // Stale temporaries are removed before this process first writes here (temporary_path),
+  // not now: listing a folder of thousands of entries cost a cache hit milliseconds.
 }
 
 std::string DiskCache::path(const std::string& key, const std::string& extension) const {
@@ -222,6 +223,12 @@ std::string DiskCache::path(const std::string& key, const std::string& extension
 }
 
 std::string DiskCache::temporary_path(const std::string& final_path) const {
+  {
+    static std::mutex mutex;
+    static std::set<std::string> cleaned;  // folders this process has cleaned of stale temporaries
+    std::lock_guard<std::mutex> lock(mutex);
+    if (cleaned.insert(dir_).second) remove_stale_temporaries(dir_);
+  }
   static std::atomic<unsigned> counter{0};
   return final_path + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
 }

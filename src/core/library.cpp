@@ -4,6 +4,7 @@
 
 #include "core/backend.h"
 #include "core/front_end_options.h"
+#include "core/translation_cache.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
 #include "metallic/metallic.h"
@@ -61,8 +62,8 @@ std::shared_ptr<Library::Variant> Library::variant(const std::map<std::string, s
   if (auto it = variants_.find(constants); it != variants_.end()) return it->second;
   auto v = std::make_shared<Variant>();
   try {
-    v->translated =
-        std::make_shared<const msl::TranslatedSource>(msl::translate(source_, front_end_options(options_, constants)));
+    v->translated = std::make_shared<const msl::TranslatedSource>(
+        translation_cache::translate(source_, front_end_options(options_, constants)));
   } catch (const msl::TranslationError& e) {
     throw CompileError(e.diagnostic.format(), e.diagnostic.format());
   }

@@ -715,8 +715,14 @@ class KernelFission {
                       const std::map<size_t, std::vector<Promoted>>& declared_here,
                       const std::map<size_t, Declaration>& declarations) {
     size_t b = stmts[pending.front()].begin, e = stmts[pending.back()].end;
-    std::string s = "pm_threads." + each_call(stmts, pending, promoted) + "[&](const auto& pm_at) {\n" +
-                    thread_names(b, e, promoted) + "{\n";
+    const std::string call = each_call(stmts, pending, promoted);
+    std::string s = "pm_threads." + call + "[&](const auto& pm_at) {\n" + thread_names(b, e, promoted) + "{\n";
+    // each_below's second callable: the statement under the `if`, for the threads the bound
+    // lets through, which all pass the test (the vectoriser then needs no mask for it).
+    std::string unguarded;
+    if (call.rfind("each_below(", 0) == 0 || call.rfind("each_equal(", 0) == 0)
+      unguarded = ", [&](const auto& pm_at) {\n" + thread_names(b, e, promoted) + "{\n" +
+                  statement_text(st_.match[b + 1] + 1, e) + "\n}\n}";
     for (size_t k : pending) {
       const Statement& st = stmts[k];
       if (st.kind == Statement::LaneArguments) {
@@ -750,12 +756,15 @@ class KernelFission {
         }
       }
     }
-    return s + "}\n});\n";
+    return s + "}\n}" + unguarded + ");\n";
   }
 
   // `each`, or for a stretch that is one `if (lid < s) statement;` (lid: the thread's scalar
   // position or index in the group, s: a uniform expression) `each_below` with the bound,
-  // which skips the threads that cannot pass (the body keeps the test). Up to the callable.
+  // which skips the threads that cannot pass: its first callable keeps the test (for when the
+  // bound cannot be applied), its second (added by stretch()) is the statement alone, run
+  // only below the bound. `if (lid == s)` (a group's result written by thread 0) likewise
+  // becomes `each_equal`, which runs that one thread. Up to the first callable.
   std::string each_call(const std::vector<Statement>& stmts, const std::vector<size_t>& pending,
                         const std::vector<Promoted>& promoted) {
     if (!reads_position(stmts[pending.front()].begin, stmts[pending.back()].end)) return "each_flat(";
@@ -764,7 +773,8 @@ class KernelFission {
     if (!t_[b].is_ident("if") || !t_[b + 1].is_punct("(") || st_.match[b + 1] == npos) return "each(";
     size_t open = b + 1, close = st_.match[open];
     if (statement_end(close + 1, e) != e) return "each(";  // an `else`
-    if (close - open < 4 || !t_[open + 2].is_punct("<")) return "each(";
+    if (close - open < 4 || !(t_[open + 2].is_punct("<") || t_[open + 2].is_punct("=="))) return "each(";
+    const bool equal = t_[open + 2].is_punct("==");
     const Builtin* lid = nullptr;
     for (const Builtin& bi : builtins_)
       if (t_[open + 1].is_ident(bi.name.c_str()) &&
@@ -782,7 +792,7 @@ class KernelFission {
         return "each(";
     }
     if (!uniform_header(open + 2, close, {}, promoted)) return "each(";
-    return "each_below(" + text(open + 3, close) + ", " +
+    return std::string(equal ? "each_equal(" : "each_below(") + text(open + 3, close) + ", " +
            (lid->kind == BuiltinKind::ThreadIndexInThreadgroup ? "true" : "false") + ", ";
   }
 

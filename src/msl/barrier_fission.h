@@ -31,6 +31,10 @@
 // `while` loop without barriers, loops, jumps or returns in it runs masked: the group repeats a
 // step while any thread is still in the loop, each step running the threads still in it
 // (Mandelbrot's escape loop). Both leave the compiler a loop over lanes it can vectorise.
+// A stretch that is one `if (lid < s) stmt;` or `if (lid == s) stmt;` (lid: the thread's scalar
+// position or index in the group, s uniform) runs only the threads that can pass, `stmt` alone
+// where the bound is known to hold. The kernel's `threadgroup` arrays become locals of the split
+// version (METAL_THREADGROUP_GROUP_STORAGE), unless the program checks address spaces at run time.
 // A kernel without barriers is split only when it has such a loop (PYMETALLIC_CPU_LANE_LOOPS=0:
 // never); `PYMETALLIC_CPU_SCHEDULE=nofission` runs it thread by thread instead.
 //

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/hash.h"
 #include "msl/metal_rules.h"
 #include "msl/pp_expression.h"
 
@@ -376,6 +377,7 @@ void Preprocessor::include(const std::vector<Token>& line, FileState& file, int 
       include_file(c, where, depth + 1, out);
       return;
     }
+    inputs_.push_back({c, ""});  // looked for and absent: one there later would be included
   }
   if (angled && (name.rfind("metal_", 0) == 0 || name.rfind("simd/", 0) == 0)) {
     fail(where, "<" + name + "> is not a header of the Metal SDK");
@@ -390,6 +392,7 @@ void Preprocessor::include_file(const std::string& path, const SourceLocation& w
   if (once_.count(canonical(path))) return;
   std::string text;
   if (!read_file(path, &text)) fail(where, "cannot read '" + path + "'");
+  inputs_.push_back({path, cache::hash_hex(text)});
   FileState state;
   state.path = path;
   std::string shown = path;

@@ -25,6 +25,9 @@ class Preprocessor {
 
   static constexpr int kMaxIncludeDepth = 64;
 
+  // The files run() read and the include candidates it found absent (TranslatedSource::inputs).
+  const std::vector<InputFile>& inputs() const { return inputs_; }
+
  private:
   struct Conditional {
     bool parent_active;  // the enclosing group is being kept
@@ -54,6 +57,7 @@ class Preprocessor {
   std::set<std::string> once_;  // files with #pragma once, by canonical path
   bool metal_macros_loaded_ = false;
   bool simd_types_loaded_ = false;
+  std::vector<InputFile> inputs_;
 };
 
 }  // namespace metallic::msl

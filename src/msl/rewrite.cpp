@@ -181,11 +181,29 @@ class MslRewriter {
     if (!standard) e_.drop_range(i, close + 1);
   }
 
+  bool in_fission_function(size_t i) const {
+    static const std::string suffix = "__pm_fission";
+    for (const FunctionDef& f : st_.functions)
+      if (f.body_open < i && i < f.body_close)
+        return f.name.size() > suffix.size() &&
+               f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return false;
+  }
+
   void address_space(size_t i) {
     const Token& tok = t_[i];
     Scope scope = st_.scope[i];
     if (tok.text == "constant" && scope == Scope::Namespace && program_scope_constant(i)) return;
     if (tok.text == "threadgroup" && scope == Scope::Function && st_.statement_start[i] && declares_storage(i)) {
+      // In a kernel's split version (barrier_fission.h) one call runs the whole group: its
+      // threadgroup variables can be the call's own locals, which the compiler knows alias no
+      // buffer (no run-time alias checks in the vectorised thread loops) and addresses without
+      // thread-local storage. Not where address spaces are checked at run time: those checks
+      // tell threadgroup memory by addresses noted once per worker.
+      if (!note_threadgroup_variables_ && in_fission_function(i)) {
+        e_.replace(i, "METAL_THREADGROUP_GROUP_STORAGE");
+        return;
+      }
       e_.replace(i, "METAL_THREADGROUP_STORAGE");
       if (note_threadgroup_variables_) note_threadgroup_variables(i);
       return;

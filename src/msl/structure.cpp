@@ -93,6 +93,7 @@ class Analyzer {
     s.decl_begin.assign(t_.size(), 0);
     std::vector<Scope> scopes = {Scope::Namespace};
     std::vector<size_t> open_function;  // FunctionDef index per open brace (npos for others)
+    std::vector<size_t> open_class;     // ClassDef index per open brace (npos for others)
     size_t decl = 0;
     bool at_start = true;
     for (size_t i = 0; i < t_.size(); ++i) {
@@ -121,8 +122,14 @@ class Analyzer {
           fn = s.functions.size();
           s.functions.push_back(function_def(s, decl, i, cur));
         }
+        size_t cls = Structure::npos;
+        if (kind == Scope::Class) {
+          cls = s.classes.size();
+          s.classes.push_back(class_def(s, decl, i, cur));
+        }
         scopes.push_back(kind);
         open_function.push_back(fn);
+        open_class.push_back(cls);
         at_start = true;
         decl = i + 1;
       } else if (p == "}") {
@@ -130,6 +137,10 @@ class Analyzer {
         if (!open_function.empty()) {
           if (open_function.back() != Structure::npos) s.functions[open_function.back()].body_close = i;
           open_function.pop_back();
+        }
+        if (!open_class.empty()) {
+          if (open_class.back() != Structure::npos) close_class(s, s.classes[open_class.back()], i);
+          open_class.pop_back();
         }
         s.scope[i] = scopes.back();
         at_start = scopes.back() != Scope::Initializer;
@@ -176,6 +187,48 @@ class Analyzer {
       }
     }
     return paren ? Scope::Function : Scope::Initializer;
+  }
+
+  ClassDef class_def(const Structure& s, size_t decl, size_t brace, Scope outer) const {
+    ClassDef c;
+    c.decl_begin = decl;
+    c.body_open = brace;
+    c.enclosing = outer;
+    size_t i = skip_template_heads(t_, s.match, decl, brace);
+    while (i < brace && !(t_[i].is_ident("struct") || t_[i].is_ident("class") || t_[i].is_ident("union"))) ++i;
+    c.keyword = i;
+    c.is_union = i < brace && t_[i].is_ident("union");
+    for (++i; i < brace; ++i) {
+      const Token& t = t_[i];
+      if (t.is_punct("[[") ||
+          ((t.is_ident("alignas") || t.is_ident("__attribute__")) && i + 1 < brace && t_[i + 1].is_punct("("))) {
+        i = s.match[t.is_punct("[[") ? i : i + 1];
+        continue;
+      }
+      if (t.kind == TokenKind::Identifier && c.name.empty() && !t.is_ident("final")) {
+        if (i + 1 < brace && t_[i + 1].is_punct("::")) continue;  // `struct A::B { ... }`
+        c.name = t.text;
+        c.specialization = i + 1 < brace && t_[i + 1].is_punct("<");
+        continue;
+      }
+      if (t.is_punct(":")) c.has_bases = true;
+    }
+    return c;
+  }
+
+  // The body's '}' at `close`; `typedef struct { ... } S;` names the class S.
+  void close_class(const Structure& s, ClassDef& c, size_t close) const {
+    c.body_close = close;
+    bool is_typedef = false;
+    for (size_t k = c.decl_begin; k < c.keyword; ++k) is_typedef |= t_[k].is_ident("typedef");
+    if (!is_typedef) return;
+    for (size_t k = close + 1; k < t_.size() && !t_[k].is_punct(";"); ++k) {
+      if (t_[k].is_punct("(") || t_[k].is_punct("[")) k = s.match[k];
+      if (k < t_.size() && t_[k].kind == TokenKind::Identifier && !t_[k].is_ident("const")) {
+        c.typedef_name = t_[k].text;
+        return;
+      }
+    }
   }
 
   FunctionDef function_def(const Structure& s, size_t decl, size_t brace, Scope outer) const {

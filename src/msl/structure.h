@@ -22,6 +22,21 @@ struct FunctionDef {
   Scope enclosing = Scope::Namespace;
 };
 
+// A struct, class or union definition at namespace or class scope (local classes inside
+// function bodies are not recorded: their braces count as the function's).
+struct ClassDef {
+  std::string name;  // "" when unnamed (`typedef struct { ... } S;`: typedef_name is S)
+  std::string typedef_name;
+  size_t decl_begin = 0;  // first token of the declaration (template<...> included)
+  size_t keyword = 0;     // `struct`, `class` or `union`
+  size_t body_open = 0;   // '{' and '}' of the body
+  size_t body_close = 0;
+  bool is_union = false;
+  bool specialization = false;  // `struct S<int> { ... }`: the name has template arguments
+  bool has_bases = false;       // `struct S : B { ... }`
+  Scope enclosing = Scope::Namespace;
+};
+
 struct Structure {
   static constexpr size_t npos = static_cast<size_t>(-1);
   std::vector<Scope> scope;            // per token: the scope it lies in (a brace: the outer one)
@@ -30,6 +45,7 @@ struct Structure {
   std::vector<size_t> match;           // per bracket ( [ { [[ and their closers: the partner
   std::vector<size_t> brace;           // per token: the innermost '{' still open before it (npos: none)
   std::vector<FunctionDef> functions;  // definitions at namespace and class scope
+  std::vector<ClassDef> classes;       // definitions at namespace and class scope, in source order
 };
 
 // Fails on unbalanced brackets.

@@ -9,6 +9,7 @@
 #include "msl/address_space_overloads.h"
 #include "msl/barrier_fission.h"
 #include "msl/conditionals.h"
+#include "msl/designated_initializers.h"
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
 #include "msl/function_constants.h"
@@ -66,6 +67,8 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   time("preprocess");
   enforce_metal_rules(toks, analyze(toks), options.runtime_dir);  // on user tokens only
   time("metal rules");
+  rewrite_designated_initializers(toks);
+  time("designated initializers");
   rewrite_conditionals(toks);
   widen_vec_size_parameters(toks);
   time("conditionals");
@@ -111,6 +114,7 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   out.code = emit(edits.apply(), options.filename);
   out.function_constants = constants.infos();
   time("emit");
+  out.inputs = pp.inputs();
   return out;
 }
 

@@ -112,6 +112,14 @@ struct FunctionConstantInfo {
   bool defined = false;  // a value was given in Options::function_constants
 };
 
+// A file the translation depended on besides the source: an #include'd file as read (its
+// content hash, core/hash.h), or an include candidate that did not exist (hash ""): a file
+// created there later would have been included instead of a later candidate.
+struct InputFile {
+  std::string path;
+  std::string hash;
+};
+
 struct TranslatedSource {
   // User code rewritten to C++17, with `#line` directives pointing at the user's files.
   // It expects to be placed inside `namespace metal_user { ... }` after the runtime's
@@ -127,6 +135,8 @@ struct TranslatedSource {
   bool validation = false;
   // The program calls os_log / printf: entry wrappers tell each thread where messages go.
   bool uses_logging = false;
+  // Every file the preprocessor read or looked for (the translation cache checks them).
+  std::vector<InputFile> inputs;
 };
 
 struct Options {

@@ -67,6 +67,23 @@ class Instrumenter {
         e_.replace(i, "::metal::detail::v_at(" + tok.text + ", " + site(tok) + ", " + quoted(tok.text) + ")");
         continue;
       }
+      // `*(p + e)` and `*(p - e)`: checked as p[e] and p[-(e)], so the range is the one p
+      // lies in (the address alone may lie in no range, or in a neighbour's).
+      if (t_[i - 1].is_punct("(") && (next->is_punct("+") || next->is_punct("-")) && unary_deref(i - 1)) {
+        const size_t close_paren = st_.match[i - 1];
+        const bool minus = next->is_punct("-");
+        if (close_paren != Structure::npos && plain_offset(i + 2, close_paren, minus)) {
+          e_.drop(i - 2);
+          e_.replace(i, "::metal::detail::v_acc(" + tok.text + ", " + kind(i - 2, close_paren + 1) + ", " + site(tok) +
+                            ", " + quoted(tok.text) + ")[");
+          if (minus)
+            e_.replace(i + 1, "-(");
+          else
+            e_.drop(i + 1);
+          e_.replace(close_paren, minus ? ")])" : "])");
+          continue;
+        }
+      }
       if (next->is_punct("[")) {
         if (builtin_type_name(tok.text) || declaration_name(i)) continue;
         size_t close_bracket = st_.match[i + 1];
@@ -116,6 +133,24 @@ class Instrumenter {
     bool operand = (before.kind == TokenKind::Identifier && !one_of(before, {"return", "case"})) ||
                    before.kind == TokenKind::Number || before.is_punct(")") || before.is_punct("]");
     return !operand;
+  }
+
+  // Whether [begin, end) is an offset that `p + ...` / `p - ...` adds as a whole: operators of
+  // higher precedence than + and - only at its top level (and, after `+`, more + and -).
+  bool plain_offset(size_t begin, size_t end, bool after_minus) const {
+    if (begin >= end) return false;
+    for (size_t k = begin; k < end; ++k) {
+      const Token& t = t_[k];
+      if ((t.is_punct("(") || t.is_punct("[")) && st_.match[k] != Structure::npos && st_.match[k] < end) {
+        k = st_.match[k];
+        continue;
+      }
+      if (t.kind != TokenKind::Punct) continue;
+      if (one_of(t, {"*", "/", "%", ".", "->", "::"})) continue;
+      if (!after_minus && one_of(t, {"+", "-"})) continue;
+      return false;
+    }
+    return true;
   }
 
   // Whether the `*` before the identifier at i dereferences it (not a multiplication, nor

@@ -78,6 +78,13 @@
 // exactly "shared by the threadgroup" for the CPU executor.
 #define METAL_THREADGROUP_STORAGE static thread_local
 #endif
+// The same in a kernel's split version (msl/barrier_fission.h), which runs a whole group in one
+// call: on the CPU, locals of that call (Metal leaves threadgroup memory uninitialised).
+#if defined(METAL_TARGET_CUDA)
+#define METAL_THREADGROUP_GROUP_STORAGE __shared__ __align__(16)
+#else
+#define METAL_THREADGROUP_GROUP_STORAGE alignas(64)
+#endif
 // After a kernel-scope `threadgroup` variable, in programs that overload functions on address
 // spaces: the CPU's run-time checks need its bounds (metal_address_space.h); CUDA asks the pointer.
 #if defined(METAL_TARGET_CUDA)

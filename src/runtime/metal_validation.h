@@ -73,6 +73,9 @@ template <class T> METAL_FUNC const char* v_bytes(T* p) { return (const char*)(c
 
 #if defined(METAL_TARGET_CPU) && defined(PM_VALIDATION)
 
+// Threads of a SIMD group run one at a time here: nothing to bring back together (CUDA: below).
+struct v_converge {};
+
 // ----------------------------------------------------------------------------- CPU checks
 
 struct v_site {
@@ -466,6 +469,16 @@ struct v_cu_state {
   // Kernel-scope threadgroup variables (v_note_tg): shared-window offset + 1 (0: free slot), size.
   unsigned var_begin[v_kMaxVars], var_size[v_kMaxVars];
 };
+// The lanes of a warp that enter a check leave it together. A check branches (a finding is
+// reported, a shadow word is retried), and with independent thread scheduling the lanes of a
+// warp need not come back together on their own: a SIMD-group function after the check
+// (which runs over the lanes that reach it together) would then see only part of its SIMD
+// group — a wrong sum in validation builds only.
+struct v_converge {
+  unsigned mask = __activemask();
+  ~v_converge() { __syncwarp(mask); }
+};
+
 inline v_cu_state& v_st() {
   __shared__ v_cu_state s;
   return s;
@@ -692,12 +705,14 @@ inline void v_track_at(unsigned long long off, unsigned long n, unsigned kind, c
 
 inline void v_tg_track(const char* p, unsigned long n, unsigned kind, const char* file, unsigned line, unsigned column,
                        const char* name) {
+  v_converge converge;
   if (__isShared(p)) v_track_at(v_shared_offset(p), n, kind, file, line, column, name);
 }
 
 // An access of `n` bytes at `a` through a pointer whose base is `base`.
 inline bool v_check(const char* base, const char* a, unsigned long n, unsigned kind, const char* file, unsigned line,
                     unsigned column, const char* name) {
+  v_converge converge;
   if (!v_active()) return true;
   metal_diag_dev* d = cu_blk().diag;
   if (__isShared(base)) {
@@ -819,6 +834,7 @@ inline void v_leave() {
 
 // After a kernel-scope `threadgroup` declaration: every thread notes it, the first claims a slot.
 template <class X> void v_note_tg(X& x, const char*) {
+  v_converge converge;
   if (!v_active()) return;
   v_cu_state& s = v_st();
   const unsigned key = static_cast<unsigned>(v_shared_offset(v_bytes(&x))) + 1u;
@@ -847,6 +863,7 @@ template <class X> X& v_at(X& x, unsigned line, unsigned column, const char* fil
 }
 
 inline void v_texture_oob(unsigned x, unsigned y, unsigned z, unsigned w, unsigned h, unsigned d, bool write) {
+  v_converge converge;
   if (!v_active()) return;
   metal_diag_finding f = v_finding(metal_diag_oob_texture);
   f.coord[0] = x, f.coord[1] = y, f.coord[2] = z;
@@ -888,6 +905,7 @@ template <class T, unsigned long N> struct v_arr {
   T (&a)[N];
   v_loc l;
   template <class I> decltype(auto) operator[](I i) const {
+    [[maybe_unused]] v_converge converge;
     long long k = static_cast<long long>(i);
     bool ok = k >= 0 && static_cast<unsigned long long>(k) < N;
     if (!ok && !(l.kind & v_addr) && v_active()) {

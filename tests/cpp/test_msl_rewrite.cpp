@@ -54,6 +54,7 @@ std::string syntax_check(const std::string& text, const std::string& include_dir
 const char* kStubPrelude = R"(
 #define METAL_PROGRAM_SCOPE_CONSTANT static const
 #define METAL_THREADGROUP_STORAGE static thread_local
+#define METAL_THREADGROUP_GROUP_STORAGE alignas(64)
 namespace metal {
 using uint = unsigned int; using ushort = unsigned short;
 struct half { constexpr half(float f) : v(f) {} operator float() const { return v; } float v; };

@@ -3,8 +3,9 @@ own that runs against NumPy (issue 10, the corpus measure of docs/msl-support.md
 member declarations `= default` written once per address space, volatile buffers of vectors,
 `coherent device` and `memory_coherence` textures (MSL 3.2), Metal's vector-aware
 `is_integral`, atomics on cube textures, vector sizes deduced by an unsigned template
-parameter, and program-scope `constant` arrays of matrices and wrapped arrays (constant
-initialisation: the form NVRTC needs for device data)."""
+parameter, program-scope `constant` arrays of matrices and wrapped arrays (constant
+initialisation: the form NVRTC needs for device data), and designated initialisers (Tint's
+`S{.a = x}`: rewritten to positional ones, so NVRTC compiles them as C++17)."""
 
 import numpy as np
 import pytest
@@ -376,10 +377,177 @@ def test_program_scope_constant_composites(device, runner):
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
 
 
+DESIGNATED_SRC = r"""
+#include <metal_stdlib>
+using namespace metal;
+
+struct Inner {
+  float x;
+  float y;
+};
+
+struct Params {
+  float scale;
+  Inner offset;
+  int count;
+  float4 bias;
+  float w[3];
+};
+
+template <typename T>
+struct Pair {
+  T first;
+  T second;
+};
+
+struct Four {
+  float a, b;
+  float c;
+  float d;
+};
+
+struct Bag {
+  Inner items[2];
+  int n;
+};
+
+typedef Inner InnerAlias;
+using PairF = Pair<float>;
+
+// The shape Tint writes in every module: a struct of the module's buffers, built with designators.
+struct tint_module_vars_struct {
+  const device float* in;
+  device float* out;
+};
+
+constant Params kParams = {.scale = 2.0f, .offset = {.x = 0.5f, .y = -1.0f}, .count = 3,
+                           .bias = float4(1.0f, 2.0f, 3.0f, 4.0f), .w = {7.0f, 8.0f, 9.0f}};
+constant Four kGaps = {.b = 3.0f, .d = 5.0f};
+constant Inner kTable[2] = {{.x = 10.0f, .y = 20.0f}, {.y = 40.0f}};
+
+Four spread(float v) { return {.a = v, .c = 3.0f * v}; }
+
+kernel void designated(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                       uint i [[thread_position_in_grid]]) {
+  tint_module_vars_struct const vars = tint_module_vars_struct{.in = in, .out = out};
+  float v = vars.in[i];
+  Params p = Params{.scale = v, .offset = Inner{.x = v + 1.0f, .y = v - 1.0f}, .count = int(i),
+                    .bias = float4(v), .w = {v, 2.0f * v, 3.0f * v}};
+  Params q = {.scale = 3.0f, .count = 7};
+  Params r{.offset{.y = v}, .w{1.0f}};
+  Inner arr[3] = {{.x = v}, {.y = 2.0f * v}, {.x = 1.0f, .y = 2.0f}};
+  Pair<float> pr = Pair<float>{.first = v, .second = -v};
+  Four w = {.d = 1.0f, .b = v};  // out of declaration order: clang warns and initialises b, then d
+  Four s = spread(v);
+  InnerAlias ia = {.y = v};
+  PairF pf = {.second = 2.0f};
+  Bag b = {.items = {{.x = v}, {.y = v}}, .n = 2};
+  float vals[] = {p.scale, p.offset.x, p.offset.y, float(p.count), p.bias.w, p.w[2],
+                  q.scale, q.offset.x, q.offset.y, float(q.count), q.bias.x + q.bias.w, q.w[1],
+                  r.scale, r.offset.x, r.offset.y, float(r.count), r.w[0], r.w[2],
+                  arr[0].x, arr[0].y, arr[1].x, arr[1].y, arr[2].x + arr[2].y,
+                  pr.first, pr.second, w.a, w.b, w.c, w.d, s.a, s.b, s.c, s.d,
+                  kParams.scale, kParams.offset.x, kParams.offset.y, float(kParams.count), kParams.bias.z,
+                  kParams.w[1], kGaps.a, kGaps.b, kGaps.c, kGaps.d,
+                  kTable[0].x, kTable[0].y, kTable[1].x, kTable[1].y,
+                  ia.x, ia.y, pf.first, pf.second, b.items[0].x, b.items[1].y, b.items[1].x, float(b.n)};
+  for (uint k = 0; k < 55; ++k) vars.out[i * 55 + k] = vals[k];
+}
+"""
+
+
+def designated_reference(v):
+    rows = []
+    for i, x in enumerate(v.astype(np.float64)):
+        rows.append(
+            [x, x + 1, x - 1, i, x, 3 * x]  # p: complete, nested with a named type
+            + [3, 0, 0, 7, 0, 0]  # q: gaps are value-initialised
+            + [0, 0, x, 0, 1, 0]  # r: `.m{...}`, nested gaps
+            + [x, 0, 0, 2 * x, 3]  # an array of structs
+            + [x, -x]  # a class template
+            + [0, x, 0, 1]  # out of order: declaration order
+            + [x, 0, 3 * x, 0]  # `return {...}`
+            + [2, 0.5, -1, 3, 3, 8, 0, 3, 0, 5, 10, 20, 0, 40]  # program-scope `constant`
+            + [0, x, 0, 2]  # through a typedef and a `using` alias
+            + [x, x, 0, 2]  # an array member of structs
+        )
+    return np.array(rows)
+
+
+def test_designated_initializers(device, runner):
+    rng = np.random.default_rng(21)
+    n = 16
+    v = rng.standard_normal(n).astype(np.float32)
+    out = runner.run(device, DESIGNATED_SRC, "designated", [v, np.zeros(n * 55, np.float32)], (n, 1, 1), (n, 1, 1))[1]
+    np.testing.assert_allclose(out.reshape(n, 55), designated_reference(v), rtol=1e-6, atol=1e-6)
+
+
+DESIGNATED_HEAD = """#include <metal_stdlib>
+using namespace metal;
+struct Inner { float x; float y; };
+struct Outer { Inner in; float z; };
+struct WithDefault { float a = 1.0f; float b; };
+struct Built { float v; Built(float f) : v(f) {} };
+union Bits { float f; uint u; };
+float sum(Inner s) { return s.x + s.y; }
+"""
+
+TEMPLATE_MAKE = """template <typename T> T make(float v) {
+  return T{.x = v};  // error here
+}
+"""
+
+DESIGNATED_ERRORS = [
+    (
+        "unknown_member",
+        "Inner a = {.x = 1.0f, .z = 2.0f};",
+        r"field designator 'z' does not refer to any member of 'Inner'",
+    ),
+    ("twice", "Inner a = {.x = 1.0f, .x = 2.0f};", r"member 'x' of 'Inner' is designated twice"),
+    ("mixed", "Inner a = {.x = 1.0f, 2.0f};", r"mixes designated and positional clauses"),
+    ("nested_designator", "Outer a = {.in.x = 1.0f};", r"nested designators \('\.in\.x'"),
+    ("array_designator", "float a[2] = {[1] = 1.0f};", r"array designators"),
+    (
+        "argument",
+        "out[0] = sum({.x = 1.0f});",
+        r"cannot tell which struct it initialises \(the list is a function argument",
+    ),
+    (
+        "assignment",
+        "Inner a; a = {.y = 2.0f}; out[0] = a.y;",
+        r"cannot tell which struct it initialises \(the list is assigned",
+    ),
+    ("default_member", "WithDefault a = {.b = 2.0f};", r"skips member 'a', which has a default member initializer"),
+    (
+        "constructor",
+        "Built a = {.v = 1.0f};",
+        r"'Built', which is not an aggregate: it has a user-provided constructor",
+    ),
+    ("union", "Bits a = {.u = 1u};", r"union 'Bits' by its member 'u', which is not its first"),
+    ("scalar", "float4 a = {.x = 1.0f};", r"can only initialise a struct"),
+    (
+        "template",
+        TEMPLATE_MAKE + "kernel void k(device float* out [[buffer(0)]]) {\n  out[0] = make<Inner>(1.0f).x;",
+        r"cannot tell which struct it initialises \(its type 'T' is a template parameter",
+    ),
+]
+
+
+@pytest.mark.parametrize("body,message", [c[1:] for c in DESIGNATED_ERRORS], ids=[c[0] for c in DESIGNATED_ERRORS])
+def test_designated_initializers_refused_at_their_line(device, body, message):
+    if "kernel void" not in body:
+        body = "kernel void k(device float* out [[buffer(0)]]) {\n  " + body
+    src = DESIGNATED_HEAD + body + "\n}\n"
+    lines = src.splitlines()
+    line = next((n for n, text in enumerate(lines, 1) if "error here" in text), len(lines) - 1)
+    with pytest.raises(pm.CompileError, match=rf"program\.metal:{line}:\d+: error: .*{message}"):
+        pm.Library(device, src)
+
+
 @pytest.mark.parametrize(
     "src",
-    [STORAGE_SRC, VOLATILE_SRC, COHERENT_SRC, SIGN_SRC, CUBE_ATOMIC_SRC, DEDUCE_SRC, CONSTANTS_SRC],
-    ids=["storage", "volatile", "coherent", "sign", "cube_atomics", "deduce", "constants"],
+    [STORAGE_SRC, VOLATILE_SRC, COHERENT_SRC, SIGN_SRC, CUBE_ATOMIC_SRC, DEDUCE_SRC, CONSTANTS_SRC, DESIGNATED_SRC],
+    ids=["storage", "volatile", "coherent", "sign", "cube_atomics", "deduce", "constants", "designated"],
 )
 def test_kinds_compile_for_cuda(cuda_compile, src):
     cuda_compile(src)

@@ -295,6 +295,40 @@ def test_deref_and_arrow_in_bounds_are_clean_and_right(device):
     np.testing.assert_array_equal(got[:, 1], np.ones(32, np.float32))
 
 
+PTR_ARITH = """
+#include <metal_stdlib>
+using namespace metal;
+kernel void strided(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                    uint gid [[thread_position_in_grid]]) {
+    float v = *(x + gid * STRIDE);              // @read
+    *(out + gid + SHIFT) = v;                   // @write
+    *(out - SHIFT + (gid + 1)) += 0.0f;         // the offset is not one term: left unchecked
+}
+"""
+
+
+def test_dereference_of_pointer_arithmetic_is_checked_against_the_base(device):
+    # x + gid * 2 runs far past x's 32 floats for threads 16..31: the address lies in no
+    # bound range at all, so only the base pointer tells which buffer the access belongs to.
+    src = PTR_ARITH.replace("STRIDE", "2").replace("SHIFT", "1")
+    x = np.arange(32, dtype=np.float32)
+    findings, _ = _findings(device, src, "strided", [x, np.zeros(32, np.float32)], (32, 1, 1), (32, 1, 1))
+    by_line = {f.line: f for f in findings}
+    read = by_line[_line(src, "@read")]
+    assert read.kind == "out_of_bounds" and read.buffer_index == 0 and read.access == "read" and read.name == "x"
+    assert read.extent == 128 and read.offset >= 128 and read.offset == 8 * read.thread[0] and read.size == 4
+    write = by_line[_line(src, "@write")]
+    assert write.buffer_index == 1 and write.access == "write" and write.name == "out"
+    assert write.thread == (31, 0, 0) and write.offset == 128 and write.extent == 128
+
+
+def test_dereference_of_pointer_arithmetic_in_bounds_is_clean_and_right(device):
+    src = PTR_ARITH.replace("STRIDE", "1").replace("SHIFT", "0")
+    x = np.random.default_rng(5).standard_normal(32).astype(np.float32)
+    _, b_out = _clean(device, src, "strided", [x, np.zeros(32, np.float32)], (32, 1, 1), (32, 1, 1))
+    np.testing.assert_array_equal(b_out.to_numpy(np.float32, (32,)), x)
+
+
 TG_DEREF = """
 #include <metal_stdlib>
 using namespace metal;
@@ -484,8 +518,9 @@ def _nvrtc():
         TEXTURE,
         DEREF,
         TG_DEREF,
+        PTR_ARITH.replace("STRIDE", "2"),
     ],
-    ids=["oob", "race", "divergence", "uninit", "texture", "deref", "tg_deref"],
+    ids=["oob", "race", "divergence", "uninit", "texture", "deref", "tg_deref", "ptr_arith"],
 )
 def test_validation_builds_compile_for_cuda(src):
     if not _nvrtc():

@@ -5,17 +5,18 @@
 
 #include <cstdint>
 
-#define METALLIC_CPU_LAUNCH_STRUCT                                                              \
-  struct metallic_cpu_launch {                                                                  \
-    void* buffers[31];                /* base + offset of each bound buffer or inline bytes */  \
-    uint32_t threadgroup_offsets[31]; /* [[threadgroup(n)]] offset in the group's arena */      \
-    uint32_t threadgroup_arena_size;  /* bytes of dynamic threadgroup memory per group */       \
-    uint32_t grid[3];                 /* threads per grid (exact) */                            \
-    uint32_t threads_per_threadgroup[3];                                                        \
-    uint32_t threadgroups[3];                                                                   \
-    const void* textures; /* metal_texture_abi per [[texture(n)]] index, data = host address */ \
-    const void* samplers; /* metal_sampler_abi per [[sampler(n)]] index */                      \
-    void* diag;           /* metal_diag (metal_diag_abi.h): findings and log records */         \
+#define METALLIC_CPU_LAUNCH_STRUCT                                                               \
+  struct metallic_cpu_launch {                                                                   \
+    void* buffers[31];                /* base + offset of each bound buffer or inline bytes */   \
+    uint32_t threadgroup_offsets[31]; /* [[threadgroup(n)]] offset in the group's arena */       \
+    uint32_t threadgroup_arena_size;  /* bytes of dynamic threadgroup memory per group */        \
+    uint32_t grid[3];                 /* threads per grid (exact) */                             \
+    uint32_t threads_per_threadgroup[3];                                                         \
+    uint32_t threadgroups[3];                                                                    \
+    const void* textures; /* metal_texture_abi per [[texture(n)]] index, data = host address */  \
+    const void* samplers; /* metal_sampler_abi per [[sampler(n)]] index */                       \
+    void* diag;           /* metal_diag (metal_diag_abi.h): findings and log records */          \
+    uint32_t disjoint;    /* 1: no two bound buffers (or used resources) overlap, no textures */ \
   };
 
 METALLIC_CPU_LAUNCH_STRUCT

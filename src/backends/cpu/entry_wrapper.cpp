@@ -1,7 +1,10 @@
 #include "backends/cpu/entry_wrapper.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <regex>
 #include <sstream>
+#include <vector>
 
 #include "backends/cpu/cpu_abi.h"
 #include "core/entry_codegen.h"
@@ -25,7 +28,8 @@ namespace {
 
 // The call of the user's kernel with every parameter bound; for a fission function
 // (barrier_fission.h), the group's threads first and no built-ins (each thread asks for them).
-std::string kernel_call(const msl::KernelInfo& k, bool fission = false) {
+// `restricted`: arguments passed from a parameter of the calling function instead (by index).
+std::string kernel_call(const msl::KernelInfo& k, bool fission = false, const std::vector<size_t>& restricted = {}) {
   std::string call = fission ? k.fission_call_name + "(pm_threads" : k.call_name + "(";
   bool first = !fission;
   for (size_t i = 0; i < k.args.size(); ++i) {
@@ -39,6 +43,10 @@ std::string kernel_call(const msl::KernelInfo& k, bool fission = false) {
     }
     switch (a.kind) {
       case msl::ArgKind::Buffer:
+        if (std::find(restricted.begin(), restricted.end(), i) != restricted.end()) {
+          call += codegen::resource_expression(k, i, "pm_restrict_" + std::to_string(i));
+          break;
+        }
         call += codegen::is_constant_reference(a)
                     ? codegen::constant_reference_use(i)
                     : codegen::resource_expression(k, i, "L->buffers[" + std::to_string(a.index) + "]");
@@ -124,27 +132,69 @@ std::string arena_note(const msl::TranslatedSource& source) {
                                       : "";
 }
 
+// Buffer arguments that may be passed as `__restrict` pointers when the executor has found the
+// dispatch's buffers disjoint (metallic_cpu_launch::disjoint): pointers to scalars and vectors,
+// which cannot hold pointers to other memory. Empty when fewer than two of them are used, at
+// least one written (nothing to gain), or when the kernel takes textures (whose storage the
+// executor does not compare).
+std::vector<size_t> restrictable_arguments(const msl::TranslatedSource& source, const msl::KernelInfo& k) {
+  static const std::regex plain(
+      "^(const )?(packed_)?(float|half|bfloat|int|uint|short|ushort|char|uchar|long|ulong|"
+      "bool|unsigned int|unsigned char|unsigned short|int8_t|uint8_t|int16_t|uint16_t|"
+      "int32_t|uint32_t|int64_t|uint64_t)([234])?$");
+  std::vector<size_t> out;
+  if (source.validation || source.checks_address_spaces) return out;
+  bool written = false;
+  for (size_t i = 0; i < k.args.size(); ++i) {
+    const auto& a = k.args[i];
+    if (a.kind == msl::ArgKind::Texture && a.used) return {};
+    if (a.kind != msl::ArgKind::Buffer || !a.used || a.is_reference || a.dependent_type) continue;
+    if (a.type.empty() || a.type.back() != '*' || !std::regex_match(a.element_type, plain)) continue;
+    out.push_back(i);
+    written |= !a.is_const;
+  }
+  if (out.size() < 2 || !written) return {};
+  return out;
+}
+
 void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k, size_t i,
                        const std::string& arena_note) {
   // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
   // compiler can vectorise across threads as a GPU runs them side by side.
+  // Where the executor found the buffers disjoint, the loop runs in a function whose buffer
+  // parameters are `__restrict`: no run-time alias checks, and loops with gathers (whose
+  // address ranges the compiler cannot bound) vectorise too. Metal lets a kernel's buffers
+  // alias (`in` may be `out`), so the other copy runs otherwise.
+  const std::vector<size_t> restricted = restrictable_arguments(source, k);
+  auto loop = [&](const std::vector<size_t>& r) {
+    return std::string("  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n") + kGroupPosition +
+           // The innermost loop runs over the grid's x position itself: an induction variable
+           // that cannot wrap, which the vectoriser needs to see the accesses as contiguous.
+           "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_ntg_x;\n"
+           "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
+           "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
+           "    for (uint32_t pm_px = pm_x0; pm_px < pm_x_end; ++pm_px) {\n"
+           "      const uint32_t pm_lid_x = pm_px - pm_x0;\n"
+           "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
+           "      const uint32_t pm_simd_tidx = pm_tidx;\n"
+           "      (void)pm_tidx; (void)pm_simd_tidx;\n" +
+           thread_enter(source) + "      " + kernel_call(k, false, r) + ";\n" + thread_leave(source) + "    }\n  }\n";
+  };
+  std::string header = kDispatchSizes + constant_copies(k) + "  (void)pm_arena;\n" + arena_note;
+  if (!restricted.empty()) {
+    out << "static inline __attribute__((always_inline)) void pm_disjoint_" << i
+        << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena";
+    for (size_t a : restricted) out << ", void* __restrict pm_restrict_" << a;
+    out << ") {\n" << header << loop(restricted) << "}\n";
+  }
   out << entry_attributes(source) << entry_symbol(i)
-      << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n"
-      << kDispatchSizes << constant_copies(k) << "  (void)pm_arena;\n"
-      << arena_note << "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n"
-      << kGroupPosition
-      // The innermost loop runs over the grid's x position itself: an induction variable
-      // that cannot wrap, which the vectoriser needs to see the accesses as contiguous.
-      << "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_ntg_x;\n"
-      << "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
-      << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
-      << "    for (uint32_t pm_px = pm_x0; pm_px < pm_x_end; ++pm_px) {\n"
-      << "      const uint32_t pm_lid_x = pm_px - pm_x0;\n"
-      << "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
-      << "      const uint32_t pm_simd_tidx = pm_tidx;\n"
-      << "      (void)pm_tidx; (void)pm_simd_tidx;\n"
-      << thread_enter(source) << "      " << kernel_call(k) << ";\n"
-      << thread_leave(source) << "    }\n  }\n}\n";
+      << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n";
+  if (!restricted.empty()) {
+    out << "  if (L->disjoint) {\n    pm_disjoint_" << i << "(L, pm_first, pm_end, pm_arena";
+    for (size_t a : restricted) out << ", L->buffers[" << k.args[a].index << "]";
+    out << ");\n    return;\n  }\n";
+  }
+  out << header << loop({}) << "}\n";
 }
 
 // Names every built-in expression may use (entry_codegen.h), inside a fission thread.
@@ -205,19 +255,35 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << "  }\n"
       // `if (lid < s) ...` as a whole stretch (a halving reduction): only the threads whose x
       // position (or index, in a one-row group) is below an unsigned `s` can pass, so the loop
-      // stops there; the condition itself stays in the body.
-      << "  template <class U, class F> __attribute__((always_inline)) void each_below(const U& u, bool by_index, "
-         "F&& f) {\n"
-      << "    uint32_t pm_lim = pm_ntg_x;\n"
+      // stops there. `guarded` is the whole statement, `body` the part under the test: every
+      // thread below the bound passes the test, so where the bound applies only `body` runs.
+      << "  template <class U, class F, class G> __attribute__((always_inline)) void each_below(const U& u, bool "
+         "by_index, F&& guarded, G&& body) {\n"
       << "    if constexpr (metal::is_unsigned<U>::value)\n"
-      << "      if (!by_index || (pm_ntg_y == 1 && pm_ntg_z == 1)) pm_lim = u < pm_lim ? uint32_t(u) : pm_lim;\n"
-      << "    each_x(pm_lim, f);\n  }\n"
-      << "  template <class F> __attribute__((always_inline)) void each_x(uint32_t pm_lim, F&& f) {\n"
+      << "      if (!by_index || (pm_ntg_y == 1 && pm_ntg_z == 1)) {\n"
+      << "        each_x(u < pm_ntg_x ? uint32_t(u) : pm_ntg_x, body);\n"
+      << "        return;\n"
+      << "      }\n"
+      << "    each_x(pm_ntg_x, guarded);\n  }\n"
+      // `if (lid == u) ...`: only the thread at x position (or one-row index) u passes, if any
+      // (an integral u; a negative one matches no thread, as the comparison's conversions give).
+      << "  template <class U, class F, class G> __attribute__((always_inline)) void each_equal(const U& u, bool "
+         "by_index, F&& guarded, G&& body) {\n"
+      << "    if constexpr (metal::is_integral<U>::value && metal::is_scalar<U>::value)\n"
+      << "      if (!by_index || (pm_ntg_y == 1 && pm_ntg_z == 1)) {\n"
+      << "        if (!(u < U(0)) && uint64_t(u) < pm_ntg_x)\n"
+      << "          each_x(uint32_t(u) + 1, body, uint32_t(u));\n"
+      << "        return;\n"
+      << "      }\n"
+      << "    each_x(pm_ntg_x, guarded);\n  }\n"
+      // The threads at x positions [pm_from, pm_lim) of each row of the group.
+      << "  template <class F> __attribute__((always_inline)) void each_x(uint32_t pm_lim, F&& f, uint32_t pm_from = "
+         "0) {\n"
       << "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_lim;\n"
       << "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
       << "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y) {\n"
       << "    const uint32_t pm_row = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x;\n"
-      << "    for (uint32_t pm_px = pm_x0; pm_px < pm_x_end; ++pm_px) {\n"
+      << "    for (uint32_t pm_px = pm_x0 + pm_from; pm_px < pm_x_end; ++pm_px) {\n"
       << "      const uint32_t pm_lid_x = pm_px - pm_x0;\n"
       << "      const uint32_t pm_tidx = pm_row + pm_lid_x;\n"
       << (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "")

@@ -190,6 +190,7 @@ void run_isolated_dispatch(const DispatchCommand& cmd, CpuKernel& kernel, metall
   launch.textures = nullptr;
   launch.samplers = nullptr;
   launch.diag = nullptr;
+  launch.disjoint = 0;  // the staged copies are laid out anew
   d.launch = launch;
   bool timed_out = false;
   std::string error = run_isolated(d, timeout, &timed_out);
@@ -201,12 +202,32 @@ void run_isolated_dispatch(const DispatchCommand& cmd, CpuKernel& kernel, metall
   staging.copy_back();
 }
 
+// Whether no two buffers bound to the dispatch share a byte (each from its binding's offset to
+// the end of the buffer: a kernel may index that far), so that kernels may see them through
+// `__restrict` pointers (entry_wrapper.cpp). Not with textures or useResource'd buffers, whose
+// memory other paths reach. set_bytes data is a private copy and takes no part.
+bool buffers_disjoint(const DispatchCommand& cmd, const metallic_cpu_launch& launch) {
+  if (!cmd.textures.empty() || !cmd.resources.empty()) return false;
+  std::pair<uintptr_t, uintptr_t> ranges[31];
+  int n = 0;
+  for (uint32_t i = 0; i < 31; ++i) {
+    if (!(cmd.bound_mask & (1u << i)) || !cmd.buffers[i].buffer) continue;
+    auto begin = reinterpret_cast<uintptr_t>(launch.buffers[i]);
+    ranges[n++] = {begin, begin + std::max<uint64_t>(cmd.buffers[i].length, 1)};
+  }
+  std::sort(ranges, ranges + n);
+  for (int i = 1; i < n; ++i)
+    if (ranges[i].first < ranges[i - 1].second) return false;
+  return true;
+}
+
 void run_dispatch(const DispatchCommand& cmd, CommandList& list, ThreadPool& pool, CommandBuffer& buffer,
                   double timeout) {
   metallic_cpu_launch launch;
   std::memset(&launch, 0, sizeof launch);
   for (uint32_t i = 0; i < 31; ++i)
     if (cmd.bound_mask & (1u << i)) launch.buffers[i] = pointer_of(cmd.buffers[i], list);
+  launch.disjoint = buffers_disjoint(cmd, launch) ? 1u : 0u;
   uint32_t arena = 0;
   for (uint32_t i = 0; i < 31; ++i) {
     launch.threadgroup_offsets[i] = arena;

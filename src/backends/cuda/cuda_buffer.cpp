@@ -13,7 +13,7 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, St
   context_->ensure_usable();
   context_->make_current();
   const auto& api = context_->api();
-  CUresult r = api.cuMemAlloc_v2(&device_, length);
+  CUresult r = api.cuMemAlloc_v2(&device_, length + kAllocationGap);
   if (r != CUDA_SUCCESS)
     throw Error("cannot allocate " + std::to_string(length) + " bytes on cuda:" + std::to_string(context_->ordinal()) +
                 ": " + describe(r));
@@ -60,10 +60,13 @@ CudaBuffer::~CudaBuffer() {
     if (ready_) api.cuEventDestroy_v2(ready_);
   }
   if (host_) {
-    if (host_pinned_)
-      api.cuMemFreeHost(host_);
-    else
+    if (host_pinned_) {
+      // Freeing pinned memory waits for the device, which may still run an abandoned kernel:
+      // left to the process's end then (the device is unusable anyway).
+      if (context_->healthy()) api.cuMemFreeHost(host_);
+    } else {
       std::free(host_);
+    }
   }
 }
 

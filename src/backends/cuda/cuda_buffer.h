@@ -18,6 +18,13 @@
 
 namespace metallic::cuda {
 
+// Bytes left unused after every allocation this backend makes for kernels' data (buffers and
+// set_bytes copies). cuMemAlloc packs small allocations back to back, so without a gap the
+// end of one buffer is the start of the next: an access just past one would land inside its
+// neighbour, and validation mode, which knows a pointer only by its address, would take it
+// for an in-bounds access of the neighbour.
+constexpr uint64_t kAllocationGap = 256;
+
 class CudaBuffer : public backend::BufferImpl {
  public:
   CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, StorageMode mode);

@@ -138,7 +138,7 @@ void finish(CommandBuffer& buffer, bool block) {
                          " s (the limit PYMETALLIC_KERNEL_TIMEOUT sets); the GPU cannot stop it, so the device is "
                          "unusable in this process from now on";
       ctx.poison(what);
-      buffer.executorFinished(now, what);
+      buffer.executorFinished(now, what, /*device_lost=*/true);
       return;
     }
   }
@@ -149,7 +149,7 @@ void finish(CommandBuffer& buffer, bool block) {
     std::string what = "a fault while running " + pending->kernel_names() + ": " + describe(r);
     if (is_sticky(r)) ctx.poison(what);
     for (auto& [event, value] : pending->signals) event->setSignaledValue(value);
-    buffer.executorFinished(now_seconds(), what);
+    buffer.executorFinished(now_seconds(), what, /*device_lost=*/!ctx.healthy());
     return;
   }
   for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();

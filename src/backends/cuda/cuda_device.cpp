@@ -59,19 +59,6 @@ class CudaDevice : public backend::DeviceImpl {
   std::shared_ptr<backend::LibraryImpl> compile(const msl::TranslatedSource& source,
                                                 const CompileOptions& options) override {
     context_->ensure_usable();
-    // Validation and os_log on CUDA are written (shadow slots, findings and log records read
-    // back at completion) and NVRTC-checked, but have not yet run on a GPU: refused by name
-    // until they have, unless asked for explicitly.
-    if (source.validation || source.uses_logging) {
-      const char* preview = std::getenv("PYMETALLIC_CUDA_DIAGNOSTICS");
-      if (!preview || std::string(preview) != "1")
-        throw CompileError(std::string(source.validation ? "validation mode (options={'validation': True}, "
-                                                           "PYMETALLIC_VALIDATION, MTL_SHADER_VALIDATION)"
-                                                         : "os_log / printf in kernels") +
-                               " is not yet verified on CUDA devices: use the CPU device, or set "
-                               "PYMETALLIC_CUDA_DIAGNOSTICS=1 to try the unverified CUDA implementation",
-                           "");
-    }
     int sm = context_->sm_version(), driver = context_->api().version;
     // Libraries of many template instantiations: checked whole now, as Metal compiles a
     // library, and each kernel built alone when its pipeline is first made (as on the CPU).
@@ -102,8 +89,11 @@ class CudaDevice : public backend::DeviceImpl {
     context_->check(
         context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
         "allocating a shared event");
-    const DriverApi* api = &context_->api();
-    return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [api](uint64_t* w) { api->cuMemFreeHost(w); });
+    // Not freed while the device is unusable: freeing pinned memory waits for the device,
+    // which may still run an abandoned kernel.
+    return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [context = context_](uint64_t* w) {
+      if (context->healthy()) context->api().cuMemFreeHost(w);
+    });
   }
 
   std::shared_ptr<backend::BufferImpl> wrap(uint64_t address, uint64_t length, std::shared_ptr<void> owner) override {

@@ -151,18 +151,26 @@ CudaLibrary::CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<C
   validation_ = source.validation;
   logging_ = source.uses_logging;
   per_kernel_.resize(names_.size());
+  kernels_.resize(names_.size());
+  // Everything the driver needs of a kernel is asked for now, with the library, as Metal
+  // compiles a library: with CUDA's lazy module loading the first cuModuleGetFunction of a
+  // kernel loads it, and loading waits for the kernels running on the device. A pipeline
+  // made later, while a kernel spins on a flag that the new pipeline's work would set, would
+  // otherwise wait for good (tests/python/test_runaway_kernels.py).
+  if (module_)
+    for (size_t i = 0; i < names_.size(); ++i)
+      kernels_[i] = std::make_shared<CudaKernel>(module_, indirect_, i, source.kernels[i], validation_, logging_);
 }
 
 std::shared_ptr<backend::KernelImpl> CudaLibrary::kernel(const msl::KernelInfo& info) {
   for (size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] != info.name) continue;
-    std::shared_ptr<CudaModule> module = module_;
-    if (!module) {
-      std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!kernels_[i]) {  // a kernel built on first use: its own module, loaded now
       if (!per_kernel_[i]) per_kernel_[i] = build_(static_cast<long>(i));
-      module = per_kernel_[i];
+      kernels_[i] = std::make_shared<CudaKernel>(per_kernel_[i], indirect_, i, info, validation_, logging_);
     }
-    return std::make_shared<CudaKernel>(module, indirect_, i, info, validation_, logging_);
+    return kernels_[i];
   }
   throw Error("kernel '" + info.name + "' is not in the compiled library");
 }

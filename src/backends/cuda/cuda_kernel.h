@@ -121,6 +121,9 @@ class CudaLibrary : public backend::LibraryImpl {
   Builder build_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<CudaModule>> per_kernel_;
+  // One CudaKernel per kernel, shared by every pipeline made from it (CudaKernel is safe to
+  // use from several threads). Those of a whole-library module are made with the library.
+  std::vector<std::shared_ptr<CudaKernel>> kernels_;
   std::shared_ptr<IndirectModule> indirect_;
   std::vector<std::string> names_;
   bool validation_ = false, logging_ = false;

@@ -328,7 +328,7 @@ uint32_t CudaQueue::bind_arguments(const DispatchCommand& d, const CommandList& 
         // set_bytes data for a pointer argument: give it device memory of its own.
         const auto& api = context_->api();
         CUdeviceptr scratch = 0;
-        context_->check(api.cuMemAlloc_v2(&scratch, bound.length), "allocating set_bytes data");
+        context_->check(api.cuMemAlloc_v2(&scratch, bound.length + kAllocationGap), "allocating set_bytes data");
         pending.scratch.push_back(scratch);
         context_->check(api.cuMemcpyHtoDAsync_v2(scratch, list.bytes_at(bound.offset), bound.length, stream_),
                         "copying set_bytes data");

@@ -103,7 +103,7 @@ void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
     // As when it fails later: its events are signalled, so that waiting queues do not hang.
     for (auto& command : buffer->commands().commands)
       if (auto* sig = std::get_if<SignalEventCommand>(&command)) sig->event->setSignaledValue(sig->value);
-    buffer->executorFinished(now_seconds(), e.what());
+    buffer->executorFinished(now_seconds(), e.what(), /*device_lost=*/dynamic_cast<const DeviceError*>(&e) != nullptr);
   }
 }
 
