@@ -8,6 +8,7 @@ is a finding: another exception type, a crash, or a hang.
 
 `make test` runs a bounded round (tests/python/test_fuzz.py); a longer run is the same
 command with larger counts, e.g. `--count 200000 --api 20000` (about an hour on 2 cores).
+The slowest front-end input so far is kept in /tmp/pymetallic-fuzz-slowest.metal.
 The input being tried is kept in /tmp/pymetallic-fuzz-last.metal (front end) and
 /tmp/pymetallic-fuzz-last.py (API), so a crash or hang leaves its reproduction behind; a
 hang (no input finishing for --hang seconds) prints every thread's stack and exits with 3.
@@ -230,7 +231,11 @@ def fuzz_front_end(rng, count, stats):
             stats["findings"].append(f"front end: {type(e).__name__}: {str(e)[:200]} (input kept)")
             with open(f"/tmp/pymetallic-fuzz-finding-{len(stats['findings'])}.metal", "w") as f:
                 f.write(text)
-        stats["fe_slowest"] = max(stats["fe_slowest"], time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        if took > stats["fe_slowest"]:
+            stats["fe_slowest"] = took
+            with open("/tmp/pymetallic-fuzz-slowest.metal", "w") as f:  # to look at why
+                f.write(text)
         stats["executions"] += 1
         faulthandler.dump_traceback_later(stats["hang"], exit=True)  # re-armed per input
 

@@ -13,7 +13,9 @@ namespace backend {
 class BufferImpl;
 }
 
-class Buffer {
+// enable_shared_from_this: Python hands these to C++ as the C++ object's own shared_ptr, not one
+// whose deleter takes the GIL (python/src/python_gate.h).
+class Buffer : public std::enable_shared_from_this<Buffer> {
  public:
   Buffer(std::shared_ptr<Device> device, std::shared_ptr<backend::BufferImpl> impl, uint64_t length, StorageMode mode);
 

@@ -108,6 +108,14 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   // Where messages go when a buffer has no handler (the Python module: logging).
   static void setDefaultLogSink(std::function<void(const KernelLogMessage&)> sink);
 
+  // Process-wide: waits until every command buffer committed before the call has finished
+  // and its handlers have run (work committed meanwhile, by handlers or other threads, is not
+  // waited for: a handler that needs it waits for it itself). Gives up when none finished for
+  // `stall_seconds` (a runaway kernel, a wait for an event nobody signals) or after
+  // `limit_seconds`; returns whether none is left. The Python module calls it at exit, before
+  // the interpreter stops C++ threads from entering Python (python/src/python_gate.h).
+  static bool waitAllFinished(double stall_seconds, double limit_seconds);
+
  private:
   std::shared_ptr<CommandQueue> queue_;
   std::unique_ptr<CommandList> commands_;
@@ -120,6 +128,8 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   bool encoder_open_ = false;
   bool handlers_done_ = true;  // false from the end of the work until its handlers returned
   bool finishing_ = false;     // executorFinished is releasing the work's objects
+  uint64_t ticket_ = 0;        // from commit() until finished: its place among the unfinished
+  void finished_counting();
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
   std::shared_ptr<diag::Collector> diagnostics_;
   bool logs_delivered_ = false;

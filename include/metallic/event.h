@@ -16,7 +16,7 @@ namespace metallic {
 
 class Device;
 
-class SharedEvent {
+class SharedEvent : public std::enable_shared_from_this<SharedEvent> {  // (see Buffer)
  public:
   explicit SharedEvent(std::shared_ptr<Device> device);
   ~SharedEvent();

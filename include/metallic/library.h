@@ -59,7 +59,7 @@ class Library : public std::enable_shared_from_this<Library> {
   std::shared_ptr<Variant> base_;
 };
 
-class Function {
+class Function : public std::enable_shared_from_this<Function> {  // (see Buffer)
  public:
   Function(std::shared_ptr<Library> library, std::shared_ptr<const msl::TranslatedSource> source,
            const msl::KernelInfo* info, std::shared_ptr<backend::LibraryImpl> compiled);
@@ -77,7 +77,7 @@ class Function {
   std::shared_ptr<backend::LibraryImpl> compiled_;
 };
 
-class ComputePipelineState {
+class ComputePipelineState : public std::enable_shared_from_this<ComputePipelineState> {  // (see Buffer)
  public:
   ComputePipelineState(std::shared_ptr<Device> device, std::shared_ptr<Function> function);
 

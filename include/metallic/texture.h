@@ -44,7 +44,7 @@ struct TextureDescriptor {
   uint32_t usage = TextureUsageShaderRead | TextureUsageShaderWrite;
 };
 
-class Texture {
+class Texture : public std::enable_shared_from_this<Texture> {  // (see Buffer)
  public:
   // Raises ValidationError for a bad descriptor (zero size, unsupported format...).
   Texture(std::shared_ptr<Device> device, const TextureDescriptor& descriptor);
@@ -74,7 +74,7 @@ struct SamplerDescriptor {
   bool normalized_coordinates = true;
 };
 
-class SamplerState {
+class SamplerState : public std::enable_shared_from_this<SamplerState> {  // (see Buffer)
  public:
   SamplerState(std::shared_ptr<Device> device, const SamplerDescriptor& descriptor);
   const SamplerDescriptor& descriptor() const { return descriptor_; }

@@ -13,7 +13,6 @@ kernel is done (``wait=False``: at once, with the command buffer).
 
 from __future__ import annotations
 
-import atexit
 import re
 import threading
 
@@ -138,10 +137,13 @@ _queues = {}
 _queues_lock = threading.Lock()
 
 
-@atexit.register
 def _drop_queues():
     with _queues_lock:
         _queues.clear()
+
+
+# At exit, after the work in flight (handlers may still call kernels).
+_core._add_exit_callback(_drop_queues)
 
 
 def default_queue(device):

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import atexit
 
 import numpy as np
 
@@ -506,7 +505,8 @@ def _release_hook():
     _core._set_array_hook(None)
 
 
-atexit.register(_release_hook)
+# After the work in flight (its handlers may still pass arrays to set_buffer).
+_core._add_exit_callback(_release_hook)
 
 
 # ------------------------------------------------------------------ results

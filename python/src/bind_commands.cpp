@@ -1,5 +1,4 @@
 #include <nanobind/stl/array.h>
-#include <nanobind/stl/function.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -11,6 +10,7 @@
 #include "bindings.h"
 #include "core/backend.h"
 #include "metallic/metallic.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 using namespace metallic;
@@ -127,7 +127,7 @@ void init_commands(nb::module_& m) {
             slice = std::max(0.0, std::min(slice, limit - std::chrono::duration<double>(clock::now() - start).count()));
           bool idle;
           {
-            nb::gil_scoped_release release;
+            ReleaseGil release;
             idle = backend::wait_until_idle(buffer->impl(), slice);
           }
           if (idle) return true;
@@ -206,7 +206,7 @@ void init_commands(nb::module_& m) {
               }
               bool done;
               {
-                nb::gil_scoped_release release;
+                ReleaseGil release;
                 done = b.waitUntilCompleted(slice);
               }
               if (done) return true;
@@ -242,17 +242,9 @@ void init_commands(nb::module_& m) {
       .def(
           "add_log_handler",
           [](CommandBuffer& b, nb::callable fn) {
-            std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
-              nb::gil_scoped_acquire gil;
-              delete o;
-            });
+            auto keep = hold_python(nb::object(fn));
             b.addLogHandler([keep](const KernelLogMessage& m) {
-              nb::gil_scoped_acquire gil;
-              try {
-                (*keep)(nb::cast(m));
-              } catch (nb::python_error& e) {
-                e.discard_as_unraisable("pymetallic log handler");
-              }
+              call_python("pymetallic log handler", [&] { (*keep)(nb::cast(m)); });
             });
           },
           nb::arg("handler"), "handler(message: KernelLogMessage), called after completion instead of logging")
@@ -269,19 +261,11 @@ void init_commands(nb::module_& m) {
       .def(
           "add_completed_handler",
           [](CommandBuffer& b, nb::callable fn) {
-            // The executor calls (and later destroys) handlers on its own thread: the GIL must be
-            // held there both to call the function and to drop the last reference to it.
-            std::shared_ptr<nb::object> keep(new nb::object(fn), [](nb::object* o) {
-              nb::gil_scoped_acquire gil;
-              delete o;
-            });
+            // Handlers are called (and later destroyed) on the handler thread: through
+            // PythonCall, which holds the GIL and stops them once the interpreter is exiting.
+            auto keep = hold_python(nb::object(fn));
             b.addCompletedHandler([keep](CommandBuffer& done) {
-              nb::gil_scoped_acquire gil;
-              try {
-                (*keep)(nb::cast(done.shared_from_this()));
-              } catch (nb::python_error& e) {
-                e.discard_as_unraisable("pymetallic completed handler");
-              }
+              call_python("pymetallic completed handler", [&] { (*keep)(nb::cast(done.shared_from_this())); });
             });
           },
           "Calls fn(command_buffer) once the work has finished (from another thread). Raises ValidationError after "

@@ -4,6 +4,7 @@
 
 #include "bindings.h"
 #include "metallic/metallic.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 using namespace metallic;
@@ -26,7 +27,7 @@ void init_device(nb::module_& m) {
           [](SharedEvent& e, long long value, long long timeout_ms) {
             if (value < 0) throw nb::value_error("the value must not be negative");
             if (timeout_ms < 0) throw nb::value_error("timeout_ms must not be negative");
-            nb::gil_scoped_release release;
+            ReleaseGil release;
             return e.waitUntilSignaledValue(static_cast<uint64_t>(value), static_cast<uint64_t>(timeout_ms));
           },
           nb::arg("value"), nb::arg("timeout_ms"),

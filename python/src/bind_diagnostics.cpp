@@ -1,12 +1,12 @@
 // Validation findings and kernel log messages (issue 12).
 #include <nanobind/stl/array.h>
-#include <nanobind/stl/function.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include "bindings.h"
 #include "metallic/metallic.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 using namespace metallic;
@@ -77,13 +77,7 @@ void init_diagnostics(nb::module_& m) {
   // Messages of command buffers without handlers go to Python's logging, logger
   // "pymetallic.kernel" (pymetallic/_kernel_log.py formats them).
   CommandBuffer::setDefaultLogSink([](const KernelLogMessage& msg) {
-    if (!Py_IsInitialized()) return;
-    nb::gil_scoped_acquire gil;
-    try {
-      nb::module_::import_("pymetallic._kernel_log").attr("deliver")(msg);
-    } catch (nb::python_error& e) {
-      e.discard_as_unraisable("pymetallic kernel log");
-    }
+    call_python("pymetallic kernel log", [&] { nb::module_::import_("pymetallic._kernel_log").attr("deliver")(msg); });
   });
 }
 

@@ -8,6 +8,7 @@
 
 #include "bindings.h"
 #include "metallic/metallic.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 using namespace metallic;
@@ -139,7 +140,7 @@ void init_library(nb::module_& m) {
              auto device = to_object<Device>(device_object, "Library(device)", "Device");
              std::string source = to_text(source_object, "Library(source) (MSL source text)");
              CompileOptions o = compile_options(options);
-             nb::gil_scoped_release release;  // compiling can take a while
+             ReleaseGil release;  // compiling can take a while
              return device->newLibrary(source, o);
            }),
            nb::arg("device").none(), nb::arg("source").none(), nb::arg("options") = nb::none())
@@ -155,7 +156,7 @@ void init_library(nb::module_& m) {
           "make_function",
           [](Library& lib, const std::string& name, nb::handle constants) {
             auto c = constants_map(constants);
-            nb::gil_scoped_release release;
+            ReleaseGil release;
             return lib.newFunction(name, c);
           },
           nb::arg("name"), nb::arg("constants") = nb::none(),

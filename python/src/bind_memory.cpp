@@ -8,6 +8,7 @@
 
 #include "bindings.h"
 #include "metallic/metallic.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 using namespace metallic;
@@ -71,15 +72,10 @@ PyType_Slot buffer_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(buffer_g
                               {Py_bf_releasebuffer, reinterpret_cast<void*>(buffer_release)},
                               {0, nullptr}};
 
-// A Python reference held from C++: released with the GIL held, from whatever thread drops
-// the last C++ reference (a queue's worker, for instance), and not at all after shutdown.
-template <class T> std::shared_ptr<void> hold(T value) {
-  return std::shared_ptr<void>(new T(std::move(value)), [](void* p) {
-    if (!Py_IsInitialized()) return;  // the interpreter is gone: leak rather than crash
-    nb::gil_scoped_acquire gil;
-    delete static_cast<T*>(p);
-  });
-}
+// A Python reference held from C++ (python_gate.h): released with the GIL held, from whatever
+// thread drops the last C++ reference (a queue's worker, for instance), and not at all once
+// the interpreter is exiting.
+template <class T> std::shared_ptr<void> hold(T value) { return hold_python(std::move(value)); }
 
 // DLPack device types (dlpack.h).
 constexpr int kDLCPU = 1, kDLCUDA = 2;
@@ -147,7 +143,7 @@ void init_memory(nb::module_& m) {
       .def(
           "_prepare_export",
           [](Buffer& b, long long stream) {
-            nb::gil_scoped_release release;  // may wait for the CPU queue
+            ReleaseGil release;  // may wait for the CPU queue
             b.prepareExport(static_cast<uintptr_t>(stream));
           },
           nb::arg("stream"))

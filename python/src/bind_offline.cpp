@@ -8,6 +8,7 @@
 #include "metallic/error.h"
 #include "metallic/metallic.h"
 #include "metallic/offline.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 using namespace metallic;
@@ -24,7 +25,7 @@ void init_offline(nb::module_& m) {
         CompileOptions o = compile_options_from(options);
         OfflineResult r;
         {
-          nb::gil_scoped_release release;
+          ReleaseGil release;
           r = compileOffline(source, o, target, arch, emit_only, indirect_entries);
         }
         nb::dict out;

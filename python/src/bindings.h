@@ -70,6 +70,10 @@ std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* t
   if (!nanobind::isinstance<T>(v))
     throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not " +
                                         Py_TYPE(v.ptr())->tp_name);
+  // Without enable_shared_from_this, nanobind would give C++ a shared_ptr whose deleter takes
+  // the GIL on whichever thread drops it, also while the interpreter exits (python_gate.h).
+  static_assert(nanobind::detail::has_shared_from_this_v<T>,
+                "a class C++ keeps in a shared_ptr must derive from std::enable_shared_from_this");
   return nanobind::cast<std::shared_ptr<T>>(v);
 }
 

@@ -4,11 +4,13 @@
 
 #include "bindings.h"
 #include "metallic/metallic.h"
+#include "python_gate.h"
 
 namespace nb = nanobind;
 
 NB_MODULE(_core, m) {
   m.doc() = "pymetallic's native core: MSL compute kernels on CUDA GPUs and CPUs";
+  pymetallic_bindings::init_python_gate(m);
   pymetallic_bindings::init_errors(m);
   pymetallic_bindings::init_device(m);
   pymetallic_bindings::init_memory(m);

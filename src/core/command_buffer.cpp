@@ -1,11 +1,17 @@
 // CommandBuffer (MTLCommandBuffer): the commands its encoders record, commit to the
 // queue's backend, completion (status, times, errors, completed handlers on their own
 // thread) and the kernel diagnostics and log messages validation collects.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <set>
 #include <thread>
+
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+#endif
 
 #include "core/backend.h"
 #include "core/commands.h"
@@ -86,8 +92,8 @@ class HandlerThread {
 thread_local bool HandlerThread::t_on_handler_thread = false;
 
 // Buffers' uses by unfinished command buffers (BufferImpl::in_flight), for wait_until_idle.
-std::mutex g_idle_mutex;
-std::condition_variable g_idle;
+std::mutex& g_idle_mutex = *new std::mutex();  // never destroyed (see Unfinished below)
+std::condition_variable& g_idle = *new std::condition_variable();
 
 template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
   for (auto& command : commands) {
@@ -124,7 +130,60 @@ bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_second
 CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
     : queue_(std::move(queue)), commands_(std::make_unique<CommandList>()) {}
 
-CommandBuffer::~CommandBuffer() = default;
+// Committed command buffers whose completion, handlers included, has not run yet, by the
+// ticket each got at commit (waitAllFinished waits for those committed before it was called).
+// Never destroyed, as the other state that queue and handler threads touch: they may still
+// finish work while the process runs its static destructors at exit.
+namespace {
+struct Unfinished {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::set<uint64_t> tickets;
+  uint64_t next_ticket = 1, finished_total = 0;
+};
+Unfinished& unfinished() {
+  static Unfinished* u = new Unfinished();
+  return *u;
+}
+}  // namespace
+
+void CommandBuffer::finished_counting() {
+  uint64_t ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::swap(ticket, ticket_);
+  }
+  if (!ticket) return;
+  Unfinished& u = unfinished();
+  {
+    std::lock_guard<std::mutex> lock(u.mutex);
+    u.tickets.erase(ticket);
+    ++u.finished_total;
+  }
+  u.changed.notify_all();
+}
+
+bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) {
+  using clock = std::chrono::steady_clock;
+  auto to_duration = [](double s) {
+    return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(std::min(s, 1e6)));
+  };
+  auto limit = clock::now() + to_duration(limit_seconds);
+  Unfinished& u = unfinished();
+  std::unique_lock<std::mutex> lock(u.mutex);
+  const uint64_t last = u.next_ticket - 1;  // work committed later is not waited for
+  auto done = [&] { return u.tickets.empty() || *u.tickets.begin() > last; };
+  for (;;) {
+    if (done()) return true;
+    uint64_t seen = u.finished_total;
+    auto until = std::min(limit, clock::now() + to_duration(stall_seconds));
+    u.changed.wait_until(lock, until, [&] { return done() || u.finished_total != seen; });
+    if (done()) return true;
+    if (u.finished_total == seen || clock::now() >= limit) return false;  // stalled, or out of time
+  }
+}
+
+CommandBuffer::~CommandBuffer() { finished_counting(); }
 
 std::shared_ptr<ComputeCommandEncoder> CommandBuffer::computeCommandEncoder() {
   {
@@ -157,6 +216,14 @@ void CommandBuffer::commit() {
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
   }
+  {
+    Unfinished& u = unfinished();
+    std::lock_guard<std::mutex> counted(u.mutex);
+    uint64_t ticket = u.next_ticket++;
+    u.tickets.insert(ticket);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ticket_ = ticket;
+  }
   auto self = shared_from_this();
   // Every buffer counts its unfinished uses (read_scalar waits for them) and remembers the
   // last command buffer (and queue) using it, for exports.
@@ -164,7 +231,12 @@ void CommandBuffer::commit() {
     b.in_flight.fetch_add(1);
     b.usedBy(self, queue_);
   });
-  queue_->impl().submit(self);
+  try {
+    queue_->impl().submit(self);
+  } catch (...) {
+    finished_counting();
+    throw;
+  }
 }
 
 void CommandBuffer::waitUntilCompleted() { waitUntilCompleted(-1.0); }
@@ -206,8 +278,8 @@ bool CommandBuffer::waitUntilCompleted(double timeout_seconds) {
 }
 
 namespace {
-std::mutex g_sink_mutex;
-std::function<void(const KernelLogMessage&)> g_default_sink;
+std::mutex& g_sink_mutex = *new std::mutex();  // never destroyed (see Unfinished above)
+std::function<void(const KernelLogMessage&)>& g_default_sink = *new std::function<void(const KernelLogMessage&)>();
 }  // namespace
 
 diag::Collector& CommandBuffer::diagnostics() {
@@ -344,7 +416,10 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
     handlers_done_ = handlers.empty();
   }
   done_.notify_all();
-  if (handlers.empty()) return;
+  if (handlers.empty()) {
+    finished_counting();
+    return;
+  }
   // Off this thread (a queue's worker, or a thread waiting for the work): a handler may
   // commit to this queue and wait.
   HandlerThread::get().post([self = shared_from_this(), handlers = std::move(handlers)]() mutable {
@@ -353,6 +428,10 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
         h(*self);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "pymetallic: a completed handler failed: %s\n", e.what());
+#if defined(__GLIBCXX__)
+      } catch (abi::__forced_unwind&) {
+        throw;  // the thread is being ended (pthread_exit by an exiting interpreter): let it go
+#endif
       } catch (...) {
         std::fprintf(stderr, "pymetallic: a completed handler failed\n");
       }
@@ -363,6 +442,7 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
       self->handlers_done_ = true;
     }
     self->done_.notify_all();
+    self->finished_counting();
   });
 }
 
