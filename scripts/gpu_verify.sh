@@ -39,10 +39,11 @@ for st in $STEPS; do
       ${VSAMPLE_FILES:-$(sed -n '/validation mode (issue 12)/,/^$/p' Makefile | grep -o 'tests/msl/test_[a-z0-9_]*\.py')} ;;
   example) step example-validation 120 python3 examples/validation.py --gpu ;;
   bench)
-    step bench-gemm 120 python3 bench/gpu_gemm.py --json "$OUT/gemm.json"
-    step bench-vs-cupy 240 python3 bench/gpu_vs_cupy.py --json "$OUT/bench.json"
-    step bench-compile 90 python3 bench/compile_time.py --json "$OUT/compile.json"
-    step bench-validation 120 python3 bench/gpu_validation.py ;;
+    step bench-gemm ${GEMM_LIMIT:-120} python3 bench/gpu_gemm.py --json "$OUT/gemm.json"
+    step bench-validation ${VBENCH_LIMIT:-120} python3 bench/gpu_validation.py
+    step bench-vs-cupy ${CUPY_LIMIT:-240} python3 bench/gpu_vs_cupy.py --json "$OUT/bench.json"
+    [ "${SKIP_COMPILE_BENCH:-0}" = 1 ] || step bench-compile 90 python3 bench/compile_time.py --json "$OUT/compile.json"
+    ;;
   esac
 done
 # One archive instead of a file per step: the device tool brings back only a few files.

@@ -36,6 +36,9 @@ inline constexpr Variable kVariables[] = {
      "0: translate MSL again for every library (no cached front-end results; compiled kernels stay cached)"},
     {"PYMETALLIC_CACHE_SIZE_LIMIT",
      "the cache's size cap in bytes, or with K/M/G (default 2G; 0: none); least recently used entries go"},
+    {"PYMETALLIC_EXIT_WAIT",
+     "seconds the interpreter's exit waits for work in flight and its completed handlers (default 10; a second "
+     "without progress ends it sooner; docs/errors.md)"},
     {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a dispatch may run before its command buffer fails (default: no limit)"},
     {"PYMETALLIC_EXIT_WAIT",
      "seconds the interpreter's exit waits for work in flight and its completed handlers (default 10; a second "

@@ -3,6 +3,7 @@
 
 #include "metallic/command.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -21,10 +22,13 @@ namespace {
 // static destructors at exit.
 std::mutex& g_mutex = *new std::mutex();
 std::condition_variable& g_left = *new std::condition_variable();
-int g_inside = 0;               // threads that entered through PythonCall and have not left
-bool g_closing = false;         // the exit hook ran: no new entries but the exiting thread's
-bool g_gone = false;            // Py_FinalizeEx has finished (Py_AtExit)
-uint64_t g_refused = 0;         // entries refused after the exit hook
+int g_inside = 0;        // threads that entered through PythonCall and have not left
+bool g_closing = false;  // the exit hook ran: no new entries but the exiting thread's
+bool g_gone = false;     // Py_FinalizeEx has finished (Py_AtExit)
+uint64_t g_refused = 0;  // entries refused after the exit hook
+// Threads between a ReleaseGil and its end: a daemon thread still waiting there when the
+// interpreter has finished keeps what its Python frames hold.
+std::atomic<int>& g_released = *new std::atomic<int>(0);
 std::thread::id g_exit_thread;  // the thread that ran the exit hook, and then finalises
 thread_local int t_depth = 0;   // PythonCalls open on this thread
 
@@ -90,7 +94,8 @@ void on_finalized() {  // Py_AtExit: after finalisation, before nanobind's own c
   std::lock_guard<std::mutex> lock(g_mutex);
   g_gone = true;
   // What was refused stays referenced on purpose: not a reference-counting bug to report.
-  if (g_refused) nb::set_leak_warnings(false);
+  // So does a thread still waiting with the GIL released (it will park when it wakes).
+  if (g_refused || g_released.load() > 0) nb::set_leak_warnings(false);
 }
 
 }  // namespace
@@ -138,11 +143,12 @@ PythonCall::~PythonCall() {
   g_left.notify_all();
 }
 
-ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) {}
+ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) { g_released.fetch_add(1); }
 
 ReleaseGil::~ReleaseGil() {
   {
     std::unique_lock<std::mutex> lock(g_mutex);
+    g_released.fetch_sub(1);  // under the lock: on_finalized sees it released or refused
     if (g_closing && std::this_thread::get_id() != g_exit_thread) {
       ++g_refused;  // what this thread holds stays referenced: not a leak to report
       lock.unlock();

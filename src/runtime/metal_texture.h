@@ -15,38 +15,24 @@ enum class access { sample, read, write, read_write };
 // ---------------------------------------------------------------- sampler
 // Enum values are Metal's MTLSampler* values, as the host's SamplerState stores them.
 enum class coord { normalized = 0, pixel = 1 };
-enum class address {
-  clamp_to_edge = 0,
-  mirrored_clamp_to_edge = 1,
-  repeat = 2,
-  mirrored_repeat = 3,
-  clamp_to_zero = 4,
-  clamp_to_border = 5
+namespace detail {
+// Metal's address modes, one distinct enum per Axis: 0 for address (every axis), 1..3 for
+// s_address, t_address and r_address (one axis each).
+template <int Axis> struct address_modes {
+  enum class mode {
+    clamp_to_edge = 0,
+    mirrored_clamp_to_edge = 1,
+    repeat = 2,
+    mirrored_repeat = 3,
+    clamp_to_zero = 4,
+    clamp_to_border = 5
+  };
 };
-enum class s_address {
-  clamp_to_edge = 0,
-  mirrored_clamp_to_edge = 1,
-  repeat = 2,
-  mirrored_repeat = 3,
-  clamp_to_zero = 4,
-  clamp_to_border = 5
-};
-enum class t_address {
-  clamp_to_edge = 0,
-  mirrored_clamp_to_edge = 1,
-  repeat = 2,
-  mirrored_repeat = 3,
-  clamp_to_zero = 4,
-  clamp_to_border = 5
-};
-enum class r_address {
-  clamp_to_edge = 0,
-  mirrored_clamp_to_edge = 1,
-  repeat = 2,
-  mirrored_repeat = 3,
-  clamp_to_zero = 4,
-  clamp_to_border = 5
-};
+}  // namespace detail
+using address = detail::address_modes<0>::mode;
+using s_address = detail::address_modes<1>::mode;
+using t_address = detail::address_modes<2>::mode;
+using r_address = detail::address_modes<3>::mode;
 enum class filter { nearest = 0, linear = 1 };
 enum class mag_filter { nearest = 0, linear = 1 };
 enum class min_filter { nearest = 0, linear = 1 };
@@ -55,42 +41,12 @@ enum class compare_func { none, less, less_equal, greater, greater_equal, equal,
 enum class border_color { transparent_black, opaque_black, opaque_white };
 
 namespace detail {
-template <class E> struct is_sampler_option {
-  static constexpr bool value = false;
+// Whether T is one of Ts (the option types a sampler or a sample() call takes).
+template <class T, class... Ts> struct is_one_of {
+  static constexpr bool value = (is_same<T, Ts>::value || ...);
 };
-template <> struct is_sampler_option<coord> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<address> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<s_address> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<t_address> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<r_address> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<filter> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<mag_filter> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<min_filter> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<mip_filter> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<compare_func> {
-  static constexpr bool value = true;
-};
-template <> struct is_sampler_option<border_color> {
-  static constexpr bool value = true;
-};
+template <class E> using is_sampler_option = is_one_of<E, coord, address, s_address, t_address, r_address, filter,
+                                                       mag_filter, min_filter, mip_filter, compare_func, border_color>;
 template <bool... B> struct all_true {
   static constexpr bool value = (B && ...);
 };
@@ -137,18 +93,7 @@ struct min_lod_clamp {
 
 namespace detail {
 
-template <class T> struct tex_is_float {
-  static constexpr bool value = false;
-};
-template <> struct tex_is_float<float> {
-  static constexpr bool value = true;
-};
-template <> struct tex_is_float<half> {
-  static constexpr bool value = true;
-};
-template <> struct tex_is_float<bfloat> {
-  static constexpr bool value = true;
-};
+template <class T> using tex_is_float = is_one_of<T, float, half, bfloat>;
 
 METAL_FUNC const unsigned char* texel_at(const metal_texture_abi& d, uint x, uint y, uint z) {
   return static_cast<const unsigned char*>(d.data) + z * d.slice_pitch + y * (unsigned long long)d.row_pitch +
@@ -375,20 +320,8 @@ template <class T> METAL_FUNC vec<T, 4> texel_sample(const metal_texture_abi& d,
   return vec<T, 4>(T(acc.x), T(acc.y), T(acc.z), T(acc.w));
 }
 
-template <class T> struct sample_options {
-  static constexpr bool value = false;
-};
-template <> struct sample_options<level> {
-  static constexpr bool value = true;
-};
-template <> struct sample_options<bias> {
-  static constexpr bool value = true;
-};
-template <> struct sample_options<min_lod_clamp> {
-  static constexpr bool value = true;
-};
 template <class... O> struct all_sample_options {
-  static constexpr bool value = all_true<sample_options<O>::value...>::value;
+  static constexpr bool value = all_true<is_one_of<O, level, bias, min_lod_clamp>::value...>::value;
 };
 
 // Texture atomics (MSL 3.1) act on the red channel of a 32-bit integer texel (R32Uint,
@@ -437,6 +370,21 @@ template <class T> METAL_FUNC vec<T, 4> texel_atomic_result(T v) { return vec<T,
     return ok;                                                                                                     \
   }
 
+// read() and write() of a texture whose coordinate parameters are __VA_ARGS__ and locate
+// texel (X, Y, Z); one mip level, so lod changes nothing.
+#define METAL_TEXTURE_READ_WRITE(X, Y, Z, ...)                          \
+  METAL_FUNC vec<T, 4> read(__VA_ARGS__, uint lod = 0) const {          \
+    (void)lod;                                                          \
+    return detail::texel_read<T>(pm_d, X, Y, Z);                        \
+  }                                                                     \
+  METAL_FUNC void write(vec<T, 4> v, __VA_ARGS__, uint lod = 0) const { \
+    (void)lod;                                                          \
+    detail::texel_write<T>(pm_d, v, X, Y, Z);                           \
+  }
+// The template head of sample(): any of Metal's sample options (level, bias, min_lod_clamp).
+#define METAL_TEXTURE_SAMPLE_OPTIONS \
+  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+
 #define METAL_TEXTURE_COMMON                                                                               \
   metal_texture_abi pm_d;                                                                                  \
   METAL_FUNC uint get_width(uint lod = 0) const { return (pm_d.width >> lod) ? (pm_d.width >> lod) : 1u; } \
@@ -451,16 +399,9 @@ template <class T> METAL_FUNC vec<T, 4> texel_atomic_result(T v) { return vec<T,
 // seen device-wide once fenced, so both values behave alike.
 template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texture1d {
   METAL_TEXTURE_COMMON
-  METAL_FUNC vec<T, 4> read(uint x, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, x, 0, 0);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint x, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, x, 0, 0);
-  }
+  METAL_TEXTURE_READ_WRITE(x, 0, 0, uint x)
   METAL_TEXTURE_ATOMICS(x, 0u, 0u, uint x)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float x, O...) const {
     return detail::texel_sample<T>(pm_d, s, 1, x, 0.0f, 0.0f, 0u, 0, 0, 0);
   }
@@ -470,16 +411,9 @@ template <class T, access A = access::sample, memory_coherence C = memory_cohere
 struct texture1d_array {
   METAL_TEXTURE_COMMON
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
-  METAL_FUNC vec<T, 4> read(uint x, uint layer, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, x, 0, layer);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint x, uint layer, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, x, 0, layer);
-  }
+  METAL_TEXTURE_READ_WRITE(x, 0, layer, uint x, uint layer)
   METAL_TEXTURE_ATOMICS(x, 0u, layer, uint x, uint layer)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float x, uint layer, O...) const {
     return detail::texel_sample<T>(pm_d, s, 1, x, 0.0f, 0.0f, layer, 0, 0, 0);
   }
@@ -488,28 +422,14 @@ struct texture1d_array {
 template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texture2d {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
-  METAL_FUNC vec<T, 4> read(uint2 c, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, 0);
-  }
-  METAL_FUNC vec<T, 4> read(ushort2 c, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, 0);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, 0);
-  }
-  METAL_FUNC void write(vec<T, 4> v, ushort2 c, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, 0);
-  }
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, 0, uint2 c)
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, 0, ushort2 c)
   METAL_TEXTURE_ATOMICS(c.x, c.y, 0u, uint2 c)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, 0, 0, 0);
   }
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, int2 offset, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, offset.x, offset.y, 0);
   }
@@ -520,16 +440,9 @@ struct texture2d_array {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_array_size() const { return pm_d.depth; }
-  METAL_FUNC vec<T, 4> read(uint2 c, uint layer, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, layer);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint layer, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, layer);
-  }
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, layer, uint2 c, uint layer)
   METAL_TEXTURE_ATOMICS(c.x, c.y, layer, uint2 c, uint layer)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float2 c, uint layer, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, layer, 0, 0, 0);
   }
@@ -539,24 +452,10 @@ template <class T, access A = access::sample, memory_coherence C = memory_cohere
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_depth(uint lod = 0) const { return (pm_d.depth >> lod) ? (pm_d.depth >> lod) : 1u; }
-  METAL_FUNC vec<T, 4> read(uint3 c, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, c.z);
-  }
-  METAL_FUNC vec<T, 4> read(ushort3 c, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, c.z);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint3 c, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, c.z);
-  }
-  METAL_FUNC void write(vec<T, 4> v, ushort3 c, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, c.z);
-  }
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, c.z, uint3 c)
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, c.z, ushort3 c)
   METAL_TEXTURE_ATOMICS(c.x, c.y, c.z, uint3 c)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float3 c, O...) const {
     return detail::texel_sample<T>(pm_d, s, 3, c.x, c.y, c.z, 0u, 0, 0, 0);
   }
@@ -591,19 +490,10 @@ template <class T> METAL_FUNC vec<T, 4> cube_sample(const metal_texture_abi& d, 
 template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup> struct texturecube {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
-  METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, face < 6u ? face : 6u);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint face, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? face : 6u);
-  }
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, face < 6u ? face : 6u, uint2 c, uint face)
   METAL_TEXTURE_ATOMICS(c.x, c.y, face < 6u ? face : 6u, uint2 c, uint face)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
-  METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, O...) const {
-    return detail::cube_sample<T>(pm_d, s, dir, 0u);
-  }
+  METAL_TEXTURE_SAMPLE_OPTIONS
+  METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, O...) const { return detail::cube_sample<T>(pm_d, s, dir, 0u); }
 };
 
 template <class T, access A = access::sample, memory_coherence C = memory_coherence_threadgroup>
@@ -611,16 +501,9 @@ struct texturecube_array {
   METAL_TEXTURE_COMMON
   METAL_TEXTURE_HEIGHT
   METAL_FUNC uint get_array_size() const { return pm_d.depth / 6u; }
-  METAL_FUNC vec<T, 4> read(uint2 c, uint face, uint array, uint lod = 0) const {
-    (void)lod;
-    return detail::texel_read<T>(pm_d, c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth);
-  }
-  METAL_FUNC void write(vec<T, 4> v, uint2 c, uint face, uint array, uint lod = 0) const {
-    (void)lod;
-    detail::texel_write<T>(pm_d, v, c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth);
-  }
+  METAL_TEXTURE_READ_WRITE(c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth, uint2 c, uint face, uint array)
   METAL_TEXTURE_ATOMICS(c.x, c.y, face < 6u ? array * 6u + face : pm_d.depth, uint2 c, uint face, uint array)
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC vec<T, 4> sample(sampler s, float3 dir, uint array, O...) const {
     if (array >= get_array_size()) return vec<T, 4>(T(0));
     return detail::cube_sample<T>(pm_d, s, dir, array * 6u);
@@ -652,7 +535,7 @@ template <class T, access A = access::sample> struct depth2d {
     (void)lod;
     detail::texel_write<T>(pm_d, vec<T, 4>(v), c.x, c.y, 0);
   }
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC T sample(sampler s, float2 c, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, 0u, 0, 0, 0).x;
   }
@@ -670,7 +553,7 @@ template <class T, access A = access::sample> struct depth2d_array {
     (void)lod;
     detail::texel_write<T>(pm_d, vec<T, 4>(v), c.x, c.y, layer);
   }
-  template <class... O, class = typename enable_if<detail::all_sample_options<O...>::value>::type>
+  METAL_TEXTURE_SAMPLE_OPTIONS
   METAL_FUNC T sample(sampler s, float2 c, uint layer, O...) const {
     return detail::texel_sample<T>(pm_d, s, 2, c.x, c.y, 0.0f, layer, 0, 0, 0).x;
   }
@@ -680,6 +563,8 @@ template <class T, access A = access::sample> struct depth2d_array {
 #undef METAL_TEXTURE_HEIGHT
 #undef METAL_TEXTURE_ATOMICS
 #undef METAL_TEXTURE_ATOMIC_FETCH
+#undef METAL_TEXTURE_READ_WRITE
+#undef METAL_TEXTURE_SAMPLE_OPTIONS
 
 namespace detail {
 // Entry wrappers build arguments from descriptors the host packed.

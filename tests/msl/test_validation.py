@@ -21,7 +21,9 @@ def _line(src, marker):
     raise AssertionError(marker)
 
 
-def _run(device, src, name, buffers, grid, tg, textures=(), options=VALIDATE):
+def _run(device, src, name, buffers, grid, tg, textures=(), options=VALIDATE, threadgroup=()):
+    """Commits one dispatch of kernel `name`: arrays become buffers at their index, scalars
+    set_bytes; `threadgroup` lists threadgroup memory lengths in bytes, index 0 first."""
     lib = pm.Library(device, src, options)
     pipe = pm.ComputePipelineState(device, lib.make_function(name))
     cb = pm.CommandQueue(device).make_command_buffer()
@@ -37,14 +39,16 @@ def _run(device, src, name, buffers, grid, tg, textures=(), options=VALIDATE):
             enc.set_bytes(a, i)
     for i, t in textures:
         enc.set_texture(t, i)
+    for i, length in enumerate(threadgroup):
+        enc.set_threadgroup_memory_length(length, i)
     enc.dispatch_threads(grid, tg)
     enc.end_encoding()
     cb.commit()
     return cb, keep
 
 
-def _findings(device, src, name, buffers, grid, tg, textures=()):
-    cb, _ = _run(device, src, name, buffers, grid, tg, textures)
+def _findings(device, src, name, buffers, grid, tg, textures=(), threadgroup=()):
+    cb, _ = _run(device, src, name, buffers, grid, tg, textures, threadgroup=threadgroup)
     with pytest.raises(pm.ValidationError) as info:
         cb.wait_until_completed()
     assert cb.status == pm.CommandBufferStatus.ERROR
@@ -53,8 +57,8 @@ def _findings(device, src, name, buffers, grid, tg, textures=()):
     return info.value.findings, str(info.value)
 
 
-def _clean(device, src, name, buffers, grid, tg, textures=()):
-    cb, keep = _run(device, src, name, buffers, grid, tg, textures)
+def _clean(device, src, name, buffers, grid, tg, textures=(), threadgroup=()):
+    cb, keep = _run(device, src, name, buffers, grid, tg, textures, threadgroup=threadgroup)
     cb.wait_until_completed()
     assert cb.status == pm.CommandBufferStatus.COMPLETED
     assert cb.error is None and list(cb.findings) == []
@@ -239,20 +243,8 @@ kernel void k(device float* out [[buffer(0)]], threadgroup float* scratch [[thre
     out[gid] = local[lid % 5];             // @local
 }
 """
-    lib = pm.Library(device, src, VALIDATE)
-    pipe = pm.ComputePipelineState(device, lib.make_function("k"))
-    cb = pm.CommandQueue(device).make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pipe)
-    b = pm.Buffer.from_numpy(device, np.zeros(32, np.float32))
-    enc.set_buffer(b, 0, 0)
-    enc.set_threadgroup_memory_length(32 * 4, 0)
-    enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-    enc.end_encoding()
-    cb.commit()
-    with pytest.raises(pm.errors.ShaderValidationError) as info:
-        cb.wait_until_completed()
-    by_line = {f.line: f for f in info.value.findings}
+    findings, _ = _findings(device, src, "k", [np.zeros(32, np.float32)], (32, 1, 1), (32, 1, 1), threadgroup=[32 * 4])
+    by_line = {f.line: f for f in findings}
     tg = by_line[_line(src, "@tg")]
     assert tg.space == "threadgroup" and tg.buffer_index == 0 and tg.offset == 128 and tg.extent == 128
     assert tg.thread == (31, 0, 0)
@@ -359,41 +351,17 @@ kernel void tgderef(device float* out [[buffer(0)]], threadgroup float* t [[thre
 
 def test_race_through_deref_and_arrow_on_threadgroup_memory(device):
     src = TG_DEREF.replace("BARRIER", "")
-    lib = pm.Library(device, src, VALIDATE)
-    pipe = pm.ComputePipelineState(device, lib.make_function("tgderef"))
-    cb = pm.CommandQueue(device).make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pipe)
-    b = pm.Buffer.from_numpy(device, np.zeros(32, np.float32))
-    enc.set_buffer(b, 0, 0)
-    enc.set_threadgroup_memory_length(32 * 4, 0)
-    enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-    enc.end_encoding()
-    cb.commit()
-    with pytest.raises(pm.errors.ShaderValidationError) as info:
-        cb.wait_until_completed()
-    races = [f for f in info.value.findings if f.kind == "race"]
+    findings, _ = _findings(
+        device, src, "tgderef", [np.zeros(32, np.float32)], (32, 1, 1), (32, 1, 1), threadgroup=[32 * 4]
+    )
+    races = [f for f in findings if f.kind == "race"]
     lines = {f.line for f in races} | {f.other_line for f in races}
-    assert _line(src, "@r") in lines and ({_line(src, "@w"), _line(src, "@wa")} & lines), [
-        f.message for f in info.value.findings
-    ]
+    assert _line(src, "@r") in lines and ({_line(src, "@w"), _line(src, "@wa")} & lines), [f.message for f in findings]
 
 
 def test_deref_and_arrow_on_threadgroup_memory_after_a_barrier_are_clean(device):
     src = TG_DEREF.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup);")
-    lib = pm.Library(device, src, VALIDATE)
-    pipe = pm.ComputePipelineState(device, lib.make_function("tgderef"))
-    cb = pm.CommandQueue(device).make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pipe)
-    b = pm.Buffer.from_numpy(device, np.zeros(32, np.float32))
-    enc.set_buffer(b, 0, 0)
-    enc.set_threadgroup_memory_length(32 * 4, 0)
-    enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-    enc.end_encoding()
-    cb.commit()
-    cb.wait_until_completed()
-    assert cb.error is None and list(cb.findings) == []
+    (b,) = _clean(device, src, "tgderef", [np.zeros(32, np.float32)], (32, 1, 1), (32, 1, 1), threadgroup=[32 * 4])
     nxt = (np.arange(32) + 1) % 32
     np.testing.assert_array_equal(b.to_numpy(np.float32, (32,)), 2 * nxt.astype(np.float32))
 
@@ -431,28 +399,16 @@ def test_constant_uint3_bound_as_three_values_reads_no_further(device, options):
 
 def test_validation_is_a_separate_compiled_variant(device, monkeypatch):
     src = OFF_BY_ONE.replace("COMPARE", "<=")
+    args = [np.zeros(64, np.float32), np.uint32(64)]
+
+    def fill(grid):
+        return _run(device, src, "fill", args, (grid, 1, 1), (32, 1, 1), options={"filename": "bugs.metal"})[0]
+
     # Off: no checks, so the bad write lands in the buffer's padding and nothing is found.
-    cb, _ = _run(
-        device,
-        src,
-        "fill",
-        [np.zeros(64, np.float32), np.uint32(64)],
-        (64, 1, 1),
-        (32, 1, 1),
-        options={"filename": "bugs.metal"},
-    )
-    cb.wait_until_completed()
+    fill(64).wait_until_completed()
     # The environment switch turns it on for every library.
     monkeypatch.setenv("PYMETALLIC_VALIDATION", "1")
-    cb, _ = _run(
-        device,
-        src,
-        "fill",
-        [np.zeros(64, np.float32), np.uint32(64)],
-        (128, 1, 1),
-        (32, 1, 1),
-        options={"filename": "bugs.metal"},
-    )
+    cb = fill(128)
     with pytest.raises(pm.errors.ShaderValidationError):
         cb.wait_until_completed()
 

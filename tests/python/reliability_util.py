@@ -1,5 +1,6 @@
 """Running a snippet in a child process, bounded in time: crashes, hangs and aborts are
-observed from outside, so the test process survives them."""
+observed from outside, so the test process survives them. The snippet sees `CPU` and
+`launch(queue, lib, name, buffers, grid, tg, scalar, tg_memory)` (one committed dispatch)."""
 
 import os
 import subprocess
@@ -13,6 +14,22 @@ import pymetallic as pm
 faulthandler.enable()
 faulthandler.dump_traceback_later({hang}, exit=True)  # a hang prints every thread's stack
 CPU = next(d for d in pm.Device.get_all_devices() if d.kind == "cpu")
+def launch(queue, lib, name, buffers, grid=64, tg=32, scalar=None, tg_memory=0):
+    # Commits one 1-D dispatch of kernel `name` of `lib` (grid and tg in threads): buffers at
+    # indices 0.., `scalar` by set_bytes after them, `tg_memory` bytes of threadgroup memory.
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(pm.ComputePipelineState(lib.device, lib.make_function(name)))
+    for i, b in enumerate(buffers):
+        enc.set_buffer(b, 0, i)
+    if scalar is not None:
+        enc.set_bytes(scalar, len(buffers))
+    if tg_memory:
+        enc.set_threadgroup_memory_length(tg_memory, 0)
+    enc.dispatch_threads((grid, 1, 1), (tg, 1, 1))
+    enc.end_encoding()
+    cb.commit()
+    return cb
 """
 
 

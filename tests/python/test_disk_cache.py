@@ -16,12 +16,7 @@ SRC = """kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_i
 def run(c="1.0f"):
     lib = pm.Library(CPU, SRC % c)
     x = pm.Buffer.from_numpy(CPU, np.arange(64, dtype=np.float32))
-    cb = pm.CommandQueue(CPU).make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pm.ComputePipelineState(CPU, lib.make_function("k")))
-    enc.set_buffer(x, 0, 0)
-    enc.dispatch_threads((64, 1, 1), (64, 1, 1))
-    enc.end_encoding(); cb.commit(); cb.wait_until_completed()
+    launch(pm.CommandQueue(CPU), lib, "k", [x], 64, 64).wait_until_completed()
     return x.to_numpy(np.float32).copy()
 '''
 

@@ -35,20 +35,6 @@ kernel void histogram(device const uint* keys [[buffer(0)]], device atomic_uint*
     atomic_fetch_add_explicit(&bins[keys[i] % 64], 1u, memory_order_relaxed);
 }
 """
-def launch(queue, lib, name, buffers, grid, tg, scalar=None, tg_memory=0):
-    cb = queue.make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pm.ComputePipelineState(CPU, lib.make_function(name)))
-    for i, b in enumerate(buffers):
-        enc.set_buffer(b, 0, i)
-    if scalar is not None:
-        enc.set_bytes(scalar, len(buffers))
-    if tg_memory:
-        enc.set_threadgroup_memory_length(tg_memory, 0)
-    enc.dispatch_threads((grid, 1, 1), (tg, 1, 1))
-    enc.end_encoding()
-    cb.commit()
-    return cb
 '''
 
 

@@ -15,12 +15,7 @@ SRC = "kernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_
 def compile_and_run(n=1):
     lib = pm.Library(CPU, SRC % n)
     x = pm.Buffer.from_numpy(CPU, np.arange(8, dtype=np.float32))
-    cb = pm.CommandQueue(CPU).make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pm.ComputePipelineState(CPU, lib.make_function("k")))
-    enc.set_buffer(x, 0, 0)
-    enc.dispatch_threads((8, 1, 1), (8, 1, 1))
-    enc.end_encoding(); cb.commit(); cb.wait_until_completed()
+    launch(pm.CommandQueue(CPU), lib, "k", [x], 8, 8).wait_until_completed()
     np.testing.assert_array_equal(x.to_numpy(np.float32), 2 * np.arange(8, dtype=np.float32) + n)
 """
 
@@ -100,12 +95,7 @@ src = "kernel void t(device int* x [[buffer(0)]], uint i [[thread_position_in_gr
 try:
     lib = pm.Library(CPU, src)
     x = pm.Buffer.from_numpy(CPU, np.zeros(4, np.int32))
-    cb = pm.CommandQueue(CPU).make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pm.ComputePipelineState(CPU, lib.make_function("t")))
-    enc.set_buffer(x, 0, 0)
-    enc.dispatch_threads((4, 1, 1), (4, 1, 1))
-    enc.end_encoding(); cb.commit(); cb.wait_until_completed()
+    launch(pm.CommandQueue(CPU), lib, "t", [x], 4, 4).wait_until_completed()
     print("no error")
 except pm.CompileError as e:
     print("refused")

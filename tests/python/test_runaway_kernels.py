@@ -30,16 +30,6 @@ kernel void spin_volatile(volatile device int* flag [[buffer(0)]], device int* o
 kernel void add_one(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) { x[i] += 1.0f; }
 """
 LIB = pm.Library(CPU, SRC)
-def launch(queue, name, buffers, grid=64, tg=32):
-    cb = queue.make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.set_compute_pipeline_state(pm.ComputePipelineState(CPU, LIB.make_function(name)))
-    for i, b in enumerate(buffers):
-        enc.set_buffer(b, 0, i)
-    enc.dispatch_threads((grid, 1, 1), (tg, 1, 1))
-    enc.end_encoding()
-    cb.commit()
-    return cb
 '''
 
 
@@ -50,7 +40,7 @@ def test_endless_kernel_hits_the_watchdog_and_the_device_carries_on():
 q = pm.CommandQueue(CPU)
 out = pm.Buffer(CPU, 256)
 for name in ("forever", "forever_with_barrier"):
-    cb = launch(q, name, [out])
+    cb = launch(q, LIB, name, [out])
     t0 = time.time()
     assert cb.wait_until_completed(timeout=0.2) is False   # still running
     try:
@@ -61,7 +51,7 @@ for name in ("forever", "forever_with_barrier"):
     assert cb.get_status() == -1 and "PYMETALLIC_KERNEL_TIMEOUT" in cb.error
     assert time.time() - t0 < 10
 x = pm.Buffer.from_numpy(CPU, np.zeros(64, np.float32))
-launch(q, "add_one", [x]).wait_until_completed()
+launch(q, LIB, "add_one", [x]).wait_until_completed()
 assert (x.to_numpy(np.float32) == 1).all()
 print("ok")
 """,
@@ -80,7 +70,7 @@ def test_side_effect_free_spin_is_not_compiled_away():
 q = pm.CommandQueue(CPU)
 flag = pm.Buffer.from_numpy(CPU, np.zeros(1, np.int32))
 out = pm.Buffer.from_numpy(CPU, np.zeros(64, np.int32))
-cb = launch(q, "spin_plain", [flag, out])
+cb = launch(q, LIB, "spin_plain", [flag, out])
 try:
     cb.wait_until_completed()
     print("completed")
@@ -102,7 +92,7 @@ q = pm.CommandQueue(CPU)
 for name, value in (("spin_atomic", 7), ("spin_volatile", 9)):
     flag = pm.Buffer.from_numpy(CPU, np.zeros(1, np.int32))
     out = pm.Buffer.from_numpy(CPU, np.zeros(64, np.int32))
-    cb = launch(q, name, [flag, out])
+    cb = launch(q, LIB, name, [flag, out])
     assert cb.wait_until_completed(timeout=0.3) is False   # spinning
     flag.to_numpy(np.int32)[0] = 1                         # the host lets it go
     assert cb.wait_until_completed(timeout=20) is True
@@ -120,7 +110,7 @@ def test_ctrl_c_interrupts_a_wait():
         + """
 import signal
 q = pm.CommandQueue(CPU)
-cb = launch(q, "forever", [pm.Buffer(CPU, 256)])
+cb = launch(q, LIB, "forever", [pm.Buffer(CPU, 256)])
 threading.Timer(0.3, lambda: signal.raise_signal(signal.SIGINT)).start()
 t0 = time.time()
 try:
@@ -144,11 +134,11 @@ def test_a_stuck_dispatch_does_not_hold_other_queues():
         KERNELS
         + """
 stuck_q, other_q = pm.CommandQueue(CPU), pm.CommandQueue(CPU)
-stuck = launch(stuck_q, "forever", [pm.Buffer(CPU, 4096)], grid=1024, tg=32)   # every worker busy
+stuck = launch(stuck_q, LIB, "forever", [pm.Buffer(CPU, 4096)], grid=1024, tg=32)   # every worker busy
 time.sleep(0.3)
 x = pm.Buffer.from_numpy(CPU, np.zeros(1 << 16, np.float32))
 t0 = time.time()
-done = launch(other_q, "add_one", [x], grid=1 << 16, tg=256)
+done = launch(other_q, LIB, "add_one", [x], grid=1 << 16, tg=256)
 assert done.wait_until_completed(timeout=10), "the other queue's work did not run"
 assert (x.to_numpy(np.float32) == 1).all()
 assert stuck.get_status() == 0
@@ -200,8 +190,8 @@ def test_gpu_endless_kernel_times_out_and_poisons_only_its_device():
         + """
 q = pm.CommandQueue(GPU)
 x = pm.Buffer.from_numpy(GPU, np.zeros(64, np.float32))
-launch(q, "add_one", [x]).wait_until_completed()
-cb = launch(q, "forever", [pm.Buffer(GPU, 256)])
+launch(q, LIB, "add_one", [x]).wait_until_completed()
+cb = launch(q, LIB, "forever", [pm.Buffer(GPU, 256)])
 assert cb.wait_until_completed(timeout=0.2) is False
 t0 = time.time()
 try:
@@ -210,7 +200,7 @@ try:
 except pm.MetalError as e:
     print("stopped" if "ran longer than 1 s" in str(e) else repr(e), f"{time.time() - t0:.1f}")
 try:
-    launch(q, "add_one", [x]).wait_until_completed()
+    launch(q, LIB, "add_one", [x]).wait_until_completed()
     print("device still used")
 except pm.DeviceError:
     print("device unusable")
@@ -246,9 +236,9 @@ spin_q, other_q = pm.CommandQueue(GPU), pm.CommandQueue(GPU)
 for name, value in (("spin_volatile", 9), ("spin_atomic", 7)):
     flag = pm.Buffer.from_numpy(GPU, np.zeros(1, np.int32))
     out = pm.Buffer.from_numpy(GPU, np.zeros(64, np.int32))
-    cb = launch(spin_q, name, [flag, out])
+    cb = launch(spin_q, LIB, name, [flag, out])
     assert cb.wait_until_completed(timeout=0.5) is False, name + " did not spin"
-    launch(other_q, "set_flag", [flag], grid=1, tg=1).wait_until_completed(timeout=20)
+    launch(other_q, LIB, "set_flag", [flag], grid=1, tg=1).wait_until_completed(timeout=20)
     assert cb.wait_until_completed(timeout=20) is True, name + " never saw the flag"
     np.testing.assert_array_equal(out.to_numpy(np.int32), np.full(64, value, np.int32))
 print("ok")
