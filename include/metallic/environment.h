@@ -40,9 +40,6 @@ inline constexpr Variable kVariables[] = {
      "seconds the interpreter's exit waits for work in flight and its completed handlers (default 10; a second "
      "without progress ends it sooner; docs/errors.md)"},
     {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a dispatch may run before its command buffer fails (default: no limit)"},
-    {"PYMETALLIC_EXIT_WAIT",
-     "seconds the interpreter's exit waits for work in flight and its completed handlers (default 10; a second "
-     "without progress ends it sooner)"},
     {"PYMETALLIC_RUNTIME_DIR", "where the runtime headers live (default: the installed package's)"},
     {"PYMETALLIC_NVRTC_PATH", "folders to search for libnvrtc.so"},
     // Debugging
