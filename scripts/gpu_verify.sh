@@ -37,6 +37,21 @@ for st in $STEPS; do
     PYMETALLIC_VALIDATION=1 PYMETALLIC_TEST_DIFFERENTIAL=0 step vsample-cuda 300 $PT -n 12 --timeout 150 \
       -k "cuda0 and not early_return and not which_kernels_take_the_split_path" \
       ${VSAMPLE_FILES:-$(sed -n '/validation mode (issue 12)/,/^$/p' Makefile | grep -o 'tests/msl/test_[a-z0-9_]*\.py')} ;;
+  diag)
+    # DIAG="a.py b.py": each script runs alone; one still running after DIAG_WAIT seconds gets
+    # every thread's backtrace from cuda-gdb (host and device) in $OUT/<script>.txt, then is killed.
+    for f in $DIAG; do
+      log="$OUT/$(basename "$f" .py).txt"
+      python3 -u "$f" > "$log" 2>&1 &
+      pid=$!
+      for _ in $(seq 1 "${DIAG_WAIT:-20}"); do sleep 1; kill -0 $pid 2>/dev/null || break; done
+      if kill -0 $pid 2>/dev/null; then
+        echo "still running after ${DIAG_WAIT:-20}s; backtraces:" >> "$log"
+        /usr/local/cuda/bin/cuda-gdb -p $pid -batch -ex "thread apply all bt 30" 2>&1 | grep -E "^#|^Thread" | grep -v "in ?? ()" >> "$log"
+        kill -9 $pid
+      fi
+      echo "diag $f: $(tail -c 4000 "$log")"
+    done ;;
   example) step example-validation 120 python3 examples/validation.py --gpu ;;
   bench)
     step bench-gemm ${GEMM_LIMIT:-120} python3 bench/gpu_gemm.py --json "$OUT/gemm.json"
@@ -47,4 +62,4 @@ for st in $STEPS; do
   esac
 done
 # One archive instead of a file per step: the device tool brings back only a few files.
-(cd "$OUT" && tar czf logs.tgz ./*.log ./*.json 2>/dev/null && rm -f ./*.log)
+(cd "$OUT" && tar czf logs.tgz ./*.log ./*.json ./*.txt 2>/dev/null && rm -f ./*.log)
