@@ -24,11 +24,30 @@ bool is_barrier_name(const std::string& w) { return w == "threadgroup_barrier" |
 bool is_lane_function(const std::vector<Token>& t, size_t i) { return is_simd_function_use(t, i); }
 
 // The SIMD-group functions a split kernel computes as loops over lanes (metal_simd_fission.h:
-// `metal::detail::fission_<name>`), with their number of arguments. Everything else (quad_*,
-// simd_shuffle_and_fill_*, simd_is_first, simd_active_threads_mask, simdgroup matrices) keeps
-// the fiber path.
+// `metal::detail::fission_<name>`), with their number of arguments. Everything else
+// (simd_/quad_shuffle_and_fill_*, simd_/quad_is_first, *_active_threads_mask, quad_ballot/all/any,
+// simdgroup matrices) keeps the fiber path.
 int lane_function_arity(const std::string& w) {
-  static const std::map<std::string, int> kArity = {{"simd_sum", 1},
+  static const std::map<std::string, int> kArity = {{"quad_sum", 1},
+                                                    {"quad_product", 1},
+                                                    {"quad_min", 1},
+                                                    {"quad_max", 1},
+                                                    {"quad_and", 1},
+                                                    {"quad_or", 1},
+                                                    {"quad_xor", 1},
+                                                    {"quad_prefix_inclusive_sum", 1},
+                                                    {"quad_prefix_exclusive_sum", 1},
+                                                    {"quad_prefix_inclusive_product", 1},
+                                                    {"quad_prefix_exclusive_product", 1},
+                                                    {"quad_shuffle", 2},
+                                                    {"quad_broadcast", 2},
+                                                    {"quad_shuffle_down", 2},
+                                                    {"quad_shuffle_up", 2},
+                                                    {"quad_shuffle_xor", 2},
+                                                    {"quad_shuffle_rotate_down", 2},
+                                                    {"quad_shuffle_rotate_up", 2},
+                                                    {"quad_broadcast_first", 1},
+                                                    {"simd_sum", 1},
                                                     {"simd_product", 1},
                                                     {"simd_min", 1},
                                                     {"simd_max", 1},
@@ -371,7 +390,9 @@ class KernelFission {
                                                ">(pm_threads, pm_at.index())"};
         }
         stmts.push_back(args);
-        stmts.push_back(Statement{i, i, Statement::LaneExchange, region});
+        Statement exchange{i, i, Statement::LaneExchange, region};
+        exchange.calls = args.calls;
+        stmts.push_back(exchange);
         s.region = ++region;
       } else if ((t_[first].is_ident("threadgroup") && declares_storage(first, e)) || t_[first].is_ident("constexpr") ||
                  (t_[first].is_ident("static") && first + 1 < e && t_[first + 1].is_ident("constexpr"))) {
@@ -430,8 +451,18 @@ class KernelFission {
               group_names_.insert(t_[i].text);
           break;
         case Statement::Barrier:
+          flush();
+          break;
         case Statement::LaneExchange:
           flush();
+          // Every thread has put its arguments: each SIMD group's results, once, at group level
+          // (the first thread's names give the argument's type; nothing is evaluated).
+          for (const LaneCall& c : s.calls) {
+            std::string arg = text(c.args[0].first, c.args[0].second);
+            out += "{\nconst auto pm_at = pm_threads.first();\n" +
+                   thread_names(c.args[0].first, c.args[0].second, promoted) + "pm_simd_" + std::to_string(c.site) +
+                   ".template run<metal::detail::fission_" + c.name + ", decltype((" + arg + "))>(pm_threads);\n}\n";
+          }
           break;
         case Statement::LaneArguments:
           for (const LaneCall& c : s.calls)

@@ -238,7 +238,8 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       // For the SIMD-group calls of a split kernel (metal_simd_fission.h): the group's size and
       // whether a thread still runs (has not returned).
       << "  uint32_t pm_size() const { return pm_ntotal; }\n"
-      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true")
+      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true") << "; }\n"
+      << "  static constexpr bool pm_all_live() { return " << (k.fission_retires ? "false" : "true")
       << "; }\n"
       // The innermost loop runs over the grid's x position (as in the plain group entry): an
       // induction variable that cannot wrap, so the vectoriser sees buffer accesses at gid.x
