@@ -71,6 +71,39 @@ kernel void ff_quad(device const uint* x [[buffer(0)]], device uint* out [[buffe
   out[i * 10 + 8] = quad_broadcast(v, ushort(1));
   out[i * 10 + 9] = quad_broadcast_first(v);
 }
+
+"""
+
+ONE_LANE_SRC = r"""
+#include <metal_stdlib>
+using namespace metal;
+
+// A SIMD group's result written by one lane (`if (lane == k)`: only that lane of each SIMD group
+// runs the statement; lanes that returned or do not exist write nothing), then every lane
+// reading the partials by its lane index (a loop over each SIMD group's lanes).
+kernel void ff_one_lane(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                        constant uint& k [[buffer(2)]], constant uint& nx [[buffer(3)]],
+                        uint2 pos [[thread_position_in_grid]], uint2 tid [[thread_position_in_threadgroup]],
+                        uint2 ntg [[threads_per_threadgroup]],
+                        uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float part[32];
+  threadgroup uint who[32];
+  if (tid.x + tid.y * ntg.x < 32) { part[tid.x + tid.y * ntg.x] = -1.0f; who[tid.x + tid.y * ntg.x] = 0xffffffffu; }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  uint i = pos.y * nx + pos.x;
+  float v = x[i];
+  if (v < -1.5f) return;
+  float s = simd_sum(v);
+  if (lane == k % 40u) part[sg] = s;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  float back = part[lane];
+  float mine = simd_max(back);
+  if (lane == k % 40u) who[sg] = (tid.y << 16) | tid.x;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  out[i * 3 + 0] = back;
+  out[i * 3 + 1] = mine;
+  out[i * 3 + 2] = float(who[sg]);
+}
 """
 
 TGS = [32, 48, 100, 256]
@@ -280,18 +313,60 @@ def test_quad_shuffles_and_folds(device, runner, tg):
             assert out[q[k]].tolist() == want, f"lane {k} of the quad at {q[0]}"
 
 
+@pytest.mark.parametrize("k", [0, 5, 31, 35])
+@pytest.mark.parametrize("tg", [(64, 1), (48, 1), (100, 1), (8, 4), (12, 5)])
+def test_one_lane_writes_the_group_result(device, runner, tg, k):
+    """`if (lane == k) part[sg] = simd_sum(v)` (k >= 32: no lane), in 1-D and 2-D threadgroups,
+    with partial SIMD groups and lanes that returned."""
+    gx, gy = 2, 2
+    nx, ny = gx * tg[0], gy * tg[1]
+    n = nx * ny
+    rng = np.random.default_rng(k + 100 * tg[0] + tg[1])
+    x = rng.standard_normal(n).astype(np.float32)
+    out = np.full(n * 3, 7.0, np.float32)
+    args = [x, out, np.uint32(k), np.uint32(nx)]
+    _, out, _, _ = runner.run(device, ONE_LANE_SRC, "ff_one_lane", args, (nx, ny), tg)
+    out = out.reshape(n, 3)
+    ntotal = tg[0] * tg[1]
+    for by in range(gy):
+        for bx in range(gx):
+            # the group's threads in linear order (tid.x fastest), their global ids
+            ids = [(by * tg[1] + ty) * nx + bx * tg[0] + tx for ty in range(tg[1]) for tx in range(tg[0])]
+            part = np.full(32, -1.0, np.float32)
+            who = np.full(32, 0xFFFFFFFF, np.uint64)
+            for sg in range((ntotal + 31) // 32):
+                members = ids[sg * 32 : sg * 32 + 32]
+                live = [g for g in members if x[g] >= -1.5]
+                lane_k = k % 40
+                if lane_k < len(members) and x[members[lane_k]] >= -1.5:
+                    part[sg] = np.float32(x[live].astype(np.float64).sum())
+                    t = sg * 32 + lane_k
+                    who[sg] = ((t // tg[0]) << 16) | (t % tg[0])
+            for t, g in enumerate(ids):
+                if x[g] < -1.5:
+                    assert (out[g] == 7.0).all()
+                    continue
+                sg, lane = t // 32, t % 32
+                members = ids[sg * 32 : sg * 32 + 32]
+                live_lanes = [m for m in range(len(members)) if x[members[m]] >= -1.5]
+                np.testing.assert_allclose(out[g, 0], part[lane], rtol=1e-5, atol=1e-5)
+                np.testing.assert_allclose(out[g, 1], max(part[m] for m in live_lanes), rtol=1e-5, atol=1e-5)
+                assert out[g, 2] == np.float32(who[sg])
+
+
 def test_these_kernels_take_the_split_path(cpu_device):
     """Quad-group functions split too; nothing here keeps the fibers."""
     code = (
-        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_group_folds import SRC; "
-        "pm.Library(pm.Device.get_default_device(), SRC)"
+        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_group_folds import SRC, ONE_LANE_SRC; "
+        "pm.Library(pm.Device.get_default_device(), SRC); pm.Library(pm.Device.get_default_device(), ONE_LANE_SRC)"
     ) % os.path.dirname(__file__)
     env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    for k, calls in (("ff_float", 7), ("ff_int", 18), ("ff_quad", 10)):
+    for k, calls in (("ff_float", 7), ("ff_int", 18), ("ff_quad", 10), ("ff_one_lane", 2)):
         assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
 
 
 def test_compiles_for_cuda(cuda_compile):
     cuda_compile(SRC)
+    cuda_compile(ONE_LANE_SRC)
