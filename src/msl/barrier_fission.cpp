@@ -340,7 +340,7 @@ class KernelFission {
 
   struct Statement {
     size_t begin, end;
-    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange, MaskedLoop } kind;
+    enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange, MaskedLoop, MaskedIf } kind;
     int region;                        // index of the stretch between barriers it belongs to
     std::vector<LaneCall> calls = {};  // LaneArguments: the SIMD-group calls whose arguments it stores;
                                        // LaneExchange: whose results it computes; Plain: whose results it reads
@@ -376,6 +376,12 @@ class KernelFission {
         s.region = ++region;
         ++region;
         ++lane_loops_;
+      } else if (t_[first].is_ident("if") && contains_sync(i, e) && !contains_barrier(i, e) && maskable_if(first, e)) {
+        // `if (cond) { ... simd_sum(v) ... }`: the threads where cond holds are the active lanes
+        // of the calls inside (masked_if below).
+        s.kind = Statement::MaskedIf;
+        s.region = ++region;
+        ++region;
       } else if (contains_barrier(i, e)) {
         throw NotApplicable{PM_FISSION_WHERE};
       } else if (contains_sync(i, e)) {
@@ -463,7 +469,10 @@ class KernelFission {
             std::string arg = text(c.args[0].first, c.args[0].second);
             out += "{\nconst auto pm_at = pm_threads.first();\n" +
                    thread_names(c.args[0].first, c.args[0].second, promoted) + "pm_simd_" + std::to_string(c.site) +
-                   ".template run<metal::detail::fission_" + c.name + ", decltype((" + arg + "))>(pm_threads);\n}\n";
+                   (masks_.empty() ? ".template run<metal::detail::fission_"
+                                   : ".template run_masked<metal::detail::fission_") +
+                   c.name + ", decltype((" + arg + "))>(pm_threads" +
+                   (masks_.empty() ? std::string() : ", " + masks_.back()) + ");\n}\n";
           }
           break;
         case Statement::LaneArguments:
@@ -478,6 +487,10 @@ class KernelFission {
         case Statement::MaskedLoop:
           flush();
           out += masked_loop(s, promoted);
+          break;
+        case Statement::MaskedIf:
+          flush();
+          out += masked_if(s, promoted);
           break;
       }
     }
@@ -585,6 +598,41 @@ class KernelFission {
     for (const Promoted& p : promoted)
       if (mentions(b, e, p.name)) s += "auto& " + p.name + " = " + p.storage + "[pm_at.index()];\n";
     return s;
+  }
+
+  // `if (cond) body` without `else`, whose body has SIMD-group calls but no barriers, returns,
+  // jumps, `while`/`do` or `switch`, and whose condition has no SIMD-group call.
+  bool maskable_if(size_t first, size_t e) const {
+    size_t open = first + 1;
+    if (!t_[open].is_punct("(") || st_.match[open] == npos) return false;
+    size_t close = st_.match[open];
+    if (contains_sync(open, close) || statement_end(close + 1, e) != e) return false;  // an `else`
+    for (size_t i = close + 1; i < e; ++i)
+      if (t_[i].is_ident("return") || t_[i].is_ident("break") || t_[i].is_ident("continue") || t_[i].is_ident("goto") ||
+          t_[i].is_ident("switch") || t_[i].is_ident("while") || t_[i].is_ident("do") || t_[i].is_ident("else"))
+        return false;
+    return true;
+  }
+
+  // `if (cond) body` with SIMD-group calls in the body: a flag per thread (cond, where the
+  // enclosing such conditions hold), then the body split as usual, each stretch running only
+  // the flagged threads and each SIMD-group call taking them as its active lanes, as a SIMD
+  // group runs a divergent branch.
+  std::string masked_if(const Statement& s, const std::vector<Promoted>& promoted) {
+    size_t first = t_[s.begin].kind == TokenKind::Pragma ? s.begin + 1 : s.begin;
+    size_t open = first + 1, close = st_.match[first + 1];
+    bool braces = t_[close + 1].is_punct("{");
+    size_t body_open = braces ? close + 1 : close, body_close = braces ? st_.match[body_open] : s.end;
+    std::string mask = "pm_in_" + std::to_string(next_id_++);
+    std::string out = "{\nbool " + mask + "[1024] = {};\n";
+    out += "pm_threads.each([&](const auto& pm_at) {\n";
+    if (!masks_.empty()) out += "if (!" + masks_.back() + "[pm_at.index()]) return;\n";
+    out += thread_names(open, close, promoted) + mask + "[pm_at.index()] = bool(" + statement_text(open + 1, close) +
+           ");\n});\n";
+    masks_.push_back(mask);
+    out += block(body_open + 1, body_close, promoted);
+    masks_.pop_back();
+    return out + "}\n";
   }
 
   // A `while` whose condition differs between threads: the group repeats a step while any
@@ -757,9 +805,11 @@ class KernelFission {
                       const std::map<size_t, std::vector<Promoted>>& declared_here,
                       const std::map<size_t, Declaration>& declarations) {
     size_t b = stmts[pending.front()].begin, e = stmts[pending.back()].end;
-    std::string call = each_call(stmts, pending, promoted, declared_here);
+    std::string call = masks_.empty() ? each_call(stmts, pending, promoted, declared_here) : "each(";
     if (call == "each(" && reads_lane(b, e)) call = "each_lanes(";
-    std::string s = "pm_threads." + call + "[&](const auto& pm_at) {\n" + thread_names(b, e, promoted) + "{\n";
+    // Inside `if (cond)` with SIMD-group calls: only the threads where the conditions hold.
+    const std::string skip = masks_.empty() ? "" : "if (!" + masks_.back() + "[pm_at.index()]) return;\n";
+    std::string s = "pm_threads." + call + "[&](const auto& pm_at) {\n" + skip + thread_names(b, e, promoted) + "{\n";
     // each_below's second callable: the statement under the `if` (after the declarations of
     // SIMD-group results before it), for the threads the bound lets through, which all pass
     // the test (the vectoriser then needs no mask for it).
@@ -919,6 +969,7 @@ class KernelFission {
   bool no_sync_ = false;  // a kernel without barriers, split only for its lane loops
   int lane_loops_ = 0;    // loops the group steps without a barrier in them
   std::map<size_t, std::pair<size_t, std::string>> replacements_;  // call begin -> (end, text)
+  std::vector<std::string> masks_;  // the flags of the enclosing masked `if`s (innermost last)
 };
 
 bool is_kernel(const std::vector<Token>& t, const FunctionDef& f) {

@@ -22,8 +22,13 @@
 // statement of such a block, not right of `?`/`&&`/`||`: every thread of the group reaches
 // them, so the active lanes are the threads that have not returned, as on the fiber path.
 //   float s = simd_sum(v);   ->  each thread: pm_simd_0.put<fission_simd_sum>(index, v);
+//                                the group:   pm_simd_0.run<fission_simd_sum, T>(pm_threads);
 //                                each thread: float s = pm_simd_0.get<...>(pm_threads, index);
-// (the first get computes every SIMD group's result over its lanes' slots: metal_simd_fission.h).
+// (run computes every SIMD group's result over its lanes' slots: metal_simd_fission.h). quad_*
+// reductions, scans, shuffles and broadcasts split the same way. A stretch that declares only
+// such results and ends in `if (lane == k) stmt;` (lane: thread_index_in_simdgroup) runs one
+// thread per SIMD group (each_lane_equal); a stretch that reads the lane or SIMD-group index
+// loops over each SIMD group's lanes with the lane as the loop counter (each_lanes).
 //
 // Lane loops (kernels with or without barriers): a `for` loop without barriers whose header is
 // uniform and whose trip count is not a constant, with a body free of loops, jumps and returns,

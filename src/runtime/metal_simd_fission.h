@@ -60,6 +60,16 @@ struct fission_simd_site {
       if (mask) Op::template run<T>(*this, base, mask);
     }
   }
+  // run() for a call inside `if (...)`: the active lanes are the live threads whose flag is set.
+  template <class Op, class T, class Threads> METAL_FUNC void run_masked(const Threads& threads, const bool* active) {
+    const unsigned n = threads.pm_size();
+    for (unsigned base = 0; base < n; base += 32) {
+      unsigned mask = 0;
+      for (unsigned l = 0; l < 32 && base + l < n; ++l)
+        if (threads.pm_live(base + l) && active[base + l]) mask |= 1u << l;
+      if (mask) Op::template run<T>(*this, base, mask);
+    }
+  }
   // The value of this call for thread `index`, after run().
   template <class Op, class T, class Threads>
   METAL_FUNC typename Op::template result<T> get(const Threads&, unsigned index) {

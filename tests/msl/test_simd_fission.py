@@ -3,8 +3,9 @@
 slot per thread, each SIMD group's result is computed over its lanes' slots, the statement
 continues with it. Results must equal the fiber path's bit for bit (same fold order), for
 whole and partial SIMD groups and after early returns; and the kernels below must really take
-the split path (checked through PYMETALLIC_DEBUG_FISSION=1), while a call that only some
-lanes reach keeps the fibers."""
+the split path (checked through PYMETALLIC_DEBUG_FISSION=1), calls under `if` too (the
+threads where the condition holds are the active lanes), while a call right of `&&` keeps the
+fibers."""
 
 import os
 import subprocess
@@ -74,10 +75,16 @@ kernel void fis_early(device const float* x [[buffer(0)]], device float* out [[b
   out[i * 2 + 1] = simd_prefix_exclusive_sum(v);
 }
 
-// A call that only lane 0 reaches: its active lanes are lane 0 alone (fibers keep it).
+// A call that only lane 0 reaches: its active lanes are lane 0 alone.
 kernel void fis_divergent(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
                           uint i [[thread_position_in_grid]], uint lane [[thread_index_in_simdgroup]]) {
   if (lane == 0) out[i] = simd_sum(x[i]);
+}
+
+// A call right of `&&`: only the lanes where the left side holds evaluate it (fibers keep it).
+kernel void fis_short_circuit(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                              uint i [[thread_position_in_grid]], uint lane [[thread_index_in_simdgroup]]) {
+  out[i] = (lane < 3 && simd_all(x[i] > -10.0f)) ? 1.0f : 0.0f;
 }
 """
 
@@ -210,9 +217,17 @@ def test_divergent_call_sees_one_lane(device, runner):
     np.testing.assert_array_equal(out[::32], x[::32])
 
 
+def test_short_circuit_call(device, runner):
+    n = 64
+    x = np.random.default_rng(6).standard_normal(n).astype(np.float32)
+    _, out = runner.run(device, SRC, "fis_short_circuit", [x, np.zeros(n, np.float32)], (n,), (n,))
+    want = np.array([1.0 if i % 32 < 3 else 0.0 for i in range(n)], np.float32)
+    np.testing.assert_array_equal(out, want)
+
+
 def test_which_kernels_take_the_split_path(cpu_device):
-    """The optimisation must not silently regress: uniform calls are split, a call only lane 0
-    reaches keeps the fibers and says why."""
+    """The optimisation must not silently regress: uniform calls and calls under `if` are split,
+    a call right of `&&` keeps the fibers and says why."""
     code = (
         "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_fission import SRC; "
         "pm.Library(pm.Device.get_default_device(), SRC)"
@@ -220,6 +235,6 @@ def test_which_kernels_take_the_split_path(cpu_device):
     env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    for k, calls in (("fis_reduce", 11), ("fis_shuffle", 6), ("fis_tree", 2), ("fis_early", 2)):
+    for k, calls in (("fis_reduce", 11), ("fis_shuffle", 6), ("fis_tree", 2), ("fis_early", 2), ("fis_divergent", 1)):
         assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
-    assert "kernel 'fis_divergent' keeps fibers" in r.stderr and "inside `if`" in r.stderr, r.stderr
+    assert "kernel 'fis_short_circuit' keeps fibers" in r.stderr and "`&&`" in r.stderr, r.stderr

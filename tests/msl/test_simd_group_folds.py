@@ -106,6 +106,42 @@ kernel void ff_one_lane(device const float* x [[buffer(0)]], device float* out [
 }
 """
 
+# SIMD-group calls under `if`: the threads where the condition holds are the active lanes.
+IF_SRC = r"""
+#include <metal_stdlib>
+using namespace metal;
+
+kernel void ff_if(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                  constant uint& n [[buffer(2)]],
+                  uint i [[thread_position_in_grid]], uint tid [[thread_position_in_threadgroup]],
+                  uint lane [[thread_index_in_simdgroup]], uint sg [[simdgroup_index_in_threadgroup]]) {
+  threadgroup float part[32];
+  if (tid < 32) part[tid] = 0.0f;
+  float v = 0.0f;
+  if (i < n) v = x[i];
+  float keep = -5.0f;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (lane == 0) part[sg] = simd_sum(v);  // one lane: its own value
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  if (sg == 0) {  // SIMD-group uniform (MLX's second stage)
+    float t = simd_sum(part[lane]);
+    keep = t;
+  }
+  if (i < n) {
+    if (x[i] > 0.0f) {  // divergent, nested, guarded read
+      float p = simd_prefix_inclusive_sum(v);
+      out[i * 6 + 0] = p;
+      out[i * 6 + 1] = simd_shuffle_down(v, ushort(1));
+      out[i * 6 + 2] = float(ulong(simd_ballot(v > 1.0f)) & 0xffffffffu);
+      out[i * 6 + 3] = quad_sum(v);
+    }
+    out[i * 6 + 4] = keep;
+  }
+  if (lane % 3 == 1)
+    out[i * 6 + 5] = simd_max(v) + float(simd_sum(1));
+}
+"""
+
 TGS = [32, 48, 100, 256]
 
 
@@ -354,19 +390,69 @@ def test_one_lane_writes_the_group_result(device, runner, tg, k):
                 assert out[g, 2] == np.float32(who[sg])
 
 
+@pytest.mark.parametrize("tg", [32, 48, 100, 256])
+def test_calls_under_if(device, runner, tg):
+    """SIMD-group and quad calls inside `if` (one lane, SIMD-group uniform, divergent and nested,
+    a statement without braces) take the threads where the conditions hold as active lanes;
+    threads past n (the grid's end is rounded up to the group) take no part in the inner ifs."""
+    n = 3 * tg - 5
+    grid = 3 * tg
+    rng = np.random.default_rng(tg + 3)
+    x = rng.standard_normal(grid).astype(np.float32)
+    out = np.full(grid * 6, 9.0, np.float32)
+    _, out, _ = runner.run(device, IF_SRC, "ff_if", [x, out, np.uint32(n)], (grid,), (tg,))
+    out = out.reshape(grid, 6)
+    v = np.where(np.arange(grid) < n, x, 0).astype(np.float32)
+    for base in range(0, grid, tg):
+        sgs = [np.arange(base + s, base + min(s + 32, tg)) for s in range(0, tg, 32)]
+        part = np.zeros(32)
+        for k, g in enumerate(sgs):
+            part[k] = v[g[0]]  # simd_sum over lane 0 alone
+        keep = part[: min(32, len(sgs[0]))].sum()  # SIMD group 0's lanes read part[lane]
+        for g in sgs:
+            inner = [t for t in g if t < n and x[t] > 0]
+            for k, t in enumerate(g):
+                lane = k
+                if t < n:
+                    if x[t] > 0:
+                        before = [v[u] for u in inner if u <= t]
+                        np.testing.assert_allclose(out[t, 0], sum(before), rtol=1e-5, atol=1e-5)
+                        nxt = t + 1 if (k + 1 < len(g) and (t + 1) in inner) else t
+                        assert out[t, 1] == v[nxt]
+                        ballot = sum(1 << (u - g[0]) for u in inner if v[u] > 1.0)
+                        assert out[t, 2] == np.float32(ballot)
+                        q0 = g[0] + (k & ~3)
+                        quad = [u for u in inner if q0 <= u < q0 + 4]
+                        np.testing.assert_allclose(out[t, 3], sum(v[u] for u in quad), rtol=1e-5, atol=1e-5)
+                    else:
+                        assert (out[t, :4] == 9.0).all()
+                    if t - base < 32:
+                        np.testing.assert_allclose(out[t, 4], keep, rtol=1e-5, atol=1e-5)
+                    else:
+                        assert out[t, 4] == -5.0
+                else:
+                    assert (out[t, :5] == 9.0).all()
+                if lane % 3 == 1:
+                    act = [g[m] for m in range(len(g)) if m % 3 == 1]
+                    assert out[t, 5] == np.float32(max(v[u] for u in act) + len(act))
+                else:
+                    assert out[t, 5] == 9.0
+
+
 def test_these_kernels_take_the_split_path(cpu_device):
     """Quad-group functions split too; nothing here keeps the fibers."""
     code = (
-        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_group_folds import SRC, ONE_LANE_SRC; "
-        "pm.Library(pm.Device.get_default_device(), SRC); pm.Library(pm.Device.get_default_device(), ONE_LANE_SRC)"
+        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_group_folds import SRC, ONE_LANE_SRC, IF_SRC; "
+        "d = pm.Device.get_default_device(); pm.Library(d, SRC); pm.Library(d, ONE_LANE_SRC); pm.Library(d, IF_SRC)"
     ) % os.path.dirname(__file__)
     env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    for k, calls in (("ff_float", 7), ("ff_int", 18), ("ff_quad", 10), ("ff_one_lane", 2)):
+    for k, calls in (("ff_float", 7), ("ff_int", 18), ("ff_quad", 10), ("ff_one_lane", 2), ("ff_if", 8)):
         assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
 
 
 def test_compiles_for_cuda(cuda_compile):
     cuda_compile(SRC)
     cuda_compile(ONE_LANE_SRC)
+    cuda_compile(IF_SRC)
