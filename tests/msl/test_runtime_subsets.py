@@ -117,6 +117,37 @@ def test_each_subset_compiles_with_nvrtc(group):
     pm._core.compile_offline(HEAD + USES[group], None, "cuda", "sm_90")
 
 
+# A name of an optional part that no section of metal_user_scope.h holds (an internal one):
+# the detection cannot see it.
+UNSEEN = (
+    HEAD
+    + """kernel void k(device float* o [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+    o[i] = metal::detail::pack_clampf(o[i], 0.0f, 1.0f); }"""
+)
+
+
+def test_a_failed_subset_is_retried_with_the_whole_library(monkeypatch, tmp_path):
+    if not nvrtc_available():
+        pytest.skip("NVRTC unavailable")
+    monkeypatch.setenv("PYMETALLIC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "strict")
+    with pytest.raises(pm.CompileError, match="pack_clampf"):
+        pm._core.compile_offline(UNSEEN, None, "cuda", "sm_90")
+    monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "1")
+    result = pm._core.compile_offline(UNSEEN, None, "cuda", "sm_90")
+    assert omitted(result["generated"]) == set()  # what compiled is the whole library
+
+
+def test_a_program_error_is_reported_as_before_after_the_retry(monkeypatch, tmp_path):
+    if not nvrtc_available():
+        pytest.skip("NVRTC unavailable")
+    monkeypatch.setenv("PYMETALLIC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "1")
+    bad = HEAD + "kernel void k(device float* o [[buffer(0)]]) {\n    o[0] = not_declared_anywhere;\n}\n"
+    with pytest.raises(pm.CompileError, match=r"program.metal:4: error: identifier \"not_declared_anywhere\""):
+        pm._core.compile_offline(bad, None, "cuda", "sm_90")
+
+
 # ---- NVRTC directly (no GPU): every combination the backend writes compiles, and the
 # subset changes no instruction of the benchmark kernels.
 
