@@ -220,6 +220,27 @@ std::string lane_counters(std::string e) {
   return e;
 }
 
+// each_lanes: per SIMD group of a one-row group, a loop over its lanes (a whole group: 32,
+// a trip count the vectoriser needs no remainder for; the last, partial one: x positions).
+std::string each_lanes_body(const msl::TranslatedSource& source, const msl::KernelInfo& k) {
+  if (source.uses_logging) return "    each(f);\n";
+  const std::string skip = k.fission_retires ? "        if (pm_retired[pm_tidx]) continue;\n" : "";
+  return "    if (pm_ntg_y != 1 || pm_ntg_z != 1) {\n      each(f);\n      return;\n    }\n"
+         "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_whole = pm_ntg_x / 32u;\n"
+         "    for (uint32_t pm_sg = 0; pm_sg < pm_whole; ++pm_sg)\n"
+         "      for (uint32_t pm_l = 0; pm_l < 32u; ++pm_l) {\n"
+         "        const uint32_t pm_tidx = pm_sg * 32u + pm_l;\n" +
+         skip +
+         "        f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_sg});\n"
+         "      }\n"
+         "    const uint32_t pm_b = pm_x0 + pm_whole * 32u, pm_e = pm_x0 + pm_ntg_x;\n"
+         "    for (uint32_t pm_px = pm_b; pm_px < pm_e; ++pm_px) {\n"
+         "      const uint32_t pm_l = pm_px - pm_b, pm_tidx = pm_whole * 32u + pm_l;\n" +
+         skip +
+         "      f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_whole});\n"
+         "    }\n";
+}
+
 // For a kernel split at its barriers (msl/barrier_fission.h): the group's threads. The
 // fission function calls each() once per stretch between barriers; each thread of the group
 // runs the stretch in turn, in a loop the compiler can vectorise, and asks get<K>() for the
@@ -315,18 +336,7 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       // in each_x), so that the lane is the inner loop's counter and `sums[lane]` a contiguous
       // load the vectoriser sees.
       << "  template <class F> __attribute__((always_inline)) void each_lanes(F&& f) {\n"
-      << (source.uses_logging
-              ? std::string("    each(f);\n")
-              : std::string("    if (pm_ntg_y != 1 || pm_ntg_z != 1) {\n      each(f);\n      return;\n    }\n"
-                            "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x;\n"
-                            "    for (uint32_t pm_sg = 0; pm_sg * 32u < pm_ntg_x; ++pm_sg) {\n"
-                            "      const uint32_t pm_b = pm_x0 + pm_sg * 32u;\n"
-                            "      const uint32_t pm_e = pm_b + (pm_ntg_x - pm_sg * 32u < 32u ? pm_ntg_x - pm_sg * 32u "
-                            ": 32u);\n"
-                            "      for (uint32_t pm_px = pm_b; pm_px < pm_e; ++pm_px) {\n"
-                            "        const uint32_t pm_l = pm_px - pm_b, pm_tidx = pm_sg * 32u + pm_l;\n") +
-                    (k.fission_retires ? "        if (pm_retired[pm_tidx]) continue;\n" : "") +
-                    "        f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_sg});\n      }\n    }\n")
+      << each_lanes_body(source, k)
       << "  }\n"
       // The threads at x positions [pm_from, pm_lim) of each row of the group.
       << "  template <class F> __attribute__((always_inline)) void each_x(uint32_t pm_lim, F&& f, uint32_t pm_from = "
