@@ -247,3 +247,56 @@ print("ok")
         timeout=120,
     )
     assert out.strip() == "ok"
+
+
+def test_gpu_releases_while_a_kernel_runs_do_not_wait_for_it():
+    # CUDA: cuMemFree, cuMemFreeHost and cuModuleUnload wait for the device's running kernels.
+    # Dropping a buffer, a library or a queue while a kernel spins (here until the host's next
+    # step sets its flag) waited for good on the program's thread, holding the GIL: the
+    # endless-kernel test above hung this way. Such releases are now kept until the streams
+    # are idle (CudaContext::release).
+    import pymetallic
+
+    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
+        import pytest
+
+        pytest.skip("no CUDA GPU")
+    out = check_child(
+        "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n"
+        + KERNELS.replace("CPU", "GPU").replace(
+            "kernel void add_one",
+            "kernel void set_flag(device atomic_int* flag [[buffer(0)]], uint i [[thread_position_in_grid]]) "
+            "{ atomic_store_explicit(flag, 1, memory_order_relaxed); }\n"
+            "kernel void add(device float* x [[buffer(0)]], constant float* v [[buffer(1)]], "
+            "uint i [[thread_position_in_grid]]) { x[i] += v[0]; }\nkernel void add_one",
+        )
+        + """
+spin_q, other_q = pm.CommandQueue(GPU), pm.CommandQueue(GPU)
+flag = pm.Buffer.from_numpy(GPU, np.zeros(1, np.int32))
+out = pm.Buffer.from_numpy(GPU, np.zeros(64, np.int32))
+# Loading a module waits for running kernels (CUDA driver; docs/multi-gpu.md): made before.
+lib2 = pm.Library(GPU, SRC)
+pipe = pm.ComputePipelineState(GPU, lib2.make_function("add_one"))
+cb = launch(spin_q, LIB, "spin_atomic", [flag, out])
+assert cb.wait_until_completed(timeout=0.5) is False, "did not spin"
+tmp = pm.Buffer.from_numpy(GPU, np.ones(1 << 20, np.float32))   # device memory and a pinned host copy
+assert tmp.to_numpy(np.float32).sum() == 1 << 20
+del tmp
+del pipe, lib2                                                   # unloads its module
+q3 = pm.CommandQueue(GPU)                                        # a stream, its staging memory
+x = pm.Buffer.from_numpy(GPU, np.zeros(64, np.float32))
+assert launch(q3, LIB, "add_one", [x]).wait_until_completed(timeout=20) is True
+del q3
+# set_bytes data for a pointer argument gets device memory of its own, freed when it completes
+launch(other_q, LIB, "add", [x], scalar=np.array([2, 0, 0, 0], np.float32)).wait_until_completed(timeout=20)
+print("released", flush=True)
+launch(other_q, LIB, "set_flag", [flag], grid=1, tg=1).wait_until_completed(timeout=20)
+assert cb.wait_until_completed(timeout=20) is True, "never saw the flag"
+np.testing.assert_array_equal(out.to_numpy(np.int32), np.full(64, 7, np.int32))
+np.testing.assert_array_equal(x.to_numpy(np.float32), np.full(64, 3, np.float32))
+print("ok")
+""",
+        env={"PYMETALLIC_KERNEL_TIMEOUT": "60"},
+        timeout=75,
+    )
+    assert out.strip().splitlines() == ["released", "ok"], out

@@ -14,6 +14,10 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, uint64_t length, St
   context_->make_current();
   const auto& api = context_->api();
   CUresult r = api.cuMemAlloc_v2(&device_, length + kAllocationGap);
+  // Memory freed while kernels ran may still be kept (CudaContext::release): retry once the
+  // device is idle enough to free it.
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && context_->release_if_idle())
+    r = api.cuMemAlloc_v2(&device_, length + kAllocationGap);
   if (r != CUDA_SUCCESS)
     throw Error("cannot allocate " + std::to_string(length) + " bytes on cuda:" + std::to_string(context_->ordinal()) +
                 ": " + describe(r));
@@ -54,19 +58,18 @@ CudaBuffer::CudaBuffer(std::shared_ptr<CudaContext> context, CUdeviceptr address
 
 CudaBuffer::~CudaBuffer() {
   const auto& api = context_->api();
-  if (context_->healthy()) {
+  if (context_->healthy() && ready_) {
     context_->make_current();
-    if (!owner_) api.cuMemFree_v2(device_);
-    if (ready_) api.cuEventDestroy_v2(ready_);
+    api.cuEventDestroy_v2(ready_);
   }
+  // Freeing device or pinned memory waits for running kernels: deferred while there are any
+  // (CudaContext::release), and never done once the device is unusable.
+  if (!owner_) context_->release([api = &api, p = device_] { api->cuMemFree_v2(p); });
   if (host_) {
-    if (host_pinned_) {
-      // Freeing pinned memory waits for the device, which may still run an abandoned kernel:
-      // left to the process's end then (the device is unusable anyway).
-      if (context_->healthy()) api.cuMemFreeHost(host_);
-    } else {
+    if (host_pinned_)
+      context_->release([api = &api, p = host_] { api->cuMemFreeHost(p); });
+    else
       std::free(host_);
-    }
   }
 }
 

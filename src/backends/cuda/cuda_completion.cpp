@@ -53,8 +53,12 @@ Pending::~Pending() {
   if (!context->healthy()) return;
   if (start) events->put(start);
   if (end) events->put(end);
-  context->make_current();
-  for (auto p : scratch) context->api().cuMemFree_v2(p);
+  if (!scratch.empty())
+    context->release([api = &context->api(), scratch = std::move(scratch)] {
+      for (auto p : scratch) api->cuMemFree_v2(p);
+    });
+  // This command buffer is done: what was freed while it ran can go now if nothing else runs.
+  context->release_if_idle();
 }
 
 // Learns the outcome of `buffer` from its end event and finishes it.

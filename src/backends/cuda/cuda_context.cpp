@@ -2,6 +2,7 @@
 
 #include "metallic/error.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -61,8 +62,59 @@ CUstream CudaContext::interop_stream() const {
   if (!interop_) {
     make_current();
     cuda::check(api_->cuStreamCreate(&interop_, CU_STREAM_NON_BLOCKING), "creating the interop stream");
+    track_stream(interop_);
   }
   return interop_;
+}
+
+void CudaContext::track_stream(CUstream stream) const {
+  std::lock_guard<std::mutex> lock(release_mutex_);
+  streams_.push_back(stream);
+}
+
+void CudaContext::untrack_stream(CUstream stream) const {
+  std::lock_guard<std::mutex> lock(release_mutex_);
+  streams_.erase(std::remove(streams_.begin(), streams_.end(), stream), streams_.end());
+}
+
+bool CudaContext::streams_idle_locked() const {
+  make_current();
+  for (CUstream s : streams_)
+    if (api_->cuStreamQuery(s) == CUDA_ERROR_NOT_READY) return false;
+  return true;
+}
+
+void CudaContext::release(std::function<void()> free) const {
+  if (!healthy()) return;  // left to the process's end (see the header)
+  std::vector<std::function<void()>> now;
+  {
+    std::lock_guard<std::mutex> lock(release_mutex_);
+    if (!streams_idle_locked()) {
+      kept_.push_back(std::move(free));
+      has_kept_.store(true, std::memory_order_release);
+      return;
+    }
+    now.swap(kept_);
+    has_kept_.store(false, std::memory_order_release);
+  }
+  // Outside the lock: a release may destroy a stream, which untracks it first.
+  make_current();
+  for (auto& f : now) f();
+  free();
+}
+
+bool CudaContext::release_if_idle() const {
+  if (!has_kept_.load(std::memory_order_acquire) || !healthy()) return false;
+  std::vector<std::function<void()>> now;
+  {
+    std::lock_guard<std::mutex> lock(release_mutex_);
+    if (kept_.empty() || !streams_idle_locked()) return false;
+    now.swap(kept_);
+    has_kept_.store(false, std::memory_order_release);
+  }
+  make_current();
+  for (auto& f : now) f();
+  return true;
 }
 
 std::string CudaContext::poisoned() const {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/driver_api.h"
 
@@ -40,6 +42,22 @@ class CudaContext {
   CUstream interop_stream() const;
   bool healthy() const { return !is_poisoned_.load(std::memory_order_acquire); }
 
+  // Deferred release. Freeing memory made by cuMemAlloc or cuMemHostAlloc, or unloading a
+  // module, "may perform implicit synchronization" (CUDA driver API, cuMemFree): it waits for
+  // the device's running kernels, on whichever thread drops the last reference - the
+  // program's own thread, holding the GIL, behind an endless kernel: for good. So `free` runs
+  // now only when none of this context's streams (track_stream) has work queued; otherwise it
+  // is kept and run once they are all idle, which release_if_idle checks (called when a
+  // command buffer completes, at each release, and before an allocation that failed is
+  // retried). Never run once the context is poisoned: the device may still be running an
+  // abandoned kernel, and the memory is left to the process's end.
+  void release(std::function<void()> free) const;
+  // Runs the kept releases if every tracked stream is idle; returns whether any ran.
+  bool release_if_idle() const;
+  // The streams whose work a release waits for (queues' streams, the interop stream).
+  void track_stream(CUstream stream) const;
+  void untrack_stream(CUstream stream) const;
+
  private:
   const DriverApi* api_;
   int ordinal_;
@@ -50,6 +68,11 @@ class CudaContext {
   mutable CUstream interop_ = nullptr;
   mutable std::string poisoned_;
   mutable std::atomic<bool> is_poisoned_{false};  // checked on every call: no lock, no copy
+  mutable std::mutex release_mutex_;              // streams_ and kept_
+  mutable std::vector<CUstream> streams_;
+  mutable std::vector<std::function<void()>> kept_;
+  mutable std::atomic<bool> has_kept_{false};
+  bool streams_idle_locked() const;
 };
 
 // Errors after which the context is unusable (cuda.h: 700 and the kernel-fault family).

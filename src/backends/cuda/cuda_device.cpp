@@ -89,10 +89,9 @@ class CudaDevice : public backend::DeviceImpl {
     context_->check(
         context_->api().cuMemHostAlloc(&p, sizeof(uint64_t), CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP),
         "allocating a shared event");
-    // Not freed while the device is unusable: freeing pinned memory waits for the device,
-    // which may still run an abandoned kernel.
+    // Freeing pinned memory waits for running kernels: deferred (CudaContext::release).
     return std::shared_ptr<uint64_t>(static_cast<uint64_t*>(p), [context = context_](uint64_t* w) {
-      if (context->healthy()) context->api().cuMemFreeHost(w);
+      context->release([api = &context->api(), w] { api->cuMemFreeHost(w); });
     });
   }
 

@@ -79,7 +79,7 @@ void CudaQueue::destroy_graph(Graph& graph) {
   const auto& api = context_->api();
   if (graph.exec) api.cuGraphExecDestroy(graph.exec);
   if (graph.graph) api.cuGraphDestroy(graph.graph);
-  if (graph.args) api.cuMemFree_v2(graph.args);
+  if (graph.args) context_->release([api = &api, p = graph.args] { api->cuMemFree_v2(p); });
   graph = Graph{};
 }
 

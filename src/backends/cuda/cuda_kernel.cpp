@@ -15,10 +15,8 @@ CudaModule::CudaModule(std::shared_ptr<CudaContext> context, const std::string& 
 }
 
 CudaModule::~CudaModule() {
-  if (module_ && context_->healthy()) {
-    context_->make_current();
-    context_->api().cuModuleUnload(module_);
-  }
+  // Unloading waits for running kernels: deferred while there are any (CudaContext::release).
+  if (module_) context_->release([api = &context_->api(), m = module_] { api->cuModuleUnload(m); });
 }
 
 std::shared_ptr<CudaModule> IndirectModule::get() {

@@ -18,8 +18,7 @@
 namespace metallic::cuda {
 
 StagingPool::~StagingPool() {
-  if (!context_->healthy()) return;
-  for (auto& b : blocks_) context_->api().cuMemFreeHost(b.host);
+  for (auto& b : blocks_) context_->release([api = &context_->api(), p = b.host] { api->cuMemFreeHost(p); });
 }
 
 void* StagingPool::get(size_t bytes, CUstream stream, uint64_t commit) {

@@ -43,6 +43,7 @@ CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
   context_->ensure_usable();
   context_->make_current();
   context_->check(context_->api().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  context_->track_stream(stream_);
   progress_ = std::make_shared<StreamProgress>();
   progress_->stream = stream_;
   if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
@@ -54,14 +55,20 @@ CudaQueue::~CudaQueue() {
   deferred_.reset();  // its thread submits to this queue: stopped first
   stop_notifier();
   if (!context_->healthy()) return;
-  context_->make_current();
-  context_->api().cuStreamSynchronize(stream_);
+  // Metal's queue goes away without waiting for its work; so does this one's memory: freed
+  // (CudaContext::release) once the stream and the others are idle, not by blocking here
+  // behind a kernel that may never end.
   for (auto& [key, g] : graphs_) destroy_graph(g);
-  for (auto& slot : staging_) {
-    if (slot.host) context_->api().cuMemFreeHost(slot.host);
-    if (slot.uploaded) context_->api().cuEventDestroy_v2(slot.uploaded);
-  }
-  context_->api().cuStreamDestroy_v2(stream_);
+  // The context outlives what it keeps (a shared_ptr here would make a cycle).
+  context_->release([context = context_.get(), stream = stream_, staging = std::move(staging_)] {
+    const auto& api = context->api();
+    context->untrack_stream(stream);
+    for (auto& slot : staging) {
+      if (slot.host) api.cuMemFreeHost(slot.host);
+      if (slot.uploaded) api.cuEventDestroy_v2(slot.uploaded);
+    }
+    api.cuStreamDestroy_v2(stream);
+  });
 }
 
 void CudaQueue::submit(std::shared_ptr<CommandBuffer> buffer) { deferred_->submit(std::move(buffer)); }
