@@ -60,9 +60,13 @@ std::map<std::string, FastDivision> add_fast_division(std::vector<Token>& toks, 
   std::map<std::string, FastDivision> out;
   Structure st = analyze(toks);
   std::map<size_t, std::vector<Token>> insert_after;
+  // Kernels are found by C++ name later: a name two definitions share (overloads, or the same
+  // name in two namespaces) gets no copy.
+  std::map<std::string, int> defined;
+  for (const FunctionDef& f : st.functions) ++defined[f.name];
   for (const FunctionDef& f : st.functions) {
     if (f.enclosing != Scope::Namespace || f.body_close == 0 || f.name.empty() || !is_kernel(toks, f) ||
-        skip.count(f.name) || out.count(f.name))
+        skip.count(f.name) || defined[f.name] != 1)
       continue;
     std::set<std::string> params;
     if (!constant_reference_params(toks, st, f, params) || params.empty()) continue;
