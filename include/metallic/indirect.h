@@ -119,7 +119,9 @@ class IndirectComputeCommand {
   void setThreadgroupMemoryLength(uint64_t length, uint32_t slot) {
     icb_->setThreadgroupMemoryLength(index_, length, slot);
   }
-  void concurrentDispatchThreadgroups(Size3 groups, Size3 tg) { icb_->concurrentDispatchThreadgroups(index_, groups, tg); }
+  void concurrentDispatchThreadgroups(Size3 groups, Size3 tg) {
+    icb_->concurrentDispatchThreadgroups(index_, groups, tg);
+  }
   void concurrentDispatchThreads(Size3 grid, Size3 tg) { icb_->concurrentDispatchThreads(index_, grid, tg); }
   void setBarrier() { icb_->setBarrier(index_, true); }
   void clearBarrier() { icb_->setBarrier(index_, false); }

@@ -62,8 +62,7 @@ IndirectCommandBuffer::IndirectCommandBuffer(std::shared_ptr<Device> device,
 void IndirectCommandBuffer::check_index(uint64_t index, const char* what) const {
   if (index >= size_)
     throw ValidationError(std::string(what) + ": command index " + std::to_string(index) +
-                          " is out of range for an indirect command buffer of " + std::to_string(size_) +
-                          " commands");
+                          " is out of range for an indirect command buffer of " + std::to_string(size_) + " commands");
 }
 
 IndirectCommandBuffer::Command& IndirectCommandBuffer::command(uint64_t index, const char* what) {
@@ -76,9 +75,8 @@ IndirectCommandBuffer::Command& IndirectCommandBuffer::command(uint64_t index, c
 
 void IndirectCommandBuffer::reset(uint64_t location, uint64_t length) {
   if (location > size_ || length > size_ - location)
-    throw ValidationError("reset: range (location " + std::to_string(location) + ", length " +
-                          std::to_string(length) + ") is outside the indirect command buffer's " +
-                          std::to_string(size_) + " commands");
+    throw ValidationError("reset: range (location " + std::to_string(location) + ", length " + std::to_string(length) +
+                          ") is outside the indirect command buffer's " + std::to_string(size_) + " commands");
   std::lock_guard<std::mutex> lock(mutex_);
   for (uint64_t i = location; i < location + length; ++i) commands_[i].reset();
   version_.fetch_add(1);
@@ -114,7 +112,8 @@ void IndirectCommandBuffer::setKernelBuffer(uint64_t index, const std::shared_pt
     throw ValidationError(std::string(what) + ": buffer index " + std::to_string(slot) +
                           " is not below the descriptor's max_kernel_buffer_bind_count (" +
                           std::to_string(descriptor_.maxKernelBufferBindCount) + ")");
-  if (!buffer) throw ValidationError(std::string(what) + " needs a buffer, not None (index " + std::to_string(slot) + ")");
+  if (!buffer)
+    throw ValidationError(std::string(what) + " needs a buffer, not None (index " + std::to_string(slot) + ")");
   check_same_device(*buffer->device(), *device_, "the buffer at index " + std::to_string(slot));
   if (offset >= buffer->length())
     throw ValidationError(std::string(what) + " offset " + std::to_string(offset) + " is past the end of a " +
@@ -131,8 +130,8 @@ void IndirectCommandBuffer::setThreadgroupMemoryLength(uint64_t index, uint64_t 
   const uint64_t rounded = (length + 15) / 16 * 16;  // Metal wants multiples of 16
   const auto limit = device_->limits().max_threadgroup_memory_length;
   if (length > limit || rounded > limit)
-    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " +
-                          std::to_string(slot) + " exceeds the device's limit of " + std::to_string(limit) + " bytes");
+    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " + std::to_string(slot) +
+                          " exceeds the device's limit of " + std::to_string(limit) + " bytes");
   std::lock_guard<std::mutex> lock(mutex_);
   command(index, what).threadgroup_lengths[slot] = static_cast<uint32_t>(rounded);
 }
