@@ -234,8 +234,8 @@ def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
     )
 
     # The step recorded once in an indirect command buffer (its set_bytes parameters read from
-    # a small buffer a blit fills each step), executed by one command buffer per step; first
-    # checked against the ordinary encoding from the same start.
+    # a ring of small buffer slots the host fills), executed by one command buffer per step;
+    # first checked against the ordinary encoding from the same start.
     plain = FluidSimulation(ours.device, size, queue=ours.queue)
     recorded = FluidSimulation(ours.device, size, queue=ours.queue)
     plain.step(3)

@@ -395,6 +395,7 @@ void ComputeCommandEncoder::executeCommandsInBuffer(const std::shared_ptr<Indire
     snapshot = built;
     icb->keepSnapshot(location, length, version, snapshot);
   }
+  if (snapshot->dispatches.empty()) return;  // every command empty: nothing to run
   auto& cmd = std::get<ExecuteIndirectCommand>(list.commands.emplace_back(std::in_place_type<ExecuteIndirectCommand>));
   cmd.snapshot = std::move(snapshot);
   for (const auto& [b, written] : used_resources_) cmd.resources.emplace_back(b->impl_ptr(), written);

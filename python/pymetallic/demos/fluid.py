@@ -23,8 +23,9 @@ KERNELS = ("add_source", "advect_velocity", "advect_dye", "divergence", "jacobi"
 
 # FluidParams in fluid.metal: 2 uint, 3 float, 2 uint, 9 float (64 bytes).
 _PARAMS = struct.Struct("<IIfffIIfffffffff")
-# step(indirect=True): the steps' parameters go through a ring of this many slots.
-_RING = 64
+# step(indirect=True): the steps' parameters go through a ring of this many slots (steps in
+# flight at most).
+_RING = 4
 
 
 class FluidConfig:
@@ -185,30 +186,28 @@ class FluidSimulation:
         return plan
 
     # ---------------------------------------------------------------- indirect command buffer
-    def _indirect_range(self):
-        """The step's dispatches (for the current buffer parity) recorded once in an indirect
-        command buffer: its (location, length). Parameters, which ``set_bytes`` passes in
-        ``step()``, are read from a 64-byte buffer that each step fills by a blit copy from a
-        ring slot the host wrote (no host write touches memory a running step reads)."""
+    def _indirect_range(self, slot):
+        """The step's dispatches for the current buffer parity, recorded once in an indirect
+        command buffer, reading their parameters (which ``set_bytes`` passes in ``step()``)
+        from ring slot ``slot``: one range per (parity, slot), as a Metal program keeps a
+        uniform buffer per frame in flight. Returns its (location, length)."""
         if self._icb is None:
-            plan = self._plan()[0]
             desc = IndirectCommandBufferDescriptor()
             desc.command_types = IndirectCommandType.CONCURRENT_DISPATCH_THREADS
             desc.inherit_pipeline_state = False
             desc.inherit_buffers = False
             desc.max_kernel_buffer_bind_count = 4
-            # Room for every buffer parity a step can start from (dye x pressure).
-            self._icb = self.device.new_indirect_command_buffer(desc, 4 * len(plan))
+            # Room for every buffer parity a step can start from (dye x pressure) and slot.
+            self._icb = self.device.new_indirect_command_buffer(desc, 4 * _RING * len(self._plan()[0]))
             self._icb_pipelines = {
                 k: ComputePipelineState(self.device, p.function, support_indirect_command_buffers=True)
                 for k, p in self.pipelines.items()
             }
             self._icb_ranges = {}
-            self._params = Buffer(self.device, _PARAMS.size)
             self._ring = Buffer(self.device, _PARAMS.size * _RING)
             self._ring_view = self._ring.to_numpy(np.uint8, (_RING, _PARAMS.size))
             self._ring_users = [None] * _RING
-        key = (self._dye, self._p)
+        key = (self._dye, self._p, slot)
         where = self._icb_ranges.get(key)
         if where is None:
             by_pipeline = {id(p): self._icb_pipelines[k] for k, p in self.pipelines.items()}
@@ -219,22 +218,19 @@ class FluidSimulation:
                 cmd.set_compute_pipeline_state(by_pipeline[id(pso)])
                 for b_index, b in enumerate(bufs):
                     cmd.set_kernel_buffer(b, 0, b_index)
-                cmd.set_kernel_buffer(self._params, 0, pidx)
+                cmd.set_kernel_buffer(self._ring, slot * _PARAMS.size, pidx)
                 cmd.concurrent_dispatch_threads(grid, tg)
                 cmd.set_barrier()  # each dispatch reads what the one before wrote
             where = self._icb_ranges[key] = (start, len(plan))
         return where
 
     def _encode_indirect_step(self, params):
-        where = self._indirect_range()
         slot = self.step_count % _RING
+        where = self._indirect_range(slot)
         if self._ring_users[slot] is not None:
             self._ring_users[slot].wait_until_completed()  # the step that read this slot is done
         self._ring_view[slot] = np.frombuffer(params, np.uint8)
         cb = self.queue.make_command_buffer()
-        blit = cb.make_blit_command_encoder()
-        blit.copy_from_buffer(self._ring, slot * _PARAMS.size, self._params, 0, _PARAMS.size)
-        blit.end_encoding()
         enc = cb.make_compute_command_encoder()
         enc.execute_commands_in_buffer(self._icb, where)
         enc.end_encoding()
