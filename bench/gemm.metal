@@ -7,7 +7,9 @@
 // slices; the next slice is read from device memory into registers while the SIMD groups
 // multiply the current one (two threadgroup buffers, one barrier per slice). Threadgroup rows
 // are padded by 8 elements so that the lanes of a fragment load hit different banks.
-// Device reads are 16 bytes per thread (M, N multiples of BM, BN; K a multiple of BK; rows of
+// Fragments are loaded at an origin from one tile pointer per slice, as MLX does (on CUDA the
+// 16-byte alignment test of a threadgroup load's rows, for ldmatrix, is then one per slice,
+// which the compiler folds away). Device reads are 16 bytes per thread (M, N multiples of BM, BN; K a multiple of BK; rows of
 // A and B 16-byte aligned).
 // gemm_small_<type>: the first version (64 x 64 tiles, 4 SIMD groups, single buffered),
 // kept to measure what the tiling is worth.
@@ -71,8 +73,8 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
     threadgroup const T* bs = Bs + buf * BK * BP + sg_col;
     UNROLL for (int kk = 0; kk < BK; kk += 8) {
       simdgroup_matrix<T, 8, 8> a[FM], b[FN];
-      UNROLL for (int i = 0; i < FM; ++i) simdgroup_load(a[i], as + i * 8 * AP + kk, AP);
-      UNROLL for (int j = 0; j < FN; ++j) simdgroup_load(b[j], bs + kk * BP + j * 8, BP);
+      UNROLL for (int i = 0; i < FM; ++i) simdgroup_load(a[i], as, AP, ulong2(kk, i * 8));
+      UNROLL for (int j = 0; j < FN; ++j) simdgroup_load(b[j], bs, BP, ulong2(j * 8, kk));
       UNROLL for (int i = 0; i < FM; ++i)
         UNROLL for (int j = 0; j < FN; ++j) simdgroup_multiply_accumulate(acc[i][j], a[i], b[j], acc[i][j]);
     }

@@ -42,6 +42,9 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a dispatch may run before its command buffer fails (default: no limit)"},
     {"PYMETALLIC_RUNTIME_DIR", "where the runtime headers live (default: the installed package's)"},
     {"PYMETALLIC_NVRTC_PATH", "folders to search for libnvrtc.so"},
+    {"PYMETALLIC_CUDA_RUNTIME_SUBSET",
+     "0: CUDA kernels include the whole runtime library; strict: no retry with the whole library when the parts a "
+     "program names fail to compile (the test suite's setting)"},
     // Debugging
     {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
     {"PYMETALLIC_FRONT_END_TIMES", "1: print the seconds each front-end pass takes to stderr"},

@@ -24,11 +24,30 @@ bool is_barrier_name(const std::string& w) { return w == "threadgroup_barrier" |
 bool is_lane_function(const std::vector<Token>& t, size_t i) { return is_simd_function_use(t, i); }
 
 // The SIMD-group functions a split kernel computes as loops over lanes (metal_simd_fission.h:
-// `metal::detail::fission_<name>`), with their number of arguments. Everything else (quad_*,
-// simd_shuffle_and_fill_*, simd_is_first, simd_active_threads_mask, simdgroup matrices) keeps
-// the fiber path.
+// `metal::detail::fission_<name>`), with their number of arguments. Everything else
+// (simd_/quad_shuffle_and_fill_*, simd_/quad_is_first, *_active_threads_mask, quad_ballot/all/any,
+// simdgroup matrices) keeps the fiber path.
 int lane_function_arity(const std::string& w) {
-  static const std::map<std::string, int> kArity = {{"simd_sum", 1},
+  static const std::map<std::string, int> kArity = {{"quad_sum", 1},
+                                                    {"quad_product", 1},
+                                                    {"quad_min", 1},
+                                                    {"quad_max", 1},
+                                                    {"quad_and", 1},
+                                                    {"quad_or", 1},
+                                                    {"quad_xor", 1},
+                                                    {"quad_prefix_inclusive_sum", 1},
+                                                    {"quad_prefix_exclusive_sum", 1},
+                                                    {"quad_prefix_inclusive_product", 1},
+                                                    {"quad_prefix_exclusive_product", 1},
+                                                    {"quad_shuffle", 2},
+                                                    {"quad_broadcast", 2},
+                                                    {"quad_shuffle_down", 2},
+                                                    {"quad_shuffle_up", 2},
+                                                    {"quad_shuffle_xor", 2},
+                                                    {"quad_shuffle_rotate_down", 2},
+                                                    {"quad_shuffle_rotate_up", 2},
+                                                    {"quad_broadcast_first", 1},
+                                                    {"simd_sum", 1},
                                                     {"simd_product", 1},
                                                     {"simd_min", 1},
                                                     {"simd_max", 1},
@@ -323,7 +342,8 @@ class KernelFission {
     size_t begin, end;
     enum Kind { Plain, Barrier, SplitLoop, GroupDeclaration, LaneArguments, LaneExchange, MaskedLoop } kind;
     int region;                        // index of the stretch between barriers it belongs to
-    std::vector<LaneCall> calls = {};  // LaneArguments: the SIMD-group calls whose arguments it stores
+    std::vector<LaneCall> calls = {};  // LaneArguments: the SIMD-group calls whose arguments it stores;
+                                       // LaneExchange: whose results it computes; Plain: whose results it reads
   };
 
   // The statements of a block that contains barriers, as group-level code.
@@ -371,8 +391,11 @@ class KernelFission {
                                                ">(pm_threads, pm_at.index())"};
         }
         stmts.push_back(args);
-        stmts.push_back(Statement{i, i, Statement::LaneExchange, region});
+        Statement exchange{i, i, Statement::LaneExchange, region};
+        exchange.calls = args.calls;
+        stmts.push_back(exchange);
         s.region = ++region;
+        s.calls = args.calls;  // the statement reads the calls' results (a plain load each)
       } else if ((t_[first].is_ident("threadgroup") && declares_storage(first, e)) || t_[first].is_ident("constexpr") ||
                  (t_[first].is_ident("static") && first + 1 < e && t_[first + 1].is_ident("constexpr"))) {
         s.kind = Statement::GroupDeclaration;  // one per group (threadgroup) or a compile-time constant
@@ -430,8 +453,18 @@ class KernelFission {
               group_names_.insert(t_[i].text);
           break;
         case Statement::Barrier:
+          flush();
+          break;
         case Statement::LaneExchange:
           flush();
+          // Every thread has put its arguments: each SIMD group's results, once, at group level
+          // (the first thread's names give the argument's type; nothing is evaluated).
+          for (const LaneCall& c : s.calls) {
+            std::string arg = text(c.args[0].first, c.args[0].second);
+            out += "{\nconst auto pm_at = pm_threads.first();\n" +
+                   thread_names(c.args[0].first, c.args[0].second, promoted) + "pm_simd_" + std::to_string(c.site) +
+                   ".template run<metal::detail::fission_" + c.name + ", decltype((" + arg + "))>(pm_threads);\n}\n";
+          }
           break;
         case Statement::LaneArguments:
           for (const LaneCall& c : s.calls)
@@ -530,6 +563,15 @@ class KernelFission {
   bool reads_position(size_t b, size_t e) const {
     for (const Builtin& bi : builtins_)
       if (bi.per_thread && mentions(b, e, bi.name)) return true;
+    return false;
+  }
+
+  // Whether [b, e) reads the thread's index in its SIMD group or its SIMD group's index.
+  bool reads_lane(size_t b, size_t e) const {
+    for (const Builtin& bi : builtins_)
+      if ((bi.kind == BuiltinKind::ThreadIndexInSimdgroup || bi.kind == BuiltinKind::SimdgroupIndexInThreadgroup) &&
+          mentions(b, e, bi.name))
+        return true;
     return false;
   }
 
@@ -715,14 +757,21 @@ class KernelFission {
                       const std::map<size_t, std::vector<Promoted>>& declared_here,
                       const std::map<size_t, Declaration>& declarations) {
     size_t b = stmts[pending.front()].begin, e = stmts[pending.back()].end;
-    const std::string call = each_call(stmts, pending, promoted);
+    std::string call = each_call(stmts, pending, promoted, declared_here);
+    if (call == "each(" && reads_lane(b, e)) call = "each_lanes(";
     std::string s = "pm_threads." + call + "[&](const auto& pm_at) {\n" + thread_names(b, e, promoted) + "{\n";
-    // each_below's second callable: the statement under the `if`, for the threads the bound
-    // lets through, which all pass the test (the vectoriser then needs no mask for it).
+    // each_below's second callable: the statement under the `if` (after the declarations of
+    // SIMD-group results before it), for the threads the bound lets through, which all pass
+    // the test (the vectoriser then needs no mask for it).
     std::string unguarded;
-    if (call.rfind("each_below(", 0) == 0 || call.rfind("each_equal(", 0) == 0)
-      unguarded = ", [&](const auto& pm_at) {\n" + thread_names(b, e, promoted) + "{\n" +
-                  statement_text(st_.match[b + 1] + 1, e) + "\n}\n}";
+    if (call.rfind("each_below(", 0) == 0 || call.rfind("each_equal(", 0) == 0 ||
+        call.rfind("each_lane_equal(", 0) == 0) {
+      size_t cond = stmts[pending.back()].begin;
+      unguarded = ", [&](const auto& pm_at) {\n" + thread_names(b, e, promoted) + "{\n";
+      for (size_t k = 0; k + 1 < pending.size(); ++k)
+        unguarded += statement_text(stmts[pending[k]].begin, stmts[pending[k]].end) + "\n";
+      unguarded += statement_text(st_.match[cond + 1] + 1, e) + "\n}\n}";
+    }
     for (size_t k : pending) {
       const Statement& st = stmts[k];
       if (st.kind == Statement::LaneArguments) {
@@ -766,10 +815,16 @@ class KernelFission {
   // only below the bound. `if (lid == s)` (a group's result written by thread 0) likewise
   // becomes `each_equal`, which runs that one thread. Up to the first callable.
   std::string each_call(const std::vector<Statement>& stmts, const std::vector<size_t>& pending,
-                        const std::vector<Promoted>& promoted) {
+                        const std::vector<Promoted>& promoted,
+                        const std::map<size_t, std::vector<Promoted>>& declared_here) {
     if (!reads_position(stmts[pending.front()].begin, stmts[pending.back()].end)) return "each_flat(";
-    if (pending.size() != 1 || stmts[pending[0]].kind != Statement::Plain) return "each(";
-    size_t b = stmts[pending[0]].begin, e = stmts[pending[0]].end;
+    // Before the `if`, only declarations of SIMD-group results used nowhere else
+    // (`float s = simd_sum(v); if (lane == 0) part[sg] = s;`): reading a result has no
+    // effect, so the threads that fail the test may skip them.
+    for (size_t k = 0; k + 1 < pending.size(); ++k)
+      if (!lane_result_declaration(stmts[pending[k]]) || declared_here.count(pending[k])) return "each(";
+    if (stmts[pending.back()].kind != Statement::Plain) return "each(";
+    size_t b = stmts[pending.back()].begin, e = stmts[pending.back()].end;
     if (!t_[b].is_ident("if") || !t_[b + 1].is_punct("(") || st_.match[b + 1] == npos) return "each(";
     size_t open = b + 1, close = st_.match[open];
     if (statement_end(close + 1, e) != e) return "each(";  // an `else`
@@ -777,23 +832,46 @@ class KernelFission {
     const bool equal = t_[open + 2].is_punct("==");
     const Builtin* lid = nullptr;
     for (const Builtin& bi : builtins_)
+      if (equal && t_[open + 1].is_ident(bi.name.c_str()) && bi.kind == BuiltinKind::ThreadIndexInSimdgroup &&
+          uniform_header(open + 2, close, {}, promoted) && simple_bound(open + 3, close))
+        return "each_lane_equal(" + text(open + 3, close) + ", true, ";  // one thread per SIMD group
+    for (const Builtin& bi : builtins_)
       if (t_[open + 1].is_ident(bi.name.c_str()) &&
           (bi.kind == BuiltinKind::ThreadIndexInThreadgroup ||
            (bi.kind == BuiltinKind::ThreadPositionInThreadgroup &&
             (bi.type == "uint" || bi.type == "ushort" || bi.type == "unsigned int" || bi.type == "uint32_t" ||
              bi.type == "uint16_t"))))
         lid = &bi;
-    if (!lid) return "each(";
-    for (size_t i = open + 3; i < close; ++i) {
-      const Token& t = t_[i];
-      if (t.kind == TokenKind::Punct &&
-          !(t.is_punct("(") || t.is_punct(")") || t.is_punct("+") || t.is_punct("-") || t.is_punct("*") ||
-            t.is_punct("/") || t.is_punct(">>") || t.is_punct("<<") || t.is_punct(".") || t.is_punct("::")))
-        return "each(";
-    }
+    if (!lid || !simple_bound(open + 3, close)) return "each(";
     if (!uniform_header(open + 2, close, {}, promoted)) return "each(";
     return std::string(equal ? "each_equal(" : "each_below(") + text(open + 3, close) + ", " +
            (lid->kind == BuiltinKind::ThreadIndexInThreadgroup ? "true" : "false") + ", ";
+  }
+
+  // The right side of `lid < s` / `lid == s`: arithmetic without comparisons or side effects.
+  bool simple_bound(size_t b, size_t e) const {
+    for (size_t i = b; i < e; ++i) {
+      const Token& t = t_[i];
+      if (t.kind == TokenKind::Punct &&
+          !(t.is_punct("(") || t.is_punct(")") || t.is_punct("+") || t.is_punct("-") || t.is_punct("*") ||
+            t.is_punct("/") || t.is_punct("%") || t.is_punct("&") || t.is_punct("|") || t.is_punct("^") ||
+            t.is_punct(">>") || t.is_punct("<<") || t.is_punct(".") || t.is_punct("::")))
+        return false;
+    }
+    return true;
+  }
+
+  // `T x = simd_sum(v);`: one declarator whose initialiser is exactly one SIMD-group call
+  // (after the split, a load of the call's result).
+  bool lane_result_declaration(const Statement& st) const {
+    if (st.kind != Statement::Plain || st.calls.size() != 1) return false;
+    const LaneCall& c = st.calls[0];
+    if (c.end + 1 != st.end || !t_[c.end].is_punct(";") || c.begin < st.begin + 2) return false;
+    if (!t_[c.begin - 1].is_punct("=") || t_[c.begin - 2].kind != TokenKind::Identifier) return false;
+    for (size_t i = st.begin; i + 2 < c.begin; ++i)  // the type: names, `::`, template brackets
+      if (!(t_[i].kind == TokenKind::Identifier || t_[i].is_punct("::") || t_[i].is_punct("<") || t_[i].is_punct(">")))
+        return false;
+    return c.begin - 2 > st.begin;
   }
 
   // `return;` ends the thread: it takes no part in later stretches.

@@ -8,8 +8,11 @@
 // - A shuffle whose source lane is out of range (simd_shuffle_down's upper lanes,
 //   simd_shuffle_up's lower lanes, an index >= 32) or inactive returns the caller's own
 //   value. (Apple documents "unchanged" for the first two and leaves the rest undefined.)
-// - Reductions fold in ascending lane order on the slow paths; every lane gets the same
-//   result bit for bit.
+// - The order of a fold is the same on both targets, so results agree bit for bit: when all
+//   32 lanes of the SIMD group are active, CUDA's xor butterfly (a tree: lane i with lane
+//   i + 16, then + 8, ..., each step in lane 0's operand order) and its shfl_up ladder for
+//   scans; otherwise, over the active lanes in ascending order. Every lane gets the same
+//   reduction result bit for bit (on CUDA too: + and * commute exactly).
 //
 // CPU: every function is one or two calls of detail::cpu_simd_exchange (README.md), which
 // blocks the calling lane until no lane of its SIMD group is still running (the others
@@ -44,9 +47,18 @@ template <class V, class F> METAL_FUNC V simd_apply2(const V& a, const V& b, F f
     return f(a, b);
   }
 }
+// The folds keep their order under fast math (-fassociative-math on the CPU): the tree and
+// ladder below must stay what CUDA computes, and the CPU's two paths (fibers and loop fission,
+// metal_simd_fission.h) must give the same bits.
+#if defined(METAL_TARGET_CPU) && defined(__clang__)
+#define METAL_RT_FOLD_IN_ORDER _Pragma("clang fp reassociate(off)")
+#else
+#define METAL_RT_FOLD_IN_ORDER
+#endif
 struct simd_op_sum {
   template <class V> METAL_FUNC V operator()(const V& a, const V& b) const {
     return simd_apply2(a, b, [](auto x, auto y) {
+      METAL_RT_FOLD_IN_ORDER
       typedef wrap_t<decltype(x)> W;
       return decltype(x)(W(x) + W(y));
     });
@@ -55,6 +67,7 @@ struct simd_op_sum {
 struct simd_op_product {
   template <class V> METAL_FUNC V operator()(const V& a, const V& b) const {
     return simd_apply2(a, b, [](auto x, auto y) {
+      METAL_RT_FOLD_IN_ORDER
       typedef wrap_t<decltype(x)> W;
       return decltype(x)(W(x) * W(y));
     });
@@ -85,6 +98,68 @@ template <class V> constexpr bool simd_is_integral =
     detail::scalar_integral<typename vinfo<V>::elem> && !is_same<typename vinfo<V>::elem, bool>::value;
 template <class V> constexpr bool simd_is_arith = vinfo<V>::n > 0 && !is_same<typename vinfo<V>::elem, bool>::value;
 
+// (GCC: no reassociation in these either; clang: METAL_RT_FOLD_IN_ORDER in the operations.)
+#if defined(METAL_TARGET_CPU) && !defined(__clang__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("no-associative-math")
+#endif
+#if defined(METAL_TARGET_CPU) && defined(__clang__)
+// The tree of 32 floats or 32-bit integers by + or * in vector registers (the same order: the
+// halves' elementwise op, then the halves of that, ...), where the compiler's SLP vectoriser
+// leaves the unrolled loops below scalar.
+template <class V, class Op> constexpr bool simd_native_tree =
+    (is_same<V, float>::value || is_same<V, int>::value || is_same<V, uint>::value) &&
+    (is_same<Op, simd_op_sum>::value || is_same<Op, simd_op_product>::value);
+template <class V, class Op> METAL_FUNC V simd_native_tree_fold(const V* v) {
+  METAL_RT_FOLD_IN_ORDER
+  typedef V v16 __attribute__((ext_vector_type(16)));
+  typedef V v8 __attribute__((ext_vector_type(8)));
+  typedef V v4 __attribute__((ext_vector_type(4)));
+  typedef V v2 __attribute__((ext_vector_type(2)));
+  v16 a, b;
+  __builtin_memcpy(&a, v, sizeof(a));
+  __builtin_memcpy(&b, v + 16, sizeof(b));
+  if constexpr (is_same<Op, simd_op_sum>::value) {
+    v16 s = a + b;
+    v8 s8 = s.lo + s.hi;
+    v4 s4 = s8.lo + s8.hi;
+    v2 s2 = s4.lo + s4.hi;
+    return s2.x + s2.y;
+  } else {
+    v16 s = a * b;
+    v8 s8 = s.lo * s.hi;
+    v4 s4 = s8.lo * s8.hi;
+    v2 s2 = s4.lo * s4.hi;
+    return s2.x * s2.y;
+  }
+}
+#endif
+// A whole segment of W lanes (32 or 4) folded as CUDA's xor butterfly folds a full warp, seen
+// from lane 0: lane i with lane i + W/2, then i + W/4, ... (the CPU's folds of whole SIMD
+// groups; CUDA itself shuffles).
+template <unsigned W, class V, class Op> METAL_FUNC V simd_tree_fold(const V* v, Op op) {
+#if defined(METAL_TARGET_CPU) && defined(__clang__)
+  if constexpr (W == 32 && simd_native_tree<V, Op>) return simd_native_tree_fold<V, Op>(v);
+#endif
+  V t[W / 2];
+  for (unsigned i = 0; i < W / 2; ++i) t[i] = op(v[i], v[i + W / 2]);
+  for (unsigned w = W / 4; w > 0; w >>= 1)
+    for (unsigned i = 0; i < w; ++i) t[i] = op(t[i], t[i + w]);
+  return t[0];
+}
+// The inclusive scan of a whole segment of W lanes, in place, as CUDA's shfl_up ladder
+// computes it for a full warp: at step o, lane i >= o becomes op(lane i - o, lane i).
+template <unsigned W, class V, class Op> METAL_FUNC void simd_ladder_scan(V* v, Op op) {
+  for (unsigned o = 1; o < W; o <<= 1) {
+    V u[W];
+    for (unsigned i = 0; i < W; ++i) u[i] = i >= o ? op(v[i - o], v[i]) : v[i];
+    for (unsigned i = 0; i < W; ++i) v[i] = u[i];
+  }
+}
+#if defined(METAL_TARGET_CPU) && !defined(__clang__) && defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
 // ---- target primitives --------------------------------------------------------------
 #if defined(METAL_TARGET_CPU)
 // All 32 lanes' values, the mask of the lanes that reached this call site, and the caller.
@@ -105,11 +180,13 @@ METAL_FUNC unsigned simd_active_mask_and_lane(unsigned* lane, unsigned site) {
   return g.mask;
 }
 
-// Fold of the active lanes of the caller's segment of width W (32 or 4), ascending.
+// Fold of the active lanes of the caller's segment of width W (32 or 4): the tree when the
+// whole SIMD group is active, else ascending.
 template <unsigned W, class V, class Op> METAL_FUNC V simd_reduce(const V& x, Op op, unsigned site) {
   simd_gathered<V> g;
   simd_gather(x, g, site);
   unsigned base = g.lane & ~(W - 1u);
+  if (g.mask == 0xffffffffu) return simd_tree_fold<W>(g.v + base, op);
   V acc = x;
   bool first = true;
   // In order even under fast math (the split path, metal_simd_fission.h, folds the same way).
@@ -130,6 +207,14 @@ METAL_FUNC V simd_scan(const V& x, Op op, const V& identity, unsigned site) {
   simd_gathered<V> g;
   simd_gather(x, g, site);
   unsigned base = g.lane & ~(W - 1u);
+  if (g.mask == 0xffffffffu) {
+    V t[W];
+    for (unsigned i = 0; i < W; ++i) t[i] = g.v[base + i];
+    simd_ladder_scan<W>(t, op);
+    unsigned idx = g.lane - base;
+    if (Inclusive) return t[idx];
+    return idx == 0 ? identity : t[idx - 1];
+  }
   V acc = identity;
 #if defined(__clang__)
 #pragma clang loop vectorize(disable) interleave(disable) unroll(disable)

@@ -16,14 +16,18 @@
 // its row of A and two columns of B in 12 warp shuffles on CUDA), then computes them,
 // accumulating in float in k order and rounding once to the type of d.
 // On sm_80 and later, half x half and bfloat x bfloat products of a whole SIMD group run on
-// the tensor cores (mma.sync m16n8k8 with float accumulation, the upper 8 rows of A zero):
+// the tensor cores (mma.sync m16n8k8 with float accumulation; rows 8-15 of A zero, or a copy
+// of rows 0-7, and the matching rows of D never read):
 // a few warp shuffles move Apple's layout into the instruction's fragments and back, so
 // thread_elements() keeps Apple's layout. A program that never names thread_elements()
 // cannot see the layout; the CUDA backend then defines METAL_SGM_NATIVE_LAYOUT and the
 // matrices live in the fragments' own layout (no shuffles): a half or bfloat matrix also
 // carries its transpose (the B fragment, loaded from memory or made by one movmatrix where
 // it is computed) and a float one the unused rows 8-15 of the instruction's accumulator
-// (sgm_extra), so a product is one mma.sync and nothing else.
+// (sgm_extra), so a product is one mma.sync and nothing else. There, a load from threadgroup
+// memory whose rows start on 16-byte boundaries is ldmatrix (its A fragment as an .x2 pair that
+// repeats the rows in the instruction's unused rows 8-15, its transpose from .x1.trans); other
+// loads read two elements per lane for each fragment.
 // Float matrices never use TF32.
 #pragma once
 #include "metal_simdgroup.h"
@@ -58,16 +62,25 @@ namespace detail {
 template <class T> struct sgm_extra {};
 #if defined(METAL_RT_SGM_TENSOR_CORES) && defined(METAL_SGM_NATIVE_LAYOUT)
 #define METAL_RT_SGM_KEEPS_TRANSPOSE 1
+// __ahi: rows 8-15 of the instruction's A fragment when the matrix is a product's A. The
+// upper half of D is never read back (only a float accumulator's sgm_extra carries it, into the
+// next product's upper half), so they may hold anything: zero, or the matrix's own rows again
+// where one ldmatrix .x2 loads both (they then sit in the register pair the instruction reads,
+// with no copy into a pair next to a zero register per product).
 template <> struct sgm_extra<half> {
   unsigned __bt;
+  unsigned __ahi;
 };
 template <> struct sgm_extra<bfloat> {
   unsigned __bt;
+  unsigned __ahi;
 };
-// A float matrix carries rows 8-15 of the instruction's C/D (m16n8k8; A's rows 8-15 are zero,
-// so they only ever hold C's values): the accumulator stays in place in the four registers
+// A float matrix carries rows 8-15 of the instruction's C/D (never read back: what A's rows
+// 8-15 add there is discarded with them): the accumulator stays in place in the four registers
 // the instruction writes, instead of being copied in and out of them at every product.
-// Never read for float x float products, so the compiler drops them there.
+// Never read for float x float products, so the compiler drops them there. (Passing zeros for
+// them instead, bench/gemm.metal's gemm_half for sm_90 keeps its 200 registers and its K loop
+// grows from 225 to 507 instructions: ptxas zeroes the upper half before every product.)
 template <> struct sgm_extra<float> {
   float __hi[2];
 };
@@ -99,6 +112,7 @@ template <class T, int Cols, int Rows> struct simdgroup_matrix : detail::sgm_ext
       unsigned w;
       METAL_RT_MEMCPY(&w, &__elems, 4);
       asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(this->__bt) : "r"(w));
+      this->__ahi = 0u;
     } else if constexpr (is_same<T, float>::value) {
       this->__hi[0] = this->__hi[1] = 0.0f;
     }
@@ -116,6 +130,7 @@ template <class T> METAL_FUNC void sgm_written(simdgroup_matrix<T, 8, 8>& m) {
     unsigned w;
     METAL_RT_MEMCPY(&w, &m.__elems, 4);
     asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(m.__bt) : "r"(w));
+    m.__ahi = 0u;
   }
 #else
   (void)m;
@@ -173,6 +188,63 @@ METAL_FUNC unsigned sgm_gather(const simdgroup_matrix<T, 8, 8>& m, float (&all)[
 }
 }  // namespace detail
 
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+// Switches for measuring the variants side by side (bench/gpu_gemm_sweep.py --variants, which
+// compiles against a copy of the runtime with them changed): ldmatrix for loads from
+// threadgroup memory at all, and the A fragment as an .x2 pair rather than .x1 beside a zero.
+#ifndef METAL_SGM_LDMATRIX
+#define METAL_SGM_LDMATRIX 1
+#endif
+#ifndef METAL_SGM_LDMATRIX_A_X2
+#define METAL_SGM_LDMATRIX_A_X2 1
+#endif
+namespace detail {
+// simdgroup_load of a half or bfloat matrix from threadgroup memory whose rows start on 16-byte
+// boundaries: each of the two fragments the matrix carries is one ldmatrix (PTX ISA,
+// ldmatrix.m8n8.x1.b16: lanes 0-7 give the shared-window addresses of rows 0-7; lane 4g + t
+// receives elements (g, 2t) and (g, 2t + 1), or with .trans (2t, g) and (2t + 1, g)), instead of
+// four 2-byte loads per lane. Returns false, loading nothing, where src is not in threadgroup
+// memory or a row is not 16-byte aligned (origin, row stride): the caller's per-lane loads then.
+// MSL has every lane of the SIMD group call simdgroup_load with the same arguments, so the test
+// takes the same branch in all of them (ldmatrix.sync.aligned needs the whole warp).
+template <class T> METAL_FUNC bool sgm_load_shared(simdgroup_matrix<T, 8, 8>& d, const T* src, ulong elements_per_row,
+                                                   ulong2 matrix_origin, bool transpose_matrix, unsigned lane) {
+  if (!__isShared(src)) return false;
+  const unsigned base = unsigned(__cvta_generic_to_shared(src));
+  const ulong offset = (matrix_origin.y * elements_per_row + matrix_origin.x) * sizeof(T);
+  const ulong stride = elements_per_row * sizeof(T);
+  // src, the origin's offset and the row stride each a multiple of 16 bytes (a little stricter
+  // than needed): the compiler folds the last two where they are constants, and the test of
+  // src is one for all the loads of a kernel that vary only the origin (as MLX's do).
+  if (((base | unsigned(offset) | unsigned(stride)) & 15u) != 0) return false;
+  const unsigned row = base + unsigned(offset) + unsigned(stride) * (lane & 7u);  // lanes 8-31 repeat 0-7
+  unsigned w, w2 = 0u, wt, wt2 = 0u, b, bt;
+  // volatile + memory: ordered with the stores and barriers around them; ptxas still drops
+  // those whose results no product reads. The matrix's own fragment (a product's A) comes in a
+  // register pair, .x2 of the same rows (lanes 8-15 give rows 0-7 again: see sgm_extra's __ahi);
+  // its transpose (a product's B) from .x1.
+#if METAL_SGM_LDMATRIX_A_X2
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];" : "=r"(w), "=r"(w2) : "r"(row) : "memory");
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];"
+               : "=r"(wt), "=r"(wt2)
+               : "r"(row)
+               : "memory");
+#else
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];" : "=r"(w) : "r"(row) : "memory");
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];" : "=r"(wt) : "r"(row) : "memory");
+#endif
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];" : "=r"(b) : "r"(row) : "memory");
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];" : "=r"(bt) : "r"(row) : "memory");
+  // Not transposed: the A fragment is the rows, the transpose (B fragment) the columns.
+  const unsigned e = transpose_matrix ? wt : w;
+  d.__ahi = transpose_matrix ? wt2 : w2;
+  d.__bt = transpose_matrix ? b : bt;
+  METAL_RT_MEMCPY(&d.__elems, &e, 4);
+  return true;
+}
+}  // namespace detail
+#endif
+
 // Loads the 8x8 block at matrix_origin (x = column, y = row, in elements of the source) of
 // a row-major matrix with elements_per_row elements per row; transpose_matrix transposes
 // the block as it is loaded. No exchange: each lane reads its own two elements.
@@ -180,6 +252,11 @@ template <class T, int C, int R, class U>
 METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong elements_per_row = C,
                                ulong2 matrix_origin = ulong2(0), bool transpose_matrix = false METAL_RT_SITE_PARAM) {
   unsigned lane = detail::sgm_lane<T>(METAL_RT_SITE_ONLY);
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
+  if constexpr (METAL_SGM_LDMATRIX && (is_same<T, half>::value || is_same<T, bfloat>::value) && is_same<U, T>::value) {
+    if (detail::sgm_load_shared(d, src, elements_per_row, matrix_origin, transpose_matrix, lane)) return;
+  }
+#endif
   ulong r = detail::sgm_row(lane), c = detail::sgm_col(lane);
   for (ulong j = 0; j < 2; ++j) {
     ulong row = transpose_matrix ? c + j : r, col = transpose_matrix ? r : c + j;
@@ -195,6 +272,7 @@ METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong
       t[int(j)] = T(src[(matrix_origin.y + row) * elements_per_row + matrix_origin.x + col]);
     }
     METAL_RT_MEMCPY(&d.__bt, &t, 4);
+    d.__ahi = 0u;
   } else if constexpr (is_same<T, float>::value) {
     d.__hi[0] = d.__hi[1] = 0.0f;
   }
@@ -228,11 +306,12 @@ template <class TD, class T, class TC>
 METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T, 8, 8>& a,
                         const simdgroup_matrix<T, 8, 8>& b, const simdgroup_matrix<TC, 8, 8>& c) {
   const unsigned full = 0xffffffffu;
-  unsigned zero = 0u, aw, bw;
+  unsigned ahi = 0u, aw, bw;  // A's rows 8-15 (see sgm_extra's __ahi)
   float c0, c1, zf = 0.0f, d0, d1, d2, d3;
 #if defined(METAL_SGM_NATIVE_LAYOUT)
   // Already the A, C and D fragments; B's (column pairs) is the transpose each matrix carries.
   aw = sgm_word(a.__elems);
+  ahi = a.__ahi;
   bw = b.__bt;
   c0 = float(c.__elems[0]);
   c1 = float(c.__elems[1]);
@@ -256,11 +335,11 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
     if constexpr (is_same<T, half>::value) {
       asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
           : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-          : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
+          : "r"(aw), "r"(ahi), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
     } else {
       asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
           : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-          : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
+          : "r"(aw), "r"(ahi), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
     }
     d.__elems[0] = d0;
     d.__elems[1] = d1;
@@ -272,11 +351,11 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
   if constexpr (is_same<T, half>::value) {
     asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
         : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-        : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+        : "r"(aw), "r"(ahi), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
   } else {
     asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
         : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-        : "r"(aw), "r"(zero), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
+        : "r"(aw), "r"(ahi), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf));
   }
   (void)d2, (void)d3, (void)full;
 #if defined(METAL_SGM_NATIVE_LAYOUT)

@@ -210,6 +210,37 @@ const char* kThreadNames =
       (void)pm_ntg_x; (void)pm_ntg_y; (void)pm_ntg_z; (void)pm_ntotal; (void)pm_simd_tidx;
 )";
 
+// A built-in's expression inside a fission thread: the SIMD lane and group index from the
+// thread's counters (each_lanes runs them as loop counters, which the vectoriser sees).
+std::string lane_counters(std::string e) {
+  for (auto [from, to] : {std::pair<std::string, std::string>{"(pm_simd_tidx % 32u)", "pm_lane"},
+                          std::pair<std::string, std::string>{"(pm_simd_tidx / 32u)", "pm_sgi"}})
+    for (size_t at = e.find(from); at != std::string::npos; at = e.find(from, at + to.size()))
+      e.replace(at, from.size(), to);
+  return e;
+}
+
+// each_lanes: per SIMD group of a one-row group, a loop over its lanes (a whole group: 32,
+// a trip count the vectoriser needs no remainder for; the last, partial one: x positions).
+std::string each_lanes_body(const msl::TranslatedSource& source, const msl::KernelInfo& k) {
+  if (source.uses_logging) return "    each(f);\n";
+  const std::string skip = k.fission_retires ? "        if (pm_retired[pm_tidx]) continue;\n" : "";
+  return "    if (pm_ntg_y != 1 || pm_ntg_z != 1) {\n      each(f);\n      return;\n    }\n"
+         "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_whole = pm_ntg_x / 32u;\n"
+         "    for (uint32_t pm_sg = 0; pm_sg < pm_whole; ++pm_sg)\n"
+         "      for (uint32_t pm_l = 0; pm_l < 32u; ++pm_l) {\n"
+         "        const uint32_t pm_tidx = pm_sg * 32u + pm_l;\n" +
+         skip +
+         "        f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_sg});\n"
+         "      }\n"
+         "    const uint32_t pm_b = pm_x0 + pm_whole * 32u, pm_e = pm_x0 + pm_ntg_x;\n"
+         "    for (uint32_t pm_px = pm_b; pm_px < pm_e; ++pm_px) {\n"
+         "      const uint32_t pm_l = pm_px - pm_b, pm_tidx = pm_whole * 32u + pm_l;\n" +
+         skip +
+         "      f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_whole});\n"
+         "    }\n";
+}
+
 // For a kernel split at its barriers (msl/barrier_fission.h): the group's threads. The
 // fission function calls each() once per stretch between barriers; each thread of the group
 // runs the stretch in turn, in a loop the compiler can vectorise, and asks get<K>() for the
@@ -223,22 +254,26 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << "  uint32_t pm_ntg_x, pm_ntg_y, pm_ntg_z, pm_ntotal;\n"
       << "  void* pm_diag;\n"
       << (k.fission_retires ? "  bool pm_retired[1024];\n" : "") << "  struct at {\n"
-      << "    " << cls << "* g;\n"
-      << "    uint32_t pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx;\n"
+      << "    " << cls
+      << "* g;\n"
+      // pm_lane, pm_sgi: the thread's index in its SIMD group and its SIMD group's index (the
+      // loops over a SIMD group's lanes give them as their own counters).
+      << "    uint32_t pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx, pm_lane, pm_sgi;\n"
       << "    uint32_t index() const { return pm_tidx; }\n"
       << "    void retire() const { " << (k.fission_retires ? "g->pm_retired[pm_tidx] = true;" : "") << " }\n"
       << "    template <int K> auto get() const {\n"
       << kThreadNames;
   for (size_t a = 0; a < k.args.size(); ++a)
     if (k.args[a].kind == msl::ArgKind::Builtin)
-      out << "      if constexpr (K == " << std::to_string(a) << ") return " << codegen::builtin_expression(k.args[a])
-          << "; else\n";
+      out << "      if constexpr (K == " << std::to_string(a) << ") return "
+          << lane_counters(codegen::builtin_expression(k.args[a])) << "; else\n";
   out << "      return 0u;\n    }\n  };\n"
-      << "  at first() { return at{this, 0, 0, 0, 0}; }\n"
+      << "  at first() { return at{this, 0, 0, 0, 0, 0, 0}; }\n"
       // For the SIMD-group calls of a split kernel (metal_simd_fission.h): the group's size and
       // whether a thread still runs (has not returned).
       << "  uint32_t pm_size() const { return pm_ntotal; }\n"
-      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true")
+      << "  bool pm_live(uint32_t t) const { return " << (k.fission_retires ? "!pm_retired[t]" : "true") << "; }\n"
+      << "  static constexpr bool pm_all_live() { return " << (k.fission_retires ? "false" : "true")
       << "; }\n"
       // The innermost loop runs over the grid's x position (as in the plain group entry): an
       // induction variable that cannot wrap, so the vectoriser sees buffer accesses at gid.x
@@ -251,7 +286,7 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << (source.uses_logging ? "    each(f);\n"
                               : std::string("    for (uint32_t pm_tidx = 0; pm_tidx < pm_ntotal; ++pm_tidx) {\n") +
                                     (k.fission_retires ? "      if (pm_retired[pm_tidx]) continue;\n" : "") +
-                                    "      f(at{this, 0, 0, 0, pm_tidx});\n    }\n")
+                                    "      f(at{this, 0, 0, 0, pm_tidx, pm_tidx % 32u, pm_tidx / 32u});\n    }\n")
       << "  }\n"
       // `if (lid < s) ...` as a whole stretch (a halving reduction): only the threads whose x
       // position (or index, in a one-row group) is below an unsigned `s` can pass, so the loop
@@ -276,6 +311,33 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       << "        return;\n"
       << "      }\n"
       << "    each_x(pm_ntg_x, guarded);\n  }\n"
+      // `if (lane == u) ...` (lane: the thread's index in its SIMD group, u uniform): only the
+      // threads at index u of each SIMD group pass (the lanes are cut from the group's linear
+      // index, 32 at a time), if any: a loop over the SIMD groups.
+      << "  template <class U, class F, class G> __attribute__((always_inline)) void each_lane_equal(const U& u, "
+         "bool, F&& guarded, G&& body) {\n"
+      << (source.uses_logging
+              ? std::string("    each_x(pm_ntg_x, guarded);\n")
+              : std::string("    if constexpr (metal::is_integral<U>::value && metal::is_scalar<U>::value) {\n"
+                            "      if (u < U(0) || uint64_t(u) >= 32u) return;\n"
+                            "      for (uint32_t pm_tidx = uint32_t(u); pm_tidx < pm_ntotal; pm_tidx += 32u) {\n") +
+                    (k.fission_retires ? "        if (pm_retired[pm_tidx]) continue;\n" : "") +
+                    "        const uint32_t pm_lid_x = pm_tidx % pm_ntg_x, pm_lid_y = (pm_tidx / pm_ntg_x) % "
+                    "pm_ntg_y;\n"
+                    "        body(at{this, pm_lid_x, pm_lid_y, pm_tidx / (pm_ntg_x * pm_ntg_y), pm_tidx, uint32_t(u), "
+                    "pm_tidx / 32u});\n"
+                    "      }\n"
+                    "    } else {\n"
+                    "      each_x(pm_ntg_x, guarded);\n"
+                    "    }\n")
+      << "  }\n"
+      // Every thread, for a stretch that reads the SIMD lane or group index (`sums[lane]`): in a
+      // one-row group, a loop over its SIMD groups and in each over its lanes (x positions, as
+      // in each_x), so that the lane is the inner loop's counter and `sums[lane]` a contiguous
+      // load the vectoriser sees.
+      << "  template <class F> __attribute__((always_inline)) void each_lanes(F&& f) {\n"
+      << each_lanes_body(source, k)
+      << "  }\n"
       // The threads at x positions [pm_from, pm_lim) of each row of the group.
       << "  template <class F> __attribute__((always_inline)) void each_x(uint32_t pm_lim, F&& f, uint32_t pm_from = "
          "0) {\n"
@@ -292,7 +354,7 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
                                 "          pm_v_lid[3] = {pm_lid_x, pm_lid_y, pm_lid_z};\n"
                                 "        metal::detail::lg_enter(pm_diag, pm_v_tg, pm_v_gid, pm_v_lid); }\n"
                               : "")
-      << "      f(at{this, pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx});\n"
+      << "      f(at{this, pm_lid_x, pm_lid_y, pm_lid_z, pm_tidx, pm_tidx % 32u, pm_tidx / 32u});\n"
       << "    }\n    }\n  }\n};\n";
 }
 
