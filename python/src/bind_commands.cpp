@@ -405,9 +405,11 @@ void init_commands(nb::module_& m) {
           "Threadgroup counts (three uints) read from a buffer when the command runs.")
       .def(
           "execute_commands_in_buffer",
-          [](ComputeCommandEncoder& e, std::shared_ptr<IndirectCommandBuffer> icb, nb::handle range) {
+          [](ComputeCommandEncoder& e, nb::handle icb, nb::handle range) {
             auto [location, length] = command_range(range, "execute_commands_in_buffer");
-            e.executeCommandsInBuffer(icb, location, length);
+            e.executeCommandsInBuffer(
+                to_object<IndirectCommandBuffer>(icb, "execute_commands_in_buffer(icb)", "IndirectCommandBuffer"),
+                location, length);
           },
           nb::arg("indirect_command_buffer").none(), nb::arg("execution_range"),
           nb::sig("def execute_commands_in_buffer(self, indirect_command_buffer: IndirectCommandBuffer, "

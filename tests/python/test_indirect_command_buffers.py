@@ -384,6 +384,8 @@ def test_execution_errors(kit):
         enc.execute_commands_in_buffer(icb, range(0, 3, 2))
     with pytest.raises(TypeError):
         enc.execute_commands_in_buffer(icb, "0:3")
+    with pytest.raises(pm.ValidationTypeError, match="must be a IndirectCommandBuffer, not Buffer"):
+        enc.execute_commands_in_buffer(b, range(1))
     # A dispatch without a pipeline.
     icb.indirect_compute_command(1).concurrent_dispatch_threads(64, 32)
     with pytest.raises(pm.ValidationError, match="command 1 has a dispatch but no pipeline"):
@@ -416,7 +418,7 @@ def test_execution_errors(kit):
         enc.execute_commands_in_buffer(icb, range(3))
     cb.commit()
     cb.wait_until_completed()
-    with pytest.raises(pm.ValidationError):
+    with pytest.raises(pm.ValidationError, match="not None"):
         enc.execute_commands_in_buffer(None, range(1))
 
 
