@@ -1,7 +1,9 @@
 """Fluid rows of bench/gpu_vs_cupy.py: the package's stable-fluids step (python/pymetallic/
 kernels/fluid.metal, 25 dispatches per step) against the same six kernels in CUDA C++ through
 CuPy, in the three ways a program can drive it: waiting on each dispatch (the original
-pymetallic demo), waiting once per step, and (CuPy) replaying a CUDA graph of the step."""
+pymetallic demo), waiting once per step, and (CuPy) replaying a CUDA graph of the step; and
+ours with the step recorded once in an indirect command buffer (executed by one command
+buffer per step) against that graph."""
 
 import numpy as np
 
@@ -230,3 +232,36 @@ def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
         t_graph,
         extra="target: ours <= 6 ms",
     )
+
+    # The step recorded once in an indirect command buffer (its set_bytes parameters read from
+    # a ring of small buffer slots the host fills), executed by one command buffer per step;
+    # first checked against the ordinary encoding from the same start.
+    plain = FluidSimulation(ours.device, size, queue=ours.queue)
+    recorded = FluidSimulation(ours.device, size, queue=ours.queue)
+    plain.step(3)
+    recorded.step(3, indirect=True)
+    np.testing.assert_allclose(recorded.dye, plain.dye, atol=1e-6)
+    np.testing.assert_allclose(recorded.velocity, plain.velocity, atol=1e-6)
+
+    def ours_indirect():
+        recorded.step(steps, wait_each_step=False, indirect=True)
+
+    report(
+        f"fluid {size}^2 x {steps}: the step in an indirect command buffer, a command buffer per step, "
+        "one wait, vs CuPy CUDA graph",
+        median_time(ours_indirect, repeats=3, warmup=1),
+        t_graph,
+        extra="goal: ours <= CuPy's graph",
+    )
+
+
+if __name__ == "__main__":
+    # The fluid rows alone: PYTHONPATH=python python3 bench/gpu_fluid.py
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import pymetallic
+    from gpu_vs_cupy import Ours, cupy_kernel, median_seconds, report
+
+    bench_fluid(Ours(pymetallic.Device.get_default_device()), report, median_seconds, cupy_kernel)

@@ -28,6 +28,7 @@ struct KernelArg;
 class SamplerState;
 class SharedEvent;
 class CommandBuffer;
+class IndirectCommandBuffer;
 struct CommandList;  // src/core/commands.h
 namespace backend {
 class QueueImpl;
@@ -160,12 +161,21 @@ class ComputeCommandEncoder {
   // runs (a kernel earlier in the queue may write them). CPU devices only, so far.
   void dispatchThreadgroupsWithIndirectBuffer(const std::shared_ptr<Buffer>& indirect, uint64_t offset,
                                               Size3 threads_per_threadgroup);
+  // Metal's executeCommandsInBuffer:withRange: (include/metallic/indirect.h): the non-empty
+  // commands of [location, location + length) run here in order, each checked as the same
+  // dispatch encoded directly would be. Without inheritance, an unchanged ICB's range is
+  // checked once and shared by every execution.
+  void executeCommandsInBuffer(const std::shared_ptr<IndirectCommandBuffer>& icb, uint64_t location, uint64_t length);
   void endEncoding();
 
   const std::shared_ptr<CommandBuffer>& commandBuffer() const { return buffer_; }
 
  private:
   void ensureOpen(const char* what) const;
+  // Records the ICB commands as dispatches at the end of the command list (through dispatch(),
+  // with the encoder's state swapped for each command's); `location` numbers them in errors.
+  void record_indirect(const IndirectCommandBuffer& icb, uint64_t location, uint64_t length,
+                       uint64_t* version = nullptr);
   void dispatch(Size3 grid_threads, Size3 groups, Size3 tg, bool exact,
                 const std::shared_ptr<Buffer>& indirect = nullptr, uint64_t indirect_offset = 0);
   void check_dispatch_size(const char* what, Size3 grid, Size3 tg, bool exact) const;

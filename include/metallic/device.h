@@ -18,6 +18,8 @@ class Function;
 class ComputePipelineState;
 class CommandQueue;
 class SharedEvent;
+class IndirectCommandBuffer;
+struct IndirectCommandBufferDescriptor;
 
 class Device : public std::enable_shared_from_this<Device> {
  public:
@@ -35,7 +37,12 @@ class Device : public std::enable_shared_from_this<Device> {
 
   std::shared_ptr<Buffer> newBuffer(uint64_t length, StorageMode mode = StorageMode::Shared);
   std::shared_ptr<Library> newLibrary(const std::string& source, const CompileOptions& options = {});
-  std::shared_ptr<ComputePipelineState> newComputePipelineState(const std::shared_ptr<Function>& function);
+  std::shared_ptr<ComputePipelineState> newComputePipelineState(const std::shared_ptr<Function>& function,
+                                                                bool supportIndirectCommandBuffers = false);
+  // Metal's newIndirectCommandBufferWithDescriptor:maxCommandCount:options: (include/metallic/indirect.h);
+  // `options` (a storage mode) is checked and otherwise ignored: the commands live in host memory.
+  std::shared_ptr<IndirectCommandBuffer> newIndirectCommandBuffer(const IndirectCommandBufferDescriptor& descriptor,
+                                                                  uint64_t maxCommandCount, uint64_t options = 0);
   std::shared_ptr<CommandQueue> newCommandQueue();
   // Metal's newSharedEvent: usable by queues of every device (src/core/event.cpp).
   std::shared_ptr<SharedEvent> newSharedEvent();

@@ -21,6 +21,8 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_CPU_FISSION", "0: keep every barrier kernel on fibers (no loop fission)"},
     {"PYMETALLIC_CPU_LANE_LOOPS",
      "0: no lane loops on the CPU (data-dependent and variable-trip loops stay in the per-thread loop)"},
+    {"PYMETALLIC_CPU_FAST_DIVISION",
+     "0: CPU kernels divide by their constant arguments with the hardware's division (no reciprocals)"},
     {"PYMETALLIC_CPU_CXXFLAGS",
      "extra flags for the CPU backend's kernel compiles (make sanitize passes ASan/UBSan here)"},
     {"PYMETALLIC_ZIG", "the zig executable whose `zig c++` compiles CPU kernels when no system compiler is found"},
@@ -42,6 +44,9 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_KERNEL_TIMEOUT", "seconds a dispatch may run before its command buffer fails (default: no limit)"},
     {"PYMETALLIC_RUNTIME_DIR", "where the runtime headers live (default: the installed package's)"},
     {"PYMETALLIC_NVRTC_PATH", "folders to search for libnvrtc.so"},
+    {"PYMETALLIC_CUDA_RUNTIME_SUBSET",
+     "0: CUDA kernels include the whole runtime library; strict: no retry with the whole library when the parts a "
+     "program names fail to compile (the test suite's setting)"},
     // Debugging
     {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
     {"PYMETALLIC_FRONT_END_TIMES", "1: print the seconds each front-end pass takes to stderr"},

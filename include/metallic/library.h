@@ -79,13 +79,17 @@ class Function : public std::enable_shared_from_this<Function> {  // (see Buffer
 
 class ComputePipelineState : public std::enable_shared_from_this<ComputePipelineState> {  // (see Buffer)
  public:
-  ComputePipelineState(std::shared_ptr<Device> device, std::shared_ptr<Function> function);
+  // `support_indirect_command_buffers`: MTLComputePipelineDescriptor's property of that name;
+  // only such pipelines may be set on indirect command buffer commands, as on Metal.
+  ComputePipelineState(std::shared_ptr<Device> device, std::shared_ptr<Function> function,
+                       bool support_indirect_command_buffers = false);
 
   const std::shared_ptr<Device>& device() const { return device_; }
   const std::shared_ptr<Function>& function() const { return function_; }
   uint32_t maxTotalThreadsPerThreadgroup() const { return max_total_threads_; }
   uint32_t threadExecutionWidth() const { return 32; }
   uint32_t staticThreadgroupMemoryLength() const;
+  bool supportIndirectCommandBuffers() const { return support_indirect_command_buffers_; }
   backend::KernelImpl& kernel() const { return *kernel_; }
   const std::shared_ptr<backend::KernelImpl>& kernel_ptr() const { return kernel_; }
 
@@ -94,6 +98,7 @@ class ComputePipelineState : public std::enable_shared_from_this<ComputePipeline
   std::shared_ptr<Function> function_;
   std::shared_ptr<backend::KernelImpl> kernel_;
   uint32_t max_total_threads_;
+  bool support_indirect_command_buffers_ = false;
 };
 
 }  // namespace metallic

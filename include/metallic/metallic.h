@@ -7,6 +7,7 @@
 #include "metallic/device.h"
 #include "metallic/error.h"
 #include "metallic/event.h"
+#include "metallic/indirect.h"
 #include "metallic/library.h"
 #include "metallic/texture.h"
 #include "metallic/types.h"

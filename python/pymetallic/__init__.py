@@ -82,6 +82,10 @@ from ._api import (
     ComputePipelineState,
     Device,
     Function,
+    IndirectCommandBuffer,
+    IndirectCommandBufferDescriptor,
+    IndirectCommandType,
+    IndirectComputeCommand,
     Library,
     SharedEvent,
 )
@@ -150,6 +154,10 @@ __all__ = [
     "PixelFormat",
     "SamplerState",
     "SharedEvent",
+    "IndirectCommandBuffer",
+    "IndirectCommandBufferDescriptor",
+    "IndirectCommandType",
+    "IndirectComputeCommand",
     "local_device",
     "local_rank",
 ]

@@ -5,6 +5,7 @@ is attached from Python."""
 
 from __future__ import annotations
 
+import enum
 import operator
 
 import numpy as np
@@ -25,6 +26,9 @@ ComputeCommandEncoder = _core.ComputeCommandEncoder
 BlitCommandEncoder = _core.BlitCommandEncoder
 CommandBufferStatus = _core.CommandBufferStatus
 SharedEvent = _core.SharedEvent
+IndirectCommandBufferDescriptor = _core.IndirectCommandBufferDescriptor
+IndirectCommandBuffer = _core.IndirectCommandBuffer
+IndirectComputeCommand = _core.IndirectComputeCommand
 
 
 # ---------------------------------------------------------------- Buffer
@@ -88,8 +92,8 @@ def _make_library(self, source, options=None):
     return Library(self, source, options)
 
 
-def _make_compute_pipeline_state(self, function):
-    return ComputePipelineState(self, function)
+def _make_compute_pipeline_state(self, function, support_indirect_command_buffers=False):
+    return ComputePipelineState(self, function, support_indirect_command_buffers=support_indirect_command_buffers)
 
 
 def _make_kernel(self, source, func, constants=None, options=None):
@@ -146,6 +150,19 @@ def _set_buffers(self, buffers, offsets=None, start_index=0):
         self.set_buffer(b, o, start_index + i)
 
 
+def _use_resources(self, buffers, usage=3):
+    for b in buffers:
+        self.use_resource(b, usage)
+
+
+class IndirectCommandType(enum.IntFlag):
+    """Metal's MTLIndirectCommandType, its compute values: the commands an indirect command
+    buffer may hold (``IndirectCommandBufferDescriptor.command_types``)."""
+
+    CONCURRENT_DISPATCH = 1 << 5
+    CONCURRENT_DISPATCH_THREADS = 1 << 6
+
+
 def _encoder_commit(self):
     self.end_encoding()
     self.command_buffer.commit()
@@ -184,6 +201,7 @@ _HOT = {
     "set_threadgroup_memory_length",
     "dispatch_threads",
     "dispatch_threadgroups",
+    "execute_commands_in_buffer",
     "end_encoding",
     "commit",
     "wait_until_completed",
@@ -203,6 +221,9 @@ _python_argument_errors(
         CommandBuffer,
         ComputeCommandEncoder,
         BlitCommandEncoder,
+        IndirectCommandBufferDescriptor,
+        IndirectCommandBuffer,
+        IndirectComputeCommand,
         _texture.Texture,
         _texture.SamplerState,
     ],

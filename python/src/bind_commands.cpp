@@ -105,6 +105,31 @@ std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std
   return {nb::cast<std::shared_ptr<Buffer>>(r[0]), nb::cast<uint64_t>(r[1])};
 }
 
+// A command range: a Python range (step 1) or (location, length), Metal's NSRange.
+std::pair<uint64_t, uint64_t> command_range(nb::handle r, const char* what) {
+  if (PyRange_Check(r.ptr())) {
+    long long start = integer(r.attr("start"), what), step = integer(r.attr("step"), what);
+    long long stop = integer(r.attr("stop"), what);
+    if (step != 1) throw ValidationError(std::string(what) + " needs a contiguous range (step 1)");
+    if (start < 0) throw ValidationError(std::string(what) + ": the range starts at a negative index");
+    return {static_cast<uint64_t>(start), stop > start ? static_cast<uint64_t>(stop - start) : 0};
+  }
+  if ((PyTuple_Check(r.ptr()) || PyList_Check(r.ptr())) && PySequence_Fast_GET_SIZE(r.ptr()) == 2) {
+    long long location = integer(PySequence_Fast_GET_ITEM(r.ptr(), 0), what);
+    long long length = integer(PySequence_Fast_GET_ITEM(r.ptr(), 1), what);
+    return {non_negative(location, "the range's location"), non_negative(length, "the range's length")};
+  }
+  throw ValidationTypeError(std::string(what) + " needs a range or a (location, length) pair, not " +
+                            Py_TYPE(r.ptr())->tp_name);
+}
+
+std::string descriptor_text(const IndirectCommandBufferDescriptor& d) {
+  return "command_types=" + std::to_string(d.commandTypes) +
+         ", inherit_pipeline_state=" + (d.inheritPipelineState ? "True" : "False") +
+         ", inherit_buffers=" + (d.inheritBuffers ? "True" : "False") +
+         ", max_kernel_buffer_bind_count=" + std::to_string(d.maxKernelBufferBindCount);
+}
+
 int status_code(CommandBufferStatus s) {
   if (s == CommandBufferStatus::Completed) return 1;
   if (s == CommandBufferStatus::Error) return -1;
@@ -378,12 +403,171 @@ void init_commands(nb::module_& m) {
           nb::sig("def dispatch_threadgroups_with_indirect_buffer(self, indirect_buffer: Buffer, "
                   "indirect_buffer_offset: int, threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
           "Threadgroup counts (three uints) read from a buffer when the command runs.")
+      .def(
+          "execute_commands_in_buffer",
+          [](ComputeCommandEncoder& e, nb::handle icb, nb::handle range) {
+            auto [location, length] = command_range(range, "execute_commands_in_buffer");
+            e.executeCommandsInBuffer(
+                to_object<IndirectCommandBuffer>(icb, "execute_commands_in_buffer(icb)", "IndirectCommandBuffer"),
+                location, length);
+          },
+          nb::arg("indirect_command_buffer").none(), nb::arg("execution_range"),
+          nb::sig("def execute_commands_in_buffer(self, indirect_command_buffer: IndirectCommandBuffer, "
+                  "execution_range: range | tuple[int, int]) -> None"),
+          "Runs the commands of ``execution_range`` (a ``range`` or ``(location, length)``) of an\n"
+          "indirect command buffer here, in order (Metal's executeCommandsInBuffer:withRange:). Empty\n"
+          "(reset) commands are skipped; the others are checked as direct dispatches are, and read\n"
+          "now: changing the ICB later affects later executions only. Raises ValidationError for a\n"
+          "range outside the ICB or a command that cannot run (no pipeline, an unbound argument).")
       .def("end_encoding", &ComputeCommandEncoder::endEncoding,
            "Ends recording; the command buffer may then be committed.")
       .def_prop_ro("command_buffer", &ComputeCommandEncoder::commandBuffer,
                    "The command buffer the encoder records into.")
       .def("__repr__", [](const ComputeCommandEncoder& e) {
         return "<pymetallic.ComputeCommandEncoder on " + e.commandBuffer()->commandQueue()->device()->name() + ">";
+      });
+
+  nb::class_<IndirectCommandBufferDescriptor>(
+      m, "IndirectCommandBufferDescriptor",
+      "How an indirect command buffer is made (Metal's MTLIndirectCommandBufferDescriptor): the\n"
+      "command types it holds, whether its commands inherit the executing encoder's pipeline and\n"
+      "buffers, and how many buffer slots each command may bind.")
+      .def(nb::init<>())
+      .def_prop_rw(
+          "command_types", [](const IndirectCommandBufferDescriptor& d) { return d.commandTypes; },
+          [](IndirectCommandBufferDescriptor& d, nb::handle v) {
+            long long n = integer(v, "command_types");
+            if (n < 0 || n > 0xffffffffll) throw ValidationError("command_types must be IndirectCommandType bits");
+            d.commandTypes = static_cast<uint32_t>(n);
+          },
+          "IndirectCommandType bits: CONCURRENT_DISPATCH (concurrent_dispatch_threadgroups) and/or\n"
+          "CONCURRENT_DISPATCH_THREADS (concurrent_dispatch_threads).")
+      .def_rw("inherit_pipeline_state", &IndirectCommandBufferDescriptor::inheritPipelineState,
+              "True: commands run the executing encoder's pipeline (and may not set their own).")
+      .def_rw("inherit_buffers", &IndirectCommandBufferDescriptor::inheritBuffers,
+              "True: commands use the executing encoder's buffers and set_bytes data (and may not set their own).")
+      .def_prop_rw(
+          "max_kernel_buffer_bind_count",
+          [](const IndirectCommandBufferDescriptor& d) { return d.maxKernelBufferBindCount; },
+          [](IndirectCommandBufferDescriptor& d, nb::handle v) {
+            long long n = integer(v, "max_kernel_buffer_bind_count");
+            if (n < 0 || n > 31)
+              throw ValidationError("max_kernel_buffer_bind_count must be 0 to 31, not " + std::to_string(n));
+            d.maxKernelBufferBindCount = static_cast<uint32_t>(n);
+          },
+          "Buffer indices each command may bind: 0 to this count - 1.")
+      .def("__repr__", [](const IndirectCommandBufferDescriptor& d) {
+        return "<pymetallic.IndirectCommandBufferDescriptor " + descriptor_text(d) + ">";
+      });
+
+  nb::class_<IndirectCommandBuffer>(
+      m, "IndirectCommandBuffer",
+      "Compute commands recorded once and executed by any number of compute encoders (Metal's\n"
+      "MTLIndirectCommandBuffer). Make one with ``device.new_indirect_command_buffer``.")
+      .def_prop_ro("size", &IndirectCommandBuffer::size, "How many commands it holds (max_command_count).")
+      .def_prop_ro("device", &IndirectCommandBuffer::device, "The device it was made for.")
+      .def_prop_ro(
+          "descriptor", [](const IndirectCommandBuffer& b) { return b.descriptor(); },
+          "A copy of the descriptor it was made with.")
+      .def(
+          "indirect_compute_command",
+          [](IndirectCommandBuffer& b, long long index) {
+            return IndirectComputeCommand(b.shared_from_this(), non_negative(index, "command index"));
+          },
+          nb::arg("index"),
+          "Command ``index`` (Metal's indirectComputeCommandAtIndex:); raises ValidationError past ``size``.")
+      .def(
+          "indirect_compute_command_at_index",
+          [](IndirectCommandBuffer& b, long long index) {
+            return IndirectComputeCommand(b.shared_from_this(), non_negative(index, "command index"));
+          },
+          nb::arg("index"), "The same as ``indirect_compute_command``.")
+      .def(
+          "reset",
+          [](IndirectCommandBuffer& b, nb::handle range) {
+            auto [location, length] = command_range(range, "reset");
+            b.reset(location, length);
+          },
+          nb::arg("range"), nb::sig("def reset(self, range: range | tuple[int, int]) -> None"),
+          "Empties the commands of ``range`` (a ``range`` or ``(location, length)``): executions skip them.")
+      .def("__len__", &IndirectCommandBuffer::size)
+      .def("__repr__", [](const IndirectCommandBuffer& b) {
+        return "<pymetallic.IndirectCommandBuffer of " + std::to_string(b.size()) + " commands, " +
+               descriptor_text(b.descriptor()) + ">";
+      });
+
+  nb::class_<IndirectComputeCommand>(
+      m, "IndirectComputeCommand",
+      "One command of an indirect command buffer (Metal's MTLIndirectComputeCommand): a pipeline,\n"
+      "buffers, threadgroup memory and a dispatch, kept until changed or reset. There is no\n"
+      "set_bytes: put parameters in a small buffer.")
+      .def_prop_ro("index", &IndirectComputeCommand::index, "Its index in the indirect command buffer.")
+      .def_prop_ro("indirect_command_buffer", &IndirectComputeCommand::indirectCommandBuffer,
+                   "The indirect command buffer it belongs to.")
+      .def(
+          "set_compute_pipeline_state",
+          [](IndirectComputeCommand& c, nb::handle pipeline) {
+            c.setComputePipelineState(to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)",
+                                                                      "ComputePipelineState"));
+          },
+          nb::arg("pipeline").none(),
+          "The kernel the command runs; the pipeline must have been made with\n"
+          "support_indirect_command_buffers=True (ValidationError otherwise, as on Metal).")
+      .def(
+          "set_kernel_buffer",
+          [](IndirectComputeCommand& c, std::shared_ptr<Buffer> buffer, nb::handle offset, nb::handle index) {
+            c.setKernelBuffer(buffer, non_negative(integer(offset, "set_kernel_buffer offset"), "offset"),
+                              slot(integer(index, "set_kernel_buffer index"), "buffer"));
+          },
+          nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"),
+          nb::sig("def set_kernel_buffer(self, buffer: Buffer, offset: int, index: int) -> None"),
+          "Binds ``buffer`` from ``offset`` bytes to ``[[buffer(index)]]``; ``index`` must be below the\n"
+          "descriptor's max_kernel_buffer_bind_count. The command keeps the buffer alive.")
+      .def(
+          "set_threadgroup_memory_length",
+          [](IndirectComputeCommand& c, nb::handle length, nb::handle index) {
+            c.setThreadgroupMemoryLength(
+                non_negative(integer(length, "threadgroup memory length"), "threadgroup memory length"),
+                slot(integer(index, "threadgroup memory index"), "threadgroup memory"));
+          },
+          nb::arg("length"), nb::arg("index"), "Bytes of [[threadgroup(index)]] memory each threadgroup gets.")
+      .def(
+          "concurrent_dispatch_threadgroups",
+          [](IndirectComputeCommand& c, nb::handle groups, nb::handle tg) {
+            c.concurrentDispatchThreadgroups(size3(groups, "threadgroups_per_grid"),
+                                             size3(tg, "threads_per_threadgroup"));
+          },
+          nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"),
+          nb::sig("def concurrent_dispatch_threadgroups(self, threadgroups_per_grid: tuple[int, int, int] | int, "
+                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
+          "The command dispatches whole threadgroups, as ``dispatch_threadgroups`` (needs\n"
+          "IndirectCommandType.CONCURRENT_DISPATCH).")
+      .def(
+          "concurrent_dispatch_threads",
+          [](IndirectComputeCommand& c, nb::handle grid, nb::handle tg) {
+            c.concurrentDispatchThreads(size3(grid, "threads_per_grid"), size3(tg, "threads_per_threadgroup"));
+          },
+          nb::arg("threads_per_grid"), nb::arg("threads_per_threadgroup"),
+          nb::sig("def concurrent_dispatch_threads(self, threads_per_grid: tuple[int, int, int] | int, "
+                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
+          "The command dispatches exactly ``threads_per_grid`` threads, as ``dispatch_threads`` (needs\n"
+          "IndirectCommandType.CONCURRENT_DISPATCH_THREADS).")
+      .def("set_barrier", &IndirectComputeCommand::setBarrier,
+           "The command starts only after the commands before it finish (here commands always run in\n"
+           "order, so this always holds).")
+      .def("clear_barrier", &IndirectComputeCommand::clearBarrier, "Removes the command's barrier.")
+      .def_prop_ro(
+          "has_barrier",
+          [](const IndirectComputeCommand& c) { return c.indirectCommandBuffer()->hasBarrier(c.index()); },
+          "Whether set_barrier was called (and not cleared or reset since).")
+      .def_prop_ro(
+          "is_empty", [](const IndirectComputeCommand& c) { return c.indirectCommandBuffer()->isEmpty(c.index()); },
+          "True when the command has no dispatch (reset, or never encoded): executions skip it.")
+      .def("reset", &IndirectComputeCommand::reset,
+           "Empties the command: executions skip it until it is encoded again.")
+      .def("__repr__", [](const IndirectComputeCommand& c) {
+        return "<pymetallic.IndirectComputeCommand " + std::to_string(c.index()) + " of " +
+               std::to_string(c.indirectCommandBuffer()->size()) + ">";
       });
 
   nb::class_<BlitCommandEncoder>(m, "BlitCommandEncoder", "Records copies and fills (MTLBlitCommandEncoder).")

@@ -63,6 +63,31 @@ void init_device(nb::module_& m) {
            "A new command queue (Metal's newCommandQueue); raises DeviceError when the device cannot make one.")
       .def("make_shared_event", &Device::newSharedEvent,
            "A shared event (Metal's newSharedEvent): queues of every device may signal and wait for it.")
+      .def(
+          "new_indirect_command_buffer",
+          [](Device& d, const IndirectCommandBufferDescriptor& descriptor, long long max_command_count,
+             long long options) {
+            if (max_command_count < 0 || options < 0)
+              throw ValidationError("new_indirect_command_buffer: max_command_count and options must not be negative");
+            return d.newIndirectCommandBuffer(descriptor, static_cast<uint64_t>(max_command_count),
+                                              static_cast<uint64_t>(options));
+          },
+          nb::arg("descriptor"), nb::arg("max_command_count"), nb::arg("options") = 0,
+          "An indirect command buffer of ``max_command_count`` empty commands (Metal's\n"
+          "newIndirectCommandBufferWithDescriptor:maxCommandCount:options:). ``options``: resource\n"
+          "options (a storage mode), accepted and otherwise unused. Raises ValidationError for a\n"
+          "descriptor without compute command types or a count of 0.")
+      .def(
+          "make_indirect_command_buffer",
+          [](Device& d, const IndirectCommandBufferDescriptor& descriptor, long long max_command_count,
+             long long options) {
+            if (max_command_count < 0 || options < 0)
+              throw ValidationError("new_indirect_command_buffer: max_command_count and options must not be negative");
+            return d.newIndirectCommandBuffer(descriptor, static_cast<uint64_t>(max_command_count),
+                                              static_cast<uint64_t>(options));
+          },
+          nb::arg("descriptor"), nb::arg("max_command_count"), nb::arg("options") = 0,
+          "The same as ``new_indirect_command_buffer``.")
       .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })
       .def("__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); })
       .def("__repr__", [](const Device& d) {

@@ -172,12 +172,15 @@ void init_library(nb::module_& m) {
       .def("__repr__", [](const Function& f) { return "<pymetallic.Function " + f.name() + ">"; });
 
   nb::class_<ComputePipelineState>(m, "ComputePipelineState", "A kernel ready to dispatch.")
-      .def(nb::new_([](nb::handle device, nb::handle function) {
+      .def(nb::new_([](nb::handle device, nb::handle function, bool support_icb) {
              return to_object<Device>(device, "ComputePipelineState(device)", "Device")
-                 ->newComputePipelineState(to_object<Function>(function, "ComputePipelineState(function)", "Function"));
+                 ->newComputePipelineState(to_object<Function>(function, "ComputePipelineState(function)", "Function"),
+                                           support_icb);
            }),
-           nb::arg("device").none(), nb::arg("function").none())
+           nb::arg("device").none(), nb::arg("function").none(), nb::arg("support_indirect_command_buffers") = false)
       .def_prop_ro("device", &ComputePipelineState::device, "The device the pipeline runs on.")
+      .def_prop_ro("support_indirect_command_buffers", &ComputePipelineState::supportIndirectCommandBuffers,
+                   "Whether indirect command buffer commands may use it (Metal requires it; set at creation).")
       .def_prop_ro("function", &ComputePipelineState::function, "The kernel it runs.")
       .def_prop_ro("max_total_threads_per_threadgroup", &ComputePipelineState::maxTotalThreadsPerThreadgroup,
                    "The most threads a threadgroup of this kernel may have on its device.")

@@ -165,11 +165,14 @@ void init_python_methods(nb::module_& m) {
            "``{\"fast_math\": False}`` and preprocessor macros).\n\n"
            "Raises CompileError naming the file:line of the first error."},
           {method, "make_compute_pipeline_state", api, "_make_compute_pipeline_state",
-           "def make_compute_pipeline_state(self, function: Function) -> ComputePipelineState",
+           "def make_compute_pipeline_state(self, function: Function, support_indirect_command_buffers: bool = "
+           "False) -> ComputePipelineState",
            "A pipeline for ``function``, ready to dispatch; raises CompileError when the kernel does not\n"
-           "build for this device."},
+           "build for this device. ``support_indirect_command_buffers=True`` lets indirect command buffer\n"
+           "commands use it (Metal's MTLComputePipelineDescriptor property of that name)."},
           {method, "compute_pipeline_state", api, "_make_compute_pipeline_state",
-           "def compute_pipeline_state(self, function: Function) -> ComputePipelineState",
+           "def compute_pipeline_state(self, function: Function, support_indirect_command_buffers: bool = False) "
+           "-> ComputePipelineState",
            "The same as ``make_compute_pipeline_state``."},
           {method, "make_kernel", api, "_make_kernel",
            "def make_kernel(self, source: str, func: str, constants: dict[str, object] | None = None, "
@@ -213,6 +216,9 @@ void init_python_methods(nb::module_& m) {
            "offsets: collections.abc.Sequence[int] | None = None, start_index: int = 0) -> None",
            "Binds ``buffers`` to consecutive indices from ``start_index``, each at its offset in bytes\n"
            "(default 0). Raises ValidationError when ``offsets`` and ``buffers`` differ in length."},
+          {method, "use_resources", api, "_use_resources",
+           "def use_resources(self, buffers: collections.abc.Sequence[Buffer], usage: int = 3) -> None",
+           "``use_resource`` for each of ``buffers`` (Metal's useResources:count:usage:)."},
           {method, "commit", api, "_encoder_commit", "def commit(self) -> None",
            "Ends encoding and commits the encoder's command buffer (raises ValidationError when already\n"
            "committed)."},

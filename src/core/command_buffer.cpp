@@ -111,6 +111,12 @@ template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
       f(*fill->buffer);
     } else if (auto* s = std::get_if<SynchronizeCommand>(&command)) {
       f(*s->buffer);
+    } else if (auto* x = std::get_if<ExecuteIndirectCommand>(&command)) {
+      // The snapshot holds its buffers (as Metal's command buffer retains an ICB's resources);
+      // each is counted once per execution.
+      for (auto& b : x->snapshot->buffers) f(*b.first);
+      for (auto& r : x->resources)
+        if (r.first) f(*r.first);
     }
   }
 }

@@ -84,8 +84,27 @@ struct WaitEventCommand {
   uint64_t value = 0;
 };
 
-using Command =
-    std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand, SignalEventCommand, WaitEventCommand>;
+// The dispatches of a range of an indirect command buffer (include/metallic/indirect.h), checked
+// and recorded once while the ICB does not change, shared by every execution of that range.
+// Immutable: `id` (unique in the process, never reused) names exactly these dispatches, so a
+// backend may cache what it derives from them (the CUDA backend: an instantiated graph).
+struct IndirectSnapshot {
+  uint64_t id = 0;
+  std::vector<DispatchCommand> dispatches;  // in order; empty commands left out
+  // Every buffer the dispatches bind, once, with whether one of them may write it.
+  std::vector<std::pair<std::shared_ptr<backend::BufferImpl>, bool>> buffers;
+  static uint64_t next_id();
+};
+
+// execute_commands_in_buffer: the snapshot's dispatches run here, in order. `resources`: the
+// encoder's use_resource buffers (reached through argument buffers), as for a dispatch.
+struct ExecuteIndirectCommand {
+  std::shared_ptr<const IndirectSnapshot> snapshot;
+  std::vector<std::pair<std::shared_ptr<backend::BufferImpl>, bool>> resources;
+};
+
+using Command = std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand, SignalEventCommand,
+                             WaitEventCommand, ExecuteIndirectCommand>;
 
 struct CommandList {
   std::vector<Command> commands;

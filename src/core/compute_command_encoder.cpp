@@ -1,6 +1,7 @@
 // ComputeCommandEncoder (MTLComputeCommandEncoder): argument bindings, and dispatches
 // checked against the kernel's reflected arguments and the device's limits, then recorded
 // as a DispatchCommand (a snapshot of everything the backend needs to run it).
+#include <algorithm>
 #include <cstring>
 
 #include "core/backend.h"
@@ -11,6 +12,7 @@
 #include "metallic/command.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
+#include "metallic/indirect.h"
 #include "metallic/library.h"
 #include "metallic/texture.h"
 #include "msl/translation.h"
@@ -347,6 +349,125 @@ void ComputeCommandEncoder::bind_sampler(const msl::KernelInfo& info, const msl:
                           std::to_string(arg.index) + ") before dispatching");
   if (cmd.samplers.size() <= static_cast<size_t>(arg.index)) cmd.samplers.resize(arg.index + 1);
   std::memcpy(&cmd.samplers[arg.index], samplers_[arg.index]->bytes(), sizeof(metal_sampler_abi));
+}
+
+void ComputeCommandEncoder::executeCommandsInBuffer(const std::shared_ptr<IndirectCommandBuffer>& icb,
+                                                    uint64_t location, uint64_t length) {
+  const char* what = "execute_commands_in_buffer";
+  ensureOpen(what);
+  if (!icb) throw ValidationError(std::string(what) + " needs an indirect command buffer, not None");
+  check_same_device(*icb->device(), *buffer_->commandQueue()->device(), "the indirect command buffer");
+  if (location > icb->size() || length > icb->size() - location)
+    throw ValidationError(std::string(what) + ": range (location " + std::to_string(location) + ", length " +
+                          std::to_string(length) + ") is outside the indirect command buffer's " +
+                          std::to_string(icb->size()) + " commands");
+  if (length == 0) return;
+  const auto& desc = icb->descriptor();
+  auto& list = buffer_->commands();
+  if (desc.inheritPipelineState || desc.inheritBuffers) {
+    // The commands take the encoder's current state: recorded as plain dispatches each time.
+    record_indirect(*icb, location, length);
+    return;
+  }
+  std::shared_ptr<const IndirectSnapshot> snapshot = icb->snapshot(location, length);
+  if (!snapshot) {
+    uint64_t version = 0;
+    const size_t before = list.commands.size();
+    record_indirect(*icb, location, length, &version);
+    auto built = std::make_shared<IndirectSnapshot>();
+    built->id = IndirectSnapshot::next_id();
+    built->dispatches.reserve(list.commands.size() - before);
+    for (size_t i = before; i < list.commands.size(); ++i)
+      built->dispatches.push_back(std::move(std::get<DispatchCommand>(list.commands[i])));
+    list.commands.resize(before);
+    for (const auto& d : built->dispatches) {
+      const auto& info = d.pipeline->function()->info();
+      for (const auto& arg : info.args) {
+        if (!arg.used || arg.kind != msl::ArgKind::Buffer || !d.buffers[arg.index].buffer) continue;
+        const auto& b = d.buffers[arg.index].buffer;
+        auto it = std::find_if(built->buffers.begin(), built->buffers.end(), [&](auto& e) { return e.first == b; });
+        if (it == built->buffers.end())
+          built->buffers.emplace_back(b, !arg.is_const);
+        else
+          it->second = it->second || !arg.is_const;
+      }
+    }
+    snapshot = built;
+    icb->keepSnapshot(location, length, version, snapshot);
+  }
+  if (snapshot->dispatches.empty()) return;  // every command empty: nothing to run
+  auto& cmd = std::get<ExecuteIndirectCommand>(list.commands.emplace_back(std::in_place_type<ExecuteIndirectCommand>));
+  cmd.snapshot = std::move(snapshot);
+  for (const auto& [b, written] : used_resources_) cmd.resources.emplace_back(b->impl_ptr(), written);
+}
+
+void ComputeCommandEncoder::record_indirect(const IndirectCommandBuffer& icb, uint64_t location, uint64_t length,
+                                            uint64_t* version) {
+  const auto& desc = icb.descriptor();
+  std::vector<IndirectCommandBuffer::Command> commands = icb.commands(location, length, version);
+  auto& list = buffer_->commands();
+  const size_t before = list.commands.size();
+  // The encoder's own state, put back however this ends.
+  struct Saved {
+    ComputeCommandEncoder& e;
+    std::shared_ptr<ComputePipelineState> pipeline;
+    std::vector<Binding> bindings;
+    std::array<uint32_t, 31> threadgroup_lengths;
+    std::vector<std::pair<std::shared_ptr<Buffer>, bool>> used;
+    ~Saved() {
+      e.pipeline_ = std::move(pipeline);
+      e.bindings_ = std::move(bindings);
+      e.threadgroup_lengths_ = threadgroup_lengths;
+      e.used_resources_ = std::move(used);
+    }
+  } saved{*this, pipeline_, std::move(bindings_), threadgroup_lengths_, std::move(used_resources_)};
+  // With inherit_buffers, each command binds the encoder's buffers (and set_bytes data).
+  if (desc.inheritBuffers) bindings_ = saved.bindings;
+  // The encoder's use_resource list applies to inherited commands as to its own dispatches.
+  if (desc.inheritPipelineState || desc.inheritBuffers) used_resources_ = saved.used;
+  try {
+    for (size_t i = 0; i < commands.size(); ++i) {
+      const auto& c = commands[i];
+      const std::string where = "execute_commands_in_buffer: command " + std::to_string(location + i);
+      if (c.dispatch == IndirectCommandBuffer::Command::Dispatch::None) continue;  // empty: skipped, as on Metal
+      pipeline_ = desc.inheritPipelineState ? saved.pipeline : c.pipeline;
+      if (!pipeline_)
+        throw ValidationError(
+            where + " has a dispatch but no pipeline: " +
+            (desc.inheritPipelineState
+                 ? std::string("set_compute_pipeline_state on the encoder first (the ICB inherits it)")
+                 : std::string("call set_compute_pipeline_state on the command")));
+      if (!desc.inheritBuffers) {
+        bindings_.assign(c.buffers.size(), Binding{});
+        for (size_t b = 0; b < c.buffers.size(); ++b)
+          if (c.buffers[b].first)
+            bindings_[b].buffer = c.buffers[b].first, bindings_[b].offset = c.buffers[b].second,
+            bindings_[b].bound = true;
+      }
+      threadgroup_lengths_ = c.threadgroup_lengths;
+      try {
+        if (c.dispatch == IndirectCommandBuffer::Command::Dispatch::Threads)
+          dispatchThreads(c.size, c.threads_per_threadgroup);
+        else
+          dispatchThreadgroups(c.size, c.threads_per_threadgroup);
+      } catch (const ValidationTypeError& e) {
+        throw ValidationTypeError(where + ": " + e.what());
+      } catch (const ValidationError& e) {
+        std::string m = e.what();
+        // An unbound buffer is fixed on the command (which has no set_bytes), not on the encoder.
+        const auto at = m.find(" is not bound: call set_buffer(");
+        if (!desc.inheritBuffers && at != std::string::npos) {
+          const auto slot = m.rfind("[[buffer(", at);
+          const std::string index = slot == std::string::npos ? "n" : m.substr(slot + 9, m.find(')', slot) - slot - 9);
+          m = m.substr(0, at) + " is not bound: call set_kernel_buffer(buffer, 0, " + index + ") on the command";
+        }
+        throw ValidationError(where + ": " + m);
+      }
+    }
+  } catch (...) {
+    list.commands.resize(before);  // nothing of a failed execution stays recorded
+    throw;
+  }
 }
 
 void ComputeCommandEncoder::endEncoding() {

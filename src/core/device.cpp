@@ -7,6 +7,7 @@
 #include "metallic/buffer.h"
 #include "metallic/command.h"
 #include "metallic/error.h"
+#include "metallic/indirect.h"
 #include "metallic/library.h"
 
 namespace metallic {
@@ -66,8 +67,17 @@ std::shared_ptr<Library> Device::newLibrary(const std::string& source, const Com
   return std::make_shared<Library>(shared_from_this(), source, options);
 }
 
-std::shared_ptr<ComputePipelineState> Device::newComputePipelineState(const std::shared_ptr<Function>& function) {
-  return std::make_shared<ComputePipelineState>(shared_from_this(), function);
+std::shared_ptr<ComputePipelineState> Device::newComputePipelineState(const std::shared_ptr<Function>& function,
+                                                                      bool supportIndirectCommandBuffers) {
+  return std::make_shared<ComputePipelineState>(shared_from_this(), function, supportIndirectCommandBuffers);
+}
+
+std::shared_ptr<IndirectCommandBuffer> Device::newIndirectCommandBuffer(
+    const IndirectCommandBufferDescriptor& descriptor, uint64_t maxCommandCount, uint64_t options) {
+  // MTLResourceOptions: the storage mode is bits 4..7 (shared 0, managed 1, private 2).
+  if ((options >> 4 & 0xf) > 2 || (options & ~uint64_t(0x3ff)) != 0)
+    throw ValidationError("new_indirect_command_buffer: unknown resource options " + std::to_string(options));
+  return std::make_shared<IndirectCommandBuffer>(shared_from_this(), descriptor, maxCommandCount);
 }
 
 std::shared_ptr<Buffer> Device::newBufferWithBytesNoCopy(uint64_t address, uint64_t length, std::shared_ptr<void> owner,

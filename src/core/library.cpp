@@ -112,8 +112,11 @@ std::vector<ArgumentInfo> Function::arguments() const {
   return out;
 }
 
-ComputePipelineState::ComputePipelineState(std::shared_ptr<Device> device, std::shared_ptr<Function> function)
-    : device_(std::move(device)), function_(std::move(function)) {
+ComputePipelineState::ComputePipelineState(std::shared_ptr<Device> device, std::shared_ptr<Function> function,
+                                           bool support_indirect_command_buffers)
+    : device_(std::move(device)),
+      function_(std::move(function)),
+      support_indirect_command_buffers_(support_indirect_command_buffers) {
   if (!function_) throw ValidationError("a compute pipeline needs a function");
   if (function_->library()->device() != device_)
     throw ValidationError("the function '" + function_->name() + "' was compiled for device '" +

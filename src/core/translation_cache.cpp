@@ -18,14 +18,14 @@ namespace metallic::translation_cache {
 namespace {
 
 // Bumped whenever the layout below changes (it is also in the key).
-constexpr uint64_t kFormat = 1;
+constexpr uint64_t kFormat = 2;
 
 #if defined(__GLIBCXX__) && defined(__x86_64__) && !defined(_GLIBCXX_DEBUG)
 // A field added to these structs must be added to encode/decode too (and kFormat bumped);
 // these sizes catch the addition where the layout is known.
 static_assert(sizeof(msl::TextureArgType) == 112, "update translation_cache encode/decode");
 static_assert(sizeof(msl::KernelArg) == 240, "update translation_cache encode/decode");
-static_assert(sizeof(msl::KernelInfo) == 216, "update translation_cache encode/decode");
+static_assert(sizeof(msl::KernelInfo) == 272, "update translation_cache encode/decode");
 static_assert(sizeof(msl::FunctionConstantInfo) == 80, "update translation_cache encode/decode");
 static_assert(sizeof(msl::TranslatedSource) == 112, "update translation_cache encode/decode");
 static_assert(sizeof(msl::InputFile) == 64, "update translation_cache encode/decode");
@@ -161,6 +161,12 @@ void put(Writer& w, const msl::KernelInfo& k) {
   w.b(k.uses_simdgroup_functions);
   w.s(k.fission_call_name);
   w.b(k.fission_retires);
+  w.s(k.fast_division_call_name);
+  w.u(k.fast_divisors.size());
+  for (const auto& d : k.fast_divisors) {
+    w.u(d.first);
+    w.s(d.second);
+  }
   w.s(k.file);
   w.i(k.line);
 }
@@ -176,6 +182,12 @@ void get(Reader& r, msl::KernelInfo& k) {
   k.uses_simdgroup_functions = r.b();
   k.fission_call_name = r.s();
   k.fission_retires = r.b();
+  k.fast_division_call_name = r.s();
+  k.fast_divisors.resize(r.count());
+  for (auto& d : k.fast_divisors) {
+    d.first = r.u();
+    d.second = r.s();
+  }
   k.file = r.s();
   k.line = r.i32();
 }

@@ -12,6 +12,7 @@
 #include "msl/designated_initializers.h"
 #include "msl/emitter.h"
 #include "msl/entry_points.h"
+#include "msl/fast_division.h"
 #include "msl/function_constants.h"
 #include "msl/instantiations.h"
 #include "msl/kernel_signatures.h"
@@ -58,6 +59,25 @@ class PassTimes {
   clock::time_point start_ = clock::now(), last_ = start_;
 };
 
+// The copy with fast divisions (fast_division.h), when each divisor is a `constant` argument
+// the entry reads once per dispatch (a used, const, by-reference buffer argument).
+void attach_fast_division(KernelInfo& k, const std::string& function, const FastDivision& fd) {
+  if (k.call_name.size() < function.size() ||
+      k.call_name.compare(k.call_name.size() - function.size(), function.size(), function) != 0)
+    return;
+  std::vector<std::pair<size_t, std::string>> divisors;
+  for (const auto& [name, member] : fd.divisors) {
+    size_t a = 0;
+    while (a < k.args.size() && k.args[a].name != name) ++a;
+    if (a == k.args.size()) return;
+    const KernelArg& arg = k.args[a];
+    if (arg.kind != ArgKind::Buffer || !arg.is_reference || !arg.is_const || !arg.used) return;
+    divisors.emplace_back(a, member);
+  }
+  k.fast_division_call_name = k.call_name.substr(0, k.call_name.size() - function.size()) + fd.function;
+  k.fast_divisors = std::move(divisors);
+}
+
 }  // namespace
 
 TranslatedSource translate(const std::string& source, const Options& options) {
@@ -81,6 +101,13 @@ TranslatedSource translate(const std::string& source, const Options& options) {
   std::map<std::string, std::string> fission;
   if (!options.validation) fission = add_barrier_fission(toks, &retiring);
   time("barrier fission");
+  std::map<std::string, FastDivision> fast_division;
+  if (!options.validation) {
+    std::set<std::string> split;
+    for (const auto& f : fission) split.insert(f.first);
+    fast_division = add_fast_division(toks, split);
+  }
+  time("fast division");
   out.validation = options.validation;
   out.uses_logging = uses_logging(toks);
   Structure st = analyze(toks);
@@ -104,6 +131,8 @@ TranslatedSource translate(const std::string& source, const Options& options) {
       out.kernels.back().fission_call_name = f->second;
       out.kernels.back().fission_retires = retiring.count(f->first) > 0;
     }
+    auto d = fast_division.find(st.functions[k.function].name);
+    if (d != fast_division.end()) attach_fast_division(out.kernels.back(), st.functions[k.function].name, d->second);
   }
   for (KernelInfo& k : instantiate_kernels(toks, st, kernels, edits)) out.kernels.push_back(std::move(k));
   check_unique_names(out.kernels);

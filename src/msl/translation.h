@@ -100,6 +100,12 @@ struct KernelInfo {
   // (barrier_fission.h), a template the CPU backend instantiates; "" when it does not apply.
   std::string fission_call_name;
   bool fission_retires = false;  // its threads may `return` before the last barrier
+  // CPU only: a copy whose divisions by `constant` arguments go through reciprocals
+  // (fast_division.h), "" when it does not apply; and those divisors, each as the argument's
+  // index and the member access after it ("" or ".width"). The entry runs the copy when
+  // `::metal::detail::fast_divisor_ok` holds for each.
+  std::string fast_division_call_name;
+  std::vector<std::pair<size_t, std::string>> fast_divisors;
   std::string file;
   int line = 0;
 };

@@ -98,10 +98,49 @@ template <class V> constexpr bool simd_is_integral =
     detail::scalar_integral<typename vinfo<V>::elem> && !is_same<typename vinfo<V>::elem, bool>::value;
 template <class V> constexpr bool simd_is_arith = vinfo<V>::n > 0 && !is_same<typename vinfo<V>::elem, bool>::value;
 
+// (GCC: no reassociation in these either; clang: METAL_RT_FOLD_IN_ORDER in the operations.)
+#if defined(METAL_TARGET_CPU) && !defined(__clang__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("no-associative-math")
+#endif
+#if defined(METAL_TARGET_CPU) && defined(__clang__)
+// The tree of 32 floats or 32-bit integers by + or * in vector registers (the same order: the
+// halves' elementwise op, then the halves of that, ...), where the compiler's SLP vectoriser
+// leaves the unrolled loops below scalar.
+template <class V, class Op> constexpr bool simd_native_tree =
+    (is_same<V, float>::value || is_same<V, int>::value || is_same<V, uint>::value) &&
+    (is_same<Op, simd_op_sum>::value || is_same<Op, simd_op_product>::value);
+template <class V, class Op> METAL_FUNC V simd_native_tree_fold(const V* v) {
+  METAL_RT_FOLD_IN_ORDER
+  typedef V v16 __attribute__((ext_vector_type(16)));
+  typedef V v8 __attribute__((ext_vector_type(8)));
+  typedef V v4 __attribute__((ext_vector_type(4)));
+  typedef V v2 __attribute__((ext_vector_type(2)));
+  v16 a, b;
+  __builtin_memcpy(&a, v, sizeof(a));
+  __builtin_memcpy(&b, v + 16, sizeof(b));
+  if constexpr (is_same<Op, simd_op_sum>::value) {
+    v16 s = a + b;
+    v8 s8 = s.lo + s.hi;
+    v4 s4 = s8.lo + s8.hi;
+    v2 s2 = s4.lo + s4.hi;
+    return s2.x + s2.y;
+  } else {
+    v16 s = a * b;
+    v8 s8 = s.lo * s.hi;
+    v4 s4 = s8.lo * s8.hi;
+    v2 s2 = s4.lo * s4.hi;
+    return s2.x * s2.y;
+  }
+}
+#endif
 // A whole segment of W lanes (32 or 4) folded as CUDA's xor butterfly folds a full warp, seen
-// from lane 0 (the CPU's folds of whole SIMD groups; CUDA itself shuffles): lane i with lane i + W/2, then i + W/4, ... Loops over contiguous lanes that
-// the compiler turns into a few vector operations.
+// from lane 0: lane i with lane i + W/2, then i + W/4, ... (the CPU's folds of whole SIMD
+// groups; CUDA itself shuffles).
 template <unsigned W, class V, class Op> METAL_FUNC V simd_tree_fold(const V* v, Op op) {
+#if defined(METAL_TARGET_CPU) && defined(__clang__)
+  if constexpr (W == 32 && simd_native_tree<V, Op>) return simd_native_tree_fold<V, Op>(v);
+#endif
   V t[W / 2];
   for (unsigned i = 0; i < W / 2; ++i) t[i] = op(v[i], v[i + W / 2]);
   for (unsigned w = W / 4; w > 0; w >>= 1)
@@ -117,6 +156,9 @@ template <unsigned W, class V, class Op> METAL_FUNC void simd_ladder_scan(V* v, 
     for (unsigned i = 0; i < W; ++i) v[i] = u[i];
   }
 }
+#if defined(METAL_TARGET_CPU) && !defined(__clang__) && defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 
 // ---- target primitives --------------------------------------------------------------
 #if defined(METAL_TARGET_CPU)

@@ -3,6 +3,11 @@
 // metal;`, hide the global names NVRTC always declares (float2, int4, ::sqrt...), so
 // unqualified MSL names mean metal's on both targets. No include guard: it is
 // meant to be included once per user namespace.
+//
+// The sections of the optional headers are guarded by the same METAL_RT_OMIT_<GROUP>
+// macro as their #include in metal_runtime.h. The CUDA backend reads those guards to learn
+// which names belong to which group, and omits a group whose names a program never spells
+// (entry_wrapper.cpp): keep every name of an optional header inside its section.
 
 // scalar type names
 using metal::bfloat;
@@ -194,7 +199,9 @@ using metal::vec_elements;
 using metal::vec_elements_v;
 using metal::void_t;
 
-// matrices
+// matrices (metal_matrix.h)
+#ifndef METAL_RT_OMIT_MATRIX
+using metal::determinant;
 using metal::float2x2;
 using metal::float2x3;
 using metal::float2x4;
@@ -214,6 +221,8 @@ using metal::half4x2;
 using metal::half4x3;
 using metal::half4x4;
 using metal::matrix;
+using metal::transpose;
+#endif
 
 // functions
 using metal::abs;
@@ -239,7 +248,6 @@ using metal::cosh;
 using metal::cospi;
 using metal::cross;
 using metal::ctz;
-using metal::determinant;
 using metal::distance;
 using metal::distance_squared;
 using metal::divide;
@@ -318,7 +326,6 @@ using metal::tan;
 using metal::tanh;
 using metal::tanpi;
 using metal::threadgroup_barrier;
-using metal::transpose;
 using metal::trunc;
 
 // metal::fast::exp and metal::precise::exp also as fast::exp / precise::exp
@@ -326,6 +333,7 @@ namespace fast = metal::fast;
 namespace precise = metal::precise;
 
 // atomics (metal_atomic.h)
+#ifndef METAL_RT_OMIT_ATOMIC
 using metal::atomic;
 using metal::atomic_bool;
 using metal::atomic_compare_exchange_strong_explicit;
@@ -360,8 +368,10 @@ using metal::thread_scope_device;
 using metal::thread_scope_simdgroup;
 using metal::thread_scope_thread;
 using metal::thread_scope_threadgroup;
+#endif
 
 // SIMD-group and quad-group functions (metal_simdgroup.h, metal_quadgroup.h)
+#ifndef METAL_RT_OMIT_SIMDGROUP
 using metal::quad_active_threads_mask;
 using metal::quad_all;
 using metal::quad_and;
@@ -418,8 +428,10 @@ using metal::simd_shuffle_xor;
 using metal::simd_sum;
 using metal::simd_vote;
 using metal::simd_xor;
+#endif
 
 // SIMD-group matrices (metal_simdgroup_matrix.h)
+#ifndef METAL_RT_OMIT_SIMDGROUP_MATRIX
 using metal::make_filled_simdgroup_matrix;
 using metal::simdgroup_bfloat8x8;
 using metal::simdgroup_float8x8;
@@ -429,8 +441,10 @@ using metal::simdgroup_matrix;
 using metal::simdgroup_multiply;
 using metal::simdgroup_multiply_accumulate;
 using metal::simdgroup_store;
+#endif
 
 // pack/unpack (metal_pack.h)
+#ifndef METAL_RT_OMIT_PACK
 using metal::pack_float_to_snorm2x16;
 using metal::pack_float_to_snorm4x8;
 using metal::pack_float_to_unorm10a2;
@@ -455,8 +469,10 @@ using metal::unpack_unorm4x8_to_float;
 using metal::unpack_unorm4x8_to_half;
 using metal::unpack_unorm565_to_float;
 using metal::unpack_unorm565_to_half;
+#endif
 
 // textures and samplers (metal_texture.h)
+#ifndef METAL_RT_OMIT_TEXTURE
 using metal::access;
 using metal::address;
 using metal::bias;
@@ -483,8 +499,10 @@ using metal::texture3d;
 using metal::texture_buffer;
 using metal::texturecube;
 using metal::texturecube_array;
+#endif
 
 // shader logging (metal_logging.h)
+#ifndef METAL_RT_OMIT_LOGGING
 using metal::os_log;
 using metal::os_log_default;
 using metal::OS_LOG_TYPE_DEBUG;
@@ -494,3 +512,4 @@ using metal::OS_LOG_TYPE_FAULT;
 using metal::OS_LOG_TYPE_INFO;
 using metal::os_log_type_t;
 using metal::printf;
+#endif

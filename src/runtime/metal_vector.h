@@ -37,6 +37,9 @@ template <> struct cuda_word<16, 16> {
   typedef ::uint4 type;
 };
 #endif
+template <class T> struct bool_for {  // bool, as a type that depends on T
+  typedef bool type;
+};
 constexpr int swz_idx(unsigned code, int i) { return int((code >> (2 * i)) & 3u); }
 constexpr bool swz_writable(unsigned code, int k) {
   for (int i = 0; i < k; ++i)
@@ -195,21 +198,21 @@ METAL_RT_SWZ_COMPOUND(>>)
 #define METAL_RT_VEC_BINOP(OP) METAL_RT_VEC_BINOP_AS(OP, T)
 #define METAL_RT_VEC_BINOP_WRAP(OP) METAL_RT_VEC_BINOP_AS(OP, detail::wrap_t<T>)
 
-#define METAL_RT_VEC_BOOLOP(OP)                                              \
-  friend METAL_FUNC vec<bool, N> operator OP(const vec & a, const vec & b) { \
-    vec<bool, N> r;                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b.s[i]);             \
-    return r;                                                                \
-  }                                                                          \
-  friend METAL_FUNC vec<bool, N> operator OP(const vec & a, T b) {           \
-    vec<bool, N> r;                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b);                  \
-    return r;                                                                \
-  }                                                                          \
-  friend METAL_FUNC vec<bool, N> operator OP(T a, const vec & b) {           \
-    vec<bool, N> r;                                                          \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a OP b.s[i]);                  \
-    return r;                                                                \
+#define METAL_RT_VEC_BOOLOP(OP)                                           \
+  friend METAL_FUNC pm_bool_vec operator OP(const vec& a, const vec& b) { \
+    pm_bool_vec r;                                                        \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b.s[i]);          \
+    return r;                                                             \
+  }                                                                       \
+  friend METAL_FUNC pm_bool_vec operator OP(const vec& a, T b) {          \
+    pm_bool_vec r;                                                        \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b);               \
+    return r;                                                             \
+  }                                                                       \
+  friend METAL_FUNC pm_bool_vec operator OP(T a, const vec& b) {          \
+    pm_bool_vec r;                                                        \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a OP b.s[i]);               \
+    return r;                                                             \
   }
 
 #if defined(METAL_TARGET_CUDA)
@@ -224,6 +227,10 @@ METAL_RT_SWZ_COMPOUND(>>)
 #endif
 #define METAL_RT_VEC_BODY(N_)                                                                                      \
   static constexpr int N = N_;                                                                                     \
+  /* vec<bool, N>, spelled so that it depends on T: the class is then instantiated when a */                       \
+  /* comparison is used, not when any vector type is (that cost every compile ~10% of its */                       \
+  /* time: three bool vectors and their swizzle proxies). */                                                       \
+  typedef vec<typename detail::bool_for<T>::type, N_> pm_bool_vec;                                                 \
   typedef T value_type;                                                                                            \
   vec() = default;                                                                                                 \
   vec(const vec&) = default;                                                                                       \
@@ -293,8 +300,8 @@ METAL_RT_SWZ_COMPOUND(>>)
     return r;                                                                                                      \
   }                                                                                                                \
   /* ! gives a bool vector (so MSL's not(v), spelled !v in C++, works). */                                         \
-  friend METAL_FUNC vec<bool, N> operator!(const vec& a) {                                                         \
-    vec<bool, N> r;                                                                                                \
+  friend METAL_FUNC pm_bool_vec operator!(const vec& a) {                                                          \
+    pm_bool_vec r;                                                                                                 \
     for (int i = 0; i < N; ++i) r.s[i] = !a.s[i];                                                                  \
     return r;                                                                                                      \
   }                                                                                                                \

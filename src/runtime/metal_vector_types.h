@@ -113,8 +113,8 @@ METAL_RT_CHECK_PACKED(bfloat, 2)
 METAL_RT_CHECK_PACKED(float, 4)
 #undef METAL_RT_CHECK_VEC
 #undef METAL_RT_CHECK_PACKED
-#endif
 static_assert(__is_standard_layout(float3) && __is_standard_layout(packed_float3), "layout");
+#endif
 
 // vec_elements<T>::value: the number of components of a vector type (1 for a scalar).
 template <class T> struct vec_elements : integral_constant<int, detail::vinfo_t<T>::n> {};

@@ -296,3 +296,32 @@ UNARY(k_id, )
   EXPECT_EQ(t.kernels[1].line, 7);
   EXPECT_EQ(t.kernels[1].args[1].index, 1);
 }
+
+// Divisions by `constant` arguments (and their members) get a CPU copy with fast divisors
+// (msl/fast_division.h); other divisors, other kernels and overloaded names do not.
+TEST(MslKernels, FastDivisionCopyForConstantDivisors) {
+  TranslatedSource t = T(R"(#include <metal_stdlib>
+using namespace metal;
+struct P { uint w; int h; };
+kernel void k(device uint* o [[buffer(0)]], constant uint& n [[buffer(1)]], constant P& p [[buffer(2)]],
+              device const uint* v [[buffer(3)]], uint i [[thread_position_in_grid]]) {
+  o[i] = i % n + i / p.w + i / v[0] + (i % n) * n / p.h;
+}
+kernel void plain(device uint* o [[buffer(0)]], constant uint& n [[buffer(1)]], uint i [[thread_position_in_grid]]) {
+  o[i] = i + n;
+}
+)");
+  ASSERT_EQ(t.kernels.size(), 2u);
+  const KernelInfo& k = t.kernels[0];
+  const std::string suffix = "k__pm_fastdiv";
+  ASSERT_GE(k.fast_division_call_name.size(), suffix.size());
+  EXPECT_EQ(k.fast_division_call_name.substr(k.fast_division_call_name.size() - suffix.size()), suffix);
+  std::vector<std::pair<size_t, std::string>> want = {{1, ""}, {2, ".w"}, {2, ".h"}};
+  EXPECT_EQ(k.fast_divisors, want);
+  size_t wrapped = 0;
+  for (size_t at = t.code.find("fast_divisor"); at != std::string::npos; at = t.code.find("fast_divisor", at + 1))
+    ++wrapped;
+  EXPECT_EQ(wrapped, 4u);  // i % n twice, / p.w, / p.h; not / v[0]
+  EXPECT_TRUE(t.kernels[1].fast_division_call_name.empty());
+  EXPECT_TRUE(t.kernels[1].fast_divisors.empty());
+}

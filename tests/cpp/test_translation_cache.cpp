@@ -92,6 +92,8 @@ TEST(TranslationCache, EncodingKeepsEveryField) {
     EXPECT_EQ(a.name, b.name);
     EXPECT_EQ(a.call_name, b.call_name);
     EXPECT_EQ(a.fission_call_name, b.fission_call_name);
+    EXPECT_EQ(a.fast_division_call_name, b.fast_division_call_name);
+    EXPECT_EQ(a.fast_divisors, b.fast_divisors);
     EXPECT_EQ(a.max_total_threads_per_threadgroup, b.max_total_threads_per_threadgroup);
     EXPECT_EQ(a.uses_threadgroup_barrier, b.uses_threadgroup_barrier);
     EXPECT_EQ(a.uses_simdgroup_functions, b.uses_simdgroup_functions);

@@ -8,7 +8,14 @@ import struct
 
 import numpy as np
 
-from .._api import Buffer, CommandQueue, Device
+from .._api import (
+    Buffer,
+    CommandQueue,
+    ComputePipelineState,
+    Device,
+    IndirectCommandBufferDescriptor,
+    IndirectCommandType,
+)
 from ..kernels import FLUID
 from ..metallic import kernel_cache
 
@@ -16,6 +23,9 @@ KERNELS = ("add_source", "advect_velocity", "advect_dye", "divergence", "jacobi"
 
 # FluidParams in fluid.metal: 2 uint, 3 float, 2 uint, 9 float (64 bytes).
 _PARAMS = struct.Struct("<IIfffIIfffffffff")
+# step(indirect=True): the steps' parameters go through a ring of this many slots (steps in
+# flight at most).
+_RING = 4
 
 
 class FluidConfig:
@@ -97,7 +107,8 @@ class FluidSimulation:
 
     ``step(n, wait_each_dispatch=False)``: one command buffer per step, committed and waited
     on; ``wait_each_dispatch=True`` is the original demo's pattern, a command buffer per
-    dispatch with a wait on each.
+    dispatch with a wait on each; ``indirect=True`` encodes the step's dispatches once in an
+    indirect command buffer and executes it each step.
     """
 
     def __init__(self, device=None, width=512, height=None, queue=None, threadgroup=(64, 4, 1), **config):
@@ -120,6 +131,7 @@ class FluidSimulation:
         self._tg = tuple(threadgroup)
         self._grid = (self.width, self.height, 1)
         self._plans = {}
+        self._icb = None  # step(indirect=True): built on first use
         self.cells = n
 
     # ---------------------------------------------------------------- state access
@@ -173,15 +185,77 @@ class FluidSimulation:
             self._plans[key] = plan
         return plan
 
-    def step(self, n=1, wait_each_dispatch=False, wait_each_step=True):
+    # ---------------------------------------------------------------- indirect command buffer
+    def _indirect_range(self, slot):
+        """The step's dispatches for the current buffer parity, recorded once in an indirect
+        command buffer, reading their parameters (which ``set_bytes`` passes in ``step()``)
+        from ring slot ``slot``: one range per (parity, slot), as a Metal program keeps a
+        uniform buffer per frame in flight. Returns its (location, length)."""
+        if self._icb is None:
+            desc = IndirectCommandBufferDescriptor()
+            desc.command_types = IndirectCommandType.CONCURRENT_DISPATCH_THREADS
+            desc.inherit_pipeline_state = False
+            desc.inherit_buffers = False
+            desc.max_kernel_buffer_bind_count = 4
+            # Room for every buffer parity a step can start from (dye x pressure) and slot.
+            self._icb = self.device.new_indirect_command_buffer(desc, 4 * _RING * len(self._plan()[0]))
+            self._icb_pipelines = {
+                k: ComputePipelineState(self.device, p.function, support_indirect_command_buffers=True)
+                for k, p in self.pipelines.items()
+            }
+            self._icb_ranges = {}
+            self._ring = Buffer(self.device, _PARAMS.size * _RING)
+            self._ring_view = self._ring.to_numpy(np.uint8, (_RING, _PARAMS.size))
+            self._ring_users = [None] * _RING
+        key = (self._dye, self._p, slot)
+        where = self._icb_ranges.get(key)
+        if where is None:
+            by_pipeline = {id(p): self._icb_pipelines[k] for k, p in self.pipelines.items()}
+            plan = self._plan()[0]
+            start = len(self._icb_ranges) * len(plan)
+            for i, (pso, bufs, pidx, grid, tg) in enumerate(plan):
+                cmd = self._icb.indirect_compute_command(start + i)
+                cmd.set_compute_pipeline_state(by_pipeline[id(pso)])
+                for b_index, b in enumerate(bufs):
+                    cmd.set_kernel_buffer(b, 0, b_index)
+                cmd.set_kernel_buffer(self._ring, slot * _PARAMS.size, pidx)
+                cmd.concurrent_dispatch_threads(grid, tg)
+                cmd.set_barrier()  # each dispatch reads what the one before wrote
+            where = self._icb_ranges[key] = (start, len(plan))
+        return where
+
+    def _encode_indirect_step(self, params):
+        slot = self.step_count % _RING
+        where = self._indirect_range(slot)
+        if self._ring_users[slot] is not None:
+            self._ring_users[slot].wait_until_completed()  # the step that read this slot is done
+        self._ring_view[slot] = np.frombuffer(params, np.uint8)
+        cb = self.queue.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        enc.execute_commands_in_buffer(self._icb, where)
+        enc.end_encoding()
+        cb.commit()
+        self._ring_users[slot] = cb
+        return cb
+
+    def step(self, n=1, wait_each_dispatch=False, wait_each_step=True, indirect=False):
         """Advances ``n`` steps. Returns self.
 
         ``wait_each_step=False`` commits one command buffer per step and waits only for the
         last: the device runs step k while the host encodes step k+1 (the queue keeps them
-        in order), as a real-time program would."""
+        in order), as a real-time program would. ``indirect=True``: each step executes the
+        dispatches recorded once in an indirect command buffer instead of encoding them."""
         queue = self.queue
         last = None
         for _ in range(n):
+            if indirect and not wait_each_dispatch:
+                _, next_dye, next_p = self._plan()
+                last = self._encode_indirect_step(self.config.pack(self.step_count))
+                if wait_each_step:
+                    last.wait_until_completed()
+                self._dye, self._p = next_dye, next_p
+                self.step_count += 1
+                continue
             dispatches, next_dye, next_p = self._plan()
             params = self.config.pack(self.step_count)
             if wait_each_dispatch:

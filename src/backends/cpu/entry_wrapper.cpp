@@ -29,8 +29,10 @@ namespace {
 // The call of the user's kernel with every parameter bound; for a fission function
 // (barrier_fission.h), the group's threads first and no built-ins (each thread asks for them).
 // `restricted`: arguments passed from a parameter of the calling function instead (by index).
-std::string kernel_call(const msl::KernelInfo& k, bool fission = false, const std::vector<size_t>& restricted = {}) {
-  std::string call = fission ? k.fission_call_name + "(pm_threads" : k.call_name + "(";
+// `function`: the C++ function to call instead of the kernel itself (its fast-division copy).
+std::string kernel_call(const msl::KernelInfo& k, bool fission = false, const std::vector<size_t>& restricted = {},
+                        const std::string& function = "") {
+  std::string call = fission ? k.fission_call_name + "(pm_threads" : (function.empty() ? k.call_name : function) + "(";
   bool first = !fission;
   for (size_t i = 0; i < k.args.size(); ++i) {
     const auto& a = k.args[i];
@@ -157,6 +159,25 @@ std::vector<size_t> restrictable_arguments(const msl::TranslatedSource& source, 
   return out;
 }
 
+// The test under which a group entry runs the kernel's fast-division copy (msl/fast_division.h,
+// metal_fast_division.h): each divisor, read from the entry's copy of its `constant` argument,
+// is one the copy divides by exactly without the hardware's division. "" when the kernel has
+// no such copy (or PYMETALLIC_CPU_FAST_DIVISION=0, for comparisons).
+std::string fast_division_test(const msl::KernelInfo& k) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("PYMETALLIC_CPU_FAST_DIVISION");
+    return !(v && std::string(v) == "0");
+  }();
+  if (!enabled || k.fast_division_call_name.empty() || k.fast_divisors.empty()) return "";
+  std::string test;
+  for (const auto& [a, member] : k.fast_divisors) {
+    if (a >= k.args.size() || !codegen::is_constant_reference(k.args[a]) || !k.args[a].used) return "";
+    if (!test.empty()) test += " && ";
+    test += "::metal::detail::fast_divisor_ok(" + codegen::constant_reference_use(a) + member + ")";
+  }
+  return test;
+}
+
 void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k, size_t i,
                        const std::string& arena_note) {
   // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
@@ -165,8 +186,11 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
   // parameters are `__restrict`: no run-time alias checks, and loops with gathers (whose
   // address ranges the compiler cannot bound) vectorise too. Metal lets a kernel's buffers
   // alias (`in` may be `out`), so the other copy runs otherwise.
+  // Where the kernel divides by `constant` arguments, a dispatch whose divisors allow it runs
+  // the copy that divides through reciprocals (its loop vectorises), else the kernel as written.
   const std::vector<size_t> restricted = restrictable_arguments(source, k);
-  auto loop = [&](const std::vector<size_t>& r) {
+  const std::string fast_test = fast_division_test(k);
+  auto plain_loop = [&](const std::vector<size_t>& r, const std::string& function) {
     return std::string("  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n") + kGroupPosition +
            // The innermost loop runs over the grid's x position itself: an induction variable
            // that cannot wrap, which the vectoriser needs to see the accesses as contiguous.
@@ -178,11 +202,25 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
            "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
            "      const uint32_t pm_simd_tidx = pm_tidx;\n"
            "      (void)pm_tidx; (void)pm_simd_tidx;\n" +
-           thread_enter(source) + "      " + kernel_call(k, false, r) + ";\n" + thread_leave(source) + "    }\n  }\n";
+           thread_enter(source) + "      " + kernel_call(k, false, r, function) + ";\n" + thread_leave(source) +
+           "    }\n  }\n";
+  };
+  auto loop = [&](const std::vector<size_t>& r) {
+    if (fast_test.empty()) return plain_loop(r, "");
+    // The branch is taken on an opaque copy of the test: the copy's loop may know that the
+    // divisors pass it (and drops the copy's own checks for 0), but the kernel as written
+    // must not learn that a divisor is 0 (a division by a known 0 is undefined behaviour
+    // in C++, and the compiler would drop the division that traps).
+    return "  {\n  const bool pm_fast_division = " + fast_test +
+           ";\n  if (::metal::detail::fd_opaque(pm_fast_division)) {\n  if (!pm_fast_division) "
+           "__builtin_unreachable();\n" +
+           plain_loop(r, k.fast_division_call_name) + "  } else {\n" + plain_loop(r, "") + "  }\n  }\n";
   };
   std::string header = kDispatchSizes + constant_copies(k) + "  (void)pm_arena;\n" + arena_note;
   if (!restricted.empty()) {
-    out << "static inline __attribute__((always_inline)) void pm_disjoint_" << i
+    // flatten as well: the calls in this function are not the entry's own, so the entry's
+    // flatten would leave the kernel to the inliner's size limits.
+    out << "static inline __attribute__((always_inline, flatten)) void pm_disjoint_" << i
         << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena";
     for (size_t a : restricted) out << ", void* __restrict pm_restrict_" << a;
     out << ") {\n" << header << loop(restricted) << "}\n";
@@ -218,6 +256,27 @@ std::string lane_counters(std::string e) {
     for (size_t at = e.find(from); at != std::string::npos; at = e.find(from, at + to.size()))
       e.replace(at, from.size(), to);
   return e;
+}
+
+// each_lanes: per SIMD group of a one-row group, a loop over its lanes (a whole group: 32,
+// a trip count the vectoriser needs no remainder for; the last, partial one: x positions).
+std::string each_lanes_body(const msl::TranslatedSource& source, const msl::KernelInfo& k) {
+  if (source.uses_logging) return "    each(f);\n";
+  const std::string skip = k.fission_retires ? "        if (pm_retired[pm_tidx]) continue;\n" : "";
+  return "    if (pm_ntg_y != 1 || pm_ntg_z != 1) {\n      each(f);\n      return;\n    }\n"
+         "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_whole = pm_ntg_x / 32u;\n"
+         "    for (uint32_t pm_sg = 0; pm_sg < pm_whole; ++pm_sg)\n"
+         "      for (uint32_t pm_l = 0; pm_l < 32u; ++pm_l) {\n"
+         "        const uint32_t pm_tidx = pm_sg * 32u + pm_l;\n" +
+         skip +
+         "        f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_sg});\n"
+         "      }\n"
+         "    const uint32_t pm_b = pm_x0 + pm_whole * 32u, pm_e = pm_x0 + pm_ntg_x;\n"
+         "    for (uint32_t pm_px = pm_b; pm_px < pm_e; ++pm_px) {\n"
+         "      const uint32_t pm_l = pm_px - pm_b, pm_tidx = pm_whole * 32u + pm_l;\n" +
+         skip +
+         "      f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_whole});\n"
+         "    }\n";
 }
 
 // For a kernel split at its barriers (msl/barrier_fission.h): the group's threads. The
@@ -315,18 +374,7 @@ void write_fission_threads(std::ostringstream& out, const msl::TranslatedSource&
       // in each_x), so that the lane is the inner loop's counter and `sums[lane]` a contiguous
       // load the vectoriser sees.
       << "  template <class F> __attribute__((always_inline)) void each_lanes(F&& f) {\n"
-      << (source.uses_logging
-              ? std::string("    each(f);\n")
-              : std::string("    if (pm_ntg_y != 1 || pm_ntg_z != 1) {\n      each(f);\n      return;\n    }\n"
-                            "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x;\n"
-                            "    for (uint32_t pm_sg = 0; pm_sg * 32u < pm_ntg_x; ++pm_sg) {\n"
-                            "      const uint32_t pm_b = pm_x0 + pm_sg * 32u;\n"
-                            "      const uint32_t pm_e = pm_b + (pm_ntg_x - pm_sg * 32u < 32u ? pm_ntg_x - pm_sg * 32u "
-                            ": 32u);\n"
-                            "      for (uint32_t pm_px = pm_b; pm_px < pm_e; ++pm_px) {\n"
-                            "        const uint32_t pm_l = pm_px - pm_b, pm_tidx = pm_sg * 32u + pm_l;\n") +
-                    (k.fission_retires ? "        if (pm_retired[pm_tidx]) continue;\n" : "") +
-                    "        f(at{this, pm_tidx, 0, 0, pm_tidx, pm_l, pm_sg});\n      }\n    }\n")
+      << each_lanes_body(source, k)
       << "  }\n"
       // The threads at x positions [pm_from, pm_lim) of each row of the group.
       << "  template <class F> __attribute__((always_inline)) void each_x(uint32_t pm_lim, F&& f, uint32_t pm_from = "

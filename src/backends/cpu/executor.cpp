@@ -416,6 +416,9 @@ void CpuQueue::execute(CommandBuffer& buffer, ThreadPool& pool, double timeout) 
     for (auto& command : list.commands) {
       if (auto* d = std::get_if<DispatchCommand>(&command)) {
         run_dispatch(*d, list, pool, buffer, timeout);
+      } else if (auto* x = std::get_if<ExecuteIndirectCommand>(&command)) {
+        // An ICB's dispatches, in order (their barriers hold: one runs after the other).
+        for (const auto& dispatch : x->snapshot->dispatches) run_dispatch(dispatch, list, pool, buffer, timeout);
       } else if (auto* c = std::get_if<CopyCommand>(&command)) {
         // Core lets a CPU queue copy only between CPU devices' buffers (host memory all);
         // copies with a GPU run on the GPU's queue.

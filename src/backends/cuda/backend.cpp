@@ -18,7 +18,7 @@ OfflineResult offline_compile(const msl::TranslatedSource& source, const Compile
   int sm = cuda::parse_arch(request.arch.empty() ? "sm_90" : request.arch);
   const auto entries = request.indirect_entries ? cuda::Entries::Indirect : cuda::Entries::Direct;
   if (request.emit_only) {
-    r.generated = cuda::generate_translation_unit(source, entries);
+    r.generated = cuda::generate_translation_unit(source, entries, -1, cuda::whole_runtime_requested());
     r.artifact = "CUDA C++";
     return r;
   }

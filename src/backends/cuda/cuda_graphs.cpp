@@ -39,17 +39,17 @@ CudaQueue::StagingSlot& CudaQueue::staging_slot(size_t bytes) {
   return slot;
 }
 
-void CudaQueue::build_graph(Graph& graph, size_t count) {
+void CudaQueue::build_graph(Graph& graph, size_t first, size_t count) {
   const auto& api = context_->api();
   graph.args_size = 0;
-  for (size_t i = 0; i < count; ++i)
+  for (size_t i = first; i < first + count; ++i)
     for (const auto& s : ops_[i].inline_slots) graph.args_size += aligned_slot(s.length);
   if (graph.args_size) context_->check(api.cuMemAlloc_v2(&graph.args, graph.args_size), "allocating graph arguments");
   context_->check(api.cuGraphCreate(&graph.graph, 0), "cuGraphCreate");
   CUgraphNode previous = nullptr;
   size_t at = 0;
   std::vector<unsigned char> params;
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t i = first; i < first + count; ++i) {
     const Op& op = ops_[i];
     params = op.params;
     auto* mask = reinterpret_cast<uint32_t*>(params.data()) + 9;
@@ -101,7 +101,7 @@ bool CudaQueue::replay_graph(const std::string& signature, size_t count) {
   const auto& api = context_->api();
   bool replayed = false;
   Graph& graph = graphs_[cache::hash_hex(signature)];
-  if (!graph.exec && ++graph.seen >= 2) build_graph(graph, count);  // the same sequence again
+  if (!graph.exec && ++graph.seen >= 2) build_graph(graph, 0, count);  // the same sequence again
   if (graph.exec) {
     if (graph.args_size) {
       StagingSlot& slot = staging_slot(graph.args_size);

@@ -223,13 +223,25 @@ void CudaQueue::enqueue(const std::vector<Op>& ops, size_t count) {
         context_->check(api.cuStreamWriteValue64(stream_, op.dst, op.value64, CU_STREAM_WRITE_VALUE_DEFAULT),
                         "encoding a shared event's signal");
         break;
+      case Op::GraphLaunch:
+        context_->check(api.cuGraphLaunch(op.exec, stream_), "launching an indirect command buffer's graph");
+        break;
     }
   }
 }
 
 CudaQueue::Lowered CudaQueue::lower(CommandList& list, Pending& pending, bool want_graph) {
-  // A copy with the CPU device's memory takes two steps (a DMA and a host copy).
-  if (ops_.size() < 2 * list.commands.size()) ops_.resize(2 * list.commands.size());
+  // A copy with the CPU device's memory takes two steps (a DMA and a host copy); an indirect
+  // command buffer's execution one per dispatch (until its graph is made).
+  size_t need = 2 * list.commands.size();
+  for (const auto& command : list.commands)
+    if (auto* x = std::get_if<ExecuteIndirectCommand>(&command)) need += x->snapshot->dispatches.size();
+  if (ops_.size() < need) ops_.resize(need);
+  if (icb_graphs_.size() >= 64) {  // ICBs changed many times: keep memory bounded (none is in ops_ yet)
+    context_->check(context_->api().cuStreamSynchronize(stream_), "retiring indirect command buffer graphs");
+    for (auto& [k, g] : icb_graphs_) destroy_graph(g);
+    icb_graphs_.clear();
+  }
   Lowered out;
   size_t kernels_named = 0;
   for (auto& command : list.commands) {
@@ -255,6 +267,8 @@ CudaQueue::Lowered CudaQueue::lower(CommandList& list, Pending& pending, bool wa
       pending.written.push_back(f->buffer);
       out.launches_only = false;
       ++out.count;
+    } else if (auto* x = std::get_if<ExecuteIndirectCommand>(&command)) {
+      lower_indirect(*x, list, out, pending, kernels_named, want_graph);
     } else if (auto* sig = std::get_if<SignalEventCommand>(&command)) {
       out.launches_only = false;
       op.kind = Op::WriteValue;
@@ -299,6 +313,60 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
   for (int i = 0; i < 3; ++i) op.grid[i] = values[6 + i], op.block[i] = values[3 + i];
   if (d.indirect) encode_indirect(d, kernel, op, pending.scratch);
   if (kernel.has_diag()) prepare_diagnostics(d, kernel, op, pending.scratch, pending.diags);
+}
+
+void CudaQueue::lower_indirect(const ExecuteIndirectCommand& x, const CommandList& list, Lowered& out, Pending& pending,
+                               size_t& kernels_named, bool want_graph) {
+  const IndirectSnapshot& s = *x.snapshot;
+  for (const auto& [resource, written] : x.resources) {
+    auto* b = static_cast<CudaBuffer*>(resource.get());
+    b->prepare_for_device(stream_);
+    if (written) b->device_written(), pending.written.push_back(resource);
+  }
+  for (const auto& d : s.dispatches)
+    if (kernels_named++ < 8) pending.kernels.push_back(&d.pipeline->function()->info().name);
+  if (s.dispatches.empty()) return;
+  if (auto it = icb_graphs_.find(s.id); it != icb_graphs_.end()) {
+    // Executed before, unchanged: what lowering its dispatches would do to their buffers, then
+    // one launch of its graph.
+    for (const auto& [buffer, written] : s.buffers) {
+      auto* b = static_cast<CudaBuffer*>(buffer.get());
+      b->prepare_for_device(stream_);
+      if (written) b->device_written(), pending.written.push_back(buffer);
+    }
+    Op& op = ops_[out.count++];
+    op.kind = Op::GraphLaunch;
+    op.exec = it->second.exec;
+    out.launches_only = false;
+    return;
+  }
+  const size_t first = out.count, scratch = pending.scratch.size();
+  bool inline_data = false;
+  for (const auto& d : s.dispatches) {
+    Op& op = ops_[out.count];
+    op.kind = Op::Launch;
+    op.counts_copy = op.counts = 0;
+    lower_dispatch(d, list, op, pending);
+    inline_data |= !op.inline_slots.empty();
+    if (want_graph) append_signature(op, out.signature);
+    ++out.count;
+  }
+  // Validation and logging builds give each dispatch memory of its own: launched one by one.
+  if (!graphs_enabled_ || s.dispatches.size() < 2 || pending.scratch.size() != scratch || inline_data) return;
+  // Recorded to be executed again: its graph is made now, and launched from the first time.
+  Graph& graph = icb_graphs_[s.id];
+  try {
+    build_graph(graph, first, out.count - first);
+  } catch (...) {
+    destroy_graph(graph);
+    icb_graphs_.erase(s.id);
+    throw;
+  }
+  Op& op = ops_[first];
+  op.kind = Op::GraphLaunch;
+  op.exec = graph.exec;
+  out.count = first + 1;
+  out.launches_only = false;
 }
 
 uint32_t CudaQueue::bind_arguments(const DispatchCommand& d, const CommandList& list, CudaKernel& kernel, Op& op,

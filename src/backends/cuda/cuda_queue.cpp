@@ -59,6 +59,7 @@ CudaQueue::~CudaQueue() {
   // (CudaContext::release) once the stream and the others are idle, not by blocking here
   // behind a kernel that may never end.
   for (auto& [key, g] : graphs_) destroy_graph(g);
+  for (auto& [key, g] : icb_graphs_) destroy_graph(g);
   // The context outlives what it keeps (a shared_ptr here would make a cycle).
   context_->release([context = context_.get(), stream = stream_, staging = std::move(staging_)] {
     const auto& api = context->api();

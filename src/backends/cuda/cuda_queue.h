@@ -27,6 +27,7 @@ namespace metallic {
 struct CommandList;
 struct CopyCommand;
 struct DispatchCommand;
+struct ExecuteIndirectCommand;
 class SharedEvent;
 }  // namespace metallic
 
@@ -56,7 +57,20 @@ class CudaQueue : public backend::QueueImpl {
     // PeerCopy: between this GPU and another (src_ctx/dst_ctx); ToHost/FromHost: device <->
     // pinned staging (`host`); HostCall: `call(call_data)` on a driver thread when the stream
     // reaches it; WaitValue/WriteValue: a shared event's word at `dst` (stream memory ops).
-    enum Kind { Launch, Copy, Fill, PeerCopy, ToHost, FromHost, HostCall, WaitValue, WriteValue } kind = Launch;
+    // GraphLaunch: `exec`, an indirect command buffer's dispatches as one graph.
+    enum Kind {
+      Launch,
+      Copy,
+      Fill,
+      PeerCopy,
+      ToHost,
+      FromHost,
+      HostCall,
+      WaitValue,
+      WriteValue,
+      GraphLaunch
+    } kind = Launch;
+    CUgraphExec exec = nullptr;
     CUcontext src_ctx = nullptr, dst_ctx = nullptr;
     void* host = nullptr;
     CUhostFn call = nullptr;
@@ -89,6 +103,9 @@ class CudaQueue : public backend::QueueImpl {
   };
   Lowered lower(CommandList& list, Pending& pending, bool want_graph);
   void lower_dispatch(const DispatchCommand& d, const CommandList& list, Op& op, Pending& pending);
+  // An indirect command buffer's execution: its dispatches, or (once seen) one graph launch.
+  void lower_indirect(const ExecuteIndirectCommand& x, const CommandList& list, Lowered& out, Pending& pending,
+                      size_t& kernels_named, bool want_graph);
   // Packs the kernel's arguments into op.params; returns the threadgroup memory in bytes.
   uint32_t bind_arguments(const DispatchCommand& d, const CommandList& list, CudaKernel& kernel, Op& op,
                           Pending& pending);
@@ -126,7 +143,7 @@ class CudaQueue : public backend::QueueImpl {
   // built the second time the sequence is seen; false when it was not replayed.
   bool replay_graph(const std::string& signature, size_t count);
   static void append_signature(const Op& op, std::string& signature);
-  void build_graph(Graph& graph, size_t count);
+  void build_graph(Graph& graph, size_t first, size_t count);  // from ops_[first, first + count)
   void destroy_graph(Graph& graph);
   // Pinned host slots for the set_bytes data of graph replays. Pinned, so the upload is truly
   // asynchronous (from pageable memory the driver waits for the stream first, and the host
@@ -141,6 +158,9 @@ class CudaQueue : public backend::QueueImpl {
   size_t staging_next_ = 0;
   StagingSlot& staging_slot(size_t bytes);
   std::unordered_map<std::string, Graph> graphs_;
+  // Indirect command buffers' graphs, by IndirectSnapshot::id (an unchanged ICB range executed
+  // again launches its graph without lowering its dispatches). Built at the first execution.
+  std::unordered_map<uint64_t, Graph> icb_graphs_;
   std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
   std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;

@@ -26,6 +26,9 @@ struct CudaBinary {
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
                  Entries entries = Entries::Direct, long only = -1, bool syntax_only = false);
 
+// PYMETALLIC_CUDA_RUNTIME_SUBSET=0: generated units include the whole runtime library.
+bool whole_runtime_requested();
+
 // "sm_90" -> 90; throws ValidationError for anything else.
 int parse_arch(const std::string& arch);
 

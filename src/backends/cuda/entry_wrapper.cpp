@@ -1,8 +1,14 @@
 #include "backends/cuda/entry_wrapper.h"
 
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
+#include <vector>
 
 #include "core/entry_codegen.h"
+#include "metallic/metallic.h"
 
 namespace metallic::cuda {
 
@@ -241,9 +247,117 @@ void write_kernel(std::ostringstream& out, const msl::TranslatedSource& source, 
   write_entries(out, k, i, params, entries, source.validation);
 }
 
+// The optional groups of the runtime library (METAL_RT_OMIT_<GROUP> in metal_runtime.h)
+// and, for each, the names whose appearance in a program needs it: the using-declarations
+// of its section of metal_user_scope.h (a program reaches the library through those, or
+// through the same names qualified), read from the file itself so that a name added there
+// is detected here too.
+struct RuntimeGroups {
+  std::vector<std::string> groups;                  // "ATOMIC", "TEXTURE", ...
+  std::unordered_map<std::string, size_t> trigger;  // name -> index in groups
+};
+
+RuntimeGroups read_runtime_groups(const std::string& dir) {
+  RuntimeGroups g;
+  auto group = [&](const std::string& name) {
+    for (size_t i = 0; i < g.groups.size(); ++i)
+      if (g.groups[i] == name) return i;
+    g.groups.push_back(name);
+    return g.groups.size() - 1;
+  };
+  std::ifstream in(dir + "/metal_user_scope.h");
+  std::string line;
+  long current = -1;
+  const std::string guard = "#ifndef METAL_RT_OMIT_", decl = "using metal::";
+  while (std::getline(in, line)) {
+    if (line.rfind(guard, 0) == 0) {
+      current = static_cast<long>(group(line.substr(guard.size())));
+    } else if (line.rfind("#endif", 0) == 0) {
+      current = -1;
+    } else if (current >= 0 && line.rfind(decl, 0) == 0 && line.back() == ';') {
+      g.trigger[line.substr(decl.size(), line.size() - decl.size() - 1)] = static_cast<size_t>(current);
+    }
+  }
+  if (g.groups.empty()) return g;  // unreadable: nothing is ever omitted
+  // Names the front end or this file write where the program spells none of the section's.
+  g.trigger["fission_simd_site"] = group("SIMDGROUP");  // barrier fission's templates
+  g.trigger["metal_texture_abi"] = group("TEXTURE");    // texture arguments' slots
+  g.trigger["metal_sampler_abi"] = group("TEXTURE");
+  group("VALIDATION");  // no names of its own: included for validation builds
+  return g;
+}
+
+const RuntimeGroups& runtime_groups() {
+  static std::mutex mutex;
+  static std::map<std::string, RuntimeGroups> by_dir;  // the folder may be changed at run time
+  std::lock_guard<std::mutex> lock(mutex);
+  std::string dir = runtime_dir();
+  auto it = by_dir.find(dir);
+  if (it == by_dir.end()) it = by_dir.emplace(dir, read_runtime_groups(dir)).first;
+  return it->second;
+}
+
+// "#define METAL_RT_OMIT_<GROUP> 1" for each optional group that `code` does not need.
+std::string omitted_groups(const std::string& code, const msl::TranslatedSource& source) {
+  const RuntimeGroups& g = runtime_groups();
+  std::vector<bool> used(g.groups.size(), false);
+  for (size_t i = 0; i < g.groups.size(); ++i)
+    if ((g.groups[i] == "VALIDATION" && source.validation) || (g.groups[i] == "LOGGING" && source.uses_logging))
+      used[i] = true;
+  // The identifiers of the code, outside comments, string and character literals (a comment
+  // of the entry points' support code says "address"; a format string may say anything).
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  const size_t n = code.size();
+  for (size_t at = 0; at < n;) {
+    const char c = code[at];
+    if (c == '/' && at + 1 < n && code[at + 1] == '/') {
+      at = code.find('\n', at);
+      if (at == std::string::npos) break;
+    } else if (c == '/' && at + 1 < n && code[at + 1] == '*') {
+      at = code.find("*/", at + 2);
+      if (at == std::string::npos) break;
+      at += 2;
+    } else if (c == '"' || c == '\'') {
+      for (++at; at < n && code[at] != c && code[at] != '\n'; ++at)
+        if (code[at] == '\\') ++at;
+      ++at;
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {  // a number: 1'000, 1e+5 and 0x1p-3 included
+      for (++at; at < n; ++at) {
+        const char d = code[at];
+        const char before = static_cast<char>(code[at - 1] | 0x20);
+        const bool sign = (d == '+' || d == '-') && (before == 'e' || before == 'p');
+        if (!ident(d) && d != '.' && d != '\'' && !sign) break;
+      }
+    } else if (ident(c)) {
+      size_t end = at;
+      while (end < n && ident(code[end])) ++end;
+      auto it = g.trigger.find(code.substr(at, end - at));
+      if (it != g.trigger.end()) used[it->second] = true;
+      at = end;
+    } else {
+      ++at;
+    }
+  }
+  std::string defines;
+  for (size_t i = 0; i < g.groups.size(); ++i)
+    if (!used[i]) defines += "#define METAL_RT_OMIT_" + g.groups[i] + " 1\n";
+  return defines;
+}
+
 }  // namespace
 
-std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries, long only) {
+std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries, long only,
+                                      bool whole_runtime) {
+  std::ostringstream body;
+  body << source.code << "\n"
+       << "#line 1 \"<pymetallic entry points>\"\n"
+       << codegen::wrapper_support_code() << kSupport;
+  if (entries == Entries::Indirect) body << kIndirectSupport;
+  for (size_t i = 0; i < source.kernels.size(); ++i)
+    if (only < 0 || i == static_cast<size_t>(only)) write_kernel(body, source, source.kernels[i], i, entries);
+  body << "}  // namespace metal_user\n";
+  const std::string code = body.str();
+
   std::ostringstream out;
   out << "// Generated by pymetallic's CUDA backend. Do not edit.\n"
       << (source.validation ? "#define PM_VALIDATION 1\n" : "")
@@ -251,16 +365,12 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, Entri
       // A program that never reads thread_elements() cannot observe how SIMD-group matrix
       // elements are spread over the lanes: keep them in the tensor cores' own layout.
       << (source.code.find("thread_elements") == std::string::npos ? "#define METAL_SGM_NATIVE_LAYOUT 1\n" : "")
-      << "#include \"metal_runtime.h\"\n"
+      // Only the parts of the runtime library the program names: parsing the rest would be
+      // most of NVRTC's time (docs/performance.md).
+      << (whole_runtime ? "" : omitted_groups(code, source)) << "#include \"metal_runtime.h\"\n"
       << "namespace metal_user {\n"
       << "#include \"metal_user_scope.h\"\n"
-      << source.code << "\n"
-      << "#line 1 \"<pymetallic entry points>\"\n"
-      << codegen::wrapper_support_code() << kSupport;
-  if (entries == Entries::Indirect) out << kIndirectSupport;
-  for (size_t i = 0; i < source.kernels.size(); ++i)
-    if (only < 0 || i == static_cast<size_t>(only)) write_kernel(out, source, source.kernels[i], i, entries);
-  out << "}  // namespace metal_user\n";
+      << code;
   return out.str();
 }
 

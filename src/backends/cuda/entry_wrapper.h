@@ -46,7 +46,9 @@ inline void slot_offsets(const unsigned* sizes, size_t count, unsigned* offsets,
 }
 
 // `only`: the index of the one kernel to write (its symbols keep that index); -1: every kernel.
+// The unit includes only the optional parts of the runtime library whose names the code
+// spells (METAL_RT_OMIT_<GROUP>, metal_runtime.h); `whole_runtime`: all of it.
 std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries = Entries::Direct,
-                                      long only = -1);
+                                      long only = -1, bool whole_runtime = false);
 
 }  // namespace metallic::cuda

@@ -1,0 +1,445 @@
+"""Indirect command buffers (Metal's MTLIndirectCommandBuffer): commands recorded once and
+executed by compute encoders give what the same dispatches encoded directly give (checked
+against NumPy), on every device present; reset commands are skipped; changing a command
+changes later executions only; misuse raises ValidationError naming the problem. On CUDA the
+repeated executions run as a cached graph: the same assertions cover that path."""
+
+import gc
+
+import numpy as np
+import pytest
+
+import pymetallic as pm
+from pymetallic.demos.fluid import FluidSimulation
+
+SRC = """
+#include <metal_stdlib>
+using namespace metal;
+
+kernel void axpy(device float* y [[buffer(0)]], device const float* x [[buffer(1)]],
+                 constant float& a [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+    y[i] = a * x[i] + y[i];
+}
+
+kernel void scale_into(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                       constant float& k [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+    out[i] = k * x[i];
+}
+
+// Sums each threadgroup's elements into sums[group] through threadgroup memory.
+kernel void group_sums(device const float* x [[buffer(0)]], device float* sums [[buffer(1)]],
+                       threadgroup float* scratch [[threadgroup(0)]],
+                       uint i [[thread_position_in_grid]], uint t [[thread_position_in_threadgroup]],
+                       uint g [[threadgroup_position_in_grid]], uint n [[threads_per_threadgroup]]) {
+    scratch[t] = x[i];
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    if (t == 0) {
+        float s = 0.0f;
+        for (uint j = 0; j < n; ++j) s += scratch[j];
+        sums[g] = s;
+    }
+}
+"""
+
+BOTH = pm.IndirectCommandType.CONCURRENT_DISPATCH | pm.IndirectCommandType.CONCURRENT_DISPATCH_THREADS
+
+
+@pytest.fixture
+def kit(device):
+    lib = device.make_library(SRC)
+    p = {
+        name: pm.ComputePipelineState(device, lib.make_function(name), support_indirect_command_buffers=True)
+        for name in ("axpy", "scale_into", "group_sums")
+    }
+    return device, lib, p, device.make_command_queue()
+
+
+def descriptor(types=BOTH, buffers=3, inherit_pipeline=False, inherit_buffers=False):
+    d = pm.IndirectCommandBufferDescriptor()
+    d.command_types = types
+    d.inherit_pipeline_state = inherit_pipeline
+    d.inherit_buffers = inherit_buffers
+    d.max_kernel_buffer_bind_count = buffers
+    return d
+
+
+def buf(device, array):
+    return pm.Buffer.from_numpy(device, np.ascontiguousarray(array))
+
+
+def run(queue, icb, execution_range, repeat=1):
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    for _ in range(repeat):
+        enc.execute_commands_in_buffer(icb, execution_range)
+    enc.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+    return cb
+
+
+def encode(cmd, pipeline, buffers, grid, tg, threads=True):
+    cmd.set_compute_pipeline_state(pipeline)
+    for i, b in enumerate(buffers):
+        cmd.set_kernel_buffer(b, 0, i)
+    if threads:
+        cmd.concurrent_dispatch_threads(grid, tg)
+    else:
+        cmd.concurrent_dispatch_threadgroups(grid, tg)
+
+
+def test_results_equal_direct_encoding_and_numpy(kit, rng):
+    device, _, p, queue = kit
+    n, tg = 1000, 50
+    x = rng.standard_normal(n).astype(np.float32)
+    y0 = rng.standard_normal(n).astype(np.float32)
+    a, k = np.float32(1.5), np.float32(-0.25)
+
+    def buffers():
+        return [buf(device, x), buf(device, y0), buf(device, np.zeros(n, np.float32))]
+
+    # Direct: y = a*x + y; out = k*y; sums of out per group of 50 (whole threadgroups).
+    bx, by, bout = buffers()
+    bsum = buf(device, np.zeros(n // tg, np.float32))
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(p["axpy"])
+    enc.set_buffers([by, bx])
+    enc.set_bytes(a, 2)
+    enc.dispatch_threads(n, 64)
+    enc.set_compute_pipeline_state(p["scale_into"])
+    enc.set_buffers([by, bout])
+    enc.set_bytes(k, 2)
+    enc.dispatch_threads(n, 64)
+    enc.set_compute_pipeline_state(p["group_sums"])
+    enc.set_buffers([bout, bsum])
+    enc.set_threadgroup_memory_length(tg * 4, 0)
+    enc.dispatch_threadgroups(n // tg, tg)
+    enc.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+
+    ix, iy, iout = buffers()
+    isum = buf(device, np.zeros(n // tg, np.float32))
+    ia, ik = buf(device, np.array([a])), buf(device, np.array([k]))
+    icb = device.new_indirect_command_buffer(descriptor(), 3)
+    assert icb.size == 3 and len(icb) == 3
+    encode(icb.indirect_compute_command(0), p["axpy"], [iy, ix, ia], n, 64)
+    encode(icb.indirect_compute_command(1), p["scale_into"], [iy, iout, ik], n, 64)
+    c = icb.indirect_compute_command(2)
+    encode(c, p["group_sums"], [iout, isum], n // tg, tg, threads=False)
+    c.set_threadgroup_memory_length(tg * 4, 0)
+    for i in (1, 2):
+        icb.indirect_compute_command(i).set_barrier()
+    run(queue, icb, range(0, 3))
+
+    want_y = a * x + y0
+    want_out = k * want_y
+    want_sums = want_out.astype(np.float64).reshape(-1, tg).sum(axis=1)
+    for direct, indirect, want in [(by, iy, want_y), (bout, iout, want_out), (bsum, isum, want_sums)]:
+        np.testing.assert_array_equal(indirect.to_numpy(np.float32), direct.to_numpy(np.float32))
+        np.testing.assert_allclose(indirect.to_numpy(np.float32), want, rtol=1e-5, atol=1e-5)
+
+
+def test_dependent_commands_with_barriers_repeated(kit, rng):
+    """Each command reads what the one before wrote; executed many times (on CUDA, from the
+    second execution on, as one cached graph) and twice in one encoder."""
+    device, _, p, queue = kit
+    n = 777
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, by = buf(device, x), buf(device, np.zeros(n, np.float32))
+    two, half = buf(device, np.array([2.0], np.float32)), buf(device, np.array([0.5], np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    encode(icb.indirect_compute_command(0), p["axpy"], [by, bx, two], n, 32)  # y += 2x
+    encode(icb.indirect_compute_command(1), p["scale_into"], [by, bx, half], n, 32)  # x = y/2
+    icb.indirect_compute_command(1).set_barrier()
+    assert icb.indirect_compute_command(1).has_barrier
+    assert not icb.indirect_compute_command(0).has_barrier
+    wx, wy = x.astype(np.float64), np.zeros(n)
+    for rounds in (1, 1, 1, 2, 3):
+        run(queue, icb, (0, 2), repeat=rounds)
+        for _ in range(rounds):
+            wy = wy + 2 * wx
+            wx = wy / 2
+        np.testing.assert_allclose(bx.to_numpy(np.float32), wx, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(by.to_numpy(np.float32), wy, rtol=1e-5, atol=1e-5)
+
+
+def test_host_writes_between_executions_are_seen(kit, rng):
+    """The input changes on the host between executions of an unchanged ICB: each execution
+    reads the current contents (on CUDA the cached graph's buffers are still uploaded)."""
+    device, _, p, queue = kit
+    n = 256
+    bx, bout = buf(device, np.zeros(n, np.float32)), buf(device, np.zeros(n, np.float32))
+    k = buf(device, np.array([3.0], np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    encode(icb.indirect_compute_command(0), p["scale_into"], [bx, bout, k], n, 64)
+    encode(icb.indirect_compute_command(1), p["axpy"], [bout, bx, k], n, 64)  # out += 3x
+    for step in range(4):
+        x = rng.standard_normal(n).astype(np.float32)
+        bx.to_numpy(np.float32)[:] = x
+        k.to_numpy(np.float32)[0] = step + 1.0
+        run(queue, icb, range(2))
+        np.testing.assert_allclose(bout.to_numpy(np.float32), 2 * (step + 1.0) * x, rtol=1e-6)
+
+
+def test_reset_commands_are_skipped(kit):
+    device, _, p, queue = kit
+    n = 128
+    ones = buf(device, np.ones(n, np.float32))
+    acc = buf(device, np.zeros(n, np.float32))
+    coef = [buf(device, np.array([float(10**i)], np.float32)) for i in range(4)]
+    icb = device.new_indirect_command_buffer(descriptor(), 6)
+    for i in range(4):
+        encode(icb.indirect_compute_command(i), p["axpy"], [acc, ones, coef[i]], n, 32)
+    # Commands 4 and 5 were never encoded: empty, skipped.
+    assert icb.indirect_compute_command(5).is_empty
+    run(queue, icb, range(6))
+    np.testing.assert_array_equal(acc.to_numpy(np.float32), np.full(n, 1111, np.float32))
+    icb.indirect_compute_command(1).reset()  # one command
+    assert icb.indirect_compute_command(1).is_empty
+    run(queue, icb, range(6))
+    np.testing.assert_array_equal(acc.to_numpy(np.float32), np.full(n, 2212, np.float32))
+    icb.reset(range(2, 4))  # a range of commands
+    run(queue, icb, (0, 6))
+    np.testing.assert_array_equal(acc.to_numpy(np.float32), np.full(n, 2213, np.float32))
+    # A command set up with a pipeline and buffers but no dispatch is empty too.
+    c = icb.indirect_compute_command(3)
+    c.set_compute_pipeline_state(p["axpy"])
+    c.set_kernel_buffer(acc, 0, 0)
+    assert c.is_empty
+    run(queue, icb, range(6))
+    np.testing.assert_array_equal(acc.to_numpy(np.float32), np.full(n, 2214, np.float32))
+    icb.reset(range(0, 6))
+    run(queue, icb, range(6))
+    np.testing.assert_array_equal(acc.to_numpy(np.float32), np.full(n, 2214, np.float32))
+
+
+def test_reencoding_a_command_changes_later_executions_only(kit, rng):
+    device, _, p, queue = kit
+    n = 300
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, out1, out2 = buf(device, x), buf(device, np.zeros(n, np.float32)), buf(device, np.zeros(n, np.float32))
+    k2, k5 = buf(device, np.array([2.0], np.float32)), buf(device, np.array([5.0], np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 1)
+    cmd = icb.indirect_compute_command(0)
+    encode(cmd, p["scale_into"], [bx, out1, k2], n, 64)
+    run(queue, icb, range(1))
+    run(queue, icb, range(1))  # the cached path (a CUDA graph) now
+    np.testing.assert_allclose(out1.to_numpy(np.float32), 2 * x, rtol=1e-6)
+
+    # The execution is read where it is encoded: a change before commit runs later.
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.execute_commands_in_buffer(icb, range(1))
+    enc.end_encoding()
+    cmd.set_kernel_buffer(out2, 0, 1)  # re-encode: another output, another factor
+    cmd.set_kernel_buffer(k5, 0, 2)
+    out1.to_numpy(np.float32)[:] = 0
+    cb.commit()
+    cb.wait_until_completed()
+    np.testing.assert_allclose(out1.to_numpy(np.float32), 2 * x, rtol=1e-6)
+    np.testing.assert_array_equal(out2.to_numpy(np.float32), 0)
+
+    run(queue, icb, range(1))
+    np.testing.assert_allclose(out2.to_numpy(np.float32), 5 * x, rtol=1e-6)
+    # Another kernel on the same command: y = 5x + y.
+    out2.to_numpy(np.float32)[:] = 1
+    cmd.set_compute_pipeline_state(p["axpy"])
+    cmd.set_kernel_buffer(out2, 0, 0)
+    cmd.set_kernel_buffer(bx, 0, 1)
+    run(queue, icb, range(1))
+    np.testing.assert_allclose(out2.to_numpy(np.float32), 5 * x + 1, rtol=1e-6)
+
+
+def test_icb_keeps_its_buffers_alive(kit, rng):
+    device, _, p, queue = kit
+    n = 64
+    x = rng.standard_normal(n).astype(np.float32)
+    out = buf(device, np.zeros(n, np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 1)
+    bx, k = buf(device, x), buf(device, np.array([4.0], np.float32))
+    encode(icb.indirect_compute_command(0), p["scale_into"], [bx, out, k], n, 16)
+    del bx, k
+    gc.collect()
+    run(queue, icb, range(1))
+    np.testing.assert_allclose(out.to_numpy(np.float32), 4 * x, rtol=1e-6)
+
+
+def test_inherited_pipeline_and_buffers_come_from_the_encoder(kit, rng):
+    device, _, p, queue = kit
+    n = 200
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, out = buf(device, x), buf(device, np.zeros(n, np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(inherit_pipeline=True, inherit_buffers=True), 2)
+    icb.indirect_compute_command(0).concurrent_dispatch_threads(n, 32)
+    icb.indirect_compute_command(1).concurrent_dispatch_threads(n // 2, 32)  # half the grid
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(p["axpy"])  # out += 3x, over all, then over the first half
+    enc.set_buffers([out, bx])
+    enc.set_bytes(np.float32(3), 2)
+    enc.execute_commands_in_buffer(icb, range(2))
+    enc.set_bytes(np.float32(-1), 2)
+    enc.execute_commands_in_buffer(icb, range(1))  # the encoder's current state: out -= x
+    enc.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+    want = 2 * x.astype(np.float64)
+    want[: n // 2] += 3 * x[: n // 2]
+    np.testing.assert_allclose(out.to_numpy(np.float32), want, rtol=1e-5, atol=1e-6)
+
+
+def test_fluid_step_recorded_once_matches_the_ordinary_encoding(cpu_device):
+    ordinary = FluidSimulation(cpu_device, 48)
+    indirect = FluidSimulation(cpu_device, 48)
+    ordinary.step(5)
+    indirect.step(5, indirect=True)
+    np.testing.assert_array_equal(indirect.dye, ordinary.dye)
+    np.testing.assert_array_equal(indirect.velocity, ordinary.velocity)
+    ordinary.step(7, wait_each_step=False)
+    indirect.step(7, indirect=True, wait_each_step=False)
+    assert ordinary.dye.max() > 0.1
+    np.testing.assert_array_equal(indirect.dye, ordinary.dye)
+    np.testing.assert_array_equal(indirect.velocity, ordinary.velocity)
+    np.testing.assert_array_equal(indirect.pressure, ordinary.pressure)
+
+
+def test_fluid_step_recorded_once_on_every_device(device):
+    ordinary = FluidSimulation(device, 64)
+    indirect = FluidSimulation(device, 64)
+    ordinary.step(4, wait_each_step=False)
+    indirect.step(4, indirect=True, wait_each_step=False)
+    np.testing.assert_allclose(indirect.dye, ordinary.dye, atol=1e-6)
+    np.testing.assert_allclose(indirect.velocity, ordinary.velocity, atol=1e-6)
+
+
+# ---------------------------------------------------------------- misuse
+
+
+def test_descriptor_and_creation_errors(device):
+    d = pm.IndirectCommandBufferDescriptor()
+    assert d.command_types == 0 and not d.inherit_buffers and not d.inherit_pipeline_state
+    with pytest.raises(pm.ValidationError, match="command_types is empty"):
+        device.new_indirect_command_buffer(d, 4)
+    d.command_types = 1  # a draw command
+    with pytest.raises(pm.ValidationError, match="render command types"):
+        device.new_indirect_command_buffer(d, 4)
+    d.command_types = pm.IndirectCommandType.CONCURRENT_DISPATCH
+    with pytest.raises(pm.ValidationError, match="max_command_count"):
+        device.new_indirect_command_buffer(d, 0)
+    with pytest.raises(pm.ValidationError, match="0 to 31"):
+        d.max_kernel_buffer_bind_count = 32
+    with pytest.raises(pm.ValidationError, match="resource options"):
+        device.new_indirect_command_buffer(d, 4, options=1 << 20)
+    icb = device.make_indirect_command_buffer(d, 4, options=pm.Device.STORAGE_SHARED)
+    assert icb.descriptor.command_types == pm.IndirectCommandType.CONCURRENT_DISPATCH
+    assert icb.device == device
+
+
+def test_command_errors(kit):
+    device, lib, p, queue = kit
+    b = buf(device, np.zeros(16, np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(types=pm.IndirectCommandType.CONCURRENT_DISPATCH), 2)
+    with pytest.raises(pm.ValidationError, match="out of range for an indirect command buffer of 2"):
+        icb.indirect_compute_command(2)
+    cmd = icb.indirect_compute_command(0)
+    with pytest.raises(pm.ValidationError, match="max_kernel_buffer_bind_count"):
+        cmd.set_kernel_buffer(b, 0, 3)
+    with pytest.raises(pm.ValidationError, match="31 slots"):
+        cmd.set_kernel_buffer(b, 0, 31)
+    with pytest.raises(pm.ValidationError, match="past the end"):
+        cmd.set_kernel_buffer(b, 64, 0)
+    with pytest.raises(pm.ValidationError, match="CONCURRENT_DISPATCH_THREADS"):
+        cmd.concurrent_dispatch_threads(16, 16)
+    with pytest.raises(pm.ValidationError, match="zero dimension"):
+        cmd.concurrent_dispatch_threadgroups(1, (0, 1, 1))
+    plain = pm.ComputePipelineState(device, lib.make_function("axpy"))
+    assert not plain.support_indirect_command_buffers and p["axpy"].support_indirect_command_buffers
+    with pytest.raises(pm.ValidationError, match="support_indirect_command_buffers=True"):
+        cmd.set_compute_pipeline_state(plain)
+    assert device.make_compute_pipeline_state(
+        lib.make_function("axpy"), support_indirect_command_buffers=True
+    ).support_indirect_command_buffers
+    assert not hasattr(cmd, "set_bytes")  # Metal's indirect compute commands have none
+    with pytest.raises(pm.ValidationError, match="threadgroup memory length"):
+        cmd.set_threadgroup_memory_length(device.max_threadgroup_memory_length + 16, 0)
+
+    inherit = device.new_indirect_command_buffer(descriptor(inherit_pipeline=True, inherit_buffers=True), 1)
+    with pytest.raises(pm.ValidationError, match="inherit_pipeline_state"):
+        inherit.indirect_compute_command(0).set_compute_pipeline_state(p["axpy"])
+    with pytest.raises(pm.ValidationError, match="inherit_buffers"):
+        inherit.indirect_compute_command(0).set_kernel_buffer(b, 0, 0)
+
+
+def test_execution_errors(kit):
+    device, _, p, queue = kit
+    b = buf(device, np.zeros(64, np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 3)
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    with pytest.raises(pm.ValidationError, match="outside the indirect command buffer's 3 commands"):
+        enc.execute_commands_in_buffer(icb, range(1, 5))
+    with pytest.raises(pm.ValidationError, match="step 1"):
+        enc.execute_commands_in_buffer(icb, range(0, 3, 2))
+    with pytest.raises(TypeError):
+        enc.execute_commands_in_buffer(icb, "0:3")
+    with pytest.raises(pm.ValidationTypeError, match="must be a IndirectCommandBuffer, not Buffer"):
+        enc.execute_commands_in_buffer(b, range(1))
+    # A dispatch without a pipeline.
+    icb.indirect_compute_command(1).concurrent_dispatch_threads(64, 32)
+    with pytest.raises(pm.ValidationError, match="command 1 has a dispatch but no pipeline"):
+        enc.execute_commands_in_buffer(icb, range(3))
+    # An argument the command did not bind: named, with the ICB's method to fix it.
+    c = icb.indirect_compute_command(1)
+    c.set_compute_pipeline_state(p["axpy"])
+    c.set_kernel_buffer(b, 0, 0)
+    c.set_kernel_buffer(b, 0, 2)
+    with pytest.raises(
+        pm.ValidationError, match=r"command 1: .*'x' \[\[buffer\(1\)\]\] is not bound: call set_kernel_buffer"
+    ):
+        enc.execute_commands_in_buffer(icb, range(3))
+    # Threadgroup memory the kernel needs but the command did not set.
+    g = icb.indirect_compute_command(2)
+    encode(g, p["group_sums"], [b, b], 2, 32, threads=False)
+    c.set_kernel_buffer(b, 0, 1)
+    with pytest.raises(pm.ValidationError, match=r"command 2: .*has no memory"):
+        enc.execute_commands_in_buffer(icb, range(3))
+    # A threadgroup over the kernel's limit.
+    g.set_threadgroup_memory_length(4 * 32, 0)
+    g.concurrent_dispatch_threadgroups(2, 4096)
+    with pytest.raises(pm.ValidationError, match="command 2: .*exceeds kernel 'group_sums'"):
+        enc.execute_commands_in_buffer(icb, range(3))
+    # Nothing of a failed execution was recorded: the encoder still works.
+    g.concurrent_dispatch_threadgroups(2, 32)
+    enc.execute_commands_in_buffer(icb, range(3))
+    enc.end_encoding()
+    with pytest.raises(pm.ValidationError, match="after end_encoding"):
+        enc.execute_commands_in_buffer(icb, range(3))
+    cb.commit()
+    cb.wait_until_completed()
+    with pytest.raises(pm.ValidationError, match="not None"):
+        enc.execute_commands_in_buffer(None, range(1))
+
+
+def test_use_resources_is_accepted(kit):
+    device, _, p, queue = kit
+    a, b = buf(device, np.zeros(4, np.float32)), buf(device, np.zeros(4, np.float32))
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.use_resources([a, b], 1)
+    enc.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+
+
+def test_an_icb_of_another_device_is_refused(kit):
+    device, _, _, queue = kit
+    others = [d for d in pm.Device.get_all_devices() if d != device]
+    if not others:
+        pytest.skip("one device only")
+    icb = others[0].new_indirect_command_buffer(descriptor(), 1)
+    enc = queue.make_command_buffer().make_compute_command_encoder()
+    with pytest.raises(pm.ValidationError, match="indirect command buffer"):
+        enc.execute_commands_in_buffer(icb, range(1))
+    enc.end_encoding()
