@@ -50,17 +50,22 @@ CONFIGS = [
     ("half", 128, 64, 32, 2, 2),
     ("half", 64, 64, 32, 2, 2),
     ("half", 64, 64, 64, 2, 2),
+    ("half", 64, 128, 32, 2, 4),
+    ("half", 128, 64, 32, 4, 2),
     ("bfloat", 128, 128, 32, 2, 4),
     ("bfloat", 128, 128, 16, 2, 4),
     ("bfloat", 128, 128, 32, 4, 2),
     ("bfloat", 64, 256, 32, 2, 4),
     ("bfloat", 64, 128, 32, 2, 2),
+    ("bfloat", 64, 64, 32, 2, 2),
+    ("bfloat", 64, 128, 32, 2, 4),
     ("float", 128, 128, 16, 2, 4),
     ("float", 128, 128, 8, 2, 4),
     ("float", 128, 128, 16, 4, 4),
     ("float", 64, 128, 16, 2, 2),
     ("float", 128, 64, 16, 2, 2),
     ("float", 64, 64, 16, 2, 2),
+    ("float", 64, 128, 16, 2, 4),
 ]
 SIZE = {"half": 2, "bfloat": 2, "float": 4}
 # --variants: name -> the line put before metal_simdgroup_matrix.h in a copy of the runtime.
