@@ -32,6 +32,18 @@ kernel void add_one(device float* x [[buffer(0)]], uint i [[thread_position_in_g
 LIB = pm.Library(CPU, SRC)
 '''
 
+# The GPU tests' prelude: KERNELS on the CUDA device, plus a kernel that sets a flag and one
+# that adds set_bytes data given through a pointer.
+GPU_KERNELS = "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n" + KERNELS.replace(
+    "CPU", "GPU"
+).replace(
+    "kernel void add_one",
+    "kernel void set_flag(device atomic_int* flag [[buffer(0)]], uint i [[thread_position_in_grid]]) "
+    "{ atomic_store_explicit(flag, 1, memory_order_relaxed); }\n"
+    "kernel void add(device float* x [[buffer(0)]], constant float* v [[buffer(1)]], "
+    "uint i [[thread_position_in_grid]]) { x[i] += v[0]; }\nkernel void add_one",
+)
+
 
 def test_endless_kernel_hits_the_watchdog_and_the_device_carries_on():
     out = check_child(
@@ -225,12 +237,7 @@ def test_gpu_spin_wait_on_a_flag_another_queue_sets_finishes():
 
         pytest.skip("no CUDA GPU")
     out = check_child(
-        "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n"
-        + KERNELS.replace("CPU", "GPU").replace(
-            "kernel void add_one",
-            "kernel void set_flag(device atomic_int* flag [[buffer(0)]], uint i [[thread_position_in_grid]]) "
-            "{ atomic_store_explicit(flag, 1, memory_order_relaxed); }\nkernel void add_one",
-        )
+        GPU_KERNELS
         + """
 spin_q, other_q = pm.CommandQueue(GPU), pm.CommandQueue(GPU)
 for name, value in (("spin_volatile", 9), ("spin_atomic", 7)):
@@ -262,14 +269,7 @@ def test_gpu_releases_while_a_kernel_runs_do_not_wait_for_it():
 
         pytest.skip("no CUDA GPU")
     out = check_child(
-        "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n"
-        + KERNELS.replace("CPU", "GPU").replace(
-            "kernel void add_one",
-            "kernel void set_flag(device atomic_int* flag [[buffer(0)]], uint i [[thread_position_in_grid]]) "
-            "{ atomic_store_explicit(flag, 1, memory_order_relaxed); }\n"
-            "kernel void add(device float* x [[buffer(0)]], constant float* v [[buffer(1)]], "
-            "uint i [[thread_position_in_grid]]) { x[i] += v[0]; }\nkernel void add_one",
-        )
+        GPU_KERNELS
         + """
 spin_q, other_q = pm.CommandQueue(GPU), pm.CommandQueue(GPU)
 flag = pm.Buffer.from_numpy(GPU, np.zeros(1, np.int32))
