@@ -69,8 +69,8 @@ METAL_FUNC fd_signed fd_make_signed(int32_t d) {
 }
 METAL_FUNC int32_t fd_quotient(int32_t n, const fd_signed& v) {
   const int32_t mulsh = int32_t((int64_t(v.m) * int64_t(n)) >> 32);
-  int32_t q0 = int32_t(uint32_t(n) + uint32_t(mulsh));  // floor(n (2^32 + m') / 2^32): fits
-  q0 = (q0 >> v.sh) - (n >> 31);                        // SRA, then + 1 for a negative n
+  int32_t q0 = int32_t(uint32_t(n) + uint32_t(mulsh));     // floor(n (2^32 + m') / 2^32): fits
+  q0 = int32_t(uint32_t(q0 >> v.sh) - uint32_t(n >> 31));  // SRA, then + 1 for a negative n (wraps as MSL)
   return int32_t(uint32_t(q0 ^ v.dsign) - uint32_t(v.dsign));
 }
 

@@ -77,7 +77,8 @@ TEST(RuntimeFastDivision, SignedQuotientsAndRemainders) {
   for (int32_t d : ds) {
     if (d == 0) continue;
     const auto fd = fast_divisor(opaque(d));
-    std::vector<int32_t> ns = {0, 1, -1, 2, -2, INT32_MAX, INT32_MIN + 1, d, d + 1, d - 1};
+    std::vector<int32_t> ns = {
+        0, 1, -1, 2, -2, INT32_MAX, INT32_MIN + 1, d, int32_t(uint32_t(d) + 1u), int32_t(uint32_t(d) - 1u)};
     if (d != -1) ns.push_back(INT32_MIN);  // INT_MIN / -1 traps, as the hardware's division does
     for (uint32_t u : unsigned_dividends(d < 0 ? 0u - uint32_t(d) : uint32_t(d), rng)) ns.push_back(int32_t(u));
     for (int32_t n : ns) {
