@@ -261,8 +261,9 @@ def gemm_half_ptx(*defines):
 
 def entry(text):
     """The PTX of the non-uniform entry point (the uniform one is its copy)."""
-    body = text.split(".entry metallic_entry_0(")[1]
-    return body.split(".entry ")[0]
+    import nvrtc_direct
+
+    return nvrtc_direct.functions(text)["metallic_entry_0"]
 
 
 def test_gemm_k_steps_fuse_on_cuda():

@@ -154,14 +154,13 @@ GEMM = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "gemm.metal"
 def cuda_ptx(source, extra=()):
     """PTX of source's CUDA translation unit for sm_90 (NVRTC, as the backend compiles it);
     extra: more NVRTC options (e.g. -D switches of the runtime)."""
-    from test_loop_progress import nvrtc_library, ptx
+    import nvrtc_direct
 
-    lib = nvrtc_library()
+    lib = nvrtc_direct.library()
     generated = pm._core.compile_offline(source, None, "cuda", "sm_90", True)["generated"]
     options = ["--std=c++17", "-default-device", f"--include-path={pm._core.runtime_dir()}", "-w"]
-    return ptx(
-        lib, generated, options + ["-DMETAL_FAST_MATH=1", "--fmad=true", "--gpu-architecture=compute_90", *extra]
-    )
+    flags = options + ["-DMETAL_FAST_MATH=1", "--fmad=true", "--gpu-architecture=compute_90", *extra]
+    return nvrtc_direct.compile(lib, generated, flags)
 
 
 def gemm_only(kernel):
