@@ -112,11 +112,23 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
 
   // The key names the requested GPU, not what NVRTC will make of it, so a warm start can
   // find the binary without loading NVRTC at all.
-  std::string key_text = out.source + "\n" + Nvrtc::identity() + "\nsm_" + std::to_string(sm_version) + "\n" +
-                         std::to_string(driver_version) + "\n" + runtime_files_hash();
-  for (auto& f : flags) key_text += f + "\n";
-  std::string key = cache::hash_hex(key_text);
-  static cache::DiskCache disk("cuda");
+  const std::vector<std::string> key_flags = flags;  // before the architecture NVRTC is given
+  auto key_of = [&](const std::string& unit) {
+    std::string text = unit + "\n" + Nvrtc::identity() + "\nsm_" + std::to_string(sm_version) + "\n" +
+                       std::to_string(driver_version) + "\n" + runtime_files_hash();
+    for (auto& f : key_flags) text += f + "\n";
+    return cache::hash_hex(text);
+  };
+  std::string key = key_of(out.source);
+  // Made per call: the folder follows $PYMETALLIC_CACHE_DIR as it is now (a process that
+  // changes it, as the tests do, must not keep writing to the first one).
+  cache::DiskCache disk("cuda");
+  // A subset that failed and compiled whole (below) left a ".whole" mark under the subset's
+  // key: the binary is under the whole unit's. Strict mode ignores the mark (it must fail).
+  if (subset == Subset::Retry && disk.read(key, ".whole")) {
+    out.source = generate_translation_unit(source, entries, only, /*whole_runtime=*/true);
+    key = key_of(out.source);
+  }
   if (syntax_only && disk.read(key, ".ok")) return out;
   if (auto cached = disk.read(key, ".cubin")) {
     out.image = *cached, out.is_cubin = true, out.arch = "sm_" + std::to_string(sm_version);
@@ -152,8 +164,11 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   if (!result.ok && subset == Subset::Retry && out.source.find("#define METAL_RT_OMIT_") != std::string::npos) {
     // The subset of the runtime library failed: a program error (the whole library reports
     // it just the same, with every name in scope), or a name the detection missed.
-    out.source = generate_translation_unit(source, entries, only, /*whole_runtime=*/true);
-    result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
+    std::string whole = generate_translation_unit(source, entries, only, /*whole_runtime=*/true);
+    result = nvrtc->compile(whole, options.filename + ".cu", flags, cubin);
+    if (result.ok) disk.write(key, ".whole", "whole\n");
+    out.source = whole;
+    key = key_of(whole);
   }
   result.log = normalize_locations(result.log);
   if (!result.ok) {
