@@ -49,6 +49,9 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_CUDA_RUNTIME_SUBSET",
      "0: CUDA kernels include the whole runtime library; strict: no retry with the whole library when the parts a "
      "program names fail to compile (the test suite's setting)"},
+    {"PYMETALLIC_NVRTC_THREADS",
+     "how many NVRTC programs a CUDA library's kernels are compiled as, at once on as many threads (default 1; "
+     "NVRTC parses one program at a time, docs/performance.md)"},
     // Debugging
     {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
     {"PYMETALLIC_FRONT_END_TIMES", "1: print the seconds each front-end pass takes to stderr"},
