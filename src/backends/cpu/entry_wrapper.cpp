@@ -210,6 +210,35 @@ std::string split_sites(const msl::KernelInfo& k) {
   return out;
 }
 
+// Whether a kernel's threads cannot tell which threadgroup they are in: built-ins from the
+// grid only (its position, sizes), no threadgroup memory, barriers or SIMD-group functions, no
+// validation or logging (which name the group). The split loop then runs consecutive groups
+// of one row as one x range.
+bool whole_rows(const msl::TranslatedSource& source, const msl::KernelInfo& k) {
+  if (source.validation || source.uses_logging || source.checks_address_spaces) return false;
+  if (k.uses_threadgroup_barrier || k.uses_simdgroup_functions) return false;
+  for (const auto& a : k.args) {
+    if (a.kind == msl::ArgKind::Threadgroup) return false;
+    if (a.kind != msl::ArgKind::Builtin || !a.used) continue;
+    switch (a.builtin) {
+      case msl::BuiltinKind::ThreadPositionInGrid:
+      case msl::BuiltinKind::ThreadsPerGrid:
+      case msl::BuiltinKind::GridSize:
+      case msl::BuiltinKind::GridOrigin:
+      case msl::BuiltinKind::DispatchThreadsPerThreadgroup:
+      case msl::BuiltinKind::ThreadgroupsPerGrid:
+      case msl::BuiltinKind::ThreadsPerSimdgroup:
+      case msl::BuiltinKind::ThreadExecutionWidth:
+      case msl::BuiltinKind::DispatchSimdgroupsPerThreadgroup:
+      case msl::BuiltinKind::DispatchQuadgroupsPerThreadgroup:
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k, size_t i,
                        const std::string& arena_note) {
   // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
@@ -244,8 +273,19 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
   const std::string sites = split_sites(k);
   auto split_loop = [&](const std::vector<size_t>& r) {
     if (sites.empty()) return plain_loop(r, k.fast_division_call_name, "pm_px");
+    // A kernel that cannot tell its threadgroups apart runs a row of consecutive groups as one
+    // x range: longer runs, for vector loops wider than a group.
+    const bool rows = whole_rows(source, k);
+    const std::string x_range =
+        rows ? "    uint32_t pm_row_end = pm_group + (pm_groups_x - pm_gid_x);\n"
+               "    if (pm_row_end > pm_end) pm_row_end = pm_end;\n"
+               "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x;\n"
+               "    const uint32_t pm_x_end = (pm_gid_x + (pm_row_end - pm_group)) * pm_tg_x < pm_grid_x\n"
+               "                                  ? (pm_gid_x + (pm_row_end - pm_group)) * pm_tg_x : pm_grid_x;\n"
+               "    pm_group = pm_row_end - 1;\n"
+             : "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_ntg_x;\n";
     return sites + "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n" + kGroupPosition +
-           "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_ntg_x;\n"
+           x_range +
            "    for (uint32_t pm_a = pm_x0, pm_b; pm_a < pm_x_end; pm_a = pm_b) {\n"
            "    pm_b = pm_a + ::metal::detail::split_run(pm_split, " +
            std::to_string(k.fast_division_splits.size()) +
