@@ -136,6 +136,8 @@ def test_periodic_stencil(runner, device, m, w, tg):
         (16, 1024, 256),
         (100, 777, 64),
         (1000, 999, 128),  # the grid is shorter than a row
+        (100, 20000, 64),  # large enough that the CPU's workers take a few groups each
+        (4099, 20000, 96),
         (1 << 31, 300, 64),
         (0x80000001, 300, 32),
         (0xFFFFFFFF, 300, 32),
