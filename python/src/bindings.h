@@ -5,6 +5,7 @@
 #include <nanobind/stl/shared_ptr.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,16 +60,20 @@ inline std::string to_text(nanobind::handle v, const char* what) {
   return std::string(text, static_cast<size_t>(size));
 }
 
+// "a " or "an " before a class name (an IndirectCommandBuffer).
+inline const char* article(const char* name) { return name[0] && std::strchr("AEIOU", name[0]) ? "an " : "a "; }
+
 // The C++ object behind a bound Python object of class T (`type_name` for messages); None
 // is refused unless `allow_none`, a value of another type is a ValidationTypeError.
 template <class T>
 std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* type_name, bool allow_none = false) {
   if (v.is_none()) {
     if (allow_none) return nullptr;
-    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not None");
+    throw metallic::ValidationTypeError(std::string(what) + " must be " + article(type_name) + type_name +
+                                        ", not None");
   }
   if (!nanobind::isinstance<T>(v))
-    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not " +
+    throw metallic::ValidationTypeError(std::string(what) + " must be " + article(type_name) + type_name + ", not " +
                                         Py_TYPE(v.ptr())->tp_name);
   // Without enable_shared_from_this, nanobind would give C++ a shared_ptr whose deleter takes
   // the GIL on whichever thread drops it, also while the interpreter exits (python_gate.h).
