@@ -113,3 +113,61 @@ def assert_close(name, got, want, scale, what):
     tol = 40 * EPS[dt] * scale + 1e-30
     bad = np.abs(got - want) > tol
     assert not bad.any(), f"{what}: got {got[bad]} want {want[bad]} (tol {tol[bad] if np.ndim(tol) else tol})"
+
+
+# ---- The fold order of the CPU's SIMD-group folds (and of CUDA's for a full warp), in float32.
+
+
+def tree(v, op):
+    """CUDA's xor butterfly over a whole group of 2^k lanes, seen from lane 0, in float32."""
+    t = np.array(v, np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        while len(t) > 1:
+            h = len(t) // 2
+            t = op(t[:h], t[h:]).astype(np.float32)
+    return t[0]
+
+
+def ascending(v, op):
+    acc = np.float32(v[0])
+    with np.errstate(over="ignore", under="ignore"):
+        for x in v[1:]:
+            acc = np.float32(op(acc, np.float32(x)))
+    return acc
+
+
+def ladder(v, op):
+    """CUDA's shfl_up ladder: at step o, lane i >= o becomes op(lane i - o, lane i)."""
+    t = np.array(v, np.float32)
+    o = 1
+    with np.errstate(over="ignore", under="ignore"):
+        while o < len(t):
+            u = t.copy()
+            u[o:] = op(t[:-o], t[o:])
+            t = u.astype(np.float32)
+            o *= 2
+    return t
+
+
+def ascending_scan(v, op, identity):
+    acc, out = np.float32(identity), []
+    with np.errstate(over="ignore", under="ignore"):
+        for x in v:
+            acc = np.float32(op(acc, np.float32(x)))
+            out.append(acc)
+    return np.array(out, np.float32)
+
+
+def run_against_fibers(runner, device, src, name, args, n, tg):
+    """The default path's outputs of a 1-D dispatch, checked bit for bit against the fiber path
+    on the CPU."""
+    from conftest import cpu_schedule
+
+    got = runner.run(device, src, name, args, (n,), (tg,))
+    if getattr(device, "kind", "cpu") == "cpu":
+        with cpu_schedule("fibers"):
+            fib = runner._run_once(device, src, name, args, (n,), (tg,), False, (), None)
+        for a, b in zip(got, fib):
+            if a is not None:
+                np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    return got

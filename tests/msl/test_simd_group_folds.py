@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from simd_ref import simd_groups
+from simd_ref import ascending, ascending_scan, ladder, run_against_fibers, simd_groups, tree
 
 SRC = r"""
 #include <metal_stdlib>
@@ -146,57 +146,17 @@ TGS = [32, 48, 100, 256]
 
 
 def run_both(runner, device, name, args, n, tg):
-    """The default path's outputs, checked bit for bit against the fiber path on the CPU."""
-    from conftest import cpu_schedule
-
-    got = runner.run(device, SRC, name, args, (n,), (tg,))
-    if getattr(device, "kind", "cpu") == "cpu":
-        with cpu_schedule("fibers"):
-            fib = runner._run_once(device, SRC, name, args, (n,), (tg,), False, (), None)
-        for a, b in zip(got, fib):
-            if a is not None:
-                np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    return got
+    return run_against_fibers(runner, device, SRC, name, args, n, tg)
 
 
-def tree(v, op):
-    """CUDA's xor butterfly over a whole group of 2^k lanes, seen from lane 0, in float32."""
-    t = np.array(v, np.float32)
-    with np.errstate(over="ignore", under="ignore"):
-        while len(t) > 1:
-            h = len(t) // 2
-            t = op(t[:h], t[h:]).astype(np.float32)
-    return t[0]
-
-
-def ascending(v, op):
-    acc = np.float32(v[0])
-    with np.errstate(over="ignore", under="ignore"):
-        for x in v[1:]:
-            acc = np.float32(op(acc, np.float32(x)))
-    return acc
-
-
-def ladder(v, op):
-    """CUDA's shfl_up ladder: at step o, lane i >= o becomes op(lane i - o, lane i)."""
-    t = np.array(v, np.float32)
-    o = 1
-    with np.errstate(over="ignore", under="ignore"):
-        while o < len(t):
-            u = t.copy()
-            u[o:] = op(t[:-o], t[o:])
-            t = u.astype(np.float32)
-            o *= 2
-    return t
-
-
-def ascending_scan(v, op, identity):
-    acc, out = np.float32(identity), []
-    with np.errstate(over="ignore", under="ignore"):
-        for x in v:
-            acc = np.float32(op(acc, np.float32(x)))
-            out.append(acc)
-    return np.array(out, np.float32)
+def sum_scans(v, whole):
+    """The inclusive and exclusive prefix sums of a segment in the CPU's order: the ladder for a
+    whole SIMD group, else ascending from the identity (lane k gets 0 + v0 + ... + v(k-1))."""
+    incl = ladder(v, np.add) if whole else ascending_scan(v, np.add, 0)
+    if whole:
+        return incl, np.concatenate([[np.float32(0)], incl[:-1]])
+    excl = np.array([ascending_scan(v[:k], np.add, 0)[-1] if k else 0 for k in range(len(v))], np.float32)
+    return incl, excl
 
 
 @pytest.mark.parametrize("tg", TGS)
@@ -220,11 +180,7 @@ def test_float_fold_order(device, runner, tg):
         if not exact:
             continue
         whole = len(g) == 32
-        incl = ladder(v, add) if whole else ascending_scan(v, add, 0)
-        if whole:
-            excl = np.concatenate([[np.float32(0)], incl[:-1]])
-        else:  # from the identity: lane k gets 0 + v0 + ... + v(k-1)
-            excl = np.array([ascending_scan(v[:k], add, 0)[-1] if k else 0 for k in range(len(v))], np.float32)
+        incl, excl = sum_scans(v, whole)
         np.testing.assert_array_equal(out[g, 0], tree(v, add) if whole else ascending(v, add))
         np.testing.assert_array_equal(out[g, 1], tree(v, mul) if whole else ascending(v, mul))
         np.testing.assert_array_equal(out[g, 2], incl)
@@ -237,11 +193,7 @@ def test_float_fold_order(device, runner, tg):
         if not exact:
             continue
         whole = len(simd_groups_of(q[0], n, tg)) == 32  # its SIMD group, all 32 lanes active
-        incl = ladder(v, add) if whole else ascending_scan(v, add, 0)
-        if whole:
-            excl = np.concatenate([[np.float32(0)], incl[:-1]])
-        else:
-            excl = np.array([ascending_scan(v[:k], add, 0)[-1] if k else 0 for k in range(len(v))], np.float32)
+        _, excl = sum_scans(v, whole)
         np.testing.assert_array_equal(out[q, 5], tree(v, add) if whole else ascending(v, add))
         np.testing.assert_array_equal(out[q, 6], excl)
 
