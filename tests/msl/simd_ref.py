@@ -1,5 +1,9 @@
 """NumPy references for the SIMD-group / quad-group conformance tests."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 # name -> (numpy storage dtype, kind, components, storage components per element)
@@ -171,3 +175,15 @@ def run_against_fibers(runner, device, src, name, args, n, tg):
             if a is not None:
                 np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
     return got
+
+
+def fission_log(test_file, *sources):
+    """What PYMETALLIC_DEBUG_FISSION=1 reports (stderr) while a fresh process compiles the MSL
+    sources named `sources` of the test module `test_file` on the default device."""
+    module = os.path.splitext(os.path.basename(test_file))[0]
+    code = f"import pymetallic as pm, sys; sys.path.insert(0, {os.path.dirname(test_file)!r}); import {module} as m; "
+    code += "d = pm.Device.get_default_device(); " + "; ".join(f"pm.Library(d, m.{s})" for s in sources)
+    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stderr

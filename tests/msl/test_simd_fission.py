@@ -7,13 +7,9 @@ the split path (checked through PYMETALLIC_DEBUG_FISSION=1), calls under `if` to
 threads where the condition holds are the active lanes), while a call right of `&&` keeps the
 fibers."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from simd_ref import ascending, run_against_fibers, simd_groups, tree
+from simd_ref import ascending, fission_log, run_against_fibers, simd_groups, tree
 
 SRC = r"""
 #include <metal_stdlib>
@@ -202,13 +198,7 @@ def test_short_circuit_call(device, runner):
 def test_which_kernels_take_the_split_path(cpu_device):
     """The optimisation must not silently regress: uniform calls and calls under `if` are split,
     a call right of `&&` keeps the fibers and says why."""
-    code = (
-        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_fission import SRC; "
-        "pm.Library(pm.Device.get_default_device(), SRC)"
-    ) % os.path.dirname(__file__)
-    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
+    log = fission_log(__file__, "SRC")
     for k, calls in (("fis_reduce", 11), ("fis_shuffle", 6), ("fis_tree", 2), ("fis_early", 2), ("fis_divergent", 1)):
-        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
-    assert "kernel 'fis_short_circuit' keeps fibers" in r.stderr and "`&&`" in r.stderr, r.stderr
+        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in log, log
+    assert "kernel 'fis_short_circuit' keeps fibers" in log and "`&&`" in log, log

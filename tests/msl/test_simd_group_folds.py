@@ -6,14 +6,10 @@ threadgroup size that is not a multiple of 32) fold their active lanes in ascend
 Results are checked against NumPy (float64 and the exact fold order in float32), against the
 fiber path bit for bit, and the kernels must really take the split path."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-from simd_ref import ascending, ascending_scan, ladder, run_against_fibers, simd_groups, tree
+from simd_ref import ascending, ascending_scan, fission_log, ladder, run_against_fibers, simd_groups, tree
 
 SRC = r"""
 #include <metal_stdlib>
@@ -393,15 +389,9 @@ def test_calls_under_if(device, runner, tg):
 
 def test_these_kernels_take_the_split_path(cpu_device):
     """Quad-group functions split too; nothing here keeps the fibers."""
-    code = (
-        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_group_folds import SRC, ONE_LANE_SRC, IF_SRC; "
-        "d = pm.Device.get_default_device(); pm.Library(d, SRC); pm.Library(d, ONE_LANE_SRC); pm.Library(d, IF_SRC)"
-    ) % os.path.dirname(__file__)
-    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
+    log = fission_log(__file__, "SRC", "ONE_LANE_SRC", "IF_SRC")
     for k, calls in (("ff_float", 7), ("ff_int", 18), ("ff_quad", 10), ("ff_one_lane", 2), ("ff_if", 8)):
-        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
+        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in log, log
 
 
 def test_compiles_for_cuda(cuda_compile):
