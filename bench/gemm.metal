@@ -124,11 +124,14 @@ kernel void gemm_small(device const T* A [[buffer(0)]], device const T* B [[buff
 }
 
 #define GEMM_ARGS(T) device const T*, device const T*, device float*, constant GemmShape&, uint2, uint, uint
-// 128 x 128 tiles, 8 SIMD groups of 64 x 32 (8 x 4 fragments); float: 16-deep slices.
-template [[host_name("gemm_half")]] kernel void gemm<half, 128, 128, 32, 2, 4>(GEMM_ARGS(half));
-template [[host_name("gemm_bfloat")]] kernel void gemm<bfloat, 128, 128, 32, 2, 4>(GEMM_ARGS(bfloat));
+// half and bfloat: 64 x 128 tiles, 4 SIMD groups of 32 x 64 (4 x 8 fragments), 32-deep slices (the
+// best of bench/gpu_gemm_sweep.py on the H200); float: 128 x 128 tiles, 8 SIMD groups of 64 x 32,
+// 16-deep slices.
+template [[host_name("gemm_half")]] kernel void gemm<half, 64, 128, 32, 2, 2>(GEMM_ARGS(half));
+template [[host_name("gemm_bfloat")]] kernel void gemm<bfloat, 64, 128, 32, 2, 2>(GEMM_ARGS(bfloat));
 template [[host_name("gemm_float")]] kernel void gemm<float, 128, 128, 16, 2, 4>(GEMM_ARGS(float));
 // Other shapes, to compare (bench/gpu_gemm.py --all).
+template [[host_name("gemm_half_128")]] kernel void gemm<half, 128, 128, 32, 2, 4>(GEMM_ARGS(half));
 template [[host_name("gemm_half_sg2x2")]] kernel void gemm<half, 128, 128, 32, 2, 2>(GEMM_ARGS(half));
 template [[host_name("gemm_half_64")]] kernel void gemm<half, 64, 64, 32, 2, 2>(GEMM_ARGS(half));
 template [[host_name("gemm_half_128x64")]] kernel void gemm<half, 128, 64, 32, 2, 2>(GEMM_ARGS(half));

@@ -6,7 +6,8 @@ ours / cuBLAS time (above 1.0: we are slower), plus the fraction of cuBLAS's thr
 
     python bench/gpu_gemm.py [--n 4096] [--json out.json] [--all]
 
-The rows are gemm_half, gemm_bfloat and gemm_float (128 x 128 tiles, 256 threads); --all adds
+The rows are gemm_half and gemm_bfloat (64 x 128 tiles, 128 threads: the best shape of
+bench/gpu_gemm_sweep.py on the H200) and gemm_float (128 x 128 tiles, 256 threads); --all adds
 the other tile shapes of bench/gemm.metal and the first, single-buffered 64 x 64 version.
 """
 
@@ -27,15 +28,17 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from gemm_common import dispatcher, operands  # noqa: E402
 from timing import median_seconds, write_json  # noqa: E402
 
 # kernel -> (element type, BM, BN, threads per threadgroup), as instantiated in gemm.metal.
 KERNELS = {
-    "gemm_half": ("half", 128, 128, 256),
-    "gemm_bfloat": ("bfloat", 128, 128, 256),
+    "gemm_half": ("half", 64, 128, 128),
+    "gemm_bfloat": ("bfloat", 64, 128, 128),
     "gemm_float": ("float", 128, 128, 256),
 }
 VARIANTS = {
+    "gemm_half_128": ("half", 128, 128, 256),
     "gemm_half_sg2x2": ("half", 128, 128, 128),
     "gemm_half_64": ("half", 64, 64, 128),
     "gemm_half_128x64": ("half", 128, 64, 128),
@@ -63,39 +66,19 @@ def main():
     rows = []
     table = {**KERNELS, **VARIANTS}
     names = args.kernels.split(",") if args.kernels else list(KERNELS) + (list(VARIANTS) if args.all else [])
-    a_half, b_half = a64.astype(np.float16), b64.astype(np.float16)
     a_f32, b_f32 = a64.astype(np.float32), b64.astype(np.float32)
     for kernel in names:
         name, bm, bn, threads = table[kernel]
-        if name == "bfloat":
-            # bfloat: the top 16 bits of a float32; cuBLAS compares in float32 on the same values.
-            a_bits = (a_f32.view(np.uint32) >> 16).astype(np.uint16)
-            b_bits = (b_f32.view(np.uint32) >> 16).astype(np.uint16)
-            a_ref = (a_bits.astype(np.uint32) << 16).view(np.float32)
-            b_ref = (b_bits.astype(np.uint32) << 16).view(np.float32)
-            host_a, host_b = a_bits, b_bits
-            ca, cb_ = cp.asarray(a_ref), cp.asarray(b_ref)
-        else:
-            host_a, host_b = (a_half, b_half) if name == "half" else (a_f32, b_f32)
-            ca, cb_ = cp.asarray(host_a), cp.asarray(host_b)
+        host_a, host_b, a_ref, b_ref = operands(name, a_f32, b_f32)
+        # bfloat: cuBLAS compares in float32 on the same values.
+        ca, cb_ = (
+            (cp.asarray(a_ref), cp.asarray(b_ref)) if name == "bfloat" else (cp.asarray(host_a), cp.asarray(host_b))
+        )
         pipe = pymetallic.ComputePipelineState(device, lib.make_function(kernel))
         A = pymetallic.Buffer.from_numpy(device, host_a)
         B = pymetallic.Buffer.from_numpy(device, host_b)
         C = pymetallic.Buffer(device, n * n * 4)
-        shape = np.array([n, n, n], np.uint32)
-
-        def ours():
-            cbuf = queue.make_command_buffer()
-            enc = cbuf.make_compute_command_encoder()
-            enc.set_compute_pipeline_state(pipe)
-            enc.set_buffer(A, 0, 0)
-            enc.set_buffer(B, 0, 1)
-            enc.set_buffer(C, 0, 2)
-            enc.set_bytes(shape, 3)
-            enc.dispatch_threadgroups((n // bn, n // bm, 1), (threads, 1, 1))
-            enc.end_encoding()
-            cbuf.commit()
-            cbuf.wait_until_completed()
+        ours = dispatcher(pymetallic, queue, pipe, A, B, C, n, bm, bn, threads)
 
         def theirs():
             cp.matmul(ca, cb_)

@@ -12,11 +12,13 @@ output preallocated; TF32 off). Prints TFLOP/s and % of each peer, and writes th
     python bench/gpu_gemm_sweep.py [--n 4096] [--json out.json] [--types half,bfloat,float]
                                    [--configs half:128x128x32:2x4,...] [--reps 10] [--variants]
 
---variants also times the default half and bfloat shapes with the runtime's SIMD-group matrix
-loads switched back (each in a child process compiling against a copy of the runtime headers
-with one switch of metal_simdgroup_matrix.h changed): "no-ldmatrix" (per-lane loads from
-threadgroup memory, as before ldmatrix) and "ldmatrix-a-x1" (a product's A fragment from
-ldmatrix .x1 beside a zero register instead of an .x2 pair). Rows carry a "variant" key.
+--variants also times the default half and bfloat shapes with one switch of the runtime's
+SIMD-group matrices changed (each in a child process compiling against a copy of the runtime
+headers with the switch defined before metal_simdgroup_matrix.h): "no-kfuse" (each 8x8x8 product
+one mma.sync m16n8k8, not two products along k as one m16n8k16), "no-ldmatrix" (per-lane loads
+from threadgroup memory, as before ldmatrix) and "ldmatrix-a-x2" (a product's A fragment as an
+ldmatrix .x2 pair instead of .x1 beside a zero register). Rows carry a "variant" key.
+--variant-names picks some of them.
 
 Without an NVIDIA GPU (or without CuPy) it says so and exits 0.
 """
@@ -38,25 +40,27 @@ os.environ.setdefault("PYMETALLIC_GPU_TIMESTAMPS", "1")
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from gemm_common import dispatcher, operands  # noqa: E402
 
 # (type, BM, BN, BK, SGM, SGN). The first of each type is bench/gemm.metal's default.
 CONFIGS = [
+    ("half", 64, 128, 32, 2, 2),
     ("half", 128, 128, 32, 2, 4),
     ("half", 128, 128, 16, 2, 4),
     ("half", 128, 128, 32, 4, 2),
     ("half", 128, 128, 32, 4, 4),
     ("half", 64, 256, 32, 2, 4),
-    ("half", 64, 128, 32, 2, 2),
     ("half", 128, 64, 32, 2, 2),
     ("half", 64, 64, 32, 2, 2),
     ("half", 64, 64, 64, 2, 2),
     ("half", 64, 128, 32, 2, 4),
     ("half", 128, 64, 32, 4, 2),
+    ("bfloat", 64, 128, 32, 2, 2),
     ("bfloat", 128, 128, 32, 2, 4),
     ("bfloat", 128, 128, 16, 2, 4),
     ("bfloat", 128, 128, 32, 4, 2),
     ("bfloat", 64, 256, 32, 2, 4),
-    ("bfloat", 64, 128, 32, 2, 2),
     ("bfloat", 64, 64, 32, 2, 2),
     ("bfloat", 64, 128, 32, 2, 4),
     ("float", 128, 128, 16, 2, 4),
@@ -70,17 +74,20 @@ CONFIGS = [
 SIZE = {"half": 2, "bfloat": 2, "float": 4}
 # --variants: name -> the line put before metal_simdgroup_matrix.h in a copy of the runtime.
 VARIANTS = {
+    "no-kfuse": "#define METAL_SGM_KFUSE 0",
     "no-ldmatrix": "#define METAL_SGM_LDMATRIX 0",
-    "ldmatrix-a-x1": "#define METAL_SGM_LDMATRIX_A_X2 0",
+    "ldmatrix-a-x2": "#define METAL_SGM_LDMATRIX_A_X2 1",
 }
-DEFAULT_VARIANT = "ldmatrix-a-x2"
+DEFAULT_VARIANT = "default"
 
 
 def run_variants(args, runtime_dir):
     """Times the default half and bfloat shapes under each of VARIANTS, in child processes."""
     rows = []
     defaults = [config_name(next(c for c in CONFIGS if c[0] == t)) for t in ("half", "bfloat")]
-    for name, line in VARIANTS.items():
+    names = args.variant_names.split(",") if args.variant_names else list(VARIANTS)
+    for name in names:
+        line = VARIANTS[name]
         with tempfile.TemporaryDirectory() as tmp:
             rt = os.path.join(tmp, "runtime")
             shutil.copytree(runtime_dir, rt)
@@ -165,6 +172,7 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=8, help="libraries compiled at once")
     ap.add_argument("--variants", action="store_true", help="also time the runtime's load variants")
+    ap.add_argument("--variant-names", help="comma-separated subset of the --variants: " + ", ".join(VARIANTS))
     ap.add_argument("--variant", default=DEFAULT_VARIANT, help=argparse.SUPPRESS)  # a child's label
     args = ap.parse_args()
 
@@ -230,19 +238,9 @@ def main():
     b32 = rng.standard_normal((n, n)).astype(np.float32)
     flop = 2.0 * n**3
     rows = []
-    shape = np.array([n, n, n], np.uint32)
     C = pymetallic.Buffer(device, n * n * 4)
     for t in types:
-        if t == "half":
-            host_a, host_b = a32.astype(np.float16), b32.astype(np.float16)
-            ref_a, ref_b = host_a.astype(np.float32), host_b.astype(np.float32)
-        elif t == "bfloat":  # the top 16 bits of a float32 (truncation: exactly representable)
-            host_a = (a32.view(np.uint32) >> 16).astype(np.uint16)
-            host_b = (b32.view(np.uint32) >> 16).astype(np.uint16)
-            ref_a = (host_a.astype(np.uint32) << 16).view(np.float32)
-            ref_b = (host_b.astype(np.uint32) << 16).view(np.float32)
-        else:
-            host_a, host_b, ref_a, ref_b = a32, b32, a32, b32
+        host_a, host_b, ref_a, ref_b = operands(t, a32, b32)
         ga, gb = cp.asarray(ref_a), cp.asarray(ref_b)
         ref = cp.matmul(ga, gb)  # float32 cuBLAS, TF32 off (CuPy's default)
         ref_norm = float(cp.linalg.norm(ref))
@@ -278,22 +276,7 @@ def main():
                 print(f"  {config_name(c):<24} skipped: {row['error']}", flush=True)
                 rows.append(row)
                 continue
-            pipe = pipes[c]
-            threads = c[4] * c[5] * 32
-
-            def ours(pipe=pipe, c=c, threads=threads):
-                cbuf = queue.make_command_buffer()
-                enc = cbuf.make_compute_command_encoder()
-                enc.set_compute_pipeline_state(pipe)
-                enc.set_buffer(A, 0, 0)
-                enc.set_buffer(B, 0, 1)
-                enc.set_buffer(C, 0, 2)
-                enc.set_bytes(shape, 3)
-                enc.dispatch_threadgroups((n // c[2], n // c[1], 1), (threads, 1, 1))
-                enc.end_encoding()
-                cbuf.commit()
-                cbuf.wait_until_completed()
-                return cbuf
+            ours = dispatcher(pymetallic, queue, pipes[c], A, B, C, n, c[1], c[2], c[4] * c[5] * 32)
 
             try:
                 ours()

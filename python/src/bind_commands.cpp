@@ -29,7 +29,7 @@ Size3 size3(nb::handle value, const char* what) {
     if (PyLong_CheckExact(v) && ((n = PyLong_AsLongLongAndOverflow(v, &overflow)), !overflow)) {
     } else {
       if (PyBool_Check(v) || !PyIndex_Check(v))
-        throw ValidationTypeError(std::string(what) + " must hold ints, not " + Py_TYPE(v)->tp_name);
+        throw ValidationTypeError(std::string(what) + " must hold ints, not " + type_name(v));
       n = to_integer(nb::handle(v), what, LLONG_MIN, LLONG_MAX);
     }
     if (n < 0) throw ValidationError(std::string(what) + " has a negative dimension: " + std::to_string(n));
@@ -101,10 +101,9 @@ std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std
   if (nb::try_cast<std::shared_ptr<Buffer>>(obj, b)) return {b, 0};
   if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr()) || PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr()))
     throw ValidationTypeError(std::string("set_buffer needs a pymetallic.Buffer or an array, not ") +
-                              Py_TYPE(obj.ptr())->tp_name);
+                              type_name(obj.ptr()));
   if (!array_hook().is_valid() || array_hook().is_none())
-    throw ValidationTypeError(std::string("expected a pymetallic.Buffer (or an array), not ") +
-                              Py_TYPE(obj.ptr())->tp_name);
+    throw ValidationTypeError(std::string("expected a pymetallic.Buffer (or an array), not ") + type_name(obj.ptr()));
   nb::tuple r = nb::borrow<nb::tuple>(array_hook()(obj, nb::cast(device)));
   return {nb::cast<std::shared_ptr<Buffer>>(r[0]), nb::cast<uint64_t>(r[1])};
 }
@@ -196,7 +195,7 @@ std::pair<uint64_t, uint64_t> command_range(nb::handle r, const char* what) {
     return {non_negative(location, "the range's location"), non_negative(length, "the range's length")};
   }
   throw ValidationTypeError(std::string(what) + " needs a range or a (location, length) pair, not " +
-                            Py_TYPE(r.ptr())->tp_name);
+                            type_name(r.ptr()));
 }
 
 // An int property of an IndirectCommandBufferDescriptor, 0 to `most` (`expected` says which).

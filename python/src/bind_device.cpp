@@ -43,7 +43,7 @@ void init_device(nb::module_& m) {
     const char* what = "new_indirect_command_buffer";
     if (!nb::isinstance<IndirectCommandBufferDescriptor>(descriptor))
       throw ValidationTypeError(std::string(what) + "(descriptor) must be an IndirectCommandBufferDescriptor, not " +
-                                Py_TYPE(descriptor.ptr())->tp_name);
+                                type_name(descriptor.ptr()));
     long long count =
         to_integer(max_command_count, "new_indirect_command_buffer max_command_count", LLONG_MIN, LLONG_MAX);
     long long opts = to_integer(options, "new_indirect_command_buffer options", LLONG_MIN, LLONG_MAX);

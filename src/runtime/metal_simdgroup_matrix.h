@@ -81,10 +81,40 @@ template <> struct sgm_extra<bfloat> {
 // Never read for float x float products, so the compiler drops them there. (Passing zeros for
 // them instead, bench/gemm.metal's gemm_half for sm_90 keeps its 200 registers and its K loop
 // grows from 225 to 507 instructions: ptxas zeroes the upper half before every product.)
+// With METAL_SGM_KFUSE (the default), a float matrix also carries one pending product: the A
+// and B fragments of a half or bfloat product not yet added (__pend: 0 none, 1 half, 2 bfloat).
+// Its value is __elems + A * B. Accumulating into it along k (acc = a0 * b0 + acc; acc = a1 * b1
+// + acc, MLX's inner loop) then issues one mma.sync m16n8k16 for two products instead of two
+// m16n8k8: the first is deferred, the second adds both (A's k 0-7 and 8-15 are the two products'
+// A fragments, B's the two B fragments). Whatever reads the elements (store, thread_elements,
+// a product that reads the matrix as A or B, or as C of a different kind) adds the pending
+// product first (sgm_flush, in place: the fields are mutable so a const matrix can be
+// resolved). A copy carries the pending product with it (it is part of the value). With the
+// fragment loops unrolled the flag is a constant and the tests fold away.
+#ifndef METAL_SGM_KFUSE
+#define METAL_SGM_KFUSE 1
+#endif
 template <> struct sgm_extra<float> {
   float __hi[2];
+#if METAL_SGM_KFUSE
+  mutable unsigned __pend;
+  mutable unsigned __pa, __pahi, __pb;
+#endif
 };
 #endif
+}  // namespace detail
+
+template <class T, int Cols, int Rows> struct simdgroup_matrix;
+namespace detail {
+// See sgm_extra<float>: adds a float matrix's pending product to its elements (no-op otherwise).
+template <class T> METAL_FUNC void sgm_flush(const simdgroup_matrix<T, 8, 8>& m);
+template <class T> METAL_FUNC void sgm_no_pending(simdgroup_matrix<T, 8, 8>& m) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_KFUSE
+  if constexpr (is_same<T, float>::value) m.__pend = 0u;
+#else
+  (void)m;
+#endif
+}
 }  // namespace detail
 
 template <class T, int Cols, int Rows> struct simdgroup_matrix : detail::sgm_extra<T> {
@@ -115,11 +145,18 @@ template <class T, int Cols, int Rows> struct simdgroup_matrix : detail::sgm_ext
       this->__ahi = 0u;
     } else if constexpr (is_same<T, float>::value) {
       this->__hi[0] = this->__hi[1] = 0.0f;
+      detail::sgm_no_pending(*this);
     }
 #endif
   }
-  METAL_FUNC vec<T, 2>& thread_elements() { return __elems; }
-  METAL_FUNC const vec<T, 2>& thread_elements() const { return __elems; }
+  METAL_FUNC vec<T, 2>& thread_elements() {
+    detail::sgm_flush(*this);
+    return __elems;
+  }
+  METAL_FUNC const vec<T, 2>& thread_elements() const {
+    detail::sgm_flush(*this);
+    return __elems;
+  }
 };
 
 namespace detail {
@@ -132,6 +169,7 @@ template <class T> METAL_FUNC void sgm_written(simdgroup_matrix<T, 8, 8>& m) {
     asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(m.__bt) : "r"(w));
     m.__ahi = 0u;
   }
+  sgm_no_pending(m);
 #else
   (void)m;
 #endif
@@ -141,6 +179,60 @@ template <class T> METAL_FUNC void sgm_written(simdgroup_matrix<T, 8, 8>& m) {
 typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
 typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;
 typedef simdgroup_matrix<bfloat, 8, 8> simdgroup_bfloat8x8;
+
+namespace detail {
+#if defined(METAL_RT_SGM_TENSOR_CORES)
+// D = A * B + C on the tensor cores with float C and D (PTX ISA, mma.m16n8k8 and m16n8k16:
+// lane 4g + t holds A(g, 2t..2t+1) and A(g + 8, 2t..2t+1) in a0, a1 (k16: a2, a3 the same at
+// k + 8), B(2t..2t+1, g) in b0 (k16: b1 at k + 8) and C/D(g, 2t..2t+1), (g + 8, 2t..2t+1)).
+template <class T>
+METAL_FUNC void sgm_mma_k8(float (&d)[4], unsigned a0, unsigned a1, unsigned b0, const float (&c)[4]) {
+  if constexpr (is_same<T, half>::value) {
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a0), "r"(a1), "r"(b0), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+  } else {
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a0), "r"(a1), "r"(b0), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+  }
+}
+template <class T> METAL_FUNC void sgm_mma_k16(float (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                               unsigned b0, unsigned b1, const float (&c)[4]) {
+  if constexpr (is_same<T, half>::value) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+  } else {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+  }
+}
+#endif
+
+template <class T> METAL_FUNC void sgm_flush(const simdgroup_matrix<T, 8, 8>& m) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_KFUSE
+  if constexpr (is_same<T, float>::value) {
+    if (m.__pend != 0u) {
+      float c[4] = {m.__elems[0], m.__elems[1], m.__hi[0], m.__hi[1]}, d[4];
+      if (m.__pend == 1u)
+        sgm_mma_k8<half>(d, m.__pa, m.__pahi, m.__pb, c);
+      else
+        sgm_mma_k8<bfloat>(d, m.__pa, m.__pahi, m.__pb, c);
+      auto& w = const_cast<simdgroup_matrix<T, 8, 8>&>(m);  // the elements are the value's cache
+      w.__elems[0] = d[0];
+      w.__elems[1] = d[1];
+      w.__hi[0] = d[2];
+      w.__hi[1] = d[3];
+      m.__pend = 0u;
+    }
+  }
+#else
+  (void)m;
+#endif
+}
+}  // namespace detail
 
 template <class T, int Cols, int Rows = Cols>
 METAL_FUNC simdgroup_matrix<T, Cols, Rows> make_filled_simdgroup_matrix(const T value) {
@@ -190,13 +282,15 @@ METAL_FUNC unsigned sgm_gather(const simdgroup_matrix<T, 8, 8>& m, float (&all)[
 
 #if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
 // Switches for measuring the variants side by side (bench/gpu_gemm_sweep.py --variants, which
-// compiles against a copy of the runtime with them changed): ldmatrix for loads from
-// threadgroup memory at all, and the A fragment as an .x2 pair rather than .x1 beside a zero.
+// compiles against a copy of the runtime with them changed; METAL_SGM_KFUSE is the third):
+// ldmatrix for loads from threadgroup memory at all, and the A fragment as an .x2 pair rather
+// than .x1 beside a zero (.x1 the default: 151 against 145 TFLOP/s for bench/gemm.metal's
+// 128 x 128 half GEMM on the H200, without METAL_SGM_KFUSE).
 #ifndef METAL_SGM_LDMATRIX
 #define METAL_SGM_LDMATRIX 1
 #endif
 #ifndef METAL_SGM_LDMATRIX_A_X2
-#define METAL_SGM_LDMATRIX_A_X2 1
+#define METAL_SGM_LDMATRIX_A_X2 0
 #endif
 namespace detail {
 // simdgroup_load of a half or bfloat matrix from threadgroup memory whose rows start on 16-byte
@@ -275,6 +369,7 @@ METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong
     d.__ahi = 0u;
   } else if constexpr (is_same<T, float>::value) {
     d.__hi[0] = d.__hi[1] = 0.0f;
+    detail::sgm_no_pending(d);
   }
 #else
   detail::sgm_written(d);
@@ -286,6 +381,7 @@ template <class T, int C, int R, class U>
 METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulong elements_per_row = C,
                                 ulong2 matrix_origin = ulong2(0), bool transpose_matrix = false METAL_RT_SITE_PARAM) {
   unsigned lane = detail::sgm_lane<T>(METAL_RT_SITE_ONLY);
+  detail::sgm_flush(a);
   ulong r = detail::sgm_row(lane), c = detail::sgm_col(lane);
   for (ulong j = 0; j < 2; ++j) {
     ulong row = transpose_matrix ? c + j : r, col = transpose_matrix ? r : c + j;
@@ -313,6 +409,7 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
   aw = sgm_word(a.__elems);
   ahi = a.__ahi;
   bw = b.__bt;
+  if constexpr (!(is_same<TD, float>::value && is_same<TC, float>::value)) sgm_flush(c);
   c0 = float(c.__elems[0]);
   c1 = float(c.__elems[1]);
 #else
@@ -330,22 +427,39 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
 #endif
 #if defined(METAL_RT_SGM_KEEPS_TRANSPOSE)
   if constexpr (is_same<TD, float>::value && is_same<TC, float>::value) {
-    zf = c.__hi[0];
-    float zf1 = c.__hi[1];
-    if constexpr (is_same<T, half>::value) {
-      asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
-          : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-          : "r"(aw), "r"(ahi), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
-    } else {
-      asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
-          : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-          : "r"(aw), "r"(ahi), "r"(bw), "f"(c0), "f"(c1), "f"(zf), "f"(zf1));
+#if METAL_SGM_KFUSE
+    constexpr unsigned kind = is_same<T, half>::value ? 1u : 2u;
+    if (c.__pend == kind) {  // c's pending product and this one: one m16n8k16, k 0-7 the earlier
+      float cc[4] = {c.__elems[0], c.__elems[1], c.__hi[0], c.__hi[1]}, dd[4];
+      sgm_mma_k16<T>(dd, c.__pa, c.__pahi, aw, ahi, c.__pb, bw, cc);
+      d.__elems[0] = dd[0];
+      d.__elems[1] = dd[1];
+      d.__hi[0] = dd[2];
+      d.__hi[1] = dd[3];
+      d.__pend = 0u;
+      return;
     }
-    d.__elems[0] = d0;
-    d.__elems[1] = d1;
-    d.__hi[0] = d2;
-    d.__hi[1] = d3;
+    sgm_flush(c);  // a pending product of the other element type
+    // d = c with this product pending (d may be c).
+    const vec<float, 2> ce = c.__elems;
+    const float h0 = c.__hi[0], h1 = c.__hi[1];
+    d.__elems = ce;
+    d.__hi[0] = h0;
+    d.__hi[1] = h1;
+    d.__pend = kind;
+    d.__pa = aw;
+    d.__pahi = ahi;
+    d.__pb = bw;
     return;
+#else
+    float cc[4] = {c0, c1, c.__hi[0], c.__hi[1]}, dd[4];
+    sgm_mma_k8<T>(dd, aw, ahi, bw, cc);
+    d.__elems[0] = dd[0];
+    d.__elems[1] = dd[1];
+    d.__hi[0] = dd[2];
+    d.__hi[1] = dd[3];
+    return;
+#endif
   }
 #endif
   if constexpr (is_same<T, half>::value) {
@@ -386,6 +500,9 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
   } else
 #endif
   {
+    detail::sgm_flush(a);
+    detail::sgm_flush(b);
+    detail::sgm_flush(c);
 #if defined(METAL_TARGET_CUDA)
     // Each lane fetches only what its two outputs need: row r of A (4 shuffles of a pair) and
     // rows k of B at its columns (8 shuffles of a pair), then folds k = 0..7 in order.

@@ -162,15 +162,15 @@ def ascending_scan(v, op, identity):
     return np.array(out, np.float32)
 
 
-def run_against_fibers(runner, device, src, name, args, n, tg):
+def run_against_fibers(runner, device, src, name, args, n, tg, options=None):
     """The default path's outputs of a 1-D dispatch, checked bit for bit against the fiber path
     on the CPU."""
     from conftest import cpu_schedule
 
-    got = runner.run(device, src, name, args, (n,), (tg,))
+    got = runner.run(device, src, name, args, (n,), (tg,), options=options)
     if getattr(device, "kind", "cpu") == "cpu":
         with cpu_schedule("fibers"):
-            fib = runner._run_once(device, src, name, args, (n,), (tg,), False, (), None)
+            fib = runner._run_once(device, src, name, args, (n,), (tg,), False, (), options)
         for a, b in zip(got, fib):
             if a is not None:
                 np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))

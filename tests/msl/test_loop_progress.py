@@ -7,12 +7,10 @@ NVRTC (no GPU needed): the endless loop survives, and ordinary kernels compile t
 instructions as without the marks (loads still leave loops, loops still unroll)."""
 
 import collections
-import ctypes
-import glob
-import os
 import re
 
 import numpy as np
+import nvrtc_direct
 import pymetallic as pm
 import pytest
 
@@ -44,39 +42,6 @@ kernel void folded(device int* o [[buffer(0)]], uint t [[thread_position_in_grid
 }
 """
 KERNELS = ["forever", "spin", "dot16", "scale", "folded"]
-
-
-def nvrtc_library():
-    names = [os.environ.get("PYMETALLIC_NVRTC_PATH", "")]
-    candidates = ["libnvrtc.so"]
-    for folder in names[0].split(os.pathsep) if names[0] else []:
-        candidates += glob.glob(os.path.join(folder, "libnvrtc.so*"))
-    candidates += sorted(glob.glob("/usr/local/cuda*/lib*/libnvrtc.so*"), reverse=True)
-    for c in candidates:
-        if "builtins" in c or "alt" in c:
-            continue
-        try:
-            return ctypes.CDLL(c)
-        except OSError:
-            continue
-    pytest.skip("libnvrtc not found")
-
-
-def ptx(lib, source, options):
-    prog = ctypes.c_void_p()
-    assert lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"k.cu", 0, None, None) == 0
-    opts = (ctypes.c_char_p * len(options))(*[o.encode() for o in options])
-    rc = lib.nvrtcCompileProgram(prog, len(options), opts)
-    n = ctypes.c_size_t()
-    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(n))
-    log = ctypes.create_string_buffer(n.value)
-    lib.nvrtcGetProgramLog(prog, log)
-    assert rc == 0, log.value.decode()
-    lib.nvrtcGetPTXSize(prog, ctypes.byref(n))
-    out = ctypes.create_string_buffer(n.value)
-    lib.nvrtcGetPTX(prog, out)
-    lib.nvrtcDestroyProgram(ctypes.byref(prog))
-    return out.value.decode()
 
 
 def entries(text):
@@ -111,16 +76,12 @@ def loops_back(body):
 
 @pytest.fixture(scope="module")
 def compiled():
-    lib = nvrtc_library()
+    lib = nvrtc_direct.library()
     generated = pm._core.compile_offline(SRC, None, "cuda", "sm_90")["generated"]
     assert "::metal::detail::loop_progress(" in generated
-    runtime = os.path.join(os.path.dirname(pm.__file__), "runtime")
-    if not os.path.isdir(runtime):
-        runtime = os.path.join(os.path.dirname(__file__), "..", "..", "src", "runtime")
-    options = ["--std=c++17", "-default-device", f"--include-path={runtime}", "-w", "--gpu-architecture=compute_90"]
-    marked = entries(ptx(lib, generated, options))
+    marked = entries(nvrtc_direct.compile(lib, generated, nvrtc_direct.options()))
     plain = generated.replace("::metal::detail::loop_progress(", "(")
-    unmarked = entries(ptx(lib, plain, options))
+    unmarked = entries(nvrtc_direct.compile(lib, plain, nvrtc_direct.options()))
     assert set(marked) == set(KERNELS) == set(unmarked)
     return marked, unmarked
 

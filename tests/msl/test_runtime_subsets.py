@@ -5,12 +5,11 @@ tests need no GPU: which parts a program gets (the generated CUDA C++), that eve
 backend can write compiles with NVRTC, and that the benchmark kernels compile to the same
 PTX instructions with the subset as with the whole library."""
 
-import ctypes
-import glob
 import os
 import re
 import sys
 
+import nvrtc_direct
 import pymetallic as pm
 import pytest
 
@@ -62,16 +61,11 @@ def omitted(text):
     return set(re.findall(r"^#define METAL_RT_OMIT_(\w+) 1$", text, re.M))
 
 
-def runtime_dir():
-    installed = os.path.join(os.path.dirname(pm.__file__), "runtime")
-    return installed if os.path.isdir(installed) else os.path.join(ROOT, "src", "runtime")
-
-
 def test_the_groups_are_those_of_the_runtime():
-    with open(os.path.join(runtime_dir(), "metal_runtime.h")) as f:
+    with open(os.path.join(nvrtc_direct.runtime_dir(), "metal_runtime.h")) as f:
         guarded = set(re.findall(r"^#ifndef METAL_RT_OMIT_(\w+)$", f.read(), re.M))
     assert guarded == set(GROUPS)
-    with open(os.path.join(runtime_dir(), "metal_user_scope.h")) as f:
+    with open(os.path.join(nvrtc_direct.runtime_dir(), "metal_user_scope.h")) as f:
         sections = set(re.findall(r"^#ifndef METAL_RT_OMIT_(\w+)$", f.read(), re.M))
     assert sections == set(GROUPS) - {"VALIDATION"}
 
@@ -136,6 +130,23 @@ def test_a_failed_subset_is_retried_with_the_whole_library(monkeypatch, tmp_path
     monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "1")
     result = pm._core.compile_offline(UNSEEN, None, "cuda", "sm_90")
     assert omitted(result["generated"]) == set()  # what compiled is the whole library
+    assert os.listdir(tmp_path / "cuda")  # in the folder the environment names now
+    # From the cache (a new process would find the same): still the whole library, and the
+    # subset still fails in strict mode (the cache entry of the retry is not the subset's).
+    again = pm._core.compile_offline(UNSEEN, None, "cuda", "sm_90")
+    assert again["generated"] == result["generated"] and again["binary_size"] == result["binary_size"]
+    monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "strict")
+    with pytest.raises(pm.CompileError, match="pack_clampf"):
+        pm._core.compile_offline(UNSEEN, None, "cuda", "sm_90")
+
+
+def test_the_cuda_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    if not nvrtc_available():
+        pytest.skip("NVRTC unavailable")
+    for name in ("a", "b"):
+        monkeypatch.setenv("PYMETALLIC_CACHE_DIR", str(tmp_path / name))
+        pm._core.compile_offline(PLAIN, None, "cuda", "sm_90")
+        assert any(f.endswith(".cubin") for f in os.listdir(tmp_path / name / "cuda")), name
 
 
 def test_a_program_error_is_reported_as_before_after_the_retry(monkeypatch, tmp_path):
@@ -152,73 +163,22 @@ def test_a_program_error_is_reported_as_before_after_the_retry(monkeypatch, tmp_
 # subset changes no instruction of the benchmark kernels.
 
 
-def nvrtc_library():
-    folders = os.environ.get("PYMETALLIC_NVRTC_PATH", "")
-    candidates = ["libnvrtc.so"]
-    for folder in folders.split(os.pathsep) if folders else []:
-        candidates += glob.glob(os.path.join(folder, "libnvrtc.so*"))
-    candidates += sorted(glob.glob("/usr/local/cuda*/lib*/libnvrtc.so*"), reverse=True)
-    for c in candidates:
-        if "builtins" in c or "alt" in c:
-            continue
-        try:
-            return ctypes.CDLL(c)
-        except OSError:
-            continue
-    pytest.skip("libnvrtc not found")
-
-
-def nvrtc(lib, source, options):
-    prog = ctypes.c_void_p()
-    assert lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"k.cu", 0, None, None) == 0
-    opts = (ctypes.c_char_p * len(options))(*[o.encode() for o in options])
-    rc = lib.nvrtcCompileProgram(prog, len(options), opts)
-    n = ctypes.c_size_t()
-    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(n))
-    log = ctypes.create_string_buffer(n.value)
-    lib.nvrtcGetProgramLog(prog, log)
-    text = ""
-    if rc == 0 and "-fdevice-syntax-only" not in options:
-        lib.nvrtcGetPTXSize(prog, ctypes.byref(n))
-        out = ctypes.create_string_buffer(n.value)
-        lib.nvrtcGetPTX(prog, out)
-        text = out.value.decode()
-    lib.nvrtcDestroyProgram(ctypes.byref(prog))
-    assert rc == 0, log.value.decode()[:4000]
-    return text
-
-
-def options():
-    return ["--std=c++17", "-default-device", f"--include-path={runtime_dir()}", "-w", "--gpu-architecture=compute_90"]
-
-
 @pytest.mark.parametrize("validation", [False, True], ids=["plain", "validation"])
 def test_every_subset_of_the_library_compiles(validation):
     """All parts, none, each alone and all but each: a part that needs another it does not
     include, or a name of metal_user_scope.h in the wrong section, fails here."""
-    lib = nvrtc_library()
+    lib = nvrtc_direct.library()
     optional = [g for g in GROUPS if not (validation and g == "VALIDATION")]
     cases = [[], optional] + [[g] for g in optional] + [[o for o in optional if o != g] for g in optional]
     for omit in cases:
         tu = ("#define PM_VALIDATION 1\n" if validation else "") + "#define METAL_TARGET_CUDA 1\n"
         tu += "".join(f"#define METAL_RT_OMIT_{g} 1\n" for g in omit)
         tu += '#include "metal_runtime.h"\nnamespace metal_user {\n#include "metal_user_scope.h"\n}\n'
-        nvrtc(lib, tu, options() + ["-fdevice-syntax-only"])
-
-
-def functions(ptx):
-    """The text of each .entry / .func, by name (module-scope data aside: the whole library
-    also emits unused constants)."""
-    found = {}
-    for m in re.finditer(
-        r"^\.(?:visible |weak )?(?:\.entry|\.func)\s+(?:\([^)]*\)\s*)?(\w+)\s*\((.*?)^}", ptx, re.S | re.M
-    ):
-        found[m.group(1)] = m.group(0)
-    return found
+        nvrtc_direct.compile(lib, tu, nvrtc_direct.options() + ["-fdevice-syntax-only"])
 
 
 def test_the_benchmark_kernels_compile_to_the_same_instructions(monkeypatch):
-    lib = nvrtc_library()
+    lib = nvrtc_direct.library()
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     from gpu_kernels import MSL
 
@@ -227,8 +187,9 @@ def test_the_benchmark_kernels_compile_to_the_same_instructions(monkeypatch):
     monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "0")
     whole = generated(MSL)
     assert omitted(whole) == set()
-    flags = options() + ["-DMETAL_FAST_MATH=1", "--fmad=true"]
-    a, b = functions(nvrtc(lib, subset, flags)), functions(nvrtc(lib, whole, flags))
+    flags = nvrtc_direct.options() + ["-DMETAL_FAST_MATH=1", "--fmad=true"]
+    a = nvrtc_direct.functions(nvrtc_direct.compile(lib, subset, flags))
+    b = nvrtc_direct.functions(nvrtc_direct.compile(lib, whole, flags))
     assert len(a) == 14 and a.keys() == b.keys()
     for name in a:
         assert a[name] == b[name], name

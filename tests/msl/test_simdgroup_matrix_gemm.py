@@ -59,9 +59,10 @@ def inputs(tname, shape, rng):
 @pytest.mark.parametrize(
     "kernel,tname,bm,bn,threads",
     [
-        # 128 x 128 tiles of 8 SIMD groups, double-buffered slices (the benchmark's rows)
-        ("gemm_half", "half", 128, 128, 256),
-        ("gemm_bfloat", "bfloat", 128, 128, 256),
+        # double-buffered slices (the benchmark's rows): 64 x 128 tiles of 4 SIMD groups for half
+        # and bfloat, 128 x 128 tiles of 8 for float
+        ("gemm_half", "half", 64, 128, 128),
+        ("gemm_bfloat", "bfloat", 64, 128, 128),
         ("gemm_float", "float", 128, 128, 256),
         # the first version: 64 x 64 tiles of 4 SIMD groups, one threadgroup buffer
         ("gemm_small_half", "half", 64, 64, 128),

@@ -151,14 +151,16 @@ def test_threadgroup_loads_at_every_alignment(device, runner, tname, where):
 GEMM = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "gemm.metal")
 
 
-def cuda_ptx(source):
-    """PTX of source's CUDA translation unit for sm_90 (NVRTC, as the backend compiles it)."""
-    from test_loop_progress import nvrtc_library, ptx
+def cuda_ptx(source, extra=()):
+    """PTX of source's CUDA translation unit for sm_90 (NVRTC, as the backend compiles it);
+    extra: more NVRTC options (e.g. -D switches of the runtime)."""
+    import nvrtc_direct
 
-    lib = nvrtc_library()
+    lib = nvrtc_direct.library()
     generated = pm._core.compile_offline(source, None, "cuda", "sm_90", True)["generated"]
     options = ["--std=c++17", "-default-device", f"--include-path={pm._core.runtime_dir()}", "-w"]
-    return ptx(lib, generated, options + ["-DMETAL_FAST_MATH=1", "--fmad=true", "--gpu-architecture=compute_90"])
+    flags = options + ["-DMETAL_FAST_MATH=1", "--fmad=true", "--gpu-architecture=compute_90", *extra]
+    return nvrtc_direct.compile(lib, generated, flags)
 
 
 def gemm_only(kernel):
@@ -170,15 +172,21 @@ def gemm_only(kernel):
     return head + "#define GEMM_ARGS" + "\n".join(keep) + "\n"
 
 
-def test_gemm_loads_are_ldmatrix_on_cuda():
-    text = cuda_ptx(gemm_only("gemm_half"))
-    # 8 A and 4 B fragments per 8-deep step, 4 steps per 32-deep slice: all ldmatrix, the A
-    # fragments as .x2 pairs, the B ones transposed; no per-lane 2-byte loads and no alignment
-    # test left in the code (the tile's rows are 16-byte aligned and the compiler sees it).
-    assert text.count("ldmatrix.sync.aligned.m8n8.x2.shared.b16") >= 32
-    assert text.count("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16") >= 16
+@pytest.mark.parametrize("a_x2", [False, True])
+def test_gemm_loads_are_ldmatrix_on_cuda(a_x2):
+    text = cuda_ptx(gemm_only("gemm_half"), ["-DMETAL_SGM_LDMATRIX_A_X2=1"] if a_x2 else [])
+    # 4 A and 8 B fragments per 8-deep step, 4 steps per 32-deep slice: all ldmatrix, the A
+    # fragments as .x1 (or with METAL_SGM_LDMATRIX_A_X2 as .x2 pairs), the B ones transposed; no
+    # per-lane 2-byte loads and no alignment test left in the code (the tile's rows are 16-byte
+    # aligned and the compiler sees it).
+    if a_x2:
+        assert text.count("ldmatrix.sync.aligned.m8n8.x2.shared.b16") >= 16
+    else:
+        assert text.count("ldmatrix.sync.aligned.m8n8.x1.shared.b16") >= 16
+        assert "ldmatrix.sync.aligned.m8n8.x2" not in text
+    assert text.count("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16") >= 32
     assert "ld.shared.u16" not in text and "ld.shared.b16" not in text
-    assert "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32" in text
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in text
 
 
 def test_unaligned_loads_keep_the_lane_path_on_cuda():

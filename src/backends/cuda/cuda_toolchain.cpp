@@ -1,9 +1,14 @@
 #include "backends/cuda/cuda_toolchain.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "backends/cuda/entry_wrapper.h"
 #include "backends/cuda/nvrtc_api.h"
@@ -75,7 +80,81 @@ Subset subset_mode() {
   return s == "strict" ? Subset::Strict : Subset::Retry;
 }
 
+// PYMETALLIC_NVRTC_THREADS, else half the CPUs this process may use (at most 8; 1 below 4).
+size_t nvrtc_threads() {
+  if (const char* v = std::getenv("PYMETALLIC_NVRTC_THREADS"); v && *v) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (end && *end == '\0' && n >= 1) return static_cast<size_t>(std::min(n, 64L));
+    throw ValidationError(std::string("PYMETALLIC_NVRTC_THREADS must be a whole number of at least 1, not '") + v +
+                          "'");
+  }
+  cpu_set_t set;
+  long cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+  return cpus < 4 ? 1 : static_cast<size_t>(std::min(cpus / 2, 8L));
+}
+
+// A counting semaphore of nvrtc_threads() slots (C++17 has none).
+class CompileSlot {
+ public:
+  CompileSlot() {
+    std::unique_lock<std::mutex> lock(mutex());
+    const size_t limit = std::max<size_t>(1, nvrtc_threads());
+    cv().wait(lock, [&] { return busy() < limit; });
+    ++busy();
+  }
+  ~CompileSlot() {
+    {
+      std::lock_guard<std::mutex> lock(mutex());
+      --busy();
+    }
+    cv().notify_all();
+  }
+  CompileSlot(const CompileSlot&) = delete;
+  CompileSlot& operator=(const CompileSlot&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::condition_variable& cv() {
+    static std::condition_variable c;
+    return c;
+  }
+  static size_t& busy() {
+    static size_t n = 0;
+    return n;
+  }
+};
+
 }  // namespace
+
+size_t nvrtc_programs(size_t kernels) { return std::max<size_t>(1, std::min(kernels, nvrtc_threads())); }
+
+std::vector<CudaBinary> build_programs(const msl::TranslatedSource& source, const CompileOptions& options,
+                                       int sm_version, int driver_version, size_t programs) {
+  programs = std::max<size_t>(1, std::min(programs, source.kernels.size()));
+  if (programs == 1) return {build(source, options, sm_version, driver_version)};
+  std::vector<CudaBinary> out(programs);
+  std::vector<std::exception_ptr> failed(programs);
+  auto one = [&](size_t p) {
+    try {
+      out[p] = build(source, options, sm_version, driver_version, Entries::Direct, KernelSet{programs, p});
+    } catch (...) {
+      failed[p] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t p = 1; p < programs; ++p) threads.emplace_back(one, p);
+  one(0);
+  for (auto& t : threads) t.join();
+  // The first program's error: every program holds the whole translated code, so an error
+  // in it is reported by each, and program 0's message is the one a single program gives.
+  for (auto& e : failed)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
 
 bool whole_runtime_requested() { return subset_mode() == Subset::Whole; }
 
@@ -91,7 +170,7 @@ int parse_arch(const std::string& arch) {
 }
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
-                 Entries entries, long only, bool syntax_only) {
+                 Entries entries, KernelSet only, bool syntax_only) {
   CudaBinary out;
   const Subset subset = subset_mode();
   out.source = generate_translation_unit(source, entries, only, subset == Subset::Whole);
@@ -112,11 +191,23 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
 
   // The key names the requested GPU, not what NVRTC will make of it, so a warm start can
   // find the binary without loading NVRTC at all.
-  std::string key_text = out.source + "\n" + Nvrtc::identity() + "\nsm_" + std::to_string(sm_version) + "\n" +
-                         std::to_string(driver_version) + "\n" + runtime_files_hash();
-  for (auto& f : flags) key_text += f + "\n";
-  std::string key = cache::hash_hex(key_text);
-  static cache::DiskCache disk("cuda");
+  const std::vector<std::string> key_flags = flags;  // before the architecture NVRTC is given
+  auto key_of = [&](const std::string& unit) {
+    std::string text = unit + "\n" + Nvrtc::identity() + "\nsm_" + std::to_string(sm_version) + "\n" +
+                       std::to_string(driver_version) + "\n" + runtime_files_hash();
+    for (auto& f : key_flags) text += f + "\n";
+    return cache::hash_hex(text);
+  };
+  std::string key = key_of(out.source);
+  // Made per call: the folder follows $PYMETALLIC_CACHE_DIR as it is now (a process that
+  // changes it, as the tests do, must not keep writing to the first one).
+  cache::DiskCache disk("cuda");
+  // A subset that failed and compiled whole (below) left a ".whole" mark under the subset's
+  // key: the binary is under the whole unit's. Strict mode ignores the mark (it must fail).
+  if (subset == Subset::Retry && disk.read(key, ".whole")) {
+    out.source = generate_translation_unit(source, entries, only, /*whole_runtime=*/true);
+    key = key_of(out.source);
+  }
   if (syntax_only && disk.read(key, ".ok")) return out;
   if (auto cached = disk.read(key, ".cubin")) {
     out.image = *cached, out.is_cubin = true, out.arch = "sm_" + std::to_string(sm_version);
@@ -146,14 +237,18 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   out.arch = (cubin ? "sm_" : "compute_") + std::to_string(target);
   flags.push_back("--gpu-architecture=" + out.arch);
 
-  static std::mutex mutex;  // one NVRTC compile at a time keeps memory use in check
-  std::lock_guard<std::mutex> lock(mutex);
+  // At most nvrtc_threads() NVRTC compiles at once (each takes 100-300 MB): the programs of
+  // build_programs run together, other compiles of the process wait.
+  CompileSlot slot;
   NvrtcOutput result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
   if (!result.ok && subset == Subset::Retry && out.source.find("#define METAL_RT_OMIT_") != std::string::npos) {
     // The subset of the runtime library failed: a program error (the whole library reports
     // it just the same, with every name in scope), or a name the detection missed.
-    out.source = generate_translation_unit(source, entries, only, /*whole_runtime=*/true);
-    result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
+    std::string whole = generate_translation_unit(source, entries, only, /*whole_runtime=*/true);
+    result = nvrtc->compile(whole, options.filename + ".cu", flags, cubin);
+    if (result.ok) disk.write(key, ".whole", "whole\n");
+    out.source = whole;
+    key = key_of(whole);
   }
   result.log = normalize_locations(result.log);
   if (!result.ok) {
