@@ -1,7 +1,5 @@
 #include "backends/cuda/cuda_toolchain.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
@@ -80,7 +78,10 @@ Subset subset_mode() {
   return s == "strict" ? Subset::Strict : Subset::Retry;
 }
 
-// PYMETALLIC_NVRTC_THREADS, else half the CPUs this process may use (at most 8; 1 below 4).
+// PYMETALLIC_NVRTC_THREADS, else 1: NVRTC runs the front end of one program at a time in a
+// process (measured: a second thread's compile starts only when the first has finished parsing,
+// docs/performance.md), and our front end is about as long as all of one program's back end,
+// so more programs on threads only add front ends.
 size_t nvrtc_threads() {
   if (const char* v = std::getenv("PYMETALLIC_NVRTC_THREADS"); v && *v) {
     char* end = nullptr;
@@ -89,9 +90,7 @@ size_t nvrtc_threads() {
     throw ValidationError(std::string("PYMETALLIC_NVRTC_THREADS must be a whole number of at least 1, not '") + v +
                           "'");
   }
-  cpu_set_t set;
-  long cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-  return cpus < 4 ? 1 : static_cast<size_t>(std::min(cpus / 2, 8L));
+  return 1;
 }
 
 // A counting semaphore of nvrtc_threads() slots (C++17 has none).

@@ -29,15 +29,15 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
 
 // A library's kernels as `programs` NVRTC programs compiled at once on as many threads, kernel
 // i in program i % programs (each program includes the whole translated code and the runtime,
-// and has the entries of its kernels): the wall time of a cold compile is then about that of
-// its slowest program rather than of all kernels, at the price of parsing the runtime once
-// per program (CPU time). Each program is cached on its own. One program: build(source, ...).
+// and has the entries of its kernels), each cached on its own and loaded as a module of its
+// own. The back ends overlap, the front ends do not (NVRTC parses one program at a time per
+// process), so this pays only for libraries whose back end outweighs a front end per extra
+// program; off by default. One program: build(source, ...).
 std::vector<CudaBinary> build_programs(const msl::TranslatedSource& source, const CompileOptions& options,
                                        int sm_version, int driver_version, size_t programs);
 
 // How many programs build_programs should use for a library of `kernels` kernels:
-// PYMETALLIC_NVRTC_THREADS (1: one program, as before), else half the CPUs this process may
-// run on, at most 8, and 1 below 4 CPUs (where a second program costs more than it saves).
+// PYMETALLIC_NVRTC_THREADS (default 1: one program, one module).
 size_t nvrtc_programs(size_t kernels);
 
 // PYMETALLIC_CUDA_RUNTIME_SUBSET=0: generated units include the whole runtime library.
