@@ -23,6 +23,7 @@ inline constexpr Variable kVariables[] = {
      "0: no lane loops on the CPU (data-dependent and variable-trip loops stay in the per-thread loop)"},
     {"PYMETALLIC_CPU_FAST_DIVISION",
      "0: CPU kernels divide by their constant arguments with the hardware's division (no reciprocals)"},
+    {"PYMETALLIC_CPU_SPLIT", "0: no index-set splitting of CPU thread loops ((gid.x + c) % n divided per thread)"},
     {"PYMETALLIC_CPU_CXXFLAGS",
      "extra flags for the CPU backend's kernel compiles (make sanitize passes ASan/UBSan here)"},
     {"PYMETALLIC_ZIG", "the zig executable whose `zig c++` compiles CPU kernels when no system compiler is found"},
@@ -47,6 +48,9 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_CUDA_RUNTIME_SUBSET",
      "0: CUDA kernels include the whole runtime library; strict: no retry with the whole library when the parts a "
      "program names fail to compile (the test suite's setting)"},
+    {"PYMETALLIC_NVRTC_THREADS",
+     "how many NVRTC programs a CUDA library's kernels are compiled as, at once on as many threads (default 1; "
+     "NVRTC parses one program at a time, docs/performance.md)"},
     // Debugging
     {"PYMETALLIC_DEBUG_FISSION", "1: print why a barrier kernel keeps fibers (is not split into loops)"},
     {"PYMETALLIC_FRONT_END_TIMES", "1: print the seconds each front-end pass takes to stderr"},

@@ -13,7 +13,9 @@ struct OfflineResult {
   std::vector<std::string> functions;  // kernel names
   std::string generated;               // the C++ or CUDA C++ handed to the compiler
   std::string artifact;                // what was built: "shared object", "sm_90 cubin", ...
-  uint64_t binary_size = 0;            // 0 when emit_only
+  uint64_t binary_size = 0;            // 0 when emit_only (cuda: of all modules)
+  uint64_t programs = 1;               // cuda: NVRTC programs (modules) the kernels were built as
+  std::vector<std::string> units;      // cuda: the unit of each program (not with emit_only)
 };
 
 // target: "cpu" or "cuda"; arch: "sm_90" style for cuda (default sm_90). Throws CompileError

@@ -20,7 +20,7 @@ namespace {
 // Function-constant values arrive as Python bools/ints/floats; the front end wants C++ literals.
 std::string constant_literal(nb::handle v) {
   PyObject* o = v.ptr();
-  std::string type = Py_TYPE(o)->tp_name;
+  std::string type = Py_TYPE(o)->tp_name;  // NumPy spells its scalars "numpy.float64"
   if (PyBool_Check(o) || type == "numpy.bool_" || type == "numpy.bool")
     return PyObject_IsTrue(o) == 1 ? "true" : "false";
   if (PyIndex_Check(o) && !PyFloat_Check(o))
@@ -42,7 +42,7 @@ std::map<std::string, std::string> constants_map(nb::handle constants) {
   if (constants.is_none()) return out;
   if (!nb::isinstance<nb::dict>(constants))
     throw ValidationTypeError(std::string("constants must be a dict {name or index: value}, not ") +
-                              Py_TYPE(constants.ptr())->tp_name);
+                              type_name(constants.ptr()));
   for (auto [k, v] : nb::borrow<nb::dict>(constants)) {
     std::string key = PyUnicode_Check(k.ptr())
                           ? to_text(k, "a function-constant name")
@@ -71,13 +71,12 @@ CompileOptions compile_options(nb::handle options) {
     throw ValidationTypeError(
         std::string("options must be a dict with keys macros, include_paths, math_mode, fast_math, "
                     "language_version, filename, constants, validation, debug; not ") +
-        Py_TYPE(options.ptr())->tp_name);
+        type_name(options.ptr()));
   for (auto [k, v] : nb::borrow<nb::dict>(options)) {
     std::string key = to_text(k, "a compile option name");
     if (key == "macros" || key == "defines") {
       if (!nb::isinstance<nb::dict>(v))
-        throw ValidationTypeError("options['" + key + "'] must be a dict {NAME: value}, not " +
-                                  Py_TYPE(v.ptr())->tp_name);
+        throw ValidationTypeError("options['" + key + "'] must be a dict {NAME: value}, not " + type_name(v.ptr()));
       for (auto [mk, mv] : nb::borrow<nb::dict>(v)) {
         std::string value =
             PyBool_Check(mv.ptr()) ? (mv.ptr() == Py_True ? "1" : "0") : nb::cast<std::string>(nb::str(mv));

@@ -33,6 +33,8 @@ void init_offline(nb::module_& m) {
         out["generated"] = r.generated;
         out["artifact"] = r.artifact;
         out["binary_size"] = r.binary_size;
+        out["programs"] = r.programs;
+        out["units"] = r.units;
         return out;
       },
       nb::arg("source"), nb::arg("options") = nb::none(), nb::arg("target") = "cpu", nb::arg("arch") = "",

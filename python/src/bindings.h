@@ -22,11 +22,22 @@ namespace pymetallic_bindings {
 // TypeError), a bad value a ValidationError (also a ValueError); NumPy scalars are accepted
 // wherever Python numbers are.
 
+// A Python object's type as Python's own messages name it (`type(o).__name__`: "Buffer",
+// "float64"), not tp_name, which nanobind versions spell differently ("pymetallic._core.Buffer").
+inline std::string type_name(PyObject* o) {
+  PyObject* name = PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(o)), "__name__");
+  const char* s = name ? PyUnicode_AsUTF8(name) : nullptr;
+  std::string out = s ? s : Py_TYPE(o)->tp_name;
+  if (!s) PyErr_Clear();
+  Py_XDECREF(name);
+  return out;
+}
+
 // An integer (int, NumPy integer, anything with __index__; not bool) in [lo, hi].
 inline long long to_integer(nanobind::handle v, const char* what, long long lo, long long hi) {
   PyObject* o = v.ptr();
   if (PyBool_Check(o) || !PyIndex_Check(o))
-    throw metallic::ValidationTypeError(std::string(what) + " must be an int, not " + Py_TYPE(o)->tp_name);
+    throw metallic::ValidationTypeError(std::string(what) + " must be an int, not " + type_name(o));
   PyObject* index = PyNumber_Index(o);
   if (!index) throw nanobind::python_error();
   int overflow = 0;
@@ -47,29 +58,29 @@ inline bool to_bool(nanobind::handle v, const char* what) {
   if (PyBool_Check(o)) return o == Py_True;
   if (std::string(Py_TYPE(o)->tp_name) == "numpy.bool_" || std::string(Py_TYPE(o)->tp_name) == "numpy.bool")
     return PyObject_IsTrue(o) == 1;
-  throw metallic::ValidationTypeError(std::string(what) + " must be True or False, not " + Py_TYPE(o)->tp_name);
+  throw metallic::ValidationTypeError(std::string(what) + " must be True or False, not " + type_name(o));
 }
 
 inline std::string to_text(nanobind::handle v, const char* what) {
   if (!PyUnicode_Check(v.ptr()))
-    throw metallic::ValidationTypeError(std::string(what) + " must be a str, not " + Py_TYPE(v.ptr())->tp_name);
+    throw metallic::ValidationTypeError(std::string(what) + " must be a str, not " + type_name(v.ptr()));
   Py_ssize_t size = 0;
   const char* text = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
   if (!text) throw nanobind::python_error();
   return std::string(text, static_cast<size_t>(size));
 }
 
-// The C++ object behind a bound Python object of class T (`type_name` for messages); None
+// The C++ object behind a bound Python object of class T (`expected`: its name for messages); None
 // is refused unless `allow_none`, a value of another type is a ValidationTypeError.
 template <class T>
-std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* type_name, bool allow_none = false) {
+std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* expected, bool allow_none = false) {
+  const std::string article = std::string(expected).find_first_of("AEIOU") == 0 ? " must be an " : " must be a ";
   if (v.is_none()) {
     if (allow_none) return nullptr;
-    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not None");
+    throw metallic::ValidationTypeError(std::string(what) + article + expected + ", not None");
   }
   if (!nanobind::isinstance<T>(v))
-    throw metallic::ValidationTypeError(std::string(what) + " must be a " + type_name + ", not " +
-                                        Py_TYPE(v.ptr())->tp_name);
+    throw metallic::ValidationTypeError(std::string(what) + article + expected + ", not " + type_name(v.ptr()));
   // Without enable_shared_from_this, nanobind would give C++ a shared_ptr whose deleter takes
   // the GIL on whichever thread drops it, also while the interpreter exits (python_gate.h).
   static_assert(nanobind::detail::has_shared_from_this_v<T>,
@@ -82,12 +93,12 @@ std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* t
 inline std::vector<std::string> to_path_list(nanobind::handle v, const char* what) {
   PyObject* o = v.ptr();
   if (PyUnicode_Check(o) || PyBytes_Check(o) || PyObject_HasAttrString(o, "__fspath__"))
-    throw metallic::ValidationTypeError(std::string(what) + " must be a list of folders, not a single " +
-                                        Py_TYPE(o)->tp_name + " (write [path])");
+    throw metallic::ValidationTypeError(std::string(what) + " must be a list of folders, not a single " + type_name(o) +
+                                        " (write [path])");
   PyObject* it = PyObject_GetIter(o);
   if (!it) {
     PyErr_Clear();
-    throw metallic::ValidationTypeError(std::string(what) + " must be a list of folders, not " + Py_TYPE(o)->tp_name);
+    throw metallic::ValidationTypeError(std::string(what) + " must be a list of folders, not " + type_name(o));
   }
   std::vector<std::string> out;
   while (PyObject* item = PyIter_Next(it)) {

@@ -1,6 +1,6 @@
 """NVRTC called directly through ctypes (no GPU, no pymetallic in between), for tests that
 compare the PTX of generated CUDA C++ units: tests/msl/test_runtime_subsets.py,
-test_loop_progress.py, test_nvrtc_modules.py."""
+test_loop_progress.py, test_nvrtc_programs.py, test_simdgroup_matrix_ldmatrix.py."""
 
 import ctypes
 import glob
@@ -32,7 +32,9 @@ def library():
 
 
 def runtime_dir():
-    """The runtime headers the generated units include: the installed copy, else the source tree's."""
+    """The runtime headers the generated units include (the folder the backend passes NVRTC)."""
+    if hasattr(pm._core, "runtime_dir"):
+        return pm._core.runtime_dir()
     installed = os.path.join(os.path.dirname(pm.__file__), "runtime")
     return installed if os.path.isdir(installed) else os.path.join(ROOT, "src", "runtime")
 

@@ -18,13 +18,31 @@ OfflineResult offline_compile(const msl::TranslatedSource& source, const Compile
   int sm = cuda::parse_arch(request.arch.empty() ? "sm_90" : request.arch);
   const auto entries = request.indirect_entries ? cuda::Entries::Indirect : cuda::Entries::Direct;
   if (request.emit_only) {
-    r.generated = cuda::generate_translation_unit(source, entries, -1, cuda::whole_runtime_requested());
+    r.generated = cuda::generate_translation_unit(source, entries, {}, cuda::whole_runtime_requested());
     r.artifact = "CUDA C++";
     return r;
   }
   const cuda::DriverApi* api = cuda::driver();  // absent without a GPU: fine, NVRTC suffices
-  cuda::CudaBinary binary = cuda::build(source, options, sm, api ? api->version : 0, entries);
+  const int driver = api ? api->version : 0;
+  if (entries == cuda::Entries::Direct) {
+    // As a device builds a library: several NVRTC programs where the CPUs allow.
+    auto binaries = cuda::build_programs(source, options, sm, driver, cuda::nvrtc_programs(source.kernels.size()));
+    r.programs = binaries.size();
+    for (const auto& b : binaries) {
+      r.binary_size += b.image.size();
+      r.units.push_back(b.source);
+    }
+    // The whole unit (what one program compiles); `units` has each program's.
+    r.generated = binaries.size() == 1
+                      ? binaries[0].source
+                      : cuda::generate_translation_unit(source, entries, {}, cuda::whole_runtime_requested());
+    r.artifact = binaries[0].arch + (binaries[0].is_cubin ? " cubin" : " PTX");
+    if (binaries.size() > 1) r.artifact += " (" + std::to_string(binaries.size()) + " modules)";
+    return r;
+  }
+  cuda::CudaBinary binary = cuda::build(source, options, sm, driver, entries);
   r.generated = binary.source;
+  r.units.push_back(binary.source);
   r.binary_size = binary.image.size();
   r.artifact = binary.arch + (binary.is_cubin ? " cubin" : " PTX");
   return r;

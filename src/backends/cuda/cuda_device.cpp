@@ -65,18 +65,28 @@ class CudaDevice : public backend::DeviceImpl {
     size_t instantiations = 0;
     for (const auto& k : source.kernels) instantiations += k.call_name.find('<') != std::string::npos;
     if (instantiations > 4) {
-      build(source, options, sm, driver, Entries::Direct, -1, /*syntax_only=*/true);
+      build(source, options, sm, driver, Entries::Direct, {}, /*syntax_only=*/true);
       auto shared = std::make_shared<const msl::TranslatedSource>(source);
       auto context = context_;
       auto per_kernel = [shared, options, sm, driver, context](long index) {
-        CudaBinary binary = build(*shared, options, sm, driver, Entries::Direct, index);
+        CudaBinary binary = build(*shared, options, sm, driver, Entries::Direct,
+                                  KernelSet{shared->kernels.size(), static_cast<size_t>(index)});
         return std::make_shared<CudaModule>(context, binary.image);
       };
       return std::make_shared<CudaLibrary>(context_, nullptr, source, options, per_kernel);
     }
-    CudaBinary binary = build(source, options, sm, driver);
-    return std::make_shared<CudaLibrary>(context_, std::make_shared<CudaModule>(context_, binary.image), source,
-                                         options);
+    // Several NVRTC programs at once where the CPUs allow (nvrtc_programs): kernel i is in
+    // module i % n.
+    std::vector<CudaBinary> binaries =
+        build_programs(source, options, sm, driver, nvrtc_programs(source.kernels.size()));
+    if (binaries.size() == 1)
+      return std::make_shared<CudaLibrary>(context_, std::make_shared<CudaModule>(context_, binaries[0].image), source,
+                                           options);
+    std::vector<std::shared_ptr<CudaModule>> modules;
+    for (const auto& b : binaries) modules.push_back(std::make_shared<CudaModule>(context_, b.image));
+    std::vector<std::shared_ptr<CudaModule>> per_kernel;
+    for (size_t i = 0; i < source.kernels.size(); ++i) per_kernel.push_back(modules[i % modules.size()]);
+    return std::make_shared<CudaLibrary>(context_, std::move(per_kernel), source, options);
   }
 
   std::unique_ptr<backend::QueueImpl> newQueue() override { return std::make_unique<CudaQueue>(context_); }

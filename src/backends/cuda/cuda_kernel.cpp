@@ -160,6 +160,16 @@ CudaLibrary::CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<C
       kernels_[i] = std::make_shared<CudaKernel>(module_, indirect_, i, source.kernels[i], validation_, logging_);
 }
 
+CudaLibrary::CudaLibrary(std::shared_ptr<CudaContext> context, std::vector<std::shared_ptr<CudaModule>> per_kernel,
+                         const msl::TranslatedSource& source, const CompileOptions& options)
+    : CudaLibrary(std::move(context), nullptr, source, options) {
+  if (per_kernel.size() != names_.size()) throw Error("internal error: one module per kernel expected");
+  per_kernel_ = std::move(per_kernel);
+  // As for a single module: everything the driver needs of each kernel, now.
+  for (size_t i = 0; i < names_.size(); ++i)
+    kernels_[i] = std::make_shared<CudaKernel>(per_kernel_[i], indirect_, i, source.kernels[i], validation_, logging_);
+}
+
 std::shared_ptr<backend::KernelImpl> CudaLibrary::kernel(const msl::KernelInfo& info) {
   for (size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] != info.name) continue;

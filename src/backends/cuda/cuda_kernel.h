@@ -114,6 +114,9 @@ class CudaLibrary : public backend::LibraryImpl {
   // its pipeline is first made.
   CudaLibrary(std::shared_ptr<CudaContext> context, std::shared_ptr<CudaModule> module,
               const msl::TranslatedSource& source, const CompileOptions& options, Builder build = nullptr);
+  // Kernel i in per_kernel[i] (a library compiled as several programs: build_programs).
+  CudaLibrary(std::shared_ptr<CudaContext> context, std::vector<std::shared_ptr<CudaModule>> per_kernel,
+              const msl::TranslatedSource& source, const CompileOptions& options);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
 
  private:

@@ -1,9 +1,12 @@
 #include "backends/cuda/cuda_toolchain.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "backends/cuda/entry_wrapper.h"
 #include "backends/cuda/nvrtc_api.h"
@@ -75,7 +78,82 @@ Subset subset_mode() {
   return s == "strict" ? Subset::Strict : Subset::Retry;
 }
 
+// PYMETALLIC_NVRTC_THREADS, else 1: NVRTC runs the front end of one program at a time in a
+// process (measured: a second thread's compile starts only when the first has finished parsing,
+// docs/performance.md), and our front end is about as long as all of one program's back end,
+// so more programs on threads only add front ends.
+size_t nvrtc_threads() {
+  if (const char* v = std::getenv("PYMETALLIC_NVRTC_THREADS"); v && *v) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (end && *end == '\0' && n >= 1) return static_cast<size_t>(std::min(n, 64L));
+    throw ValidationError(std::string("PYMETALLIC_NVRTC_THREADS must be a whole number of at least 1, not '") + v +
+                          "'");
+  }
+  return 1;
+}
+
+// A counting semaphore of nvrtc_threads() slots (C++17 has none).
+class CompileSlot {
+ public:
+  CompileSlot() {
+    std::unique_lock<std::mutex> lock(mutex());
+    const size_t limit = std::max<size_t>(1, nvrtc_threads());
+    cv().wait(lock, [&] { return busy() < limit; });
+    ++busy();
+  }
+  ~CompileSlot() {
+    {
+      std::lock_guard<std::mutex> lock(mutex());
+      --busy();
+    }
+    cv().notify_all();
+  }
+  CompileSlot(const CompileSlot&) = delete;
+  CompileSlot& operator=(const CompileSlot&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::condition_variable& cv() {
+    static std::condition_variable c;
+    return c;
+  }
+  static size_t& busy() {
+    static size_t n = 0;
+    return n;
+  }
+};
+
 }  // namespace
+
+size_t nvrtc_programs(size_t kernels) { return std::max<size_t>(1, std::min(kernels, nvrtc_threads())); }
+
+std::vector<CudaBinary> build_programs(const msl::TranslatedSource& source, const CompileOptions& options,
+                                       int sm_version, int driver_version, size_t programs) {
+  programs = std::max<size_t>(1, std::min(programs, source.kernels.size()));
+  if (programs == 1) return {build(source, options, sm_version, driver_version)};
+  std::vector<CudaBinary> out(programs);
+  std::vector<std::exception_ptr> failed(programs);
+  auto one = [&](size_t p) {
+    try {
+      out[p] = build(source, options, sm_version, driver_version, Entries::Direct, KernelSet{programs, p});
+    } catch (...) {
+      failed[p] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t p = 1; p < programs; ++p) threads.emplace_back(one, p);
+  one(0);
+  for (auto& t : threads) t.join();
+  // The first program's error: every program holds the whole translated code, so an error
+  // in it is reported by each, and program 0's message is the one a single program gives.
+  for (auto& e : failed)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
 
 bool whole_runtime_requested() { return subset_mode() == Subset::Whole; }
 
@@ -91,7 +169,7 @@ int parse_arch(const std::string& arch) {
 }
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
-                 Entries entries, long only, bool syntax_only) {
+                 Entries entries, KernelSet only, bool syntax_only) {
   CudaBinary out;
   const Subset subset = subset_mode();
   out.source = generate_translation_unit(source, entries, only, subset == Subset::Whole);
@@ -158,8 +236,9 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
   out.arch = (cubin ? "sm_" : "compute_") + std::to_string(target);
   flags.push_back("--gpu-architecture=" + out.arch);
 
-  static std::mutex mutex;  // one NVRTC compile at a time keeps memory use in check
-  std::lock_guard<std::mutex> lock(mutex);
+  // At most nvrtc_threads() NVRTC compiles at once (each takes 100-300 MB): the programs of
+  // build_programs run together, other compiles of the process wait.
+  CompileSlot slot;
   NvrtcOutput result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
   if (!result.ok && subset == Subset::Retry && out.source.find("#define METAL_RT_OMIT_") != std::string::npos) {
     // The subset of the runtime library failed: a program error (the whole library reports

@@ -346,7 +346,7 @@ std::string omitted_groups(const std::string& code, const msl::TranslatedSource&
 
 }  // namespace
 
-std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries, long only,
+std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries, KernelSet only,
                                       bool whole_runtime) {
   std::ostringstream body;
   body << source.code << "\n"
@@ -354,7 +354,7 @@ std::string generate_translation_unit(const msl::TranslatedSource& source, Entri
        << codegen::wrapper_support_code() << kSupport;
   if (entries == Entries::Indirect) body << kIndirectSupport;
   for (size_t i = 0; i < source.kernels.size(); ++i)
-    if (only < 0 || i == static_cast<size_t>(only)) write_kernel(body, source, source.kernels[i], i, entries);
+    if (only.has(i)) write_kernel(body, source, source.kernels[i], i, entries);
   body << "}  // namespace metal_user\n";
   const std::string code = body.str();
 

@@ -45,10 +45,18 @@ inline void slot_offsets(const unsigned* sizes, size_t count, unsigned* offsets,
   *total = at;
 }
 
-// `only`: the index of the one kernel to write (its symbols keep that index); -1: every kernel.
+// Which kernels a unit holds: those whose index i has i % stride == offset (every kernel by
+// default; kernel k of n alone: {n, k}). Their symbols keep their index in the library.
+struct KernelSet {
+  size_t stride = 1, offset = 0;
+  bool has(size_t i) const { return i % stride == offset; }
+  bool all() const { return stride == 1; }
+};
+
+// `only`: the kernels to write.
 // The unit includes only the optional parts of the runtime library whose names the code
 // spells (METAL_RT_OMIT_<GROUP>, metal_runtime.h); `whole_runtime`: all of it.
 std::string generate_translation_unit(const msl::TranslatedSource& source, Entries entries = Entries::Direct,
-                                      long only = -1, bool whole_runtime = false);
+                                      KernelSet only = {}, bool whole_runtime = false);
 
 }  // namespace metallic::cuda
