@@ -23,6 +23,7 @@ inline constexpr Variable kVariables[] = {
      "0: no lane loops on the CPU (data-dependent and variable-trip loops stay in the per-thread loop)"},
     {"PYMETALLIC_CPU_FAST_DIVISION",
      "0: CPU kernels divide by their constant arguments with the hardware's division (no reciprocals)"},
+    {"PYMETALLIC_CPU_SPLIT", "0: no index-set splitting of CPU thread loops ((gid.x + c) % n divided per thread)"},
     {"PYMETALLIC_CPU_CXXFLAGS",
      "extra flags for the CPU backend's kernel compiles (make sanitize passes ASan/UBSan here)"},
     {"PYMETALLIC_ZIG", "the zig executable whose `zig c++` compiles CPU kernels when no system compiler is found"},

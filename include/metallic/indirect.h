@@ -88,6 +88,7 @@ class IndirectCommandBuffer : public std::enable_shared_from_this<IndirectComman
 
  private:
   Command& command(uint64_t index, const char* what);  // created on first use; lock held
+  void encodeDispatch(uint64_t index, Command::Dispatch kind, Size3 size, Size3 threads_per_threadgroup);
   void check_index(uint64_t index, const char* what) const;
 
   std::shared_ptr<Device> device_;

@@ -60,14 +60,18 @@ uint32_t slot(long long index, const char* what) {
   return static_cast<uint32_t>(index);
 }
 
-// An int argument: the common case without a detour, NumPy integers through __index__.
+// A plain Python int that fits: the common case, without a detour.
+bool exact_integer(nb::handle v, long long& n) {
+  if (!PyLong_CheckExact(v.ptr())) return false;
+  int overflow = 0;
+  n = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  return !overflow;
+}
+
+// An int argument: NumPy integers and the like through __index__.
 long long integer(nb::handle v, const char* what) {
-  if (PyLong_CheckExact(v.ptr())) {
-    int overflow = 0;
-    long long n = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
-    if (!overflow) return n;
-  }
-  return to_integer(v, what, LLONG_MIN, LLONG_MAX);
+  long long n;
+  return exact_integer(v, n) ? n : to_integer(v, what, LLONG_MIN, LLONG_MAX);
 }
 
 double number(nb::handle v, const char* what) {
@@ -104,6 +108,78 @@ std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std
   return {nb::cast<std::shared_ptr<Buffer>>(r[0]), nb::cast<uint64_t>(r[1])};
 }
 
+// ---- The bindings a compute encoder shares with the commands of indirect command buffers.
+// Metal gives MTLIndirectComputeCommand the encoder's methods (its buffers bound with
+// set_kernel_buffer, its dispatches named concurrent_*): here one template binds each for
+// both, so both take the same arguments and refuse one misuse with one message.
+
+// The buffer a set_buffer binds, and the byte offset it starts at: the encoder's takes a
+// pymetallic Buffer or any array on its device (wrapped in place; the command buffer holds it
+// until its work is done); an indirect command keeps what it binds, a Buffer.
+std::pair<std::shared_ptr<Buffer>, uint64_t> bound_buffer(ComputeCommandEncoder& e, nb::handle buffer) {
+  return as_buffer(buffer, e.commandBuffer()->commandQueue()->device());
+}
+std::pair<std::shared_ptr<Buffer>, uint64_t> bound_buffer(IndirectComputeCommand&, nb::handle buffer) {
+  return {to_object<Buffer>(buffer, "set_kernel_buffer(buffer)", "Buffer", /*allow_none=*/true), 0};
+}
+
+// An int argument `method` `what` (say "set_buffer" "offset"): the message is made on failure only.
+long long argument(nb::handle v, const char* method, const char* what) {
+  long long n;
+  return exact_integer(v, n) ? n : to_integer(v, (std::string(method) + " " + what).c_str(), LLONG_MIN, LLONG_MAX);
+}
+
+// set_buffer (encoder) / set_kernel_buffer (indirect command): `buffer` from `offset` bytes at [[buffer(index)]].
+template <auto Bind, class Target>
+void def_buffer_binding(nb::class_<Target>& cls, const char* method, const char* sig, const char* doc) {
+  cls.def(
+      method,
+      [method](Target& t, nb::handle buffer, nb::handle offset, nb::handle index) {
+        auto [b, base] = bound_buffer(t, buffer);
+        long long o = argument(offset, method, "offset");
+        if (o < 0)
+          throw ValidationError(std::string(method) + " offset must not be negative, got " + std::to_string(o));
+        (t.*Bind)(b, base + static_cast<uint64_t>(o), slot(argument(index, method, "index"), "buffer"));
+      },
+      nb::arg("buffer").none(), nb::arg("offset").none(), nb::arg("index").none(), nb::sig(sig), doc);
+}
+
+template <class Target> void def_compute_pipeline_state(nb::class_<Target>& cls, const char* doc) {
+  cls.def(
+      "set_compute_pipeline_state",
+      [](Target& t, nb::handle pipeline) {
+        t.setComputePipelineState(
+            to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)", "ComputePipelineState"));
+      },
+      nb::arg("pipeline").none(), doc);
+}
+
+template <class Target> void def_threadgroup_memory_length(nb::class_<Target>& cls, const char* doc) {
+  cls.def(
+      "set_threadgroup_memory_length",
+      [](Target& t, nb::handle length, nb::handle index) {
+        t.setThreadgroupMemoryLength(
+            non_negative(integer(length, "threadgroup memory length"), "threadgroup memory length"),
+            slot(integer(index, "threadgroup memory index"), "threadgroup memory"));
+      },
+      nb::arg("length").none(), nb::arg("index").none(), doc);
+}
+
+// A dispatch (dispatch_threads, concurrent_dispatch_threadgroups, ...): `grid` names its first
+// size, threads_per_grid or threadgroups_per_grid; each size an int or 1 to 3 of them.
+template <auto Dispatch, class Target>
+void def_dispatch(nb::class_<Target>& cls, const char* method, const char* grid, const char* doc) {
+  const char* size = "tuple[int, int, int] | int";
+  const std::string sig = std::string("def ") + method + "(self, " + grid + ": " + size +
+                          ", threads_per_threadgroup: " + size + ") -> None";  // nanobind copies it
+  cls.def(
+      method,
+      [grid](Target& t, nb::handle g, nb::handle tg) {
+        (t.*Dispatch)(size3(g, grid), size3(tg, "threads_per_threadgroup"));
+      },
+      nb::arg(grid), nb::arg("threads_per_threadgroup"), nb::sig(sig.c_str()), doc);
+}
+
 // A command range: a Python range (step 1) or (location, length), Metal's NSRange.
 std::pair<uint64_t, uint64_t> command_range(nb::handle r, const char* what) {
   if (PyRange_Check(r.ptr())) {
@@ -120,6 +196,14 @@ std::pair<uint64_t, uint64_t> command_range(nb::handle r, const char* what) {
   }
   throw ValidationTypeError(std::string(what) + " needs a range or a (location, length) pair, not " +
                             type_name(r.ptr()));
+}
+
+// An int property of an IndirectCommandBufferDescriptor, 0 to `most` (`expected` says which).
+uint32_t descriptor_field(nb::handle v, const char* what, long long most, const char* expected) {
+  long long n = integer(v, what);
+  if (n < 0 || n > most)
+    throw ValidationError(std::string(what) + " must be " + expected + ", not " + std::to_string(n));
+  return static_cast<uint32_t>(n);
 }
 
 std::string descriptor_text(const IndirectCommandBufferDescriptor& d) {
@@ -295,28 +379,28 @@ void init_commands(nb::module_& m) {
           "Calls fn(command_buffer) once the work has finished (from another thread). Raises ValidationError after "
           "commit.");
 
-  nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).")
-      .def(
-          "set_compute_pipeline_state",
-          [](ComputeCommandEncoder& e, nb::handle pipeline) {
-            e.setComputePipelineState(to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)",
-                                                                      "ComputePipelineState"));
-          },
-          nb::arg("pipeline").none(), "The kernel the following dispatches run.")
-      .def(
-          "set_buffer",
-          [](ComputeCommandEncoder& e, nb::handle buffer, nb::handle offset, nb::handle index) {
-            // A pymetallic Buffer, or any array on the encoder's device (wrapped in place; the
-            // command buffer holds it until its work is done).
-            auto [b, base] = as_buffer(buffer, e.commandBuffer()->commandQueue()->device());
-            e.setBuffer(b, base + non_negative(integer(offset, "set_buffer offset"), "set_buffer offset"),
-                        slot(integer(index, "set_buffer index"), "buffer"));
-          },
-          nb::arg("buffer").none(), nb::arg("offset").none(), nb::arg("index").none(),
-          nb::sig("def set_buffer(self, buffer: Buffer | object | None, offset: int, index: int) -> None"),
-          "Binds ``buffer`` (a Buffer, or any DLPack/CUDA-array-interface array on this device, used in\n"
-          "place) to ``[[buffer(index)]]`` from ``offset`` bytes. Raises ValidationError for a negative\n"
-          "offset, an index past the 31 buffer slots or an array on another device.")
+  auto encoder =
+      nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).");
+  def_compute_pipeline_state(encoder, "The kernel the following dispatches run.");
+  def_buffer_binding<&ComputeCommandEncoder::setBuffer>(
+      encoder, "set_buffer", "def set_buffer(self, buffer: Buffer | object | None, offset: int, index: int) -> None",
+      "Binds ``buffer`` (a Buffer, or any DLPack/CUDA-array-interface array on this device, used in\n"
+      "place) to ``[[buffer(index)]]`` from ``offset`` bytes. Raises ValidationError for a negative\n"
+      "offset, an index past the 31 buffer slots or an array on another device.");
+  def_threadgroup_memory_length(encoder,
+                                "Bytes of [[threadgroup(index)]] memory each threadgroup gets. Raises ValidationError "
+                                "past the device's max_threadgroup_memory_length.");
+  def_dispatch<&ComputeCommandEncoder::dispatchThreads>(
+      encoder, "dispatch_threads", "threads_per_grid",
+      "Runs the pipeline over ``threads_per_grid`` threads (1 to 3 dimensions, an int or a tuple),\n"
+      "``threads_per_threadgroup`` threads per group; partial groups at the edges are allowed.\n"
+      "Raises ValidationError for a zero or negative size or a group over the pipeline's\n"
+      "max_total_threads_per_threadgroup.");
+  def_dispatch<&ComputeCommandEncoder::dispatchThreadgroups>(
+      encoder, "dispatch_threadgroups", "threadgroups_per_grid",
+      "Runs ``threadgroups_per_grid`` whole threadgroups (counted in groups, not threads) of\n"
+      "``threads_per_threadgroup`` threads each. Raises ValidationError as ``dispatch_threads``.");
+  encoder
       .def(
           "use_resource",
           [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> buffer, long long usage) {
@@ -361,38 +445,6 @@ void init_commands(nb::module_& m) {
           "an object without contiguous bytes.\n\n"
           "Copies a small struct or scalar (<= 4 KB) for a `constant T&` argument.")
       .def(
-          "set_threadgroup_memory_length",
-          [](ComputeCommandEncoder& e, nb::handle length, nb::handle index) {
-            e.setThreadgroupMemoryLength(
-                non_negative(integer(length, "threadgroup memory length"), "threadgroup memory length"),
-                slot(integer(index, "threadgroup memory index"), "threadgroup memory"));
-          },
-          nb::arg("length").none(), nb::arg("index").none(),
-          "Bytes of [[threadgroup(index)]] memory each threadgroup gets. Raises ValidationError past the device's "
-          "max_threadgroup_memory_length.")
-      .def(
-          "dispatch_threads",
-          [](ComputeCommandEncoder& e, nb::handle grid, nb::handle tg) {
-            e.dispatchThreads(size3(grid, "threads_per_grid"), size3(tg, "threads_per_threadgroup"));
-          },
-          nb::arg("threads_per_grid"), nb::arg("threads_per_threadgroup"),
-          nb::sig("def dispatch_threads(self, threads_per_grid: tuple[int, int, int] | int, "
-                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
-          "Runs the pipeline over ``threads_per_grid`` threads (1 to 3 dimensions, an int or a tuple),\n"
-          "``threads_per_threadgroup`` threads per group; partial groups at the edges are allowed.\n"
-          "Raises ValidationError for a zero or negative size or a group over the pipeline's\n"
-          "max_total_threads_per_threadgroup.")
-      .def(
-          "dispatch_threadgroups",
-          [](ComputeCommandEncoder& e, nb::handle groups, nb::handle tg) {
-            e.dispatchThreadgroups(size3(groups, "threadgroups_per_grid"), size3(tg, "threads_per_threadgroup"));
-          },
-          nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"),
-          nb::sig("def dispatch_threadgroups(self, threadgroups_per_grid: tuple[int, int, int] | int, "
-                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
-          "Runs ``threadgroups_per_grid`` whole threadgroups (counted in groups, not threads) of\n"
-          "``threads_per_threadgroup`` threads each. Raises ValidationError as ``dispatch_threads``.")
-      .def(
           "dispatch_threadgroups_with_indirect_buffer",
           [](ComputeCommandEncoder& e, std::shared_ptr<Buffer> indirect, long long offset, nb::handle tg) {
             e.dispatchThreadgroupsWithIndirectBuffer(indirect, non_negative(offset, "indirect buffer offset"),
@@ -435,9 +487,7 @@ void init_commands(nb::module_& m) {
       .def_prop_rw(
           "command_types", [](const IndirectCommandBufferDescriptor& d) { return d.commandTypes; },
           [](IndirectCommandBufferDescriptor& d, nb::handle v) {
-            long long n = integer(v, "command_types");
-            if (n < 0 || n > 0xffffffffll) throw ValidationError("command_types must be IndirectCommandType bits");
-            d.commandTypes = static_cast<uint32_t>(n);
+            d.commandTypes = descriptor_field(v, "command_types", 0xffffffffll, "IndirectCommandType bits");
           },
           "IndirectCommandType bits: CONCURRENT_DISPATCH (concurrent_dispatch_threadgroups) and/or\n"
           "CONCURRENT_DISPATCH_THREADS (concurrent_dispatch_threads).")
@@ -449,16 +499,16 @@ void init_commands(nb::module_& m) {
           "max_kernel_buffer_bind_count",
           [](const IndirectCommandBufferDescriptor& d) { return d.maxKernelBufferBindCount; },
           [](IndirectCommandBufferDescriptor& d, nb::handle v) {
-            long long n = integer(v, "max_kernel_buffer_bind_count");
-            if (n < 0 || n > 31)
-              throw ValidationError("max_kernel_buffer_bind_count must be 0 to 31, not " + std::to_string(n));
-            d.maxKernelBufferBindCount = static_cast<uint32_t>(n);
+            d.maxKernelBufferBindCount = descriptor_field(v, "max_kernel_buffer_bind_count", 31, "0 to 31");
           },
           "Buffer indices each command may bind: 0 to this count - 1.")
       .def("__repr__", [](const IndirectCommandBufferDescriptor& d) {
         return "<pymetallic.IndirectCommandBufferDescriptor " + descriptor_text(d) + ">";
       });
 
+  auto command_at = [](IndirectCommandBuffer& b, nb::handle index) {
+    return IndirectComputeCommand(b.shared_from_this(), non_negative(integer(index, "command index"), "command index"));
+  };
   nb::class_<IndirectCommandBuffer>(
       m, "IndirectCommandBuffer",
       "Compute commands recorded once and executed by any number of compute encoders (Metal's\n"
@@ -468,19 +518,10 @@ void init_commands(nb::module_& m) {
       .def_prop_ro(
           "descriptor", [](const IndirectCommandBuffer& b) { return b.descriptor(); },
           "A copy of the descriptor it was made with.")
-      .def(
-          "indirect_compute_command",
-          [](IndirectCommandBuffer& b, long long index) {
-            return IndirectComputeCommand(b.shared_from_this(), non_negative(index, "command index"));
-          },
-          nb::arg("index"),
-          "Command ``index`` (Metal's indirectComputeCommandAtIndex:); raises ValidationError past ``size``.")
-      .def(
-          "indirect_compute_command_at_index",
-          [](IndirectCommandBuffer& b, long long index) {
-            return IndirectComputeCommand(b.shared_from_this(), non_negative(index, "command index"));
-          },
-          nb::arg("index"), "The same as ``indirect_compute_command``.")
+      .def("indirect_compute_command", command_at, nb::arg("index"),
+           "Command ``index`` (Metal's indirectComputeCommandAtIndex:); raises ValidationError past ``size``.")
+      .def("indirect_compute_command_at_index", command_at, nb::arg("index"),
+           "The same as ``indirect_compute_command``.")
       .def(
           "reset",
           [](IndirectCommandBuffer& b, nb::handle range) {
@@ -491,66 +532,37 @@ void init_commands(nb::module_& m) {
           "Empties the commands of ``range`` (a ``range`` or ``(location, length)``): executions skip them.")
       .def("__len__", &IndirectCommandBuffer::size)
       .def("__repr__", [](const IndirectCommandBuffer& b) {
-        return "<pymetallic.IndirectCommandBuffer of " + std::to_string(b.size()) + " commands, " +
-               descriptor_text(b.descriptor()) + ">";
+        return "<pymetallic.IndirectCommandBuffer " + std::to_string(b.size()) + " commands, " +
+               descriptor_text(b.descriptor()) + ", on " + b.device()->name() + ">";
       });
 
-  nb::class_<IndirectComputeCommand>(
+  auto command = nb::class_<IndirectComputeCommand>(
       m, "IndirectComputeCommand",
       "One command of an indirect command buffer (Metal's MTLIndirectComputeCommand): a pipeline,\n"
       "buffers, threadgroup memory and a dispatch, kept until changed or reset. There is no\n"
-      "set_bytes: put parameters in a small buffer.")
-      .def_prop_ro("index", &IndirectComputeCommand::index, "Its index in the indirect command buffer.")
+      "set_bytes: put parameters in a small buffer.");
+  def_compute_pipeline_state(command,
+                             "The kernel the command runs; the pipeline must have been made with\n"
+                             "support_indirect_command_buffers=True (ValidationError otherwise, as on Metal).");
+  def_buffer_binding<&IndirectComputeCommand::setKernelBuffer>(
+      command, "set_kernel_buffer", "def set_kernel_buffer(self, buffer: Buffer, offset: int, index: int) -> None",
+      "Binds ``buffer`` from ``offset`` bytes to ``[[buffer(index)]]``; ``index`` must be below the\n"
+      "descriptor's max_kernel_buffer_bind_count. The command keeps the buffer alive. Raises\n"
+      "ValidationError as the encoder's ``set_buffer`` (which also takes arrays; this takes Buffers).");
+  def_threadgroup_memory_length(command,
+                                "Bytes of [[threadgroup(index)]] memory each threadgroup gets. Raises ValidationError "
+                                "past the device's max_threadgroup_memory_length.");
+  def_dispatch<&IndirectComputeCommand::concurrentDispatchThreadgroups>(
+      command, "concurrent_dispatch_threadgroups", "threadgroups_per_grid",
+      "The command dispatches whole threadgroups, as ``dispatch_threadgroups`` (needs\n"
+      "IndirectCommandType.CONCURRENT_DISPATCH).");
+  def_dispatch<&IndirectComputeCommand::concurrentDispatchThreads>(
+      command, "concurrent_dispatch_threads", "threads_per_grid",
+      "The command dispatches exactly ``threads_per_grid`` threads, as ``dispatch_threads`` (needs\n"
+      "IndirectCommandType.CONCURRENT_DISPATCH_THREADS).");
+  command.def_prop_ro("index", &IndirectComputeCommand::index, "Its index in the indirect command buffer.")
       .def_prop_ro("indirect_command_buffer", &IndirectComputeCommand::indirectCommandBuffer,
                    "The indirect command buffer it belongs to.")
-      .def(
-          "set_compute_pipeline_state",
-          [](IndirectComputeCommand& c, nb::handle pipeline) {
-            c.setComputePipelineState(to_object<ComputePipelineState>(pipeline, "set_compute_pipeline_state(pipeline)",
-                                                                      "ComputePipelineState"));
-          },
-          nb::arg("pipeline").none(),
-          "The kernel the command runs; the pipeline must have been made with\n"
-          "support_indirect_command_buffers=True (ValidationError otherwise, as on Metal).")
-      .def(
-          "set_kernel_buffer",
-          [](IndirectComputeCommand& c, std::shared_ptr<Buffer> buffer, nb::handle offset, nb::handle index) {
-            c.setKernelBuffer(buffer, non_negative(integer(offset, "set_kernel_buffer offset"), "offset"),
-                              slot(integer(index, "set_kernel_buffer index"), "buffer"));
-          },
-          nb::arg("buffer").none(), nb::arg("offset"), nb::arg("index"),
-          nb::sig("def set_kernel_buffer(self, buffer: Buffer, offset: int, index: int) -> None"),
-          "Binds ``buffer`` from ``offset`` bytes to ``[[buffer(index)]]``; ``index`` must be below the\n"
-          "descriptor's max_kernel_buffer_bind_count. The command keeps the buffer alive.")
-      .def(
-          "set_threadgroup_memory_length",
-          [](IndirectComputeCommand& c, nb::handle length, nb::handle index) {
-            c.setThreadgroupMemoryLength(
-                non_negative(integer(length, "threadgroup memory length"), "threadgroup memory length"),
-                slot(integer(index, "threadgroup memory index"), "threadgroup memory"));
-          },
-          nb::arg("length"), nb::arg("index"), "Bytes of [[threadgroup(index)]] memory each threadgroup gets.")
-      .def(
-          "concurrent_dispatch_threadgroups",
-          [](IndirectComputeCommand& c, nb::handle groups, nb::handle tg) {
-            c.concurrentDispatchThreadgroups(size3(groups, "threadgroups_per_grid"),
-                                             size3(tg, "threads_per_threadgroup"));
-          },
-          nb::arg("threadgroups_per_grid"), nb::arg("threads_per_threadgroup"),
-          nb::sig("def concurrent_dispatch_threadgroups(self, threadgroups_per_grid: tuple[int, int, int] | int, "
-                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
-          "The command dispatches whole threadgroups, as ``dispatch_threadgroups`` (needs\n"
-          "IndirectCommandType.CONCURRENT_DISPATCH).")
-      .def(
-          "concurrent_dispatch_threads",
-          [](IndirectComputeCommand& c, nb::handle grid, nb::handle tg) {
-            c.concurrentDispatchThreads(size3(grid, "threads_per_grid"), size3(tg, "threads_per_threadgroup"));
-          },
-          nb::arg("threads_per_grid"), nb::arg("threads_per_threadgroup"),
-          nb::sig("def concurrent_dispatch_threads(self, threads_per_grid: tuple[int, int, int] | int, "
-                  "threads_per_threadgroup: tuple[int, int, int] | int) -> None"),
-          "The command dispatches exactly ``threads_per_grid`` threads, as ``dispatch_threads`` (needs\n"
-          "IndirectCommandType.CONCURRENT_DISPATCH_THREADS).")
       .def("set_barrier", &IndirectComputeCommand::setBarrier,
            "The command starts only after the commands before it finish (here commands always run in\n"
            "order, so this always holds).")
@@ -565,8 +577,9 @@ void init_commands(nb::module_& m) {
       .def("reset", &IndirectComputeCommand::reset,
            "Empties the command: executions skip it until it is encoded again.")
       .def("__repr__", [](const IndirectComputeCommand& c) {
-        return "<pymetallic.IndirectComputeCommand " + std::to_string(c.index()) + " of " +
-               std::to_string(c.indirectCommandBuffer()->size()) + ">";
+        const auto& icb = *c.indirectCommandBuffer();
+        return "<pymetallic.IndirectComputeCommand " + std::to_string(c.index()) + " of " + std::to_string(icb.size()) +
+               (icb.isEmpty(c.index()) ? ", empty" : "") + ", on " + icb.device()->name() + ">";
       });
 
   nb::class_<BlitCommandEncoder>(m, "BlitCommandEncoder", "Records copies and fills (MTLBlitCommandEncoder).")

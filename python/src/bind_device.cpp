@@ -2,6 +2,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <climits>
+
 #include "bindings.h"
 #include "metallic/metallic.h"
 #include "python_gate.h"
@@ -37,6 +39,19 @@ void init_device(nb::module_& m) {
         return "<pymetallic.SharedEvent signaled_value=" + std::to_string(e.signaledValue()) + ">";
       });
 
+  auto new_icb = [](Device& d, nb::handle descriptor, nb::handle max_command_count, nb::handle options) {
+    const char* what = "new_indirect_command_buffer";
+    if (!nb::isinstance<IndirectCommandBufferDescriptor>(descriptor))
+      throw ValidationTypeError(std::string(what) + "(descriptor) must be an IndirectCommandBufferDescriptor, not " +
+                                type_name(descriptor.ptr()));
+    long long count =
+        to_integer(max_command_count, "new_indirect_command_buffer max_command_count", LLONG_MIN, LLONG_MAX);
+    long long opts = to_integer(options, "new_indirect_command_buffer options", LLONG_MIN, LLONG_MAX);
+    if (count < 0 || opts < 0)
+      throw ValidationError(std::string(what) + ": max_command_count and options must not be negative");
+    return d.newIndirectCommandBuffer(nb::cast<const IndirectCommandBufferDescriptor&>(descriptor),
+                                      static_cast<uint64_t>(count), static_cast<uint64_t>(opts));
+  };
   nb::class_<Device>(m, "Device", "A place kernels run: a CUDA GPU or the CPU (Metal's MTLDevice).")
       .def_static("get_default_device", &Device::default_device,
                   "The first CUDA GPU, else the CPU; PYMETALLIC_DEVICE=cpu|cuda|cuda:N overrides.")
@@ -63,31 +78,19 @@ void init_device(nb::module_& m) {
            "A new command queue (Metal's newCommandQueue); raises DeviceError when the device cannot make one.")
       .def("make_shared_event", &Device::newSharedEvent,
            "A shared event (Metal's newSharedEvent): queues of every device may signal and wait for it.")
-      .def(
-          "new_indirect_command_buffer",
-          [](Device& d, const IndirectCommandBufferDescriptor& descriptor, long long max_command_count,
-             long long options) {
-            if (max_command_count < 0 || options < 0)
-              throw ValidationError("new_indirect_command_buffer: max_command_count and options must not be negative");
-            return d.newIndirectCommandBuffer(descriptor, static_cast<uint64_t>(max_command_count),
-                                              static_cast<uint64_t>(options));
-          },
-          nb::arg("descriptor"), nb::arg("max_command_count"), nb::arg("options") = 0,
-          "An indirect command buffer of ``max_command_count`` empty commands (Metal's\n"
-          "newIndirectCommandBufferWithDescriptor:maxCommandCount:options:). ``options``: resource\n"
-          "options (a storage mode), accepted and otherwise unused. Raises ValidationError for a\n"
-          "descriptor without compute command types or a count of 0.")
-      .def(
-          "make_indirect_command_buffer",
-          [](Device& d, const IndirectCommandBufferDescriptor& descriptor, long long max_command_count,
-             long long options) {
-            if (max_command_count < 0 || options < 0)
-              throw ValidationError("new_indirect_command_buffer: max_command_count and options must not be negative");
-            return d.newIndirectCommandBuffer(descriptor, static_cast<uint64_t>(max_command_count),
-                                              static_cast<uint64_t>(options));
-          },
-          nb::arg("descriptor"), nb::arg("max_command_count"), nb::arg("options") = 0,
-          "The same as ``new_indirect_command_buffer``.")
+      .def("new_indirect_command_buffer", new_icb, nb::arg("descriptor").none(), nb::arg("max_command_count"),
+           nb::arg("options") = 0,
+           nb::sig("def new_indirect_command_buffer(self, descriptor: IndirectCommandBufferDescriptor, "
+                   "max_command_count: int, options: int = 0) -> IndirectCommandBuffer"),
+           "An indirect command buffer of ``max_command_count`` empty commands (Metal's\n"
+           "newIndirectCommandBufferWithDescriptor:maxCommandCount:options:). ``options``: resource\n"
+           "options (a storage mode), accepted and otherwise unused. Raises ValidationError for a\n"
+           "descriptor without compute command types or a count of 0.")
+      .def("make_indirect_command_buffer", new_icb, nb::arg("descriptor").none(), nb::arg("max_command_count"),
+           nb::arg("options") = 0,
+           nb::sig("def make_indirect_command_buffer(self, descriptor: IndirectCommandBufferDescriptor, "
+                   "max_command_count: int, options: int = 0) -> IndirectCommandBuffer"),
+           "The same as ``new_indirect_command_buffer``.")
       .def("__eq__", [](const Device& a, const Device& b) { return &a == &b; })
       .def("__hash__", [](const Device& d) { return reinterpret_cast<uintptr_t>(&d); })
       .def("__repr__", [](const Device& d) {

@@ -21,16 +21,6 @@ namespace metallic {
 
 namespace {
 
-std::string size3_text(Size3 s) {
-  return "(" + std::to_string(s.width) + ", " + std::to_string(s.height) + ", " + std::to_string(s.depth) + ")";
-}
-
-void check_index(uint32_t index, const char* what) {
-  if (index > 30)
-    throw ValidationError(std::string(what) + " index " + std::to_string(index) +
-                          " is out of range: Metal has 31 slots, 0 to 30");
-}
-
 uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
 
 bool is_three_component_vector(std::string t) {
@@ -77,13 +67,8 @@ void ComputeCommandEncoder::setComputePipelineState(const std::shared_ptr<Comput
 
 void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index) {
   ensureOpen("set_buffer");
-  check_index(index, "buffer");
-  if (!buffer) throw ValidationError("set_buffer needs a buffer, not None (index " + std::to_string(index) + ")");
-  check_same_device(*buffer->device(), *buffer_->commandQueue()->device(),
-                    "the buffer at index " + std::to_string(index));
-  if (offset >= buffer->length())
-    throw ValidationError("set_buffer offset " + std::to_string(offset) + " is past the end of a " +
-                          std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(index) + ")");
+  check_slot(index, "buffer");
+  check_buffer_binding(buffer.get(), offset, index, *buffer_->commandQueue()->device(), "set_buffer");
   auto& b = binding(index);
   b.buffer = buffer;
   b.offset = offset;
@@ -93,7 +78,7 @@ void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uin
 
 void ComputeCommandEncoder::setBufferOffset(uint64_t offset, uint32_t index) {
   ensureOpen("set_buffer_offset");
-  check_index(index, "buffer");
+  check_slot(index, "buffer");
   if (index >= bindings_.size() || !bindings_[index].buffer)
     throw ValidationError("set_buffer_offset: no buffer is bound at index " + std::to_string(index));
   auto& b = bindings_[index];
@@ -117,7 +102,7 @@ void ComputeCommandEncoder::useResource(const std::shared_ptr<Buffer>& buffer, u
 
 void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t index) {
   ensureOpen("set_bytes");
-  check_index(index, "buffer");
+  check_slot(index, "buffer");
   if (length == 0) throw ValidationError("set_bytes needs at least 1 byte (index " + std::to_string(index) + ")");
   if (length > 4096)
     throw ValidationError("set_bytes takes at most 4096 bytes (Metal's limit), got " + std::to_string(length) +
@@ -131,14 +116,7 @@ void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t
 
 void ComputeCommandEncoder::setThreadgroupMemoryLength(uint64_t length, uint32_t index) {
   ensureOpen("set_threadgroup_memory_length");
-  check_index(index, "threadgroup memory");
-  auto limit = buffer_->commandQueue()->device()->limits().max_threadgroup_memory_length;
-  // Metal requires multiples of 16; round up as Metal's validation layer suggests.
-  uint64_t rounded = round_up(length, 16);
-  if (rounded > limit)
-    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " + std::to_string(index) +
-                          " exceeds the device's limit of " + std::to_string(limit) + " bytes");
-  threadgroup_lengths_[index] = static_cast<uint32_t>(rounded);
+  threadgroup_lengths_[index] = threadgroup_memory_length(length, index, *buffer_->commandQueue()->device());
 }
 
 void ComputeCommandEncoder::setTexture(const std::shared_ptr<Texture>& texture, uint32_t index) {
@@ -260,8 +238,7 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
 // Threads per threadgroup against the kernel's limit, and the grid against MSL's 32-bit positions.
 void ComputeCommandEncoder::check_dispatch_size(const char* what, Size3 grid, Size3 tg, bool exact) const {
   const auto& info = pipeline_->function()->info();
-  if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
-    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) + " has a zero dimension");
+  check_threadgroup_size(tg, what);
   uint64_t tg_total = saturating_mul(saturating_mul(tg.width, tg.height), tg.depth);
   uint32_t max_threads = pipeline_->maxTotalThreadsPerThreadgroup();
   if (tg_total > max_threads)

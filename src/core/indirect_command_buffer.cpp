@@ -7,6 +7,7 @@
 
 #include "core/commands.h"
 #include "core/device_checks.h"
+#include "core/encoder_checks.h"
 #include "metallic/buffer.h"
 #include "metallic/device.h"
 #include "metallic/error.h"
@@ -18,16 +19,6 @@ namespace {
 
 constexpr uint64_t kMaxCommands = uint64_t(1) << 24;
 constexpr uint32_t kComputeTypes = IndirectCommandTypeConcurrentDispatch | IndirectCommandTypeConcurrentDispatchThreads;
-
-std::string size3_text(Size3 s) {
-  return "(" + std::to_string(s.width) + ", " + std::to_string(s.height) + ", " + std::to_string(s.depth) + ")";
-}
-
-void check_slot(uint32_t slot, const char* what) {
-  if (slot > 30)
-    throw ValidationError(std::string(what) + " index " + std::to_string(slot) +
-                          " is out of range: Metal has 31 slots, 0 to 30");
-}
 
 }  // namespace
 
@@ -112,12 +103,7 @@ void IndirectCommandBuffer::setKernelBuffer(uint64_t index, const std::shared_pt
     throw ValidationError(std::string(what) + ": buffer index " + std::to_string(slot) +
                           " is not below the descriptor's max_kernel_buffer_bind_count (" +
                           std::to_string(descriptor_.maxKernelBufferBindCount) + ")");
-  if (!buffer)
-    throw ValidationError(std::string(what) + " needs a buffer, not None (index " + std::to_string(slot) + ")");
-  check_same_device(*buffer->device(), *device_, "the buffer at index " + std::to_string(slot));
-  if (offset >= buffer->length())
-    throw ValidationError(std::string(what) + " offset " + std::to_string(offset) + " is past the end of a " +
-                          std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(slot) + ")");
+  check_buffer_binding(buffer.get(), offset, slot, *device_, what);
   std::lock_guard<std::mutex> lock(mutex_);
   auto& c = command(index, what);
   if (c.buffers.size() <= slot) c.buffers.resize(slot + 1);
@@ -125,42 +111,33 @@ void IndirectCommandBuffer::setKernelBuffer(uint64_t index, const std::shared_pt
 }
 
 void IndirectCommandBuffer::setThreadgroupMemoryLength(uint64_t index, uint64_t length, uint32_t slot) {
-  const char* what = "set_threadgroup_memory_length";
-  check_slot(slot, "threadgroup memory");
-  const uint64_t rounded = (length + 15) / 16 * 16;  // Metal wants multiples of 16
-  const auto limit = device_->limits().max_threadgroup_memory_length;
-  if (length > limit || rounded > limit)
-    throw ValidationError("threadgroup memory length " + std::to_string(length) + " at index " + std::to_string(slot) +
-                          " exceeds the device's limit of " + std::to_string(limit) + " bytes");
+  const uint32_t rounded = threadgroup_memory_length(length, slot, *device_);
   std::lock_guard<std::mutex> lock(mutex_);
-  command(index, what).threadgroup_lengths[slot] = static_cast<uint32_t>(rounded);
+  command(index, "set_threadgroup_memory_length").threadgroup_lengths[slot] = rounded;
 }
 
 void IndirectCommandBuffer::concurrentDispatchThreadgroups(uint64_t index, Size3 groups, Size3 tg) {
-  const char* what = "concurrent_dispatch_threadgroups";
-  if (!(descriptor_.commandTypes & IndirectCommandTypeConcurrentDispatch))
-    throw ValidationError(std::string(what) +
-                          ": the descriptor's command_types lacks IndirectCommandType.CONCURRENT_DISPATCH");
-  if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
-    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) + " has a zero dimension");
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto& c = command(index, what);
-  c.dispatch = Command::Dispatch::Threadgroups;
-  c.size = groups;
-  c.threads_per_threadgroup = tg;
+  encodeDispatch(index, Command::Dispatch::Threadgroups, groups, tg);
 }
 
 void IndirectCommandBuffer::concurrentDispatchThreads(uint64_t index, Size3 grid, Size3 tg) {
-  const char* what = "concurrent_dispatch_threads";
-  if (!(descriptor_.commandTypes & IndirectCommandTypeConcurrentDispatchThreads))
-    throw ValidationError(std::string(what) +
-                          ": the descriptor's command_types lacks IndirectCommandType.CONCURRENT_DISPATCH_THREADS");
-  if (tg.width == 0 || tg.height == 0 || tg.depth == 0)
-    throw ValidationError(std::string(what) + ": threads per threadgroup " + size3_text(tg) + " has a zero dimension");
+  encodeDispatch(index, Command::Dispatch::Threads, grid, tg);
+}
+
+// A dispatch of `size` threadgroups (Threadgroups) or threads (Threads), if the descriptor's
+// command types have it.
+void IndirectCommandBuffer::encodeDispatch(uint64_t index, Command::Dispatch kind, Size3 size, Size3 tg) {
+  const bool groups = kind == Command::Dispatch::Threadgroups;
+  const char* what = groups ? "concurrent_dispatch_threadgroups" : "concurrent_dispatch_threads";
+  if (!(descriptor_.commandTypes &
+        (groups ? IndirectCommandTypeConcurrentDispatch : IndirectCommandTypeConcurrentDispatchThreads)))
+    throw ValidationError(std::string(what) + ": the descriptor's command_types lacks IndirectCommandType." +
+                          (groups ? "CONCURRENT_DISPATCH" : "CONCURRENT_DISPATCH_THREADS"));
+  check_threadgroup_size(tg, what);
   std::lock_guard<std::mutex> lock(mutex_);
   auto& c = command(index, what);
-  c.dispatch = Command::Dispatch::Threads;
-  c.size = grid;
+  c.dispatch = kind;
+  c.size = size;
   c.threads_per_threadgroup = tg;
 }
 

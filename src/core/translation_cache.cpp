@@ -25,7 +25,7 @@ constexpr uint64_t kFormat = 2;
 // these sizes catch the addition where the layout is known.
 static_assert(sizeof(msl::TextureArgType) == 112, "update translation_cache encode/decode");
 static_assert(sizeof(msl::KernelArg) == 240, "update translation_cache encode/decode");
-static_assert(sizeof(msl::KernelInfo) == 272, "update translation_cache encode/decode");
+static_assert(sizeof(msl::KernelInfo) == 296, "update translation_cache encode/decode");
 static_assert(sizeof(msl::FunctionConstantInfo) == 80, "update translation_cache encode/decode");
 static_assert(sizeof(msl::TranslatedSource) == 112, "update translation_cache encode/decode");
 static_assert(sizeof(msl::InputFile) == 64, "update translation_cache encode/decode");
@@ -167,6 +167,19 @@ void put(Writer& w, const msl::KernelInfo& k) {
     w.u(d.first);
     w.s(d.second);
   }
+  w.u(k.fast_division_splits.size());
+  for (const auto& s : k.fast_division_splits) {
+    w.u(s.divisor_arg);
+    w.s(s.divisor_member);
+    w.i(s.cmin);
+    w.i(s.cmax);
+    w.u(s.terms.size());
+    for (const auto& t : s.terms) {
+      w.i(t.sign);
+      w.u(t.arg);
+      w.s(t.member);
+    }
+  }
   w.s(k.file);
   w.i(k.line);
 }
@@ -187,6 +200,19 @@ void get(Reader& r, msl::KernelInfo& k) {
   for (auto& d : k.fast_divisors) {
     d.first = r.u();
     d.second = r.s();
+  }
+  k.fast_division_splits.resize(r.count());
+  for (auto& s : k.fast_division_splits) {
+    s.divisor_arg = r.u();
+    s.divisor_member = r.s();
+    s.cmin = static_cast<long long>(r.u());
+    s.cmax = static_cast<long long>(r.u());
+    s.terms.resize(r.count());
+    for (auto& t : s.terms) {
+      t.sign = r.i32();
+      t.arg = r.u();
+      t.member = r.s();
+    }
   }
   k.file = r.s();
   k.line = r.i32();

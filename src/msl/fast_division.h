@@ -26,10 +26,32 @@
 
 namespace metallic::msl {
 
+// A division of `(t + c)` by a divisor above, t the thread's x position in the grid
+// (`gid.x` of a `uint2`/`uint3` [[thread_position_in_grid]], or a scalar `uint gid`), c a sum
+// of integer literals, counters of enclosing loops with literal bounds, and `constant`
+// arguments (with members): `(gid.x + n + dx) % n`, `gid % width`, `gid / width`. The copy
+// computes it with ::metal::detail::split_rem / split_quo, which divide the dividend taken at
+// the first thread of the run the entry executes (an extra last parameter, `pm_split_lo`):
+// the result is then affine in t across the run (index-set splitting of the thread loop;
+// metal_fast_division.h). c lies in [cmin, cmax] plus the `constant` arguments in `params`.
+struct SplitTerm {
+  int sign = 1;
+  std::string param;   // a `constant` argument's name
+  std::string member;  // "" or ".width"
+  bool operator==(const SplitTerm& o) const { return sign == o.sign && param == o.param && member == o.member; }
+};
+struct SplitSite {
+  std::pair<std::string, std::string> divisor;  // parameter name, member
+  long long cmin = 0, cmax = 0;                 // literals and loop counters
+  std::vector<SplitTerm> params;
+};
+
 struct FastDivision {
   std::string function;  // the copy's C++ name: "<kernel>__pm_fastdiv"
   // The divisors, each a parameter name and the member access after it ("" or ".width").
   std::vector<std::pair<std::string, std::string>> divisors;
+  // The divisions split by thread runs; when not empty, the copy takes `uint pm_split_lo` last.
+  std::vector<SplitSite> splits;
 };
 
 // Appends the copies after their kernels; returns kernel C++ name -> its copy. `skip`: kernel

@@ -65,15 +65,37 @@ void attach_fast_division(KernelInfo& k, const std::string& function, const Fast
   if (k.call_name.size() < function.size() ||
       k.call_name.compare(k.call_name.size() - function.size(), function.size(), function) != 0)
     return;
+  auto constant_arg = [&](const std::string& name, size_t& a) {
+    a = 0;
+    while (a < k.args.size() && k.args[a].name != name) ++a;
+    if (a == k.args.size()) return false;
+    const KernelArg& arg = k.args[a];
+    return arg.kind == ArgKind::Buffer && arg.is_reference && arg.is_const && arg.used;
+  };
   std::vector<std::pair<size_t, std::string>> divisors;
   for (const auto& [name, member] : fd.divisors) {
     size_t a = 0;
-    while (a < k.args.size() && k.args[a].name != name) ++a;
-    if (a == k.args.size()) return;
-    const KernelArg& arg = k.args[a];
-    if (arg.kind != ArgKind::Buffer || !arg.is_reference || !arg.is_const || !arg.used) return;
+    if (!constant_arg(name, a)) return;
     divisors.emplace_back(a, member);
   }
+  // The copy takes the run's first position when it splits: every split must be readable.
+  std::vector<FastDivisionSplit> splits;
+  for (const SplitSite& s : fd.splits) {
+    FastDivisionSplit out;
+    if (!constant_arg(s.divisor.first, out.divisor_arg)) return;
+    out.divisor_member = s.divisor.second;
+    out.cmin = s.cmin;
+    out.cmax = s.cmax;
+    for (const SplitTerm& t : s.params) {
+      FastDivisionSplitTerm term;
+      term.sign = t.sign;
+      term.member = t.member;
+      if (!constant_arg(t.param, term.arg)) return;
+      out.terms.push_back(std::move(term));
+    }
+    splits.push_back(std::move(out));
+  }
+  k.fast_division_splits = std::move(splits);
   k.fast_division_call_name = k.call_name.substr(0, k.call_name.size() - function.size()) + fd.function;
   k.fast_divisors = std::move(divisors);
 }

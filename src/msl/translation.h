@@ -85,6 +85,25 @@ struct KernelArg {
   TextureArgType texture;
 };
 
+// A division the CPU entry splits by runs of threads (fast_division.h, SplitSite), with its
+// `constant` arguments as argument indices: c = [cmin, cmax] + the sum of the terms.
+struct FastDivisionSplitTerm {
+  int sign = 1;
+  size_t arg = 0;
+  std::string member;
+  bool operator==(const FastDivisionSplitTerm& o) const { return sign == o.sign && arg == o.arg && member == o.member; }
+};
+struct FastDivisionSplit {
+  size_t divisor_arg = 0;
+  std::string divisor_member;
+  long long cmin = 0, cmax = 0;
+  std::vector<FastDivisionSplitTerm> terms;
+  bool operator==(const FastDivisionSplit& o) const {
+    return divisor_arg == o.divisor_arg && divisor_member == o.divisor_member && cmin == o.cmin && cmax == o.cmax &&
+           terms == o.terms;
+  }
+};
+
 struct KernelInfo {
   std::string name;       // the library's function name ([[host_name]] or the C++ name)
   std::string call_name;  // C++ expression that names the function inside the user namespace
@@ -106,6 +125,9 @@ struct KernelInfo {
   // `::metal::detail::fast_divisor_ok` holds for each.
   std::string fast_division_call_name;
   std::vector<std::pair<size_t, std::string>> fast_divisors;
+  // Its divisions of `(t + c)` split by runs of threads (fast_division.h, SplitSite): when not
+  // empty, the copy takes the x position of the run's first thread as its last argument.
+  std::vector<FastDivisionSplit> fast_division_splits;
   std::string file;
   int line = 0;
 };

@@ -149,10 +149,91 @@ template <class L> METAL_FUNC auto operator%(const L& x, const fast_divisor_i32&
   }
 }
 
+// Index-set splitting of the thread loop (msl/fast_division.h): a remainder or quotient of
+// `(t + c)` by `d`, t the thread's x position in the grid and c a sum of terms that do not
+// change during a dispatch (literals, `constant` arguments, counters of loops with literal
+// bounds), has one quotient for every thread of a run [a, b) that the CPU entry picks with
+// split_run(). The kernel's CPU copy evaluates the dividend a second time at t = a (`elo`)
+// and divides that, once per run (the compiler hoists it out of the loop over t):
+// `e % d == e - (elo / d) * d` is then `t + constant`, contiguous across the threads, and the
+// loop reads the neighbours with plain vector loads instead of gathers. Exact whenever the
+// quotients agree; the entry passes a = t itself (a run of one thread) where it cannot show it.
+template <class E, class L, class D> METAL_FUNC auto split_rem(const E& e, const L& elo, const D& d) {
+  using R = decltype(e % d);
+  if constexpr (scalar_integral<R> && scalar_integral<E> && scalar_integral<L>) {
+    using W = wrap_t<R>;
+    const R q = R(elo / fast_divisor(d));
+    return R(W(R(e)) - W(q) * W(R(d)));
+  } else {
+    return e % fast_divisor(d);
+  }
+}
+template <class E, class L, class D> METAL_FUNC auto split_quo(const E& e, const L& elo, const D& d) {
+  using R = decltype(e / d);
+  if constexpr (scalar_integral<R> && scalar_integral<E> && scalar_integral<L>) {
+    return R(elo / fast_divisor(d));
+  } else {
+    return e / fast_divisor(d);
+  }
+}
+
+// One split division as the entry sees it: c lies in [cmin, cmax]; d is the divisor. `ok`
+// when every term and the divisor could be read as the values the kernel computes with (see
+// split_run).
+struct split_site {
+  int64_t cmin = 0, cmax = 0, d = 1;
+  bool ok = true;
+};
+// A term of c: a scalar integer of at most 32 bits (the dividend is then computed in 32-bit
+// arithmetic, modulo 2^32, whatever the terms' signs).
+template <class T> METAL_FUNC void split_add(split_site& s, const T& v, int sign) {
+  if constexpr ((scalar_integral<T> || __is_enum(T)) && sizeof(T) <= 4) {
+    const int64_t x = static_cast<int64_t>(v);
+    s.cmin += sign * x;
+    s.cmax += sign * x;
+  } else {
+    (void)v;
+    (void)sign;
+    s.ok = false;
+  }
+}
+template <class T> METAL_FUNC void split_divisor(split_site& s, const T& v) {
+  if constexpr (scalar_integral<T> || __is_enum(T)) {
+    const int64_t x = static_cast<int64_t>(v);
+    if (x >= 1 && x < (int64_t(1) << 31))  // an unsigned 64-bit value >= 2^63 reads as negative
+      s.d = x;
+    else
+      s.ok = false;
+  } else {
+    (void)v;
+    s.ok = false;
+  }
+}
+// How many threads from x position a on (at most `limit`, at least 1) have, for every site
+// and every c of its range, one quotient. The values t + c of such a run lie in
+// [0, 2^31), where the 32-bit dividend the kernel computes (modulo 2^32, as int or uint) is
+// the integer t + c itself and C++'s truncating quotient is the floor; they lie between two
+// multiples of d. Anything else gives a run of one thread, exact by construction.
+METAL_FUNC uint32_t split_run(const split_site* s, uint32_t count, uint32_t a, uint32_t limit) {
+  int64_t len = limit;
+  constexpr int64_t top = (int64_t(1) << 31) - 1;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!s[i].ok) return 1;
+    const int64_t lo = int64_t(a) + s[i].cmin, hi = int64_t(a) + s[i].cmax, d = s[i].d;
+    if (lo < 0 || hi > top || lo / d != hi / d) return 1;
+    const int64_t to_multiple = d - 1 - hi % d, to_top = top - hi;
+    const int64_t room = 1 + (to_multiple < to_top ? to_multiple : to_top);
+    if (room < len) len = room;
+  }
+  return uint32_t(len < 1 ? 1 : len);
+}
+
 #else  // CUDA: the copy is never called; the divisions stay as written.
 
 template <class T> METAL_FUNC T fast_divisor(T v) { return v; }
 template <class T> METAL_FUNC bool fast_divisor_ok(T) { return true; }
+template <class E, class L, class D> METAL_FUNC auto split_rem(const E& e, const L&, const D& d) { return e % d; }
+template <class E, class L, class D> METAL_FUNC auto split_quo(const E& e, const L&, const D& d) { return e / d; }
 
 #endif
 

@@ -108,6 +108,14 @@ template <class Derived> struct fission_per_lane {
   }
 };
 
+// The functions of one value (simd_sum(x), quad_broadcast_first(x), ...): its slot holds the
+// value as the fold's type, and so does the result.
+struct fission_one_value {
+  template <class T> using slot = fission_value_t<T>;
+  template <class T> using result = fission_value_t<T>;
+  template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
+};
+
 // The fold of the lanes of `mask` among v[0..W): the tree for a whole SIMD group, else ascending.
 template <unsigned W, class Op, class V> METAL_FUNC V fission_fold(const V* v, unsigned mask, bool whole) {
   if (whole) return simd_tree_fold<W>(v, Op{});
@@ -120,10 +128,7 @@ template <unsigned W, class Op, class V> METAL_FUNC V fission_fold(const V* v, u
 }
 
 // simd_sum and the other reductions: one result per SIMD group.
-template <class Op> struct fission_reduce : fission_per_group<fission_reduce<Op>> {
-  template <class T> using slot = fission_value_t<T>;
-  template <class T> using result = fission_value_t<T>;
-  template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
+template <class Op> struct fission_reduce : fission_per_group<fission_reduce<Op>>, fission_one_value {
   template <class T> METAL_FUNC static void run(fission_simd_site& s, unsigned base, unsigned mask) {
     typedef fission_value_t<T> V;
     s.groups<V>()[base / 32] = fission_fold<32, Op>(s.as<V>() + base, mask, mask == ~0u);
@@ -138,10 +143,7 @@ typedef fission_reduce<simd_op_or> fission_simd_or;
 typedef fission_reduce<simd_op_xor> fission_simd_xor;
 
 // quad_sum and the other quad reductions: a result per quad, written to each of its active lanes.
-template <class Op> struct fission_quad_reduce : fission_per_lane<fission_quad_reduce<Op>> {
-  template <class T> using slot = fission_value_t<T>;
-  template <class T> using result = fission_value_t<T>;
-  template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
+template <class Op> struct fission_quad_reduce : fission_per_lane<fission_quad_reduce<Op>>, fission_one_value {
   template <class T> METAL_FUNC static void run(fission_simd_site& s, unsigned base, unsigned mask) {
     typedef fission_value_t<T> V;
     V* v = s.as<V>() + base;
@@ -163,11 +165,8 @@ typedef fission_quad_reduce<simd_op_or> fission_quad_or;
 typedef fission_quad_reduce<simd_op_xor> fission_quad_xor;
 
 // Prefix scans over segments of W lanes (32: simd_prefix_*, 4: quad_prefix_*).
-template <class Op, bool Inclusive, bool Product, unsigned W = 32> struct fission_scan
-    : fission_per_lane<fission_scan<Op, Inclusive, Product, W>> {
-  template <class T> using slot = fission_value_t<T>;
-  template <class T> using result = fission_value_t<T>;
-  template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
+template <class Op, bool Inclusive, bool Product, unsigned W = 32>
+struct fission_scan : fission_per_lane<fission_scan<Op, Inclusive, Product, W>>, fission_one_value {
   template <class T> METAL_FUNC static void run(fission_simd_site& s, unsigned base, unsigned mask) {
     typedef fission_value_t<T> V;
     V* v = s.as<V>() + base;
@@ -292,24 +291,18 @@ typedef fission_shuffle<fission_src::xor_, 4> fission_quad_shuffle_xor;
 typedef fission_shuffle<fission_src::rotate_down, 4> fission_quad_shuffle_rotate_down;
 typedef fission_shuffle<fission_src::rotate_up, 4> fission_quad_shuffle_rotate_up;
 
-struct fission_simd_broadcast_first : fission_per_group<fission_simd_broadcast_first> {
-  template <class T> using slot = fission_value_t<T>;
-  template <class T> using result = fission_value_t<T>;
-  template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
+struct fission_simd_broadcast_first : fission_per_group<fission_simd_broadcast_first>, fission_one_value {
   template <class T> METAL_FUNC static void run(fission_simd_site& s, unsigned base, unsigned mask) {
     typedef fission_value_t<T> V;
     s.groups<V>()[base / 32] = s.as<V>()[base + fission_lowest(mask)];
   }
 };
 // The value of the lowest active lane of each quad, to the quad's active lanes.
-struct fission_quad_broadcast_first : fission_per_lane<fission_quad_broadcast_first> {
-  template <class T> using slot = fission_value_t<T>;
-  template <class T> using result = fission_value_t<T>;
-  template <class T> static fission_value_t<T> make(const T& x) { return fission_value_t<T>(x); }
+struct fission_quad_broadcast_first : fission_per_lane<fission_quad_broadcast_first>, fission_one_value {
   template <class T> METAL_FUNC static void run(fission_simd_site& s, unsigned base, unsigned mask) {
     typedef fission_value_t<T> V;
     V* v = s.as<V>() + base;
-    for (unsigned q = 0; q < 32; q += 4) {
+    for (unsigned q = 0; q < 32; q += 4) {  // as fission_quad_reduce's (a shared helper changed the code clang makes)
       unsigned m = (mask >> q) & 0xfu;
       if (!m) continue;
       V r = v[q + fission_lowest(m)];

@@ -321,7 +321,58 @@ kernel void plain(device uint* o [[buffer(0)]], constant uint& n [[buffer(1)]], 
   size_t wrapped = 0;
   for (size_t at = t.code.find("fast_divisor"); at != std::string::npos; at = t.code.find("fast_divisor", at + 1))
     ++wrapped;
-  EXPECT_EQ(wrapped, 4u);  // i % n twice, / p.w, / p.h; not / v[0]
+  // i % n twice and i / p.w divide the thread's position: split by runs (SplitSite), not
+  // wrapped; / p.h divides `(i % n) * n`; / v[0] is no `constant` argument.
+  EXPECT_EQ(wrapped, 1u);
+  ASSERT_EQ(k.fast_division_splits.size(), 3u);
+  EXPECT_EQ(k.fast_division_splits[0].divisor_arg, 1u);
+  EXPECT_EQ(k.fast_division_splits[1].divisor_arg, 2u);
+  EXPECT_EQ(k.fast_division_splits[1].divisor_member, ".w");
+  for (const auto& s : k.fast_division_splits) {
+    EXPECT_EQ(s.cmin, 0);
+    EXPECT_EQ(s.cmax, 0);
+    EXPECT_TRUE(s.terms.empty());
+  }
   EXPECT_TRUE(t.kernels[1].fast_division_call_name.empty());
   EXPECT_TRUE(t.kernels[1].fast_divisors.empty());
+}
+
+// Index-set splitting (msl/fast_division.h, SplitSite): `(gid.x + n + dx) % n` with a loop
+// counter of literal bounds and a `constant` argument is split; a counter the loop body
+// changes, a `constant` argument a local hides, a cast or a product around the dividend, and
+// the y position are not.
+TEST(MslKernels, FastDivisionSplitSites) {
+  TranslatedSource t = T(R"(#include <metal_stdlib>
+using namespace metal;
+struct P { uint w; int off; };
+kernel void k(device uint* o [[buffer(0)]], constant uint& n [[buffer(1)]], constant P& p [[buffer(2)]],
+              uint2 gid [[thread_position_in_grid]]) {
+  uint s = 0;
+  for (int dx = -1; dx <= 1; ++dx) s += (gid.x + n + dx) % n + (gid.y + dx) % n;
+  for (uint k = 0; k < 4u; ++k) s += (gid.x - 3 + k + p.off) / p.w;
+  for (int j = 0; j < 4; ++j) { s += (gid.x + j) % n; j += 1; }
+  s += 2 * (gid.x + 1) % n + uint(gid.x + 1) % n;
+  { uint w = 5; s += (gid.x + w) % n; }
+  o[gid.y * n + gid.x] = s;
+}
+)");
+  ASSERT_EQ(t.kernels.size(), 1u);
+  const KernelInfo& k = t.kernels[0];
+  ASSERT_EQ(k.fast_division_splits.size(), 2u);
+  const auto& a = k.fast_division_splits[0];
+  EXPECT_EQ(a.divisor_arg, 1u);
+  EXPECT_EQ(a.cmin, -1);
+  EXPECT_EQ(a.cmax, 1);
+  ASSERT_EQ(a.terms.size(), 1u);
+  EXPECT_EQ(a.terms[0].arg, 1u);
+  EXPECT_EQ(a.terms[0].sign, 1);
+  const auto& b = k.fast_division_splits[1];
+  EXPECT_EQ(b.divisor_arg, 2u);
+  EXPECT_EQ(b.divisor_member, ".w");
+  EXPECT_EQ(b.cmin, -3);
+  EXPECT_EQ(b.cmax, 0);
+  ASSERT_EQ(b.terms.size(), 1u);
+  EXPECT_EQ(b.terms[0].arg, 2u);
+  EXPECT_EQ(b.terms[0].member, ".off");
+  EXPECT_NE(t.code.find("pm_split_lo + n + dx"), std::string::npos);
 }

@@ -40,7 +40,8 @@ class TempDir {
 
 // A program exercising every field of the reflection the cache stores: buffers, a constant
 // reference, a texture, a sampler, builtins, threadgroup memory, function constants, a barrier
-// kernel that is split (fission) and one with a thread limit.
+// kernel that is split (fission), one with a thread limit and one whose division is split by
+// runs of threads (fast_division.h).
 const char* kProgram = R"(#include <metal_stdlib>
 using namespace metal;
 constant bool use_scale [[function_constant(0)]];
@@ -60,6 +61,9 @@ kernel void shade(texture2d<float, access::read_write> t [[texture(0)]], sampler
     float4 v = t.read(pos);
     t.write(v + simd_sum(float(lane)), pos);
 }
+kernel void wrap(device float* out [[buffer(0)]], constant P& p [[buffer(1)]], uint gid [[thread_position_in_grid]]) {
+    for (int k = -1; k <= 1; ++k) out[(gid + p.n + k) % p.n] += 1.0f;
+}
 )";
 
 msl::Options options(const std::string& filename) {
@@ -73,7 +77,7 @@ msl::Options options(const std::string& filename) {
 
 TEST(TranslationCache, EncodingKeepsEveryField) {
   msl::TranslatedSource t = msl::translate(kProgram, options("p.metal"));
-  ASSERT_EQ(t.kernels.size(), 2u);
+  ASSERT_EQ(t.kernels.size(), 3u);
   std::string bytes = translation_cache::encode(t);
   auto back = translation_cache::decode(bytes);
   ASSERT_TRUE(back.has_value());
@@ -94,6 +98,7 @@ TEST(TranslationCache, EncodingKeepsEveryField) {
     EXPECT_EQ(a.fission_call_name, b.fission_call_name);
     EXPECT_EQ(a.fast_division_call_name, b.fast_division_call_name);
     EXPECT_EQ(a.fast_divisors, b.fast_divisors);
+    EXPECT_EQ(a.fast_division_splits, b.fast_division_splits);
     EXPECT_EQ(a.max_total_threads_per_threadgroup, b.max_total_threads_per_threadgroup);
     EXPECT_EQ(a.uses_threadgroup_barrier, b.uses_threadgroup_barrier);
     EXPECT_EQ(a.uses_simdgroup_functions, b.uses_simdgroup_functions);
@@ -119,6 +124,8 @@ TEST(TranslationCache, EncodingKeepsEveryField) {
   EXPECT_EQ(t.kernels[1].max_total_threads_per_threadgroup, 64);
   EXPECT_EQ(t.kernels[1].args[0].kind, msl::ArgKind::Texture);
   EXPECT_TRUE(t.kernels[1].args[0].texture.written);
+  ASSERT_EQ(t.kernels[2].fast_division_splits.size(), 1u);  // (gid + p.n + k) % p.n
+  EXPECT_EQ(t.kernels[2].fast_division_splits[0].terms.size(), 1u);
 }
 
 TEST(TranslationCache, DamagedBytesAreRefused) {

@@ -1,5 +1,9 @@
 """NumPy references for the SIMD-group / quad-group conformance tests."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 # name -> (numpy storage dtype, kind, components, storage components per element)
@@ -113,3 +117,73 @@ def assert_close(name, got, want, scale, what):
     tol = 40 * EPS[dt] * scale + 1e-30
     bad = np.abs(got - want) > tol
     assert not bad.any(), f"{what}: got {got[bad]} want {want[bad]} (tol {tol[bad] if np.ndim(tol) else tol})"
+
+
+# ---- The fold order of the CPU's SIMD-group folds (and of CUDA's for a full warp), in float32.
+
+
+def tree(v, op):
+    """CUDA's xor butterfly over a whole group of 2^k lanes, seen from lane 0, in float32."""
+    t = np.array(v, np.float32)
+    with np.errstate(over="ignore", under="ignore"):
+        while len(t) > 1:
+            h = len(t) // 2
+            t = op(t[:h], t[h:]).astype(np.float32)
+    return t[0]
+
+
+def ascending(v, op):
+    acc = np.float32(v[0])
+    with np.errstate(over="ignore", under="ignore"):
+        for x in v[1:]:
+            acc = np.float32(op(acc, np.float32(x)))
+    return acc
+
+
+def ladder(v, op):
+    """CUDA's shfl_up ladder: at step o, lane i >= o becomes op(lane i - o, lane i)."""
+    t = np.array(v, np.float32)
+    o = 1
+    with np.errstate(over="ignore", under="ignore"):
+        while o < len(t):
+            u = t.copy()
+            u[o:] = op(t[:-o], t[o:])
+            t = u.astype(np.float32)
+            o *= 2
+    return t
+
+
+def ascending_scan(v, op, identity):
+    acc, out = np.float32(identity), []
+    with np.errstate(over="ignore", under="ignore"):
+        for x in v:
+            acc = np.float32(op(acc, np.float32(x)))
+            out.append(acc)
+    return np.array(out, np.float32)
+
+
+def run_against_fibers(runner, device, src, name, args, n, tg, options=None):
+    """The default path's outputs of a 1-D dispatch, checked bit for bit against the fiber path
+    on the CPU."""
+    from conftest import cpu_schedule
+
+    got = runner.run(device, src, name, args, (n,), (tg,), options=options)
+    if getattr(device, "kind", "cpu") == "cpu":
+        with cpu_schedule("fibers"):
+            fib = runner._run_once(device, src, name, args, (n,), (tg,), False, (), options)
+        for a, b in zip(got, fib):
+            if a is not None:
+                np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    return got
+
+
+def fission_log(test_file, *sources):
+    """What PYMETALLIC_DEBUG_FISSION=1 reports (stderr) while a fresh process compiles the MSL
+    sources named `sources` of the test module `test_file` on the default device."""
+    module = os.path.splitext(os.path.basename(test_file))[0]
+    code = f"import pymetallic as pm, sys; sys.path.insert(0, {os.path.dirname(test_file)!r}); import {module} as m; "
+    code += "d = pm.Device.get_default_device(); " + "; ".join(f"pm.Library(d, m.{s})" for s in sources)
+    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stderr

@@ -7,12 +7,9 @@ the split path (checked through PYMETALLIC_DEBUG_FISSION=1), calls under `if` to
 threads where the condition holds are the active lanes), while a call right of `&&` keeps the
 fibers."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from simd_ref import ascending, fission_log, run_against_fibers, simd_groups, tree
 
 SRC = r"""
 #include <metal_stdlib>
@@ -91,41 +88,14 @@ kernel void fis_short_circuit(device const float* x [[buffer(0)]], device float*
 TGS = [32, 33, 48, 64, 100, 256]
 
 
-def groups_of(n, tg):
-    out = []
-    for base in range(0, n, tg):
-        size = min(tg, n - base)
-        for s in range(0, size, 32):
-            out.append(np.arange(base + s, base + min(s + 32, size)))
-    return out
-
-
 def fold(vals):
     """The CPU's (and CUDA's) order: a whole SIMD group as the xor butterfly's tree (lane i with
     lane i + 16, then + 8, ...), fewer lanes in ascending order."""
-    if len(vals) == 32:
-        t = np.array(vals, np.float32)
-        while len(t) > 1:
-            t = (t[: len(t) // 2] + t[len(t) // 2 :]).astype(np.float32)
-        return t[0]
-    acc = vals[0]
-    for v in vals[1:]:
-        acc = np.float32(acc + v)
-    return acc
+    return tree(vals, np.add) if len(vals) == 32 else ascending(vals, np.add)
 
 
 def run_both(runner, device, name, args, n, tg):
-    """The default path's outputs, after checking them bit for bit against forced fibers."""
-    from conftest import cpu_schedule
-
-    got = runner.run(device, SRC, name, args, (n,), (tg,))
-    if getattr(device, "kind", "cpu") == "cpu":
-        with cpu_schedule("fibers"):
-            fib = runner._run_once(device, SRC, name, args, (n,), (tg,), False, (), None)
-        for a, b in zip(got, fib):
-            if a is not None:
-                np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    return got
+    return run_against_fibers(runner, device, SRC, name, args, n, tg)
 
 
 @pytest.mark.parametrize("tg", TGS)
@@ -136,7 +106,7 @@ def test_reductions_scans_votes(device, runner, tg):
     out, iout = np.zeros(n * 6, np.float32), np.zeros(n * 4, np.int32)
     _, out, iout = run_both(runner, device, "fis_reduce", [x, out, iout], n, tg)
     out, iout = out.reshape(n, 6), iout.reshape(n, 4)
-    for g in groups_of(n, tg):
+    for g in simd_groups(n, tg):
         v = x[g]
         np.testing.assert_allclose(out[g, 0], v.astype(np.float64).sum(), rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(out[g, 1], np.float32(v.max() - v.min()))
@@ -160,7 +130,7 @@ def test_shuffles(device, runner, tg):
     x = np.random.default_rng(tg + 1).standard_normal(n).astype(np.float32)
     _, out = run_both(runner, device, "fis_shuffle", [x, np.zeros(n * 6, np.float32)], n, tg)
     out = out.reshape(n, 6)
-    for g in groups_of(n, tg):
+    for g in simd_groups(n, tg):
         v, m = x[g], len(g)
 
         def src(s, own):
@@ -183,7 +153,7 @@ def test_tree_then_barrier_then_simd_sum(device, runner, tg):
     _, out = run_both(runner, device, "fis_tree", [x, np.zeros(n * 2, np.float32)], n, tg)
     out = out.reshape(n, 2)
     lane0 = {}
-    for g in groups_of(n, tg):  # a shuffle from past a partial group's end returns the lane's own value
+    for g in simd_groups(n, tg):  # a shuffle from past a partial group's end returns the lane's own value
         v, m = x[g].astype(np.float64), len(g)
         for d in (16, 8, 4, 2, 1):
             v = v + np.array([v[k + d] if k + d < m else v[k] for k in range(m)])
@@ -200,7 +170,7 @@ def test_returned_threads_are_inactive(device, runner, tg):
     x = np.random.default_rng(4).standard_normal(n).astype(np.float32)
     _, out = run_both(runner, device, "fis_early", [x, np.full(n * 2, -7, np.float32)], n, tg)
     out = out.reshape(n, 2)
-    for g in groups_of(n, tg):
+    for g in simd_groups(n, tg):
         live = g[x[g] >= 0]
         np.testing.assert_array_equal(out[g[x[g] < 0]], -7)
         if len(live):
@@ -228,13 +198,7 @@ def test_short_circuit_call(device, runner):
 def test_which_kernels_take_the_split_path(cpu_device):
     """The optimisation must not silently regress: uniform calls and calls under `if` are split,
     a call right of `&&` keeps the fibers and says why."""
-    code = (
-        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_fission import SRC; "
-        "pm.Library(pm.Device.get_default_device(), SRC)"
-    ) % os.path.dirname(__file__)
-    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
+    log = fission_log(__file__, "SRC")
     for k, calls in (("fis_reduce", 11), ("fis_shuffle", 6), ("fis_tree", 2), ("fis_early", 2), ("fis_divergent", 1)):
-        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
-    assert "kernel 'fis_short_circuit' keeps fibers" in r.stderr and "`&&`" in r.stderr, r.stderr
+        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in log, log
+    assert "kernel 'fis_short_circuit' keeps fibers" in log and "`&&`" in log, log

@@ -6,14 +6,10 @@ threadgroup size that is not a multiple of 32) fold their active lanes in ascend
 Results are checked against NumPy (float64 and the exact fold order in float32), against the
 fiber path bit for bit, and the kernels must really take the split path."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-from simd_ref import simd_groups
+from simd_ref import ascending, ascending_scan, fission_log, ladder, run_against_fibers, simd_groups, tree
 
 SRC = r"""
 #include <metal_stdlib>
@@ -146,59 +142,19 @@ TGS = [32, 48, 100, 256]
 
 
 def run_both(runner, device, name, args, n, tg, options=None):
-    """The default path's outputs, checked bit for bit against the fiber path on the CPU.
-    Float kernels that compare bits pass options={"fast_math": False}: under fast math (Metal's
+    """Float kernels that compare bits pass options={"fast_math": False}: under fast math (Metal's
     default) the C++ compiler may reassociate a fold, and GCC 13 does, differently per path."""
-    from conftest import cpu_schedule
-
-    got = runner.run(device, SRC, name, args, (n,), (tg,), options=options)
-    if getattr(device, "kind", "cpu") == "cpu":
-        with cpu_schedule("fibers"):
-            fib = runner._run_once(device, SRC, name, args, (n,), (tg,), False, (), options)
-        for a, b in zip(got, fib):
-            if a is not None:
-                np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    return got
+    return run_against_fibers(runner, device, SRC, name, args, n, tg, options)
 
 
-def tree(v, op):
-    """CUDA's xor butterfly over a whole group of 2^k lanes, seen from lane 0, in float32."""
-    t = np.array(v, np.float32)
-    with np.errstate(over="ignore", under="ignore"):
-        while len(t) > 1:
-            h = len(t) // 2
-            t = op(t[:h], t[h:]).astype(np.float32)
-    return t[0]
-
-
-def ascending(v, op):
-    acc = np.float32(v[0])
-    with np.errstate(over="ignore", under="ignore"):
-        for x in v[1:]:
-            acc = np.float32(op(acc, np.float32(x)))
-    return acc
-
-
-def ladder(v, op):
-    """CUDA's shfl_up ladder: at step o, lane i >= o becomes op(lane i - o, lane i)."""
-    t = np.array(v, np.float32)
-    o = 1
-    with np.errstate(over="ignore", under="ignore"):
-        while o < len(t):
-            u = t.copy()
-            u[o:] = op(t[:-o], t[o:])
-            t = u.astype(np.float32)
-            o *= 2
-    return t
-
-
-def ascending_scan(v, op, identity):
-    acc, out = np.float32(identity), []
-    with np.errstate(over="ignore", under="ignore"):
-        for x in v:
-            acc = np.float32(op(acc, np.float32(x)))
-            out.append(acc)
-    return np.array(out, np.float32)
+def sum_scans(v, whole):
+    """The inclusive and exclusive prefix sums of a segment in the CPU's order: the ladder for a
+    whole SIMD group, else ascending from the identity (lane k gets 0 + v0 + ... + v(k-1))."""
+    incl = ladder(v, np.add) if whole else ascending_scan(v, np.add, 0)
+    if whole:
+        return incl, np.concatenate([[np.float32(0)], incl[:-1]])
+    excl = np.array([ascending_scan(v[:k], np.add, 0)[-1] if k else 0 for k in range(len(v))], np.float32)
+    return incl, excl
 
 
 @pytest.mark.parametrize("tg", TGS)
@@ -230,11 +186,7 @@ def test_float_fold_order(device, runner, tg):
         if not exact:
             continue
         whole = len(g) == 32
-        incl = ladder(v, add) if whole else ascending_scan(v, add, 0)
-        if whole:
-            excl = np.concatenate([[np.float32(0)], incl[:-1]])
-        else:  # from the identity: lane k gets 0 + v0 + ... + v(k-1)
-            excl = np.array([ascending_scan(v[:k], add, 0)[-1] if k else 0 for k in range(len(v))], np.float32)
+        incl, excl = sum_scans(v, whole)
         np.testing.assert_array_equal(out[g, 0], tree(v, add) if whole else ascending(v, add))
         np.testing.assert_array_equal(out[g, 1], tree(v, mul) if whole else ascending(v, mul))
         np.testing.assert_array_equal(out[g, 2], incl)
@@ -247,11 +199,7 @@ def test_float_fold_order(device, runner, tg):
         if not exact:
             continue
         whole = len(simd_groups_of(q[0], n, tg)) == 32  # its SIMD group, all 32 lanes active
-        incl = ladder(v, add) if whole else ascending_scan(v, add, 0)
-        if whole:
-            excl = np.concatenate([[np.float32(0)], incl[:-1]])
-        else:
-            excl = np.array([ascending_scan(v[:k], add, 0)[-1] if k else 0 for k in range(len(v))], np.float32)
+        _, excl = sum_scans(v, whole)
         np.testing.assert_array_equal(out[q, 5], tree(v, add) if whole else ascending(v, add))
         np.testing.assert_array_equal(out[q, 6], excl)
 
@@ -451,15 +399,9 @@ def test_calls_under_if(device, runner, tg):
 
 def test_these_kernels_take_the_split_path(cpu_device):
     """Quad-group functions split too; nothing here keeps the fibers."""
-    code = (
-        "import pymetallic as pm, sys; sys.path.insert(0, %r); from test_simd_group_folds import SRC, ONE_LANE_SRC, IF_SRC; "
-        "d = pm.Device.get_default_device(); pm.Library(d, SRC); pm.Library(d, ONE_LANE_SRC); pm.Library(d, IF_SRC)"
-    ) % os.path.dirname(__file__)
-    env = dict(os.environ, PYMETALLIC_DEBUG_FISSION="1")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
+    log = fission_log(__file__, "SRC", "ONE_LANE_SRC", "IF_SRC")
     for k, calls in (("ff_float", 7), ("ff_int", 18), ("ff_quad", 10), ("ff_one_lane", 2), ("ff_if", 8)):
-        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in r.stderr, r.stderr
+        assert f"kernel '{k}' runs split (loop fission, {calls} SIMD-group calls" in log, log
 
 
 def test_compiles_for_cuda(cuda_compile):

@@ -27,7 +27,23 @@ def objects(cpu_device):
     q = pm.CommandQueue(d)
     cb = q.make_command_buffer()
     enc = cb.make_compute_command_encoder()
-    return dict(d=d, lib=lib, fn=fn, pipe=pipe, q=q, cb=cb, enc=enc, buf=pm.Buffer(d, 64))
+    icb_descriptor = pm.IndirectCommandBufferDescriptor()
+    icb_descriptor.command_types = pm.IndirectCommandType.CONCURRENT_DISPATCH_THREADS
+    icb_descriptor.max_kernel_buffer_bind_count = 4
+    icb = d.new_indirect_command_buffer(icb_descriptor, 2)
+    return dict(
+        d=d,
+        lib=lib,
+        fn=fn,
+        pipe=pipe,
+        q=q,
+        cb=cb,
+        enc=enc,
+        buf=pm.Buffer(d, 64),
+        icb_descriptor=icb_descriptor,
+        icb=icb,
+        cmd=icb.indirect_compute_command(0),
+    )
 
 
 TYPE_MISUSE = [
@@ -57,6 +73,16 @@ TYPE_MISUSE = [
     ("wait_until_completed('1')", lambda o: o["cb"].wait_until_completed("1")),
     ("add_completed_handler(3)", lambda o: o["cb"].add_completed_handler(3)),
     ("use_resource('buf')", lambda o: o["enc"].use_resource("buf")),
+    ("new_indirect_command_buffer('d', 1)", lambda o: o["d"].new_indirect_command_buffer("d", 1)),
+    ("new_indirect_command_buffer(d, '1')", lambda o: o["d"].new_indirect_command_buffer(o["icb_descriptor"], "1")),
+    ("indirect_compute_command('0')", lambda o: o["icb"].indirect_compute_command("0")),
+    ("set_kernel_buffer('buf', 0, 0)", lambda o: o["cmd"].set_kernel_buffer("buf", 0, 0)),
+    ("set_kernel_buffer(buf, 0.5, 0)", lambda o: o["cmd"].set_kernel_buffer(o["buf"], 0.5, 0)),
+    ("command set_compute_pipeline_state(fn)", lambda o: o["cmd"].set_compute_pipeline_state(o["fn"])),
+    ("concurrent_dispatch_threads('64', 1)", lambda o: o["cmd"].concurrent_dispatch_threads("64", 1)),
+    ("execute_commands_in_buffer(buf, range(1))", lambda o: o["enc"].execute_commands_in_buffer(o["buf"], range(1))),
+    ("execute_commands_in_buffer(icb, '0:1')", lambda o: o["enc"].execute_commands_in_buffer(o["icb"], "0:1")),
+    ("command_types = '32'", lambda o: setattr(o["icb_descriptor"], "command_types", "32")),
     (
         "blit copy with a str",
         lambda o: o["q"].make_command_buffer().make_blit_command_encoder().copy_from_buffer(o["buf"], 0, "dst", 0, 4),
@@ -78,6 +104,13 @@ VALUE_MISUSE = [
     ("dispatch with 4 dimensions", lambda o: o["enc"].dispatch_threads((1, 1, 1, 1), (1, 1, 1))),
     ("wait before commit", lambda o: o["cb"].wait_until_completed()),
     ("wait with a negative timeout", lambda o: o["cb"].wait_until_completed(-1)),
+    ("new_indirect_command_buffer(d, 0)", lambda o: o["d"].new_indirect_command_buffer(o["icb_descriptor"], 0)),
+    ("indirect_compute_command(2)", lambda o: o["icb"].indirect_compute_command(2)),
+    ("set_kernel_buffer index 4", lambda o: o["cmd"].set_kernel_buffer(o["buf"], 0, 4)),
+    ("set_kernel_buffer offset -1", lambda o: o["cmd"].set_kernel_buffer(o["buf"], -1, 0)),
+    ("concurrent_dispatch_threadgroups without its type", lambda o: o["cmd"].concurrent_dispatch_threadgroups(1, 1)),
+    ("execute_commands_in_buffer past the end", lambda o: o["enc"].execute_commands_in_buffer(o["icb"], range(3))),
+    ("max_kernel_buffer_bind_count = 32", lambda o: setattr(o["icb_descriptor"], "max_kernel_buffer_bind_count", 32)),
     ("read_scalar out of range", lambda o: o["d"].read_scalar(o["buf"], np.float32, 16)),
 ]
 
@@ -133,6 +166,9 @@ def test_repr_of_every_object(objects):
         "ComputeCommandEncoder": repr(o["enc"]),
         "BlitCommandEncoder": repr(o["q"].make_command_buffer().make_blit_command_encoder()),
         "Argument": repr(o["fn"].arguments[0]),
+        "IndirectCommandBufferDescriptor": repr(o["icb_descriptor"]),
+        "IndirectCommandBuffer": repr(o["icb"]),
+        "IndirectComputeCommand": repr(o["cmd"]),
         "CommandBufferStatus": repr(o["cb"].status),
     }
     for name, text in reprs.items():

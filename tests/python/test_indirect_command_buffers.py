@@ -372,6 +372,86 @@ def test_command_errors(kit):
         inherit.indirect_compute_command(0).set_kernel_buffer(b, 0, 0)
 
 
+# One misuse of a binding the encoder and an indirect command share: (the encoder's call, the
+# command's call), given the object and a 64-byte buffer.
+SAME_MISUSE = [
+    ("buffer index 31", lambda e, b: e.set_buffer(b, 0, 31), lambda c, b: c.set_kernel_buffer(b, 0, 31)),
+    ("negative offset", lambda e, b: e.set_buffer(b, -4, 0), lambda c, b: c.set_kernel_buffer(b, -4, 0)),
+    ("offset past the end", lambda e, b: e.set_buffer(b, 64, 0), lambda c, b: c.set_kernel_buffer(b, 64, 0)),
+    ("offset a str", lambda e, b: e.set_buffer(b, "0", 0), lambda c, b: c.set_kernel_buffer(b, "0", 0)),
+    ("index None", lambda e, b: e.set_buffer(b, 0, None), lambda c, b: c.set_kernel_buffer(b, 0, None)),
+    ("buffer None", lambda e, b: e.set_buffer(None, 0, 1), lambda c, b: c.set_kernel_buffer(None, 0, 1)),
+    (
+        "threadgroup memory past the limit",
+        lambda e, b: e.set_threadgroup_memory_length(1 << 40, 0),
+        lambda c, b: c.set_threadgroup_memory_length(1 << 40, 0),
+    ),
+    (
+        "threadgroup memory index 31",
+        lambda e, b: e.set_threadgroup_memory_length(16, 31),
+        lambda c, b: c.set_threadgroup_memory_length(16, 31),
+    ),
+    (
+        "negative threadgroup memory",
+        lambda e, b: e.set_threadgroup_memory_length(-16, 0),
+        lambda c, b: c.set_threadgroup_memory_length(-16, 0),
+    ),
+    (
+        "pipeline a str",
+        lambda e, b: e.set_compute_pipeline_state("axpy"),
+        lambda c, b: c.set_compute_pipeline_state("axpy"),
+    ),
+    ("grid a str", lambda e, b: e.dispatch_threads("64", 32), lambda c, b: c.concurrent_dispatch_threads("64", 32)),
+    (
+        "4 dimensions",
+        lambda e, b: e.dispatch_threadgroups((1, 1, 1, 1), 32),
+        lambda c, b: c.concurrent_dispatch_threadgroups((1, 1, 1, 1), 32),
+    ),
+    (
+        "negative size",
+        lambda e, b: e.dispatch_threads((-1, 1), 32),
+        lambda c, b: c.concurrent_dispatch_threads((-1, 1), 32),
+    ),
+]
+
+
+@pytest.mark.parametrize("what,on_encoder,on_command", SAME_MISUSE, ids=[m[0] for m in SAME_MISUSE])
+def test_encoder_and_command_refuse_a_misuse_alike(kit, what, on_encoder, on_command):
+    """Metal's indirect compute commands take the encoder's arguments: the same error class, and
+    the same message but for the method's name (set_kernel_buffer for set_buffer)."""
+    device, _, _, queue = kit
+    b = pm.Buffer(device, 64)
+    enc = queue.make_command_buffer().make_compute_command_encoder()
+    cmd = device.new_indirect_command_buffer(descriptor(buffers=31), 1).indirect_compute_command(0)
+    with pytest.raises(pm.ValidationError) as on_enc:
+        on_encoder(enc, b)
+    with pytest.raises(pm.ValidationError) as on_cmd:
+        on_command(cmd, b)
+    enc.end_encoding()
+    assert type(on_enc.value) is type(on_cmd.value), (on_enc.value, on_cmd.value)
+    assert str(on_enc.value).replace("set_buffer", "set_kernel_buffer") == str(on_cmd.value)
+    assert cmd.is_empty  # a refused call changes nothing
+
+
+def test_repr(kit):
+    device, _, p, _ = kit
+    d = descriptor(types=pm.IndirectCommandType.CONCURRENT_DISPATCH, buffers=2)
+    icb = device.new_indirect_command_buffer(d, 3)
+    cmd = icb.indirect_compute_command(1)
+    assert repr(d) == (
+        "<pymetallic.IndirectCommandBufferDescriptor command_types=32, inherit_pipeline_state=False, "
+        "inherit_buffers=False, max_kernel_buffer_bind_count=2>"
+    )
+    assert repr(icb) == (
+        f"<pymetallic.IndirectCommandBuffer 3 commands, command_types=32, inherit_pipeline_state=False, "
+        f"inherit_buffers=False, max_kernel_buffer_bind_count=2, on {device.name}>"
+    )
+    assert repr(cmd) == f"<pymetallic.IndirectComputeCommand 1 of 3, empty, on {device.name}>"
+    cmd.set_compute_pipeline_state(p["axpy"])
+    cmd.concurrent_dispatch_threadgroups(1, 32)
+    assert repr(cmd) == f"<pymetallic.IndirectComputeCommand 1 of 3, on {device.name}>"
+
+
 def test_execution_errors(kit):
     device, _, p, queue = kit
     b = buf(device, np.zeros(64, np.float32))

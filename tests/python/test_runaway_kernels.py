@@ -187,15 +187,18 @@ print("ok")
     assert r.returncode == 1 and "PYMETALLIC_KERNEL_TIMEOUT" in r.stderr and "ValidationError" in r.stderr
 
 
+def skip_without_cuda():
+    import pymetallic
+    import pytest
+
+    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
+        pytest.skip("no CUDA GPU")
+
+
 def test_gpu_endless_kernel_times_out_and_poisons_only_its_device():
     # CUDA: a kernel cannot be preempted; the command buffer fails with the timeout and the
     # device reports itself unusable (DeviceError) instead of hanging the program.
-    import pymetallic
-
-    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
-        import pytest
-
-        pytest.skip("no CUDA GPU")
+    skip_without_cuda()
     out = check_child(
         "GPU = next(d for d in pm.Device.get_all_devices() if d.kind == 'cuda')\n"
         + KERNELS.replace("CPU", "GPU")
@@ -230,12 +233,7 @@ def test_gpu_spin_wait_on_a_flag_another_queue_sets_finishes():
     # CUDA: `while (flag[0] == 0) {}` must stay a loop (NVRTC would delete a loop without side
     # effects: the front end marks every loop, tests/msl/test_loop_progress.py) and must see a
     # store made while it spins - here by a kernel on a second queue (its own CUDA stream).
-    import pymetallic
-
-    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
-        import pytest
-
-        pytest.skip("no CUDA GPU")
+    skip_without_cuda()
     out = check_child(
         GPU_KERNELS
         + """
@@ -262,12 +260,7 @@ def test_gpu_releases_while_a_kernel_runs_do_not_wait_for_it():
     # step sets its flag) waited for good on the program's thread, holding the GIL: the
     # endless-kernel test above hung this way. Such releases are now kept until the streams
     # are idle (CudaContext::release).
-    import pymetallic
-
-    if not any(d.kind == "cuda" for d in pymetallic.Device.get_all_devices()):
-        import pytest
-
-        pytest.skip("no CUDA GPU")
+    skip_without_cuda()
     out = check_child(
         GPU_KERNELS
         + """

@@ -30,8 +30,9 @@ namespace {
 // (barrier_fission.h), the group's threads first and no built-ins (each thread asks for them).
 // `restricted`: arguments passed from a parameter of the calling function instead (by index).
 // `function`: the C++ function to call instead of the kernel itself (its fast-division copy).
+// `extra`: one more argument after the kernel's own (the split copy's run start).
 std::string kernel_call(const msl::KernelInfo& k, bool fission = false, const std::vector<size_t>& restricted = {},
-                        const std::string& function = "") {
+                        const std::string& function = "", const std::string& extra = "") {
   std::string call = fission ? k.fission_call_name + "(pm_threads" : (function.empty() ? k.call_name : function) + "(";
   bool first = !fission;
   for (size_t i = 0; i < k.args.size(); ++i) {
@@ -70,6 +71,7 @@ std::string kernel_call(const msl::KernelInfo& k, bool fission = false, const st
         break;
     }
   }
+  if (!extra.empty()) call += std::string(first ? "" : ", ") + extra;
   return call + ")";
 }
 
@@ -178,6 +180,65 @@ std::string fast_division_test(const msl::KernelInfo& k) {
   return test;
 }
 
+// The split divisions' ranges (fast_division.h, SplitSite) as the entry reads them, once per
+// call: `pm_split[i]` for each, from the entry's copies of the `constant` arguments.
+// "" when PYMETALLIC_CPU_SPLIT=0 (the copy then gets each thread's own position: a run of one).
+std::string split_sites(const msl::KernelInfo& k) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("PYMETALLIC_CPU_SPLIT");
+    return !(v && std::string(v) == "0");
+  }();
+  if (!enabled || k.fast_division_splits.empty()) return "";
+  std::string out = "  ::metal::detail::split_site pm_split[" + std::to_string(k.fast_division_splits.size()) + "];\n";
+  for (size_t i = 0; i < k.fast_division_splits.size(); ++i) {
+    const auto& sp = k.fast_division_splits[i];
+    const std::string site = "pm_split[" + std::to_string(i) + "]";
+    auto arg_ok = [&](size_t a) {
+      return a < k.args.size() && codegen::is_constant_reference(k.args[a]) && k.args[a].used;
+    };
+    if (!arg_ok(sp.divisor_arg)) return "";
+    out += "  " + site + ".cmin = " + std::to_string(sp.cmin) + "LL; " + site + ".cmax = " + std::to_string(sp.cmax) +
+           "LL;\n";
+    out += "  ::metal::detail::split_divisor(" + site + ", " + codegen::constant_reference_use(sp.divisor_arg) +
+           sp.divisor_member + ");\n";
+    for (const auto& t : sp.terms) {
+      if (!arg_ok(t.arg)) return "";
+      out += "  ::metal::detail::split_add(" + site + ", " + codegen::constant_reference_use(t.arg) + t.member + ", " +
+             std::to_string(t.sign) + ");\n";
+    }
+  }
+  return out;
+}
+
+// Whether a kernel's threads cannot tell which threadgroup they are in: built-ins from the
+// grid only (its position, sizes), no threadgroup memory, barriers or SIMD-group functions, no
+// validation or logging (which name the group). The split loop then runs consecutive groups
+// of one row as one x range.
+bool whole_rows(const msl::TranslatedSource& source, const msl::KernelInfo& k) {
+  if (source.validation || source.uses_logging || source.checks_address_spaces) return false;
+  if (k.uses_threadgroup_barrier || k.uses_simdgroup_functions) return false;
+  for (const auto& a : k.args) {
+    if (a.kind == msl::ArgKind::Threadgroup) return false;
+    if (a.kind != msl::ArgKind::Builtin || !a.used) continue;
+    switch (a.builtin) {
+      case msl::BuiltinKind::ThreadPositionInGrid:
+      case msl::BuiltinKind::ThreadsPerGrid:
+      case msl::BuiltinKind::GridSize:
+      case msl::BuiltinKind::GridOrigin:
+      case msl::BuiltinKind::DispatchThreadsPerThreadgroup:
+      case msl::BuiltinKind::ThreadgroupsPerGrid:
+      case msl::BuiltinKind::ThreadsPerSimdgroup:
+      case msl::BuiltinKind::ThreadExecutionWidth:
+      case msl::BuiltinKind::DispatchSimdgroupsPerThreadgroup:
+      case msl::BuiltinKind::DispatchQuadgroupsPerThreadgroup:
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& source, const msl::KernelInfo& k, size_t i,
                        const std::string& arena_note) {
   // flatten: the kernel (and what it calls) is inlined into the thread loop, so the host
@@ -190,7 +251,7 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
   // the copy that divides through reciprocals (its loop vectorises), else the kernel as written.
   const std::vector<size_t> restricted = restrictable_arguments(source, k);
   const std::string fast_test = fast_division_test(k);
-  auto plain_loop = [&](const std::vector<size_t>& r, const std::string& function) {
+  auto plain_loop = [&](const std::vector<size_t>& r, const std::string& function, const std::string& extra) {
     return std::string("  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n") + kGroupPosition +
            // The innermost loop runs over the grid's x position itself: an induction variable
            // that cannot wrap, which the vectoriser needs to see the accesses as contiguous.
@@ -202,11 +263,45 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
            "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
            "      const uint32_t pm_simd_tidx = pm_tidx;\n"
            "      (void)pm_tidx; (void)pm_simd_tidx;\n" +
-           thread_enter(source) + "      " + kernel_call(k, false, r, function) + ";\n" + thread_leave(source) +
+           thread_enter(source) + "      " + kernel_call(k, false, r, function, extra) + ";\n" + thread_leave(source) +
            "    }\n  }\n";
   };
+  // The split copy: the group's x positions in runs whose split divisions have one quotient
+  // each (metal_fast_division.h, split_run); each run's rows in turn, the copy told the run's
+  // first position. Threads of a group without barriers may run in any order.
+  const bool split_copy = !k.fast_division_splits.empty();
+  const std::string sites = split_sites(k);
+  auto split_loop = [&](const std::vector<size_t>& r) {
+    if (sites.empty()) return plain_loop(r, k.fast_division_call_name, "pm_px");
+    // A kernel that cannot tell its threadgroups apart runs a row of consecutive groups as one
+    // x range: longer runs, for vector loops wider than a group.
+    const bool rows = whole_rows(source, k);
+    const std::string x_range =
+        rows ? "    uint32_t pm_row_end = pm_group + (pm_groups_x - pm_gid_x);\n"
+               "    if (pm_row_end > pm_end) pm_row_end = pm_end;\n"
+               "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x;\n"
+               "    const uint32_t pm_x_end = (pm_gid_x + (pm_row_end - pm_group)) * pm_tg_x < pm_grid_x\n"
+               "                                  ? (pm_gid_x + (pm_row_end - pm_group)) * pm_tg_x : pm_grid_x;\n"
+               "    pm_group = pm_row_end - 1;\n"
+             : "    const uint32_t pm_x0 = pm_gid_x * pm_tg_x, pm_x_end = pm_x0 + pm_ntg_x;\n";
+    return sites + "  for (uint32_t pm_group = pm_first; pm_group < pm_end; ++pm_group) {\n" + kGroupPosition +
+           x_range +
+           "    for (uint32_t pm_a = pm_x0, pm_b; pm_a < pm_x_end; pm_a = pm_b) {\n"
+           "    pm_b = pm_a + ::metal::detail::split_run(pm_split, " +
+           std::to_string(k.fast_division_splits.size()) +
+           ", pm_a, pm_x_end - pm_a);\n"
+           "    for (uint32_t pm_lid_z = 0; pm_lid_z < pm_ntg_z; ++pm_lid_z)\n"
+           "    for (uint32_t pm_lid_y = 0; pm_lid_y < pm_ntg_y; ++pm_lid_y)\n"
+           "    for (uint32_t pm_px = pm_a; pm_px < pm_b; ++pm_px) {\n"
+           "      const uint32_t pm_lid_x = pm_px - pm_x0;\n"
+           "      const uint32_t pm_tidx = (pm_lid_z * pm_ntg_y + pm_lid_y) * pm_ntg_x + pm_lid_x;\n"
+           "      const uint32_t pm_simd_tidx = pm_tidx;\n"
+           "      (void)pm_tidx; (void)pm_simd_tidx;\n" +
+           thread_enter(source) + "      " + kernel_call(k, false, r, k.fast_division_call_name, "pm_a") + ";\n" +
+           thread_leave(source) + "    }\n    }\n  }\n";
+  };
   auto loop = [&](const std::vector<size_t>& r) {
-    if (fast_test.empty()) return plain_loop(r, "");
+    if (fast_test.empty()) return plain_loop(r, "", "");
     // The branch is taken on an opaque copy of the test: the copy's loop may know that the
     // divisors pass it (and drops the copy's own checks for 0), but the kernel as written
     // must not learn that a divisor is 0 (a division by a known 0 is undefined behaviour
@@ -214,18 +309,25 @@ void write_group_entry(std::ostringstream& out, const msl::TranslatedSource& sou
     return "  {\n  const bool pm_fast_division = " + fast_test +
            ";\n  if (::metal::detail::fd_opaque(pm_fast_division)) {\n  if (!pm_fast_division) "
            "__builtin_unreachable();\n" +
-           plain_loop(r, k.fast_division_call_name) + "  } else {\n" + plain_loop(r, "") + "  }\n  }\n";
+           (split_copy ? split_loop(r) : plain_loop(r, k.fast_division_call_name, "")) + "  } else {\n" +
+           plain_loop(r, "", "") + "  }\n  }\n";
   };
   std::string header = kDispatchSizes + constant_copies(k) + "  (void)pm_arena;\n" + arena_note;
+  // A split loop's runs are grid rows: clang may legalise its vectors at 512 bits where the
+  // CPU has them (it prefers 256 otherwise; on Life's loop of bytes widened to uint, 1.6x in a
+  // one-thread measurement). Other kernels keep the compiler's default. GCC ignores it (-w).
+  const std::string wide = (split_copy && !sites.empty() && !source.validation) ? ", min_vector_width(512)" : "";
   if (!restricted.empty()) {
     // flatten as well: the calls in this function are not the entry's own, so the entry's
     // flatten would leave the kernel to the inliner's size limits.
-    out << "static inline __attribute__((always_inline, flatten)) void pm_disjoint_" << i
+    out << "static inline __attribute__((always_inline, flatten" << wide << ")) void pm_disjoint_" << i
         << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena";
     for (size_t a : restricted) out << ", void* __restrict pm_restrict_" << a;
     out << ") {\n" << header << loop(restricted) << "}\n";
   }
-  out << entry_attributes(source) << entry_symbol(i)
+  out << (wide.empty() ? std::string(entry_attributes(source))
+                       : "extern \"C\" __attribute__((flatten" + wide + ")) void ")
+      << entry_symbol(i)
       << "(const metallic_cpu_launch* L, uint32_t pm_first, uint32_t pm_end, unsigned char* pm_arena) {\n";
   if (!restricted.empty()) {
     out << "  if (L->disjoint) {\n    pm_disjoint_" << i << "(L, pm_first, pm_end, pm_arena";
