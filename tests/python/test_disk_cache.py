@@ -129,3 +129,22 @@ def test_size_limit_evicts_least_recently_used(tmp_path):
     assert first in left and second not in left and len(left) == 2
     size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(cache, "*", "*")))
     assert size <= limit
+
+
+def test_the_folder_follows_the_environment_within_a_process(tmp_path):
+    """A process that changes PYMETALLIC_CACHE_DIR (as tests do) compiles into the folder it
+    names now, not into the first one it used."""
+    code = (
+        RUN
+        + f"""
+import os
+for name in ("a", "b"):
+    os.environ["PYMETALLIC_CACHE_DIR"] = os.path.join({str(tmp_path)!r}, name)
+    r = run("2.0f" if name == "a" else "5.0f")
+    np.testing.assert_array_equal(r, np.arange(64, dtype=np.float32) * 3 + (2 if name == "a" else 5))
+print("ok")
+"""
+    )
+    assert check_child(code).strip() == "ok"
+    assert len(_objects(str(tmp_path / "a"))) == 1
+    assert len(_objects(str(tmp_path / "b"))) == 1

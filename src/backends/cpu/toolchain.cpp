@@ -187,7 +187,7 @@ Toolchain::Toolchain() {
                std::to_string(static_cast<long long>(st.st_size)) + ":" +
                std::to_string(static_cast<long long>(st.st_mtime));
   }
-  static cache::DiskCache disk("cpu");
+  cache::DiskCache disk("cpu");  // per call: follows $PYMETALLIC_CACHE_DIR as it is now
   std::string key = "compiler-" + cache::hash_hex(identity + "\n" + compiler_);
   if (!identity.empty())
     if (auto known = disk.read(key, ".txt")) {
@@ -258,7 +258,7 @@ bool verified(const cache::DiskCache& disk, const std::string& key, const std::s
 }  // namespace
 
 std::string Toolchain::build(const std::string& tu, const std::string& display_name, bool fast_math, bool debug) {
-  static cache::DiskCache disk("cpu");
+  cache::DiskCache disk("cpu");  // per call: follows $PYMETALLIC_CACHE_DIR as it is now
   std::string flags = compile_flags(fast_math, debug);
   // Extra flags for every kernel compile (make sanitize: -fsanitize=address,undefined);
   // part of the cache key like the others.
@@ -322,7 +322,7 @@ std::string Toolchain::build(const std::string& tu, const std::string& display_n
 }
 
 void Toolchain::check(const std::string& tu, const std::string& display_name, bool fast_math) {
-  static cache::DiskCache disk("cpu");
+  cache::DiskCache disk("cpu");  // per call: follows $PYMETALLIC_CACHE_DIR as it is now
   // Only the flags that change what the code means (the language, fast-math macros).
   std::string flags = "-std=c++17 -fsyntax-only -w";
   if (fast_math) flags += " -DMETAL_FAST_MATH=1";
