@@ -4,9 +4,10 @@ between processes that we could use, see --pch-probe) that compiles the MSL for 
 the CUDA backend's own path (pymetallic's offline compile: translation, the generated CUDA
 C++, NVRTC to cubins), beside NVRTC compiling the same kernels written in CUDA C++ (what
 CuPy's RawModule does in bench/gpu_vs_cupy.py, there on the GPU's host), interleaved in one
-run. Our side twice: as built by default (one NVRTC program) and as --programs NVRTC programs
-on as many threads (PYMETALLIC_NVRTC_THREADS; NVRTC parses one program at a time per
-process, so this only overlaps back ends). Prints wall and CPU seconds (min and median of the runs) and
+run. Our side three times: as built by default (one NVRTC program), as --programs NVRTC
+programs on as many threads (PYMETALLIC_NVRTC_THREADS; NVRTC parses one program at a time
+per process, so this only overlaps back ends), and without the second, `_uniform` entry per
+kernel (PYMETALLIC_CUDA_UNIFORM_ENTRIES=0). Prints wall and CPU seconds (min and median of the runs) and
 the ratios; CPU time is the steadier number on a shared machine, wall time what a user waits
 (with several programs the CPU time is the sum over threads). NVRTC runs on the CPU, so this
 measures the same work as the GPU row.
@@ -143,12 +144,14 @@ def main():
     if args.pch_probe:
         pch_probe(args.runs)
         return
-    rows = {"ours": [], "ours_n": [], "cuda": []}
+    rows = {"ours": [], "ours_n": [], "ours_general": [], "cuda": []}
     for _ in range(args.runs):  # interleaved, so that a change of load hits every side
         with tempfile.TemporaryDirectory() as cache:
             rows["ours"].append(run(OURS, args.arch, cache))
         with tempfile.TemporaryDirectory() as cache:
             rows["ours_n"].append(run(OURS, args.arch, cache, PYMETALLIC_NVRTC_THREADS=str(args.programs)))
+        with tempfile.TemporaryDirectory() as cache:
+            rows["ours_general"].append(run(OURS, args.arch, cache, PYMETALLIC_CUDA_UNIFORM_ENTRIES="0"))
         rows["cuda"].append(run(THEIRS, args.arch, ""))
     summary = {"programs": rows["ours"][0]["programs"], "split_programs": rows["ours_n"][0]["programs"]}
     for side, runs in rows.items():
@@ -162,6 +165,7 @@ def main():
     labels = {
         "ours": f"ours ({programs(summary['programs'])})",
         "ours_n": f"ours ({programs(summary['split_programs'])})",
+        "ours_general": "ours (no _uniform entries)",
         "cuda": "CUDA C++",
     }
     print(f"cold compile of the benchmark library ({len(os.sched_getaffinity(0))} CPUs), min (median) of {args.runs}:")
@@ -172,7 +176,7 @@ def main():
         )
         ratios = "  ".join(
             f"{label}/CUDA {summary[f'{side}_{what}_min'] / summary[f'cuda_{what}_min']:.2f}"
-            for side, label in (("ours", "default"), ("ours_n", "split"))
+            for side, label in (("ours", "default"), ("ours_n", "split"), ("ours_general", "no-uniform"))
         )
         print(f"  {what:<4}: {cells}   ratios of minima: {ratios}", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")

@@ -48,6 +48,9 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_CUDA_RUNTIME_SUBSET",
      "0: CUDA kernels include the whole runtime library; strict: no retry with the whole library when the parts a "
      "program names fail to compile (the test suite's setting)"},
+    {"PYMETALLIC_CUDA_UNIFORM_ENTRIES",
+     "0: CUDA kernels get no second entry for dispatches whose threadgroups are all whole (a faster cold "
+     "compile; every dispatch takes the general entry)"},
     {"PYMETALLIC_NVRTC_THREADS",
      "how many NVRTC programs a CUDA library's kernels are compiled as, at once on as many threads (default 1; "
      "NVRTC parses one program at a time, docs/performance.md)"},

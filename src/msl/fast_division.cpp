@@ -390,7 +390,9 @@ std::map<std::string, FastDivision> add_fast_division(std::vector<Token>& toks, 
       std::pair<std::string, std::string> d{toks[j].text, member};
       if (std::find(fd.divisors.begin(), fd.divisors.end(), d) == fd.divisors.end()) fd.divisors.push_back(d);
       Site site{j, j, k, false, {}};
-      if (can_split && match_split(toks, st, f, i, pos, vector, params, site.m)) {
+      // The entry divides by the argument's value: no local may hide it at this division.
+      if (can_split && stable(toks, st, d.first, f.body_open + 1, f.body_close, true) &&
+          match_split(toks, st, f, i, pos, vector, params, site.m)) {
         site.split = true;
         site.begin = site.m.begin;
         site.m.site.divisor = d;

@@ -9,7 +9,9 @@
 // Lanes 0-7 cover rows 0-3 x cols 0-3, lanes 8-15 rows 0-3 x cols 4-7, lanes 16-23 rows
 // 4-7 x cols 0-3, lanes 24-31 rows 4-7 x cols 4-7: the 32 lanes hold the 64 elements
 // exactly once. All 32 lanes of the SIMD group must take part in the functions that
-// exchange data (multiply, multiply_accumulate, the diagonal constructor).
+// exchange data (multiply, multiply_accumulate, the diagonal constructor; on CUDA in the
+// native layout below also load from threadgroup memory, and store, which may add a pending
+// product).
 //
 // The products are generic on the CPU and for float matrices on CUDA: each lane gathers
 // what its two outputs need (the 64 elements of A and B in one exchange each on the CPU;
@@ -24,10 +26,12 @@
 // matrices live in the fragments' own layout (no shuffles): a half or bfloat matrix also
 // carries its transpose (the B fragment, loaded from memory or made by one movmatrix where
 // it is computed) and a float one the unused rows 8-15 of the instruction's accumulator
-// (sgm_extra), so a product is one mma.sync and nothing else. There, a load from threadgroup
-// memory whose rows start on 16-byte boundaries is ldmatrix (its A fragment as an .x2 pair that
-// repeats the rows in the instruction's unused rows 8-15, its transpose from .x1.trans); other
-// loads read two elements per lane for each fragment.
+// (sgm_extra), so a product is one mma.sync and nothing else; two products accumulated in
+// turn into one float matrix are one m16n8k16 (METAL_SGM_KFUSE, at sgm_extra<float>). There, a
+// load from threadgroup memory whose rows start on 16-byte boundaries is ldmatrix (its A
+// fragment from .x1 beside a zero, or with METAL_SGM_LDMATRIX_A_X2 an .x2 pair that repeats
+// the rows in the instruction's unused rows 8-15; its transpose from .x1.trans); other loads
+// read two elements per lane for each fragment.
 // Float matrices never use TF32.
 #pragma once
 #include "metal_simdgroup.h"
@@ -439,13 +443,17 @@ METAL_FUNC void sgm_mma(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<T,
       d.__pend = 0u;
       return;
     }
-    sgm_flush(c);  // a pending product of the other element type
-    // d = c with this product pending (d may be c).
-    const vec<float, 2> ce = c.__elems;
-    const float h0 = c.__hi[0], h1 = c.__hi[1];
-    d.__elems = ce;
-    d.__hi[0] = h0;
-    d.__hi[1] = h1;
+    // d = c with this product pending (d may be c), c's pending product of the other element
+    // type (if any) added first.
+    float cc[4] = {c.__elems[0], c.__elems[1], c.__hi[0], c.__hi[1]};
+    if (c.__pend != 0u) {
+      using Other = conditional_t<is_same<T, half>::value, bfloat, half>;
+      sgm_mma_k8<Other>(cc, c.__pa, c.__pahi, c.__pb, cc);
+    }
+    d.__elems[0] = cc[0];
+    d.__elems[1] = cc[1];
+    d.__hi[0] = cc[2];
+    d.__hi[1] = cc[3];
     d.__pend = kind;
     d.__pa = aw;
     d.__pahi = ahi;

@@ -92,6 +92,15 @@ kernel void untrusted_shadow(device uint* out [[buffer(0)]], constant uint& m [[
   }
   out[gid] = a;
 }
+kernel void untrusted_divisor(device uint* out [[buffer(0)]], constant uint& m [[buffer(1)]],
+                              constant uint& c [[buffer(2)]], uint gid [[thread_position_in_grid]]) {
+  uint a = (gid + c) % m;
+  {
+    const uint m = c + 2u;  // hides the argument: the divisions below divide by c + 2
+    a = a * 7u + (gid + 1u) % m + (gid + c) / m;
+  }
+  out[gid] = a;
+}
 kernel void untrusted_position(device uint* out [[buffer(0)]], constant uint& m [[buffer(1)]],
                                constant uint& c [[buffer(2)]], uint gid [[thread_position_in_grid]]) {
   const uint g = gid;
@@ -211,6 +220,8 @@ def test_terms_the_split_must_not_trust(runner, device, m, c, n):
     np.testing.assert_array_equal(out, np.array(expect, np.uint32))
     out = runner.run(device, SRC, "untrusted_shadow", args, (n,), (32,))[0]
     np.testing.assert_array_equal(out, (((g + c) % m) * 7 + (g + (g & 7)) % m).astype(np.uint32))
+    out = runner.run(device, SRC, "untrusted_divisor", args, (n,), (32,))[0]
+    np.testing.assert_array_equal(out, (((g + c) % m) * 7 + (g + 1) % (c + 2) + (g + c) // (c + 2)).astype(np.uint32))
     out = runner.run(device, SRC, "untrusted_position", args, (n,), (32,))[0]
     np.testing.assert_array_equal(out, ((3 * g + c) % m).astype(np.uint32))
 

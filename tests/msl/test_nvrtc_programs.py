@@ -66,7 +66,12 @@ def test_each_program_holds_its_kernels_and_compiles_them_to_the_same_instructio
 
 
 def numbering(ptx):
-    return re.sub(r"__local_depot\d+", "__local_depot", re.sub(r"\$L__BB\d+_", "$L__BB_", ptx))
+    """A function's PTX without what depends on the rest of its module: label and local-depot
+    numbers, and where a threadgroup array is declared (inside the one function that uses
+    it, "demoted", or at module scope when two entries share it)."""
+    ptx = re.sub(r"__local_depot\d+", "__local_depot", re.sub(r"\$L__BB\d+_", "$L__BB_", ptx))
+    lines = [ln for ln in ptx.splitlines() if ln.strip() and "// demoted variable" not in ln]
+    return "\n".join(ln for ln in lines if not ln.strip().startswith(".shared "))
 
 
 def test_each_program_is_cached_and_a_damaged_one_is_rebuilt(nvrtc, tmp_path):
@@ -163,3 +168,31 @@ def test_kernels_of_several_programs_run(runner, device, monkeypatch, n):
     for name, want in expected.items():
         y = runner.run(device, SRC, name, [x, np.zeros_like(x)], (n,), (32,))[1]
         np.testing.assert_allclose(y, want.astype(np.float32), rtol=1e-6, err_msg=name)
+
+
+def test_without_uniform_entries_the_general_ones_are_unchanged(nvrtc):
+    """PYMETALLIC_CUDA_UNIFORM_ENTRIES=0 drops the second entry per kernel (a shorter cold
+    compile) and changes nothing else."""
+    msl = bench_msl()
+    both = pm._core.compile_offline(msl, None, "cuda", "sm_90", True)["generated"]
+    nvrtc.setenv("PYMETALLIC_CUDA_UNIFORM_ENTRIES", "0")
+    general = pm._core.compile_offline(msl, None, "cuda", "sm_90", True)["generated"]
+    assert "_uniform(" in both and "_uniform(" not in general
+    lib = nvrtc_direct.library()
+    flags = nvrtc_direct.options() + ["-DMETAL_FAST_MATH=1", "--fmad=true"]
+    a = nvrtc_direct.functions(nvrtc_direct.compile(lib, both, flags))
+    b = nvrtc_direct.functions(nvrtc_direct.compile(lib, general, flags))
+    assert len(b) == 7 and set(b) == {n for n in a if not n.endswith("_uniform")}
+    for name in b:
+        assert numbering(a[name]) == numbering(b[name]), name
+    pm._core.compile_offline(msl, None, "cuda", "sm_90")  # and it builds
+
+
+@pytest.mark.parametrize("n", [96, 100], ids=["whole_groups", "partial_group"])
+def test_kernels_without_uniform_entries_run(runner, device, monkeypatch, n):
+    monkeypatch.setenv("PYMETALLIC_CUDA_UNIFORM_ENTRIES", "0")
+    x = np.linspace(-3, 5, n).astype(np.float32)
+    i = np.arange(n)
+    src = SRC + "// built without _uniform entries\n"  # a library of its own in the runner's cache
+    y = runner.run(device, src, "plus_index", [x, np.zeros_like(x)], (n,), (32,))[1]
+    np.testing.assert_allclose(y, (x + i + 0.5 * (i % 32)).astype(np.float32), rtol=1e-6)

@@ -43,8 +43,10 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
   ctx.make_current();
   ctx.check(api.cuModuleGetFunction(&function_, module_->handle(), entry_symbol(index).c_str()),
             "finding kernel '" + info.name + "'");
-  ctx.check(api.cuModuleGetFunction(&uniform_, module_->handle(), (entry_symbol(index) + "_uniform").c_str()),
-            "finding kernel '" + info.name + "'");
+  // No "_uniform" entry in a module built with PYMETALLIC_CUDA_UNIFORM_ENTRIES=0: the general
+  // entry serves every dispatch.
+  if (api.cuModuleGetFunction(&uniform_, module_->handle(), (entry_symbol(index) + "_uniform").c_str()) != 0)
+    uniform_ = function_;
   CUdeviceptr table = 0;
   size_t bytes = 0;
   ctx.check(api.cuModuleGetGlobal_v2(&table, &bytes, module_->handle(), layout_symbol(index).c_str()),

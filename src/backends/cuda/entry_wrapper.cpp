@@ -1,5 +1,6 @@
 #include "backends/cuda/entry_wrapper.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -11,6 +12,11 @@
 #include "metallic/metallic.h"
 
 namespace metallic::cuda {
+
+bool uniform_entries() {
+  const char* v = std::getenv("PYMETALLIC_CUDA_UNIFORM_ENTRIES");
+  return !(v && std::string(v) == "0");
+}
 
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
 std::string layout_symbol(size_t i) { return "metallic_layout_" + std::to_string(i); }
@@ -229,7 +235,7 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
   const std::string param = "(const PM_GRID_CONSTANT " + params + " P) { ";
   if (entries == Entries::Direct) {
     out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
-    out << head << "_uniform" << param << body << "<true>(P, pm_launched_group(P)); }\n";
+    if (uniform_entries()) out << head << "_uniform" << param << body << "<true>(P, pm_launched_group(P)); }\n";
   } else {
     out << head << "_indirect" << param
         << "pm_for_each_indirect_group(P.dims[10], P.dims[11], [&](const pm_group& G) { " << body

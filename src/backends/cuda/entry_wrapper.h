@@ -16,6 +16,10 @@ namespace metallic::cuda {
 // program first dispatches that way: a third entry in every module would add about 40% to
 // each cold compile (the fluid demo's 0.38 s became 0.56 s).
 enum class Entries { Direct, Indirect };
+// PYMETALLIC_CUDA_UNIFORM_ENTRIES=0: no "_uniform" entries (every dispatch takes the general
+// one). They are ~0.08 s of the benchmark library's 0.25 s cold compile (docs/performance.md);
+// the switch lets a GPU run weigh that against what they save at run time.
+bool uniform_entries();
 std::string entry_symbol(size_t kernel_index);   // "metallic_entry_<i>"
 std::string layout_symbol(size_t kernel_index);  // "metallic_layout_<i>": the parameter layout
 
