@@ -199,11 +199,18 @@ std::pair<uint64_t, uint64_t> command_range(nb::handle r, const char* what) {
 }
 
 // An int property of an IndirectCommandBufferDescriptor, 0 to `most` (`expected` says which).
-uint32_t descriptor_field(nb::handle v, const char* what, long long most, const char* expected) {
-  long long n = integer(v, what);
-  if (n < 0 || n > most)
-    throw ValidationError(std::string(what) + " must be " + expected + ", not " + std::to_string(n));
-  return static_cast<uint32_t>(n);
+template <uint32_t IndirectCommandBufferDescriptor::* Field>
+void def_descriptor_int(nb::class_<IndirectCommandBufferDescriptor>& cls, const char* name, long long most,
+                        const char* expected, const char* doc) {
+  cls.def_prop_rw(
+      name, [](const IndirectCommandBufferDescriptor& d) { return d.*Field; },
+      [name, most, expected](IndirectCommandBufferDescriptor& d, nb::handle v) {
+        long long n = integer(v, name);
+        if (n < 0 || n > most)
+          throw ValidationError(std::string(name) + " must be " + expected + ", not " + std::to_string(n));
+        d.*Field = static_cast<uint32_t>(n);
+      },
+      doc);
 }
 
 std::string descriptor_text(const IndirectCommandBufferDescriptor& d) {
@@ -478,30 +485,23 @@ void init_commands(nb::module_& m) {
         return "<pymetallic.ComputeCommandEncoder on " + e.commandBuffer()->commandQueue()->device()->name() + ">";
       });
 
-  nb::class_<IndirectCommandBufferDescriptor>(
+  auto descriptor = nb::class_<IndirectCommandBufferDescriptor>(
       m, "IndirectCommandBufferDescriptor",
       "How an indirect command buffer is made (Metal's MTLIndirectCommandBufferDescriptor): the\n"
       "command types it holds, whether its commands inherit the executing encoder's pipeline and\n"
-      "buffers, and how many buffer slots each command may bind.")
-      .def(nb::init<>())
-      .def_prop_rw(
-          "command_types", [](const IndirectCommandBufferDescriptor& d) { return d.commandTypes; },
-          [](IndirectCommandBufferDescriptor& d, nb::handle v) {
-            d.commandTypes = descriptor_field(v, "command_types", 0xffffffffll, "IndirectCommandType bits");
-          },
-          "IndirectCommandType bits: CONCURRENT_DISPATCH (concurrent_dispatch_threadgroups) and/or\n"
-          "CONCURRENT_DISPATCH_THREADS (concurrent_dispatch_threads).")
+      "buffers, and how many buffer slots each command may bind.");
+  def_descriptor_int<&IndirectCommandBufferDescriptor::commandTypes>(
+      descriptor, "command_types", 0xffffffffll, "IndirectCommandType bits",
+      "IndirectCommandType bits: CONCURRENT_DISPATCH (concurrent_dispatch_threadgroups) and/or\n"
+      "CONCURRENT_DISPATCH_THREADS (concurrent_dispatch_threads).");
+  def_descriptor_int<&IndirectCommandBufferDescriptor::maxKernelBufferBindCount>(
+      descriptor, "max_kernel_buffer_bind_count", 31, "0 to 31",
+      "Buffer indices each command may bind: 0 to this count - 1.");
+  descriptor.def(nb::init<>())
       .def_rw("inherit_pipeline_state", &IndirectCommandBufferDescriptor::inheritPipelineState,
               "True: commands run the executing encoder's pipeline (and may not set their own).")
       .def_rw("inherit_buffers", &IndirectCommandBufferDescriptor::inheritBuffers,
               "True: commands use the executing encoder's buffers and set_bytes data (and may not set their own).")
-      .def_prop_rw(
-          "max_kernel_buffer_bind_count",
-          [](const IndirectCommandBufferDescriptor& d) { return d.maxKernelBufferBindCount; },
-          [](IndirectCommandBufferDescriptor& d, nb::handle v) {
-            d.maxKernelBufferBindCount = descriptor_field(v, "max_kernel_buffer_bind_count", 31, "0 to 31");
-          },
-          "Buffer indices each command may bind: 0 to this count - 1.")
       .def("__repr__", [](const IndirectCommandBufferDescriptor& d) {
         return "<pymetallic.IndirectCommandBufferDescriptor " + descriptor_text(d) + ">";
       });

@@ -31,19 +31,8 @@ def objects(cpu_device):
     icb_descriptor.command_types = pm.IndirectCommandType.CONCURRENT_DISPATCH_THREADS
     icb_descriptor.max_kernel_buffer_bind_count = 4
     icb = d.new_indirect_command_buffer(icb_descriptor, 2)
-    return dict(
-        d=d,
-        lib=lib,
-        fn=fn,
-        pipe=pipe,
-        q=q,
-        cb=cb,
-        enc=enc,
-        buf=pm.Buffer(d, 64),
-        icb_descriptor=icb_descriptor,
-        icb=icb,
-        cmd=icb.indirect_compute_command(0),
-    )
+    objects = dict(d=d, lib=lib, fn=fn, pipe=pipe, q=q, cb=cb, enc=enc, buf=pm.Buffer(d, 64))
+    return dict(objects, icb_descriptor=icb_descriptor, icb=icb, cmd=icb.indirect_compute_command(0))
 
 
 TYPE_MISUSE = [
