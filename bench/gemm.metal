@@ -13,6 +13,9 @@
 // A and B 16-byte aligned).
 // gemm_small_<type>: the first version (64 x 64 tiles, 4 SIMD groups, single buffered),
 // kept to measure what the tiling is worth.
+// gemm_pipe_<type>: gemm pipelined by hand (one or two buffers, 64- or 32-deep slices, reads
+// through advancing pointers, a threadgroup swizzle); see its comment. bench/gpu_gemm_sweep.py
+// times both templates in one run (configs with a pB[sS] field are gemm_pipe).
 #include <metal_stdlib>
 using namespace metal;
 
