@@ -87,6 +87,99 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
     UNROLL for (int j = 0; j < FN; ++j) simdgroup_store(acc[i][j], c + i * 8 * N + j * 8, N);
 }
 
+// gemm_pipe<..., NBUF, SWZ>: the same tiles, written the way a hand-pipelined Metal GEMM is.
+//  - NBUF threadgroup buffers: 2 as in gemm (one barrier per slice), or 1 (a barrier before and
+//    after the slice is written), which leaves room for 64-deep slices of 64 x 128 tiles within
+//    Metal's 32 KB of threadgroup memory (26 KB): half as many slices, each with twice the
+//    products between barriers. Either way the next slice's device reads (16 bytes per thread)
+//    are issued before the SIMD groups multiply the current one, and land in threadgroup memory
+//    after it.
+//  - The slice is walked 16 deep: the fragments of both 8-deep steps are loaded first, then each
+//    accumulator takes its two products in turn (on CUDA one m16n8k16 each, with no product
+//    left pending across the fragment loads).
+//  - SWZ > 0: threadgroups are renumbered in column-major groups of 2^SWZ tile rows (MLX's
+//    "swizzle"), so the threadgroups resident at once share panels of A and B in the cache.
+template <typename T, int BM, int BN, int BK, int SGM, int SGN, int NBUF, int SWZ>
+kernel void gemm_pipe(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]], device float* C [[buffer(2)]],
+                      constant GemmShape& shape [[buffer(3)]],
+                      uint2 tgid [[threadgroup_position_in_grid]], uint tid [[thread_index_in_threadgroup]],
+                      uint sg [[simdgroup_index_in_threadgroup]]) {
+  static_assert(NBUF == 1 || NBUF == 2, "one or two threadgroup buffers");
+  static_assert(BK % 16 == 0, "slices are walked 16 deep");
+  constexpr int NT = SGM * SGN * 32;
+  constexpr int FM = BM / SGM / 8, FN = BN / SGN / 8;
+  constexpr int AP = BK + 8, BP = BN + 8;
+  constexpr int VE = 16 / sizeof(T);
+  constexpr int AV = BM * BK / VE / NT, BV = BK * BN / VE / NT;
+  static_assert(NBUF * (BM * AP + BK * BP) * sizeof(T) <= 32768, "Metal's 32 KB of threadgroup memory");
+  threadgroup T As[NBUF * BM * AP];
+  threadgroup T Bs[NBUF * BK * BP];
+  const uint K = shape.K, N = shape.N;
+  uint tx = tgid.x, ty = tgid.y;
+  if (SWZ > 0) {
+    const uint gx = N / BN, gy = shape.M / BM, G = 1u << SWZ;
+    const uint id = ty * gx + tx, group = id / (G * gx), first = group * G;
+    const uint rows = min(G, gy - first), in = id - group * G * gx;
+    ty = first + in % rows;
+    tx = in / rows;
+  }
+  const uint row0 = ty * BM, col0 = tx * BN;
+  const uint sg_row = (sg / SGN) * (BM / SGM), sg_col = (sg % SGN) * (BN / SGN);
+  uint4 ra[AV], rb[BV];
+  simdgroup_matrix<float, 8, 8> acc[FM][FN];
+  UNROLL for (int i = 0; i < FM; ++i)
+    UNROLL for (int j = 0; j < FN; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+
+  // Device reads through two pointers that advance by one slice, each thread's reads a fixed
+  // stride apart: the addresses are one add per slice, not recomputed from (row, k) each time.
+  device const T* pa = A + (row0 + tid / (BK / VE)) * K + (tid % (BK / VE)) * VE;
+  device const T* pb = B + (tid / (BN / VE)) * N + col0 + (tid % (BN / VE)) * VE;
+  const uint sa = NT / (BK / VE) * K, sb = NT / (BN / VE) * N;  // elements between a thread's reads
+#define READ_NEXT                                                                             \
+  UNROLL for (int v = 0; v < AV; ++v) ra[v] = *(device const uint4*)(pa + v * sa);            \
+  UNROLL for (int v = 0; v < BV; ++v) rb[v] = *(device const uint4*)(pb + v * sb);            \
+  pa += BK;                                                                                   \
+  pb += BK * N;
+  READ_NEXT
+  WRITE_SLICE(0)
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  uint buf = 0;
+  for (uint k0 = 0; k0 < K; k0 += BK) {
+    const bool more = k0 + BK < K;
+    if (more) { READ_NEXT }
+    threadgroup const T* as = As + buf * BM * AP + sg_row * AP;
+    threadgroup const T* bs = Bs + buf * BK * BP + sg_col;
+    UNROLL for (int kk = 0; kk < BK; kk += 16) {
+      simdgroup_matrix<T, 8, 8> a0[FM], a1[FM], b0[FN], b1[FN];
+      UNROLL for (int i = 0; i < FM; ++i) {
+        simdgroup_load(a0[i], as, AP, ulong2(kk, i * 8));
+        simdgroup_load(a1[i], as, AP, ulong2(kk + 8, i * 8));
+      }
+      UNROLL for (int j = 0; j < FN; ++j) {
+        simdgroup_load(b0[j], bs, BP, ulong2(j * 8, kk));
+        simdgroup_load(b1[j], bs, BP, ulong2(j * 8, kk + 8));
+      }
+      UNROLL for (int i = 0; i < FM; ++i)
+        UNROLL for (int j = 0; j < FN; ++j) {
+          simdgroup_multiply_accumulate(acc[i][j], a0[i], b0[j], acc[i][j]);
+          simdgroup_multiply_accumulate(acc[i][j], a1[i], b1[j], acc[i][j]);
+        }
+    }
+    if (NBUF == 2) {
+      if (more) { WRITE_SLICE(buf ^ 1) }
+      threadgroup_barrier(mem_flags::mem_threadgroup);
+      buf ^= 1;
+    } else if (more) {
+      threadgroup_barrier(mem_flags::mem_threadgroup);  // every SIMD group is done with the slice
+      WRITE_SLICE(0)
+      threadgroup_barrier(mem_flags::mem_threadgroup);
+    }
+  }
+  device float* c = C + (row0 + sg_row) * N + col0 + sg_col;
+  UNROLL for (int i = 0; i < FM; ++i)
+    UNROLL for (int j = 0; j < FN; ++j) simdgroup_store(acc[i][j], c + i * 8 * N + j * 8, N);
+}
+
 template <typename T, int BM, int BN, int BK>
 kernel void gemm_small(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]], device float* C [[buffer(2)]],
                        constant GemmShape& shape [[buffer(3)]],
@@ -137,5 +230,10 @@ template [[host_name("gemm_half_64")]] kernel void gemm<half, 64, 64, 32, 2, 2>(
 template [[host_name("gemm_half_128x64")]] kernel void gemm<half, 128, 64, 32, 2, 2>(GEMM_ARGS(half));
 template [[host_name("gemm_float_64")]] kernel void gemm<float, 64, 64, 16, 2, 2>(GEMM_ARGS(float));
 template [[host_name("gemm_float_128x64")]] kernel void gemm<float, 128, 64, 16, 2, 2>(GEMM_ARGS(float));
+// gemm_pipe (bench/gpu_gemm_sweep.py --configs half:64x128x64:2x2:p1s3,...): 64-deep slices in one
+// buffer, and 32-deep in two, each with and without the threadgroup swizzle.
+template [[host_name("gemm_pipe_half")]] kernel void gemm_pipe<half, 64, 128, 64, 2, 2, 1, 3>(GEMM_ARGS(half));
+template [[host_name("gemm_pipe_bfloat")]] kernel void gemm_pipe<bfloat, 64, 128, 64, 2, 2, 1, 3>(GEMM_ARGS(bfloat));
+template [[host_name("gemm_pipe2_half")]] kernel void gemm_pipe<half, 64, 128, 32, 2, 2, 2, 3>(GEMM_ARGS(half));
 template [[host_name("gemm_small_half")]] kernel void gemm_small<half, 64, 64, 32>(GEMM_ARGS(half));
 template [[host_name("gemm_small_float")]] kernel void gemm_small<float, 64, 64, 16>(GEMM_ARGS(float));

@@ -12,6 +12,10 @@ output preallocated; TF32 off). Prints TFLOP/s and % of each peer, and writes th
     python bench/gpu_gemm_sweep.py [--n 4096] [--json out.json] [--types half,bfloat,float]
                                    [--configs half:128x128x32:2x4,...] [--reps 10] [--variants]
 
+A configuration with a fourth field pB[sS] is gemm.metal's `gemm_pipe` template instead of `gemm`:
+B threadgroup buffers (1 or 2) and a threadgroup swizzle of 2^S tile rows (S = 0: none), e.g.
+half:64x128x64:2x2:p1s3 (64-deep slices in one buffer, swizzled in groups of 8 rows).
+
 --variants also times the default half and bfloat shapes with one switch of the runtime's
 SIMD-group matrices changed (each in a child process compiling against a copy of the runtime
 headers with the switch defined before metal_simdgroup_matrix.h): "no-kfuse" (each 8x8x8 product
@@ -56,6 +60,10 @@ CONFIGS = [
     ("half", 64, 64, 64, 2, 2),
     ("half", 64, 128, 32, 2, 4),
     ("half", 128, 64, 32, 4, 2),
+    ("half", 64, 128, 64, 2, 2, 1, 3),
+    ("half", 64, 128, 64, 2, 2, 1, 0),
+    ("half", 64, 128, 32, 2, 2, 2, 3),
+    ("half", 64, 128, 32, 2, 2, 2, 0),
     ("bfloat", 64, 128, 32, 2, 2),
     ("bfloat", 128, 128, 32, 2, 4),
     ("bfloat", 128, 128, 16, 2, 4),
@@ -63,6 +71,8 @@ CONFIGS = [
     ("bfloat", 64, 256, 32, 2, 4),
     ("bfloat", 64, 64, 32, 2, 2),
     ("bfloat", 64, 128, 32, 2, 4),
+    ("bfloat", 64, 128, 64, 2, 2, 1, 3),
+    ("bfloat", 64, 128, 32, 2, 2, 2, 3),
     ("float", 128, 128, 16, 2, 4),
     ("float", 128, 128, 8, 2, 4),
     ("float", 128, 128, 16, 4, 4),
@@ -111,20 +121,25 @@ def run_variants(args, runtime_dir):
 
 
 def config_name(c):
-    t, bm, bn, bk, sgm, sgn = c
-    return f"{t}:{bm}x{bn}x{bk}:{sgm}x{sgn}"
+    t, bm, bn, bk, sgm, sgn = c[:6]
+    pipe = f":p{c[6]}s{c[7]}" if len(c) > 6 else ""
+    return f"{t}:{bm}x{bn}x{bk}:{sgm}x{sgn}{pipe}"
 
 
 def parse_config(text):
-    t, tile, sgs = text.split(":")
+    t, tile, sgs, *pipe = text.split(":")
     bm, bn, bk = (int(x) for x in tile.split("x"))
     sgm, sgn = (int(x) for x in sgs.split("x"))
-    return (t, bm, bn, bk, sgm, sgn)
+    if not pipe:
+        return (t, bm, bn, bk, sgm, sgn)
+    nbuf, _, swz = pipe[0].removeprefix("p").partition("s")
+    return (t, bm, bn, bk, sgm, sgn, int(nbuf), int(swz or 0))
 
 
 def problems(c, n):
     """Why the template cannot run c at M = N = K = n (empty when it can)."""
-    t, bm, bn, bk, sgm, sgn = c
+    t, bm, bn, bk, sgm, sgn = c[:6]
+    nbuf = c[6] if len(c) > 6 else 2
     nt, ve = sgm * sgn * 32, 16 // SIZE[t]
     why = []
     if n % bm or n % bn or n % bk:
@@ -133,18 +148,24 @@ def problems(c, n):
         why.append("fragments do not tile the block")
     if (bm * bk) % (ve * nt) or (bk * bn) % (ve * nt) or bk % ve or bn % ve:
         why.append("16-byte reads do not tile the slices")
-    tg = 2 * (bm * (bk + 8) + bk * (bn + 8)) * SIZE[t]
+    tg = nbuf * (bm * (bk + 8) + bk * (bn + 8)) * SIZE[t]
     if tg > 48 * 1024:
         why.append(f"{tg} bytes of threadgroup memory (over 48 KiB)")
+    if len(c) > 6:  # gemm_pipe asserts Metal's limit and walks slices 16 deep
+        if tg > 32 * 1024:
+            why.append(f"{tg} bytes of threadgroup memory (over Metal's 32 KiB)")
+        if bk % 16 or nbuf not in (1, 2):
+            why.append("gemm_pipe needs BK a multiple of 16 and 1 or 2 buffers")
     return why
 
 
 def source(template, c, name):
-    t, bm, bn, bk, sgm, sgn = c
+    t, bm, bn, bk, sgm, sgn = c[:6]
+    kernel, extra = ("gemm_pipe", f", {c[6]}, {c[7]}") if len(c) > 6 else ("gemm", "")
     return (
         template
         + "\n#define GEMM_ARGS(T) device const T*, device const T*, device float*, constant GemmShape&, uint2, uint, uint\n"
-        + f'template [[host_name("{name}")]] kernel void gemm<{t}, {bm}, {bn}, {bk}, {sgm}, {sgn}>(GEMM_ARGS({t}));\n'
+        + f'template [[host_name("{name}")]] kernel void {kernel}<{t}, {bm}, {bn}, {bk}, {sgm}, {sgn}{extra}>(GEMM_ARGS({t}));\n'
     )
 
 

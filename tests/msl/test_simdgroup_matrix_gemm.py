@@ -66,11 +66,18 @@ def inputs(tname, shape, rng):
         ("gemm_float", "float", 128, 128, 256),
         # the first version: 64 x 64 tiles of 4 SIMD groups, one threadgroup buffer
         ("gemm_small_half", "half", 64, 64, 128),
+        # gemm_pipe: 64-deep slices in one buffer, 32-deep in two, threadgroups swizzled in
+        # groups of 8 tile rows (here 3 x 2 tiles: a part group, renumbered column by column)
+        ("gemm_pipe_half", "half", 64, 128, 128),
+        ("gemm_pipe_bfloat", "bfloat", 64, 128, 128),
+        ("gemm_pipe2_half", "half", 64, 128, 128),
     ],
 )
 def test_tiled_gemm(device, runner, kernel, tname, bm, bn, threads):
     rng = np.random.default_rng({"half": 1, "bfloat": 2, "float": 3}[tname])
-    m, n, k = 2 * bm, bn, 96
+    # several slices (K of 3 64-deep or 6 32-deep slices for gemm_pipe, 3-6 for the others), and
+    # for gemm_pipe a grid whose swizzle moves tiles
+    m, n, k = (3 * bm, 2 * bn, 192) if kernel.startswith("gemm_pipe") else (2 * bm, bn, 96)
     a, a64 = inputs(tname, (m, k), rng)
     b, b64 = inputs(tname, (k, n), rng)
     shape = np.array([m, n, k], np.uint32)

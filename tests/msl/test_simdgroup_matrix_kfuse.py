@@ -17,6 +17,7 @@ leaves no test behind.
 """
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -276,3 +277,37 @@ def test_gemm_k_steps_fuse_on_cuda():
     assert "m16n8k8" not in fused  # the flag folded: no product left to add after the loop
     # No test of the flag left: as many predicated instructions and branches as without it.
     assert fused.count("@%p") == plain.count("@%p") and fused.count("bra") == plain.count("bra")
+
+
+def k_loop(text):
+    """The PTX of the longest loop of an entry: from a label to the last branch back to it."""
+    lines = text.splitlines()
+    where = {}
+    best = []
+    for i, line in enumerate(lines):
+        label = re.match(r"\s*(\$L__BB\d+_\d+):", line)
+        if label:
+            where[label.group(1)] = i
+        back = re.search(r"bra(?:\.uni)?\s+(\$L__BB\d+_\d+);", line)
+        if back and back.group(1) in where and i - where[back.group(1)] > len(best):
+            best = lines[where[back.group(1)] : i + 1]
+    return best
+
+
+def test_gemm_pipe_reads_the_next_slice_before_the_products_on_cuda():
+    from test_simdgroup_matrix_ldmatrix import cuda_ptx, gemm_only
+
+    loop = k_loop(entry(cuda_ptx(gemm_only("gemm_pipe_half"))))
+    reads = [i for i, line in enumerate(loop) if "ld.global" in line and ".v4." in line]
+    mma = [i for i, line in enumerate(loop) if "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in line]
+    # A 64-deep slice of a 64 x 128 tile, 4 SIMD groups of 4 x 8 fragments: 128 m16n8k16 (two 8-deep
+    # products each), 4 A and 8 B fragments per 8-deep step from threadgroup memory (ldmatrix),
+    # the next slice in 16-byte reads (64 x 64 + 64 x 128 halves over 128 threads: 12 each), all
+    # issued before the first product; the slice written after the products, between two barriers.
+    assert len(mma) == 128 and "m16n8k8" not in "\n".join(loop)
+    assert sum("ldmatrix.sync.aligned.m8n8" in line for line in loop) == 8 * 12 * 4
+    assert len(reads) == 12 and max(reads) < min(mma)
+    bars = [i for i, line in enumerate(loop) if "bar.sync" in line]
+    stores = [i for i, line in enumerate(loop) if "st.shared.v4" in line]
+    assert len(bars) == 2 and len(stores) == 12 and bars[0] < min(stores) and max(stores) < bars[1]
+    assert min(bars) > max(mma)
