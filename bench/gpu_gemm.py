@@ -6,8 +6,10 @@ ours / cuBLAS time (above 1.0: we are slower), plus the fraction of cuBLAS's thr
 
     python bench/gpu_gemm.py [--n 4096] [--json out.json] [--all]
 
-The rows are gemm_half and gemm_bfloat (64 x 128 tiles, 128 threads: the best shape of
-bench/gpu_gemm_sweep.py on the H200) and gemm_float (128 x 128 tiles, 256 threads); --all adds
+The rows are gemm_half and gemm_bfloat (64 x 128 x 32 tiles, 128 threads), gemm_pipe_half and
+gemm_pipe_bfloat (the same tiles 64 deep, the next slice prefetched into registers, threadgroups
+swizzled in groups of 8 rows: the best of bench/gpu_gemm_sweep.py on the H200, 2026-12-01) and
+gemm_float (128 x 128 tiles, 256 threads); --all adds
 the other tile shapes of bench/gemm.metal and the first, single-buffered 64 x 64 version.
 """
 
@@ -35,6 +37,8 @@ from timing import median_seconds, write_json  # noqa: E402
 KERNELS = {
     "gemm_half": ("half", 64, 128, 128),
     "gemm_bfloat": ("bfloat", 64, 128, 128),
+    "gemm_pipe_half": ("half", 64, 128, 128),
+    "gemm_pipe_bfloat": ("bfloat", 64, 128, 128),
     "gemm_float": ("float", 128, 128, 256),
 }
 VARIANTS = {
