@@ -96,12 +96,61 @@ size_t enclosing_open(const std::vector<Token>& t, const Structure& st, size_t f
 // listed after a comma at statement level (`uint a, name;`).
 bool stable(const std::vector<Token>& t, const Structure& st, const std::string& name, size_t from, size_t to,
             bool constant = false) {
+  if (!constant) {
+    // A reference bound to an initializer that names it, however written (`T& r{name}`,
+    // `T& r = (name.x)`, `T& r = c ? name : o`): the name may change through the reference.
+    // Subscripts (`T& o = out[name]`) only read it.
+    for (size_t j = from + 1; j + 2 < to; ++j) {
+      if (!(t[j].is_punct("&") || t[j].is_punct("&&")) || t[j + 1].kind != TokenKind::Identifier) continue;
+      if (!(t[j - 1].kind == TokenKind::Identifier || t[j - 1].is_punct(">"))) continue;
+      const Token& init = t[j + 2];
+      size_t b = j + 3, e;
+      if ((init.is_punct("{") || init.is_punct("(")) && st.match[j + 2] != Structure::npos) {
+        e = st.match[j + 2];
+      } else if (init.is_punct("=")) {
+        for (e = b; e < to && !t[e].is_punct(";") && !t[e].is_punct(","); ++e)
+          if ((t[e].is_punct("(") || t[e].is_punct("{")) && st.match[e] != Structure::npos) e = st.match[e];
+      } else {
+        continue;
+      }
+      for (size_t x = b; x < e && x < to; ++x) {
+        if (t[x].is_punct("[") && st.match[x] != Structure::npos) {
+          x = st.match[x];
+          continue;
+        }
+        if (t[x].kind == TokenKind::Identifier && t[x].text == name &&
+            !(t[x - 1].is_punct(".") || t[x - 1].is_punct("->") || t[x - 1].is_punct("::")))
+          return false;
+      }
+    }
+  }
   for (size_t i = from; i < to; ++i) {
     if (t[i].kind != TokenKind::Identifier || t[i].text != name || i == 0) continue;
     const Token& p = t[i - 1];
     if (p.is_punct(".") || p.is_punct("->") || p.is_punct("::")) continue;  // a member of something else
     if (p.kind == TokenKind::Identifier && !statement_keyword(p) && p.text != "return") return false;  // `T name`
     if (p.is_punct("++") || p.is_punct("--")) return false;
+    // Declarations whose type ends in `)` or `>`: `decltype(x) name{...}`, `vec<T, 2> name(...)`.
+    if (p.is_punct(")") && st.match[i - 1] != Structure::npos && st.match[i - 1] > 0 &&
+        (t[st.match[i - 1] - 1].is_ident("decltype") || t[st.match[i - 1] - 1].is_ident("__typeof__") ||
+         t[st.match[i - 1] - 1].is_ident("typeof")))
+      return false;
+    if (p.is_punct(">") && i + 1 < t.size()) {
+      const Token& n = t[i + 1];
+      if (n.is_punct("{") || n.is_punct("(") || n.is_punct(";") || n.is_punct("[") || n.is_punct("=")) return false;
+      if (n.is_punct(",")) {
+        const size_t open = enclosing_open(t, st, from, i);
+        if (open == Structure::npos || t[open].is_punct("{")) return false;
+      }
+    }
+    // A structured binding: `auto [a, name] = ...`, `auto& [name] = ...`.
+    if (p.is_punct("[") || p.is_punct(",")) {
+      const size_t open = p.is_punct("[") ? i - 1 : enclosing_open(t, st, from, i);
+      if (open != Structure::npos && open > 0 && t[open].is_punct("[") &&
+          (t[open - 1].is_ident("auto") ||
+           ((t[open - 1].is_punct("&") || t[open - 1].is_punct("&&")) && open > 1 && t[open - 2].is_ident("auto"))))
+        return false;
+    }
     if ((p.is_punct("&") || p.is_punct("*")) && i >= 2 && !operand_end(t[i - 2])) return false;          // &name
     if (p.is_punct("=") && i >= 3 && (t[i - 3].is_punct("&") || t[i - 3].is_punct("&&"))) return false;  // T& r = name
     size_t k = i + 1;
@@ -115,6 +164,21 @@ bool stable(const std::vector<Token>& t, const Structure& st, const std::string&
       }
     }
     if (k < t.size() && is_assignment(t[k])) return false;
+    if (!constant) {
+      // Inside parentheses that are assigned to, incremented or have their address taken:
+      // `(name) *= 3`, `(c ? name : o) = v`, `++(name.x)`, `&(name)`.
+      for (size_t open = enclosing_open(t, st, from, i); open != Structure::npos && t[open].is_punct("(");
+           open = enclosing_open(t, st, from, open)) {
+        const size_t close = st.match[open];
+        if (close == Structure::npos) return false;
+        size_t after = close + 1;
+        while (after + 1 < t.size() && t[after].is_punct(".") && t[after + 1].kind == TokenKind::Identifier) after += 2;
+        if (after < t.size() && is_assignment(t[after])) return false;
+        if (open > 0 && (t[open - 1].is_punct("++") || t[open - 1].is_punct("--"))) return false;
+        if (open > 1 && (t[open - 1].is_punct("&") || t[open - 1].is_punct("*")) && !operand_end(t[open - 2]))
+          return false;
+      }
+    }
     if (p.is_punct(",") || p.is_punct("(")) {
       const size_t open = enclosing_open(t, st, from, i);
       if (open == Structure::npos || t[open].is_punct("{")) {
