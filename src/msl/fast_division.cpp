@@ -166,11 +166,18 @@ bool stable(const std::vector<Token>& t, const Structure& st, const std::string&
     if (k < t.size() && is_assignment(t[k])) return false;
     if (!constant) {
       // Inside parentheses that are assigned to, incremented or have their address taken:
-      // `(name) *= 3`, `(c ? name : o) = v`, `++(name.x)`, `&(name)`.
+      // `(name) *= 3`, `(c ? name : o) = v`, `++(name.x)`, `&(name)`; or a whole operand that
+      // may be an argument of a call (perhaps by reference): `f((name))`, `f(c ? name : o)`.
+      const bool whole = (p.is_punct("(") || p.is_punct(",") || p.is_punct("?") || p.is_punct(":")) && k < t.size() &&
+                         (t[k].is_punct(")") || t[k].is_punct(",") || t[k].is_punct(":"));
       for (size_t open = enclosing_open(t, st, from, i); open != Structure::npos && t[open].is_punct("(");
            open = enclosing_open(t, st, from, open)) {
         const size_t close = st.match[open];
         if (close == Structure::npos) return false;
+        if (whole && open > 0 && (t[open - 1].kind == TokenKind::Identifier || t[open - 1].is_punct(">")) &&
+            !t[open - 1].is_ident("if") && !t[open - 1].is_ident("while") && !t[open - 1].is_ident("for") &&
+            !t[open - 1].is_ident("switch") && !t[open - 1].is_ident("return"))
+          return false;
         size_t after = close + 1;
         while (after + 1 < t.size() && t[after].is_punct(".") && t[after + 1].kind == TokenKind::Identifier) after += 2;
         if (after < t.size() && is_assignment(t[after])) return false;

@@ -258,9 +258,11 @@ def test_random_split_kernels(runner, device, ki):
     assert checked >= CONFIGS // 2
 
 
-# Hand-written kernels that change a term of the dividend, or the divisor, in ways a token scan
-# can miss. Before the fix the first six gave wrong results on the CPU's default path (the
-# split took `gid` and the `constant` arguments as the values of the dispatch).
+# Hand-written kernels that change a term of the dividend, or hide the divisor, in ways a token
+# scan can miss. Before the fixes (src/msl/fast_division.cpp, stable()) ten of them gave wrong
+# results on the CPU's default path: call_paren, call_second, paren_position, brace_reference,
+# paren_reference, the three *_hides_* and the two *_counter kernels (the split took the
+# position, the counter or the `constant` argument as unchanged).
 ADVERSARIAL = r"""
 #include <metal_stdlib>
 using namespace metal;
@@ -268,6 +270,14 @@ using namespace metal;
 #define DIV(a) ((a) % m)
 #define K(p) kernel void p(device uint* out [[buffer(0)]], constant uint& m [[buffer(1)]], \
                            constant uint& c [[buffer(2)]], uint gid [[thread_position_in_grid]])
+static void triple(thread uint& v) { v *= 3u; }
+static void scale(uint a, thread uint& v) { v *= a; }
+K(call_paren) { const uint g = gid; triple((gid)); out[g] = (gid + c) % m; }
+K(call_second) { const uint g = gid; scale(3u, (gid)); out[g] = (gid + c) % m; }
+K(call_conditional) { const uint g = gid; uint z = 0; triple(g < 100000u ? gid : z); out[g] = (gid + c) % m; }
+K(assign_conditional) { const uint g = gid; uint z = 0; (g < 100000u ? gid : z) = g * 3u; out[g] = (gid + c) % m; }
+K(comma_reference) { const uint g = gid; uint z = 0; thread uint& r = (z, gid); r *= 3u; out[g] = (gid + c) % m; }
+K(pointer_paren) { const uint g = gid; thread uint* p = &(gid); *p *= 3u; out[g] = (gid + c) % m; }
 K(paren_position) { const uint g = gid; (gid) *= 3u; out[g] = (gid + c) % m; }
 K(brace_reference) { const uint g = gid; thread uint& r{gid}; r *= 3u; out[g] = (gid + c) % m; }
 kernel void paren_reference(device uint* out [[buffer(0)]], constant uint& m [[buffer(1)]],
@@ -323,7 +333,18 @@ def _counter_ref(g, m):
 
 def _adversarial_ref(name, g, m, c):
     e = g + c
-    if name in ("paren_position", "brace_reference", "paren_reference", "macro_position"):
+    if name in (
+        "paren_position",
+        "brace_reference",
+        "paren_reference",
+        "macro_position",
+        "call_paren",
+        "call_second",
+        "call_conditional",
+        "assign_conditional",
+        "comma_reference",
+        "pointer_paren",
+    ):
         return (3 * g + c) % m
     if name in ("macro_division", "templated_uint"):
         return e % m
@@ -347,6 +368,12 @@ def _adversarial_ref(name, g, m, c):
 @pytest.mark.parametrize(
     "name",
     [
+        "call_paren",
+        "call_second",
+        "call_conditional",
+        "assign_conditional",
+        "comma_reference",
+        "pointer_paren",
         "paren_position",
         "brace_reference",
         "paren_reference",
