@@ -55,6 +55,7 @@ class Kernel:
         self.scalar = self.dims == 1 and rnd.random() < 0.5
         self.px = "gid" if self.scalar else "gid.x"
         ptype = "uint" if self.scalar else f"uint{max(self.dims, 2)}"
+        self.casts = rnd.random() < 0.25
         self.exprs = []  # (source, python evaluator(x, args, k) -> value or None, uses_k)
         for _ in range(EXPRS):
             self.exprs.append(self.make_expr(rnd))
@@ -81,20 +82,19 @@ class Kernel:
         self.src = (
             f"kernel void {self.name}(device uint* out [[buffer(0)]], device const uint* lut [[buffer(1)]],\n"
             "    constant uint& mu [[buffer(2)]], constant int& mi [[buffer(3)]], constant uint& cu [[buffer(4)]],\n"
-            f"    constant int& ci [[buffer(5)]], {ptype} gid [[thread_position_in_grid]]{size}) {{\n"
-            + index
-            + "\n"
-            + "\n".join(lines)
-            + "\n}\n"
+            "    constant int& ci [[buffer(5)]], constant short& cs [[buffer(6)]], constant ushort& mh [[buffer(7)]],\n"
+            f"    {ptype} gid [[thread_position_in_grid]]{size}) {{\n" + index + "\n" + "\n".join(lines) + "\n}\n"
         )
 
     def make_expr(self, rnd):
         """One division (or two) of a dividend built from the position and invariant terms."""
         uses_k = False
         terms = []  # (source, type, evaluator(x, args, k))
-        cast_int = rnd.random() < 0.15
+        # `int(gid)` passes the position whole to a "function": the front end then splits nothing
+        # in the kernel, so only a quarter of the kernels have such casts.
+        cast_int = self.casts and rnd.random() < 0.3
         for _ in range(rnd.choice([0, 1, 1, 2, 3])):
-            kind = rnd.choice(["lit", "lit", "cu", "ci", "k"])
+            kind = rnd.choice(["lit", "lit", "cu", "ci", "cs", "k"])
             if kind == "lit":
                 v = rnd.choice(LITERALS[:6] if cast_int else LITERALS)  # no signed overflow
                 suffix = rnd.choice(["", "u"]) if v <= 0x7FFFFFFF else "u"
@@ -104,11 +104,13 @@ class Kernel:
                 terms.append(("cu", "u", lambda x, a, k: a["cu"]))
             elif kind == "ci":
                 terms.append(("ci", "i", lambda x, a, k: a["ci"]))
+            elif kind == "cs":  # short: promoted to int
+                terms.append(("cs", "i", lambda x, a, k: a["cs"]))
             else:
                 uses_k = True
                 terms.append(("k", "?", lambda x, a, k: k))
         signs = [rnd.choice(["+", "+", "-"]) for _ in terms]
-        divisor, dt = rnd.choice([("mu", "u"), ("mu", "u"), ("mi", "i")])
+        divisor, dt = rnd.choice([("mu", "u"), ("mu", "u"), ("mi", "i"), ("mh", "i")])  # ushort mh: int
         op = rnd.choice(["%", "/"])
         pos_src = f"int({self.px})" if cast_int else self.px
         if terms:
@@ -217,7 +219,9 @@ def _configs(rnd, kernel):
         mi = rnd.choice(DIVISORS[:14] + NEG_DIVISORS + [w])
         cu = rnd.choice([0, 1, 5, 1000, 0x7FFFFFF0, 0xFFFFFFF0, 0xFFFFFFFF, 0x80000000])
         ci = rnd.choice([0, 1, -1, -3, 7, -100, 1000, -(1 << 30)])
-        out.append(((w, h, d), tg, dict(mu=mu, mi=s32(mi), cu=cu, ci=ci)))
+        cs = rnd.choice([0, 1, -1, -7, 300, -32768, 32767])
+        mh = rnd.choice([1, 2, 3, 7, 64, 100, 65535, w])
+        out.append(((w, h, d), tg, dict(mu=mu, mi=s32(mi), cu=cu, ci=ci, cs=cs, mh=mh)))
     return out
 
 
@@ -245,6 +249,8 @@ def test_random_split_kernels(runner, device, ki):
             np.int32(a["mi"]),
             np.uint32(a["cu"]),
             np.int32(a["ci"]),
+            np.int16(a["cs"]),
+            np.uint16(a["mh"]),
         ]
         out = runner.run(device, SRC, kernel.name, bufs, grid[: kernel.dims], tg[: kernel.dims])[0]
         if not np.array_equal(out, expect):
