@@ -330,11 +330,12 @@ bool position_param(const std::vector<Token>& t, const Structure& st, const Func
 }
 
 // Operators after which `(...) % d` starts a dividend of its own (binary + and - need an
-// operand before them; `*`, `/`, `%` would take the operand before into the dividend).
+// operand before them; `*`, `/`, `%` would take the operand before into the dividend). Not
+// `>>`: it may close template arguments, `f<vec<int, 2>>(t + c) % d` divides f's result.
 bool starts_operand(const std::vector<Token>& t, size_t i) {
   const Token& p = t[i];
-  static const char* ok[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "(",  "[", ",", "?",
-                             ":", "{",  ";",  "==", "!=", "<",  "<=", ">=", "&&", "||",  "<<",  ">>", "|", "^"};
+  static const char* ok[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "(",  "[", ",",
+                             "?", ":",  "{",  ";",  "==", "!=", "<",  "<=", ">=", "&&",  "||",  "<<", "|", "^"};
   for (const char* o : ok)
     if (p.is_punct(o)) return true;
   if (p.is_ident("return")) return true;

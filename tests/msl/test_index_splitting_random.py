@@ -268,7 +268,7 @@ def test_random_split_kernels(runner, device, ki):
 # scan can miss. Before the fixes (src/msl/fast_division.cpp, stable()) ten of them gave wrong
 # results on the CPU's default path: call_paren, call_second, paren_position, brace_reference,
 # paren_reference, the three *_hides_* and the two *_counter kernels (the split took the
-# position, the counter or the `constant` argument as unchanged).
+# position, the counter or the `constant` argument as unchanged); template_call did not compile.
 ADVERSARIAL = r"""
 #include <metal_stdlib>
 using namespace metal;
@@ -276,6 +276,8 @@ using namespace metal;
 #define DIV(a) ((a) % m)
 #define K(p) kernel void p(device uint* out [[buffer(0)]], constant uint& m [[buffer(1)]], \
                            constant uint& c [[buffer(2)]], uint gid [[thread_position_in_grid]])
+template <class T> uint twice(uint v) { return 2u * v + uint(sizeof(T)); }
+K(template_call) { out[gid] = twice<vec<int, 2>>(gid + c) % m; }  // `>>` ends the template arguments
 static void triple(thread uint& v) { v *= 3u; }
 static void scale(uint a, thread uint& v) { v *= a; }
 K(call_paren) { const uint g = gid; triple((gid)); out[g] = (gid + c) % m; }
@@ -356,6 +358,8 @@ def _adversarial_ref(name, g, m, c):
         return e % m
     if name in ("decltype_hides_divisor", "template_type_hides_divisor"):
         return (e % m) * 7 + (g + 1) % (c + 2) + 0 * g
+    if name == "template_call":
+        return (2 * e + 8) % m
     if name == "decltype_hides_term":
         return (g + (g & 7)) % m
     if name == "local_copy":
@@ -374,6 +378,7 @@ def _adversarial_ref(name, g, m, c):
 @pytest.mark.parametrize(
     "name",
     [
+        "template_call",
         "call_paren",
         "call_second",
         "call_conditional",
