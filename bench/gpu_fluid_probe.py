@@ -10,21 +10,19 @@ On the CPU device (a 32x32 grid) it prints only the encoding rows.
 """
 
 import os
-import statistics
 import sys
 import time
 
 import pymetallic as pm
 from pymetallic.demos.fluid import FluidSimulation, _encode
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median_seconds as timed  # noqa: E402
+
 
 def median_seconds(f, repeats=7):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    """The median of `repeats` timed runs, no untimed warm-up (the simulations warm up first)."""
+    return timed(f, repeats=repeats, warmup=0)
 
 
 def main():
