@@ -49,24 +49,23 @@ kernel void blur_wrap(device const float* in [[buffer(0)]], device float* out [[
 """
 
 
-def numpy_blur_clamped(a):
-    p = np.pad(a, 1, mode="edge")
+def numpy_blur(a, mode):
+    """The 3x3 box blur in NumPy; mode "edge" (clamped neighbours) or "wrap" (periodic)."""
+    p = np.pad(a, 1, mode=mode)
     h, w = a.shape
     s = np.zeros_like(a)
     for dy in range(3):
         for dx in range(3):
             s += p[dy : dy + h, dx : dx + w]
     return s * np.float32(1.0 / 9.0)
+
+
+def numpy_blur_clamped(a):
+    return numpy_blur(a, "edge")
 
 
 def numpy_blur_wrap(a):
-    p = np.pad(a, 1, mode="wrap")
-    h, w = a.shape
-    s = np.zeros_like(a)
-    for dy in range(3):
-        for dx in range(3):
-            s += p[dy : dy + h, dx : dx + w]
-    return s * np.float32(1.0 / 9.0)
+    return numpy_blur(a, "wrap")
 
 
 def main():

@@ -16,11 +16,9 @@ bool is_kernel(const std::vector<Token>& t, const FunctionDef& f) {
   return false;
 }
 
-// The names of the parameters bound to `constant T&` / `const device T&` (one value per
-// dispatch: the CPU entry reads it once). False when a parameter has a function-constant
-// attribute (the front end may remove it from the signature).
-bool constant_reference_params(const std::vector<Token>& t, const Structure& st, const FunctionDef& f,
-                               std::set<std::string>& names) {
+// Calls fn(b, e, attr) for each parameter of f: its tokens [b, e) and the position of its first
+// `[[` (npos without one), until fn returns false. Returns false when fn stopped the walk.
+template <class Fn> bool for_each_param(const std::vector<Token>& t, const Structure& st, const FunctionDef& f, Fn fn) {
   size_t b = f.params_open + 1;
   while (b < f.params_close) {
     size_t e = b, attr = Structure::npos;
@@ -31,9 +29,21 @@ bool constant_reference_params(const std::vector<Token>& t, const Structure& st,
         e = st.match[e];
       ++e;
     }
+    if (!fn(b, e, attr)) return false;
+    b = e + 1;
+  }
+  return true;
+}
+
+// The names of the parameters bound to `constant T&` / `const device T&` (one value per
+// dispatch: the CPU entry reads it once). False when a parameter has a function-constant
+// attribute (the front end may remove it from the signature).
+bool constant_reference_params(const std::vector<Token>& t, const Structure& st, const FunctionDef& f,
+                               std::set<std::string>& names) {
+  return for_each_param(t, st, f, [&](size_t b, size_t e, size_t attr) {
     if (attr != Structure::npos)
       for (size_t i = attr; i < e; ++i)
-        if (t[i].is_ident("function_constant")) return false;
+        if (t[i].is_ident("function_constant")) return false;  // stops the walk: false
     const size_t decl_end = attr == Structure::npos ? e : attr;
     bool constant = false, reference = false, other = false;
     std::string name;
@@ -44,9 +54,8 @@ bool constant_reference_params(const std::vector<Token>& t, const Structure& st,
       if (t[i].kind == TokenKind::Identifier) name = t[i].text;
     }
     if (constant && reference && !other && !name.empty() && !is_keyword(name)) names.insert(name);
-    b = e + 1;
-  }
-  return true;
+    return true;
+  });
 }
 
 // Tokens after which an operand continues (a call, a subscript, a member, an increment): the
@@ -302,16 +311,8 @@ bool loop_counter_range(const std::vector<Token>& t, const Structure& st, const 
 // and whether it is a vector.
 bool position_param(const std::vector<Token>& t, const Structure& st, const FunctionDef& f, std::string& name,
                     bool& vector) {
-  size_t b = f.params_open + 1;
-  while (b < f.params_close) {
-    size_t e = b, attr = Structure::npos;
-    while (e < f.params_close && !t[e].is_punct(",")) {
-      if (t[e].is_punct("[[") && attr == Structure::npos) attr = e;
-      if ((t[e].is_punct("(") || t[e].is_punct("[") || t[e].is_punct("{") || t[e].is_punct("[[")) &&
-          st.match[e] != Structure::npos)
-        e = st.match[e];
-      ++e;
-    }
+  bool found = false;
+  for_each_param(t, st, f, [&](size_t b, size_t, size_t attr) {
     if (attr != Structure::npos && attr == b + 2 && t[attr + 1].is_ident("thread_position_in_grid") &&
         t[attr + 2].is_punct("]]") && t[b + 1].kind == TokenKind::Identifier) {
       if (t[b].is_ident("uint") || t[b].is_ident("uint32_t")) {
@@ -319,14 +320,15 @@ bool position_param(const std::vector<Token>& t, const Structure& st, const Func
       } else if (t[b].is_ident("uint2") || t[b].is_ident("uint3")) {
         vector = true;
       } else {
-        return false;
+        return false;  // another type: no split
       }
       name = t[b + 1].text;
-      return true;
+      found = true;
+      return false;
     }
-    b = e + 1;
-  }
-  return false;
+    return true;
+  });
+  return found;
 }
 
 // Operators after which `(...) % d` starts a dividend of its own (binary + and - need an
