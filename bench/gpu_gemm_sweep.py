@@ -21,8 +21,10 @@ SIMD-group matrices changed (each in a child process compiling against a copy of
 headers with the switch defined before metal_simdgroup_matrix.h): "no-kfuse" (each 8x8x8 product
 one mma.sync m16n8k8, not two products along k as one m16n8k16), "no-ldmatrix" (per-lane loads
 from threadgroup memory, as before ldmatrix) and "ldmatrix-a-x2" (a product's A fragment as an
-ldmatrix .x2 pair instead of .x1 beside a zero register). Rows carry a "variant" key.
---variant-names picks some of them.
+ldmatrix .x2 pair instead of .x1 beside a zero register), "no-rowpair" (no row pairing: each
+product alone in an instruction whose rows 8-15 are unused) and "rowpair-pend" (a pair of products
+left pending, fused with the next pair along k behind a vote). Rows carry a "variant" key.
+--variant-names picks some of them; with --configs the variants time those shapes.
 
 Without an NVIDIA GPU (or without CuPy) it says so and exits 0.
 """
@@ -87,14 +89,19 @@ VARIANTS = {
     "no-kfuse": "#define METAL_SGM_KFUSE 0",
     "no-ldmatrix": "#define METAL_SGM_LDMATRIX 0",
     "ldmatrix-a-x2": "#define METAL_SGM_LDMATRIX_A_X2 1",
+    "no-rowpair": "#define METAL_SGM_ROWPAIR 0",
+    "rowpair-pend": "#define METAL_SGM_ROWPAIR_PEND 1",
 }
 DEFAULT_VARIANT = "default"
 
 
 def run_variants(args, runtime_dir):
-    """Times the default half and bfloat shapes under each of VARIANTS, in child processes."""
+    """Times the default half and bfloat shapes (or those of --configs) under each of VARIANTS, in
+    child processes."""
     rows = []
     defaults = [config_name(next(c for c in CONFIGS if c[0] == t)) for t in ("half", "bfloat")]
+    if args.configs:
+        defaults = [config_name(parse_config(x)) for x in args.configs.split(",")]
     names = args.variant_names.split(",") if args.variant_names else list(VARIANTS)
     for name in names:
         line = VARIANTS[name]

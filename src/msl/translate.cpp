@@ -19,6 +19,7 @@
 #include "msl/metal_rules.h"
 #include "msl/preprocessor.h"
 #include "msl/rewrite.h"
+#include "msl/simdgroup_pairing.h"
 #include "msl/structure.h"
 #include "msl/translation.h"
 #include "msl/unsupported.h"
@@ -130,6 +131,8 @@ TranslatedSource translate(const std::string& source, const Options& options) {
     fast_division = add_fast_division(toks, split);
   }
   time("fast division");
+  if (!options.validation) pair_simdgroup_products(toks);  // after the copies above: they pair too
+  time("simdgroup pairing");
   out.validation = options.validation;
   out.uses_logging = uses_logging(toks);
   Structure st = analyze(toks);

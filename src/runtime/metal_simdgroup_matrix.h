@@ -544,6 +544,147 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
   }
 }
 
+// Row pairing (issue 13): the translator (src/msl/simdgroup_pairing.cpp) rewrites a fragment loop
+//   for (int i = 0; i < TM; ++i) for (int j = 0; j < TN; ++j) simdgroup_multiply_accumulate(c[i][j], a[i], b[j], c[i][j]);
+// with an even constant bound to step 2 and call __sgm_mma_rows2(c[i][j], c[i + 1][j], a[i], a[i + 1], b[j]):
+// two products that share B, into two accumulators. Its value is the two calls in order (what the
+// CPU and every other type do). On CUDA, for float accumulators of half or bfloat products in the
+// fragments' own layout, both are one mma.sync: the instruction's A rows 0-7 are a0 and rows 8-15
+// a1, its C/D rows 0-7 d0 and rows 8-15 d1 (PTX ISA, mma.m16n8k8: lane 4g + t holds A(g, 2t..2t+1)
+// in a0 and A(g + 8, 2t..2t+1) in a1, C/D(g, 2t..2t+1) in d0, d1 and C/D(g + 8, 2t..2t+1) in d2,
+// d3), so no row of the instruction is wasted, and nothing is left pending. Two consecutive
+// statements into the same accumulators (MLX's 16-deep step) become __sgm_mma_rows2_k2: one
+// m16n8k16 for the four products. A pair that finds both accumulators pending (METAL_SGM_KFUSE)
+// with products of its kind adds the four products in one m16n8k16 where the two pending
+// products share their B fragment on every lane (__all_sync: a uniform branch), each pending
+// product alone otherwise; either way nothing is left pending, so the flags stay constants.
+// METAL_SGM_ROWPAIR_PEND=1 (measuring): a pair leaves both products pending, so that the next
+// pair (gemm's 8-deep steps) fuses into one m16n8k16; the compiler keeps that test (the vote
+// does not fold), so it costs a branch per pair and registers (bench/gemm.metal's gemm_half on
+// sm_90: 255 registers with spills, against 212 without pairing).
+// METAL_SGM_ROWPAIR=0 makes the pairs the ordinary calls.
+#ifndef METAL_SGM_ROWPAIR
+#define METAL_SGM_ROWPAIR 1
+#endif
+#ifndef METAL_SGM_ROWPAIR_PEND
+#define METAL_SGM_ROWPAIR_PEND 0
+#endif
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
+namespace detail {
+// d0 = a0 * b + d0, d1 = a1 * b + d1 in one m16n8k8 (float d0 != d1, pendings already added).
+template <class T>
+METAL_FUNC void sgm_rows2_k8(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1, unsigned a0,
+                             unsigned a1, unsigned b) {
+  float cc[4] = {d0.__elems[0], d0.__elems[1], d1.__elems[0], d1.__elems[1]}, dd[4];
+  sgm_mma_k8<T>(dd, a0, a1, b, cc);
+  d0.__elems[0] = dd[0];
+  d0.__elems[1] = dd[1];
+  d1.__elems[0] = dd[2];
+  d1.__elems[1] = dd[3];
+}
+// d0 += a00 * b0 + a10 * b1, d1 += a01 * b0 + a11 * b1 in one m16n8k16 (A's k 0-7 the first
+// products, k 8-15 the second ones).
+template <class T>
+METAL_FUNC void sgm_rows2_k16(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1, unsigned a00,
+                              unsigned a01, unsigned b0, unsigned a10, unsigned a11, unsigned b1) {
+  float cc[4] = {d0.__elems[0], d0.__elems[1], d1.__elems[0], d1.__elems[1]}, dd[4];
+  sgm_mma_k16<T>(dd, a00, a01, a10, a11, b0, b1, cc);
+  d0.__elems[0] = dd[0];
+  d0.__elems[1] = dd[1];
+  d1.__elems[0] = dd[2];
+  d1.__elems[1] = dd[3];
+}
+template <class T>
+METAL_FUNC void sgm_mma_rows2(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1,
+                              const simdgroup_matrix<T, 8, 8>& a0, const simdgroup_matrix<T, 8, 8>& a1,
+                              const simdgroup_matrix<T, 8, 8>& b) {
+  const unsigned aw0 = sgm_word(a0.__elems), aw1 = sgm_word(a1.__elems), bw = b.__bt;
+#if METAL_SGM_KFUSE
+  constexpr unsigned kind = is_same<T, half>::value ? 1u : 2u;
+  if (d0.__pend == kind && d1.__pend == kind) {
+    // Both pending with this kind: one m16n8k16 for the four products where the two pending
+    // products share their B fragment on every lane (a uniform branch); otherwise each pending
+    // product alone, then this pair. Either way nothing is left pending, so the flags stay
+    // constants for the compiler.
+    if (__all_sync(0xffffffffu, d0.__pb == d1.__pb)) {
+      sgm_rows2_k16<T>(d0, d1, d0.__pa, d1.__pa, d0.__pb, aw0, aw1, bw);
+    } else {
+      sgm_flush(d0);
+      sgm_flush(d1);
+      sgm_rows2_k8<T>(d0, d1, aw0, aw1, bw);
+    }
+    d0.__pend = d1.__pend = 0u;
+    return;
+  }
+  sgm_flush(d0);
+  sgm_flush(d1);
+#if METAL_SGM_ROWPAIR_PEND
+  d0.__pend = d1.__pend = kind;
+  d0.__pa = aw0;
+  d0.__pahi = a0.__ahi;
+  d0.__pb = bw;
+  d1.__pa = aw1;
+  d1.__pahi = a1.__ahi;
+  d1.__pb = bw;
+  return;
+#endif
+#endif
+  sgm_rows2_k8<T>(d0, d1, aw0, aw1, bw);
+}
+template <class D, class A> constexpr bool sgm_rows2_tensor() {
+  return is_same<D, simdgroup_matrix<float, 8, 8>>::value &&
+         (is_same<A, simdgroup_matrix<half, 8, 8>>::value || is_same<A, simdgroup_matrix<bfloat, 8, 8>>::value);
+}
+}  // namespace detail
+#endif
+
+template <class D0, class D1, class A0, class A1, class B>
+METAL_FUNC void __sgm_mma_rows2(D0& d0, D1& d1, const A0& a0, const A1& a1, const B& b METAL_RT_SITE_PARAM) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
+  if constexpr (detail::sgm_rows2_tensor<D0, A0>() && is_same<D1, D0>::value && is_same<A1, A0>::value &&
+                is_same<B, A0>::value) {
+    if (&d0 != &d1) {  // the same accumulator twice (c[i / 2]): the two calls in order
+      detail::sgm_mma_rows2(d0, d1, a0, a1, b);
+      return;
+    }
+  }
+#endif
+  simdgroup_multiply_accumulate(d0, a0, b, d0 METAL_RT_SITE);
+  simdgroup_multiply_accumulate(d1, a1, b, d1 METAL_RT_SITE);
+}
+
+// Two consecutive statements of a paired loop into the same accumulators (MLX's 16-deep step):
+// d0 = a00 * b0 + d0; d0 = a10 * b1 + d0; d1 = a01 * b0 + d1; d1 = a11 * b1 + d1 (in this order on
+// the CPU and for other types). On CUDA's tensor cores one m16n8k16 (with METAL_SGM_KFUSE; two
+// paired m16n8k8 without), and no product left pending.
+template <class D0, class D1, class A0, class A1, class B0, class A2, class A3, class B1>
+METAL_FUNC void __sgm_mma_rows2_k2(D0& d0, D1& d1, const A0& a00, const A1& a01, const B0& b0, const A2& a10,
+                                   const A3& a11, const B1& b1 METAL_RT_SITE_PARAM) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
+  if constexpr (detail::sgm_rows2_tensor<D0, A0>() && is_same<D1, D0>::value && is_same<A1, A0>::value &&
+                is_same<B0, A0>::value && is_same<A2, A0>::value && is_same<A3, A0>::value &&
+                is_same<B1, A0>::value) {
+    if (&d0 != &d1) {
+#if METAL_SGM_KFUSE
+      using T = typename A0::value_type;
+      detail::sgm_flush(d0);
+      detail::sgm_flush(d1);
+      detail::sgm_rows2_k16<T>(d0, d1, detail::sgm_word(a00.__elems), detail::sgm_word(a01.__elems), b0.__bt,
+                               detail::sgm_word(a10.__elems), detail::sgm_word(a11.__elems), b1.__bt);
+#else
+      detail::sgm_mma_rows2(d0, d1, a00, a01, b0);
+      detail::sgm_mma_rows2(d0, d1, a10, a11, b1);
+#endif
+      return;
+    }
+  }
+#endif
+  simdgroup_multiply_accumulate(d0, a00, b0, d0 METAL_RT_SITE);
+  simdgroup_multiply_accumulate(d0, a10, b1, d0 METAL_RT_SITE);
+  simdgroup_multiply_accumulate(d1, a01, b0, d1 METAL_RT_SITE);
+  simdgroup_multiply_accumulate(d1, a11, b1, d1 METAL_RT_SITE);
+}
+
 // d = a * b.
 template <class TD, class TA, class TB>
 METAL_FUNC void simdgroup_multiply(simdgroup_matrix<TD, 8, 8>& d, const simdgroup_matrix<TA, 8, 8>& a,

@@ -268,8 +268,9 @@ def entry(text):
 
 
 def test_gemm_k_steps_fuse_on_cuda():
-    fused = entry(gemm_half_ptx())
-    plain = entry(gemm_half_ptx("-DMETAL_SGM_KFUSE=0"))
+    # Products one at a time (row pairing off: test_simdgroup_matrix_rowpair.py pairs them).
+    fused = entry(gemm_half_ptx("-DMETAL_SGM_ROWPAIR=0"))
+    plain = entry(gemm_half_ptx("-DMETAL_SGM_ROWPAIR=0", "-DMETAL_SGM_KFUSE=0"))
     k16 = fused.count("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32")
     k8 = plain.count("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32")
     # 4 x 8 fragments per SIMD group, 4 k-steps per 32-deep slice: 128 products, 64 instructions.
@@ -300,11 +301,12 @@ def test_gemm_pipe_reads_the_next_slice_before_the_products_on_cuda():
     loop = k_loop(entry(cuda_ptx(gemm_only("gemm_pipe_half"))))
     reads = [i for i, line in enumerate(loop) if "ld.global" in line and ".v4." in line]
     mma = [i for i, line in enumerate(loop) if "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in line]
-    # A 64-deep slice of a 64 x 128 tile, 4 SIMD groups of 4 x 8 fragments: 128 m16n8k16 (two 8-deep
-    # products each), 4 A and 8 B fragments per 8-deep step from threadgroup memory (ldmatrix),
+    # A 64-deep slice of a 64 x 128 tile, 4 SIMD groups of 4 x 8 fragments: 64 m16n8k16 (two 8-deep
+    # products of two fragment rows each: row pairing), 4 A and 8 B fragments per 8-deep step from
+    # threadgroup memory (ldmatrix),
     # the next slice in 16-byte reads (64 x 64 + 64 x 128 halves over 128 threads: 12 each), all
     # issued before the first product; the slice written after the products, between two barriers.
-    assert len(mma) == 128 and "m16n8k8" not in "\n".join(loop)
+    assert len(mma) == 64 and "m16n8k8" not in "\n".join(loop)
     assert sum("ldmatrix.sync.aligned.m8n8" in line for line in loop) == 8 * 12 * 4
     assert len(reads) == 12 and max(reads) < min(mma)
     bars = [i for i, line in enumerate(loop) if "bar.sync" in line]

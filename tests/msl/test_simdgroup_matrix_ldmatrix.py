@@ -186,7 +186,7 @@ def test_gemm_loads_are_ldmatrix_on_cuda(a_x2):
         assert "ldmatrix.sync.aligned.m8n8.x2" not in text
     assert text.count("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16") >= 32
     assert "ld.shared.u16" not in text and "ld.shared.b16" not in text
-    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in text
+    assert "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32" in text  # paired rows (rowpair test)
 
 
 def test_unaligned_loads_keep_the_lane_path_on_cuda():
