@@ -29,8 +29,8 @@ std::optional<long long> integer_literal(const Token& tok) {
 }
 
 bool is_assignment_or_step(const Token& tok) {
-  static const std::set<std::string> ops = {"=",  "+=", "-=", "*=",  "/=",  "%=", "&=",
-                                            "|=", "^=", "<<=", ">>=", "++", "--"};
+  static const std::set<std::string> ops = {
+      "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
   return tok.kind == TokenKind::Punct && ops.count(tok.text) > 0;
 }
 
@@ -251,8 +251,8 @@ class Pairer {
 
   // for ( T v = 0 ; v < bound ; ++v | v++ | v += 1 )
   bool parse_loop(size_t f, Loop& l) const {
-    static const std::set<std::string> types = {"int",     "uint",     "unsigned", "signed",   "short",
-                                                "ushort",  "long",     "ulong",    "size_t",   "int32_t",
+    static const std::set<std::string> types = {"int",      "uint",    "unsigned", "signed",  "short",
+                                                "ushort",   "long",    "ulong",    "size_t",  "int32_t",
                                                 "uint32_t", "int16_t", "uint16_t", "int64_t", "uint64_t"};
     if (!at(f).is_ident("for") || !at(f + 1).is_punct("(")) return false;
     size_t close = st_.match[f + 1];
@@ -425,7 +425,7 @@ class Pairer {
       bool literal = true;
       for (size_t k = l.bound.b; k < l.bound.e; ++k) literal = literal && t_[k].kind != TokenKind::Identifier;
       auto value = evaluate(l.bound, consts);
-      if (value && *value % 2 != 0) continue;                     // odd: nothing to pair
+      if (value && *value % 2 != 0) continue;                           // odd: nothing to pair
       if (!(literal && value) && !constant(l.bound, consts)) continue;  // not a visible constant
       const bool guarded = !literal;  // a name may hide anything: the pairs under a test that folds
       const std::string even = "((" + text(l.bound) + ") % 2 == 0)";
@@ -436,7 +436,9 @@ class Pairer {
         const Call& c = n.calls[q];
         const bool two = q + 1 < n.calls.size();
         size_t at_tok = c.args[0].b;
-        append(body, gen(two ? "::metal::__sgm_mma_rows2_k2(" : "::metal::__sgm_mma_rows2(", at_tok));
+        append(body, gen(two ? "::metal::simdgroup_multiply_accumulate__pm_rows2_k2("
+                             : "::metal::simdgroup_multiply_accumulate__pm_rows2(",
+                         at_tok));
         copy(body, c.args[0], "");
         append(body, gen(",", at_tok));
         copy(body, c.args[0], l.var);
@@ -477,8 +479,7 @@ int pair_simdgroup_products(std::vector<Token>& toks) {
   Structure st = analyze(toks);
   auto edits = Pairer(toks, st).run();
   if (edits.empty()) return 0;
-  std::sort(edits.begin(), edits.end(),
-            [](const auto& x, const auto& y) { return std::get<0>(x) < std::get<0>(y); });
+  std::sort(edits.begin(), edits.end(), [](const auto& x, const auto& y) { return std::get<0>(x) < std::get<0>(y); });
   std::vector<Token> out;
   out.reserve(toks.size() + 64 * edits.size());
   size_t k = 0;

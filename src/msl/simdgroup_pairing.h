@@ -3,7 +3,7 @@
 //   for (int i = 0; i < TM; ++i)
 //     for (int j = 0; j < TN; ++j) simdgroup_multiply_accumulate(c[i][j], a[i], b[j], c[i][j]);
 //
-// steps i by 2 and calls ::metal::__sgm_mma_rows2(c[i][j], c[(i + 1)][j], a[i], a[(i + 1)], b[j]):
+// steps i by 2 and calls ::metal::simdgroup_multiply_accumulate__pm_rows2(c[i][j], c[(i + 1)][j], a[i], a[(i + 1)], b[j]):
 // the two products of rows i and i + 1 share their B, so on CUDA's tensor cores they are one
 // mma.sync (A rows 0-7 and 8-15, C/D rows 0-7 and 8-15; metal_simdgroup_matrix.h). Elsewhere the
 // pair is the two calls in order: the rewrite only reorders products into different accumulators.

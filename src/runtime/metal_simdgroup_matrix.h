@@ -546,14 +546,14 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
 
 // Row pairing (issue 13): the translator (src/msl/simdgroup_pairing.cpp) rewrites a fragment loop
 //   for (int i = 0; i < TM; ++i) for (int j = 0; j < TN; ++j) simdgroup_multiply_accumulate(c[i][j], a[i], b[j], c[i][j]);
-// with an even constant bound to step 2 and call __sgm_mma_rows2(c[i][j], c[i + 1][j], a[i], a[i + 1], b[j]):
+// with an even constant bound to step 2 and call simdgroup_multiply_accumulate__pm_rows2(c[i][j], c[i + 1][j], a[i], a[i + 1], b[j]):
 // two products that share B, into two accumulators. Its value is the two calls in order (what the
 // CPU and every other type do). On CUDA, for float accumulators of half or bfloat products in the
 // fragments' own layout, both are one mma.sync: the instruction's A rows 0-7 are a0 and rows 8-15
 // a1, its C/D rows 0-7 d0 and rows 8-15 d1 (PTX ISA, mma.m16n8k8: lane 4g + t holds A(g, 2t..2t+1)
 // in a0 and A(g + 8, 2t..2t+1) in a1, C/D(g, 2t..2t+1) in d0, d1 and C/D(g + 8, 2t..2t+1) in d2,
 // d3), so no row of the instruction is wasted, and nothing is left pending. Two consecutive
-// statements into the same accumulators (MLX's 16-deep step) become __sgm_mma_rows2_k2: one
+// statements into the same accumulators (MLX's 16-deep step) become simdgroup_multiply_accumulate__pm_rows2_k2: one
 // m16n8k16 for the four products. A pair that finds both accumulators pending (METAL_SGM_KFUSE)
 // with products of its kind adds the four products in one m16n8k16 where the two pending
 // products share their B fragment on every lane (__all_sync: a uniform branch), each pending
@@ -572,9 +572,8 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
 #if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
 namespace detail {
 // d0 = a0 * b + d0, d1 = a1 * b + d1 in one m16n8k8 (float d0 != d1, pendings already added).
-template <class T>
-METAL_FUNC void sgm_rows2_k8(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1, unsigned a0,
-                             unsigned a1, unsigned b) {
+template <class T> METAL_FUNC void sgm_rows2_k8(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1,
+                                                unsigned a0, unsigned a1, unsigned b) {
   float cc[4] = {d0.__elems[0], d0.__elems[1], d1.__elems[0], d1.__elems[1]}, dd[4];
   sgm_mma_k8<T>(dd, a0, a1, b, cc);
   d0.__elems[0] = dd[0];
@@ -584,9 +583,9 @@ METAL_FUNC void sgm_rows2_k8(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix
 }
 // d0 += a00 * b0 + a10 * b1, d1 += a01 * b0 + a11 * b1 in one m16n8k16 (A's k 0-7 the first
 // products, k 8-15 the second ones).
-template <class T>
-METAL_FUNC void sgm_rows2_k16(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1, unsigned a00,
-                              unsigned a01, unsigned b0, unsigned a10, unsigned a11, unsigned b1) {
+template <class T> METAL_FUNC void sgm_rows2_k16(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1,
+                                                 unsigned a00, unsigned a01, unsigned b0, unsigned a10, unsigned a11,
+                                                 unsigned b1) {
   float cc[4] = {d0.__elems[0], d0.__elems[1], d1.__elems[0], d1.__elems[1]}, dd[4];
   sgm_mma_k16<T>(dd, a00, a01, a10, a11, b0, b1, cc);
   d0.__elems[0] = dd[0];
@@ -594,10 +593,10 @@ METAL_FUNC void sgm_rows2_k16(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matri
   d1.__elems[0] = dd[2];
   d1.__elems[1] = dd[3];
 }
-template <class T>
-METAL_FUNC void sgm_mma_rows2(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1,
-                              const simdgroup_matrix<T, 8, 8>& a0, const simdgroup_matrix<T, 8, 8>& a1,
-                              const simdgroup_matrix<T, 8, 8>& b) {
+template <class T> METAL_FUNC void sgm_mma_rows2(simdgroup_matrix<float, 8, 8>& d0, simdgroup_matrix<float, 8, 8>& d1,
+                                                 const simdgroup_matrix<T, 8, 8>& a0,
+                                                 const simdgroup_matrix<T, 8, 8>& a1,
+                                                 const simdgroup_matrix<T, 8, 8>& b) {
   const unsigned aw0 = sgm_word(a0.__elems), aw1 = sgm_word(a1.__elems), bw = b.__bt;
 #if METAL_SGM_KFUSE
   constexpr unsigned kind = is_same<T, half>::value ? 1u : 2u;
@@ -639,7 +638,8 @@ template <class D, class A> constexpr bool sgm_rows2_tensor() {
 #endif
 
 template <class D0, class D1, class A0, class A1, class B>
-METAL_FUNC void __sgm_mma_rows2(D0& d0, D1& d1, const A0& a0, const A1& a1, const B& b METAL_RT_SITE_PARAM) {
+METAL_FUNC void simdgroup_multiply_accumulate__pm_rows2(D0& d0, D1& d1, const A0& a0, const A1& a1,
+                                                        const B& b METAL_RT_SITE_PARAM) {
 #if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
   if constexpr (detail::sgm_rows2_tensor<D0, A0>() && is_same<D1, D0>::value && is_same<A1, A0>::value &&
                 is_same<B, A0>::value) {
@@ -658,12 +658,12 @@ METAL_FUNC void __sgm_mma_rows2(D0& d0, D1& d1, const A0& a0, const A1& a1, cons
 // the CPU and for other types). On CUDA's tensor cores one m16n8k16 (with METAL_SGM_KFUSE; two
 // paired m16n8k8 without), and no product left pending.
 template <class D0, class D1, class A0, class A1, class B0, class A2, class A3, class B1>
-METAL_FUNC void __sgm_mma_rows2_k2(D0& d0, D1& d1, const A0& a00, const A1& a01, const B0& b0, const A2& a10,
-                                   const A3& a11, const B1& b1 METAL_RT_SITE_PARAM) {
+METAL_FUNC void simdgroup_multiply_accumulate__pm_rows2_k2(D0& d0, D1& d1, const A0& a00, const A1& a01, const B0& b0,
+                                                           const A2& a10, const A3& a11,
+                                                           const B1& b1 METAL_RT_SITE_PARAM) {
 #if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
   if constexpr (detail::sgm_rows2_tensor<D0, A0>() && is_same<D1, D0>::value && is_same<A1, A0>::value &&
-                is_same<B0, A0>::value && is_same<A2, A0>::value && is_same<A3, A0>::value &&
-                is_same<B1, A0>::value) {
+                is_same<B0, A0>::value && is_same<A2, A0>::value && is_same<A3, A0>::value && is_same<B1, A0>::value) {
     if (&d0 != &d1) {
 #if METAL_SGM_KFUSE
       using T = typename A0::value_type;

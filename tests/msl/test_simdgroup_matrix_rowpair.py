@@ -3,8 +3,8 @@ translator rewrites MLX-style fragment loops
 
     for (int i = 0; i < TM; ++i) for (int j = 0; j < TN; ++j) simdgroup_multiply_accumulate(c[i][j], a[i], b[j], c[i][j]);
 
-with an even constant bound to step 2 and call ::metal::__sgm_mma_rows2 for rows i and i + 1 (two
-consecutive statements into the same accumulators: __sgm_mma_rows2_k2). On CUDA's tensor cores a
+with an even constant bound to step 2 and call ::metal::simdgroup_multiply_accumulate__pm_rows2 for rows i and i + 1 (two
+consecutive statements into the same accumulators: simdgroup_multiply_accumulate__pm_rows2_k2). On CUDA's tensor cores a
 pair is one mma.sync with both rows of the instruction used; elsewhere it is the calls as written.
 
 Here: which loops the rewrite takes (and which it leaves: odd, run-time or unknown bounds, a loop
@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 
 import pymetallic as pm
-from simd_ref import bf16_to_f32, f32_to_bf16
+from simd_ref import f32_to_bf16
 
-PAIR = "__sgm_mma_rows2"
+PAIR = "simdgroup_multiply_accumulate__pm_rows2"
 
 
 def generated(src):
@@ -61,7 +61,7 @@ kernel void k(device const half* A [[buffer(0)]], device float* out [[buffer(1)]
 MMA = "simdgroup_multiply_accumulate"
 FIRES = {
     "literal": f"for (int i = 0; i < 4; ++i) for (int j = 0; j < 4; ++j) {MMA}(c[i][j], a[i], b[j], c[i][j]);",
-    "unroll pragmas, braces": "_Pragma(\"clang loop unroll(full)\") for (int i = 0; i < 2; i++) {\n"
+    "unroll pragmas, braces": '_Pragma("clang loop unroll(full)") for (int i = 0; i < 2; i++) {\n'
     f"#pragma unroll\n for (uint j = 0; j < 4; j += 1) {{ {MMA}(c[i][j], a[i], b[j], c[i][j]); }} }}",
     "swapped loops": f"for (int j = 0; j < 4; ++j) for (int i = 0; i < 4; ++i) metal::{MMA}(c[i][j], a[i], b[j], c[i][j]);",
     "flat index": f"for (int i = 0; i < 4; ++i) for (int j = 0; j < TN; ++j) {MMA}(f[i * TN + j], a[i], b[j], f[i * TN + j]);",
@@ -116,7 +116,9 @@ template [[host_name("k4")]] kernel void k<4, 2>(device const half*, device floa
     text = generated(src)
     # The compiler folds the test; an odd bound keeps the statements as written.
     assert re.search(r"i \+= \( \( \( FM \) % 2 == 0 \) \? 2 : 1 \)", text)
-    assert re.search(r"if \( \( \( FM \) % 2 == 0 \) \) \{ :: metal :: __sgm_mma_rows2 \(", text)
+    assert re.search(
+        r"if \( \( \( FM \) % 2 == 0 \) \) \{ :: metal :: simdgroup_multiply_accumulate__pm_rows2 \(", text
+    )
     assert f"}} else {{ {MMA}(c[i][j], a[i], b[j], c[i][j]); }}" in text
 
 
@@ -234,8 +236,8 @@ def encode(tname, v):
 def test_pairs_fire_in_the_conformance_kernels():
     text = generated(SRC)
     # form 0: both nests; form 1: one k2; form 2: one k2 and one single pair; pending: three.
-    assert len(re.findall(r"__sgm_mma_rows2\s*\(", text)) == 2 + 1 + 3
-    assert len(re.findall(r"__sgm_mma_rows2_k2\s*\(", text)) == 2
+    assert len(re.findall(r"simdgroup_multiply_accumulate__pm_rows2\s*\(", text)) == 2 + 1 + 3
+    assert len(re.findall(r"simdgroup_multiply_accumulate__pm_rows2_k2\s*\(", text)) == 2
 
 
 @pytest.mark.parametrize("tname", ["half", "bfloat", "float"])
@@ -306,7 +308,9 @@ def test_pairs_with_thread_elements(device, runner):
     assert generated(SRC_ELEMENTS).count(PAIR) == 1
     rng = np.random.default_rng(55)
     m = rng.integers(-3, 4, (3, 8, 8)).astype(np.float64)
-    out = runner.run(device, SRC_ELEMENTS, "rows", [m.astype(np.float16).ravel(), np.zeros(128, np.float32)], (32,), (32,))
+    out = runner.run(
+        device, SRC_ELEMENTS, "rows", [m.astype(np.float16).ravel(), np.zeros(128, np.float32)], (32,), (32,)
+    )
     out = out[1].astype(np.float64).reshape(2, 8, 8)
     ones = np.zeros((8, 8))
     ones[:, 0::2] = 1.0  # thread_elements()[0] of every lane: the even columns
@@ -335,8 +339,9 @@ def registers(ptx):
         path = os.path.join(tmp, "k.ptx")
         with open(path, "w") as f:
             f.write(ptx)
-        info = subprocess.run([ptxas, "-arch=sm_90", "-v", path, "-o", os.path.join(tmp, "k.cubin")],
-                              capture_output=True, text=True)
+        info = subprocess.run(
+            [ptxas, "-arch=sm_90", "-v", path, "-o", os.path.join(tmp, "k.cubin")], capture_output=True, text=True
+        )
     used = re.findall(r"Used (\d+) registers", info.stderr)
     return max(int(u) for u in used) if used else None
 
