@@ -85,12 +85,14 @@ class Pairer {
       Constants names;
       names.program = &program;
       for (size_t k = f.params_open; k < f.params_close; ++k) names.shadowed.insert(t_[k].text);
-      template_parameters(f, names);
+      template_parameters(f.decl_begin, f.name_index, names);
+      bool class_names = false;
       for (size_t k = f.body_open + 1; k < f.body_close; ++k) {
         if (t_[k].is_ident("constexpr") && !t_[k - 1].is_ident("if")) declarations(k, names, false);
         if (!t_[k].is_ident("for")) continue;
         Nest n;
         if (!parse_nest(k, n) || n.end > f.body_close) continue;
+        if (!class_names) class_names = (class_constants(f, program, names), true);
         if (rewrite(n, names)) k = n.end - 1;
       }
     }
@@ -128,7 +130,7 @@ class Pairer {
 
   // `constexpr T a = 4, b = a * 2;` (from the `constexpr`, or a program-scope statement led by
   // `constant`/`constexpr`/`static`/`const`): each declarator's name, value when it evaluates.
-  void declarations(size_t k, Constants& names, bool program_scope) {
+  void declarations(size_t k, Constants& names, bool program_scope) const {
     if (program_scope) {
       size_t j = k;
       bool constant = false;
@@ -156,12 +158,28 @@ class Pairer {
     }
   }
 
-  void template_parameters(const FunctionDef& f, Constants& names) const {
-    size_t k = f.decl_begin;
+  // A member function defined in its class: the class's template parameters and constexpr members
+  // (the function's own names win; the innermost class's over the outer ones). Read at the
+  // function's first fragment loop only.
+  void class_constants(const FunctionDef& f, const Constants& program, Constants& names) const {
+    if (f.enclosing != Scope::Class) return;
+    Constants found;
+    found.program = &program;
+    for (const ClassDef& c : st_.classes) {
+      if (!(c.body_open < f.body_open && f.body_close < c.body_close)) continue;
+      template_parameters(c.decl_begin, c.keyword, found);
+      for (size_t k = c.body_open + 1; k < c.body_close; ++k)
+        if (st_.brace[k] == c.body_open && t_[k].is_ident("constexpr")) declarations(k, found, false);
+    }
+    for (auto& [name, value] : found.own) names.own.emplace(name, value);
+  }
+
+  // The non-type parameters of `template <...>` at k (a function's or a class's), before `limit`.
+  void template_parameters(size_t k, size_t limit, Constants& names) const {
     if (!at(k).is_ident("template") || !at(k + 1).is_punct("<")) return;
     int depth = 0;
     size_t piece = k + 2;
-    for (size_t j = k + 1; j < f.name_index; ++j) {
+    for (size_t j = k + 1; j < limit; ++j) {
       j = skip_group(j);
       const Token& tok = t_[j];
       if (tok.is_punct("<")) ++depth;

@@ -384,3 +384,47 @@ def test_conformance_kernels_compile_for_cuda():
     assert len(entries) == 4
     pending = [e for e in entries if "m16n8k" in e and e.count("vote.sync.all") == 2]
     assert pending and all("m16n8k16" in e for e in pending)
+
+
+SRC_CLASS = r"""
+#include <metal_stdlib>
+using namespace metal;
+// A fragment loop in a member function: bounds from the class's template parameters and members.
+template <typename T, int TM>
+struct Tile {
+  static constant constexpr int TN = 2;
+  simdgroup_float8x8 c[TM][TN];
+  void clear() {
+    for (int i = 0; i < TM; ++i)
+      for (int j = 0; j < TN; ++j) c[i][j] = make_filled_simdgroup_matrix<float, 8>(float(i + j));
+  }
+  void mma(thread const simdgroup_matrix<T, 8, 8>* a, thread const simdgroup_matrix<T, 8, 8>* b) {
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < TM; ++i)
+      _Pragma("clang loop unroll(full)") for (int j = 0; j < TN; ++j)
+        simdgroup_multiply_accumulate(c[i][j], a[i], b[j], c[i][j]);
+  }
+};
+kernel void member(device const half* x [[buffer(0)]], device float* out [[buffer(1)]]) {
+  Tile<half, 4> t;
+  t.clear();
+  simdgroup_half8x8 a[4], b[2];
+  for (int k = 0; k < 4; ++k) simdgroup_load(a[k], x + k * 64);
+  for (int k = 0; k < 2; ++k) simdgroup_load(b[k], x + 256 + k * 64);
+  t.mma(a, b);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 2; ++j) simdgroup_store(t.c[i][j], out + (i * 2 + j) * 64);
+}
+"""
+
+
+def test_pairs_in_member_functions(device, runner):
+    assert generated(SRC_CLASS).count(PAIR) == 1
+    rng = np.random.default_rng(56)
+    m = rng.integers(-3, 4, (6, 8, 8)).astype(np.float64)
+    out = runner.run(
+        device, SRC_CLASS, "member", [m.astype(np.float16).ravel(), np.zeros(8 * 64, np.float32)], (32,), (32,)
+    )
+    out = out[1].astype(np.float64).reshape(4, 2, 8, 8)
+    for i in range(4):
+        for j in range(2):
+            np.testing.assert_array_equal(out[i, j], (i + j) + m[i] @ m[4 + j], err_msg=f"c[{i}][{j}]")
