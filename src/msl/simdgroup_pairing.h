@@ -3,24 +3,26 @@
 //   for (int i = 0; i < TM; ++i)
 //     for (int j = 0; j < TN; ++j) simdgroup_multiply_accumulate(c[i][j], a[i], b[j], c[i][j]);
 //
-// steps i by 2 and calls ::metal::simdgroup_multiply_accumulate__pm_rows2(c[i][j], c[(i + 1)][j], a[i], a[(i + 1)], b[j]):
-// the two products of rows i and i + 1 share their B, so on CUDA's tensor cores they are one
+// steps i by 2 and calls ::metal::simdgroup_multiply_accumulate__pm_rows2(c[i][j], c[(i + 1)][j],
+// a[i], a[(i + 1)], b[j]) (two consecutive statements into the same accumulators: one call of
+// ..._rows2_k2 with both statements' A and B): the two products of rows i and i + 1 share their B, so on CUDA's tensor cores they are one
 // mma.sync (A rows 0-7 and 8-15, C/D rows 0-7 and 8-15; metal_simdgroup_matrix.h). Elsewhere the
 // pair is the two calls in order: the rewrite only reorders products into different accumulators.
 //
 // A nest of `for (T v = 0; v < bound; ++v)` loops (v++, v += 1; pragmas between them) whose innermost
 // body is one or more simdgroup_multiply_accumulate(C, A, B, C) statements (braces or not) pairs
 // on a loop variable v when:
-//  - v's bound is an integer constant the translator evaluates as even (literals, `constexpr`
-//    variables of the function or the program with such initialisers), or a constant expression
-//    whose value it cannot see (template parameters, constexpr variables computed from them):
-//    then the step is `(bound) % 2 == 0 ? 2 : 1` and the pairs run under `if ((bound) % 2 == 0)`,
-//    the statements as written otherwise, which the compiler folds;
+//  - v's bound is an even integer literal expression, or made of constant names: the function's
+//    and (for a member function defined in its class) the class's template parameters and
+//    `constexpr` variables, and the program's `constant`/`constexpr` variables. Then the step is
+//    `(bound) % 2 == 0 ? 2 : 1` and the pairs run under `if ((bound) % 2 == 0)`, the statements
+//    as written otherwise: the compiler folds the test, and it keeps the rewrite exact whatever
+//    the name turns out to be. A name the translator evaluates as odd is left alone;
 //  - no loop variable of the nest is written in it, and no bound of the nest names one;
 //  - every statement's first and fourth arguments are the same tokens, the same in all statements,
 //    with v as one whole subscript (`c[i][j]`, `c[j][i]`) or as `c[v * X + w]` with w the variable of
 //    a loop of the nest bounded by X (so rows v and v + 1 are different accumulators); B does not
-//    name v; A and B do not name C's array; no argument assigns or increments anything.
+//    name v; A and B do not name C's array; no argument assigns, increments or calls anything.
 // Not in validation builds (they run the program as written). Runs on the tokens after barrier
 // fission and fast division (their copies pair too), before the structure the later passes read.
 #pragma once
