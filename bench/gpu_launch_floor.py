@@ -1,0 +1,89 @@
+"""The driver's own cost of one launch (issue 13, launch overhead): cuLaunchKernel of an empty
+kernel called through ctypes in a tight loop, varied one factor at a time — the stream
+(the legacy default stream, as CuPy launches on; a blocking or a non-blocking stream, as
+pymetallic's queue makes), the kernel's parameter bytes (one pointer; a struct as pymetallic's
+entries take: 48-byte header + slots), and an event recorded before each launch. The ctypes
+call adds the same Python cost to every row, so the differences between rows are the driver's.
+
+    python bench/gpu_launch_floor.py [--n 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import statistics
+import sys
+import time
+
+try:
+    import cupy as cp
+except ImportError:  # pragma: no cover - needs a GPU machine
+    sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
+
+CUDA = r"""
+struct P64 { unsigned h[12]; unsigned long long s[2]; };
+struct P256 { unsigned h[12]; unsigned long long s[26]; };
+extern "C" __global__ void k_ptr(float* x) {}
+extern "C" __global__ void k_p64(P64 p) {}
+extern "C" __global__ void k_p256(P256 p) {}
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=50000)
+    args = ap.parse_args()
+    cuda = ctypes.CDLL("libcuda.so.1")
+    launch = cuda.cuLaunchKernel
+    launch.argtypes = [ctypes.c_void_p] + [ctypes.c_uint] * 6 + [ctypes.c_uint, ctypes.c_void_p] + [ctypes.c_void_p] * 2
+    record = cuda.cuEventRecord
+    record.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    cp.cuda.Device().use()
+    mod = cp.RawModule(code=CUDA)
+    x = cp.empty(64, cp.float32)
+    blob = (ctypes.c_ubyte * 256)()
+    ptr = ctypes.c_void_p(x.data.ptr)
+    params = {
+        "k_ptr": (ctypes.c_void_p * 1)(ctypes.cast(ctypes.pointer(ptr), ctypes.c_void_p)),
+        "k_p64": (ctypes.c_void_p * 1)(ctypes.cast(blob, ctypes.c_void_p)),
+        "k_p256": (ctypes.c_void_p * 1)(ctypes.cast(blob, ctypes.c_void_p)),
+    }
+    streams = {
+        "legacy": 0,
+        "blocking": cp.cuda.Stream(non_blocking=False).ptr,
+        "non-blocking": cp.cuda.Stream(non_blocking=True).ptr,
+    }
+    event = cp.cuda.Event(disable_timing=False)
+
+    def per_launch(fname, stream, with_event):
+        f = mod.get_function(fname).ptr
+        p = params[fname]
+        n = args.n
+
+        def loop(count):
+            for _ in range(count):
+                if with_event:
+                    record(event.ptr, stream)
+                launch(f, 1, 1, 1, 32, 1, 1, 0, stream, p, None)
+            cp.cuda.Device().synchronize()
+
+        loop(n // 10)
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            loop(n)
+            times.append((time.perf_counter() - t) / n)
+        return statistics.median(times) * 1e6
+
+
+    print(f"device: {cp.cuda.runtime.getDeviceProperties(0)['name'].decode()}; driver {cp.cuda.runtime.driverGetVersion()}")
+    for fname in params:
+        for sname, s in streams.items():
+            for ev in (False, True):
+                us = per_launch(fname, s, ev)
+                print(f"{fname:7} {sname:13} {'event+launch' if ev else 'launch':13} {us:7.3f} us per launch", flush=True)
+
+
+if __name__ == "__main__":
+    main()
