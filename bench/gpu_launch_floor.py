@@ -57,7 +57,8 @@ def main():
     event = cp.cuda.Event(disable_timing=False)
 
     def per_launch(fname, stream, with_event):
-        f = mod.get_function(fname).ptr
+        k = mod.get_function(fname)
+        f = k.kernel.ptr if hasattr(k, "kernel") else k.ptr
         p = params[fname]
         n = args.n
 
@@ -76,13 +77,16 @@ def main():
             times.append((time.perf_counter() - t) / n)
         return statistics.median(times) * 1e6
 
-
-    print(f"device: {cp.cuda.runtime.getDeviceProperties(0)['name'].decode()}; driver {cp.cuda.runtime.driverGetVersion()}")
+    print(
+        f"device: {cp.cuda.runtime.getDeviceProperties(0)['name'].decode()}; driver {cp.cuda.runtime.driverGetVersion()}"
+    )
     for fname in params:
         for sname, s in streams.items():
             for ev in (False, True):
                 us = per_launch(fname, s, ev)
-                print(f"{fname:7} {sname:13} {'event+launch' if ev else 'launch':13} {us:7.3f} us per launch", flush=True)
+                print(
+                    f"{fname:7} {sname:13} {'event+launch' if ev else 'launch':13} {us:7.3f} us per launch", flush=True
+                )
 
 
 if __name__ == "__main__":
