@@ -49,11 +49,8 @@ def main():
         "k_p64": (ctypes.c_void_p * 1)(ctypes.cast(blob, ctypes.c_void_p)),
         "k_p256": (ctypes.c_void_p * 1)(ctypes.cast(blob, ctypes.c_void_p)),
     }
-    streams = {
-        "legacy": 0,
-        "blocking": cp.cuda.Stream(non_blocking=False).ptr,
-        "non-blocking": cp.cuda.Stream(non_blocking=True).ptr,
-    }
+    keep = [cp.cuda.Stream(non_blocking=False), cp.cuda.Stream(non_blocking=True)]  # alive to the end
+    streams = {"legacy": 0, "blocking": keep[0].ptr, "non-blocking": keep[1].ptr}
     event = cp.cuda.Event(disable_timing=False)
 
     def per_launch(fname, stream, with_event):

@@ -173,9 +173,8 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
     if (codegen::is_constant_reference(k.args[a]) && k.args[a].used) {
       std::string slot = "P." + slot_name(a);
       out << "  "
-          << codegen::constant_reference_declaration(
-                 k, a,
-                 "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (const void*)" + slot + ".bytes : " + slot + ".ptr)")
+          << codegen::constant_reference_declaration(k, a, "((P.dims[9] >> " + std::to_string(a) + ") & 1u) != 0u",
+                                                     "(const void*)" + slot + ".bytes", "(const void*)" + slot + ".ptr")
           << "\n";
     }
   out << "  " << k.call_name << "(";
