@@ -74,6 +74,45 @@ def main():
             times.append((time.perf_counter() - t) / n)
         return statistics.median(times) * 1e6
 
+    query = cuda.cuStreamQuery
+    query.argtypes = [ctypes.c_void_p]
+    equery = cuda.cuEventQuery
+    equery.argtypes = [ctypes.c_void_p]
+    ssync = cuda.cuStreamSynchronize
+    ssync.argtypes = [ctypes.c_void_p]
+    csync = cuda.cuCtxSynchronize
+
+    def per_wait(stream, how):
+        """A launch of k_ptr and a wait for it, per iteration: how the host learns of completion."""
+        k = mod.get_function("k_ptr")
+        f = k.kernel.ptr if hasattr(k, "kernel") else k.ptr
+        p = params["k_ptr"]
+        n = args.n // 5
+        ev = cp.cuda.Event(disable_timing=True)
+
+        def loop(count):
+            for _ in range(count):
+                launch(f, 1, 1, 1, 32, 1, 1, 0, stream, p, None)
+                if how == "cuCtxSynchronize":
+                    csync()
+                elif how == "cuStreamSynchronize":
+                    ssync(stream)
+                elif how == "poll cuStreamQuery":
+                    while query(stream) != 0:
+                        pass
+                else:  # poll cuEventQuery
+                    record(ev.ptr, stream)
+                    while equery(ev.ptr) != 0:
+                        pass
+
+        loop(n // 10)
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            loop(n)
+            times.append((time.perf_counter() - t) / n)
+        return statistics.median(times) * 1e6
+
     print(
         f"device: {cp.cuda.runtime.getDeviceProperties(0)['name'].decode()}; driver {cp.cuda.runtime.driverGetVersion()}"
     )
@@ -84,6 +123,11 @@ def main():
                 print(
                     f"{fname:7} {sname:13} {'event+launch' if ev else 'launch':13} {us:7.3f} us per launch", flush=True
                 )
+
+    for sname, s in streams.items():
+        for how in ("cuCtxSynchronize", "cuStreamSynchronize", "poll cuStreamQuery", "poll cuEventQuery"):
+            us = per_wait(s, how)
+            print(f"k_ptr   {sname:13} launch + {how:20} {us:7.3f} us per iteration", flush=True)
 
 
 if __name__ == "__main__":
