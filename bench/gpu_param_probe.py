@@ -5,6 +5,9 @@ bench/gpu_kernels.py compiled three ways with CuPy, differing only in how the ar
   header   one 96-byte struct: 12 uint32 header, then 16-byte slots for in, out, n (pymetallic's
            entry layout: the body reads the header's inline mask, the slots at 48, 64 and 80)
   front    the same struct with the slots first and the header after them
+  header_nobranch   the 96-byte struct, n read from its slot without testing the mask
+  small_branch      a 24-byte struct (in, out, n, mask), the mask tested
+  plain_pad         the plain arguments and an unused 76-byte struct after them
 GPU time per launch: CUDA events around 5 replays of a graph of 100 launches, median of 7.
 
     python bench/gpu_param_probe.py
@@ -52,6 +55,21 @@ extern "C" __global__ void front(const __grid_constant__ Front P) {
     const unsigned char* in = (const unsigned char*)P.a0.ptr; unsigned char* out = (unsigned char*)P.a1.ptr;
     unsigned n = ((P.dims[9] >> 2) & 1u) ? *(const unsigned*)P.a2.bytes : *(const unsigned*)P.a2.ptr;"""
     + BODY
+    + r"""}
+struct Small { const unsigned char* in; unsigned char* out; unsigned n; unsigned mask; };
+struct Pad { unsigned w[19]; };
+extern "C" __global__ void header_nobranch(const __grid_constant__ Header P) {
+    const unsigned char* in = (const unsigned char*)P.a0.ptr; unsigned char* out = (unsigned char*)P.a1.ptr;
+    unsigned n = *(const unsigned*)P.a2.bytes;"""
+    + BODY
+    + r"""}
+extern "C" __global__ void small_branch(const __grid_constant__ Small P) {
+    const unsigned char* in = P.in; unsigned char* out = P.out;
+    unsigned n = (P.mask & 4u) ? P.n : *(const unsigned*)P.in;"""
+    + BODY
+    + r"""}
+extern "C" __global__ void plain_pad(const unsigned char* in, unsigned char* out, unsigned n, Pad pad) {"""
+    + BODY
     + "}\n"
 )
 
@@ -85,10 +103,18 @@ def main():
         f = k.kernel.ptr if hasattr(k, "kernel") else k.ptr
         return lambda: launch(f, w // 16, w // 16, 1, 16, 16, 1, 0, stream, params, None)
 
+    small = np.zeros(24, np.uint8)
+    small[0:8], small[8:16], small[16:20], small[20] = header[48:56], header[64:72], header[80:84], 4
+    pad = np.zeros(76, np.uint8)
+    pp = ctypes.c_void_p
+    pad_params = (pp * 4)(*[ctypes.cast(ctypes.pointer(x), pp) for x in (pa, pb, pn)], pad.ctypes.data_as(pp))
     cases = {
         "plain": launcher("plain", plain_params),
         "header": launcher("header", (ctypes.c_void_p * 1)(hdr_blob)),
         "front": launcher("front", (ctypes.c_void_p * 1)(front_blob)),
+        "header_nobranch": launcher("header_nobranch", (ctypes.c_void_p * 1)(hdr_blob)),
+        "small_branch": launcher("small_branch", (ctypes.c_void_p * 1)(small.ctypes.data_as(pp))),
+        "plain_pad": launcher("plain_pad", pad_params),
     }
     ref = None
     for name, run in cases.items():
@@ -119,7 +145,7 @@ def main():
                 end.synchronize()
                 times.append(cp.cuda.get_elapsed_time(start, end) / 500 * 1e3)
             print(
-                f"round {rnd}: {name:7} {statistics.median(times):6.3f} us per launch (GPU, graph of 100)", flush=True
+                f"round {rnd}: {name:15} {statistics.median(times):6.3f} us per launch (GPU, graph of 100)", flush=True
             )
 
 
