@@ -106,7 +106,7 @@ void CudaQueue::encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op
     counts = copy;
   }
   std::memcpy(op.params.data() + 10 * sizeof(uint32_t), &counts, sizeof counts);  // dims[10..11]
-  op.function = kernel.indirect_function();
+  op.function = op.graph_function = kernel.indirect_function();
   op.grid[0] = kernel.indirect_blocks(op.block[0] * op.block[1] * op.block[2], op.shared);
   op.grid[1] = op.grid[2] = 1;
 }
@@ -317,6 +317,7 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
     if (codegen::is_constant_reference(args[a]) && args[a].used)
       ((inline_mask(op.params) >> a) & 1u ? any_inline : any_buffer) = true;
   op.function = kernel.function(uniform, any_inline && any_buffer ? 0 : any_buffer ? 2 : 1);
+  op.graph_function = kernel.function(uniform, 2);
   for (const auto& [resource, written] : d.resources) {
     auto* b = static_cast<CudaBuffer*>(resource.get());
     b->prepare_for_device(stream_);
