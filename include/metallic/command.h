@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -79,6 +80,9 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   void addCompletedHandler(std::function<void(CommandBuffer&)> handler);
 
   CommandBufferStatus status() const;
+  // Whether commit() was called (status() is no longer NotEnqueued), without a lock or a
+  // device query: encoders check it on every call.
+  bool committed() const { return status_.load(std::memory_order_acquire) != CommandBufferStatus::NotEnqueued; }
   std::string error() const;    // empty unless status() == Error
   double gpuStartTime() const;  // seconds (steady clock); 0 until completed
   double gpuEndTime() const;
@@ -122,14 +126,15 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   std::unique_ptr<CommandList> commands_;
   mutable std::mutex mutex_;
   std::condition_variable done_;
-  CommandBufferStatus status_ = CommandBufferStatus::NotEnqueued;
+  // Changed under mutex_ only; atomic so that committed() and status() may read it without.
+  std::atomic<CommandBufferStatus> status_{CommandBufferStatus::NotEnqueued};
   std::string error_;
   bool device_lost_ = false;
   double start_time_ = 0, end_time_ = 0;
-  bool encoder_open_ = false;
-  bool handlers_done_ = true;  // false from the end of the work until its handlers returned
-  bool finishing_ = false;     // executorFinished is releasing the work's objects
-  uint64_t ticket_ = 0;        // from commit() until finished: its place among the unfinished
+  std::atomic<bool> encoder_open_{false};  // set by encoders without the lock (one thread encodes)
+  bool handlers_done_ = true;              // false from the end of the work until its handlers returned
+  bool finishing_ = false;                 // executorFinished is releasing the work's objects
+  uint64_t ticket_ = 0;                    // from commit() until finished: its place among the unfinished
   void finished_counting();
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
   std::shared_ptr<diag::Collector> diagnostics_;
@@ -141,10 +146,11 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
 
 class ComputeCommandEncoder {
  public:
+  // Raises ValidationError when `buffer` was already committed.
   explicit ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer);
 
-  void setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline);
-  void setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index);
+  void setComputePipelineState(std::shared_ptr<ComputePipelineState> pipeline);
+  void setBuffer(std::shared_ptr<Buffer> buffer, uint64_t offset, uint32_t index);
   void setBufferOffset(uint64_t offset, uint32_t index);
   // A buffer the following dispatches reach only through addresses stored elsewhere (an
   // argument buffer): Metal's useResource. usage: 1 read, 2 write, 3 both.

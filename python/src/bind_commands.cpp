@@ -97,6 +97,7 @@ nb::object& array_hook() {
 
 std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std::shared_ptr<Device>& device) {
   if (obj.is_none()) return {nullptr, 0};
+  if (nb::isinstance<Buffer>(obj) && nb::inst_ready(obj)) return {shared_of<Buffer>(obj), 0};
   std::shared_ptr<Buffer> b;
   if (nb::try_cast<std::shared_ptr<Buffer>>(obj, b)) return {b, 0};
   if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr()) || PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr()))
@@ -139,7 +140,7 @@ void def_buffer_binding(nb::class_<Target>& cls, const char* method, const char*
         long long o = argument(offset, method, "offset");
         if (o < 0)
           throw ValidationError(std::string(method) + " offset must not be negative, got " + std::to_string(o));
-        (t.*Bind)(b, base + static_cast<uint64_t>(o), slot(argument(index, method, "index"), "buffer"));
+        (t.*Bind)(std::move(b), base + static_cast<uint64_t>(o), slot(argument(index, method, "index"), "buffer"));
       },
       nb::arg("buffer").none(), nb::arg("offset").none(), nb::arg("index").none(), nb::sig(sig), doc);
 }
@@ -220,6 +221,8 @@ std::string descriptor_text(const IndirectCommandBufferDescriptor& d) {
          ", max_kernel_buffer_bind_count=" + std::to_string(d.maxKernelBufferBindCount);
 }
 
+ComputeCommandEncoder new_compute_encoder(CommandBuffer& b) { return ComputeCommandEncoder(b.shared_from_this()); }
+
 int status_code(CommandBufferStatus s) {
   if (s == CommandBufferStatus::Completed) return 1;
   if (s == CommandBufferStatus::Error) return -1;
@@ -278,10 +281,11 @@ void init_commands(nb::module_& m) {
            }),
            nb::arg("queue").none())
       .def_prop_ro("command_queue", &CommandBuffer::commandQueue, "The queue the command buffer runs on.")
-      .def("make_compute_command_encoder", &CommandBuffer::computeCommandEncoder,
+      // The encoder is returned by value: it lives inside its Python object (no shared_ptr,
+      // nothing for nanobind to keep alive beside it; C++ never holds an encoder).
+      .def("make_compute_command_encoder", &new_compute_encoder,
            "A new compute encoder (one at a time: end the last one first); raises ValidationError after commit.")
-      .def("compute_command_encoder", &CommandBuffer::computeCommandEncoder,
-           "The same as make_compute_command_encoder.")
+      .def("compute_command_encoder", &new_compute_encoder, "The same as make_compute_command_encoder.")
       .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder,
            "A new blit encoder for copies and fills; raises ValidationError after commit.")
       .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder, "The same as make_blit_command_encoder.")

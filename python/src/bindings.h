@@ -72,20 +72,37 @@ inline std::string to_text(nanobind::handle v, const char* what) {
 
 // The C++ object behind a bound Python object of class T (`expected`: its name for messages); None
 // is refused unless `allow_none`, a value of another type is a ValidationTypeError.
+// "`what` must be a(n) `expected`, not `got`": made only when a conversion fails.
+[[noreturn]] inline void wrong_object(const char* what, const char* expected, const std::string& got) {
+  const char* article = std::string(expected).find_first_of("AEIOU") == 0 ? " must be an " : " must be a ";
+  throw metallic::ValidationTypeError(std::string(what) + article + expected + ", not " + got);
+}
+
+// The shared_ptr of `v`, a ready instance of T (checked by the caller), by shared_from_this:
+// one atomic operation, where nanobind's conversion copies and locks the object's weak_ptr
+// (three). An object no shared_ptr owns (constructed in place by Python) takes nanobind's way,
+// which makes one that holds the Python object.
+template <class T> std::shared_ptr<T> shared_of(nanobind::handle v) {
+  try {
+    return nanobind::inst_ptr<T>(v)->shared_from_this();
+  } catch (const std::bad_weak_ptr&) {
+    return nanobind::cast<std::shared_ptr<T>>(v);
+  }
+}
+
 template <class T>
 std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* expected, bool allow_none = false) {
-  const std::string article = std::string(expected).find_first_of("AEIOU") == 0 ? " must be an " : " must be a ";
   if (v.is_none()) {
     if (allow_none) return nullptr;
-    throw metallic::ValidationTypeError(std::string(what) + article + expected + ", not None");
+    wrong_object(what, expected, "None");
   }
-  if (!nanobind::isinstance<T>(v))
-    throw metallic::ValidationTypeError(std::string(what) + article + expected + ", not " + type_name(v.ptr()));
+  if (!nanobind::isinstance<T>(v)) wrong_object(what, expected, type_name(v.ptr()));
   // Without enable_shared_from_this, nanobind would give C++ a shared_ptr whose deleter takes
   // the GIL on whichever thread drops it, also while the interpreter exits (python_gate.h).
   static_assert(nanobind::detail::has_shared_from_this_v<T>,
                 "a class C++ keeps in a shared_ptr must derive from std::enable_shared_from_this");
-  return nanobind::cast<std::shared_ptr<T>>(v);
+  if (!nanobind::inst_ready(v)) return nanobind::cast<std::shared_ptr<T>>(v);  // raises nanobind's error
+  return shared_of<T>(v);
 }
 
 // A list (tuple, any iterable but a string) of str or os.PathLike: a single string is

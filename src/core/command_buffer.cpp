@@ -189,16 +189,14 @@ bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) 
   }
 }
 
-CommandBuffer::~CommandBuffer() { finished_counting(); }
+CommandBuffer::~CommandBuffer() {
+  // The last owner is going: no other thread can touch ticket_ now (without a lock: most
+  // command buffers of a program that never waits are dropped here uncommitted or counted).
+  if (ticket_) finished_counting();
+}
 
 std::shared_ptr<ComputeCommandEncoder> CommandBuffer::computeCommandEncoder() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (status_ != CommandBufferStatus::NotEnqueued)
-      throw ValidationError("this command buffer was already committed; make a new one for more work");
-  }
-  auto e = std::make_shared<ComputeCommandEncoder>(shared_from_this());
-  return e;
+  return std::make_shared<ComputeCommandEncoder>(shared_from_this());  // which refuses a committed buffer
 }
 
 std::shared_ptr<BlitCommandEncoder> CommandBuffer::blitCommandEncoder() {
@@ -210,10 +208,7 @@ std::shared_ptr<BlitCommandEncoder> CommandBuffer::blitCommandEncoder() {
   return std::make_shared<BlitCommandEncoder>(shared_from_this());
 }
 
-void CommandBuffer::markEncoderOpen(bool open) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  encoder_open_ = open;
-}
+void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open); }
 
 void CommandBuffer::commit() {
   {
@@ -333,12 +328,10 @@ void CommandBuffer::addCompletedHandler(std::function<void(CommandBuffer&)> hand
 }
 
 CommandBufferStatus CommandBuffer::status() const {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (status_ == CommandBufferStatus::NotEnqueued || status_ == CommandBufferStatus::Completed ||
-        status_ == CommandBufferStatus::Error)
-      return status_;
-  }
+  const CommandBufferStatus now = status_.load(std::memory_order_acquire);
+  if (now == CommandBufferStatus::NotEnqueued || now == CommandBufferStatus::Completed ||
+      now == CommandBufferStatus::Error)
+    return now;
   queue_->impl().poll(const_cast<CommandBuffer&>(*this));
   std::lock_guard<std::mutex> lock(mutex_);
   return status_;

@@ -53,24 +53,26 @@ msl::TextureShape shape_of(TextureType t) {
 }  // namespace
 
 ComputeCommandEncoder::ComputeCommandEncoder(std::shared_ptr<CommandBuffer> buffer) : buffer_(std::move(buffer)) {
+  if (buffer_->committed())
+    throw ValidationError("this command buffer was already committed; make a new one for more work");
   buffer_->markEncoderOpen(true);
 }
 
 void ComputeCommandEncoder::ensureOpen(const char* what) const { check_encoder_open(ended_, *buffer_, what); }
 
-void ComputeCommandEncoder::setComputePipelineState(const std::shared_ptr<ComputePipelineState>& pipeline) {
+void ComputeCommandEncoder::setComputePipelineState(std::shared_ptr<ComputePipelineState> pipeline) {
   ensureOpen("set_compute_pipeline_state");
   if (!pipeline) throw ValidationError("set_compute_pipeline_state needs a pipeline, not None");
   check_same_device(*pipeline->device(), *buffer_->commandQueue()->device(), "the pipeline");
-  pipeline_ = pipeline;
+  pipeline_ = std::move(pipeline);
 }
 
-void ComputeCommandEncoder::setBuffer(const std::shared_ptr<Buffer>& buffer, uint64_t offset, uint32_t index) {
+void ComputeCommandEncoder::setBuffer(std::shared_ptr<Buffer> buffer, uint64_t offset, uint32_t index) {
   ensureOpen("set_buffer");
   check_slot(index, "buffer");
   check_buffer_binding(buffer.get(), offset, index, *buffer_->commandQueue()->device(), "set_buffer");
   auto& b = binding(index);
-  b.buffer = buffer;
+  b.buffer = std::move(buffer);
   b.offset = offset;
   b.bytes.clear();
   b.bound = true;

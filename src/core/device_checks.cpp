@@ -12,8 +12,7 @@ std::string device_label(const Device& device) {
   return id + " (" + device.name() + ")";
 }
 
-void check_same_device(const Device& owner, const Device& queue_device, const std::string& what) {
-  if (&owner == &queue_device) return;
+void throw_device_mismatch(const Device& owner, const Device& queue_device, const std::string& what) {
   throw ValidationError(what + " belongs to device " + device_label(owner) +
                         ", but this command buffer's queue runs on " + device_label(queue_device) +
                         ": use a resource of that device, or a queue of " + device_label(owner));

@@ -17,8 +17,17 @@ class Device;
 // "cuda:1 (NVIDIA H200)", "cpu (CPU: ...)": two identical GPUs differ by their number.
 std::string device_label(const Device& device);
 
-// Throws ValidationError naming both devices unless `owner` is `queue_device`.
-void check_same_device(const Device& owner, const Device& queue_device, const std::string& what);
+// Throws ValidationError naming both devices (`what`: the resource, "the pipeline").
+[[noreturn]] void throw_device_mismatch(const Device& owner, const Device& queue_device, const std::string& what);
+
+// Throws ValidationError naming both devices unless `owner` is `queue_device`. Inline, and
+// the message made only on failure: encoders check every binding of every dispatch.
+inline void check_same_device(const Device& owner, const Device& queue_device, const char* what) {
+  if (&owner != &queue_device) throw_device_mismatch(owner, queue_device, what);
+}
+inline void check_same_device(const Device& owner, const Device& queue_device, const std::string& what) {
+  if (&owner != &queue_device) throw_device_mismatch(owner, queue_device, what);
+}
 
 // A blit copy between `source` and `destination` encoded on a queue of `queue_device`:
 // legal when one buffer is the queue's and the other is too, or is on another CUDA device

@@ -17,7 +17,7 @@ namespace metallic {
 // already committed.
 inline void check_encoder_open(bool ended, const CommandBuffer& buffer, const char* what) {
   if (ended) throw ValidationError(std::string(what) + " after end_encoding(): make a new encoder");
-  if (buffer.status() != CommandBufferStatus::NotEnqueued)
+  if (buffer.committed())
     throw ValidationError(std::string(what) + " on an encoder whose command buffer was already committed");
 }
 
@@ -38,7 +38,8 @@ inline void check_buffer_binding(const Buffer* buffer, uint64_t offset, uint32_t
                                  const char* what) {
   if (!buffer)
     throw ValidationError(std::string(what) + " needs a buffer, not None (index " + std::to_string(index) + ")");
-  check_same_device(*buffer->device(), device, "the buffer at index " + std::to_string(index));
+  if (buffer->device().get() != &device)
+    throw_device_mismatch(*buffer->device(), device, "the buffer at index " + std::to_string(index));
   if (offset >= buffer->length())
     throw ValidationError(std::string(what) + " offset " + std::to_string(offset) + " is past the end of a " +
                           std::to_string(buffer->length()) + "-byte buffer (index " + std::to_string(index) + ")");
