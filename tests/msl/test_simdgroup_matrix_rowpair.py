@@ -130,7 +130,7 @@ using namespace metal;
 #define UNROLL _Pragma("clang loop unroll(full)")
 
 // C (TM*8 x TN*8, float) = sum over S steps of A_s (TM*8 x 8) * B_s (8 x TN*8), every form of
-// fragment loop the rewrite takes; `paired` false: the same loops with run-time bounds (n = TM, TN),
+// fragment loop the rewrite takes (forms 0-2); forms 3 and 4: the same loops with run-time bounds (n = TM, TN),
 // which the rewrite leaves alone.
 template <typename T, int TM, int TN, int S>
 void products(device const T* A, device const T* B, device float* C, uint form, uint n_m, uint n_n) {
@@ -192,6 +192,11 @@ template [[host_name("tiles_bfloat")]] kernel void tiles<bfloat>(device const bf
                                                                    device float*, constant uint&, constant uint2&);
 template [[host_name("tiles_float")]] kernel void tiles<float>(device const float*, device const float*,
                                                                  device float*, constant uint&, constant uint2&);
+// An odd template bound: the paired loops' tests fold to the statements as written.
+kernel void tiles_odd(device const half* A [[buffer(0)]], device const half* B [[buffer(1)]], device float* C [[buffer(2)]],
+                      constant uint& form [[buffer(3)]], constant uint2& n [[buffer(4)]]) {
+  products<half, 3, 2, 4>(A, B, C, form, n.x, n.y);
+}
 
 // Products left pending by single calls before a pair (on CUDA with METAL_SGM_KFUSE): out 0-1 with
 // different B (added one by one first), out 2-3 with the same B (the four products as one), out 4-5
@@ -222,7 +227,7 @@ kernel void pending(device const half* x [[buffer(0)]], device float* out [[buff
 }
 """
 
-TM, TN, S = 4, 2, 4
+TN, S = 2, 4
 
 
 def encode(tname, v):
@@ -240,9 +245,12 @@ def test_pairs_fire_in_the_conformance_kernels():
     assert len(re.findall(r"simdgroup_multiply_accumulate__pm_rows2_k2\s*\(", text)) == 2
 
 
-@pytest.mark.parametrize("tname", ["half", "bfloat", "float"])
-def test_paired_products_equal_numpy_and_unpaired(device, runner, tname):
-    rng = np.random.default_rng({"half": 51, "bfloat": 52, "float": 53}[tname])
+@pytest.mark.parametrize(
+    "kernel, tname, TM",
+    [("tiles_half", "half", 4), ("tiles_bfloat", "bfloat", 4), ("tiles_float", "float", 4), ("tiles_odd", "half", 3)],
+)
+def test_paired_products_equal_numpy_and_unpaired(device, runner, kernel, tname, TM):
+    rng = np.random.default_rng({"tiles_half": 51, "tiles_bfloat": 52, "tiles_float": 53, "tiles_odd": 57}[kernel])
     a = rng.integers(-3, 4, (S, TM, 8, 8)).astype(np.float64)
     b = rng.integers(-3, 4, (S, TN, 8, 8)).astype(np.float64)
     want = np.zeros((TM * 8, TN * 8))
@@ -258,7 +266,7 @@ def test_paired_products_equal_numpy_and_unpaired(device, runner, tname):
     for form in range(5):
         args = [encode(tname, a.ravel()), encode(tname, b.ravel()), np.zeros(TM * 8 * TN * 8, np.float32)]
         args += [np.array([form], np.uint32), np.array([TM, TN], np.uint32)]
-        out = runner.run(device, SRC, f"tiles_{tname}", args, (32,), (32,))[2]
+        out = runner.run(device, SRC, kernel, args, (32,), (32,))[2]
         got[form] = out.astype(np.float64).reshape(TM * 8, TN * 8)
     for form in (0, 1, 3):
         np.testing.assert_array_equal(got[form], want, err_msg=f"form {form}")
