@@ -45,7 +45,9 @@ struct Loop {
 };
 
 struct Call {
-  Range args[4];
+  bool load = false;  // simdgroup_load(D, src[, elements_per_row[, origin[, transpose]]]), else a product
+  int n = 0;          // arguments
+  Range args[5];
 };
 
 struct Nest {
@@ -76,7 +78,7 @@ class Pairer {
 
   std::vector<std::tuple<size_t, size_t, std::vector<Token>>> run() {
     for (const FunctionDef& f : st_.functions)
-      if (f.name == "simdgroup_multiply_accumulate") return {};  // the program's own
+      if (f.name == "simdgroup_multiply_accumulate" || f.name == "simdgroup_load") return {};  // the program's own
     Constants program;
     for (size_t k = 0; k < t_.size(); ++k)
       if (st_.scope[k] == Scope::Namespace && st_.statement_start[k]) declarations(k, program, true);
@@ -303,35 +305,40 @@ class Pairer {
     return true;
   }
 
-  // [::][metal::]simdgroup_multiply_accumulate(C, A, B, C); at k: its end, or npos.
+  // [::][metal::]simdgroup_multiply_accumulate(C, A, B, C); or simdgroup_load(D, src, ...); at k:
+  // its end, or npos.
   size_t parse_call(size_t k, Call& c) const {
     if (at(k).is_punct("::")) ++k;
     if (at(k).is_ident("metal") && at(k + 1).is_punct("::")) k += 2;
-    if (!at(k).is_ident("simdgroup_multiply_accumulate") || !at(k + 1).is_punct("(")) return npos;
+    c.load = at(k).is_ident("simdgroup_load");
+    if (!(c.load || at(k).is_ident("simdgroup_multiply_accumulate")) || !at(k + 1).is_punct("(")) return npos;
     size_t open = k + 1, close = st_.match[open];
     if (close == npos || !at(close + 1).is_punct(";")) return npos;
-    int n = 0;
+    const int most = c.load ? 5 : 4;
+    c.n = 0;
     size_t b = open + 1;
     for (size_t j = open + 1; j <= close; ++j) {
       j = skip_group(j);
       if (j == close || t_[j].is_punct(",")) {
-        if (n == 4 || j == b) return npos;
-        c.args[n++] = {b, j};
+        if (c.n == most || j == b) return npos;
+        c.args[c.n++] = {b, j};
         b = j + 1;
       }
     }
-    if (n != 4) return npos;
-    for (const Range& r : c.args) {
-      for (size_t j = r.b; j < r.e; ++j) {
+    if (c.load ? c.n < 2 : c.n != 4) return npos;
+    for (int a = 0; a < c.n; ++a) {
+      for (size_t j = c.args[a].b; j < c.args[a].e; ++j) {
         const Token& tok = t_[j];
-        // No side effects, calls or template argument lists (whose commas the split above ignores).
+        // No side effects, calls or template argument lists (whose commas the split above ignores);
+        // `T(x)` casts and ulong2(x, y) are calls too.
+        bool call = tok.is_punct("(") && j > c.args[a].b && t_[j - 1].kind == TokenKind::Identifier;
+        if (call && c.load && a == 3 && j == c.args[a].b + 1 && t_[j - 1].is_ident("ulong2")) call = false;
         if (is_assignment_or_step(tok) || tok.kind == TokenKind::Pragma || tok.is_punct("<") || tok.is_punct(">") ||
-            tok.is_punct("<<") || tok.is_punct(">>") || tok.is_punct("{") || tok.is_punct("?") ||
-            (tok.is_punct("(") && j > r.b && t_[j - 1].kind == TokenKind::Identifier))
+            tok.is_punct("<<") || tok.is_punct(">>") || tok.is_punct("{") || tok.is_punct("?") || call)
           return npos;
       }
     }
-    if (!same(c.args[0], c.args[3])) return npos;
+    if (!c.load && !same(c.args[0], c.args[3])) return npos;
     return close + 2;
   }
 
@@ -430,15 +437,23 @@ class Pairer {
     for (const Loop& l : n.loops)
       for (const std::string& v : vars)
         if (names(l.bound, v)) return false;
+    const bool load = n.calls[0].load;
     const Range c0 = n.calls[0].args[0];
-    const std::string base = t_[c0.b].text;
+    std::set<std::string> bases;  // the arrays written: no argument but the first names one
     for (const Call& c : n.calls) {
-      if (!same(c.args[0], c0)) return false;
-      if (names(c.args[1], base) || names(c.args[2], base)) return false;
+      if (c.load != load || (!load && !same(c.args[0], c0))) return false;
+      bases.insert(t_[c.args[0].b].text);
     }
+    for (const Call& c : n.calls)
+      for (int a = 1; a < c.n; ++a)
+        for (const std::string& b : bases)
+          if ((load || a < 3) && names(c.args[a], b)) return false;
     for (const Loop& l : n.loops) {
-      bool ok = rows_differ(c0, l.var, n);
-      for (const Call& c : n.calls) ok = ok && !names(c.args[2], l.var);
+      bool ok = true;
+      for (const Call& c : n.calls) {
+        ok = ok && rows_differ(c.args[0], l.var, n);
+        if (!load) ok = ok && !names(c.args[2], l.var);  // B shared by the two rows
+      }
       if (!ok) continue;
       bool literal = true;
       for (size_t k = l.bound.b; k < l.bound.e; ++k) literal = literal && t_[k].kind != TokenKind::Identifier;
@@ -449,25 +464,44 @@ class Pairer {
       const std::string even = "((" + text(l.bound) + ") % 2 == 0)";
       out_.emplace_back(l.step.b, l.step.e, gen(l.var + (guarded ? " += (" + even + " ? 2 : 1)" : " += 2"), l.step.b));
       std::vector<Token> body = gen(guarded ? "{ if (" + even + ") {" : "{", n.body.b);
-      // Consecutive statements two by two (both into the same accumulators): one call each.
+      // Consecutive statements two by two (products: both into the same accumulators): one call each.
       for (size_t q = 0; q < n.calls.size(); q += 2) {
         const Call& c = n.calls[q];
-        const bool two = q + 1 < n.calls.size();
+        const Call* c2 = q + 1 < n.calls.size() ? &n.calls[q + 1] : nullptr;
         size_t at_tok = c.args[0].b;
-        append(body, gen(two ? "::metal::simdgroup_multiply_accumulate__pm_rows2_k2("
-                             : "::metal::simdgroup_multiply_accumulate__pm_rows2(",
-                         at_tok));
+        std::string name = load ? "simdgroup_load__pm_rows2" : "simdgroup_multiply_accumulate__pm_rows2";
+        append(body, gen("::metal::" + name + (c2 ? "_k2(" : "("), at_tok));
         copy(body, c.args[0], "");
         append(body, gen(",", at_tok));
         copy(body, c.args[0], l.var);
-        for (const Call* p : {&c, two ? &n.calls[q + 1] : nullptr}) {
-          if (!p) continue;
-          append(body, gen(",", at_tok));
-          copy(body, p->args[1], "");
-          append(body, gen(",", at_tok));
-          copy(body, p->args[1], l.var);
-          append(body, gen(",", at_tok));
-          copy(body, p->args[2], "");
+        if (load) {  // the matrices, then their loads' other arguments
+          if (c2) {
+            append(body, gen(",", at_tok));
+            copy(body, c2->args[0], "");
+            append(body, gen(",", at_tok));
+            copy(body, c2->args[0], l.var);
+          }
+          for (const Call* p : {&c, c2}) {
+            if (!p) continue;
+            for (const char* v : {"", "+"}) {
+              append(body, gen(", ::metal::detail::sgm_load_args(", at_tok));
+              for (int a = 1; a < p->n; ++a) {
+                if (a > 1) append(body, gen(",", at_tok));
+                copy(body, p->args[a], *v ? l.var : "");
+              }
+              append(body, gen(")", at_tok));
+            }
+          }
+        } else {
+          for (const Call* p : {&c, c2}) {
+            if (!p) continue;
+            append(body, gen(",", at_tok));
+            copy(body, p->args[1], "");
+            append(body, gen(",", at_tok));
+            copy(body, p->args[1], l.var);
+            append(body, gen(",", at_tok));
+            copy(body, p->args[2], "");
+          }
         }
         append(body, gen(");", at_tok));
       }
@@ -492,7 +526,8 @@ class Pairer {
 
 int pair_simdgroup_products(std::vector<Token>& toks) {
   bool any = false;
-  for (const Token& tok : toks) any = any || tok.is_ident("simdgroup_multiply_accumulate");
+  for (const Token& tok : toks)
+    any = any || tok.is_ident("simdgroup_multiply_accumulate") || tok.is_ident("simdgroup_load");
   if (!any) return 0;
   Structure st = analyze(toks);
   auto edits = Pairer(toks, st).run();

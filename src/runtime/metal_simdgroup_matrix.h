@@ -36,6 +36,14 @@
 #pragma once
 #include "metal_simdgroup.h"
 
+// Row pairing (see simdgroup_multiply_accumulate__pm_rows2 and simdgroup_load__pm_rows2).
+#ifndef METAL_SGM_ROWPAIR
+#define METAL_SGM_ROWPAIR 1
+#endif
+#ifndef METAL_SGM_ROWPAIR_PEND
+#define METAL_SGM_ROWPAIR_PEND 0
+#endif
+
 namespace metal {
 namespace detail {
 #if defined(METAL_TARGET_CUDA) && defined(METAL_SGM_NATIVE_LAYOUT)
@@ -380,6 +388,119 @@ METAL_FUNC void simdgroup_load(simdgroup_matrix<T, C, R>& d, const U* src, ulong
 #endif
 }
 
+// Row pairing of loads (src/msl/simdgroup_pairing.h): a loop of simdgroup_load(a[i], src, ...) with
+// an even constant bound loads rows i and i + 1 in one call, simdgroup_load__pm_rows2 (two
+// consecutive loads of the loop: simdgroup_load__pm_rows2_k2, four matrices). Its value is the
+// loads in order. On CUDA, in the fragments' own layout, half and bfloat matrices from
+// threadgroup memory whose rows start on 16-byte boundaries are one ldmatrix .x2 (.x4) for their
+// fragments and one .trans for their transposes (lanes 8q..8q+7 give the row addresses of matrix
+// q), instead of one .x1 each: the tensor cores' m16n8k16 A fragment of two paired rows is one
+// .x4 (a0[i], a0[i + 1], a1[i], a1[i + 1]), its B fragments for two columns one .x4.trans.
+namespace detail {
+template <class U> struct sgm_load_args_t {
+  const U* src;
+  ulong elements_per_row;
+  ulong2 matrix_origin;
+  bool transpose_matrix;
+};
+// simdgroup_load's arguments after the matrix, with its defaults.
+template <class U> METAL_FUNC sgm_load_args_t<U> sgm_load_args(const U* src, ulong elements_per_row = 8,
+                                                               ulong2 matrix_origin = ulong2(0),
+                                                               bool transpose_matrix = false) {
+  return {src, elements_per_row, matrix_origin, transpose_matrix};
+}
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR && METAL_SGM_LDMATRIX
+template <class T> constexpr bool sgm_pair_loads() { return is_same<T, half>::value || is_same<T, bfloat>::value; }
+// N = 2 or 4 matrices in one ldmatrix (and one .trans); false, loading nothing, where one is not
+// in threadgroup memory or a row is not 16-byte aligned. MSL has every lane call the load with the
+// same arguments, so the test takes the same branch in all of them.
+template <int N, class T> METAL_FUNC bool sgm_load_shared_n(simdgroup_matrix<T, 8, 8>* const (&d)[N],
+                                                            const sgm_load_args_t<T>* const (&l)[N], unsigned lane) {
+  unsigned addr[N], bad = 0u;
+  for (int q = 0; q < N; ++q) {
+    if (!__isShared(l[q]->src)) return false;
+    const unsigned base = unsigned(__cvta_generic_to_shared(l[q]->src));
+    const ulong offset = (l[q]->matrix_origin.y * l[q]->elements_per_row + l[q]->matrix_origin.x) * sizeof(T);
+    const ulong stride = l[q]->elements_per_row * sizeof(T);
+    bad |= (base | unsigned(offset) | unsigned(stride)) & 15u;
+    addr[q] = base + unsigned(offset) + unsigned(stride) * (lane & 7u);
+  }
+  if (bad != 0u) return false;
+  // Lanes 8q..8q+7 give matrix q's rows (lanes 16-31 of .x2 repeat 0-15), chosen by arithmetic:
+  // a select over addr[] became an indexed local-memory array.
+  const unsigned lo = (lane >> 3) & 1u, hi = (lane >> 4) & 1u;
+  unsigned row = addr[0] + lo * (addr[1] - addr[0]);
+  if constexpr (N == 4) row += hi * (addr[2] - addr[0]) + lo * hi * (addr[3] - addr[2] - addr[1] + addr[0]);
+  unsigned w[N], t[N];
+  if constexpr (N == 2) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];"
+                 : "=r"(w[0]), "=r"(w[1])
+                 : "r"(row)
+                 : "memory");
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];"
+                 : "=r"(t[0]), "=r"(t[1])
+                 : "r"(row)
+                 : "memory");
+  } else {
+    static_assert(N == 4, "two or four matrices");
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(w[0]), "=r"(w[1]), "=r"(w[2]), "=r"(w[3])
+                 : "r"(row)
+                 : "memory");
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(t[0]), "=r"(t[1]), "=r"(t[2]), "=r"(t[3])
+                 : "r"(row)
+                 : "memory");
+  }
+  for (int q = 0; q < N; ++q) {  // as sgm_load_shared: the fragment and its transpose
+    const unsigned e = l[q]->transpose_matrix ? t[q] : w[q];
+    d[q]->__bt = l[q]->transpose_matrix ? w[q] : t[q];
+    d[q]->__ahi = 0u;
+    METAL_RT_MEMCPY(&d[q]->__elems, &e, 4);
+  }
+  return true;
+}
+#endif
+}  // namespace detail
+
+template <class M0, class M1, class U0, class U1>
+METAL_FUNC void simdgroup_load__pm_rows2(M0& d0, M1& d1, const detail::sgm_load_args_t<U0>& l0,
+                                         const detail::sgm_load_args_t<U1>& l1 METAL_RT_SITE_PARAM) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR && METAL_SGM_LDMATRIX
+  using T = typename M0::value_type;
+  if constexpr (is_same<M0, simdgroup_matrix<T, 8, 8>>::value && is_same<M1, M0>::value && is_same<U0, T>::value &&
+                is_same<U1, T>::value && detail::sgm_pair_loads<T>()) {
+    simdgroup_matrix<T, 8, 8>* const d[2] = {&d0, &d1};
+    const detail::sgm_load_args_t<T>* const l[2] = {&l0, &l1};
+    if (detail::sgm_load_shared_n<2, T>(d, l, detail::cuda_lane())) return;
+  }
+#endif
+  simdgroup_load(d0, l0.src, l0.elements_per_row, l0.matrix_origin, l0.transpose_matrix METAL_RT_SITE);
+  simdgroup_load(d1, l1.src, l1.elements_per_row, l1.matrix_origin, l1.transpose_matrix METAL_RT_SITE);
+}
+
+// d0, d1: the first statement's rows i, i + 1; d2, d3: the second's (in the loop: d0, d2, d1, d3).
+template <class M0, class M1, class M2, class M3, class U0, class U1, class U2, class U3>
+METAL_FUNC void simdgroup_load__pm_rows2_k2(M0& d0, M1& d1, M2& d2, M3& d3, const detail::sgm_load_args_t<U0>& l0,
+                                            const detail::sgm_load_args_t<U1>& l1,
+                                            const detail::sgm_load_args_t<U2>& l2,
+                                            const detail::sgm_load_args_t<U3>& l3 METAL_RT_SITE_PARAM) {
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR && METAL_SGM_LDMATRIX
+  using T = typename M0::value_type;
+  if constexpr (is_same<M0, simdgroup_matrix<T, 8, 8>>::value && is_same<M1, M0>::value && is_same<M2, M0>::value &&
+                is_same<M3, M0>::value && is_same<U0, T>::value && is_same<U1, T>::value && is_same<U2, T>::value &&
+                is_same<U3, T>::value && detail::sgm_pair_loads<T>()) {
+    simdgroup_matrix<T, 8, 8>* const d[4] = {&d0, &d1, &d2, &d3};
+    const detail::sgm_load_args_t<T>* const l[4] = {&l0, &l1, &l2, &l3};
+    if (detail::sgm_load_shared_n<4, T>(d, l, detail::cuda_lane())) return;
+  }
+#endif
+  simdgroup_load(d0, l0.src, l0.elements_per_row, l0.matrix_origin, l0.transpose_matrix METAL_RT_SITE);
+  simdgroup_load(d2, l2.src, l2.elements_per_row, l2.matrix_origin, l2.transpose_matrix METAL_RT_SITE);
+  simdgroup_load(d1, l1.src, l1.elements_per_row, l1.matrix_origin, l1.transpose_matrix METAL_RT_SITE);
+  simdgroup_load(d3, l3.src, l3.elements_per_row, l3.matrix_origin, l3.transpose_matrix METAL_RT_SITE);
+}
+
 // Stores the matrix at matrix_origin of a row-major destination (transposed if asked).
 template <class T, int C, int R, class U>
 METAL_FUNC void simdgroup_store(const simdgroup_matrix<T, C, R>& a, U* dst, ulong elements_per_row = C,
@@ -563,12 +684,6 @@ METAL_FUNC void simdgroup_multiply_accumulate(simdgroup_matrix<TD, 8, 8>& d, con
 // does not fold), so it costs a branch per pair and registers (bench/gemm.metal's gemm_half on
 // sm_90: 255 registers with spills, against 212 without pairing).
 // METAL_SGM_ROWPAIR=0 makes the pairs the ordinary calls.
-#ifndef METAL_SGM_ROWPAIR
-#define METAL_SGM_ROWPAIR 1
-#endif
-#ifndef METAL_SGM_ROWPAIR_PEND
-#define METAL_SGM_ROWPAIR_PEND 0
-#endif
 #if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR
 namespace detail {
 // d0 = a0 * b + d0, d1 = a1 * b + d1 in one m16n8k8 (float d0 != d1, pendings already added).

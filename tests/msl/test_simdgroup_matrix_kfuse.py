@@ -303,11 +303,14 @@ def test_gemm_pipe_reads_the_next_slice_before_the_products_on_cuda():
     mma = [i for i, line in enumerate(loop) if "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in line]
     # A 64-deep slice of a 64 x 128 tile, 4 SIMD groups of 4 x 8 fragments: 64 m16n8k16 (two 8-deep
     # products of two fragment rows each: row pairing), 4 A and 8 B fragments per 8-deep step from
-    # threadgroup memory (ldmatrix),
+    # threadgroup memory, four at a time (paired rows of two 8-deep steps: ldmatrix .x4, and .x4.trans
+    # of which ptxas keeps the A's or the B's),
     # the next slice in 16-byte reads (64 x 64 + 64 x 128 halves over 128 threads: 12 each), all
     # issued before the first product; the slice written after the products, between two barriers.
     assert len(mma) == 64 and "m16n8k8" not in "\n".join(loop)
-    assert sum("ldmatrix.sync.aligned.m8n8" in line for line in loop) == 8 * 12 * 4
+    # 4 16-deep steps x 6 .x4 loads (2 of A, 4 of B) x (.x4, .x4.trans)
+    assert sum("ldmatrix.sync.aligned.m8n8.x4" in line for line in loop) == 48
+    assert sum("ldmatrix.sync.aligned.m8n8" in line for line in loop) == 48
     assert len(reads) == 12 and max(reads) < min(mma)
     bars = [i for i, line in enumerate(loop) if "bar.sync" in line]
     stores = [i for i, line in enumerate(loop) if "st.shared.v4" in line]

@@ -174,7 +174,10 @@ def gemm_only(kernel):
 
 @pytest.mark.parametrize("a_x2", [False, True])
 def test_gemm_loads_are_ldmatrix_on_cuda(a_x2):
-    text = cuda_ptx(gemm_only("gemm_half"), ["-DMETAL_SGM_LDMATRIX_A_X2=1"] if a_x2 else [])
+    # One load at a time (row pairing off; test_simdgroup_matrix_rowpair.py loads pairs with .x2).
+    text = cuda_ptx(
+        gemm_only("gemm_half"), ["-DMETAL_SGM_ROWPAIR=0"] + (["-DMETAL_SGM_LDMATRIX_A_X2=1"] if a_x2 else [])
+    )
     # 4 A and 8 B fragments per 8-deep step, 4 steps per 32-deep slice: all ldmatrix, the A
     # fragments as .x1 (or with METAL_SGM_LDMATRIX_A_X2 as .x2 pairs), the B ones transposed; no
     # per-lane 2-byte loads and no alignment test left in the code (the tile's rows are 16-byte
@@ -186,7 +189,7 @@ def test_gemm_loads_are_ldmatrix_on_cuda(a_x2):
         assert "ldmatrix.sync.aligned.m8n8.x2" not in text
     assert text.count("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16") >= 32
     assert "ld.shared.u16" not in text and "ld.shared.b16" not in text
-    assert "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32" in text  # paired rows (rowpair test)
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in text
 
 
 def test_unaligned_loads_keep_the_lane_path_on_cuda():

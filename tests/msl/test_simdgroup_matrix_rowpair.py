@@ -6,6 +6,7 @@ translator rewrites MLX-style fragment loops
 with an even constant bound to step 2 and call ::metal::simdgroup_multiply_accumulate__pm_rows2 for rows i and i + 1 (two
 consecutive statements into the same accumulators: simdgroup_multiply_accumulate__pm_rows2_k2). On CUDA's tensor cores a
 pair is one mma.sync with both rows of the instruction used; elsewhere it is the calls as written.
+Loops of simdgroup_load pair the same way (on CUDA one ldmatrix .x2, or .x4 for two statements).
 
 Here: which loops the rewrite takes (and which it leaves: odd, run-time or unknown bounds, a loop
 variable written, mismatched arguments, accumulators that might be the same for rows i and i + 1);
@@ -14,7 +15,8 @@ float64 product and to the same kernels unpaired (written with run-time bounds);
 pending by single calls before a pair (both with the same B and with different B: the CUDA pair
 either fuses them or adds them first); a program that names thread_elements(). Without a GPU, the
 CUDA translation of bench/gemm.metal's GEMMs is compiled to PTX with NVRTC: half as many mma.sync
-in the K loop as with METAL_SGM_ROWPAIR=0, and fewer registers (ptxas, when installed).
+in the K loop as with METAL_SGM_ROWPAIR=0, fragment loads as ldmatrix .x2/.x4, and fewer registers
+(ptxas, when installed). Paired loads from threadgroup memory, aligned and not, equal NumPy's.
 """
 
 import os
@@ -362,9 +364,15 @@ def test_gemm_pipe_pairs_rows_on_cuda():
     # m16n8k16 unpaired (two along k each), 64 paired (two along k, two rows).
     assert plain.count(k16) == 128 and paired.count(k16) == 64 and "m16n8k8" not in paired
     assert "vote" not in paired and paired.count("bra") == plain.count("bra")
+    # Fragment loads four at a time (rows i, i + 1 of both 8-deep steps): per 16-deep step 2 of A
+    # and 4 of B, each an .x4 and an .x4.trans (ptxas keeps the one the products read); no .x1 and
+    # no per-lane fallback left (the alignment test folds).
+    assert paired.count("ldmatrix.sync.aligned.m8n8.x4.shared.b16") == 24
+    assert paired.count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16") == 24
+    assert ".x1." not in paired and "ld.shared.u16" not in paired and "ld.shared.b16" not in paired
     r_paired, r_plain = registers(paired_ptx), registers(plain_ptx)
     if r_paired is not None:
-        assert r_paired < r_plain, (r_paired, r_plain)  # 164 against 230 with CUDA 13.0
+        assert r_paired < r_plain, (r_paired, r_plain)  # 166 against 230 with CUDA 13.0
 
 
 def test_gemm_pairs_rows_on_cuda():
@@ -375,9 +383,12 @@ def test_gemm_pairs_rows_on_cuda():
     assert plain.count("m16n8k16") == 64 and "m16n8k8" not in plain
     assert paired.count("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32") == 64 and "m16n8k16" not in paired
     assert "vote" not in paired and paired.count("@%p") == plain.count("@%p")
+    # Loads two at a time (rows i, i + 1): .x2 (A) and .x2.trans (B), 6 pairs per 8-deep step.
+    assert paired.count("ldmatrix.sync.aligned.m8n8.x2.shared.b16") == 24
+    assert paired.count("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16") == 24 and ".x1." not in paired
     r_paired, r_plain = registers(paired_ptx), registers(plain_ptx)
     if r_paired is not None:
-        assert r_paired < r_plain, (r_paired, r_plain)  # 126 against 212 with CUDA 13.0
+        assert r_paired < r_plain, (r_paired, r_plain)  # 128 against 212 with CUDA 13.0
 
 
 def test_conformance_kernels_compile_for_cuda():
@@ -434,3 +445,68 @@ def test_pairs_in_member_functions(device, runner):
     for i in range(4):
         for j in range(2):
             np.testing.assert_array_equal(out[i, j], (i + j) + m[i] @ m[4 + j], err_msg=f"c[{i}][{j}]")
+
+
+SRC_LOADS = r"""
+#include <metal_stdlib>
+using namespace metal;
+// Paired loads from threadgroup memory: 16-byte aligned rows (on CUDA one ldmatrix .x4 for a[i],
+// a[i + 1], b[i], b[i + 1], b transposed), and rows that are not (t + 1; a 40-byte stride): the
+// loads one by one.
+kernel void tg_loads(device const half* x [[buffer(0)]], device float* out [[buffer(1)]],
+                     uint lane [[thread_index_in_simdgroup]]) {
+  threadgroup half t[32 * 40];
+  for (uint k = lane; k < 32 * 40; k += 32) t[k] = x[k];
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  simdgroup_half8x8 a[4], b[4], c[2], d[2];
+  for (int i = 0; i < 4; ++i) {
+    simdgroup_load(a[i], t, 40, ulong2(8, i * 8));
+    simdgroup_load(b[i], t, 40, ulong2(16, i * 8), true);
+  }
+  for (int i = 0; i < 2; ++i) simdgroup_load(c[i], t + 1, 40, ulong2(0, i * 8));
+  for (int i = 0; i < 2; ++i) simdgroup_load(d[i], t, 20, ulong2(0, i * 8));
+  for (int i = 0; i < 4; ++i) simdgroup_store(a[i], out + i * 64);
+  for (int i = 0; i < 4; ++i) simdgroup_store(b[i], out + 256 + i * 64);
+  for (int i = 0; i < 2; ++i) simdgroup_store(c[i], out + 512 + i * 64);
+  for (int i = 0; i < 2; ++i) simdgroup_store(d[i], out + 640 + i * 64);
+}
+"""
+
+
+def test_paired_loads(device, runner):
+    text = generated(SRC_LOADS)
+    assert len(re.findall(r"simdgroup_load__pm_rows2_k2\s*\(", text)) == 1
+    assert len(re.findall(r"simdgroup_load__pm_rows2\s*\(", text)) == 2
+    rng = np.random.default_rng(58)
+    x = rng.integers(-100, 101, 32 * 40).astype(np.float64)
+    out = runner.run(device, SRC_LOADS, "tg_loads", [x.astype(np.float16), np.zeros(12 * 64, np.float32)], (32,), (32,))
+    out = out[1].astype(np.float64).reshape(12, 8, 8)
+    t = x.reshape(32, 40)
+    for i in range(4):
+        np.testing.assert_array_equal(out[i], t[i * 8 : i * 8 + 8, 8:16], err_msg=f"a[{i}]")
+        np.testing.assert_array_equal(out[4 + i], t[i * 8 : i * 8 + 8, 16:24].T, err_msg=f"b[{i}]")
+    for i in range(2):
+        c = np.array([[x[1 + (i * 8 + r) * 40 + k] for k in range(8)] for r in range(8)])
+        d = np.array([[x[(i * 8 + r) * 20 + k] for k in range(8)] for r in range(8)])
+        np.testing.assert_array_equal(out[8 + i], c, err_msg=f"c[{i}]")
+        np.testing.assert_array_equal(out[10 + i], d, err_msg=f"d[{i}]")
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "for (int i = 0; i < 4; ++i) simdgroup_load(a[i], A + i * 64, 8, ulong2(0), b_t);",  # fires (the transpose flag a name)
+        "for (int i = 0; i < 3; ++i) simdgroup_load(a[i], A + i * 64);",  # odd
+        "for (int i = 0; i < 4; ++i) simdgroup_load(a[i / 2], A + i * 64);",  # rows may share a matrix
+        "for (int i = 0; i < 4; ++i) simdgroup_load(a[i], A + a_off(i));",  # a call
+        "for (int i = 0; i < 4; ++i) { simdgroup_load(a[i], A); simdgroup_multiply_accumulate(f[i], a[i], b[0], f[i]); }",
+    ],
+)
+def test_load_rewrite_cases(loop):
+    def loads(body):
+        src = kernel_with(body, "const bool b_t = false;")
+        src = src.replace("kernel void", "int a_off(int i) { return i * 64; }\nkernel void")
+        return generated(src).count("simdgroup_load__pm_rows2")
+
+    # kernel_with's own loads are one pair of loads
+    assert loads(loop) == loads("") + ("b_t);" in loop)
