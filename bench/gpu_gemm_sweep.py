@@ -22,8 +22,9 @@ headers with the switch defined before metal_simdgroup_matrix.h): "no-kfuse" (ea
 one mma.sync m16n8k8, not two products along k as one m16n8k16), "no-ldmatrix" (per-lane loads
 from threadgroup memory, as before ldmatrix) and "ldmatrix-a-x2" (a product's A fragment as an
 ldmatrix .x2 pair instead of .x1 beside a zero register), "no-rowpair" (no row pairing: each
-product alone in an instruction whose rows 8-15 are unused) and "rowpair-pend" (a pair of products
-left pending, fused with the next pair along k behind a vote). Rows carry a "variant" key.
+product alone in an instruction whose rows 8-15 are unused, each fragment its own ldmatrix),
+"no-rowpair-loads" (products paired, loads not) and "rowpair-pend" (a pair of products left
+pending, fused with the next pair along k behind a vote). Rows carry a "variant" key.
 --variant-names picks some of them; with --configs the variants time those shapes.
 
 Without an NVIDIA GPU (or without CuPy) it says so and exits 0.
@@ -91,6 +92,7 @@ VARIANTS = {
     "ldmatrix-a-x2": "#define METAL_SGM_LDMATRIX_A_X2 1",
     "no-rowpair": "#define METAL_SGM_ROWPAIR 0",
     "rowpair-pend": "#define METAL_SGM_ROWPAIR_PEND 1",
+    "no-rowpair-loads": "#define METAL_SGM_ROWPAIR_LOADS 0",
 }
 DEFAULT_VARIANT = "default"
 

@@ -43,6 +43,9 @@
 #ifndef METAL_SGM_ROWPAIR_PEND
 #define METAL_SGM_ROWPAIR_PEND 0
 #endif
+#ifndef METAL_SGM_ROWPAIR_LOADS  // loads only (measuring): 0 keeps one ldmatrix .x1 per fragment
+#define METAL_SGM_ROWPAIR_LOADS METAL_SGM_ROWPAIR
+#endif
 
 namespace metal {
 namespace detail {
@@ -409,7 +412,7 @@ template <class U> METAL_FUNC sgm_load_args_t<U> sgm_load_args(const U* src, ulo
                                                                bool transpose_matrix = false) {
   return {src, elements_per_row, matrix_origin, transpose_matrix};
 }
-#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR && METAL_SGM_LDMATRIX
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR_LOADS && METAL_SGM_LDMATRIX
 template <class T> constexpr bool sgm_pair_loads() { return is_same<T, half>::value || is_same<T, bfloat>::value; }
 // N = 2 or 4 matrices in one ldmatrix (and one .trans); false, loading nothing, where one is not
 // in threadgroup memory or a row is not 16-byte aligned. MSL has every lane call the load with the
@@ -466,7 +469,7 @@ template <int N, class T> METAL_FUNC bool sgm_load_shared_n(simdgroup_matrix<T, 
 template <class M0, class M1, class U0, class U1>
 METAL_FUNC void simdgroup_load__pm_rows2(M0& d0, M1& d1, const detail::sgm_load_args_t<U0>& l0,
                                          const detail::sgm_load_args_t<U1>& l1 METAL_RT_SITE_PARAM) {
-#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR && METAL_SGM_LDMATRIX
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR_LOADS && METAL_SGM_LDMATRIX
   using T = typename M0::value_type;
   if constexpr (is_same<M0, simdgroup_matrix<T, 8, 8>>::value && is_same<M1, M0>::value && is_same<U0, T>::value &&
                 is_same<U1, T>::value && detail::sgm_pair_loads<T>()) {
@@ -485,7 +488,7 @@ METAL_FUNC void simdgroup_load__pm_rows2_k2(M0& d0, M1& d1, M2& d2, M3& d3, cons
                                             const detail::sgm_load_args_t<U1>& l1,
                                             const detail::sgm_load_args_t<U2>& l2,
                                             const detail::sgm_load_args_t<U3>& l3 METAL_RT_SITE_PARAM) {
-#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR && METAL_SGM_LDMATRIX
+#if defined(METAL_RT_SGM_KEEPS_TRANSPOSE) && METAL_SGM_ROWPAIR_LOADS && METAL_SGM_LDMATRIX
   using T = typename M0::value_type;
   if constexpr (is_same<M0, simdgroup_matrix<T, 8, 8>>::value && is_same<M1, M0>::value && is_same<M2, M0>::value &&
                 is_same<M3, M0>::value && is_same<U0, T>::value && is_same<U1, T>::value && is_same<U2, T>::value &&
