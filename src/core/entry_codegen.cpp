@@ -24,6 +24,7 @@ template <class T> struct pm_unconst<const T> { using type = T; };
 template <class T, bool Copy = (sizeof(T) <= 64)> struct pm_const_arg {
   const T* p;
   explicit pm_const_arg(const void* q) : p(static_cast<const T*>(q)) {}
+  pm_const_arg(bool in_params, const void* bytes, const void* q) : p(static_cast<const T*>(in_params ? bytes : q)) {}
   const T& get() const { return *p; }
 };
 // The bytes of a `constant T&` the kernel may read: all of T, but of a 3-component vector
@@ -32,7 +33,15 @@ template <class T> struct pm_const_bytes { static constexpr unsigned value = siz
 template <class E> struct pm_const_bytes<metal::vec<E, 3>> { static constexpr unsigned value = 3 * sizeof(E); };
 template <class T> struct pm_const_arg<T, true> {
   union Storage { T value; unsigned int words[(sizeof(T) + 3) / 4]; unsigned char raw[sizeof(T)]; Storage() {} ~Storage() {} } s;
-  explicit pm_const_arg(const void* q) {
+  explicit pm_const_arg(const void* q) { copy(q); }
+  // Each branch reads from one address space (the launch parameters, or global memory).
+  pm_const_arg(bool in_params, const void* bytes, const void* q) {
+    if (in_params)
+      copy(bytes);
+    else
+      copy(q);
+  }
+  void copy(const void* q) {
     // (NVRTC has no memcpy.) Constant data is at least 4-byte aligned in Metal. Only the
     // meaningful bytes are read: a uint3 bound as 12 bytes ends where the buffer ends.
     constexpr unsigned n = pm_const_bytes<T>::value;
@@ -167,6 +176,11 @@ bool is_constant_reference(const msl::KernelArg& arg) {
 std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& pointer) {
   return "const pm_const_arg<typename pm_unconst<typename pm_referee<" + parameter_type(kernel, a) +
          ">::type>::type> pm_arg" + std::to_string(a) + "(" + pointer + ");";
+}
+
+std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& in_params,
+                                           const std::string& bytes, const std::string& pointer) {
+  return constant_reference_declaration(kernel, a, in_params + ", " + bytes + ", " + pointer);
 }
 
 std::string constant_reference_use(size_t a) { return "pm_arg" + std::to_string(a) + ".get()"; }

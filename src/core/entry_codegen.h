@@ -47,6 +47,13 @@ bool is_constant_reference(const msl::KernelArg& arg);
 // The declaration of argument `a`'s copy, made from `pointer`; the call then uses
 // constant_reference_use(a).
 std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& pointer);
+// The same, where the data is either in the launch parameters (`bytes`, when `in_params` is
+// true: set_bytes data inline) or in a buffer (`pointer`): the copy then reads each from its
+// own address space (CUDA: ld.param, or ld.global), not through one pointer selected between
+// them, which NVPTX can only read with generic loads (measured: ~0.3 us more per fluid kernel
+// on the H200, bench/gpu_fluid_nodes.py under Nsight Compute).
+std::string constant_reference_declaration(const msl::KernelInfo& kernel, size_t a, const std::string& in_params,
+                                           const std::string& bytes, const std::string& pointer);
 std::string constant_reference_use(size_t a);
 
 // What an argument the kernel never touches (KernelArg::used false) receives, bound or not:

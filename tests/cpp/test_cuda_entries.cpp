@@ -29,9 +29,19 @@ TEST(CudaEntries, DirectSetHasTheGeneralAndUniformEntriesAndTheLayout) {
   std::string tu = cuda::generate_translation_unit(two_kernels(), cuda::Entries::Direct);
   for (std::string i : {"0", "1"}) {
     EXPECT_TRUE(has(tu, "void metallic_entry_" + i + "(")) << i;
-    EXPECT_TRUE(has(tu, "void metallic_entry_" + i + "_uniform(")) << i;
     EXPECT_TRUE(has(tu, cuda::layout_symbol(std::stoul(i)) + "[]")) << i;
   }
+  // `first` has no `constant T&` argument: one uniform entry. `second` reads `constant float&`:
+  // a uniform entry for its data inline (set_bytes) and one for it in a buffer, each without
+  // the per-launch test of the inline mask; the general entry tests it.
+  EXPECT_TRUE(has(tu, "void metallic_entry_0_uniform("));
+  EXPECT_FALSE(has(tu, "void metallic_entry_0_uniform_inline("));
+  EXPECT_FALSE(has(tu, "void metallic_entry_1_uniform("));
+  EXPECT_TRUE(
+      has(tu, "void metallic_entry_1_uniform_inline(const PM_GRID_CONSTANT pm_params_1 P) { metallic_body_1<true, 1>"));
+  EXPECT_TRUE(has(
+      tu, "void metallic_entry_1_uniform_buffers(const PM_GRID_CONSTANT pm_params_1 P) { metallic_body_1<true, 2>"));
+  EXPECT_TRUE(has(tu, "void metallic_entry_1(const PM_GRID_CONSTANT pm_params_1 P) { metallic_body_1<false>"));
   // Indirect entries would add ~40% to every cold compile: they are a module of their own.
   EXPECT_FALSE(has(tu, "_indirect("));
   EXPECT_FALSE(has(tu, "void pm_for_each_indirect_group("));
@@ -42,7 +52,7 @@ TEST(CudaEntries, IndirectSetHasOnlyTheIndirectEntries) {
   for (std::string i : {"0", "1"}) {
     EXPECT_TRUE(has(tu, "void metallic_entry_" + i + "_indirect(")) << i;
     EXPECT_FALSE(has(tu, "void metallic_entry_" + i + "(")) << i;
-    EXPECT_FALSE(has(tu, "void metallic_entry_" + i + "_uniform(")) << i;
+    EXPECT_FALSE(has(tu, "void metallic_entry_" + i + "_uniform")) << i;
   }
   // The counts' address travels in header words 10 and 11; the layout is read from the
   // direct module only.

@@ -60,7 +60,12 @@ def test_each_program_holds_its_kernels_and_compiles_them_to_the_same_instructio
     split = {}
     for unit in three["units"]:
         split.update(nvrtc_direct.functions(nvrtc_direct.compile(lib, unit, flags)))
-    assert len(whole) == 2 * kernels and split.keys() == whole.keys()
+    assert split.keys() == whole.keys()
+    for i in range(kernels):  # the general entry, and one uniform entry or the two specialised ones
+        e = f"metallic_entry_{i}"
+        uniform = {n for n in whole if n.startswith(e + "_")}
+        assert e in whole and uniform in ({e + "_uniform"}, {e + "_uniform_inline", e + "_uniform_buffers"}), uniform
+    assert len(whole) == 18  # 7 kernels; 4 of them read a constant T& (three entries each)
     for name in whole:  # labels and local depots are numbered by the function's place in its module
         assert numbering(split[name]) == numbering(whole[name]), name
 
@@ -171,18 +176,19 @@ def test_kernels_of_several_programs_run(runner, device, monkeypatch, n):
 
 
 def test_without_uniform_entries_the_general_ones_are_unchanged(nvrtc):
-    """PYMETALLIC_CUDA_UNIFORM_ENTRIES=0 drops the second entry per kernel (a shorter cold
-    compile) and changes nothing else."""
+    """PYMETALLIC_CUDA_UNIFORM_ENTRIES=0 drops the uniform entries (one per kernel; two for a
+    kernel with `constant T&` arguments: their data inline, or in buffers) for a shorter cold
+    compile, and changes nothing else."""
     msl = bench_msl()
     both = pm._core.compile_offline(msl, None, "cuda", "sm_90", True)["generated"]
     nvrtc.setenv("PYMETALLIC_CUDA_UNIFORM_ENTRIES", "0")
     general = pm._core.compile_offline(msl, None, "cuda", "sm_90", True)["generated"]
-    assert "_uniform(" in both and "_uniform(" not in general
+    assert "_uniform(" in both and "_uniform" not in general
     lib = nvrtc_direct.library()
     flags = nvrtc_direct.options() + ["-DMETAL_FAST_MATH=1", "--fmad=true"]
     a = nvrtc_direct.functions(nvrtc_direct.compile(lib, both, flags))
     b = nvrtc_direct.functions(nvrtc_direct.compile(lib, general, flags))
-    assert len(b) == 7 and set(b) == {n for n in a if not n.endswith("_uniform")}
+    assert len(b) == 7 and set(b) == {n for n in a if "_uniform" not in n}
     for name in b:
         assert numbering(a[name]) == numbering(b[name]), name
     pm._core.compile_offline(msl, None, "cuda", "sm_90")  # and it builds

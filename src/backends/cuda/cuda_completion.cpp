@@ -201,9 +201,13 @@ struct CudaQueue::Notifier {
       }
       finish(*next, true);
       // With a time limit finish() does not block: poll until the buffer is done.
-      for (auto nap = std::chrono::microseconds(50); !next->finished();
-           nap = std::min(nap * 2, std::chrono::microseconds(2000))) {
-        std::this_thread::sleep_for(nap);
+      // Naps of 1/32 of the time waited (50 us to 2 ms): handlers run within ~3% of the
+      // buffer's time after it completes, without a thread spinning for them.
+      const auto start = std::chrono::steady_clock::now();
+      while (!next->finished()) {
+        auto waited = std::chrono::steady_clock::now() - start;
+        std::this_thread::sleep_for(std::clamp<std::chrono::steady_clock::duration>(
+            waited / 32, std::chrono::microseconds(50), std::chrono::milliseconds(2)));
         finish(*next, true);
       }
     }
@@ -253,23 +257,27 @@ bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::tim
     return true;
   }
   // A wait with a limit (Python waits in slices, to notice Ctrl-C): poll the stream, at
-  // first spinning, then yielding (most waits end within microseconds), then with growing naps.
-  auto start = clock::now();
-  auto nap = std::chrono::microseconds(20);
+  // first spinning, then yielding, then with naps that grow with the time already waited.
   // Spinning for the first 200 us answers a short kernel's completion ~0.3-2 us sooner than
   // yielding (bench/gpu_launch_profile.py, H200: dispatch + commit + wait 13.0 -> 10.6-12.6 us).
+  // Yielding (not sleeping) up to 10 ms: a sleep overshoots by the kernel's timer slack (50 us
+  // and more), and naps that doubled up to 500 us from 0.5 ms on answered a 2.2 ms kernel
+  // ~0.5 ms late (bench/gpu_vs_cupy.py's tiled matmul, 1.23x CuPy with identical kernel times
+  // under Nsight Compute). CUDA's own default wait spins the whole time. After 10 ms a nap is
+  // 1/64 of the time waited (at most 500 us): a long kernel is seen within ~2% of its time.
+  const auto start = clock::now();
   for (;;) {
     finish(buffer, false);
     if (buffer.finished()) return true;
-    auto now = clock::now();
+    const auto now = clock::now();
     if (now >= deadline) return false;
-    if (now - start < std::chrono::microseconds(200)) {
-      continue;
-    } else if (now - start < std::chrono::microseconds(500)) {
+    const auto waited = now - start;
+    if (waited < std::chrono::microseconds(200)) continue;
+    if (waited < std::chrono::milliseconds(10)) {
       std::this_thread::yield();
     } else {
+      const clock::duration nap = std::min<clock::duration>(waited / 64, std::chrono::microseconds(500));
       std::this_thread::sleep_for(std::min<clock::duration>(nap, deadline - now));
-      nap = std::min(nap * 2, std::chrono::microseconds(500));
     }
   }
 }

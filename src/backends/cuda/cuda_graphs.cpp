@@ -61,7 +61,7 @@ void CudaQueue::build_graph(Graph& graph, size_t first, size_t count) {
     }
     void* kernel_params[] = {params.data()};
     CudaKernelNodeParams p{};
-    p.func = op.function;
+    p.func = op.inline_slots.empty() ? op.function : op.graph_function;  // the data is behind pointers now
     p.gridDimX = op.grid[0], p.gridDimY = op.grid[1], p.gridDimZ = op.grid[2];
     p.blockDimX = op.block[0], p.blockDimY = op.block[1], p.blockDimZ = op.block[2];
     p.sharedMemBytes = op.shared;

@@ -47,6 +47,15 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
   // entry serves every dispatch.
   if (api.cuModuleGetFunction(&uniform_, module_->handle(), (entry_symbol(index) + "_uniform").c_str()) != 0)
     uniform_ = function_;
+  // A kernel with `constant T&` arguments has two uniform entries instead (entry_wrapper.h).
+  if (api.cuModuleGetFunction(&uniform_inline_, module_->handle(), (entry_symbol(index) + "_uniform_inline").c_str()) ==
+          0 &&
+      api.cuModuleGetFunction(&uniform_buffers_, module_->handle(),
+                              (entry_symbol(index) + "_uniform_buffers").c_str()) == 0) {
+    uniform_ = uniform_inline_;
+  } else {
+    uniform_inline_ = uniform_buffers_ = nullptr;
+  }
   CUdeviceptr table = 0;
   size_t bytes = 0;
   ctx.check(api.cuModuleGetGlobal_v2(&table, &bytes, module_->handle(), layout_symbol(index).c_str()),
@@ -67,8 +76,11 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
   int v = 0;
   api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, function_);
   max_threads_ = static_cast<uint32_t>(v);
-  api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, uniform_);
-  if (static_cast<uint32_t>(v) < max_threads_) max_threads_ = static_cast<uint32_t>(v);
+  for (CUfunction f : {uniform_, uniform_buffers_}) {
+    if (!f) continue;
+    api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f);
+    if (static_cast<uint32_t>(v) < max_threads_) max_threads_ = static_cast<uint32_t>(v);
+  }
   api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, function_);
   static_shared_ = static_cast<uint32_t>(v);
 }
@@ -83,7 +95,7 @@ void CudaKernel::ensure_dynamic_shared(uint32_t bytes) {
   if (bytes <= dynamic_limit_.load(std::memory_order_relaxed)) return;
   std::lock_guard<std::mutex> lock(indirect_mutex_);
   if (bytes <= dynamic_limit_) return;
-  for (CUfunction f : {function_, uniform_, indirect_})
+  for (CUfunction f : {function_, uniform_, uniform_buffers_, indirect_})
     if (f) set_dynamic_limit(f, bytes);
   dynamic_limit_ = bytes;
 }

@@ -58,8 +58,14 @@ class CudaKernel : public backend::KernelImpl {
   // Builds the indirect entry when first needed, so its compile errors reach the encoder.
   void prepareIndirectDispatch(Size3 threads_per_threadgroup) override;
 
-  // The entry for a dispatch whose threadgroups are all whole, or the general one.
-  CUfunction function(bool uniform = false) const { return uniform ? uniform_ : function_; }
+  // The entry for a dispatch: for one whose threadgroups are all whole, the uniform entry
+  // made for where its `constant T&` arguments' data is (`constants`: 1 all inline, 2 all in
+  // buffers, 0 a mix, which takes the general entry where the kernel has such arguments).
+  CUfunction function(bool uniform = false, int constants = 0) const {
+    if (!uniform) return function_;
+    if (!uniform_inline_) return uniform_;
+    return constants == 1 ? uniform_inline_ : constants == 2 ? uniform_buffers_ : function_;
+  }
   uint32_t params_size() const { return params_size_; }
   uint32_t slot_offset(size_t arg) const { return offsets_[arg]; }
   uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg]; }
@@ -88,6 +94,7 @@ class CudaKernel : public backend::KernelImpl {
   std::shared_ptr<IndirectModule> indirect_module_;
   size_t index_;
   CUfunction function_ = nullptr, uniform_ = nullptr;
+  CUfunction uniform_inline_ = nullptr, uniform_buffers_ = nullptr;  // kernels with `constant T&` arguments
   std::vector<uint32_t> layout_;   // sizeof(params), slot content size per argument, sizeof(T) per T&
   std::vector<uint32_t> offsets_;  // slot offset per argument
   uint32_t params_size_ = 0;

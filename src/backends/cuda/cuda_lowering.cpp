@@ -10,6 +10,7 @@
 #include "backends/cuda/cuda_queue.h"
 #include "backends/cuda/entry_wrapper.h"
 #include "core/commands.h"
+#include "core/entry_codegen.h"
 #include "core/kernel_diagnostics.h"
 #include "metallic/error.h"
 #include "metallic/event.h"
@@ -50,6 +51,13 @@ void* StagingPool::get(size_t bytes, CUstream stream, uint64_t commit) {
 }
 
 namespace {
+
+// The launch's inline mask (entry_wrapper.h: P.dims[9], bit k: argument k's data is inline).
+uint32_t inline_mask(const std::vector<unsigned char>& params) {
+  uint32_t mask = 0;
+  std::memcpy(&mask, params.data() + 9 * sizeof(uint32_t), sizeof mask);
+  return mask;
+}
 
 // A copy between a CPU device buffer and pinned staging memory, run by the driver when the
 // stream reaches it (so it is ordered like any other command: the CPU buffer's bytes are
@@ -98,7 +106,7 @@ void CudaQueue::encode_indirect(const DispatchCommand& d, CudaKernel& kernel, Op
     counts = copy;
   }
   std::memcpy(op.params.data() + 10 * sizeof(uint32_t), &counts, sizeof counts);  // dims[10..11]
-  op.function = kernel.indirect_function();
+  op.function = op.graph_function = kernel.indirect_function();
   op.grid[0] = kernel.indirect_blocks(op.block[0] * op.block[1] * op.block[2], op.shared);
   op.grid[1] = op.grid[2] = 1;
 }
@@ -293,7 +301,6 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
   const bool uniform = d.threads_per_grid.width % d.threads_per_threadgroup.width == 0 &&
                        d.threads_per_grid.height % d.threads_per_threadgroup.height == 0 &&
                        d.threads_per_grid.depth % d.threads_per_threadgroup.depth == 0;
-  op.function = kernel.function(uniform);
   op.params.assign(kernel.params_size(), 0);  // keeps its capacity across commits
   op.inline_slots.clear();
   const Size3 g = d.threads_per_grid, tg = d.threads_per_threadgroup, n = d.threadgroups_per_grid;
@@ -302,6 +309,14 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
                         uint32_t(n.width),  uint32_t(n.height),  uint32_t(n.depth)};
   std::memcpy(op.params.data(), values, sizeof values);
   uint32_t shared = bind_arguments(d, list, kernel, op, pending);
+  // Where the `constant T&` arguments' data is decides the uniform entry (cuda_kernel.h).
+  const auto& args = d.pipeline->function()->info().args;
+  bool any_inline = false, any_buffer = false;
+  for (size_t a = 0; a < args.size(); ++a)
+    if (codegen::is_constant_reference(args[a]) && args[a].used)
+      ((inline_mask(op.params) >> a) & 1u ? any_inline : any_buffer) = true;
+  op.function = kernel.function(uniform, any_inline && any_buffer ? 0 : any_buffer ? 2 : 1);
+  op.graph_function = kernel.function(uniform, 2);
   for (const auto& [resource, written] : d.resources) {
     auto* b = static_cast<CudaBuffer*>(resource.get());
     b->prepare_for_device(stream_, written);

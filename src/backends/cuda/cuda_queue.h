@@ -76,6 +76,9 @@ class CudaQueue : public backend::QueueImpl {
     CUhostFn call = nullptr;
     void* call_data = nullptr;
     CUfunction function = nullptr;
+    // The entry a graph's node takes: a graph moves inline set_bytes data behind pointers
+    // (cuda_graphs.cpp), so a uniform launch there takes the entry for data in buffers.
+    CUfunction graph_function = nullptr;
     unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
     std::vector<unsigned char> params;
     // set_bytes data placed inline in `params`: {offset in params, length, argument bit}.

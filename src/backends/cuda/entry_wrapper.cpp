@@ -21,6 +21,12 @@ bool uniform_entries() {
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
 std::string layout_symbol(size_t i) { return "metallic_layout_" + std::to_string(i); }
 
+bool has_constant_references(const msl::KernelInfo& k) {
+  for (const auto& a : k.args)
+    if (codegen::is_constant_reference(a) && a.used) return true;
+  return false;
+}
+
 namespace {
 
 const char* kSupport = R"(
@@ -145,8 +151,13 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
   // The body once, as a template: PM_UNIFORM when every threadgroup is whole (the host
   // knows at launch), so threads_per_threadgroup is blockDim itself and the compiler can
   // treat it as CUDA code treats blockDim.
-  out << "template <bool PM_UNIFORM> __device__ __forceinline__ void metallic_body_" << std::to_string(i) << "(const "
-      << params << "& P, const pm_group& G) {\n"
+  // PM_CONSTANTS: where the `constant T&` arguments' data is — 0 told per argument at launch
+  // (the inline mask, P.dims[9]), 1 all inline (set_bytes), 2 all in buffers. A test of the
+  // mask costs ~0.15 us per launch of a 4 us kernel on the H200 (bench/gpu_param_probe.py:
+  // the loads it guards start the kernel's dependency chain), so the uniform entries are
+  // made for the two common cases and a mix takes the general entry.
+  out << "template <bool PM_UNIFORM, int PM_CONSTANTS = 0> __device__ __forceinline__ void metallic_body_"
+      << std::to_string(i) << "(const " << params << "& P, const pm_group& G) {\n"
       << "  extern __shared__ __align__(16) unsigned char pm_dynamic_shared[];\n"
       << "  const unsigned int pm_grid_x = G.grid_x, pm_grid_y = G.grid_y, pm_grid_z = G.grid_z;\n"
       // blockDim rather than the parameter: the compiler knows its range (1..1024), which
@@ -175,7 +186,8 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
       out << "  "
           << codegen::constant_reference_declaration(
                  k, a,
-                 "((P.dims[9] >> " + std::to_string(a) + ") & 1u ? (const void*)" + slot + ".bytes : " + slot + ".ptr)")
+                 "PM_CONSTANTS == 1 || (PM_CONSTANTS == 0 && ((P.dims[9] >> " + std::to_string(a) + ") & 1u) != 0u)",
+                 "(const void*)" + slot + ".bytes", "(const void*)" + slot + ".ptr")
           << "\n";
     }
   out << "  " << k.call_name << "(";
@@ -235,7 +247,12 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
   const std::string param = "(const PM_GRID_CONSTANT " + params + " P) { ";
   if (entries == Entries::Direct) {
     out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
-    if (uniform_entries()) out << head << "_uniform" << param << body << "<true>(P, pm_launched_group(P)); }\n";
+    if (uniform_entries() && has_constant_references(k)) {
+      out << head << "_uniform_inline" << param << body << "<true, 1>(P, pm_launched_group(P)); }\n";
+      out << head << "_uniform_buffers" << param << body << "<true, 2>(P, pm_launched_group(P)); }\n";
+    } else if (uniform_entries()) {
+      out << head << "_uniform" << param << body << "<true>(P, pm_launched_group(P)); }\n";
+    }
   } else {
     out << head << "_indirect" << param
         << "pm_for_each_indirect_group(P.dims[10], P.dims[11], [&](const pm_group& G) { " << body

@@ -22,6 +22,10 @@ enum class Entries { Direct, Indirect };
 bool uniform_entries();
 std::string entry_symbol(size_t kernel_index);   // "metallic_entry_<i>"
 std::string layout_symbol(size_t kernel_index);  // "metallic_layout_<i>": the parameter layout
+// Whether the kernel reads a `constant T&` argument: its uniform entries are then
+// "<entry>_uniform_inline" (every such argument's data inline, from set_bytes) and
+// "<entry>_uniform_buffers" (every one in a buffer); otherwise one "<entry>_uniform".
+bool has_constant_references(const msl::KernelInfo& kernel);
 
 // Parameters: a header of 12 uint32 — [0..2] grid, [3..5] threads per threadgroup,
 // [6..8] threadgroups, [9] inline mask (bit k: argument k's data is inline in its slot),

@@ -1,0 +1,63 @@
+"""The fluid step's GPU side, ours against CuPy's (issue 13, command buffer against a CUDA
+graph): a few steps of the package's simulation executed from its indirect command buffer and
+as an ordinary command buffer, then the same step as CuPy's captured CUDA graph, for a profiler
+to time kernel by kernel (`ncu --graph-profiling node --metrics gpu__time_duration.sum`).
+Without a profiler it prints CuPy's GPU time per step (CUDA events around 20 graph launches).
+
+    PYTHONPATH=python python3 bench/gpu_fluid_nodes.py [--steps 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("PYMETALLIC_GPU_TIMESTAMPS", "1")
+
+import cupy as cp  # noqa: E402
+
+import pymetallic  # noqa: E402
+from pymetallic.demos.fluid import FluidSimulation  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_fluid import CupyFluid  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2)
+    args = ap.parse_args()
+    device = next(d for d in pymetallic.Device.get_all_devices() if d.kind == "cuda")
+    sim = FluidSimulation(device, 512)
+    plain = FluidSimulation(device, 512)
+    theirs = CupyFluid(cp, sim)
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        for k, grid, block, kargs in theirs.launches(0)[0]:
+            k(grid, block, kargs)
+        graph = stream.end_capture()
+    sim.step(3, indirect=True)  # builds the ICB ranges and graphs
+    plain.step(3)
+    graph.launch(stream)
+    stream.synchronize()
+    for _ in range(args.steps):
+        sim.step(1, indirect=True)
+    for _ in range(args.steps):
+        plain.step(1)
+    for _ in range(args.steps):
+        graph.launch(stream)
+    stream.synchronize()
+    # CuPy's GPU time per step: 20 graph launches between two events on its stream.
+    start, end = cp.cuda.Event(), cp.cuda.Event()
+    start.record(stream)
+    for _ in range(20):
+        graph.launch(stream)
+    end.record(stream)
+    end.synchronize()
+    print(f"CuPy graph: {cp.cuda.get_elapsed_time(start, end) / 20 * 1e3:.1f} us per step (GPU, events)")
+
+
+if __name__ == "__main__":
+    main()
