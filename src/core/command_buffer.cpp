@@ -220,7 +220,7 @@ std::shared_ptr<BlitCommandEncoder> CommandBuffer::blitCommandEncoder() {
   return std::make_shared<BlitCommandEncoder>(shared_from_this());
 }
 
-void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open); }
+void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open, std::memory_order_release); }
 
 void CommandBuffer::commit() {
   {

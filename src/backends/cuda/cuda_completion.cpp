@@ -158,7 +158,7 @@ void finish(CommandBuffer& buffer, bool block) {
     buffer.executorFinished(now_seconds(), what, /*device_lost=*/!ctx.healthy());
     return;
   }
-  for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
+  pending->written.for_each([](backend::BufferImpl& b) { static_cast<CudaBuffer&>(b).refresh_views(); });
   if (!pending->diags.empty()) {
     std::lock_guard<std::mutex> lock(pending->diag_mutex);
     if (!pending->diag_collected) {
