@@ -365,8 +365,10 @@ bool CommandBuffer::hasCompletedHandlers() const {
 }
 
 bool CommandBuffer::finished() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error;
+  // No lock: status_ is stored last (under the lock) once everything else is set; backends
+  // poll this while they wait.
+  const CommandBufferStatus now = status_.load(std::memory_order_acquire);
+  return now == CommandBufferStatus::Completed || now == CommandBufferStatus::Error;
 }
 
 std::string CommandBuffer::error() const {

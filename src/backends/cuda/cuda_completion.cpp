@@ -112,8 +112,11 @@ std::string collect_diagnostics(CommandBuffer& buffer, Pending& pending) {
 }  // namespace
 
 void finish(CommandBuffer& buffer, bool block) {
-  auto pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
-  if (!pending) return;  // already finished
+  finish(buffer, block, std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state)));
+}
+
+void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& pending) {
+  if (!pending) return;  // already finished (or not submitted yet)
   const auto& ctx = *pending->context;
   const auto& api = ctx.api();
   ctx.make_current();
@@ -266,8 +269,12 @@ bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::tim
   // under Nsight Compute). CUDA's own default wait spins the whole time. After 10 ms a nap is
   // 1/64 of the time waited (at most 500 us): a long kernel is seen within ~2% of its time.
   const auto start = clock::now();
+  // The Pending is loaded once (std::atomic_load of a shared_ptr takes a lock each time), once
+  // the buffer has been submitted; finish() with it is a no-op after the buffer finished.
+  std::shared_ptr<Pending> pending;
   for (;;) {
-    finish(buffer, false);
+    if (!pending) pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
+    finish(buffer, false, pending);
     if (buffer.finished()) return true;
     const auto now = clock::now();
     if (now >= deadline) return false;

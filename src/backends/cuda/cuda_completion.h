@@ -150,5 +150,7 @@ struct Pending {
 // Learns the outcome of `buffer` from its `Pending` state and finishes it; `block` waits
 // for the stream (never with a kernel time limit: then the callers poll).
 void finish(CommandBuffer& buffer, bool block);
+// The same with the buffer's Pending already loaded (a wait polls with the one it loaded once).
+void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& pending);
 
 }  // namespace metallic::cuda
