@@ -6,7 +6,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <set>
 #include <thread>
 
 #if defined(__GLIBCXX__)
@@ -94,6 +93,8 @@ thread_local bool HandlerThread::t_on_handler_thread = false;
 // Buffers' uses by unfinished command buffers (BufferImpl::in_flight), for wait_until_idle.
 std::mutex& g_idle_mutex = *new std::mutex();  // never destroyed (see Unfinished below)
 std::condition_variable& g_idle = *new std::condition_variable();
+// Threads in wait_until_idle: without any, a buffer becoming idle notifies nobody (no lock).
+std::atomic<int>& g_idle_waiters = *new std::atomic<int>(0);
 
 template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
   for (auto& command : commands) {
@@ -125,6 +126,12 @@ template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
 
 bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_seconds) {
   std::unique_lock<std::mutex> lock(g_idle_mutex);
+  // Counted before in_flight is read (both sequentially consistent): a finisher that makes the
+  // buffer idle after this read sees the count and notifies under the lock.
+  g_idle_waiters.fetch_add(1);
+  struct Leave {
+    ~Leave() { g_idle_waiters.fetch_sub(1); }
+  } leave;
   auto idle = [&] { return buffer.in_flight.load() == 0; };
   if (timeout_seconds < 0) {
     g_idle.wait(lock, idle);
@@ -134,7 +141,10 @@ bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_second
 }
 
 CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
-    : queue_(std::move(queue)), commands_(std::make_unique<CommandList>()) {}
+    : queue_(std::move(queue)), own_commands_(std::make_unique<CommandList>()), commands_(own_commands_.get()) {}
+
+CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue, CommandList* commands)
+    : queue_(std::move(queue)), commands_(commands) {}
 
 // Committed command buffers whose completion, handlers included, has not run yet, by the
 // ticket each got at commit (waitAllFinished waits for those committed before it was called).
@@ -144,8 +154,18 @@ namespace {
 struct Unfinished {
   std::mutex mutex;
   std::condition_variable changed;
-  std::set<uint64_t> tickets;
+  // Ascending (tickets are handed out under the mutex), so a commit appends without a node
+  // allocation, and command buffers finishing in order leave from the front.
+  std::deque<uint64_t> tickets;
   uint64_t next_ticket = 1, finished_total = 0;
+  void erase(uint64_t ticket) {
+    if (!tickets.empty() && tickets.front() == ticket) {
+      tickets.pop_front();
+      return;
+    }
+    auto it = std::lower_bound(tickets.begin(), tickets.end(), ticket);
+    if (it != tickets.end() && *it == ticket) tickets.erase(it);
+  }
 };
 Unfinished& unfinished() {
   static Unfinished* u = new Unfinished();
@@ -159,11 +179,15 @@ void CommandBuffer::finished_counting() {
     std::lock_guard<std::mutex> lock(mutex_);
     std::swap(ticket, ticket_);
   }
+  release_ticket(ticket);
+}
+
+void CommandBuffer::release_ticket(uint64_t ticket) {
   if (!ticket) return;
   Unfinished& u = unfinished();
   {
     std::lock_guard<std::mutex> lock(u.mutex);
-    u.tickets.erase(ticket);
+    u.erase(ticket);
     ++u.finished_total;
   }
   u.changed.notify_all();
@@ -178,7 +202,7 @@ bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) 
   Unfinished& u = unfinished();
   std::unique_lock<std::mutex> lock(u.mutex);
   const uint64_t last = u.next_ticket - 1;  // work committed later is not waited for
-  auto done = [&] { return u.tickets.empty() || *u.tickets.begin() > last; };
+  auto done = [&] { return u.tickets.empty() || u.tickets.front() > last; };
   for (;;) {
     if (done()) return true;
     uint64_t seen = u.finished_total;
@@ -208,22 +232,20 @@ std::shared_ptr<BlitCommandEncoder> CommandBuffer::blitCommandEncoder() {
   return std::make_shared<BlitCommandEncoder>(shared_from_this());
 }
 
-void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open); }
+void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open, std::memory_order_release); }
 
 void CommandBuffer::commit() {
   {
+    // The status and the ticket in one step (the locks in the order used everywhere: the
+    // tickets', then the buffer's).
+    Unfinished& u = unfinished();
+    std::lock_guard<std::mutex> counted(u.mutex);
     std::lock_guard<std::mutex> lock(mutex_);
     if (status_ != CommandBufferStatus::NotEnqueued)
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
-  }
-  {
-    Unfinished& u = unfinished();
-    std::lock_guard<std::mutex> counted(u.mutex);
-    uint64_t ticket = u.next_ticket++;
-    u.tickets.insert(ticket);
-    std::lock_guard<std::mutex> lock(mutex_);
-    ticket_ = ticket;
+    ticket_ = u.next_ticket++;
+    u.tickets.push_back(ticket_);
   }
   auto self = shared_from_this();
   // Every buffer counts its unfinished uses (read_scalar waits for them) and remembers the
@@ -343,8 +365,10 @@ bool CommandBuffer::hasCompletedHandlers() const {
 }
 
 bool CommandBuffer::finished() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error;
+  // No lock: status_ is stored last (under the lock) once everything else is set; backends
+  // poll this while they wait.
+  const CommandBufferStatus now = status_.load(std::memory_order_acquire);
+  return now == CommandBufferStatus::Completed || now == CommandBufferStatus::Error;
 }
 
 std::string CommandBuffer::error() const {
@@ -365,10 +389,11 @@ double CommandBuffer::gpuEndTime() const {
   return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error ? end_time_ : 0.0;
 }
 
-void CommandBuffer::executorStarted(double time) {
+bool CommandBuffer::executorStarted(double time) {
   std::lock_guard<std::mutex> lock(mutex_);
   start_time_ = time;
   if (status_ == CommandBufferStatus::Committed) status_ = CommandBufferStatus::Scheduled;
+  return !handlers_.empty();
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error, bool device_lost) {
@@ -393,12 +418,13 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
   }
   bool idle = false;
   for_each_buffer(released, [&](backend::BufferImpl& b) { idle |= b.in_flight.fetch_sub(1) == 1; });
-  if (idle) {
+  if (idle && g_idle_waiters.load() > 0) {
     std::lock_guard<std::mutex> lock(g_idle_mutex);  // a waiter may be between its check and its sleep
     g_idle.notify_all();
   }
   released.clear();
   state.reset();
+  uint64_t ticket = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     end_time_ = time;
@@ -413,10 +439,11 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
     }
     status_ = error_.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
     handlers_done_ = handlers.empty();
+    if (handlers.empty()) std::swap(ticket, ticket_);  // finished_counting's part, under this lock
   }
   done_.notify_all();
   if (handlers.empty()) {
-    finished_counting();
+    release_ticket(ticket);
     return;
   }
   // Off this thread (a queue's worker, or a thread waiting for the work): a handler may

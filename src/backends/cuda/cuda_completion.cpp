@@ -44,8 +44,10 @@ void EventPool::put(CUevent e) {
 
 std::string Pending::kernel_names() const {
   std::string out;
-  for (const std::string* n : kernels)
-    if (out.find("'" + *n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + *n + "'";
+  for (size_t i = 0; i < kernel_count; ++i) {
+    const std::string& n = *kernels[i];
+    if (out.find("'" + n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + n + "'";
+  }
   return out.empty() ? "a command buffer" : out;
 }
 
@@ -110,8 +112,11 @@ std::string collect_diagnostics(CommandBuffer& buffer, Pending& pending) {
 }  // namespace
 
 void finish(CommandBuffer& buffer, bool block) {
-  auto pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
-  if (!pending) return;  // already finished
+  finish(buffer, block, std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state)));
+}
+
+void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& pending) {
+  if (!pending) return;  // already finished (or not submitted yet)
   const auto& ctx = *pending->context;
   const auto& api = ctx.api();
   ctx.make_current();
@@ -156,7 +161,7 @@ void finish(CommandBuffer& buffer, bool block) {
     buffer.executorFinished(now_seconds(), what, /*device_lost=*/!ctx.healthy());
     return;
   }
-  for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
+  pending->written.for_each([](backend::BufferImpl& b) { static_cast<CudaBuffer&>(b).refresh_views(); });
   if (!pending->diags.empty()) {
     std::lock_guard<std::mutex> lock(pending->diag_mutex);
     if (!pending->diag_collected) {
@@ -264,8 +269,12 @@ bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::tim
   // under Nsight Compute). CUDA's own default wait spins the whole time. After 10 ms a nap is
   // 1/64 of the time waited (at most 500 us): a long kernel is seen within ~2% of its time.
   const auto start = clock::now();
+  // The Pending is loaded once (std::atomic_load of a shared_ptr takes a lock each time), once
+  // the buffer has been submitted; finish() with it is a no-op after the buffer finished.
+  std::shared_ptr<Pending> pending;
   for (;;) {
-    finish(buffer, false);
+    if (!pending) pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
+    finish(buffer, false, pending);
     if (buffer.finished()) return true;
     const auto now = clock::now();
     if (now >= deadline) return false;
