@@ -98,8 +98,9 @@ kernel void gemm(device const T* A [[buffer(0)]], device const T* B [[buffer(1)]
 //    are issued before the SIMD groups multiply the current one, and land in threadgroup memory
 //    after it.
 //  - The slice is walked 16 deep: the fragments of both 8-deep steps are loaded first, then each
-//    accumulator takes its two products in turn (on CUDA one m16n8k16 each, with no product
-//    left pending across the fragment loads).
+//    accumulator takes its two products in turn (on CUDA the translator pairs rows i and i + 1:
+//    one m16n8k16 for the four products of two accumulators, one ldmatrix .x4 for the four
+//    fragments a0[i], a0[i + 1], a1[i], a1[i + 1] and for b0[j], b0[j + 1], b1[j], b1[j + 1]).
 //  - SWZ > 0: threadgroups are renumbered in column-major groups of 2^SWZ tile rows (MLX's
 //    "swizzle"), so the threadgroups resident at once share panels of A and B in the cache.
 template <typename T, int BM, int BN, int BK, int SGM, int SGN, int NBUF, int SWZ>
