@@ -5,8 +5,8 @@ set_compute_pipeline_state, set_buffer, dispatch_threads, end_encoding) run the 
 every device, so their cost is measured here on the CPU device with an empty kernel: each
 row adds one step to the loop, and the difference between consecutive rows is what that
 step costs per call (bench/gpu_launch_profile.py does the same on the GPU, next to CuPy).
-Commit and commit + wait run the CPU backend's executor, not the CUDA one: printed for
-information only. Each row is the minimum over `--repeats` rounds of `--n` iterations, the
+On the CPU device commit and wait run the CPU backend's executor, not the CUDA one: those
+two rows are for information only (with --device cuda they are the GPU's). Each row is the minimum over `--repeats` rounds of `--n` iterations, the
 rows interleaved round by round (the minimum, not the median: this machine is shared, and
 interference only adds time).
 
@@ -44,8 +44,8 @@ NAMES = [
     "+ set_compute_pipeline_state",
     "+ set_buffer",
     "+ dispatch_threads",
-    "+ commit (CPU executor)",
-    "+ wait_until_completed (CPU)",
+    "+ commit",
+    "+ wait_until_completed",
 ]
 
 

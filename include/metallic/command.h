@@ -2,6 +2,7 @@
 // bindings, then run in order by the queue's executor after commit().
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -212,7 +213,11 @@ class ComputeCommandEncoder {
   // dispatch in the original API's pattern, so it stays small.
   std::vector<Binding> bindings_;
   Binding& binding(uint32_t index) {
-    if (bindings_.size() <= index) bindings_.resize(index + 1);
+    if (bindings_.size() <= index) {
+      // Room for 8 at once: binding slots 0, 1, 2 in turn would otherwise reallocate twice.
+      if (bindings_.capacity() <= index) bindings_.reserve(std::max<size_t>(index + 1, 8));
+      bindings_.resize(index + 1);
+    }
     return bindings_[index];
   }
   std::array<uint32_t, 31> threadgroup_lengths_{};

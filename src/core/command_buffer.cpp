@@ -255,7 +255,7 @@ void CommandBuffer::commit() {
     b.usedBy(self, queue_);
   });
   try {
-    queue_->impl().submit(self);
+    queue_->impl().submit(std::move(self));  // (the caller holds this buffer until commit returns)
   } catch (...) {
     finished_counting();
     throw;

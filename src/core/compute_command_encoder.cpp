@@ -3,6 +3,7 @@
 // as a DispatchCommand (a snapshot of everything the backend needs to run it).
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "core/backend.h"
 #include "core/commands.h"
@@ -23,10 +24,10 @@ namespace {
 
 uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
 
-bool is_three_component_vector(std::string t) {
-  if (t.rfind("metal::", 0) == 0) t = t.substr(7);
+bool is_three_component_vector(std::string_view t) {  // (a view: checked on every dispatch)
+  if (t.substr(0, 7) == "metal::") t.remove_prefix(7);
   if (t.size() < 2 || t.back() != '3') return false;
-  t.pop_back();
+  t.remove_suffix(1);
   static const char* scalars[] = {"float",  "half", "bfloat", "int",  "uint", "short",
                                   "ushort", "char", "uchar",  "bool", "long", "ulong"};
   for (const char* s : scalars)
