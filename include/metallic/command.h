@@ -91,7 +91,9 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   CommandList& commands() { return *commands_; }
   void markEncoderOpen(bool open);
   // Called by the executor when it starts/finishes this buffer.
-  void executorStarted(double time);
+  // Returns whether the buffer has completed handlers (hasCompletedHandlers(), read under
+  // the same lock: none can be added after commit).
+  bool executorStarted(double time);
   // `device_lost`: the failure left the device unusable (a GPU fault CUDA cannot recover
   // from, a kernel past PYMETALLIC_KERNEL_TIMEOUT, work refused by such a device):
   // waitUntilCompleted then raises DeviceError rather than Error.
@@ -121,9 +123,15 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   // the interpreter stops C++ threads from entering Python (python/src/python_gate.h).
   static bool waitAllFinished(double stall_seconds, double limit_seconds);
 
+ protected:
+  // For CommandQueue::commandBuffer, which allocates the command list together with the
+  // buffer (one allocation less per command buffer): `commands` belongs to the caller.
+  CommandBuffer(std::shared_ptr<CommandQueue> queue, CommandList* commands);
+
  private:
   std::shared_ptr<CommandQueue> queue_;
-  std::unique_ptr<CommandList> commands_;
+  std::unique_ptr<CommandList> own_commands_;  // when constructed with the public constructor
+  CommandList* commands_;
   mutable std::mutex mutex_;
   std::condition_variable done_;
   // Changed under mutex_ only; atomic so that committed() and status() may read it without.

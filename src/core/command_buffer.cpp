@@ -6,7 +6,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <set>
 #include <thread>
 
 #if defined(__GLIBCXX__)
@@ -134,7 +133,10 @@ bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_second
 }
 
 CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue)
-    : queue_(std::move(queue)), commands_(std::make_unique<CommandList>()) {}
+    : queue_(std::move(queue)), own_commands_(std::make_unique<CommandList>()), commands_(own_commands_.get()) {}
+
+CommandBuffer::CommandBuffer(std::shared_ptr<CommandQueue> queue, CommandList* commands)
+    : queue_(std::move(queue)), commands_(commands) {}
 
 // Committed command buffers whose completion, handlers included, has not run yet, by the
 // ticket each got at commit (waitAllFinished waits for those committed before it was called).
@@ -144,8 +146,18 @@ namespace {
 struct Unfinished {
   std::mutex mutex;
   std::condition_variable changed;
-  std::set<uint64_t> tickets;
+  // Ascending (tickets are handed out under the mutex), so a commit appends without a node
+  // allocation, and command buffers finishing in order leave from the front.
+  std::deque<uint64_t> tickets;
   uint64_t next_ticket = 1, finished_total = 0;
+  void erase(uint64_t ticket) {
+    if (!tickets.empty() && tickets.front() == ticket) {
+      tickets.pop_front();
+      return;
+    }
+    auto it = std::lower_bound(tickets.begin(), tickets.end(), ticket);
+    if (it != tickets.end() && *it == ticket) tickets.erase(it);
+  }
 };
 Unfinished& unfinished() {
   static Unfinished* u = new Unfinished();
@@ -163,7 +175,7 @@ void CommandBuffer::finished_counting() {
   Unfinished& u = unfinished();
   {
     std::lock_guard<std::mutex> lock(u.mutex);
-    u.tickets.erase(ticket);
+    u.erase(ticket);
     ++u.finished_total;
   }
   u.changed.notify_all();
@@ -178,7 +190,7 @@ bool CommandBuffer::waitAllFinished(double stall_seconds, double limit_seconds) 
   Unfinished& u = unfinished();
   std::unique_lock<std::mutex> lock(u.mutex);
   const uint64_t last = u.next_ticket - 1;  // work committed later is not waited for
-  auto done = [&] { return u.tickets.empty() || *u.tickets.begin() > last; };
+  auto done = [&] { return u.tickets.empty() || u.tickets.front() > last; };
   for (;;) {
     if (done()) return true;
     uint64_t seen = u.finished_total;
@@ -212,18 +224,16 @@ void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open); }
 
 void CommandBuffer::commit() {
   {
+    // The status and the ticket in one step (the locks in the order used everywhere: the
+    // tickets', then the buffer's).
+    Unfinished& u = unfinished();
+    std::lock_guard<std::mutex> counted(u.mutex);
     std::lock_guard<std::mutex> lock(mutex_);
     if (status_ != CommandBufferStatus::NotEnqueued)
       throw ValidationError("a command buffer can be committed only once; make a new one for more work");
     status_ = CommandBufferStatus::Committed;
-  }
-  {
-    Unfinished& u = unfinished();
-    std::lock_guard<std::mutex> counted(u.mutex);
-    uint64_t ticket = u.next_ticket++;
-    u.tickets.insert(ticket);
-    std::lock_guard<std::mutex> lock(mutex_);
-    ticket_ = ticket;
+    ticket_ = u.next_ticket++;
+    u.tickets.push_back(ticket_);
   }
   auto self = shared_from_this();
   // Every buffer counts its unfinished uses (read_scalar waits for them) and remembers the
@@ -365,10 +375,11 @@ double CommandBuffer::gpuEndTime() const {
   return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error ? end_time_ : 0.0;
 }
 
-void CommandBuffer::executorStarted(double time) {
+bool CommandBuffer::executorStarted(double time) {
   std::lock_guard<std::mutex> lock(mutex_);
   start_time_ = time;
   if (status_ == CommandBufferStatus::Committed) status_ = CommandBufferStatus::Scheduled;
+  return !handlers_.empty();
 }
 
 void CommandBuffer::executorFinished(double time, const std::string& error, bool device_lost) {

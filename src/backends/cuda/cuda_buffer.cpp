@@ -128,6 +128,16 @@ void CudaBuffer::didModifyRange(uint64_t, uint64_t) {
 
 void CudaBuffer::prepare_for_device(CUstream stream) {
   std::lock_guard<std::mutex> lock(mutex_);
+  prepare_locked(stream);
+}
+
+void CudaBuffer::prepare_for_device(CUstream stream, bool written) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  prepare_locked(stream);
+  if (written) host_valid_ = false, host_dirty_ = false, shadow_valid_ = false;  // as device_written()
+}
+
+void CudaBuffer::prepare_locked(CUstream stream) {
   if (ready_) {
     // Foreign memory: the producer's work on it comes first. Once done, forget it.
     const auto& api = context_->api();

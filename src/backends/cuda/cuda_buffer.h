@@ -42,6 +42,8 @@ class CudaBuffer : public backend::BufferImpl {
   // Queue side, called at commit in command order.
   void prepare_for_device(CUstream stream);  // uploads host writes the device has not seen
   void device_written();                     // a command may write it: the host copy is stale
+  // Both (device_written when `written`) under one lock: what a dispatch does to each buffer.
+  void prepare_for_device(CUstream stream, bool written);
   CUdeviceptr address() const { return device_; }
   const CudaContext& context() const { return *context_; }
   uint64_t gpuAddress() override { return device_; }
@@ -63,6 +65,7 @@ class CudaBuffer : public backend::BufferImpl {
   std::shared_ptr<void> owner_;  // foreign memory: whoever allocated it (not freed here)
   CUevent ready_ = nullptr;      // foreign memory: the producer's pending work, to wait for
   std::mutex mutex_;
+  void prepare_locked(CUstream stream);  // prepare_for_device's work, mutex_ held
 };
 
 }  // namespace metallic::cuda

@@ -44,8 +44,10 @@ void EventPool::put(CUevent e) {
 
 std::string Pending::kernel_names() const {
   std::string out;
-  for (const std::string* n : kernels)
-    if (out.find("'" + *n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + *n + "'";
+  for (size_t i = 0; i < kernel_count; ++i) {
+    const std::string& n = *kernels[i];
+    if (out.find("'" + n + "'") == std::string::npos) out += (out.empty() ? "kernel '" : ", '") + n + "'";
+  }
   return out.empty() ? "a command buffer" : out;
 }
 

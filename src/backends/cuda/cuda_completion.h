@@ -3,6 +3,7 @@
 // learns that (`finish`), and the pools whose contents outlive one commit.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -102,7 +103,12 @@ struct Pending {
   std::atomic<double> seen_started{0};
   // The kernels it runs, for fault messages; the pipelines (and so the names) live in the
   // command buffer's commands until it is finished.
-  std::vector<const std::string*> kernels;
+  // (At most 8: named inline, without an allocation per commit.)
+  std::array<const std::string*, 8> kernels{};
+  size_t kernel_count = 0;
+  void name_kernel(const std::string& name) {
+    if (kernel_count < kernels.size()) kernels[kernel_count++] = &name;
+  }
   std::string kernel_names() const;
   std::vector<CUdeviceptr> scratch;                           // device copies of set_bytes data for pointer arguments
   std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write

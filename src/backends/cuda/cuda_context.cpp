@@ -137,8 +137,7 @@ void CudaContext::ensure_usable() const {
                       "); CUDA cannot recover from this inside a process: restart the program");
 }
 
-void CudaContext::check(CUresult result, const std::string& what) const {
-  if (result == CUDA_SUCCESS) return;
+void CudaContext::fail(CUresult result, const std::string& what) const {
   std::string text = what + ": " + describe(result);
   if (is_sticky(result)) {
     poison(text);

@@ -34,8 +34,15 @@ class CudaContext {
   void make_current() const;
   // Throws DeviceError if an earlier fault poisoned the context.
   void ensure_usable() const;
-  // Like cuda::check, and records sticky errors (faults) as poisoning the context.
-  void check(CUresult result, const std::string& what) const;
+  // Like cuda::check, and records sticky errors (faults) as poisoning the context. Inline,
+  // and `what` made into a message only on failure: a launch checks its result every time.
+  void check(CUresult result, const char* what) const {
+    if (result != CUDA_SUCCESS) fail(result, what);
+  }
+  void check(CUresult result, const std::string& what) const {
+    if (result != CUDA_SUCCESS) fail(result, what);
+  }
+  [[noreturn]] void fail(CUresult result, const std::string& what) const;
   void poison(const std::string& why) const;
   std::string poisoned() const;
   // A non-blocking stream of this context for interop hand-offs, made on first use.

@@ -251,13 +251,12 @@ CudaQueue::Lowered CudaQueue::lower(CommandList& list, Pending& pending, bool wa
     icb_graphs_.clear();
   }
   Lowered out;
-  size_t kernels_named = 0;
   for (auto& command : list.commands) {
     Op& op = ops_[out.count];
     op.kind = Op::Launch;
     op.counts_copy = op.counts = 0;
     if (auto* d = std::get_if<DispatchCommand>(&command)) {
-      if (kernels_named++ < 8) pending.kernels.push_back(&d->pipeline->function()->info().name);
+      pending.name_kernel(d->pipeline->function()->info().name);
       lower_dispatch(*d, list, op, pending);
       if (want_graph) append_signature(op, out.signature);
       ++out.count;
@@ -276,7 +275,7 @@ CudaQueue::Lowered CudaQueue::lower(CommandList& list, Pending& pending, bool wa
       out.launches_only = false;
       ++out.count;
     } else if (auto* x = std::get_if<ExecuteIndirectCommand>(&command)) {
-      lower_indirect(*x, list, out, pending, kernels_named, want_graph);
+      lower_indirect(*x, list, out, pending, want_graph);
     } else if (auto* sig = std::get_if<SignalEventCommand>(&command)) {
       out.launches_only = false;
       op.kind = Op::WriteValue;
@@ -320,8 +319,8 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
   op.graph_function = kernel.function(uniform, 2);
   for (const auto& [resource, written] : d.resources) {
     auto* b = static_cast<CudaBuffer*>(resource.get());
-    b->prepare_for_device(stream_);
-    if (written) b->device_written(), pending.written.push_back(resource);
+    b->prepare_for_device(stream_, written);
+    if (written) pending.written.push_back(resource);
   }
   kernel.ensure_dynamic_shared(shared);
   op.shared = shared;
@@ -331,23 +330,22 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
 }
 
 void CudaQueue::lower_indirect(const ExecuteIndirectCommand& x, const CommandList& list, Lowered& out, Pending& pending,
-                               size_t& kernels_named, bool want_graph) {
+                               bool want_graph) {
   const IndirectSnapshot& s = *x.snapshot;
   for (const auto& [resource, written] : x.resources) {
     auto* b = static_cast<CudaBuffer*>(resource.get());
-    b->prepare_for_device(stream_);
-    if (written) b->device_written(), pending.written.push_back(resource);
+    b->prepare_for_device(stream_, written);
+    if (written) pending.written.push_back(resource);
   }
-  for (const auto& d : s.dispatches)
-    if (kernels_named++ < 8) pending.kernels.push_back(&d.pipeline->function()->info().name);
+  for (const auto& d : s.dispatches) pending.name_kernel(d.pipeline->function()->info().name);
   if (s.dispatches.empty()) return;
   if (auto it = icb_graphs_.find(s.id); it != icb_graphs_.end()) {
     // Executed before, unchanged: what lowering its dispatches would do to their buffers, then
     // one launch of its graph.
     for (const auto& [buffer, written] : s.buffers) {
       auto* b = static_cast<CudaBuffer*>(buffer.get());
-      b->prepare_for_device(stream_);
-      if (written) b->device_written(), pending.written.push_back(buffer);
+      b->prepare_for_device(stream_, written);
+      if (written) pending.written.push_back(buffer);
     }
     Op& op = ops_[out.count++];
     op.kind = Op::GraphLaunch;
@@ -397,10 +395,10 @@ uint32_t CudaQueue::bind_arguments(const DispatchCommand& d, const CommandList& 
       const BoundArgument& bound = d.buffers[arg.index];
       if (bound.buffer) {
         auto* b = static_cast<CudaBuffer*>(bound.buffer.get());
-        b->prepare_for_device(stream_);
+        b->prepare_for_device(stream_, !arg.is_const);
         CUdeviceptr address = b->address() + bound.offset;
         std::memcpy(slot, &address, sizeof address);
-        if (!arg.is_const) b->device_written(), pending.written.push_back(bound.buffer);
+        if (!arg.is_const) pending.written.push_back(bound.buffer);
       } else if (arg.is_reference && bound.length <= kernel.slot_capacity(a)) {
         std::memcpy(slot, list.bytes_at(bound.offset), bound.length);  // inline, like Metal's setBytes
         dims[9] |= 1u << a;
@@ -419,11 +417,11 @@ uint32_t CudaQueue::bind_arguments(const DispatchCommand& d, const CommandList& 
     } else if (arg.kind == msl::ArgKind::Texture) {
       const BoundTexture& bound = d.textures[arg.index];
       auto* b = static_cast<CudaBuffer*>(bound.buffer.get());
-      b->prepare_for_device(stream_);
+      b->prepare_for_device(stream_, bound.written);
       metal_texture_abi abi = bound.abi;
       abi.data = reinterpret_cast<void*>(static_cast<uintptr_t>(b->address()));
       std::memcpy(slot, &abi, sizeof abi);
-      if (bound.written) b->device_written(), pending.written.push_back(bound.buffer);
+      if (bound.written) pending.written.push_back(bound.buffer);
     } else if (arg.kind == msl::ArgKind::Sampler) {
       std::memcpy(slot, &d.samplers[arg.index], sizeof(metal_sampler_abi));
     } else if (arg.kind == msl::ArgKind::Threadgroup) {

@@ -104,9 +104,9 @@ void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
     // Its signals are on the stream now and will be written without the host: promised.
     for (auto& [event, value] : pending->signals) event->promise(value);
     pending->sequence = ++progress_->submitted;
-    std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(pending));
-    buffer->executorStarted(pending->host_start);
-    if (buffer->hasCompletedHandlers()) notify_when_complete(buffer);
+    const double host_start = pending->host_start;
+    std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(std::move(pending)));
+    if (buffer->executorStarted(host_start)) notify_when_complete(buffer);
   } catch (const std::exception& e) {
     // As when it fails later: its events are signalled, so that waiting queues do not hang.
     for (auto& command : buffer->commands().commands)

@@ -108,7 +108,7 @@ class CudaQueue : public backend::QueueImpl {
   void lower_dispatch(const DispatchCommand& d, const CommandList& list, Op& op, Pending& pending);
   // An indirect command buffer's execution: its dispatches, or (once seen) one graph launch.
   void lower_indirect(const ExecuteIndirectCommand& x, const CommandList& list, Lowered& out, Pending& pending,
-                      size_t& kernels_named, bool want_graph);
+                      bool want_graph);
   // Packs the kernel's arguments into op.params; returns the threadgroup memory in bytes.
   uint32_t bind_arguments(const DispatchCommand& d, const CommandList& list, CudaKernel& kernel, Op& op,
                           Pending& pending);
