@@ -6,10 +6,11 @@ every device, so their cost is measured here on the CPU device with an empty ker
 row adds one step to the loop, and the difference between consecutive rows is what that
 step costs per call (bench/gpu_launch_profile.py does the same on the GPU, next to CuPy).
 Commit and commit + wait run the CPU backend's executor, not the CUDA one: printed for
-information only. Each row is the minimum over `--repeats` runs of `--n` iterations (the
-minimum, not the median: this machine is shared, and interference only adds time).
+information only. Each row is the minimum over `--repeats` rounds of `--n` iterations, the
+rows interleaved round by round (the minimum, not the median: this machine is shared, and
+interference only adds time).
 
-    python bench/host_encode_profile.py [--n 20000] [--repeats 9] [--json out.json]
+    python bench/host_encode_profile.py [--n 5000] [--repeats 40] [--encode-only] [--json out.json]
 
 Measured on the 2-core development machine (CPU device, min of 15 x 20000; microseconds per
 iteration, cumulative, each step's own cost in brackets); "before" is 9b4b83b:
@@ -75,21 +76,25 @@ def steps(queue, pipe, buf, upto):
     return run
 
 
-def per_call(fn, n, repeats):
-    """Microseconds per iteration: the fastest of `repeats` runs of n iterations."""
-    fn(max(n // 10, 1))
-    best = float("inf")
+def per_call_rows(fns, ns, repeats):
+    """Microseconds per iteration of each loop in `fns` (n iterations each): the fastest of
+    `repeats` rounds, every round running each loop once (interleaved, so that a burst of load
+    from other processes does not fall on one row only)."""
+    for fn, n in zip(fns, ns):
+        fn(max(n // 10, 1))
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn(n)
-        best = min(best, (time.perf_counter() - t) / n)
-    return best * 1e6
+        for i, (fn, n) in enumerate(zip(fns, ns)):
+            t = time.perf_counter()
+            fn(n)
+            best[i] = min(best[i], (time.perf_counter() - t) / n)
+    return [b * 1e6 for b in best]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20000)
-    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--repeats", type=int, default=40)
     ap.add_argument("--device", default="cpu", help='device kind: "cpu" (default) or "cuda"')
     ap.add_argument("--encode-only", action="store_true", help="skip the commit rows")
     ap.add_argument("--json")
@@ -99,12 +104,12 @@ def main():
     pipe = pymetallic.ComputePipelineState(device, lib.make_function("empty"))
     queue = pymetallic.CommandQueue(device)
     buf = pymetallic.Buffer(device, 256)
-    rows, last = [], 0.0
     upto = 5 if args.encode_only else len(NAMES)
+    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)]
+    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)]
     print(f"{'row':<32} {'us/iter':>8} {'step':>8}   ({device.name})")
-    for i, name in enumerate(NAMES[:upto], start=1):
-        n = args.n if i < 6 else max(args.n // 10, 1)
-        us = per_call(steps(queue, pipe, buf, i), n, args.repeats)
+    rows, last = [], 0.0
+    for name, us in zip(NAMES, per_call_rows(fns, ns, args.repeats)):
         rows.append({"row": name, "us": us, "step_us": us - last})
         print(f"{name:<32} {us:8.3f} {us - last:8.3f}", flush=True)
         last = us

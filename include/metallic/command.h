@@ -144,6 +144,7 @@ class CommandBuffer : public std::enable_shared_from_this<CommandBuffer> {
   bool finishing_ = false;                 // executorFinished is releasing the work's objects
   uint64_t ticket_ = 0;                    // from commit() until finished: its place among the unfinished
   void finished_counting();
+  static void release_ticket(uint64_t ticket);  // finished_counting's second half (0: none)
   std::vector<std::function<void(CommandBuffer&)>> handlers_;
   std::shared_ptr<diag::Collector> diagnostics_;
   bool logs_delivered_ = false;

@@ -54,7 +54,8 @@ class BufferImpl {
   void usedBy(const std::shared_ptr<CommandBuffer>& buffer, const std::shared_ptr<CommandQueue>& queue) {
     std::lock_guard<std::mutex> lock(use_mutex_);
     last_buffer_ = buffer;
-    last_queue_ = queue;
+    // Usually the same queue as last time: then no reference count changes.
+    if (last_queue_.owner_before(queue) || queue.owner_before(last_queue_)) last_queue_ = queue;
   }
   std::pair<std::shared_ptr<CommandBuffer>, std::shared_ptr<CommandQueue>> lastUse() {
     std::lock_guard<std::mutex> lock(use_mutex_);

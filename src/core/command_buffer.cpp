@@ -93,6 +93,8 @@ thread_local bool HandlerThread::t_on_handler_thread = false;
 // Buffers' uses by unfinished command buffers (BufferImpl::in_flight), for wait_until_idle.
 std::mutex& g_idle_mutex = *new std::mutex();  // never destroyed (see Unfinished below)
 std::condition_variable& g_idle = *new std::condition_variable();
+// Threads in wait_until_idle: without any, a buffer becoming idle notifies nobody (no lock).
+std::atomic<int>& g_idle_waiters = *new std::atomic<int>(0);
 
 template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
   for (auto& command : commands) {
@@ -124,6 +126,12 @@ template <class F> void for_each_buffer(std::vector<Command>& commands, F f) {
 
 bool backend::wait_until_idle(backend::BufferImpl& buffer, double timeout_seconds) {
   std::unique_lock<std::mutex> lock(g_idle_mutex);
+  // Counted before in_flight is read (both sequentially consistent): a finisher that makes the
+  // buffer idle after this read sees the count and notifies under the lock.
+  g_idle_waiters.fetch_add(1);
+  struct Leave {
+    ~Leave() { g_idle_waiters.fetch_sub(1); }
+  } leave;
   auto idle = [&] { return buffer.in_flight.load() == 0; };
   if (timeout_seconds < 0) {
     g_idle.wait(lock, idle);
@@ -171,6 +179,10 @@ void CommandBuffer::finished_counting() {
     std::lock_guard<std::mutex> lock(mutex_);
     std::swap(ticket, ticket_);
   }
+  release_ticket(ticket);
+}
+
+void CommandBuffer::release_ticket(uint64_t ticket) {
   if (!ticket) return;
   Unfinished& u = unfinished();
   {
@@ -220,7 +232,7 @@ std::shared_ptr<BlitCommandEncoder> CommandBuffer::blitCommandEncoder() {
   return std::make_shared<BlitCommandEncoder>(shared_from_this());
 }
 
-void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open); }
+void CommandBuffer::markEncoderOpen(bool open) { encoder_open_.store(open, std::memory_order_release); }
 
 void CommandBuffer::commit() {
   {
@@ -353,8 +365,10 @@ bool CommandBuffer::hasCompletedHandlers() const {
 }
 
 bool CommandBuffer::finished() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return status_ == CommandBufferStatus::Completed || status_ == CommandBufferStatus::Error;
+  // No lock: status_ is stored last (under the lock) once everything else is set; backends
+  // poll this while they wait.
+  const CommandBufferStatus now = status_.load(std::memory_order_acquire);
+  return now == CommandBufferStatus::Completed || now == CommandBufferStatus::Error;
 }
 
 std::string CommandBuffer::error() const {
@@ -404,12 +418,13 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
   }
   bool idle = false;
   for_each_buffer(released, [&](backend::BufferImpl& b) { idle |= b.in_flight.fetch_sub(1) == 1; });
-  if (idle) {
+  if (idle && g_idle_waiters.load() > 0) {
     std::lock_guard<std::mutex> lock(g_idle_mutex);  // a waiter may be between its check and its sleep
     g_idle.notify_all();
   }
   released.clear();
   state.reset();
+  uint64_t ticket = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     end_time_ = time;
@@ -424,10 +439,11 @@ void CommandBuffer::executorFinished(double time, const std::string& error, bool
     }
     status_ = error_.empty() ? CommandBufferStatus::Completed : CommandBufferStatus::Error;
     handlers_done_ = handlers.empty();
+    if (handlers.empty()) std::swap(ticket, ticket_);  // finished_counting's part, under this lock
   }
   done_.notify_all();
   if (handlers.empty()) {
-    finished_counting();
+    release_ticket(ticket);
     return;
   }
   // Off this thread (a queue's worker, or a thread waiting for the work): a handler may

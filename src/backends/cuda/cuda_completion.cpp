@@ -112,8 +112,11 @@ std::string collect_diagnostics(CommandBuffer& buffer, Pending& pending) {
 }  // namespace
 
 void finish(CommandBuffer& buffer, bool block) {
-  auto pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
-  if (!pending) return;  // already finished
+  finish(buffer, block, std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state)));
+}
+
+void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& pending) {
+  if (!pending) return;  // already finished (or not submitted yet)
   const auto& ctx = *pending->context;
   const auto& api = ctx.api();
   ctx.make_current();
@@ -158,7 +161,7 @@ void finish(CommandBuffer& buffer, bool block) {
     buffer.executorFinished(now_seconds(), what, /*device_lost=*/!ctx.healthy());
     return;
   }
-  for (auto& b : pending->written) static_cast<CudaBuffer*>(b.get())->refresh_views();
+  pending->written.for_each([](backend::BufferImpl& b) { static_cast<CudaBuffer&>(b).refresh_views(); });
   if (!pending->diags.empty()) {
     std::lock_guard<std::mutex> lock(pending->diag_mutex);
     if (!pending->diag_collected) {
@@ -268,11 +271,17 @@ bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::tim
   // The time waited counts from the commit, not from this call: Python waits in 50 ms slices,
   // and a slice that started the phases again would spin for 10 ms of every 50.
   auto start = clock::now();
-  if (auto pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state)))
-    start = std::min(start, clock::time_point(std::chrono::duration_cast<clock::duration>(
-                                std::chrono::duration<double>(pending->host_start))));
+  // The Pending is loaded once (std::atomic_load of a shared_ptr takes a lock each time), once
+  // the buffer has been submitted; finish() with it is a no-op after the buffer finished.
+  std::shared_ptr<Pending> pending;
   for (;;) {
-    finish(buffer, false);
+    if (!pending) {
+      pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
+      if (pending)
+        start = std::min(start, clock::time_point(std::chrono::duration_cast<clock::duration>(
+                                    std::chrono::duration<double>(pending->host_start))));
+    }
+    finish(buffer, false, pending);
     if (buffer.finished()) return true;
     const auto now = clock::now();
     if (now >= deadline) return false;

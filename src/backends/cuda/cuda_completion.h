@@ -89,6 +89,28 @@ struct StreamProgress {
   std::atomic<uint64_t> submitted{0}, completed{0};
 };
 
+// The buffers a command buffer may write (their host views are refreshed once it is done):
+// the first four inline, so that a commit of a few dispatches allocates nothing for them.
+class WrittenBuffers {
+ public:
+  void push_back(std::shared_ptr<backend::BufferImpl> buffer) {
+    if (count_ < first_.size())
+      first_[count_] = std::move(buffer);
+    else
+      more_.push_back(std::move(buffer));
+    ++count_;
+  }
+  template <class F> void for_each(F f) const {
+    for (size_t i = 0; i < count_ && i < first_.size(); ++i) f(*first_[i]);
+    for (const auto& b : more_) f(*b);
+  }
+
+ private:
+  std::array<std::shared_ptr<backend::BufferImpl>, 4> first_;
+  std::vector<std::shared_ptr<backend::BufferImpl>> more_;
+  size_t count_ = 0;
+};
+
 // What a committed command buffer keeps until it is known to be done.
 struct Pending {
   std::shared_ptr<CudaContext> context;
@@ -110,9 +132,9 @@ struct Pending {
     if (kernel_count < kernels.size()) kernels[kernel_count++] = &name;
   }
   std::string kernel_names() const;
-  std::vector<CUdeviceptr> scratch;                           // device copies of set_bytes data for pointer arguments
-  std::vector<std::shared_ptr<backend::BufferImpl>> written;  // buffers this command buffer may write
-  std::shared_ptr<StagingPool> staging;                       // kept while its copies may run
+  std::vector<CUdeviceptr> scratch;      // device copies of set_bytes data for pointer arguments
+  WrittenBuffers written;                // buffers this command buffer may write
+  std::shared_ptr<StagingPool> staging;  // kept while its copies may run
   // Shared events it signals (the words stay allocated until the stream is done with them);
   // if the command buffer fails, the host signals them so that other queues do not hang.
   std::vector<std::pair<std::shared_ptr<SharedEvent>, uint64_t>> signals;
@@ -128,5 +150,7 @@ struct Pending {
 // Learns the outcome of `buffer` from its `Pending` state and finishes it; `block` waits
 // for the stream (never with a kernel time limit: then the callers poll).
 void finish(CommandBuffer& buffer, bool block);
+// The same with the buffer's Pending already loaded (a wait polls with the one it loaded once).
+void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& pending);
 
 }  // namespace metallic::cuda
