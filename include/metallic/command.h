@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -204,8 +205,26 @@ class ComputeCommandEncoder {
   struct Binding {
     std::shared_ptr<Buffer> buffer;
     uint64_t offset = 0;
-    std::vector<uint8_t> bytes;  // set_bytes data when buffer is null
     bool bound = false;
+    // set_bytes data when buffer is null: up to 16 bytes (a scalar, a small struct) inline,
+    // without an allocation per encoder; more in `large`.
+    void set_bytes(const void* data, size_t length) {
+      bytes_length = length;
+      if (length <= sizeof small) {
+        std::memcpy(small, data, length);
+        large.clear();
+      } else {
+        large.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+      }
+    }
+    void clear_bytes() { bytes_length = 0, large.clear(); }
+    const uint8_t* bytes_data() const { return bytes_length <= sizeof small ? small : large.data(); }
+    size_t bytes_size() const { return bytes_length; }
+
+   private:
+    uint8_t small[16] = {};
+    size_t bytes_length = 0;
+    std::vector<uint8_t> large;
   };
   std::shared_ptr<CommandBuffer> buffer_;
   std::shared_ptr<ComputePipelineState> pipeline_;
