@@ -5,22 +5,30 @@ set_compute_pipeline_state, set_buffer, dispatch_threads, end_encoding) run the 
 every device, so their cost is measured here on the CPU device with an empty kernel: each
 row adds one step to the loop, and the difference between consecutive rows is what that
 step costs per call (bench/gpu_launch_profile.py does the same on the GPU, next to CuPy).
-Commit and commit + wait run the CPU backend's executor, not the CUDA one: printed for
-information only. Each row is the minimum over `--repeats` rounds of `--n` iterations, the
-rows interleaved round by round (the minimum, not the median: this machine is shared, and
-interference only adds time).
+On the CPU device commit and wait run the CPU backend's executor, not the CUDA one: those
+two rows are for information only (with --device cuda they are the GPU's). The last row is
+the encoding of one step of the Life benchmark (two buffers, set_bytes, a 2-D dispatch).
+Each row is the minimum over `--repeats` rounds of `--n` iterations, the rows interleaved
+round by round (the minimum, not the median: this machine is shared, and interference only
+adds time).
 
     python bench/host_encode_profile.py [--n 5000] [--repeats 40] [--encode-only] [--json out.json]
 
-Measured on the 2-core development machine (CPU device, min of 15 x 20000; microseconds per
-iteration, cumulative, each step's own cost in brackets); "before" is 9b4b83b:
+Measured on the 2-core development machine (CPU device; Python 3.12, the H200's version;
+microseconds per iteration, cumulative, each step's own cost in brackets; min of 3 runs of
+40 rounds); "before" is 9b4b83b, "after" the launch branch of 2026-12-01:
 
     row                              before           after
-    make_command_buffer              0.21             0.17
-    + encoder + end_encoding         0.37 (0.17)      0.32 (0.15)
-    + set_compute_pipeline_state     0.54 (0.17)      0.35 (0.03)
-    + set_buffer                     0.72 (0.18)      0.45 (0.10)
-    + dispatch_threads               0.84 (0.11)      0.57 (0.12)
+    make_command_buffer              0.21             0.18
+    + encoder + end_encoding         0.39 (0.18)      0.31 (0.13)
+    + set_compute_pipeline_state     0.56 (0.17)      0.36 (0.05)
+    + set_buffer                     0.70 (0.15)      0.45 (0.09)
+    + dispatch_threads               0.85 (0.14)      0.58 (0.13)
+    + commit (CPU executor)          1.48             1.05
+    + wait_until_completed (CPU)     2.69             2.31
+    Life-style encode                1.10             0.74
+
+(Python 3.11: encoding 0.81 -> 0.55, + commit 1.41 -> 1.02, Life-style 1.04 -> 0.72.)
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ import argparse
 import sys
 import time
 
+import numpy as np
+
 import pymetallic
 from timing import write_json
 
@@ -36,7 +46,10 @@ MSL = """
 #include <metal_stdlib>
 using namespace metal;
 kernel void empty(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {}
+kernel void step2d(device const uchar* in [[buffer(0)]], device uchar* out [[buffer(1)]],
+                   constant uint& n [[buffer(2)]], uint2 gid [[thread_position_in_grid]]) {}
 """
+LIFE_ROW = "Life-style encode (2 buffers, set_bytes, 2-D dispatch)"
 
 NAMES = [
     "make_command_buffer",
@@ -44,8 +57,8 @@ NAMES = [
     "+ set_compute_pipeline_state",
     "+ set_buffer",
     "+ dispatch_threads",
-    "+ commit (CPU executor)",
-    "+ wait_until_completed (CPU)",
+    "+ commit",
+    "+ wait_until_completed",
 ]
 
 
@@ -72,6 +85,25 @@ def steps(queue, pipe, buf, upto):
                 cb.wait_until_completed()
         if upto == 6 and cb is not None:
             cb.wait_until_completed()
+
+    return run
+
+
+def life_steps(queue, pipe, bufs):
+    """The encoding of one step of bench/gpu_vs_cupy.py's Life row (ping-pong buffers, the
+    size by set_bytes), without commit."""
+    size = np.uint32(512)
+
+    def run(n):
+        for s in range(n):
+            cb = queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(bufs[s % 2], 0, 0)
+            enc.set_buffer(bufs[(s + 1) % 2], 0, 1)
+            enc.set_bytes(size, 2)
+            enc.dispatch_threads((512, 512, 1), (16, 16, 1))
+            enc.end_encoding()
 
     return run
 
@@ -104,15 +136,20 @@ def main():
     pipe = pymetallic.ComputePipelineState(device, lib.make_function("empty"))
     queue = pymetallic.CommandQueue(device)
     buf = pymetallic.Buffer(device, 256)
+    life_pipe = pymetallic.ComputePipelineState(device, lib.make_function("step2d"))
+    life_bufs = [pymetallic.Buffer(device, 512 * 512), pymetallic.Buffer(device, 512 * 512)]
     upto = 5 if args.encode_only else len(NAMES)
-    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)]
-    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)]
+    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)] + [life_steps(queue, life_pipe, life_bufs)]
+    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)] + [args.n]
     print(f"{'row':<32} {'us/iter':>8} {'step':>8}   ({device.name})")
     rows, last = [], 0.0
-    for name, us in zip(NAMES, per_call_rows(fns, ns, args.repeats)):
+    *cumulative, life = per_call_rows(fns, ns, args.repeats)
+    for name, us in zip(NAMES, cumulative):
         rows.append({"row": name, "us": us, "step_us": us - last})
         print(f"{name:<32} {us:8.3f} {us - last:8.3f}", flush=True)
         last = us
+    rows.append({"row": LIFE_ROW, "us": life})
+    print(f"{LIFE_ROW}: {life:.3f} us")
     write_json(args.json, rows)
 
 

@@ -2,10 +2,12 @@
 // bindings, then run in order by the queue's executor after commit().
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -203,8 +205,26 @@ class ComputeCommandEncoder {
   struct Binding {
     std::shared_ptr<Buffer> buffer;
     uint64_t offset = 0;
-    std::vector<uint8_t> bytes;  // set_bytes data when buffer is null
     bool bound = false;
+    // set_bytes data when buffer is null: up to 16 bytes (a scalar, a small struct) inline,
+    // without an allocation per encoder; more in `large`.
+    void set_bytes(const void* data, size_t length) {
+      bytes_length = length;
+      if (length <= sizeof small) {
+        std::memcpy(small, data, length);
+        large.clear();
+      } else {
+        large.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+      }
+    }
+    void clear_bytes() { bytes_length = 0, large.clear(); }
+    const uint8_t* bytes_data() const { return bytes_length <= sizeof small ? small : large.data(); }
+    size_t bytes_size() const { return bytes_length; }
+
+   private:
+    uint8_t small[16] = {};
+    size_t bytes_length = 0;
+    std::vector<uint8_t> large;
   };
   std::shared_ptr<CommandBuffer> buffer_;
   std::shared_ptr<ComputePipelineState> pipeline_;
@@ -212,7 +232,11 @@ class ComputeCommandEncoder {
   // dispatch in the original API's pattern, so it stays small.
   std::vector<Binding> bindings_;
   Binding& binding(uint32_t index) {
-    if (bindings_.size() <= index) bindings_.resize(index + 1);
+    if (bindings_.size() <= index) {
+      // Room for 8 at once: binding slots 0, 1, 2 in turn would otherwise reallocate twice.
+      if (bindings_.capacity() <= index) bindings_.reserve(std::max<size_t>(index + 1, 8));
+      bindings_.resize(index + 1);
+    }
     return bindings_[index];
   }
   std::array<uint32_t, 31> threadgroup_lengths_{};

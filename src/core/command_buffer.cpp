@@ -255,7 +255,7 @@ void CommandBuffer::commit() {
     b.usedBy(self, queue_);
   });
   try {
-    queue_->impl().submit(self);
+    queue_->impl().submit(std::move(self));  // (the caller holds this buffer until commit returns)
   } catch (...) {
     finished_counting();
     throw;
@@ -270,13 +270,10 @@ bool CommandBuffer::waitUntilCompleted(double timeout_seconds) {
   if (timeout_seconds >= 0 && timeout_seconds < 1e9)
     deadline =
         clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
-  {
-    // Read the state directly: status() would also ask the backend (a device query) for
-    // work we are about to wait for anyway.
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (status_ == CommandBufferStatus::NotEnqueued)
-      throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
-  }
+  // Read the state directly (the atomic, no lock): status() would also ask the backend (a
+  // device query) for work we are about to wait for anyway.
+  if (!committed())
+    throw ValidationError("wait_until_completed() on a command buffer that was never committed: call commit() first");
   if (!queue_->impl().wait_until(*this, deadline)) return false;
   std::unique_lock<std::mutex> lock(mutex_);
   // A handler that waits for other work must not wait for handlers queued behind itself.

@@ -3,6 +3,7 @@
 // as a DispatchCommand (a snapshot of everything the backend needs to run it).
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "core/backend.h"
 #include "core/commands.h"
@@ -23,10 +24,10 @@ namespace {
 
 uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
 
-bool is_three_component_vector(std::string t) {
-  if (t.rfind("metal::", 0) == 0) t = t.substr(7);
+bool is_three_component_vector(std::string_view t) {  // (a view: checked on every dispatch)
+  if (t.substr(0, 7) == "metal::") t.remove_prefix(7);
   if (t.size() < 2 || t.back() != '3') return false;
-  t.pop_back();
+  t.remove_suffix(1);
   static const char* scalars[] = {"float",  "half", "bfloat", "int",  "uint", "short",
                                   "ushort", "char", "uchar",  "bool", "long", "ulong"};
   for (const char* s : scalars)
@@ -74,7 +75,7 @@ void ComputeCommandEncoder::setBuffer(std::shared_ptr<Buffer> buffer, uint64_t o
   auto& b = binding(index);
   b.buffer = std::move(buffer);
   b.offset = offset;
-  b.bytes.clear();
+  b.clear_bytes();
   b.bound = true;
 }
 
@@ -112,7 +113,7 @@ void ComputeCommandEncoder::setBytes(const void* data, uint64_t length, uint32_t
   auto& b = binding(index);
   b.buffer.reset();
   b.offset = 0;
-  b.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+  b.set_bytes(data, length);
   b.bound = true;
 }
 
@@ -294,7 +295,7 @@ void ComputeCommandEncoder::bind_buffer(const msl::KernelInfo& info, const msl::
     // A 3-component vector (uint3, float3) is padded to 4: its 4th element is never read,
     // and passing three values (np.array([x, y, z], np.uint32)) is common and harmless.
     if (is_three_component_vector(arg.element_type)) need = need / 4 * 3;
-    uint64_t have = b.buffer ? b.buffer->length() - b.offset : b.bytes.size();
+    uint64_t have = b.buffer ? b.buffer->length() - b.offset : b.bytes_size();
     if (need > 0 && have < need)
       throw ValidationError(
           "kernel '" + info.name + "' argument '" + arg.name + "' [[buffer(" + std::to_string(arg.index) + ")]] is a " +
@@ -313,10 +314,10 @@ void ComputeCommandEncoder::bind_buffer(const msl::KernelInfo& info, const msl::
   } else {
     // Inline bytes live in the command list's arena, 16-byte aligned for any struct.
     uint64_t at = round_up(list.bytes.size(), 16);
-    list.bytes.resize(at + b.bytes.size());
-    std::memcpy(list.bytes.data() + at, b.bytes.data(), b.bytes.size());
+    list.bytes.resize(at + b.bytes_size());
+    std::memcpy(list.bytes.data() + at, b.bytes_data(), b.bytes_size());
     out.offset = at;
-    out.length = b.bytes.size();
+    out.length = b.bytes_size();
   }
   cmd.bound_mask |= 1u << arg.index;
 }

@@ -268,12 +268,19 @@ bool CudaQueue::wait_until(CommandBuffer& buffer, std::chrono::steady_clock::tim
   // ~0.5 ms late (bench/gpu_vs_cupy.py's tiled matmul, 1.23x CuPy with identical kernel times
   // under Nsight Compute). CUDA's own default wait spins the whole time. After 10 ms a nap is
   // 1/64 of the time waited (at most 500 us): a long kernel is seen within ~2% of its time.
-  const auto start = clock::now();
+  // The time waited counts from the commit, not from this call: Python waits in 50 ms slices,
+  // and a slice that started the phases again would spin for 10 ms of every 50.
+  auto start = clock::now();
   // The Pending is loaded once (std::atomic_load of a shared_ptr takes a lock each time), once
   // the buffer has been submitted; finish() with it is a no-op after the buffer finished.
   std::shared_ptr<Pending> pending;
   for (;;) {
-    if (!pending) pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
+    if (!pending) {
+      pending = std::static_pointer_cast<Pending>(std::atomic_load(&buffer.backend_state));
+      if (pending)
+        start = std::min(start, clock::time_point(std::chrono::duration_cast<clock::duration>(
+                                    std::chrono::duration<double>(pending->host_start))));
+    }
     finish(buffer, false, pending);
     if (buffer.finished()) return true;
     const auto now = clock::now();
