@@ -78,7 +78,23 @@ kernel void life_step(device const uchar* in [[buffer(0)]], device uchar* out [[
 }
 """
 
-CUDA = r"""
+# The Life step's body in CUDA C++ (reads `in`, `n`; writes `out`), shared with
+# bench/gpu_param_probe.py, which compiles it behind other parameter layouts.
+LIFE_BODY = r"""
+    unsigned gx = blockIdx.x * blockDim.x + threadIdx.x, gy = blockIdx.y * blockDim.y + threadIdx.y;
+    unsigned alive = 0;
+    for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+            if (dx == 0 && dy == 0) continue;
+            unsigned x = (gx + n + dx) % n, y = (gy + n + dy) % n;
+            alive += in[y * n + x];
+        }
+    unsigned char me = in[gy * n + gx];
+    out[gy * n + gx] = (alive == 3 || (me && alive == 2)) ? 1 : 0;
+"""
+
+CUDA = (
+    r"""
 extern "C" __global__ void vector_add(const float* a, const float* b, float* c, unsigned n) {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) c[i] = a[i] + b[i];
@@ -138,15 +154,7 @@ extern "C" __global__ void matmul_tiled(const float* a, const float* b, float* c
 extern "C" __global__ void empty(float* x) {}
 
 extern "C" __global__ void life_step(const unsigned char* in, unsigned char* out, unsigned n) {
-    unsigned gx = blockIdx.x * blockDim.x + threadIdx.x, gy = blockIdx.y * blockDim.y + threadIdx.y;
-    unsigned alive = 0;
-    for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-            if (dx == 0 && dy == 0) continue;
-            unsigned x = (gx + n + dx) % n, y = (gy + n + dy) % n;
-            alive += in[y * n + x];
-        }
-    unsigned char me = in[gy * n + gx];
-    out[gy * n + gx] = (alive == 3 || (me && alive == 2)) ? 1 : 0;
-}
 """
+    + LIFE_BODY
+    + "}\n"
+)

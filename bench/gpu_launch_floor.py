@@ -30,6 +30,17 @@ extern "C" __global__ void k_p256(P256 p) {}
 """
 
 
+def us_per_iteration(loop, n):
+    """Median microseconds per iteration of loop(n) over 5 runs, after a warm-up of n // 10."""
+    loop(n // 10)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        loop(n)
+        times.append((time.perf_counter() - t) / n)
+    return statistics.median(times) * 1e6
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=50000)
@@ -66,13 +77,7 @@ def main():
                 launch(f, 1, 1, 1, 32, 1, 1, 0, stream, p, None)
             cp.cuda.Device().synchronize()
 
-        loop(n // 10)
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            loop(n)
-            times.append((time.perf_counter() - t) / n)
-        return statistics.median(times) * 1e6
+        return us_per_iteration(loop, n)
 
     query = cuda.cuStreamQuery
     query.argtypes = [ctypes.c_void_p]
@@ -105,13 +110,7 @@ def main():
                     while equery(ev.ptr) != 0:
                         pass
 
-        loop(n // 10)
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            loop(n)
-            times.append((time.perf_counter() - t) / n)
-        return statistics.median(times) * 1e6
+        return us_per_iteration(loop, n)
 
     print(
         f"device: {cp.cuda.runtime.getDeviceProperties(0)['name'].decode()}; driver {cp.cuda.runtime.driverGetVersion()}"

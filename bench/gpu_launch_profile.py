@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
 import pymetallic
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from host_encode_profile import MSL, NAMES, steps  # noqa: E402  the same cumulative steps
+
 try:
     import cupy as cp
 except ImportError:  # pragma: no cover
     cp = None
 
-MSL = """
-#include <metal_stdlib>
-using namespace metal;
-kernel void empty(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {}
-"""
 CUDA = 'extern "C" __global__ void empty(float* out) {}'
 
 
@@ -51,42 +50,9 @@ def main():
     queue = pymetallic.CommandQueue(device)
     buf = pymetallic.Buffer(device, 256)
 
-    def steps(upto):
-        def run(n):
-            cb = None
-            for _ in range(n):
-                cb = queue.make_command_buffer()
-                if upto >= 2:
-                    enc = cb.make_compute_command_encoder()
-                if upto >= 3:
-                    enc.set_compute_pipeline_state(pipe)
-                if upto >= 4:
-                    enc.set_buffer(buf, 0, 0)
-                if upto >= 5:
-                    enc.dispatch_threads((32, 1, 1), (32, 1, 1))
-                if upto >= 2:
-                    enc.end_encoding()
-                if upto >= 6:
-                    cb.commit()
-                if upto >= 7:
-                    cb.wait_until_completed()
-            if upto == 6:
-                cb.wait_until_completed()
-
-        return run
-
-    names = [
-        "make_command_buffer",
-        "+ encoder + end_encoding",
-        "+ set_compute_pipeline_state",
-        "+ set_buffer",
-        "+ dispatch_threads",
-        "+ commit",
-        "+ wait_until_completed",
-    ]
     rows = []
-    for i, name in enumerate(names, start=1):
-        us = per_call(steps(i), args.n if i < 7 else args.n // 4)
+    for i, name in enumerate(NAMES, start=1):
+        us = per_call(steps(queue, pipe, buf, i), args.n if i < 7 else args.n // 4)
         rows.append({"row": name, "us": us})
         print(f"{name:<32} {us:8.3f} us", flush=True)
     if cp is not None:

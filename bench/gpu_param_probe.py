@@ -16,6 +16,7 @@ GPU time per launch: CUDA events around 5 replays of a graph of 100 launches, me
 from __future__ import annotations
 
 import ctypes
+import os
 import statistics
 import sys
 
@@ -26,18 +27,9 @@ try:
 except ImportError:  # pragma: no cover - needs a GPU machine
     sys.exit("this probe needs CuPy and an NVIDIA GPU")
 
-BODY = r"""
-    unsigned gx = blockIdx.x * blockDim.x + threadIdx.x, gy = blockIdx.y * blockDim.y + threadIdx.y;
-    unsigned alive = 0;
-    for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-            if (dx == 0 && dy == 0) continue;
-            unsigned x = (gx + n + dx) % n, y = (gy + n + dy) % n;
-            alive += in[y * n + x];
-        }
-    unsigned char me = in[gy * n + gx];
-    out[gy * n + gx] = (alive == 3 || (me && alive == 2)) ? 1 : 0;
-"""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_kernels import LIFE_BODY as BODY  # noqa: E402  the Life step of the benchmark
+
 SRC = (
     r"""
 struct alignas(16) Slot { union { void* ptr; unsigned char bytes[16]; }; };

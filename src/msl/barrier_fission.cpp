@@ -89,12 +89,6 @@ bool per_thread(BuiltinKind k) {
   }
 }
 
-bool is_assignment(const Token& t) {
-  static const std::set<std::string> kOps = {
-      "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
-  return t.kind == TokenKind::Punct && kOps.count(t.text) > 0;
-}
-
 // Thrown inside the planner: keep the fiber path. `why` names the rule (for
 // PYMETALLIC_DEBUG_FISSION=1, which prints it).
 struct NotApplicable {
@@ -554,7 +548,7 @@ class KernelFission {
     if (!variable_bound) return false;
     for (const std::string& v : declared)
       for (size_t i = close + 1; i < e; ++i)
-        if (t_[i].is_ident(v.c_str()) && ((i + 1 < e && is_assignment(t_[i + 1])) || t_[i - 1].is_punct("++") ||
+        if (t_[i].is_ident(v.c_str()) && ((i + 1 < e && t_[i + 1].is_assignment()) || t_[i - 1].is_punct("++") ||
                                           t_[i - 1].is_punct("--") || t_[i - 1].is_punct("&")))
           return false;
     return true;
@@ -682,8 +676,8 @@ class KernelFission {
     for (const std::string& v : declared)
       for (size_t i = body_open; i < body_close; ++i)
         if (t_[i].is_ident(v.c_str()) &&
-            ((i + 1 < body_close && is_assignment(t_[i + 1])) || t_[i - 1].is_punct("++") || t_[i - 1].is_punct("--") ||
-             t_[i - 1].is_punct("&")))
+            ((i + 1 < body_close && t_[i + 1].is_assignment()) || t_[i - 1].is_punct("++") ||
+             t_[i - 1].is_punct("--") || t_[i - 1].is_punct("&")))
           throw NotApplicable{PM_FISSION_WHERE};
     for (const std::string& v : declared) loop_vars_.insert(v);
     std::string pragma = first != s.begin ? text(s.begin, first) + "\n" : "";

@@ -67,13 +67,6 @@ bool continues_operand(const Token& t) {
 
 // ---- Index-set splitting (fast_division.h, SplitSite) ----
 
-bool is_assignment(const Token& t) {
-  static const char* ops[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
-  for (const char* o : ops)
-    if (t.is_punct(o)) return true;
-  return false;
-}
-
 // A token that ends an operand: a binary operator may follow it.
 bool operand_end(const Token& t) {
   if (t.kind == TokenKind::Number || t.kind == TokenKind::Char || t.kind == TokenKind::String) return true;
@@ -172,7 +165,7 @@ bool stable(const std::vector<Token>& t, const Structure& st, const std::string&
         break;
       }
     }
-    if (k < t.size() && is_assignment(t[k])) return false;
+    if (k < t.size() && t[k].is_assignment()) return false;
     if (!constant) {
       // Inside parentheses that are assigned to, incremented or have their address taken:
       // `(name) *= 3`, `(c ? name : o) = v`, `++(name.x)`, `&(name)`; or a whole operand that
@@ -189,7 +182,7 @@ bool stable(const std::vector<Token>& t, const Structure& st, const std::string&
           return false;
         size_t after = close + 1;
         while (after + 1 < t.size() && t[after].is_punct(".") && t[after + 1].kind == TokenKind::Identifier) after += 2;
-        if (after < t.size() && is_assignment(t[after])) return false;
+        if (after < t.size() && t[after].is_assignment()) return false;
         if (open > 0 && (t[open - 1].is_punct("++") || t[open - 1].is_punct("--"))) return false;
         if (open > 1 && (t[open - 1].is_punct("&") || t[open - 1].is_punct("*")) && !operand_end(t[open - 2]))
           return false;

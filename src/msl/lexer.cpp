@@ -234,4 +234,12 @@ std::vector<Token> lex_generated(const std::string& source, const Token& at) {
   return toks;
 }
 
+bool Token::is_assignment() const {
+  static const char* const kOps[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
+  if (kind != TokenKind::Punct) return false;
+  for (const char* op : kOps)
+    if (text == op) return true;
+  return false;
+}
+
 }  // namespace metallic::msl

@@ -35,6 +35,8 @@ struct Token {
   bool is(TokenKind k, const char* t) const { return kind == k && text == t; }
   bool is_punct(const char* t) const { return is(TokenKind::Punct, t); }
   bool is_ident(const char* t) const { return is(TokenKind::Identifier, t); }
+  // An operator that writes its left operand: =, the compound assignments, ++ and --.
+  bool is_assignment() const;
   SourceLocation location() const { return {file, line, column}; }
 };
 

@@ -28,12 +28,6 @@ std::optional<long long> integer_literal(const Token& tok) {
   return v;
 }
 
-bool is_assignment_or_step(const Token& tok) {
-  static const std::set<std::string> ops = {
-      "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "++", "--"};
-  return tok.kind == TokenKind::Punct && ops.count(tok.text) > 0;
-}
-
 struct Range {
   size_t b = 0, e = 0;  // [b, e)
 };
@@ -333,7 +327,7 @@ class Pairer {
         // `T(x)` casts and ulong2(x, y) are calls too.
         bool call = tok.is_punct("(") && j > c.args[a].b && t_[j - 1].kind == TokenKind::Identifier;
         if (call && c.load && a == 3 && j == c.args[a].b + 1 && t_[j - 1].is_ident("ulong2")) call = false;
-        if (is_assignment_or_step(tok) || tok.kind == TokenKind::Pragma || tok.is_punct("<") || tok.is_punct(">") ||
+        if (tok.is_assignment() || tok.kind == TokenKind::Pragma || tok.is_punct("<") || tok.is_punct(">") ||
             tok.is_punct("<<") || tok.is_punct(">>") || tok.is_punct("{") || tok.is_punct("?") || call)
           return npos;
       }
