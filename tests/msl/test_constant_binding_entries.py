@@ -24,6 +24,12 @@ kernel void affine(device const float* in [[buffer(0)]], device float* out [[buf
                    uint i [[thread_position_in_grid]]) {
     if (i < a.n) out[i] = in[i] * a.scale + a.shift + bias;
 }
+// out[i] = in[i] * w[i % 20]: a constant argument over 64 bytes (read in place, not copied)
+struct Weights { float w[20]; };
+kernel void weigh(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                  constant Weights& c [[buffer(2)]], uint i [[thread_position_in_grid]]) {
+    out[i] = in[i] * c.w[i % 20];
+}
 // out[i] += k (a second kernel with one constant argument)
 kernel void add_k(device float* out [[buffer(0)]], constant float& k [[buffer(1)]],
                   uint i [[thread_position_in_grid]]) {
@@ -41,7 +47,9 @@ def pipes():
     def get(device):
         if device not in cache:
             lib = pm.Library(device, SRC)
-            cache[device] = {n: pm.ComputePipelineState(device, lib.make_function(n)) for n in ("affine", "add_k")}
+            cache[device] = {
+                n: pm.ComputePipelineState(device, lib.make_function(n)) for n in ("affine", "add_k", "weigh")
+            }
         return cache[device]
 
     return get
@@ -96,3 +104,35 @@ def test_each_commit_reads_its_own_constants(device, pipes, bind_a, bind_bias, n
         if dispatches == 2:
             want += k
         np.testing.assert_allclose(out.to_numpy(np.float32), want, rtol=1e-6, atol=1e-6, err_msg=f"commit {commit}")
+
+
+@pytest.mark.parametrize("bind", ["bytes", "buffer"])
+@pytest.mark.parametrize("dispatches", [1, 2], ids=["one_dispatch", "two_dispatches"])
+def test_large_constant_struct_each_commit(device, pipes, bind, dispatches):
+    """An 80-byte `constant` struct (over the 64 bytes copied into registers): the same
+    entries, graphs and replays read it in place."""
+    p = pipes(device)
+    queue = device.make_command_queue()
+    n = 320
+    x = np.linspace(-1, 1, n).astype(np.float32)
+    src = pm.Buffer.from_numpy(device, x)
+    out = pm.Buffer(device, 4 * n)
+    for commit in range(4):
+        w = (np.arange(20, dtype=np.float32) * 0.5 - commit).astype(np.float32)
+        cb = queue.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        for _ in range(dispatches):  # the same dispatch again: a graph of two launches on CUDA
+            enc.set_compute_pipeline_state(p["weigh"])
+            enc.set_buffer(src, 0, 0)
+            enc.set_buffer(out, 0, 1)
+            if bind == "bytes":
+                enc.set_bytes(w.tobytes(), 2)
+            else:
+                enc.set_buffer(pm.Buffer.from_numpy(device, w), 0, 2)
+            enc.dispatch_threads((n, 1, 1), (64, 1, 1))
+        enc.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+        assert cb.error is None, cb.error
+        want = x.astype(np.float64) * w[np.arange(n) % 20]
+        np.testing.assert_allclose(out.to_numpy(np.float32), want, rtol=1e-6, err_msg=f"commit {commit}")
