@@ -26,6 +26,17 @@ kernel void scale_into(device const float* x [[buffer(0)]], device float* out [[
     out[i] = k * x[i];
 }
 
+kernel void set_value(device float* p [[buffer(0)]], constant float& v [[buffer(1)]],
+                      uint i [[thread_position_in_grid]]) {
+    if (i == 0) p[0] = v;
+}
+
+kernel void axpb(device float* y [[buffer(0)]], device const float* x [[buffer(1)]],
+                 constant float& a [[buffer(2)]], constant float& b [[buffer(3)]],
+                 uint i [[thread_position_in_grid]]) {
+    y[i] = a * x[i] + b;
+}
+
 // Sums each threadgroup's elements into sums[group] through threadgroup memory.
 kernel void group_sums(device const float* x [[buffer(0)]], device float* sums [[buffer(1)]],
                        threadgroup float* scratch [[threadgroup(0)]],
@@ -49,7 +60,7 @@ def kit(device):
     lib = device.make_library(SRC)
     p = {
         name: pm.ComputePipelineState(device, lib.make_function(name), support_indirect_command_buffers=True)
-        for name in ("axpy", "scale_into", "group_sums")
+        for name in ("axpy", "scale_into", "group_sums", "set_value", "axpb")
     }
     return device, lib, p, device.make_command_queue()
 
@@ -181,6 +192,161 @@ def test_host_writes_between_executions_are_seen(kit, rng):
         k.to_numpy(np.float32)[0] = step + 1.0
         run(queue, icb, range(2))
         np.testing.assert_allclose(bout.to_numpy(np.float32), 2 * (step + 1.0) * x, rtol=1e-6)
+
+
+# Parameter buffers: `constant T&` arguments bound to buffers no command of the range writes.
+# On CUDA a repeated execution passes their bytes by value when the host copy is current (the
+# kernels then read no buffer for them); these tests pin down that every reader still sees
+# exactly what Metal's rules say it sees: host writes made before the commit (or before the
+# host signal a command buffer waits for), GPU writes made by earlier commands.
+
+
+def test_parameter_ring_rewritten_each_step_without_waiting(kit, rng):
+    """A uniform ring as a real-time Metal program keeps one: 3 slots, the host rewrites a
+    slot once the step that read it is done, and commits the next step without waiting."""
+    device, _, p, queue = kit
+    n, slots, stride, steps = 512, 3, 256, 12
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, by = buf(device, x), buf(device, np.zeros(n, np.float32))
+    ring = pm.Buffer(device, slots * stride)
+    view = ring.to_numpy(np.float32)
+    icb = device.new_indirect_command_buffer(descriptor(), 2 * slots)
+    for slot in range(slots):
+        for j in range(2):  # two dispatches per range: a graph on CUDA
+            cmd = icb.indirect_compute_command(2 * slot + j)
+            cmd.set_compute_pipeline_state(p["axpy"])
+            cmd.set_kernel_buffer(by, 0, 0)
+            cmd.set_kernel_buffer(bx, 0, 1)
+            cmd.set_kernel_buffer(ring, slot * stride, 2)
+            cmd.concurrent_dispatch_threads(n, 64)
+            cmd.set_barrier()
+    users = [None] * slots
+    expected = np.zeros(n, np.float64)
+    for step in range(steps):
+        slot = step % slots
+        if users[slot] is not None:
+            users[slot].wait_until_completed()
+        k = 0.25 * (step + 1)
+        view[slot * stride // 4] = k
+        cb = queue.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        enc.execute_commands_in_buffer(icb, range(2 * slot, 2 * slot + 2))
+        enc.end_encoding()
+        cb.commit()
+        users[slot] = cb
+        expected += 2 * k * x.astype(np.float64)
+    users[(steps - 1) % slots].wait_until_completed()
+    np.testing.assert_allclose(by.to_numpy(np.float32), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_parameter_written_by_the_gpu_is_read_after_the_write(kit, rng):
+    """The parameter buffer alternately written by the host and by earlier GPU commands (a
+    kernel, a blit), in the same command buffer and in earlier ones: each execution reads the
+    value the last write before it left."""
+    device, _, p, queue = kit
+    n = 256
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, bout = buf(device, x), buf(device, np.zeros(n, np.float32))
+    k = buf(device, np.array([3.0], np.float32))
+    source = buf(device, np.array([11.0], np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    encode(icb.indirect_compute_command(0), p["scale_into"], [bx, bout, k], n, 64)
+    encode(icb.indirect_compute_command(1), p["axpy"], [bout, bx, k], n, 64)  # out = 2 k x
+
+    def execute(before=None):
+        cb = queue.make_command_buffer()
+        if before:
+            before(cb)
+        enc = cb.make_compute_command_encoder()
+        enc.execute_commands_in_buffer(icb, range(2))
+        enc.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+        assert cb.get_status() == 1, cb.error
+        return bout.to_numpy(np.float32).copy()
+
+    def gpu_sets(value):
+        def before(cb):
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(p["set_value"])
+            enc.set_buffer(k, 0, 0)
+            enc.set_bytes(np.float32(value), 1)
+            enc.dispatch_threads(32, 32)
+            enc.end_encoding()
+
+        return before
+
+    def blit_copies(cb):
+        blit = cb.make_blit_command_encoder()
+        blit.copy_from_buffer(source, 0, k, 0, 4)
+        blit.end_encoding()
+
+    def expect(got, value):
+        np.testing.assert_allclose(got, 2 * value * x, rtol=1e-6)
+
+    expect(execute(), 3.0)
+    expect(execute(), 3.0)  # the cached graph's first replay
+    k.to_numpy(np.float32)[0] = 4.0
+    expect(execute(), 4.0)
+    expect(execute(gpu_sets(5.0)), 5.0)  # a kernel earlier in the same command buffer
+    expect(execute(), 5.0)  # the GPU's value, the host copy not read since
+    assert k.to_numpy(np.float32)[0] == 5.0
+    k.to_numpy(np.float32)[0] = 7.0
+    expect(execute(), 7.0)
+    expect(execute(blit_copies), 11.0)  # a blit earlier in the same command buffer
+    cb = queue.make_command_buffer()  # in an earlier command buffer, not waited for
+    gpu_sets(6.0)(cb)
+    cb.commit()
+    expect(execute(), 6.0)
+    k.to_numpy(np.float32)[0] = 8.0
+    expect(execute(), 8.0)
+
+
+def test_parameter_written_before_a_host_signal_is_seen(kit, rng):
+    """A command buffer that waits for a shared event the host signals runs after the host's
+    writes made before the signal, even when it was committed before them."""
+    device, _, p, queue = kit
+    n = 256
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, bout = buf(device, x), buf(device, np.zeros(n, np.float32))
+    k = buf(device, np.array([3.0], np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    encode(icb.indirect_compute_command(0), p["scale_into"], [bx, bout, k], n, 64)
+    encode(icb.indirect_compute_command(1), p["axpy"], [bout, bx, k], n, 64)
+    for _ in range(2):
+        run(queue, icb, range(2))  # the graph exists and has been replayed
+    event = device.make_shared_event()
+    gate = queue.make_command_buffer()
+    gate.encode_wait_for_event(event, 1)
+    gate.commit()
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.execute_commands_in_buffer(icb, range(2))
+    enc.end_encoding()
+    cb.commit()
+    k.to_numpy(np.float32)[0] = 9.0
+    event.signaled_value = 1
+    cb.wait_until_completed()
+    np.testing.assert_allclose(bout.to_numpy(np.float32), 18.0 * x, rtol=1e-6)
+
+
+def test_parameters_mixed_with_one_a_command_writes(kit, rng):
+    """One kernel with two `constant float&` arguments: `a` from a host-written buffer, `b`
+    from a buffer the range's first command writes (from a third, host-written buffer)."""
+    device, _, p, queue = kit
+    n = 256
+    x = rng.standard_normal(n).astype(np.float32)
+    bx, by = buf(device, x), buf(device, np.zeros(n, np.float32))
+    a, b, v = (buf(device, np.zeros(1, np.float32)) for _ in range(3))
+    icb = device.new_indirect_command_buffer(descriptor(buffers=4), 2)
+    encode(icb.indirect_compute_command(0), p["set_value"], [b, v], 32, 32)
+    icb.indirect_compute_command(0).set_barrier()
+    encode(icb.indirect_compute_command(1), p["axpb"], [by, bx, a, b], n, 64)
+    for step in range(5):
+        a.to_numpy(np.float32)[0] = 1.5 + step
+        v.to_numpy(np.float32)[0] = -2.0 * step
+        run(queue, icb, range(2))
+        np.testing.assert_allclose(by.to_numpy(np.float32), (1.5 + step) * x - 2.0 * step, rtol=1e-6, atol=1e-6)
 
 
 def test_reset_commands_are_skipped(kit):

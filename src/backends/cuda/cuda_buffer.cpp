@@ -157,6 +157,13 @@ void CudaBuffer::prepare_locked(CUstream stream) {
   context_->check(context_->api().cuMemcpyHtoDAsync_v2(device_, host_, length_, stream), "copying a buffer to the GPU");
 }
 
+bool CudaBuffer::read_current_host_copy(uint64_t offset, uint64_t length, void* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!host_ || !host_valid_ || ready_ || offset > length_ || length > length_ - offset) return false;
+  std::memcpy(out, host_ + offset, length);
+  return true;
+}
+
 void CudaBuffer::device_written() {
   std::lock_guard<std::mutex> lock(mutex_);
   host_valid_ = false;

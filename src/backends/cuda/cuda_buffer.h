@@ -45,6 +45,12 @@ class CudaBuffer : public backend::BufferImpl {
   // Both (device_written when `written`) under one lock: what a dispatch does to each buffer.
   void prepare_for_device(CUstream stream, bool written);
   CUdeviceptr address() const { return device_; }
+  uint64_t length() const { return length_; }
+  // Copies bytes [offset, offset + length) of the host copy to `out` when the host copy is
+  // what the device will see: it exists and no command lowered since it was last current may
+  // have written the buffer (host_valid_). False otherwise (nothing copied). For indirect
+  // command buffers' graphs, which pass such `constant T&` data by value (cuda_graphs.cpp).
+  bool read_current_host_copy(uint64_t offset, uint64_t length, void* out);
   const CudaContext& context() const { return *context_; }
   uint64_t gpuAddress() override { return device_; }
   void exportTo(uintptr_t stream) override;

@@ -110,6 +110,8 @@ constexpr unsigned CU_MEMORYTYPE_HOST = 1;
     (CUgraphNode * node, CUgraph graph, const CUgraphNode* deps, size_t count, const CudaKernelNodeParams* p))    \
   X(cuGraphInstantiateWithFlags, CUresult, (CUgraphExec * exec, CUgraph graph, unsigned long long flags))         \
   X(cuGraphLaunch, CUresult, (CUgraphExec exec, CUstream stream))                                                 \
+  X(cuGraphExecKernelNodeSetParams_v2, CUresult,                                                                  \
+    (CUgraphExec exec, CUgraphNode node, const CudaKernelNodeParams* p))                                          \
   X(cuGraphExecDestroy, CUresult, (CUgraphExec exec))                                                             \
   X(cuGraphDestroy, CUresult, (CUgraph graph))                                                                    \
   X(cuEventCreate, CUresult, (CUevent * event, unsigned flags))                                                   \
