@@ -380,7 +380,7 @@ void CudaQueue::lower_indirect(const ExecuteIndirectCommand& x, const CommandLis
   Graph& graph = icb_graphs_[s.id];
   try {
     build_graph(graph, first, out.count - first);
-    plan_constants(graph, s, first);
+    if (constants_by_value_) plan_constants(graph, s, first);
   } catch (...) {
     destroy_graph(graph);
     icb_graphs_.erase(s.id);

@@ -47,6 +47,8 @@ CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
   progress_ = std::make_shared<StreamProgress>();
   progress_->stream = stream_;
   if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
+  if (const char* env = std::getenv("PYMETALLIC_ICB_PARAMETERS_BY_VALUE"); env && std::string(env) == "0")
+    constants_by_value_ = false;
   deferred_ =
       std::make_unique<DeferredSubmitter>([this](std::shared_ptr<CommandBuffer> b) { submit_now(std::move(b)); });
 }

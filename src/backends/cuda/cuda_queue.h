@@ -205,6 +205,7 @@ class CudaQueue : public backend::QueueImpl {
   std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
   std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;
+  bool constants_by_value_ = true;  // PYMETALLIC_ICB_PARAMETERS_BY_VALUE=0: always through pointers
   bool timestamps_ = false;
   double timeout_ = 0;  // PYMETALLIC_KERNEL_TIMEOUT (seconds; 0: none)
 
