@@ -129,6 +129,32 @@ void CudaQueue::plan_constants(Graph& graph, const IndirectSnapshot& snapshot, s
   }
   for (const CudaBuffer* b : graph.constant_buffers)
     graph.constant_only.push_back(std::find(other_uses.begin(), other_uses.end(), b) == other_uses.end());
+  // The graph is instantiated with the data by value where it can be now.
+  std::vector<char> current(graph.constant_buffers.size(), 1);
+  std::vector<unsigned char> params;
+  for (auto& node : graph.constant_nodes) {
+    if (!value_params(graph, node, params, current)) continue;
+    Op& op = ops_[first + node.node];
+    op.params = params;
+    op.function = node.value_function;
+    node.params.swap(params);
+    node.by_value = true;
+  }
+}
+
+bool CudaQueue::value_params(const Graph& graph, const Graph::ConstantNode& node, std::vector<unsigned char>& params,
+                             std::vector<char>& current) {
+  params = node.pointer_params;
+  for (const auto& c : node.constants) {
+    if (!current[c.buffer] ||
+        !graph.constant_buffers[c.buffer]->read_current_host_copy(c.offset, c.length, params.data() + c.slot)) {
+      params = node.pointer_params;
+      for (const auto& d : node.constants) current[d.buffer] = 0;  // read through pointers: uploaded
+      return false;
+    }
+    reinterpret_cast<uint32_t*>(params.data())[9] |= 1u << c.bit;  // the data is inline
+  }
+  return true;
 }
 
 void CudaQueue::refresh_constants(Graph& graph, std::vector<char>& current) {
@@ -136,21 +162,7 @@ void CudaQueue::refresh_constants(Graph& graph, std::vector<char>& current) {
   current.assign(graph.constant_buffers.size(), 1);
   std::vector<unsigned char> params;
   for (auto& node : graph.constant_nodes) {
-    params = node.pointer_params;
-    bool by_value = true;
-    for (const auto& c : node.constants) {
-      if (!current[c.buffer] ||
-          !graph.constant_buffers[c.buffer]->read_current_host_copy(c.offset, c.length, params.data() + c.slot)) {
-        current[c.buffer] = 0;
-        by_value = false;
-        break;
-      }
-      reinterpret_cast<uint32_t*>(params.data())[9] |= 1u << c.bit;  // the data is inline
-    }
-    if (!by_value) {
-      params = node.pointer_params;
-      for (const auto& c : node.constants) current[c.buffer] = 0;  // read through pointers: uploaded
-    }
+    const bool by_value = value_params(graph, node, params, current);
     if (by_value == node.by_value && params == node.params) continue;  // the node has it already
     void* kernel_params[] = {params.data()};
     CudaKernelNodeParams p{};

@@ -379,8 +379,8 @@ void CudaQueue::lower_indirect(const ExecuteIndirectCommand& x, const CommandLis
   // Recorded to be executed again: its graph is made now, and launched from the first time.
   Graph& graph = icb_graphs_[s.id];
   try {
-    build_graph(graph, first, out.count - first);
     if (constants_by_value_) plan_constants(graph, s, first);
+    build_graph(graph, first, out.count - first);
   } catch (...) {
     destroy_graph(graph);
     icb_graphs_.erase(s.id);

@@ -177,13 +177,18 @@ class CudaQueue : public backend::QueueImpl {
   bool replay_graph(const std::string& signature, size_t count);
   static void append_signature(const Op& op, std::string& signature);
   void build_graph(Graph& graph, size_t first, size_t count);  // from ops_[first, first + count)
-  // An indirect command buffer's graph, just built from ops_[first, ...): notes its constant
-  // arguments in parameter buffers (Graph::constant_nodes).
+  // An indirect command buffer's graph about to be built from ops_[first, ...): notes its
+  // constant arguments in parameter buffers (Graph::constant_nodes) and puts their bytes in
+  // the ops where the host copies are current, so that the graph is made with them by value.
   void plan_constants(Graph& graph, const IndirectSnapshot& snapshot, size_t first);
   // Before a launch of `graph`: each constant node takes its buffers' current host bytes by
   // value, or its pointers where a host copy is not current. `current[i]`: whether constant
   // buffer i was passed by value everywhere (its upload can wait).
   void refresh_constants(Graph& graph, std::vector<char>& current);
+  // A constant node's parameters with its buffers' host bytes inline; false (and the pointer
+  // parameters, its buffers no longer `current`) where a host copy is not current.
+  static bool value_params(const Graph& graph, const Graph::ConstantNode& node, std::vector<unsigned char>& params,
+                           std::vector<char>& current);
   void destroy_graph(Graph& graph);
   // Pinned host slots for the set_bytes data of graph replays. Pinned, so the upload is truly
   // asynchronous (from pageable memory the driver waits for the stream first, and the host
