@@ -55,6 +55,7 @@ Pending::~Pending() {
   if (!context->healthy()) return;
   if (start) events->put(start);
   if (end) events->put(end);
+  if (done) events->put(done);
   if (!scratch.empty())
     context->release([api = &context->api(), scratch = std::move(scratch)] {
       for (auto p : scratch) api->cuMemFree_v2(p);
@@ -123,10 +124,12 @@ void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& p
   // With a time limit nothing blocks: the callers poll (wait_until, the notifier).
   if (pending->timeout > 0) block = false;
   CUresult r = CUDA_SUCCESS;
-  if (pending->end) {
-    r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
+  if (pending->end || pending->done) {
+    CUevent e = pending->end ? pending->end : pending->done;
+    r = block ? api.cuEventSynchronize(e) : api.cuEventQuery(e);
   } else if (pending->progress->completed.load() < pending->sequence) {
     uint64_t upto = pending->progress->submitted.load();
+    if (upto > pending->sequence) pending->progress->precise.store(true);  // see StreamProgress
     r = block ? api.cuStreamSynchronize(pending->progress->stream) : api.cuStreamQuery(pending->progress->stream);
     if (r == CUDA_SUCCESS) {
       uint64_t seen = pending->progress->completed.load();

@@ -84,9 +84,14 @@ class StagingPool {
 // a stream synchronise (or a successful query) completes everything submitted before it.
 // A status poll may lag (an earlier buffer reads as running until the stream is idle), but
 // a wait never returns early; an event record per commit cost more than the launch itself.
+// Until a program waits for (or polls) a command buffer while later ones are in flight, as
+// one with a ring of per-frame buffers does: a stream query would then hold the host until
+// the device is idle, and the device would idle while the host encodes the next frame. From
+// then on (`precise`) each commit of the queue records an event that completes it alone.
 struct StreamProgress {
   CUstream stream = nullptr;
   std::atomic<uint64_t> submitted{0}, completed{0};
+  std::atomic<bool> precise{false};
 };
 
 // The buffers a command buffer may write (their host views are refreshed once it is done):
@@ -118,6 +123,7 @@ struct Pending {
   std::shared_ptr<StreamProgress> progress;
   uint64_t sequence = 0;
   CUevent start = nullptr, end = nullptr;  // with PYMETALLIC_GPU_TIMESTAMPS=1 (start also with a timeout)
+  CUevent done = nullptr;                  // the end of its work, once the queue is `precise` (StreamProgress)
   double host_start = 0;
   // PYMETALLIC_KERNEL_TIMEOUT: seconds the work may run once it started (0: no limit), and
   // when the host first saw its start event done (0: not yet).

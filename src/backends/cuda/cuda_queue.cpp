@@ -102,7 +102,9 @@ void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
     if (want_graph && lowered.launches_only && lowered.count >= 2 && pending->scratch.empty())
       replayed = replay_graph(lowered.signature, lowered.count);
     if (!replayed) enqueue(ops_, lowered.count);
-    if (pending->end) context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    if (!pending->end && progress_->precise.load(std::memory_order_relaxed)) pending->done = events_->get();
+    if (CUevent e = pending->end ? pending->end : pending->done)
+      context_->check(api.cuEventRecord(e, stream_), "cuEventRecord");
     // Its signals are on the stream now and will be written without the host: promised.
     for (auto& [event, value] : pending->signals) event->promise(value);
     pending->sequence = ++progress_->submitted;

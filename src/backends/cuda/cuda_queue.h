@@ -158,11 +158,11 @@ class CudaQueue : public backend::QueueImpl {
       uint64_t offset;             // into the buffer
     };
     struct ConstantNode {
-      size_t node;                                    // index into nodes
-      CUfunction pointer_function, value_function;    // data behind pointers / in the parameters
+      size_t node;                                  // index into nodes
+      CUfunction pointer_function, value_function;  // data behind pointers / in the parameters
       unsigned grid[3], block[3], shared;
-      std::vector<unsigned char> pointer_params;      // as built
-      std::vector<unsigned char> params;              // what the node has now
+      std::vector<unsigned char> pointer_params;  // as built
+      std::vector<unsigned char> params;          // what the node has now
       std::vector<Constant> constants;
       bool by_value = false;
     };
@@ -207,8 +207,8 @@ class CudaQueue : public backend::QueueImpl {
   // again launches its graph without lowering its dispatches). Built at the first execution.
   std::unordered_map<uint64_t, Graph> icb_graphs_;
   std::vector<char> constants_current_;  // refresh_constants' answer, reused
-  std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
-  std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
+  std::mutex submit_mutex_;              // commits from several threads are serialised on the stream
+  std::vector<Op> ops_;                  // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;
   bool constants_by_value_ = true;  // PYMETALLIC_ICB_PARAMETERS_BY_VALUE=0: always through pointers
   bool timestamps_ = false;
