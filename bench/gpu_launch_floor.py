@@ -2,7 +2,9 @@
 kernel called through ctypes in a tight loop, varied one factor at a time — the stream
 (the legacy default stream, as CuPy launches on; a blocking or a non-blocking stream, as
 pymetallic's queue makes), the kernel's parameter bytes (one pointer; a struct as pymetallic's
-entries take: 48-byte header + slots), and an event recorded before each launch. The ctypes
+entries take: 48-byte header + slots), an event recorded before each launch, and a word of
+mapped host memory the stream writes after each launch (cuStreamWriteValue32), which the host
+can poll by reading memory. The ctypes
 call adds the same Python cost to every row, so the differences between rows are the driver's.
 
     python bench/gpu_launch_floor.py [--n 50000]
@@ -87,6 +89,30 @@ def main():
     ssync.argtypes = [ctypes.c_void_p]
     csync = cuda.cuCtxSynchronize
 
+    # A completion word in pinned, mapped host memory that the stream writes after the work
+    # (cuStreamWriteValue32): the host then learns of completion by reading memory, without a
+    # driver call per poll.
+    write_value = cuda.cuStreamWriteValue32_v2
+    write_value.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint]
+    word_host = ctypes.c_void_p()
+    assert cuda.cuMemHostAlloc(ctypes.byref(word_host), 64, 0x2 | 0x1) == 0  # DEVICEMAP | PORTABLE
+    word_dev = ctypes.c_uint64()
+    assert cuda.cuMemHostGetDevicePointer_v2(ctypes.byref(word_dev), word_host, 0) == 0
+    word = ctypes.c_uint32.from_address(word_host.value)
+
+    def per_launch_write_value(stream):
+        k = mod.get_function("k_ptr")
+        f = k.kernel.ptr if hasattr(k, "kernel") else k.ptr
+        p = params["k_ptr"]
+
+        def loop(count):
+            for i in range(count):
+                launch(f, 1, 1, 1, 32, 1, 1, 0, stream, p, None)
+                write_value(stream, word_dev.value, i & 0xFFFFFFFF, 0)
+            cp.cuda.Device().synchronize()
+
+        return us_per_iteration(loop, args.n)
+
     def per_wait(stream, how):
         """A launch of k_ptr and a wait for it, per iteration: how the host learns of completion."""
         k = mod.get_function("k_ptr")
@@ -102,6 +128,11 @@ def main():
                     csync()
                 elif how == "cuStreamSynchronize":
                     ssync(stream)
+                elif how == "poll a written word":
+                    target = (word.value + 1) & 0xFFFFFFFF
+                    write_value(stream, word_dev.value, target, 0)
+                    while word.value != target:
+                        pass
                 elif how == "poll cuStreamQuery":
                     while query(stream) != 0:
                         pass
@@ -124,7 +155,16 @@ def main():
                 )
 
     for sname, s in streams.items():
-        for how in ("cuCtxSynchronize", "cuStreamSynchronize", "poll cuStreamQuery", "poll cuEventQuery"):
+        us = per_launch_write_value(s)
+        print(f"k_ptr   {sname:13} {'launch+write word':13} {us:7.3f} us per launch", flush=True)
+    for sname, s in streams.items():
+        for how in (
+            "cuCtxSynchronize",
+            "cuStreamSynchronize",
+            "poll cuStreamQuery",
+            "poll cuEventQuery",
+            "poll a written word",
+        ):
             us = per_wait(s, how)
             print(f"k_ptr   {sname:13} launch + {how:20} {us:7.3f} us per iteration", flush=True)
 
