@@ -164,7 +164,8 @@ void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& p
     buffer.executorFinished(now_seconds(), what, /*device_lost=*/!ctx.healthy());
     return;
   }
-  pending->written.for_each([](backend::BufferImpl& b) { static_cast<CudaBuffer&>(b).refresh_views(); });
+  // Latest first: one download per buffer (refresh_views skips counts it has covered).
+  pending->written.for_each_latest_first([](CudaBuffer& b, uint64_t writes) { b.refresh_views(writes); });
   if (!pending->diags.empty()) {
     std::lock_guard<std::mutex> lock(pending->diag_mutex);
     if (!pending->diag_collected) {
