@@ -802,6 +802,46 @@ def test_parameter_written_by_the_gpu_while_a_view_is_open(pkit, rng):
         assert view[0] == v
 
 
+def test_parameter_in_foreign_memory_changed_by_its_owner(pkit, rng):
+    """The parameter buffer wraps another library's array in place (NumPy on the CPU, CuPy on
+    a GPU), read once through the buffer on the host; the owner then changes the array (and
+    synchronises) and the range runs again: it must read the owner's new value, not the host
+    copy the read left (which nothing tells pymetallic is stale)."""
+    device, p, queue = pkit
+    n = 64
+    x = quarters(rng, n)
+    bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
+    if device.kind == "cpu":
+        owner = np.array([2.0], np.float32)
+
+        def owner_sets(value):
+            owner[0] = value
+
+    else:
+        cupy = pytest.importorskip("cupy")
+        with cupy.cuda.Device(device.ordinal):
+            owner = cupy.array([2.0], dtype=cupy.float32)
+            cupy.cuda.get_current_stream().synchronize()
+
+        def owner_sets(value):
+            with cupy.cuda.Device(device.ordinal):
+                owner[0] = value
+                cupy.cuda.get_current_stream().synchronize()
+
+    k = pm.Buffer.from_dlpack(owner, device=device)
+    assert k.to_numpy(np.float32)[0] == 2.0  # read on the host (on a GPU: a host copy, current now)
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    want = np.zeros(n, np.float32)
+    for step, value in enumerate((2.0, 2.0, 3.0, 4.0, 4.0, 5.0)):
+        if step in (2, 3, 5):
+            owner_sets(value)
+        run(queue, icb, range(2))
+        want = np.float32(value) * x + (np.float32(value) * x + want)
+        np.testing.assert_array_equal(y.to_numpy(np.float32), want)
+
+
 def test_reset_commands_are_skipped(kit):
     device, _, p, queue = kit
     n = 128

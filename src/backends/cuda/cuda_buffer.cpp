@@ -165,7 +165,10 @@ void CudaBuffer::prepare_locked(CUstream stream) {
 
 bool CudaBuffer::read_current_host_copy(uint64_t offset, uint64_t length, void* out) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!host_ || !host_valid_ || ready_ || offset > length_ || length > length_ - offset) return false;
+  // Never for foreign memory (owner_): its owner may write it on the device at any time
+  // without telling us (a CuPy array changed in place), so a host copy left by a host read
+  // is not known to be current; kernels read it in place, as before passing by value.
+  if (owner_ || !host_ || !host_valid_ || ready_ || offset > length_ || length > length_ - offset) return false;
   std::memcpy(out, host_ + offset, length);
   return true;
 }
