@@ -57,8 +57,8 @@ class CudaBuffer : public backend::BufferImpl {
   // Copies bytes [offset, offset + length) of the host copy to `out` when the host copy is
   // what the device will see: it exists and no command lowered since it was last current may
   // have written the buffer (host_valid_), and it is not foreign memory. False otherwise
-  // (nothing copied). For indirect
-  // command buffers' graphs, which pass such `constant T&` data by value (cuda_graphs.cpp).
+  // (nothing copied). For indirect command buffers' graphs, which pass such `constant T&`
+  // data by value (cuda_graphs.cpp).
   bool read_current_host_copy(uint64_t offset, uint64_t length, void* out);
   const CudaContext& context() const { return *context_; }
   uint64_t gpuAddress() override { return device_; }
