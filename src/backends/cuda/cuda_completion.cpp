@@ -127,6 +127,15 @@ void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& p
   if (pending->end || pending->done) {
     CUevent e = pending->end ? pending->end : pending->done;
     r = block ? api.cuEventSynchronize(e) : api.cuEventQuery(e);
+    if (r == CUDA_SUCCESS) {
+      // The stream ran everything before it too: the buffers committed before the queue
+      // turned precise (no event of their own) are done without a stream query, which
+      // would answer "not ready" while later buffers run (a later buffer completed, an
+      // earlier one still running: not the order a queue completes in).
+      uint64_t seen = pending->progress->completed.load();
+      while (seen < pending->sequence && !pending->progress->completed.compare_exchange_weak(seen, pending->sequence)) {
+      }
+    }
   } else if (pending->progress->completed.load() < pending->sequence) {
     uint64_t upto = pending->progress->submitted.load();
     if (upto > pending->sequence) pending->progress->precise.store(true);  // see StreamProgress
