@@ -842,6 +842,44 @@ def test_parameter_in_foreign_memory_changed_by_its_owner(pkit, rng):
         np.testing.assert_array_equal(y.to_numpy(np.float32), want)
 
 
+def test_parameter_view_after_waiting_for_a_later_command_buffer(pkit, rng):
+    """A command buffer writes the parameter while a view of it is open; the program waits
+    only for a later command buffer of the queue (which does not use it), then reads the
+    parameter through the view, writes a new value through it and executes the range."""
+    device, p, queue = pkit
+    n = 64
+    x = quarters(rng, n)
+    bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
+    other = buf(device, np.zeros(1, np.float32))
+    k = buf(device, np.array([1.0], np.float32))
+    view = k.to_numpy(np.float32)
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    run(queue, icb, range(2))
+    want = np.float32(1.0) * x + (np.float32(1.0) * x + np.zeros(n, np.float32))
+    for step in range(1, 5):
+        writer = queue.make_command_buffer()
+        enc = writer.make_compute_command_encoder()
+        set_value(enc, p, k, 10.0 * step)
+        enc.end_encoding()
+        writer.commit()
+        last = queue.make_command_buffer()
+        enc = last.make_compute_command_encoder()
+        set_value(enc, p, other, -1.0)
+        enc.end_encoding()
+        last.commit()
+        last.wait_until_completed()
+        # Checked before anything asks for the earlier buffer's status (which finishes it).
+        assert view[0] == 10.0 * step  # the earlier buffer's write, seen through the open view
+        assert writer.get_status() == 1, "an earlier buffer reads as unfinished after a later one completed"
+        view[0] = 2.0 + step
+        run(queue, icb, range(2))
+        v = np.float32(2.0 + step)
+        want = v * x + (v * x + want)
+        np.testing.assert_array_equal(y.to_numpy(np.float32), want)
+
+
 def test_parameter_view_used_after_an_event_the_gpu_signalled(pkit, rng, request):
     """The host learns that a command buffer which wrote the parameter is done from a shared
     event it signals (not by waiting for the buffer), then reads the parameter through a

@@ -175,6 +175,19 @@ void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& p
   }
   // Latest first: one download per buffer (refresh_views skips counts it has covered).
   pending->written.for_each_latest_first([](CudaBuffer& b, uint64_t writes) { b.refresh_views(writes); });
+  // The queue's earlier buffers are done too: finished now, before this one (commit order),
+  // after its views (theirs then need no second download). See StreamProgress::unfinished.
+  std::vector<std::shared_ptr<CommandBuffer>> earlier;
+  {
+    std::lock_guard<std::mutex> lock(pending->progress->mutex);
+    auto& unfinished = pending->progress->unfinished;
+    while (!unfinished.empty() && unfinished.front().first <= pending->sequence) {
+      if (unfinished.front().first < pending->sequence)
+        if (auto b = unfinished.front().second.lock()) earlier.push_back(std::move(b));
+      unfinished.pop_front();
+    }
+  }
+  for (auto& b : earlier) finish(*b, false);
   if (!pending->diags.empty()) {
     std::lock_guard<std::mutex> lock(pending->diag_mutex);
     if (!pending->diag_collected) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -94,6 +95,12 @@ struct StreamProgress {
   CUstream stream = nullptr;
   std::atomic<uint64_t> submitted{0}, completed{0};
   std::atomic<bool> precise{false};
+  // The queue's command buffers by sequence, until one of theirs or a later one is finished:
+  // a finished buffer finishes the earlier ones still unfinished (they are done too), so that
+  // a program that waits for the last buffer of a batch finds the open views the others wrote
+  // refreshed and their statuses completed, in commit order.
+  std::mutex mutex;
+  std::deque<std::pair<uint64_t, std::weak_ptr<CommandBuffer>>> unfinished;
 };
 
 // The buffers a command buffer may write (their host views are refreshed once it is done),
