@@ -63,3 +63,26 @@ def test_a_wait_returns_before_later_buffers_finish(device):
         slow.wait_until_completed()
         assert long_out.to_numpy(np.uint32)[0] == lcg_reference(1, long_n)
     assert still_running, "the wait for the first buffer also waited for the long one behind it"
+
+
+def test_a_later_buffer_done_means_the_earlier_ones_are_done(device):
+    """Buffers of one queue complete in commit order: once a later one is known complete, the
+    status of every earlier one says completed too, even while buffers after it still run.
+    (On CUDA the first two are committed before the queue turns to an event per commit.)"""
+    pipe = pm.ComputePipelineState(device, device.make_library(SRC).make_function("lcg"))
+    queue = device.make_command_queue()
+    long_n = 20_000_000 if device.kind == "cuda" else 1_000_000
+    outs = [pm.Buffer(device, 4 * 32) for _ in range(4)]
+    first = commit(queue, pipe, outs[0], long_n, 1)
+    second = commit(queue, pipe, outs[1], 1000, 32)
+    first.get_status()  # a poll with a later buffer in flight (CUDA: events from now on)
+    third = commit(queue, pipe, outs[2], 1000, 32)
+    fourth = commit(queue, pipe, outs[3], long_n, 1)
+    third.wait_until_completed()
+    assert third.get_status() == 1, third.error
+    assert second.get_status() == 1, "an earlier buffer reads as unfinished after a later one completed"
+    assert first.get_status() == 1
+    fourth.wait_until_completed()
+    assert outs[0].to_numpy(np.uint32)[0] == lcg_reference(1, long_n)
+    assert outs[1].to_numpy(np.uint32).tolist() == [lcg_reference(i + 1, 1000) for i in range(32)]
+    assert outs[3].to_numpy(np.uint32)[0] == lcg_reference(1, long_n)

@@ -109,7 +109,14 @@ void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
     for (auto& [event, value] : pending->signals) event->promise(value);
     pending->sequence = ++progress_->submitted;
     const double host_start = pending->host_start;
+    const uint64_t sequence = pending->sequence;
     std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(std::move(pending)));
+    {
+      std::lock_guard<std::mutex> lock(progress_->mutex);
+      auto& unfinished = progress_->unfinished;
+      while (!unfinished.empty() && unfinished.front().second.expired()) unfinished.pop_front();
+      unfinished.emplace_back(sequence, buffer);
+    }
     if (buffer->executorStarted(host_start)) notify_when_complete(buffer);
   } catch (const std::exception& e) {
     // As when it fails later: its events are signalled, so that waiting queues do not hang.
