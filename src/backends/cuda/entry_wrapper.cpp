@@ -18,6 +18,11 @@ bool uniform_entries() {
   return !(v && std::string(v) == "0");
 }
 
+bool tiered_entries() {
+  const char* v = std::getenv("PYMETALLIC_CUDA_TIERED");
+  return v && *v && std::string(v) != "0" && uniform_entries();
+}
+
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
 std::string layout_symbol(size_t i) { return "metallic_layout_" + std::to_string(i); }
 
@@ -245,9 +250,11 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
   const std::string body = "metallic_body_" + std::to_string(i);
   const std::string head = "extern \"C\" __global__ void " + bounds + entry_symbol(i);
   const std::string param = "(const PM_GRID_CONSTANT " + params + " P) { ";
-  if (entries == Entries::Direct) {
-    out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
-    if (uniform_entries() && has_constant_references(k)) {
+  if (entries != Entries::Indirect) {
+    if (entries != Entries::Uniform) out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
+    if (entries == Entries::General) {
+      // the uniform entries are in the Uniform unit
+    } else if (uniform_entries() && has_constant_references(k)) {
       out << head << "_uniform_inline" << param << body << "<true, 1>(P, pm_launched_group(P)); }\n";
       out << head << "_uniform_buffers" << param << body << "<true, 2>(P, pm_launched_group(P)); }\n";
     } else if (uniform_entries()) {
@@ -265,7 +272,8 @@ void write_kernel(std::ostringstream& out, const msl::TranslatedSource& source, 
   const std::string params = "pm_params_" + std::to_string(i);
   const bool diag = source.validation || source.uses_logging;
   write_params_struct(out, k, params, diag);
-  if (entries == Entries::Direct) write_layout_table(out, k, i, params);  // read from the main module only
+  // Read from the main module only (Direct or General).
+  if (entries == Entries::Direct || entries == Entries::General) write_layout_table(out, k, i, params);
   write_body(out, k, i, params, diag, source.validation);
   write_entries(out, k, i, params, entries, source.validation);
 }
