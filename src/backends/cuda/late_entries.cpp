@@ -50,7 +50,9 @@ class Worker {
   }
 
  private:
-  Worker() : pid_(getpid()) { std::atexit([] { get().stop(); }); }
+  Worker() : pid_(getpid()) {
+    std::atexit([] { get().stop(); });
+  }
 
   void loop() {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -78,7 +80,18 @@ class Worker {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) return;  // exiting: the unit is in the disk cache for the next process
       }
-      attach(job.kernels, std::make_shared<CudaModule>(job.context, binary.image));
+      // Loaded when none of the context's streams has work queued (CudaContext::release): at
+      // once if the device is idle, else on the thread that finishes the last running command
+      // buffer. Loading a module may wait for the running kernels (lazy loading synchronises
+      // the context); one of them may be waiting for work the program is about to submit.
+      auto image = std::make_shared<const std::string>(std::move(binary.image));
+      std::weak_ptr<CudaContext> weak = job.context;
+      job.context->release([weak, kernels = job.kernels, image] {
+        try {
+          if (auto context = weak.lock()) attach(kernels, std::make_shared<CudaModule>(context, *image));
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the general entries stay in use
+        }
+      });
     } catch (...) {  // NOLINT(bugprone-empty-catch): the general entries stay in use
     }
   }

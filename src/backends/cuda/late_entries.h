@@ -16,8 +16,8 @@ namespace metallic::cuda {
 // when the unit is in the disk cache (a warm start), else from the process's background
 // compile thread, which builds one library's unit at a time, starts only when no other
 // compile of the process is running, skips a library nobody holds any more, and is waited
-// for at exit (at most one compile; a unit compiled then is not loaded). A failure there
-// leaves the general entries in use.
+// for at exit (at most one compile; a unit compiled then is not loaded); its module is loaded
+// when the device has no work queued. A failure there leaves the general entries in use.
 void add_uniform_entries(const std::shared_ptr<CudaContext>& context, const std::shared_ptr<CudaLibrary>& library,
                          const msl::TranslatedSource& source, const CompileOptions& options, int sm_version,
                          int driver_version);
