@@ -18,9 +18,14 @@ bool uniform_entries() {
   return !(v && std::string(v) == "0");
 }
 
+// Off by default until a GPU run has checked it (tests/msl/test_tiered_entries.py and the
+// suite with PYMETALLIC_CUDA_TIERED=1); turning it on is this constant.
+constexpr bool kTieredByDefault = false;
+
 bool tiered_entries() {
   const char* v = std::getenv("PYMETALLIC_CUDA_TIERED");
-  return v && *v && std::string(v) != "0" && uniform_entries();
+  const bool on = v && *v ? std::string(v) != "0" : kTieredByDefault;
+  return on && uniform_entries();
 }
 
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }

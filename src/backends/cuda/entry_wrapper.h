@@ -26,8 +26,9 @@ enum class Entries { Direct, Indirect, General, Uniform };
 // one). They are ~0.08 s of the benchmark library's 0.25 s cold compile (docs/performance.md);
 // the switch lets a GPU run weigh that against what they save at run time.
 bool uniform_entries();
-// PYMETALLIC_CUDA_TIERED=1 (off by default until measured on a GPU): libraries are built as
-// General now and Uniform later (above). Never with uniform_entries() off.
+// PYMETALLIC_CUDA_TIERED=1 (off by default until run on a GPU: kTieredByDefault in
+// entry_wrapper.cpp), =0 off: libraries are built as General now and Uniform later (above).
+// Never with uniform_entries() off, nor for validation or logging builds.
 bool tiered_entries();
 std::string entry_symbol(size_t kernel_index);   // "metallic_entry_<i>"
 std::string layout_symbol(size_t kernel_index);  // "metallic_layout_<i>": the parameter layout
