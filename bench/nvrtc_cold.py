@@ -10,7 +10,8 @@ the Uniform unit a device then compiles in the background), as --programs NVRTC 
 as many threads (PYMETALLIC_NVRTC_THREADS; NVRTC parses one program at a time per process,
 so this only overlaps back ends), and without the uniform entries
 (PYMETALLIC_CUDA_UNIFORM_ENTRIES=0). Prints wall and CPU seconds (min and median of the runs) and
-the ratios; CPU time is the steadier number on a shared machine, wall time what a user waits
+the ratios (of the minima, and the median of each round's ratio); CPU time is the steadier
+number on a shared machine, wall time what a user waits
 (with several programs the CPU time is the sum over threads). NVRTC runs on the CPU, so this
 measures the same work as the GPU row.
 
@@ -222,8 +223,14 @@ def main():
                 ("ours_general", "no-uniform"),
             )
         )
-        print(f"  {what:<4}: {cells}\n        ratios of minima: {ratios}", flush=True)
-    print(f"load average {os.getloadavg()[0]:.2f}")
+        # Each round's ratio to the CUDA C++ of the same round, then their median: steadier than
+        # a ratio of minima where the machine's speed drifts between rounds.
+        paired = "  ".join(
+            f"{label}/CUDA {statistics.median(a[what] / b[what] for a, b in zip(rows[side], rows['cuda'])):.2f}"
+            for side, label in (("ours", "default"), ("ours_tiered", "tiered"), ("ours_general", "no-uniform"))
+        )
+        print(f"  {what:<4}: {cells}\n        ratios of minima: {ratios}\n        median per-round ratio: {paired}")
+    print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"summary": summary, "runs": rows, "load": os.getloadavg()[0]}, f, indent=1)
