@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
 sys.path.insert(0, os.path.dirname(__file__))
 from gpu_kernels import CUDA, MSL  # noqa: E402
 from msl_runner import MslRunner  # noqa: E402
-from timing import median_seconds, write_json  # noqa: E402
+from timing import median_seconds, paired_medians, write_json  # noqa: E402
 
 RESULTS = []
 
@@ -182,20 +182,12 @@ def bench_launch(ours):
             k((1,), (32,), (cbuf,))
             cp.cuda.Device().synchronize()
 
-    report(
-        "empty dispatch + commit (no wait)",
-        median_seconds(ours_no_wait) / n,
-        median_seconds(cupy_no_wait) / n,
-        unit="us",
-        scale=1e6,
-    )
-    report(
-        "empty dispatch + commit + wait",
-        median_seconds(ours_wait) / (n // 4),
-        median_seconds(cupy_wait) / (n // 4),
-        unit="us",
-        scale=1e6,
-    )
+    # Rounds alternate between the two sides (timing.paired_medians): the launch floor moves
+    # by about a microsecond between spells of the same run.
+    ours_t, cupy_t = paired_medians([ours_no_wait, cupy_no_wait], repeats=11)
+    report("empty dispatch + commit (no wait)", ours_t / n, cupy_t / n, unit="us", scale=1e6)
+    ours_t, cupy_t = paired_medians([ours_wait, cupy_wait], repeats=11)
+    report("empty dispatch + commit + wait", ours_t / (n // 4), cupy_t / (n // 4), unit="us", scale=1e6)
 
 
 LIFE_ROWS = 512
@@ -221,11 +213,7 @@ def bench_life(ours, steps):
     ours_run()
     cupy_run()
     np.testing.assert_array_equal(bufs[steps % 2].to_numpy(np.uint8, (w, w)), cp.asnumpy(cbufs[steps % 2]))
-    report(
-        f"Life {w}x{w} x {steps}, wait each step",
-        median_seconds(ours_run, repeats=5),
-        median_seconds(cupy_run, repeats=5),
-    )
+    report(f"Life {w}x{w} x {steps}, wait each step", *paired_medians([ours_run, cupy_run], repeats=9))
 
 
 def bench_compile(samples=7):

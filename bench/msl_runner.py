@@ -63,8 +63,24 @@ class MslRunner:
         """``steps`` dispatches of kernel ``name``, each in its own command buffer and waited
         for, reading buffers[s % 2] and writing buffers[(s + 1) % 2] at step s (a simulation
         run as a Metal program steps it: the Life rows)."""
-        for s in range(steps):
-            self.run(name, [buffers[s % 2], buffers[(s + 1) % 2]], grid, tg, bytes_args)
+        # Written out as a program would (and as the CuPy side's loop is): no helper layers.
+        pipe, queue = self.pipe(name), self.queue
+        a, b = buffers
+        cb = None
+        for _ in range(steps):
+            cb = queue.make_command_buffer()
+            enc = cb.make_compute_command_encoder()
+            enc.set_compute_pipeline_state(pipe)
+            enc.set_buffer(a, 0, 0)
+            enc.set_buffer(b, 0, 1)
+            for value, index in bytes_args:
+                enc.set_bytes(value, index)
+            enc.dispatch_threads(grid, tg)
+            enc.end_encoding()
+            cb.commit()
+            cb.wait_until_completed()
+            a, b = b, a
+        assert cb is None or cb.get_status() == 1, cb.error
 
     def timed(self, *args, **kwargs):
         """Median seconds of commit + wait of a command buffer recorded beforehand: the
