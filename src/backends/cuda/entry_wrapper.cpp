@@ -373,8 +373,8 @@ std::string omitted_groups(const std::string& code, const msl::TranslatedSource&
       // A member's name (after . or ->) is never one of the library's: logger.log(...).
       size_t before = at;
       while (before > 0 && std::isspace(static_cast<unsigned char>(code[before - 1]))) --before;
-      const bool member = before > 0 && (code[before - 1] == '.' || (before > 1 && code[before - 1] == '>' &&
-                                                                     code[before - 2] == '-'));
+      const bool member =
+          before > 0 && (code[before - 1] == '.' || (before > 1 && code[before - 1] == '>' && code[before - 2] == '-'));
       auto it = member ? g.trigger.end() : g.trigger.find(code.substr(at, end - at));
       if (it != g.trigger.end()) used[it->second] = true;
       at = end;
