@@ -391,6 +391,12 @@ kernel void store_through(constant Target& t [[buffer(0)]], uint i [[thread_posi
     if (i == 0) t.p[0] = t.value;
 }
 
+struct Source { device const float* p [[id(0)]]; };
+kernel void add_through(constant Source& s [[buffer(0)]], device float* y [[buffer(1)]],
+                        uint i [[thread_position_in_grid]]) {
+    y[i] += s.p[0];
+}
+
 // p[0] = v after a long dependent chain (one thread: milliseconds), the chain's end in sink.
 kernel void slow_set(device float* p [[buffer(0)]], device uint* sink [[buffer(1)]],
                      constant float& v [[buffer(2)]], constant uint& n [[buffer(3)]],
@@ -414,7 +420,16 @@ def pkit(device):
         name: pm.ComputePipelineState(device, lib.make_function(name), support_indirect_command_buffers=True)
         for name in ("axpy", "set_value", "scale_into")
     }
-    for name in ("affine", "two_refs", "add_first", "big_pair", "odd_bytes", "store_through", "slow_set"):
+    for name in (
+        "affine",
+        "two_refs",
+        "add_first",
+        "big_pair",
+        "odd_bytes",
+        "store_through",
+        "slow_set",
+        "add_through",
+    ):
         p[name] = pm.ComputePipelineState(device, plib.make_function(name), support_indirect_command_buffers=True)
     return device, p, device.make_command_queue()
 
@@ -681,6 +696,71 @@ def test_parameter_written_through_an_argument_buffer_of_the_range(pkit, rng):
         want = np.float32(1.5 + step) * x + want
         np.testing.assert_array_equal(y.to_numpy(np.float32), want)
         assert k.to_numpy(np.float32)[0] == np.float32(1.5 + step)
+
+
+def test_parameter_also_read_through_an_argument_buffer(pkit, rng):
+    """The parameter is also read through a pointer in an argument buffer by a command of the
+    range (declared by use_resource for reading): both readers see each host write."""
+    device, p, queue = pkit
+    n = 64
+    x = quarters(rng, n)
+    bx, y, z = buf(device, x), buf(device, np.zeros(n, np.float32)), buf(device, np.zeros(n, np.float32))
+    k = buf(device, np.zeros(1, np.float32))
+    source = np.zeros(1, np.dtype({"names": ["p"], "formats": [np.uint64], "offsets": [0], "itemsize": 8}))
+    source["p"] = k.gpu_address
+    args = buf(device, source)
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    command(icb, 0, p["add_through"], [(args, 0), (z, 0)], n)
+    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    want_y, want_z = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    for step in range(5):
+        v = np.float32(0.5 + step)
+        k.to_numpy(np.float32)[0] = v
+        cb = queue.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        enc.use_resource(k, 1)
+        enc.execute_commands_in_buffer(icb, range(2))
+        enc.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+        assert cb.get_status() == 1, cb.error
+        want_y = v * x + want_y
+        want_z = want_z + v
+        np.testing.assert_array_equal(y.to_numpy(np.float32), want_y)
+        np.testing.assert_array_equal(z.to_numpy(np.float32), want_z)
+
+
+def test_parameter_of_an_icb_that_inherits_its_buffers(pkit, rng):
+    """An ICB that inherits the encoder's buffers: the parameter is the encoder's, rewritten by
+    the host and by a kernel between executions."""
+    device, p, queue = pkit
+    n = 64
+    x = quarters(rng, n)
+    bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
+    k = buf(device, np.zeros(1, np.float32))
+    icb = device.new_indirect_command_buffer(descriptor(inherit_buffers=True), 2)
+    for c in range(2):
+        cmd = icb.indirect_compute_command(c)
+        cmd.set_compute_pipeline_state(p["axpy"])
+        cmd.concurrent_dispatch_threads(n, 32)
+    want = np.zeros(n, np.float32)
+    for step in range(4):
+        host, gpu = np.float32(1.0 + step), np.float32(-2.0 - step)
+        k.to_numpy(np.float32)[0] = host
+        cb = queue.make_command_buffer()
+        enc = cb.make_compute_command_encoder()
+        enc.set_buffers([y, bx, k])
+        enc.execute_commands_in_buffer(icb, range(2))
+        set_value(enc, p, k, gpu)
+        enc.set_buffers([y, bx, k])
+        enc.execute_commands_in_buffer(icb, range(2))
+        enc.end_encoding()
+        cb.commit()
+        cb.wait_until_completed()
+        assert cb.get_status() == 1, cb.error
+        for v in (host, host, gpu, gpu):
+            want = v * x + want
+        np.testing.assert_array_equal(y.to_numpy(np.float32), want)
 
 
 def test_parameter_structs_larger_than_4kb_and_of_odd_size(pkit, rng):
