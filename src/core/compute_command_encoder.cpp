@@ -210,6 +210,12 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   cmd.threads_per_threadgroup = tg;
   cmd.threadgroups_per_grid = groups;
   uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
+  // The argument slots in one allocation (bind_buffer would otherwise grow them argument by
+  // argument: three allocations for [[buffer(0)]], (1), (2)).
+  int highest_buffer = -1;
+  for (const auto& arg : info.args)
+    if (arg.used && arg.kind == msl::ArgKind::Buffer) highest_buffer = std::max(highest_buffer, arg.index);
+  if (highest_buffer >= 0) cmd.buffers.resize(static_cast<size_t>(highest_buffer) + 1);
   for (const auto& arg : info.args) {
     // An argument the kernel cannot touch (MTLArgument.isActive false) needs no binding, as on
     // Metal; the backends pass it a placeholder it never reads.
@@ -312,8 +318,11 @@ void ComputeCommandEncoder::bind_buffer(const msl::KernelInfo& info, const msl::
     out.offset = b.offset;
     out.length = b.buffer->length() - b.offset;
   } else {
-    // Inline bytes live in the command list's arena, 16-byte aligned for any struct.
+    // Inline bytes live in the command list's arena, 16-byte aligned for any struct (room for
+    // a few at once: each set_bytes argument would otherwise reallocate it).
     uint64_t at = round_up(list.bytes.size(), 16);
+    if (list.bytes.capacity() < at + b.bytes_size())
+      list.bytes.reserve(std::max<uint64_t>(256, 2 * (at + b.bytes_size())));
     list.bytes.resize(at + b.bytes_size());
     std::memcpy(list.bytes.data() + at, b.bytes_data(), b.bytes_size());
     out.offset = at;
