@@ -47,9 +47,12 @@ MSL = """
 using namespace metal;
 kernel void empty(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {}
 kernel void step2d(device const uchar* in [[buffer(0)]], device uchar* out [[buffer(1)]],
-                   constant uint& n [[buffer(2)]], uint2 gid [[thread_position_in_grid]]) {}
+                   constant uint& n [[buffer(2)]], uint2 gid [[thread_position_in_grid]]) {
+    out[gid.y * n + gid.x] = in[gid.y * n + gid.x];  // uses every argument, as Life's kernel does
+}
 """
 LIFE_ROW = "Life-style encode (2 buffers, set_bytes, 2-D dispatch)"
+LIFE_BYTES_ROW = "the same, set_bytes(bytes) instead of np.uint32"
 
 NAMES = [
     "make_command_buffer",
@@ -89,10 +92,11 @@ def steps(queue, pipe, buf, upto):
     return run
 
 
-def life_steps(queue, pipe, bufs):
+def life_steps(queue, pipe, bufs, size=None):
     """The encoding of one step of bench/gpu_vs_cupy.py's Life row (ping-pong buffers, the
-    size by set_bytes), without commit."""
-    size = np.uint32(512)
+    size by set_bytes: a NumPy scalar, as that row passes it, unless `size` is given), without
+    commit."""
+    size = np.uint32(512) if size is None else size
 
     def run(n):
         for s in range(n):
@@ -139,17 +143,20 @@ def main():
     life_pipe = pymetallic.ComputePipelineState(device, lib.make_function("step2d"))
     life_bufs = [pymetallic.Buffer(device, 512 * 512), pymetallic.Buffer(device, 512 * 512)]
     upto = 5 if args.encode_only else len(NAMES)
-    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)] + [life_steps(queue, life_pipe, life_bufs)]
-    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)] + [args.n]
+    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)]
+    fns += [life_steps(queue, life_pipe, life_bufs), life_steps(queue, life_pipe, life_bufs, np.uint32(512).tobytes())]
+    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)] + [args.n, args.n]
     print(f"{'row':<32} {'us/iter':>8} {'step':>8}   ({device.name})")
     rows, last = [], 0.0
-    *cumulative, life = per_call_rows(fns, ns, args.repeats)
+    *cumulative, life, life_bytes = per_call_rows(fns, ns, args.repeats)
     for name, us in zip(NAMES, cumulative):
         rows.append({"row": name, "us": us, "step_us": us - last})
         print(f"{name:<32} {us:8.3f} {us - last:8.3f}", flush=True)
         last = us
     rows.append({"row": LIFE_ROW, "us": life})
+    rows.append({"row": LIFE_BYTES_ROW, "us": life_bytes})
     print(f"{LIFE_ROW}: {life:.3f} us")
+    print(f"{LIFE_BYTES_ROW}: {life_bytes:.3f} us")
     write_json(args.json, rows)
 
 

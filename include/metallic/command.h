@@ -235,7 +235,8 @@ class ComputeCommandEncoder {
     if (bindings_.size() <= index) {
       // Room for 8 at once: binding slots 0, 1, 2 in turn would otherwise reallocate twice.
       if (bindings_.capacity() <= index) bindings_.reserve(std::max<size_t>(index + 1, 8));
-      bindings_.resize(index + 1);
+      // (emplace_back, inlined, rather than resize's out-of-line append: usually one slot)
+      while (bindings_.size() <= index) bindings_.emplace_back();
     }
     return bindings_[index];
   }

@@ -23,7 +23,7 @@ namespace {
 // CPython 3.12+ (not the limited API) an int of one digit (|n| < 2^30: every size, index and
 // offset a dispatch usually passes) is read inline, without PyLong_AsLongLongAndOverflow's call
 // (a dispatch reads ten or so ints).
-inline bool exact_int(PyObject* v, long long& n) {
+__attribute__((always_inline)) inline bool exact_int(PyObject* v, long long& n) {
   if (!PyLong_CheckExact(v)) return false;
 #if !defined(Py_LIMITED_API) && PY_VERSION_HEX >= 0x030C0000
   if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(v))) {
@@ -51,6 +51,14 @@ Size3 size3(nb::handle value, const char* what) {
     dims[i] = static_cast<uint64_t>(n);
   };
   PyObject* obj = value.ptr();
+  // The usual argument first, (w, h, d) of plain ints: read without the general path's checks
+  // (anything else, and every error, takes the general path below).
+  if (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 3) {
+    long long w, h, d;
+    if (exact_int(PyTuple_GET_ITEM(obj, 0), w) && exact_int(PyTuple_GET_ITEM(obj, 1), h) &&
+        exact_int(PyTuple_GET_ITEM(obj, 2), d) && (w | h | d) >= 0)
+      return {static_cast<uint64_t>(w), static_cast<uint64_t>(h), static_cast<uint64_t>(d)};
+  }
   if (PyLong_Check(obj) || (PyIndex_Check(obj) && !PySequence_Check(obj))) {
     component(obj, 0);
   } else if (PyTuple_Check(obj) || PyList_Check(obj)) {
@@ -75,7 +83,7 @@ uint32_t slot(long long index, const char* what) {
   return static_cast<uint32_t>(index);
 }
 
-bool exact_integer(nb::handle v, long long& n) { return exact_int(v.ptr(), n); }
+__attribute__((always_inline)) inline bool exact_integer(nb::handle v, long long& n) { return exact_int(v.ptr(), n); }
 
 // An int argument: NumPy integers and the like through __index__.
 long long integer(nb::handle v, const char* what) {
@@ -336,8 +344,9 @@ void init_commands(nb::module_& m) {
               if (!(limit >= 0)) throw ValidationError("wait_until_completed timeout must be >= 0 seconds (or None)");
             }
             // In slices, without the GIL: between slices Ctrl-C (KeyboardInterrupt) gets through.
+            // (The clock is read only for a timeout: a wait for as long as it takes needs none.)
             using clock = std::chrono::steady_clock;
-            const auto start = clock::now();
+            const auto start = limit >= 0 ? clock::now() : clock::time_point();
             for (;;) {
               double slice = 0.05;
               if (limit >= 0) {
