@@ -6,8 +6,11 @@ every device, so their cost is measured here on the CPU device with an empty ker
 row adds one step to the loop, and the difference between consecutive rows is what that
 step costs per call (bench/gpu_launch_profile.py does the same on the GPU, next to CuPy).
 On the CPU device commit and wait run the CPU backend's executor, not the CUDA one: those
-two rows are for information only (with --device cuda they are the GPU's). The last row is
-the encoding of one step of the Life benchmark (two buffers, set_bytes, a 2-D dispatch).
+two rows are for information only (with --device cuda they are the GPU's). The last rows are
+the encoding of one step of the Life benchmark (two buffers, set_bytes, a 2-D dispatch of a
+kernel that uses all three, so that the dispatch binds them as Life's does; the empty kernel
+of the cumulative rows uses none), its size set_bytes'd as a NumPy scalar (np.uint32, as
+bench/gpu_vs_cupy.py passes it) and as bytes.
 Each row is the minimum over `--repeats` rounds of `--n` iterations, the rows interleaved
 round by round (the minimum, not the median: this machine is shared, and interference only
 adds time).
@@ -28,7 +31,35 @@ microseconds per iteration, cumulative, each step's own cost in brackets; min of
     + wait_until_completed (CPU)     2.69             2.31
     Life-style encode                1.10             0.74
 
-(Python 3.11: encoding 0.81 -> 0.55, + commit 1.41 -> 1.02, Life-style 1.04 -> 0.72.)
+(Python 3.11: encoding 0.81 -> 0.55, + commit 1.41 -> 1.02, Life-style 1.04 -> 0.72; the
+Life-style kernel was then empty, so its dispatch bound nothing.)
+
+Session 8 (the host branch, 2026-12-01), the same machine and method, "before" 6880ad3 and
+"after" the host branch, 3 runs of each alternated; the machine ran slower than for the table
+above (other sessions' builds on its 2 cores), so compare within this table only:
+
+    row                              Python 3.12                  Python 3.11
+                                     before        after          before        after
+    make_command_buffer              0.27          0.28           0.26          0.25
+    + encoder + end_encoding         0.48 (0.21)   0.40 (0.12)    0.42 (0.16)   0.38 (0.13)
+    + set_compute_pipeline_state     0.56 (0.08)   0.48 (0.08)    0.51 (0.09)   0.43 (0.05)
+    + set_buffer                     0.69 (0.13)   0.61 (0.13)    0.64 (0.13)   0.55 (0.12)
+    + dispatch_threads               0.92 (0.22)   0.77 (0.17)    0.85 (0.20)   0.74 (0.18)
+    + commit (CPU executor)          1.72          1.57           1.62          1.48
+    + wait_until_completed (CPU)     3.47          3.29           3.40          3.22
+    Life-style encode, np.uint32     1.25          1.06           1.19          1.01
+    Life-style encode, bytes         1.22          1.06           1.18          1.00
+
+set_bytes(np.uint32(5), 2) alone costs what set_bytes(np.uint32(5).tobytes(), 2) does (0.11 us
+a call with the loop, 0.04 us for the loop alone, NumPy 2.4.6: a scalar's buffer is its own
+memory, no temporary array), so it has no fast path of its own. Instructions (callgrind, main
+thread, RelWithDebInfo -O3 builds, Python 3.12; deterministic, unlike the times): a Life-style
+encode 11,610 -> 9,785 per step; the same with commit and wait on a 16x16 grid (CPU executor)
+14,857 -> 12,332. What went: the encoder moved into its Python object and destroyed (now built in
+place, in a pooled object: no allocation, no entry in nanobind's instance map); nanobind's
+type lookups for Buffer and ComputePipelineState arguments (an exact-type check first); a
+dispatch's argument slots grown argument by argument (three allocations); the general size
+path for (w, h, d) tuples of ints; two locks and a notify per wait (ReleaseGil).
 """
 
 from __future__ import annotations
