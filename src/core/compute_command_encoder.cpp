@@ -400,7 +400,7 @@ void ComputeCommandEncoder::record_indirect(const IndirectCommandBuffer& icb, ui
   struct Saved {
     ComputeCommandEncoder& e;
     std::shared_ptr<ComputePipelineState> pipeline;
-    std::vector<Binding> bindings;
+    Bindings bindings;
     std::array<uint32_t, 31> threadgroup_lengths;
     std::vector<std::pair<std::shared_ptr<Buffer>, bool>> used;
     ~Saved() {
