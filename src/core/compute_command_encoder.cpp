@@ -22,8 +22,6 @@ namespace metallic {
 
 namespace {
 
-uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
-
 bool is_three_component_vector(std::string_view t) {  // (a view: checked on every dispatch)
   if (t.substr(0, 7) == "metal::") t.remove_prefix(7);
   if (t.size() < 2 || t.back() != '3') return false;
@@ -318,14 +316,8 @@ void ComputeCommandEncoder::bind_buffer(const msl::KernelInfo& info, const msl::
     out.offset = b.offset;
     out.length = b.buffer->length() - b.offset;
   } else {
-    // Inline bytes live in the command list's arena, 16-byte aligned for any struct (room for
-    // a few at once: each set_bytes argument would otherwise reallocate it).
-    uint64_t at = round_up(list.bytes.size(), 16);
-    if (list.bytes.capacity() < at + b.bytes_size())
-      list.bytes.reserve(std::max<uint64_t>(256, 2 * (at + b.bytes_size())));
-    list.bytes.resize(at + b.bytes_size());
-    std::memcpy(list.bytes.data() + at, b.bytes_data(), b.bytes_size());
-    out.offset = at;
+    // Inline bytes live in the command list's arena, 16-byte aligned for any struct.
+    out.offset = list.bytes.append(b.bytes_data(), b.bytes_size(), 16);
     out.length = b.bytes_size();
   }
   cmd.bound_mask |= 1u << arg.index;

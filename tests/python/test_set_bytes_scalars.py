@@ -124,3 +124,28 @@ def test_plain_python_numbers_are_still_refused(cpu_device):
         with pytest.raises(pymetallic.ValidationError, match="typed value"):
             enc.set_bytes(value, 0)
     enc.end_encoding()
+
+
+def test_large_and_small_set_bytes_in_one_command_buffer(cpu_device):
+    # The command list keeps set_bytes data inline up to a point, then on the heap: data first
+    # larger than that, then scalars after it, all reach their dispatches intact.
+    big = np.arange(1000, dtype=np.uint8) * np.uint8(7)  # 1000 bytes, past the inline part
+    lib = pymetallic.Library(cpu_device, COPY)
+    pipe = pymetallic.ComputePipelineState(cpu_device, lib.make_function("copy_bytes"))
+    queue = pymetallic.CommandQueue(cpu_device)
+    values = [big, np.float32(1.25), big[::-1].copy(), np.uint16(7)]
+    outs = [pymetallic.Buffer.from_numpy(cpu_device, np.full(OUT, FILL, np.uint8)) for _ in values]
+    cb = queue.make_command_buffer()
+    enc = cb.make_compute_command_encoder()
+    enc.set_compute_pipeline_state(pipe)
+    for value, out in zip(values, outs):
+        enc.set_bytes(value, 0)
+        enc.set_bytes(np.uint32(min(value.nbytes, OUT)), 1)
+        enc.set_buffer(out, 0, 2)
+        enc.dispatch_threads((OUT, 1, 1), (OUT, 1, 1))
+    enc.end_encoding()
+    cb.commit()
+    cb.wait_until_completed()
+    for value, out in zip(values, outs):
+        n = min(value.nbytes, OUT)
+        assert out.to_numpy(np.uint8, (OUT,)).tobytes()[:n] == value.tobytes()[:n]
