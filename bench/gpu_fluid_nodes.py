@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 
 os.environ.setdefault("PYMETALLIC_GPU_TIMESTAMPS", "1")
@@ -49,14 +50,37 @@ def main():
     for _ in range(args.steps):
         graph.launch(stream)
     stream.synchronize()
-    # CuPy's GPU time per step: 20 graph launches between two events on its stream.
+    # GPU time of one step, each waited for alone: CuPy's graph between two events on its
+    # stream; ours, the command buffer's GPU start and end (CUDA events around its work,
+    # PYMETALLIC_GPU_TIMESTAMPS=1), with the ring's parameters changing each step (the
+    # simulation) and the same every step (a graph whose nodes need no update).
     start, end = cp.cuda.Event(), cp.cuda.Event()
-    start.record(stream)
+    theirs_us = []
     for _ in range(20):
+        start.record(stream)
         graph.launch(stream)
-    end.record(stream)
-    end.synchronize()
-    print(f"CuPy graph: {cp.cuda.get_elapsed_time(start, end) / 20 * 1e3:.1f} us per step (GPU, events)")
+        end.record(stream)
+        end.synchronize()
+        theirs_us.append(cp.cuda.get_elapsed_time(start, end) * 1e3)
+    fixed = FluidSimulation(device, 512)
+    params = fixed.config.pack(0)
+    fixed.config.pack = lambda step: params
+    fixed.step(3, indirect=True)
+
+    def ours_us(s):
+        times = []
+        for _ in range(20):
+            _, next_dye, next_p = s._plan()
+            cb = s._encode_indirect_step(s.config.pack(s.step_count))
+            cb.wait_until_completed()
+            s._dye, s._p = next_dye, next_p
+            s.step_count += 1
+            times.append((cb.gpu_end_time - cb.gpu_start_time) * 1e6)
+        return statistics.median(times)
+
+    print(f"CuPy graph: {statistics.median(theirs_us):.1f} us per step (GPU, events, median of 20)")
+    print(f"ours, ICB, parameters changing: {ours_us(sim):.1f} us per step (GPU, events, median of 20)")
+    print(f"ours, ICB, same parameters: {ours_us(fixed):.1f} us per step (GPU, events, median of 20)")
 
 
 if __name__ == "__main__":

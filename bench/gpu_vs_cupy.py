@@ -24,9 +24,9 @@ except ImportError:  # pragma: no cover - the benchmark needs a GPU machine
     sys.exit("this benchmark needs CuPy and an NVIDIA GPU")
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gpu_kernels import CUDA  # noqa: E402
+from gpu_kernels import CUDA, MSL  # noqa: E402
 from msl_runner import MslRunner  # noqa: E402
-from timing import median_seconds, write_json  # noqa: E402
+from timing import median_seconds, paired_medians, write_json  # noqa: E402
 
 RESULTS = []
 
@@ -182,20 +182,12 @@ def bench_launch(ours):
             k((1,), (32,), (cbuf,))
             cp.cuda.Device().synchronize()
 
-    report(
-        "empty dispatch + commit (no wait)",
-        median_seconds(ours_no_wait) / n,
-        median_seconds(cupy_no_wait) / n,
-        unit="us",
-        scale=1e6,
-    )
-    report(
-        "empty dispatch + commit + wait",
-        median_seconds(ours_wait) / (n // 4),
-        median_seconds(cupy_wait) / (n // 4),
-        unit="us",
-        scale=1e6,
-    )
+    # Rounds alternate between the two sides (timing.paired_medians): the launch floor moves
+    # by about a microsecond between spells of the same run.
+    ours_t, cupy_t = paired_medians([ours_no_wait, cupy_no_wait], repeats=11)
+    report("empty dispatch + commit (no wait)", ours_t / n, cupy_t / n, unit="us", scale=1e6)
+    ours_t, cupy_t = paired_medians([ours_wait, cupy_wait], repeats=11)
+    report("empty dispatch + commit + wait", ours_t / (n // 4), cupy_t / (n // 4), unit="us", scale=1e6)
 
 
 LIFE_ROWS = 512
@@ -221,16 +213,82 @@ def bench_life(ours, steps):
     ours_run()
     cupy_run()
     np.testing.assert_array_equal(bufs[steps % 2].to_numpy(np.uint8, (w, w)), cp.asnumpy(cbufs[steps % 2]))
+    report(f"Life {w}x{w} x {steps}, wait each step", *paired_medians([ours_run, cupy_run], repeats=9))
+
+
+def bench_compile(samples=7):
+    """Cold NVRTC compile of the benchmark library, ours against CuPy's RawModule, alternated
+    `samples` times each in this process (both NVRTCs already loaded, so neither side pays its
+    library load): ours with an empty cache folder and a unique comment per sample (nothing
+    cached, translation included), CuPy's with a unique comment (its kernel cache misses).
+    Reports the medians (seconds) and their ratio; the minima are in the row's `extra`. Then a
+    warm start from the disk cache in a new process, and the 4-program split, ours only. The
+    tiered row (PYMETALLIC_CUDA_TIERED=1) times what Library() waits for, the general entries.
+    About 20 s in all."""
+    import statistics
+    import tempfile
+
+    device = pymetallic.Device.get_default_device()
+
+    def ours(i, tiered=False):
+        saved = {k: os.environ.get(k) for k in ("PYMETALLIC_CACHE_DIR", "PYMETALLIC_CUDA_TIERED")}
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["PYMETALLIC_CACHE_DIR"] = cache  # both read by the CUDA backend on every compile
+            if tiered:
+                os.environ["PYMETALLIC_CUDA_TIERED"] = "1"
+            try:
+                source = MSL + f"\n// cold sample {i} {time.time()}\n"
+                t = time.perf_counter()
+                lib = pymetallic.Library(device, source)
+                elapsed = time.perf_counter() - t
+                if tiered:  # let the background compile of the uniform entries finish off the clock
+                    time.sleep(1.0)
+                del lib
+                return elapsed
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
+    def theirs(i):
+        t = time.perf_counter()
+        cp.RawModule(code=CUDA + f"\n// cold sample {i} {time.time()}\n", options=("-std=c++17",)).get_function(
+            "vector_add"
+        )
+        return time.perf_counter() - t
+
+    def alternated(mine_fn):
+        mine, cupys = [], []
+        for i in range(samples):  # alternated (and the order swapped each round), so load changes hit both sides
+            for side in (mine_fn, theirs) if i % 2 == 0 else (theirs, mine_fn):
+                (mine if side is mine_fn else cupys).append(side(i))
+        return mine, cupys
+
+    mine, cupys = alternated(ours)
+    extra = f"medians of {samples} alternated; minima {min(mine):.3f} / {min(cupys):.3f} s"
     report(
-        f"Life {w}x{w} x {steps}, wait each step",
-        median_seconds(ours_run, repeats=5),
-        median_seconds(cupy_run, repeats=5),
+        "NVRTC compile of the benchmark library, cold",
+        statistics.median(mine),
+        statistics.median(cupys),
+        unit="s",
+        scale=1,
+        extra=extra,
     )
 
-
-def bench_compile():
-    """Cold NVRTC compile (fresh cache dir) and a warm one from the disk cache in a new process."""
-    import tempfile
+    # Tiered (PYMETALLIC_CUDA_TIERED=1, off by default): what Library() waits for, the general
+    # entries; the uniform ones are compiled in the background (not timed here).
+    mine, cupys = alternated(lambda i: ours(i, tiered=True))
+    extra = f"general entries only, medians of {samples} alternated; minima {min(mine):.3f} / {min(cupys):.3f} s"
+    report(
+        "  cold, tiered (PYMETALLIC_CUDA_TIERED=1)",
+        statistics.median(mine),
+        statistics.median(cupys),
+        unit="s",
+        scale=1,
+        extra=extra,
+    )
 
     code = (
         "import time, pymetallic, sys; sys.path.insert(0, 'bench'); from gpu_kernels import MSL; "
@@ -239,18 +297,13 @@ def bench_compile():
     )
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYMETALLIC_CACHE_DIR=cache)
-        cold = float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1])
+        subprocess.check_output([sys.executable, "-c", code], env=env)  # fills the cache
         warm = min(
             float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1]) for _ in range(3)
         )
     with tempfile.TemporaryDirectory() as cache:  # the kernels as 4 NVRTC programs on 4 threads (opt-in)
         env = dict(os.environ, PYMETALLIC_CACHE_DIR=cache, PYMETALLIC_NVRTC_THREADS="4")
         cold_one = float(subprocess.check_output([sys.executable, "-c", code], env=env).decode().split()[-1])
-
-    t = time.perf_counter()
-    cp.RawModule(code=CUDA + f"\n// {time.time()}\n", options=("-std=c++17",)).get_function("vector_add")
-    cupy_cold = time.perf_counter() - t
-    report("NVRTC compile of the benchmark library, cold", cold, cupy_cold, unit="s", scale=1)
     print(f"{'  cold, as 4 NVRTC programs on 4 threads':<46} ours {cold_one:10.3f} s", flush=True)
     RESULTS.append({"row": "compile cold, 4 programs", "ours": cold_one})
     print(f"{'  warm, from the disk cache, new process':<46} ours {warm * 1e3:10.3f} ms", flush=True)

@@ -4,11 +4,14 @@ between processes that we could use, see --pch-probe) that compiles the MSL for 
 the CUDA backend's own path (pymetallic's offline compile: translation, the generated CUDA
 C++, NVRTC to cubins), beside NVRTC compiling the same kernels written in CUDA C++ (what
 CuPy's RawModule does in bench/gpu_vs_cupy.py, there on the GPU's host), interleaved in one
-run. Our side three times: as built by default (one NVRTC program), as --programs NVRTC
-programs on as many threads (PYMETALLIC_NVRTC_THREADS; NVRTC parses one program at a time
-per process, so this only overlaps back ends), and without the second, `_uniform` entry per
-kernel (PYMETALLIC_CUDA_UNIFORM_ENTRIES=0). Prints wall and CPU seconds (min and median of the runs) and
-the ratios; CPU time is the steadier number on a shared machine, wall time what a user waits
+run. Our side four times: as built by default (one NVRTC program), tiered
+(PYMETALLIC_CUDA_TIERED=1: what Library() waits for, the General unit, and on its own row
+the Uniform unit a device then compiles in the background), as --programs NVRTC programs on
+as many threads (PYMETALLIC_NVRTC_THREADS; NVRTC parses one program at a time per process,
+so this only overlaps back ends), and without the uniform entries
+(PYMETALLIC_CUDA_UNIFORM_ENTRIES=0). Prints wall and CPU seconds (min and median of the runs) and
+the ratios (of the minima, and the median of each round's ratio); CPU time is the steadier
+number on a shared machine, wall time what a user waits
 (with several programs the CPU time is the sum over threads). NVRTC runs on the CPU, so this
 measures the same work as the GPU row.
 
@@ -37,6 +40,36 @@ pm._core.toolchains()  # load NVRTC before timing: CuPy's side has it loaded too
 c0, t0 = time.process_time(), time.perf_counter()
 r = pm._core.compile_offline(MSL, None, "cuda", sys.argv[2])
 print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "programs": r["programs"]}))
+"""
+
+# A tiered library (PYMETALLIC_CUDA_TIERED=1): the translation and the General unit, which
+# Library() waits for, then the Uniform unit, which a device compiles in the background; each
+# unit compiled through NVRTC with the backend's flags (cuda_toolchain.cpp).
+TIERED = r"""
+import ctypes, glob, json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+import pymetallic as pm
+from gpu_kernels import MSL
+LOAD_NVRTC
+pm._core.toolchains()
+flags = ["--std=c++17", "-default-device", "--include-path=" + pm._core.runtime_dir(), "-w", "-DMETAL_FAST_MATH=1",
+         "--fmad=true", "--gpu-architecture=" + sys.argv[2]]
+argv = (ctypes.c_char_p * len(flags))(*[f.encode() for f in flags])
+def nvrtc(unit):
+    prog = ctypes.c_void_p()
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), unit.encode(), b"unit.cu", 0, None, None) == 0
+    assert lib.nvrtcCompileProgram(prog, len(flags), argv) == 0
+    n = ctypes.c_size_t()
+    lib.nvrtcGetCUBINSize(prog, ctypes.byref(n))
+    lib.nvrtcDestroyProgram(ctypes.byref(prog))
+c0, t0 = time.process_time(), time.perf_counter()
+units = pm._core.compile_offline(MSL, None, "cuda", sys.argv[2], True)["units"]
+assert len(units) == 2, "PYMETALLIC_CUDA_TIERED=1 gives two units"
+nvrtc(units[0])
+c1, t1 = time.process_time(), time.perf_counter()
+nvrtc(units[1])
+c2, t2 = time.process_time(), time.perf_counter()
+print(json.dumps({"wall": t1 - t0, "cpu": c1 - c0, "late_wall": t2 - t1, "late_cpu": c2 - c1}))
 """
 
 LOAD_NVRTC = r"""
@@ -70,6 +103,7 @@ wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 lib.nvrtcDestroyProgram(ctypes.byref(prog))
 print(json.dumps({"wall": wall, "cpu": cpu}))
 """.replace("LOAD_NVRTC", LOAD_NVRTC)
+TIERED = TIERED.replace("LOAD_NVRTC", LOAD_NVRTC)
 
 # An NVRTC precompiled header of the runtime (CUDA 12.8+: --create-pch / --use-pch), made by
 # one process and offered to a new one, as a PCH kept in the kernel cache would be: prints
@@ -144,10 +178,14 @@ def main():
     if args.pch_probe:
         pch_probe(args.runs)
         return
-    rows = {"ours": [], "ours_n": [], "ours_general": [], "cuda": []}
+    rows = {"ours": [], "ours_tiered": [], "ours_late": [], "ours_n": [], "ours_general": [], "cuda": []}
     for _ in range(args.runs):  # interleaved, so that a change of load hits every side
         with tempfile.TemporaryDirectory() as cache:
             rows["ours"].append(run(OURS, args.arch, cache))
+        with tempfile.TemporaryDirectory() as cache:
+            r = run(TIERED, args.arch, cache, PYMETALLIC_CUDA_TIERED="1")
+            rows["ours_tiered"].append({"wall": r["wall"], "cpu": r["cpu"]})
+            rows["ours_late"].append({"wall": r["late_wall"], "cpu": r["late_cpu"]})
         with tempfile.TemporaryDirectory() as cache:
             rows["ours_n"].append(run(OURS, args.arch, cache, PYMETALLIC_NVRTC_THREADS=str(args.programs)))
         with tempfile.TemporaryDirectory() as cache:
@@ -165,21 +203,34 @@ def main():
     labels = {
         "ours": f"ours ({programs(summary['programs'])})",
         "ours_n": f"ours ({programs(summary['split_programs'])})",
+        "ours_tiered": "ours tiered (Library() waits)",
+        "ours_late": "+ uniform unit (background)",
         "ours_general": "ours (no _uniform entries)",
         "cuda": "CUDA C++",
     }
     print(f"cold compile of the benchmark library ({len(os.sched_getaffinity(0))} CPUs), min (median) of {args.runs}:")
     for what in ("wall", "cpu"):
-        cells = "   ".join(
+        cells = "\n        ".join(
             f"{labels[side]} {summary[f'{side}_{what}_min']:.3f} s ({summary[f'{side}_{what}_median']:.3f})"
             for side in rows
         )
         ratios = "  ".join(
             f"{label}/CUDA {summary[f'{side}_{what}_min'] / summary[f'cuda_{what}_min']:.2f}"
-            for side, label in (("ours", "default"), ("ours_n", "split"), ("ours_general", "no-uniform"))
+            for side, label in (
+                ("ours", "default"),
+                ("ours_tiered", "tiered"),
+                ("ours_n", "split"),
+                ("ours_general", "no-uniform"),
+            )
         )
-        print(f"  {what:<4}: {cells}   ratios of minima: {ratios}", flush=True)
-    print(f"load average {os.getloadavg()[0]:.2f}")
+        # Each round's ratio to the CUDA C++ of the same round, then their median: steadier than
+        # a ratio of minima where the machine's speed drifts between rounds.
+        paired = "  ".join(
+            f"{label}/CUDA {statistics.median(a[what] / b[what] for a, b in zip(rows[side], rows['cuda'])):.2f}"
+            for side, label in (("ours", "default"), ("ours_tiered", "tiered"), ("ours_general", "no-uniform"))
+        )
+        print(f"  {what:<4}: {cells}\n        ratios of minima: {ratios}\n        median per-round ratio: {paired}")
+    print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"summary": summary, "runs": rows, "load": os.getloadavg()[0]}, f, indent=1)

@@ -53,18 +53,18 @@ Size3 size3(nb::handle value, const char* what) {
   PyObject* obj = value.ptr();
   // The usual argument first, (w, h, d) of plain ints: read without the general path's checks
   // (anything else, and every error, takes the general path below).
-  if (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 3) {
+  if (PyTuple_CheckExact(obj) && Py_SIZE(obj) == 3) {
     long long w, h, d;
-    if (exact_int(PyTuple_GET_ITEM(obj, 0), w) && exact_int(PyTuple_GET_ITEM(obj, 1), h) &&
-        exact_int(PyTuple_GET_ITEM(obj, 2), d) && (w | h | d) >= 0)
+    if (exact_int(tuple_or_list_item(obj, 0), w) && exact_int(tuple_or_list_item(obj, 1), h) &&
+        exact_int(tuple_or_list_item(obj, 2), d) && (w | h | d) >= 0)
       return {static_cast<uint64_t>(w), static_cast<uint64_t>(h), static_cast<uint64_t>(d)};
   }
   if (PyLong_Check(obj) || (PyIndex_Check(obj) && !PySequence_Check(obj))) {
     component(obj, 0);
   } else if (PyTuple_Check(obj) || PyList_Check(obj)) {
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+    Py_ssize_t n = Py_SIZE(obj);
     if (n < 1 || n > 3) throw ValidationError(std::string(what) + " must have 1 to 3 dimensions");
-    for (Py_ssize_t i = 0; i < n; ++i) component(PySequence_Fast_GET_ITEM(obj, i), static_cast<int>(i));
+    for (Py_ssize_t i = 0; i < n; ++i) component(tuple_or_list_item(obj, i), static_cast<int>(i));
   } else {
     if (PyUnicode_Check(obj) || PyBytes_Check(obj) || !nb::isinstance<nb::sequence>(value))
       throw ValidationTypeError(std::string(what) + " must be a tuple of 1 to 3 ints");
@@ -207,9 +207,9 @@ std::pair<uint64_t, uint64_t> command_range(nb::handle r, const char* what) {
     if (start < 0) throw ValidationError(std::string(what) + ": the range starts at a negative index");
     return {static_cast<uint64_t>(start), stop > start ? static_cast<uint64_t>(stop - start) : 0};
   }
-  if ((PyTuple_Check(r.ptr()) || PyList_Check(r.ptr())) && PySequence_Fast_GET_SIZE(r.ptr()) == 2) {
-    long long location = integer(PySequence_Fast_GET_ITEM(r.ptr(), 0), what);
-    long long length = integer(PySequence_Fast_GET_ITEM(r.ptr(), 1), what);
+  if ((PyTuple_Check(r.ptr()) || PyList_Check(r.ptr())) && Py_SIZE(r.ptr()) == 2) {
+    long long location = integer(tuple_or_list_item(r.ptr(), 0), what);
+    long long length = integer(tuple_or_list_item(r.ptr(), 1), what);
     return {non_negative(location, "the range's location"), non_negative(length, "the range's length")};
   }
   throw ValidationTypeError(std::string(what) + " needs a range or a (location, length) pair, not " +

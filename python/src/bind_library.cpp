@@ -20,12 +20,12 @@ namespace {
 // Function-constant values arrive as Python bools/ints/floats; the front end wants C++ literals.
 std::string constant_literal(nb::handle v) {
   PyObject* o = v.ptr();
-  std::string type = Py_TYPE(o)->tp_name;  // NumPy spells its scalars "numpy.float64"
-  if (PyBool_Check(o) || type == "numpy.bool_" || type == "numpy.bool")
+  std::string numpy_type = numpy_scalar_type(o);  // "float64" for numpy.float64
+  if (PyBool_Check(o) || numpy_type == "bool_" || numpy_type == "bool")
     return PyObject_IsTrue(o) == 1 ? "true" : "false";
   if (PyIndex_Check(o) && !PyFloat_Check(o))
     return std::to_string(to_integer(v, "a function-constant value", LLONG_MIN, LLONG_MAX));
-  if (PyFloat_Check(o) || (PyNumber_Check(o) && type.rfind("numpy.float", 0) == 0)) {
+  if (PyFloat_Check(o) || (PyNumber_Check(o) && numpy_type.rfind("float", 0) == 0)) {
     double d = PyFloat_AsDouble(o);
     if (d == -1.0 && PyErr_Occurred()) throw nb::python_error();
     char buf[64];
@@ -34,7 +34,7 @@ std::string constant_literal(nb::handle v) {
     if (s.find_first_of(".eEni") == std::string::npos) s += ".0";
     return s;
   }
-  throw ValidationTypeError("function-constant values must be bool, int or float, not " + type);
+  throw ValidationTypeError("function-constant values must be bool, int or float, not " + c_type_name(o));
 }
 
 std::map<std::string, std::string> constants_map(nb::handle constants) {

@@ -22,15 +22,59 @@ namespace pymetallic_bindings {
 // TypeError), a bad value a ValidationError (also a ValueError); NumPy scalars are accepted
 // wherever Python numbers are.
 
+// The module uses only the limited C API (Py_LIMITED_API, set by nanobind's STABLE_ABI where
+// scikit-build-core builds the abi3 wheel, CPython >= 3.12): no PyTypeObject fields (tp_name),
+// no PyUnicode_AsUTF8 (limited only from 3.13), no PyTuple_GET_ITEM-style macros.
+// `make limited-api-check` compiles these sources so against the Python at hand.
+
+// A str attribute of a type (`__name__`, `__module__`) in UTF-8; "" when missing or not a str.
+inline std::string type_attribute(PyObject* type, const char* attribute) {
+  PyObject* value = PyObject_GetAttrString(type, attribute);
+  Py_ssize_t size = 0;
+  const char* s = value && PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &size) : nullptr;
+  std::string out = s ? std::string(s, static_cast<size_t>(size)) : std::string();
+  if (!s) PyErr_Clear();
+  Py_XDECREF(value);
+  return out;
+}
+
 // A Python object's type as Python's own messages name it (`type(o).__name__`: "Buffer",
 // "float64"), not tp_name, which nanobind versions spell differently ("pymetallic._core.Buffer").
 inline std::string type_name(PyObject* o) {
-  PyObject* name = PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(o)), "__name__");
-  const char* s = name ? PyUnicode_AsUTF8(name) : nullptr;
-  std::string out = s ? s : Py_TYPE(o)->tp_name;
-  if (!s) PyErr_Clear();
-  Py_XDECREF(name);
-  return out;
+  std::string name = type_attribute(reinterpret_cast<PyObject*>(Py_TYPE(o)), "__name__");
+  return name.empty()
+             ? std::string(nanobind::type_name(nanobind::handle(reinterpret_cast<PyObject*>(Py_TYPE(o)))).c_str())
+             : name;
+}
+
+// The type's tp_name, which the limited API hides, rebuilt from `__module__` and `__name__`:
+// exact for types defined in C (NumPy's scalars: "numpy.float64", "numpy.bool_" in NumPy 1.x,
+// "numpy.bool" in 2.x; "str" for builtins), `__name__` for a heap type (a class statement's
+// tp_name; nanobind's Buffer is "Buffer").
+inline std::string c_type_name(PyObject* o) {
+  std::string name = type_name(o);
+  if (PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE)) return name;
+  std::string module = type_attribute(reinterpret_cast<PyObject*>(Py_TYPE(o)), "__module__");
+  return module.empty() || module == "builtins" ? name : module + "." + name;
+}
+
+// The name of a NumPy scalar's type without "numpy." ("float64"; "bool_" in NumPy 1.x, "bool"
+// in 2.x), "" for any other object; by name, so NumPy need not be imported.
+inline std::string numpy_scalar_type(PyObject* o) {
+  PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(o));
+  return type_attribute(type, "__module__") == "numpy" ? type_attribute(type, "__name__") : std::string();
+}
+
+// A tuple's or list's item `i` (borrowed), where `i` < Py_SIZE(o): the macro of the full API,
+// the checked function of the limited one.
+inline PyObject* tuple_or_list_item(PyObject* o, Py_ssize_t i) {
+#if defined(Py_LIMITED_API)
+  PyObject* item = PyTuple_Check(o) ? PyTuple_GetItem(o, i) : PyList_GetItem(o, i);
+  if (!item) throw nanobind::python_error();
+  return item;
+#else
+  return PyTuple_Check(o) ? PyTuple_GET_ITEM(o, i) : PyList_GET_ITEM(o, i);
+#endif
 }
 
 // An integer (int, NumPy integer, anything with __index__; not bool) in [lo, hi].
@@ -56,8 +100,8 @@ inline long long to_integer(nanobind::handle v, const char* what, long long lo, 
 inline bool to_bool(nanobind::handle v, const char* what) {
   PyObject* o = v.ptr();
   if (PyBool_Check(o)) return o == Py_True;
-  if (std::string(Py_TYPE(o)->tp_name) == "numpy.bool_" || std::string(Py_TYPE(o)->tp_name) == "numpy.bool")
-    return PyObject_IsTrue(o) == 1;
+  std::string numpy_type = numpy_scalar_type(o);
+  if (numpy_type == "bool_" || numpy_type == "bool") return PyObject_IsTrue(o) == 1;
   throw metallic::ValidationTypeError(std::string(what) + " must be True or False, not " + type_name(o));
 }
 
@@ -135,8 +179,13 @@ inline std::vector<std::string> to_path_list(nanobind::handle v, const char* wha
       PyErr_Clear();
       throw metallic::ValidationTypeError(std::string(what) + " must hold str paths");
     }
-    out.push_back(PyUnicode_AsUTF8(path));
+    const char* text = PyUnicode_AsUTF8AndSize(path, nullptr);
+    if (text) out.emplace_back(text);
     Py_DECREF(path);
+    if (!text) {
+      Py_DECREF(it);
+      throw nanobind::python_error();
+    }
   }
   Py_DECREF(it);
   if (PyErr_Occurred()) throw nanobind::python_error();

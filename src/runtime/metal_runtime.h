@@ -16,18 +16,26 @@
 #ifndef METAL_RT_OMIT_ATOMIC
 #include "metal_atomic.h"            // atomic<T>, memory_order, atomic_*_explicit
 #endif
+#ifndef METAL_RT_OMIT_FUNCTIONS
 #include "metal_common.h"            // clamp, mix, min, max, ...
+#endif
 #include "metal_config.h"            // target detection, hooks, macros, integer typedefs
 #include "metal_elementwise.h"       // (internal) result types and component-wise apply
 #include "metal_fast_division.h"     // (internal) division by a dispatch-invariant divisor (CPU)
+#ifndef METAL_RT_OMIT_FUNCTIONS
 #include "metal_geometric.h"         // dot, cross, normalize, ...
+#endif
 #include "metal_half.h"              // half, bfloat
+#ifndef METAL_RT_OMIT_FUNCTIONS
 #include "metal_integer.h"           // clz, popcount, mulhi, ...
+#endif
 #include "metal_limits.h"            // numeric_limits
 #ifndef METAL_RT_OMIT_LOGGING
 #include "metal_logging.h"           // os_log, os_log_default, printf (issue 12)
 #endif
+#ifndef METAL_RT_OMIT_FUNCTIONS
 #include "metal_math.h"              // math, with fast:: and precise::
+#endif
 #ifndef METAL_RT_OMIT_MATRIX
 #include "metal_matrix.h"            // floatCxR, halfCxR, transpose, determinant
 #endif
@@ -37,7 +45,9 @@
 #ifndef METAL_RT_OMIT_SIMDGROUP
 #include "metal_quadgroup.h"         // quad_sum, quad_shuffle, ...
 #endif
+#ifndef METAL_RT_OMIT_FUNCTIONS
 #include "metal_relational.h"        // all, any, select, isnan, ...
+#endif
 #ifndef METAL_RT_OMIT_SIMDGROUP
 #include "metal_simd_fission.h"      // (internal) SIMD-group functions of kernels split by loop fission (CPU)
 #endif

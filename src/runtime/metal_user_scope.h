@@ -224,7 +224,13 @@ using metal::matrix;
 using metal::transpose;
 #endif
 
-// functions
+// as_type (metal_as_type.h) and barriers (metal_sync.h)
+using metal::as_type;
+using metal::simdgroup_barrier;
+using metal::threadgroup_barrier;
+
+// functions (metal_math.h, metal_common.h, metal_integer.h, metal_relational.h, metal_geometric.h)
+#ifndef METAL_RT_OMIT_FUNCTIONS
 using metal::abs;
 using metal::absdiff;
 using metal::acos;
@@ -232,7 +238,6 @@ using metal::acosh;
 using metal::addsat;
 using metal::all;
 using metal::any;
-using metal::as_type;
 using metal::asin;
 using metal::asinh;
 using metal::atan;
@@ -313,7 +318,6 @@ using metal::saturate;
 using metal::select;
 using metal::sign;
 using metal::signbit;
-using metal::simdgroup_barrier;
 using metal::sin;
 using metal::sincos;
 using metal::sinh;
@@ -325,12 +329,12 @@ using metal::subsat;
 using metal::tan;
 using metal::tanh;
 using metal::tanpi;
-using metal::threadgroup_barrier;
 using metal::trunc;
 
 // metal::fast::exp and metal::precise::exp also as fast::exp / precise::exp
 namespace fast = metal::fast;
 namespace precise = metal::precise;
+#endif
 
 // atomics (metal_atomic.h)
 #ifndef METAL_RT_OMIT_ATOMIC

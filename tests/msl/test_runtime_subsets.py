@@ -14,7 +14,7 @@ import pymetallic as pm
 import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-GROUPS = ["ATOMIC", "LOGGING", "MATRIX", "PACK", "SIMDGROUP", "SIMDGROUP_MATRIX", "TEXTURE", "VALIDATION"]
+GROUPS = ["ATOMIC", "FUNCTIONS", "LOGGING", "MATRIX", "PACK", "SIMDGROUP", "SIMDGROUP_MATRIX", "TEXTURE", "VALIDATION"]
 
 HEAD = "#include <metal_stdlib>\nusing namespace metal;\n"
 PLAIN = (
@@ -27,8 +27,23 @@ kernel void axpy(device const float* x [[buffer(0)]], device float* y [[buffer(1
 }
 """
 )
+# Names no library function: gets none of the function headers either.
+BARE = (
+    HEAD
+    + """
+kernel void scale(device const float2* x [[buffer(0)]], device float* y [[buffer(1)]],
+                  constant float& a [[buffer(2)]], uint i [[thread_position_in_grid]],
+                  uint n [[threads_per_grid]]) {
+    float2 v = x[i].yx;
+    y[i] = i + 1 < n ? a * v.x + v.y : as_type<float>(as_type<uint>(v.x) ^ 0x80000000u);
+    threadgroup_barrier(mem_flags::mem_none);
+}
+"""
+)
 # One kernel per optional group: the group it must get.
 USES = {
+    "FUNCTIONS": """kernel void k(device float* o [[buffer(0)]], uint i [[thread_position_in_grid]]) {
+        o[i] = metal::precise::sqrt(o[i]); }""",
     "ATOMIC": """kernel void k(device atomic_uint* c [[buffer(0)]], uint i [[thread_position_in_grid]]) {
         atomic_fetch_add_explicit(c, i, memory_order_relaxed); }""",
     "SIMDGROUP": """kernel void k(device float* o [[buffer(0)]], uint i [[thread_position_in_grid]]) {
@@ -70,10 +85,21 @@ def test_the_groups_are_those_of_the_runtime():
     assert sections == set(GROUPS) - {"VALIDATION"}
 
 
-def test_a_plain_kernel_gets_no_optional_part():
+def test_a_plain_kernel_gets_no_optional_part_but_the_functions_it_calls():
     text = generated(PLAIN)
-    assert omitted(text) == set(GROUPS)
+    assert omitted(text) == set(GROUPS) - {"FUNCTIONS"}
     assert text.index("#define METAL_RT_OMIT_TEXTURE 1") < text.index('#include "metal_runtime.h"')
+    # as_type, the barriers, vectors and their swizzles are not in any optional part (and the
+    # entry points' own code names no library function).
+    assert omitted(generated(BARE)) == set(GROUPS)
+
+
+def test_a_kernel_without_library_functions_compiles_in_strict_mode(monkeypatch, tmp_path):
+    if not nvrtc_available():
+        pytest.skip("NVRTC unavailable")
+    monkeypatch.setenv("PYMETALLIC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "strict")
+    pm._core.compile_offline(BARE, None, "cuda", "sm_90")
 
 
 @pytest.mark.parametrize("group", sorted(USES))
@@ -87,7 +113,7 @@ def test_names_in_comments_or_longer_identifiers_do_not_count_but_qualified_name
         + "// simd_sum texture2d\nkernel void k2(device float* o [[buffer(0)]]) { float simd_sum2 = 1; o[0] = simd_sum2; }\n"
     )
     # The CUDA unit keeps the front end's comments out, and `simd_sum2` is not `simd_sum`.
-    assert omitted(generated(src)) == set(GROUPS)
+    assert omitted(generated(src)) == set(GROUPS) - {"FUNCTIONS"}
     qualified = (
         HEAD
         + "kernel void k(device float* o [[buffer(0)]], uint i [[thread_position_in_grid]]) { o[i] = metal::simd_max(o[i]); }"
@@ -96,7 +122,8 @@ def test_names_in_comments_or_longer_identifiers_do_not_count_but_qualified_name
 
 
 def test_a_validation_build_gets_the_validation_part():
-    assert omitted(generated(PLAIN, {"validation": True})) == set(GROUPS) - {"VALIDATION"}
+    assert omitted(generated(PLAIN, {"validation": True})) == set(GROUPS) - {"VALIDATION", "FUNCTIONS"}
+    assert omitted(generated(BARE, {"validation": True})) == set(GROUPS) - {"VALIDATION"}
 
 
 def test_the_whole_library_on_request(monkeypatch):
@@ -183,7 +210,7 @@ def test_the_benchmark_kernels_compile_to_the_same_instructions(monkeypatch):
     from gpu_kernels import MSL
 
     subset = generated(MSL)
-    assert {"TEXTURE", "ATOMIC", "PACK"} <= omitted(subset)
+    assert {"TEXTURE", "ATOMIC", "PACK", "FUNCTIONS"} <= omitted(subset)
     monkeypatch.setenv("PYMETALLIC_CUDA_RUNTIME_SUBSET", "0")
     whole = generated(MSL)
     assert omitted(whole) == set()

@@ -164,3 +164,54 @@ def test_repr_of_every_object(objects):
         assert name.split("Status")[0] in text or name == "Argument", (name, text)
         assert "object at 0x" not in text, (name, text)
     assert "64 bytes" in reprs["Buffer"] and "scale" in reprs["Library"] and "not enqueued" in reprs["CommandBuffer"]
+
+
+class _PlainClass:
+    pass
+
+
+# The module reads type names through the limited C API (the abi3 wheel): a type defined in C
+# keeps its C spelling (tp_name: "numpy.complex128", "str"), a Python class its __name__.
+WRONG_CONSTANTS = [
+    ("high", "str"),
+    ([1.0], "list"),
+    (None, "NoneType"),
+    (1 + 2j, "complex"),
+    (np.complex128(1), "numpy.complex128"),
+    (np.str_("x"), "numpy.str_"),
+    (np.timedelta64(1), "numpy.timedelta64"),
+    (_PlainClass(), "_PlainClass"),
+]
+
+
+@pytest.mark.parametrize("value,spelled", WRONG_CONSTANTS, ids=[s for _, s in WRONG_CONSTANTS])
+def test_a_wrong_function_constant_names_its_type(objects, value, spelled):
+    with pytest.raises(pm.ValidationTypeError) as info:
+        objects["lib"].make_function("scale", {"gain": value})
+    assert str(info.value) == f"function-constant values must be bool, int or float, not {spelled}"
+    with pytest.raises(pm.ValidationTypeError) as info:
+        objects["lib"].make_function("scale", {"gain": objects["buf"]})
+    assert str(info.value).endswith(" not Buffer")
+
+
+def test_numpy_bools_and_floats_are_recognised_by_type_name(cpu_device):
+    # np.bool_ is "numpy.bool_" in NumPy 1.x and "numpy.bool" in 2.x; both spellings are accepted.
+    d = cpu_device
+    for flag in (np.bool_(True), np.bool_(False)):
+        pm.Library(d, SRC, {"fast_math": flag, "debug": flag})
+    with pytest.raises(pm.ValidationTypeError, match=r"options\['fast_math'\] must be True or False, not int64$"):
+        pm.Library(d, SRC, {"fast_math": np.int64(1)})
+    lib = pm.Library(d, SRC)
+    for gain in (np.float16(0.5), np.float32(2.0), np.float64(3.0), np.bool_(True)):
+        lib.make_function("scale", {"gain": gain})
+
+
+def test_include_paths_read_as_utf8(cpu_device, tmp_path):
+    folder = tmp_path / "headers_ü"
+    folder.mkdir()
+    (folder / "gain.h").write_text("#define GAIN 2.0f\n")
+    src = '#include "gain.h"\nkernel void k(device float* x [[buffer(0)]], uint i [[thread_position_in_grid]]) '
+    src += "{ x[i] = GAIN; }"
+    pm.Library(cpu_device, src, {"include_paths": [folder]}).make_function("k")
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate has no UTF-8 form
+        pm.Library(cpu_device, src, {"include_paths": [str(folder) + "/\udcff"]})

@@ -17,13 +17,34 @@ OfflineResult offline_compile(const msl::TranslatedSource& source, const Compile
   OfflineResult r;
   int sm = cuda::parse_arch(request.arch.empty() ? "sm_90" : request.arch);
   const auto entries = request.indirect_entries ? cuda::Entries::Indirect : cuda::Entries::Direct;
+  // A tiered library (entry_wrapper.h): the General unit a device compiles before it returns
+  // the library, then the Uniform unit it compiles in the background; `units` has both.
+  const bool tiered = entries == cuda::Entries::Direct && cuda::tiered_entries() && !source.validation &&
+                      !source.uses_logging && cuda::nvrtc_programs(source.kernels.size()) == 1;
   if (request.emit_only) {
-    r.generated = cuda::generate_translation_unit(source, entries, {}, cuda::whole_runtime_requested());
+    if (tiered) {
+      for (auto e : {cuda::Entries::General, cuda::Entries::Uniform})
+        r.units.push_back(cuda::generate_translation_unit(source, e, {}, cuda::whole_runtime_requested()));
+      r.generated = r.units[0];
+    } else {
+      r.generated = cuda::generate_translation_unit(source, entries, {}, cuda::whole_runtime_requested());
+    }
     r.artifact = "CUDA C++";
     return r;
   }
   const cuda::DriverApi* api = cuda::driver();  // absent without a GPU: fine, NVRTC suffices
   const int driver = api ? api->version : 0;
+  if (tiered) {
+    for (auto e : {cuda::Entries::General, cuda::Entries::Uniform}) {
+      cuda::CudaBinary b = cuda::build(source, options, sm, driver, e);
+      r.binary_size += b.image.size();
+      r.units.push_back(b.source);
+      r.artifact = b.arch + (b.is_cubin ? " cubin" : " PTX") + " (2 modules: general, uniform entries)";
+    }
+    r.programs = 2;
+    r.generated = r.units[0];
+    return r;
+  }
   if (entries == cuda::Entries::Direct) {
     // As a device builds a library: several NVRTC programs where the CPUs allow.
     auto binaries = cuda::build_programs(source, options, sm, driver, cuda::nvrtc_programs(source.kernels.size()));

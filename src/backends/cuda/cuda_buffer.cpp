@@ -94,6 +94,7 @@ void* CudaBuffer::contents() {
     // so a plain synchronous copy is enough.
     context_->check(context_->api().cuMemcpyDtoH_v2(host_, device_, length_), "reading a buffer back from the GPU");
     host_valid_ = true;
+    views_downloaded_ = writes_.load();
     shadow_.assign(host_, host_ + length_);
     shadow_valid_ = true;
   }
@@ -111,11 +112,16 @@ void CudaBuffer::viewClosed() {
   --views_;
 }
 
-void CudaBuffer::refresh_views() {
+void CudaBuffer::refresh_views(uint64_t writes_seen) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (views_ <= 0 || host_valid_ || !host_ || !context_->healthy()) return;
+  if (views_ <= 0 || host_valid_ || !host_ || !context_->healthy() || writes_seen <= views_downloaded_) return;
   context_->make_current();
   context_->check(context_->api().cuMemcpyDtoH_v2(host_, device_, length_), "reading a buffer back from the GPU");
+  views_downloaded_ = writes_seen;
+  // A command lowered since may write it (a later command buffer, still in flight): the
+  // view shows what is there now, but the host copy is not current (so not uploaded, nor
+  // passed by value to an indirect command buffer's kernels) until that one is done too.
+  if (writes_.load() != writes_seen) return;
   host_valid_ = true;
   shadow_.assign(host_, host_ + length_);
   shadow_valid_ = true;
@@ -134,7 +140,7 @@ void CudaBuffer::prepare_for_device(CUstream stream) {
 void CudaBuffer::prepare_for_device(CUstream stream, bool written) {
   std::lock_guard<std::mutex> lock(mutex_);
   prepare_locked(stream);
-  if (written) host_valid_ = false, host_dirty_ = false, shadow_valid_ = false;  // as device_written()
+  if (written) host_valid_ = false, host_dirty_ = false, shadow_valid_ = false, ++writes_;  // as device_written()
 }
 
 void CudaBuffer::prepare_locked(CUstream stream) {
@@ -157,8 +163,19 @@ void CudaBuffer::prepare_locked(CUstream stream) {
   context_->check(context_->api().cuMemcpyHtoDAsync_v2(device_, host_, length_, stream), "copying a buffer to the GPU");
 }
 
+bool CudaBuffer::read_current_host_copy(uint64_t offset, uint64_t length, void* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Never for foreign memory (owner_): its owner may write it on the device at any time
+  // without telling us (a CuPy array changed in place), so a host copy left by a host read
+  // is not known to be current; kernels read it in place, as before passing by value.
+  if (owner_ || !host_ || !host_valid_ || ready_ || offset > length_ || length > length_ - offset) return false;
+  std::memcpy(out, host_ + offset, length);
+  return true;
+}
+
 void CudaBuffer::device_written() {
   std::lock_guard<std::mutex> lock(mutex_);
+  ++writes_;
   host_valid_ = false;
   host_dirty_ = false;
   shadow_valid_ = false;

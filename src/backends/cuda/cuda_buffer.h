@@ -9,6 +9,7 @@
 // uploaded again: it is compared with the bytes that came down (`shadow_`).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -36,8 +37,15 @@ class CudaBuffer : public backend::BufferImpl {
   void didModifyRange(uint64_t start, uint64_t length) override;
   void viewOpened() override;
   void viewClosed() override;
-  // After a command buffer that wrote this buffer completed: bring an open view up to date.
-  void refresh_views();
+  // After a command buffer that wrote this buffer completed (`writes_seen`: writes() after
+  // its last command that may write it): bring an open view up to date. The host copy is
+  // current only if no command lowered since may write the buffer: else the bytes may predate
+  // that later writer, and taking them as current would keep them in the view after it ran,
+  // and pass them by value to indirect command buffers' kernels (cuda_graphs.cpp).
+  void refresh_views(uint64_t writes_seen);
+  // How many commands lowered so far may write this buffer (device_written, prepare_for_device
+  // with `written`, exportTo): what WrittenBuffers notes with each buffer it keeps.
+  uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
 
   // Queue side, called at commit in command order.
   void prepare_for_device(CUstream stream);  // uploads host writes the device has not seen
@@ -45,6 +53,13 @@ class CudaBuffer : public backend::BufferImpl {
   // Both (device_written when `written`) under one lock: what a dispatch does to each buffer.
   void prepare_for_device(CUstream stream, bool written);
   CUdeviceptr address() const { return device_; }
+  uint64_t length() const { return length_; }
+  // Copies bytes [offset, offset + length) of the host copy to `out` when the host copy is
+  // what the device will see: it exists and no command lowered since it was last current may
+  // have written the buffer (host_valid_), and it is not foreign memory. False otherwise
+  // (nothing copied). For indirect command buffers' graphs, which pass such `constant T&`
+  // data by value (cuda_graphs.cpp).
+  bool read_current_host_copy(uint64_t offset, uint64_t length, void* out);
   const CudaContext& context() const { return *context_; }
   uint64_t gpuAddress() override { return device_; }
   void exportTo(uintptr_t stream) override;
@@ -61,9 +76,11 @@ class CudaBuffer : public backend::BufferImpl {
   bool shadow_valid_ = false;
   bool host_valid_ = true;  // both start zeroed
   bool host_dirty_ = false;
-  int views_ = 0;                // open host views: the host may read or write at any time
-  std::shared_ptr<void> owner_;  // foreign memory: whoever allocated it (not freed here)
-  CUevent ready_ = nullptr;      // foreign memory: the producer's pending work, to wait for
+  int views_ = 0;                    // open host views: the host may read or write at any time
+  std::atomic<uint64_t> writes_{0};  // see writes()
+  uint64_t views_downloaded_ = 0;    // the writes() value whose results the host copy has
+  std::shared_ptr<void> owner_;      // foreign memory: whoever allocated it (not freed here)
+  CUevent ready_ = nullptr;          // foreign memory: the producer's pending work, to wait for
   std::mutex mutex_;
   void prepare_locked(CUstream stream);  // prepare_for_device's work, mutex_ held
 };

@@ -55,6 +55,7 @@ Pending::~Pending() {
   if (!context->healthy()) return;
   if (start) events->put(start);
   if (end) events->put(end);
+  if (done) events->put(done);
   if (!scratch.empty())
     context->release([api = &context->api(), scratch = std::move(scratch)] {
       for (auto p : scratch) api->cuMemFree_v2(p);
@@ -123,10 +124,21 @@ void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& p
   // With a time limit nothing blocks: the callers poll (wait_until, the notifier).
   if (pending->timeout > 0) block = false;
   CUresult r = CUDA_SUCCESS;
-  if (pending->end) {
-    r = block ? api.cuEventSynchronize(pending->end) : api.cuEventQuery(pending->end);
+  if (pending->end || pending->done) {
+    CUevent e = pending->end ? pending->end : pending->done;
+    r = block ? api.cuEventSynchronize(e) : api.cuEventQuery(e);
+    if (r == CUDA_SUCCESS) {
+      // The stream ran everything before it too: the buffers committed before the queue
+      // turned precise (no event of their own) are done without a stream query, which
+      // would answer "not ready" while later buffers run (a later buffer completed, an
+      // earlier one still running: not the order a queue completes in).
+      uint64_t seen = pending->progress->completed.load();
+      while (seen < pending->sequence && !pending->progress->completed.compare_exchange_weak(seen, pending->sequence)) {
+      }
+    }
   } else if (pending->progress->completed.load() < pending->sequence) {
     uint64_t upto = pending->progress->submitted.load();
+    if (upto > pending->sequence) pending->progress->precise.store(true);  // see StreamProgress
     r = block ? api.cuStreamSynchronize(pending->progress->stream) : api.cuStreamQuery(pending->progress->stream);
     if (r == CUDA_SUCCESS) {
       uint64_t seen = pending->progress->completed.load();
@@ -161,7 +173,21 @@ void finish(CommandBuffer& buffer, bool block, const std::shared_ptr<Pending>& p
     buffer.executorFinished(now_seconds(), what, /*device_lost=*/!ctx.healthy());
     return;
   }
-  pending->written.for_each([](backend::BufferImpl& b) { static_cast<CudaBuffer&>(b).refresh_views(); });
+  // Latest first: one download per buffer (refresh_views skips counts it has covered).
+  pending->written.for_each_latest_first([](CudaBuffer& b, uint64_t writes) { b.refresh_views(writes); });
+  // The queue's earlier buffers are done too: finished now, before this one (commit order),
+  // after its views (theirs then need no second download). See StreamProgress::unfinished.
+  std::vector<std::shared_ptr<CommandBuffer>> earlier;
+  {
+    std::lock_guard<std::mutex> lock(pending->progress->mutex);
+    auto& unfinished = pending->progress->unfinished;
+    while (!unfinished.empty() && unfinished.front().first <= pending->sequence) {
+      if (unfinished.front().first < pending->sequence)
+        if (auto b = unfinished.front().second.lock()) earlier.push_back(std::move(b));
+      unfinished.pop_front();
+    }
+  }
+  for (auto& b : earlier) finish(*b, false);
   if (!pending->diags.empty()) {
     std::lock_guard<std::mutex> lock(pending->diag_mutex);
     if (!pending->diag_collected) {

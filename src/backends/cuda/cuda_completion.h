@@ -3,15 +3,18 @@
 // learns that (`finish`), and the pools whose contents outlive one commit.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/cuda_buffer.h"
 #include "backends/cuda/cuda_context.h"
 #include "core/backend.h"
 
@@ -84,30 +87,47 @@ class StagingPool {
 // a stream synchronise (or a successful query) completes everything submitted before it.
 // A status poll may lag (an earlier buffer reads as running until the stream is idle), but
 // a wait never returns early; an event record per commit cost more than the launch itself.
+// Until a program waits for (or polls) a command buffer while later ones are in flight, as
+// one with a ring of per-frame buffers does: a stream query would then hold the host until
+// the device is idle, and the device would idle while the host encodes the next frame. From
+// then on (`precise`) each commit of the queue records an event that completes it alone.
 struct StreamProgress {
   CUstream stream = nullptr;
   std::atomic<uint64_t> submitted{0}, completed{0};
+  std::atomic<bool> precise{false};
+  // The queue's command buffers by sequence, until one of theirs or a later one is finished:
+  // a finished buffer finishes the earlier ones still unfinished (they are done too), so that
+  // a program that waits for the last buffer of a batch finds the open views the others wrote
+  // refreshed and their statuses completed, in commit order.
+  std::mutex mutex;
+  std::deque<std::pair<uint64_t, std::weak_ptr<CommandBuffer>>> unfinished;
 };
 
-// The buffers a command buffer may write (their host views are refreshed once it is done):
-// the first four inline, so that a commit of a few dispatches allocates nothing for them.
+// The buffers a command buffer may write (their host views are refreshed once it is done),
+// each with its CudaBuffer::writes() just after this command buffer's command marked it
+// written (pushed right then): the first four inline, so that a commit of a few dispatches
+// allocates nothing for them.
 class WrittenBuffers {
  public:
   void push_back(std::shared_ptr<backend::BufferImpl> buffer) {
+    const uint64_t writes = static_cast<CudaBuffer&>(*buffer).writes();
     if (count_ < first_.size())
-      first_[count_] = std::move(buffer);
+      first_[count_] = {std::move(buffer), writes};
     else
-      more_.push_back(std::move(buffer));
+      more_.push_back({std::move(buffer), writes});
     ++count_;
   }
-  template <class F> void for_each(F f) const {
-    for (size_t i = 0; i < count_ && i < first_.size(); ++i) f(*first_[i]);
-    for (const auto& b : more_) f(*b);
+  // f(CudaBuffer&, uint64_t writes), the last pushed first: a buffer's highest count first.
+  template <class F> void for_each_latest_first(F f) const {
+    for (auto it = more_.rbegin(); it != more_.rend(); ++it) f(static_cast<CudaBuffer&>(*it->first), it->second);
+    for (size_t i = std::min(count_, first_.size()); i-- > 0;)
+      f(static_cast<CudaBuffer&>(*first_[i].first), first_[i].second);
   }
 
  private:
-  std::array<std::shared_ptr<backend::BufferImpl>, 4> first_;
-  std::vector<std::shared_ptr<backend::BufferImpl>> more_;
+  using Entry = std::pair<std::shared_ptr<backend::BufferImpl>, uint64_t>;
+  std::array<Entry, 4> first_;
+  std::vector<Entry> more_;
   size_t count_ = 0;
 };
 
@@ -118,6 +138,7 @@ struct Pending {
   std::shared_ptr<StreamProgress> progress;
   uint64_t sequence = 0;
   CUevent start = nullptr, end = nullptr;  // with PYMETALLIC_GPU_TIMESTAMPS=1 (start also with a timeout)
+  CUevent done = nullptr;                  // the end of its work, once the queue is `precise` (StreamProgress)
   double host_start = 0;
   // PYMETALLIC_KERNEL_TIMEOUT: seconds the work may run once it started (0: no limit), and
   // when the host first saw its start event done (0: not yet).

@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_toolchain.h"
 #include "backends/cuda/driver_api.h"
 #include "backends/cuda/entry_wrapper.h"
+#include "backends/cuda/late_entries.h"
 #include "core/backend.h"
 #include "metallic/error.h"
 
@@ -74,6 +75,14 @@ class CudaDevice : public backend::DeviceImpl {
         return std::make_shared<CudaModule>(context, binary.image);
       };
       return std::make_shared<CudaLibrary>(context_, nullptr, source, options, per_kernel);
+    }
+    // Tiered (entry_wrapper.h): the general entries now, the uniform ones in the background.
+    if (tiered_entries() && !source.validation && !source.uses_logging && nvrtc_programs(source.kernels.size()) == 1) {
+      CudaBinary general = build(source, options, sm, driver, Entries::General);
+      auto library = std::make_shared<CudaLibrary>(context_, std::make_shared<CudaModule>(context_, general.image),
+                                                   source, options);
+      add_uniform_entries(context_, library, source, options, sm, driver);
+      return library;
     }
     // Several NVRTC programs at once where the CPUs allow (nvrtc_programs): kernel i is in
     // module i % n.

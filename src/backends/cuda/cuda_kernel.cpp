@@ -29,6 +29,27 @@ std::shared_ptr<CudaModule> IndirectModule::get() {
   return module_;
 }
 
+namespace {
+
+// The uniform entries of kernel `index` in `module` (entry_wrapper.h): "_uniform", or for a
+// kernel with `constant T&` arguments "_uniform_inline" (also returned as `uniform`) and
+// "_uniform_buffers"; null where the module has none.
+void uniform_entry_functions(const CudaModule& module, size_t index, CUfunction& uniform, CUfunction& in_line,
+                             CUfunction& buffers) {
+  const auto& api = module.context()->api();
+  const std::string e = entry_symbol(index);
+  uniform = in_line = buffers = nullptr;
+  if (api.cuModuleGetFunction(&in_line, module.handle(), (e + "_uniform_inline").c_str()) == 0 &&
+      api.cuModuleGetFunction(&buffers, module.handle(), (e + "_uniform_buffers").c_str()) == 0) {
+    uniform = in_line;
+    return;
+  }
+  in_line = buffers = nullptr;
+  if (api.cuModuleGetFunction(&uniform, module.handle(), (e + "_uniform").c_str()) != 0) uniform = nullptr;
+}
+
+}  // namespace
+
 CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<IndirectModule> indirect, size_t index,
                        const msl::KernelInfo& info, bool validation_build, bool logging_build)
     : validation(validation_build),
@@ -45,17 +66,13 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
             "finding kernel '" + info.name + "'");
   // No "_uniform" entry in a module built with PYMETALLIC_CUDA_UNIFORM_ENTRIES=0: the general
   // entry serves every dispatch.
-  if (api.cuModuleGetFunction(&uniform_, module_->handle(), (entry_symbol(index) + "_uniform").c_str()) != 0)
-    uniform_ = function_;
-  // A kernel with `constant T&` arguments has two uniform entries instead (entry_wrapper.h).
-  if (api.cuModuleGetFunction(&uniform_inline_, module_->handle(), (entry_symbol(index) + "_uniform_inline").c_str()) ==
-          0 &&
-      api.cuModuleGetFunction(&uniform_buffers_, module_->handle(),
-                              (entry_symbol(index) + "_uniform_buffers").c_str()) == 0) {
-    uniform_ = uniform_inline_;
-  } else {
-    uniform_inline_ = uniform_buffers_ = nullptr;
-  }
+  // A tiered library's module (or one built with PYMETALLIC_CUDA_UNIFORM_ENTRIES=0) has no
+  // uniform entries: the general entry serves every dispatch.
+  CUfunction u = nullptr, u_inline = nullptr, u_buffers = nullptr;
+  uniform_entry_functions(*module_, index, u, u_inline, u_buffers);
+  uniform_buffers_ = u_buffers;
+  uniform_inline_ = u_inline;
+  uniform_ = u ? u : function_;
   CUdeviceptr table = 0;
   size_t bytes = 0;
   ctx.check(api.cuModuleGetGlobal_v2(&table, &bytes, module_->handle(), layout_symbol(index).c_str()),
@@ -76,7 +93,7 @@ CudaKernel::CudaKernel(std::shared_ptr<CudaModule> module, std::shared_ptr<Indir
   int v = 0;
   api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, function_);
   max_threads_ = static_cast<uint32_t>(v);
-  for (CUfunction f : {uniform_, uniform_buffers_}) {
+  for (CUfunction f : {uniform_.load(), uniform_buffers_.load()}) {
     if (!f) continue;
     api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f);
     if (static_cast<uint32_t>(v) < max_threads_) max_threads_ = static_cast<uint32_t>(v);
@@ -95,9 +112,37 @@ void CudaKernel::ensure_dynamic_shared(uint32_t bytes) {
   if (bytes <= dynamic_limit_.load(std::memory_order_relaxed)) return;
   std::lock_guard<std::mutex> lock(indirect_mutex_);
   if (bytes <= dynamic_limit_) return;
-  for (CUfunction f : {function_, uniform_, uniform_buffers_, indirect_})
+  for (CUfunction f : {function_, uniform_.load(), uniform_buffers_.load(), indirect_})
     if (f) set_dynamic_limit(f, bytes);
   dynamic_limit_ = bytes;
+}
+
+bool CudaKernel::attach_uniform(std::shared_ptr<CudaModule> module) {
+  const auto& ctx = *module_->context();
+  const auto& api = ctx.api();
+  ctx.make_current();
+  CUfunction u = nullptr, u_inline = nullptr, u_buffers = nullptr;
+  uniform_entry_functions(*module, index_, u, u_inline, u_buffers);
+  if (!u) return false;
+  // The pipeline reported max_threads_ from the general entry: an entry that holds fewer
+  // threads (more registers) would fail some dispatch the general one runs.
+  for (CUfunction f : {u, u_buffers}) {
+    int v = 0;
+    if (f && (api.cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f) != 0 ||
+              static_cast<uint32_t>(v) < max_threads_))
+      return false;
+  }
+  std::lock_guard<std::mutex> lock(indirect_mutex_);  // as ensure_dynamic_shared
+  if (dynamic_limit_ > 48 * 1024)
+    for (CUfunction f : {u, u_buffers})
+      if (f) set_dynamic_limit(f, dynamic_limit_);
+  uniform_module_ = std::move(module);
+  if (u_inline) {
+    uniform_buffers_.store(u_buffers, std::memory_order_release);
+    uniform_inline_.store(u_inline, std::memory_order_release);
+  }
+  uniform_.store(u, std::memory_order_release);
+  return true;
 }
 
 CUfunction CudaKernel::load_indirect() {

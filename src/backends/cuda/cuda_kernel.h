@@ -61,11 +61,18 @@ class CudaKernel : public backend::KernelImpl {
   // The entry for a dispatch: for one whose threadgroups are all whole, the uniform entry
   // made for where its `constant T&` arguments' data is (`constants`: 1 all inline, 2 all in
   // buffers, 0 a mix, which takes the general entry where the kernel has such arguments).
+  // In a tiered library (entry_wrapper.h) the uniform entries arrive later (attach_uniform);
+  // until then the general entry serves every dispatch.
   CUfunction function(bool uniform = false, int constants = 0) const {
     if (!uniform) return function_;
-    if (!uniform_inline_) return uniform_;
-    return constants == 1 ? uniform_inline_ : constants == 2 ? uniform_buffers_ : function_;
+    CUfunction in = uniform_inline_.load(std::memory_order_acquire);
+    if (!in) return uniform_.load(std::memory_order_acquire);
+    return constants == 1 ? in : constants == 2 ? uniform_buffers_.load(std::memory_order_relaxed) : function_;
   }
+  // Takes the uniform entries of this kernel from `module` (a tiered library's Uniform unit).
+  // Each is used only if it can run every threadgroup the pipeline allows; returns whether
+  // they were taken.
+  bool attach_uniform(std::shared_ptr<CudaModule> module);
   uint32_t params_size() const { return params_size_; }
   uint32_t slot_offset(size_t arg) const { return offsets_[arg]; }
   uint32_t slot_capacity(size_t arg) const { return layout_[1 + arg]; }
@@ -93,10 +100,13 @@ class CudaKernel : public backend::KernelImpl {
   std::shared_ptr<CudaModule> module_;
   std::shared_ptr<IndirectModule> indirect_module_;
   size_t index_;
-  CUfunction function_ = nullptr, uniform_ = nullptr;
-  CUfunction uniform_inline_ = nullptr, uniform_buffers_ = nullptr;  // kernels with `constant T&` arguments
-  std::vector<uint32_t> layout_;   // sizeof(params), slot content size per argument, sizeof(T) per T&
-  std::vector<uint32_t> offsets_;  // slot offset per argument
+  CUfunction function_ = nullptr;
+  std::atomic<CUfunction> uniform_{nullptr};
+  // Kernels with `constant T&` arguments; uniform_buffers_ is stored before uniform_inline_.
+  std::atomic<CUfunction> uniform_inline_{nullptr}, uniform_buffers_{nullptr};
+  std::shared_ptr<CudaModule> uniform_module_;  // a tiered library's Uniform unit (keeps the entries valid)
+  std::vector<uint32_t> layout_;                // sizeof(params), slot content size per argument, sizeof(T) per T&
+  std::vector<uint32_t> offsets_;               // slot offset per argument
   uint32_t params_size_ = 0;
   uint32_t diag_offset_ = 0;
   size_t arg_count_;
@@ -125,6 +135,8 @@ class CudaLibrary : public backend::LibraryImpl {
   CudaLibrary(std::shared_ptr<CudaContext> context, std::vector<std::shared_ptr<CudaModule>> per_kernel,
               const msl::TranslatedSource& source, const CompileOptions& options);
   std::shared_ptr<backend::KernelImpl> kernel(const msl::KernelInfo& info) override;
+  // The kernels of a whole-library module (null where a kernel is built on first use).
+  const std::vector<std::shared_ptr<CudaKernel>>& module_kernels() const { return kernels_; }
 
  private:
   std::shared_ptr<CudaModule> module_;

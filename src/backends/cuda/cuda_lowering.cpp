@@ -316,6 +316,7 @@ void CudaQueue::lower_dispatch(const DispatchCommand& d, const CommandList& list
     if (codegen::is_constant_reference(args[a]) && args[a].used)
       ((inline_mask(op.params) >> a) & 1u ? any_inline : any_buffer) = true;
   op.function = kernel.function(uniform, any_inline && any_buffer ? 0 : any_buffer ? 2 : 1);
+  op.uniform = uniform;
   op.graph_function = kernel.function(uniform, 2);
   for (const auto& [resource, written] : d.resources) {
     auto* b = static_cast<CudaBuffer*>(resource.get());
@@ -340,16 +341,25 @@ void CudaQueue::lower_indirect(const ExecuteIndirectCommand& x, const CommandLis
   for (const auto& d : s.dispatches) pending.name_kernel(d.pipeline->function()->info().name);
   if (s.dispatches.empty()) return;
   if (auto it = icb_graphs_.find(s.id); it != icb_graphs_.end()) {
-    // Executed before, unchanged: what lowering its dispatches would do to their buffers, then
-    // one launch of its graph.
+    // Executed before, unchanged: its parameter buffers' bytes by value where they can be
+    // (cuda_graphs.cpp), what lowering its dispatches would do to their buffers, then one
+    // launch of its graph.
+    Graph& graph = it->second;
+    refresh_constants(graph, constants_current_);
     for (const auto& [buffer, written] : s.buffers) {
       auto* b = static_cast<CudaBuffer*>(buffer.get());
+      if (!written && !graph.constant_buffers.empty()) {
+        auto at = std::find(graph.constant_buffers.begin(), graph.constant_buffers.end(), b);
+        const size_t i = at - graph.constant_buffers.begin();
+        if (at != graph.constant_buffers.end() && graph.constant_only[i] && constants_current_[i])
+          continue;  // every reader has its bytes by value: the host's writes can wait
+      }
       b->prepare_for_device(stream_, written);
       if (written) pending.written.push_back(buffer);
     }
     Op& op = ops_[out.count++];
     op.kind = Op::GraphLaunch;
-    op.exec = it->second.exec;
+    op.exec = graph.exec;
     out.launches_only = false;
     return;
   }
@@ -369,6 +379,7 @@ void CudaQueue::lower_indirect(const ExecuteIndirectCommand& x, const CommandLis
   // Recorded to be executed again: its graph is made now, and launched from the first time.
   Graph& graph = icb_graphs_[s.id];
   try {
+    if (constants_by_value_) plan_constants(graph, s, first);
     build_graph(graph, first, out.count - first);
   } catch (...) {
     destroy_graph(graph);

@@ -47,6 +47,8 @@ CudaQueue::CudaQueue(std::shared_ptr<CudaContext> context)
   progress_ = std::make_shared<StreamProgress>();
   progress_->stream = stream_;
   if (const char* env = std::getenv("PYMETALLIC_CUDA_GRAPHS"); env && std::string(env) == "0") graphs_enabled_ = false;
+  if (const char* env = std::getenv("PYMETALLIC_ICB_PARAMETERS_BY_VALUE"); env && std::string(env) == "0")
+    constants_by_value_ = false;
   deferred_ =
       std::make_unique<DeferredSubmitter>([this](std::shared_ptr<CommandBuffer> b) { submit_now(std::move(b)); });
 }
@@ -100,12 +102,21 @@ void CudaQueue::submit_now(std::shared_ptr<CommandBuffer> buffer) {
     if (want_graph && lowered.launches_only && lowered.count >= 2 && pending->scratch.empty())
       replayed = replay_graph(lowered.signature, lowered.count);
     if (!replayed) enqueue(ops_, lowered.count);
-    if (pending->end) context_->check(api.cuEventRecord(pending->end, stream_), "cuEventRecord");
+    if (!pending->end && progress_->precise.load(std::memory_order_relaxed)) pending->done = events_->get();
+    if (CUevent e = pending->end ? pending->end : pending->done)
+      context_->check(api.cuEventRecord(e, stream_), "cuEventRecord");
     // Its signals are on the stream now and will be written without the host: promised.
     for (auto& [event, value] : pending->signals) event->promise(value);
     pending->sequence = ++progress_->submitted;
     const double host_start = pending->host_start;
+    const uint64_t sequence = pending->sequence;
     std::atomic_store(&buffer->backend_state, std::shared_ptr<void>(std::move(pending)));
+    {
+      std::lock_guard<std::mutex> lock(progress_->mutex);
+      auto& unfinished = progress_->unfinished;
+      while (!unfinished.empty() && unfinished.front().second.expired()) unfinished.pop_front();
+      unfinished.emplace_back(sequence, buffer);
+    }
     if (buffer->executorStarted(host_start)) notify_when_complete(buffer);
   } catch (const std::exception& e) {
     // As when it fails later: its events are signalled, so that waiting queues do not hang.

@@ -28,6 +28,7 @@ struct CommandList;
 struct CopyCommand;
 struct DispatchCommand;
 struct ExecuteIndirectCommand;
+struct IndirectSnapshot;
 class SharedEvent;
 }  // namespace metallic
 
@@ -35,6 +36,7 @@ namespace metallic::cuda {
 
 struct DiagDispatch;  // cuda_completion.h
 
+class CudaBuffer;
 class CudaKernel;
 class EventPool;
 class StagingPool;
@@ -80,6 +82,7 @@ class CudaQueue : public backend::QueueImpl {
     // (cuda_graphs.cpp), so a uniform launch there takes the entry for data in buffers.
     CUfunction graph_function = nullptr;
     unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, shared = 0;
+    bool uniform = false;  // every threadgroup whole: the uniform entries apply
     std::vector<unsigned char> params;
     // set_bytes data placed inline in `params`: {offset in params, length, argument bit}.
     struct InlineSlot {
@@ -141,12 +144,51 @@ class CudaQueue : public backend::QueueImpl {
     CUgraphExec exec = nullptr;
     CUdeviceptr args = 0;
     size_t args_size = 0;
+    std::vector<CUgraphNode> nodes;  // the kernel nodes, in launch order
+
+    // An indirect command buffer's graph: its `constant T&` arguments bound to buffers the
+    // dispatches do not write (`parameter buffers`: a Metal program's uniforms). When such a
+    // buffer's host copy is current at a launch, the nodes get its bytes by value (the entry
+    // that reads them from the launch parameters), as a CUDA program passes its parameters,
+    // instead of a dependent global load per kernel and an upload per change (see
+    // refresh_constants). Buffers are not owned: the snapshot being executed holds them.
+    struct Constant {
+      uint32_t slot, length, bit;  // in the node's parameters; the argument's inline-mask bit
+      uint32_t buffer;             // index into constant_buffers
+      uint64_t offset;             // into the buffer
+    };
+    struct ConstantNode {
+      size_t node;                                  // index into nodes
+      CUfunction pointer_function, value_function;  // data behind pointers / in the parameters
+      unsigned grid[3], block[3], shared;
+      std::vector<unsigned char> pointer_params;  // as built
+      std::vector<unsigned char> params;          // what the node has now
+      std::vector<Constant> constants;
+      bool by_value = false;
+    };
+    std::vector<ConstantNode> constant_nodes;
+    std::vector<CudaBuffer*> constant_buffers;
+    // Per constant buffer: every use of it in the graph is such an argument, so a launch that
+    // passes all of them by value needs no upload of its host writes (they stay pending).
+    std::vector<char> constant_only;
   };
   // Graph replay (cuda_graphs.cpp): replays ops_[0, count) as the graph of its signature,
   // built the second time the sequence is seen; false when it was not replayed.
   bool replay_graph(const std::string& signature, size_t count);
   static void append_signature(const Op& op, std::string& signature);
   void build_graph(Graph& graph, size_t first, size_t count);  // from ops_[first, first + count)
+  // An indirect command buffer's graph about to be built from ops_[first, ...): notes its
+  // constant arguments in parameter buffers (Graph::constant_nodes) and puts their bytes in
+  // the ops where the host copies are current, so that the graph is made with them by value.
+  void plan_constants(Graph& graph, const IndirectSnapshot& snapshot, size_t first);
+  // Before a launch of `graph`: each constant node takes its buffers' current host bytes by
+  // value, or its pointers where a host copy is not current. `current[i]`: whether constant
+  // buffer i was passed by value everywhere (its upload can wait).
+  void refresh_constants(Graph& graph, std::vector<char>& current);
+  // A constant node's parameters with its buffers' host bytes inline; false (and the pointer
+  // parameters, its buffers no longer `current`) where a host copy is not current.
+  static bool value_params(const Graph& graph, const Graph::ConstantNode& node, std::vector<unsigned char>& params,
+                           std::vector<char>& current);
   void destroy_graph(Graph& graph);
   // Pinned host slots for the set_bytes data of graph replays. Pinned, so the upload is truly
   // asynchronous (from pageable memory the driver waits for the stream first, and the host
@@ -164,9 +206,11 @@ class CudaQueue : public backend::QueueImpl {
   // Indirect command buffers' graphs, by IndirectSnapshot::id (an unchanged ICB range executed
   // again launches its graph without lowering its dispatches). Built at the first execution.
   std::unordered_map<uint64_t, Graph> icb_graphs_;
-  std::mutex submit_mutex_;  // commits from several threads are serialised on the stream
-  std::vector<Op> ops_;      // reused from commit to commit: no allocation per dispatch
+  std::vector<char> constants_current_;  // refresh_constants' answer, reused
+  std::mutex submit_mutex_;              // commits from several threads are serialised on the stream
+  std::vector<Op> ops_;                  // reused from commit to commit: no allocation per dispatch
   bool graphs_enabled_ = true;
+  bool constants_by_value_ = true;  // PYMETALLIC_ICB_PARAMETERS_BY_VALUE=0: always through pointers
   bool timestamps_ = false;
   double timeout_ = 0;  // PYMETALLIC_KERNEL_TIMEOUT (seconds; 0: none)
 

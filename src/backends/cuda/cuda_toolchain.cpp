@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -109,6 +110,12 @@ class CompileSlot {
     }
     cv().notify_all();
   }
+  // Until no compile holds a slot (a background compile then starts; one that begins
+  // later overlaps it, NVRTC parsing one program at a time).
+  static void wait_until_idle() {
+    std::unique_lock<std::mutex> lock(mutex());
+    cv().wait(lock, [] { return busy() == 0; });
+  }
   CompileSlot(const CompileSlot&) = delete;
   CompileSlot& operator=(const CompileSlot&) = delete;
 
@@ -169,7 +176,7 @@ int parse_arch(const std::string& arch) {
 }
 
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
-                 Entries entries, KernelSet only, bool syntax_only) {
+                 Entries entries, KernelSet only, bool syntax_only, bool cached_only, bool background) {
   CudaBinary out;
   const Subset subset = subset_mode();
   out.source = generate_translation_unit(source, entries, only, subset == Subset::Whole);
@@ -217,6 +224,8 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
     return out;
   }
 
+  if (cached_only) return out;
+
   std::string why;
   const Nvrtc* nvrtc = Nvrtc::get(&why);
   if (!nvrtc) throw Error("cannot compile for CUDA: " + why);
@@ -238,7 +247,11 @@ CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& opti
 
   // At most nvrtc_threads() NVRTC compiles at once (each takes 100-300 MB): the programs of
   // build_programs run together, other compiles of the process wait.
-  CompileSlot slot;
+  std::optional<CompileSlot> slot;
+  if (background)
+    CompileSlot::wait_until_idle();
+  else
+    slot.emplace();
   NvrtcOutput result = nvrtc->compile(out.source, options.filename + ".cu", flags, cubin);
   if (!result.ok && subset == Subset::Retry && out.source.find("#define METAL_RT_OMIT_") != std::string::npos) {
     // The subset of the runtime library failed: a program error (the whole library reports

@@ -24,8 +24,12 @@ struct CudaBinary {
 // `only`: the kernels to build (entry_wrapper.h). `syntax_only`: check that the code
 // compiles (NVRTC's -fdevice-syntax-only: no code is generated; the image stays empty),
 // remembering success in the disk cache.
+// `cached_only`: only look in the disk cache (an empty image when the binary is not there).
+// `background`: a compile nobody waits for (a tiered library's Uniform unit): it takes no
+// compile slot and starts when no other compile of the process holds one.
 CudaBinary build(const msl::TranslatedSource& source, const CompileOptions& options, int sm_version, int driver_version,
-                 Entries entries = Entries::Direct, KernelSet only = {}, bool syntax_only = false);
+                 Entries entries = Entries::Direct, KernelSet only = {}, bool syntax_only = false,
+                 bool cached_only = false, bool background = false);
 
 // A library's kernels as `programs` NVRTC programs compiled at once on as many threads, kernel
 // i in program i % programs (each program includes the whole translated code and the runtime,

@@ -64,63 +64,64 @@ constexpr int CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9;
 constexpr unsigned CU_MEMORYTYPE_HOST = 1;
 
 // X(name, return, parameters): every driver entry point we use, by its exported symbol.
-#define METALLIC_CUDA_DRIVER_FUNCTIONS(X)                                                                         \
-  X(cuInit, CUresult, (unsigned flags))                                                                           \
-  X(cuDriverGetVersion, CUresult, (int* version))                                                                 \
-  X(cuDeviceGetCount, CUresult, (int* count))                                                                     \
-  X(cuDeviceGet, CUresult, (CUdevice * device, int ordinal))                                                      \
-  X(cuDeviceGetName, CUresult, (char* name, int length, CUdevice device))                                         \
-  X(cuDeviceGetAttribute, CUresult, (int* value, int attribute, CUdevice device))                                 \
-  X(cuDeviceTotalMem_v2, CUresult, (size_t* bytes, CUdevice device))                                              \
-  X(cuDevicePrimaryCtxRetain, CUresult, (CUcontext * context, CUdevice device))                                   \
-  X(cuCtxSetCurrent, CUresult, (CUcontext context))                                                               \
-  X(cuMemAlloc_v2, CUresult, (CUdeviceptr * pointer, size_t bytes))                                               \
-  X(cuMemFree_v2, CUresult, (CUdeviceptr pointer))                                                                \
-  X(cuMemHostAlloc, CUresult, (void** pointer, size_t bytes, unsigned flags))                                     \
-  X(cuMemFreeHost, CUresult, (void* pointer))                                                                     \
-  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr dst, const void* src, size_t bytes))                                  \
-  X(cuMemcpyDtoH_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes))                                        \
-  X(cuMemcpyHtoDAsync_v2, CUresult, (CUdeviceptr dst, const void* src, size_t bytes, CUstream s))                 \
-  X(cuMemcpyDtoHAsync_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes, CUstream s))                       \
-  X(cuMemcpyDtoDAsync_v2, CUresult, (CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s))                 \
-  X(cuMemsetD8Async, CUresult, (CUdeviceptr dst, unsigned char value, size_t count, CUstream s))                  \
-  X(cuMemcpyPeerAsync, CUresult,                                                                                  \
-    (CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t bytes, CUstream s))           \
-  X(cuDeviceCanAccessPeer, CUresult, (int* can_access, CUdevice device, CUdevice peer))                           \
-  X(cuCtxEnablePeerAccess, CUresult, (CUcontext peer, unsigned flags))                                            \
-  X(cuMemHostGetDevicePointer_v2, CUresult, (CUdeviceptr * pointer, void* host, unsigned flags))                  \
-  X(cuModuleLoadData, CUresult, (CUmodule * module, const void* image))                                           \
-  X(cuModuleUnload, CUresult, (CUmodule module))                                                                  \
-  X(cuModuleGetFunction, CUresult, (CUfunction * function, CUmodule module, const char* name))                    \
-  X(cuModuleGetGlobal_v2, CUresult, (CUdeviceptr * pointer, size_t* bytes, CUmodule m, const char* name))         \
-  X(cuFuncGetAttribute, CUresult, (int* value, int attribute, CUfunction function))                               \
-  X(cuFuncSetAttribute, CUresult, (CUfunction function, int attribute, int value))                                \
-  X(cuOccupancyMaxActiveBlocksPerMultiprocessor, CUresult,                                                        \
-    (int* blocks, CUfunction function, int block_size, size_t dynamic_shared))                                    \
-  X(cuLaunchKernel, CUresult,                                                                                     \
-    (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, \
-     CUstream s, void** params, void** extra))                                                                    \
-  X(cuLaunchHostFunc, CUresult, (CUstream s, CUhostFn fn, void* user_data))                                       \
-  X(cuStreamCreate, CUresult, (CUstream * stream, unsigned flags))                                                \
-  X(cuStreamDestroy_v2, CUresult, (CUstream stream))                                                              \
-  X(cuStreamSynchronize, CUresult, (CUstream stream))                                                             \
-  X(cuStreamQuery, CUresult, (CUstream stream))                                                                   \
-  X(cuGraphCreate, CUresult, (CUgraph * graph, unsigned flags))                                                   \
-  X(cuGraphAddKernelNode_v2, CUresult,                                                                            \
-    (CUgraphNode * node, CUgraph graph, const CUgraphNode* deps, size_t count, const CudaKernelNodeParams* p))    \
-  X(cuGraphInstantiateWithFlags, CUresult, (CUgraphExec * exec, CUgraph graph, unsigned long long flags))         \
-  X(cuGraphLaunch, CUresult, (CUgraphExec exec, CUstream stream))                                                 \
-  X(cuGraphExecDestroy, CUresult, (CUgraphExec exec))                                                             \
-  X(cuGraphDestroy, CUresult, (CUgraph graph))                                                                    \
-  X(cuEventCreate, CUresult, (CUevent * event, unsigned flags))                                                   \
-  X(cuEventDestroy_v2, CUresult, (CUevent event))                                                                 \
-  X(cuEventRecord, CUresult, (CUevent event, CUstream stream))                                                    \
-  X(cuEventQuery, CUresult, (CUevent event))                                                                      \
-  X(cuEventSynchronize, CUresult, (CUevent event))                                                                \
-  X(cuStreamWaitEvent, CUresult, (CUstream stream, CUevent event, unsigned flags))                                \
-  X(cuPointerGetAttribute, CUresult, (void* data, int attribute, CUdeviceptr pointer))                            \
-  X(cuEventElapsedTime, CUresult, (float* ms, CUevent start, CUevent end))                                        \
-  X(cuGetErrorName, CUresult, (CUresult error, const char** name))                                                \
+#define METALLIC_CUDA_DRIVER_FUNCTIONS(X)                                                                             \
+  X(cuInit, CUresult, (unsigned flags))                                                                               \
+  X(cuDriverGetVersion, CUresult, (int* version))                                                                     \
+  X(cuDeviceGetCount, CUresult, (int* count))                                                                         \
+  X(cuDeviceGet, CUresult, (CUdevice * device, int ordinal))                                                          \
+  X(cuDeviceGetName, CUresult, (char* name, int length, CUdevice device))                                             \
+  X(cuDeviceGetAttribute, CUresult, (int* value, int attribute, CUdevice device))                                     \
+  X(cuDeviceTotalMem_v2, CUresult, (size_t* bytes, CUdevice device))                                                  \
+  X(cuDevicePrimaryCtxRetain, CUresult, (CUcontext * context, CUdevice device))                                       \
+  X(cuCtxSetCurrent, CUresult, (CUcontext context))                                                                   \
+  X(cuMemAlloc_v2, CUresult, (CUdeviceptr * pointer, size_t bytes))                                                   \
+  X(cuMemFree_v2, CUresult, (CUdeviceptr pointer))                                                                    \
+  X(cuMemHostAlloc, CUresult, (void** pointer, size_t bytes, unsigned flags))                                         \
+  X(cuMemFreeHost, CUresult, (void* pointer))                                                                         \
+  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr dst, const void* src, size_t bytes))                                      \
+  X(cuMemcpyDtoH_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes))                                            \
+  X(cuMemcpyHtoDAsync_v2, CUresult, (CUdeviceptr dst, const void* src, size_t bytes, CUstream s))                     \
+  X(cuMemcpyDtoHAsync_v2, CUresult, (void* dst, CUdeviceptr src, size_t bytes, CUstream s))                           \
+  X(cuMemcpyDtoDAsync_v2, CUresult, (CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s))                     \
+  X(cuMemsetD8Async, CUresult, (CUdeviceptr dst, unsigned char value, size_t count, CUstream s))                      \
+  X(cuMemcpyPeerAsync, CUresult,                                                                                      \
+    (CUdeviceptr dst, CUcontext dst_ctx, CUdeviceptr src, CUcontext src_ctx, size_t bytes, CUstream s))               \
+  X(cuDeviceCanAccessPeer, CUresult, (int* can_access, CUdevice device, CUdevice peer))                               \
+  X(cuCtxEnablePeerAccess, CUresult, (CUcontext peer, unsigned flags))                                                \
+  X(cuMemHostGetDevicePointer_v2, CUresult, (CUdeviceptr * pointer, void* host, unsigned flags))                      \
+  X(cuModuleLoadData, CUresult, (CUmodule * module, const void* image))                                               \
+  X(cuModuleUnload, CUresult, (CUmodule module))                                                                      \
+  X(cuModuleGetFunction, CUresult, (CUfunction * function, CUmodule module, const char* name))                        \
+  X(cuModuleGetGlobal_v2, CUresult, (CUdeviceptr * pointer, size_t* bytes, CUmodule m, const char* name))             \
+  X(cuFuncGetAttribute, CUresult, (int* value, int attribute, CUfunction function))                                   \
+  X(cuFuncSetAttribute, CUresult, (CUfunction function, int attribute, int value))                                    \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor, CUresult,                                                            \
+    (int* blocks, CUfunction function, int block_size, size_t dynamic_shared))                                        \
+  X(cuLaunchKernel, CUresult,                                                                                         \
+    (CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared,     \
+     CUstream s, void** params, void** extra))                                                                        \
+  X(cuLaunchHostFunc, CUresult, (CUstream s, CUhostFn fn, void* user_data))                                           \
+  X(cuStreamCreate, CUresult, (CUstream * stream, unsigned flags))                                                    \
+  X(cuStreamDestroy_v2, CUresult, (CUstream stream))                                                                  \
+  X(cuStreamSynchronize, CUresult, (CUstream stream))                                                                 \
+  X(cuStreamQuery, CUresult, (CUstream stream))                                                                       \
+  X(cuGraphCreate, CUresult, (CUgraph * graph, unsigned flags))                                                       \
+  X(cuGraphAddKernelNode_v2, CUresult,                                                                                \
+    (CUgraphNode * node, CUgraph graph, const CUgraphNode* deps, size_t count, const CudaKernelNodeParams* p))        \
+  X(cuGraphInstantiateWithFlags, CUresult, (CUgraphExec * exec, CUgraph graph, unsigned long long flags))             \
+  X(cuGraphLaunch, CUresult, (CUgraphExec exec, CUstream stream))                                                     \
+  X(cuGraphExecKernelNodeSetParams_v2, CUresult, (CUgraphExec exec, CUgraphNode node, const CudaKernelNodeParams* p)) \
+  X(cuGraphExecDestroy, CUresult, (CUgraphExec exec))                                                                 \
+  X(cuGraphDestroy, CUresult, (CUgraph graph))                                                                        \
+  X(cuEventCreate, CUresult, (CUevent * event, unsigned flags))                                                       \
+  X(cuEventDestroy_v2, CUresult, (CUevent event))                                                                     \
+  X(cuEventRecord, CUresult, (CUevent event, CUstream stream))                                                        \
+  X(cuEventQuery, CUresult, (CUevent event))                                                                          \
+  X(cuEventSynchronize, CUresult, (CUevent event))                                                                    \
+  X(cuStreamWaitEvent, CUresult, (CUstream stream, CUevent event, unsigned flags))                                    \
+  X(cuPointerGetAttribute, CUresult, (void* data, int attribute, CUdeviceptr pointer))                                \
+  X(cuEventElapsedTime, CUresult, (float* ms, CUevent start, CUevent end))                                            \
+  X(cuGetErrorName, CUresult, (CUresult error, const char** name))                                                    \
   X(cuGetErrorString, CUresult, (CUresult error, const char** text))
 
 struct DriverApi {

@@ -18,6 +18,16 @@ bool uniform_entries() {
   return !(v && std::string(v) == "0");
 }
 
+// Off by default until a GPU run has checked it (tests/msl/test_tiered_entries.py and the
+// suite with PYMETALLIC_CUDA_TIERED=1); turning it on is this constant.
+constexpr bool kTieredByDefault = false;
+
+bool tiered_entries() {
+  const char* v = std::getenv("PYMETALLIC_CUDA_TIERED");
+  const bool on = v && *v ? std::string(v) != "0" : kTieredByDefault;
+  return on && uniform_entries();
+}
+
 std::string entry_symbol(size_t i) { return "metallic_entry_" + std::to_string(i); }
 std::string layout_symbol(size_t i) { return "metallic_layout_" + std::to_string(i); }
 
@@ -42,6 +52,9 @@ template <unsigned N> union alignas(16) pm_inline_slot { void* ptr; unsigned cha
 // as on Metal), else only the address of a buffer (a larger T cannot come by set_bytes, and
 // the launch parameters have 32 KB in all).
 template <unsigned long N> constexpr unsigned pm_reference_slot = N <= 4096 ? unsigned(N) : 8u;
+// The smaller of two sizes, as metal::min computes it (not spelled `min`: a program that
+// names no library function gets none of the function headers, entry_wrapper.cpp).
+__device__ __forceinline__ unsigned int pm_umin(unsigned int a, unsigned int b) { return b < a ? b : a; }
 __device__ __forceinline__ void* pm_global(void* p) {
   __builtin_assume(__isGlobal(p));
   return p;
@@ -168,9 +181,9 @@ void write_body(std::ostringstream& out, const msl::KernelInfo& k, size_t i, con
       << "  const unsigned int pm_lid_x = threadIdx.x, pm_lid_y = threadIdx.y, pm_lid_z = threadIdx.z;\n"
       // Edge threadgroups of dispatch_threads are smaller; the extra threads leave at once
       // (sound on sm_70+: exited threads do not block later __syncthreads of the rest).
-      << "  const unsigned int pm_ntg_x = PM_UNIFORM ? pm_tg_x : min(pm_tg_x, pm_grid_x - pm_gid_x * pm_tg_x);\n"
-      << "  const unsigned int pm_ntg_y = PM_UNIFORM ? pm_tg_y : min(pm_tg_y, pm_grid_y - pm_gid_y * pm_tg_y);\n"
-      << "  const unsigned int pm_ntg_z = PM_UNIFORM ? pm_tg_z : min(pm_tg_z, pm_grid_z - pm_gid_z * pm_tg_z);\n"
+      << "  const unsigned int pm_ntg_x = PM_UNIFORM ? pm_tg_x : pm_umin(pm_tg_x, pm_grid_x - pm_gid_x * pm_tg_x);\n"
+      << "  const unsigned int pm_ntg_y = PM_UNIFORM ? pm_tg_y : pm_umin(pm_tg_y, pm_grid_y - pm_gid_y * pm_tg_y);\n"
+      << "  const unsigned int pm_ntg_z = PM_UNIFORM ? pm_tg_z : pm_umin(pm_tg_z, pm_grid_z - pm_gid_z * pm_tg_z);\n"
       << (diag ? "  metal::detail::cu_enter(P.pm_diag.ptr, pm_gid_x, pm_gid_y, pm_gid_z, pm_tg_x, pm_tg_y, pm_tg_z, "
                  "pm_ntg_x, pm_ntg_y, pm_ntg_z, pm_dynamic_shared);\n"
                : "")
@@ -245,9 +258,11 @@ void write_entries(std::ostringstream& out, const msl::KernelInfo& k, size_t i, 
   const std::string body = "metallic_body_" + std::to_string(i);
   const std::string head = "extern \"C\" __global__ void " + bounds + entry_symbol(i);
   const std::string param = "(const PM_GRID_CONSTANT " + params + " P) { ";
-  if (entries == Entries::Direct) {
-    out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
-    if (uniform_entries() && has_constant_references(k)) {
+  if (entries != Entries::Indirect) {
+    if (entries != Entries::Uniform) out << head << param << body << "<false>(P, pm_launched_group(P)); }\n";
+    if (entries == Entries::General) {
+      // the uniform entries are in the Uniform unit
+    } else if (uniform_entries() && has_constant_references(k)) {
       out << head << "_uniform_inline" << param << body << "<true, 1>(P, pm_launched_group(P)); }\n";
       out << head << "_uniform_buffers" << param << body << "<true, 2>(P, pm_launched_group(P)); }\n";
     } else if (uniform_entries()) {
@@ -265,7 +280,8 @@ void write_kernel(std::ostringstream& out, const msl::TranslatedSource& source, 
   const std::string params = "pm_params_" + std::to_string(i);
   const bool diag = source.validation || source.uses_logging;
   write_params_struct(out, k, params, diag);
-  if (entries == Entries::Direct) write_layout_table(out, k, i, params);  // read from the main module only
+  // Read from the main module only (Direct or General).
+  if (entries == Entries::Direct || entries == Entries::General) write_layout_table(out, k, i, params);
   write_body(out, k, i, params, diag, source.validation);
   write_entries(out, k, i, params, entries, source.validation);
 }
@@ -354,7 +370,12 @@ std::string omitted_groups(const std::string& code, const msl::TranslatedSource&
     } else if (ident(c)) {
       size_t end = at;
       while (end < n && ident(code[end])) ++end;
-      auto it = g.trigger.find(code.substr(at, end - at));
+      // A member's name (after . or ->) is never one of the library's: logger.log(...).
+      size_t before = at;
+      while (before > 0 && std::isspace(static_cast<unsigned char>(code[before - 1]))) --before;
+      const bool member =
+          before > 0 && (code[before - 1] == '.' || (before > 1 && code[before - 1] == '>' && code[before - 2] == '-'));
+      auto it = member ? g.trigger.end() : g.trigger.find(code.substr(at, end - at));
       if (it != g.trigger.end()) used[it->second] = true;
       at = end;
     } else {

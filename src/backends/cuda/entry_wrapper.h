@@ -15,11 +15,21 @@ namespace metallic::cuda {
 // indirect_buffer) in a second translation unit of the same code, compiled only when a
 // program first dispatches that way: a third entry in every module would add about 40% to
 // each cold compile (the fluid demo's 0.38 s became 0.56 s).
-enum class Entries { Direct, Indirect };
+//
+// A tiered library (PYMETALLIC_CUDA_TIERED=1, tiered_entries()) splits Direct in two units of
+// the same code: General, the entry for any dispatch and the layout table (compiled before
+// the library is returned: every dispatch can run), and Uniform, the uniform entries alone
+// (compiled afterwards, off the caller's thread; dispatches take them once they are loaded).
+// General + Uniform hold the same entries as Direct, each compiled to the same instructions.
+enum class Entries { Direct, Indirect, General, Uniform };
 // PYMETALLIC_CUDA_UNIFORM_ENTRIES=0: no "_uniform" entries (every dispatch takes the general
 // one). They are ~0.08 s of the benchmark library's 0.25 s cold compile (docs/performance.md);
 // the switch lets a GPU run weigh that against what they save at run time.
 bool uniform_entries();
+// PYMETALLIC_CUDA_TIERED=1 (off by default until run on a GPU: kTieredByDefault in
+// entry_wrapper.cpp), =0 off: libraries are built as General now and Uniform later (above).
+// Never with uniform_entries() off, nor for validation or logging builds.
+bool tiered_entries();
 std::string entry_symbol(size_t kernel_index);   // "metallic_entry_<i>"
 std::string layout_symbol(size_t kernel_index);  // "metallic_layout_<i>": the parameter layout
 // Whether the kernel reads a `constant T&` argument: its uniform entries are then
