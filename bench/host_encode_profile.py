@@ -6,8 +6,11 @@ every device, so their cost is measured here on the CPU device with an empty ker
 row adds one step to the loop, and the difference between consecutive rows is what that
 step costs per call (bench/gpu_launch_profile.py does the same on the GPU, next to CuPy).
 On the CPU device commit and wait run the CPU backend's executor, not the CUDA one: those
-two rows are for information only (with --device cuda they are the GPU's). The last row is
-the encoding of one step of the Life benchmark (two buffers, set_bytes, a 2-D dispatch).
+two rows are for information only (with --device cuda they are the GPU's). The last rows are
+the encoding of one step of the Life benchmark (two buffers, set_bytes, a 2-D dispatch of a
+kernel that uses all three, so that the dispatch binds them as Life's does; the empty kernel
+of the cumulative rows uses none), its size set_bytes'd as a NumPy scalar (np.uint32, as
+bench/gpu_vs_cupy.py passes it) and as bytes.
 Each row is the minimum over `--repeats` rounds of `--n` iterations, the rows interleaved
 round by round (the minimum, not the median: this machine is shared, and interference only
 adds time).
@@ -28,7 +31,37 @@ microseconds per iteration, cumulative, each step's own cost in brackets; min of
     + wait_until_completed (CPU)     2.69             2.31
     Life-style encode                1.10             0.74
 
-(Python 3.11: encoding 0.81 -> 0.55, + commit 1.41 -> 1.02, Life-style 1.04 -> 0.72.)
+(Python 3.11: encoding 0.81 -> 0.55, + commit 1.41 -> 1.02, Life-style 1.04 -> 0.72; the
+Life-style kernel was then empty, so its dispatch bound nothing.)
+
+Session 8 (the host branch, 2026-12-01), the same machine and method, "before" 6880ad3 and
+"after" the host branch, 3 runs of each alternated; the machine ran slower than for the table
+above (other sessions' builds on its 2 cores), so compare within this table only:
+
+    row                              Python 3.12                  Python 3.11
+                                     before        after          before        after
+    make_command_buffer              0.28          0.28           0.26          0.26
+    + encoder + end_encoding         0.47 (0.20)   0.40 (0.12)    0.44 (0.18)   0.36 (0.11)
+    + set_compute_pipeline_state     0.55 (0.07)   0.48 (0.08)    0.51 (0.08)   0.43 (0.07)
+    + set_buffer                     0.69 (0.14)   0.58 (0.10)    0.65 (0.14)   0.57 (0.14)
+    + dispatch_threads               0.91 (0.22)   0.76 (0.17)    0.85 (0.20)   0.72 (0.16)
+    + commit (CPU executor)          1.68          1.50           1.63          1.51
+    + wait_until_completed (CPU)     3.54          3.29           3.52          3.27
+    Life-style encode, np.uint32     1.24          1.04           1.22          1.00
+    Life-style encode, bytes         1.25          1.03           1.21          1.00
+
+set_bytes(np.uint32(5), 2) alone costs what set_bytes(np.uint32(5).tobytes(), 2) does (0.11 us
+a call with the loop, 0.04 us for the loop alone, NumPy 2.4.6: a scalar's buffer is its own
+memory, no temporary array), so it has no fast path of its own. Instructions (callgrind, main
+thread, RelWithDebInfo -O3 builds, Python 3.12; deterministic, unlike the times): a Life-style
+encode 11,610 -> 9,292 per step; the same with commit and wait on a 16x16 grid (CPU executor)
+14,857 -> 11,477. What went: the encoder moved into its Python object and destroyed (now built
+in place, in a pooled object: no allocation, no entry in nanobind's instance map); its buffer
+slots' allocation (kept inside the encoder); nanobind's type lookups for Buffer and
+ComputePipelineState arguments (an exact-type check first); a dispatch's argument slots grown
+argument by argument (three allocations); the set_bytes arena's allocation (its first 128
+bytes live in the command list); the general size path for (w, h, d) tuples of ints; two
+locks and a notify per wait (ReleaseGil: wait_until_completed on a finished buffer 0.46 -> 0.37 us).
 """
 
 from __future__ import annotations
@@ -47,9 +80,12 @@ MSL = """
 using namespace metal;
 kernel void empty(device float* out [[buffer(0)]], uint i [[thread_position_in_grid]]) {}
 kernel void step2d(device const uchar* in [[buffer(0)]], device uchar* out [[buffer(1)]],
-                   constant uint& n [[buffer(2)]], uint2 gid [[thread_position_in_grid]]) {}
+                   constant uint& n [[buffer(2)]], uint2 gid [[thread_position_in_grid]]) {
+    out[gid.y * n + gid.x] = in[gid.y * n + gid.x];  // uses every argument, as Life's kernel does
+}
 """
 LIFE_ROW = "Life-style encode (2 buffers, set_bytes, 2-D dispatch)"
+LIFE_BYTES_ROW = "the same, set_bytes(bytes) instead of np.uint32"
 
 NAMES = [
     "make_command_buffer",
@@ -89,10 +125,11 @@ def steps(queue, pipe, buf, upto):
     return run
 
 
-def life_steps(queue, pipe, bufs):
+def life_steps(queue, pipe, bufs, size=None):
     """The encoding of one step of bench/gpu_vs_cupy.py's Life row (ping-pong buffers, the
-    size by set_bytes), without commit."""
-    size = np.uint32(512)
+    size by set_bytes: a NumPy scalar, as that row passes it, unless `size` is given), without
+    commit."""
+    size = np.uint32(512) if size is None else size
 
     def run(n):
         for s in range(n):
@@ -139,17 +176,20 @@ def main():
     life_pipe = pymetallic.ComputePipelineState(device, lib.make_function("step2d"))
     life_bufs = [pymetallic.Buffer(device, 512 * 512), pymetallic.Buffer(device, 512 * 512)]
     upto = 5 if args.encode_only else len(NAMES)
-    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)] + [life_steps(queue, life_pipe, life_bufs)]
-    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)] + [args.n]
+    fns = [steps(queue, pipe, buf, i) for i in range(1, upto + 1)]
+    fns += [life_steps(queue, life_pipe, life_bufs), life_steps(queue, life_pipe, life_bufs, np.uint32(512).tobytes())]
+    ns = [args.n if i < 6 else max(args.n // 10, 1) for i in range(1, upto + 1)] + [args.n, args.n]
     print(f"{'row':<32} {'us/iter':>8} {'step':>8}   ({device.name})")
     rows, last = [], 0.0
-    *cumulative, life = per_call_rows(fns, ns, args.repeats)
+    *cumulative, life, life_bytes = per_call_rows(fns, ns, args.repeats)
     for name, us in zip(NAMES, cumulative):
         rows.append({"row": name, "us": us, "step_us": us - last})
         print(f"{name:<32} {us:8.3f} {us - last:8.3f}", flush=True)
         last = us
     rows.append({"row": LIFE_ROW, "us": life})
+    rows.append({"row": LIFE_BYTES_ROW, "us": life_bytes})
     print(f"{LIFE_ROW}: {life:.3f} us")
+    print(f"{LIFE_BYTES_ROW}: {life_bytes:.3f} us")
     write_json(args.json, rows)
 
 

@@ -63,7 +63,9 @@ class MslRunner:
         """``steps`` dispatches of kernel ``name``, each in its own command buffer and waited
         for, reading buffers[s % 2] and writing buffers[(s + 1) % 2] at step s (a simulation
         run as a Metal program steps it: the Life rows)."""
-        # Written out as a program would (and as the CuPy side's loop is): no helper layers.
+        # Written out as a program would (and as the CuPy side's loop is): no helper layers
+        # (run()/record()/encode() cost 1.7 us of Python per step on the 2-core development
+        # machine, CPU device, Python 3.12: 7.0 -> 5.3 us per step of a 16x16 Life).
         pipe, queue = self.pipe(name), self.queue
         a, b = buffers
         cb = None

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -226,17 +227,58 @@ class ComputeCommandEncoder {
     size_t bytes_length = 0;
     std::vector<uint8_t> large;
   };
+  // The [[buffer(n)]] slots 0 to size() - 1, kept inside the encoder (Metal has 31), each
+  // constructed when a slot up to it is first set: an encoder is made for every dispatch in the
+  // original API's pattern and most kernels use a few slots, so neither an allocation nor 31
+  // constructions and destructions per encoder.
+  class Bindings {
+   public:
+    static constexpr size_t kSlots = 31;
+    Bindings() = default;
+    Bindings(const Bindings& other) { copy_from(other); }
+    Bindings(Bindings&& other) noexcept { move_from(other); }
+    Bindings& operator=(const Bindings& other) {
+      if (this != &other) clear(), copy_from(other);
+      return *this;
+    }
+    Bindings& operator=(Bindings&& other) noexcept {
+      if (this != &other) clear(), move_from(other);
+      return *this;
+    }
+    ~Bindings() { clear(); }
+    size_t size() const { return size_; }
+    Binding& operator[](size_t i) { return slots()[i]; }
+    const Binding& operator[](size_t i) const { return slots()[i]; }
+    // Slots up to `n` - 1 exist afterwards (n <= kSlots: indices are checked before).
+    void grow(size_t n) {
+      while (size_ < n) new (slots() + size_) Binding(), ++size_;
+    }
+    void assign(size_t n, const Binding& value) {
+      clear();
+      while (size_ < n) new (slots() + size_) Binding(value), ++size_;
+    }
+    void clear() {
+      while (size_ > 0) slots()[--size_].~Binding();
+    }
+
+   private:
+    Binding* slots() { return reinterpret_cast<Binding*>(storage_); }
+    const Binding* slots() const { return reinterpret_cast<const Binding*>(storage_); }
+    void copy_from(const Bindings& other) {
+      while (size_ < other.size_) new (slots() + size_) Binding(other[size_]), ++size_;
+    }
+    void move_from(Bindings& other) {  // leaves `other` empty, as a moved-from vector
+      while (size_ < other.size_) new (slots() + size_) Binding(std::move(other[size_])), ++size_;
+      other.clear();
+    }
+    alignas(Binding) unsigned char storage_[kSlots * sizeof(Binding)];
+    size_t size_ = 0;
+  };
   std::shared_ptr<CommandBuffer> buffer_;
   std::shared_ptr<ComputePipelineState> pipeline_;
-  // Grown to the highest index used (most kernels use a few): an encoder is made for every
-  // dispatch in the original API's pattern, so it stays small.
-  std::vector<Binding> bindings_;
+  Bindings bindings_;
   Binding& binding(uint32_t index) {
-    if (bindings_.size() <= index) {
-      // Room for 8 at once: binding slots 0, 1, 2 in turn would otherwise reallocate twice.
-      if (bindings_.capacity() <= index) bindings_.reserve(std::max<size_t>(index + 1, 8));
-      bindings_.resize(index + 1);
-    }
+    if (bindings_.size() <= index) bindings_.grow(index + 1);
     return bindings_[index];
   }
   std::array<uint32_t, 31> threadgroup_lengths_{};

@@ -19,15 +19,30 @@ namespace pymetallic_bindings {
 
 namespace {
 
+// A plain Python int that fits in a long long: the common case, without a detour. On
+// CPython 3.12+ (not the limited API) an int of one digit (|n| < 2^30: every size, index and
+// offset a dispatch usually passes) is read inline, without PyLong_AsLongLongAndOverflow's call
+// (a dispatch reads ten or so ints).
+__attribute__((always_inline)) inline bool exact_int(PyObject* v, long long& n) {
+  if (!PyLong_CheckExact(v)) return false;
+#if !defined(Py_LIMITED_API) && PY_VERSION_HEX >= 0x030C0000
+  if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(v))) {
+    n = static_cast<long long>(PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(v)));
+    return true;
+  }
+#endif
+  int overflow = 0;
+  n = PyLong_AsLongLongAndOverflow(v, &overflow);
+  return !overflow;
+}
+
 // (w, h, d), (w, h), (w,) or w: Metal's MTLSize, missing dimensions are 1. Read with the
 // C API: this runs twice per dispatch, and nanobind's generic conversions cost ~1 us here.
 Size3 size3(nb::handle value, const char* what) {
   uint64_t dims[3] = {1, 1, 1};
   auto component = [&](PyObject* v, int i) {
     long long n;
-    int overflow = 0;
-    if (PyLong_CheckExact(v) && ((n = PyLong_AsLongLongAndOverflow(v, &overflow)), !overflow)) {
-    } else {
+    if (!exact_int(v, n)) {
       if (PyBool_Check(v) || !PyIndex_Check(v))
         throw ValidationTypeError(std::string(what) + " must hold ints, not " + type_name(v));
       n = to_integer(nb::handle(v), what, LLONG_MIN, LLONG_MAX);
@@ -36,6 +51,14 @@ Size3 size3(nb::handle value, const char* what) {
     dims[i] = static_cast<uint64_t>(n);
   };
   PyObject* obj = value.ptr();
+  // The usual argument first, (w, h, d) of plain ints: read without the general path's checks
+  // (anything else, and every error, takes the general path below).
+  if (PyTuple_CheckExact(obj) && Py_SIZE(obj) == 3) {
+    long long w, h, d;
+    if (exact_int(tuple_or_list_item(obj, 0), w) && exact_int(tuple_or_list_item(obj, 1), h) &&
+        exact_int(tuple_or_list_item(obj, 2), d) && (w | h | d) >= 0)
+      return {static_cast<uint64_t>(w), static_cast<uint64_t>(h), static_cast<uint64_t>(d)};
+  }
   if (PyLong_Check(obj) || (PyIndex_Check(obj) && !PySequence_Check(obj))) {
     component(obj, 0);
   } else if (PyTuple_Check(obj) || PyList_Check(obj)) {
@@ -60,13 +83,7 @@ uint32_t slot(long long index, const char* what) {
   return static_cast<uint32_t>(index);
 }
 
-// A plain Python int that fits: the common case, without a detour.
-bool exact_integer(nb::handle v, long long& n) {
-  if (!PyLong_CheckExact(v.ptr())) return false;
-  int overflow = 0;
-  n = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
-  return !overflow;
-}
+__attribute__((always_inline)) inline bool exact_integer(nb::handle v, long long& n) { return exact_int(v.ptr(), n); }
 
 // An int argument: NumPy integers and the like through __index__.
 long long integer(nb::handle v, const char* what) {
@@ -97,7 +114,7 @@ nb::object& array_hook() {
 
 std::pair<std::shared_ptr<Buffer>, uint64_t> as_buffer(nb::handle obj, const std::shared_ptr<Device>& device) {
   if (obj.is_none()) return {nullptr, 0};
-  if (nb::isinstance<Buffer>(obj) && nb::inst_ready(obj)) return {shared_of<Buffer>(obj), 0};
+  if (is_instance<Buffer>(obj) && nb::inst_ready(obj)) return {shared_of<Buffer>(obj), 0};
   std::shared_ptr<Buffer> b;
   if (nb::try_cast<std::shared_ptr<Buffer>>(obj, b)) return {b, 0};
   if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr()) || PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr()))
@@ -221,7 +238,16 @@ std::string descriptor_text(const IndirectCommandBufferDescriptor& d) {
          ", max_kernel_buffer_bind_count=" + std::to_string(d.maxKernelBufferBindCount);
 }
 
-ComputeCommandEncoder new_compute_encoder(CommandBuffer& b) { return ComputeCommandEncoder(b.shared_from_this()); }
+// The encoder is built in place inside its Python object: returned by value, nanobind would
+// allocate the object, move a temporary encoder into it and destroy the temporary. If the
+// constructor throws (a committed buffer), the object is released unconstructed.
+nb::object new_compute_encoder(CommandBuffer& b) {
+  static PyTypeObject* const type = reinterpret_cast<PyTypeObject*>(nb::type<ComputeCommandEncoder>().ptr());
+  nb::object o = nb::inst_alloc(nb::handle(reinterpret_cast<PyObject*>(type)));
+  new (nb::inst_ptr<ComputeCommandEncoder>(o)) ComputeCommandEncoder(b.shared_from_this());
+  nb::inst_mark_ready(o);
+  return o;
+}
 
 int status_code(CommandBufferStatus s) {
   if (s == CommandBufferStatus::Completed) return 1;
@@ -284,8 +310,11 @@ void init_commands(nb::module_& m) {
       // The encoder is returned by value: it lives inside its Python object (no shared_ptr,
       // nothing for nanobind to keep alive beside it; C++ never holds an encoder).
       .def("make_compute_command_encoder", &new_compute_encoder,
+           nb::sig("def make_compute_command_encoder(self) -> ComputeCommandEncoder"),
            "A new compute encoder (one at a time: end the last one first); raises ValidationError after commit.")
-      .def("compute_command_encoder", &new_compute_encoder, "The same as make_compute_command_encoder.")
+      .def("compute_command_encoder", &new_compute_encoder,
+           nb::sig("def compute_command_encoder(self) -> ComputeCommandEncoder"),
+           "The same as make_compute_command_encoder.")
       .def("make_blit_command_encoder", &CommandBuffer::blitCommandEncoder,
            "A new blit encoder for copies and fills; raises ValidationError after commit.")
       .def("blit_command_encoder", &CommandBuffer::blitCommandEncoder, "The same as make_blit_command_encoder.")
@@ -315,8 +344,9 @@ void init_commands(nb::module_& m) {
               if (!(limit >= 0)) throw ValidationError("wait_until_completed timeout must be >= 0 seconds (or None)");
             }
             // In slices, without the GIL: between slices Ctrl-C (KeyboardInterrupt) gets through.
+            // (The clock is read only for a timeout: a wait for as long as it takes needs none.)
             using clock = std::chrono::steady_clock;
-            const auto start = clock::now();
+            const auto start = limit >= 0 ? clock::now() : clock::time_point();
             for (;;) {
               double slice = 0.05;
               if (limit >= 0) {
@@ -391,7 +421,15 @@ void init_commands(nb::module_& m) {
           "commit.");
 
   auto encoder =
-      nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder", "Records dispatches (MTLComputeCommandEncoder).");
+      nb::class_<ComputeCommandEncoder>(m, "ComputeCommandEncoder",
+                                        "Records dispatches (MTLComputeCommandEncoder)."
+#if NB_VERSION_MAJOR > 3 || (NB_VERSION_MAJOR == 3 && NB_VERSION_MINOR >= 1)
+                                        // One made per dispatch in the usual pattern: freed objects are kept
+                                        // for reuse (no allocation, no registration in nanobind's instance map).
+                                        ,
+                                        nb::pooled()
+#endif
+      );
   def_compute_pipeline_state(encoder, "The kernel the following dispatches run.");
   def_buffer_binding<&ComputeCommandEncoder::setBuffer>(
       encoder, "set_buffer", "def set_buffer(self, buffer: Buffer | object | None, offset: int, index: int) -> None",

@@ -134,13 +134,21 @@ template <class T> std::shared_ptr<T> shared_of(nanobind::handle v) {
   }
 }
 
+// Whether `v` is an instance of the bound class T: its exact type first (one comparison with the
+// type object, looked up once), then nanobind's check (which looks the type up in a hash table
+// on every call; needed for subclasses defined in Python).
+template <class T> bool is_instance(nanobind::handle v) {
+  static PyTypeObject* const exact = reinterpret_cast<PyTypeObject*>(nanobind::type<T>().ptr());
+  return (exact && Py_TYPE(v.ptr()) == exact) || nanobind::isinstance<T>(v);
+}
+
 template <class T>
 std::shared_ptr<T> to_object(nanobind::handle v, const char* what, const char* expected, bool allow_none = false) {
   if (v.is_none()) {
     if (allow_none) return nullptr;
     wrong_object(what, expected, "None");
   }
-  if (!nanobind::isinstance<T>(v)) wrong_object(what, expected, type_name(v.ptr()));
+  if (!is_instance<T>(v)) wrong_object(what, expected, type_name(v.ptr()));
   // Without enable_shared_from_this, nanobind would give C++ a shared_ptr whose deleter takes
   // the GIL on whichever thread drops it, also while the interpreter exits (python_gate.h).
   static_assert(nanobind::detail::has_shared_from_this_v<T>,

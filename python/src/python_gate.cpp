@@ -22,8 +22,12 @@ namespace {
 // static destructors at exit.
 std::mutex& g_mutex = *new std::mutex();
 std::condition_variable& g_left = *new std::condition_variable();
-int g_inside = 0;        // threads that entered through PythonCall and have not left
+// Threads that entered through PythonCall (or are taking the GIL back in ~ReleaseGil) and have
+// not left. Atomic: ~ReleaseGil counts itself without g_mutex while no exit hook has run (below).
+std::atomic<int>& g_inside = *new std::atomic<int>(0);
 bool g_closing = false;  // the exit hook ran: no new entries but the exiting thread's
+// g_closing, readable without g_mutex (set with it, under g_mutex, by the exit hook).
+std::atomic<bool>& g_closing_flag = *new std::atomic<bool>(false);
 bool g_gone = false;     // Py_FinalizeEx has finished (Py_AtExit)
 uint64_t g_refused = 0;  // entries refused after the exit hook
 // Threads between a ReleaseGil and its end: a daemon thread still waiting there when the
@@ -86,8 +90,9 @@ void on_python_exit() {
   }
   std::unique_lock<std::mutex> lock(g_mutex);
   g_closing = true;
+  g_closing_flag.store(true);  // (seq_cst: see ~ReleaseGil) before g_inside is read below
   g_exit_thread = std::this_thread::get_id();
-  g_left.wait_for(lock, std::chrono::duration<double>(limit), [] { return g_inside == 0; });
+  g_left.wait_for(lock, std::chrono::duration<double>(limit), [] { return g_inside.load() == 0; });
 }
 
 void on_finalized() {  // Py_AtExit: after finalisation, before nanobind's own clean-up
@@ -145,20 +150,36 @@ PythonCall::~PythonCall() {
 
 ReleaseGil::ReleaseGil() : state_(PyEval_SaveThread()) { g_released.fetch_add(1); }
 
+// Every wait_until_completed passes here, so the usual case takes no lock: this thread counts
+// itself in g_inside, then reads g_closing_flag; the exit hook sets the flag, then reads
+// g_inside (all seq_cst). So either this thread sees the hook has run (and takes the locked
+// path, as before), or the hook sees this thread inside and waits until it has taken the GIL
+// back (it is woken under g_mutex by the last one to leave once the flag is set).
 ReleaseGil::~ReleaseGil() {
+  g_inside.fetch_add(1);  // the exit hook waits until this thread holds the GIL
+  if (!g_closing_flag.load()) {
+    g_released.fetch_sub(1);
+    PyEval_RestoreThread(state_);
+    if (g_inside.fetch_sub(1) == 1 && g_closing_flag.load()) {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      g_left.notify_all();
+    }
+    return;
+  }
   {
     std::unique_lock<std::mutex> lock(g_mutex);
     g_released.fetch_sub(1);  // under the lock: on_finalized sees it released or refused
     if (g_closing && std::this_thread::get_id() != g_exit_thread) {
+      g_inside.fetch_sub(1);
+      g_left.notify_all();
       ++g_refused;  // what this thread holds stays referenced: not a leak to report
       lock.unlock();
       for (;;) std::this_thread::sleep_for(std::chrono::hours(1));  // until the process ends
     }
-    ++g_inside;  // the exit hook waits until this thread holds the GIL
   }
   PyEval_RestoreThread(state_);
   std::lock_guard<std::mutex> lock(g_mutex);
-  --g_inside;
+  g_inside.fetch_sub(1);
   g_left.notify_all();
 }
 
@@ -168,10 +189,7 @@ void PythonCall::thread_exiting() {
 #endif
 }
 
-int python_calls_in_flight() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return g_inside;
-}
+int python_calls_in_flight() { return g_inside.load(); }
 
 void init_python_gate(nb::module_& m) {
   m.def("_on_python_exit", &on_python_exit,

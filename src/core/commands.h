@@ -2,8 +2,10 @@
 // bindings so later encoder calls cannot change work already recorded.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <variant>
 #include <vector>
@@ -106,9 +108,38 @@ struct ExecuteIndirectCommand {
 using Command = std::variant<DispatchCommand, CopyCommand, FillCommand, SynchronizeCommand, SignalEventCommand,
                              WaitEventCommand, ExecuteIndirectCommand>;
 
+// The set_bytes arena of a command list: its first kInline bytes inside the list (which is
+// allocated with its command buffer), so a command buffer whose dispatches set a few scalars
+// or small structs allocates nothing for them; more moves to the heap.
+class ByteArena {
+ public:
+  static constexpr size_t kInline = 128;
+  uint8_t* data() { return heap_.empty() ? inline_ : heap_.data(); }
+  const uint8_t* data() const { return heap_.empty() ? inline_ : heap_.data(); }
+  size_t size() const { return size_; }
+  // Copies `length` bytes to the next offset that is a multiple of `align`; returns the offset.
+  uint64_t append(const void* src, size_t length, size_t align) {
+    const size_t at = (size_ + align - 1) / align * align;
+    const size_t end = at + length;
+    if (heap_.empty() && end > kInline) {
+      heap_.reserve(std::max<size_t>(2 * end, 2 * kInline));
+      heap_.assign(inline_, inline_ + size_);
+    }
+    if (!heap_.empty() || end > kInline) heap_.resize(end);
+    std::memcpy(data() + at, src, length);
+    size_ = end;
+    return at;
+  }
+
+ private:
+  alignas(16) uint8_t inline_[kInline];
+  size_t size_ = 0;
+  std::vector<uint8_t> heap_;
+};
+
 struct CommandList {
   std::vector<Command> commands;
-  std::vector<uint8_t> bytes;  // set_bytes arena
+  ByteArena bytes;  // set_bytes arena
 
   const void* bytes_at(uint64_t offset) const { return bytes.data() + offset; }
 };

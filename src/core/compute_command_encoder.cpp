@@ -22,8 +22,6 @@ namespace metallic {
 
 namespace {
 
-uint64_t round_up(uint64_t n, uint64_t m) { return (n + m - 1) / m * m; }
-
 bool is_three_component_vector(std::string_view t) {  // (a view: checked on every dispatch)
   if (t.substr(0, 7) == "metal::") t.remove_prefix(7);
   if (t.size() < 2 || t.back() != '3') return false;
@@ -210,6 +208,12 @@ void ComputeCommandEncoder::dispatch(Size3 grid, Size3 groups, Size3 tg, bool ex
   cmd.threads_per_threadgroup = tg;
   cmd.threadgroups_per_grid = groups;
   uint64_t tg_memory = pipeline_->staticThreadgroupMemoryLength();
+  // The argument slots in one allocation (bind_buffer would otherwise grow them argument by
+  // argument: three allocations for [[buffer(0)]], (1), (2)).
+  int highest_buffer = -1;
+  for (const auto& arg : info.args)
+    if (arg.used && arg.kind == msl::ArgKind::Buffer) highest_buffer = std::max(highest_buffer, arg.index);
+  if (highest_buffer >= 0) cmd.buffers.resize(static_cast<size_t>(highest_buffer) + 1);
   for (const auto& arg : info.args) {
     // An argument the kernel cannot touch (MTLArgument.isActive false) needs no binding, as on
     // Metal; the backends pass it a placeholder it never reads.
@@ -313,10 +317,7 @@ void ComputeCommandEncoder::bind_buffer(const msl::KernelInfo& info, const msl::
     out.length = b.buffer->length() - b.offset;
   } else {
     // Inline bytes live in the command list's arena, 16-byte aligned for any struct.
-    uint64_t at = round_up(list.bytes.size(), 16);
-    list.bytes.resize(at + b.bytes_size());
-    std::memcpy(list.bytes.data() + at, b.bytes_data(), b.bytes_size());
-    out.offset = at;
+    out.offset = list.bytes.append(b.bytes_data(), b.bytes_size(), 16);
     out.length = b.bytes_size();
   }
   cmd.bound_mask |= 1u << arg.index;
@@ -391,7 +392,7 @@ void ComputeCommandEncoder::record_indirect(const IndirectCommandBuffer& icb, ui
   struct Saved {
     ComputeCommandEncoder& e;
     std::shared_ptr<ComputePipelineState> pipeline;
-    std::vector<Binding> bindings;
+    Bindings bindings;
     std::array<uint32_t, 31> threadgroup_lengths;
     std::vector<std::pair<std::shared_ptr<Buffer>, bool>> used;
     ~Saved() {

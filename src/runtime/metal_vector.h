@@ -178,42 +178,90 @@ METAL_RT_SWZ_COMPOUND(>>)
 
 // ---- the parts common to vec<T,2>, vec<T,3>, vec<T,4> --------------------------------
 #define METAL_RT_VEC_BINOP_AS(OP, W)                                \
-  friend METAL_FUNC vec operator OP(const vec& a, const vec& b) {   \
-    vec r;                                                          \
+  friend METAL_FUNC V operator OP(const V& a, const V& b) {         \
+    V r;                                                            \
     for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b.s[i])); \
     return r;                                                       \
   }                                                                 \
-  friend METAL_FUNC vec operator OP(const vec& a, T b) {            \
-    vec r;                                                          \
+  friend METAL_FUNC V operator OP(const V& a, T b) {                \
+    V r;                                                            \
     for (int i = 0; i < N; ++i) r.s[i] = T(W(a.s[i]) OP W(b));      \
     return r;                                                       \
   }                                                                 \
-  friend METAL_FUNC vec operator OP(T a, const vec& b) {            \
-    vec r;                                                          \
+  friend METAL_FUNC V operator OP(T a, const V& b) {                \
+    V r;                                                            \
     for (int i = 0; i < N; ++i) r.s[i] = T(W(a) OP W(b.s[i]));      \
     return r;                                                       \
   }                                                                 \
-  template <class U> METAL_FUNC vec& operator OP##=(const U & u) { return *this = *this OP u; }
+  template <class U> METAL_FUNC V& operator OP##=(const U & u) {    \
+    V& self = static_cast<V&>(*this);                               \
+    return self = self OP u;                                        \
+  }
 /* + - * << wrap like MSL's integers (computed unsigned: detail::wrap_t); / % >> & | ^ as is. */
 #define METAL_RT_VEC_BINOP(OP) METAL_RT_VEC_BINOP_AS(OP, T)
 #define METAL_RT_VEC_BINOP_WRAP(OP) METAL_RT_VEC_BINOP_AS(OP, detail::wrap_t<T>)
 
-#define METAL_RT_VEC_BOOLOP(OP)                                           \
-  friend METAL_FUNC pm_bool_vec operator OP(const vec& a, const vec& b) { \
-    pm_bool_vec r;                                                        \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b.s[i]);          \
-    return r;                                                             \
-  }                                                                       \
-  friend METAL_FUNC pm_bool_vec operator OP(const vec& a, T b) {          \
-    pm_bool_vec r;                                                        \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b);               \
-    return r;                                                             \
-  }                                                                       \
-  friend METAL_FUNC pm_bool_vec operator OP(T a, const vec& b) {          \
-    pm_bool_vec r;                                                        \
-    for (int i = 0; i < N; ++i) r.s[i] = bool(a OP b.s[i]);               \
-    return r;                                                             \
+#define METAL_RT_VEC_BOOLOP(OP)                                       \
+  friend METAL_FUNC pm_bool_vec operator OP(const V& a, const V& b) { \
+    pm_bool_vec r;                                                    \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b.s[i]);      \
+    return r;                                                         \
+  }                                                                   \
+  friend METAL_FUNC pm_bool_vec operator OP(const V& a, T b) {        \
+    pm_bool_vec r;                                                    \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a.s[i] OP b);           \
+    return r;                                                         \
+  }                                                                   \
+  friend METAL_FUNC pm_bool_vec operator OP(T a, const V& b) {        \
+    pm_bool_vec r;                                                    \
+    for (int i = 0; i < N; ++i) r.s[i] = bool(a OP b.s[i]);           \
+    return r;                                                         \
   }
+
+// The operators of vec<T, N> (V), written once for the three widths: friends of this base,
+// which argument-dependent lookup searches as it searches vec itself (a base of an argument's
+// class, or of a template argument's: swizzle proxies and packed vectors find them too).
+template <class V, class T, int N> struct vec_ops {
+  /* vec<bool, N>, spelled so that it depends on T: the class is then instantiated when a */
+  /* comparison is used, not when any vector type is (that cost every compile ~10% of its */
+  /* time: three bool vectors and their swizzle proxies). */
+  typedef vec<typename detail::bool_for<T>::type, N> pm_bool_vec;
+  METAL_RT_VEC_BINOP_WRAP(+)
+  METAL_RT_VEC_BINOP_WRAP(-)
+  METAL_RT_VEC_BINOP_WRAP(*)
+  METAL_RT_VEC_BINOP(/)
+  METAL_RT_VEC_BINOP(%)
+  METAL_RT_VEC_BINOP(&)
+  METAL_RT_VEC_BINOP(|)
+  METAL_RT_VEC_BINOP(^)
+  METAL_RT_VEC_BINOP_WRAP(<<)
+  METAL_RT_VEC_BINOP(>>)
+  METAL_RT_VEC_BOOLOP(==)
+  METAL_RT_VEC_BOOLOP(!=)
+  METAL_RT_VEC_BOOLOP(<)
+  METAL_RT_VEC_BOOLOP(>)
+  METAL_RT_VEC_BOOLOP(<=)
+  METAL_RT_VEC_BOOLOP(>=)
+  METAL_RT_VEC_BOOLOP(&&)
+  METAL_RT_VEC_BOOLOP(||)
+  friend METAL_FUNC V operator+(const V& a) { return a; }
+  friend METAL_FUNC V operator-(const V& a) {
+    V r;
+    for (int i = 0; i < N; ++i) r.s[i] = T(-detail::wrap_t<T>(a.s[i]));
+    return r;
+  }
+  friend METAL_FUNC V operator~(const V& a) {
+    V r;
+    for (int i = 0; i < N; ++i) r.s[i] = T(~a.s[i]);
+    return r;
+  }
+  /* ! gives a bool vector (so MSL's not(v), spelled !v in C++, works). */
+  friend METAL_FUNC pm_bool_vec operator!(const V& a) {
+    pm_bool_vec r;
+    for (int i = 0; i < N; ++i) r.s[i] = !a.s[i];
+    return r;
+  }
+};
 
 #if defined(METAL_TARGET_CUDA)
 #define METAL_RT_VEC_COPY_WHOLE                                                \
@@ -227,10 +275,6 @@ METAL_RT_SWZ_COMPOUND(>>)
 #endif
 #define METAL_RT_VEC_BODY(N_)                                                                                      \
   static constexpr int N = N_;                                                                                     \
-  /* vec<bool, N>, spelled so that it depends on T: the class is then instantiated when a */                       \
-  /* comparison is used, not when any vector type is (that cost every compile ~10% of its */                       \
-  /* time: three bool vectors and their swizzle proxies). */                                                       \
-  typedef vec<typename detail::bool_for<T>::type, N_> pm_bool_vec;                                                 \
   typedef T value_type;                                                                                            \
   vec() = default;                                                                                                 \
   vec(const vec&) = default;                                                                                       \
@@ -270,41 +314,6 @@ METAL_RT_SWZ_COMPOUND(>>)
   }                                                                                                                \
   METAL_FUNC constexpr T& operator[](int i) { return s[i]; }                                                       \
   METAL_FUNC constexpr const T& operator[](int i) const { return s[i]; }                                           \
-  METAL_RT_VEC_BINOP_WRAP(+)                                                                                       \
-  METAL_RT_VEC_BINOP_WRAP(-)                                                                                       \
-  METAL_RT_VEC_BINOP_WRAP(*)                                                                                       \
-  METAL_RT_VEC_BINOP(/)                                                                                            \
-  METAL_RT_VEC_BINOP(%)                                                                                            \
-  METAL_RT_VEC_BINOP(&)                                                                                            \
-  METAL_RT_VEC_BINOP(|)                                                                                            \
-  METAL_RT_VEC_BINOP(^)                                                                                            \
-  METAL_RT_VEC_BINOP_WRAP(<<)                                                                                      \
-  METAL_RT_VEC_BINOP(>>)                                                                                           \
-  METAL_RT_VEC_BOOLOP(==)                                                                                          \
-  METAL_RT_VEC_BOOLOP(!=)                                                                                          \
-  METAL_RT_VEC_BOOLOP(<)                                                                                           \
-  METAL_RT_VEC_BOOLOP(>)                                                                                           \
-  METAL_RT_VEC_BOOLOP(<=)                                                                                          \
-  METAL_RT_VEC_BOOLOP(>=)                                                                                          \
-  METAL_RT_VEC_BOOLOP(&&)                                                                                          \
-  METAL_RT_VEC_BOOLOP(||)                                                                                          \
-  friend METAL_FUNC vec operator+(const vec& a) { return a; }                                                      \
-  friend METAL_FUNC vec operator-(const vec& a) {                                                                  \
-    vec r;                                                                                                         \
-    for (int i = 0; i < N; ++i) r.s[i] = T(-detail::wrap_t<T>(a.s[i]));                                            \
-    return r;                                                                                                      \
-  }                                                                                                                \
-  friend METAL_FUNC vec operator~(const vec& a) {                                                                  \
-    vec r;                                                                                                         \
-    for (int i = 0; i < N; ++i) r.s[i] = T(~a.s[i]);                                                               \
-    return r;                                                                                                      \
-  }                                                                                                                \
-  /* ! gives a bool vector (so MSL's not(v), spelled !v in C++, works). */                                         \
-  friend METAL_FUNC pm_bool_vec operator!(const vec& a) {                                                          \
-    pm_bool_vec r;                                                                                                 \
-    for (int i = 0; i < N; ++i) r.s[i] = !a.s[i];                                                                  \
-    return r;                                                                                                      \
-  }                                                                                                                \
   METAL_FUNC vec& operator++() { return *this = *this + T(1); }                                                    \
   METAL_FUNC vec& operator--() { return *this = *this - T(1); }                                                    \
   METAL_FUNC vec operator++(int) {                                                                                 \
@@ -343,7 +352,7 @@ METAL_RT_SWZ_COMPOUND(>>)
 #define METAL_RT_VEC_INIT_CONV_4 \
   s { T(detail::comp(v, 0)), T(detail::comp(v, 1)), T(detail::comp(v, 2)), T(detail::comp(v, 3)) }
 
-template <class T> struct alignas(2 * sizeof(T)) vec<T, 2> {
+template <class T> struct alignas(2 * sizeof(T)) vec<T, 2> : vec_ops<vec<T, 2>, T, 2> {
   union {
     T s[2];
     struct {
@@ -363,7 +372,7 @@ template <class T> struct alignas(2 * sizeof(T)) vec<T, 2> {
   METAL_RT_VEC_BODY(2)
 };
 
-template <class T> struct alignas(4 * sizeof(T)) vec<T, 3> {
+template <class T> struct alignas(4 * sizeof(T)) vec<T, 3> : vec_ops<vec<T, 3>, T, 3> {
   union {
     T s[4];  // s[3] is padding
     struct {
@@ -382,7 +391,7 @@ template <class T> struct alignas(4 * sizeof(T)) vec<T, 3> {
   METAL_RT_VEC_BODY(3)
 };
 
-template <class T> struct alignas(4 * sizeof(T)) vec<T, 4> {
+template <class T> struct alignas(4 * sizeof(T)) vec<T, 4> : vec_ops<vec<T, 4>, T, 4> {
   union {
     T s[4];
     struct {
