@@ -30,6 +30,12 @@ inline constexpr Variable kVariables[] = {
     {"PYMETALLIC_WHEEL_TESTS",
      "the test files scripts/check_wheel.sh runs from an installed wheel (default: a sample)"},
     {"PYMETALLIC_CUDA_GRAPHS", "0: never replay repeated command buffers as CUDA graphs"},
+    {"PYMETALLIC_ICB_PARAMETERS_BY_VALUE",
+     "0: indirect command buffers' graphs read constant T& data from its buffer at every launch (default: a "
+     "host-written parameter buffer's bytes by value)"},
+    {"PYMETALLIC_CUDA_TIERED",
+     "1: Library() waits only for the general entries; the uniform entries compile on a background thread (0: "
+     "one unit, the default)"},
     {"PYMETALLIC_GPU_TIMESTAMPS", "1: time command buffers with CUDA events"},
     {"PYMETALLIC_VALIDATION", "1: compile every library in validation mode (as MTL_SHADER_VALIDATION=1)"},
     {"PYMETALLIC_LOG_BUFFER_SIZE", "bytes of kernel log records per command buffer (default 1 MiB)"},
