@@ -21,6 +21,8 @@ log=$OUT/abi3-wheel.txt
   python3 -m venv --system-site-packages /tmp/abi3-venv
   /tmp/abi3-venv/bin/pip install -q --no-deps --no-index --force-reinstall /tmp/abi3-whl/*.whl
   root=$PWD
+  # NumPy may live outside the system site (a user install): put its folder on the path.
+  export PYTHONPATH=$(python3 -c "import numpy, os; print(os.path.dirname(os.path.dirname(numpy.__file__)))")
   (cd /tmp && /tmp/abi3-venv/bin/python -c "import pymetallic._core as c; print('imported', c.__file__)" &&
     /tmp/abi3-venv/bin/python -m pytest -q -p no:cacheprovider "$root/tests/python/test_error_vocabulary.py" \
       "$root/tests/python/test_dispatch.py" 2>&1 | tail -3)
