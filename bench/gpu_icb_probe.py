@@ -52,7 +52,7 @@ def child(steps, rounds, fixed):
     print(f"{statistics.median(total) * 1e3:.3f} {statistics.median(host) * 1e3:.3f}")
 
 
-def cupy_graph(steps, rounds):
+def cupy_graph(steps, rounds, with_event=False):
     import cupy as cp
     import pymetallic
     from gpu_fluid import CupyFluid
@@ -67,10 +67,13 @@ def cupy_graph(steps, rounds):
             k(grid, block, args)
         graph = stream.end_capture()
     times = []
+    events = [cp.cuda.Event(disable_timing=True) for _ in range(steps)]
     for _ in range(rounds + 1):
         t = time.perf_counter()
-        for _ in range(steps):
+        for i in range(steps):
             graph.launch(stream)
+            if with_event:  # as our queue records one per commit once it is precise
+                events[i].record(stream)
         stream.synchronize()
         times.append(time.perf_counter() - t)
     return statistics.median(times[1:])
@@ -105,6 +108,8 @@ def main():
         graph.append(cupy_graph(args.steps, args.rounds) * 1e3)
     g = statistics.median(graph)
     print(f"CuPy CUDA graph of the step, {args.steps} steps: {g:.3f} ms (runs {', '.join(f'{v:.3f}' for v in graph)})")
+    ge = statistics.median(cupy_graph(args.steps, args.rounds, with_event=True) * 1e3 for _ in range(3))
+    print(f"CuPy CUDA graph of the step, an event recorded after each launch: {ge:.3f} ms ({ge / g:.2f} of the graph)")
     for name, runs in results.items():
         total = statistics.median(r[0] for r in runs)
         host = statistics.median(r[1] for r in runs)
