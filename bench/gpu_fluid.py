@@ -169,6 +169,20 @@ class CupyFluid:
         self.step_count += 1
 
 
+def capture_step_graph(cp, theirs):
+    """CuPy's whole step (its 25 launches from the current state) captured once as a CUDA graph
+    on a non-blocking stream of its own: (graph, stream). Replays run fixed parameters."""
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        launches, _ = theirs.launches(theirs.step_count)
+        assert len(launches) == 25, len(launches)  # the whole step, as ours encodes it
+        for k, grid, block, args in launches:
+            k(grid, block, args)
+        graph = stream.end_capture()
+    return graph, stream
+
+
 def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
     import cupy as cp
     from timing import paired_medians
@@ -211,14 +225,7 @@ def bench_fluid(ours, report, median_time, cupy_kernel, steps=100):
 
     # CuPy's best: the whole step (all 25 launches) captured once as a CUDA graph and replayed
     # (fixed parameters and buffers: the same work per step as the ping-pong).
-    stream = cp.cuda.Stream(non_blocking=True)
-    with stream:
-        stream.begin_capture()
-        launches, _ = theirs.launches(theirs.step_count)
-        assert len(launches) == 25, len(launches)  # the whole step, as ours encodes it
-        for k, grid, block, args in launches:
-            k(grid, block, args)
-        graph = stream.end_capture()
+    graph, stream = capture_step_graph(cp, theirs)
 
     def cupy_graph():
         for _ in range(steps):

@@ -22,7 +22,7 @@ import pymetallic  # noqa: E402
 from pymetallic.demos.fluid import FluidSimulation  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpu_fluid import CupyFluid  # noqa: E402
+from gpu_fluid import CupyFluid, capture_step_graph  # noqa: E402
 
 
 def main():
@@ -33,12 +33,7 @@ def main():
     sim = FluidSimulation(device, 512)
     plain = FluidSimulation(device, 512)
     theirs = CupyFluid(cp, sim)
-    stream = cp.cuda.Stream(non_blocking=True)
-    with stream:
-        stream.begin_capture()
-        for k, grid, block, kargs in theirs.launches(0)[0]:
-            k(grid, block, kargs)
-        graph = stream.end_capture()
+    graph, stream = capture_step_graph(cp, theirs)
     sim.step(3, indirect=True)  # builds the ICB ranges and graphs
     plain.step(3)
     graph.launch(stream)

@@ -55,17 +55,12 @@ def child(steps, rounds, fixed):
 def cupy_graph(steps, rounds, with_event=False):
     import cupy as cp
     import pymetallic
-    from gpu_fluid import CupyFluid
+    from gpu_fluid import CupyFluid, capture_step_graph
     from pymetallic.demos.fluid import FluidSimulation
 
     device = next(d for d in pymetallic.Device.get_all_devices() if d.kind == "cuda")
     theirs = CupyFluid(cp, FluidSimulation(device, 512))
-    stream = cp.cuda.Stream(non_blocking=True)
-    with stream:
-        stream.begin_capture()
-        for k, grid, block, args in theirs.launches(0)[0]:
-            k(grid, block, args)
-        graph = stream.end_capture()
+    graph, stream = capture_step_graph(cp, theirs)
     times = []
     events = [cp.cuda.Event(disable_timing=True) for _ in range(steps)]
     for _ in range(rounds + 1):

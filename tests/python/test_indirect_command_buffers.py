@@ -78,6 +78,21 @@ def buf(device, array):
     return pm.Buffer.from_numpy(device, np.ascontiguousarray(array))
 
 
+def encode_execution(cb, icb, execution_range):
+    """A compute encoder on ``cb`` that executes ``execution_range`` of ``icb``."""
+    enc = cb.make_compute_command_encoder()
+    enc.execute_commands_in_buffer(icb, execution_range)
+    enc.end_encoding()
+
+
+def commit_and_wait(cb):
+    """Commits ``cb``, waits for it and checks that it completed without an error."""
+    cb.commit()
+    cb.wait_until_completed()
+    assert cb.get_status() == 1, cb.error
+    return cb
+
+
 def run(queue, icb, execution_range, repeat=1):
     cb = queue.make_command_buffer()
     enc = cb.make_compute_command_encoder()
@@ -229,9 +244,7 @@ def test_parameter_ring_rewritten_each_step_without_waiting(kit, rng):
         k = 0.25 * (step + 1)
         view[slot * stride // 4] = k
         cb = queue.make_command_buffer()
-        enc = cb.make_compute_command_encoder()
-        enc.execute_commands_in_buffer(icb, range(2 * slot, 2 * slot + 2))
-        enc.end_encoding()
+        encode_execution(cb, icb, range(2 * slot, 2 * slot + 2))
         cb.commit()
         users[slot] = cb
         expected += 2 * k * x.astype(np.float64)
@@ -257,12 +270,8 @@ def test_parameter_written_by_the_gpu_is_read_after_the_write(kit, rng):
         cb = queue.make_command_buffer()
         if before:
             before(cb)
-        enc = cb.make_compute_command_encoder()
-        enc.execute_commands_in_buffer(icb, range(2))
-        enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        encode_execution(cb, icb, range(2))
+        commit_and_wait(cb)
         return bout.to_numpy(np.float32).copy()
 
     def gpu_sets(value):
@@ -320,9 +329,7 @@ def test_parameter_written_before_a_host_signal_is_seen(kit, rng):
     gate.encode_wait_for_event(event, 1)
     gate.commit()
     cb = queue.make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.execute_commands_in_buffer(icb, range(2))
-    enc.end_encoding()
+    encode_execution(cb, icb, range(2))
     cb.commit()
     k.to_numpy(np.float32)[0] = 9.0
     event.signaled_value = 1
@@ -514,9 +521,7 @@ def test_parameter_also_read_through_a_pointer(pkit, rng):
         blit = cb.make_blit_command_encoder()
         blit.copy_from_buffer(only_params, 0, copied, 0, 16)
         blit.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        commit_and_wait(cb)
         want_y += s
         want_z += 2.0 * s
         np.testing.assert_array_equal(y.to_numpy(np.float32), want_y.astype(np.float32))
@@ -561,9 +566,7 @@ def test_parameter_written_between_two_executions_in_one_command_buffer(pkit, rn
         k.to_numpy(np.float32)[0] = host
         source.to_numpy(np.float32)[0] = gpu
         cb = queue.make_command_buffer()
-        enc = cb.make_compute_command_encoder()
-        enc.execute_commands_in_buffer(icb, range(2))
-        enc.end_encoding()
+        encode_execution(cb, icb, range(2))
         if writer == "kernel":
             enc = cb.make_compute_command_encoder()
             set_value(enc, p, k, gpu)
@@ -575,12 +578,8 @@ def test_parameter_written_between_two_executions_in_one_command_buffer(pkit, rn
             else:
                 blit.copy_from_buffer(source, 0, k, 0, 4)
             blit.end_encoding()
-        enc = cb.make_compute_command_encoder()
-        enc.execute_commands_in_buffer(icb, range(2))
-        enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        encode_execution(cb, icb, range(2))
+        commit_and_wait(cb)
         for v in (host, host, gpu, gpu):
             want = v * x + want
         np.testing.assert_array_equal(y.to_numpy(np.float32), want)
@@ -656,12 +655,8 @@ def test_parameter_in_private_and_managed_storage(pkit, rng):
             blit = cb.make_blit_command_encoder()
             blit.copy_from_buffer(staging, 0, private, 0, 16)
             blit.end_encoding()
-        enc = cb.make_compute_command_encoder()
-        enc.execute_commands_in_buffer(icb, range(2))
-        enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        encode_execution(cb, icb, range(2))
+        commit_and_wait(cb)
         np.testing.assert_array_equal(out_private.to_numpy(np.float32), s * x - b)
         np.testing.assert_array_equal(out_managed.to_numpy(np.float32), -s * x + b)
 
@@ -690,9 +685,7 @@ def test_parameter_written_through_an_argument_buffer_of_the_range(pkit, rng):
         enc.use_resource(k, 3)
         enc.execute_commands_in_buffer(icb, range(2))
         enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        commit_and_wait(cb)
         want = np.float32(1.5 + step) * x + want
         np.testing.assert_array_equal(y.to_numpy(np.float32), want)
         assert k.to_numpy(np.float32)[0] == np.float32(1.5 + step)
@@ -721,9 +714,7 @@ def test_parameter_also_read_through_an_argument_buffer(pkit, rng):
         enc.use_resource(k, 1)
         enc.execute_commands_in_buffer(icb, range(2))
         enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        commit_and_wait(cb)
         want_y = v * x + want_y
         want_z = want_z + v
         np.testing.assert_array_equal(y.to_numpy(np.float32), want_y)
@@ -755,9 +746,7 @@ def test_parameter_of_an_icb_that_inherits_its_buffers(pkit, rng):
         enc.set_buffers([y, bx, k])
         enc.execute_commands_in_buffer(icb, range(2))
         enc.end_encoding()
-        cb.commit()
-        cb.wait_until_completed()
-        assert cb.get_status() == 1, cb.error
+        commit_and_wait(cb)
         for v in (host, host, gpu, gpu):
             want = v * x + want
         np.testing.assert_array_equal(y.to_numpy(np.float32), want)
@@ -1045,9 +1034,7 @@ def test_reencoding_a_command_changes_later_executions_only(kit, rng):
 
     # The execution is read where it is encoded: a change before commit runs later.
     cb = queue.make_command_buffer()
-    enc = cb.make_compute_command_encoder()
-    enc.execute_commands_in_buffer(icb, range(1))
-    enc.end_encoding()
+    encode_execution(cb, icb, range(1))
     cmd.set_kernel_buffer(out2, 0, 1)  # re-encode: another output, another factor
     cmd.set_kernel_buffer(k5, 0, 2)
     out1.to_numpy(np.float32)[:] = 0
