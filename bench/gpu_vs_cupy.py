@@ -266,28 +266,16 @@ def bench_compile(samples=7):
                 (mine if side is mine_fn else cupys).append(side(i))
         return mine, cupys
 
-    mine, cupys = alternated(ours)
-    extra = f"medians of {samples} alternated; minima {min(mine):.3f} / {min(cupys):.3f} s"
-    report(
-        "NVRTC compile of the benchmark library, cold",
-        statistics.median(mine),
-        statistics.median(cupys),
-        unit="s",
-        scale=1,
-        extra=extra,
-    )
+    def report_alternated(name, mine_fn, note=""):
+        mine, cupys = alternated(mine_fn)
+        extra = f"{note}medians of {samples} alternated; minima {min(mine):.3f} / {min(cupys):.3f} s"
+        report(name, statistics.median(mine), statistics.median(cupys), unit="s", scale=1, extra=extra)
 
+    report_alternated("NVRTC compile of the benchmark library, cold", ours)
     # Tiered (PYMETALLIC_CUDA_TIERED=1, off by default): what Library() waits for, the general
     # entries; the uniform ones are compiled in the background (not timed here).
-    mine, cupys = alternated(lambda i: ours(i, tiered=True))
-    extra = f"general entries only, medians of {samples} alternated; minima {min(mine):.3f} / {min(cupys):.3f} s"
-    report(
-        "  cold, tiered (PYMETALLIC_CUDA_TIERED=1)",
-        statistics.median(mine),
-        statistics.median(cupys),
-        unit="s",
-        scale=1,
-        extra=extra,
+    report_alternated(
+        "  cold, tiered (PYMETALLIC_CUDA_TIERED=1)", lambda i: ours(i, tiered=True), "general entries only, "
     )
 
     code = (

@@ -458,6 +458,14 @@ def command(icb, index, pipeline, bindings, grid, tg=32):
     return cmd
 
 
+def axpy_twice(device, p, y, bx, k, n):
+    """An ICB of two commands, each y += k x over n threads, k read from buffer ``k``."""
+    icb = device.new_indirect_command_buffer(descriptor(), 2)
+    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    return icb
+
+
 def set_value(enc, p, target, value):
     enc.set_compute_pipeline_state(p["set_value"])
     enc.set_buffer(target, 0, 0)
@@ -555,9 +563,7 @@ def test_parameter_written_between_two_executions_in_one_command_buffer(pkit, rn
     bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
     k = buf(device, np.zeros(1, np.float32))
     source = buf(device, np.zeros(1, np.float32))
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)  # y += k x, twice
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    icb = axpy_twice(device, p, y, bx, k, n)
     # Bytes 2 and 3 filled with 0x40 over a host value whose low bytes are 0: 3.0.
     want = np.zeros(n, np.float32)
     for step in range(4):
@@ -596,9 +602,7 @@ def test_parameter_written_by_another_queue_before_an_event(pkit, rng, writer_fi
     x = quarters(rng, n)
     bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
     k = buf(device, np.array([1.0], np.float32))
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    icb = axpy_twice(device, p, y, bx, k, n)
     event = device.make_shared_event()
     want = np.zeros(n, np.float32)
     for step in range(1, 6):
@@ -786,9 +790,7 @@ def test_parameter_buffer_replaced_and_freed_between_executions(pkit, rng):
     x = quarters(rng, n)
     bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
     first = buf(device, np.array([2.0], np.float32))
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (first, 0)], n)
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (first, 0)], n)
+    icb = axpy_twice(device, p, y, bx, first, n)
     want = np.zeros(n, np.float32)
 
     def step(value):
@@ -835,9 +837,7 @@ def test_parameter_written_by_the_gpu_while_a_view_is_open(pkit, rng):
     k = buf(device, np.array([1.0], np.float32))
     sink = pm.Buffer(device, 4)
     view = k.to_numpy(np.float32)
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    icb = axpy_twice(device, p, y, bx, k, n)
     run(queue, icb, range(2))
     run(queue, icb, range(2))  # the graph exists (CUDA)
     want = np.float32(1.0) * x + (np.float32(1.0) * x + np.zeros(n, np.float32))
@@ -899,9 +899,7 @@ def test_parameter_in_foreign_memory_changed_by_its_owner(pkit, rng):
 
     k = pm.Buffer.from_dlpack(owner, device=device)
     assert k.to_numpy(np.float32)[0] == 2.0  # read on the host (on a GPU: a host copy, current now)
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    icb = axpy_twice(device, p, y, bx, k, n)
     want = np.zeros(n, np.float32)
     for step, value in enumerate((2.0, 2.0, 3.0, 4.0, 4.0, 5.0)):
         if step in (2, 3, 5):
@@ -922,9 +920,7 @@ def test_parameter_view_after_waiting_for_a_later_command_buffer(pkit, rng):
     other = buf(device, np.zeros(1, np.float32))
     k = buf(device, np.array([1.0], np.float32))
     view = k.to_numpy(np.float32)
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    icb = axpy_twice(device, p, y, bx, k, n)
     run(queue, icb, range(2))
     want = np.float32(1.0) * x + (np.float32(1.0) * x + np.zeros(n, np.float32))
     for step in range(1, 5):
@@ -965,9 +961,7 @@ def test_parameter_view_used_after_an_event_the_gpu_signalled(pkit, rng, request
     bx, y = buf(device, x), buf(device, np.zeros(n, np.float32))
     k = buf(device, np.array([1.0], np.float32))
     view = k.to_numpy(np.float32)
-    icb = device.new_indirect_command_buffer(descriptor(), 2)
-    command(icb, 0, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
-    command(icb, 1, p["axpy"], [(y, 0), (bx, 0), (k, 0)], n)
+    icb = axpy_twice(device, p, y, bx, k, n)
     run(queue, icb, range(2))
     want = np.float32(1.0) * x + (np.float32(1.0) * x + np.zeros(n, np.float32))
     event = device.make_shared_event()
